@@ -113,10 +113,9 @@ function describeAjvError(e: ErrorObject): string | undefined {
     case 'enum': {
       const allowed = (params.allowedValues as unknown[]).map(String);
       const value = JSON.stringify(e.data);
-      for (const kind of ['source', 'processor', 'sink'] as const) {
-        if (e.schemaPath === `#/$defs/${kind}/properties/type/enum`) return `${at}: unknown ${kind} type ${value}${suggest(String(e.data), allowed)}; known ${kind} types: ${allowed.join(', ')}`;
-      }
-      if (/\/format\/then\/enum$|\/format\/else\/properties\/type\/enum$/.test(e.schemaPath)) return `${at}: unknown format ${value}${suggest(String(e.data), allowed)}; formats this sink can write: ${allowed.join(', ')}`;
+      const kind = /^\/sinks\/[^/]+\/type$/.test(e.instancePath) ? 'sink' : /^\/sources\/[^/]+\/type$/.test(e.instancePath) ? 'source' : /^\/processors\/\d+\/type$/.test(e.instancePath) ? 'processor' : undefined;
+      if (kind !== undefined) return `${at}: unknown ${kind} type ${value}${suggest(String(e.data), allowed)}; known ${kind} types: ${allowed.join(', ')}`;
+      if (/^\/sinks\/[^/]+\/format(\/type)?$/.test(e.instancePath)) return `${at}: unknown format ${value}${suggest(String(e.data), allowed)}; formats this sink can write: ${allowed.join(', ')}`;
       return `${at}: must be one of ${allowed.join(', ')} (got ${value})`;
     }
     case 'propertyNames':
@@ -165,7 +164,7 @@ function semanticChecks(doc: Record<string, unknown>): { problems: string[]; war
       try {
         compileExpression(route.when);
       } catch (err) {
-        problems.push(`routes.${i}.when: ${describeError(err)}`);
+        problems.push(`routes.${i}.when: ${err instanceof Error ? err.message : String(err)}`);
       }
     }
     (Array.isArray(route.sinks) ? (route.sinks as unknown[]) : []).forEach((s, j) => {

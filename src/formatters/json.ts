@@ -12,6 +12,34 @@ import type { Formatter, FormatterDefinition } from './types';
 
 const KEYS: readonly string[] = FIELD_ORDER;
 const PREFIXES: readonly string[] = FIELD_ORDER.map((k) => `,"${k}":`);
+const KEY_INDEX: ReadonlyMap<string, number> = new Map(FIELD_ORDER.map((k, i) => [k, i]));
+
+/**
+ * True when the event's own keys are known fields in FIELD_ORDER order and it has no `labels` (whose keys the
+ * canonical form sorts): then native JSON.stringify writes exactly the canonical form (it omits undefined values and
+ * encodes strings, numbers and arrays as encodeValue does). Events the sensor builds and lines this formatter wrote
+ * take this path; anything else takes the ordered loop. Same output either way (a property test checks).
+ */
+function isCanonicalShape(record: Record<string, unknown>): boolean {
+  let last = -1;
+  for (const k in record) {
+    const i = KEY_INDEX.get(k);
+    if (i === undefined || i <= last || k === 'labels') return false;
+    last = i;
+  }
+  return true;
+}
+
+/** The ordered loop; exported for the test that proves both paths agree. */
+export function formatJsonOrdered(event: AegisEvent): string {
+  const record = event as unknown as Record<string, unknown>;
+  let out = '';
+  for (let i = 0; i < KEYS.length; i++) {
+    const value = record[KEYS[i] as string];
+    if (value !== undefined) out += (PREFIXES[i] as string) + encodeValue(value);
+  }
+  return out === '' ? '{}' : '{' + out.slice(1) + '}';
+}
 
 function encodeValue(value: unknown): string {
   switch (typeof value) {
@@ -39,12 +67,7 @@ function encodeValue(value: unknown): string {
 /** Serialize an event as canonical JSON (no trailing newline). */
 export function formatJson(event: AegisEvent): string {
   const record = event as unknown as Record<string, unknown>;
-  let out = '';
-  for (let i = 0; i < KEYS.length; i++) {
-    const value = record[KEYS[i] as string];
-    if (value !== undefined) out += (PREFIXES[i] as string) + encodeValue(value);
-  }
-  return out === '' ? '{}' : '{' + out.slice(1) + '}';
+  return isCanonicalShape(record) ? JSON.stringify(record) : formatJsonOrdered(event);
 }
 
 export const jsonFormatter: FormatterDefinition<Record<string, never>> = {

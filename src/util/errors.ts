@@ -8,7 +8,6 @@
 export const ERROR_CODES = {
   AEGIS_ERR_CONFIG_INVALID: 'The configuration failed validation; the message lists every problem with its key path.',
   AEGIS_ERR_CONFIG_READ: 'The configuration file (or a file it references, such as a `*_file` secret) could not be read.',
-  AEGIS_ERR_CONFIG_PARSE: 'The configuration file is not valid YAML.',
   AEGIS_ERR_ENV_MISSING: 'A `${VAR}` reference in the configuration names an environment variable that is not set and has no default.',
   AEGIS_ERR_EXPR_SYNTAX: 'A filter or route expression does not parse; the message gives the position.',
   AEGIS_ERR_EXPR_FIELD: 'An expression names a field that is not part of the event schema.',
@@ -20,7 +19,6 @@ export const ERROR_CODES = {
   AEGIS_ERR_SINK_CLOSED: 'An event was offered to a sink that is already shutting down.',
   AEGIS_ERR_SINK_REJECTED: 'The receiver rejected events permanently; they went to the dead-letter file with the receiver’s reason.',
   AEGIS_ERR_SINK_UNHEALTHY: 'A sink failed its healthcheck or keeps failing; events wait in its buffer.',
-  AEGIS_ERR_SINK_IO: 'A local sink (file, stdout) could not write.',
   AEGIS_ERR_DLQ_WRITE: 'The dead-letter file could not be written; the affected events are counted as lost.',
   AEGIS_ERR_RETRY_DEADLINE: 'A batch was retried past the sink’s retry deadline; its events went to the dead-letter file.',
   AEGIS_ERR_SHUTDOWN_UNDELIVERED: 'Events were still undelivered when the shutdown timeout expired; they went to the dead-letter file.',

@@ -6,6 +6,7 @@
  * Lines are decoded as UTF-8 with replacement (U+FFFD) for invalid bytes; CR before LF is tolerated; blank lines
  * are skipped. A line longer than `maxLineBytes` is cut off and dead-lettered (bounded memory on input with no LF).
  */
+import { StringDecoder } from 'node:string_decoder';
 import type { AegisEvent } from '../../event/types';
 import { explainInvalidEvent, isValidEvent } from '../../event/validate';
 import type { DeadLetterEntry } from '../../sinks/core/dead-letter';
@@ -27,8 +28,8 @@ interface LineResult {
 }
 
 export class NdjsonDecoder {
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
+  private readonly utf8 = new StringDecoder('utf8');
+  private partial = '';
   private skipping = false;
   private lineNo: number;
 
@@ -45,60 +46,56 @@ export class NdjsonDecoder {
 
   /** Decode the complete lines in `chunk`; an incomplete last line waits for the next chunk (or end()). */
   push(chunk: Buffer): LineResult {
-    const out: LineResult = { events: [], invalid: [] };
-    let start = 0;
-    for (;;) {
-      const nl = chunk.indexOf(10, start);
-      if (nl === -1) break;
-      this.finishLine(chunk.subarray(start, nl), out);
-      start = nl + 1;
-    }
-    if (start < chunk.length) this.addPartial(chunk.subarray(start), out);
     this.ctx.stats.bytes += chunk.length;
-    return out;
+    return this.consume(this.utf8.write(chunk));
   }
 
   /** Flush a last line without a trailing LF. */
   end(): LineResult {
-    const out: LineResult = { events: [], invalid: [] };
-    if (this.pendingBytes > 0 || this.skipping) this.finishLine(Buffer.alloc(0), out);
+    const out = this.consume(this.utf8.end());
+    if (this.partial !== '' || this.skipping) {
+      const last = this.partial;
+      this.partial = '';
+      this.finishLine(last, out);
+    }
     return out;
   }
 
-  private addPartial(part: Buffer, out: LineResult): void {
-    if (this.skipping) return;
-    if (this.pendingBytes + part.length > this.options.maxLineBytes) {
-      this.skipping = true;
-      this.lineNo++;
-      this.reject(out, `line is longer than ${this.options.maxLineBytes} bytes`, Buffer.concat([...this.pending, part]).subarray(0, 256).toString('utf8') + '…');
-      this.pending = [];
-      this.pendingBytes = 0;
-      return;
+  private consume(decoded: string): LineResult {
+    const out: LineResult = { events: [], invalid: [] };
+    const text = this.partial === '' ? decoded : this.partial + decoded;
+    let start = 0;
+    for (let nl = text.indexOf('\n'); nl !== -1; nl = text.indexOf('\n', start)) {
+      this.finishLine(text.slice(start, nl), out);
+      start = nl + 1;
     }
-    this.pending.push(Buffer.from(part)); // copy: the stream may reuse its buffer
-    this.pendingBytes += part.length;
+    this.partial = start === 0 ? text : text.slice(start);
+    // Bound memory on input without LF: a UTF-16 unit is at least one UTF-8 byte, so this never cuts a legal line.
+    if (!this.skipping && this.partial.length > this.options.maxLineBytes) {
+      this.lineNo++;
+      this.skipping = true;
+      this.reject(out, `line is longer than ${this.options.maxLineBytes} bytes`, this.partial.slice(0, 256) + '…');
+      this.partial = '';
+    } else if (this.skipping) {
+      this.partial = '';
+    }
+    return out;
   }
 
-  private finishLine(tail: Buffer, out: LineResult): void {
+  private finishLine(line: string, out: LineResult): void {
     if (this.skipping) {
       // The over-long line was already counted and dead-lettered when it crossed the bound.
       this.skipping = false;
       return;
     }
-    let bytes = tail;
-    if (this.pending.length > 0) {
-      bytes = Buffer.concat([...this.pending, tail]);
-      this.pending = [];
-      this.pendingBytes = 0;
-    }
     this.lineNo++;
-    if (bytes.length > this.options.maxLineBytes) {
-      this.reject(out, `line is longer than ${this.options.maxLineBytes} bytes`, bytes.subarray(0, 256).toString('utf8') + '…');
+    const max = this.options.maxLineBytes;
+    if (line.length > max / 3 && Buffer.byteLength(line) > max) {
+      this.reject(out, `line is longer than ${max} bytes`, line.slice(0, 256) + '…');
       return;
     }
-    let text = bytes.toString('utf8');
-    if (text.endsWith('\r')) text = text.slice(0, -1);
-    if (text.trim() === '') return;
+    const text = line.endsWith('\r') ? line.slice(0, -1) : line;
+    if (text === '' || text.trim() === '') return;
     let value: unknown;
     try {
       value = JSON.parse(text);
@@ -106,12 +103,8 @@ export class NdjsonDecoder {
       this.reject(out, `invalid JSON: ${(err as Error).message}`, text);
       return;
     }
-    if (isValidEvent(value)) {
-      out.events.push(value);
-      this.ctx.stats.events++;
-    } else {
-      this.reject(out, `not a valid event: ${explainInvalidEvent(value) ?? 'schema mismatch'}`, text);
-    }
+    if (isValidEvent(value)) out.events.push(value);
+    else this.reject(out, `not a valid event: ${explainInvalidEvent(value) ?? 'schema mismatch'}`, text);
   }
 
   private reject(out: LineResult, reason: string, raw: string): void {
@@ -138,12 +131,22 @@ export async function* decodeNdjsonStream(
       });
       await ctx.deadLetter.write(result.invalid);
     }
+    // Count events as they are handed to the pipeline (not when decoded): a stop between chunks leaves the rest
+    // unread, not lost.
     const events = result.events;
     if (events.length <= options.chunkEvents) {
-      if (events.length > 0) yield events;
+      if (events.length > 0) {
+        ctx.stats.events += events.length;
+        yield events;
+      }
       return;
     }
-    for (let i = 0; i < events.length; i += options.chunkEvents) yield events.slice(i, i + options.chunkEvents);
+    for (let i = 0; i < events.length; i += options.chunkEvents) {
+      if (signal.aborted) return;
+      const chunk = events.slice(i, i + options.chunkEvents);
+      ctx.stats.events += chunk.length;
+      yield chunk;
+    }
   };
   for await (const chunk of stream) {
     if (signal.aborted) return decoder.linesRead;

@@ -53,9 +53,10 @@ export function createReplaySource(options: ReplayOptions, ctx: SourceContext): 
         try {
           for await (const chunk of decodeNdjsonStream(stream as AsyncIterable<Buffer>, ctx, { chunkEvents, maxLineBytes: options.maxLineBytes }, signal)) {
             if (options.rate > 0) {
-              // Pace: the n-th event is due at n / rate seconds after the start.
+              // Pace: the n-th event is due at n / rate seconds after the start. A stop during the wait still hands
+              // over this chunk: it was already read and counted.
               const dueMillis = ((emitted + chunk.length) / options.rate) * 1000 - (performance.now() - started);
-              if (dueMillis > 0 && !(await sleep(dueMillis, signal))) return;
+              if (dueMillis > 0) await sleep(dueMillis, signal);
             }
             emitted += chunk.length;
             passEvents += chunk.length;

@@ -147,6 +147,7 @@ class SinkRuntime<R> implements Sink {
         this.updateBufferStats();
         this.pump();
         if (i >= records.length) break;
+        if (this.fits(records[i] as Queued<R>)) continue; // the pump made room
         if (this.options.buffer.whenFull === 'drop_newest') {
           const dropped = records.length - i;
           increment(this.stats.dropped, 'buffer_full', dropped);

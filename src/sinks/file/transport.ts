@@ -73,7 +73,7 @@ export function createFileTransport(config: FileSinkConfig): FileTransport {
       try {
         let text = '';
         for (const r of batch.records) text += r.data + '\n';
-        const data = Buffer.from(text);
+        const data = Buffer.from(text, 'utf8');
         h = await open();
         if (config.rotateMaxBytes > 0 && size > 0 && size + data.length > config.rotateMaxBytes) {
           await rotate();
