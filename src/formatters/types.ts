@@ -17,7 +17,13 @@ export type JsonSchemaObject = Readonly<Record<string, unknown>>;
 export interface FormatterContext {
   /** Host name to use where a format's header needs one and the event has none. */
   readonly hostname: string;
+  /** aegisbpf version (CEF/LEEF device version, OCSF metadata.product.version). */
   readonly version: string;
+  /**
+   * Wall-clock nanoseconds at which this host's monotonic clock read zero, when the events come from this host's
+   * current boot (the sensor). Lets formats that carry a datetime convert `start_time`; see common.processStart().
+   */
+  readonly bootWallNanos?: bigint;
 }
 
 export interface FormatterDefinition<O extends object = object, R = string> {
