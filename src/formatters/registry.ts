@@ -3,12 +3,14 @@
  */
 import { AegisError } from '../util/errors';
 import { jsonFormatter } from './json';
+import { rfc3164Formatter } from './rfc3164';
+import { rfc5424Formatter } from './rfc5424';
 import type { FormatSpec, Formatter, FormatterContext, FormatterDefinition, JsonSchemaObject } from './types';
 
 // The registry stores definitions type-erased; each definition validates its own options through optionsSchema.
 type AnyFormatterDefinition = FormatterDefinition<never, unknown>;
 
-const FORMATTERS: readonly AnyFormatterDefinition[] = [jsonFormatter];
+const FORMATTERS: readonly AnyFormatterDefinition[] = [jsonFormatter, rfc5424Formatter, rfc3164Formatter];
 
 const BY_NAME = new Map<string, AnyFormatterDefinition>(FORMATTERS.map((d) => [d.name, d]));
 

@@ -1,0 +1,266 @@
+/**
+ * `rfc5424`: one event as an RFC 5424 syslog message (no framing: octet counting or LF is the sink's job).
+ *
+ *   <PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID [aegis@32473 type="block" pid="4242" …] MSG
+ *
+ * - PRI = facility × 8 + severity; facility configurable (default local0), severity per event from common.ts
+ *   (enforcement above observation: block/KILL is critical, an exec is notice).
+ * - TIMESTAMP: the event's `ts`, RFC 3339 UTC with microseconds (`2026-11-21T10:30:00.123456Z`); `-` if unparseable.
+ * - HOSTNAME (≤ 255), APP-NAME (≤ 48), PROCID (≤ 128), MSGID (≤ 32): PRINTUSASCII only. A character outside
+ *   0x21–0x7E (space, control, non-ASCII) becomes `_` and the field is cut at its limit, so a header can never be
+ *   broken by a hostile value; `-` (NILVALUE) when empty. HOSTNAME is the event's `host` (the machine the event
+ *   happened on, which a relay must keep) unless overridden; PROCID is the event's `pid` (the process the event is
+ *   about); MSGID is the event class id (`exec`, `block:KILL`, `connect:BLOCK`, `sensor:started`, …).
+ * - STRUCTURED-DATA: one element `[<sd_id>@<enterprise_number> name="value" …]` with the event's scalar fields
+ *   (`sd_fields`: the summary set by default, `all`, `none`, or a list). PARAM-VALUE escapes exactly `"`, `\` and
+ *   `]` (RFC 5424 §6.3.3). Values are UTF-8; two substitutions are made because the wire cannot carry them
+ *   faithfully: a lone UTF-16 surrogate (a bad decode) cannot be encoded as UTF-8 and NUL truncates values in C
+ *   receivers (a way to hide the end of a path), so both become U+FFFD. Other control characters are sent as they
+ *   are (the RFC allows them; octet counting carries them); the exact value is always in the JSON MSG.
+ * - MSG: the event as canonical JSON (the `json` formatter, exact, every field) or as CEF; optional UTF-8 BOM
+ *   (RFC 5424 asks for it before UTF-8 MSG, but JSON parsers such as rsyslog's mmjsonparse refuse it, so it is off
+ *   by default).
+ */
+import type { AegisEvent } from '../event/types';
+import { FIELD_KINDS, FIELD_ORDER } from '../event/fields';
+import { AegisError } from '../util/errors';
+import { parseTimestampMicros } from '../util/time';
+import { PRODUCT, eventClassId, syslogSeverity } from './common';
+import { formatJson } from './json';
+import type { Formatter, FormatterContext, FormatterDefinition, JsonSchemaObject } from './types';
+
+// ---- facility -------------------------------------------------------------------------------------------------
+
+/** RFC 5424 §6.2.1 facility codes by the names syslog daemons use (13 audit, 14 alert, 15 clock as in the RFC table). */
+export const FACILITIES: Readonly<Record<string, number>> = {
+  kern: 0, user: 1, mail: 2, daemon: 3, auth: 4, syslog: 5, lpr: 6, news: 7, uucp: 8, cron: 9, authpriv: 10, ftp: 11,
+  ntp: 12, audit: 13, alert: 14, clock: 15, local0: 16, local1: 17, local2: 18, local3: 19, local4: 20, local5: 21,
+  local6: 22, local7: 23,
+};
+
+export const DEFAULT_FACILITY = 'local0';
+
+export function facilityCode(value: unknown): number {
+  if (typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 23) return value;
+  if (typeof value === 'string' && value in FACILITIES) return FACILITIES[value] as number;
+  if (value === undefined) return FACILITIES[DEFAULT_FACILITY] as number;
+  throw new AegisError('AEGIS_ERR_CONFIG_INVALID', `facility: must be one of ${Object.keys(FACILITIES).join(', ')} or 0–23 (got ${JSON.stringify(value)})`);
+}
+
+export const facilitySchema: JsonSchemaObject = {
+  description: `Syslog facility: a name (${Object.keys(FACILITIES).join(', ')}) or its code 0–23 (default ${DEFAULT_FACILITY}).`,
+  oneOf: [
+    { type: 'string', enum: Object.keys(FACILITIES) },
+    { type: 'integer', minimum: 0, maximum: 23 },
+  ],
+};
+
+// ---- header fields ----------------------------------------------------------------------------------------------
+
+const PRINTUSASCII = /^[\x21-\x7e]+$/;
+const NOT_PRINTUSASCII = /[^\x21-\x7e]/gu;
+
+/**
+ * An RFC 5424 header field: PRINTUSASCII only (every other code point becomes `_`), at most `maxLength`
+ * characters, NILVALUE `-` when empty. Never produces an invalid header, whatever the input.
+ */
+export function headerField(value: string | undefined, maxLength: number): string {
+  if (value === undefined || value === '') return '-';
+  if (value.length <= maxLength && PRINTUSASCII.test(value)) return value;
+  const clean = value.replace(NOT_PRINTUSASCII, '_');
+  return clean.length <= maxLength ? clean : clean.slice(0, maxLength);
+}
+
+export const HEADER_LIMITS = { hostname: 255, appName: 48, procId: 128, msgId: 32 } as const;
+
+const CANONICAL_TS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
+
+/** RFC 5424 TIMESTAMP from an event `ts`: UTC, microseconds, `Z`; `-` (NILVALUE) when it cannot be represented. */
+export function rfc5424Timestamp(ts: string): string {
+  const micros = parseTimestampMicros(ts);
+  if (micros === undefined) return '-';
+  if (CANONICAL_TS.test(ts)) return ts;
+  const date = new Date(Number(micros / 1000n));
+  if (Number.isNaN(date.getTime())) return '-';
+  const iso = date.toISOString();
+  if (!/^\d{4}-/.test(iso)) return '-'; // years outside 0000–9999 (toISOString writes ±YYYYYY)
+  const sub = Number(((micros % 1000n) + 1000n) % 1000n);
+  return `${iso.slice(0, 23)}${String(sub).padStart(3, '0')}Z`;
+}
+
+// ---- structured data --------------------------------------------------------------------------------------------
+
+/** Fields of the default `summary` SD element: what a SOC triages on, short, present on most events. */
+export const SD_SUMMARY_FIELDS: readonly string[] = [
+  'type', 'action', 'mode', 'policy', 'pid', 'ppid', 'uid', 'exec_id', 'parent_exec_id', 'comm', 'exe', 'path',
+  'family', 'protocol', 'remote_ip', 'remote_port', 'status', 'exit_code', 'signal', 'container_id', 'event_id',
+];
+
+/** Every scalar field, in the json formatter's order (`args` and `labels` are not scalars: they are in MSG). */
+export const SD_ALL_FIELDS: readonly string[] = FIELD_ORDER.filter((k) => {
+  const kind = FIELD_KINDS.get(k);
+  return kind === 'string' || kind === 'integer' || kind === 'boolean';
+});
+
+const SD_NEEDS_WORK = /["\\\]\u0000\ud800-\udfff]/;
+
+/**
+ * An SD PARAM-VALUE: `"`, `\`, `]` escaped with a backslash (RFC 5424 §6.3.3); NUL and lone surrogates become
+ * U+FFFD (see the module comment). Valid surrogate pairs (emoji) are kept.
+ */
+export function escapeSdValue(value: string): string {
+  if (!SD_NEEDS_WORK.test(value)) return value;
+  let out = '';
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c === 0x22 || c === 0x5c || c === 0x5d) out += '\\' + value[i];
+    else if (c === 0) out += '\ufffd';
+    else if (c >= 0xd800 && c <= 0xdbff) {
+      const next = value.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) {
+        out += value[i]! + value[i + 1]!;
+        i++;
+      } else out += '\ufffd';
+    } else if (c >= 0xdc00 && c <= 0xdfff) out += '\ufffd';
+    else out += value[i];
+  }
+  return out;
+}
+
+/** SD-NAME (SD-ID part or PARAM-NAME): 1–32 PRINTUSASCII except `=`, SP, `]`, `"`. */
+export const SD_NAME = /^[\x21\x23-\x3c\x3e-\x5c\x5e-\x7e]{1,32}$/;
+
+export type SdFieldsOption = 'summary' | 'all' | 'none' | readonly string[];
+
+function resolveSdFields(option: unknown): readonly string[] {
+  if (option === undefined || option === 'summary') return SD_SUMMARY_FIELDS;
+  if (option === 'all') return SD_ALL_FIELDS;
+  if (option === 'none') return [];
+  if (Array.isArray(option)) {
+    const bad = option.filter((f) => typeof f !== 'string' || !SD_ALL_FIELDS.includes(f));
+    if (bad.length > 0) throw new AegisError('AEGIS_ERR_CONFIG_INVALID', `sd_fields: not scalar event fields: ${bad.map(String).join(', ')}; choose from ${SD_ALL_FIELDS.join(', ')}`);
+    return option as string[];
+  }
+  throw new AegisError('AEGIS_ERR_CONFIG_INVALID', `sd_fields: must be summary, all, none or a list of field names (got ${JSON.stringify(option)})`);
+}
+
+// ---- options ----------------------------------------------------------------------------------------------------
+
+export type MsgEncoding = 'json';
+
+export interface Rfc5424Options {
+  readonly facility?: string | number;
+  readonly app_name?: string;
+  /** Overrides the event's `host` in HOSTNAME. */
+  readonly hostname?: string;
+  readonly sd_id?: string;
+  readonly enterprise_number?: string | number;
+  readonly sd_fields?: SdFieldsOption;
+  readonly msg?: MsgEncoding;
+  readonly bom?: boolean;
+}
+
+/** MSG encodings offered (the cef formatter joins when it is registered). */
+export const MSG_ENCODINGS: readonly MsgEncoding[] = ['json'];
+
+export const DEFAULT_SD_ID = 'aegis';
+/** 32473 is the IANA example/documentation Private Enterprise Number (RFC 5612); use your organisation's own. */
+export const DEFAULT_ENTERPRISE_NUMBER = '32473';
+
+export const syslogCommonOptionSchema: Record<string, JsonSchemaObject> = {
+  facility: facilitySchema,
+  app_name: { type: 'string', minLength: 1, maxLength: 48, description: `APP-NAME / TAG (default ${PRODUCT.appName}). Characters outside printable ASCII become _.` },
+  hostname: { type: 'string', minLength: 1, maxLength: 255, description: 'HOSTNAME for every message, instead of the event\'s host (the machine the event happened on).' },
+  msg: { type: 'string', enum: MSG_ENCODINGS, description: 'MSG encoding: json (the event as canonical JSON, every field, default).' },
+};
+
+export const rfc5424OptionSchema: { properties: Record<string, JsonSchemaObject> } = {
+  properties: {
+    ...syslogCommonOptionSchema,
+    sd_id: { type: 'string', pattern: '^[\\x21\\x23-\\x3c\\x3e-\\x3f\\x41-\\x5c\\x5e-\\x7e]{1,20}$', description: `Name part of the SD-ID (default ${DEFAULT_SD_ID}); the SD-ID is <sd_id>@<enterprise_number>. rsyslog's mmpstrucdata lowercases SD names by default: keep it lowercase.` },
+    enterprise_number: {
+      description: `IANA Private Enterprise Number of the SD-ID (default ${DEFAULT_ENTERPRISE_NUMBER}, the documentation number; use your organisation's).`,
+      // sd_id (≤ 20) + '@' + this (≤ 11) keeps the SD-ID within RFC 5424's 32 characters, checked by the schema alone.
+      oneOf: [{ type: 'integer', minimum: 1, maximum: 99_999_999_999 }, { type: 'string', maxLength: 11, pattern: '^[1-9][0-9]*(\\.[0-9]+)*$' }],
+    },
+    sd_fields: {
+      description: 'Event fields in STRUCTURED-DATA: summary (default), all (every scalar field), none, or a list of field names. The MSG always has every field.',
+      oneOf: [
+        { type: 'string', enum: ['summary', 'all', 'none'] },
+        { type: 'array', items: { type: 'string', enum: SD_ALL_FIELDS }, uniqueItems: true },
+      ],
+    },
+    bom: { type: 'boolean', description: 'Start MSG with the UTF-8 BOM as RFC 5424 asks for UTF-8 MSG (default false: JSON parsers such as rsyslog mmjsonparse refuse a BOM).' },
+  },
+};
+
+/** What both syslog formatters need, resolved once from the options. */
+export interface SyslogCommon {
+  readonly facility: number;
+  readonly appName: string;
+  readonly hostnameOverride: string | undefined;
+  readonly fallbackHostname: string;
+  readonly encodeMsg: (event: AegisEvent) => string;
+}
+
+export function resolveSyslogCommon(options: { facility?: unknown; app_name?: unknown; hostname?: unknown; msg?: unknown }, context: FormatterContext): SyslogCommon {
+  const msg = options.msg ?? 'json';
+  if (!(MSG_ENCODINGS as readonly unknown[]).includes(msg)) {
+    throw new AegisError('AEGIS_ERR_CONFIG_INVALID', `msg: must be one of ${MSG_ENCODINGS.join(', ')} (got ${JSON.stringify(msg)})`);
+  }
+  return {
+    facility: facilityCode(options.facility),
+    appName: typeof options.app_name === 'string' ? options.app_name : PRODUCT.appName,
+    hostnameOverride: typeof options.hostname === 'string' ? options.hostname : undefined,
+    fallbackHostname: context.hostname,
+    encodeMsg: formatJson,
+  };
+}
+
+export function eventHostname(common: SyslogCommon, event: AegisEvent): string {
+  return common.hostnameOverride ?? (event.host !== '' ? event.host : common.fallbackHostname);
+}
+
+// ---- the formatter ----------------------------------------------------------------------------------------------
+
+export function createRfc5424Formatter(options: Rfc5424Options, context: FormatterContext): Formatter {
+  const common = resolveSyslogCommon(options, context);
+  const sdIdName = options.sd_id ?? DEFAULT_SD_ID;
+  const sdId = `${sdIdName}@${String(options.enterprise_number ?? DEFAULT_ENTERPRISE_NUMBER)}`;
+  if (!SD_NAME.test(sdId) || sdIdName.includes('@')) {
+    throw new AegisError('AEGIS_ERR_CONFIG_INVALID', `sd_id: '${sdId}' is not a valid SD-ID (1–32 printable ASCII characters without = ] " or space, one @)`);
+  }
+  const fields = resolveSdFields(options.sd_fields);
+  const appName = headerField(common.appName, HEADER_LIMITS.appName);
+  const bom = options.bom === true ? '\ufeff' : '';
+  const facilityBase = common.facility * 8;
+  // Pre-built ` name="` prefixes: field names are SD-NAMEs already (lowercase snake_case, ≤ 32).
+  const prefixes = fields.map((f) => ` ${f}="`);
+  const open = `[${sdId}`;
+
+  const format = (event: AegisEvent): string => {
+    const record = event as unknown as Record<string, unknown>;
+    let sd = '';
+    for (let i = 0; i < fields.length; i++) {
+      const v = record[fields[i] as string];
+      if (v === undefined || v === null) continue;
+      sd += (prefixes[i] as string) + (typeof v === 'string' ? escapeSdValue(v) : typeof v === 'number' || typeof v === 'boolean' ? String(v) : escapeSdValue(JSON.stringify(v))) + '"';
+    }
+    sd = sd === '' ? (fields.length === 0 ? '-' : open + ']') : open + sd + ']';
+    return (
+      `<${facilityBase + syslogSeverity(event)}>1 ${rfc5424Timestamp(event.ts)} ` +
+      `${headerField(eventHostname(common, event), HEADER_LIMITS.hostname)} ${appName} ` +
+      `${headerField(String(event.pid), HEADER_LIMITS.procId)} ${headerField(eventClassId(event), HEADER_LIMITS.msgId)} ` +
+      `${sd} ${bom}${common.encodeMsg(event)}`
+    );
+  };
+  return { name: 'rfc5424', contentType: 'application/syslog', format };
+}
+
+export const rfc5424Formatter: FormatterDefinition<Rfc5424Options> = {
+  name: 'rfc5424',
+  description: 'RFC 5424 syslog message: header, [aegis@32473 …] structured data, the event as JSON in MSG. No framing.',
+  output: 'string',
+  optionsSchema: rfc5424OptionSchema,
+  create: createRfc5424Formatter,
+};

@@ -1,0 +1,39 @@
+/**
+ * What a test expects the syslog formatters to have written for an event, computed independently of
+ * src/formatters/rfc5424.ts from the documented rules (docs/formats.md): header sanitizing, the SD value
+ * substitutions, the summary field list. Shared by the formatter tests and the rsyslog round-trip tests.
+ */
+import type { AegisEvent } from '../../src/event/types';
+
+/** PRINTUSASCII header field: every other code point → `_`, cut at `max`; undefined stands for NILVALUE. */
+export function expectedHeader(value: string | undefined, max: number): string | undefined {
+  if (value === undefined || value === '') return undefined;
+  let out = '';
+  for (const ch of value) out += /^[\x21-\x7e]$/.test(ch) ? ch : '_';
+  out = out.slice(0, max);
+  return out === '-' ? undefined : out;
+}
+
+/** SD values on the wire: lone surrogates and NUL become U+FFFD; everything else is kept. */
+export function expectedSdValue(value: unknown): string {
+  const s = typeof value === 'string' ? value : String(value);
+  return (s as unknown as { toWellFormed(): string }).toWellFormed().replace(/\u0000/g, '\ufffd');
+}
+
+export const SUMMARY_FIELDS = [
+  'type', 'action', 'mode', 'policy', 'pid', 'ppid', 'uid', 'exec_id', 'parent_exec_id', 'comm', 'exe', 'path',
+  'family', 'protocol', 'remote_ip', 'remote_port', 'status', 'exit_code', 'signal', 'container_id', 'event_id',
+] as const;
+
+/** The SD params expected for `fields` (those present in the event), in order. */
+export function expectedSd(event: AegisEvent, fields: readonly string[] = SUMMARY_FIELDS): Record<string, string> {
+  const out: Record<string, string> = {};
+  const record = event as unknown as Record<string, unknown>;
+  for (const f of fields) if (record[f] !== undefined) out[f] = expectedSdValue(record[f]);
+  return out;
+}
+
+/** The event as a JSON consumer sees it after the JSON MSG was parsed (lone surrogates survive JSON escaping). */
+export function jsonRoundTrip(event: AegisEvent): Record<string, unknown> {
+  return JSON.parse(JSON.stringify(event)) as Record<string, unknown>;
+}
