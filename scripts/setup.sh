@@ -14,6 +14,11 @@ RUN_PACKAGES=(
 TEST_PACKAGES=(
   "${RUN_PACKAGES[@]}"
   util-linux        # taskset (benchmarks), mount (ENOSPC test)
+  rsyslog           # real receiver for the syslog sink and rules/rsyslog tests (started by the tests, never the system one)
+  rsyslog-openssl   # rsyslog TLS driver ossl (imtcp/omfwd TLS)
+  rsyslog-gnutls    # rsyslog TLS driver gtls (rules/rsyslog/aegisbpf-receiver-gtls.conf)
+  rsyslog-relp      # imrelp/omrelp: the RELP transport's receiver
+  openssl           # TLS test certificates are generated at test time
 )
 
 case "$profile" in

@@ -17,7 +17,8 @@
  *   faithfully: a lone UTF-16 surrogate (a bad decode) cannot be encoded as UTF-8 and NUL truncates values in C
  *   receivers (a way to hide the end of a path), so both become U+FFFD. Other control characters are sent as they
  *   are (the RFC allows them; octet counting carries them); the exact value is always in the JSON MSG.
- * - MSG: the event as canonical JSON (the `json` formatter, exact, every field) or as CEF; optional UTF-8 BOM
+ * - MSG: the event as canonical JSON (the `json` formatter, every field; an escaped NUL becomes U+FFFD, see
+ *   syslogJson) or as CEF; optional UTF-8 BOM
  *   (RFC 5424 asks for it before UTF-8 MSG, but JSON parsers such as rsyslog's mmjsonparse refuse it, so it is off
  *   by default).
  */
@@ -213,8 +214,20 @@ export function resolveSyslogCommon(options: { facility?: unknown; app_name?: un
     appName: typeof options.app_name === 'string' ? options.app_name : PRODUCT.appName,
     hostnameOverride: typeof options.hostname === 'string' ? options.hostname : undefined,
     fallbackHostname: context.hostname,
-    encodeMsg: formatJson,
+    encodeMsg: syslogJson,
   };
+}
+
+const ESCAPED_NUL = /(?<!\\)((?:\\\\)*)\\u0000/g;
+
+/**
+ * The event as canonical JSON for a syslog MSG: the `json` formatter's output, except that an escaped NUL
+ * (`\u0000`) becomes U+FFFD. Syslog receivers are C programs: rsyslog's mmjsonparse (json-c) cuts a string at an
+ * escaped NUL, which would hide the rest of the value. Kernel strings cannot contain NUL; replayed input can.
+ */
+export function syslogJson(event: AegisEvent): string {
+  const json = formatJson(event);
+  return json.includes('\\u0000') ? json.replace(ESCAPED_NUL, '$1\ufffd') : json;
 }
 
 export function eventHostname(common: SyslogCommon, event: AegisEvent): string {

@@ -4,11 +4,12 @@
 import type { SinkDefinition } from './core/definition';
 import { fileSink } from './file/index';
 import { stdoutSink } from './stdout/index';
+import { syslogSink } from './syslog/index';
 
 // Type-erased: each definition's parse() produces the config its createTransport() takes.
 export type AnySinkDefinition = SinkDefinition<unknown, unknown>;
 
-const SINKS: readonly AnySinkDefinition[] = [fileSink, stdoutSink];
+const SINKS: readonly AnySinkDefinition[] = [fileSink, stdoutSink, syslogSink];
 
 const BY_TYPE = new Map<string, AnySinkDefinition>(SINKS.map((d) => [d.type, d]));
 

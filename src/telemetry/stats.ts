@@ -56,6 +56,8 @@ export interface SinkStats {
   healthy: boolean;
   lastError: string | undefined;
   readonly sendLatencyMillis: Histogram;
+  /** Transport-specific counters by name (syslog: `truncated`, `connects`, `connection_lost`, …). */
+  readonly transport: Record<string, number>;
 }
 
 export function createSinkStats(sink: string, type: string): SinkStats {
@@ -63,7 +65,7 @@ export function createSinkStats(sink: string, type: string): SinkStats {
     sink, type,
     received: 0, delivered: 0, deliveredBytes: 0, batches: 0, failedRequests: 0, retriedEvents: 0, duplicates: 0,
     deadLettered: 0, dropped: {}, bufferEvents: 0, bufferBytes: 0, inflightBatches: 0, healthy: true,
-    lastError: undefined, sendLatencyMillis: new Histogram(LATENCY_BUCKETS_MILLIS),
+    lastError: undefined, sendLatencyMillis: new Histogram(LATENCY_BUCKETS_MILLIS), transport: {},
   };
 }
 

@@ -22,6 +22,10 @@ export const ERROR_CODES = {
   AEGIS_ERR_DLQ_WRITE: 'The dead-letter file could not be written; the affected events are counted as lost.',
   AEGIS_ERR_RETRY_DEADLINE: 'A batch was retried past the sink’s retry deadline; its events went to the dead-letter file.',
   AEGIS_ERR_SHUTDOWN_UNDELIVERED: 'Events were still undelivered when the shutdown timeout expired; they went to the dead-letter file.',
+  AEGIS_ERR_SYSLOG_TLS: 'The TLS connection to a syslog receiver failed: untrusted CA, host name mismatch, expired certificate, or the receiver refused our client certificate; events wait in the buffer.',
+  AEGIS_ERR_SYSLOG_TRUNCATED: 'A syslog message was longer than the sink’s max_message_bytes and was truncated at its end (counted).',
+  AEGIS_ERR_SYSLOG_CONNECTION_LOST: 'The connection to a syslog receiver was lost; unwritten (TCP/TLS) or unacknowledged (RELP) events are resent after reconnecting.',
+  AEGIS_ERR_RELP_PROTOCOL: 'A RELP receiver refused the session or sent something that is not RELP; the session is closed and events are retried.',
   AEGIS_ERR_INTERNAL: 'A bug in aegisbpf. Please report it with the log line.',
 } as const;
 

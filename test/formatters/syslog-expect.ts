@@ -33,7 +33,10 @@ export function expectedSd(event: AegisEvent, fields: readonly string[] = SUMMAR
   return out;
 }
 
-/** The event as a JSON consumer sees it after the JSON MSG was parsed (lone surrogates survive JSON escaping). */
+/**
+ * The event as a JSON parser gives it back from a syslog MSG: exact (lone surrogates survive as `\udXXX` escapes),
+ * except NUL, which the syslog formatters send as U+FFFD.
+ */
 export function jsonRoundTrip(event: AegisEvent): Record<string, unknown> {
-  return JSON.parse(JSON.stringify(event)) as Record<string, unknown>;
+  return JSON.parse(JSON.stringify(event).replace(/(?<!\\)((?:\\\\)*)\\u0000/g, '$1\ufffd')) as Record<string, unknown>;
 }

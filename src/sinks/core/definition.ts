@@ -15,6 +15,12 @@ export interface SinkBuildContext<R = string> {
   readonly hostname: string;
   readonly dataDir: string;
   readonly version: string;
+  /**
+   * Transport-specific counters (syslog: `truncated`, `connects`, `connection_lost`, …), kept in the sink's stats
+   * (`SinkStats.transport`) so they reach the final summary and the metrics. Optional for callers that build a
+   * transport by hand (tests).
+   */
+  readonly counters?: Record<string, number>;
 }
 
 export interface SinkDefinition<C = unknown, R = string> {

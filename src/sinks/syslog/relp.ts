@@ -1,0 +1,197 @@
+/**
+ * `relp` transport: rsyslog's Reliable Event Logging Protocol over one long-lived session (optionally over TLS).
+ *
+ * Delivered means acknowledged: an event is delivered when its `rsp 200` arrived, i.e. the receiver (rsyslog
+ * imrelp) has taken it into its queue. Up to `window` events are unanswered at a time. When the session breaks,
+ * the answered ones are delivered, a non-200 answer dead-letters that one event with the receiver's text, and the
+ * unanswered ones are retried (`partial`) on a new session after the core's backoff. An unanswered event may have
+ * reached the receiver before the break, so a resend can duplicate it: RELP is at-least-once. Such resends are
+ * counted as possible duplicates (the sink's `duplicates` counter) when they are acknowledged; at most `window`
+ * events per break.
+ */
+import type { Batch, EncodedRecord, HealthResult, SendResult, Transport } from '../core/types';
+import type { SyslogSinkConfig } from './config';
+import type { StreamTarget } from './connection';
+import { AbortedError } from './connection';
+import { truncateMessage } from './framing';
+import { RELP_MAX_TXNR, RelpSession } from './relp-session';
+import type { RspOutcome } from './relp-session';
+import { classifySyslogError, describeSyslogFailure, isRelpSuccess } from './retry-policy';
+import type { SyslogTransportDeps } from './stream';
+import { failureContext, increment, reportFailure, streamTarget } from './stream';
+
+export interface RelpTransportInternals {
+  /** Roll over to a new session after this TXNR (default RELP_MAX_TXNR); tests use a small value. */
+  readonly maxTxnr?: number;
+  readonly version?: string;
+}
+
+const CLOSE_TIMEOUT_MILLIS = 2000;
+
+export function createRelpTransport(config: SyslogSinkConfig, deps: SyslogTransportDeps, internals: RelpTransportInternals = {}): Transport<string> {
+  const { logger, counters } = deps;
+  const target: StreamTarget = streamTarget(config);
+  const context = failureContext(config);
+  const sessionOptions = {
+    window: config.relpWindow,
+    maxTxnr: internals.maxTxnr ?? RELP_MAX_TXNR,
+    software: `aegisbpf,${internals.version ?? '0'},https://github.com/aegisbpf/aegisbpf`,
+    openTimeoutMillis: config.connectTimeoutMillis,
+  };
+  let session: RelpSession | undefined;
+  let lock: Promise<unknown> = Promise.resolve();
+  /** Records sent on a session that broke before answering: a resend may duplicate them. */
+  const maybeReceived = new WeakSet<EncodedRecord<string>>();
+
+  const serialized = <T>(fn: () => Promise<T>): Promise<T> => {
+    const result = lock.then(fn);
+    lock = result.catch(() => undefined);
+    return result;
+  };
+
+  const ensureSession = async (signal: AbortSignal): Promise<RelpSession> => {
+    if (session !== undefined && !session.unusable && !session.exhausted) return session;
+    if (session !== undefined) {
+      const old = session;
+      session = undefined;
+      if (old.exhausted && !old.unusable) increment(counters, 'relp_rollovers');
+      await old.drain();
+      await old.close(CLOSE_TIMEOUT_MILLIS);
+    }
+    session = await RelpSession.open(target, sessionOptions, signal);
+    increment(counters, 'connects');
+    return session;
+  };
+
+  const encode = (data: string): string | Buffer => {
+    if (config.maxMessageBytes <= 0) return data;
+    const cut = truncateMessage(data, config.maxMessageBytes);
+    if (!cut.truncated) return data;
+    increment(counters, 'truncated');
+    logger.burst('WARN', 'syslog-truncated', `A syslog message was longer than max_message_bytes (${config.maxMessageBytes}) and was truncated at its end.`, {
+      code: 'AEGIS_ERR_SYSLOG_TRUNCATED', truncatedTotal: counters.truncated,
+    });
+    return cut.bytes;
+  };
+
+  const send = (batch: Batch<string>, signal: AbortSignal): Promise<SendResult> =>
+    serialized(async () => {
+      if (signal.aborted) return { kind: 'retryable', reason: 'aborted before sending' };
+      const records = batch.records;
+      const outcomes: (RspOutcome | undefined)[] = new Array<RspOutcome | undefined>(records.length);
+      const answered: Promise<void>[] = [];
+      let s: RelpSession;
+      let stopError: unknown;
+      try {
+        s = await ensureSession(signal);
+      } catch (err) {
+        reportFailure(logger, err, context);
+        return classifySyslogError(err, context);
+      }
+      // A request timeout or shutdown ends the session: its unanswered events are resent later.
+      const onAbort = (): void => s.destroy(new AbortedError('aborted while waiting for RELP answers'));
+      signal.addEventListener('abort', onAbort, { once: true });
+      try {
+        s.socket.cork();
+        for (let i = 0; i < records.length; i++) {
+          if (s.exhausted) {
+            // TXNR rollover: finish this session cleanly and continue on a new one.
+            s.socket.uncork();
+            signal.removeEventListener('abort', onAbort);
+            try {
+              s = await ensureSession(signal);
+            } catch (err) {
+              stopError = err;
+              break;
+            }
+            signal.addEventListener('abort', onAbort, { once: true });
+            s.socket.cork();
+          }
+          if (!s.hasRoom) {
+            s.socket.uncork();
+            await s.waitForRoom(signal);
+            s.socket.cork();
+          }
+          if (s.unusable || signal.aborted) {
+            stopError = s.error ?? (signal.aborted ? new AbortedError('aborted') : new Error('the RELP server is closing the session'));
+            break;
+          }
+          const rec = records[i] as EncodedRecord<string>;
+          const index = i;
+          answered.push(
+            s.syslog(encode(rec.data)).then((o) => {
+              outcomes[index] = o;
+              if (o.kind === 'lost') maybeReceived.add(rec);
+            }),
+          );
+        }
+        s.socket.uncork();
+        await Promise.all(answered);
+      } finally {
+        signal.removeEventListener('abort', onAbort);
+      }
+
+      const retry: number[] = [];
+      const rejected: { index: number; reason: string }[] = [];
+      let duplicates = 0;
+      let lostError: Error | undefined;
+      for (let i = 0; i < records.length; i++) {
+        const o = outcomes[i];
+        const rec = records[i] as EncodedRecord<string>;
+        if (o === undefined || o.kind === 'lost') {
+          if (o !== undefined) lostError ??= o.error;
+          retry.push(i);
+        } else if (isRelpSuccess(o.status)) {
+          if (maybeReceived.has(rec)) {
+            maybeReceived.delete(rec);
+            duplicates++;
+          }
+        } else {
+          rejected.push({ index: i, reason: `the RELP receiver refused the event: rsp ${o.status} ${o.text}` });
+        }
+      }
+      if (duplicates > 0) increment(counters, 'relp_resent_unacknowledged', duplicates);
+      if (retry.length === 0 && rejected.length === 0) return duplicates > 0 ? { kind: 'delivered', duplicates } : { kind: 'delivered' };
+      const cause = lostError ?? (stopError instanceof Error ? stopError : undefined) ?? s.error ?? new Error('the RELP session ended');
+      const { reason } = describeSyslogFailure(cause, context);
+      if (retry.length > 0) {
+        const unanswered = retry.filter((i) => outcomes[i] !== undefined).length;
+        increment(counters, 'connection_lost');
+        logger.burst('WARN', 'relp-session-lost', 'The RELP session broke; unanswered events are resent on a new session (the receiver may see some of them twice).', {
+          code: 'AEGIS_ERR_SYSLOG_CONNECTION_LOST', receiver: context.where, unanswered, notSent: retry.length - unanswered, reason,
+        });
+        if (session === s) session = undefined;
+        s.destroy(cause);
+      }
+      if (retry.length === records.length) return { kind: 'retryable', reason };
+      return { kind: 'partial', retry, rejected, ...(duplicates > 0 ? { duplicates } : {}) };
+    });
+
+  return {
+    send,
+    healthcheck: async (signal): Promise<HealthResult> => {
+      try {
+        const s = await RelpSession.open(target, sessionOptions, signal);
+        await s.close(CLOSE_TIMEOUT_MILLIS);
+        return { healthy: true };
+      } catch (err) {
+        return { healthy: false, reason: describeSyslogFailure(err, context).reason };
+      }
+    },
+    reopen: () =>
+      serialized(async () => {
+        const s = session;
+        session = undefined;
+        if (s !== undefined) await s.close(CLOSE_TIMEOUT_MILLIS);
+      }),
+    close: () =>
+      serialized(async () => {
+        const s = session;
+        session = undefined;
+        if (s !== undefined) {
+          await s.drain();
+          await s.close(CLOSE_TIMEOUT_MILLIS);
+        }
+      }),
+  };
+}

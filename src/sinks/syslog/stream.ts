@@ -1,0 +1,225 @@
+/**
+ * `tcp` (RFC 6587) and `tls` (RFC 5425) transports: one long-lived connection, octet-counted frames (LF optional
+ * on tcp), written in chunks of whole frames.
+ *
+ * Delivered means written: a record counts as delivered when the chunk holding it was handed to the kernel (the
+ * write callback fired). That is the weakest acknowledgement in aegisbpf, and the only one plain syslog over TCP has:
+ * the receiver never says what it processed. If it dies, what sat in the socket buffers (ours and its own) is lost
+ * and nobody can know how much; docs/delivery.md gives the bound measured against rsyslog, and RELP is the answer
+ * where that matters. What was *not* written when the connection broke is known exactly: the send reports those
+ * records for retry (`partial`), the next attempt reconnects (with the core's backoff) and sends them again.
+ *
+ * The connection is checked before each batch: a receiver that closed it (FIN, RST, TLS close_notify) is noticed
+ * and a new connection is made first, instead of writing into a dead socket.
+ */
+import type net from 'node:net';
+import type { Logger } from '../../util/logger';
+import type { Batch, HealthResult, SendResult, Transport } from '../core/types';
+import type { SyslogSinkConfig } from './config';
+import type { StreamTarget } from './connection';
+import { AbortedError, openStream } from './connection';
+import { frameMessages } from './framing';
+import { checkStream } from './healthcheck';
+import type { FailureContext } from './retry-policy';
+import { classifySyslogError, describeSyslogFailure } from './retry-policy';
+
+export interface SyslogTransportDeps {
+  readonly logger: Logger;
+  /** Transport counters (`truncated`, `connects`, `connection_lost`, …), exported with the sink's stats. */
+  readonly counters: Record<string, number>;
+}
+
+interface Conn {
+  readonly socket: net.Socket;
+  dead: boolean;
+  error: Error | undefined;
+  /** Records whose write completed on this connection. */
+  written: number;
+  /** We are closing it (shutdown, SIGHUP): its end is not a loss. */
+  closing: boolean;
+  readonly deathWaiters: Set<() => void>;
+}
+
+export function increment(counters: Record<string, number>, key: string, by = 1): void {
+  counters[key] = (counters[key] ?? 0) + by;
+}
+
+export function streamTarget(config: SyslogSinkConfig): StreamTarget {
+  return { host: config.host, port: config.port, connectTimeoutMillis: config.connectTimeoutMillis, tls: config.transport === 'tls' || config.relpTls ? config.tls : undefined };
+}
+
+export function failureContext(config: SyslogSinkConfig): FailureContext {
+  const target = streamTarget(config);
+  return { transport: config.transport === 'relp' && config.relpTls ? 'relp+tls' : config.transport, where: `${config.host}:${config.port}`, tls: target.tls };
+}
+
+/** Log a failure that needs an operator (TLS trust, names) once per burst, with its code. */
+export function reportFailure(logger: Logger, err: unknown, context: FailureContext): void {
+  const { reason, needsOperator } = describeSyslogFailure(err, context);
+  if (!needsOperator) return;
+  logger.burst('ERROR', 'syslog-operator', 'The syslog receiver cannot be used until its configuration or certificate is fixed; events wait in the buffer.', {
+    code: context.tls !== undefined && reason.startsWith('TLS') ? 'AEGIS_ERR_SYSLOG_TLS' : 'AEGIS_ERR_SINK_UNHEALTHY', reason, receiver: context.where,
+  });
+}
+
+export function createStreamTransport(config: SyslogSinkConfig, deps: SyslogTransportDeps): Transport<string> {
+  const { logger, counters } = deps;
+  const target = streamTarget(config);
+  const context = failureContext(config);
+  let conn: Conn | undefined;
+  let lock: Promise<unknown> = Promise.resolve();
+
+  const serialized = <T>(fn: () => Promise<T>): Promise<T> => {
+    const result = lock.then(fn);
+    lock = result.catch(() => undefined);
+    return result;
+  };
+
+  const markDead = (c: Conn, err?: Error): void => {
+    if (err !== undefined && c.error === undefined) c.error = err;
+    if (c.dead) return;
+    c.dead = true;
+    if (c === conn) conn = undefined;
+    if (c.written > 0 && !c.closing) {
+      increment(counters, 'connection_lost');
+      logger.burst('WARN', 'syslog-conn-lost', 'The connection to the syslog receiver was lost. Plain TCP/TLS syslog has no acknowledgement: events written shortly before may be lost without a trace (use RELP where that matters). Unwritten events are resent after reconnecting.', {
+        code: 'AEGIS_ERR_SYSLOG_CONNECTION_LOST', receiver: context.where, eventsWrittenOnConnection: c.written, reason: c.error?.message,
+      });
+    }
+    for (const w of [...c.deathWaiters]) w();
+    c.deathWaiters.clear();
+  };
+
+  const connect = async (signal: AbortSignal): Promise<Conn> => {
+    if (conn !== undefined && !conn.dead && !conn.socket.destroyed) return conn;
+    const socket = await openStream(target, signal);
+    const c: Conn = { socket, dead: false, error: undefined, written: 0, closing: false, deathWaiters: new Set() };
+    socket.on('error', (err) => markDead(c, err));
+    socket.on('end', () => {
+      // The receiver closed its side (shutdown, idle timeout): nothing more can be delivered on this connection.
+      markDead(c, Object.assign(new Error('the receiver closed the connection'), { code: 'ECONNRESET' }));
+      socket.destroy();
+    });
+    socket.on('close', () => markDead(c, Object.assign(new Error('connection closed'), { code: 'ECONNRESET' })));
+    socket.on('data', () => undefined); // syslog receivers send nothing; read so that FIN is seen
+    increment(counters, 'connects');
+    conn = c;
+    return c;
+  };
+
+  const untilDrainOrDeath = (c: Conn, signal: AbortSignal): Promise<void> =>
+    new Promise<void>((resolve) => {
+      const done = (): void => {
+        c.socket.off('drain', done);
+        signal.removeEventListener('abort', done);
+        c.deathWaiters.delete(done);
+        resolve();
+      };
+      c.socket.once('drain', done);
+      signal.addEventListener('abort', done, { once: true });
+      c.deathWaiters.add(done);
+      if (c.dead) done();
+    });
+
+  /** Write one chunk; resolves true when the kernel took it, false when the connection failed first. */
+  const writeChunk = (c: Conn, data: Buffer, records: number): Promise<boolean> =>
+    new Promise<boolean>((resolve) => {
+      let settled = false;
+      const settle = (ok: boolean): void => {
+        if (settled) return;
+        settled = true;
+        c.deathWaiters.delete(onDeath);
+        if (ok) c.written += records;
+        resolve(ok);
+      };
+      // Node calls pending write callbacks with an error when the socket is destroyed; the death waiter is a
+      // second guarantee that no outcome stays pending.
+      const onDeath = (): void => settle(false);
+      c.deathWaiters.add(onDeath);
+      c.socket.write(data, (err?: Error | null) => {
+        if (err) markDead(c, err);
+        settle(!err);
+      });
+    });
+
+  const send = (batch: Batch<string>, signal: AbortSignal): Promise<SendResult> =>
+    serialized(async () => {
+      if (signal.aborted) return { kind: 'retryable', reason: 'aborted before sending' };
+      let c: Conn;
+      try {
+        c = await connect(signal);
+      } catch (err) {
+        reportFailure(logger, err, context);
+        return classifySyslogError(err, context);
+      }
+      const chunks = frameMessages(batch.records.map((r) => r.data), config.framing, config.maxMessageBytes, () => {
+        increment(counters, 'truncated');
+        logger.burst('WARN', 'syslog-truncated', `A syslog message was longer than max_message_bytes (${config.maxMessageBytes}) and was truncated at its end.`, {
+          code: 'AEGIS_ERR_SYSLOG_TRUNCATED', truncatedTotal: counters.truncated,
+        });
+      });
+      const outcomes: Promise<boolean>[] = [];
+      let stopped: Error | undefined;
+      for (const chunk of chunks) {
+        if (c.dead) {
+          stopped = c.error ?? new Error('connection closed');
+          break;
+        }
+        if (signal.aborted) {
+          stopped = new AbortedError('aborted while sending');
+          break;
+        }
+        outcomes.push(writeChunk(c, chunk.data, chunk.end - chunk.first));
+        // A full socket buffer is the receiver's backpressure: wait for room before queueing more.
+        if (c.socket.writableNeedDrain) await untilDrainOrDeath(c, signal);
+      }
+      if (stopped instanceof AbortedError) c.socket.destroy(); // pending writes fail and are retried
+      // Write callbacks complete in order: the records before the first failed chunk were written.
+      const results = await Promise.all(outcomes);
+      let delivered = 0;
+      for (let k = 0; k < results.length && results[k] === true; k++) delivered = (chunks[k] as (typeof chunks)[number]).end;
+      if (delivered === batch.records.length) return { kind: 'delivered' };
+      const err = c.error ?? stopped ?? new Error('connection closed');
+      markDead(c, err);
+      c.socket.destroy();
+      const { reason } = describeSyslogFailure(err, context);
+      if (delivered === 0) return { kind: 'retryable', reason };
+      const retry: number[] = [];
+      for (let i = delivered; i < batch.records.length; i++) retry.push(i);
+      return { kind: 'partial', retry, rejected: [] };
+    });
+
+  return {
+    send,
+    healthcheck: (signal): Promise<HealthResult> => checkStream(target, context, signal),
+    reopen: () =>
+      serialized(() => {
+        // SIGHUP: reconnect (and re-read certificate files) before the next batch.
+        if (conn !== undefined) {
+          conn.closing = true;
+          conn.socket.end();
+          conn = undefined;
+        }
+        return Promise.resolve();
+      }),
+    close: () =>
+      serialized(async () => {
+        const c = conn;
+        conn = undefined;
+        if (c === undefined || c.dead) return;
+        c.closing = true;
+        // Flush, send FIN (and TLS close_notify), and give the receiver a moment to read before the socket goes.
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(() => {
+            c.socket.destroy();
+            resolve();
+          }, 2000);
+          c.socket.once('close', () => {
+            clearTimeout(timer);
+            resolve();
+          });
+          c.socket.end();
+        });
+      }),
+  };
+}

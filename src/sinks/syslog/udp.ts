@@ -1,0 +1,98 @@
+/**
+ * `udp` transport (RFC 5426): one message per datagram on a connected socket, no framing.
+ *
+ * Delivered means handed to the kernel: UDP has no acknowledgement, so a datagram the network or a busy receiver
+ * drops is lost without a trace. The one failure UDP can report is ICMP "port unreachable" from a host where
+ * nothing listens, which a connected socket surfaces as ECONNREFUSED on a later send: the events from that send on
+ * are retried. Messages longer than `max_message_bytes` (default 2048, what RFC 5426 receivers SHOULD accept) are
+ * truncated at their end on a UTF-8 boundary and counted.
+ */
+import dgram from 'node:dgram';
+import type { Batch, HealthResult, SendResult, Transport } from '../core/types';
+import type { SyslogSinkConfig } from './config';
+import { truncateMessage } from './framing';
+import { checkUdp, resolveUdp } from './healthcheck';
+import { classifySyslogError, describeSyslogFailure } from './retry-policy';
+import type { SyslogTransportDeps } from './stream';
+import { failureContext, increment } from './stream';
+
+export function createUdpTransport(config: SyslogSinkConfig, deps: SyslogTransportDeps): Transport<string> {
+  const { logger, counters } = deps;
+  const context = failureContext(config);
+  let socket: dgram.Socket | undefined;
+  let lock: Promise<unknown> = Promise.resolve();
+
+  const serialized = <T>(fn: () => Promise<T>): Promise<T> => {
+    const result = lock.then(fn);
+    lock = result.catch(() => undefined);
+    return result;
+  };
+
+  const open = async (): Promise<dgram.Socket> => {
+    if (socket !== undefined) return socket;
+    const { address, type } = await resolveUdp(config.host);
+    const s = dgram.createSocket(type);
+    s.on('error', () => {
+      // Errors also reach the send callbacks; a socket-level error means this socket is done.
+      if (socket === s) socket = undefined;
+      s.close();
+    });
+    await new Promise<void>((resolve, reject) => {
+      s.once('error', reject);
+      s.connect(config.port, address, () => {
+        s.off('error', reject);
+        resolve();
+      });
+    });
+    socket = s;
+    return s;
+  };
+
+  const send = (batch: Batch<string>, signal: AbortSignal): Promise<SendResult> =>
+    serialized(async () => {
+      if (signal.aborted) return { kind: 'retryable', reason: 'aborted before sending' };
+      let s: dgram.Socket;
+      try {
+        s = await open();
+      } catch (err) {
+        return classifySyslogError(err, context);
+      }
+      const results: Promise<Error | null>[] = [];
+      for (const rec of batch.records) {
+        const { bytes, truncated } = truncateMessage(rec.data, config.maxMessageBytes);
+        if (truncated) {
+          increment(counters, 'truncated');
+          logger.burst('WARN', 'syslog-truncated', `A syslog message was longer than max_message_bytes (${config.maxMessageBytes}) and was truncated at its end.`, {
+            code: 'AEGIS_ERR_SYSLOG_TRUNCATED', truncatedTotal: counters.truncated,
+          });
+        }
+        results.push(new Promise<Error | null>((resolve) => s.send(bytes, (err) => resolve(err ?? null))));
+      }
+      const errors = await Promise.all(results);
+      const firstFailed = errors.findIndex((e) => e !== null);
+      if (firstFailed < 0) return { kind: 'delivered' };
+      const err = errors[firstFailed] as Error;
+      const { reason } = describeSyslogFailure(err, context);
+      if (firstFailed === 0) return { kind: 'retryable', reason };
+      const retry: number[] = [];
+      for (let i = firstFailed; i < batch.records.length; i++) retry.push(i);
+      return { kind: 'partial', retry, rejected: [] };
+    });
+
+  return {
+    send,
+    healthcheck: (signal): Promise<HealthResult> => checkUdp(config.host, config.port, context, signal),
+    reopen: () =>
+      serialized(() => {
+        socket?.close();
+        socket = undefined;
+        return Promise.resolve();
+      }),
+    close: () =>
+      serialized(() => {
+        socket?.close();
+        socket = undefined;
+        return Promise.resolve();
+      }),
+  };
+}

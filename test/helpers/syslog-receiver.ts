@@ -1,0 +1,129 @@
+/**
+ * The shipped rsyslog content (rules/rsyslog/*.conf) started as a real rsyslogd on loopback, for the syslog sink
+ * and rules tests. The configuration files are used as they are, with only their site-specific values rewritten:
+ * ports (514/6514/2514 → free loopback ports), paths (/var/log/aegisbpf/, /etc/rsyslog.d/tls/ → a temp dir and
+ * generated test certificates), `siem.example.net` targets → 127.0.0.1, inputs bound to 127.0.0.1, and a
+ * `global(workDirectory=…)` line in front. Every rewrite must match (so a config edit cannot silently escape the
+ * test). Tests can also record each raw MSG (`rawFile`) next to the parsed JSON output.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { packagePath } from '../../src/util/paths';
+import type { TestPki } from './certs';
+import { makeTestPki, opensslSkipReason } from './certs';
+import type { Rsyslog } from './rsyslog';
+import { readJsonLines, rsyslogSkipReason, startRsyslog } from './rsyslog';
+
+export const RSYSLOG_RULES_DIR = packagePath('rules', 'rsyslog');
+
+export interface RulesConfigOptions {
+  readonly dir: string;
+  readonly ports: Readonly<Record<string, number>>;
+  readonly pki: TestPki | undefined;
+  /** Also write every MSG, as received, to <dir>/raw.log (one per line; MSGs are JSON). */
+  readonly recordRaw?: boolean;
+  /** Extra lines appended to the configuration (tests only). */
+  readonly extra?: string;
+}
+
+/** Replace every occurrence of `from`, which must occur at least once. */
+function must(text: string, from: string | RegExp, to: string, file: string): string {
+  const found = typeof from === 'string' ? text.includes(from) : from.test(text);
+  if (!found) throw new Error(`${file}: expected to find ${String(from)} to rewrite for the test`);
+  return typeof from === 'string' ? text.split(from).join(to) : text.replace(new RegExp(from.source, from.flags.includes('g') ? from.flags : from.flags + 'g'), to);
+}
+
+/** The text of rules/rsyslog/<file> rewritten for a test instance (see the module comment). */
+export function rulesConfig(file: string, options: RulesConfigOptions): string {
+  let text = fs.readFileSync(path.join(RSYSLOG_RULES_DIR, file), 'utf8');
+  const { ports, pki, dir } = options;
+  text = must(text, '/var/log/aegisbpf/', `${dir}/`, file);
+  const portNames: Record<string, string> = { '514': 'tcp', '6514': 'tls', '2514': 'relp' };
+  text = text.replace(/(type="imudp" port=)"514"/g, `$1"${ports.udp ?? 0}"`);
+  for (const [port, name] of Object.entries(portNames)) {
+    if (text.includes(`port="${port}"`)) {
+      const p = ports[name];
+      if (p === undefined) throw new Error(`${file}: uses port ${port} but the test allocated no '${name}' port`);
+      text = text.split(`port="${port}"`).join(`port="${p}"`);
+    }
+  }
+  text = text.replace(/input\(type="(imtcp|imrelp|imudp)"/g, 'input(type="$1" address="127.0.0.1"');
+  if (text.includes('target="siem.example.net"')) text = text.split('target="siem.example.net"').join('target="127.0.0.1"');
+  if (text.includes('/etc/rsyslog.d/tls/')) {
+    if (pki === undefined) throw new Error(`${file}: needs TLS certificates`);
+    const files: Record<string, string> = {
+      'ca.pem': pki.caCert, 'server-cert.pem': pki.serverCert, 'server-key.pem': pki.serverKey,
+      'client-cert.pem': pki.clientCert, 'client-key.pem': pki.clientKey,
+    };
+    text = text.replace(/\/etc\/rsyslog\.d\/tls\/([a-z-]+\.pem)/g, (_, f: string) => {
+      const to = files[f];
+      if (to === undefined) throw new Error(`${file}: unknown certificate file ${f}`);
+      return to;
+    });
+  }
+  if (options.recordRaw === true) {
+    text = must(text, '  action(type="mmpstrucdata")', `  action(type="omfile" file="${dir}/raw.log" template="aegisbpf_test_raw")\n  action(type="mmpstrucdata")`, file);
+    text = `template(name="aegisbpf_test_raw" type="string" string="%msg%\\n")\n` + text;
+  }
+  return `# test instance of rules/rsyslog/${file}\nglobal(workDirectory="${dir}")\n${text}\n${options.extra ?? ''}\n`;
+}
+
+export type ReceiverVariant = 'aegisbpf-receiver.conf' | 'aegisbpf-receiver-gtls.conf';
+
+export interface Receiver {
+  readonly rsyslog: Rsyslog;
+  readonly pki: TestPki;
+  readonly dir: string;
+  /** Parsed output: one JSON object per message. */
+  readonly eventsFile: string;
+  /** Raw MSGs (when recordRaw). */
+  readonly rawFile: string;
+  readonly ports: Readonly<Record<string, number>>;
+  /** Sink configuration (raw YAML-shaped object) reaching this receiver over `transport`. */
+  sinkConfig(transport: 'udp' | 'tcp' | 'tls' | 'relp', extra?: Record<string, unknown>): Record<string, unknown>;
+  lines(): Record<string, unknown>[];
+  cleanup(): Promise<void>;
+}
+
+export function receiverSkipReason(variant: ReceiverVariant = 'aegisbpf-receiver.conf'): string | undefined {
+  const modules = ['imtcp', 'imrelp', 'mmpstrucdata', 'mmjsonparse', variant === 'aegisbpf-receiver.conf' ? 'lmnsd_ossl' : 'lmnsd_gtls'];
+  if (variant === 'aegisbpf-receiver.conf') modules.push('imudp');
+  return rsyslogSkipReason(modules) ?? opensslSkipReason();
+}
+
+export async function startReceiver(variant: ReceiverVariant = 'aegisbpf-receiver.conf', options: { recordRaw?: boolean; extra?: string } = {}): Promise<Receiver> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aegis-syslog-rcv-'));
+  const pki = makeTestPki(path.join(dir, 'tls'));
+  const portKinds: Record<string, 'tcp' | 'udp'> = variant === 'aegisbpf-receiver.conf' ? { udp: 'udp', tcp: 'tcp', tls: 'tcp', relp: 'tcp' } : { tls: 'tcp', relp: 'tcp' };
+  const rsyslog = await startRsyslog({
+    dir,
+    ports: portKinds,
+    config: (ctx) => rulesConfig(variant, { dir, ports: ctx.ports, pki, recordRaw: options.recordRaw, extra: options.extra }),
+  });
+  const gtls = variant === 'aegisbpf-receiver-gtls.conf';
+  return {
+    rsyslog,
+    pki,
+    dir,
+    eventsFile: path.join(dir, 'events.json'),
+    rawFile: path.join(dir, 'raw.log'),
+    ports: rsyslog.ports,
+    sinkConfig(transport, extra = {}) {
+      const base: Record<string, unknown> = { type: 'syslog', transport, host: '127.0.0.1', port: rsyslog.ports[transport] };
+      // ossl receiver: mutual TLS (client certificate required); gtls receiver: TLS anon for clients, RELP+TLS mutual.
+      const clientTls = { ca_file: pki.caCert, cert_file: pki.clientCert, key_file: pki.clientKey };
+      if (transport === 'tls') base.tls = gtls ? { ca_file: pki.caCert } : clientTls;
+      if (transport === 'relp' && gtls) {
+        base.relp = { tls: true };
+        base.tls = clientTls;
+      }
+      return { ...base, ...extra };
+    },
+    lines: () => readJsonLines(path.join(dir, 'events.json')),
+    async cleanup() {
+      await rsyslog.cleanup();
+      if (process.env.AEGIS_KEEP_TEST_DIRS !== '1') fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
