@@ -91,7 +91,10 @@ export async function openStream(target: StreamTarget, signal: AbortSignal): Pro
       const grace = setTimeout(() => finish(undefined), Math.min(TLS13_ACCEPT_GRACE_MILLIS, target.connectTimeoutMillis));
       tlsSocket.once('session', () => {
         clearTimeout(grace);
-        finish(undefined);
+        // Not synchronously: 'session' is emitted from inside OpenSSL's read processing, and a write issued before
+        // that returns (even from a microtask) corrupts the TLS record stream — rsyslog's ossl driver then fails
+        // with "decryption failed or bad record mac" after the first ~100 KB. setImmediate runs after the read is done.
+        setImmediate(() => finish(undefined));
       });
       tlsSocket.once('close', () => clearTimeout(grace));
     });

@@ -3,8 +3,8 @@
  *
  * Delivered means handed to the kernel: UDP has no acknowledgement, so a datagram the network or a busy receiver
  * drops is lost without a trace. The one failure UDP can report is ICMP "port unreachable" from a host where
- * nothing listens, which a connected socket surfaces as ECONNREFUSED on a later send: the events from that send on
- * are retried. Messages longer than `max_message_bytes` (default 2048, what RFC 5426 receivers SHOULD accept) are
+ * nothing listens, which a connected socket surfaces as ECONNREFUSED on a later send: the whole batch is retried
+ * (the refused datagram's predecessors went to the closed port too). Messages longer than `max_message_bytes` (default 2048, what RFC 5426 receivers SHOULD accept) are
  * truncated at their end on a UTF-8 boundary and counted.
  */
 import dgram from 'node:dgram';
@@ -69,14 +69,11 @@ export function createUdpTransport(config: SyslogSinkConfig, deps: SyslogTranspo
         results.push(new Promise<Error | null>((resolve) => s.send(bytes, (err) => resolve(err ?? null))));
       }
       const errors = await Promise.all(results);
-      const firstFailed = errors.findIndex((e) => e !== null);
-      if (firstFailed < 0) return { kind: 'delivered' };
-      const err = errors[firstFailed] as Error;
-      const { reason } = describeSyslogFailure(err, context);
-      if (firstFailed === 0) return { kind: 'retryable', reason };
-      const retry: number[] = [];
-      for (let i = firstFailed; i < batch.records.length; i++) retry.push(i);
-      return { kind: 'partial', retry, rejected: [] };
+      const failed = errors.find((e) => e !== null);
+      if (failed === undefined || failed === null) return { kind: 'delivered' };
+      // ECONNREFUSED on datagram k is the ICMP answer to an earlier datagram of this batch, which was lost: the
+      // whole batch is sent again (a receiver that came back in between may see some events twice).
+      return { kind: 'retryable', reason: describeSyslogFailure(failed, context).reason };
     });
 
   return {

@@ -65,7 +65,7 @@ export function adversarialEvents(count: number, prefix: string, seed = 11): Aeg
   return generateEvents(count, { adversarial: true, seed }).map((e, i) => {
     let event = { ...e, event_id: `${prefix}-${i}` } as AegisEvent;
     if (i % 97 === 0) event = { ...event, host: TORTURE_HOSTS[(i / 97) % TORTURE_HOSTS.length] as string };
-    if (i % 13 === 0) event = { ...event, exe: `/tmp/a"b\\c]d [x@1 y="z"] \r\n\u0000\u001b ü☃😀 ${i}` } as AegisEvent;
+    if (i % 13 === 0) event = { ...event, exe: `/tmp/a"b\\c]d [x@1 y="z"] \r\n\u0000\u001b ü☃😀 ${i}` };
     return event;
   });
 }
