@@ -25,6 +25,8 @@ export interface RulesConfigOptions {
   readonly recordRaw?: boolean;
   /** Extra lines appended to the configuration (tests only). */
   readonly extra?: string;
+  /** A last rewrite of the whole text (tests that change one setting, e.g. the ruleset queue). */
+  readonly rewrite?: (config: string) => string;
 }
 
 /** Replace every occurrence of `from`, which must occur at least once. */
@@ -66,6 +68,11 @@ export function rulesConfig(file: string, options: RulesConfigOptions): string {
     text = must(text, '  action(type="mmpstrucdata")', `  action(type="omfile" file="${dir}/raw.log" template="aegisbpf_test_raw")\n  action(type="mmpstrucdata")`, file);
     text = `template(name="aegisbpf_test_raw" type="string" string="%msg%\\n")\n` + text;
   }
+  if (options.rewrite !== undefined) {
+    const rewritten = options.rewrite(text);
+    if (rewritten === text) throw new Error(`${file}: the test's rewrite changed nothing`);
+    text = rewritten;
+  }
   return `# test instance of rules/rsyslog/${file}\nglobal(workDirectory="${dir}")\n${text}\n${options.extra ?? ''}\n`;
 }
 
@@ -92,14 +99,14 @@ export function receiverSkipReason(variant: ReceiverVariant = 'aegisbpf-receiver
   return rsyslogSkipReason(modules) ?? opensslSkipReason();
 }
 
-export async function startReceiver(variant: ReceiverVariant = 'aegisbpf-receiver.conf', options: { recordRaw?: boolean; extra?: string } = {}): Promise<Receiver> {
+export async function startReceiver(variant: ReceiverVariant = 'aegisbpf-receiver.conf', options: { recordRaw?: boolean; extra?: string; rewrite?: (config: string) => string } = {}): Promise<Receiver> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aegis-syslog-rcv-'));
   const pki = makeTestPki(path.join(dir, 'tls'));
   const portKinds: Record<string, 'tcp' | 'udp'> = variant === 'aegisbpf-receiver.conf' ? { udp: 'udp', tcp: 'tcp', tls: 'tcp', relp: 'tcp' } : { tls: 'tcp', relp: 'tcp' };
   const rsyslog = await startRsyslog({
     dir,
     ports: portKinds,
-    config: (ctx) => rulesConfig(variant, { dir, ports: ctx.ports, pki, recordRaw: options.recordRaw, extra: options.extra }),
+    config: (ctx) => rulesConfig(variant, { dir, ports: ctx.ports, pki, recordRaw: options.recordRaw, extra: options.extra, rewrite: options.rewrite }),
   });
   const gtls = variant === 'aegisbpf-receiver-gtls.conf';
   return {

@@ -55,6 +55,7 @@ export function createRelpTransport(config: SyslogSinkConfig, deps: SyslogTransp
       const old = session;
       session = undefined;
       if (old.exhausted && !old.unusable) increment(counters, 'relp_rollovers');
+      else increment(counters, 'connection_lost'); // the server closed it (restart, serverclose) or the network broke
       await old.drain();
       await old.close(CLOSE_TIMEOUT_MILLIS);
     }
@@ -156,7 +157,7 @@ export function createRelpTransport(config: SyslogSinkConfig, deps: SyslogTransp
       const { reason } = describeSyslogFailure(cause, context);
       if (retry.length > 0) {
         const unanswered = retry.filter((i) => outcomes[i] !== undefined).length;
-        increment(counters, 'connection_lost');
+        if (session === s) increment(counters, 'connection_lost'); // (a session already replaced was counted there)
         logger.burst('WARN', 'relp-session-lost', 'The RELP session broke; unanswered events are resent on a new session (the receiver may see some of them twice).', {
           code: 'AEGIS_ERR_SYSLOG_CONNECTION_LOST', receiver: context.where, unanswered, notSent: retry.length - unanswered, reason,
         });

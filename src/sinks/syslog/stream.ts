@@ -14,7 +14,7 @@
  */
 import type net from 'node:net';
 import type { Logger } from '../../util/logger';
-import type { Batch, HealthResult, SendResult, Transport } from '../core/types';
+import type { Batch, EncodedRecord, HealthResult, SendResult, Transport } from '../core/types';
 import type { SyslogSinkConfig } from './config';
 import type { StreamTarget } from './connection';
 import { AbortedError, openStream } from './connection';
@@ -68,6 +68,8 @@ export function createStreamTransport(config: SyslogSinkConfig, deps: SyslogTran
   const context = failureContext(config);
   let conn: Conn | undefined;
   let lock: Promise<unknown> = Promise.resolve();
+  /** Records whose write was issued on a connection that failed before confirming it. */
+  const maybeReceived = new WeakSet<EncodedRecord<string>>();
 
   const serialized = <T>(fn: () => Promise<T>): Promise<T> => {
     const result = lock.then(fn);
@@ -178,7 +180,19 @@ export function createStreamTransport(config: SyslogSinkConfig, deps: SyslogTran
       const results = await Promise.all(outcomes);
       let delivered = 0;
       for (let k = 0; k < results.length && results[k] === true; k++) delivered = (chunks[k] as (typeof chunks)[number]).end;
-      if (delivered === batch.records.length) return { kind: 'delivered' };
+      // Records resent after a write that was issued but not confirmed may have reached the receiver: count them as
+      // possible duplicates when they are delivered (SinkStats.duplicates, an upper bound).
+      let duplicates = 0;
+      for (let i = 0; i < delivered; i++) {
+        const rec = batch.records[i] as EncodedRecord<string>;
+        if (maybeReceived.has(rec)) {
+          maybeReceived.delete(rec);
+          duplicates++;
+        }
+      }
+      if (delivered === batch.records.length) return duplicates > 0 ? { kind: 'delivered', duplicates } : { kind: 'delivered' };
+      const issuedEnd = outcomes.length === 0 ? delivered : (chunks[outcomes.length - 1] as (typeof chunks)[number]).end;
+      for (let i = delivered; i < issuedEnd; i++) maybeReceived.add(batch.records[i] as EncodedRecord<string>);
       const err = c.error ?? stopped ?? new Error('connection closed');
       markDead(c, err);
       c.socket.destroy();
@@ -186,7 +200,7 @@ export function createStreamTransport(config: SyslogSinkConfig, deps: SyslogTran
       if (delivered === 0) return { kind: 'retryable', reason };
       const retry: number[] = [];
       for (let i = delivered; i < batch.records.length; i++) retry.push(i);
-      return { kind: 'partial', retry, rejected: [] };
+      return { kind: 'partial', retry, rejected: [], ...(duplicates > 0 ? { duplicates } : {}) };
     });
 
   return {

@@ -31,6 +31,8 @@ export interface SinkUnderTest {
   readonly counters: Record<string, number>;
   readonly logs: Record<string, unknown>[];
   readonly deadLetterPath: string;
+  /** The sink's formatter (what each event looked like on the wire, before framing). */
+  format(event: AegisEvent): string;
 }
 
 /** Validate `raw` as the `sinks.<name>` entry of a configuration; throws with the problems. */
@@ -45,13 +47,13 @@ export function buildSyslogSink(raw: Record<string, unknown>, dir: string, inter
   const logs: Record<string, unknown>[] = [];
   const logger = createLogger({ level: 'DEBUG', write: (line) => logs.push(JSON.parse(line) as Record<string, unknown>) });
   const stats = createSinkStats('out', 'syslog');
-  const formatter = createFormatter((raw.format as FormatSpec | undefined) ?? syslogSink.formats.default, { hostname: 'test-fallback', version: '0.1.0' });
+  const formatter = createFormatter<string>((raw.format as FormatSpec | undefined) ?? syslogSink.formats.default, { hostname: 'test-fallback', version: '0.1.0' });
   const counters = stats.transport;
   const transport = createSyslogTransport(parseSyslogConfig(raw), { logger, counters }, { version: '0.1.0', ...internals });
   const deadLetterPath = path.join(dir, 'dead-letter.ndjson');
   const deadLetter = createDeadLetterQueue({ path: deadLetterPath, maxBytes: 1 << 30, logger, stats: { written: 0, bytes: 0, failed: 0 } });
   const sink = createSink({ name: 'out', type: 'syslog', transport, formatter, stats, logger, deadLetter }, parseCoreOptions(raw, mergeCoreDefaults(syslogSink.coreDefaults)));
-  return { sink, transport, stats, counters, logs, deadLetterPath };
+  return { sink, transport, stats, counters, logs, deadLetterPath, format: (e) => formatter.format(e) };
 }
 
 const TORTURE_HOSTS = ['web 1 ünïcode', 'h\tx\n<13>1 forged - - - -', 'x'.repeat(300), '-', 'db-01.example.net'];
