@@ -21,8 +21,11 @@ export interface RulesConfigOptions {
   readonly dir: string;
   readonly ports: Readonly<Record<string, number>>;
   readonly pki: TestPki | undefined;
-  /** Also write every MSG, as received, to <dir>/raw.log (one per line; MSGs are JSON). */
-  readonly recordRaw?: boolean;
+  /**
+   * Also record what arrived in <dir>/raw.log: `true` writes each MSG as received (one per line; our MSGs are
+   * JSON); `'rawmsg'` writes each whole message, JSON-escaped, as `{"raw":"…"}` lines.
+   */
+  readonly recordRaw?: boolean | 'rawmsg';
   /** Extra lines appended to the configuration (tests only). */
   readonly extra?: string;
   /** A last rewrite of the whole text (tests that change one setting, e.g. the ruleset queue). */
@@ -64,9 +67,10 @@ export function rulesConfig(file: string, options: RulesConfigOptions): string {
       return to;
     });
   }
-  if (options.recordRaw === true) {
+  if (options.recordRaw === true || options.recordRaw === 'rawmsg') {
     text = must(text, '  action(type="mmpstrucdata")', `  action(type="omfile" file="${dir}/raw.log" template="aegisbpf_test_raw")\n  action(type="mmpstrucdata")`, file);
-    text = `template(name="aegisbpf_test_raw" type="string" string="%msg%\\n")\n` + text;
+    const tpl = options.recordRaw === 'rawmsg' ? '{\\"raw\\":\\"%rawmsg:::json%\\"}\\n' : '%msg%\\n';
+    text = `template(name="aegisbpf_test_raw" type="string" string="${tpl}")\n` + text;
   }
   if (options.rewrite !== undefined) {
     const rewritten = options.rewrite(text);
@@ -99,7 +103,7 @@ export function receiverSkipReason(variant: ReceiverVariant = 'aegisbpf-receiver
   return rsyslogSkipReason(modules) ?? opensslSkipReason();
 }
 
-export async function startReceiver(variant: ReceiverVariant = 'aegisbpf-receiver.conf', options: { recordRaw?: boolean; extra?: string; rewrite?: (config: string) => string } = {}): Promise<Receiver> {
+export async function startReceiver(variant: ReceiverVariant = 'aegisbpf-receiver.conf', options: { recordRaw?: boolean | 'rawmsg'; extra?: string; rewrite?: (config: string) => string } = {}): Promise<Receiver> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aegis-syslog-rcv-'));
   const pki = makeTestPki(path.join(dir, 'tls'));
   const portKinds: Record<string, 'tcp' | 'udp'> = variant === 'aegisbpf-receiver.conf' ? { udp: 'udp', tcp: 'tcp', tls: 'tcp', relp: 'tcp' } : { tls: 'tcp', relp: 'tcp' };
