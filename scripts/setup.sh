@@ -39,6 +39,9 @@ if [ "${#missing[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 fi
 
+# syslog-ng (tests only) is unpacked into a cache directory, never installed: it conflicts with rsyslog.
+if [ "$profile" = test ]; then bash scripts/setup-syslog-ng.sh; fi
+
 # npm ci only when the lockfile changed since the last install (node_modules/.aegis-lock-sha256 records it).
 lock_sum="$(sha256sum package-lock.json | cut -d' ' -f1)"
 if [ ! -d node_modules ] || [ "$(cat node_modules/.aegis-lock-sha256 2>/dev/null)" != "$lock_sum" ]; then
