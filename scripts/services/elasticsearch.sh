@@ -48,7 +48,7 @@ ES_INSTALLED_MARKER="$ES_HOME_CACHED/.aegis-installed"
 ES_JAVA_MIN=17
 
 usage() {
-  sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+  awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "${BASH_SOURCE[0]}" >&2
   exit 2
 }
 
@@ -220,7 +220,7 @@ cmd_start() {
   # Per-run ES home: hard links into the cached install (instant, no copy) so that the
   # service user never needs to traverse $AEGIS_CACHE_DIR (e.g. /root is 0700).
   if ! cp -al "$ES_HOME_CACHED" "$work_dir/home" 2>/dev/null; then
-    rm -rf "$work_dir/home"
+    rm -rf "${work_dir:?}/home"
     cp -a "$ES_HOME_CACHED" "$work_dir/home" || die "could not stage $ES_HOME_CACHED into $work_dir/home"
   fi
   rm -f "$work_dir/home/.aegis-installed"
@@ -257,14 +257,15 @@ EOF
   local log_file="$work_dir/logs/aegis-es-test.log" console="$work_dir/logs/console.log"
   (
     cd "$work_dir"
+    # shellcheck disable=SC2016 # $$ and "$@" belong to the inner bash
     exec env -i PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" HOME="$work_dir" LANG=C.UTF-8 \
       ES_JAVA_HOME="$java_home" ES_PATH_CONF="$work_dir/config" ES_TMPDIR="$work_dir/tmp" \
       ES_JAVA_OPTS="-Xms$heap -Xmx$heap ${AEGIS_ES_JAVA_OPTS:-}" \
       setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' aegis-es-launch "$work_dir/run/service.pid" \
       "${run_as[@]}" "$work_dir/home/bin/elasticsearch" "${es_args[@]}"
   ) >"$console" 2>&1 </dev/null &
-  local launcher=$! pgid="" i
-  for i in $(seq 1 100); do
+  local launcher=$! pgid=""
+  for _ in $(seq 1 100); do
     [[ -s "$work_dir/run/service.pid" ]] && { pgid="$(cat "$work_dir/run/service.pid")"; break; }
     pid_alive "$launcher" || break
     sleep 0.05

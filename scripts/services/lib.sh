@@ -59,7 +59,9 @@ with_lock() {
 
 # validate_port VALUE NAME
 validate_port() {
-  [[ "$1" =~ ^[0-9]+$ ]] && (( $1 >= 1 && $1 <= 65535 )) || die "$2 must be a TCP port number (1-65535), got '$1'"
+  if [[ ! "$1" =~ ^[0-9]+$ ]] || (( $1 < 1 || $1 > 65535 )); then
+    die "$2 must be a TCP port number (1-65535), got '$1'"
+  fi
 }
 
 # port_in_use PORT: true if something accepts connections on 127.0.0.1:PORT.

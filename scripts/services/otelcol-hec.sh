@@ -36,7 +36,7 @@ GO_ENV_MODCACHE="$AEGIS_CACHE_DIR/go/mod"
 GO_ENV_BUILDCACHE="$AEGIS_CACHE_DIR/go/build"
 
 usage() {
-  sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+  awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "${BASH_SOURCE[0]}" >&2
   exit 2
 }
 
@@ -273,11 +273,12 @@ cmd_start() {
 
   (
     cd "$work_dir"
+    # shellcheck disable=SC2016 # $$ and "$@" belong to the inner bash
     exec setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' aegis-hec-launch "$work_dir/run/service.pid" \
       "$bin" "${col_args[@]}"
   ) >"$log_file" 2>&1 </dev/null &
-  local launcher=$! pgid="" i
-  for i in $(seq 1 100); do
+  local launcher=$! pgid=""
+  for _ in $(seq 1 100); do
     [[ -s "$work_dir/run/service.pid" ]] && { pgid="$(cat "$work_dir/run/service.pid")"; break; }
     pid_alive "$launcher" || break
     sleep 0.05
