@@ -3,6 +3,7 @@
 #
 #   elasticsearch.sh install
 #   elasticsearch.sh start --port PORT [--work-dir DIR] [--heap 512m] [--setting key=value]... [--timeout SECONDS]
+#                          [--owner-pid PID]   (stop the node automatically once PID has exited)
 #   elasticsearch.sh stop  --work-dir DIR
 #   elasticsearch.sh info
 #
@@ -175,7 +176,7 @@ cmd_install() {
 # ---- start -------------------------------------------------------------------------------------
 cmd_start() {
   local port="${AEGIS_ES_PORT:-}" work_dir="${AEGIS_ES_WORK_DIR:-}" heap="${AEGIS_ES_HEAP:-512m}"
-  local timeout="${AEGIS_ES_START_TIMEOUT:-180}"
+  local timeout="${AEGIS_ES_START_TIMEOUT:-180}" owner_pid="${AEGIS_SERVICE_OWNER_PID:-}"
   local -a settings=()
   local s
   if [[ -n "${AEGIS_ES_SETTINGS:-}" ]]; then
@@ -188,6 +189,7 @@ cmd_start() {
       --heap) heap="${2:?--heap needs a value}"; shift 2 ;;
       --setting|-E) settings+=("${2:?--setting needs key=value}"); shift 2 ;;
       --timeout) timeout="${2:?--timeout needs a value}"; shift 2 ;;
+      --owner-pid) owner_pid="${2:?--owner-pid needs a pid}"; shift 2 ;;
       -h|--help) usage ;;
       *) die "unknown start argument '$1' (see --help)" ;;
     esac
@@ -196,6 +198,11 @@ cmd_start() {
   validate_port "$port" "--port"
   [[ "$heap" =~ ^[0-9]+[mMgG]$ ]] || die "--heap must look like 512m or 1g, got '$heap'"
   [[ "$timeout" =~ ^[0-9]+$ ]] || die "--timeout must be whole seconds, got '$timeout'"
+  if [[ -n "$owner_pid" ]]; then
+    if [[ ! "$owner_pid" =~ ^[0-9]+$ ]] || ! pid_alive "$owner_pid"; then
+      die "--owner-pid '$owner_pid' is not a running process"
+    fi
+  fi
   for s in "${settings[@]}"; do
     [[ "$s" =~ ^[A-Za-z0-9_.-]+=.*$ ]] || die "setting '$s' is not key=value"
   done
@@ -296,6 +303,7 @@ EOF
     fi
     sleep 0.25
   done
+  start_watchdog "$owner_pid" "$work_dir" "$SCRIPT_DIR/elasticsearch.sh"
   local es_pid=""
   [[ -s "$work_dir/run/elasticsearch.pid" ]] && es_pid="$(cat "$work_dir/run/elasticsearch.pid")"
   local startup_ms=$(( $(now_ms) - t_start ))
@@ -329,6 +337,7 @@ cmd_stop() {
   else
     log "no pid file in $work_dir/run: nothing running to stop"
   fi
+  stop_watchdog "$work_dir"
   remove_work_dir "$work_dir"
   printf 'stopped=%s\n' "${pgid:-none}"
 }

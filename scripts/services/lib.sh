@@ -109,6 +109,31 @@ stop_group() {
   fi
 }
 
+# start_watchdog OWNER_PID WORK_DIR SCRIPT: run `SCRIPT stop --work-dir WORK_DIR` as soon as OWNER_PID is gone,
+# so a test runner that is killed (SIGKILL, timeout) cannot leak a running service. The watchdog polls every
+# 2 s, lives in its own session with no inherited stdio, and ends by itself once WORK_DIR's marker disappears
+# (i.e. after a normal stop). Its pid is kept in WORK_DIR/run/watchdog.pid.
+start_watchdog() {
+  local owner="$1" dir="$2" script="$3"
+  [[ -n "$owner" ]] || return 0
+  [[ "$owner" =~ ^[0-9]+$ ]] || die "--owner-pid must be a process id, got '$owner'"
+  pid_alive "$owner" || die "--owner-pid $owner is not a running process"
+  # shellcheck disable=SC2016 # the positional parameters belong to the inner bash
+  setsid bash -c 'while kill -0 "$1" 2>/dev/null && [[ -f "$2/$4" ]]; do sleep 2; done
+    if [[ -f "$2/$4" ]]; then exec "$3" stop --work-dir "$2"; fi' \
+    aegis-watchdog "$owner" "$dir" "$script" "$AEGIS_WORKDIR_MARKER" </dev/null >/dev/null 2>&1 &
+  printf '%s\n' "$!" >"$dir/run/watchdog.pid"
+}
+
+# stop_watchdog WORK_DIR: end the watchdog of WORK_DIR (unless we are that watchdog, exec'd into `stop`).
+stop_watchdog() {
+  local wpid=""
+  [[ -s "$1/run/watchdog.pid" ]] && wpid="$(cat "$1/run/watchdog.pid")"
+  if [[ "$wpid" =~ ^[0-9]+$ && "$wpid" != "$$" ]]; then
+    kill -TERM -- "-$wpid" 2>/dev/null || true   # its own session/process group (bash + its sleep)
+  fi
+}
+
 # remove_work_dir DIR: delete DIR only if it carries our marker (unless AEGIS_KEEP_WORK_DIR=1).
 remove_work_dir() {
   local dir="$1"

@@ -5,7 +5,7 @@
 #   otelcol-hec.sh start --port PORT [--work-dir DIR] [--token T]... [--no-auth] [--no-ack]
 #                        [--tls | --tls-cert FILE --tls-key FILE] [--max-body-bytes N]
 #                        [--splitting line|none] [--no-keepalive] [--log-level info|debug]
-#                        [--set key=value]... [--timeout SECONDS]
+#                        [--set key=value]... [--timeout SECONDS] [--owner-pid PID]
 #   otelcol-hec.sh render-config [same options as start, --work-dir required]
 #   otelcol-hec.sh stop --work-dir DIR
 #   otelcol-hec.sh info
@@ -63,6 +63,22 @@ binary_path_for() { # GO_VERSION
   printf '%s/builds/%s/%s\n' "$OTEL_ROOT" "$(build_key "$1")" "$BINARY_NAME"
 }
 
+# Without Go on PATH, a cached build of the *same manifest* (builds/current) is still usable.
+cached_binary_without_go() {
+  local cur="$OTEL_ROOT/builds/current"
+  [[ -x "$cur/$BINARY_NAME" && -f "$cur/manifest.yaml" ]] && cmp -s "$cur/manifest.yaml" "$MANIFEST" \
+    && "$cur/$BINARY_NAME" --version >/dev/null 2>&1 && printf '%s\n' "$cur/$BINARY_NAME"
+}
+
+# The collector binary to run (after install): keyed by Go version, or the go-less fallback.
+current_binary() {
+  if command -v go >/dev/null 2>&1; then
+    binary_path_for "$(check_go)"
+  else
+    cached_binary_without_go || die "Go is required to build the collector (go >= 1.$GO_MIN_MINOR on PATH) and no cached build of this manifest exists"
+  fi
+}
+
 install_builder() {
   [[ -x "$BUILDER_BIN" ]] && return 0
   local t0
@@ -76,6 +92,10 @@ install_builder() {
 
 do_install_locked() {
   local gov bin
+  if ! command -v go >/dev/null 2>&1 && cached_binary_without_go >/dev/null; then
+    log "go is not on PATH; using the cached build of this manifest ($OTEL_ROOT/builds/current)"
+    return 0
+  fi
   gov="$(check_go)"
   bin="$(binary_path_for "$gov")"
   if [[ -x "$bin" ]] && "$bin" --version >/dev/null 2>&1; then
@@ -113,13 +133,12 @@ do_install_locked() {
 
 cmd_install() {
   [[ $# -eq 0 ]] || usage
-  local t0 gov
+  local t0
   t0=$(now_ms)
   require_cmd flock util-linux
   require_cmd curl curl
   with_lock "$OTEL_ROOT/.install.lock" do_install_locked
-  gov="$(check_go)"
-  printf 'binary=%s\nbuilder=%s\ninstall_ms=%s\n' "$(binary_path_for "$gov")" "$BUILDER_VERSION" "$(( $(now_ms) - t0 ))"
+  printf 'binary=%s\nbuilder=%s\ninstall_ms=%s\n' "$(current_binary)" "$BUILDER_VERSION" "$(( $(now_ms) - t0 ))"
 }
 
 # ---- options shared by start / render-config -------------------------------------------------
@@ -137,6 +156,7 @@ OPT_KEEPALIVE=true
 OPT_LOG_LEVEL="${AEGIS_HEC_LOG_LEVEL:-info}"
 OPT_SETS=()
 OPT_TIMEOUT="${AEGIS_HEC_START_TIMEOUT:-30}"
+OPT_OWNER_PID="${AEGIS_SERVICE_OWNER_PID:-}"
 
 parse_opts() {
   local t
@@ -159,6 +179,7 @@ parse_opts() {
       --log-level) OPT_LOG_LEVEL="${2:?--log-level needs a value}"; shift 2 ;;
       --set) OPT_SETS+=("${2:?--set needs key=value}"); shift 2 ;;
       --timeout) OPT_TIMEOUT="${2:?--timeout needs a value}"; shift 2 ;;
+      --owner-pid) OPT_OWNER_PID="${2:?--owner-pid needs a pid}"; shift 2 ;;
       -h|--help) usage ;;
       *) die "unknown option '$1' (see --help)" ;;
     esac
@@ -169,6 +190,11 @@ parse_opts() {
   [[ "$OPT_SPLITTING" == line || "$OPT_SPLITTING" == none ]] || die "--splitting must be line or none"
   [[ "$OPT_LOG_LEVEL" =~ ^(debug|info|warn|error)$ ]] || die "--log-level must be debug|info|warn|error"
   [[ "$OPT_TIMEOUT" =~ ^[0-9]+$ ]] || die "--timeout must be whole seconds"
+  if [[ -n "$OPT_OWNER_PID" ]]; then
+    if [[ ! "$OPT_OWNER_PID" =~ ^[0-9]+$ ]] || ! pid_alive "$OPT_OWNER_PID"; then
+      die "--owner-pid '$OPT_OWNER_PID' is not a running process"
+    fi
+  fi
   for t in "${OPT_TOKENS[@]}"; do
     [[ "$t" =~ ^[A-Za-z0-9._~+-]+$ ]] || die "token '$t' has characters other than [A-Za-z0-9._~+-]"
   done
@@ -240,13 +266,12 @@ make_self_signed() { # DIR
 # ---- start ---------------------------------------------------------------------------------------
 cmd_start() {
   parse_opts "$@"
-  local t_start gov bin
+  local t_start bin
   t_start=$(now_ms)
   require_cmd flock util-linux
   require_cmd curl curl
   with_lock "$OTEL_ROOT/.install.lock" do_install_locked
-  gov="$(check_go)"
-  bin="$(binary_path_for "$gov")"
+  bin="$(current_binary)"
   [[ -x "$bin" ]] || die "collector binary $bin missing after install"
 
   port_in_use "$OPT_PORT" && die "port 127.0.0.1:$OPT_PORT is already in use"
@@ -315,6 +340,7 @@ cmd_start() {
     fi
     sleep 0.05
   done
+  start_watchdog "$OPT_OWNER_PID" "$work_dir" "$SCRIPT_DIR/otelcol-hec.sh"
   local startup_ms=$(( $(now_ms) - t_start )) tokens_csv
   tokens_csv="$(IFS=,; printf '%s' "${OPT_TOKENS[*]}")"
   log "HEC receiver healthy on $url after ${startup_ms} ms (work dir $work_dir)"
@@ -349,6 +375,7 @@ cmd_stop() {
   else
     log "no pid file in $work_dir/run: nothing running to stop"
   fi
+  stop_watchdog "$work_dir"
   remove_work_dir "$work_dir"
   printf 'stopped=%s\n' "${pgid:-none}"
 }

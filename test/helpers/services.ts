@@ -169,7 +169,10 @@ export function freeLoopbackPort(): Promise<number> {
   });
 }
 
-/** Work dirs of services still running, stopped synchronously if the test process exits without stop(). */
+/**
+ * Work dirs of services still running, stopped synchronously if the test process exits without stop(). If the
+ * process is killed instead, the scripts' watchdog (--owner-pid) stops the service within ~2 s.
+ */
 const running = new Map<string, string>();
 let exitHookInstalled = false;
 
@@ -219,7 +222,7 @@ export async function startElasticsearch(opts: ElasticsearchOptions = {}): Promi
   if (!install.ok) return unavailable('Elasticsearch', 'install', install);
   const startTimeoutS = Math.ceil((opts.startTimeoutMs ?? 180_000) / 1000);
   const args = (port: number): string[] => {
-    const a = ['--port', String(port), '--heap', opts.heap ?? '512m', '--timeout', String(startTimeoutS)];
+    const a = ['--port', String(port), '--heap', opts.heap ?? '512m', '--timeout', String(startTimeoutS), '--owner-pid', String(process.pid)];
     for (const [k, v] of Object.entries(opts.settings ?? {})) a.push('--setting', `${k}=${String(v)}`);
     return a;
   };
@@ -247,7 +250,7 @@ export async function startHecReceiver(opts: HecReceiverOptions = {}): Promise<H
   if (!install.ok) return unavailable('Splunk HEC receiver', 'install', install);
   const startTimeoutS = Math.ceil((opts.startTimeoutMs ?? 30_000) / 1000);
   const args = (port: number): string[] => {
-    const a = ['--port', String(port), '--timeout', String(startTimeoutS)];
+    const a = ['--port', String(port), '--timeout', String(startTimeoutS), '--owner-pid', String(process.pid)];
     for (const t of opts.tokens ?? []) a.push('--token', t);
     if (opts.auth === false) a.push('--no-auth');
     if (opts.ack === false) a.push('--no-ack');
