@@ -75,12 +75,32 @@ export function headerField(value: string | undefined, maxLength: number): strin
 export const HEADER_LIMITS = { hostname: 255, appName: 48, procId: 128, msgId: 32 } as const;
 
 const CANONICAL_TS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
+const DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/** Two ASCII digits at `i` as a number (the caller checked they are digits). */
+const two = (s: string, i: number): number => (s.charCodeAt(i) - 48) * 10 + (s.charCodeAt(i + 1) - 48);
+
+/**
+ * The hot path: the sensor writes `YYYY-MM-DDTHH:MM:SS.ffffffZ`; checking its fields is much cheaper than parsing
+ * it (no Date, no BigInt). A date that does not exist (Feb 30, Feb 29 of a common year) or a leap second fails.
+ */
+function isValidCanonical(ts: string): boolean {
+  if (ts.length !== 27 || !CANONICAL_TS.test(ts)) return false;
+  const month = two(ts, 5);
+  const day = two(ts, 8);
+  if (month < 1 || month > 12 || day < 1 || day > (DAYS_IN_MONTH[month - 1] as number)) return false;
+  if (month === 2 && day === 29) {
+    const year = Number(ts.slice(0, 4));
+    if (!((year % 4 === 0 && year % 100 !== 0) || year % 400 === 0)) return false;
+  }
+  return two(ts, 11) <= 23 && two(ts, 14) <= 59 && two(ts, 17) <= 59;
+}
 
 /** RFC 5424 TIMESTAMP from an event `ts`: UTC, microseconds, `Z`; `-` (NILVALUE) when it cannot be represented. */
 export function rfc5424Timestamp(ts: string): string {
+  if (isValidCanonical(ts)) return ts;
   const micros = parseTimestampMicros(ts);
   if (micros === undefined) return '-';
-  if (CANONICAL_TS.test(ts)) return ts;
   const date = new Date(Number(micros / 1000n));
   if (Number.isNaN(date.getTime())) return '-';
   const iso = date.toISOString();
@@ -251,6 +271,28 @@ export function createRfc5424Formatter(options: Rfc5424Options, context: Formatt
   const prefixes = fields.map((f) => ` ${f}="`);
   const open = `[${sdId}`;
 
+  // Hosts and event classes repeat from one event to the next: remember the last sanitized forms.
+  let lastHost: string | undefined;
+  let lastHostField = '-';
+  const msgIds = new Map<string, string>();
+  const hostField = (event: AegisEvent): string => {
+    const host = eventHostname(common, event);
+    if (host !== lastHost) {
+      lastHost = host;
+      lastHostField = headerField(host, HEADER_LIMITS.hostname);
+    }
+    return lastHostField;
+  };
+  const msgIdField = (event: AegisEvent): string => {
+    const id = eventClassId(event);
+    let field = msgIds.get(id);
+    if (field === undefined) {
+      field = headerField(id, HEADER_LIMITS.msgId);
+      if (msgIds.size < 1024) msgIds.set(id, field); // bounded: sensor statuses are few, but never trust that
+    }
+    return field;
+  };
+
   const format = (event: AegisEvent): string => {
     const record = event as unknown as Record<string, unknown>;
     let sd = '';
@@ -262,8 +304,7 @@ export function createRfc5424Formatter(options: Rfc5424Options, context: Formatt
     sd = sd === '' ? (fields.length === 0 ? '-' : open + ']') : open + sd + ']';
     return (
       `<${facilityBase + syslogSeverity(event)}>1 ${rfc5424Timestamp(event.ts)} ` +
-      `${headerField(eventHostname(common, event), HEADER_LIMITS.hostname)} ${appName} ` +
-      `${headerField(String(event.pid), HEADER_LIMITS.procId)} ${headerField(eventClassId(event), HEADER_LIMITS.msgId)} ` +
+      `${hostField(event)} ${appName} ${headerField(String(event.pid), HEADER_LIMITS.procId)} ${msgIdField(event)} ` +
       `${sd} ${bom}${common.encodeMsg(event)}`
     );
   };
