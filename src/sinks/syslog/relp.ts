@@ -17,8 +17,8 @@ import { truncateMessage } from './framing';
 import { RELP_MAX_TXNR, RelpSession } from './relp-session';
 import type { RspOutcome } from './relp-session';
 import { classifySyslogError, describeSyslogFailure, isRelpSuccess } from './retry-policy';
-import type { SyslogTransportDeps } from './stream';
-import { failureContext, increment, reportFailure, streamTarget } from './stream';
+import type { SyslogTransportDeps } from './shared';
+import { failureContext, increment, reportFailure, streamTarget } from './shared';
 
 export interface RelpTransportInternals {
   /** Roll over to a new session after this TXNR (default RELP_MAX_TXNR); tests use a small value. */

@@ -13,21 +13,14 @@
  * and a new connection is made first, instead of writing into a dead socket.
  */
 import type net from 'node:net';
-import type { Logger } from '../../util/logger';
 import type { Batch, EncodedRecord, HealthResult, SendResult, Transport } from '../core/types';
 import type { SyslogSinkConfig } from './config';
-import type { StreamTarget } from './connection';
 import { AbortedError, openStream } from './connection';
 import { frameMessages } from './framing';
 import { checkStream } from './healthcheck';
-import type { FailureContext } from './retry-policy';
 import { classifySyslogError, describeSyslogFailure } from './retry-policy';
-
-export interface SyslogTransportDeps {
-  readonly logger: Logger;
-  /** Transport counters (`truncated`, `connects`, `connection_lost`, …), exported with the sink's stats. */
-  readonly counters: Record<string, number>;
-}
+import type { SyslogTransportDeps } from './shared';
+import { failureContext, increment, reportFailure, streamTarget } from './shared';
 
 interface Conn {
   readonly socket: net.Socket;
@@ -38,28 +31,6 @@ interface Conn {
   /** We are closing it (shutdown, SIGHUP): its end is not a loss. */
   closing: boolean;
   readonly deathWaiters: Set<() => void>;
-}
-
-export function increment(counters: Record<string, number>, key: string, by = 1): void {
-  counters[key] = (counters[key] ?? 0) + by;
-}
-
-export function streamTarget(config: SyslogSinkConfig): StreamTarget {
-  return { host: config.host, port: config.port, connectTimeoutMillis: config.connectTimeoutMillis, tls: config.transport === 'tls' || config.relpTls ? config.tls : undefined };
-}
-
-export function failureContext(config: SyslogSinkConfig): FailureContext {
-  const target = streamTarget(config);
-  return { transport: config.transport === 'relp' && config.relpTls ? 'relp+tls' : config.transport, where: `${config.host}:${config.port}`, tls: target.tls };
-}
-
-/** Log a failure that needs an operator (TLS trust, names) once per burst, with its code. */
-export function reportFailure(logger: Logger, err: unknown, context: FailureContext): void {
-  const { reason, needsOperator } = describeSyslogFailure(err, context);
-  if (!needsOperator) return;
-  logger.burst('ERROR', 'syslog-operator', 'The syslog receiver cannot be used until its configuration or certificate is fixed; events wait in the buffer.', {
-    code: context.tls !== undefined && reason.startsWith('TLS') ? 'AEGIS_ERR_SYSLOG_TLS' : 'AEGIS_ERR_SINK_UNHEALTHY', reason, receiver: context.where,
-  });
 }
 
 export function createStreamTransport(config: SyslogSinkConfig, deps: SyslogTransportDeps): Transport<string> {

@@ -6,7 +6,7 @@ import type { Transport } from '../core/types';
 import type { SyslogSinkConfig, SyslogTransportKind } from './config';
 import type { RelpTransportInternals } from './relp';
 import { createRelpTransport } from './relp';
-import type { SyslogTransportDeps } from './stream';
+import type { SyslogTransportDeps } from './shared';
 import { createStreamTransport } from './stream';
 import { createUdpTransport } from './udp';
 

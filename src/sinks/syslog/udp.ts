@@ -13,8 +13,8 @@ import type { SyslogSinkConfig } from './config';
 import { truncateMessage } from './framing';
 import { checkUdp, resolveUdp } from './healthcheck';
 import { classifySyslogError, describeSyslogFailure } from './retry-policy';
-import type { SyslogTransportDeps } from './stream';
-import { failureContext, increment } from './stream';
+import type { SyslogTransportDeps } from './shared';
+import { failureContext, increment, reportFailure } from './shared';
 
 export function createUdpTransport(config: SyslogSinkConfig, deps: SyslogTransportDeps): Transport<string> {
   const { logger, counters } = deps;
@@ -55,6 +55,7 @@ export function createUdpTransport(config: SyslogSinkConfig, deps: SyslogTranspo
       try {
         s = await open();
       } catch (err) {
+        reportFailure(logger, err, context);
         return classifySyslogError(err, context);
       }
       const results: Promise<Error | null>[] = [];
