@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { validateConfigText, loadConfigFile } from '../../src/config/load';
+import { allowedFormats } from '../../src/config/schema';
 import { substituteEnv } from '../../src/config/env';
 import { resolveSecretFiles, redactSecrets } from '../../src/config/secrets';
 import { makeTempDir } from '../helpers/tmp';
@@ -61,7 +62,8 @@ routes:
     "sinks.hec.batch.max_bytse: unknown key; did you mean 'max_bytes'? (known keys: max_bytes, max_events, timeout_ms)",
     'sinks.hec.batch.max_events: must be >= 1',
     'sinks.hec.buffer.when_full: must be one of block, drop_newest (got "sometimes")',
-    'sinks.other.format: unknown format "xml"; formats this sink can write: json',
+    // Every registered string format, whoever added it.
+    `sinks.other.format: unknown format "xml"; formats this sink can write: ${allowedFormats(['*']).join(', ')}`,
     'sources.s.path: is required',
   ]);
 });

@@ -1,0 +1,236 @@
+/**
+ * `leef`: IBM QRadar Log Event Extended Format, 2.0 (default) or 1.0, one event per line, field by field as
+ * documented in docs/formats.md.
+ *
+ *   LEEF:2.0|aegisbpf|aegisbpf|<version>|<event id>|x09|devTime=…<TAB>devTimeFormat=…<TAB>cat=…<TAB>sev=…<TAB>…
+ *   LEEF:1.0|aegisbpf|aegisbpf|<version>|<event id>|devTime=…<TAB>…
+ *
+ * LEEF defines no escape sequences: a value runs to the next delimiter, a header field to the next `|`. So the only
+ * safe encoding is to keep those characters out: in attribute values the delimiter, every C0 control character
+ * (tab, CR, LF, NUL, ESC, …) and DEL are replaced by U+FFFD; in header values `|` as well. Lone surrogates become
+ * U+FFFD (UTF-8 cannot encode them). `=` and `|` in attribute values are kept: a parser splits an attribute at its
+ * first `=`. An attacker-controlled value therefore can neither start an attribute nor end the line.
+ *
+ * The delimiter (2.0 only) is one character or its hex form (`x09`, `0x5E`, `^`); the header carries it in the form
+ * configured, and a control character is always written in hex (a literal tab in the header is easy to lose).
+ */
+import { isIP } from 'node:net';
+import type { AegisEvent } from '../event/types';
+import { AegisError } from '../util/errors';
+import {
+  baseName,
+  commandLine,
+  eventClassId,
+  eventMillis,
+  networkEndpoints,
+  parentProcessStart,
+  processStart,
+  PRODUCT,
+  severityOf,
+} from './common';
+import { labelsJson, replaceLoneSurrogates } from './text';
+import type { Formatter, FormatterContext, FormatterDefinition } from './types';
+
+export interface LeefOptions {
+  /** `2.0` (default) or `1.0` (always tab-delimited, no delimiter field). */
+  readonly version?: '1.0' | '2.0';
+  /** LEEF 2.0 attribute delimiter: one character, or `x`/`0x` followed by 1–4 hex digits. Default tab (`x09`). */
+  readonly delimiter?: string;
+  /**
+   * `text` (default): `devTime=Nov 21 2026 10:30:00.123 GMT` with `devTimeFormat=MMM dd yyyy HH:mm:ss.SSS z`;
+   * `epoch_millis`: `devTime=1795257000123` (13 digits; QRadar needs no devTimeFormat then).
+   */
+  readonly dev_time?: 'text' | 'epoch_millis';
+}
+
+export const LEEF_DEV_TIME_FORMAT = 'MMM dd yyyy HH:mm:ss.SSS z';
+
+/** Characters that may not be a delimiter: letters, digits, `=`, space, CR, LF, NUL (they would break the syntax). */
+function delimiterProblem(code: number): string | undefined {
+  if (code === 0x3d) return "'=' separates keys from values";
+  if (code === 0x20) return 'space occurs in ordinary values';
+  if (code === 0x0a || code === 0x0d || code === 0x00) return 'CR, LF and NUL cannot be carried in a line';
+  if ((code >= 0x30 && code <= 0x39) || (code >= 0x41 && code <= 0x5a) || (code >= 0x61 && code <= 0x7a)) return 'letters and digits occur in keys';
+  if (code >= 0xd800 && code <= 0xdfff) return 'a surrogate is not a character';
+  return undefined;
+}
+
+const PROTO_KEYWORD = /^(?:[0-9]{1,2}|1[0-9]{2}|2[0-4][0-9]|25[0-5]|[A-Za-z][A-Za-z0-9.+-]*)$/;
+
+const HEX_DELIMITER = /^(?:0x|x)([0-9A-Fa-f]{1,4})$/;
+
+/** Parse the `delimiter` option: the delimiter character and the form written in the header. Throws on a bad value. */
+export function parseLeefDelimiter(spec: string): { readonly char: string; readonly header: string } {
+  const hex = HEX_DELIMITER.exec(spec);
+  let code: number;
+  let header: string;
+  if (hex !== null) {
+    code = parseInt(hex[1] as string, 16);
+    header = spec;
+  } else if (spec.length === 1) {
+    code = spec.charCodeAt(0);
+    // Control characters (tab included) and `|` are written in hex: a literal one is easy to lose or misread.
+    header = code < 0x20 || code === 0x7f || code === 0x7c ? 'x' + code.toString(16).toUpperCase().padStart(2, '0') : spec;
+  } else {
+    throw new AegisError('AEGIS_ERR_CONFIG_INVALID', `LEEF delimiter '${spec}' must be one character or x/0x followed by 1-4 hex digits (x09, 0x5E).`);
+  }
+  const problem = delimiterProblem(code);
+  if (problem !== undefined) throw new AegisError('AEGIS_ERR_CONFIG_INVALID', `LEEF delimiter '${spec}' is not allowed: ${problem}.`);
+  return { char: String.fromCharCode(code), header };
+}
+
+interface LeefState {
+  readonly prefix: string;
+  /** Header delimiter field plus its `|` (LEEF 2.0), or `` (1.0). */
+  readonly header: string;
+  readonly delimiter: string;
+  readonly special: RegExp;
+  readonly replace: RegExp;
+  readonly text: boolean;
+  readonly bootWallNanos: bigint | undefined;
+}
+
+function escapeRegExpChar(c: string): string {
+  return /[\\^$.*+?()[\]{}|/-]/.test(c) ? '\\' + c : c;
+}
+
+/** Replace what LEEF cannot carry in an attribute value (delimiter, C0 controls, DEL, lone surrogates) with U+FFFD. */
+export function leefValue(value: string, s: { readonly special: RegExp; readonly replace: RegExp }): string {
+  if (!s.special.test(value)) return value;
+  return replaceLoneSurrogates(value).replace(s.replace, '\ufffd');
+}
+
+const HEADER_SPECIAL = /[|\u0000-\u001f\u007f\ud800-\udfff]/;
+const HEADER_REPLACE = /[|\u0000-\u001f\u007f]/g;
+
+/** Header values cannot contain `|` (no escape exists) nor control characters. */
+export function leefHeaderValue(value: string): string {
+  if (!HEADER_SPECIAL.test(value)) return value;
+  return replaceLoneSurrogates(value).replace(HEADER_REPLACE, '\ufffd');
+}
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/** `MMM dd yyyy HH:mm:ss.SSS z` in UTC (z = GMT, as IBM's LEEF guide writes it). */
+export function leefTextTime(millis: number): string {
+  const d = new Date(millis);
+  const p2 = (n: number): string => (n < 10 ? '0' + String(n) : String(n));
+  const ms = d.getUTCMilliseconds();
+  return (
+    `${MONTHS[d.getUTCMonth()] as string} ${p2(d.getUTCDate())} ${String(d.getUTCFullYear())} ` +
+    `${p2(d.getUTCHours())}:${p2(d.getUTCMinutes())}:${p2(d.getUTCSeconds())}.${ms < 10 ? '00' : ms < 100 ? '0' : ''}${String(ms)} GMT`
+  );
+}
+
+// One-entry cache of the text form of the last second seen (events arrive in time order).
+let cachedTextSecond = -1;
+let cachedTextPrefix = '';
+
+function devTimeText(millis: number): string {
+  const second = Math.floor(millis / 1000);
+  if (second !== cachedTextSecond) {
+    const full = leefTextTime(second * 1000);
+    cachedTextSecond = second;
+    cachedTextPrefix = full.slice(0, full.length - 8); // without ".SSS GMT"
+  }
+  const ms = millis - second * 1000;
+  return cachedTextPrefix + (ms < 10 ? '.00' : ms < 100 ? '.0' : '.') + String(ms) + ' GMT';
+}
+
+function formatLeef(event: AegisEvent, s: LeefState): string {
+  const d = s.delimiter;
+  const type = event.type;
+  const str = (key: string, value: string | undefined): string => (value === undefined || value === '' ? '' : d + key + '=' + leefValue(value, s));
+  const num = (key: string, value: number | undefined): string => (value === undefined ? '' : d + key + '=' + String(value));
+
+  const millis = eventMillis(event);
+  let out = s.text ? 'devTime=' + devTimeText(millis) + d + 'devTimeFormat=' + LEEF_DEV_TIME_FORMAT : 'devTime=' + String(millis);
+  out += d + 'cat=' + type + d + 'sev=' + String(Math.max(1, severityOf(event)));
+  if (type === 'connect') {
+    const { source, destination } = networkEndpoints(event);
+    // src/dst are IP-typed in QRadar: anything else (never from the sensor) goes to srcAddress/dstAddress.
+    const srcIp = source.ip !== undefined && isIP(source.ip) !== 0;
+    const dstIp = destination.ip !== undefined && isIP(destination.ip) !== 0;
+    out += str(srcIp ? 'src' : 'srcAddress', source.ip) + num('srcPort', source.port);
+    out += str(dstIp ? 'dst' : 'dstAddress', destination.ip) + num('dstPort', destination.port);
+    // proto is an IANA number or keyword in QRadar; anything else goes to the custom key protocol.
+    out += str(PROTO_KEYWORD.test(event.protocol) ? 'proto' : 'protocol', event.protocol.toUpperCase());
+  }
+  if (type === 'block' || type === 'connect' || type === 'sensor') out += str('policy', event.policy);
+  if (type === 'block' || type === 'connect') out += str('action', event.action);
+  out += str('mode', event.mode);
+  out += str('host', event.host);
+  out += d + 'pid=' + String(event.pid) + d + 'ppid=' + String(event.ppid);
+  out += str('comm', event.comm) + str('exe', event.exe) + str('cmdLine', commandLine(event));
+  if (event.args_truncated !== undefined) out += d + 'argsTruncated=' + String(event.args_truncated);
+  out += num('uid', event.uid) + num('gid', event.gid);
+  out += str('parentComm', event.parent_comm) + str('parentExe', event.parent_exe);
+  out += str('execId', event.exec_id) + str('traceId', event.trace_id);
+  out += str('parentExecId', event.parent_exec_id) + str('parentTraceId', event.parent_trace_id);
+  const start = processStart(event, s.bootWallNanos);
+  if (start !== undefined) out += d + 'processStartTime=' + (s.text ? devTimeText(start.millis) : String(start.millis));
+  const parentStart = parentProcessStart(event, s.bootWallNanos);
+  if (parentStart !== undefined) out += d + 'parentProcessStartTime=' + (s.text ? devTimeText(parentStart.millis) : String(parentStart.millis));
+  out += num('cgroupId', event.cgid) + str('cgroupPath', event.cgroup_path) + str('containerId', event.container_id);
+  switch (type) {
+    case 'exit':
+      out += num('exitCode', event.exit_code) + num('signal', event.signal) + num('durationNs', event.duration_ns);
+      break;
+    case 'block':
+      if (event.path !== undefined && event.path !== '') out += str('filePath', event.path) + str('fileName', baseName(event.path));
+      out += str('resolvedPath', event.resolved_path) + num('inode', event.ino) + num('device', event.dev) + num('openFlags', event.open_flags);
+      break;
+    case 'connect':
+      out += str('direction', event.direction);
+      break;
+    case 'sensor':
+      out += str('status', event.status) + str('message', event.message);
+      break;
+    default:
+      break;
+  }
+  out += str('sensor', event.sensor) + str('hook', event.hook) + str('eventId', event.event_id);
+  if (event.labels !== undefined) out += str('labels', labelsJson(event.labels));
+  return s.prefix + leefHeaderValue(eventClassId(event)) + '|' + s.header + out;
+}
+
+export const leefFormatter: FormatterDefinition<LeefOptions> = {
+  name: 'leef',
+  description: 'IBM QRadar LEEF 2.0 (or 1.0), one event per line; delimiter and control characters kept out of values.',
+  output: 'string',
+  optionsSchema: {
+    properties: {
+      version: { type: 'string', enum: ['2.0', '1.0'], default: '2.0', description: 'LEEF version. 1.0 is always tab-delimited.' },
+      delimiter: {
+        type: 'string',
+        default: 'x09',
+        pattern: '^(?:[^A-Za-z0-9= \\r\\n\\u0000]|(?:0x|x)[0-9A-Fa-f]{1,4})$',
+        description: "LEEF 2.0 attribute delimiter: one character ('^', '|', a tab) or x/0x and 1-4 hex digits ('x09', '0x5E'). Not a letter, digit, '=', space, CR, LF or NUL. Default: tab, written x09.",
+      },
+      dev_time: {
+        type: 'string',
+        enum: ['text', 'epoch_millis'],
+        default: 'text',
+        description: "devTime as 'MMM dd yyyy HH:mm:ss.SSS z' text with devTimeFormat (default), or as 13-digit epoch milliseconds.",
+      },
+    },
+  },
+  create(options: LeefOptions, context: FormatterContext): Formatter {
+    const version = options.version ?? '2.0';
+    if (version === '1.0' && options.delimiter !== undefined && parseLeefDelimiter(options.delimiter).char !== '\t') {
+      throw new AegisError('AEGIS_ERR_CONFIG_INVALID', `LEEF 1.0 is always tab-delimited; delimiter '${options.delimiter}' needs version '2.0'.`);
+    }
+    const delim = parseLeefDelimiter(options.delimiter ?? 'x09');
+    const c = escapeRegExpChar(delim.char);
+    const state: LeefState = {
+      prefix: `LEEF:${version}|${leefHeaderValue(PRODUCT.vendor)}|${leefHeaderValue(PRODUCT.product)}|${leefHeaderValue(context.version)}|`,
+      header: version === '1.0' ? '' : delim.header + '|',
+      delimiter: delim.char,
+      special: new RegExp(`[${c}\\u0000-\\u001f\\u007f\\ud800-\\udfff]`),
+      replace: new RegExp(`[${c}\\u0000-\\u001f\\u007f]`, 'g'),
+      text: (options.dev_time ?? 'text') === 'text',
+      bootWallNanos: context.bootWallNanos,
+    };
+    return { name: 'leef', contentType: 'text/plain; charset=utf-8', format: (event) => formatLeef(event, state) };
+  },
+};
