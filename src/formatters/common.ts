@@ -143,6 +143,8 @@ export function eventTime(event: AegisEvent): { readonly millis: number; readonl
  */
 export function processStart(event: AegisEvent, bootWallNanos: bigint | undefined): { readonly iso: string; readonly millis: number } | undefined {
   if (event.start_ts !== undefined) {
+    const fast = canonicalMillis(event.start_ts, START_CACHE);
+    if (fast !== undefined) return { iso: event.start_ts, millis: fast };
     const micros = parseTimestampMicros(event.start_ts);
     if (micros !== undefined) return { iso: event.start_ts, millis: Number(micros / 1000n) };
   }
@@ -223,6 +225,8 @@ export function baseName(path: string): string {
  */
 export function parentProcessStart(event: AegisEvent, bootWallNanos: bigint | undefined): { readonly iso: string; readonly millis: number } | undefined {
   if (event.parent_start_ts !== undefined) {
+    const fast = canonicalMillis(event.parent_start_ts, PARENT_START_CACHE);
+    if (fast !== undefined) return { iso: event.parent_start_ts, millis: fast };
     const micros = parseTimestampMicros(event.parent_start_ts);
     if (micros !== undefined) return { iso: event.parent_start_ts, millis: Number(micros / 1000n) };
   }
@@ -233,30 +237,44 @@ export function parentProcessStart(event: AegisEvent, bootWallNanos: bigint | un
   return { iso, millis };
 }
 
-// eventMillis() cache: events arrive in time order, so consecutive events nearly always share the same second.
-let cachedSecondPrefix = '';
-let cachedSecondMillis = 0;
+interface SecondCache {
+  prefix: string;
+  millis: number;
+}
+// One-entry caches of the last second parsed, one per kind of timestamp (event times arrive in order, so consecutive
+// events nearly always share their second; start times of one process repeat across its events).
+const EVENT_CACHE: SecondCache = { prefix: '', millis: 0 };
+const START_CACHE: SecondCache = { prefix: '', millis: 0 };
+const PARENT_START_CACHE: SecondCache = { prefix: '', millis: 0 };
 
 /**
- * Event time as integer epoch milliseconds (truncated, like eventTime().millis), without BigInt on the hot path:
- * the canonical `YYYY-MM-DDTHH:MM:SS.ffffffZ` form is read digit by digit, its second looked up in a one-entry
- * cache. Anything else goes through eventTime(). A property test checks the two agree.
+ * Epoch milliseconds (truncated) of a timestamp in the canonical `YYYY-MM-DDTHH:MM:SS.ffffffZ` form, read digit by
+ * digit with the second looked up in `cache`; undefined for any other form (callers fall back to
+ * parseTimestampMicros, which agrees on canonical input: a property test checks).
+ */
+function canonicalMillis(ts: string, cache: SecondCache): number | undefined {
+  if (ts.length !== 27 || ts.charCodeAt(19) !== 0x2e || ts.charCodeAt(26) !== 0x5a) return undefined;
+  const d0 = ts.charCodeAt(20) - 0x30;
+  const d1 = ts.charCodeAt(21) - 0x30;
+  const d2 = ts.charCodeAt(22) - 0x30;
+  if (d0 < 0 || d0 > 9 || d1 < 0 || d1 > 9 || d2 < 0 || d2 > 9) return undefined;
+  for (let i = 23; i < 26; i++) {
+    const d = ts.charCodeAt(i) - 0x30;
+    if (d < 0 || d > 9) return undefined;
+  }
+  if (cache.prefix === '' || !ts.startsWith(cache.prefix)) {
+    const seconds = Date.parse(ts.slice(0, 19) + 'Z');
+    if (Number.isNaN(seconds) || !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$/.test(ts.slice(0, 19))) return undefined;
+    cache.prefix = ts.slice(0, 19);
+    cache.millis = seconds;
+  }
+  return cache.millis + d0 * 100 + d1 * 10 + d2;
+}
+
+/**
+ * Event time as integer epoch milliseconds (truncated, like eventTime().millis), without BigInt on the hot path.
+ * A property test checks the two agree.
  */
 export function eventMillis(event: AegisEvent): number {
-  const ts = event.ts;
-  if (ts.length === 27 && ts.charCodeAt(19) === 0x2e && ts.charCodeAt(26) === 0x5a) {
-    const d0 = ts.charCodeAt(20) - 0x30;
-    const d1 = ts.charCodeAt(21) - 0x30;
-    const d2 = ts.charCodeAt(22) - 0x30;
-    if (d0 >= 0 && d0 <= 9 && d1 >= 0 && d1 <= 9 && d2 >= 0 && d2 <= 9) {
-      if (!ts.startsWith(cachedSecondPrefix) || cachedSecondPrefix === '') {
-        const seconds = Date.parse(ts.slice(0, 19) + 'Z');
-        if (Number.isNaN(seconds)) return eventTime(event).millis;
-        cachedSecondPrefix = ts.slice(0, 19);
-        cachedSecondMillis = seconds;
-      }
-      return cachedSecondMillis + d0 * 100 + d1 * 10 + d2;
-    }
-  }
-  return eventTime(event).millis;
+  return canonicalMillis(event.ts, EVENT_CACHE) ?? eventTime(event).millis;
 }

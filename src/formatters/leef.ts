@@ -137,11 +137,18 @@ function devTimeText(millis: number): string {
   return cachedTextPrefix + (ms < 10 ? '.00' : ms < 100 ? '.0' : '.') + String(ms) + ' GMT';
 }
 
+/** `<delimiter>key=value`, the value sanitized, or `` when absent or empty. */
+function str(s: LeefState, key: string, value: string | undefined): string {
+  return value === undefined || value === '' ? '' : s.delimiter + key + '=' + leefValue(value, s);
+}
+
+function num(s: LeefState, key: string, value: number | undefined): string {
+  return value === undefined ? '' : s.delimiter + key + '=' + String(value);
+}
+
 function formatLeef(event: AegisEvent, s: LeefState): string {
   const d = s.delimiter;
   const type = event.type;
-  const str = (key: string, value: string | undefined): string => (value === undefined || value === '' ? '' : d + key + '=' + leefValue(value, s));
-  const num = (key: string, value: number | undefined): string => (value === undefined ? '' : d + key + '=' + String(value));
 
   const millis = eventMillis(event);
   let out = s.text ? 'devTime=' + devTimeText(millis) + d + 'devTimeFormat=' + LEEF_DEV_TIME_FORMAT : 'devTime=' + String(millis);
@@ -151,46 +158,46 @@ function formatLeef(event: AegisEvent, s: LeefState): string {
     // src/dst are IP-typed in QRadar: anything else (never from the sensor) goes to srcAddress/dstAddress.
     const srcIp = source.ip !== undefined && isIP(source.ip) !== 0;
     const dstIp = destination.ip !== undefined && isIP(destination.ip) !== 0;
-    out += str(srcIp ? 'src' : 'srcAddress', source.ip) + num('srcPort', source.port);
-    out += str(dstIp ? 'dst' : 'dstAddress', destination.ip) + num('dstPort', destination.port);
+    out += str(s, srcIp ? 'src' : 'srcAddress', source.ip) + num(s, 'srcPort', source.port);
+    out += str(s, dstIp ? 'dst' : 'dstAddress', destination.ip) + num(s, 'dstPort', destination.port);
     // proto is an IANA number or keyword in QRadar; anything else goes to the custom key protocol.
-    out += str(PROTO_KEYWORD.test(event.protocol) ? 'proto' : 'protocol', event.protocol.toUpperCase());
+    out += str(s, PROTO_KEYWORD.test(event.protocol) ? 'proto' : 'protocol', event.protocol.toUpperCase());
   }
-  if (type === 'block' || type === 'connect' || type === 'sensor') out += str('policy', event.policy);
-  if (type === 'block' || type === 'connect') out += str('action', event.action);
-  out += str('mode', event.mode);
-  out += str('host', event.host);
+  if (type === 'block' || type === 'connect' || type === 'sensor') out += str(s, 'policy', event.policy);
+  if (type === 'block' || type === 'connect') out += str(s, 'action', event.action);
+  out += str(s, 'mode', event.mode);
+  out += str(s, 'host', event.host);
   out += d + 'pid=' + String(event.pid) + d + 'ppid=' + String(event.ppid);
-  out += str('comm', event.comm) + str('exe', event.exe) + str('cmdLine', commandLine(event));
+  out += str(s, 'comm', event.comm) + str(s, 'exe', event.exe) + str(s, 'cmdLine', commandLine(event));
   if (event.args_truncated !== undefined) out += d + 'argsTruncated=' + String(event.args_truncated);
-  out += num('uid', event.uid) + num('gid', event.gid);
-  out += str('parentComm', event.parent_comm) + str('parentExe', event.parent_exe);
-  out += str('execId', event.exec_id) + str('traceId', event.trace_id);
-  out += str('parentExecId', event.parent_exec_id) + str('parentTraceId', event.parent_trace_id);
+  out += num(s, 'uid', event.uid) + num(s, 'gid', event.gid);
+  out += str(s, 'parentComm', event.parent_comm) + str(s, 'parentExe', event.parent_exe);
+  out += str(s, 'execId', event.exec_id) + str(s, 'traceId', event.trace_id);
+  out += str(s, 'parentExecId', event.parent_exec_id) + str(s, 'parentTraceId', event.parent_trace_id);
   const start = processStart(event, s.bootWallNanos);
   if (start !== undefined) out += d + 'processStartTime=' + (s.text ? devTimeText(start.millis) : String(start.millis));
   const parentStart = parentProcessStart(event, s.bootWallNanos);
   if (parentStart !== undefined) out += d + 'parentProcessStartTime=' + (s.text ? devTimeText(parentStart.millis) : String(parentStart.millis));
-  out += num('cgroupId', event.cgid) + str('cgroupPath', event.cgroup_path) + str('containerId', event.container_id);
+  out += num(s, 'cgroupId', event.cgid) + str(s, 'cgroupPath', event.cgroup_path) + str(s, 'containerId', event.container_id);
   switch (type) {
     case 'exit':
-      out += num('exitCode', event.exit_code) + num('signal', event.signal) + num('durationNs', event.duration_ns);
+      out += num(s, 'exitCode', event.exit_code) + num(s, 'signal', event.signal) + num(s, 'durationNs', event.duration_ns);
       break;
     case 'block':
-      if (event.path !== undefined && event.path !== '') out += str('filePath', event.path) + str('fileName', baseName(event.path));
-      out += str('resolvedPath', event.resolved_path) + num('inode', event.ino) + num('device', event.dev) + num('openFlags', event.open_flags);
+      if (event.path !== undefined && event.path !== '') out += str(s, 'filePath', event.path) + str(s, 'fileName', baseName(event.path));
+      out += str(s, 'resolvedPath', event.resolved_path) + num(s, 'inode', event.ino) + num(s, 'device', event.dev) + num(s, 'openFlags', event.open_flags);
       break;
     case 'connect':
-      out += str('direction', event.direction);
+      out += str(s, 'direction', event.direction);
       break;
     case 'sensor':
-      out += str('status', event.status) + str('message', event.message);
+      out += str(s, 'status', event.status) + str(s, 'message', event.message);
       break;
     default:
       break;
   }
-  out += str('sensor', event.sensor) + str('hook', event.hook) + str('eventId', event.event_id);
-  if (event.labels !== undefined) out += str('labels', labelsJson(event.labels));
+  out += str(s, 'sensor', event.sensor) + str(s, 'hook', event.hook) + str(s, 'eventId', event.event_id);
+  if (event.labels !== undefined) out += str(s, 'labels', labelsJson(event.labels));
   return s.prefix + leefHeaderValue(eventClassId(event)) + '|' + s.header + out;
 }
 

@@ -16,6 +16,7 @@ import {
   processStart,
   protocolNumber,
 } from '../../src/formatters/common';
+import { parseTimestampMicros } from '../../src/util/time';
 import { adversarialEvent } from '../helpers/adversarial';
 import { goldenCases } from './golden';
 
@@ -32,6 +33,24 @@ test('eventMillis agrees with eventTime for any timestamp, in any order (its cac
       for (const ts of [...stamps, odd, ...stamps.reverse()]) {
         const e = { ...ev('exec-minimal'), ts } as AegisEvent;
         assert.equal(eventMillis(e), eventTime(e).millis, ts);
+      }
+    }),
+    { numRuns: 300 },
+  );
+});
+
+test('processStart/parentProcessStart fast path agrees with the exact parse for any start_ts (property)', () => {
+  const stamp = fc.oneof(
+    adversarialEvent.map((e) => e.ts),
+    fc.constantFrom('2026-11-21T10:30:00.123Z', '2026-11-21T10:30:00Z', '2026-02-30T10:30:00.123456Z', '2026-11-21T10:30:00.12345xZ', '2026-11-21 10:30:00.123456Z'),
+  );
+  fc.assert(
+    fc.property(fc.array(stamp, { minLength: 1, maxLength: 6 }), (stamps) => {
+      for (const ts of stamps) {
+        const micros = parseTimestampMicros(ts);
+        const expected = micros === undefined ? undefined : { iso: ts, millis: Number(micros / 1000n) };
+        assert.deepEqual(processStart({ ...ev('exec-minimal'), start_ts: ts }, undefined), expected, ts);
+        assert.deepEqual(parentProcessStart({ ...ev('exec-minimal'), parent_start_ts: ts }, undefined), expected, ts);
       }
     }),
     { numRuns: 300 },
