@@ -211,7 +211,12 @@ export const leefFormatter: FormatterDefinition<LeefOptions> = {
       delimiter: {
         type: 'string',
         default: 'x09',
-        pattern: '^(?:[^A-Za-z0-9= \\r\\n\\u0000]|(?:0x|x)[0-9A-Fa-f]{1,4})$',
+        // One BMP character other than NUL, LF, CR, space, digits, '=', letters and surrogates; or a hex form.
+        pattern:
+          '^(?:[\\u0001-\\u0009\\u000b\\u000c\\u000e-\\u001f\\u0021-\\u002f\\u003a-\\u003c\\u003e-\\u0040\\u005b-\\u0060\\u007b-\\ud7ff\\ue000-\\uffff]|(?:0x|x)[0-9A-Fa-f]{1,4})$',
+        // The hex forms of what the first branch refuses (NUL, LF, CR, space, '=', digits, letters, surrogates), so
+        // `aegisbpf validate` rejects them too; test/formatters/leef.test.ts checks this agrees with the code.
+        not: { pattern: '^(?:0x|x)0*(?:|[aAdD]|20|3[0-9dD]|4[1-9a-fA-F]|5[0-9aA]|6[1-9a-fA-F]|7[0-9aA]|[dD][89a-fA-F][0-9a-fA-F]{2})$' },
         description: "LEEF 2.0 attribute delimiter: one character ('^', '|', a tab) or x/0x and 1-4 hex digits ('x09', '0x5E'). Not a letter, digit, '=', space, CR, LF or NUL. Default: tab, written x09.",
       },
       dev_time: {

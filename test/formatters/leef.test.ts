@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isIP } from 'node:net';
 import fc from 'fast-check';
+import Ajv2020 from 'ajv/dist/2020';
 import type { AegisEvent } from '../../src/event/types';
 import { isValidEvent } from '../../src/event/validate';
 import { baseName, eventClassId, eventTime, processStart, severityOf } from '../../src/formatters/common';
@@ -176,6 +177,27 @@ test('invalid delimiters and LEEF 1.0 with a non-tab delimiter are configuration
   }
   assert.throws(() => make({ version: '1.0', delimiter: '^' }), (err: unknown) => isAegisError(err) && err.code === 'AEGIS_ERR_CONFIG_INVALID');
   assert.doesNotThrow(() => make({ version: '1.0', delimiter: 'x09' }));
+});
+
+test('the delimiter option schema (what `aegisbpf validate` checks) accepts exactly what the formatter accepts', () => {
+  const schema = leefFormatter.optionsSchema.properties.delimiter!;
+  const validate = new Ajv2020({ strict: false }).compile(schema);
+  const agree = (spec: string): void => {
+    let codeAccepts = true;
+    try {
+      parseLeefDelimiter(spec);
+    } catch {
+      codeAccepts = false;
+    }
+    assert.equal(validate(spec), codeAccepts, JSON.stringify(spec));
+  };
+  for (let code = 0; code <= 0xffff; code++) {
+    const hex = code.toString(16);
+    for (const spec of [`x${hex}`, `0x${hex.toUpperCase().padStart(4, '0')}`, `x${hex.padStart(2, '0')}`]) if (spec.length <= 6) agree(spec);
+    agree(String.fromCharCode(code));
+  }
+  for (const spec of ['\u{1F600}', 'ab', '', '\ud800', 'x', '0x', 'x12345']) agree(spec);
+  fc.assert(fc.property(fc.string({ maxLength: 6, unit: 'binary' }), (spec) => agree(spec)), { numRuns: 2000 });
 });
 
 test('injection: a path full of tabs, CR/LF and forged attributes stays one attribute value', () => {
