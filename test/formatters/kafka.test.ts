@@ -86,3 +86,10 @@ test('no import cycle: loading kafka.ts before the registry works', () => {
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stdout, 'CEF:');
 });
+
+test('the CLI refuses kafka as a --log-format (records are not lines) with a usage error', () => {
+  const r = spawnSync(process.execPath, [packagePath('bin', 'aegisbpf.js'), 'replay', packagePath('samples', 'events.ndjson'), '--log-format=kafka'], { encoding: 'utf8' });
+  assert.equal(r.status, 2, r.stderr);
+  assert.match(r.stderr, /--log-format 'kafka' produces records, not lines; formats for --log-format: .*cef.*json/);
+  assert.equal(r.stdout, '');
+});

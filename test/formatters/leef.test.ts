@@ -10,6 +10,7 @@ import { leefFormatter, leefTextTime, parseLeefDelimiter } from '../../src/forma
 import type { LeefOptions } from '../../src/formatters/leef';
 import { createFormatter } from '../../src/formatters/registry';
 import type { Formatter } from '../../src/formatters/types';
+import { validateConfigText } from '../../src/config/load';
 import { isAegisError } from '../../src/util/errors';
 import { LeefParseError, parseLeef, parseSimpleDate } from '../parsers/leef';
 import { adversarialEvent } from '../helpers/adversarial';
@@ -198,6 +199,12 @@ test('the delimiter option schema (what `aegisbpf validate` checks) accepts exac
   }
   for (const spec of ['\u{1F600}', 'ab', '', '\ud800', 'x', '0x', 'x12345']) agree(spec);
   fc.assert(fc.property(fc.string({ maxLength: 6, unit: 'binary' }), (spec) => agree(spec)), { numRuns: 2000 });
+});
+
+test('aegisbpf validate names the key and the rule for a forbidden delimiter', () => {
+  const r = validateConfigText('sources: { s: { type: replay, path: /tmp/x } }\nsinks: { a: { type: stdout, format: { type: leef, delimiter: x3D } } }\n', {});
+  assert.equal(r.problems.length, 1, r.problems.join('\n'));
+  assert.match(r.problems[0]!, /^sinks\.a\.format\.delimiter: "x3D" is not allowed \(LEEF 2\.0 attribute delimiter/);
 });
 
 test('injection: a path full of tabs, CR/LF and forged attributes stays one attribute value', () => {
