@@ -107,19 +107,23 @@ interface CefState {
 // Keys cut during the current format() call (formatting is synchronous, so one module-level list is enough).
 let truncated = '';
 
-/** ` key=value` with the value escaped (and cut to maxBytes when enforcing), or `` when the value is absent or empty. */
-function pair(key: string, value: string | undefined, maxBytes: number): string {
+/**
+ * `prefix` + the value escaped (and cut to maxBytes when enforcing), or `` when the value is absent or empty.
+ * `prefix` is the constant ` key=` (possibly preceded by the key's label pair), so each pair costs one concatenation.
+ */
+function pair(prefix: string, value: string | undefined, maxBytes: number): string {
   if (value === undefined || value === '') return '';
   let v = cefExtensionEscape(value);
   if (maxBytes > 0 && !fitsInBytes(v, maxBytes)) {
     v = cutToBytes(v, maxBytes);
+    const key = prefix.slice(prefix.lastIndexOf(' ') + 1, -1);
     truncated = truncated === '' ? key : truncated + ',' + key;
   }
-  return ' ' + key + '=' + v;
+  return prefix + v;
 }
 
-function num(key: string, value: number | undefined): string {
-  return value === undefined ? '' : ' ' + key + '=' + String(value);
+function num(prefix: string, value: number | undefined): string {
+  return value === undefined ? '' : prefix + String(value);
 }
 
 function formatCef(event: AegisEvent, s: CefState): string {
@@ -129,10 +133,10 @@ function formatCef(event: AegisEvent, s: CefState): string {
   const type = event.type;
 
   let out = ' rt=' + String(eventMillis(event));
-  out += pair('dvchost', event.host, lim && L.dvchost);
-  out += pair('externalId', event.event_id, lim && L.externalId);
-  if (type === 'block' || type === 'connect') out += pair('act', event.action, lim && L.act);
-  out += pair('outcome', eventOutcome(event), lim && L.outcome);
+  out += pair(' dvchost=', event.host, lim && L.dvchost);
+  out += pair(' externalId=', event.event_id, lim && L.externalId);
+  if (type === 'block' || type === 'connect') out += pair(' act=', event.action, lim && L.act);
+  out += pair(' outcome=', eventOutcome(event), lim && L.outcome);
 
   // Network: addresses only in address-typed keys.
   let srcAddressOther: string | undefined;
@@ -144,14 +148,14 @@ function formatCef(event: AegisEvent, s: CefState): string {
       else if (isIPv6(source.ip)) out += ' c6a2Label=Source IPv6 Address c6a2=' + source.ip;
       else srcAddressOther = source.ip;
     }
-    out += num('spt', source.port);
+    out += num(' spt=', source.port);
     if (destination.ip !== undefined) {
       if (isIPv4(destination.ip)) out += ' dst=' + destination.ip;
       else if (isIPv6(destination.ip)) out += ' c6a3Label=Destination IPv6 Address c6a3=' + destination.ip;
       else dstAddressOther = destination.ip;
     }
-    out += num('dpt', destination.port);
-    out += pair('proto', event.protocol.toUpperCase(), lim && L.proto);
+    out += num(' dpt=', destination.port);
+    out += pair(' proto=', event.protocol.toUpperCase(), lim && L.proto);
     if (event.direction !== undefined) out += ' deviceDirection=' + (event.direction === 'egress' ? '1' : '0');
   }
 
@@ -160,38 +164,38 @@ function formatCef(event: AegisEvent, s: CefState): string {
   const lifecycle = type === 'exec' || type === 'exit';
   if (lifecycle) {
     out += ' spid=' + String(event.ppid);
-    out += pair('sproc', event.parent_comm, lim && L.sproc);
+    out += pair(' sproc=', event.parent_comm, lim && L.sproc);
     out += ' dpid=' + String(event.pid);
-    out += pair('dproc', event.comm, lim && L.dproc);
+    out += pair(' dproc=', event.comm, lim && L.dproc);
   } else if (type === 'sensor') {
     out += ' dvcpid=' + String(event.pid);
-    out += pair('deviceProcessName', event.comm, lim && L.deviceProcessName);
+    out += pair(' deviceProcessName=', event.comm, lim && L.deviceProcessName);
   } else {
     out += ' spid=' + String(event.pid);
-    out += pair('sproc', event.comm, lim && L.sproc);
+    out += pair(' sproc=', event.comm, lim && L.sproc);
   }
   if (event.uid !== undefined) out += ' suid=' + String(event.uid);
 
   // Files: the executable for exec/exit, the opened file for block.
   const file = lifecycle ? event.exe : type === 'block' ? event.path : undefined;
   if (file !== undefined && file !== '') {
-    out += pair('filePath', file, lim && L.filePath);
-    out += pair('fname', baseName(file), lim && L.fname);
+    out += pair(' filePath=', file, lim && L.filePath);
+    out += pair(' fname=', baseName(file), lim && L.fname);
   }
   if (type === 'block') out += ' fileId=' + String(event.ino);
 
   const cmd = commandLine(event);
   const message = type === 'sensor' ? event.message : undefined;
-  out += pair('msg', message ?? cmd, lim && L.msg);
+  out += pair(' msg=', message ?? cmd, lim && L.msg);
 
   const cs = lim && L.cs;
-  if (event.cgroup_path !== '') out += ' cs1Label=cgroupPath' + pair('cs1', event.cgroup_path, cs);
-  if (event.exec_id !== '') out += ' cs2Label=execId' + pair('cs2', event.exec_id, cs);
-  if (event.trace_id !== '') out += ' cs3Label=traceId' + pair('cs3', event.trace_id, cs);
+  if (event.cgroup_path !== '') out += pair(' cs1Label=cgroupPath cs1=', event.cgroup_path, cs);
+  if (event.exec_id !== '') out += pair(' cs2Label=execId cs2=', event.exec_id, cs);
+  if (event.trace_id !== '') out += pair(' cs3Label=traceId cs3=', event.trace_id, cs);
   const policy = type === 'exec' || type === 'exit' ? undefined : event.policy;
-  if (policy !== undefined && policy !== '') out += ' cs4Label=policy' + pair('cs4', policy, cs);
+  if (policy !== undefined && policy !== '') out += pair(' cs4Label=policy cs4=', policy, cs);
   if (event.mode !== undefined) out += ' cs5Label=mode cs5=' + event.mode;
-  if (event.sensor !== undefined && event.sensor !== '') out += ' cs6Label=sensor' + pair('cs6', event.sensor, cs);
+  if (event.sensor !== undefined && event.sensor !== '') out += pair(' cs6Label=sensor cs6=', event.sensor, cs);
 
   const start = processStart(event, s.bootWallNanos);
   if (start !== undefined) out += ' deviceCustomDate1Label=processStartTime deviceCustomDate1=' + String(start.millis);
@@ -201,24 +205,24 @@ function formatCef(event: AegisEvent, s: CefState): string {
   // User-defined keys (vendor and product are both "aegisbpf", so the prefix is written once): what has no
   // dictionary key. They land in ArcSight's Additional Data.
   if (!lifecycle) {
-    out += pair('aegisbpfExe', event.exe, 0);
+    out += pair(' aegisbpfExe=', event.exe, 0);
     out += ' aegisbpfPpid=' + String(event.ppid);
-    out += pair('aegisbpfParentComm', event.parent_comm, 0);
+    out += pair(' aegisbpfParentComm=', event.parent_comm, 0);
   }
-  if (message !== undefined) out += pair('aegisbpfCmdLine', cmd, 0);
+  if (message !== undefined) out += pair(' aegisbpfCmdLine=', cmd, 0);
   if (event.args_truncated !== undefined) out += ' aegisbpfArgsTruncated=' + String(event.args_truncated);
-  out += num('aegisbpfGid', event.gid);
-  out += pair('aegisbpfParentExe', event.parent_exe, 0);
-  out += pair('aegisbpfParentExecId', event.parent_exec_id, 0);
-  out += pair('aegisbpfParentTraceId', event.parent_trace_id, 0);
-  out += pair('aegisbpfContainerId', event.container_id, 0);
-  out += pair('aegisbpfSrcAddress', srcAddressOther, 0);
-  out += pair('aegisbpfDstAddress', dstAddressOther, 0);
-  if (type === 'block') out += pair('aegisbpfResolvedPath', event.resolved_path, 0);
-  if (type === 'exit') out += num('aegisbpfDurationNs', event.duration_ns);
-  if (type === 'sensor') out += pair('aegisbpfStatus', event.status, 0);
-  out += pair('aegisbpfHook', event.hook, 0);
-  if (event.labels !== undefined) out += pair('aegisbpfLabels', labelsJson(event.labels), 0);
+  out += num(' aegisbpfGid=', event.gid);
+  out += pair(' aegisbpfParentExe=', event.parent_exe, 0);
+  out += pair(' aegisbpfParentExecId=', event.parent_exec_id, 0);
+  out += pair(' aegisbpfParentTraceId=', event.parent_trace_id, 0);
+  out += pair(' aegisbpfContainerId=', event.container_id, 0);
+  out += pair(' aegisbpfSrcAddress=', srcAddressOther, 0);
+  out += pair(' aegisbpfDstAddress=', dstAddressOther, 0);
+  if (type === 'block') out += pair(' aegisbpfResolvedPath=', event.resolved_path, 0);
+  if (type === 'exit') out += num(' aegisbpfDurationNs=', event.duration_ns);
+  if (type === 'sensor') out += pair(' aegisbpfStatus=', event.status, 0);
+  out += pair(' aegisbpfHook=', event.hook, 0);
+  if (event.labels !== undefined) out += pair(' aegisbpfLabels=', labelsJson(event.labels), 0);
   if (truncated !== '') out += ' aegisbpfTruncated=' + truncated;
 
   // Custom numbers last: the final value is always an integer, never a string that could end in a space.

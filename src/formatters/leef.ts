@@ -79,11 +79,67 @@ export function parseLeefDelimiter(spec: string): { readonly char: string; reado
   return { char: String.fromCharCode(code), header };
 }
 
+const LEEF_KEYS = [
+  'action',
+  'argsTruncated',
+  'cat',
+  'cgroupId',
+  'cgroupPath',
+  'cmdLine',
+  'comm',
+  'containerId',
+  'devTimeFormat',
+  'device',
+  'direction',
+  'dst',
+  'dstAddress',
+  'dstPort',
+  'durationNs',
+  'eventId',
+  'exe',
+  'execId',
+  'exitCode',
+  'fileName',
+  'filePath',
+  'gid',
+  'hook',
+  'host',
+  'inode',
+  'labels',
+  'message',
+  'mode',
+  'openFlags',
+  'parentComm',
+  'parentExe',
+  'parentExecId',
+  'parentProcessStartTime',
+  'parentTraceId',
+  'pid',
+  'policy',
+  'ppid',
+  'processStartTime',
+  'proto',
+  'protocol',
+  'resolvedPath',
+  'sensor',
+  'sev',
+  'signal',
+  'src',
+  'srcAddress',
+  'srcPort',
+  'status',
+  'traceId',
+  'uid',
+] as const;
+type LeefKey = (typeof LEEF_KEYS)[number];
+
 interface LeefState {
   readonly prefix: string;
   /** Header delimiter field plus its `|` (LEEF 2.0), or `` (1.0). */
   readonly header: string;
   readonly delimiter: string;
+  /** `<delimiter>key=` for every key, built once: each attribute then costs one concatenation. */
+  readonly keys: Readonly<Record<LeefKey, string>>;
   readonly special: RegExp;
   readonly replace: RegExp;
   readonly text: boolean;
@@ -137,67 +193,67 @@ function devTimeText(millis: number): string {
   return cachedTextPrefix + (ms < 10 ? '.00' : ms < 100 ? '.0' : '.') + String(ms) + ' GMT';
 }
 
-/** `<delimiter>key=value`, the value sanitized, or `` when absent or empty. */
-function str(s: LeefState, key: string, value: string | undefined): string {
-  return value === undefined || value === '' ? '' : s.delimiter + key + '=' + leefValue(value, s);
+/** `<delimiter>key=` + the value sanitized, or `` when absent or empty. `prefix` comes from the state's table. */
+function str(s: LeefState, prefix: string, value: string | undefined): string {
+  return value === undefined || value === '' ? '' : prefix + leefValue(value, s);
 }
 
-function num(s: LeefState, key: string, value: number | undefined): string {
-  return value === undefined ? '' : s.delimiter + key + '=' + String(value);
+function num(prefix: string, value: number | undefined): string {
+  return value === undefined ? '' : prefix + String(value);
 }
 
 function formatLeef(event: AegisEvent, s: LeefState): string {
-  const d = s.delimiter;
+  const k = s.keys;
   const type = event.type;
 
   const millis = eventMillis(event);
-  let out = s.text ? 'devTime=' + devTimeText(millis) + d + 'devTimeFormat=' + LEEF_DEV_TIME_FORMAT : 'devTime=' + String(millis);
-  out += d + 'cat=' + type + d + 'sev=' + String(Math.max(1, severityOf(event)));
+  let out = s.text ? 'devTime=' + devTimeText(millis) + k.devTimeFormat + LEEF_DEV_TIME_FORMAT : 'devTime=' + String(millis);
+  out += k.cat + type + k.sev + String(Math.max(1, severityOf(event)));
   if (type === 'connect') {
     const { source, destination } = networkEndpoints(event);
     // src/dst are IP-typed in QRadar: anything else (never from the sensor) goes to srcAddress/dstAddress.
     const srcIp = source.ip !== undefined && isIP(source.ip) !== 0;
     const dstIp = destination.ip !== undefined && isIP(destination.ip) !== 0;
-    out += str(s, srcIp ? 'src' : 'srcAddress', source.ip) + num(s, 'srcPort', source.port);
-    out += str(s, dstIp ? 'dst' : 'dstAddress', destination.ip) + num(s, 'dstPort', destination.port);
+    out += str(s, srcIp ? k.src : k.srcAddress, source.ip) + num(k.srcPort, source.port);
+    out += str(s, dstIp ? k.dst : k.dstAddress, destination.ip) + num(k.dstPort, destination.port);
     // proto is an IANA number or keyword in QRadar; anything else goes to the custom key protocol.
-    out += str(s, PROTO_KEYWORD.test(event.protocol) ? 'proto' : 'protocol', event.protocol.toUpperCase());
+    out += str(s, PROTO_KEYWORD.test(event.protocol) ? k.proto : k.protocol, event.protocol.toUpperCase());
   }
-  if (type === 'block' || type === 'connect' || type === 'sensor') out += str(s, 'policy', event.policy);
-  if (type === 'block' || type === 'connect') out += str(s, 'action', event.action);
-  out += str(s, 'mode', event.mode);
-  out += str(s, 'host', event.host);
-  out += d + 'pid=' + String(event.pid) + d + 'ppid=' + String(event.ppid);
-  out += str(s, 'comm', event.comm) + str(s, 'exe', event.exe) + str(s, 'cmdLine', commandLine(event));
-  if (event.args_truncated !== undefined) out += d + 'argsTruncated=' + String(event.args_truncated);
-  out += num(s, 'uid', event.uid) + num(s, 'gid', event.gid);
-  out += str(s, 'parentComm', event.parent_comm) + str(s, 'parentExe', event.parent_exe);
-  out += str(s, 'execId', event.exec_id) + str(s, 'traceId', event.trace_id);
-  out += str(s, 'parentExecId', event.parent_exec_id) + str(s, 'parentTraceId', event.parent_trace_id);
+  if (type === 'block' || type === 'connect' || type === 'sensor') out += str(s, k.policy, event.policy);
+  if (type === 'block' || type === 'connect') out += str(s, k.action, event.action);
+  out += str(s, k.mode, event.mode);
+  out += str(s, k.host, event.host);
+  out += k.pid + String(event.pid) + k.ppid + String(event.ppid);
+  out += str(s, k.comm, event.comm) + str(s, k.exe, event.exe) + str(s, k.cmdLine, commandLine(event));
+  if (event.args_truncated !== undefined) out += k.argsTruncated + String(event.args_truncated);
+  out += num(k.uid, event.uid) + num(k.gid, event.gid);
+  out += str(s, k.parentComm, event.parent_comm) + str(s, k.parentExe, event.parent_exe);
+  out += str(s, k.execId, event.exec_id) + str(s, k.traceId, event.trace_id);
+  out += str(s, k.parentExecId, event.parent_exec_id) + str(s, k.parentTraceId, event.parent_trace_id);
   const start = processStart(event, s.bootWallNanos);
-  if (start !== undefined) out += d + 'processStartTime=' + (s.text ? devTimeText(start.millis) : String(start.millis));
+  if (start !== undefined) out += k.processStartTime + (s.text ? devTimeText(start.millis) : String(start.millis));
   const parentStart = parentProcessStart(event, s.bootWallNanos);
-  if (parentStart !== undefined) out += d + 'parentProcessStartTime=' + (s.text ? devTimeText(parentStart.millis) : String(parentStart.millis));
-  out += num(s, 'cgroupId', event.cgid) + str(s, 'cgroupPath', event.cgroup_path) + str(s, 'containerId', event.container_id);
+  if (parentStart !== undefined) out += k.parentProcessStartTime + (s.text ? devTimeText(parentStart.millis) : String(parentStart.millis));
+  out += num(k.cgroupId, event.cgid) + str(s, k.cgroupPath, event.cgroup_path) + str(s, k.containerId, event.container_id);
   switch (type) {
     case 'exit':
-      out += num(s, 'exitCode', event.exit_code) + num(s, 'signal', event.signal) + num(s, 'durationNs', event.duration_ns);
+      out += num(k.exitCode, event.exit_code) + num(k.signal, event.signal) + num(k.durationNs, event.duration_ns);
       break;
     case 'block':
-      if (event.path !== undefined && event.path !== '') out += str(s, 'filePath', event.path) + str(s, 'fileName', baseName(event.path));
-      out += str(s, 'resolvedPath', event.resolved_path) + num(s, 'inode', event.ino) + num(s, 'device', event.dev) + num(s, 'openFlags', event.open_flags);
+      if (event.path !== undefined && event.path !== '') out += str(s, k.filePath, event.path) + str(s, k.fileName, baseName(event.path));
+      out += str(s, k.resolvedPath, event.resolved_path) + num(k.inode, event.ino) + num(k.device, event.dev) + num(k.openFlags, event.open_flags);
       break;
     case 'connect':
-      out += str(s, 'direction', event.direction);
+      out += str(s, k.direction, event.direction);
       break;
     case 'sensor':
-      out += str(s, 'status', event.status) + str(s, 'message', event.message);
+      out += str(s, k.status, event.status) + str(s, k.message, event.message);
       break;
     default:
       break;
   }
-  out += str(s, 'sensor', event.sensor) + str(s, 'hook', event.hook) + str(s, 'eventId', event.event_id);
-  if (event.labels !== undefined) out += str(s, 'labels', labelsJson(event.labels));
+  out += str(s, k.sensor, event.sensor) + str(s, k.hook, event.hook) + str(s, k.eventId, event.event_id);
+  if (event.labels !== undefined) out += str(s, k.labels, labelsJson(event.labels));
   return s.prefix + leefHeaderValue(eventClassId(event)) + '|' + s.header + out;
 }
 
@@ -238,6 +294,7 @@ export const leefFormatter: FormatterDefinition<LeefOptions> = {
       prefix: `LEEF:${version}|${leefHeaderValue(PRODUCT.vendor)}|${leefHeaderValue(PRODUCT.product)}|${leefHeaderValue(context.version)}|`,
       header: version === '1.0' ? '' : delim.header + '|',
       delimiter: delim.char,
+      keys: Object.fromEntries(LEEF_KEYS.map((key) => [key, delim.char + key + '='])) as Record<LeefKey, string>,
       special: new RegExp(`[${c}\\u0000-\\u001f\\u007f\\ud800-\\udfff]`),
       replace: new RegExp(`[${c}\\u0000-\\u001f\\u007f]`, 'g'),
       text: (options.dev_time ?? 'text') === 'text',
