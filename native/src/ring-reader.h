@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: Apache-2.0
+// Ring-buffer consumer driven by libuv. Pairs with src/sensor/ring-reader.ts.
+//
+// ring_buffer__epoll_fd() is watched with a uv_poll_t on the JS thread, so
+// no thread and no locking: when the ring has data, libuv calls OnPoll,
+// ring_buffer__consume() copies each record into one pooled Buffer (framed
+// as [u32 length][u32 reserved][record][pad to 8]) and JS is called once per
+// batch with (buffer, byteLength, recordCount). The buffer is reused: it is
+// only valid during the callback, which must decode synchronously.
+#pragma once
+
+#include <napi.h>
+#include <uv.h>
+
+struct ring_buffer;
+
+namespace aegis {
+
+class RingReader : public Napi::ObjectWrap<RingReader> {
+ public:
+  static Napi::Function Init(Napi::Env env);
+  // new RingReader(map, onBatch, { batchBytes, maxRecordsPerTick })
+  explicit RingReader(const Napi::CallbackInfo &info);
+  ~RingReader() override;
+
+ private:
+  Napi::Value Start(const Napi::CallbackInfo &info);
+  Napi::Value Stop(const Napi::CallbackInfo &info);
+  Napi::Value Consume(const Napi::CallbackInfo &info);
+  Napi::Value Close(const Napi::CallbackInfo &info);
+  Napi::Value Stats(const Napi::CallbackInfo &info);
+
+  static int OnSample(void *ctx, void *data, size_t size);
+  static void OnPoll(uv_poll_t *handle, int status, int events);
+  int Drain(Napi::Env env);
+  void Flush(Napi::Env env);
+  void CloseHandles();
+
+  struct ring_buffer *rb_ = nullptr;
+  uv_poll_t *poll_ = nullptr;
+  bool polling_ = false;
+  bool closed_ = false;
+  bool in_callback_ = false;
+  bool draining_ = false;  // inside ring_buffer__consume(): freeing rb_ now would be use-after-free
+  bool close_pending_ = false;
+  Napi::Env env_;
+  Napi::FunctionReference on_batch_;
+  Napi::ObjectReference map_ref_;  // keeps the map (and its object) alive
+  Napi::Reference<Napi::Buffer<uint8_t>> pool_ref_;
+  uint8_t *pool_ = nullptr;
+  size_t pool_size_ = 0;
+  size_t used_ = 0;
+  uint32_t count_ = 0;
+  uint32_t max_per_tick_ = 0;
+  uint32_t tick_records_ = 0;
+  Napi::AsyncContext *async_ = nullptr;
+  // counters (exported by stats())
+  double batches_ = 0;
+  double records_ = 0;
+  double bytes_ = 0;
+  double oversize_ = 0;  // records larger than the pool: dropped and counted
+  double capped_ticks_ = 0;  // polls that stopped at maxRecordsPerTick
+};
+
+}  // namespace aegis
