@@ -144,11 +144,18 @@ AEGIS_MAP struct {
 	__type(value, struct aegis_open_stash);
 } open_stash SEC(".maps");
 
-/* Per-CPU scratch: records too big for the 512-byte BPF stack. */
+/*
+ * Per-CPU scratch: records are built here (the big ones do not fit the
+ * 512-byte BPF stack). Keeping every record type in this map value also
+ * keeps every record layout in the object's BTF, which the layout test reads.
+ */
 #define AEGIS_WALK_BUF 512 /* power of two: positions are masked with it */
 struct aegis_scratch {
 	struct aegis_exec_rec exec;
 	struct aegis_file_rec file;
+	struct aegis_exit_rec exit;
+	struct aegis_fork_rec fork;
+	struct aegis_net_rec net;
 	struct aegis_path_key key;
 	struct aegis_leaf_key leaf;
 	/* dentry walk builds the path backwards from walk[AEGIS_WALK_BUF - 1];

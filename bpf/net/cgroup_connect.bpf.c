@@ -92,7 +92,8 @@ static __always_inline void local_tuple(struct bpf_sock_addr *ctx, struct aegis_
 SEC("cgroup/connect4")
 int aegis_connect4(struct bpf_sock_addr *ctx)
 {
-	struct aegis_net_rec rec = {};
+	struct aegis_scratch *s = aegis_scratch_get();
+	struct aegis_net_rec *rec;
 	struct aegis_addr_port_key ak = {};
 	struct aegis_v4_lpm_key lk = { .prefixlen = 32 };
 	struct aegis_rule *rule;
@@ -100,11 +101,15 @@ int aegis_connect4(struct bpf_sock_addr *ctx)
 	__u16 port = bpf_ntohs((__u16)ctx->user_port);
 	__u8 proto = ctx->protocol;
 
-	rec.family = AEGIS_AF_INET;
-	rec.hook = AEGIS_HOOK_CGROUP_CONNECT4;
-	rec.remote_port = port;
-	*(__u32 *)rec.remote_ip = ip;
-	local_tuple(ctx, &rec, 0);
+	if (!s)
+		return 1;
+	rec = &s->net;
+	__builtin_memset(rec, 0, sizeof(*rec));
+	rec->family = AEGIS_AF_INET;
+	rec->hook = AEGIS_HOOK_CGROUP_CONNECT4;
+	rec->remote_port = port;
+	*(__u32 *)rec->remote_ip = ip;
+	local_tuple(ctx, rec, 0);
 
 	ak.family = AEGIS_AF_INET;
 	ak.protocol = proto;
@@ -117,31 +122,37 @@ int aegis_connect4(struct bpf_sock_addr *ctx)
 		*(__u32 *)lk.addr = ip;
 		rule = bpf_map_lookup_elem(&net_v4_lpm, &lk);
 	}
-	return connect_finish(ctx, &rec, rule);
+	return connect_finish(ctx, rec, rule);
 }
 
 SEC("cgroup/connect6")
 int aegis_connect6(struct bpf_sock_addr *ctx)
 {
-	struct aegis_net_rec rec = {};
+	struct aegis_scratch *s = aegis_scratch_get();
+	struct aegis_net_rec *rec;
 	struct aegis_addr_port_key ak = {};
 	struct aegis_v6_lpm_key lk = { .prefixlen = 128 };
 	struct aegis_rule *rule;
 	__u16 port = bpf_ntohs((__u16)ctx->user_port);
 	__u8 proto = ctx->protocol;
-	__u32 *r = (__u32 *)rec.remote_ip;
+	__u32 *r;
 	__u32 *a = (__u32 *)ak.addr;
 	__u32 *l = (__u32 *)lk.addr;
 
+	if (!s)
+		return 1;
+	rec = &s->net;
+	__builtin_memset(rec, 0, sizeof(*rec));
+	r = (__u32 *)rec->remote_ip;
 	/* ctx->user_ip6 must be read with 4-byte loads */
 	r[0] = a[0] = l[0] = ctx->user_ip6[0];
 	r[1] = a[1] = l[1] = ctx->user_ip6[1];
 	r[2] = a[2] = l[2] = ctx->user_ip6[2];
 	r[3] = a[3] = l[3] = ctx->user_ip6[3];
-	rec.family = AEGIS_AF_INET6;
-	rec.hook = AEGIS_HOOK_CGROUP_CONNECT6;
-	rec.remote_port = port;
-	local_tuple(ctx, &rec, 1);
+	rec->family = AEGIS_AF_INET6;
+	rec->hook = AEGIS_HOOK_CGROUP_CONNECT6;
+	rec->remote_port = port;
+	local_tuple(ctx, rec, 1);
 
 	ak.family = AEGIS_AF_INET6;
 	ak.protocol = proto;
@@ -162,12 +173,12 @@ int aegis_connect6(struct bpf_sock_addr *ctx)
 			*(__u32 *)lk4.addr = r[3];
 			rule = bpf_map_lookup_elem(&net_v4_lpm, &lk4);
 		}
-		return connect_finish(ctx, &rec, rule);
+		return connect_finish(ctx, rec, rule);
 	}
 	rule = lookup_addr_port(&ak);
 	if (!rule)
 		rule = lookup_port(port, proto);
 	if (!rule)
 		rule = bpf_map_lookup_elem(&net_v6_lpm, &lk);
-	return connect_finish(ctx, &rec, rule);
+	return connect_finish(ctx, rec, rule);
 }

@@ -13,16 +13,21 @@
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(aegis_exit, struct task_struct *task)
 {
-	struct aegis_exit_rec rec;
+	struct aegis_scratch *s;
+	struct aegis_exit_rec *rec;
 
 	if (BPF_CORE_READ(task, signal, live.counter) != 0)
 		return 0;
 	if (BPF_CORE_READ(task, flags) & 0x00200000 /* PF_KTHREAD */)
 		return 0;
-	aegis_hdr_init(&rec.hdr, AEGIS_OP_EXIT, sizeof(rec));
-	aegis_proc_fill(&rec.proc, task);
-	rec.exit_code = BPF_CORE_READ(task, exit_code);
-	rec._pad0 = 0;
-	aegis_submit(&rec, sizeof(rec), AEGIS_OP_EXIT);
+	s = aegis_scratch_get();
+	if (!s)
+		return 0;
+	rec = &s->exit;
+	aegis_hdr_init(&rec->hdr, AEGIS_OP_EXIT, sizeof(*rec));
+	aegis_proc_fill(&rec->proc, task);
+	rec->exit_code = BPF_CORE_READ(task, exit_code);
+	rec->_pad0 = 0;
+	aegis_submit(rec, sizeof(*rec), AEGIS_OP_EXIT);
 	return 0;
 }

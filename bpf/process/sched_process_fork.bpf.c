@@ -12,12 +12,17 @@
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(aegis_fork, struct task_struct *parent, struct task_struct *child)
 {
-	struct aegis_fork_rec rec;
+	struct aegis_scratch *s;
+	struct aegis_fork_rec *rec;
 
 	if (BPF_CORE_READ(child, pid) != BPF_CORE_READ(child, tgid))
 		return 0;
-	aegis_hdr_init(&rec.hdr, AEGIS_OP_FORK, sizeof(rec));
-	aegis_proc_fill(&rec.proc, child);
-	aegis_submit(&rec, sizeof(rec), AEGIS_OP_FORK);
+	s = aegis_scratch_get();
+	if (!s)
+		return 0;
+	rec = &s->fork;
+	aegis_hdr_init(&rec->hdr, AEGIS_OP_FORK, sizeof(*rec));
+	aegis_proc_fill(&rec->proc, child);
+	aegis_submit(rec, sizeof(*rec), AEGIS_OP_FORK);
 	return 0;
 }
