@@ -137,7 +137,8 @@ Napi::Value BpfMap::Update(const Napi::CallbackInfo &info) {
                         std::to_string(value.Length()));
   if (bpf_map_update_elem(fd, key.Data(), value.Data(), flags) != 0) {
     int e = errno;
-    if (e == E2BIG)
+    // Hash maps say E2BIG when full, LPM tries ENOSPC.
+    if (e == E2BIG || e == ENOSPC)
       throw MakeError(env, kErrMapFull, e,
                       "map '" + info_.name + "' is full (capacity " + std::to_string(info_.max_entries) + ")");
     throw MakeError(env, kErrMapOp, e, "update of map '" + info_.name + "' failed");
