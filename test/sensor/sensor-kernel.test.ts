@@ -1,0 +1,375 @@
+/**
+ * The sensor against the real kernel (root). Each test loads its own sensor, scopes itself to processes, files and
+ * cgroups it creates, and cleans up (stop() detaches, cgroups are removed) in `finally` even when it fails.
+ * Whatever the machine cannot do is skipped with the reason printed.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import type { BlockEvent, ConnectEvent, ExecEvent, ExitEvent } from '../../src/sensor/event-types';
+import { SensorError } from '../../src/sensor/errors';
+import type { PolicyEngine } from '../../src/sensor/policy/policy-engine';
+import { createPolicyEngine, storeRuleNames } from '../../src/sensor/policy/policy-engine';
+import { createPolicyStore } from '../../src/sensor/policy/policy-store';
+import type { Sensor, SensorOptions } from '../../src/sensor/sensor';
+import { createSensor } from '../../src/sensor/sensor';
+import type { EventCollector, TempDir } from './helpers';
+import { collectEvents, createTestCgroup, native, run, sharedFeatures, skipUnlessKernel, tempDir } from './helpers';
+
+interface Rig {
+  readonly sensor: Sensor;
+  readonly events: EventCollector;
+  readonly policy: PolicyEngine;
+  readonly tmp: TempDir;
+  close(): void;
+}
+
+/** A started sensor with its own policy store in a temp dir. Network hooks off unless a cgroup is given. */
+function rig(name: string, options: Partial<SensorOptions> = {}): Rig {
+  const tmp = tempDir(`aegis-${name}`);
+  const store = createPolicyStore(path.join(tmp.dir, 'state'));
+  const events = collectEvents();
+  const sensor = createSensor({
+    native: native(),
+    features: sharedFeatures(),
+    cgroupAttachPath: null,
+    rules: storeRuleNames(store, 0),
+    statsIntervalMillis: 0,
+    ...options,
+    onEvents: events.onEvents,
+  });
+  sensor.start();
+  const policy = createPolicyEngine({ store, capabilities: sensor.features.capabilities, maps: sensor.maps, cgroupRoot: sensor.features.cgroupV2.path });
+  return {
+    sensor,
+    events,
+    policy,
+    tmp,
+    close() {
+      sensor.stop();
+      tmp.remove();
+    },
+  };
+}
+
+const isBlockFor = (pid: number) => (e: { type: string; pid: number }): boolean => e.type === 'block' && e.pid === pid;
+
+void describe('sensor (kernel)', () => {
+  void test('exec of a test binary gives exec and exit events with pid, ppid, comm, exe, args', async (t) => {
+    if (skipUnlessKernel(t)) return;
+    const r = rig('exec');
+    try {
+      // A copy of /bin/sh under a distinctive name: comm and exe are then ours, not the system's.
+      const exe = path.join(r.tmp.dir, 'aegis-exec-t');
+      fs.copyFileSync('/bin/sh', exe);
+      fs.chmodSync(exe, 0o755);
+      const res = await run([exe, '-c', 'exit 7', 'arg with space', 'ünï']);
+      assert.equal(res.code, 7);
+      const ex = (await r.events.waitFor((e) => e.type === 'exec' && e.pid === res.pid, 'exec event')) as ExecEvent;
+      assert.equal(ex.ppid, process.pid);
+      assert.equal(ex.comm, 'aegis-exec-t');
+      assert.equal(ex.exe, fs.realpathSync(exe));
+      assert.deepEqual(ex.args, [exe, '-c', 'exit 7', 'arg with space', 'ünï']);
+      assert.equal(ex.hook, 'sched_process_exec');
+      assert.equal(ex.sensor, r.sensor.backend);
+      assert.equal(ex.exec_id, `${res.pid}:${ex.start_time}`);
+      assert.equal(ex.trace_id, ex.exec_id);
+      assert.equal(ex.uid, process.getuid?.());
+      assert.match(ex.parent_exec_id ?? '', new RegExp(`^${process.pid}:\\d+$`));
+      assert.match(ex.ts, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
+      assert.ok(Math.abs(Date.parse(ex.ts) - Date.now()) < 60_000, `ts ${ex.ts} is near now`);
+      const exit = (await r.events.waitFor((e) => e.type === 'exit' && e.pid === res.pid, 'exit event')) as ExitEvent;
+      assert.equal(exit.exit_code, 7);
+      assert.equal(exit.signal, undefined);
+      assert.equal(exit.exec_id, ex.exec_id);
+      assert.equal(exit.exe, ex.exe);
+      assert.ok((exit.duration_ns ?? 0) > 0);
+    } finally {
+      r.close();
+    }
+  });
+
+  void test('exit of a process killed by a signal reports the signal', async (t) => {
+    if (skipUnlessKernel(t)) return;
+    const r = rig('exit-signal');
+    try {
+      const res = await run(['/bin/sh', '-c', 'kill -USR1 $$']);
+      assert.equal(res.signal, 'SIGUSR1');
+      const exit = (await r.events.waitFor((e) => e.type === 'exit' && e.pid === res.pid, 'exit event')) as ExitEvent;
+      assert.equal(exit.signal, 10);
+      assert.equal(exit.exit_code, 0);
+    } finally {
+      r.close();
+    }
+  });
+
+  void test('AUDIT rule: the child is not harmed and a block event with action AUDIT arrives', async (t) => {
+    if (skipUnlessKernel(t)) return;
+    const r = rig('audit');
+    try {
+      const file = r.tmp.file('audited');
+      r.policy.apply(`version: 1\nmode: enforce\nrules:\n  - { id: audit-tmp, match: { path: ${file} }, action: AUDIT }\n`, 'test');
+      const res = await run(['/bin/cat', file]);
+      assert.equal(res.code, 0);
+      assert.equal(res.stdout, 'aegisbpf test data\n');
+      const ev = (await r.events.waitFor(isBlockFor(res.pid), 'block event')) as BlockEvent;
+      assert.equal(ev.action, 'AUDIT');
+      assert.equal(ev.policy, 'audit-tmp');
+      assert.equal(ev.mode, 'enforce');
+      assert.equal(ev.path, file);
+      assert.equal(ev.ino, fs.statSync(file).ino);
+      assert.equal(ev.dev, fs.statSync(file).dev);
+      assert.equal(ev.comm, 'cat');
+      assert.equal((ev.open_flags ?? -1) & 3, 0, 'O_RDONLY');
+      assert.equal(ev.hook, r.sensor.backend === 'lsm' ? 'lsm/file_open' : 'sys_exit_openat');
+    } finally {
+      r.close();
+    }
+  });
+
+  const signals = [
+    ['KILL', 'SIGKILL'],
+    ['TERM', 'SIGTERM'],
+    ['INT', 'SIGINT'],
+  ] as const;
+  for (const by of ['path', 'inode'] as const) {
+    for (const [action, signal] of signals) {
+      void test(`${action} rule by ${by}: the child that opens the file dies of ${signal}`, async (t) => {
+        if (skipUnlessKernel(t)) return;
+        if (!sharedFeatures().capabilities.signals) {
+          t.skip(`bpf_send_signal unavailable: ${sharedFeatures().sendSignal.detail}`);
+          return;
+        }
+        const r = rig(`${action}-${by}`);
+        try {
+          const file = r.tmp.file(`target-${action}`);
+          const id = `${action.toLowerCase()}-by-${by}`;
+          r.policy.apply(`version: 1\nmode: enforce\nrules:\n  - { id: ${id}, match: { ${by}: ${file} }, action: ${action} }\n`, 'test');
+          const res = await run(['/bin/cat', file]);
+          assert.equal(res.signal, signal, `cat exited with code ${res.code} / signal ${res.signal}`);
+          const ev = (await r.events.waitFor(isBlockFor(res.pid), 'block event')) as BlockEvent;
+          assert.equal(ev.action, action);
+          assert.equal(ev.policy, id);
+          assert.equal(ev.mode, 'enforce');
+          const k = r.sensor.stats().kernel;
+          assert.ok(k.blocks[action] >= 1, `kernel counted blocks[${action}]`);
+        } finally {
+          r.close();
+        }
+      });
+    }
+  }
+
+  void test('a process in an allowed cgroup opens a KILL-protected file unharmed; outside it dies', async (t) => {
+    if (skipUnlessKernel(t)) return;
+    const r = rig('allow-cgroup');
+    const cg = createTestCgroup('allow');
+    try {
+      const file = r.tmp.file('protected');
+      r.policy.apply(
+        `version: 1\nmode: enforce\nrules:\n  - { id: kill-file, match: { path: ${file} }, action: KILL }\n  - { id: trusted, match: { cgroup: ${cg.rel} }, action: ALLOW }\n`,
+        'test',
+      );
+      const inside = await run(['/bin/cat', file], { cgroup: cg });
+      assert.equal(inside.code, 0, `inside the allowed cgroup: code ${inside.code} signal ${inside.signal}`);
+      assert.equal(inside.stdout, 'aegisbpf test data\n');
+      const outside = await run(['/bin/cat', file]);
+      assert.equal(outside.signal, 'SIGKILL');
+      await r.events.waitFor(isBlockFor(outside.pid), 'block event for the outside child');
+      r.sensor.drain();
+      assert.equal(r.events.events.find(isBlockFor(inside.pid)), undefined, 'no block event for the allowed child');
+    } finally {
+      r.close();
+      cg.remove();
+    }
+  });
+
+  void test('mode audit: a KILL rule reports but does not kill', async (t) => {
+    if (skipUnlessKernel(t)) return;
+    const r = rig('audit-mode');
+    try {
+      const file = r.tmp.file('would-kill');
+      r.policy.apply(`version: 1\nmode: audit\nrules:\n  - { id: would-kill, match: { path: ${file} }, action: KILL }\n`, 'test');
+      const res = await run(['/bin/cat', file]);
+      assert.equal(res.code, 0);
+      const ev = (await r.events.waitFor(isBlockFor(res.pid), 'block event')) as BlockEvent;
+      assert.equal(ev.action, 'KILL');
+      assert.equal(ev.mode, 'audit');
+    } finally {
+      r.close();
+    }
+  });
+
+  void test('KILL on an executable by inode (tracepoint mode: at exec, before the first instruction)', async (t) => {
+    if (skipUnlessKernel(t)) return;
+    const r = rig('exec-kill');
+    try {
+      const exe = path.join(r.tmp.dir, 'aegis-forbidden');
+      fs.copyFileSync('/bin/true', exe);
+      fs.chmodSync(exe, 0o755);
+      r.policy.apply(`version: 1\nmode: enforce\nrules:\n  - { id: no-exec, match: { inode: ${exe} }, action: KILL }\n`, 'test');
+      const res = await run([exe]);
+      assert.equal(res.signal, 'SIGKILL');
+      const ev = (await r.events.waitFor(isBlockFor(res.pid), 'block event')) as BlockEvent;
+      assert.equal(ev.policy, 'no-exec');
+      assert.equal(ev.hook, r.sensor.backend === 'lsm' ? 'lsm/bprm_check_security' : 'sched_process_exec');
+    } finally {
+      r.close();
+    }
+  });
+
+  void test('network deny via the cgroup hook: EPERM inside the test cgroup, unchanged outside', async (t) => {
+    if (skipUnlessKernel(t)) return;
+    if (!sharedFeatures().capabilities.networkBlock) {
+      t.skip(`cgroup connect hooks unavailable: ${sharedFeatures().cgroupConnect.detail}`);
+      return;
+    }
+    const cg = createTestCgroup('net');
+    const server = net.createServer((s) => {
+      s.on('error', () => undefined); // clients exit right after connecting
+      s.end('hello\n');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as net.AddressInfo).port;
+    const r = rig('net', { cgroupAttachPath: cg.path });
+    try {
+      r.policy.apply(`version: 1\nmode: enforce\nrules:\n  - { id: no-loopback-port, match: { address: 127.0.0.1, port: ${port}, protocol: tcp }, action: BLOCK }\n`, 'test');
+      const script = `require('net').connect(${port}, '127.0.0.1').on('connect', () => { console.log('CONNECTED'); process.exit(0); }).on('error', (e) => { console.log(e.code); process.exit(0); })`;
+      const inside = await run([process.execPath, '-e', script], { cgroup: cg });
+      assert.equal(inside.stdout.trim(), 'EPERM');
+      const ev = (await r.events.waitFor((e) => e.type === 'connect' && e.pid === inside.pid && e.action !== undefined, 'connect event')) as ConnectEvent;
+      assert.equal(ev.action, 'BLOCK');
+      assert.equal(ev.policy, 'no-loopback-port');
+      assert.equal(ev.remote_ip, '127.0.0.1');
+      assert.equal(ev.remote_port, port);
+      assert.equal(ev.protocol, 'tcp');
+      assert.equal(ev.family, 'ipv4');
+      assert.equal(ev.cgroup_path, cg.rel);
+      assert.equal(ev.hook, 'cgroup/connect4');
+      const outside = await run([process.execPath, '-e', script]);
+      assert.equal(outside.stdout.trim(), 'CONNECTED', 'outside the test cgroup nothing changes');
+    } finally {
+      r.close();
+      server.close();
+      cg.remove();
+    }
+  });
+
+  void test('BLOCK on file open: enforced where BPF LSM loads; refused by policy apply elsewhere, with the reason', async (t) => {
+    if (skipUnlessKernel(t)) return;
+    const r = rig('block');
+    try {
+      const file = r.tmp.file('blocked');
+      const policy = `version: 1\nmode: enforce\nrules:\n  - { id: block-file, match: { path: ${file} }, action: BLOCK }\n`;
+      if (r.sensor.backend !== 'lsm') {
+        assert.throws(
+          () => r.policy.apply(policy, 'test'),
+          (err: unknown) => err instanceof SensorError && err.code === 'AEGIS_ERR_POLICY_UNENFORCEABLE' && /BLOCK on file open\/exec needs BPF LSM/.test(err.message),
+        );
+        assert.equal(r.policy.show().current, undefined, 'nothing was stored');
+        t.skip(`BLOCK on file open needs BPF LSM: ${sharedFeatures().lsm.detail} (policy apply refused it, as it must)`);
+        return;
+      }
+      r.policy.apply(policy, 'test');
+      const res = await run(['/bin/cat', file]);
+      assert.notEqual(res.code, 0);
+      assert.match(res.stderr, /Operation not permitted/);
+      const ev = (await r.events.waitFor(isBlockFor(res.pid), 'block event')) as BlockEvent;
+      assert.equal(ev.action, 'BLOCK');
+    } finally {
+      r.close();
+    }
+  });
+
+  void test('a BLOCK rule with a fallback is accepted in tracepoint mode and enforces the fallback', async (t) => {
+    if (skipUnlessKernel(t)) return;
+    const r = rig('fallback');
+    try {
+      const file = r.tmp.file('fallback');
+      const res0 = r.policy.apply(`version: 1\nmode: enforce\nrules:\n  - { id: block-or-kill, match: { path: ${file} }, action: BLOCK, fallback: KILL }\n`, 'test');
+      const expected = r.sensor.backend === 'lsm' ? 'BLOCK' : 'KILL';
+      assert.equal(res0.rules[0]?.action, expected);
+      const res = await run(['/bin/cat', file]);
+      if (expected === 'KILL') assert.equal(res.signal, 'SIGKILL');
+      const ev = (await r.events.waitFor(isBlockFor(res.pid), 'block event')) as BlockEvent;
+      assert.equal(ev.action, expected);
+    } finally {
+      r.close();
+    }
+  });
+
+  void test('ring pressure: a burst larger than a tiny ring gives exact drop counts (received + drops = generated)', async (t) => {
+    if (skipUnlessKernel(t)) return;
+    const r = rig('ring', { ringBytes: 4096 });
+    try {
+      assert.equal(r.sensor.ringBytes, 4096);
+      const file = r.tmp.file('burst');
+      r.policy.apply(`version: 1\nmode: enforce\nrules:\n  - { id: burst, match: { path: ${file} }, action: AUDIT }\n`, 'test');
+      r.sensor.drain();
+      const before = r.sensor.stats().kernel;
+      const generated = 2000;
+      r.sensor.pause(); // nobody reads: the ring fills after a handful of records
+      const script = `const fs=require('fs');for(let i=0;i<${generated};i++)fs.closeSync(fs.openSync(${JSON.stringify(file)},'r'));`;
+      const res = await run([process.execPath, '-e', script]);
+      assert.equal(res.code, 0);
+      r.sensor.resume();
+      r.sensor.drain();
+      const after = r.sensor.stats().kernel;
+      const received = r.events.events.filter(isBlockFor(res.pid)).length;
+      const drops = after.drops.FILE - before.drops.FILE;
+      const emitted = after.events.FILE - before.events.FILE;
+      assert.ok(drops > 0, `expected drops with a 4 KiB ring (received ${received})`);
+      assert.equal(received, emitted, 'every record the kernel submitted arrived');
+      assert.equal(received + drops, generated, `received ${received} + drops ${drops} = generated ${generated}`);
+    } finally {
+      r.close();
+    }
+  });
+
+  void test('map full: a policy larger than deny_path is refused with E2BIG naming map, entries and capacity; nothing applied', (t) => {
+    if (skipUnlessKernel(t)) return;
+    const r = rig('map-full');
+    try {
+      const keep = r.tmp.file('keep');
+      r.policy.apply(`version: 1\nmode: enforce\nrules:\n  - { id: keep, match: { path: ${keep} }, action: AUDIT }\n`, 'test');
+      const capacity = r.sensor.maps.denyPath.maxEntries;
+      const lines = ['version: 1', 'mode: enforce', 'rules:'];
+      for (let i = 0; i <= capacity; i++) lines.push(`  - { id: r${i}, match: { path: /nonexistent/aegis/${i} }, action: AUDIT }`);
+      assert.throws(
+        () => r.policy.apply(lines.join('\n'), 'big'),
+        (err: unknown) =>
+          err instanceof SensorError &&
+          err.code === 'AEGIS_ERR_POLICY_MAP_FULL' &&
+          err.errno === 7 &&
+          err.message.includes('deny_path') &&
+          err.message.includes(String(capacity + 1)) &&
+          err.message.includes(String(capacity)),
+      );
+      const show = r.policy.show();
+      assert.equal(show.current?.source, 'test', 'the stored policy is still the previous one');
+      assert.equal(show.kernel?.maps.find((m) => m.map === 'deny_path')?.entries, 1, 'kernel map still holds exactly the previous policy');
+    } finally {
+      r.close();
+    }
+  });
+
+  void test('policy rollback restores the previous policy in the kernel', async (t) => {
+    if (skipUnlessKernel(t)) return;
+    const r = rig('rollback');
+    try {
+      const a = r.tmp.file('a');
+      const b = r.tmp.file('b');
+      r.policy.apply(`version: 1\nmode: enforce\nrules:\n  - { id: kill-a, match: { path: ${a} }, action: KILL }\n`, 'first');
+      r.policy.apply(`version: 1\nmode: enforce\nrules:\n  - { id: kill-b, match: { path: ${b} }, action: KILL }\n`, 'second');
+      assert.equal((await run(['/bin/cat', a])).code, 0, 'a is free under the second policy');
+      r.policy.rollback();
+      assert.equal(r.policy.show().current?.source, 'first');
+      assert.equal((await run(['/bin/cat', a])).signal, 'SIGKILL', 'a is protected again');
+      assert.equal((await run(['/bin/cat', b])).code, 0, 'b is free again');
+    } finally {
+      r.close();
+    }
+  });
+});
