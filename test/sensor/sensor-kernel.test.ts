@@ -328,6 +328,36 @@ void describe('sensor (kernel)', () => {
     }
   });
 
+  void test('records reach JS in batches: one call per batch, never one per event', async (t) => {
+    if (skipUnlessKernel(t)) return;
+    let calls = 0;
+    let records = 0;
+    const r = rig('batches', {
+      batchBytes: 16 << 20, // room for this test's records plus whatever the rest of the machine does meanwhile
+      onRecords: (recs) => {
+        calls++;
+        records += recs.length;
+      },
+    });
+    try {
+      r.sensor.drain();
+      const before = r.sensor.stats().reader;
+      calls = 0;
+      records = 0;
+      r.sensor.pause();
+      for (let i = 0; i < 30; i++) await run(['/bin/true']);
+      r.sensor.drain();
+      const after = r.sensor.stats().reader;
+      assert.ok(records >= 90, `30 fork+exec+exit triples at least (got ${records})`);
+      assert.equal(calls, 1, 'one synchronous drain = one JS call');
+      assert.equal(after.batches - before.batches, 1);
+      assert.equal(after.records - before.records, records);
+      r.sensor.resume();
+    } finally {
+      r.close();
+    }
+  });
+
   void test('map full: a policy larger than deny_path is refused with E2BIG naming map, entries and capacity; nothing applied', (t) => {
     if (skipUnlessKernel(t)) return;
     const r = rig('map-full');
