@@ -100,7 +100,8 @@ static __always_inline void aegis_proc_fill(struct aegis_proc *p, struct task_st
 	p->start_time = BPF_CORE_READ(leader, start_time);
 	p->parent_start_time = BPF_CORE_READ(parent, group_leader, start_time);
 	p->cgid = bpf_get_current_cgroup_id();
-	bpf_probe_read_kernel_str(p->comm, sizeof(p->comm), &task->comm);
+	/* task->comm is NUL padded (strscpy_pad): a plain copy gives clean 16 bytes */
+	bpf_probe_read_kernel(p->comm, sizeof(p->comm), &task->comm);
 }
 
 static __always_inline void aegis_proc_fill_current(struct aegis_proc *p)

@@ -13,8 +13,11 @@ export interface RecordDecoder<R> {
   readonly name: string;
   /** Fewest bytes a valid record of this op has. */
   readonly minSize: number;
-  /** Decode the record at buf[off, off + len). Must copy out everything it keeps. */
-  decode(buf: Buffer, off: number, len: number): R;
+  /**
+   * Decode the record at [off, off + len). `view` and `buf` cover the same bytes (the whole batch); read numbers
+   * through the view. Must copy out everything it keeps: the batch buffer is reused.
+   */
+  decode(view: DataView, buf: Buffer, off: number, len: number): R;
 }
 
 export interface DecodeStats {
@@ -59,15 +62,16 @@ export function createDecoderRegistry<R>(decoders: readonly RecordDecoder<R>[] =
       let off = 0;
       let n = 0;
       const end = Math.min(byteLength, buf.length);
+      const view = new DataView(buf.buffer, buf.byteOffset, end);
       while (off + FRAME_HEADER_BYTES <= end) {
-        const len = buf.readUInt32LE(off);
+        const len = view.getUint32(off, true);
         const rec = off + FRAME_HEADER_BYTES;
         off = rec + ((len + 7) & ~7);
         if (rec + len > end || len < HDR.size) {
           malformed++;
           continue;
         }
-        const op = buf.readUInt16LE(rec + H_OP);
+        const op = view.getUint16(rec + H_OP, true);
         const decoder = op < OP_MAX ? table[op] : undefined;
         if (decoder === undefined) {
           unknownTotal++;
@@ -75,12 +79,12 @@ export function createDecoderRegistry<R>(decoders: readonly RecordDecoder<R>[] =
           unknownOps[slot] = (unknownOps[slot] as number) + 1;
           continue;
         }
-        const size = buf.readUInt32LE(rec + H_SIZE);
+        const size = view.getUint32(rec + H_SIZE, true);
         if (size > len || size < decoder.minSize) {
           malformed++;
           continue;
         }
-        out.push(decoder.decode(buf, rec, size));
+        out.push(decoder.decode(view, buf, rec, size));
         decoded[op] = (decoded[op] as number) + 1;
         n++;
       }

@@ -13,6 +13,7 @@ import type { AegisEvent, BaseEvent, BlockEvent, ConnectEvent, ExecEvent, ExitEv
 import type { ProcessCache, ProcessEntry } from './process-cache';
 import { execIdOf } from './process-cache';
 import type { DecodedRecord, ExecRecord, ExitRecord, FileRecord, NetRecord, ProcFields } from './records';
+import { parentStartTimeText } from './records';
 import { kernelDevToUser, protocolName } from './text';
 
 export type SensorBackend = 'lsm' | 'tracepoint';
@@ -50,6 +51,9 @@ export interface EventMapper {
 
 const MODE_NAMES: readonly Mode[] = ['audit', 'enforce'];
 
+/** An event under construction (see base() below). */
+type Draft<T> = { -readonly [K in keyof T]: T[K] };
+
 /**
  * The sensor process itself. start_time comes from /proc/self/stat (clock ticks since boot, so 10 ms resolution on
  * CLK_TCK=100): good enough for `sensor` events, which no kernel record refers back to.
@@ -80,12 +84,18 @@ export function createEventMapper(options: EventMapperOptions): EventMapper {
   const { host, backend, clock, cache, cgroups, rules } = options;
   const self = options.self ?? readSelfIdentity(cgroups.root);
 
-  const base = (rec: DecodedRecord, entry: ProcessEntry, proc: ProcFields) => {
+  /*
+   * Events are built by assignment onto one object literal, never by spreading: spreads of these ~20-field objects
+   * were most of the mapping profile (object cloning, megamorphic shapes). Each builder below assigns every
+   * required field of its event type; test/sensor/event-mapper.test.ts pins them.
+   */
+  const base = (type: AegisEvent['type'], rec: DecodedRecord, entry: ProcessEntry, proc: ProcFields): Draft<BaseEvent> => {
     const parent = cache.parentOf(proc);
     // Parent identity straight from the record: exact even when the parent is not cached.
-    const parentExecId = execIdOf(proc.ppid, proc.parentStartTimeText);
-    const b: Omit<BaseEvent, 'type'> & { -readonly [K in 'parent_comm' | 'parent_exe' | 'exe']?: string } = {
+    const parentExecId = execIdOf(proc.ppid, parentStartTimeText(proc));
+    const b: Draft<BaseEvent> = {
       ts: clock.format(rec.ktime),
+      type,
       host,
       pid: proc.pid,
       ppid: proc.ppid,
@@ -112,20 +122,20 @@ export function createEventMapper(options: EventMapperOptions): EventMapper {
   const exec = (rec: ExecRecord): ExecEvent => {
     const truncated = (rec.flags & FLAG.TRUNC_ARGS) !== 0;
     const entry = cache.onExec(rec, truncated);
-    const ev: ExecEvent = { ...base(rec, entry, rec.proc), type: 'exec', args: rec.args };
-    return truncated ? { ...ev, args_truncated: true } : ev;
+    const ev = base('exec', rec, entry, rec.proc) as Draft<ExecEvent>;
+    ev.args = rec.args;
+    if (truncated) ev.args_truncated = true;
+    return ev;
   };
 
   const exit = (rec: ExitRecord): ExitEvent => {
     const entry = cache.onExit(rec.proc);
     const signal = rec.exitStatus & 0x7f;
-    const ev: ExitEvent = {
-      ...base(rec, entry, rec.proc),
-      type: 'exit',
-      exit_code: (rec.exitStatus >> 8) & 0xff,
-      duration_ns: Math.max(0, rec.ktime - rec.proc.startTime),
-    };
-    return signal !== 0 ? { ...ev, signal } : ev;
+    const ev = base('exit', rec, entry, rec.proc) as Draft<ExitEvent>;
+    ev.exit_code = (rec.exitStatus >> 8) & 0xff;
+    ev.duration_ns = Math.max(0, rec.ktime - rec.proc.startTime);
+    if (signal !== 0) ev.signal = signal;
+    return ev;
   };
 
   const ruleName = (ruleId: number): string => rules.name(ruleId) ?? `rule#${ruleId}`;
@@ -133,36 +143,35 @@ export function createEventMapper(options: EventMapperOptions): EventMapper {
   const file = (rec: FileRecord): BlockEvent => {
     const entry = cache.observe(rec.proc);
     const path = rec.path !== '' ? rec.path : rec.resolved;
-    const ev: BlockEvent = {
-      ...base(rec, entry, rec.proc),
-      type: 'block',
-      ino: rec.ino,
-      dev: kernelDevToUser(rec.dev),
-      path,
-      open_flags: rec.openFlags,
-      action: ACTION_NAMES[rec.action] ?? 'AUDIT',
-      policy: ruleName(rec.ruleId),
-      mode: MODE_NAMES[rec.mode] ?? 'audit',
-    };
-    return rec.resolved !== '' && rec.resolved !== path ? { ...ev, resolved_path: rec.resolved } : ev;
+    const ev = base('block', rec, entry, rec.proc) as Draft<BlockEvent>;
+    ev.ino = rec.ino;
+    ev.dev = kernelDevToUser(rec.dev);
+    ev.path = path;
+    if (rec.resolved !== '' && rec.resolved !== path) ev.resolved_path = rec.resolved;
+    ev.open_flags = rec.openFlags;
+    ev.action = ACTION_NAMES[rec.action] ?? 'AUDIT';
+    ev.policy = ruleName(rec.ruleId);
+    ev.mode = MODE_NAMES[rec.mode] ?? 'audit';
+    return ev;
   };
 
   const connect = (rec: NetRecord): ConnectEvent => {
     const entry = cache.observe(rec.proc);
-    const ev: ConnectEvent = {
-      ...base(rec, entry, rec.proc),
-      type: 'connect',
-      family: rec.family === 10 ? 'ipv6' : 'ipv4',
-      protocol: protocolName(rec.protocol),
-      direction: 'egress',
-      remote_ip: rec.remoteIp,
-      remote_port: rec.remotePort,
-      local_ip: rec.localIp,
-      local_port: rec.localPort,
-    };
+    const ev = base('connect', rec, entry, rec.proc) as Draft<ConnectEvent>;
+    ev.family = rec.family === 10 ? 'ipv6' : 'ipv4';
+    ev.protocol = protocolName(rec.protocol);
+    ev.direction = 'egress';
+    ev.remote_ip = rec.remoteIp;
+    ev.remote_port = rec.remotePort;
+    ev.local_ip = rec.localIp;
+    ev.local_port = rec.localPort;
     const action = ACTION_NAMES[rec.action];
-    if (action === undefined) return ev;
-    return { ...ev, action, policy: ruleName(rec.ruleId), mode: MODE_NAMES[rec.mode] ?? 'audit' };
+    if (action !== undefined) {
+      ev.action = action;
+      ev.policy = ruleName(rec.ruleId);
+      ev.mode = MODE_NAMES[rec.mode] ?? 'audit';
+    }
+    return ev;
   };
 
   return {
@@ -200,7 +209,10 @@ export function createEventMapper(options: EventMapperOptions): EventMapper {
         status,
         message,
       };
-      return { ...ev, ...(extra?.policy !== undefined ? { policy: extra.policy } : {}), ...(extra?.mode !== undefined ? { mode: extra.mode } : {}) };
+      const out: Draft<SensorEvent> = ev;
+      if (extra?.policy !== undefined) out.policy = extra.policy;
+      if (extra?.mode !== undefined) out.mode = extra.mode;
+      return out;
     },
   };
 }

@@ -10,6 +10,7 @@
  */
 import fs from 'node:fs';
 import type { ExecRecord, ProcFields } from './records';
+import { parentStartTimeText, startTimeText } from './records';
 
 export interface ProcessEntry {
   readonly pid: number;
@@ -105,10 +106,10 @@ export function createProcessCache(options: ProcessCacheOptions = {}): ProcessCa
   const fromRecord = (proc: ProcFields, exe: string, args: readonly string[] | undefined, argsTruncated: boolean): ProcessEntry => ({
     pid: proc.pid,
     startTime: proc.startTime,
-    execId: execIdOf(proc.pid, proc.startTimeText),
+    execId: execIdOf(proc.pid, startTimeText(proc)),
     ppid: proc.ppid,
     parentStartTime: proc.parentStartTime,
-    parentExecId: execIdOf(proc.ppid, proc.parentStartTimeText),
+    parentExecId: execIdOf(proc.ppid, parentStartTimeText(proc)),
     comm: proc.comm,
     exe,
     args,
@@ -146,7 +147,7 @@ export function createProcessCache(options: ProcessCacheOptions = {}): ProcessCa
       const entry = put({
         pid: proc.ppid,
         startTime: proc.parentStartTime,
-        execId: execIdOf(proc.ppid, proc.parentStartTimeText),
+        execId: execIdOf(proc.ppid, parentStartTimeText(proc)),
         ppid: 0,
         parentStartTime: 0,
         parentExecId: '',

@@ -4,7 +4,7 @@
  */
 import { EXEC, EXIT, FILE, FORK, HDR, NET, OP, PROC } from './abi';
 import type { RecordDecoder } from './decoder-registry';
-import { decodeCString, decodeStringList, decodeText, formatIpv4, formatIpv6, readU64, u64Text } from './text';
+import { decodeComm, decodeStringList, decodeText, formatIpv4, formatIpv6, u64ExactText } from './text';
 
 /** The process block every record carries (struct aegis_proc). */
 export interface ProcFields {
@@ -15,10 +15,10 @@ export interface ProcFields {
   readonly gid: number;
   /** ns since boot (CLOCK_MONOTONIC) at fork of the thread group leader; exact below 2^53. */
   readonly startTime: number;
-  /** Exact decimal digits of start_time (for exec_id). */
-  readonly startTimeText: string;
+  /** The exact decimal digits when start_time >= 2^53 (the number is rounded then), else undefined. */
+  readonly startTimeExact: string | undefined;
   readonly parentStartTime: number;
-  readonly parentStartTimeText: string;
+  readonly parentStartTimeExact: string | undefined;
   readonly cgid: number;
   readonly comm: string;
 }
@@ -91,38 +91,53 @@ export interface NetRecord extends RecordBase {
 
 export type DecodedRecord = ExecRecord | ExitRecord | ForkRecord | FileRecord | NetRecord;
 
+/** Exact digits of the process start_time (for exec_id), whatever its size. */
+export function startTimeText(proc: ProcFields): string {
+  return proc.startTimeExact ?? String(proc.startTime);
+}
+
+export function parentStartTimeText(proc: ProcFields): string {
+  return proc.parentStartTimeExact ?? String(proc.parentStartTime);
+}
+
+const TWO_32 = 4294967296;
+
+function u64(v: DataView, off: number): number {
+  return v.getUint32(off, true) + v.getUint32(off + 4, true) * TWO_32;
+}
+
 const P = PROC.fields;
 
-/** struct aegis_proc at `base`. */
-function decodeProc(buf: Buffer, base: number): ProcFields {
+/** struct aegis_proc at `base`. Reads go through a DataView: TurboFan inlines them, Buffer#readUInt32LE it does not. */
+function decodeProc(v: DataView, buf: Buffer, base: number): ProcFields {
   return {
-    pid: buf.readUInt32LE(base + P.pid.offset),
-    tid: buf.readUInt32LE(base + P.tid.offset),
-    ppid: buf.readUInt32LE(base + P.ppid.offset),
-    uid: buf.readUInt32LE(base + P.uid.offset),
-    gid: buf.readUInt32LE(base + P.gid.offset),
-    startTime: readU64(buf, base + P.start_time.offset),
-    startTimeText: u64Text(buf, base + P.start_time.offset),
-    parentStartTime: readU64(buf, base + P.parent_start_time.offset),
-    parentStartTimeText: u64Text(buf, base + P.parent_start_time.offset),
-    cgid: readU64(buf, base + P.cgid.offset),
-    comm: decodeCString(buf, base + P.comm.offset, P.comm.size),
+    pid: v.getUint32(base + P.pid.offset, true),
+    tid: v.getUint32(base + P.tid.offset, true),
+    ppid: v.getUint32(base + P.ppid.offset, true),
+    uid: v.getUint32(base + P.uid.offset, true),
+    gid: v.getUint32(base + P.gid.offset, true),
+    startTime: u64(v, base + P.start_time.offset),
+    startTimeExact: u64ExactText(v, base + P.start_time.offset),
+    parentStartTime: u64(v, base + P.parent_start_time.offset),
+    parentStartTimeExact: u64ExactText(v, base + P.parent_start_time.offset),
+    cgid: u64(v, base + P.cgid.offset),
+    comm: decodeComm(v, buf, base + P.comm.offset),
   };
 }
 
 const H = HDR.fields;
 
-function flagsOf(buf: Buffer, off: number): number {
-  return buf.readUInt16LE(off + H.flags.offset);
+function flagsOf(v: DataView, off: number): number {
+  return v.getUint16(off + H.flags.offset, true);
 }
 
-function ktimeOf(buf: Buffer, off: number): number {
-  return readU64(buf, off + H.ktime.offset);
+function ktimeOf(v: DataView, off: number): number {
+  return u64(v, off + H.ktime.offset);
 }
 
 /** A length field, clamped to its slot so a corrupt length can never read past the field. */
-function lenIn(buf: Buffer, off: number, slotSize: number): number {
-  const n = buf.readUInt16LE(off);
+function lenIn(v: DataView, off: number, slotSize: number): number {
+  const n = v.getUint16(off, true);
   return n < slotSize ? n : slotSize - 1;
 }
 
@@ -131,20 +146,20 @@ export const execDecoder: RecordDecoder<ExecRecord> = {
   op: OP.EXEC,
   name: 'exec',
   minSize: E.args.offset,
-  decode(buf, off, len) {
-    const filenameLen = lenIn(buf, off + E.filename_len.offset, E.filename.size);
-    const exeLen = lenIn(buf, off + E.exe_len.offset, E.exe.size);
+  decode(v, buf, off, len) {
+    const filenameLen = lenIn(v, off + E.filename_len.offset, E.filename.size);
+    const exeLen = lenIn(v, off + E.exe_len.offset, E.exe.size);
     const argsAvail = len - E.args.offset;
-    const argsLen = Math.min(buf.readUInt16LE(off + E.args_len.offset), E.args.size, argsAvail);
+    const argsLen = Math.min(v.getUint16(off + E.args_len.offset, true), E.args.size, argsAvail);
     return {
       kind: 'exec',
       op: OP.EXEC,
-      flags: flagsOf(buf, off),
-      ktime: ktimeOf(buf, off),
-      proc: decodeProc(buf, off + E.proc.offset),
-      exeIno: readU64(buf, off + E.exe_ino.offset),
-      exeDev: buf.readUInt32LE(off + E.exe_dev.offset),
-      argc: buf.readUInt16LE(off + E.argc.offset),
+      flags: flagsOf(v, off),
+      ktime: ktimeOf(v, off),
+      proc: decodeProc(v, buf, off + E.proc.offset),
+      exeIno: u64(v, off + E.exe_ino.offset),
+      exeDev: v.getUint32(off + E.exe_dev.offset, true),
+      argc: v.getUint16(off + E.argc.offset, true),
       filename: decodeText(buf, off + E.filename.offset, off + E.filename.offset + filenameLen),
       exe: decodeText(buf, off + E.exe.offset, off + E.exe.offset + exeLen),
       args: decodeStringList(buf, off + E.args.offset, off + E.args.offset + argsLen),
@@ -157,14 +172,14 @@ export const exitDecoder: RecordDecoder<ExitRecord> = {
   op: OP.EXIT,
   name: 'exit',
   minSize: EXIT.size,
-  decode(buf, off) {
+  decode(v, buf, off) {
     return {
       kind: 'exit',
       op: OP.EXIT,
-      flags: flagsOf(buf, off),
-      ktime: ktimeOf(buf, off),
-      proc: decodeProc(buf, off + X.proc.offset),
-      exitStatus: buf.readUInt32LE(off + X.exit_code.offset),
+      flags: flagsOf(v, off),
+      ktime: ktimeOf(v, off),
+      proc: decodeProc(v, buf, off + X.proc.offset),
+      exitStatus: v.getUint32(off + X.exit_code.offset, true),
     };
   },
 };
@@ -173,8 +188,8 @@ export const forkDecoder: RecordDecoder<ForkRecord> = {
   op: OP.FORK,
   name: 'fork',
   minSize: FORK.size,
-  decode(buf, off) {
-    return { kind: 'fork', op: OP.FORK, flags: flagsOf(buf, off), ktime: ktimeOf(buf, off), proc: decodeProc(buf, off + FORK.fields.proc.offset) };
+  decode(v, buf, off) {
+    return { kind: 'fork', op: OP.FORK, flags: flagsOf(v, off), ktime: ktimeOf(v, off), proc: decodeProc(v, buf, off + FORK.fields.proc.offset) };
   },
 };
 
@@ -183,24 +198,24 @@ export const fileDecoder: RecordDecoder<FileRecord> = {
   op: OP.FILE,
   name: 'file',
   minSize: F.resolved.offset,
-  decode(buf, off, len) {
-    const pathLen = lenIn(buf, off + F.path_len.offset, F.path.size);
-    const resolvedLen = Math.min(lenIn(buf, off + F.resolved_len.offset, F.resolved.size), len - F.resolved.offset);
+  decode(v, buf, off, len) {
+    const pathLen = lenIn(v, off + F.path_len.offset, F.path.size);
+    const resolvedLen = Math.min(lenIn(v, off + F.resolved_len.offset, F.resolved.size), len - F.resolved.offset);
     return {
       kind: 'file',
       op: OP.FILE,
-      flags: flagsOf(buf, off),
-      ktime: ktimeOf(buf, off),
-      proc: decodeProc(buf, off + F.proc.offset),
-      ino: readU64(buf, off + F.ino.offset),
-      dev: buf.readUInt32LE(off + F.dev.offset),
-      openFlags: buf.readUInt32LE(off + F.open_flags.offset),
-      ruleId: buf.readUInt32LE(off + F.rule_id.offset),
-      action: buf.readUInt8(off + F.action.offset),
-      hook: buf.readUInt8(off + F.hook.offset),
-      verdict: buf.readUInt8(off + F.verdict.offset),
-      mode: buf.readUInt8(off + F.mode.offset),
-      ret: buf.readInt32LE(off + F.ret.offset),
+      flags: flagsOf(v, off),
+      ktime: ktimeOf(v, off),
+      proc: decodeProc(v, buf, off + F.proc.offset),
+      ino: u64(v, off + F.ino.offset),
+      dev: v.getUint32(off + F.dev.offset, true),
+      openFlags: v.getUint32(off + F.open_flags.offset, true),
+      ruleId: v.getUint32(off + F.rule_id.offset, true),
+      action: v.getUint8(off + F.action.offset),
+      hook: v.getUint8(off + F.hook.offset),
+      verdict: v.getUint8(off + F.verdict.offset),
+      mode: v.getUint8(off + F.mode.offset),
+      ret: v.getInt32(off + F.ret.offset, true),
       path: decodeText(buf, off + F.path.offset, off + F.path.offset + pathLen),
       resolved: decodeText(buf, off + F.resolved.offset, off + F.resolved.offset + Math.max(0, resolvedLen)),
     };
@@ -213,24 +228,24 @@ export const netDecoder: RecordDecoder<NetRecord> = {
   op: OP.CONNECT,
   name: 'connect',
   minSize: NET.size,
-  decode(buf, off) {
-    const family = buf.readUInt8(off + N.family.offset);
+  decode(v, buf, off) {
+    const family = v.getUint8(off + N.family.offset);
     const ip = family === AF_INET6 ? formatIpv6 : formatIpv4;
     return {
       kind: 'connect',
       op: OP.CONNECT,
-      flags: flagsOf(buf, off),
-      ktime: ktimeOf(buf, off),
-      proc: decodeProc(buf, off + N.proc.offset),
-      ruleId: buf.readUInt32LE(off + N.rule_id.offset),
+      flags: flagsOf(v, off),
+      ktime: ktimeOf(v, off),
+      proc: decodeProc(v, buf, off + N.proc.offset),
+      ruleId: v.getUint32(off + N.rule_id.offset, true),
       family,
-      protocol: buf.readUInt8(off + N.protocol.offset),
-      action: buf.readUInt8(off + N.action.offset),
-      hook: buf.readUInt8(off + N.hook.offset),
-      verdict: buf.readUInt8(off + N.verdict.offset),
-      mode: buf.readUInt8(off + N.mode.offset),
-      remotePort: buf.readUInt16LE(off + N.remote_port.offset),
-      localPort: buf.readUInt16LE(off + N.local_port.offset),
+      protocol: v.getUint8(off + N.protocol.offset),
+      action: v.getUint8(off + N.action.offset),
+      hook: v.getUint8(off + N.hook.offset),
+      verdict: v.getUint8(off + N.verdict.offset),
+      mode: v.getUint8(off + N.mode.offset),
+      remotePort: v.getUint16(off + N.remote_port.offset, true),
+      localPort: v.getUint16(off + N.local_port.offset, true),
       remoteIp: ip(buf, off + N.remote_ip.offset),
       localIp: ip(buf, off + N.local_ip.offset),
     };

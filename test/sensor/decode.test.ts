@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { OP, OP_MAX } from '../../src/sensor/abi';
 import { createDecoderRegistry } from '../../src/sensor/decoder-registry';
 import type { DecodedRecord, ExecRecord, FileRecord, NetRecord } from '../../src/sensor/records';
-import { RECORD_DECODERS } from '../../src/sensor/records';
+import { RECORD_DECODERS, startTimeText } from '../../src/sensor/records';
 import { batch, execRecord, exitRecord, fileRecord, forkRecord, netRecord } from './record-builder';
 
 const registry = () => createDecoderRegistry<DecodedRecord>(RECORD_DECODERS);
@@ -25,7 +25,7 @@ void test('every op decodes its record; a batch is decoded in order', () => {
     assert.equal(x.proc.pid, 4242);
     assert.equal(x.proc.comm, 'worker');
     assert.equal(x.proc.startTime, 123_456_789);
-    assert.equal(x.proc.startTimeText, '123456789');
+    assert.equal(startTimeText(x.proc), '123456789');
     assert.equal(x.proc.cgid, 7);
     assert.equal(x.proc.uid, 1000);
   }

@@ -11,9 +11,9 @@ const proc = (pid: number, startTime: number, ppid = 1, parentStartTime = 10, co
   uid: 0,
   gid: 0,
   startTime,
-  startTimeText: String(startTime),
+  startTimeExact: undefined,
   parentStartTime,
-  parentStartTimeText: String(parentStartTime),
+  parentStartTimeExact: undefined,
   cgid: 1,
   comm,
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { decodeCString, decodeStringList, decodeText, formatIpv6, kernelDevToUser, readU64, u64Text, userDevToKernel } from '../../src/sensor/text';
+import { decodeComm, decodeCString, decodeStringList, decodeText, formatIpv6, kernelDevToUser, readU64, u64ExactText, userDevToKernel } from '../../src/sensor/text';
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
@@ -46,15 +46,38 @@ void test('C strings stop at NUL or at the field end; lists keep a truncated tai
   assert.deepEqual(decodeStringList(Buffer.from('a\0\0b\0'), 0, 5), ['a', '', 'b']);
 });
 
-void test('u64: exact digits above 2^53, exact numbers below', () => {
+void test('u64: exact numbers below 2^53, exact digits above', () => {
   const b = Buffer.alloc(8);
+  const v = new DataView(b.buffer, b.byteOffset, 8);
   b.writeBigUInt64LE(2n ** 53n - 1n);
-  assert.equal(readU64(b, 0), Number.MAX_SAFE_INTEGER);
-  assert.equal(u64Text(b, 0), String(Number.MAX_SAFE_INTEGER));
+  assert.equal(readU64(v, 0), Number.MAX_SAFE_INTEGER);
+  assert.equal(u64ExactText(v, 0), undefined, 'the number is exact: no text needed');
   b.writeBigUInt64LE(2n ** 64n - 1n);
-  assert.equal(u64Text(b, 0), '18446744073709551615');
+  assert.equal(u64ExactText(v, 0), '18446744073709551615');
   b.writeBigUInt64LE(9007199254740993n); // 2^53 + 1: not representable as a number
-  assert.equal(u64Text(b, 0), '9007199254740993');
+  assert.equal(u64ExactText(v, 0), '9007199254740993');
+});
+
+void test('comm cache: equal bytes give the cached string, any differing byte gives its own', () => {
+  const mk = (s: string, tail = 0): Buffer => {
+    const b = Buffer.alloc(16);
+    b.write(s);
+    b[15] = tail;
+    return b;
+  };
+  const dv = (b: Buffer) => new DataView(b.buffer, b.byteOffset, b.length);
+  const a = mk('nginx');
+  assert.equal(decodeComm(dv(a), a, 0), 'nginx');
+  assert.equal(decodeComm(dv(a), a, 0), 'nginx');
+  const b = mk('nginy');
+  assert.equal(decodeComm(dv(b), b, 0), 'nginy');
+  fc.assert(
+    fc.property(fc.uint8Array({ minLength: 16, maxLength: 16 }), (arr) => {
+      const buf = Buffer.from(arr);
+      assert.equal(decodeComm(dv(buf), buf, 0), decodeCString(buf, 0, 16));
+    }),
+    { numRuns: 5000 },
+  );
 });
 
 void test('dev_t: kernel encoding <-> stat(2) encoding', () => {
