@@ -50,7 +50,7 @@ export interface LoadgenResult {
 export function runLoadgen(args: readonly string[]): Promise<LoadgenResult> {
   return new Promise((resolve, reject) => {
     execFile(loadgen(), args, { encoding: 'utf8' }, (err, stdout) => {
-      if (err !== null) reject(err as Error);
+      if (err !== null) reject(new Error(`loadgen ${args.join(" ")} failed: ${err.message}`, { cause: err }));
       else resolve(JSON.parse(stdout.trim()) as LoadgenResult);
     });
   });
