@@ -32,6 +32,7 @@ let loadgenPath: string | undefined;
 
 export function loadgen(): string {
   if (loadgenPath !== undefined) return loadgenPath;
+  // always rebuilt: a stale binary from an older checkout would report a different format
   fs.mkdirSync(WORK_DIR, { recursive: true });
   const out = path.join(WORK_DIR, 'loadgen');
   const r = spawnSync(process.env.CC ?? 'cc', ['-O2', '-Wall', '-pthread', '-o', out, path.join(ROOT, 'bench', 'sensor', 'loadgen.c')], { encoding: 'utf8' });
@@ -44,6 +45,8 @@ export interface LoadgenResult {
   readonly mode: string;
   readonly ops: number;
   readonly seconds: number;
+  /** CPU seconds the generator used (user + system), BPF and tracepoint cost included. */
+  readonly cpu: number;
 }
 
 /** Runs the generator asynchronously (the sensor shares this event loop and must keep polling). */

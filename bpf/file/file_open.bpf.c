@@ -18,22 +18,22 @@ SEC("lsm/file_open")
 int BPF_PROG(aegis_lsm_file_open, struct file *file, int ret)
 {
 	struct aegis_scratch *s;
-	struct aegis_inode_key ikey;
+	struct aegis_file_info fi;
 	struct aegis_rule *rule;
 	int walked;
 
 	if (ret)
 		return ret;
-	if (BPF_CORE_READ(file, f_mode) & AEGIS_FMODE_EXEC)
-		return 0;
 	s = aegis_scratch_get();
 	if (!s)
 		return 0;
-	aegis_file_ident(file, &ikey);
-	rule = aegis_file_rule(s, file, &ikey, &walked);
+	aegis_file_info(s, file, &fi);
+	if (fi.fmode & AEGIS_FMODE_EXEC)
+		return 0;
+	rule = aegis_file_rule(s, &fi, &walked);
 	if (!rule || aegis_cgroup_allowed())
 		return 0;
-	if (aegis_file_hit(s, file, &ikey, rule, walked, AEGIS_HOOK_LSM_FILE_OPEN, 1, 0, NULL, 0))
+	if (aegis_file_hit(s, &fi, rule, walked, AEGIS_HOOK_LSM_FILE_OPEN, 1, 0, NULL, 0))
 		return -AEGIS_EPERM;
 	return 0;
 }

@@ -95,9 +95,13 @@ enum aegis_mode {
 	AEGIS_MODE_ENFORCE = 1,
 };
 
-/* Map ids for the map-full counters (aegis_stats.map_full). */
+/*
+ * Map ids for the map-full counters (aegis_stats.map_full). Today no program
+ * writes a map (policy maps are written by user space, which gets E2BIG
+ * itself), so no slot is in use; a kernel-written map added later must
+ * count its update failures here under a new id.
+ */
 enum aegis_map_id {
-	AEGIS_MAP_OPEN_INFLIGHT = 0,
 	AEGIS_MAP_ID_MAX = 8,
 };
 

@@ -84,10 +84,36 @@ static __always_inline void aegis_hdr_init(struct aegis_hdr *hdr, __u16 op, __u3
 	hdr->ktime = bpf_ktime_get_ns();
 }
 
-/* Fill the process block for @task (a thread; identity is its thread group). */
+/*
+ * Fill the process block for @task (a thread; identity is its thread group).
+ *
+ * @task must be a BTF pointer (a tp_btf/LSM argument or
+ * bpf_get_current_task_btf()): its fields are then plain loads the JIT turns
+ * into guarded memory reads, not one bpf_probe_read_kernel() call each.
+ * cgroup programs have no BTF task and use aegis_proc_fill_probe().
+ */
 static __always_inline void aegis_proc_fill(struct aegis_proc *p, struct task_struct *task)
 {
-	struct task_struct *leader = BPF_CORE_READ(task, group_leader);
+	struct task_struct *parent = task->real_parent;
+	__u64 uid_gid = bpf_get_current_uid_gid();
+
+	p->pid = task->tgid;
+	p->tid = task->pid;
+	p->ppid = parent->tgid;
+	p->uid = (__u32)uid_gid;
+	p->gid = (__u32)(uid_gid >> 32);
+	p->_pad0 = 0;
+	p->start_time = task->group_leader->start_time;
+	p->parent_start_time = parent->group_leader->start_time;
+	p->cgid = bpf_get_current_cgroup_id();
+	/* task->comm is NUL padded (strscpy_pad): a plain copy gives clean 16 bytes */
+	bpf_probe_read_kernel(p->comm, sizeof(p->comm), &task->comm);
+}
+
+/* Same fields for the current task, through probe reads (no BTF task available). */
+static __always_inline void aegis_proc_fill_probe(struct aegis_proc *p)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct task_struct *parent = BPF_CORE_READ(task, real_parent);
 	__u64 uid_gid = bpf_get_current_uid_gid();
 
@@ -97,16 +123,10 @@ static __always_inline void aegis_proc_fill(struct aegis_proc *p, struct task_st
 	p->uid = (__u32)uid_gid;
 	p->gid = (__u32)(uid_gid >> 32);
 	p->_pad0 = 0;
-	p->start_time = BPF_CORE_READ(leader, start_time);
+	p->start_time = BPF_CORE_READ(task, group_leader, start_time);
 	p->parent_start_time = BPF_CORE_READ(parent, group_leader, start_time);
 	p->cgid = bpf_get_current_cgroup_id();
-	/* task->comm is NUL padded (strscpy_pad): a plain copy gives clean 16 bytes */
 	bpf_probe_read_kernel(p->comm, sizeof(p->comm), &task->comm);
-}
-
-static __always_inline void aegis_proc_fill_current(struct aegis_proc *p)
-{
-	aegis_proc_fill(p, (struct task_struct *)bpf_get_current_task());
 }
 
 /*
@@ -219,13 +239,55 @@ static __always_inline __u16 aegis_walk_copy(struct aegis_scratch *s, __u32 pos,
 	return len & AEGIS_NAME_MASK;
 }
 
-static __always_inline void aegis_file_ident(struct file *file, struct aegis_inode_key *key)
-{
-	struct inode *inode = BPF_CORE_READ(file, f_inode);
+/*
+ * Reading kernel objects costs one bpf_probe_read_kernel() call per field
+ * with BPF_CORE_READ; on the open path that was most of the per-open cost.
+ * Instead the head of each object is copied once into per-CPU scratch and
+ * fields are taken from the copy at their CO-RE-relocated offsets. A field
+ * beyond the copied head (a kernel with a very different layout) is read
+ * directly, so the result never depends on the layout guess.
+ */
+#define AEGIS_PEEK(buf, obj, type, field, out)                                             \
+	do {                                                                               \
+		__u32 __off = bpf_core_field_offset(type, field);                          \
+		if (__off + sizeof(out) <= AEGIS_PEEK_BYTES)                               \
+			__builtin_memcpy(&(out), (void *)(buf) + __off, sizeof(out));      \
+		else                                                                       \
+			bpf_core_read(&(out), sizeof(out), &((type *)(obj))->field);       \
+	} while (0)
 
-	key->ino = BPF_CORE_READ(inode, i_ino);
-	key->dev = BPF_CORE_READ(inode, i_sb, s_dev);
-	key->_pad0 = 0;
+/* What the rules need to know about an opened or executed file. */
+struct aegis_file_info {
+	struct aegis_inode_key key;
+	struct dentry *dentry;
+	struct vfsmount *mnt;
+	__u32 flags; /* f_flags */
+	__u32 fmode; /* f_mode */
+};
+
+/* Fill @fi from @file: three probe reads (file head, inode head, s_dev). */
+static __always_inline void aegis_file_info(struct aegis_scratch *s, struct file *file,
+					    struct aegis_file_info *fi)
+{
+	struct inode *inode = NULL;
+	struct super_block *sb = NULL;
+	unsigned long ino = 0;
+	dev_t dev = 0;
+
+	bpf_probe_read_kernel(s->peek, AEGIS_PEEK_BYTES, file);
+	AEGIS_PEEK(s->peek, file, struct file, f_inode, inode);
+	AEGIS_PEEK(s->peek, file, struct file, f_path.dentry, fi->dentry);
+	AEGIS_PEEK(s->peek, file, struct file, f_path.mnt, fi->mnt);
+	AEGIS_PEEK(s->peek, file, struct file, f_flags, fi->flags);
+	AEGIS_PEEK(s->peek, file, struct file, f_mode, fi->fmode);
+
+	bpf_probe_read_kernel(s->peek, AEGIS_PEEK_BYTES, inode);
+	AEGIS_PEEK(s->peek, inode, struct inode, i_ino, ino);
+	AEGIS_PEEK(s->peek, inode, struct inode, i_sb, sb);
+	bpf_core_read(&dev, sizeof(dev), &sb->s_dev);
+	fi->key.ino = ino;
+	fi->key.dev = dev;
+	fi->key._pad0 = 0;
 }
 
 /*
@@ -235,28 +297,27 @@ static __always_inline void aegis_file_ident(struct file *file, struct aegis_ino
  * path is left in s->key.path so the caller can put it into the record
  * without walking again (*walked = 1).
  */
-static __always_inline struct aegis_rule *aegis_file_rule(struct aegis_scratch *s, struct file *file,
-							  struct aegis_inode_key *ikey, int *walked)
+static __always_inline struct aegis_rule *aegis_file_rule(struct aegis_scratch *s,
+							  struct aegis_file_info *fi, int *walked)
 {
-	struct dentry *dentry = BPF_CORE_READ(file, f_path.dentry);
-	struct vfsmount *vfsmnt = BPF_CORE_READ(file, f_path.mnt);
+	struct dentry *dentry = fi->dentry; /* a local: CO-RE must not relocate fi itself */
 	struct aegis_rule *rule;
-	const unsigned char *name;
+	const unsigned char *name = NULL;
 	__u16 flags = 0;
 	__u32 pos;
 
 	*walked = 0;
-	rule = bpf_map_lookup_elem(&deny_inode, ikey);
+	rule = bpf_map_lookup_elem(&deny_inode, &fi->key);
 	if (rule)
 		return rule;
 
 	__builtin_memset(&s->leaf, 0, sizeof(s->leaf));
-	name = BPF_CORE_READ(dentry, d_name.name);
+	bpf_core_read(&name, sizeof(name), &dentry->d_name.name);
 	bpf_probe_read_kernel_str(s->leaf.name, sizeof(s->leaf.name), name);
 	if (!bpf_map_lookup_elem(&deny_path_leaf, &s->leaf))
 		return NULL;
 
-	pos = aegis_walk_path(s, dentry, vfsmnt, &flags);
+	pos = aegis_walk_path(s, dentry, fi->mnt, &flags);
 	__builtin_memset(&s->key, 0, sizeof(s->key));
 	aegis_walk_copy(s, pos, s->key.path, &flags);
 	*walked = 1;
@@ -330,10 +391,10 @@ static __always_inline __u8 aegis_enforce(__u8 action, int can_deny, __u32 mode,
  * @upath: user pointer to the name the caller passed (0 if unknown).
  * Returns 1 if the hook must deny.
  */
-static __always_inline int aegis_file_hit(struct aegis_scratch *s, struct file *file,
-					  struct aegis_inode_key *ikey, struct aegis_rule *rule,
-					  int walked, __u8 hook, int can_deny, __s32 ret,
-					  const char *upath, int upath_kernel)
+static __always_inline int aegis_file_hit(struct aegis_scratch *s, struct aegis_file_info *fi,
+					  struct aegis_rule *rule, int walked, __u8 hook,
+					  int can_deny, __s32 ret, const char *upath,
+					  int upath_kernel)
 {
 	struct aegis_file_rec *rec = &s->file;
 	__u32 mode = aegis_mode();
@@ -342,10 +403,10 @@ static __always_inline int aegis_file_hit(struct aegis_scratch *s, struct file *
 	long n;
 
 	aegis_hdr_init(&rec->hdr, AEGIS_OP_FILE, 0);
-	aegis_proc_fill_current(&rec->proc);
-	rec->ino = ikey->ino;
-	rec->dev = ikey->dev;
-	rec->open_flags = BPF_CORE_READ(file, f_flags);
+	aegis_proc_fill(&rec->proc, bpf_get_current_task_btf());
+	rec->ino = fi->key.ino;
+	rec->dev = fi->key.dev;
+	rec->open_flags = fi->flags;
 	rec->rule_id = rule->rule_id;
 	rec->action = rule->action;
 	rec->hook = hook;
@@ -373,9 +434,7 @@ static __always_inline int aegis_file_hit(struct aegis_scratch *s, struct file *
 		n = bpf_probe_read_kernel_str(rec->resolved, sizeof(rec->resolved), s->key.path);
 		rec->resolved_len = n > 0 ? (n - 1) & AEGIS_NAME_MASK : 0;
 	} else {
-		struct dentry *dentry = BPF_CORE_READ(file, f_path.dentry);
-		struct vfsmount *vfsmnt = BPF_CORE_READ(file, f_path.mnt);
-		__u32 pos = aegis_walk_path(s, dentry, vfsmnt, &rec->hdr.flags);
+		__u32 pos = aegis_walk_path(s, fi->dentry, fi->mnt, &rec->hdr.flags);
 
 		rec->resolved_len = aegis_walk_copy(s, pos, rec->resolved, &rec->hdr.flags);
 	}

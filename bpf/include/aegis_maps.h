@@ -128,28 +128,13 @@ AEGIS_MAP struct {
 
 /* ---- kernel-private state ---- */
 
-/* Per-task stash between sys_enter_open* and sys_exit_open*: the user pointer
- * to the file name. Task storage dies with the task, so a thread that never
- * returns from open leaks nothing (a pid-keyed hash would). */
-struct aegis_open_stash {
-	__u64 filename; /* user pointer */
-	__u32 nr; /* which syscall stashed it (aegis_hook of the exit side) */
-	__u32 _pad0;
-};
-
-AEGIS_MAP struct {
-	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct aegis_open_stash);
-} open_stash SEC(".maps");
-
 /*
  * Per-CPU scratch: records are built here (the big ones do not fit the
  * 512-byte BPF stack). Keeping every record type in this map value also
  * keeps every record layout in the object's BTF, which the layout test reads.
  */
 #define AEGIS_WALK_BUF 512 /* power of two: positions are masked with it */
+#define AEGIS_PEEK_BYTES 128 /* head of a kernel object copied in one read (aegis_core.h) */
 struct aegis_scratch {
 	struct aegis_exec_rec exec;
 	struct aegis_file_rec file;
@@ -158,6 +143,7 @@ struct aegis_scratch {
 	struct aegis_net_rec net;
 	struct aegis_path_key key;
 	struct aegis_leaf_key leaf;
+	__u8 peek[AEGIS_PEEK_BYTES];
 	/* dentry walk builds the path backwards from walk[AEGIS_WALK_BUF - 1];
 	 * the extra AEGIS_PATH_MAX bytes keep masked writes in bounds. */
 	char walk[AEGIS_WALK_BUF + AEGIS_PATH_MAX];

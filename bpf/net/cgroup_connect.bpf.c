@@ -53,7 +53,7 @@ static __always_inline int connect_finish(struct bpf_sock_addr *ctx, struct aegi
 		return 1;
 
 	aegis_hdr_init(&rec->hdr, AEGIS_OP_CONNECT, sizeof(*rec));
-	aegis_proc_fill_current(&rec->proc);
+	aegis_proc_fill_probe(&rec->proc);
 	rec->protocol = ctx->protocol;
 	rec->mode = mode;
 	if (rule) {

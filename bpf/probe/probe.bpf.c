@@ -18,13 +18,6 @@ struct {
 	__uint(max_entries, 4096);
 } probe_ring SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, __u64);
-} probe_task_storage SEC(".maps");
-
 /* BPF LSM: needs CONFIG_BPF_LSM, "bpf" in the active LSM list and BPF trampolines. */
 SEC("lsm/file_open")
 int BPF_PROG(probe_lsm, struct file *file, int ret)
@@ -39,10 +32,18 @@ int BPF_PROG(probe_tp_btf, struct task_struct *task)
 	return 0;
 }
 
-/* Syscall tracepoints (perf event based; attach needs tracefs). */
-SEC("tp/syscalls/sys_enter_openat")
+/*
+ * Syscall tracepoints (perf event based; attach needs tracefs), with what the
+ * tracepoint-mode open hook uses: a BTF task pointer walked without helpers
+ * and the task's saved user registers (bpf_task_pt_regs, 5.15+).
+ */
+SEC("tp/syscalls/sys_exit_openat")
 int probe_tp_syscalls(void *ctx)
 {
+	struct task_struct *task = bpf_get_current_task_btf();
+
+	if (task->files->fdt->max_fds == 0 && bpf_task_pt_regs(task))
+		return 1;
 	return 0;
 }
 
@@ -61,15 +62,6 @@ int BPF_PROG(probe_ringbuf, struct task_struct *task)
 {
 	if (bpf_get_current_pid_tgid() == ~0ULL)
 		bpf_ringbuf_output(&probe_ring, &task, sizeof(task), 0);
-	return 0;
-}
-
-/* Task local storage, used for the open enter/exit stash. */
-SEC("tp/syscalls/sys_enter_openat")
-int probe_task_storage_get(void *ctx)
-{
-	if (bpf_get_current_pid_tgid() == ~0ULL)
-		bpf_task_storage_get(&probe_task_storage, bpf_get_current_task_btf(), 0, 0);
 	return 0;
 }
 

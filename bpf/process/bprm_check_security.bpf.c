@@ -14,9 +14,8 @@ SEC("lsm/bprm_check_security")
 int BPF_PROG(aegis_lsm_bprm_check, struct linux_binprm *bprm, int ret)
 {
 	struct aegis_scratch *s;
-	struct aegis_inode_key ikey;
+	struct aegis_file_info fi;
 	struct aegis_rule *rule;
-	struct file *file;
 	int walked;
 
 	if (ret)
@@ -24,12 +23,11 @@ int BPF_PROG(aegis_lsm_bprm_check, struct linux_binprm *bprm, int ret)
 	s = aegis_scratch_get();
 	if (!s)
 		return 0;
-	file = BPF_CORE_READ(bprm, file);
-	aegis_file_ident(file, &ikey);
-	rule = aegis_file_rule(s, file, &ikey, &walked);
+	aegis_file_info(s, BPF_CORE_READ(bprm, file), &fi);
+	rule = aegis_file_rule(s, &fi, &walked);
 	if (!rule || aegis_cgroup_allowed())
 		return 0;
-	if (aegis_file_hit(s, file, &ikey, rule, walked, AEGIS_HOOK_LSM_BPRM_CHECK_SECURITY, 1, 0,
+	if (aegis_file_hit(s, &fi, rule, walked, AEGIS_HOOK_LSM_BPRM_CHECK_SECURITY, 1, 0,
 			   BPF_CORE_READ(bprm, filename), 1))
 		return -AEGIS_EPERM;
 	return 0;

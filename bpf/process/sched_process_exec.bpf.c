@@ -13,21 +13,16 @@
  */
 #include "aegis_core.h"
 
-static __always_inline void exec_rule_check(struct aegis_scratch *s, struct file *file,
+static __always_inline void exec_rule_check(struct aegis_scratch *s, struct aegis_file_info *fi,
 					    const char *filename)
 {
-	struct aegis_inode_key ikey;
 	struct aegis_rule *rule;
 	int walked = 0;
 
-	if (!file)
-		return;
-	aegis_file_ident(file, &ikey);
-	rule = aegis_file_rule(s, file, &ikey, &walked);
+	rule = aegis_file_rule(s, fi, &walked);
 	if (!rule || aegis_cgroup_allowed())
 		return;
-	aegis_file_hit(s, file, &ikey, rule, walked, AEGIS_HOOK_SCHED_PROCESS_EXEC, 0, 0,
-		       filename, 1);
+	aegis_file_hit(s, fi, rule, walked, AEGIS_HOOK_SCHED_PROCESS_EXEC, 0, 0, filename, 1);
 }
 
 SEC("tp_btf/sched_process_exec")
@@ -38,7 +33,7 @@ int BPF_PROG(aegis_exec, struct task_struct *task, pid_t old_pid, struct linux_b
 	struct file *file, *script = NULL;
 	const char *filename;
 	unsigned long arg_start, arg_end, args_len;
-	struct aegis_inode_key ikey;
+	struct aegis_file_info fi;
 	__u32 pos, size;
 	long n;
 
@@ -48,24 +43,23 @@ int BPF_PROG(aegis_exec, struct task_struct *task, pid_t old_pid, struct linux_b
 	aegis_hdr_init(&rec->hdr, AEGIS_OP_EXEC, 0);
 	aegis_proc_fill(&rec->proc, task);
 
-	filename = BPF_CORE_READ(bprm, filename);
+	filename = bprm->filename;
 	n = bpf_probe_read_kernel_str(rec->filename, sizeof(rec->filename), filename);
 	rec->filename_len = n > 0 ? (n - 1) & AEGIS_NAME_MASK : 0;
 	if (n == sizeof(rec->filename))
 		rec->hdr.flags |= AEGIS_F_TRUNC_FILENAME;
 
-	file = BPF_CORE_READ(bprm, file);
-	aegis_file_ident(file, &ikey);
-	rec->exe_ino = ikey.ino;
-	rec->exe_dev = ikey.dev;
-	pos = aegis_walk_path(s, BPF_CORE_READ(file, f_path.dentry), BPF_CORE_READ(file, f_path.mnt),
-			      &rec->hdr.flags);
+	file = bprm->file;
+	aegis_file_info(s, file, &fi);
+	rec->exe_ino = fi.key.ino;
+	rec->exe_dev = fi.key.dev;
+	pos = aegis_walk_path(s, fi.dentry, fi.mnt, &rec->hdr.flags);
 	rec->exe_len = aegis_walk_copy(s, pos, rec->exe, &rec->hdr.flags);
-	rec->argc = BPF_CORE_READ(bprm, argc);
+	rec->argc = bprm->argc;
 	rec->_pad0 = 0;
 
-	arg_start = BPF_CORE_READ(task, mm, arg_start);
-	arg_end = BPF_CORE_READ(task, mm, arg_end);
+	arg_start = task->mm->arg_start;
+	arg_end = task->mm->arg_end;
 	args_len = arg_end > arg_start ? arg_end - arg_start : 0;
 	if (args_len > AEGIS_ARGS_MAX) {
 		args_len = AEGIS_ARGS_MAX;
@@ -88,9 +82,11 @@ int BPF_PROG(aegis_exec, struct task_struct *task, pid_t old_pid, struct linux_b
 	 * bprm->executable (5.x+) the script: check both.
 	 */
 	if (bpf_core_field_exists(bprm->executable))
-		script = BPF_CORE_READ(bprm, executable);
-	exec_rule_check(s, file, filename);
-	if (script && script != file)
-		exec_rule_check(s, script, filename);
+		script = bprm->executable;
+	exec_rule_check(s, &fi, filename);
+	if (script && script != file) {
+		aegis_file_info(s, script, &fi);
+		exec_rule_check(s, &fi, filename);
+	}
 	return 0;
 }

@@ -16,9 +16,10 @@ int BPF_PROG(aegis_exit, struct task_struct *task)
 	struct aegis_scratch *s;
 	struct aegis_exit_rec *rec;
 
-	if (BPF_CORE_READ(task, signal, live.counter) != 0)
+	/* task is a BTF pointer: direct loads, no helper calls */
+	if (task->signal->live.counter != 0)
 		return 0;
-	if (BPF_CORE_READ(task, flags) & 0x00200000 /* PF_KTHREAD */)
+	if (task->flags & 0x00200000 /* PF_KTHREAD */)
 		return 0;
 	s = aegis_scratch_get();
 	if (!s)
@@ -26,7 +27,7 @@ int BPF_PROG(aegis_exit, struct task_struct *task)
 	rec = &s->exit;
 	aegis_hdr_init(&rec->hdr, AEGIS_OP_EXIT, sizeof(*rec));
 	aegis_proc_fill(&rec->proc, task);
-	rec->exit_code = BPF_CORE_READ(task, exit_code);
+	rec->exit_code = task->exit_code;
 	rec->_pad0 = 0;
 	aegis_submit(rec, sizeof(*rec), AEGIS_OP_EXIT);
 	return 0;

@@ -15,7 +15,7 @@ int BPF_PROG(aegis_fork, struct task_struct *parent, struct task_struct *child)
 	struct aegis_scratch *s;
 	struct aegis_fork_rec *rec;
 
-	if (BPF_CORE_READ(child, pid) != BPF_CORE_READ(child, tgid))
+	if (child->pid != child->tgid)
 		return 0;
 	s = aegis_scratch_get();
 	if (!s)

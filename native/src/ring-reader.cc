@@ -2,6 +2,8 @@
 #include "ring-reader.h"
 
 #include <bpf/libbpf.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -46,6 +48,8 @@ RingReader::RingReader(const Napi::CallbackInfo &info) : Napi::ObjectWrap<RingRe
     if (opts.Get("batchBytes").IsNumber()) batch_bytes = opts.Get("batchBytes").As<Napi::Number>().Uint32Value();
     if (opts.Get("maxRecordsPerTick").IsNumber())
       max_per_tick_ = opts.Get("maxRecordsPerTick").As<Napi::Number>().Uint32Value();
+    if (opts.Get("minIntervalMicros").IsNumber())
+      min_interval_ns_ = static_cast<uint64_t>(opts.Get("minIntervalMicros").As<Napi::Number>().Uint32Value()) * 1000;
   }
   if (batch_bytes < 4096) batch_bytes = 4096;
   if (max_per_tick_ == 0) max_per_tick_ = 1;
@@ -129,20 +133,55 @@ int RingReader::Drain(Napi::Env env) {
   return n;
 }
 
+int RingReader::DrainNow(Napi::Env env) {
+  last_drain_ns_ = uv_hrtime();
+  return Drain(env);
+}
+
+bool RingReader::ArmTimer() {
+  struct itimerspec its = {};
+  its.it_value.tv_sec = static_cast<time_t>(min_interval_ns_ / 1000000000ULL);
+  its.it_value.tv_nsec = static_cast<long>(min_interval_ns_ % 1000000000ULL);
+  if (timerfd_settime(timer_fd_, 0, &its, nullptr) != 0) return false;
+  timer_armed_ = true;
+  return true;
+}
+
 void RingReader::OnPoll(uv_poll_t *handle, int status, int events) {
   auto *self = static_cast<RingReader *>(handle->data);
   if (self == nullptr || self->closed_ || self->rb_ == nullptr) return;
   Napi::HandleScope scope(self->env_);
-  self->Drain(self->env_);
+  int n = self->DrainNow(self->env_);
+  // Records are flowing: switch to timed drains (see ring-reader.h).
+  if (n > 0 && self->min_interval_ns_ > 0 && self->timer_fd_ >= 0 && self->polling_ && !self->closed_ &&
+      self->ArmTimer()) {
+    uv_poll_stop(self->poll_);
+    self->coalesced_++;
+  }
 }
+
+void RingReader::OnTimer(uv_poll_t *handle, int status, int events) {
+  auto *self = static_cast<RingReader *>(handle->data);
+  if (self == nullptr || self->closed_ || self->rb_ == nullptr) return;
+  uint64_t expirations;
+  if (read(self->timer_fd_, &expirations, sizeof(expirations)) < 0) return;  // spurious
+  self->timer_armed_ = false;
+  Napi::HandleScope scope(self->env_);
+  int n = self->DrainNow(self->env_);
+  if (!self->polling_ || self->closed_) return;
+  if (n > 0 && self->ArmTimer()) return;  // still busy: next timed drain
+  self->StartRingPoll();                 // quiet: back to waiting on the ring
+}
+
+void RingReader::StartRingPoll() { uv_poll_start(poll_, UV_READABLE, &RingReader::OnPoll); }
 
 Napi::Value RingReader::Start(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   if (closed_) throw MakeError(env, kErrBpfState, 0, "ring reader is closed");
   if (polling_) return env.Undefined();
+  uv_loop_t *loop = nullptr;
+  napi_get_uv_event_loop(env, &loop);
   if (poll_ == nullptr) {
-    uv_loop_t *loop = nullptr;
-    napi_get_uv_event_loop(env, &loop);
     poll_ = new uv_poll_t;
     int err = uv_poll_init(loop, poll_, ring_buffer__epoll_fd(rb_));
     if (err) {
@@ -152,7 +191,20 @@ Napi::Value RingReader::Start(const Napi::CallbackInfo &info) {
     }
     poll_->data = this;
   }
-  int err = uv_poll_start(poll_, UV_READABLE, &RingReader::OnPoll);
+  if (min_interval_ns_ > 0 && timer_poll_ == nullptr) {
+    timer_fd_ = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (timer_fd_ < 0) throw MakeError(env, kErrRing, errno, "timerfd_create failed");
+    timer_poll_ = new uv_poll_t;
+    int err = uv_poll_init(loop, timer_poll_, timer_fd_);
+    if (err) {
+      delete timer_poll_;
+      timer_poll_ = nullptr;
+      throw MakeError(env, kErrRing, -err, "uv_poll_init on the coalescing timerfd failed");
+    }
+    timer_poll_->data = this;
+    uv_poll_start(timer_poll_, UV_READABLE, &RingReader::OnTimer);
+  }
+  int err = timer_armed_ ? 0 : uv_poll_start(poll_, UV_READABLE, &RingReader::OnPoll);
   if (err) throw MakeError(env, kErrRing, -err, "uv_poll_start failed");
   polling_ = true;
   Ref();  // a running reader must not be collected
@@ -164,6 +216,11 @@ Napi::Value RingReader::Start(const Napi::CallbackInfo &info) {
 Napi::Value RingReader::Stop(const Napi::CallbackInfo &info) {
   if (polling_ && poll_ != nullptr) {
     uv_poll_stop(poll_);
+    if (timer_armed_) {
+      struct itimerspec off = {};
+      timerfd_settime(timer_fd_, 0, &off, nullptr);
+      timer_armed_ = false;
+    }
     polling_ = false;
     Unref();
   }
@@ -185,6 +242,14 @@ void RingReader::CloseHandles() {
     uv_close(reinterpret_cast<uv_handle_t *>(poll_), [](uv_handle_t *h) { delete reinterpret_cast<uv_poll_t *>(h); });
     poll_ = nullptr;
   }
+  if (timer_poll_ != nullptr) {
+    uv_poll_stop(timer_poll_);
+    timer_poll_->data = nullptr;
+    uv_close(reinterpret_cast<uv_handle_t *>(timer_poll_), [](uv_handle_t *h) { delete reinterpret_cast<uv_poll_t *>(h); });
+    timer_poll_ = nullptr;
+  }
+  if (timer_fd_ >= 0) close(timer_fd_);
+  timer_fd_ = -1;
   if (rb_ != nullptr) ring_buffer__free(rb_);
   rb_ = nullptr;
 }
@@ -214,6 +279,7 @@ Napi::Value RingReader::Stats(const Napi::CallbackInfo &info) {
   o.Set("bytes", bytes_);
   o.Set("oversize", oversize_);
   o.Set("cappedTicks", capped_ticks_);
+  o.Set("coalesced", coalesced_);
   o.Set("polling", polling_);
   return o;
 }

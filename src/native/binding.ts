@@ -98,6 +98,8 @@ export interface NativeRingReaderStats {
   readonly oversize: number;
   /** Polls that stopped at maxRecordsPerTick to let the event loop breathe. */
   readonly cappedTicks: number;
+  /** Wakeups deferred to the coalescing timer (minIntervalMicros). */
+  readonly coalesced: number;
   readonly polling: boolean;
 }
 
@@ -130,7 +132,7 @@ export interface NativeBinding {
   readonly RingReader: new (
     map: NativeMap,
     onBatch: RingBatchCallback,
-    options?: { batchBytes?: number; maxRecordsPerTick?: number },
+    options?: { batchBytes?: number; maxRecordsPerTick?: number; minIntervalMicros?: number },
   ) => NativeRingReader;
   openPinnedMap(path: string): NativeMap;
   probeProgram(objectPath: string, programName: string, options?: { attach?: boolean; cgroupPath?: string }): NativeProbeResult;

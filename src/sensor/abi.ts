@@ -69,8 +69,8 @@ export const COMM_LEN = 16;
 export const PATH_MAX = 256;
 export const LEAF_MAX = 32;
 export const ARGS_MAX = 1024;
-/** enum aegis_map_id: index into stats.map_full. */
-export const MAP_ID_NAMES: readonly string[] = ['open_stash'];
+/** enum aegis_map_id: index into stats.map_full. No kernel-written map exists today (see aegis_abi.h). */
+export const MAP_ID_NAMES: readonly string[] = [];
 export const MAP_ID_MAX = 8;
 
 /** Offset and size (bytes) of one struct member. */
@@ -240,17 +240,7 @@ export const PROGRAMS = {
   common: ['aegis_exec', 'aegis_exit', 'aegis_fork'],
   cgroup: ['aegis_connect4', 'aegis_connect6'],
   lsm: ['aegis_lsm_file_open', 'aegis_lsm_bprm_check'],
-  tracepoint: [
-    'aegis_enter_open',
-    'aegis_exit_open',
-    'aegis_enter_openat',
-    'aegis_exit_openat',
-    'aegis_enter_openat2',
-    'aegis_exit_openat2',
-    'aegis_enter_creat',
-    'aegis_exit_creat',
-    'aegis_exit_open_by_handle_at',
-  ],
+  tracepoint: ['aegis_exit_open', 'aegis_exit_openat', 'aegis_exit_openat2', 'aegis_exit_creat', 'aegis_exit_open_by_handle_at'],
 } as const;
 
 /** Frame header the native ring reader puts before each record in a batch: u32 length, u32 reserved. */

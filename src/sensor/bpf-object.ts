@@ -140,12 +140,30 @@ function loadOnce(options: SensorObjectOptions, backend: SensorBackend): SensorO
  * reason is kept in `fallbackReason`); a `tracepoint` failure is final.
  */
 export function loadSensorObject(options: SensorObjectOptions): SensorObject {
-  if (options.backend === 'tracepoint') return loadOnce(options, 'tracepoint');
+  if (options.backend === 'tracepoint') return loadWithRetry(options, 'tracepoint');
   try {
-    return loadOnce(options, 'lsm');
+    return loadWithRetry(options, 'lsm');
   } catch (err) {
     const reason = `LSM mode could not start (${(err as Error).message}); using tracepoint mode`;
-    const fallback = loadOnce(options, 'tracepoint');
+    const fallback = loadWithRetry(options, 'tracepoint');
     return { ...fallback, fallbackReason: reason };
+  }
+}
+
+const EAGAIN = 11;
+const LOAD_ATTEMPTS = 5;
+
+/*
+ * The verifier gives up with EAGAIN when a signal arrives while it works (a profiler's SIGPROF, a SIGCHLD storm);
+ * libbpf retries a few times per program, but a busy process can still see it. EAGAIN is transient: try the whole
+ * load again a few times before calling it a failure. Any other errno is final.
+ */
+function loadWithRetry(options: SensorObjectOptions, backend: SensorBackend): SensorObject {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return loadOnce(options, backend);
+    } catch (err) {
+      if (!(err instanceof SensorError) || err.errno !== EAGAIN || attempt >= LOAD_ATTEMPTS) throw err;
+    }
   }
 }

@@ -49,7 +49,6 @@ export interface FeatureReport {
   readonly syscallTracepoints: ProbeCheck;
   readonly sendSignal: ProbeCheck;
   readonly ringBuffer: ProbeCheck;
-  readonly taskStorage: ProbeCheck;
   readonly cgroupV2: ProbeCheck & { readonly path?: string };
   readonly cgroupConnect: ProbeCheck;
   /** /sys/kernel/security/lockdown's active mode, or why it is unknown. */
@@ -142,7 +141,6 @@ export function probeFeatures(options: ProbeOptions = {}): FeatureReport {
   let syscallTracepoints = lsm;
   let sendSignal = lsm;
   let ringBuffer = lsm;
-  let taskStorage = lsm;
   let cgroupConnect = lsm;
 
   if (native !== undefined && isRoot) {
@@ -162,11 +160,10 @@ export function probeFeatures(options: ProbeOptions = {}): FeatureReport {
     }
     rawTracepoints = probe(native, objectPath, 'probe_tp_btf', 'raw tracepoint (tp_btf/sched_process_exec)', true);
     syscallTracepoints = tracefs.ok
-      ? probe(native, objectPath, 'probe_tp_syscalls', 'syscall tracepoint (tp/syscalls/sys_enter_openat)', true)
+      ? probe(native, objectPath, 'probe_tp_syscalls', 'syscall tracepoint (tp/syscalls/sys_exit_openat, BTF task access, bpf_task_pt_regs)', true)
       : fail('syscall tracepoints need tracefs');
     sendSignal = probe(native, objectPath, 'probe_send_signal', 'bpf_send_signal() helper', false);
     ringBuffer = probe(native, objectPath, 'probe_ringbuf', 'BPF ring buffer', false);
-    taskStorage = probe(native, objectPath, 'probe_task_storage_get', 'task local storage', false);
     cgroupConnect = cgroupV2.ok ? probe(native, objectPath, 'probe_cgroup_connect', 'cgroup/connect4 program', false) : fail('cgroup connect hooks need cgroup v2');
   }
 
@@ -183,8 +180,8 @@ export function probeFeatures(options: ProbeOptions = {}): FeatureReport {
   let backend: SensorBackend | undefined;
   if (reasons.length === 0) {
     if (lsm.ok) backend = 'lsm';
-    else if (syscallTracepoints.ok && taskStorage.ok) backend = 'tracepoint';
-    else reasons.push(`no file-open hook: ${lsm.detail}; ${syscallTracepoints.ok ? taskStorage.detail : syscallTracepoints.detail}`);
+    else if (syscallTracepoints.ok) backend = 'tracepoint';
+    else reasons.push(`no file-open hook: ${lsm.detail}; ${syscallTracepoints.detail}`);
   }
 
   const capabilities: EnforcementCapabilities = {
@@ -223,7 +220,6 @@ export function probeFeatures(options: ProbeOptions = {}): FeatureReport {
     syscallTracepoints,
     sendSignal,
     ringBuffer,
-    taskStorage,
     cgroupV2,
     cgroupConnect,
     lockdown,
@@ -254,7 +250,6 @@ export function formatHealth(report: FeatureReport): string {
     ['syscall tracepoints', report.syscallTracepoints],
     ['bpf_send_signal', report.sendSignal],
     ['ring buffer', report.ringBuffer],
-    ['task storage', report.taskStorage],
     ['cgroup v2', report.cgroupV2],
     ['cgroup connect hooks', report.cgroupConnect],
   ];

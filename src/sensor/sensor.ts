@@ -52,6 +52,8 @@ export interface SensorOptions {
   readonly ringBytes?: number;
   /** Pooled batch buffer bytes. Default 1 MiB. */
   readonly batchBytes?: number;
+  /** Minimum microseconds between ring drains (wakeup coalescing; bounds added latency). See ring-reader.ts. */
+  readonly coalesceMicros?: number;
   /** cgroup v2 directory for the connect hooks; default the cgroup2 mount root; null = no network hooks. */
   readonly cgroupAttachPath?: string | null;
   /** Pin the policy maps here (bpffs) so `aegisbpf policy` reaches them; default: no pinning. */
@@ -141,6 +143,7 @@ export function createSensor(options: SensorOptions): Sensor {
       map: object.maps.events,
       registry,
       batchBytes: options.batchBytes,
+      minIntervalMicros: options.coalesceMicros,
       onRawBatch: options.onRawBatch,
       onRecords(records) {
         options.onRecords?.(records);

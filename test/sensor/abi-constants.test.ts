@@ -49,7 +49,7 @@ void test('hooks, actions, verdicts, modes, map ids', () => {
   assert.equal(modes.get('ENFORCE'), MODE_IDS.enforce);
   const mapIds = enumValues('AEGIS_MAP_');
   assert.equal(mapIds.get('ID_MAX'), MAP_ID_MAX);
-  assert.equal(mapIds.get('OPEN_INFLIGHT'), MAP_ID_NAMES.indexOf('open_stash'));
+  assert.equal(mapIds.size - 1, MAP_ID_NAMES.length, 'one TS name per C map id');
 });
 
 void test('flags and sizes', () => {
