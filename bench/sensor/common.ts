@@ -6,6 +6,7 @@ import { execFile, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { NativeProgramStats } from '../../src/native/binding';
 import { nativeStatus } from '../../src/native/binding';
 
 export interface BenchResult {
@@ -73,6 +74,35 @@ export function printResult(r: BenchResult): void {
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+const STATS_SYSCTL = '/proc/sys/kernel/bpf_stats_enabled';
+
+/** Runs `fn` with kernel.bpf_stats_enabled = 1 (per-program run time), restoring the previous value after. */
+export async function withBpfStats<T>(fn: () => Promise<T>): Promise<T> {
+  let previous: string | undefined;
+  try {
+    previous = fs.readFileSync(STATS_SYSCTL, 'utf8').trim();
+    fs.writeFileSync(STATS_SYSCTL, '1');
+  } catch {
+    previous = undefined;
+  }
+  try {
+    return await fn();
+  } finally {
+    if (previous !== undefined) fs.writeFileSync(STATS_SYSCTL, previous);
+  }
+}
+
+/** Mean run time per program between two programStats() snapshots, e.g. { aegis_exit_openat: '412 ns x 1000' }. */
+export function programCost(before: readonly NativeProgramStats[], after: readonly NativeProgramStats[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const p of after) {
+    const b = before.find((x) => x.name === p.name);
+    const runs = p.runCount - (b?.runCount ?? 0);
+    if (runs > 0) out[p.name] = `${Math.round((p.runTimeNs - (b?.runTimeNs ?? 0)) / runs)} ns x ${runs}`;
+  }
+  return out;
 }
 
 export function hostLoad(): string {

@@ -20,6 +20,7 @@ Napi::Function BpfObject::Init(Napi::Env env) {
   return DefineClass(env, "BpfObject",
                      {
                          InstanceMethod<&BpfObject::Programs>("programs"),
+                         InstanceMethod<&BpfObject::ProgramStats>("programStats"),
                          InstanceMethod<&BpfObject::Maps>("maps"),
                          InstanceMethod<&BpfObject::RodataVars>("rodataVars"),
                          InstanceMethod<&BpfObject::SetAutoload>("setAutoload"),
@@ -101,6 +102,33 @@ Napi::Value BpfObject::Programs(const Napi::CallbackInfo &info) {
     p.Set("autoload", bpf_program__autoload(prog));
     p.Set("type", static_cast<double>(bpf_program__type(prog)));
     p.Set("insns", static_cast<double>(bpf_program__insn_cnt(prog)));
+    out.Set(i++, p);
+  }
+  return out;
+}
+
+// [{ name, id, runTimeNs, runCount, recursionMisses }] for loaded programs,
+// from bpf_prog_info. run_time_ns/run_cnt only advance while the
+// kernel.bpf_stats_enabled sysctl is 1.
+Napi::Value BpfObject::ProgramStats(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  RequireState(env, true, "programStats");
+  Napi::Array out = Napi::Array::New(env);
+  struct bpf_program *prog;
+  uint32_t i = 0;
+  bpf_object__for_each_program(prog, obj_) {
+    int fd = bpf_program__fd(prog);
+    if (fd < 0) continue;  // not loaded (autoload off)
+    struct bpf_prog_info pi = {};
+    __u32 len = sizeof(pi);
+    if (bpf_obj_get_info_by_fd(fd, &pi, &len) != 0)
+      throw MakeError(env, kErrMapOp, errno, std::string("cannot read info of program ") + bpf_program__name(prog));
+    Napi::Object p = Napi::Object::New(env);
+    p.Set("name", bpf_program__name(prog));
+    p.Set("id", static_cast<double>(pi.id));
+    p.Set("runTimeNs", static_cast<double>(pi.run_time_ns));
+    p.Set("runCount", static_cast<double>(pi.run_cnt));
+    p.Set("recursionMisses", static_cast<double>(pi.recursion_misses));
     out.Set(i++, p);
   }
   return out;

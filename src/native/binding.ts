@@ -29,6 +29,16 @@ export interface NativeProgramInfo {
   readonly insns: number;
 }
 
+export interface NativeProgramStats {
+  readonly name: string;
+  readonly id: number;
+  /** Cumulative; only advances while kernel.bpf_stats_enabled = 1. */
+  readonly runTimeNs: number;
+  readonly runCount: number;
+  /** Runs skipped because the program was already running on that CPU. */
+  readonly recursionMisses: number;
+}
+
 export interface NativeMapInfo {
   readonly name: string;
   readonly type: number;
@@ -76,6 +86,8 @@ export interface NativeMap {
 export interface NativeBpfObject {
   readonly state: 'opened' | 'loaded' | 'destroyed';
   programs(): NativeProgramInfo[];
+  /** Loaded programs only; needs a loaded object. */
+  programStats(): NativeProgramStats[];
   maps(): NativeMapInfo[];
   rodataVars(): NativeRodataVar[];
   setAutoload(program: string, autoload: boolean): void;

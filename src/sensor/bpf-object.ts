@@ -10,7 +10,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { NativeBinding, NativeBpfObject, NativeMap } from '../native/binding';
+import type { NativeBinding, NativeBpfObject, NativeMap, NativeProgramStats } from '../native/binding';
 import { NATIVE_PATHS } from '../native/binding';
 import { isNativeError } from '../native/errors';
 import type { MapKey } from './abi';
@@ -47,6 +47,8 @@ export interface SensorObject {
   /** Why the requested backend was not used, when it fell back. */
   readonly fallbackReason: string | undefined;
   readonly ringBytes: number;
+  /** Per-program run time and count (advance only while kernel.bpf_stats_enabled = 1). */
+  programStats(): NativeProgramStats[];
   /** Detach every program (idempotent); maps stay readable until destroy(). */
   detachAll(): void;
   /** Detach everything and free the object (idempotent). Pinned maps stay unless unpin is true. */
@@ -120,6 +122,7 @@ function loadOnce(options: SensorObjectOptions, backend: SensorBackend): SensorO
     attached: links,
     fallbackReason: undefined,
     ringBytes,
+    programStats: () => (destroyed ? [] : loaded.programStats()),
     detachAll() {
       if (destroyed) return;
       for (const id of linkIds.splice(0)) loaded.detach(id);

@@ -7,7 +7,7 @@
  * drains what is left in the ring and frees everything. stop() is idempotent and safe after a failed start.
  */
 import os from 'node:os';
-import type { NativeBinding, NativeRingReaderStats } from '../native/binding';
+import type { NativeBinding, NativeProgramStats, NativeRingReaderStats } from '../native/binding';
 import { loadNative } from '../native/binding';
 import { OP_MAX } from './abi';
 import type { BootClock } from './boot-clock';
@@ -93,6 +93,8 @@ export interface Sensor {
   /** Consume what is in the ring now, synchronously. */
   drain(): number;
   stats(): SensorStats;
+  /** Kernel run time per program (needs kernel.bpf_stats_enabled = 1 to advance). */
+  programStats(): NativeProgramStats[];
   /** Emit a `sensor` event through onEvents (policy changes, …). */
   emitStatus(status: string, message: string, extra?: { readonly policy?: string; readonly mode?: 'audit' | 'enforce' }): void;
   stop(): void;
@@ -222,6 +224,7 @@ export function createSensor(options: SensorOptions): Sensor {
         eventsEmitted,
       };
     },
+    programStats: () => object.programStats(),
     emitStatus(status, message, extra) {
       deliver([mapper.sensorEvent(status, message, extra)]);
     },
