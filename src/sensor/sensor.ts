@@ -23,7 +23,7 @@ import { createEventMapper } from './event-mapper';
 import type { AegisEvent } from './event-types';
 import type { FeatureReport } from './feature-probe';
 import { probeFeatures } from './feature-probe';
-import { ensureBpffs } from './fs-mounts';
+import { ensureBpffs, ensureTracefs } from './fs-mounts';
 import type { KernelStats } from './kernel-stats';
 import { readKernelStats } from './kernel-stats';
 import type { ProcessCacheStats } from './process-cache';
@@ -113,6 +113,8 @@ export function createSensor(options: SensorOptions): Sensor {
   const requested: SensorBackend = options.backend ?? (probed as SensorBackend);
   const cgroupAttachPath = options.cgroupAttachPath === null ? undefined : (options.cgroupAttachPath ?? (features.cgroupConnect.ok ? features.cgroupV2.path : undefined));
   if (options.pinDir !== undefined) ensureBpffs(native, options.pinDir);
+  // tp/ programs resolve their tracepoint ids through tracefs (a fallback from lsm mode needs it too)
+  ensureTracefs(native);
 
   const object: SensorObject = loadSensorObject({
     native,
