@@ -1,0 +1,95 @@
+/**
+ * Pipeline benchmark: replay → filter → json → file, on one core (taskset -c 0), by the real binary.
+ * Goal (issue 2): >= 200 000 events/s with peak RSS <= 200 MiB. Reports events/s, CPU seconds per million events,
+ * peak RSS, for fsync never and batch.
+ *   node dist/bench/pipeline.js [--events N]
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { formatJson } from '../src/formatters/json';
+import { makeEventFactory } from '../test/helpers/events';
+import { packagePath } from '../src/util/paths';
+
+interface Result {
+  readonly name: string;
+  readonly events: number;
+  readonly wallSeconds: number;
+  readonly eventsPerSecond: number;
+  readonly cpuSecondsPerMillion: number;
+  readonly peakRssMiB: number;
+}
+
+function arg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : fallback;
+}
+
+export function writeEventsFile(file: string, count: number): void {
+  const make = makeEventFactory({ seed: 1 });
+  const fd = fs.openSync(file, 'w');
+  let buf = '';
+  for (let i = 0; i < count; i++) {
+    buf += formatJson(make(i)) + '\n';
+    if (buf.length > 1 << 20) {
+      fs.writeSync(fd, buf);
+      buf = '';
+    }
+  }
+  fs.writeSync(fd, buf);
+  fs.closeSync(fd);
+}
+
+function runOnce(name: string, dir: string, input: string, fsync: string, count: number): Result {
+  const out = path.join(dir, `${name}.ndjson`);
+  fs.rmSync(out, { force: true });
+  const cfg = path.join(dir, `${name}.yml`);
+  fs.writeFileSync(cfg, [
+    `data_dir: ${dir}`,
+    `sources: { r: { type: replay, path: ${input} } }`,
+    `processors: [{ type: filter, condition: 'type != "exit" || exit_code != 0' }]`,
+    `sinks: { f: { type: file, path: ${out}, fsync: ${fsync}, rotate: { max_bytes: 0 } } }`,
+  ].join('\n'));
+  const taskset = spawnSync('taskset', ['--version']).status === 0;
+  const cmd = taskset ? 'taskset' : process.execPath;
+  const args = taskset ? ['-c', '0', process.execPath, packagePath('bin', 'aegisbpf.js'), 'run', '--config', cfg] : [packagePath('bin', 'aegisbpf.js'), 'run', '--config', cfg];
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 << 20 });
+  const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+  if (r.status !== 0) throw new Error(`${name}: exit ${String(r.status)}\n${r.stderr}`);
+  const summary = r.stderr.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'aegisbpf stopped.')!;
+  const cpu = ((summary.cpu_user_ms as number) + (summary.cpu_system_ms as number)) / 1000;
+  const events = summary.events_in as number;
+  if (events !== count) throw new Error(`${name}: read ${events} of ${count} events`);
+  return {
+    name,
+    events,
+    wallSeconds: Number(wall.toFixed(2)),
+    eventsPerSecond: Math.round(events / wall),
+    cpuSecondsPerMillion: Number(((cpu / events) * 1e6).toFixed(2)),
+    peakRssMiB: Number(((summary.max_rss_bytes as number) / 1048576).toFixed(1)),
+  };
+}
+
+function main(): void {
+  const count = arg('events', 1_000_000);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aegis-bench-'));
+  try {
+    const input = path.join(dir, 'in.ndjson');
+    writeEventsFile(input, count);
+    const results = [runOnce('fsync-never', dir, input, 'never', count), runOnce('fsync-batch', dir, input, 'batch', count)];
+    for (const r of results) {
+      process.stdout.write(
+        `pipeline ${r.name}: ${r.events} events in ${r.wallSeconds} s = ${r.eventsPerSecond} events/s; ` +
+          `${r.cpuSecondsPerMillion} CPU s per million events; peak RSS ${r.peakRssMiB} MiB ` +
+          `(goal: >= 200000 events/s, <= 200 MiB) ${r.eventsPerSecond >= 200_000 && r.peakRssMiB <= 200 ? 'PASS' : 'MISS'}\n`,
+      );
+    }
+    process.stdout.write(JSON.stringify({ bench: 'pipeline', cpus: os.cpus().length, cpu: os.cpus()[0]?.model, results }) + '\n');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main();

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Idempotent set-up for aegisbpf on a fresh Debian 12 machine: apt packages, npm ci, build.
+#   scripts/setup.sh run    what `aegisbpf run` needs
+#   scripts/setup.sh test   what the whole test suite needs (a superset)
+# Re-running is cheap: installed packages are skipped, npm ci runs only when package-lock.json changed, tsc is incremental.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+profile="${1:-run}"
+
+# Debian packages, by profile. Keep each list minimal; say why a package is here.
+RUN_PACKAGES=(
+  ca-certificates   # TLS to receivers
+)
+TEST_PACKAGES=(
+  "${RUN_PACKAGES[@]}"
+  util-linux        # taskset (benchmarks), mount (ENOSPC test)
+)
+
+case "$profile" in
+  run) wanted=("${RUN_PACKAGES[@]}") ;;
+  test) wanted=("${TEST_PACKAGES[@]}") ;;
+  *) echo "setup.sh: unknown profile '$profile' (run|test)" >&2; exit 2 ;;
+esac
+
+missing=()
+for p in "${wanted[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "setup: installing Debian packages: ${missing[*]}" >&2
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi
+
+# npm ci only when the lockfile changed since the last install (node_modules/.aegis-lock-sha256 records it).
+lock_sum="$(sha256sum package-lock.json | cut -d' ' -f1)"
+if [ ! -d node_modules ] || [ "$(cat node_modules/.aegis-lock-sha256 2>/dev/null)" != "$lock_sum" ]; then
+  echo "setup: npm ci" >&2
+  # node-gyp builds native code against the Node headers on this machine, never downloaded ones.
+  npm_config_nodedir=/usr npm ci --no-audit --no-fund >&2
+  echo "$lock_sum" > node_modules/.aegis-lock-sha256
+fi
+
+echo "setup: building (tsc)" >&2
+npm run --silent build >&2

@@ -1,0 +1,85 @@
+/** `aegisbpf run`: the daemon. */
+import type { AegisConfig } from '../../config/load';
+import { loadConfigFile, validateConfigDocument } from '../../config/load';
+import { formatterNames } from '../../formatters/registry';
+import { AegisError } from '../../util/errors';
+import type { Logger } from '../../util/logger';
+import { createLogger, parseLogLevel } from '../../util/logger';
+import { parseCommandArgs } from '../args';
+import type { Command, CommandIo } from '../command';
+import { defaultConfigDocument } from '../default-config';
+import { runPipeline } from '../run-pipeline';
+import { aegisVersion } from '../version';
+
+const USAGE = `Usage: aegisbpf run [--config FILE] [--log=stdout|file] [--log-format=FORMAT] [--log-file=PATH] [--log-level=LEVEL]
+
+Run the agent: sources → processors → routes → sinks, until the sources end or SIGINT/SIGTERM.
+
+  --config FILE        YAML configuration (see docs/configuration.md). Without it: the default source and one sink
+                       chosen by --log and --log-format.
+  --log=stdout|file    Without --config: write events to stdout (default) or to --log-file.
+  --log-format=FORMAT  Without --config: output format (default json). Known: ${formatterNames().join(', ')}.
+  --log-file=PATH      Without --config and with --log=file (default /var/log/aegisbpf/events.ndjson).
+  --log-level=LEVEL    Daemon log level: debug, info, warn, error (overrides log.level).
+
+Signals: SIGINT/SIGTERM flush and stop (a second one exits at once); SIGHUP reopens files.
+Exit codes: 0 ok, 1 failure, 2 usage/config error, 3 completed with invalid or undelivered events, 130 forced.`;
+
+export const OPTIONS = {
+  config: { type: 'string' },
+  log: { type: 'string' },
+  'log-format': { type: 'string' },
+  'log-file': { type: 'string' },
+  'log-level': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+export interface CommonRunFlags {
+  readonly config?: string | undefined;
+  readonly log?: string | undefined;
+  readonly 'log-format'?: string | undefined;
+  readonly 'log-file'?: string | undefined;
+  readonly 'log-level'?: string | undefined;
+}
+
+/** Resolve --config / --log / --log-format into a validated configuration and a logger. Throws usage errors. */
+export function resolveRunConfig(command: string, values: CommonRunFlags, io: CommandIo, source?: Record<string, unknown>): { config: AegisConfig; logger: Logger } {
+  const levelFlag = values['log-level'];
+  const level = levelFlag === undefined ? undefined : parseLogLevel(levelFlag);
+  if (levelFlag !== undefined && level === undefined) throw new AegisError('AEGIS_ERR_USAGE', `${command}: --log-level must be one of debug, info, warn, error (got '${levelFlag}').`);
+  const write = (line: string): void => void io.stderr.write(line);
+  if (values.config !== undefined) {
+    if (values.log !== undefined || values['log-format'] !== undefined || values['log-file'] !== undefined) {
+      throw new AegisError('AEGIS_ERR_USAGE', `${command}: --log, --log-format and --log-file describe the default sink; with --config, configure sinks in the file.`);
+    }
+    const config = loadConfigFile(values.config, io.env);
+    const logger = createLogger({ level: level ?? config.logLevel, write });
+    for (const w of config.warnings) logger.warn(`Configuration warning: ${w}`);
+    return { config, logger };
+  }
+  const log = values.log ?? 'stdout';
+  if (log !== 'stdout' && log !== 'file') throw new AegisError('AEGIS_ERR_USAGE', `${command}: --log must be stdout or file (got '${log}').`);
+  const logFormat = values['log-format'] ?? 'json';
+  if (!formatterNames().includes(logFormat)) throw new AegisError('AEGIS_ERR_USAGE', `${command}: unknown --log-format '${logFormat}'; known formats: ${formatterNames().join(', ')}.`);
+  if (values['log-file'] !== undefined && log !== 'file') throw new AegisError('AEGIS_ERR_USAGE', `${command}: --log-file needs --log=file.`);
+  const logger = createLogger({ level: level ?? 'INFO', write });
+  const doc = defaultConfigDocument({ log, logFormat, ...(values['log-file'] !== undefined ? { logFile: values['log-file'] } : {}), ...(source !== undefined ? { source } : {}) }, logger, io.env);
+  const result = validateConfigDocument(doc, io.env);
+  if (result.config === undefined) throw new AegisError('AEGIS_ERR_INTERNAL', `The built-in default configuration is invalid: ${result.problems.join('; ')}`);
+  return { config: result.config, logger };
+}
+
+export const runCommand: Command = {
+  name: 'run',
+  summary: 'Run the agent (default source and sinks, or --config FILE).',
+  usage: USAGE,
+  async run(argv, io) {
+    const { values } = parseCommandArgs('run', argv, OPTIONS, 0);
+    if (values.help === true) {
+      io.stdout.write(USAGE + '\n');
+      return 0;
+    }
+    const { config, logger } = resolveRunConfig('run', values, io);
+    return runPipeline({ config, logger, version: aegisVersion() });
+  },
+};

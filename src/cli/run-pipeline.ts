@@ -1,0 +1,112 @@
+/**
+ * Run a pipeline the way the daemon does: healthchecks, sources until they end or a signal, graceful shutdown that
+ * flushes within the configured timeout, a summary line, and an exit code. SIGHUP reopens files (logrotate).
+ * A second SIGINT/SIGTERM during the flush exits at once (code 130) and says how much was left.
+ */
+import type { AegisConfig } from '../config/load';
+import type { Pipeline, PipelineOptions } from '../pipeline/engine';
+import { createPipeline } from '../pipeline/engine';
+import type { ShutdownReport } from '../sinks/core/types';
+import { describeError, isAegisError } from '../util/errors';
+import type { Logger } from '../util/logger';
+import { EXIT } from './exit-codes';
+
+export interface RunOptions {
+  readonly config: AegisConfig;
+  readonly logger: Logger;
+  readonly version: string;
+  readonly sources?: PipelineOptions['sources'];
+  /** Called once the pipeline is built and started (metrics endpoint, tests). */
+  readonly onStarted?: (pipeline: Pipeline) => void | Promise<void>;
+  /** Install process signal handlers (false in tests). */
+  readonly handleSignals?: boolean;
+}
+
+export function summarize(pipeline: Pipeline, reports: readonly ShutdownReport[]): Record<string, unknown> {
+  const { stats } = pipeline;
+  const usage = process.resourceUsage();
+  let eventsIn = 0;
+  let invalid = 0;
+  for (const s of stats.sources.values()) {
+    eventsIn += s.events;
+    invalid += s.invalid;
+  }
+  const sinks: Record<string, unknown> = {};
+  for (const [name, s] of stats.sinks) {
+    sinks[name] = { received: s.received, delivered: s.delivered, dead_lettered: s.deadLettered, dropped: s.dropped, retried: s.retriedEvents, duplicates: s.duplicates };
+  }
+  return {
+    events_in: eventsIn,
+    invalid_input: invalid,
+    removed_by_processors: stats.pipeline.removed,
+    unrouted: stats.pipeline.unrouted,
+    sinks,
+    undelivered_at_shutdown: reports.reduce((n, r) => n + r.undelivered, 0),
+    lost: reports.reduce((n, r) => n + r.lost, 0),
+    dead_letter_file: pipeline.deadLetter.path,
+    dead_letter_written: stats.deadLetter.written,
+    cpu_user_ms: Math.round(usage.userCPUTime / 1000),
+    cpu_system_ms: Math.round(usage.systemCPUTime / 1000),
+    max_rss_bytes: usage.maxRSS * 1024,
+    uptime_ms: Date.now() - stats.startedAtMillis,
+  };
+}
+
+export async function runPipeline(options: RunOptions): Promise<number> {
+  const { config, logger } = options;
+  let pipeline: Pipeline;
+  try {
+    pipeline = createPipeline(config, { logger, version: options.version, ...(options.sources ? { sources: options.sources } : {}) });
+    await pipeline.start();
+  } catch (err) {
+    logger.fatal('aegisbpf could not start.', { code: isAegisError(err) ? err.code : undefined, error: describeError(err) });
+    return EXIT.FAILURE;
+  }
+
+  let signals = 0;
+  const onStop = (signal: NodeJS.Signals): void => {
+    signals++;
+    if (signals === 1) {
+      logger.info('Stopping: flushing sinks.', { signal, timeoutMillis: config.shutdownTimeoutMillis });
+      pipeline.stop();
+      return;
+    }
+    let buffered = 0;
+    for (const s of pipeline.stats.sinks.values()) buffered += s.bufferEvents;
+    logger.fatal('Second signal: exiting without finishing the flush.', { signal, bufferedEvents: buffered });
+    process.exit(EXIT.FORCED);
+  };
+  const onHup = (): void => {
+    logger.info('SIGHUP: reopening files.');
+    pipeline.reopen().catch((err: unknown) => logger.error('Reopening files failed.', { error: describeError(err) }));
+  };
+  if (options.handleSignals !== false) {
+    process.on('SIGINT', onStop);
+    process.on('SIGTERM', onStop);
+    process.on('SIGHUP', onHup);
+  }
+  try {
+    logger.info('aegisbpf started.', {
+      version: options.version,
+      sources: config.sources.map((s) => `${s.name}:${s.type}`),
+      sinks: config.sinks.map((s) => `${s.name}:${s.type}`),
+    });
+    await options.onStarted?.(pipeline);
+    const errors = await pipeline.run();
+    const reports = await pipeline.shutdown(config.shutdownTimeoutMillis);
+    const summary = summarize(pipeline, reports);
+    logger.info('aegisbpf stopped.', summary);
+    if (errors.length > 0) return EXIT.FAILURE;
+    let incomplete = (summary.invalid_input as number) > 0 || (summary.lost as number) > 0 || pipeline.stats.pipeline.unrouted > 0;
+    for (const s of pipeline.stats.sinks.values()) {
+      if (s.deadLettered > 0 || Object.values(s.dropped).some((n) => n > 0)) incomplete = true;
+    }
+    return incomplete ? EXIT.INCOMPLETE : EXIT.OK;
+  } finally {
+    if (options.handleSignals !== false) {
+      process.off('SIGINT', onStop);
+      process.off('SIGTERM', onStop);
+      process.off('SIGHUP', onHup);
+    }
+  }
+}

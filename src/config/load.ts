@@ -1,0 +1,278 @@
+/**
+ * Load and validate configuration: YAML → `${VAR}` substitution → JSON Schema (ajv, all errors) → semantic checks
+ * (routes name existing sinks, expressions parse, each definition's own checks). No I/O beyond reading the file
+ * itself; secrets in `*_file` keys are read later, when sinks are built.
+ *
+ * Every problem is reported with its key path, e.g. `sinks.hec.batch.max_events: must be >= 1`.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import YAML from 'yaml';
+import Ajv2020 from 'ajv/dist/2020';
+import type { ErrorObject, ValidateFunction } from 'ajv';
+import { AegisError, describeError } from '../util/errors';
+import type { LogLevel } from '../util/logger';
+import { parseLogLevel } from '../util/logger';
+import { compileExpression } from '../pipeline/expr';
+import { getProcessorDefinition } from '../pipeline/processors/registry';
+import { getSourceDefinition } from '../pipeline/sources/registry';
+import { getSinkDefinition } from '../sinks/registry';
+import { checkCoreOptions, mergeCoreDefaults, parseCoreOptions } from '../sinks/core/config';
+import { substituteEnv } from './env';
+import type { EnvProblem } from './env';
+import { NAME_PATTERN, buildConfigSchema } from './schema';
+import { extraConfigSections } from './sections';
+
+export interface NamedEntry {
+  readonly name: string;
+  readonly type: string;
+  /** The entry as configured (env substituted, validated), `type` included. */
+  readonly raw: Readonly<Record<string, unknown>>;
+}
+
+export interface RouteConfig {
+  readonly name: string;
+  readonly when: string | undefined;
+  readonly sinks: readonly string[];
+}
+
+export interface AegisConfig {
+  readonly dataDir: string;
+  readonly logLevel: LogLevel;
+  readonly shutdownTimeoutMillis: number;
+  readonly deadLetter: { readonly path: string | undefined; readonly maxBytes: number };
+  readonly sources: readonly NamedEntry[];
+  readonly processors: readonly NamedEntry[];
+  readonly routes: readonly RouteConfig[];
+  readonly sinks: readonly NamedEntry[];
+  /** The whole validated document (env substituted), for sections owned elsewhere. */
+  readonly document: Readonly<Record<string, unknown>>;
+}
+
+export const DEFAULT_DATA_DIR = '/var/lib/aegisbpf';
+export const DEFAULT_SHUTDOWN_TIMEOUT_MILLIS = 10_000;
+export const DEFAULT_DEAD_LETTER_MAX_BYTES = 1024 * 1024 * 1024;
+
+export interface ValidationResult {
+  readonly config: AegisConfig | undefined;
+  /** `key.path: problem`, sorted by key path. Empty when valid. */
+  readonly problems: readonly string[];
+  /** Not errors: things the user probably did not mean (a sink no route uses). */
+  readonly warnings: readonly string[];
+}
+
+let validator: ValidateFunction | undefined;
+function getValidator(): ValidateFunction {
+  validator ??= new Ajv2020({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true }).compile(buildConfigSchema());
+  return validator;
+}
+
+const dotted = (instancePath: string): string => instancePath.slice(1).replace(/\//g, '.').replace(/~1/g, '/').replace(/~0/g, '~');
+const join = (base: string, key: string): string => (base === '' ? key : `${base}.${key}`);
+
+function editDistance(a: string, b: string): number {
+  const dp = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = dp[0] as number;
+    dp[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = dp[j] as number;
+      dp[j] = Math.min((dp[j] as number) + 1, (dp[j - 1] as number) + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = tmp;
+    }
+  }
+  return dp[b.length] as number;
+}
+
+function suggest(word: string, candidates: readonly string[]): string {
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const c of candidates) {
+    const d = editDistance(word, c);
+    if (d < bestD) {
+      best = c;
+      bestD = d;
+    }
+  }
+  return best !== undefined && bestD <= Math.max(1, Math.floor(word.length / 3)) ? `; did you mean '${best}'?` : '';
+}
+
+function describeAjvError(e: ErrorObject): string | undefined {
+  const at = dotted(e.instancePath);
+  const params = e.params as Record<string, unknown>;
+  switch (e.keyword) {
+    case 'if':
+      return undefined; // "must match then schema": the inner error says what is wrong
+    case 'required':
+      return `${join(at, String(params.missingProperty))}: is required`;
+    case 'additionalProperties': {
+      const key = String(params.additionalProperty);
+      const known = Object.keys(((e.parentSchema ?? {}) as { properties?: Record<string, unknown> }).properties ?? {}).filter((k) => k !== 'type');
+      return `${join(at, key)}: unknown key${suggest(key, known)}${known.length > 0 ? ` (known keys: ${known.sort().join(', ')})` : ''}`;
+    }
+    case 'enum': {
+      const allowed = (params.allowedValues as unknown[]).map(String);
+      const value = JSON.stringify(e.data);
+      const kind = /^\/sinks\/[^/]+\/type$/.test(e.instancePath) ? 'sink' : /^\/sources\/[^/]+\/type$/.test(e.instancePath) ? 'source' : /^\/processors\/\d+\/type$/.test(e.instancePath) ? 'processor' : undefined;
+      if (kind !== undefined) return `${at}: unknown ${kind} type ${value}${suggest(String(e.data), allowed)}; known ${kind} types: ${allowed.join(', ')}`;
+      if (/^\/sinks\/[^/]+\/format(\/type)?$/.test(e.instancePath)) return `${at}: unknown format ${value}${suggest(String(e.data), allowed)}; formats this sink can write: ${allowed.join(', ')}`;
+      return `${at}: must be one of ${allowed.join(', ')} (got ${value})`;
+    }
+    case 'propertyNames':
+      return `${join(at, String(params.propertyName))}: invalid name (letters, digits, '_' and '-', at most 64)`;
+    case 'pattern':
+      if (params.pattern === NAME_PATTERN) return `${at}: invalid name ${JSON.stringify(e.data)} (letters, digits, '_' and '-', at most 64)`;
+      return `${at}: must match pattern ${String(params.pattern)}`;
+    default:
+      return `${at === '' ? '(root)' : at}: ${e.message ?? e.keyword}`;
+  }
+}
+
+function entriesOf(value: unknown): [string, Record<string, unknown>][] {
+  return value !== null && typeof value === 'object' ? (Object.entries(value) as [string, Record<string, unknown>][]) : [];
+}
+
+function checkSecrets(prefix: string, raw: Readonly<Record<string, unknown>>, secrets: readonly string[] | undefined, required: readonly string[] | undefined): string[] {
+  const problems: string[] = [];
+  for (const s of secrets ?? []) {
+    const inline = raw[s] !== undefined;
+    const file = raw[`${s}_file`] !== undefined;
+    if (inline && file) problems.push(`${prefix}.${s}: set either ${s} or ${s}_file, not both`);
+    if (!inline && !file && (required ?? []).includes(s)) problems.push(`${prefix}.${s}: is required (set ${s}, or ${s}_file to read it from a file)`);
+  }
+  return problems;
+}
+
+/** Semantic checks after the schema passed. Pure. */
+function semanticChecks(doc: Record<string, unknown>): { problems: string[]; warnings: string[] } {
+  const problems: string[] = [];
+  const warnings: string[] = [];
+  const sinkNames = entriesOf(doc.sinks).map(([n]) => n);
+
+  for (const [name, raw] of entriesOf(doc.sources)) {
+    const def = getSourceDefinition(String(raw.type));
+    for (const p of def?.check?.(raw) ?? []) problems.push(`sources.${name}.${p}`);
+  }
+  (Array.isArray(doc.processors) ? (doc.processors as Record<string, unknown>[]) : []).forEach((raw, i) => {
+    const def = getProcessorDefinition(String(raw.type));
+    for (const p of def?.check?.(raw) ?? []) problems.push(`processors.${i}.${p}`);
+    problems.push(...checkSecrets(`processors.${i}`, raw, def?.secrets, def?.optionsSchema.required));
+  });
+  const routed = new Set<string>();
+  (Array.isArray(doc.routes) ? (doc.routes as Record<string, unknown>[]) : []).forEach((route, i) => {
+    if (typeof route.when === 'string') {
+      try {
+        compileExpression(route.when);
+      } catch (err) {
+        problems.push(`routes.${i}.when: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+    (Array.isArray(route.sinks) ? (route.sinks as unknown[]) : []).forEach((s, j) => {
+      routed.add(String(s));
+      if (!sinkNames.includes(String(s))) problems.push(`routes.${i}.sinks.${j}: unknown sink '${String(s)}'${suggest(String(s), sinkNames)}; defined sinks: ${sinkNames.join(', ')}`);
+    });
+  });
+  for (const [name, raw] of entriesOf(doc.sinks)) {
+    const def = getSinkDefinition(String(raw.type));
+    if (def === undefined) continue;
+    for (const p of def.check?.(raw) ?? []) problems.push(`sinks.${name}.${p}`);
+    problems.push(...checkSecrets(`sinks.${name}`, raw, def.secrets, def.configSchema.required));
+    problems.push(...checkCoreOptions(`sinks.${name}`, parseCoreOptions(raw, mergeCoreDefaults(def.coreDefaults))));
+    if (Array.isArray(doc.routes) && doc.routes.length > 0 && !routed.has(name)) warnings.push(`sinks.${name}: no route sends events to this sink`);
+  }
+  for (const section of extraConfigSections().sections) {
+    const raw = doc[section.key];
+    if (raw !== null && typeof raw === 'object') for (const p of section.check?.(raw as Record<string, unknown>) ?? []) problems.push(`${section.key}.${p}`);
+  }
+  return { problems, warnings };
+}
+
+function toConfig(doc: Record<string, unknown>): AegisConfig {
+  const dataDir = typeof doc.data_dir === 'string' ? path.resolve(doc.data_dir) : DEFAULT_DATA_DIR;
+  const dl = (doc.dead_letter ?? {}) as Record<string, unknown>;
+  const log = (doc.log ?? {}) as Record<string, unknown>;
+  const named = (value: unknown): NamedEntry[] => entriesOf(value).map(([name, raw]) => ({ name, type: String(raw.type), raw }));
+  return {
+    dataDir,
+    logLevel: (typeof log.level === 'string' ? parseLogLevel(log.level) : undefined) ?? 'INFO',
+    shutdownTimeoutMillis: typeof doc.shutdown_timeout_ms === 'number' ? doc.shutdown_timeout_ms : DEFAULT_SHUTDOWN_TIMEOUT_MILLIS,
+    deadLetter: {
+      path: dl.enabled === false ? undefined : typeof dl.path === 'string' ? path.resolve(dl.path) : path.join(dataDir, 'dead-letter.ndjson'),
+      maxBytes: typeof dl.max_bytes === 'number' ? dl.max_bytes : DEFAULT_DEAD_LETTER_MAX_BYTES,
+    },
+    sources: named(doc.sources),
+    processors: (Array.isArray(doc.processors) ? (doc.processors as Record<string, unknown>[]) : []).map((raw, i) => ({
+      name: typeof raw.name === 'string' ? raw.name : `${String(raw.type)}#${i}`,
+      type: String(raw.type),
+      raw,
+    })),
+    routes: (Array.isArray(doc.routes) ? (doc.routes as Record<string, unknown>[]) : []).map((r) => ({
+      name: String(r.name),
+      when: typeof r.when === 'string' ? r.when : undefined,
+      sinks: (r.sinks as unknown[]).map(String),
+    })),
+    sinks: named(doc.sinks),
+    document: doc,
+  };
+}
+
+/** Validate a parsed configuration document (before env substitution). Pure. */
+export function validateConfigDocument(document: unknown, env: NodeJS.ProcessEnv = process.env): ValidationResult {
+  if (document === null || typeof document !== 'object' || Array.isArray(document)) {
+    return { config: undefined, problems: ['(root): the configuration must be a YAML mapping (key: value pairs)'], warnings: [] };
+  }
+  const envProblems: EnvProblem[] = [];
+  const doc = substituteEnv(document, env, envProblems) as Record<string, unknown>;
+  const problems = envProblems.map((p) => `${p.path}: ${p.message}`);
+  const validate = getValidator();
+  if (!validate(doc)) {
+    for (const e of validate.errors ?? []) {
+      const m = describeAjvError(e);
+      if (m !== undefined && !problems.includes(m)) problems.push(m);
+    }
+  }
+  let warnings: string[] = [];
+  if (problems.length === 0) {
+    const semantic = semanticChecks(doc);
+    problems.push(...semantic.problems);
+    warnings = semantic.warnings;
+  }
+  problems.sort();
+  return { config: problems.length === 0 ? toConfig(doc) : undefined, problems, warnings };
+}
+
+/** Parse YAML text and validate it. */
+export function validateConfigText(text: string, env: NodeJS.ProcessEnv = process.env): ValidationResult {
+  let document: unknown;
+  try {
+    const parsed = YAML.parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+    if (parsed.errors.length > 0) {
+      return { config: undefined, problems: parsed.errors.map((e) => `(yaml): ${e.message.split('\n')[0] ?? e.message}`), warnings: [] };
+    }
+    document = parsed.toJS({ maxAliasCount: 100 }) as unknown;
+  } catch (err) {
+    return { config: undefined, problems: [`(yaml): ${describeError(err)}`], warnings: [] };
+  }
+  return validateConfigDocument(document, env);
+}
+
+export class ConfigError extends AegisError {
+  readonly problems: readonly string[];
+  constructor(source: string, problems: readonly string[]) {
+    super('AEGIS_ERR_CONFIG_INVALID', `Configuration ${source} is invalid:\n${problems.map((p) => `  ${p}`).join('\n')}`);
+    this.problems = problems;
+  }
+}
+
+/** Read, parse and validate a configuration file; throws ConfigError listing every problem. */
+export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): AegisConfig & { readonly warnings: readonly string[] } {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new AegisError('AEGIS_ERR_CONFIG_READ', `Cannot read configuration file ${file}: ${describeError(err)}`, { cause: err });
+  }
+  const result = validateConfigText(text, env);
+  if (result.config === undefined) throw new ConfigError(file, result.problems);
+  return { ...result.config, warnings: result.warnings };
+}

@@ -1,0 +1,123 @@
+/**
+ * The canonical aegisbpf event, as TypeScript types.
+ *
+ * The JSON Schema in rules/schema/event.schema.json is the published contract; these types mirror it and
+ * test/event/schema-sync.test.ts fails when the two disagree (through the field tables in ./fields.ts, which the
+ * compiler ties to these interfaces key by key).
+ *
+ * Field names follow the documented AegisBPF event schema (`type`, `pid`, `ppid`, `start_time`, `exec_id`, …) and
+ * add what a SIEM needs. The event is flat: no key is both a leaf and a prefix, so every formatter can map it
+ * without conflicts. Events are immutable once built; processors return new objects.
+ */
+
+export const EVENT_TYPES = ['exec', 'exit', 'block', 'connect', 'sensor'] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+export const ACTIONS = ['AUDIT', 'BLOCK', 'TERM', 'KILL', 'INT'] as const;
+/** AUDIT observes; BLOCK denies the syscall (LSM / cgroup hook); TERM, KILL, INT send a signal (the syscall in flight is not undone). */
+export type Action = (typeof ACTIONS)[number];
+
+export const MODES = ['audit', 'enforce'] as const;
+export type Mode = (typeof MODES)[number];
+
+/** Fields every event carries (required) or may carry (optional). */
+export interface BaseEvent {
+  /** Wall-clock time of the event, RFC 3339 UTC with microseconds: `2026-11-21T10:30:00.123456Z`. */
+  readonly ts: string;
+  readonly type: EventType;
+  /** Host name of the machine the event happened on. */
+  readonly host: string;
+  readonly pid: number;
+  readonly ppid: number;
+  /** Process start time, nanoseconds since boot (kernel clock). Exact up to 2^53 ns (104 days of uptime). */
+  readonly start_time: number;
+  /** Stable execution identifier, `<pid>:<start_time>` built from the kernel's exact value. */
+  readonly exec_id: string;
+  /** Correlation identifier; equal to `exec_id`. */
+  readonly trace_id: string;
+  /** cgroup v2 id (inode number of the cgroup directory). */
+  readonly cgid: number;
+  readonly cgroup_path: string;
+  /** Kernel command name (at most 15 bytes in the kernel). */
+  readonly comm: string;
+
+  /** Unique id assigned where the event was produced; stable across resends (sinks use it for idempotence). */
+  readonly event_id?: string;
+  readonly uid?: number;
+  readonly gid?: number;
+  /** Executable path of the process. */
+  readonly exe?: string;
+  /** Command line arguments, argv[0] first; bounded by the sensor (see `args_truncated`). */
+  readonly args?: readonly string[];
+  readonly args_truncated?: boolean;
+  readonly parent_start_time?: number;
+  readonly parent_exec_id?: string;
+  readonly parent_trace_id?: string;
+  readonly parent_comm?: string;
+  readonly parent_exe?: string;
+  /** `start_time` converted to wall clock by the `enrich` processor (RFC 3339 with microseconds). */
+  readonly start_ts?: string;
+  readonly parent_start_ts?: string;
+  readonly container_id?: string;
+  /** Sensor backend that produced the event: `lsm`, `tracepoint`, … (`replay` for replayed data without one). */
+  readonly sensor?: string;
+  /** Kernel hook that produced the record, e.g. `sched_process_exec`, `sys_exit_openat`, `cgroup/connect4`. */
+  readonly hook?: string;
+  readonly mode?: Mode;
+  /** User-defined string labels (added by `enrich`); a prefix only, never a leaf. */
+  readonly labels?: Readonly<Record<string, string>>;
+}
+
+export interface ExecEvent extends BaseEvent {
+  readonly type: 'exec';
+}
+
+export interface ExitEvent extends BaseEvent {
+  readonly type: 'exit';
+  /** Exit status as passed to exit(2) (0–255); absent-equivalent 0 when killed by a signal. */
+  readonly exit_code: number;
+  /** Signal number that terminated the process, when it was killed by one. */
+  readonly signal?: number;
+  /** Process lifetime in nanoseconds. */
+  readonly duration_ns?: number;
+}
+
+export interface BlockEvent extends BaseEvent {
+  readonly type: 'block';
+  readonly ino: number;
+  readonly dev: number;
+  readonly action: Action;
+  /** Path of the file when available (inode-based rules may leave it empty). */
+  readonly path?: string;
+  /** Canonical path, when it differs from `path`. */
+  readonly resolved_path?: string;
+  /** open(2) flags. */
+  readonly open_flags?: number;
+  /** Id of the policy rule that matched. */
+  readonly policy?: string;
+}
+
+export interface ConnectEvent extends BaseEvent {
+  readonly type: 'connect';
+  readonly family: 'ipv4' | 'ipv6';
+  readonly protocol: string;
+  readonly remote_ip: string;
+  readonly remote_port: number;
+  readonly direction?: 'egress' | 'ingress';
+  readonly local_ip?: string;
+  readonly local_port?: number;
+  readonly action?: Action;
+  readonly policy?: string;
+}
+
+export interface SensorEvent extends BaseEvent {
+  readonly type: 'sensor';
+  /** What happened: `started`, `stopped`, `degraded`, `policy_applied`, `policy_rolled_back`, `drops`, … */
+  readonly status: string;
+  readonly message?: string;
+  readonly policy?: string;
+}
+
+export type AegisEvent = ExecEvent | ExitEvent | BlockEvent | ConnectEvent | SensorEvent;
+
+export type EventOf<T extends EventType> = Extract<AegisEvent, { type: T }>;

@@ -1,0 +1,184 @@
+/**
+ * The engine: sources → processors → router → sinks, built from a validated configuration.
+ *
+ * Each source runs its own loop: read a chunk, run the processors, route, and await every sink's accept() before
+ * reading the next chunk. That await is the backpressure path: a sink whose buffer is full (when_full: block)
+ * stalls the loop, which stops reading its source. At most one chunk per source is between source and sink buffers,
+ * so the pipeline itself holds a bounded number of events.
+ */
+import os from 'node:os';
+import type { AegisConfig } from '../config/load';
+import { resolveSecretFiles } from '../config/secrets';
+import { createFormatter } from '../formatters/registry';
+import type { FormatSpec } from '../formatters/types';
+import { getSinkDefinition } from '../sinks/registry';
+import { mergeCoreDefaults, parseCoreOptions } from '../sinks/core/config';
+import type { DeadLetterQueue } from '../sinks/core/dead-letter';
+import { createDeadLetterQueue } from '../sinks/core/dead-letter';
+import type { Sink } from '../sinks/core/sink';
+import { createSink } from '../sinks/core/sink';
+import type { ShutdownReport } from '../sinks/core/types';
+import type { StatsRegistry } from '../telemetry/stats';
+import { createSinkStats, createSourceStats, createStatsRegistry } from '../telemetry/stats';
+import { sleep } from '../sinks/core/retry';
+import { AegisError, describeError } from '../util/errors';
+import type { Logger } from '../util/logger';
+import { monotonicZeroWallNanos } from '../util/time';
+import { getProcessorDefinition } from './processors/registry';
+import type { Processor } from './processors/types';
+import { createRouter } from './router';
+import type { Router } from './router';
+import { getSourceDefinition } from './sources/registry';
+import type { Source } from './sources/types';
+
+export interface PipelineOptions {
+  readonly logger: Logger;
+  readonly version: string;
+  readonly hostname?: string;
+  readonly stats?: StatsRegistry;
+  /** Use these sources instead of the configured ones (e.g. `aegisbpf replay FILE --config …`). */
+  readonly sources?: (ctx: { deadLetter: DeadLetterQueue; stats: StatsRegistry; logger: Logger; hostname: string }) => Source[];
+}
+
+export interface Pipeline {
+  readonly stats: StatsRegistry;
+  readonly sinks: ReadonlyMap<string, Sink>;
+  readonly deadLetter: DeadLetterQueue;
+  /** Run the sinks' start-up healthchecks; throws if a sink with `healthcheck.require` fails. */
+  start(): Promise<void>;
+  /** Run every source until it ends or stop() is called. Resolves with the errors of sources that failed. */
+  run(): Promise<readonly Error[]>;
+  /** Stop reading sources; chunks already read are still delivered. */
+  stop(): void;
+  /** Stop, wait for the source loops, flush and close every sink (undelivered at the deadline → dead-letter). */
+  shutdown(timeoutMillis: number): Promise<readonly ShutdownReport[]>;
+  /** SIGHUP: reopen files. */
+  reopen(): Promise<void>;
+}
+
+export function createPipeline(config: AegisConfig, options: PipelineOptions): Pipeline {
+  const logger = options.logger;
+  const hostname = options.hostname ?? os.hostname();
+  const stats = options.stats ?? createStatsRegistry();
+  const deadLetter = createDeadLetterQueue({ path: config.deadLetter.path, maxBytes: config.deadLetter.maxBytes, logger: logger.child('dead-letter'), stats: stats.deadLetter });
+
+  // Sinks
+  const sinks = new Map<string, Sink>();
+  const requireHealthy = new Set<string>();
+  const healthcheckEnabled = new Set<string>();
+  for (const entry of config.sinks) {
+    const def = getSinkDefinition(entry.type);
+    if (def === undefined) throw new AegisError('AEGIS_ERR_CONFIG_INVALID', `Unknown sink type '${entry.type}'.`);
+    const raw = resolveSecretFiles(`sinks.${entry.name}`, entry.raw, def.secrets, logger);
+    const formatter = createFormatter<unknown>((raw.format as FormatSpec | undefined) ?? def.formats.default, { hostname, version: options.version });
+    const sinkLogger = logger.child(`sink.${entry.name}`);
+    const transport = def.createTransport(def.parse(raw), { name: entry.name, logger: sinkLogger, formatter, hostname, dataDir: config.dataDir, version: options.version });
+    const core = parseCoreOptions(raw, mergeCoreDefaults(def.coreDefaults));
+    const sinkStats = createSinkStats(entry.name, entry.type);
+    stats.sinks.set(entry.name, sinkStats);
+    sinks.set(entry.name, createSink({ name: entry.name, type: entry.type, transport, formatter, stats: sinkStats, logger: sinkLogger, deadLetter }, core));
+    if (core.healthcheck.enabled) healthcheckEnabled.add(entry.name);
+    if (core.healthcheck.require) requireHealthy.add(entry.name);
+  }
+
+  // Processors
+  const bootWallNanos = monotonicZeroWallNanos();
+  const processors: Processor[] = config.processors.map((entry) => {
+    const def = getProcessorDefinition(entry.type);
+    if (def === undefined) throw new AegisError('AEGIS_ERR_CONFIG_INVALID', `Unknown processor type '${entry.type}'.`);
+    const raw = resolveSecretFiles(`processors.${entry.name}`, entry.raw, def.secrets, logger);
+    return def.create(raw, { name: entry.name, stats: stats.pipeline, logger: logger.child(`processor.${entry.name}`), hostname, now: Date.now, bootWallNanos });
+  });
+
+  // Sources
+  const sources: Source[] =
+    options.sources?.({ deadLetter, stats, logger, hostname }) ??
+    config.sources.map((entry) => {
+      const def = getSourceDefinition(entry.type);
+      if (def === undefined) throw new AegisError('AEGIS_ERR_CONFIG_INVALID', `Unknown source type '${entry.type}'.`);
+      const sourceStats = createSourceStats(entry.name, entry.type);
+      stats.sources.set(entry.name, sourceStats);
+      return def.create(entry.raw, { name: entry.name, logger: logger.child(`source.${entry.name}`), stats: sourceStats, deadLetter, hostname });
+    });
+
+  const router: Router = createRouter(config.routes, [...sinks.keys()]);
+  const stopController = new AbortController();
+  let running: Promise<readonly Error[]> | undefined;
+
+  const runSource = async (source: Source): Promise<Error | undefined> => {
+    const pipelineStats = stats.pipeline;
+    try {
+      for await (const chunk of source.read(stopController.signal)) {
+        const t0 = performance.now();
+        pipelineStats.inFlight += chunk.length;
+        try {
+          let events = chunk;
+          for (const p of processors) {
+            events = p.process(events);
+            if (events.length === 0) break;
+          }
+          if (events.length > 0) {
+            const { bySink, unrouted } = router.route(events);
+            if (unrouted > 0) {
+              pipelineStats.unrouted += unrouted;
+              logger.burst('WARN', 'unrouted', 'Events matched no route and were not sent anywhere (counted as unrouted).', { source: source.name, count: unrouted });
+            }
+            const accepts: Promise<void>[] = [];
+            for (const [name, list] of bySink) accepts.push((sinks.get(name) as Sink).accept(list));
+            await Promise.all(accepts);
+          }
+        } finally {
+          pipelineStats.inFlight -= chunk.length;
+        }
+        pipelineStats.latencyMicros.observe((performance.now() - t0) * 1000);
+      }
+      return undefined;
+    } catch (err) {
+      logger.error('A source failed; the other sources keep running.', { source: source.name, code: (err as { code?: unknown }).code, error: describeError(err) });
+      return err instanceof Error ? err : new Error(String(err));
+    }
+  };
+
+  const pipeline: Pipeline = {
+    stats,
+    sinks,
+    deadLetter,
+    async start() {
+      const checks = [...sinks.values()].filter((s) => healthcheckEnabled.has(s.name)).map(async (s) => ({ sink: s, result: await s.healthcheck() }));
+      for (const { sink, result } of await Promise.all(checks)) {
+        if (result.healthy) continue;
+        if (requireHealthy.has(sink.name)) {
+          throw new AegisError('AEGIS_ERR_SINK_UNHEALTHY', `Sink '${sink.name}' failed its healthcheck and healthcheck.require is set: ${result.reason}`);
+        }
+        logger.warn('Sink failed its start-up healthcheck; starting anyway, events are buffered and retried.', { sink: sink.name, reason: result.reason });
+      }
+    },
+    run() {
+      running ??= Promise.all(sources.map(runSource)).then((errors) => errors.filter((e): e is Error => e !== undefined));
+      return running;
+    },
+    stop() {
+      stopController.abort();
+    },
+    async shutdown(timeoutMillis) {
+      stopController.abort();
+      const deadline = Date.now() + timeoutMillis;
+      // Let the source loops hand over what they already read. A loop blocked on a full buffer of a sink that
+      // cannot deliver is released when that sink closes at the deadline (its leftovers go to the dead-letter file).
+      if (running !== undefined) {
+        const timer = new AbortController();
+        await Promise.race([running, sleep(timeoutMillis, timer.signal)]);
+        timer.abort();
+      }
+      const reports = await Promise.all([...sinks.values()].map((s) => s.close(Math.max(0, deadline - Date.now()))));
+      if (running !== undefined) await running;
+      await deadLetter.close();
+      return reports;
+    },
+    async reopen() {
+      await Promise.all([...sinks.values()].map((s) => s.reopen()));
+    },
+  };
+  return pipeline;
+}
+

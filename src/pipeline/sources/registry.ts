@@ -1,0 +1,16 @@
+/** Sources are found by type here. The sensor source registers here too. */
+import { replaySource } from './replay';
+import { stdinSource } from './stdin';
+import type { SourceDefinition } from './types';
+
+const SOURCES: readonly SourceDefinition[] = [replaySource, stdinSource];
+
+const BY_TYPE = new Map(SOURCES.map((s) => [s.type, s]));
+
+export function sourceTypes(): string[] {
+  return [...BY_TYPE.keys()].sort();
+}
+
+export function getSourceDefinition(type: string): SourceDefinition | undefined {
+  return BY_TYPE.get(type);
+}

@@ -1,0 +1,33 @@
+import type { AegisEvent } from '../../event/types';
+import type { JsonSchemaObject } from '../../formatters/types';
+import type { SourceStats } from '../../telemetry/stats';
+import type { Logger } from '../../util/logger';
+import type { DeadLetterQueue } from '../../sinks/core/dead-letter';
+
+/**
+ * A source yields chunks of valid canonical events. The engine awaits each chunk's delivery into the sink buffers
+ * before asking for the next, so a slow sink slows the source (backpressure): a source must not read ahead
+ * without bound. Invalid input is the source's to count and dead-letter; it never stops the stream.
+ */
+export interface Source {
+  readonly name: string;
+  readonly type: string;
+  /** Chunks until the input ends or `signal` aborts. */
+  read(signal: AbortSignal): AsyncIterable<readonly AegisEvent[]>;
+}
+
+export interface SourceContext {
+  readonly name: string;
+  readonly logger: Logger;
+  readonly stats: SourceStats;
+  readonly deadLetter: DeadLetterQueue;
+  readonly hostname: string;
+}
+
+export interface SourceDefinition {
+  readonly type: string;
+  readonly description: string;
+  readonly optionsSchema: { readonly properties: Readonly<Record<string, JsonSchemaObject>>; readonly required?: readonly string[] };
+  check?(raw: Readonly<Record<string, unknown>>): string[];
+  create(raw: Readonly<Record<string, unknown>>, context: SourceContext): Source;
+}

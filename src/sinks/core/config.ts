@@ -1,0 +1,133 @@
+/**
+ * Configuration shared by every sink: `format`, `batch`, `buffer`, `request`, `retry`, `healthcheck`.
+ * Pure: schema fragments and conversion of validated YAML (snake_case, units in names) into SinkCoreOptions.
+ */
+import type { JsonSchemaObject } from '../../formatters/types';
+import type { BatchOptions, BufferOptions, RequestOptions, RetryOptions, SinkCoreOptions } from './types';
+import { DEFAULT_CORE_OPTIONS } from './types';
+
+export type CoreOverrides = {
+  readonly [K in keyof SinkCoreOptions]?: Partial<SinkCoreOptions[K]>;
+};
+
+const int = (minimum: number, description: string, maximum?: number): JsonSchemaObject =>
+  maximum === undefined ? { type: 'integer', minimum, description } : { type: 'integer', minimum, maximum, description };
+
+export function coreConfigSchema(defaults: SinkCoreOptions): Record<string, JsonSchemaObject> {
+  return {
+    batch: {
+      type: 'object',
+      additionalProperties: false,
+      description: 'How records are grouped into one send.',
+      properties: {
+        max_events: int(1, `Most events in one batch (default ${defaults.batch.maxEvents}).`, 1_000_000),
+        max_bytes: int(1, `Most encoded bytes in one batch (default ${defaults.batch.maxBytes}).`),
+        timeout_ms: int(0, `Send a partial batch this long after its oldest event arrived (default ${defaults.batch.timeoutMillis}).`),
+      },
+    },
+    buffer: {
+      type: 'object',
+      additionalProperties: false,
+      description: 'Events waiting for the transport. Bounded by events and bytes.',
+      properties: {
+        type: { type: 'string', enum: ['memory'], description: 'Where the buffer lives (memory).' },
+        max_events: int(1, `Most events buffered (default ${defaults.buffer.maxEvents}).`),
+        max_bytes: int(1, `Most encoded bytes buffered (default ${defaults.buffer.maxBytes}).`),
+        when_full: { type: 'string', enum: ['block', 'drop_newest'], description: `block: backpressure to the source; drop_newest: drop and count (default ${defaults.buffer.whenFull}).` },
+      },
+    },
+    request: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        concurrency: int(1, `Batches in flight at once (default ${defaults.request.concurrency}). Above 1, order across batches is not kept on retry.`, 1024),
+        timeout_ms: int(1, `One attempt is abandoned and retried after this long (default ${defaults.request.timeoutMillis}).`),
+      },
+    },
+    retry: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        initial_backoff_ms: int(1, `First backoff ceiling, doubled per attempt, full jitter (default ${defaults.retry.initialBackoffMillis}).`),
+        max_backoff_ms: int(1, `Backoff ceiling cap (default ${defaults.retry.maxBackoffMillis}).`),
+        max_duration_ms: int(0, 'Dead-letter a batch this long after its first attempt; 0 retries until delivered (default 0).'),
+        max_retry_after_ms: int(0, `Honour a receiver's Retry-After up to this long (default ${defaults.retry.maxRetryAfterMillis}).`),
+      },
+    },
+    healthcheck: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        enabled: { type: 'boolean', description: 'Run the healthcheck at start (default true).' },
+        require: { type: 'boolean', description: 'Refuse to start when the healthcheck fails (default false: start, buffer and retry).' },
+      },
+    },
+  };
+}
+
+export function mergeCoreDefaults(overrides: CoreOverrides | undefined): SinkCoreOptions {
+  if (overrides === undefined) return DEFAULT_CORE_OPTIONS;
+  return {
+    batch: { ...DEFAULT_CORE_OPTIONS.batch, ...overrides.batch },
+    buffer: { ...DEFAULT_CORE_OPTIONS.buffer, ...overrides.buffer },
+    request: { ...DEFAULT_CORE_OPTIONS.request, ...overrides.request },
+    retry: { ...DEFAULT_CORE_OPTIONS.retry, ...overrides.retry },
+  };
+}
+
+type Raw = Readonly<Record<string, unknown>>;
+const obj = (v: unknown): Raw => (v !== null && typeof v === 'object' ? (v as Raw) : {});
+const num = (v: unknown, fallback: number): number => (typeof v === 'number' ? v : fallback);
+
+export interface HealthcheckOptions {
+  readonly enabled: boolean;
+  readonly require: boolean;
+}
+
+/** Convert a validated sink config's common sections into options, filling defaults. */
+export function parseCoreOptions(raw: Raw, defaults: SinkCoreOptions): SinkCoreOptions & { readonly healthcheck: HealthcheckOptions } {
+  const b = obj(raw.batch);
+  const u = obj(raw.buffer);
+  const q = obj(raw.request);
+  const r = obj(raw.retry);
+  const h = obj(raw.healthcheck);
+  const batch: BatchOptions = {
+    maxEvents: num(b.max_events, defaults.batch.maxEvents),
+    maxBytes: num(b.max_bytes, defaults.batch.maxBytes),
+    timeoutMillis: num(b.timeout_ms, defaults.batch.timeoutMillis),
+  };
+  const buffer: BufferOptions = {
+    maxEvents: num(u.max_events, defaults.buffer.maxEvents),
+    maxBytes: num(u.max_bytes, defaults.buffer.maxBytes),
+    whenFull: u.when_full === 'drop_newest' || u.when_full === 'block' ? u.when_full : defaults.buffer.whenFull,
+  };
+  const request: RequestOptions = {
+    concurrency: num(q.concurrency, defaults.request.concurrency),
+    timeoutMillis: num(q.timeout_ms, defaults.request.timeoutMillis),
+  };
+  const retry: RetryOptions = {
+    initialBackoffMillis: num(r.initial_backoff_ms, defaults.retry.initialBackoffMillis),
+    maxBackoffMillis: num(r.max_backoff_ms, defaults.retry.maxBackoffMillis),
+    maxDurationMillis: num(r.max_duration_ms, defaults.retry.maxDurationMillis),
+    maxRetryAfterMillis: num(r.max_retry_after_ms, defaults.retry.maxRetryAfterMillis),
+  };
+  return {
+    batch, buffer, request, retry,
+    healthcheck: { enabled: h.enabled !== false, require: h.require === true },
+  };
+}
+
+/** Semantic checks on the common sections that a schema cannot express. Messages are `key: problem`. */
+export function checkCoreOptions(prefix: string, options: SinkCoreOptions): string[] {
+  const problems: string[] = [];
+  if (options.retry.maxBackoffMillis < options.retry.initialBackoffMillis) {
+    problems.push(`${prefix}.retry.max_backoff_ms: must be >= retry.initial_backoff_ms (${options.retry.initialBackoffMillis})`);
+  }
+  if (options.buffer.maxEvents < options.batch.maxEvents) {
+    problems.push(`${prefix}.buffer.max_events: must be >= batch.max_events (${options.batch.maxEvents}), or no batch could ever fill`);
+  }
+  if (options.buffer.maxBytes < options.batch.maxBytes) {
+    problems.push(`${prefix}.buffer.max_bytes: must be >= batch.max_bytes (${options.batch.maxBytes})`);
+  }
+  return problems;
+}

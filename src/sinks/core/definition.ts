@@ -1,0 +1,39 @@
+/**
+ * What a sink type registers: its config schema (pure), how to check and parse it (pure), and how to build its
+ * transport (impure). Every sink directory has config.ts, transport.ts, retry-policy.ts, healthcheck.ts, index.ts;
+ * index.ts exports the SinkDefinition and src/sinks/registry.ts lists it.
+ */
+import type { FormatSpec, Formatter, JsonSchemaObject } from '../../formatters/types';
+import type { Logger } from '../../util/logger';
+import type { CoreOverrides } from './config';
+import type { Transport } from './types';
+
+export interface SinkBuildContext<R = string> {
+  readonly name: string;
+  readonly logger: Logger;
+  readonly formatter: Formatter<R>;
+  readonly hostname: string;
+  readonly dataDir: string;
+  readonly version: string;
+}
+
+export interface SinkDefinition<C = unknown, R = string> {
+  readonly type: string;
+  readonly description: string;
+  /** JSON Schema properties of the sink-specific keys (the common ones are added by the registry). */
+  readonly configSchema: { readonly properties: Readonly<Record<string, JsonSchemaObject>>; readonly required?: readonly string[] };
+  /**
+   * Keys holding secrets. For each, the config schema also accepts `<key>_file` (the secret is read from that file
+   * when the sink is built), and the value is redacted wherever configuration is printed or logged.
+   */
+  readonly secrets?: readonly string[];
+  /** Formats this sink can carry and the default one. */
+  readonly formats: { readonly allowed: readonly string[]; readonly default: FormatSpec };
+  /** Defaults of the common options that differ for this sink (a file wants bigger batches than an HTTP API). */
+  readonly coreDefaults?: CoreOverrides;
+  /** Semantic checks a schema cannot express; pure; messages relative to the sink (`path: must be absolute`). */
+  check?(raw: Readonly<Record<string, unknown>>): string[];
+  /** Convert the validated sink-specific keys (secrets already resolved) into the transport's config; pure. */
+  parse(raw: Readonly<Record<string, unknown>>): C;
+  createTransport(config: C, context: SinkBuildContext<R>): Transport<R>;
+}

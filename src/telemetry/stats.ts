@@ -1,0 +1,127 @@
+/**
+ * Counters as plain objects, updated on the hot path with `+=` and read at scrape time.
+ *
+ * Components own their stats objects and register them in a StatsRegistry; the metrics endpoint (prom-client
+ * collectors) and `aegisbpf stats` read them. Nothing here allocates per event.
+ */
+
+export class Histogram {
+  /** Upper bounds of the buckets, ascending; an implicit +Inf bucket follows. */
+  readonly bounds: readonly number[];
+  /** counts[i] = observations <= bounds[i] and > bounds[i-1] (non-cumulative); last entry is the +Inf bucket. */
+  readonly counts: number[];
+  sum = 0;
+  count = 0;
+
+  constructor(bounds: readonly number[]) {
+    this.bounds = bounds;
+    this.counts = new Array<number>(bounds.length + 1).fill(0);
+  }
+
+  observe(value: number): void {
+    let i = 0;
+    while (i < this.bounds.length && value > (this.bounds[i] as number)) i++;
+    this.counts[i] = (this.counts[i] as number) + 1;
+    this.sum += value;
+    this.count += 1;
+  }
+}
+
+/** Milliseconds buckets for request latencies (sends include acknowledgement waits). */
+export const LATENCY_BUCKETS_MILLIS = [1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 30_000] as const;
+
+export interface SinkStats {
+  readonly sink: string;
+  readonly type: string;
+  /** Events offered to the sink (after routing). */
+  received: number;
+  /** Events the receiver acknowledged. */
+  delivered: number;
+  deliveredBytes: number;
+  /** Batches acknowledged. */
+  batches: number;
+  /** Send attempts that did not deliver everything (retryable, partial, timeouts). */
+  failedRequests: number;
+  /** Events sent again after a failed attempt. */
+  retriedEvents: number;
+  /** Events the receiver already had (idempotent resend) or reported as possible duplicates. */
+  duplicates: number;
+  /** Events written to the dead-letter file (rejected, retry deadline, shutdown). */
+  deadLettered: number;
+  /** Events dropped, by reason (`buffer_full`, `dead_letter_failed`, …). */
+  readonly dropped: Record<string, number>;
+  bufferEvents: number;
+  bufferBytes: number;
+  inflightBatches: number;
+  healthy: boolean;
+  lastError: string | undefined;
+  readonly sendLatencyMillis: Histogram;
+}
+
+export function createSinkStats(sink: string, type: string): SinkStats {
+  return {
+    sink, type,
+    received: 0, delivered: 0, deliveredBytes: 0, batches: 0, failedRequests: 0, retriedEvents: 0, duplicates: 0,
+    deadLettered: 0, dropped: {}, bufferEvents: 0, bufferBytes: 0, inflightBatches: 0, healthy: true,
+    lastError: undefined, sendLatencyMillis: new Histogram(LATENCY_BUCKETS_MILLIS),
+  };
+}
+
+export interface SourceStats {
+  readonly source: string;
+  readonly type: string;
+  /** Valid events read. */
+  events: number;
+  /** Records that were not valid events (dead-lettered). */
+  invalid: number;
+  bytes: number;
+}
+
+export function createSourceStats(source: string, type: string): SourceStats {
+  return { source, type, events: 0, invalid: 0, bytes: 0 };
+}
+
+export interface PipelineStats {
+  /** Events removed by processors, by processor name (filter, sample, throttle, dedupe). */
+  readonly removed: Record<string, number>;
+  /** Events that matched no route. */
+  unrouted: number;
+  /** Events currently between source and sink buffers (read, not yet accepted by every sink). */
+  inFlight: number;
+  /** Source read → accepted by all sinks, per chunk, in microseconds. */
+  readonly latencyMicros: Histogram;
+}
+
+export const LATENCY_BUCKETS_MICROS = [10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 25_000, 100_000, 1_000_000] as const;
+
+export function createPipelineStats(): PipelineStats {
+  return { removed: {}, unrouted: 0, inFlight: 0, latencyMicros: new Histogram(LATENCY_BUCKETS_MICROS) };
+}
+
+export interface DeadLetterStats {
+  written: number;
+  bytes: number;
+  failed: number;
+}
+
+export interface StatsRegistry {
+  readonly startedAtMillis: number;
+  readonly sinks: Map<string, SinkStats>;
+  readonly sources: Map<string, SourceStats>;
+  readonly pipeline: PipelineStats;
+  readonly deadLetter: DeadLetterStats;
+}
+
+export function createStatsRegistry(now: number = Date.now()): StatsRegistry {
+  return {
+    startedAtMillis: now,
+    sinks: new Map(),
+    sources: new Map(),
+    pipeline: createPipelineStats(),
+    deadLetter: { written: 0, bytes: 0, failed: 0 },
+  };
+}
+
+export function increment(record: Record<string, number>, key: string, by = 1): void {
+  record[key] = (record[key] ?? 0) + by;
+}

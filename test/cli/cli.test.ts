@@ -1,0 +1,157 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseLogs, runCli, spawnCli, waitExit, waitForLog, waitUntil } from '../helpers/cli';
+import { formatJson } from '../../src/formatters/json';
+import type { AegisEvent } from '../../src/event/types';
+import { generateEvents } from '../helpers/events';
+import { makeTempDir } from '../helpers/tmp';
+import { packagePath } from '../../src/util/paths';
+
+const pkgVersion = (JSON.parse(fs.readFileSync(packagePath('package.json'), 'utf8')) as { version: string }).version;
+
+test('--help lists the commands and exits 0; no arguments prints help and exits 2; --version', () => {
+  const help = runCli(['--help']);
+  assert.equal(help.code, 0);
+  for (const c of ['run', 'validate', 'replay', 'schema']) assert.match(help.stdout, new RegExp(`^  ${c} `, 'm'));
+  assert.equal(runCli([]).code, 2);
+  const v = runCli(['--version']);
+  assert.equal(v.stdout, `aegisbpf ${pkgVersion}\n`);
+  const unknown = runCli(['frobnicate']);
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /unknown command 'frobnicate'/);
+  const badFlag = runCli(['run', '--bogus']);
+  assert.equal(badFlag.code, 2);
+  assert.match(badFlag.stderr, /run: Unknown option '--bogus'/);
+});
+
+test('validate: exit 2 with every problem and its key path; exit 0 with a one-line summary', () => {
+  const { dir, cleanup } = makeTempDir();
+  const bad = path.join(dir, 'bad.yml');
+  fs.writeFileSync(bad, 'sources: { s: { type: replay } }\nsinks:\n  hec: { type: file, path: /tmp/x, batch: { max_events: 0 } }\n');
+  const r = runCli(['validate', bad]);
+  assert.equal(r.code, 2);
+  assert.match(r.stdout, /2 problems/);
+  assert.match(r.stdout, /^sinks\.hec\.batch\.max_events: must be >= 1$/m);
+  assert.match(r.stdout, /^sources\.s\.path: is required$/m);
+  const ok = runCli(['validate', packagePath('examples', 'minimal.yml')]);
+  assert.equal(ok.code, 0);
+  assert.match(ok.stdout, /valid: 1 source \(replay\), 0 processors, 0 routes, 1 sink \(stdout\)\n$/);
+  cleanup();
+});
+
+test('replay without --config previews the file on stdout; logs are JSON on stderr, never on stdout', () => {
+  const r = runCli(['replay', 'samples/events.ndjson', '--log-format=json']);
+  assert.equal(r.code, 0, r.stderr);
+  const input = fs.readFileSync(packagePath('samples', 'events.ndjson'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as AegisEvent);
+  const output = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as AegisEvent);
+  assert.deepEqual(output, input);
+  const logs = r.logs;
+  assert.ok(logs.length >= 2 && logs.every((l) => typeof l.level === 'string' && typeof l.msg === 'string' && typeof l.ts === 'string'));
+  const summary = logs.find((l) => l.msg === 'aegisbpf stopped.')!;
+  assert.equal(summary.events_in, input.length);
+  assert.equal(runCli(['replay', 'samples/events.ndjson', '--log-format=xml']).code, 2);
+});
+
+test('replay: invalid lines are reported, the rest flows, exit code 3', () => {
+  const { dir, cleanup } = makeTempDir();
+  const f = path.join(dir, 'in.ndjson');
+  const events = generateEvents(5);
+  fs.writeFileSync(f, [formatJson(events[0]!), 'garbage', formatJson(events[1]!)].join('\n') + '\n');
+  const r = runCli(['replay', f]);
+  assert.equal(r.code, 3);
+  assert.equal(r.stdout.trim().split('\n').length, 2);
+  const warn = r.logs.find((l) => l.code === 'AEGIS_ERR_EVENT_INVALID');
+  assert.ok(warn !== undefined, r.stderr);
+  assert.match(String(warn.first), /^line 2: invalid JSON/);
+  cleanup();
+});
+
+test('run --config: replay → filter → file; dead-letter file for invalid input; run rejects --log with --config', () => {
+  const { dir, cleanup } = makeTempDir();
+  const input = path.join(dir, 'in.ndjson');
+  const events = generateEvents(300);
+  fs.writeFileSync(input, events.map((e) => formatJson(e)).join('\n') + '\n{"broken":\n');
+  const out = path.join(dir, 'out', 'events.ndjson');
+  const cfg = path.join(dir, 'c.yml');
+  fs.writeFileSync(cfg, `data_dir: ${dir}\nsources: { r: { type: replay, path: ${input} } }\nprocessors: [{ type: filter, condition: 'type == "block"' }]\nsinks: { f: { type: file, path: ${out} } }\n`);
+  const r = runCli(['run', '--config', cfg]);
+  assert.equal(r.code, 3, r.stderr); // one invalid line
+  const got = fs.readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as AegisEvent);
+  assert.deepEqual(got.map((e) => e.exec_id), events.filter((e) => e.type === 'block').map((e) => e.exec_id));
+  const dlq = fs.readFileSync(path.join(dir, 'dead-letter.ndjson'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { line: number });
+  assert.deepEqual(dlq.map((d) => d.line), [301]);
+  const both = runCli(['run', '--config', cfg, '--log=stdout']);
+  assert.equal(both.code, 2);
+  assert.match(both.stderr, /with --config, configure sinks in the file/);
+  cleanup();
+});
+
+test('run with an invalid config exits 2 before starting anything', () => {
+  const { dir, cleanup } = makeTempDir();
+  const cfg = path.join(dir, 'c.yml');
+  const out = path.join(dir, 'never.ndjson');
+  fs.writeFileSync(cfg, `sources: { r: { type: replay, path: samples/events.ndjson } }\nsinks: { f: { type: file, path: ${out}, fsync: sometimes } }\n`);
+  const r = runCli(['run', '--config', cfg]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /sinks\.f\.fsync: must be one of never, batch, always/);
+  assert.equal(fs.existsSync(out), false);
+  cleanup();
+});
+
+test('SIGTERM flushes: every event read is in the output file, and the process exits 0', async () => {
+  const { dir, cleanup } = makeTempDir();
+  const input = path.join(dir, 'in.ndjson');
+  fs.writeFileSync(input, generateEvents(100).map((e) => formatJson(e)).join('\n') + '\n');
+  const out = path.join(dir, 'out.ndjson');
+  const cfg = path.join(dir, 'c.yml');
+  // A long batch timeout: without a flush on shutdown, the events would still be in the buffer.
+  fs.writeFileSync(cfg, `data_dir: ${dir}\nsources: { r: { type: replay, path: ${input}, rate: 500, loop: true } }\nsinks: { f: { type: file, path: ${out}, batch: { max_events: 100000, timeout_ms: 600000, max_bytes: 100000000 } } }\n`);
+  const child = spawnCli(['run', '--config', cfg]);
+  const exited = waitExit(child);
+  await waitForLog(child, (l) => l.msg === 'aegisbpf started.');
+  await new Promise((r) => setTimeout(r, 700));
+  assert.equal(fs.existsSync(out) ? fs.statSync(out).size : 0, 0, 'nothing written before the flush');
+  child.kill('SIGTERM');
+  const { code, stderr } = await exited;
+  assert.equal(code, 0, stderr);
+  const summary = parseLogs(stderr).find((l) => l.msg === 'aegisbpf stopped.')!;
+  const lines = fs.readFileSync(out, 'utf8').trim().split('\n');
+  assert.ok(lines.length > 100, `${lines.length} events`);
+  assert.equal(summary.events_in, lines.length);
+  assert.equal((summary.sinks as Record<string, { delivered: number }>).f!.delivered, lines.length);
+  cleanup();
+});
+
+test('SIGHUP reopens the output file (logrotate)', async () => {
+  const { dir, cleanup } = makeTempDir();
+  const input = path.join(dir, 'in.ndjson');
+  fs.writeFileSync(input, generateEvents(20).map((e) => formatJson(e)).join('\n') + '\n');
+  const out = path.join(dir, 'out.ndjson');
+  const cfg = path.join(dir, 'c.yml');
+  fs.writeFileSync(cfg, `data_dir: ${dir}\nsources: { r: { type: replay, path: ${input}, rate: 200, loop: true } }\nsinks: { f: { type: file, path: ${out}, batch: { timeout_ms: 20 } } }\n`);
+  const child = spawnCli(['run', '--config', cfg]);
+  const exited = waitExit(child);
+  await waitForLog(child, (l) => l.msg === 'aegisbpf started.');
+  await waitUntil(() => fs.existsSync(out) && fs.statSync(out).size > 0, 'the first events in the output file');
+  fs.renameSync(out, `${out}.1`);
+  child.kill('SIGHUP');
+  await waitUntil(() => fs.existsSync(out) && fs.statSync(out).size > 0, 'events in the reopened file');
+  child.kill('SIGTERM');
+  const { code, stderr } = await exited;
+  assert.equal(code, 0, stderr);
+  const before = fs.readFileSync(`${out}.1`, 'utf8').trim().split('\n').length;
+  const after = fs.readFileSync(out, 'utf8').trim().split('\n').length;
+  assert.ok(before > 0 && after > 0, `rotated ${before}, new ${after}`);
+  const summary = parseLogs(stderr).find((l) => l.msg === 'aegisbpf stopped.')!;
+  assert.equal(summary.events_in, before + after, 'nothing lost across the reopen');
+  cleanup();
+});
+
+test('schema prints the event and config schemas', () => {
+  const ev = JSON.parse(runCli(['schema', 'event']).stdout) as { $id: string };
+  assert.match(ev.$id, /schema\/event\//);
+  const cfg = JSON.parse(runCli(['schema', 'config']).stdout) as { title: string };
+  assert.equal(cfg.title, 'aegisbpf configuration');
+});
