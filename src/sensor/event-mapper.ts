@@ -9,12 +9,12 @@ import fs from 'node:fs';
 import { ACTION_NAMES, FLAG, HOOK_NAMES } from './abi';
 import type { BootClock } from './boot-clock';
 import type { CgroupResolver } from './cgroup-resolver';
-import type { AegisEvent, BaseEvent, BlockEvent, ConnectEvent, ExecEvent, ExitEvent, Mode, SensorEvent } from './event-types';
+import type { AegisEvent, BaseEvent, BlockEvent, ConnectEvent, ExecEvent, ExitEvent, Mode, SensorEvent } from '../event/types';
 import type { ProcessCache, ProcessEntry } from './process-cache';
 import { execIdOf } from './process-cache';
 import type { DecodedRecord, ExecRecord, ExitRecord, FileRecord, NetRecord, ProcFields } from './records';
 import { parentStartTimeText } from './records';
-import { kernelDevToUser, protocolName } from './text';
+import { protocolName } from './text';
 
 export type SensorBackend = 'lsm' | 'tracepoint';
 
@@ -145,7 +145,7 @@ export function createEventMapper(options: EventMapperOptions): EventMapper {
     const path = rec.path !== '' ? rec.path : rec.resolved;
     const ev = base('block', rec, entry, rec.proc) as Draft<BlockEvent>;
     ev.ino = rec.ino;
-    ev.dev = kernelDevToUser(rec.dev);
+    ev.dev = rec.dev; // kernel encoding (MAJOR << 20 | MINOR), as the event schema specifies
     ev.path = path;
     if (rec.resolved !== '' && rec.resolved !== path) ev.resolved_path = rec.resolved;
     ev.open_flags = rec.openFlags;

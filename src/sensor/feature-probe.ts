@@ -14,7 +14,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import type { NativeBinding } from '../native/binding';
-import { NATIVE_PATHS, loadNative } from '../native/binding';
+import { NATIVE_PATHS, loadNative, nativeStatus } from '../native/binding';
 import { findCgroup2Mount } from './cgroup-resolver';
 import type { SensorBackend } from './event-mapper';
 import { ensureTracefs } from './fs-mounts';
@@ -230,6 +230,30 @@ export function probeFeatures(options: ProbeOptions = {}): FeatureReport {
     status,
     reasons,
   };
+}
+
+let shared: FeatureReport | undefined;
+
+/**
+ * The probe of this process, run once: the default-source decision of `aegisbpf run` and the sensor source that
+ * follows it see the same answer without loading the probe programs twice.
+ */
+export function getFeatureReport(): FeatureReport {
+  shared ??= probeFeatures();
+  return shared;
+}
+
+/**
+ * Why the sensor cannot run here, or undefined when it can. Cheap checks first (root, addon present), so a
+ * non-root `aegisbpf run` never loads the addon.
+ */
+export function sensorUnavailableReason(): string | undefined {
+  if (process.platform !== 'linux') return `not Linux (${process.platform})`;
+  if (process.geteuid?.() !== 0) return 'not running as root (loading BPF programs needs CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN)';
+  const st = nativeStatus();
+  if (!st.available) return st.reason;
+  const r = getFeatureReport();
+  return r.backend === undefined ? r.reasons.join('; ') : undefined;
 }
 
 /** `aegisbpf health` exit code: 0 healthy, 1 degraded, 2 cannot run. */

@@ -20,10 +20,11 @@ import { createDecoderRegistry } from './decoder-registry';
 import { SensorError } from './errors';
 import type { EventMapper, RuleNames, SensorBackend } from './event-mapper';
 import { createEventMapper } from './event-mapper';
-import type { AegisEvent } from './event-types';
+import type { AegisEvent } from '../event/types';
 import type { FeatureReport } from './feature-probe';
 import { probeFeatures } from './feature-probe';
 import { ensureBpffs, ensureTracefs } from './fs-mounts';
+import { readConfig } from './policy/policy-maps';
 import type { KernelStats } from './kernel-stats';
 import { readKernelStats } from './kernel-stats';
 import type { ProcessCacheStats } from './process-cache';
@@ -67,6 +68,11 @@ export interface SensorOptions {
   /** How often kernel counters are checked for new drops, ms. Default 1000; 0 disables. */
   readonly statsIntervalMillis?: number;
   readonly clock?: BootClock;
+  /**
+   * Describes the policy of a generation seen in the kernel config map, for the `policy_applied` event the sensor
+   * emits whenever the generation changes (at start, and when `aegisbpf policy` changes it from another process).
+   */
+  readonly describePolicy?: (generation: number) => { readonly policy?: string; readonly message: string } | undefined;
 }
 
 export interface SensorStats {
@@ -168,8 +174,22 @@ export function createSensor(options: SensorOptions): Sensor {
   let lastDrops = new Array<number>(OP_MAX).fill(0);
   let lastClockRefresh = Date.now();
   let stopped = false;
+  let lastGeneration = 0;
 
-  const checkDrops = (): void => {
+  /** A `policy_applied` event when the kernel's policy generation changed since the last look. */
+  const checkPolicy = (): void => {
+    const { generation, mode } = readConfig(object.maps);
+    if (generation === lastGeneration) return;
+    lastGeneration = generation;
+    if (generation === 0) return;
+    const d = options.describePolicy?.(generation);
+    const message = d?.message ?? `Policy generation ${generation} is in force (mode ${mode}).`;
+    log('info', message, { generation, mode });
+    deliver([mapper.sensorEvent('policy_applied', message, { mode, ...(d?.policy !== undefined ? { policy: d.policy } : {}) })]);
+  };
+
+  const checkKernel = (): void => {
+    checkPolicy();
     const k = readKernelStats(object.maps.stats);
     const now = Object.values(k.drops);
     const delta = now.reduce((a, b) => a + b, 0) - lastDrops.reduce((a, b) => a + b, 0);
@@ -199,7 +219,7 @@ export function createSensor(options: SensorOptions): Sensor {
       reader.start();
       const interval = options.statsIntervalMillis ?? 1000;
       if (interval > 0 && timer === undefined) {
-        timer = setInterval(checkDrops, interval);
+        timer = setInterval(checkKernel, interval);
         timer.unref();
       }
       const started = `eBPF sensor started in ${backend} mode (${object.attached.length} programs attached; ${features.enforcement}).`;
@@ -212,6 +232,7 @@ export function createSensor(options: SensorOptions): Sensor {
         events.push(mapper.sensorEvent('degraded', msg));
       }
       deliver(events);
+      checkPolicy();
     },
     pause: () => reader.pause(),
     resume: () => reader.resume(),

@@ -8,7 +8,7 @@ import { createBootClock } from '../../src/sensor/boot-clock';
 import type { CgroupResolver } from '../../src/sensor/cgroup-resolver';
 import { createDecoderRegistry } from '../../src/sensor/decoder-registry';
 import { createEventMapper } from '../../src/sensor/event-mapper';
-import type { BlockEvent, ConnectEvent, ExecEvent, ExitEvent } from '../../src/sensor/event-types';
+import type { BlockEvent, ConnectEvent, ExecEvent, ExitEvent } from '../../src/event/types';
 import { createProcessCache } from '../../src/sensor/process-cache';
 import type { DecodedRecord } from '../../src/sensor/records';
 import { RECORD_DECODERS } from '../../src/sensor/records';
@@ -64,14 +64,14 @@ void test('exit: code and signal split from the wait status, duration from start
   assert.equal(b.signal, 9);
 });
 
-void test('file hit -> block event with action, policy, mode, user-space dev, both paths', () => {
+void test('file hit -> block event with action, policy, mode, kernel-encoded dev, both paths', () => {
   const [e] = mapAll([fileRecord({ proc: p, path: 'rel/secret', resolved: '/home/u/rel/secret', ruleId: 9, action: 4, ino: 12345n, dev: (254 << 20) | 1 })]) as [BlockEvent];
   assert.equal(e.type, 'block');
   assert.equal(e.action, 'KILL');
   assert.equal(e.policy, 'kill-secret');
   assert.equal(e.mode, 'enforce');
   assert.equal(e.ino, 12345);
-  assert.equal(e.dev, 0xfe01);
+  assert.equal(e.dev, (254 << 20) | 1, 'dev in kernel encoding, as the event schema says');
   assert.equal(e.path, 'rel/secret');
   assert.equal(e.resolved_path, '/home/u/rel/secret');
   assert.equal(e.hook, 'sys_exit_openat');

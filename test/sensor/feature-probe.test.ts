@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { formatHealth, healthExitCode, probeFeatures } from '../../src/sensor/feature-probe';
 import { createSensor } from '../../src/sensor/sensor';
-import type { SensorEvent } from '../../src/sensor/event-types';
+import type { SensorEvent } from '../../src/event/types';
 import { native, sharedFeatures, skipUnlessKernel } from './helpers';
 
 void test('without root the sensor cannot run, and health says why (exit 2)', () => {

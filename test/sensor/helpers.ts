@@ -11,7 +11,7 @@ import type { TestContext } from 'node:test';
 import type { NativeBinding } from '../../src/native/binding';
 import { loadNative, nativeStatus } from '../../src/native/binding';
 import { findCgroup2Mount } from '../../src/sensor/cgroup-resolver';
-import type { AegisEvent } from '../../src/sensor/event-types';
+import type { AegisEvent } from '../../src/event/types';
 import type { FeatureReport } from '../../src/sensor/feature-probe';
 import { probeFeatures } from '../../src/sensor/feature-probe';
 

@@ -119,7 +119,7 @@ void test('rules compile to the right maps and keys', () => {
         '  - { id: p, match: { path: /srv/secret.key }, action: KILL }',
         '  - { id: p2, match: { path: /other/secret.key }, action: TERM }',
         '  - { id: i, match: { inode: /data/f }, action: TERM }',
-        '  - { id: raw, match: { inode: { ino: 99, dev: 2049 } }, action: INT }',
+        '  - { id: raw, match: { inode: { ino: 99, dev: 8388609 } }, action: INT }',
         '  - { id: cg, match: { cgroup: /ci }, action: ALLOW }',
         '  - { id: v4, match: { address: 10.1.2.3/8 }, action: AUDIT }',
         '  - { id: v6, match: { address: "2001:db8::/32" }, action: BLOCK }',
@@ -136,7 +136,9 @@ void test('rules compile to the right maps and keys', () => {
   assert.equal(leaf?.value.readUInt32LE(0), 2, 'two paths share the leaf secret.key');
   assert.equal(c.entries.denyInode.size, 2);
   const raw = [...c.entries.denyInode.values()].find((e) => e.key.readBigUInt64LE(0) === 99n);
-  assert.equal(raw?.key.readUInt32LE(INODE_KEY.fields.dev.offset), (8 << 20) | 1, 'dev 2049 (8:1) in kernel encoding');
+  assert.equal(raw?.key.readUInt32LE(INODE_KEY.fields.dev.offset), (8 << 20) | 1, 'raw dev is taken as kernel encoding');
+  const byPath = [...c.entries.denyInode.values()].find((e) => e.key.readBigUInt64LE(0) !== 99n);
+  assert.equal(byPath?.key.readUInt32LE(INODE_KEY.fields.dev.offset), 254 << 20, 'stat st_dev 0xfe00 (254:0) converted to kernel encoding');
   assert.equal([...c.entries.allowCgroup.values()][0]?.key.readBigUInt64LE(0), 4242n);
   const v4 = [...c.entries.netV4Lpm.values()][0];
   assert.equal(v4?.key.readUInt32LE(0), 8);

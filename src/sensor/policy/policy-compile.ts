@@ -51,7 +51,7 @@ export interface CompiledPolicy {
 }
 
 export interface TargetResolver {
-  /** stat(2) following symlinks: dev as st_dev, ino exact. */
+  /** stat(2) following symlinks: dev as st_dev (user-space encoding), ino exact. */
   stat(file: string): { readonly dev: number; readonly ino: bigint };
   /** lstat: is it a symlink? */
   isSymlink(file: string): boolean;
@@ -99,10 +99,11 @@ function ruleValue(ruleId: number, action: ActionName): Buffer {
   return v;
 }
 
-export function inodeKey(ino: bigint, userDev: number): Buffer {
+/** @param kernelDev dev_t in the kernel's encoding (MAJOR << 20 | MINOR), as `block` events report it. */
+export function inodeKey(ino: bigint, kernelDev: number): Buffer {
   const k = Buffer.alloc(INODE_KEY.size);
   k.writeBigUInt64LE(ino, INODE_KEY.fields.ino.offset);
-  k.writeUInt32LE(userDevToKernel(userDev), INODE_KEY.fields.dev.offset);
+  k.writeUInt32LE(kernelDev, INODE_KEY.fields.dev.offset);
   return k;
 }
 
@@ -238,8 +239,9 @@ export function compilePolicy(policy: Policy, caps: EnforcementCapabilities, res
         }
         case 'inode': {
           const st = resolve.stat(m.path);
-          target = `inode ${st.dev}:${st.ino} (${m.path})`;
-          put('denyInode', inodeKey(st.ino, st.dev), value, rule.id, target);
+          const dev = userDevToKernel(st.dev);
+          target = `inode ${dev}:${st.ino} (${m.path})`;
+          put('denyInode', inodeKey(st.ino, dev), value, rule.id, target);
           break;
         }
         case 'inode-raw':

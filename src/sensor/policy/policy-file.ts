@@ -13,7 +13,7 @@
  *       match: { inode: /srv/data/key.pem }        # dev+ino of this file, taken at apply time
  *       action: TERM
  *     - id: raw-inode
- *       match: { inode: { ino: 1234, dev: 2049 } } # dev as stat(2) reports it
+ *       match: { inode: { ino: 1234, dev: 8388609 } } # dev in kernel encoding (MAJOR << 20 | MINOR), as events show it
  *       action: AUDIT
  *     - id: trusted-ci
  *       match: { cgroup: /system.slice/ci.service }  # exempt from file and network rules
@@ -116,7 +116,7 @@ function parseMatch(raw: unknown, at: string, errors: string[]): RuleMatch | und
       const dev = v.dev;
       const inoOk = (typeof ino === 'number' && Number.isSafeInteger(ino) && ino > 0) || (typeof ino === 'string' && /^[1-9]\d{0,19}$/.test(ino));
       if (!inoOk) errors.push(`${at}.inode.ino: must be a positive integer`);
-      if (typeof dev !== 'number' || !Number.isSafeInteger(dev) || dev < 0 || dev > 0xffffffff) errors.push(`${at}.inode.dev: must be an integer (st_dev)`);
+      if (typeof dev !== 'number' || !Number.isSafeInteger(dev) || dev < 0 || dev > 0xffffffff) errors.push(`${at}.inode.dev: must be an integer (kernel encoding, MAJOR << 20 | MINOR, as block events report it)`);
       if (!inoOk || typeof dev !== 'number') return undefined;
       return { kind: 'inode-raw', ino: BigInt(ino), dev };
     }
