@@ -83,6 +83,7 @@ function run(cmd, args, opts) {
 
 function main() {
   fs.rmSync(statusFile, { force: true });
+  process.chdir(root);
   if (process.env.AEGIS_SKIP_NATIVE === '1') {
     fs.mkdirSync(path.dirname(statusFile), { recursive: true });
     fs.writeFileSync(statusFile, JSON.stringify({ reason: 'skipped: AEGIS_SKIP_NATIVE=1 at install time' }) + '\n');
@@ -101,7 +102,9 @@ function main() {
     return;
   }
   run('make', ['-C', path.join(root, 'bpf')]);
-  run(process.execPath, [nodeGyp, 'rebuild', '--directory', nativeDir, `--nodedir=${nodeDir}`]);
+  // Incremental after the first build (scripts/setup.sh runs this on every set-up): configure once, then build.
+  if (!fs.existsSync(path.join(nativeDir, 'build', 'Makefile'))) run(process.execPath, [nodeGyp, 'configure', '--directory', nativeDir, `--nodedir=${nodeDir}`]);
+  run(process.execPath, [nodeGyp, 'build', '--directory', nativeDir, `--nodedir=${nodeDir}`]);
   log('ok: bpf/build/aegis.bpf.o, bpf/build/probe.bpf.o, native/build/Release/aegis_native.node');
 }
 

@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { formatHealth, healthExitCode, probeFeatures } from '../../src/sensor/feature-probe';
-import { createSensor } from '../../src/sensor/sensor';
 import type { SensorEvent } from '../../src/event/types';
-import { native, sharedFeatures, skipUnlessKernel } from './helpers';
+import { sharedFeatures, skipUnlessKernel, startPipelineRig } from './helpers';
 
 void test('without root the sensor cannot run, and health says why (exit 2)', () => {
   const r = probeFeatures({ isRoot: false, mountTracefs: false });
@@ -38,23 +37,20 @@ void test('the probe loads each capability for real and the backend follows from
   }
 });
 
-void test('a sensor in tracepoint mode says so in a `sensor` event', (t) => {
+void test('a sensor in tracepoint mode says so in a `sensor` event that reaches the sink', async (t) => {
   if (skipUnlessKernel(t)) return;
   if (sharedFeatures().backend !== 'tracepoint') {
     t.skip('BPF LSM loads here: the sensor runs in lsm mode');
     return;
   }
-  const events: SensorEvent[] = [];
-  const s = createSensor({ native: native(), features: sharedFeatures(), cgroupAttachPath: null, statsIntervalMillis: 0, onEvents: (evs) => events.push(...evs.filter((e): e is SensorEvent => e.type === 'sensor')) });
+  const rig = await startPipelineRig('degraded');
   try {
-    s.start();
-    const degraded = events.find((e) => e.status === 'degraded');
-    assert.ok(degraded, 'degraded event');
+    const degraded = (await rig.events.waitFor((e) => e.type === 'sensor' && e.status === 'degraded', 'degraded sensor event')) as SensorEvent;
     assert.equal(degraded.sensor, 'tracepoint');
     assert.match(degraded.message ?? '', /tracepoint mode/);
     assert.match(degraded.message ?? '', /BPF LSM/);
-    assert.equal(s.stats().backend, 'tracepoint');
+    assert.equal(rig.handle.sensor.stats().backend, 'tracepoint');
   } finally {
-    s.stop();
+    await rig.close();
   }
 });

@@ -11,7 +11,14 @@ import type { TestContext } from 'node:test';
 import type { NativeBinding } from '../../src/native/binding';
 import { loadNative, nativeStatus } from '../../src/native/binding';
 import { findCgroup2Mount } from '../../src/sensor/cgroup-resolver';
+import { validateConfigDocument } from '../../src/config/load';
 import type { AegisEvent } from '../../src/event/types';
+import type { Pipeline } from '../../src/pipeline/engine';
+import { createPipeline } from '../../src/pipeline/engine';
+import type { SensorHandle, SensorSource } from '../../src/pipeline/sources/sensor';
+import { createSensorSource, parseSensorSourceOptions } from '../../src/pipeline/sources/sensor';
+import { createSourceStats } from '../../src/telemetry/stats';
+import { silentLogger } from '../../src/util/logger';
 import type { FeatureReport } from '../../src/sensor/feature-probe';
 import { probeFeatures } from '../../src/sensor/feature-probe';
 
@@ -165,6 +172,113 @@ export function collectEvents(max = 200_000): EventCollector {
         if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMillis} ms waiting for ${what} (${events.length} events collected)`);
         await new Promise((r) => setTimeout(r, 10));
       }
+    },
+  };
+}
+
+/** Events a file sink wrote, read back as they arrive (the sink's NDJSON file, polled). */
+export function tailEvents(file: string): EventCollector & { poll(): void } {
+  const events: AegisEvent[] = [];
+  let offset = 0;
+  let partial = '';
+  const poll = (): void => {
+    let fd: number;
+    try {
+      fd = fs.openSync(file, 'r');
+    } catch {
+      return; // not created yet
+    }
+    try {
+      const size = fs.fstatSync(fd).size;
+      if (size <= offset) return;
+      const buf = Buffer.alloc(size - offset);
+      fs.readSync(fd, buf, 0, buf.length, offset);
+      offset = size;
+      const text = partial + buf.toString('utf8');
+      const lines = text.split('\n');
+      partial = lines.pop() ?? '';
+      for (const l of lines) if (l.trim() !== '') events.push(JSON.parse(l) as AegisEvent);
+    } finally {
+      fs.closeSync(fd);
+    }
+  };
+  return {
+    events,
+    poll,
+    onEvents: () => undefined,
+    async waitFor(pred, what, timeoutMillis = 5000) {
+      const deadline = Date.now() + timeoutMillis;
+      for (;;) {
+        poll();
+        const hit = events.find(pred);
+        if (hit !== undefined) return hit;
+        if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMillis} ms waiting for ${what} (${events.length} events in the sink)`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    },
+  };
+}
+
+export interface PipelineRig {
+  /** The running sensor and its policy engine. */
+  readonly handle: SensorHandle;
+  readonly pipeline: Pipeline;
+  /** What reached the file sink. */
+  readonly events: EventCollector & { poll(): void };
+  readonly tmp: TempDir;
+  close(): Promise<void>;
+}
+
+/**
+ * The real path: the \`sensor\` source inside a pipeline built from a validated configuration, delivering into a
+ * \`file\` sink that the test reads back. The source is scoped to this test: its own policy directory, no pinning,
+ * network hooks only when the test gives a cgroup.
+ */
+export async function startPipelineRig(name: string, sourceRaw: Record<string, unknown> = {}): Promise<PipelineRig> {
+  const tmp = tempDir(`aegis-${name}`);
+  const out = path.join(tmp.dir, 'events.ndjson');
+  const raw = { type: 'sensor', network_hooks: false, pin: false, policy_dir: path.join(tmp.dir, 'policy'), ...sourceRaw };
+  const result = validateConfigDocument({
+    data_dir: tmp.dir,
+    sources: { sensor: raw },
+    sinks: { out: { type: 'file', path: out, fsync: 'never', rotate: { max_bytes: 0 }, batch: { max_events: 1000, timeout_ms: 5 } } },
+  });
+  if (result.config === undefined) throw new Error(`test pipeline config: ${result.problems.join('; ')}`);
+  const config = result.config;
+  let source: SensorSource | undefined;
+  const pipeline = createPipeline(config, {
+    logger: silentLogger,
+    version: 'test',
+    sources: (c) => {
+      const stats = createSourceStats('sensor', 'sensor');
+      c.stats.sources.set('sensor', stats);
+      source = createSensorSource(parseSensorSourceOptions(raw, tmp.dir), { name: 'sensor', logger: silentLogger, stats, deadLetter: c.deadLetter, hostname: c.hostname, dataDir: tmp.dir });
+      return [source];
+    },
+  });
+  if (source === undefined) throw new Error('the pipeline did not build its sources');
+  const sensorSource: SensorSource = source;
+  await pipeline.start();
+  const running = pipeline.run();
+  let handle: SensorHandle;
+  try {
+    handle = await sensorSource.ready;
+  } catch (err) {
+    pipeline.stop();
+    await pipeline.shutdown(2000);
+    tmp.remove();
+    throw err;
+  }
+  return {
+    handle,
+    pipeline,
+    events: tailEvents(out),
+    tmp,
+    async close() {
+      pipeline.stop();
+      await pipeline.shutdown(5000);
+      await running;
+      tmp.remove();
     },
   };
 }

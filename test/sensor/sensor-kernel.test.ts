@@ -12,47 +12,27 @@ import type { BlockEvent, ConnectEvent, ExecEvent, ExitEvent } from '../../src/e
 import { SensorError } from '../../src/sensor/errors';
 import { kernelDevToUser } from '../../src/sensor/text';
 import type { PolicyEngine } from '../../src/sensor/policy/policy-engine';
-import { createPolicyEngine, storeRuleNames } from '../../src/sensor/policy/policy-engine';
-import { createPolicyStore } from '../../src/sensor/policy/policy-store';
-import type { Sensor, SensorOptions } from '../../src/sensor/sensor';
+import type { Sensor } from '../../src/sensor/sensor';
 import { createSensor } from '../../src/sensor/sensor';
 import type { EventCollector, TempDir } from './helpers';
-import { collectEvents, createTestCgroup, native, run, sharedFeatures, skipUnlessKernel, tempDir } from './helpers';
+import { createTestCgroup, native, run, sharedFeatures, skipUnlessKernel, startPipelineRig } from './helpers';
 
 interface Rig {
   readonly sensor: Sensor;
-  readonly events: EventCollector;
+  /** What reached the pipeline's file sink. */
+  readonly events: EventCollector & { poll(): void };
   readonly policy: PolicyEngine;
   readonly tmp: TempDir;
-  close(): void;
+  close(): Promise<void>;
 }
 
-/** A started sensor with its own policy store in a temp dir. Network hooks off unless a cgroup is given. */
-function rig(name: string, options: Partial<SensorOptions> = {}): Rig {
-  const tmp = tempDir(`aegis-${name}`);
-  const store = createPolicyStore(path.join(tmp.dir, 'state'));
-  const events = collectEvents();
-  const sensor = createSensor({
-    native: native(),
-    features: sharedFeatures(),
-    cgroupAttachPath: null,
-    rules: storeRuleNames(store, 0),
-    statsIntervalMillis: 0,
-    ...options,
-    onEvents: events.onEvents,
-  });
-  sensor.start();
-  const policy = createPolicyEngine({ store, capabilities: sensor.features.capabilities, maps: sensor.maps, cgroupRoot: sensor.features.cgroupV2.path });
-  return {
-    sensor,
-    events,
-    policy,
-    tmp,
-    close() {
-      sensor.stop();
-      tmp.remove();
-    },
-  };
+/**
+ * A running pipeline (sensor source -> file sink) for one test: events are asserted where a SIEM would see them.
+ * Network hooks stay off unless the test gives its own cgroup.
+ */
+async function rig(name: string, sourceRaw: Record<string, unknown> = {}): Promise<Rig> {
+  const p = await startPipelineRig(name, sourceRaw);
+  return { sensor: p.handle.sensor, policy: p.handle.policy, events: p.events, tmp: p.tmp, close: () => p.close() };
 }
 
 const isBlockFor = (pid: number) => (e: { type: string; pid: number }): boolean => e.type === 'block' && e.pid === pid;
@@ -60,7 +40,7 @@ const isBlockFor = (pid: number) => (e: { type: string; pid: number }): boolean 
 void describe('sensor (kernel)', () => {
   void test('exec of a test binary gives exec and exit events with pid, ppid, comm, exe, args', async (t) => {
     if (skipUnlessKernel(t)) return;
-    const r = rig('exec');
+    const r = await rig('exec');
     try {
       // A copy of /bin/sh under a distinctive name: comm and exe are then ours, not the system's.
       const exe = path.join(r.tmp.dir, 'aegis-exec-t');
@@ -88,13 +68,13 @@ void describe('sensor (kernel)', () => {
       assert.equal(exit.exe, ex.exe);
       assert.ok((exit.duration_ns ?? 0) > 0);
     } finally {
-      r.close();
+      await r.close();
     }
   });
 
   void test('exit of a process killed by a signal reports the signal', async (t) => {
     if (skipUnlessKernel(t)) return;
-    const r = rig('exit-signal');
+    const r = await rig('exit-signal');
     try {
       const res = await run(['/bin/sh', '-c', 'kill -USR1 $$']);
       assert.equal(res.signal, 'SIGUSR1');
@@ -102,13 +82,13 @@ void describe('sensor (kernel)', () => {
       assert.equal(exit.signal, 10);
       assert.equal(exit.exit_code, 0);
     } finally {
-      r.close();
+      await r.close();
     }
   });
 
   void test('AUDIT rule: the child is not harmed and a block event with action AUDIT arrives', async (t) => {
     if (skipUnlessKernel(t)) return;
-    const r = rig('audit');
+    const r = await rig('audit');
     try {
       const file = r.tmp.file('audited');
       r.policy.apply(`version: 1\nmode: enforce\nrules:\n  - { id: audit-tmp, match: { path: ${file} }, action: AUDIT }\n`, 'test');
@@ -126,7 +106,7 @@ void describe('sensor (kernel)', () => {
       assert.equal((ev.open_flags ?? -1) & 3, 0, 'O_RDONLY');
       assert.equal(ev.hook, r.sensor.backend === 'lsm' ? 'lsm/file_open' : 'sys_exit_openat');
     } finally {
-      r.close();
+      await r.close();
     }
   });
 
@@ -143,7 +123,7 @@ void describe('sensor (kernel)', () => {
           t.skip(`bpf_send_signal unavailable: ${sharedFeatures().sendSignal.detail}`);
           return;
         }
-        const r = rig(`${action}-${by}`);
+        const r = await rig(`${action}-${by}`);
         try {
           const file = r.tmp.file(`target-${action}`);
           const id = `${action.toLowerCase()}-by-${by}`;
@@ -157,7 +137,7 @@ void describe('sensor (kernel)', () => {
           const k = r.sensor.stats().kernel;
           assert.ok(k.blocks[action] >= 1, `kernel counted blocks[${action}]`);
         } finally {
-          r.close();
+          await r.close();
         }
       });
     }
@@ -165,7 +145,7 @@ void describe('sensor (kernel)', () => {
 
   void test('a process in an allowed cgroup opens a KILL-protected file unharmed; outside it dies', async (t) => {
     if (skipUnlessKernel(t)) return;
-    const r = rig('allow-cgroup');
+    const r = await rig('allow-cgroup');
     const cg = createTestCgroup('allow');
     try {
       const file = r.tmp.file('protected');
@@ -178,18 +158,18 @@ void describe('sensor (kernel)', () => {
       assert.equal(inside.stdout, 'aegisbpf test data\n');
       const outside = await run(['/bin/cat', file]);
       assert.equal(outside.signal, 'SIGKILL');
+      // The sink keeps order: once the outside child's event is there, an event for the inside child would be too.
       await r.events.waitFor(isBlockFor(outside.pid), 'block event for the outside child');
-      r.sensor.drain();
       assert.equal(r.events.events.find(isBlockFor(inside.pid)), undefined, 'no block event for the allowed child');
     } finally {
-      r.close();
+      await r.close();
       cg.remove();
     }
   });
 
   void test('mode audit: a KILL rule reports but does not kill', async (t) => {
     if (skipUnlessKernel(t)) return;
-    const r = rig('audit-mode');
+    const r = await rig('audit-mode');
     try {
       const file = r.tmp.file('would-kill');
       r.policy.apply(`version: 1\nmode: audit\nrules:\n  - { id: would-kill, match: { path: ${file} }, action: KILL }\n`, 'test');
@@ -199,13 +179,13 @@ void describe('sensor (kernel)', () => {
       assert.equal(ev.action, 'KILL');
       assert.equal(ev.mode, 'audit');
     } finally {
-      r.close();
+      await r.close();
     }
   });
 
   void test('KILL on an executable by inode (tracepoint mode: at exec, before the first instruction)', async (t) => {
     if (skipUnlessKernel(t)) return;
-    const r = rig('exec-kill');
+    const r = await rig('exec-kill');
     try {
       const exe = path.join(r.tmp.dir, 'aegis-forbidden');
       fs.copyFileSync('/bin/true', exe);
@@ -217,7 +197,7 @@ void describe('sensor (kernel)', () => {
       assert.equal(ev.policy, 'no-exec');
       assert.equal(ev.hook, r.sensor.backend === 'lsm' ? 'lsm/bprm_check_security' : 'sched_process_exec');
     } finally {
-      r.close();
+      await r.close();
     }
   });
 
@@ -234,7 +214,7 @@ void describe('sensor (kernel)', () => {
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const port = (server.address() as net.AddressInfo).port;
-    const r = rig('net', { cgroupAttachPath: cg.path });
+    const r = await rig('net', { network_hooks: true, cgroup_path: cg.path });
     try {
       r.policy.apply(`version: 1\nmode: enforce\nrules:\n  - { id: no-loopback-port, match: { address: 127.0.0.1, port: ${port}, protocol: tcp }, action: BLOCK }\n`, 'test');
       const script = `require('net').connect(${port}, '127.0.0.1').on('connect', () => { console.log('CONNECTED'); process.exit(0); }).on('error', (e) => { console.log(e.code); process.exit(0); })`;
@@ -252,7 +232,7 @@ void describe('sensor (kernel)', () => {
       const outside = await run([process.execPath, '-e', script]);
       assert.equal(outside.stdout.trim(), 'CONNECTED', 'outside the test cgroup nothing changes');
     } finally {
-      r.close();
+      await r.close();
       server.close();
       cg.remove();
     }
@@ -260,7 +240,7 @@ void describe('sensor (kernel)', () => {
 
   void test('BLOCK on file open: enforced where BPF LSM loads; refused by policy apply elsewhere, with the reason', async (t) => {
     if (skipUnlessKernel(t)) return;
-    const r = rig('block');
+    const r = await rig('block');
     try {
       const file = r.tmp.file('blocked');
       const policy = `version: 1\nmode: enforce\nrules:\n  - { id: block-file, match: { path: ${file} }, action: BLOCK }\n`;
@@ -280,13 +260,13 @@ void describe('sensor (kernel)', () => {
       const ev = (await r.events.waitFor(isBlockFor(res.pid), 'block event')) as BlockEvent;
       assert.equal(ev.action, 'BLOCK');
     } finally {
-      r.close();
+      await r.close();
     }
   });
 
   void test('a BLOCK rule with a fallback is accepted in tracepoint mode and enforces the fallback', async (t) => {
     if (skipUnlessKernel(t)) return;
-    const r = rig('fallback');
+    const r = await rig('fallback');
     try {
       const file = r.tmp.file('fallback');
       const res0 = r.policy.apply(`version: 1\nmode: enforce\nrules:\n  - { id: block-or-kill, match: { path: ${file} }, action: BLOCK, fallback: KILL }\n`, 'test');
@@ -297,13 +277,13 @@ void describe('sensor (kernel)', () => {
       const ev = (await r.events.waitFor(isBlockFor(res.pid), 'block event')) as BlockEvent;
       assert.equal(ev.action, expected);
     } finally {
-      r.close();
+      await r.close();
     }
   });
 
   void test('ring pressure: a burst larger than a tiny ring gives exact drop counts (received + drops = generated)', async (t) => {
     if (skipUnlessKernel(t)) return;
-    const r = rig('ring', { ringBytes: 4096 });
+    const r = await rig('ring', { ring_bytes: 4096 });
     try {
       assert.equal(r.sensor.ringBytes, 4096);
       const file = r.tmp.file('burst');
@@ -318,14 +298,22 @@ void describe('sensor (kernel)', () => {
       r.sensor.resume();
       r.sensor.drain();
       const after = r.sensor.stats().kernel;
-      const received = r.events.events.filter(isBlockFor(res.pid)).length;
       const drops = after.drops.FILE - before.drops.FILE;
       const emitted = after.events.FILE - before.events.FILE;
+      // everything the kernel submitted travels through the pipeline into the sink
+      const deadline = Date.now() + 15_000;
+      let received = 0;
+      while (Date.now() < deadline) {
+        r.events.poll();
+        received = r.events.events.filter(isBlockFor(res.pid)).length;
+        if (received >= emitted) break;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
       assert.ok(drops > 0, `expected drops with a 4 KiB ring (received ${received})`);
       assert.equal(received, emitted, 'every record the kernel submitted arrived');
       assert.equal(received + drops, generated, `received ${received} + drops ${drops} = generated ${generated}`);
     } finally {
-      r.close();
+      await r.close();
     }
   });
 
@@ -333,35 +321,41 @@ void describe('sensor (kernel)', () => {
     if (skipUnlessKernel(t)) return;
     let calls = 0;
     let records = 0;
-    const r = rig('batches', {
+    // The native reader's contract, below the pipeline: a sensor of its own with a counting consumer.
+    const sensor = createSensor({
+      native: native(),
+      features: sharedFeatures(),
+      cgroupAttachPath: null,
+      statsIntervalMillis: 0,
       batchBytes: 16 << 20, // room for this test's records plus whatever the rest of the machine does meanwhile
+      onEvents: () => undefined,
       onRecords: (recs) => {
         calls++;
         records += recs.length;
       },
     });
     try {
-      r.sensor.drain();
-      const before = r.sensor.stats().reader;
+      sensor.start();
+      sensor.drain();
+      const before = sensor.stats().reader;
       calls = 0;
       records = 0;
-      r.sensor.pause();
+      sensor.pause();
       for (let i = 0; i < 30; i++) await run(['/bin/true']);
-      r.sensor.drain();
-      const after = r.sensor.stats().reader;
+      sensor.drain();
+      const after = sensor.stats().reader;
       assert.ok(records >= 90, `30 fork+exec+exit triples at least (got ${records})`);
       assert.equal(calls, 1, 'one synchronous drain = one JS call');
       assert.equal(after.batches - before.batches, 1);
       assert.equal(after.records - before.records, records);
-      r.sensor.resume();
     } finally {
-      r.close();
+      sensor.stop();
     }
   });
 
-  void test('map full: a policy larger than deny_path is refused with E2BIG naming map, entries and capacity; nothing applied', (t) => {
+  void test('map full: a policy larger than deny_path is refused with E2BIG naming map, entries and capacity; nothing applied', async (t) => {
     if (skipUnlessKernel(t)) return;
-    const r = rig('map-full');
+    const r = await rig('map-full');
     try {
       const keep = r.tmp.file('keep');
       r.policy.apply(`version: 1\nmode: enforce\nrules:\n  - { id: keep, match: { path: ${keep} }, action: AUDIT }\n`, 'test');
@@ -382,13 +376,13 @@ void describe('sensor (kernel)', () => {
       assert.equal(show.current?.source, 'test', 'the stored policy is still the previous one');
       assert.equal(show.kernel?.maps.find((m) => m.map === 'deny_path')?.entries, 1, 'kernel map still holds exactly the previous policy');
     } finally {
-      r.close();
+      await r.close();
     }
   });
 
   void test('policy rollback restores the previous policy in the kernel', async (t) => {
     if (skipUnlessKernel(t)) return;
-    const r = rig('rollback');
+    const r = await rig('rollback');
     try {
       const a = r.tmp.file('a');
       const b = r.tmp.file('b');
@@ -400,7 +394,7 @@ void describe('sensor (kernel)', () => {
       assert.equal((await run(['/bin/cat', a])).signal, 'SIGKILL', 'a is protected again');
       assert.equal((await run(['/bin/cat', b])).code, 0, 'b is free again');
     } finally {
-      r.close();
+      await r.close();
     }
   });
 });

@@ -1,16 +1,16 @@
 /**
  * All sensor benchmarks, one after the other (they share the machine, so never in parallel):
- *   node dist/bench/sensor/run-all.js [--quick] [--strict] [--json FILE]
+ *   node dist/bench/sensor.js [--quick] [--strict] [--json FILE]
  * --quick shortens the runs (exec storm 10 s instead of 30 s), --strict exits 1 when a target is missed,
  * --json writes the results for the notes. Kernel benchmarks need root and are skipped with the reason otherwise.
  */
 import fs from 'node:fs';
-import type { BenchResult } from './common';
-import { hostLoad, printResult } from './common';
-import { runDecodeBench } from './decode';
-import { runExecStorm } from './exec-storm';
-import { runLatencyBench } from './latency';
-import { runOpenStorm } from './open-storm';
+import type { BenchResult } from './sensor/common';
+import { hostLoad, printResult } from './sensor/common';
+import { runDecodeBench } from './sensor/decode';
+import { runExecStorm } from './sensor/exec-storm';
+import { runLatencyBench } from './sensor/latency';
+import { runOpenStorm } from './sensor/open-storm';
 
 async function main(argv: readonly string[]): Promise<number> {
   const quick = argv.includes('--quick');
