@@ -91,6 +91,8 @@ export interface Sensor {
   readonly fallbackReason: string | undefined;
   readonly maps: SensorMaps;
   readonly mapper: EventMapper;
+  /** Kernel time -> wall time, as used for every event's `ts`. */
+  readonly clock: BootClock;
   readonly ringBytes: number;
   start(): void;
   /** Stop polling (backpressure). The kernel counts drops when the ring fills. */
@@ -213,6 +215,7 @@ export function createSensor(options: SensorOptions): Sensor {
     fallbackReason,
     maps: object.maps,
     mapper,
+    clock,
     ringBytes: object.ringBytes,
     start() {
       if (stopped) throw new SensorError('AEGIS_ERR_SENSOR_LOAD', 'sensor already stopped');

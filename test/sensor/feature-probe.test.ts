@@ -37,7 +37,7 @@ void test('the probe loads each capability for real and the backend follows from
   }
 });
 
-void test('a sensor in tracepoint mode says so in a `sensor` event that reaches the sink', async (t) => {
+void test('a sensor in tracepoint mode says so in a `sensor` event that reaches the sink, and in its telemetry', async (t) => {
   if (skipUnlessKernel(t)) return;
   if (sharedFeatures().backend !== 'tracepoint') {
     t.skip('BPF LSM loads here: the sensor runs in lsm mode');
@@ -50,6 +50,15 @@ void test('a sensor in tracepoint mode says so in a `sensor` event that reaches 
     assert.match(degraded.message ?? '', /tracepoint mode/);
     assert.match(degraded.message ?? '', /BPF LSM/);
     assert.equal(rig.handle.sensor.stats().backend, 'tracepoint');
+    // ... and for metrics: the source's stats carry the backend, the degraded flag and kernel counters
+    const telemetry = rig.pipeline.stats.sources.get('sensor')?.sensor;
+    assert.equal(telemetry?.backend, 'tracepoint');
+    assert.equal(telemetry?.degraded, true);
+    assert.match(telemetry?.reasons.join(' ') ?? '', /BPF LSM/);
+    const snap = telemetry?.snapshot();
+    assert.deepEqual(Object.keys(snap?.ringDrops ?? {}).sort(), ['connect', 'exec', 'exit', 'file', 'fork']);
+    assert.ok((snap?.kernelEvents.exec ?? -1) >= 0);
+    assert.equal(snap?.maps.find((m) => m.map === 'deny_inode')?.capacity, 65536);
   } finally {
     await rig.close();
   }

@@ -21,6 +21,7 @@ import { createPolicyEngine, storeRuleNames } from '../../sensor/policy/policy-e
 import { createPolicyStore } from '../../sensor/policy/policy-store';
 import type { Sensor, SensorLog, SensorStats } from '../../sensor/sensor';
 import { createSensor } from '../../sensor/sensor';
+import type { SensorSnapshot } from '../../telemetry/stats';
 import type { Logger } from '../../util/logger';
 import type { Source, SourceContext, SourceDefinition } from './types';
 
@@ -72,6 +73,24 @@ export interface SensorSource extends Source {
   readonly ready: Promise<SensorHandle>;
   /** Undefined before read() starts the sensor and after it stopped. */
   stats(): SensorStats | undefined;
+}
+
+function lower(record: Readonly<Record<string, number>>): Record<string, number> {
+  return Object.fromEntries(Object.entries(record).map(([k, v]) => [k.toLowerCase(), v]));
+}
+
+/** Kernel counters and map fill of a running sensor, for metrics (read at scrape time). */
+export function sensorSnapshot(sensor: Sensor, policy: PolicyEngine): SensorSnapshot {
+  const s = sensor.stats();
+  return {
+    kernelEvents: lower(s.kernel.events),
+    ringDrops: lower(s.kernel.drops),
+    blocks: s.kernel.blocks,
+    signalFailures: s.kernel.signalFailures,
+    unknownRecords: s.decode.unknownTotal,
+    malformedRecords: s.decode.malformed,
+    maps: policy.show().kernel?.maps ?? [],
+  };
 }
 
 /** The sensor logs through the source's logger (it rate-limits its own repeated lines: drops once per interval). */
@@ -143,6 +162,13 @@ export function createSensorSource(options: SensorSourceOptions, ctx: SourceCont
         if (restored !== undefined) ctx.logger.info('The stored policy is enforced.', { generation: restored.generation, rules: restored.rules.length, mode: restored.mode });
         sensor.start();
         ctx.logger.info('The eBPF sensor is running.', { backend: sensor.backend, ringBytes: sensor.ringBytes, pinDir: options.pinDir, policyDir: options.policyDir, configMap: MAPS.config });
+        const reasons = [...sensor.features.reasons, ...(sensor.fallbackReason !== undefined ? [sensor.fallbackReason] : [])];
+        ctx.stats.sensor = {
+          backend: sensor.backend,
+          degraded: sensor.backend !== 'lsm' || reasons.length > 0,
+          reasons,
+          snapshot: () => sensorSnapshot(sensor, policy),
+        };
         resolveReady({ sensor, policy });
         const take = (): AegisEvent[] => {
           // Merge small per-drain batches into pipeline-sized chunks.
