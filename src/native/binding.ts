@@ -62,9 +62,6 @@ export interface NativeMapEntries {
   readonly values: Buffer;
 }
 
-/** BPF_ANY / BPF_NOEXIST / BPF_EXIST */
-export const MAP_UPDATE = { ANY: 0, NOEXIST: 1, EXIST: 2 } as const;
-
 export interface NativeMap {
   readonly name: string;
   readonly type: number;
@@ -76,6 +73,7 @@ export interface NativeMap {
   readonly percpu: boolean;
   readonly possibleCpus?: number;
   lookup(key: Buffer): Buffer | null;
+  /** flags: BPF_ANY (0, default), BPF_NOEXIST (1), BPF_EXIST (2). */
   update(key: Buffer, value: Buffer, flags?: number): void;
   /** false when the key was not there */
   delete(key: Buffer): boolean;

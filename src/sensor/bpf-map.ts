@@ -2,7 +2,6 @@
  * Typed helpers over native map handles (pairs with native/src/bpf-map.cc): key/value encoding for the ABI
  * structs and per-CPU sums.
  */
-import type { NativeMap } from '../native/binding';
 import type { StructLayout } from './abi';
 
 const ZERO_KEY = Buffer.alloc(4);
@@ -28,19 +27,6 @@ export function sumPercpuU64(value: Buffer, layout: StructLayout, field: string,
     for (let i = 0; i < slots; i++) {
       out[i] = (out[i] as number) + value.readUInt32LE(base + i * 8) + value.readUInt32LE(base + i * 8 + 4) * 4294967296;
     }
-  }
-  return out;
-}
-
-/** Iterate a map's entries as [key, value] slices (copies, safe to keep). */
-export function mapEntries(map: NativeMap): [Buffer, Buffer][] {
-  const { count, keys, values } = map.entries();
-  const out: [Buffer, Buffer][] = [];
-  for (let i = 0; i < count; i++) {
-    out.push([
-      Buffer.from(keys.subarray(i * map.keySize, (i + 1) * map.keySize)),
-      Buffer.from(values.subarray(i * map.valueBytes, (i + 1) * map.valueBytes)),
-    ]);
   }
   return out;
 }

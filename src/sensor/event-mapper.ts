@@ -6,6 +6,7 @@
  * policy rule names, and converts kernel time to `ts`.
  */
 import fs from 'node:fs';
+import path from 'node:path';
 import { ACTION_NAMES, FLAG, HOOK_NAMES } from './abi';
 import type { BootClock } from './boot-clock';
 import type { CgroupResolver } from './cgroup-resolver';
@@ -40,6 +41,7 @@ export interface SelfIdentity {
   readonly startTime: number;
   readonly comm: string;
   readonly exe: string;
+  readonly cgid: number;
   readonly cgroupPath: string;
 }
 
@@ -71,13 +73,17 @@ export function readSelfIdentity(cgroupRoot: string | undefined): SelfIdentity {
     // not Linux /proc: leave zeros
   }
   let cgroupPath = '';
+  let cgid = 0;
   try {
     const line = fs.readFileSync('/proc/self/cgroup', 'utf8').split('\n').find((l) => l.startsWith('0::'));
-    if (line !== undefined && cgroupRoot !== undefined) cgroupPath = line.slice(3);
+    if (line !== undefined && cgroupRoot !== undefined) {
+      cgroupPath = line.slice(3);
+      cgid = fs.statSync(path.join(cgroupRoot, cgroupPath)).ino; // a cgroup v2 id is its directory's inode
+    }
   } catch {
     // no cgroup info
   }
-  return { pid: process.pid, ppid: process.ppid, startTime, comm, exe: process.execPath, cgroupPath };
+  return { pid: process.pid, ppid: process.ppid, startTime, comm, exe: process.execPath, cgid, cgroupPath };
 }
 
 export function createEventMapper(options: EventMapperOptions): EventMapper {
@@ -142,12 +148,12 @@ export function createEventMapper(options: EventMapperOptions): EventMapper {
 
   const file = (rec: FileRecord): BlockEvent => {
     const entry = cache.observe(rec.proc);
-    const path = rec.path !== '' ? rec.path : rec.resolved;
+    const shownPath = rec.path !== '' ? rec.path : rec.resolved;
     const ev = base('block', rec, entry, rec.proc) as Draft<BlockEvent>;
     ev.ino = rec.ino;
     ev.dev = rec.dev; // kernel encoding (MAJOR << 20 | MINOR), as the event schema specifies
-    ev.path = path;
-    if (rec.resolved !== '' && rec.resolved !== path) ev.resolved_path = rec.resolved;
+    ev.path = shownPath;
+    if (rec.resolved !== '' && rec.resolved !== shownPath) ev.resolved_path = rec.resolved;
     ev.open_flags = rec.openFlags;
     ev.action = ACTION_NAMES[rec.action] ?? 'AUDIT';
     ev.policy = ruleName(rec.ruleId);
@@ -201,7 +207,7 @@ export function createEventMapper(options: EventMapperOptions): EventMapper {
         start_time: self.startTime,
         exec_id: execId,
         trace_id: execId,
-        cgid: 0,
+        cgid: self.cgid,
         cgroup_path: self.cgroupPath,
         comm: self.comm,
         exe: self.exe,

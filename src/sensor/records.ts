@@ -4,7 +4,7 @@
  */
 import { EXEC, EXIT, FILE, FORK, HDR, NET, OP, PROC } from './abi';
 import type { RecordDecoder } from './decoder-registry';
-import { decodeComm, decodeStringList, decodeText, formatIpv4, formatIpv6, u64ExactText } from './text';
+import { decodeComm, decodeStringList, decodeText, formatIpv4, formatIpv6, readU64, u64ExactText } from './text';
 
 /** The process block every record carries (struct aegis_proc). */
 export interface ProcFields {
@@ -100,11 +100,7 @@ export function parentStartTimeText(proc: ProcFields): string {
   return proc.parentStartTimeExact ?? String(proc.parentStartTime);
 }
 
-const TWO_32 = 4294967296;
-
-function u64(v: DataView, off: number): number {
-  return v.getUint32(off, true) + v.getUint32(off + 4, true) * TWO_32;
-}
+const u64 = readU64;
 
 const P = PROC.fields;
 

@@ -27,7 +27,7 @@ function mapAll(records: Buffer[]) {
     cache: createProcessCache({ proc: { exe: () => '/usr/bin/parent', comm: () => 'parentcomm' } }),
     cgroups,
     rules: { name: (id) => (id === 9 ? 'kill-secret' : undefined) },
-    self: { pid: 1, ppid: 0, startTime: 0, comm: 'aegisbpf', exe: '/usr/bin/node', cgroupPath: '/' },
+    self: { pid: 1, ppid: 0, startTime: 0, comm: 'aegisbpf', exe: '/usr/bin/node', cgid: 1, cgroupPath: '/' },
   });
   return out.map((r) => mapper.map(r)).filter((e) => e !== undefined);
 }

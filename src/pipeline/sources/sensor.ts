@@ -13,6 +13,7 @@
  * the maps are pinned in `pin_dir` so `aegisbpf policy` can change them while the sensor runs.
  */
 import path from 'node:path';
+import { DEFAULT_DATA_DIR } from '../../config/load';
 import type { AegisEvent } from '../../event/types';
 import { MAPS } from '../../sensor/abi';
 import { getFeatureReport } from '../../sensor/feature-probe';
@@ -26,7 +27,6 @@ import type { Logger } from '../../util/logger';
 import type { Source, SourceContext, SourceDefinition } from './types';
 
 export const DEFAULT_PIN_DIR = '/sys/fs/bpf/aegisbpf';
-export const DEFAULT_DATA_DIR_FOR_POLICY = '/var/lib/aegisbpf';
 
 export interface SensorSourceOptions {
   readonly backend: 'auto' | 'lsm' | 'tracepoint';
@@ -233,5 +233,5 @@ export const sensorSource: SourceDefinition = {
       process_cache_max: { type: 'integer', minimum: 1024, maximum: 10000000, description: 'Processes kept for lineage (default 65536).' },
     },
   },
-  create: (raw, ctx) => createSensorSource(parseSensorSourceOptions(raw, ctx.dataDir ?? DEFAULT_DATA_DIR_FOR_POLICY), ctx),
+  create: (raw, ctx) => createSensorSource(parseSensorSourceOptions(raw, ctx.dataDir ?? DEFAULT_DATA_DIR), ctx),
 };
