@@ -4,7 +4,8 @@
  * Records a real ring buffer first (sensor running, exec storm + audited file opens + connects, raw batches copied
  * as the native reader hands them over), then decodes those batches in a loop on this one JS thread. Reports
  * decode only (registry -> typed records, the issue's target) and decode + event mapping (what the pipeline gets)
- * separately. Without root it decodes synthetic batches built from the ABI and says so.
+ * separately. Rates are per second of CPU time (one core's worth of work, whatever else runs on the machine), with
+ * the wall-clock rate alongside. Without root it decodes synthetic batches built from the ABI and says so.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -16,6 +17,7 @@ import { createEventMapper } from '../../src/sensor/event-mapper';
 import { createPolicyEngine } from '../../src/sensor/policy/policy-engine';
 import { createPolicyStore } from '../../src/sensor/policy/policy-store';
 import { createProcessCache } from '../../src/sensor/process-cache';
+import { FRAME_HEADER_BYTES } from '../../src/sensor/abi';
 import type { DecodedRecord } from '../../src/sensor/records';
 import { RECORD_DECODERS } from '../../src/sensor/records';
 import { createSensor } from '../../src/sensor/sensor';
@@ -69,7 +71,11 @@ function synthetic(): Recording {
   return { batches: [batch(recs)], records: recs.length, source: 'synthetic batches (no root: cannot record a live ring)' };
 }
 
-function measure(rec: Recording, withMapping: boolean, seconds: number): { recordsPerSecond: number; records: number } {
+/**
+ * Records per second of CPU time (user + system of this process) and per second of wall time. On a shared machine
+ * the wall-clock rate drops whenever another process takes the core; CPU time measures what one core does.
+ */
+function measure(rec: Recording, withMapping: boolean, seconds: number): { recordsPerSecond: number; recordsPerWallSecond: number; records: number } {
   const registry = createDecoderRegistry<DecodedRecord>(RECORD_DECODERS);
   const mapper = withMapping
     ? createEventMapper({
@@ -83,6 +89,7 @@ function measure(rec: Recording, withMapping: boolean, seconds: number): { recor
     : undefined;
   let n = 0;
   let sink = 0;
+  const cpu0 = process.cpuUsage();
   const start = process.hrtime.bigint();
   const deadline = start + BigInt(seconds * 1e9);
   while (process.hrtime.bigint() < deadline) {
@@ -93,9 +100,32 @@ function measure(rec: Recording, withMapping: boolean, seconds: number): { recor
       else sink += out.length;
     }
   }
-  const elapsed = Number(process.hrtime.bigint() - start) / 1e9;
+  const wall = Number(process.hrtime.bigint() - start) / 1e9;
+  const cpu = process.cpuUsage(cpu0);
+  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
   if (sink < 0) throw new Error('unreachable');
-  return { recordsPerSecond: Math.round(n / elapsed), records: n };
+  return { recordsPerSecond: Math.round(n / cpuSeconds), recordsPerWallSecond: Math.round(n / wall), records: n };
+}
+
+/**
+ * The same records in batches of up to `maxBytes`, split at frame boundaries: what the reader hands over when it
+ * drains a ring that filled up (consumer busy, or coalesced drains) instead of waking per record.
+ */
+function reframe(rec: Recording, maxBytes: number): Recording {
+  const whole = Buffer.concat(rec.batches);
+  const batches: Buffer[] = [];
+  let start = 0;
+  let off = 0;
+  while (off + FRAME_HEADER_BYTES <= whole.length) {
+    const next = off + FRAME_HEADER_BYTES + ((whole.readUInt32LE(off) + 7) & ~7);
+    if (next - start > maxBytes && off > start) {
+      batches.push(whole.subarray(start, off));
+      start = off;
+    }
+    off = next;
+  }
+  if (off > start) batches.push(whole.subarray(start, off));
+  return { batches, records: rec.records, source: `${rec.source}, re-framed into ${batches.length} batches of <= ${maxBytes} bytes` };
 }
 
 export async function runDecodeBench(options: { seconds?: number } = {}): Promise<BenchResult> {
@@ -106,17 +136,21 @@ export async function runDecodeBench(options: { seconds?: number } = {}): Promis
   const seconds = options.seconds ?? 5;
   measure(rec, false, 1); // warm up the JIT
   const decode = measure(rec, false, seconds);
+  const big = reframe(rec, 64 * 1024);
+  const decodeBig = measure(big, false, seconds);
   const mapped = measure(rec, true, seconds);
   const target = 2_000_000;
   return {
     name: 'decode',
     target: '>= 2 000 000 records/s, single core',
-    measured: `${decode.recordsPerSecond.toLocaleString('en-US')} records/s decoded`,
+    measured: `${decode.recordsPerSecond.toLocaleString('en-US')} records per CPU-second decoded in the batches as recorded (${(rec.records / rec.batches.length).toFixed(1)} records each); ${decodeBig.recordsPerSecond.toLocaleString('en-US')} per CPU-second in 64 KiB batches`,
     pass: decode.recordsPerSecond >= target,
     details: {
       source: rec.source,
-      decodeRecordsPerSecond: decode.recordsPerSecond,
-      decodeAndMapEventsPerSecond: mapped.recordsPerSecond,
+      decodeRecordsPerCpuSecond: decode.recordsPerSecond,
+      decodeRecordsPerWallSecond: decode.recordsPerWallSecond,
+      decodeRecordsPerCpuSecond64KiBBatches: decodeBig.recordsPerSecond,
+      decodeAndMapEventsPerCpuSecond: mapped.recordsPerSecond,
       bytesPerRecord: Math.round(rec.batches.reduce((a, b) => a + b.length, 0) / Math.max(1, rec.records)),
       seconds,
     },
