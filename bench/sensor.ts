@@ -21,6 +21,8 @@ async function main(argv: readonly string[]): Promise<number> {
   const steps: [string, () => Promise<BenchResult>][] = [
     ['decode', () => runDecodeBench(quick ? { seconds: 2 } : {})],
     ['exec-storm', () => runExecStorm(quick ? { seconds: 10 } : {})],
+    // the same with timed drains: fewer wakeups for at most 1 ms of added latency (source option coalesce_us)
+    ['exec-storm (coalesce 1 ms)', () => runExecStorm({ ...(quick ? { seconds: 10 } : {}), coalesceMicros: 1000 })],
     ['open-storm', () => runOpenStorm(quick ? { rounds: 3 } : {})],
     ['latency', () => runLatencyBench(quick ? { seconds: 5 } : {})],
   ];
