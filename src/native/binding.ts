@@ -10,15 +10,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { SensorError } from '../sensor/errors';
-
-/** Package root, from this file's compiled location dist/src/native/binding.js. */
-const PACKAGE_ROOT = path.resolve(__dirname, '..', '..', '..');
+import { PACKAGE_ROOT, packagePath } from '../util/paths';
 
 export const NATIVE_PATHS = {
-  addon: path.join(PACKAGE_ROOT, 'native', 'build', 'Release', 'aegis_native.node'),
-  unavailable: path.join(PACKAGE_ROOT, 'native', 'build', 'unavailable.json'),
-  sensorObject: path.join(PACKAGE_ROOT, 'bpf', 'build', 'aegis.bpf.o'),
-  probeObject: path.join(PACKAGE_ROOT, 'bpf', 'build', 'probe.bpf.o'),
+  addon: packagePath('native', 'build', 'Release', 'aegis_native.node'),
+  unavailable: packagePath('native', 'build', 'unavailable.json'),
+  sensorObject: packagePath('bpf', 'build', 'aegis.bpf.o'),
+  probeObject: packagePath('bpf', 'build', 'probe.bpf.o'),
 } as const;
 
 export interface NativeProgramInfo {

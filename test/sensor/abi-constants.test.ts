@@ -6,9 +6,10 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
+import { PACKAGE_ROOT } from '../../src/util/paths';
 import { ACTION_IDS, ACTION_MAX, ARGS_MAX, COMM_LEN, FLAG, HOOK_NAMES, LEAF_MAX, MAPS, MAP_ID_MAX, MAP_ID_NAMES, MODE_IDS, OP, OP_MAX, PATH_MAX, PROGRAMS, RODATA, VERDICT_NAMES } from '../../src/sensor/abi';
 
-const root = path.resolve(__dirname, '..', '..', '..');
+const root = PACKAGE_ROOT;
 const header = fs.readFileSync(path.join(root, 'bpf', 'include', 'aegis_abi.h'), 'utf8');
 
 function enumValues(prefix: string): Map<string, number> {

@@ -5,7 +5,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import type { SpawnSyncReturns } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
 import type { NativeBinding } from '../../src/native/binding';
@@ -19,6 +18,7 @@ import type { SensorHandle, SensorSource } from '../../src/pipeline/sources/sens
 import { createSensorSource, parseSensorSourceOptions } from '../../src/pipeline/sources/sensor';
 import { createSourceStats } from '../../src/telemetry/stats';
 import { silentLogger } from '../../src/util/logger';
+import { makeTempDir } from '../helpers/tmp';
 import type { FeatureReport } from '../../src/sensor/feature-probe';
 import { probeFeatures } from '../../src/sensor/feature-probe';
 
@@ -60,7 +60,7 @@ export interface TempDir {
 }
 
 export function tempDir(prefix: string): TempDir {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `${prefix}-`));
+  const { dir, cleanup } = makeTempDir(`${prefix}-`);
   return {
     dir,
     file(name, content = 'aegisbpf test data\n') {
@@ -68,9 +68,7 @@ export function tempDir(prefix: string): TempDir {
       fs.writeFileSync(p, content);
       return p;
     },
-    remove() {
-      fs.rmSync(dir, { recursive: true, force: true });
-    },
+    remove: cleanup,
   };
 }
 
