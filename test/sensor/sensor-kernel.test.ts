@@ -143,6 +143,36 @@ void describe('sensor (kernel)', () => {
     }
   }
 
+  void test('the legacy open(2) and creat(2) syscalls are hooked too (x86_64)', async (t) => {
+    if (skipUnlessKernel(t)) return;
+    if (process.arch !== 'x64') {
+      t.skip(`open(2)/creat(2) are x86_64 syscalls (this is ${process.arch})`);
+      return;
+    }
+    const python = ['/usr/bin/python3', '/usr/local/bin/python3'].find((p) => fs.existsSync(p));
+    if (python === undefined) {
+      t.skip('python3 (for raw syscalls through ctypes) is not installed');
+      return;
+    }
+    const r = await rig('legacy-open');
+    try {
+      const file = r.tmp.file('legacy');
+      r.policy.apply(`version: 1\nmode: enforce\nrules:\n  - { id: legacy, match: { path: ${file} }, action: KILL }\n`, 'test');
+      for (const [nr, hook, args] of [
+        [2, 'sys_exit_open', '0'],
+        [85, 'sys_exit_creat', '0o600'],
+      ] as const) {
+        const res = await run([python, '-c', `import ctypes; ctypes.CDLL(None).syscall(${nr}, b${JSON.stringify(file)}, ${args})`]);
+        assert.equal(res.signal, 'SIGKILL', `syscall ${nr}: code ${res.code} ${res.stderr}`);
+        const ev = (await r.events.waitFor(isBlockFor(res.pid), `block event for syscall ${nr}`)) as BlockEvent;
+        assert.equal(ev.hook, hook);
+        assert.equal(ev.path, file, 'the name comes from the saved syscall registers');
+      }
+    } finally {
+      await r.close();
+    }
+  });
+
   void test('a process in an allowed cgroup opens a KILL-protected file unharmed; outside it dies', async (t) => {
     if (skipUnlessKernel(t)) return;
     const r = await rig('allow-cgroup');
@@ -234,6 +264,57 @@ void describe('sensor (kernel)', () => {
     } finally {
       await r.close();
       server.close();
+      cg.remove();
+    }
+  });
+
+  void test('network deny for IPv6 (a CIDR) and for an IPv4-mapped destination on a dual-stack socket', async (t) => {
+    if (skipUnlessKernel(t)) return;
+    if (!sharedFeatures().capabilities.networkBlock) {
+      t.skip(`cgroup connect hooks unavailable: ${sharedFeatures().cgroupConnect.detail}`);
+      return;
+    }
+    const cg = createTestCgroup('net6');
+    const server6 = net.createServer((s) => s.on('error', () => undefined).end());
+    const listening = await new Promise<boolean>((resolve) => {
+      server6.once('error', () => resolve(false));
+      server6.listen(0, '::1', () => resolve(true));
+    });
+    if (!listening) {
+      cg.remove();
+      t.skip('no IPv6 loopback (::1) on this host');
+      return;
+    }
+    const port6 = (server6.address() as net.AddressInfo).port;
+    const server4 = net.createServer((s) => s.on('error', () => undefined).end());
+    await new Promise<void>((resolve) => server4.listen(0, '127.0.0.1', resolve));
+    const port4 = (server4.address() as net.AddressInfo).port;
+    const r = await rig('net6', { network_hooks: true, cgroup_path: cg.path });
+    try {
+      r.policy.apply(
+        `version: 1\nmode: enforce\nrules:\n  - { id: no-v6-loopback, match: { address: "::1/128" }, action: BLOCK }\n  - { id: no-v4-port, match: { address: 127.0.0.1, port: ${port4} }, action: BLOCK }\n`,
+        'test',
+      );
+      const connect = (host: string, port: number): string =>
+        `require('net').connect({ host: '${host}', port: ${port} }).on('connect', () => { console.log('CONNECTED'); process.exit(0); }).on('error', (e) => { console.log(e.code); process.exit(0); })`;
+      const v6 = await run([process.execPath, '-e', connect('::1', port6)], { cgroup: cg });
+      assert.equal(v6.stdout.trim(), 'EPERM');
+      const ev6 = (await r.events.waitFor((e) => e.type === 'connect' && e.pid === v6.pid && e.action !== undefined, 'IPv6 connect event')) as ConnectEvent;
+      assert.equal(ev6.family, 'ipv6');
+      assert.equal(ev6.remote_ip, '::1');
+      assert.equal(ev6.remote_port, port6);
+      assert.equal(ev6.policy, 'no-v6-loopback');
+      assert.equal(ev6.hook, 'cgroup/connect6');
+      // an IPv6 socket connecting to ::ffff:127.0.0.1 is an IPv4 connect: the IPv4 rule applies
+      const mapped = await run([process.execPath, '-e', connect('::ffff:127.0.0.1', port4)], { cgroup: cg });
+      assert.equal(mapped.stdout.trim(), 'EPERM');
+      const evm = (await r.events.waitFor((e) => e.type === 'connect' && e.pid === mapped.pid && e.action !== undefined, 'mapped connect event')) as ConnectEvent;
+      assert.equal(evm.policy, 'no-v4-port');
+      assert.equal(evm.remote_ip, '::ffff:127.0.0.1');
+    } finally {
+      await r.close();
+      server6.close();
+      server4.close();
       cg.remove();
     }
   });
