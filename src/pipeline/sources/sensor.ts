@@ -13,7 +13,6 @@
  * the maps are pinned in `pin_dir` so `aegisbpf policy` can change them while the sensor runs.
  */
 import path from 'node:path';
-import { DEFAULT_DATA_DIR } from '../../config/load';
 import type { AegisEvent } from '../../event/types';
 import { MAPS } from '../../sensor/abi';
 import { getFeatureReport } from '../../sensor/feature-probe';
@@ -27,6 +26,12 @@ import type { Logger } from '../../util/logger';
 import type { Source, SourceContext, SourceDefinition } from './types';
 
 export const DEFAULT_PIN_DIR = '/sys/fs/bpf/aegisbpf';
+/*
+ * config/load.ts's DEFAULT_DATA_DIR, for a source built without a configuration (the engine always passes the
+ * configured data_dir). Not imported: config/load imports this module through the source registry, and the cycle
+ * would leave the registry with an undefined entry.
+ */
+const FALLBACK_DATA_DIR = '/var/lib/aegisbpf';
 
 export interface SensorSourceOptions {
   readonly backend: 'auto' | 'lsm' | 'tracepoint';
@@ -233,5 +238,5 @@ export const sensorSource: SourceDefinition = {
       process_cache_max: { type: 'integer', minimum: 1024, maximum: 10000000, description: 'Processes kept for lineage (default 65536).' },
     },
   },
-  create: (raw, ctx) => createSensorSource(parseSensorSourceOptions(raw, ctx.dataDir ?? DEFAULT_DATA_DIR), ctx),
+  create: (raw, ctx) => createSensorSource(parseSensorSourceOptions(raw, ctx.dataDir ?? FALLBACK_DATA_DIR), ctx),
 };
