@@ -41,9 +41,12 @@ export function defaultConfigDocument(options: DefaultConfigOptions, logger: Log
     options.log === 'file'
       ? { type: 'file', path: options.logFile ?? DEFAULT_EVENT_LOG_PATH, format: options.logFormat }
       : { type: 'stdout', format: options.logFormat };
+  const source = options.source ?? defaultSource(logger);
   return {
     data_dir: defaultDataDir(env),
-    sources: { default: options.source ?? defaultSource(logger) },
+    sources: { default: source },
+    // Events from this host's sensor: process start times in wall clock and container ids are known here.
+    ...(source.type === 'sensor' ? { processors: [{ type: 'enrich', name: 'host-context', start_time_to_wall: true, container_id: true }] } : {}),
     sinks: { events: sink },
   };
 }
