@@ -10,6 +10,11 @@ profile="${1:-run}"
 # Debian packages, by profile. Keep each list minimal; say why a package is here.
 RUN_PACKAGES=(
   ca-certificates   # TLS to receivers
+  # the eBPF sensor, built from source on the machine it runs on (docs/sensor.md#build)
+  clang llvm        # compiles bpf/*.bpf.c (CO-RE)
+  bpftool           # vmlinux.h from the running kernel's BTF; links the BPF objects
+  libbpf-dev libelf-dev zlib1g-dev   # the native addon links the system libbpf
+  make g++          # bpf/Makefile; node-gyp builds the addon
 )
 TEST_PACKAGES=(
   "${RUN_PACKAGES[@]}"
@@ -66,6 +71,11 @@ if [ "$profile" = test ] && [ ! -f "$ocsf_dir/.complete" ]; then
   fi
   rm -rf "$tmp_whl"
 fi
+
+# The BPF objects and the native addon: incremental, so cheap when nothing changed; when a prerequisite is
+# missing it says which and the sensor reports that it cannot run (the replay source still works).
+echo "setup: building the eBPF sensor (bpf/, native/)" >&2
+npm_config_nodedir=/usr npm run --silent build:native >&2
 
 echo "setup: building (tsc)" >&2
 npm run --silent build >&2

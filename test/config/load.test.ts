@@ -91,7 +91,7 @@ processors: [{ type: filtr }]
 sinks: { x: { type: splunk } }
 `, {});
   assert.ok(r.problems.some((p) => /^sinks\.x\.type: unknown sink type "splunk"; known sink types: file, stdout/.test(p)), r.problems.join('\n'));
-  assert.ok(r.problems.some((p) => /^sources\.s\.type: unknown source type "kafkaa"; known source types: replay, stdin/.test(p)), r.problems.join('\n'));
+  assert.ok(r.problems.some((p) => /^sources\.s\.type: unknown source type "kafkaa"; known source types: replay, sensor, stdin/.test(p)), r.problems.join('\n'));
   assert.ok(r.problems.some((p) => /^processors\.0\.type: unknown processor type "filtr"; did you mean 'filter'\?; known processor types: dedupe, enrich, filter, redact, sample, throttle/.test(p)), r.problems.join('\n'));
 });
 
