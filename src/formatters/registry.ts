@@ -2,7 +2,11 @@
  * Formatters are found by name here. Adding a format is one file plus one line in FORMATTERS.
  */
 import { AegisError } from '../util/errors';
+import { cefFormatter } from './cef';
 import { jsonFormatter } from './json';
+import { createKafkaFormatterDefinition } from './kafka';
+import { leefFormatter } from './leef';
+import { ocsfFormatter } from './ocsf';
 import { rfc3164Formatter } from './rfc3164';
 import { rfc5424Formatter } from './rfc5424';
 import type { FormatSpec, Formatter, FormatterContext, FormatterDefinition, JsonSchemaObject } from './types';
@@ -10,7 +14,15 @@ import type { FormatSpec, Formatter, FormatterContext, FormatterDefinition, Json
 // The registry stores definitions type-erased; each definition validates its own options through optionsSchema.
 type AnyFormatterDefinition = FormatterDefinition<never, unknown>;
 
-const FORMATTERS: readonly AnyFormatterDefinition[] = [jsonFormatter, rfc5424Formatter, rfc3164Formatter];
+const FORMATTERS: readonly AnyFormatterDefinition[] = [
+  jsonFormatter,
+  cefFormatter,
+  leefFormatter,
+  ocsfFormatter,
+  rfc5424Formatter,
+  rfc3164Formatter,
+  createKafkaFormatterDefinition({ createFormatter, formatSpecSchema, formatterNames, getFormatterDefinition }),
+];
 
 const BY_NAME = new Map<string, AnyFormatterDefinition>(FORMATTERS.map((d) => [d.name, d]));
 
