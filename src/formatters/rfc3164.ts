@@ -9,11 +9,12 @@
  *   abbreviation, no year, no fraction: the exact time is the `ts` field of the JSON MSG.
  * - HOSTNAME: printable ASCII, no spaces (as rfc5424). TAG: the app name with characters other than letters,
  *   digits, `_`, `.` and `-` replaced by `_`, at most 32 characters (RFC 3164 §4.1.3); then `[pid]: `.
- * - MSG: the event as canonical JSON (one line, every field), or CEF.
+ * - MSG: the event as canonical JSON (one line, every field), or a CEF line (`msg: cef`).
  * RFC 3164 limits a whole packet to 1024 bytes; modern receivers accept more. The sink's `max_message_bytes`
  * truncates where the transport needs it (UDP).
  */
 import type { AegisEvent } from '../event/types';
+import type { CefOptions } from './cef';
 import { PRODUCT, syslogSeverity } from './common';
 import { eventHostname, headerField, HEADER_LIMITS, resolveSyslogCommon, syslogCommonOptionSchema } from './rfc5424';
 import type { Formatter, FormatterContext, FormatterDefinition, JsonSchemaObject } from './types';
@@ -22,7 +23,8 @@ export interface Rfc3164Options {
   readonly facility?: string | number;
   readonly app_name?: string;
   readonly hostname?: string;
-  readonly msg?: 'json';
+  readonly msg?: 'json' | 'cef';
+  readonly cef?: CefOptions;
 }
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'] as const;

@@ -13,12 +13,13 @@
  *   about); MSGID is the event class id (`exec`, `block:KILL`, `connect:BLOCK`, `sensor:started`, …).
  * - STRUCTURED-DATA: one element `[<sd_id>@<enterprise_number> name="value" …]` with the event's scalar fields
  *   (`sd_fields`: the summary set by default, `all`, `none`, or a list). PARAM-VALUE escapes exactly `"`, `\` and
- *   `]` (RFC 5424 §6.3.3). Values are UTF-8; two substitutions are made because the wire cannot carry them
- *   faithfully: a lone UTF-16 surrogate (a bad decode) cannot be encoded as UTF-8 and NUL truncates values in C
- *   receivers (a way to hide the end of a path), so both become U+FFFD. Other control characters are sent as they
- *   are (the RFC allows them; octet counting carries them); the exact value is always in the JSON MSG.
+ *   `]` (RFC 5424 §6.3.3); RFC 5424 has no escape for anything else. Values are UTF-8, and four characters
+ *   become U+FFFD because receivers cannot carry them faithfully: a lone UTF-16 surrogate (a bad decode; UTF-8
+ *   cannot encode it), NUL (C receivers cut the value there, a way to hide the end of a path), CR and LF (one event
+ *   is one line: a file, an LF-framed receiver or a line-based SIEM parser would split it). Other control characters
+ *   (tab, ESC) are sent as they are. The exact value is always in the JSON MSG.
  * - MSG: the event as canonical JSON (the `json` formatter, every field; an escaped NUL becomes U+FFFD, see
- *   syslogJson) or as CEF; optional UTF-8 BOM
+ *   syslogJson) or as a CEF line (`msg: cef`, the `cef` formatter's output); optional UTF-8 BOM
  *   (RFC 5424 asks for it before UTF-8 MSG, but JSON parsers such as rsyslog's mmjsonparse refuse it, so it is off
  *   by default).
  */
@@ -26,6 +27,8 @@ import type { AegisEvent } from '../event/types';
 import { FIELD_KINDS, FIELD_ORDER } from '../event/fields';
 import { AegisError } from '../util/errors';
 import { parseTimestampMicros } from '../util/time';
+import { cefFormatter } from './cef';
+import type { CefOptions } from './cef';
 import { PRODUCT, eventClassId, syslogSeverity } from './common';
 import { formatJson } from './json';
 import type { Formatter, FormatterContext, FormatterDefinition, JsonSchemaObject } from './types';
@@ -123,11 +126,11 @@ export const SD_ALL_FIELDS: readonly string[] = FIELD_ORDER.filter((k) => {
   return kind === 'string' || kind === 'integer' || kind === 'boolean';
 });
 
-const SD_NEEDS_WORK = /["\\\]\u0000\ud800-\udfff]/;
+const SD_NEEDS_WORK = /["\\\]\u0000\r\n\ud800-\udfff]/;
 
 /**
- * An SD PARAM-VALUE: `"`, `\`, `]` escaped with a backslash (RFC 5424 §6.3.3); NUL and lone surrogates become
- * U+FFFD (see the module comment). Valid surrogate pairs (emoji) are kept.
+ * An SD PARAM-VALUE: `"`, `\`, `]` escaped with a backslash (RFC 5424 §6.3.3); NUL, CR, LF and lone surrogates
+ * become U+FFFD (see the module comment). Valid surrogate pairs (emoji) are kept.
  */
 export function escapeSdValue(value: string): string {
   if (!SD_NEEDS_WORK.test(value)) return value;
@@ -135,7 +138,7 @@ export function escapeSdValue(value: string): string {
   for (let i = 0; i < value.length; i++) {
     const c = value.charCodeAt(i);
     if (c === 0x22 || c === 0x5c || c === 0x5d) out += '\\' + value[i];
-    else if (c === 0) out += '\ufffd';
+    else if (c === 0 || c === 0x0a || c === 0x0d) out += '\ufffd';
     else if (c >= 0xd800 && c <= 0xdbff) {
       const next = value.charCodeAt(i + 1);
       if (next >= 0xdc00 && next <= 0xdfff) {
@@ -167,7 +170,7 @@ function resolveSdFields(option: unknown): readonly string[] {
 
 // ---- options ----------------------------------------------------------------------------------------------------
 
-export type MsgEncoding = 'json';
+export type MsgEncoding = 'json' | 'cef';
 
 export interface Rfc5424Options {
   readonly facility?: string | number;
@@ -178,11 +181,13 @@ export interface Rfc5424Options {
   readonly enterprise_number?: string | number;
   readonly sd_fields?: SdFieldsOption;
   readonly msg?: MsgEncoding;
+  /** Options of the `cef` formatter when `msg: cef`. */
+  readonly cef?: CefOptions;
   readonly bom?: boolean;
 }
 
-/** MSG encodings offered (the cef formatter joins when it is registered). */
-export const MSG_ENCODINGS: readonly MsgEncoding[] = ['json'];
+/** MSG encodings: the event as canonical JSON, or as a CEF line (the `cef` formatter's output). */
+export const MSG_ENCODINGS: readonly MsgEncoding[] = ['json', 'cef'];
 
 export const DEFAULT_SD_ID = 'aegis';
 /** 32473 is the IANA example/documentation Private Enterprise Number (RFC 5612); use your organisation's own. */
@@ -192,7 +197,13 @@ export const syslogCommonOptionSchema: Record<string, JsonSchemaObject> = {
   facility: facilitySchema,
   app_name: { type: 'string', minLength: 1, maxLength: 48, description: `APP-NAME / TAG (default ${PRODUCT.appName}). Characters outside printable ASCII become _.` },
   hostname: { type: 'string', minLength: 1, maxLength: 255, description: 'HOSTNAME for every message, instead of the event\'s host (the machine the event happened on).' },
-  msg: { type: 'string', enum: MSG_ENCODINGS, description: 'MSG encoding: json (the event as canonical JSON, every field, default).' },
+  msg: { type: 'string', enum: MSG_ENCODINGS, description: 'MSG encoding: json (the event as canonical JSON, every field, default) or cef (the cef format\'s line).' },
+  cef: {
+    type: 'object',
+    additionalProperties: false,
+    properties: cefFormatter.optionsSchema.properties,
+    description: 'Options of the cef format, with msg: cef.',
+  },
 };
 
 export const rfc5424OptionSchema: { properties: Record<string, JsonSchemaObject> } = {
@@ -224,17 +235,26 @@ export interface SyslogCommon {
   readonly encodeMsg: (event: AegisEvent) => string;
 }
 
-export function resolveSyslogCommon(options: { facility?: unknown; app_name?: unknown; hostname?: unknown; msg?: unknown }, context: FormatterContext): SyslogCommon {
+export function resolveSyslogCommon(
+  options: { facility?: unknown; app_name?: unknown; hostname?: unknown; msg?: unknown; cef?: CefOptions },
+  context: FormatterContext,
+): SyslogCommon {
   const msg = options.msg ?? 'json';
   if (!(MSG_ENCODINGS as readonly unknown[]).includes(msg)) {
     throw new AegisError('AEGIS_ERR_CONFIG_INVALID', `msg: must be one of ${MSG_ENCODINGS.join(', ')} (got ${JSON.stringify(msg)})`);
+  }
+  let encodeMsg = syslogJson;
+  if (msg === 'cef') {
+    // The cef format writes one line (LF and CR escaped) with its own escaping; it goes into MSG as it is.
+    const cef = cefFormatter.create(options.cef ?? {}, context);
+    encodeMsg = (event) => cef.format(event);
   }
   return {
     facility: facilityCode(options.facility),
     appName: typeof options.app_name === 'string' ? options.app_name : PRODUCT.appName,
     hostnameOverride: typeof options.hostname === 'string' ? options.hostname : undefined,
     fallbackHostname: context.hostname,
-    encodeMsg: syslogJson,
+    encodeMsg,
   };
 }
 

@@ -39,6 +39,8 @@ test('rfc3164 golden files: every event type and edge case, byte for byte', () =
   }
   const edge = compareGolden('rfc3164', 'options-tag-hostile-day-padding', 'txt', fmt({ app_name: 'my app/edr:x', hostname: 'relay 7', facility: 4 })({ ...ev('exec-minimal'), ts: '2026-11-01T01:02:03.000004Z' }));
   if (edge !== undefined) problems.push(edge);
+  const cefCase = compareGolden('rfc3164', 'options-msg-cef', 'txt', fmt({ msg: 'cef' })(ev('block-kill-adversarial')));
+  if (cefCase !== undefined) problems.push(cefCase);
   assert.deepEqual(problems, []);
 });
 
@@ -46,6 +48,13 @@ test('every output has the RFC 3164 shape and the MSG carries exactly the event'
   for (const { event } of cases) check(fmt()(event), event);
   const padded = fmt()({ ...ev('exec-minimal'), ts: '2026-11-01T01:02:03.000004Z' });
   assert.match(padded, /^<\d+>Nov {2}1 01:02:03 /, 'day < 10 is space-padded');
+});
+
+test('msg: cef puts the cef format\'s line in MSG, after the TAG', () => {
+  const e = ev('block-kill-adversarial');
+  const m = parseRfc3164(fmt({ msg: 'cef' })(e));
+  assert.equal(m.msg, createFormatter('cef', CTX).format(e));
+  assert.ok(!m.msg.includes('\n'));
 });
 
 test('TAG is alphanumeric (plus _ . -), at most 32 characters', () => {

@@ -66,6 +66,8 @@ const EDGE_CASES: readonly { name: string; event: () => AegisEvent; options?: Rf
   { name: 'options-sd-none', event: () => ev('exec-full'), options: { sd_fields: 'none' } },
   { name: 'options-sd-list-custom-id', event: () => ev('connect-ipv4'), options: { sd_fields: ['remote_ip', 'remote_port', 'type'], sd_id: 'acme', enterprise_number: 4711 } },
   { name: 'options-hostname-appname-facility-number', event: () => ev('exit-signal'), options: { hostname: 'relay-7', app_name: 'edr', facility: 4 } },
+  { name: 'options-msg-cef', event: () => ev('block-kill-adversarial'), options: { msg: 'cef' } },
+  { name: 'options-msg-cef-space-after-header-bom', event: () => ev('connect-ipv6-block'), options: { msg: 'cef', cef: { space_after_header: true }, bom: true } },
 ];
 
 test('rfc5424 golden files: header edge cases and options, byte for byte', () => {
@@ -87,6 +89,13 @@ test('every golden and edge output is strict RFC 5424 and carries exactly the ev
     const m = parseRfc5424(out);
     if (c.name === 'edge-ts-offset-millis') {
       assert.equal(m.timestamp, '2026-11-21T10:30:00.123000Z', 'normalized to UTC with microseconds');
+      continue;
+    }
+    if (o.msg === 'cef') {
+      const m = parseRfc5424(out);
+      assert.equal(m.msgText, createFormatter({ type: 'cef', ...o.cef }, CTX).format(e), 'MSG is the cef format\'s line');
+      assert.equal(m.msgText?.includes('\n'), false);
+      assert.deepEqual(sdParams(m, 'aegis@32473'), expectedSd(e, fields));
       continue;
     }
     if (o.enterprise_number !== undefined) {
@@ -118,6 +127,7 @@ test('header fields are PRINTUSASCII and within their limits whatever the input'
   assert.equal(rfc5424Timestamp('2026-11-21T10:30:00Z'), '2026-11-21T10:30:00.000000Z');
   assert.equal(escapeSdValue('a"b\\c]d'), 'a\\"b\\\\c\\]d');
   assert.equal(escapeSdValue('x\u0000y\ud800z\udc00😀'), 'x\ufffdy\ufffdz\ufffd😀');
+  assert.equal(escapeSdValue('a\r\nb\tc'), 'a\ufffd\ufffdb\tc', 'one event is one line: CR and LF never raw');
 });
 
 test('BOM option: MSG starts with EF BB BF and the rest is valid UTF-8', () => {
@@ -168,12 +178,14 @@ test('rfc5424 is registered; options are validated by the configuration schema',
   assert.match(f.format(ev('exec-minimal')), /^<37>1 \S+ web-1 x 4242 exec - \{/);
   const config = (format: string): string => `sources: { s: { type: replay, path: samples/events.ndjson } }\nsinks: { f: { type: file, path: /tmp/x.log, format: ${format} } }\n`;
   assert.deepEqual(validateConfigText(config('{ type: rfc5424, facility: local7, enterprise_number: 4711, sd_fields: [path, pid] }'), {}).problems, []);
+  assert.deepEqual(validateConfigText(config('{ type: rfc5424, msg: cef, cef: { space_after_header: true, enforce_lengths: false } }'), {}).problems, []);
   for (const [bad, why] of [
     ['{ type: rfc5424, facility: local9 }', /facility/],
     ['{ type: rfc5424, sd_fields: [args] }', /sd_fields/],
     ['{ type: rfc5424, sd_id: "has space" }', /sd_id/],
     ['{ type: rfc5424, enterprise_number: "12345678901234" }', /enterprise_number/],
     ['{ type: rfc5424, msg: xml }', /msg/],
+    ['{ type: rfc5424, msg: cef, cef: { colour: red } }', /colour/],
   ] as const) {
     const problems = validateConfigText(config(bad), {}).problems;
     assert.ok(problems.some((p) => why.test(p)), `${bad}: ${problems.join('; ')}`);

@@ -14,10 +14,10 @@ export function expectedHeader(value: string | undefined, max: number): string |
   return out === '-' ? undefined : out;
 }
 
-/** SD values on the wire: lone surrogates and NUL become U+FFFD; everything else is kept. */
+/** SD values on the wire: lone surrogates, NUL, CR and LF become U+FFFD; everything else is kept. */
 export function expectedSdValue(value: unknown): string {
   const s = typeof value === 'string' ? value : String(value);
-  return (s as unknown as { toWellFormed(): string }).toWellFormed().replace(/\u0000/g, '\ufffd');
+  return (s as unknown as { toWellFormed(): string }).toWellFormed().replace(/[\u0000\r\n]/g, '\ufffd');
 }
 
 export const SUMMARY_FIELDS = [

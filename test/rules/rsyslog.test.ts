@@ -11,7 +11,8 @@ import { spawnSync } from 'node:child_process';
 import type { AegisEvent } from '../../src/event/types';
 import { formatJson } from '../../src/formatters/json';
 import { goldenCases } from '../formatters/golden';
-import { jsonRoundTrip } from '../formatters/syslog-expect';
+import { expectedSd, jsonRoundTrip } from '../formatters/syslog-expect';
+import { createFormatter } from '../../src/formatters/registry';
 import { makeTestPki } from '../helpers/certs';
 import { generateEvents } from '../helpers/events';
 import { RSYSLOGD, startRsyslog, waitForLines } from '../helpers/rsyslog';
@@ -85,6 +86,34 @@ for (const [variant, transports] of Object.entries(RECEIVERS) as [ReceiverVarian
     }
   });
 }
+
+test('rules/rsyslog/aegisbpf-receiver.conf with msg: cef: SD params parsed, the CEF line kept whole as event.msg', { timeout: 60_000 }, async (t) => {
+  const skip = receiverSkipReason();
+  if (skip !== undefined) {
+    t.skip(skip);
+    return;
+  }
+  const r = await startReceiver();
+  try {
+    const events = goldenCases().map(({ name, event }): AegisEvent => ({ ...event, event_id: `cef-${name}` }));
+    const s = buildSyslogSink(r.sinkConfig('tcp', { format: { type: 'rfc5424', msg: 'cef' } }), r.dir);
+    await s.sink.accept(events);
+    await s.sink.close(10_000);
+    await waitForLines(r.eventsFile, events.length, 'every CEF event');
+    const cef = createFormatter({ type: 'cef' }, { hostname: 'test-fallback', version: '0.1.0' });
+    const lines = r.lines();
+    assert.equal(lines.length, events.length);
+    const byExecAndPath = new Map(events.map((e) => [cef.format(e), e]));
+    for (const line of lines) {
+      const msg = (line.event as { msg?: string }).msg!;
+      const e = byExecAndPath.get(msg);
+      assert.ok(e !== undefined, `the CEF line arrived unchanged: ${msg.slice(0, 120)}`);
+      assert.deepEqual((line['rfc5424-sd'] as Record<string, unknown>)['aegis@32473'], expectedSd(e));
+    }
+  } finally {
+    await r.cleanup();
+  }
+});
 
 for (const forwarder of FORWARDERS) {
   test(`rules/rsyslog/${forwarder}: an agent-host rsyslog forwards aegisbpf's event log to the receiver; every JSON field arrives`, { timeout: 120_000 }, async (t) => {
