@@ -24,7 +24,7 @@
  *   by default).
  */
 import type { AegisEvent } from '../event/types';
-import { FIELD_KINDS, FIELD_ORDER } from '../event/fields';
+import { EVENT_FIELDS, FIELD_KINDS, FIELD_ORDER } from '../event/fields';
 import { AegisError } from '../util/errors';
 import { parseTimestampMicros } from '../util/time';
 import { cefFormatter } from './cef';
@@ -287,8 +287,13 @@ export function createRfc5424Formatter(options: Rfc5424Options, context: Formatt
   const appName = headerField(common.appName, HEADER_LIMITS.appName);
   const bom = options.bom === true ? '\ufeff' : '';
   const facilityBase = common.facility * 8;
-  // Pre-built ` name="` prefixes: field names are SD-NAMEs already (lowercase snake_case, ≤ 32).
-  const prefixes = fields.map((f) => ` ${f}="`);
+  // Per event type, the chosen fields that type can carry, with their pre-built ` name="` prefixes (field names are
+  // SD-NAMEs already: lowercase snake_case, ≤ 32): no lookups of keys a type never has on the hot path.
+  const byType = new Map<string, { readonly names: readonly string[]; readonly prefixes: readonly string[] }>();
+  for (const [type, table] of Object.entries(EVENT_FIELDS)) {
+    const names = fields.filter((f) => f in table);
+    byType.set(type, { names, prefixes: names.map((f) => ` ${f}="`) });
+  }
   const open = `[${sdId}`;
 
   // Hosts and event classes repeat from one event to the next: remember the last sanitized forms.
@@ -315,16 +320,19 @@ export function createRfc5424Formatter(options: Rfc5424Options, context: Formatt
 
   const format = (event: AegisEvent): string => {
     const record = event as unknown as Record<string, unknown>;
+    const own = byType.get(event.type);
+    const names = own?.names ?? fields;
+    const prefixes = own?.prefixes ?? fields.map((f) => ` ${f}="`);
     let sd = '';
-    for (let i = 0; i < fields.length; i++) {
-      const v = record[fields[i] as string];
+    for (let i = 0; i < names.length; i++) {
+      const v = record[names[i] as string];
       if (v === undefined || v === null) continue;
       sd += (prefixes[i] as string) + (typeof v === 'string' ? escapeSdValue(v) : typeof v === 'number' || typeof v === 'boolean' ? String(v) : escapeSdValue(JSON.stringify(v))) + '"';
     }
     sd = sd === '' ? (fields.length === 0 ? '-' : open + ']') : open + sd + ']';
     return (
       `<${facilityBase + syslogSeverity(event)}>1 ${rfc5424Timestamp(event.ts)} ` +
-      `${hostField(event)} ${appName} ${headerField(String(event.pid), HEADER_LIMITS.procId)} ${msgIdField(event)} ` +
+      `${hostField(event)} ${appName} ${Number.isSafeInteger(event.pid) && event.pid >= 0 ? String(event.pid) : headerField(String(event.pid), HEADER_LIMITS.procId)} ${msgIdField(event)} ` +
       `${sd} ${bom}${common.encodeMsg(event)}`
     );
   };
