@@ -15,6 +15,10 @@ export const syslogSink: SinkDefinition<SyslogSinkConfig> = {
   formats: { allowed: ['rfc5424', 'rfc3164'], default: 'rfc5424' },
   coreDefaults: {
     batch: { maxEvents: 1000, maxBytes: 1024 * 1024, timeoutMillis: 200 },
+    // Two batches in flight: RELP sends the next batch while the previous one's answers arrive (an idle session
+    // between batches stalls on Nagle and delayed ACKs). tcp/tls/udp write one batch at a time regardless.
+    // Order across batches can change only when a batch is retried.
+    request: { concurrency: 2 },
     retry: { initialBackoffMillis: 250, maxBackoffMillis: 10_000 },
   },
   check: checkSyslogConfig,

@@ -20,6 +20,8 @@ import type { StreamTarget } from './connection';
 import { AbortedError, openStream } from './connection';
 
 export const RELP_MAX_TXNR = 999_999_999;
+/** Queued `syslog` frames are written once they reach about this many characters (or the window is full). */
+const OUTBOX_FLUSH_CHARS = 256 * 1024;
 /** Largest DATALEN accepted from the server (rsp frames are short; librelp's own default limit is 128 KiB). */
 const MAX_SERVER_DATALEN = 128 * 1024;
 
@@ -123,6 +125,8 @@ export class RelpSession {
   private readonly pending = new Map<number, (outcome: RspOutcome) => void>();
   private readonly roomWaiters = new Set<() => void>();
   private rest: Buffer = Buffer.alloc(0);
+  private outboxText = '';
+  private outboxParts: Buffer[] = [];
   private serverClosing = false;
   private deadError: Error | undefined;
 
@@ -184,27 +188,64 @@ export class RelpSession {
     return this.pending.size < this.options.window;
   }
 
-  /** Resolves when a window slot is free, or the session is unusable, or `signal` aborted. */
-  waitForRoom(signal: AbortSignal): Promise<void> {
-    if (this.hasRoom || this.unusable || signal.aborted) return Promise.resolve();
+  /**
+   * Resolves when at most `lowWater` commands are unanswered (default: one slot free), or the session is unusable,
+   * or `signal` aborted. Refilling from a low-water mark writes many frames at once instead of one per answer.
+   */
+  waitForRoom(signal: AbortSignal, lowWater = this.options.window - 1): Promise<void> {
+    const ready = (): boolean => this.pending.size <= lowWater || this.unusable || signal.aborted;
+    if (ready()) return Promise.resolve();
     return new Promise<void>((resolve) => {
-      const done = (): void => {
-        this.roomWaiters.delete(done);
-        signal.removeEventListener('abort', done);
+      const check = (): void => {
+        if (!ready()) return;
+        this.roomWaiters.delete(check);
+        signal.removeEventListener('abort', check);
         resolve();
       };
-      this.roomWaiters.add(done);
-      signal.addEventListener('abort', done, { once: true });
+      this.roomWaiters.add(check);
+      signal.addEventListener('abort', check, { once: true });
     });
   }
 
-  /** Send one `syslog` command; resolves with its `rsp` or with `lost` when the session ends first. */
-  syslog(message: string | Buffer): Promise<RspOutcome> {
-    return this.command('syslog', message);
+  /**
+   * Queue one `syslog` command; `onAnswer` gets its `rsp`, or `lost` when the session ends first. Queued frames are
+   * written together by flush() (one write per window's worth instead of one per event).
+   */
+  syslog(message: string | Buffer, onAnswer: (outcome: RspOutcome) => void): void {
+    if (this.deadError !== undefined) {
+      onAnswer({ kind: 'lost', error: this.deadError });
+      return;
+    }
+    const txnr = this.nextTxnr++;
+    this.pending.set(txnr, onAnswer);
+    if (typeof message === 'string') {
+      this.outboxText += `${txnr} syslog ${Buffer.byteLength(message, 'utf8')} ${message}\n`;
+    } else {
+      this.flushText();
+      this.outboxParts.push(buildFrame(txnr, 'syslog', message));
+    }
+    if (this.outboxText.length >= OUTBOX_FLUSH_CHARS) this.flush();
   }
 
+  /** Write the queued frames. */
+  flush(): void {
+    this.flushText();
+    if (this.outboxParts.length === 0) return;
+    const parts = this.outboxParts;
+    this.outboxParts = [];
+    if (this.deadError === undefined) this.socket.write(parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts));
+  }
+
+  private flushText(): void {
+    if (this.outboxText === '') return;
+    this.outboxParts.push(Buffer.from(this.outboxText, 'utf8'));
+    this.outboxText = '';
+  }
+
+  /** Send one command now (open, close); resolves with its `rsp` or with `lost` when the session ends first. */
   command(command: string, data: string | Buffer): Promise<RspOutcome> {
     if (this.deadError !== undefined) return Promise.resolve({ kind: 'lost', error: this.deadError });
+    this.flush();
     const txnr = this.nextTxnr++;
     return new Promise<RspOutcome>((resolve) => {
       this.pending.set(txnr, resolve);
