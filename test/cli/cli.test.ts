@@ -107,7 +107,7 @@ test('SIGTERM flushes: every event read is in the output file, and the process e
   const out = path.join(dir, 'out.ndjson');
   const cfg = path.join(dir, 'c.yml');
   // A long batch timeout: without a flush on shutdown, the events would still be in the buffer.
-  fs.writeFileSync(cfg, `data_dir: ${dir}\nsources: { r: { type: replay, path: ${input}, rate: 500, loop: true } }\nsinks: { f: { type: file, path: ${out}, batch: { max_events: 100000, timeout_ms: 600000, max_bytes: 100000000 } } }\n`);
+  fs.writeFileSync(cfg, `data_dir: ${dir}\nsources: { r: { type: replay, path: ${input}, rate: 500, loop: true } }\nsinks: { f: { type: file, path: ${out}, batch: { max_events: 10000, timeout_ms: 600000, max_bytes: 10000000 } } }\n`);
   const child = spawnCli(['run', '--config', cfg]);
   const exited = waitExit(child);
   await waitForLog(child, (l) => l.msg === 'aegisbpf started.');
