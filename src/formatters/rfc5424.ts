@@ -17,7 +17,8 @@
  *   become U+FFFD because receivers cannot carry them faithfully: a lone UTF-16 surrogate (a bad decode; UTF-8
  *   cannot encode it), NUL (C receivers cut the value there, a way to hide the end of a path), CR and LF (one event
  *   is one line: a file, an LF-framed receiver or a line-based SIEM parser would split it). Other control characters
- *   (tab, ESC) are sent as they are. The exact value is always in the JSON MSG.
+ *   (tab, ESC) are sent as they are. Values are cut at SD_VALUE_MAX_BYTES (16 KiB). The exact value is always in
+ *   the JSON MSG.
  * - MSG: the event as canonical JSON (the `json` formatter, every field; an escaped NUL becomes U+FFFD, see
  *   syslogJson) or as a CEF line (`msg: cef`, the `cef` formatter's output); optional UTF-8 BOM
  *   (RFC 5424 asks for it before UTF-8 MSG, but JSON parsers such as rsyslog's mmjsonparse refuse it, so it is off
@@ -149,6 +150,24 @@ export function escapeSdValue(value: string): string {
     else out += value[i];
   }
   return out;
+}
+
+/**
+ * Longest SD PARAM-VALUE, in UTF-8 bytes before escaping. rsyslog's mmpstrucdata (8.2302, still so in its source)
+ * unescapes a value into a 32 KiB stack buffer without a bound, and event strings may be 16 384 characters (up to
+ * 48 KiB of UTF-8): a longer value is cut at a character boundary here. The JSON MSG keeps it whole; kernel paths
+ * (PATH_MAX 4 KiB) never reach the limit.
+ */
+export const SD_VALUE_MAX_BYTES = 16 * 1024;
+
+/** The value cut to SD_VALUE_MAX_BYTES of UTF-8 at a character boundary (lone surrogates become U+FFFD). */
+export function capSdValue(value: string): string {
+  if (value.length * 3 <= SD_VALUE_MAX_BYTES) return value; // cannot exceed: fast path for every ordinary value
+  const bytes = Buffer.from(value, 'utf8');
+  if (bytes.length <= SD_VALUE_MAX_BYTES) return value;
+  let cut = SD_VALUE_MAX_BYTES;
+  while (cut > 0 && ((bytes[cut] as number) & 0xc0) === 0x80) cut--;
+  return bytes.subarray(0, cut).toString('utf8');
 }
 
 /** SD-NAME (SD-ID part or PARAM-NAME): 1–32 PRINTUSASCII except `=`, SP, `]`, `"`. */
@@ -327,7 +346,7 @@ export function createRfc5424Formatter(options: Rfc5424Options, context: Formatt
     for (let i = 0; i < names.length; i++) {
       const v = record[names[i] as string];
       if (v === undefined || v === null) continue;
-      sd += (prefixes[i] as string) + (typeof v === 'string' ? escapeSdValue(v) : typeof v === 'number' || typeof v === 'boolean' ? String(v) : escapeSdValue(JSON.stringify(v))) + '"';
+      sd += (prefixes[i] as string) + (typeof v === 'string' ? escapeSdValue(capSdValue(v)) : typeof v === 'number' || typeof v === 'boolean' ? String(v) : escapeSdValue(JSON.stringify(v))) + '"';
     }
     sd = sd === '' ? (fields.length === 0 ? '-' : open + ']') : open + sd + ']';
     return (

@@ -130,6 +130,17 @@ test('header fields are PRINTUSASCII and within their limits whatever the input'
   assert.equal(escapeSdValue('a\r\nb\tc'), 'a\ufffd\ufffdb\tc', 'one event is one line: CR and LF never raw');
 });
 
+test('SD values are cut at 16 KiB of UTF-8 on a character boundary (rsyslog mmpstrucdata has a 32 KiB buffer); MSG keeps the whole value', () => {
+  const huge = '/' + 'ü☃😀'.repeat(16384 / 4); // 16 384 characters, ~37 KiB of UTF-8, within the schema's limit
+  const e = { ...ev('block-audit'), path: huge } as AegisEvent;
+  assert.ok(isValidEvent(e));
+  const m = parseRfc5424(fmt()(e));
+  const sd = sdParams(m, 'aegis@32473')!;
+  assert.ok(Buffer.byteLength(sd.path!) <= 16 * 1024 && Buffer.byteLength(sd.path!) > 16 * 1024 - 4);
+  assert.ok(huge.startsWith(sd.path!));
+  assert.equal((JSON.parse(m.msgText!) as { path: string }).path, huge);
+});
+
 test('BOM option: MSG starts with EF BB BF and the rest is valid UTF-8', () => {
   const out = Buffer.from(fmt({ bom: true })(ev('block-kill-adversarial')), 'utf8');
   const m = parseRfc5424(out);

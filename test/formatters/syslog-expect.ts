@@ -14,10 +14,16 @@ export function expectedHeader(value: string | undefined, max: number): string |
   return out === '-' ? undefined : out;
 }
 
-/** SD values on the wire: lone surrogates, NUL, CR and LF become U+FFFD; everything else is kept. */
+/** SD values on the wire: at most 16 KiB of UTF-8 (cut at a character); lone surrogates, NUL, CR, LF → U+FFFD. */
 export function expectedSdValue(value: unknown): string {
-  const s = typeof value === 'string' ? value : String(value);
-  return (s as unknown as { toWellFormed(): string }).toWellFormed().replace(/[\u0000\r\n]/g, '\ufffd');
+  let text = ((typeof value === 'string' ? value : String(value)) as unknown as { toWellFormed(): string }).toWellFormed();
+  const bytes = Buffer.from(text, 'utf8');
+  if (bytes.length > 16 * 1024) {
+    let cut = 16 * 1024;
+    while ((bytes[cut]! & 0xc0) === 0x80) cut--;
+    text = bytes.subarray(0, cut).toString('utf8');
+  }
+  return text.replace(/[\u0000\r\n]/g, '\ufffd');
 }
 
 export const SUMMARY_FIELDS = [

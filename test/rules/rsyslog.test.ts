@@ -69,7 +69,10 @@ for (const [variant, transports] of Object.entries(RECEIVERS) as [ReceiverVarian
     try {
       const sent: AegisEvent[] = [];
       for (const transport of transports) {
-        const events = goldenCases().map(({ name, event }) => ({ ...event, event_id: `${transport}-${name}` }));
+        const events: AegisEvent[] = goldenCases().map(({ name, event }) => ({ ...event, event_id: `${transport}-${name}` }));
+        // The longest path the event schema allows, non-ASCII: its SD copy is cut at 16 KiB (mmpstrucdata's buffer is
+        // 32 KiB), the JSON keeps it whole. (Over UDP it would not fit a datagram.)
+        if (transport !== 'udp') events.push({ ...goldenCases()[0]!.event, type: 'block', ino: 1, dev: 1, action: 'AUDIT', path: '/' + 'ü☃😀'.repeat(4096), event_id: `${transport}-huge-path` });
         // UDP: allow the 4 KiB-path case through whole (loopback carries 64 KiB datagrams; truncation has its own test).
         const s = buildSyslogSink(r.sinkConfig(transport, { format: { type: 'rfc5424', sd_fields: 'summary' }, ...(transport === 'udp' ? { max_message_bytes: 65_000 } : {}) }), r.dir);
         await s.sink.accept(events);
