@@ -8,6 +8,7 @@ import { isValidEvent } from '../../src/event/validate';
 import type { AegisEvent } from '../../src/event/types';
 import { compareGolden, goldenCases } from './golden';
 import { generateEvents } from '../helpers/events';
+import { anyEvent } from '../helpers/event-arbitrary';
 import { ECS_DEFINITIONS_VERSION, allowedValues, checkEcsValue, expectedTypesFor, flatten } from '../helpers/ecs-definitions';
 
 type Doc = Record<string, unknown>;
@@ -65,6 +66,16 @@ test('ecs output conforms to ECS for generated events of every type, adversarial
       }
     }),
     { numRuns: 300 },
+  );
+});
+
+test('ecs output conforms to ECS for any event: every type, action and optional field, absent or empty (property)', () => {
+  fc.assert(
+    fc.property(anyEvent, (e) => {
+      assert.ok(isValidEvent(e));
+      assert.deepEqual(ecsProblems(JSON.parse(formatEcs(e)) as Doc), []);
+    }),
+    { numRuns: 2000 },
   );
 });
 

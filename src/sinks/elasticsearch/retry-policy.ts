@@ -9,8 +9,8 @@
  * | 200, 201 | indexed | delivered |
  * | 409 `version_conflict_engine_exception` | our `create` met its own deterministic `_id`: already delivered | delivered, counted as a duplicate avoided |
  * | 429, 5xx | back-pressure or a transient shard problem | retried alone, with backoff |
- * | 403 | privileges or a cluster block (read-only, flood-stage disk) | retried: an operator fixes it and the events wait |
- * | other 4xx (400 mapping errors, 404 missing pipeline/stream, other 409s) | the document cannot be indexed as it is | dead-letter with Elasticsearch's reason, never retried |
+ * | 403, 404, 400 "pipeline … does not exist" | the cluster's setup: privileges, a write block (read-only, flood-stage disk), a missing index/template/data stream or ingest pipeline | retried: an operator fixes it and the events wait (bounded by retry.max_duration_ms when set) |
+ * | other 4xx (400 mapping errors, other 409s, 413 for one document) | the document cannot be indexed as it is | dead-letter with Elasticsearch's reason, never retried |
  *
  * Whole-request answers: 413 → too large (the core splits the batch); 429/502/503/504 and other 5xx → retry,
  * honouring `Retry-After`; 401/403 → retry and mark the sink unhealthy (credentials); other 4xx → rejected.
@@ -42,11 +42,18 @@ export function itemReason(item: BulkItem): string {
 
 export type ItemOutcome = 'delivered' | 'duplicate' | 'retry' | 'reject';
 
+/** "pipeline with id [x] does not exist": the configured ingest pipeline is missing, a cluster problem. */
+const MISSING_PIPELINE = /pipeline with id \[[^\]]*\] does not exist/;
+
 export function classifyItem(item: BulkItem): ItemOutcome {
   const s = item.status;
   if (s >= 200 && s < 300) return 'delivered';
   if (s === 409 && (item.error?.type === undefined || item.error.type === 'version_conflict_engine_exception')) return 'duplicate';
-  if (s === 429 || s >= 500 || s === 403 || s === 408) return 'retry';
+  if (s === 429 || s >= 500 || s === 408) return 'retry';
+  // The cluster's setup, not the document: missing privileges or a write block (403), a missing index, template
+  // or data stream (404), a missing ingest pipeline. An operator fixes it; meanwhile the events wait.
+  if (s === 403 || s === 404) return 'retry';
+  if (s === 400 && MISSING_PIPELINE.test(item.error?.reason ?? '')) return 'retry';
   return 'reject';
 }
 
