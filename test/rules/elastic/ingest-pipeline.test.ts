@@ -19,7 +19,7 @@ import { loadElasticContent } from '../../../src/sinks/elasticsearch/install';
 import { goldenCases } from '../../formatters/golden';
 import { generateEvents } from '../../helpers/events';
 import { anyEvent } from '../../helpers/event-arbitrary';
-import type { Doc, Json, PipelineSpec } from '../../helpers/ingest-pipeline';
+import type { Doc, PipelineSpec } from '../../helpers/ingest-pipeline';
 import { NotModelled, compileCondition, processorTypes, runPipeline } from '../../helpers/ingest-pipeline';
 
 const pipeline = loadElasticContent().ingestPipelines.find((p) => p.name === 'aegisbpf-json-to-ecs')!.body as unknown as PipelineSpec;
