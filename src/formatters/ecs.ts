@@ -33,11 +33,6 @@ export const ECS_DATASET = 'aegisbpf.events';
 
 const q = JSON.stringify;
 
-/** `"key":value` pairs joined into an object; empty string when there are none (the caller omits the object). */
-function obj(parts: string[]): string {
-  return parts.length === 0 ? '' : '{' + parts.join(',') + '}';
-}
-
 /** Whether the event is a policy hit: a file policy event, or a connect that matched a network rule. */
 export function isPolicyHit(event: AegisEvent): boolean {
   return event.type === 'block' || (event.type === 'connect' && event.action !== undefined);
@@ -99,104 +94,112 @@ export function ecsOutcome(event: AegisEvent): 'success' | 'failure' | 'unknown'
   }
 }
 
-/** Serialize one event as an ECS document (no trailing newline). */
-export function formatEcs(event: AegisEvent, context?: FormatterContext): string {
-  const e = event as Partial<Record<string, unknown>> & AegisEvent;
-  const out: string[] = [`"@timestamp":${q(event.ts)}`, `"ecs":{"version":"${ECS_VERSION}"}`];
-
-  const message = event.type === 'sensor' && event.message !== undefined ? event.message : eventName(event);
-  out.push(`"message":${q(message)}`);
-
+/** `event.category`/`event.type` pairs, pre-serialized (they are constants per case). */
+const CATEGORIZATION_JSON = new Map<string, string>();
+function categorizationJson(event: AegisEvent): string {
   const { category, type } = ecsCategorization(event);
-  const ev: string[] = [
-    `"kind":"${isPolicyHit(event) ? 'alert' : 'event'}"`,
-    `"category":${q(category)}`,
-    `"type":${q(type)}`,
-    `"action":${q(ecsAction(event))}`,
-  ];
+  const key = category.join(',') + '|' + type.join(',');
+  let json = CATEGORIZATION_JSON.get(key);
+  if (json === undefined) {
+    json = `"category":${q(category)},"type":${q(type)}`;
+    CATEGORIZATION_JSON.set(key, json);
+  }
+  return json;
+}
+
+/**
+ * Serialize one event as an ECS document (no trailing newline). String concatenation on purpose: this runs once per
+ * event per sink, and building objects for JSON.stringify costs about twice as much (bench/formatters).
+ */
+export function formatEcs(event: AegisEvent, context?: FormatterContext): string {
+  const message = event.type === 'sensor' && event.message !== undefined ? event.message : eventName(event);
+  let out = `{"@timestamp":${q(event.ts)},"ecs":{"version":"${ECS_VERSION}"},"message":${q(message)}`;
+
+  out += `,"event":{"kind":"${isPolicyHit(event) ? 'alert' : 'event'}",${categorizationJson(event)},"action":${q(ecsAction(event))}`;
   const outcome = ecsOutcome(event);
-  if (outcome !== undefined) ev.push(`"outcome":"${outcome}"`);
-  ev.push(`"severity":${severityOf(event)}`, `"module":"${ECS_MODULE}"`, `"dataset":"${ECS_DATASET}"`);
-  if (event.event_id !== undefined) ev.push(`"id":${q(event.event_id)}`);
-  out.push(`"event":${obj(ev)}`);
+  if (outcome !== undefined) out += `,"outcome":"${outcome}"`;
+  out += `,"severity":${severityOf(event)},"module":"${ECS_MODULE}","dataset":"${ECS_DATASET}"`;
+  if (event.event_id !== undefined) out += `,"id":${q(event.event_id)}`;
+  out += `},"host":{"name":${q(event.host)},"os":{"type":"linux"}}`;
 
-  out.push(`"host":{"name":${q(event.host)},"os":{"type":"linux"}}`);
-
-  const proc: string[] = [`"pid":${event.pid}`, `"name":${q(event.comm)}`];
-  if (event.exe !== undefined) proc.push(`"executable":${q(event.exe)}`);
+  out += `,"process":{"pid":${event.pid},"name":${q(event.comm)}`;
+  if (event.exe !== undefined) out += `,"executable":${q(event.exe)}`;
   if (event.args !== undefined) {
-    proc.push(`"args":${q(event.args)}`);
-    if (event.args.length > 0) proc.push(`"command_line":${q(event.args.join(' '))}`);
+    out += `,"args":${q(event.args)}`;
+    if (event.args.length > 0) out += `,"command_line":${q(event.args.join(' '))}`;
   }
-  proc.push(`"entity_id":${q(`${event.host}:${event.exec_id}`)}`);
+  out += `,"entity_id":${q(`${event.host}:${event.exec_id}`)}`;
   const start = processStart(event, context?.bootWallNanos);
-  if (start !== undefined) proc.push(`"start":${q(start.iso)}`);
+  if (start !== undefined) out += `,"start":${q(start.iso)}`;
   if (event.type === 'exit') {
-    if (event.signal === undefined) proc.push(`"exit_code":${event.exit_code}`);
-    proc.push(`"end":${q(event.ts)}`);
+    if (event.signal === undefined) out += `,"exit_code":${event.exit_code}`;
+    out += `,"end":${q(event.ts)}`;
   }
-  const parent: string[] = [`"pid":${event.ppid}`];
-  if (event.parent_comm !== undefined) parent.push(`"name":${q(event.parent_comm)}`);
-  if (event.parent_exe !== undefined) parent.push(`"executable":${q(event.parent_exe)}`);
-  if (event.parent_exec_id !== undefined) parent.push(`"entity_id":${q(`${event.host}:${event.parent_exec_id}`)}`);
-  if (event.parent_start_ts !== undefined) parent.push(`"start":${q(event.parent_start_ts)}`);
-  proc.push(`"parent":${obj(parent)}`);
-  out.push(`"process":${obj(proc)}`);
+  out += `,"parent":{"pid":${event.ppid}`;
+  if (event.parent_comm !== undefined) out += `,"name":${q(event.parent_comm)}`;
+  if (event.parent_exe !== undefined) out += `,"executable":${q(event.parent_exe)}`;
+  if (event.parent_exec_id !== undefined) out += `,"entity_id":${q(`${event.host}:${event.parent_exec_id}`)}`;
+  if (event.parent_start_ts !== undefined) out += `,"start":${q(event.parent_start_ts)}`;
+  out += '}}';
 
-  if (event.uid !== undefined) out.push(`"user":{"id":"${event.uid}"}`);
-  if (event.gid !== undefined) out.push(`"group":{"id":"${event.gid}"}`);
+  if (event.uid !== undefined) out += `,"user":{"id":"${event.uid}"}`;
+  if (event.gid !== undefined) out += `,"group":{"id":"${event.gid}"}`;
 
   if (event.type === 'block') {
-    const file: string[] = [];
-    if (event.path !== undefined && event.path !== '') file.push(`"path":${q(event.path)}`);
-    if (event.resolved_path !== undefined && event.resolved_path !== '') file.push(`"target_path":${q(event.resolved_path)}`);
-    file.push(`"inode":"${event.ino}"`, `"device":"${event.dev}"`);
-    out.push(`"file":${obj(file)}`);
+    out += ',"file":{';
+    if (event.path !== undefined && event.path !== '') out += `"path":${q(event.path)},`;
+    if (event.resolved_path !== undefined && event.resolved_path !== '') out += `"target_path":${q(event.resolved_path)},`;
+    out += `"inode":"${event.ino}","device":"${event.dev}"}`;
+  } else if (event.type === 'connect') {
+    if (event.local_ip !== undefined || event.local_port !== undefined) {
+      let source = '';
+      if (event.local_ip !== undefined) source += `,"ip":${q(event.local_ip)}`;
+      if (event.local_port !== undefined) source += `,"port":${event.local_port}`;
+      out += `,"source":{${source.slice(1)}}`;
+    }
+    out += `,"destination":{"ip":${q(event.remote_ip)},"port":${event.remote_port}}`;
+    out += `,"network":{"transport":${q(event.protocol)},"type":"${event.family}"`;
+    if (event.direction !== undefined) out += `,"direction":"${event.direction}"`;
+    out += '}';
   }
 
-  if (event.type === 'connect') {
-    const source: string[] = [];
-    if (event.local_ip !== undefined) source.push(`"ip":${q(event.local_ip)}`);
-    if (event.local_port !== undefined) source.push(`"port":${event.local_port}`);
-    if (source.length > 0) out.push(`"source":${obj(source)}`);
-    out.push(`"destination":{"ip":${q(event.remote_ip)},"port":${event.remote_port}}`);
-    const net = [`"transport":${q(event.protocol)}`, `"type":"${event.family}"`];
-    if (event.direction !== undefined) net.push(`"direction":"${event.direction}"`);
-    out.push(`"network":${obj(net)}`);
-  }
-
-  if (event.container_id !== undefined) out.push(`"container":{"id":${q(event.container_id)}}`);
+  if (event.container_id !== undefined) out += `,"container":{"id":${q(event.container_id)}}`;
 
   if ((event.type === 'block' || event.type === 'connect') && event.policy !== undefined) {
-    out.push(`"rule":{"id":${q(event.policy)},"name":${q(event.policy)},"ruleset":"${ECS_MODULE}"}`);
+    const p = q(event.policy);
+    out += `,"rule":{"id":${p},"name":${p},"ruleset":"${ECS_MODULE}"}`;
   }
 
   if (event.labels !== undefined) {
     const keys = Object.keys(event.labels).sort();
-    if (keys.length > 0) out.push(`"labels":${obj(keys.map((k) => `${q(k)}:${q(event.labels?.[k])}`))}`);
+    if (keys.length > 0) {
+      let labels = '';
+      for (const k of keys) labels += `,${q(k)}:${q(event.labels[k])}`;
+      out += `,"labels":{${labels.slice(1)}}`;
+    }
   }
 
   // aegisbpf-only fields: what a SOC filters on first (type, action, mode), then the rest in FIELD_ORDER.
-  const a: string[] = [`"type":"${event.type}"`];
-  if (e.action !== undefined) a.push(`"action":${q(e.action)}`);
-  if (event.mode !== undefined) a.push(`"mode":"${event.mode}"`);
-  a.push(`"exec_id":${q(event.exec_id)}`, `"trace_id":${q(event.trace_id)}`, `"start_time":${event.start_time}`);
-  if (event.parent_exec_id !== undefined) a.push(`"parent_exec_id":${q(event.parent_exec_id)}`);
-  if (event.parent_trace_id !== undefined) a.push(`"parent_trace_id":${q(event.parent_trace_id)}`);
-  if (event.parent_start_time !== undefined) a.push(`"parent_start_time":${event.parent_start_time}`);
-  a.push(`"cgid":${event.cgid}`, `"cgroup_path":${q(event.cgroup_path)}`);
-  if (event.args_truncated !== undefined) a.push(`"args_truncated":${String(event.args_truncated)}`);
+  out += `,"aegisbpf":{"type":"${event.type}"`;
+  if ((event.type === 'block' || event.type === 'connect') && event.action !== undefined) out += `,"action":${q(event.action)}`;
+  if (event.mode !== undefined) out += `,"mode":"${event.mode}"`;
+  out += `,"exec_id":${q(event.exec_id)},"trace_id":${q(event.trace_id)},"start_time":${event.start_time}`;
+  if (event.parent_exec_id !== undefined) out += `,"parent_exec_id":${q(event.parent_exec_id)}`;
+  if (event.parent_trace_id !== undefined) out += `,"parent_trace_id":${q(event.parent_trace_id)}`;
+  if (event.parent_start_time !== undefined) out += `,"parent_start_time":${event.parent_start_time}`;
+  out += `,"cgid":${event.cgid},"cgroup_path":${q(event.cgroup_path)}`;
+  if (event.args_truncated !== undefined) out += `,"args_truncated":${String(event.args_truncated)}`;
   if (event.type === 'exit') {
-    if (event.signal !== undefined) a.push(`"exit_code":${event.exit_code}`, `"signal":${event.signal}`);
-    if (event.duration_ns !== undefined) a.push(`"duration_ns":${event.duration_ns}`);
+    if (event.signal !== undefined) out += `,"exit_code":${event.exit_code},"signal":${event.signal}`;
+    if (event.duration_ns !== undefined) out += `,"duration_ns":${event.duration_ns}`;
+  } else if (event.type === 'block') {
+    if (event.open_flags !== undefined) out += `,"open_flags":${event.open_flags}`;
+  } else if (event.type === 'sensor') {
+    if (event.policy !== undefined) out += `,"policy":${q(event.policy)}`;
   }
-  if (event.type === 'block' && event.open_flags !== undefined) a.push(`"open_flags":${event.open_flags}`);
-  if (event.type === 'sensor' && event.policy !== undefined) a.push(`"policy":${q(event.policy)}`);
-  if (event.sensor !== undefined) a.push(`"sensor":${q(event.sensor)}`);
-  if (event.hook !== undefined) a.push(`"hook":${q(event.hook)}`);
-  out.push(`"aegisbpf":${obj(a)}`);
-
-  return '{' + out.join(',') + '}';
+  if (event.sensor !== undefined) out += `,"sensor":${q(event.sensor)}`;
+  if (event.hook !== undefined) out += `,"hook":${q(event.hook)}`;
+  return out + '}}';
 }
 
 export const ecsFormatter: FormatterDefinition<Record<string, never>> = {

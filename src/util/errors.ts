@@ -22,6 +22,7 @@ export const ERROR_CODES = {
   AEGIS_ERR_DLQ_WRITE: 'The dead-letter file could not be written; the affected events are counted as lost.',
   AEGIS_ERR_RETRY_DEADLINE: 'A batch was retried past the sink’s retry deadline; its events went to the dead-letter file.',
   AEGIS_ERR_SHUTDOWN_UNDELIVERED: 'Events were still undelivered when the shutdown timeout expired; they went to the dead-letter file.',
+  AEGIS_ERR_SIEM_CONTENT: 'Installing SIEM content (index templates, ingest pipeline, ILM policies) was refused or failed; the message has the SIEM’s answer.',
   AEGIS_ERR_INTERNAL: 'A bug in aegisbpf. Please report it with the log line.',
 } as const;
 

@@ -108,7 +108,7 @@ export const elasticRulesTarget: RulesTarget = {
       return report.incomplete ? EXIT.INCOMPLETE : EXIT.OK;
     } catch (err) {
       if (err instanceof InstallError) {
-        io.stderr.write(`aegisbpf rules install elastic: ${err.message}\n`);
+        io.stderr.write(`aegisbpf rules install elastic: ${err.message} (${err.code})\n`);
         return EXIT.FAILURE;
       }
       throw err;

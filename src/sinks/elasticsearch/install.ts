@@ -14,6 +14,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { AegisError } from '../../util/errors';
 import { packagePath } from '../../util/paths';
 import type { Logger } from '../../util/logger';
 import type { Client } from './client';
@@ -147,9 +148,9 @@ export interface InstallOptions {
   readonly content?: ElasticContent;
 }
 
-export class InstallError extends Error {
+export class InstallError extends AegisError {
   constructor(message: string) {
-    super(message);
+    super('AEGIS_ERR_SIEM_CONTENT', message);
     this.name = 'InstallError';
   }
 }

@@ -108,8 +108,10 @@ export function indexName(pattern: IndexPattern, ts: string): string {
  * Distinct events collide only if SHA-256 truncated to 128 bits collides (about 2^64 events for a 50% chance).
  */
 export function documentId(event: AegisEvent): string {
-  const h = crypto.createHash('sha256');
-  if (event.event_id !== undefined) h.update('aegisbpf/1:id\0').update(event.host).update('\0').update(event.event_id);
-  else h.update('aegisbpf/1:content\0').update(formatJson(event));
-  return h.digest().subarray(0, 16).toString('base64url');
+  const input = event.event_id !== undefined ? `aegisbpf/1:id\0${event.host}\0${event.event_id}` : `aegisbpf/1:content\0${formatJson(event)}`;
+  return sha256(input).subarray(0, 16).toString('base64url');
 }
+
+// crypto.hash (one-shot, about a third cheaper per call) exists from Node 20.12; createHash everywhere.
+const oneShot = (crypto as { hash?: (algorithm: string, data: string, encoding: 'buffer') => Buffer }).hash;
+const sha256 = (input: string): Buffer => (oneShot !== undefined ? oneShot('sha256', input, 'buffer') : crypto.createHash('sha256').update(input).digest());

@@ -100,7 +100,7 @@ export function createElasticsearchTransport(config: ElasticsearchSinkConfig, op
       try {
         await ensureInstalled(signal);
       } catch (err) {
-        return { kind: 'retryable', reason: `installing the Elasticsearch content failed: ${err instanceof Error ? err.message : String(err)}`, unhealthy: true };
+        return { kind: 'retryable', reason: `installing the Elasticsearch content failed (AEGIS_ERR_SIEM_CONTENT): ${err instanceof Error ? err.message : String(err)}`, unhealthy: true };
       }
     }
     const text = bulkBody(batch.records);
@@ -124,7 +124,7 @@ export function createElasticsearchTransport(config: ElasticsearchSinkConfig, op
         try {
           await ensureInstalled(signal);
         } catch (err) {
-          return { healthy: false, reason: `installing the Elasticsearch content failed: ${err instanceof Error ? err.message : String(err)}` };
+          return { healthy: false, reason: `installing the Elasticsearch content failed (AEGIS_ERR_SIEM_CONTENT): ${err instanceof Error ? err.message : String(err)}` };
         }
       }
       const result = await checkElasticsearchHealth(client, config, signal, log);
