@@ -5,10 +5,10 @@
  * - `@timestamp` is the event's `ts` (RFC 3339, microseconds; Elasticsearch's `date` keeps milliseconds and
  *   `_source` keeps the full string).
  * - `event.*` categorizes with ECS's allowed values: policy hits (`block`, and `connect` with an action) are
- *   `event.kind: alert` with category `intrusion_detection` and type `allowed` (AUDIT) or `denied` (an enforcement);
- *   `event.outcome` is whether the syscall itself completed: BLOCK denies it (`failure`), TERM/KILL/INT signal the
- *   process but do not undo the open or connect in flight (`success` / `unknown`), as docs/formats.md explains.
- *   `event.severity` is the shared severity of common.ts.
+ *   `event.kind: alert` with category `intrusion_detection` and type `allowed` (AUDIT) or `denied` (an enforcement).
+ *   `event.outcome`, `event.severity`, the source/destination roles, `process.command_line` and the start times are
+ *   the shared definitions of common.ts (BLOCK denies the syscall: `failure`; TERM/KILL/INT signal the process but
+ *   do not undo the open or connect in flight: `success`).
  * - `process.*` from the process fields (`process.entity_id` is `<host>:<exec_id>`, unique across hosts and PID
  *   reuse), `file.*`, `source.*`/`destination.*`/`network.*`, `host.*`, `user.id`, `group.id`, `container.id`,
  *   `rule.*` for policy hits, `labels.*`.
@@ -22,7 +22,7 @@
  * the `json` format; test/rules/elastic/ingest-pipeline.test.ts holds the two together.
  */
 import type { AegisEvent } from '../event/types';
-import { eventName, processStart, severityOf } from './common';
+import { commandLine, eventName, eventOutcome, networkEndpoints, parentProcessStart, processStart, severityOf } from './common';
 import type { Formatter, FormatterContext, FormatterDefinition } from './types';
 
 /** The ECS release the output conforms to (`ecs.version`); the tests validate against this release's definitions. */
@@ -32,6 +32,13 @@ export const ECS_MODULE = 'aegisbpf';
 export const ECS_DATASET = 'aegisbpf.events';
 
 const q = JSON.stringify;
+
+/** `,"source":{"ip":…,"port":…}`, or nothing when neither is known. */
+function endpoint(name: string, ip: string | undefined, port: number | undefined): string {
+  if (ip === undefined && port === undefined) return '';
+  if (ip === undefined) return `,"${name}":{"port":${port}}`;
+  return port === undefined ? `,"${name}":{"ip":${q(ip)}}` : `,"${name}":{"ip":${q(ip)},"port":${port}}`;
+}
 
 /** Whether the event is a policy hit: a file policy event, or a connect that matched a network rule. */
 export function isPolicyHit(event: AegisEvent): boolean {
@@ -74,26 +81,6 @@ export function ecsAction(event: AegisEvent): string {
   }
 }
 
-/**
- * `event.outcome`: whether the operation the event describes completed. A BLOCK denied the syscall; a signal
- * (TERM/KILL/INT) does not undo the open in flight; for connects aegisbpf sees the attempt, not its result.
- * Undefined for sensor events (no operation).
- */
-export function ecsOutcome(event: AegisEvent): 'success' | 'failure' | 'unknown' | undefined {
-  switch (event.type) {
-    case 'exec':
-      return 'success';
-    case 'exit':
-      return event.signal === undefined && event.exit_code === 0 ? 'success' : 'failure';
-    case 'block':
-      return event.action === 'BLOCK' ? 'failure' : 'success';
-    case 'connect':
-      return event.action === 'BLOCK' ? 'failure' : 'unknown';
-    case 'sensor':
-      return undefined;
-  }
-}
-
 /** `event.category`/`event.type` pairs, pre-serialized (they are constants per case). */
 const CATEGORIZATION_JSON = new Map<string, string>();
 function categorizationJson(event: AegisEvent): string {
@@ -116,7 +103,7 @@ export function formatEcs(event: AegisEvent, context?: FormatterContext): string
   let out = `{"@timestamp":${q(event.ts)},"ecs":{"version":"${ECS_VERSION}"},"message":${q(message)}`;
 
   out += `,"event":{"kind":"${isPolicyHit(event) ? 'alert' : 'event'}",${categorizationJson(event)},"action":${q(ecsAction(event))}`;
-  const outcome = ecsOutcome(event);
+  const outcome = eventOutcome(event);
   if (outcome !== undefined) out += `,"outcome":"${outcome}"`;
   out += `,"severity":${severityOf(event)},"module":"${ECS_MODULE}","dataset":"${ECS_DATASET}"`;
   if (event.event_id !== undefined) out += `,"id":${q(event.event_id)}`;
@@ -126,7 +113,8 @@ export function formatEcs(event: AegisEvent, context?: FormatterContext): string
   if (event.exe !== undefined) out += `,"executable":${q(event.exe)}`;
   if (event.args !== undefined) {
     out += `,"args":${q(event.args)}`;
-    if (event.args.length > 0) out += `,"command_line":${q(event.args.join(' '))}`;
+    const cmd = commandLine(event);
+    if (cmd !== undefined) out += `,"command_line":${q(cmd)}`;
   }
   out += `,"entity_id":${q(`${event.host}:${event.exec_id}`)}`;
   const start = processStart(event, context?.bootWallNanos);
@@ -139,7 +127,8 @@ export function formatEcs(event: AegisEvent, context?: FormatterContext): string
   if (event.parent_comm !== undefined) out += `,"name":${q(event.parent_comm)}`;
   if (event.parent_exe !== undefined) out += `,"executable":${q(event.parent_exe)}`;
   if (event.parent_exec_id !== undefined) out += `,"entity_id":${q(`${event.host}:${event.parent_exec_id}`)}`;
-  if (event.parent_start_ts !== undefined) out += `,"start":${q(event.parent_start_ts)}`;
+  const parentStart = parentProcessStart(event, context?.bootWallNanos);
+  if (parentStart !== undefined) out += `,"start":${q(parentStart.iso)}`;
   out += '}}';
 
   if (event.uid !== undefined) out += `,"user":{"id":"${event.uid}"}`;
@@ -151,13 +140,9 @@ export function formatEcs(event: AegisEvent, context?: FormatterContext): string
     if (event.resolved_path !== undefined && event.resolved_path !== '') out += `"target_path":${q(event.resolved_path)},`;
     out += `"inode":"${event.ino}","device":"${event.dev}"}`;
   } else if (event.type === 'connect') {
-    if (event.local_ip !== undefined || event.local_port !== undefined) {
-      let source = '';
-      if (event.local_ip !== undefined) source += `,"ip":${q(event.local_ip)}`;
-      if (event.local_port !== undefined) source += `,"port":${event.local_port}`;
-      out += `,"source":{${source.slice(1)}}`;
-    }
-    out += `,"destination":{"ip":${q(event.remote_ip)},"port":${event.remote_port}}`;
+    // The source is the initiator (common.ts): the local side for egress, the remote side for ingress.
+    const { source, destination } = networkEndpoints(event);
+    out += endpoint('source', source.ip, source.port) + endpoint('destination', destination.ip, destination.port);
     out += `,"network":{"transport":${q(event.protocol)},"type":"${event.family}"`;
     if (event.direction !== undefined) out += `,"direction":"${event.direction}"`;
     out += '}';
