@@ -45,23 +45,44 @@ export function isPolicyHit(event: AegisEvent): boolean {
   return event.type === 'block' || (event.type === 'connect' && event.action !== undefined);
 }
 
+interface Categorization {
+  readonly category: readonly string[];
+  readonly type: readonly string[];
+  /** `"category":[…],"type":[…]`, serialized once. */
+  readonly json: string;
+}
+const cat = (category: readonly string[], type: readonly string[]): Categorization => ({ category, type, json: `"category":${JSON.stringify(category)},"type":${JSON.stringify(type)}` });
+const C = {
+  exec: cat(['process'], ['start']),
+  exit: cat(['process'], ['end']),
+  blockAllowed: cat(['file', 'intrusion_detection'], ['access', 'allowed']),
+  blockDenied: cat(['file', 'intrusion_detection'], ['access', 'denied']),
+  connect: cat(['network'], ['connection', 'start']),
+  connectAllowed: cat(['network', 'intrusion_detection'], ['connection', 'allowed']),
+  connectDenied: cat(['network', 'intrusion_detection'], ['connection', 'denied']),
+  policy: cat(['configuration'], ['change']),
+  started: cat(['host'], ['start']),
+  stopped: cat(['host'], ['end']),
+  sensor: cat(['host'], ['info']),
+} as const;
+
 /** `event.category` and `event.type`, ECS allowed values (validated against the ECS definitions by a test). */
-export function ecsCategorization(event: AegisEvent): { readonly category: readonly string[]; readonly type: readonly string[] } {
+export function ecsCategorization(event: AegisEvent): Categorization {
   switch (event.type) {
     case 'exec':
-      return { category: ['process'], type: ['start'] };
+      return C.exec;
     case 'exit':
-      return { category: ['process'], type: ['end'] };
+      return C.exit;
     case 'block':
-      return { category: ['file', 'intrusion_detection'], type: ['access', event.action === 'AUDIT' ? 'allowed' : 'denied'] };
+      return event.action === 'AUDIT' ? C.blockAllowed : C.blockDenied;
     case 'connect':
-      if (event.action === undefined) return { category: ['network'], type: ['connection', 'start'] };
-      return { category: ['network', 'intrusion_detection'], type: ['connection', event.action === 'AUDIT' ? 'allowed' : 'denied'] };
+      if (event.action === undefined) return C.connect;
+      return event.action === 'AUDIT' ? C.connectAllowed : C.connectDenied;
     case 'sensor':
-      if (event.status.startsWith('policy_')) return { category: ['configuration'], type: ['change'] };
-      if (event.status === 'started') return { category: ['host'], type: ['start'] };
-      if (event.status === 'stopped') return { category: ['host'], type: ['end'] };
-      return { category: ['host'], type: ['info'] };
+      if (event.status.startsWith('policy_')) return C.policy;
+      if (event.status === 'started') return C.started;
+      if (event.status === 'stopped') return C.stopped;
+      return C.sensor;
   }
 }
 
@@ -81,54 +102,77 @@ export function ecsAction(event: AegisEvent): string {
   }
 }
 
-/** `event.category`/`event.type` pairs, pre-serialized (they are constants per case). */
-const CATEGORIZATION_JSON = new Map<string, string>();
-function categorizationJson(event: AegisEvent): string {
-  const { category, type } = ecsCategorization(event);
-  const key = category.join(',') + '|' + type.join(',');
-  let json = CATEGORIZATION_JSON.get(key);
-  if (json === undefined) {
-    json = `"category":${q(category)},"type":${q(type)}`;
-    CATEGORIZATION_JSON.set(key, json);
-  }
-  return json;
-}
+/**
+ * Timestamps and execution ids have fixed character sets in the event schema (digits, `:`, `-`, `.`, `T`, `Z`):
+ * they need no JSON escaping, which saves a JSON.stringify call each. Checked, so an invalid event still gives
+ * valid JSON.
+ */
+const PLAIN = /^[0-9:.TZ+-]*$/;
 
 /**
- * Serialize one event as an ECS document (no trailing newline). String concatenation on purpose: this runs once per
- * event per sink, and building objects for JSON.stringify costs about twice as much (bench/formatters).
+ * Serialized forms of short, repeating strings (host, command names, executables, cgroups, hooks, policy ids,
+ * event names): the same few values come back event after event, and a lookup is several times cheaper than
+ * serializing again. Bounded: at most CACHE_MAX entries of at most CACHE_MAX_LENGTH characters; a flood of distinct
+ * values only empties it. The output is the same with or without it.
+ */
+const CACHE_MAX = 4096;
+const CACHE_MAX_LENGTH = 256;
+const serialized = new Map<string, string>();
+function qc(s: string): string {
+  let v = serialized.get(s);
+  if (v === undefined) {
+    v = q(s);
+    if (s.length <= CACHE_MAX_LENGTH) {
+      if (serialized.size >= CACHE_MAX) serialized.clear();
+      serialized.set(s, v);
+    }
+  }
+  return v;
+}
+const plain = (s: string): string => (PLAIN.test(s) ? `"${s}"` : q(s));
+
+/**
+ * Serialize one event as an ECS document (no trailing newline). Assembled as a string: one JSON.stringify of the
+ * same document built as objects measured slower (bench/formatters), and most values here need no serialization
+ * work at all (constants, numbers, schema-checked timestamps and ids, cached repeating strings).
  */
 export function formatEcs(event: AegisEvent, context?: FormatterContext): string {
   const message = event.type === 'sensor' && event.message !== undefined ? event.message : eventName(event);
-  let out = `{"@timestamp":${q(event.ts)},"ecs":{"version":"${ECS_VERSION}"},"message":${q(message)}`;
+  const ts = plain(event.ts);
+  let out = `{"@timestamp":${ts},"ecs":{"version":"${ECS_VERSION}"},"message":${event.type === 'sensor' ? q(message) : qc(message)}`;
 
-  out += `,"event":{"kind":"${isPolicyHit(event) ? 'alert' : 'event'}",${categorizationJson(event)},"action":${q(ecsAction(event))}`;
+  out += `,"event":{"kind":"${isPolicyHit(event) ? 'alert' : 'event'}",${ecsCategorization(event).json},"action":${qc(ecsAction(event))}`;
   const outcome = eventOutcome(event);
   if (outcome !== undefined) out += `,"outcome":"${outcome}"`;
   out += `,"severity":${severityOf(event)},"module":"${ECS_MODULE}","dataset":"${ECS_DATASET}"`;
   if (event.event_id !== undefined) out += `,"id":${q(event.event_id)}`;
-  out += `},"host":{"name":${q(event.host)},"os":{"type":"linux"}}`;
+  // host, serialized once and reused (without its closing quote) as the prefix of the entity ids.
+  const host = qc(event.host);
+  const hostPrefix = host.slice(0, -1);
+  out += `},"host":{"name":${host},"os":{"type":"linux"}}`;
 
-  out += `,"process":{"pid":${event.pid},"name":${q(event.comm)}`;
-  if (event.exe !== undefined) out += `,"executable":${q(event.exe)}`;
+  out += `,"process":{"pid":${event.pid},"name":${qc(event.comm)}`;
+  if (event.exe !== undefined) out += `,"executable":${qc(event.exe)}`;
   if (event.args !== undefined) {
     out += `,"args":${q(event.args)}`;
     const cmd = commandLine(event);
     if (cmd !== undefined) out += `,"command_line":${q(cmd)}`;
   }
-  out += `,"entity_id":${q(`${event.host}:${event.exec_id}`)}`;
+  out += `,"entity_id":${PLAIN.test(event.exec_id) ? `${hostPrefix}:${event.exec_id}"` : q(`${event.host}:${event.exec_id}`)}`;
   const start = processStart(event, context?.bootWallNanos);
-  if (start !== undefined) out += `,"start":${q(start.iso)}`;
+  if (start !== undefined) out += `,"start":${plain(start.iso)}`;
   if (event.type === 'exit') {
     if (event.signal === undefined) out += `,"exit_code":${event.exit_code}`;
-    out += `,"end":${q(event.ts)}`;
+    out += `,"end":${ts}`;
   }
   out += `,"parent":{"pid":${event.ppid}`;
-  if (event.parent_comm !== undefined) out += `,"name":${q(event.parent_comm)}`;
-  if (event.parent_exe !== undefined) out += `,"executable":${q(event.parent_exe)}`;
-  if (event.parent_exec_id !== undefined) out += `,"entity_id":${q(`${event.host}:${event.parent_exec_id}`)}`;
+  if (event.parent_comm !== undefined) out += `,"name":${qc(event.parent_comm)}`;
+  if (event.parent_exe !== undefined) out += `,"executable":${qc(event.parent_exe)}`;
+  if (event.parent_exec_id !== undefined) {
+    out += `,"entity_id":${PLAIN.test(event.parent_exec_id) ? `${hostPrefix}:${event.parent_exec_id}"` : q(`${event.host}:${event.parent_exec_id}`)}`;
+  }
   const parentStart = parentProcessStart(event, context?.bootWallNanos);
-  if (parentStart !== undefined) out += `,"start":${q(parentStart.iso)}`;
+  if (parentStart !== undefined) out += `,"start":${plain(parentStart.iso)}`;
   out += '}}';
 
   if (event.uid !== undefined) out += `,"user":{"id":"${event.uid}"}`;
@@ -136,22 +180,22 @@ export function formatEcs(event: AegisEvent, context?: FormatterContext): string
 
   if (event.type === 'block') {
     out += ',"file":{';
-    if (event.path !== undefined && event.path !== '') out += `"path":${q(event.path)},`;
-    if (event.resolved_path !== undefined && event.resolved_path !== '') out += `"target_path":${q(event.resolved_path)},`;
+    if (event.path !== undefined && event.path !== '') out += `"path":${qc(event.path)},`;
+    if (event.resolved_path !== undefined && event.resolved_path !== '') out += `"target_path":${qc(event.resolved_path)},`;
     out += `"inode":"${event.ino}","device":"${event.dev}"}`;
   } else if (event.type === 'connect') {
     // The source is the initiator (common.ts): the local side for egress, the remote side for ingress.
     const { source, destination } = networkEndpoints(event);
     out += endpoint('source', source.ip, source.port) + endpoint('destination', destination.ip, destination.port);
-    out += `,"network":{"transport":${q(event.protocol)},"type":"${event.family}"`;
+    out += `,"network":{"transport":${qc(event.protocol)},"type":"${event.family}"`;
     if (event.direction !== undefined) out += `,"direction":"${event.direction}"`;
     out += '}';
   }
 
-  if (event.container_id !== undefined) out += `,"container":{"id":${q(event.container_id)}}`;
+  if (event.container_id !== undefined) out += `,"container":{"id":${qc(event.container_id)}}`;
 
   if ((event.type === 'block' || event.type === 'connect') && event.policy !== undefined) {
-    const p = q(event.policy);
+    const p = qc(event.policy);
     out += `,"rule":{"id":${p},"name":${p},"ruleset":"${ECS_MODULE}"}`;
   }
 
@@ -166,13 +210,13 @@ export function formatEcs(event: AegisEvent, context?: FormatterContext): string
 
   // aegisbpf-only fields: what a SOC filters on first (type, action, mode), then the rest in FIELD_ORDER.
   out += `,"aegisbpf":{"type":"${event.type}"`;
-  if ((event.type === 'block' || event.type === 'connect') && event.action !== undefined) out += `,"action":${q(event.action)}`;
+  if ((event.type === 'block' || event.type === 'connect') && event.action !== undefined) out += `,"action":${qc(event.action)}`;
   if (event.mode !== undefined) out += `,"mode":"${event.mode}"`;
-  out += `,"exec_id":${q(event.exec_id)},"trace_id":${q(event.trace_id)},"start_time":${event.start_time}`;
-  if (event.parent_exec_id !== undefined) out += `,"parent_exec_id":${q(event.parent_exec_id)}`;
-  if (event.parent_trace_id !== undefined) out += `,"parent_trace_id":${q(event.parent_trace_id)}`;
+  out += `,"exec_id":${plain(event.exec_id)},"trace_id":${plain(event.trace_id)},"start_time":${event.start_time}`;
+  if (event.parent_exec_id !== undefined) out += `,"parent_exec_id":${plain(event.parent_exec_id)}`;
+  if (event.parent_trace_id !== undefined) out += `,"parent_trace_id":${plain(event.parent_trace_id)}`;
   if (event.parent_start_time !== undefined) out += `,"parent_start_time":${event.parent_start_time}`;
-  out += `,"cgid":${event.cgid},"cgroup_path":${q(event.cgroup_path)}`;
+  out += `,"cgid":${event.cgid},"cgroup_path":${qc(event.cgroup_path)}`;
   if (event.args_truncated !== undefined) out += `,"args_truncated":${String(event.args_truncated)}`;
   if (event.type === 'exit') {
     if (event.signal !== undefined) out += `,"exit_code":${event.exit_code},"signal":${event.signal}`;
@@ -180,10 +224,10 @@ export function formatEcs(event: AegisEvent, context?: FormatterContext): string
   } else if (event.type === 'block') {
     if (event.open_flags !== undefined) out += `,"open_flags":${event.open_flags}`;
   } else if (event.type === 'sensor') {
-    if (event.policy !== undefined) out += `,"policy":${q(event.policy)}`;
+    if (event.policy !== undefined) out += `,"policy":${qc(event.policy)}`;
   }
-  if (event.sensor !== undefined) out += `,"sensor":${q(event.sensor)}`;
-  if (event.hook !== undefined) out += `,"hook":${q(event.hook)}`;
+  if (event.sensor !== undefined) out += `,"sensor":${qc(event.sensor)}`;
+  if (event.hook !== undefined) out += `,"hook":${qc(event.hook)}`;
   return out + '}}';
 }
 

@@ -110,6 +110,13 @@ test('adversarial strings survive: every attacker-controlled field parses back t
   );
 });
 
+test('a label named __proto__ is a label like any other', () => {
+  const [e] = generateEvents(1);
+  const event = JSON.parse('{"__proto__":"x","b":"y"}') as Record<string, string>;
+  const doc = JSON.parse(formatEcs({ ...e!, labels: event })) as { labels: Record<string, string> };
+  assert.deepEqual(Object.entries(doc.labels), [['__proto__', 'x'], ['b', 'y']]);
+});
+
 test('deterministic and independent of the input key order', () => {
   for (const e of generateEvents(50, { seed: 9, adversarial: true })) {
     const reversed = Object.fromEntries(Object.entries(e).reverse()) as unknown as AegisEvent;
