@@ -149,7 +149,7 @@ async function stubRuns(input: string, dir: string, count: number): Promise<RunR
         `data_dir: ${dir}`,
         'shutdown_timeout_ms: 600000',
         `sources: { r: { type: replay, path: ${input} } }`,
-        `sinks: { es: { type: elasticsearch, url: "http://127.0.0.1:${port}", compression: ${compression}, batch: { max_events: 5000, max_bytes: 67108864, timeout_ms: 200 } } }`,
+        `sinks: { es: { type: elasticsearch, url: "http://127.0.0.1:${port}", compression: ${compression}, batch: { max_events: 5000, max_bytes: 67108864, timeout_ms: 200 }, buffer: { max_events: 100000, max_bytes: 536870912 } } }`,
       ].join('\n'));
       const loadBefore = os.loadavg()[0] ?? 0;
       const r = await runAegis(['run', '--config', cfg], taskset ? '0' : undefined);
