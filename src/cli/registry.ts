@@ -3,11 +3,12 @@ import type { Command } from './command';
 import { healthCommand } from './commands/health';
 import { policyCommand } from './commands/policy';
 import { replayCommand } from './commands/replay';
+import { rulesCommand } from './commands/rules';
 import { runCommand } from './commands/run';
 import { schemaCommand } from './commands/schema';
 import { validateCommand } from './commands/validate';
 
-export const COMMANDS: readonly Command[] = [runCommand, validateCommand, replayCommand, schemaCommand, healthCommand, policyCommand];
+export const COMMANDS: readonly Command[] = [runCommand, validateCommand, replayCommand, schemaCommand, healthCommand, policyCommand, rulesCommand];
 
 export function findCommand(name: string): Command | undefined {
   return COMMANDS.find((c) => c.name === name);

@@ -3,6 +3,7 @@
  */
 import { AegisError } from '../util/errors';
 import { cefFormatter } from './cef';
+import { ecsFormatter } from './ecs';
 import { jsonFormatter } from './json';
 import { createKafkaFormatterDefinition } from './kafka';
 import { leefFormatter } from './leef';
@@ -16,6 +17,7 @@ type AnyFormatterDefinition = FormatterDefinition<never, unknown>;
 
 const FORMATTERS: readonly AnyFormatterDefinition[] = [
   jsonFormatter,
+  ecsFormatter,
   cefFormatter,
   leefFormatter,
   ocsfFormatter,

@@ -2,6 +2,7 @@
  * Sinks are found by type here, never through an if-chain. Adding a sink is one directory plus one line below.
  */
 import type { SinkDefinition } from './core/definition';
+import { elasticsearchSink } from './elasticsearch/index';
 import { fileSink } from './file/index';
 import { stdoutSink } from './stdout/index';
 import { syslogSink } from './syslog/index';
@@ -9,7 +10,7 @@ import { syslogSink } from './syslog/index';
 // Type-erased: each definition's parse() produces the config its createTransport() takes.
 export type AnySinkDefinition = SinkDefinition<unknown, unknown>;
 
-const SINKS: readonly AnySinkDefinition[] = [fileSink, stdoutSink, syslogSink];
+const SINKS: readonly AnySinkDefinition[] = [fileSink, stdoutSink, syslogSink, elasticsearchSink];
 
 const BY_TYPE = new Map<string, AnySinkDefinition>(SINKS.map((d) => [d.type, d]));
 

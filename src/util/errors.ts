@@ -45,6 +45,8 @@ export const ERROR_CODES = {
   AEGIS_ERR_SYSLOG_TRUNCATED: 'A syslog message was longer than the sink’s max_message_bytes and was truncated at its end (counted).',
   AEGIS_ERR_SYSLOG_CONNECTION_LOST: 'The connection to a syslog receiver was lost; unwritten (TCP/TLS) or unacknowledged (RELP) events are resent after reconnecting.',
   AEGIS_ERR_RELP_PROTOCOL: 'A RELP receiver refused the session or sent something that is not RELP; the session is closed and events are retried.',
+
+  AEGIS_ERR_SIEM_CONTENT: 'Installing SIEM content (index templates, ingest pipeline, ILM policies) was refused or failed; the message has the SIEM’s answer.',
   AEGIS_ERR_INTERNAL: 'A bug in aegisbpf. Please report it with the log line.',
 } as const;
 

@@ -12,6 +12,7 @@
  * - With request.concurrency = 1, records reach the transport in acceptance order, retries included.
  * - close(timeout) flushes; what is still undelivered at the deadline goes to the dead-letter file.
  */
+import { setMaxListeners } from 'node:events';
 import type { AegisEvent } from '../../event/types';
 import type { Formatter } from '../../formatters/types';
 import { describeError } from '../../util/errors';
@@ -109,6 +110,9 @@ class SinkRuntime<R> implements Sink {
     this.random = deps.random ?? Math.random;
     this.sizeOf = deps.sizeOf ?? defaultSizeOf;
     this.log = deps.logger;
+    // Every batch waiting in backoff listens on the shutdown signal; with request.concurrency above 10 Node would
+    // print a MaxListenersExceededWarning (not JSON) on stderr. The listeners are bounded by the concurrency.
+    setMaxListeners(options.request.concurrency + 10, this.shutdown.signal);
   }
 
   async healthcheck(timeoutMillis = this.options.request.timeoutMillis): Promise<HealthResult> {
