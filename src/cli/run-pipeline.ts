@@ -33,7 +33,10 @@ export function summarize(pipeline: Pipeline, reports: readonly ShutdownReport[]
   }
   const sinks: Record<string, unknown> = {};
   for (const [name, s] of stats.sinks) {
-    sinks[name] = { received: s.received, delivered: s.delivered, dead_lettered: s.deadLettered, dropped: s.dropped, retried: s.retriedEvents, duplicates: s.duplicates };
+    sinks[name] = {
+      received: s.received, delivered: s.delivered, dead_lettered: s.deadLettered, dropped: s.dropped, retried: s.retriedEvents, duplicates: s.duplicates,
+      ...(Object.keys(s.extra).length > 0 ? { extra: s.extra } : {}),
+    };
   }
   return {
     events_in: eventsIn,

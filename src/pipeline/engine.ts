@@ -72,9 +72,9 @@ export function createPipeline(config: AegisConfig, options: PipelineOptions): P
     const raw = resolveSecretFiles(`sinks.${entry.name}`, entry.raw, def.secrets, logger);
     const formatter = createFormatter<unknown>((raw.format as FormatSpec | undefined) ?? def.formats.default, { hostname, version: options.version });
     const sinkLogger = logger.child(`sink.${entry.name}`);
-    const transport = def.createTransport(def.parse(raw), { name: entry.name, logger: sinkLogger, formatter, hostname, dataDir: config.dataDir, version: options.version });
-    const core = parseCoreOptions(raw, mergeCoreDefaults(def.coreDefaults));
     const sinkStats = createSinkStats(entry.name, entry.type);
+    const transport = def.createTransport(def.parse(raw), { name: entry.name, logger: sinkLogger, formatter, hostname, dataDir: config.dataDir, version: options.version, stats: sinkStats });
+    const core = parseCoreOptions(raw, mergeCoreDefaults(def.coreDefaults));
     stats.sinks.set(entry.name, sinkStats);
     sinks.set(entry.name, createSink({ name: entry.name, type: entry.type, transport, formatter, stats: sinkStats, logger: sinkLogger, deadLetter }, core));
     if (core.healthcheck.enabled) healthcheckEnabled.add(entry.name);

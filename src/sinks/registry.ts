@@ -3,12 +3,13 @@
  */
 import type { SinkDefinition } from './core/definition';
 import { fileSink } from './file/index';
+import { splunkHecSink } from './splunk-hec/index';
 import { stdoutSink } from './stdout/index';
 
 // Type-erased: each definition's parse() produces the config its createTransport() takes.
 export type AnySinkDefinition = SinkDefinition<unknown, unknown>;
 
-const SINKS: readonly AnySinkDefinition[] = [fileSink, stdoutSink];
+const SINKS: readonly AnySinkDefinition[] = [fileSink, stdoutSink, splunkHecSink];
 
 const BY_TYPE = new Map<string, AnySinkDefinition>(SINKS.map((d) => [d.type, d]));
 

@@ -22,6 +22,10 @@ export const ERROR_CODES = {
   AEGIS_ERR_DLQ_WRITE: 'The dead-letter file could not be written; the affected events are counted as lost.',
   AEGIS_ERR_RETRY_DEADLINE: 'A batch was retried past the sink’s retry deadline; its events went to the dead-letter file.',
   AEGIS_ERR_SHUTDOWN_UNDELIVERED: 'Events were still undelivered when the shutdown timeout expired; they went to the dead-letter file.',
+  AEGIS_ERR_HEC_REFUSED: 'Splunk HEC refused requests for the token or the sink’s configuration (bad, disabled or missing token; index not allowed); the sink is unhealthy and events wait in its buffer.',
+  AEGIS_ERR_HEC_ACK_DISABLED: 'Splunk HEC has indexer acknowledgement disabled for the token; the sink falls back to counting HTTP 200 as delivered (logged once, `ack_fallback` = 1).',
+  AEGIS_ERR_HEC_ACK_LOST: 'A batch accepted by Splunk HEC was not acknowledged (ack deadline passed, or the receiver restarted and forgot its acks); it is resent and counted as possible duplicates.',
+  AEGIS_ERR_HEC_CHANNEL_RESET: 'Splunk HEC refused the request channel (HEC code 10/11); the sink switched to a new channel GUID and resends batches still waiting on the old one.',
   AEGIS_ERR_INTERNAL: 'A bug in aegisbpf. Please report it with the log line.',
 } as const;
 
