@@ -2,7 +2,7 @@
  * `hec`: one Splunk HTTP Event Collector event envelope per event, for the `/services/collector/event` endpoint.
  *
  *   {"time":1763720400.123,"host":"web-1","source":"aegisbpf","sourcetype":"aegisbpf","index":"edr",
- *    "event":{…the `json` format, byte for byte…},"fields":{"event_class":"block:KILL","severity":9,"label_env":"prod"}}
+ *    "event":{…the `json` format, byte for byte…},"fields":{"event_class":"block:KILL","vendor_severity":9,"label_env":"prod"}}
  *
  * - `time`: epoch seconds with exactly three fractional digits (milliseconds, truncated from the event's
  *   microseconds, never rounded up into the next millisecond). Written as a JSON number text, so it is exact.
@@ -12,7 +12,8 @@
  *   field names whichever endpoint (`/event` or `/raw`) carried them.
  * - `fields` (indexed fields, for `tstats`): flat strings and numbers only, as HEC requires (a nested value is
  *   refused with code 15). Their names never equal a key of `event` — `event_class` (common.eventClassId),
- *   `severity` (common.severityOf, 0–10) and `label_<key>` per label — so a field never exists both as an indexed
+ *   `vendor_severity` (common.severityOf, 0–10; not `severity`, whose values CIM defines as words) and
+ *   `label_<key>` per label — so a field never exists both as an indexed
  *   field and as a search-time JSON field.
  *
  * No framing: the sink concatenates envelopes into one request body (HEC accepts them back to back).
@@ -48,7 +49,7 @@ export function hecTime(ts: string): string | undefined {
 
 /** The indexed fields of an event, as a JSON object text (keys in a fixed order: class, severity, sorted labels). */
 function indexedFields(event: AegisEvent, withLabels: boolean): string {
-  let out = `{"event_class":${JSON.stringify(eventClassId(event))},"severity":${severityOf(event)}`;
+  let out = `{"event_class":${JSON.stringify(eventClassId(event))},"vendor_severity":${severityOf(event)}`;
   if (withLabels && event.labels !== undefined) {
     for (const key of Object.keys(event.labels).sort()) {
       const value = event.labels[key];

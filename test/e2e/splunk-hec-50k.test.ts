@@ -75,7 +75,7 @@ test('50 000 events through /services/collector/event with acks: all arrive exac
       assert.deepEqual(rec.body, plain(e));
       assert.equal(rec.resource['host.name'], e.host);
       assert.equal(rec.resource['com.splunk.sourcetype'], 'aegisbpf');
-      assert.deepEqual(rec.attributes, { event_class: eventClassId(e), severity: severityOf(e) });
+      assert.deepEqual(rec.attributes, { event_class: eventClassId(e), vendor_severity: severityOf(e) });
     }
     t.diagnostic(`50 000 events: ${String(extra.acks_received_total)} acknowledged requests, ${String(extra.ack_polls_total)} ack polls`);
   } finally {

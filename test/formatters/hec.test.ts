@@ -32,7 +32,7 @@ test('hec is registered; options reach the envelope', () => {
   assert.equal(env.sourcetype, 'aegis:edr');
   assert.equal(env.source, 'sensor-a');
   assert.equal(env.index, 'edr');
-  assert.deepEqual(env.fields, { event_class: eventClassId(e!), severity: severityOf(e!) }, 'indexed_labels: false sends no label fields');
+  assert.deepEqual(env.fields, { event_class: eventClassId(e!), vendor_severity: severityOf(e!) }, 'indexed_labels: false sends no label fields');
   const d = JSON.parse(createFormatter('hec', { hostname: 'h', version: '0' }).format(e!)) as Record<string, unknown>;
   assert.equal(d.sourcetype, 'aegisbpf');
   assert.equal(d.source, 'aegisbpf');
@@ -77,7 +77,7 @@ test('round trip (property): parsing the envelope gives back exactly the event, 
       assert.equal(env.host, host);
       assert.equal(env.sourcetype, st);
       assert.equal(env.index, index === '' ? undefined : index);
-      const expectedFields: Record<string, unknown> = { event_class: 'exec', severity: severityOf(event) };
+      const expectedFields: Record<string, unknown> = { event_class: 'exec', vendor_severity: severityOf(event) };
       for (const [k, v] of Object.entries(labels)) expectedFields[`label_${k}`] = v;
       assert.deepEqual(env.fields, expectedFields);
     }),

@@ -75,7 +75,7 @@ test('real receiver: gzip + indexer ack; ackIds polled; metadata, time and index
       const expectedNanos = BigInt(Date.parse(e.ts.slice(0, 23) + 'Z')) * 1_000_000n;
       const gotNanos = BigInt(rec.timeUnixNano ?? '0');
       assert.ok(gotNanos - expectedNanos < 1000n && expectedNanos - gotNanos < 1000n, `time of event ${i}: ${gotNanos} vs ${expectedNanos}`);
-      const fields: Record<string, unknown> = { event_class: eventClassId(e), severity: severityOf(e) };
+      const fields: Record<string, unknown> = { event_class: eventClassId(e), vendor_severity: severityOf(e) };
       for (const [k, v] of Object.entries(e.labels ?? {})) fields[`label_${k}`] = v;
       assert.deepEqual(rec.attributes, fields, `indexed fields of event ${i}`);
     });
