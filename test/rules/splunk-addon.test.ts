@@ -224,7 +224,7 @@ test('detections: every saved search has samples; positives match its base searc
   const build = (s: { base: string; set?: Record<string, unknown> }): AegisEvent => {
     const base = byName.get(s.base);
     assert.ok(base !== undefined, `golden event ${s.base}`);
-    const e = { ...base, ...s.set } as AegisEvent;
+    const e = { ...base, ...s.set };
     assert.ok(isValidEvent(e), `sample ${s.base} + ${JSON.stringify(s.set)} is a valid event`);
     return e;
   };
