@@ -39,12 +39,40 @@ export interface HecFormatOptions {
  * time).
  */
 export function hecTime(ts: string): string | undefined {
+  const fast = canonicalHecTime(ts);
+  if (fast !== undefined) return fast;
   const micros = parseTimestampMicros(ts);
   if (micros === undefined) return undefined;
   let millis = micros / 1000n; // BigInt division truncates toward zero
   if (micros < 0n && micros % 1000n !== 0n) millis -= 1n;
   const abs = millis < 0n ? -millis : millis;
   return `${millis < 0n ? '-' : ''}${abs / 1000n}.${String(abs % 1000n).padStart(3, '0')}`;
+}
+
+// The canonical form every event has (`2026-11-21T10:30:00.123456Z`, after 1970) is converted without BigInt or a
+// regex: the seconds of the last whole-second prefix are cached (events arrive in time order, many per second), and
+// the milliseconds are the first three fractional digits (flooring = truncating for non-negative times).
+const CANONICAL_TS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
+let cachedPrefix = '';
+let cachedSeconds = '';
+
+function canonicalHecTime(ts: string): string | undefined {
+  if (ts.length !== 27) return undefined;
+  const prefix = ts.slice(0, 19);
+  if (prefix !== cachedPrefix) {
+    if (!CANONICAL_TS.test(ts)) return undefined;
+    const millis = Date.parse(`${prefix}Z`);
+    if (Number.isNaN(millis) || millis < 0) return undefined;
+    cachedPrefix = prefix;
+    cachedSeconds = String(millis / 1000);
+  } else if (ts.charCodeAt(19) !== 46 || ts.charCodeAt(26) !== 90) {
+    return undefined; // same second, but not ".ffffffZ": take the general path
+  }
+  for (let i = 20; i < 26; i++) {
+    const c = ts.charCodeAt(i);
+    if (c < 48 || c > 57) return undefined;
+  }
+  return `${cachedSeconds}.${ts.slice(20, 23)}`;
 }
 
 /** The indexed fields of an event, as a JSON object text (keys in a fixed order: class, severity, sorted labels). */

@@ -9,6 +9,7 @@ import type { AegisEvent } from '../../src/event/types';
 import { createFormatter, formatterNames } from '../../src/formatters/registry';
 import { compareGolden, goldenCases } from './golden';
 import { generateEvents } from '../helpers/events';
+import { parseTimestampMicros } from '../../src/util/time';
 
 const format = createHecFormat();
 
@@ -49,6 +50,30 @@ test('time: epoch seconds with a millisecond fraction, floored from microseconds
   const [e] = generateEvents(1);
   const line = format({ ...e!, ts: '2026-11-21T10:30:00.999999Z' });
   assert.ok(line.startsWith('{"time":1795257000.999,'), line);
+});
+
+test('time (property): the canonical fast path equals exact BigInt arithmetic for any timestamp, in any order', () => {
+  const exact = (ts: string): string => {
+    const micros = parseTimestampMicros(ts)!;
+    let millis = micros / 1000n;
+    if (micros < 0n && micros % 1000n !== 0n) millis -= 1n;
+    const abs = millis < 0n ? -millis : millis;
+    return `${millis < 0n ? '-' : ''}${abs / 1000n}.${String(abs % 1000n).padStart(3, '0')}`;
+  };
+  fc.assert(
+    fc.property(fc.integer({ min: -2_000_000_000_000_000, max: 8_000_000_000_000_000 }), fc.boolean(), (micros, repeatSecond) => {
+      const ms = Math.floor(micros / 1000);
+      const ts = new Date(ms).toISOString().slice(0, 19) + '.' + String(((micros % 1_000_000) + 1_000_000) % 1_000_000).padStart(6, '0') + 'Z';
+      assert.equal(hecTime(ts), exact(ts), ts);
+      if (repeatSecond) {
+        const same = ts.slice(0, 20) + '999999Z';
+        assert.equal(hecTime(same), exact(same), same);
+      }
+    }),
+    { numRuns: 3000 },
+  );
+  assert.equal(hecTime('2026-11-21T10:30:00.123Z'), '1795257000.123', 'other fraction lengths take the general path');
+  assert.equal(hecTime('2026-11-21T10:30:00.123456+01:00'), '1795253400.123', 'offsets too');
 });
 
 test('indexed fields are flat strings and numbers whose names never collide with event keys', () => {

@@ -1,0 +1,155 @@
+/**
+ * Splunk HEC benchmark: replay → hec → splunk_hec (gzip, indexer acknowledgement) into the local HEC receiver
+ * (OpenTelemetry Collector, scripts/services/otelcol-hec.sh), by the real binary pinned to one core
+ * (`taskset -c 0`), the receiver pinned to the other (`taskset -a -p -c 1`) so it does not take aegisbpf's core.
+ * Goal (issue 7): >= 50 000 events/s with aegisbpf using at most one core. Reports events/s (events / wall time,
+ * start-up and the final acks included), CPU seconds per million events (user + system of the aegisbpf process),
+ * peak RSS, requests and ack polls, for a sweep of batch sizes, gzip levels and ack poll intervals.
+ *   node dist/bench/splunk.js [--events N] [--quick]
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { packagePath } from '../src/util/paths';
+import { startHecReceiver } from '../test/helpers/services';
+import { formatJson } from '../src/formatters/json';
+import { makeEventFactory } from '../test/helpers/events';
+
+interface Variant {
+  readonly name: string;
+  readonly maxEvents: number;
+  readonly maxBytes: number;
+  readonly level: number;
+  readonly pollMillis: number;
+  readonly concurrency: number;
+}
+
+interface Result extends Variant {
+  readonly events: number;
+  readonly wallSeconds: number;
+  readonly eventsPerSecond: number;
+  readonly cpuSecondsPerMillion: number;
+  readonly peakRssMiB: number;
+  readonly requests: number;
+  readonly eventsPerRequest: number;
+  readonly ackPolls: number;
+}
+
+/** The same generated events as the pipeline benchmark (seed 1, every type, ~430 bytes of JSON each). */
+function writeEventsFile(file: string, count: number): void {
+  const make = makeEventFactory({ seed: 1 });
+  const fd = fs.openSync(file, 'w');
+  let buf = '';
+  for (let i = 0; i < count; i++) {
+    buf += formatJson(make(i)) + '\n';
+    if (buf.length > 1 << 20) {
+      fs.writeSync(fd, buf);
+      buf = '';
+    }
+  }
+  fs.writeSync(fd, buf);
+  fs.closeSync(fd);
+}
+
+function arg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : fallback;
+}
+
+const MB = 1_000_000;
+const DEFAULTS = { maxEvents: 10_000, maxBytes: MB, level: 6, pollMillis: 500, concurrency: 16 };
+
+const VARIANTS: readonly Variant[] = [
+  { name: 'defaults (1 MB, gzip 6, poll 500 ms, 16 in flight)', ...DEFAULTS },
+  { name: '500 events/batch', ...DEFAULTS, maxEvents: 500 },
+  { name: '1000 events/batch', ...DEFAULTS, maxEvents: 1000 },
+  { name: '256 KB batches', ...DEFAULTS, maxBytes: 256_000 },
+  { name: '4 MB batches', ...DEFAULTS, maxBytes: 4 * MB },
+  { name: 'gzip level 1', ...DEFAULTS, level: 1 },
+  { name: 'gzip level 1, 4 MB batches', ...DEFAULTS, level: 1, maxBytes: 4 * MB },
+  { name: 'poll 100 ms', ...DEFAULTS, pollMillis: 100 },
+];
+
+async function runOnce(v: Variant, dir: string, input: string, count: number): Promise<Result> {
+  const receiver = await startHecReceiver();
+  if (!receiver.ok) throw new Error(receiver.reason);
+  try {
+    const taskset = spawnSync('taskset', ['--version']).status === 0;
+    if (taskset && os.cpus().length > 1) spawnSync('taskset', ['-a', '-p', '-c', '1', String(receiver.pid)], { stdio: 'ignore' });
+    const cfg = path.join(dir, 'bench.yml');
+    fs.writeFileSync(cfg, [
+      `data_dir: ${dir}`,
+      // The replay ends long before the sink has delivered its buffer: give the final flush the time it needs.
+      'shutdown_timeout_ms: 600000',
+      `sources: { r: { type: replay, path: ${input} } }`,
+      'sinks:',
+      '  splunk:',
+      '    type: splunk_hec',
+      `    endpoint: ${receiver.url}`,
+      '    token: ${SPLUNK_HEC_TOKEN}',
+      `    compression_level: ${v.level}`,
+      `    acknowledgements: { poll_interval_ms: ${v.pollMillis} }`,
+      `    batch: { max_events: ${v.maxEvents}, max_bytes: ${v.maxBytes} }`,
+      `    buffer: { max_bytes: ${Math.max(128 * 1024 * 1024, v.maxBytes * 4)} }`,
+      `    request: { concurrency: ${v.concurrency} }`,
+    ].join('\n'));
+    const bin = [process.execPath, packagePath('bin', 'aegisbpf.js'), 'run', '--config', cfg];
+    const cmd = taskset ? 'taskset' : process.execPath;
+    const args = taskset ? ['-c', '0', ...bin] : bin.slice(1);
+    const t0 = process.hrtime.bigint();
+    const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 << 20, env: { ...process.env, SPLUNK_HEC_TOKEN: receiver.tokens[0] } });
+    const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+    if (r.status !== 0) throw new Error(`${v.name}: exit ${String(r.status)}\n${r.stderr.slice(-3000)}`);
+    const summary = r.stderr.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'aegisbpf stopped.')!;
+    const sink = (summary.sinks as Record<string, Record<string, unknown>>).splunk!;
+    const extra = sink.extra as Record<string, number>;
+    if (sink.delivered !== count) throw new Error(`${v.name}: delivered ${String(sink.delivered)} of ${count}`);
+    const cpu = ((summary.cpu_user_ms as number) + (summary.cpu_system_ms as number)) / 1000;
+    const requests = extra.acks_received_total ?? 0;
+    return {
+      ...v,
+      events: count,
+      wallSeconds: Number(wall.toFixed(2)),
+      eventsPerSecond: Math.round(count / wall),
+      cpuSecondsPerMillion: Number(((cpu / count) * 1e6).toFixed(2)),
+      peakRssMiB: Number(((summary.max_rss_bytes as number) / 1048576).toFixed(1)),
+      requests,
+      eventsPerRequest: requests > 0 ? Math.round(count / requests) : 0,
+      ackPolls: extra.ack_polls_total ?? 0,
+    };
+  } finally {
+    await receiver.stop();
+  }
+}
+
+async function main(): Promise<void> {
+  const count = arg('events', 300_000);
+  const variants = process.argv.includes('--quick') ? VARIANTS.slice(0, 1) : VARIANTS;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aegis-bench-hec-'));
+  try {
+    const input = path.join(dir, 'in.ndjson');
+    writeEventsFile(input, count);
+    const load = os.loadavg().map((l) => l.toFixed(2)).join(' ');
+    const results: Result[] = [];
+    for (const v of variants) {
+      const r = await runOnce(v, dir, input, count);
+      results.push(r);
+      process.stdout.write(
+        `splunk ${r.name}: ${r.events} events in ${r.wallSeconds} s = ${r.eventsPerSecond} events/s; ${r.cpuSecondsPerMillion} CPU s per million events; ` +
+          `peak RSS ${r.peakRssMiB} MiB; ${r.requests} requests (${r.eventsPerRequest} events each), ${r.ackPolls} ack polls ` +
+          `(goal: >= 50000 events/s on one core) ${r.eventsPerSecond >= 50_000 ? 'PASS' : 'MISS'}\n`,
+      );
+    }
+    const best = [...results].sort((a, b) => b.eventsPerSecond - a.eventsPerSecond)[0];
+    if (best !== undefined) process.stdout.write(`splunk best: ${best.name} (${best.eventsPerSecond} events/s, ${best.eventsPerRequest} events per request)\n`);
+    process.stdout.write(JSON.stringify({ bench: 'splunk', cpus: os.cpus().length, cpu: os.cpus()[0]?.model, loadBefore: load, loadAfter: os.loadavg().map((l) => l.toFixed(2)).join(' '), results }) + '\n');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+void main().catch((err: unknown) => {
+  process.stderr.write(`${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.exitCode = 1;
+});
