@@ -316,7 +316,7 @@ test('scripted Splunk: raw endpoint — channel in query and header, metadata as
   withScripted(async (s) => {
     const h = buildHecSink({
       endpoint: s.url, token: TOKEN, endpoint_target: 'raw', format: 'json', sourcetype: 'aegisbpf', index: 'edr', source: 'agent', host: 'h1',
-      acknowledgements: { poll_interval_ms: 20 }, batch: { max_events: 10, timeout_ms: 5 },
+      acknowledgements: { poll_interval_ms: 20 }, batch: { max_events: 10, timeout_ms: 5 }, request: { concurrency: 1 },
     });
     const events = generateEvents(25, { adversarial: true });
     await h.sink.accept(events);
