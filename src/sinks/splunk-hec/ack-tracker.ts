@@ -200,7 +200,7 @@ class AckTrackerImpl implements AckTracker {
         if (state.pending.size === 0 || this.closed || this.isDisabled) continue;
         const ids = [...state.pending.keys()];
         this.options.extra.ack_polls_total = (this.options.extra.ack_polls_total ?? 0) + 1;
-        const result = await this.options.query(channel, ids, AbortSignal.any([this.stop.signal, AbortSignal.timeout(QUERY_TIMEOUT_MILLIS)]));
+        const result = await this.queryWithTimeout(channel, ids);
         if (this.closed) return;
         switch (result.kind) {
           case 'acks':
@@ -229,6 +229,24 @@ class AckTrackerImpl implements AckTracker {
     } finally {
       this.polling = false;
       this.schedule();
+    }
+  }
+
+  /**
+   * One ack query, aborted on close or after QUERY_TIMEOUT_MILLIS. The signal is built by hand (not
+   * AbortSignal.any/timeout) so that a poll every interval for the life of the daemon leaves no listener on the
+   * long-lived stop signal and no timer behind.
+   */
+  private async queryWithTimeout(channel: string, ids: readonly number[]): Promise<AckQueryResult> {
+    const ctl = new AbortController();
+    const onStop = (): void => ctl.abort();
+    this.stop.signal.addEventListener('abort', onStop, { once: true });
+    const timer = setTimeout(() => ctl.abort(), QUERY_TIMEOUT_MILLIS);
+    try {
+      return await this.options.query(channel, ids, ctl.signal);
+    } finally {
+      clearTimeout(timer);
+      this.stop.signal.removeEventListener('abort', onStop);
     }
   }
 
