@@ -53,6 +53,8 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
   const base = new URL(options.endpoint);
   const basePath = base.pathname.replace(/\/+$/, '');
   const secure = base.protocol === 'https:';
+  // URL keeps IPv6 literals in brackets ([::1]); the http client wants the bare address.
+  const hostname = base.hostname.replace(/^\[(.*)\]$/, '$1');
   let ca: Buffer | undefined;
   if (secure && options.tls.caFile !== undefined) {
     try {
@@ -84,7 +86,7 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
       const headers: Record<string, string | number> = { ...req.headers };
       if (req.body !== undefined) headers['Content-Length'] = req.body.length;
       const r = transport.request(
-        { protocol: base.protocol, hostname: base.hostname, port: base.port, path: basePath + req.path, method: req.method, headers, agent },
+        { protocol: base.protocol, hostname, port: base.port, path: basePath + req.path, method: req.method, headers, agent },
         (res) => {
           const chunks: Buffer[] = [];
           let size = 0;

@@ -354,3 +354,22 @@ test('scripted Splunk: healthcheck — healthy; HEC unhealthy (503 code 18); unr
   assert.ok(!h.healthy && /cannot reach HEC/.test(h.reason));
   await gone.close();
 });
+
+test('scripted Splunk on an IPv6 literal endpoint (http://[::1]:port) delivers', async (t) => {
+  let s: ScriptedHec;
+  try {
+    s = await startScriptedHec(undefined, '::1');
+  } catch (err) {
+    return t.skip(`no IPv6 loopback here: ${String(err)}`);
+  }
+  try {
+    const h = sinkFor(s);
+    await h.sink.accept(generateEvents(5));
+    await h.sink.close(5000);
+    assert.equal(h.stats.delivered, 5);
+    assert.equal(s.indexed.length, 5);
+    h.cleanup();
+  } finally {
+    await s.close();
+  }
+});

@@ -72,7 +72,7 @@ export function splitEnvelopes(body: string): unknown[] {
   return out;
 }
 
-export async function startScriptedHec(script?: Script): Promise<ScriptedHec> {
+export async function startScriptedHec(script?: Script, host = '127.0.0.1'): Promise<ScriptedHec> {
   const nextId = new Map<string, number>();
   const acked = new Map<string, Set<number>>();
   const state: ScriptedHec = {
@@ -149,10 +149,13 @@ export async function startScriptedHec(script?: Script): Promise<ScriptedHec> {
     return { status: 200, body: { text: 'Success', code: 0, ackId: id } };
   };
 
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, host, resolve);
+  });
   const port = (server.address() as AddressInfo).port;
   Object.assign(state, {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
