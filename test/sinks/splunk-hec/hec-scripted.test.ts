@@ -6,6 +6,7 @@
  * restart. See docs/test-services.md §3.4 for why. Every test name says "scripted Splunk".
  */
 import { test } from 'node:test';
+import fs from 'node:fs';
 import assert from 'node:assert/strict';
 import type { AegisEvent } from '../../../src/event/types';
 import { createHecFormat } from '../../../src/formatters/hec';
@@ -13,6 +14,7 @@ import { parseHecConfig } from '../../../src/sinks/splunk-hec/config';
 import { createHecTransport } from '../../../src/sinks/splunk-hec/transport';
 import { createSinkStats } from '../../../src/telemetry/stats';
 import { silentLogger } from '../../../src/util/logger';
+import { packagePath } from '../../../src/util/paths';
 import { generateEvents } from '../../helpers/events';
 import { batchOf } from '../transport-contract';
 import { buildHecSink, waitFor } from './harness';
@@ -309,6 +311,12 @@ test('scripted Splunk: the receiver restarts and its ackIds start again → batc
     assert.equal(h.stats.extra.receiver_restarts_total, 1);
     assert.equal(h.stats.duplicates, 30, 'the three waiting batches were resent: 30 possible duplicates');
     assert.equal(h.stats.extra.ack_timeouts_total, 0, 'resent on detection, not after the 15 s deadline');
+    // Every key the sink keeps in SinkStats.extra is a fixed, documented one (bounded; never derived from data).
+    const doc = fs.readFileSync(packagePath('docs', 'sinks.md'), 'utf8');
+    const section = doc.slice(doc.indexOf('## `splunk_hec`'));
+    const documented = new Set([...section.matchAll(/^\| `([a-z_]+)` \| (?:gauge|counter) \|/gm)].map((m) => m[1]));
+    assert.deepEqual(Object.keys(h.stats.extra).filter((k) => !documented.has(k)), []);
+    assert.ok(documented.size >= 7);
     h.cleanup();
   }));
 
