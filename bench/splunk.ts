@@ -106,7 +106,7 @@ async function runOnce(v: Variant, dir: string, input: string, count: number): P
     const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 << 20, env: { ...process.env, SPLUNK_HEC_TOKEN: receiver.tokens[0] } });
     const wall = Number(process.hrtime.bigint() - t0) / 1e9;
     if (r.status !== 0) throw new Error(`${v.name}: exit ${String(r.status)}\n${r.stderr.slice(-3000)}`);
-    const summary = r.stderr.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'aegisbpf stopped.')!;
+    const summary = r.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'aegisbpf stopped.')!;
     const sink = (summary.sinks as Record<string, Record<string, unknown>>).splunk!;
     const extra = sink.extra as Record<string, number>;
     if (sink.delivered !== count) throw new Error(`${v.name}: delivered ${String(sink.delivered)} of ${count}`);

@@ -12,6 +12,7 @@
  * - With request.concurrency = 1, records reach the transport in acceptance order, retries included.
  * - close(timeout) flushes; what is still undelivered at the deadline goes to the dead-letter file.
  */
+import { setMaxListeners } from 'node:events';
 import type { AegisEvent } from '../../event/types';
 import type { Formatter } from '../../formatters/types';
 import { describeError } from '../../util/errors';
@@ -109,6 +110,9 @@ class SinkRuntime<R> implements Sink {
     this.random = deps.random ?? Math.random;
     this.sizeOf = deps.sizeOf ?? defaultSizeOf;
     this.log = deps.logger;
+    // Every attempt in flight (up to request.concurrency) and a healthcheck listen on the shutdown signal; above
+    // Node's default of 10 listeners that is not a leak, so raise the warning threshold to the real bound.
+    setMaxListeners(options.request.concurrency + 10, this.shutdown.signal);
   }
 
   async healthcheck(timeoutMillis = this.options.request.timeoutMillis): Promise<HealthResult> {

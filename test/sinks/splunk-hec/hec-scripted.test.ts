@@ -381,3 +381,23 @@ test('scripted Splunk on an IPv6 literal endpoint (http://[::1]:port) delivers',
     await s.close();
   }
 });
+
+test('regression: 16 sends in flight (the splunk_hec default) raise no MaxListenersExceededWarning on the shutdown signal', () =>
+  withScripted(async (s) => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error): void => {
+      warnings.push(`${w.name}: ${w.message}`);
+    };
+    process.on('warning', onWarning);
+    try {
+      s.ackPolicy = () => s.requests.filter((r) => r.path === '/services/collector/event').length >= 16;
+      const h = sinkFor(s, { request: { concurrency: 16, timeout_ms: 20_000 } });
+      await h.sink.accept(generateEvents(400));
+      await h.sink.close(20_000);
+      assert.equal(h.stats.delivered, 400);
+      await new Promise((r) => setImmediate(r)); // warnings are emitted on the next tick
+      assert.deepEqual(warnings.filter((w) => /MaxListeners/.test(w)), []);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  }));
