@@ -34,7 +34,11 @@ export interface HecSinkConfig {
 }
 
 export const HEC_DEFAULTS = {
-  compressionLevel: 6,
+  /**
+   * gzip level 1: on aegisbpf events it compresses ~9.7× against level 6's ~13×, for about a third of the CPU; level
+   * 6 was the sink's largest CPU cost (docs/benchmarks.md). A host sensor's CPU is scarcer than HEC bandwidth.
+   */
+  compressionLevel: 1,
   pollIntervalMillis: 500,
   ackTimeoutMillis: 60_000,
   sourcetype: 'aegisbpf',

@@ -21,6 +21,7 @@ test('splunk_hec is registered; a minimal config validates and parses with the d
   assert.equal(c.endpoint, 'https://splunk.example.com:8088');
   assert.equal(c.endpointTarget, 'event');
   assert.equal(c.compression, 'gzip');
+  assert.equal(c.compressionLevel, 1);
   assert.deepEqual(c.acknowledgements, { enabled: true, pollIntervalMillis: 500, timeoutMillis: 60_000 });
   assert.deepEqual(c.tls, { verify: true });
   assert.equal(c.channel, undefined);
