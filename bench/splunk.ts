@@ -5,12 +5,12 @@
  * Goal (issue 7): >= 50 000 events/s with aegisbpf using at most one core. Reports events/s (events / wall time,
  * start-up and the final acks included), CPU seconds per million events (user + system of the aegisbpf process),
  * peak RSS, requests and ack polls, for a sweep of batch sizes, gzip levels and ack poll intervals.
- *   node dist/bench/splunk.js [--events N] [--quick]
+ *   node dist/bench/splunk.js [--events N] [--quick | --variant <part of a name>]
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { packagePath } from '../src/util/paths';
 import { startHecReceiver } from '../test/helpers/services';
 import { formatJson } from '../src/formatters/json';
@@ -23,8 +23,12 @@ interface Variant {
   readonly level: number;
   readonly pollMillis: number;
   readonly concurrency: number;
-  /** The receiver writes every record to its OTLP/JSON file (as in the tests), or only counts them. */
-  readonly receiverFile: boolean;
+  /**
+   * `otelcol`: the HEC test receiver without its file exporter (decodes and acknowledges); `otelcol-file`: the
+   * receiver as in the tests, writing every record to its OTLP/JSON file; `null`: bench/lib/null-hec (gunzip, count,
+   * acknowledge), to measure the sender's own ceiling when the receiver is not the bottleneck.
+   */
+  readonly receiver: 'otelcol' | 'otelcol-file' | 'null';
 }
 
 interface Result extends Variant {
@@ -60,11 +64,12 @@ function arg(name: string, fallback: number): number {
 }
 
 const MB = 1_000_000;
-const DEFAULTS = { maxEvents: 10_000, maxBytes: MB, level: 1, pollMillis: 500, concurrency: 16, receiverFile: false };
+const DEFAULTS = { maxEvents: 10_000, maxBytes: MB, level: 1, pollMillis: 500, concurrency: 16, receiver: 'otelcol' as const };
 
 const VARIANTS: readonly Variant[] = [
   { name: 'defaults (1 MB, gzip 1, poll 500 ms, 16 in flight)', ...DEFAULTS },
-  { name: 'defaults, receiver writing every record to its file', ...DEFAULTS, receiverFile: true },
+  { name: 'defaults, receiver writing every record to its file', ...DEFAULTS, receiver: 'otelcol-file' },
+  { name: 'defaults, null receiver (sender ceiling)', ...DEFAULTS, receiver: 'null' },
   { name: '500 events/batch', ...DEFAULTS, maxEvents: 500 },
   { name: '1000 events/batch', ...DEFAULTS, maxEvents: 1000 },
   { name: '256 KB batches', ...DEFAULTS, maxBytes: 256_000 },
@@ -74,11 +79,48 @@ const VARIANTS: readonly Variant[] = [
   { name: 'poll 100 ms', ...DEFAULTS, pollMillis: 100 },
 ];
 
-async function runOnce(v: Variant, dir: string, input: string, count: number): Promise<Result> {
+interface RunningReceiver {
+  readonly url: string;
+  readonly token: string;
+  readonly pid: number;
+  stop(): Promise<void>;
+}
+
+async function startReceiver(kind: Variant['receiver']): Promise<RunningReceiver> {
+  if (kind === 'null') {
+    const child = spawn(process.execPath, [path.join(__dirname, 'lib', 'null-hec.js')], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString('utf8')));
+    const port = await new Promise<number>((resolve, reject) => {
+      const timer = setInterval(() => {
+        const m = /port=(\d+)/.exec(out);
+        if (m !== null) {
+          clearInterval(timer);
+          resolve(Number(m[1]));
+        }
+      }, 20);
+      child.once('exit', () => reject(new Error('null receiver exited')));
+    });
+    return {
+      url: `http://127.0.0.1:${port}`,
+      token: 'null-receiver-token',
+      pid: child.pid ?? 0,
+      stop: () =>
+        new Promise<void>((resolve) => {
+          child.once('exit', () => resolve());
+          child.kill('SIGTERM');
+        }),
+    };
+  }
   // Without its file exporter the receiver only decodes and acknowledges: what is measured is aegisbpf, not the
   // receiver's JSON file writing (which, on a loaded 2-core machine, is slower than the sender).
-  const receiver = await startHecReceiver(v.receiverFile ? {} : { set: { 'service::pipelines::logs::exporters': '[debug]' } });
-  if (!receiver.ok) throw new Error(receiver.reason);
+  const r = await startHecReceiver(kind === 'otelcol-file' ? {} : { set: { 'service::pipelines::logs::exporters': '[debug]' } });
+  if (!r.ok) throw new Error(r.reason);
+  return { url: r.url, token: r.tokens[0] ?? '', pid: r.pid, stop: () => r.stop() };
+}
+
+async function runOnce(v: Variant, dir: string, input: string, count: number): Promise<Result> {
+  const receiver = await startReceiver(v.receiver);
   try {
     const taskset = spawnSync('taskset', ['--version']).status === 0;
     if (taskset && os.cpus().length > 1) spawnSync('taskset', ['-a', '-p', '-c', '1', String(receiver.pid)], { stdio: 'ignore' });
@@ -103,7 +145,7 @@ async function runOnce(v: Variant, dir: string, input: string, count: number): P
     const cmd = taskset ? 'taskset' : process.execPath;
     const args = taskset ? ['-c', '0', ...bin] : bin.slice(1);
     const t0 = process.hrtime.bigint();
-    const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 << 20, env: { ...process.env, SPLUNK_HEC_TOKEN: receiver.tokens[0] } });
+    const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 << 20, env: { ...process.env, SPLUNK_HEC_TOKEN: receiver.token } });
     const wall = Number(process.hrtime.bigint() - t0) / 1e9;
     if (r.status !== 0) throw new Error(`${v.name}: exit ${String(r.status)}\n${r.stderr.slice(-3000)}`);
     const summary = r.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'aegisbpf stopped.')!;
@@ -130,7 +172,12 @@ async function runOnce(v: Variant, dir: string, input: string, count: number): P
 
 async function main(): Promise<void> {
   const count = arg('events', 300_000);
-  const variants = process.argv.includes('--quick') ? VARIANTS.slice(0, 1) : VARIANTS;
+  const only = process.argv.indexOf('--variant');
+  const variants = process.argv.includes('--quick')
+    ? VARIANTS.slice(0, 1)
+    : only > 0
+      ? VARIANTS.filter((v) => v.name.includes(process.argv[only + 1] ?? ''))
+      : VARIANTS;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aegis-bench-hec-'));
   try {
     const input = path.join(dir, 'in.ndjson');
