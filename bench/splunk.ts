@@ -23,6 +23,8 @@ interface Variant {
   readonly level: number;
   readonly pollMillis: number;
   readonly concurrency: number;
+  /** buffer.max_events (the core's default is 100 000). */
+  readonly bufferEvents: number;
   /**
    * `otelcol`: the HEC test receiver without its file exporter (decodes and acknowledges); `otelcol-file`: the
    * receiver as in the tests, writing every record to its OTLP/JSON file; `null`: bench/lib/null-hec (gunzip, count,
@@ -64,7 +66,7 @@ function arg(name: string, fallback: number): number {
 }
 
 const MB = 1_000_000;
-const DEFAULTS = { maxEvents: 10_000, maxBytes: MB, level: 1, pollMillis: 500, concurrency: 16, receiver: 'otelcol' as const };
+const DEFAULTS = { maxEvents: 10_000, maxBytes: MB, level: 1, pollMillis: 500, concurrency: 16, bufferEvents: 100_000, receiver: 'otelcol' as const };
 
 const VARIANTS: readonly Variant[] = [
   { name: 'defaults (1 MB, gzip 1, poll 500 ms, 16 in flight)', ...DEFAULTS },
@@ -77,6 +79,12 @@ const VARIANTS: readonly Variant[] = [
   { name: 'gzip level 6', ...DEFAULTS, level: 6 },
   { name: 'no compression', ...DEFAULTS, level: 0 },
   { name: 'poll 100 ms', ...DEFAULTS, pollMillis: 100 },
+  { name: '32 in flight', ...DEFAULTS, concurrency: 32 },
+  { name: '32 in flight, poll 100 ms, 4 MB batches', ...DEFAULTS, concurrency: 32, pollMillis: 100, maxBytes: 4 * MB },
+  { name: 'null receiver, 32 in flight, poll 100 ms', ...DEFAULTS, concurrency: 32, pollMillis: 100, receiver: 'null' },
+  { name: 'null receiver, 32 in flight, poll 100 ms, 4 MB batches', ...DEFAULTS, concurrency: 32, pollMillis: 100, maxBytes: 4 * MB, receiver: 'null' },
+  { name: 'null receiver, 32 in flight, poll 100 ms, buffer 20000', ...DEFAULTS, concurrency: 32, pollMillis: 100, bufferEvents: 20_000, receiver: 'null' },
+  { name: 'null receiver, 32 in flight, poll 100 ms, no compression', ...DEFAULTS, concurrency: 32, pollMillis: 100, level: 0, receiver: 'null' },
 ];
 
 interface RunningReceiver {
@@ -138,7 +146,7 @@ async function runOnce(v: Variant, dir: string, input: string, count: number): P
       v.level === 0 ? '    compression: none' : `    compression_level: ${v.level}`,
       `    acknowledgements: { poll_interval_ms: ${v.pollMillis} }`,
       `    batch: { max_events: ${v.maxEvents}, max_bytes: ${v.maxBytes} }`,
-      `    buffer: { max_bytes: ${Math.max(128 * 1024 * 1024, v.maxBytes * 4)} }`,
+      `    buffer: { max_events: ${v.bufferEvents}, max_bytes: ${Math.max(128 * 1024 * 1024, v.maxBytes * 4)} }`,
       `    request: { concurrency: ${v.concurrency} }`,
     ].join('\n'));
     const bin = [process.execPath, packagePath('bin', 'aegisbpf.js'), 'run', '--config', cfg];

@@ -153,10 +153,7 @@ export function createHecTransport(config: HecSinkConfig, context: HecTransportC
   });
 
   const encodeBody = async (records: readonly EncodedRecord<string>[]): Promise<Buffer> => {
-    let text = '';
-    if (config.endpointTarget === 'event') for (const r of records) text += r.data;
-    else for (const r of records) text += r.data + '\n';
-    const plain = Buffer.from(text, 'utf8');
+    const plain = concatRecords(records, config.endpointTarget === 'raw');
     return config.compression === 'gzip' ? gzip(plain, { level: config.compressionLevel }) : plain;
   };
 
@@ -267,6 +264,25 @@ export function createHecTransport(config: HecSinkConfig, context: HecTransportC
     },
     channel: () => channel,
   };
+}
+
+/**
+ * The request body: records back to back (`/event`) or one per line (`/raw`), written straight into one buffer of
+ * the known size (record.bytes is each record's UTF-8 length), without building a 1 MB string first. If a record's
+ * size does not match what was written, the body is built the plain way instead: never a truncated body.
+ */
+export function concatRecords(records: readonly EncodedRecord<string>[], newlines: boolean): Buffer {
+  let total = 0;
+  for (const r of records) total += r.bytes + (newlines ? 1 : 0);
+  const out = Buffer.allocUnsafe(total);
+  let at = 0;
+  for (const r of records) {
+    const written = out.write(r.data, at, 'utf8');
+    if (written !== r.bytes) return Buffer.from(records.map((x) => x.data + (newlines ? '\n' : '')).join(''), 'utf8');
+    at += written;
+    if (newlines) out[at++] = 0x0a;
+  }
+  return out;
 }
 
 function range(from: number, to: number): number[] {
