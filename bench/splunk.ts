@@ -73,7 +73,6 @@ const VARIANTS: readonly Variant[] = [
   { name: 'defaults, receiver writing every record to its file', ...DEFAULTS, receiver: 'otelcol-file' },
   { name: 'defaults, null receiver (sender ceiling)', ...DEFAULTS, receiver: 'null' },
   { name: '500 events/batch', ...DEFAULTS, maxEvents: 500 },
-  { name: '1000 events/batch', ...DEFAULTS, maxEvents: 1000 },
   { name: '256 KB batches', ...DEFAULTS, maxBytes: 256_000 },
   { name: '4 MB batches', ...DEFAULTS, maxBytes: 4 * MB },
   { name: 'gzip level 6', ...DEFAULTS, level: 6 },
@@ -83,8 +82,6 @@ const VARIANTS: readonly Variant[] = [
   { name: '32 in flight, poll 100 ms, 4 MB batches', ...DEFAULTS, concurrency: 32, pollMillis: 100, maxBytes: 4 * MB },
   { name: 'null receiver, 32 in flight, poll 100 ms', ...DEFAULTS, concurrency: 32, pollMillis: 100, receiver: 'null' },
   { name: 'null receiver, 32 in flight, poll 100 ms, 4 MB batches', ...DEFAULTS, concurrency: 32, pollMillis: 100, maxBytes: 4 * MB, receiver: 'null' },
-  { name: 'null receiver, 32 in flight, poll 100 ms, buffer 20000', ...DEFAULTS, concurrency: 32, pollMillis: 100, bufferEvents: 20_000, receiver: 'null' },
-  { name: 'null receiver, 32 in flight, poll 100 ms, no compression', ...DEFAULTS, concurrency: 32, pollMillis: 100, level: 0, receiver: 'null' },
 ];
 
 interface RunningReceiver {
