@@ -10,11 +10,21 @@ profile="${1:-run}"
 # Debian packages, by profile. Keep each list minimal; say why a package is here.
 RUN_PACKAGES=(
   ca-certificates   # TLS to receivers
+  # the eBPF sensor, built from source on the machine it runs on (docs/sensor.md#build)
+  clang llvm        # compiles bpf/*.bpf.c (CO-RE)
+  bpftool           # vmlinux.h from the running kernel's BTF; links the BPF objects
+  libbpf-dev libelf-dev zlib1g-dev   # the native addon links the system libbpf
+  make g++          # bpf/Makefile; node-gyp builds the addon
 )
 TEST_PACKAGES=(
   "${RUN_PACKAGES[@]}"
   util-linux        # taskset (benchmarks), mount (ENOSPC test)
+  liblognorm-utils  # lognormalizer: CEF output parsed by liblognorm's cef parser (test/formatters/cef-lognormalizer.test.ts)
 )
+# python3 + pip: fetch and run the OCSF schema package (below); only when no python3 with pip is on PATH already.
+if [ "$profile" = test ] && ! python3 -m pip --version >/dev/null 2>&1; then
+  TEST_PACKAGES+=(python3 python3-pip)
+fi
 
 case "$profile" in
   run) wanted=("${RUN_PACKAGES[@]}") ;;
@@ -42,6 +52,30 @@ if [ ! -d node_modules ] || [ "$(cat node_modules/.aegis-lock-sha256 2>/dev/null
   npm_config_nodedir=/usr npm ci --no-audit --no-fund >&2
   echo "$lock_sum" > node_modules/.aegis-lock-sha256
 fi
+
+# The official OCSF schema exports (1.0-1.8) and a JSON Schema generator for them, from the PyPI package
+# ocsf-json-schema (pinned by version and hash), for test/formatters/ocsf.test.ts. Downloaded with pip, unpacked
+# (a wheel is a zip; nothing is installed) into .cache/. Without network the OCSF validation test skips and says why.
+OCSF_PKG_VERSION=1.2.0
+OCSF_PKG_SHA256=64d819042d20c3c04bc0d024c7c47c41006ebbe0209ce768ba6efa1240106708
+ocsf_dir=".cache/ocsf-json-schema-$OCSF_PKG_VERSION"
+if [ "$profile" = test ] && [ ! -f "$ocsf_dir/.complete" ]; then
+  echo "setup: fetching ocsf-json-schema $OCSF_PKG_VERSION (PyPI)" >&2
+  tmp_whl="$(mktemp -d)"
+  if python3 -m pip download --quiet --no-deps --only-binary=:all: --dest "$tmp_whl" "ocsf-json-schema==$OCSF_PKG_VERSION" >&2 &&
+    echo "$OCSF_PKG_SHA256  $(ls "$tmp_whl"/*.whl)" | sha256sum --check --quiet; then
+    rm -rf "$ocsf_dir" && mkdir -p "$ocsf_dir"
+    python3 -m zipfile -e "$tmp_whl"/*.whl "$ocsf_dir" && touch "$ocsf_dir/.complete"
+  else
+    echo "setup: could not fetch ocsf-json-schema; the OCSF schema validation test will be skipped" >&2
+  fi
+  rm -rf "$tmp_whl"
+fi
+
+# The BPF objects and the native addon: incremental, so cheap when nothing changed; when a prerequisite is
+# missing it says which and the sensor reports that it cannot run (the replay source still works).
+echo "setup: building the eBPF sensor (bpf/, native/)" >&2
+npm_config_nodedir=/usr npm run --silent build:native >&2
 
 echo "setup: building (tsc)" >&2
 npm run --silent build >&2

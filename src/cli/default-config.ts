@@ -2,11 +2,12 @@
  * The configuration `aegisbpf run` uses without `--config`: the default source and one sink chosen by the
  * AegisBPF guide's flags (`--log=stdout|file`, `--log-format=json`).
  *
- * The default source is the kernel sensor where it can run. Until the sensor is part of the build, it is a replay
- * of the bundled sample events (samples/events.ndjson), and the daemon says so in its log.
+ * The default source is the eBPF sensor where it can run (root, addon built, kernel probe passes). Elsewhere it is a
+ * replay of the bundled sample events (samples/events.ndjson), and the daemon logs why.
  */
 import os from 'node:os';
 import path from 'node:path';
+import { sensorUnavailableReason } from '../sensor/feature-probe';
 import { packagePath } from '../util/paths';
 import type { Logger } from '../util/logger';
 
@@ -27,9 +28,11 @@ export function defaultDataDir(env: NodeJS.ProcessEnv): string {
   return path.join(env.XDG_STATE_HOME ?? path.join(os.homedir(), '.local', 'state'), 'aegisbpf');
 }
 
-/** The default source: where the sensor cannot run (or is not built), the bundled sample replay. */
+/** The default source: the eBPF sensor; where it cannot run (or is not built), the bundled sample replay. */
 export function defaultSource(logger: Logger): Record<string, unknown> {
-  logger.warn('The kernel sensor is not part of this build yet; the default source replays the bundled sample events.', { path: SAMPLE_EVENTS_PATH });
+  const reason = sensorUnavailableReason();
+  if (reason === undefined) return { type: 'sensor' };
+  logger.warn('The eBPF sensor cannot run here; the default source replays the bundled sample events.', { reason, path: SAMPLE_EVENTS_PATH });
   return { type: 'replay', path: SAMPLE_EVENTS_PATH };
 }
 
@@ -38,9 +41,12 @@ export function defaultConfigDocument(options: DefaultConfigOptions, logger: Log
     options.log === 'file'
       ? { type: 'file', path: options.logFile ?? DEFAULT_EVENT_LOG_PATH, format: options.logFormat }
       : { type: 'stdout', format: options.logFormat };
+  const source = options.source ?? defaultSource(logger);
   return {
     data_dir: defaultDataDir(env),
-    sources: { default: options.source ?? defaultSource(logger) },
+    sources: { default: source },
+    // Events from this host's sensor: process start times in wall clock and container ids are known here.
+    ...(source.type === 'sensor' ? { processors: [{ type: 'enrich', name: 'host-context', start_time_to_wall: true, container_id: true }] } : {}),
     sinks: { events: sink },
   };
 }

@@ -1,11 +1,13 @@
 /** CLI commands, found by name. Adding a command is one file in ./commands/ plus one line here. */
 import type { Command } from './command';
+import { healthCommand } from './commands/health';
+import { policyCommand } from './commands/policy';
 import { replayCommand } from './commands/replay';
 import { runCommand } from './commands/run';
 import { schemaCommand } from './commands/schema';
 import { validateCommand } from './commands/validate';
 
-export const COMMANDS: readonly Command[] = [runCommand, validateCommand, replayCommand, schemaCommand];
+export const COMMANDS: readonly Command[] = [runCommand, validateCommand, replayCommand, schemaCommand, healthCommand, policyCommand];
 
 export function findCommand(name: string): Command | undefined {
   return COMMANDS.find((c) => c.name === name);

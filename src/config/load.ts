@@ -120,6 +120,10 @@ function describeAjvError(e: ErrorObject): string | undefined {
     }
     case 'propertyNames':
       return `${join(at, String(params.propertyName))}: invalid name (letters, digits, '_' and '-', at most 64)`;
+    case 'not': {
+      const description = ((e.parentSchema ?? {}) as { description?: unknown }).description;
+      return `${at}: ${JSON.stringify(e.data)} is not allowed${typeof description === 'string' ? ` (${description})` : ''}`;
+    }
     case 'pattern':
       if (params.pattern === NAME_PATTERN) return `${at}: invalid name ${JSON.stringify(e.data)} (letters, digits, '_' and '-', at most 64)`;
       return `${at}: must match pattern ${String(params.pattern)}`;

@@ -3,7 +3,7 @@
  * severity, a stable event class id, a human-readable name, the product identity, and time conversions.
  * Pure functions; no formatter should re-derive these on its own.
  */
-import type { AegisEvent } from '../event/types';
+import type { AegisEvent, EventOf } from '../event/types';
 import { parseTimestampMicros } from '../util/time';
 
 export const PRODUCT = {
@@ -143,6 +143,8 @@ export function eventTime(event: AegisEvent): { readonly millis: number; readonl
  */
 export function processStart(event: AegisEvent, bootWallNanos: bigint | undefined): { readonly iso: string; readonly millis: number } | undefined {
   if (event.start_ts !== undefined) {
+    const fast = canonicalMillis(event.start_ts, START_CACHE);
+    if (fast !== undefined) return { iso: event.start_ts, millis: fast };
     const micros = parseTimestampMicros(event.start_ts);
     if (micros !== undefined) return { iso: event.start_ts, millis: Number(micros / 1000n) };
   }
@@ -151,4 +153,128 @@ export function processStart(event: AegisEvent, bootWallNanos: bigint | undefine
   const millis = Number(nanos / 1_000_000n);
   const iso = new Date(millis).toISOString().slice(0, 23) + String(Number((nanos / 1000n) % 1000n)).padStart(3, '0') + 'Z';
   return { iso, millis };
+}
+
+/** Version of the canonical event schema (`x-aegisbpf-schema-version` in rules/schema/event.schema.json; a test checks). */
+export const EVENT_SCHEMA_VERSION = '1.0.0';
+
+/**
+ * Outcome of the operation the event records, from the point of view of the process that attempted it:
+ * `failure` when the syscall was denied (BLOCK), `success` when it went through (exec, AUDIT, and TERM/KILL/INT,
+ * whose signal does not undo the syscall in flight). Undefined where an outcome means nothing (exit, sensor).
+ * CEF `outcome`, OCSF `status_id`, ECS `event.outcome` all come from here.
+ */
+export function eventOutcome(event: AegisEvent): 'success' | 'failure' | undefined {
+  switch (event.type) {
+    case 'exec':
+      return 'success';
+    case 'block':
+    case 'connect':
+      return event.action === 'BLOCK' ? 'failure' : 'success';
+    default:
+      return undefined;
+  }
+}
+
+export interface NetworkEndpoint {
+  readonly ip: string | undefined;
+  readonly port: number | undefined;
+}
+
+/**
+ * Source (initiator) and destination (responder) of a connection. For `egress` (and when the direction is absent:
+ * connect(2) is outbound by construction) the local side is the source; for `ingress` the remote side is.
+ */
+export function networkEndpoints(event: EventOf<'connect'>): { readonly source: NetworkEndpoint; readonly destination: NetworkEndpoint } {
+  const local: NetworkEndpoint = { ip: event.local_ip, port: event.local_port };
+  const remote: NetworkEndpoint = { ip: event.remote_ip, port: event.remote_port };
+  return event.direction === 'ingress' ? { source: remote, destination: local } : { source: local, destination: remote };
+}
+
+/** IANA protocol number for the event's `protocol` (`tcp` 6, `udp` 17, or a decimal number); undefined otherwise. */
+export function protocolNumber(protocol: string): number | undefined {
+  const p = protocol.toLowerCase();
+  if (p === 'tcp') return 6;
+  if (p === 'udp') return 17;
+  if (p === 'icmp') return 1;
+  if (p === 'icmpv6' || p === 'ipv6-icmp') return 58;
+  if (p === 'sctp') return 132;
+  return /^[0-9]{1,3}$/.test(p) && Number(p) <= 255 ? Number(p) : undefined;
+}
+
+/**
+ * The command line as one string, the way `ps` shows it: `args` joined with single spaces. Argument boundaries are
+ * not preserved (an argument containing a space reads like two); formats that can carry a list keep `args` exact.
+ */
+export function commandLine(event: AegisEvent): string | undefined {
+  const args = event.args;
+  if (args === undefined || args.length === 0) return undefined;
+  return args.length === 1 ? (args[0]) : args.join(' ');
+}
+
+/** Last component of a slash-separated path (`/usr/bin/curl` → `curl`; `/` or `` → ``). */
+export function baseName(path: string): string {
+  const end = path.endsWith('/') ? path.length - 1 : path.length;
+  const i = path.lastIndexOf('/', end - 1);
+  return path.slice(i + 1, end);
+}
+
+/**
+ * Wall-clock start of the parent process, when known: `parent_start_ts` (enrich), or `parent_start_time` converted
+ * with the boot time. Same rules as processStart(): undefined rather than invented.
+ */
+export function parentProcessStart(event: AegisEvent, bootWallNanos: bigint | undefined): { readonly iso: string; readonly millis: number } | undefined {
+  if (event.parent_start_ts !== undefined) {
+    const fast = canonicalMillis(event.parent_start_ts, PARENT_START_CACHE);
+    if (fast !== undefined) return { iso: event.parent_start_ts, millis: fast };
+    const micros = parseTimestampMicros(event.parent_start_ts);
+    if (micros !== undefined) return { iso: event.parent_start_ts, millis: Number(micros / 1000n) };
+  }
+  if (bootWallNanos === undefined || event.parent_start_time === undefined) return undefined;
+  const nanos = bootWallNanos + BigInt(event.parent_start_time);
+  const millis = Number(nanos / 1_000_000n);
+  const iso = new Date(millis).toISOString().slice(0, 23) + String(Number((nanos / 1000n) % 1000n)).padStart(3, '0') + 'Z';
+  return { iso, millis };
+}
+
+interface SecondCache {
+  prefix: string;
+  millis: number;
+}
+// One-entry caches of the last second parsed, one per kind of timestamp (event times arrive in order, so consecutive
+// events nearly always share their second; start times of one process repeat across its events).
+const EVENT_CACHE: SecondCache = { prefix: '', millis: 0 };
+const START_CACHE: SecondCache = { prefix: '', millis: 0 };
+const PARENT_START_CACHE: SecondCache = { prefix: '', millis: 0 };
+
+/**
+ * Epoch milliseconds (truncated) of a timestamp in the canonical `YYYY-MM-DDTHH:MM:SS.ffffffZ` form, read digit by
+ * digit with the second looked up in `cache`; undefined for any other form (callers fall back to
+ * parseTimestampMicros, which agrees on canonical input: a property test checks).
+ */
+function canonicalMillis(ts: string, cache: SecondCache): number | undefined {
+  if (ts.length !== 27 || ts.charCodeAt(19) !== 0x2e || ts.charCodeAt(26) !== 0x5a) return undefined;
+  const d0 = ts.charCodeAt(20) - 0x30;
+  const d1 = ts.charCodeAt(21) - 0x30;
+  const d2 = ts.charCodeAt(22) - 0x30;
+  if (d0 < 0 || d0 > 9 || d1 < 0 || d1 > 9 || d2 < 0 || d2 > 9) return undefined;
+  for (let i = 23; i < 26; i++) {
+    const d = ts.charCodeAt(i) - 0x30;
+    if (d < 0 || d > 9) return undefined;
+  }
+  if (cache.prefix === '' || !ts.startsWith(cache.prefix)) {
+    const seconds = Date.parse(ts.slice(0, 19) + 'Z');
+    if (Number.isNaN(seconds) || !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$/.test(ts.slice(0, 19))) return undefined;
+    cache.prefix = ts.slice(0, 19);
+    cache.millis = seconds;
+  }
+  return cache.millis + d0 * 100 + d1 * 10 + d2;
+}
+
+/**
+ * Event time as integer epoch milliseconds (truncated, like eventTime().millis), without BigInt on the hot path.
+ * A property test checks the two agree.
+ */
+export function eventMillis(event: AegisEvent): number {
+  return canonicalMillis(event.ts, EVENT_CACHE) ?? eventTime(event).millis;
 }

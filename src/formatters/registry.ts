@@ -2,14 +2,25 @@
  * Formatters are found by name here. Adding a format is one file plus one line in FORMATTERS.
  */
 import { AegisError } from '../util/errors';
+import { cefFormatter } from './cef';
 import { hecFormatter } from './hec';
 import { jsonFormatter } from './json';
+import { createKafkaFormatterDefinition } from './kafka';
+import { leefFormatter } from './leef';
+import { ocsfFormatter } from './ocsf';
 import type { FormatSpec, Formatter, FormatterContext, FormatterDefinition, JsonSchemaObject } from './types';
 
 // The registry stores definitions type-erased; each definition validates its own options through optionsSchema.
 type AnyFormatterDefinition = FormatterDefinition<never, unknown>;
 
-const FORMATTERS: readonly AnyFormatterDefinition[] = [jsonFormatter, hecFormatter];
+const FORMATTERS: readonly AnyFormatterDefinition[] = [
+  jsonFormatter,
+  cefFormatter,
+  leefFormatter,
+  ocsfFormatter,
+  hecFormatter,
+  createKafkaFormatterDefinition({ createFormatter, formatSpecSchema, formatterNames, getFormatterDefinition }),
+];
 
 const BY_NAME = new Map<string, AnyFormatterDefinition>(FORMATTERS.map((d) => [d.name, d]));
 

@@ -8,6 +8,11 @@ export interface Formatter<R = string> {
   readonly name: string;
   /** MIME type of one encoded record, for transports that announce it. */
   readonly contentType: string;
+  /**
+   * The schema the output follows, when it is not the canonical aegisbpf event schema (e.g. `{name: 'ocsf', version:
+   * '1.8.0'}`). Record-carrying transports announce it (Kafka `schema` / `schema-version` headers).
+   */
+  readonly schema?: { readonly name: string; readonly version: string };
   format(event: AegisEvent): R;
 }
 
@@ -31,6 +36,11 @@ export interface FormatterDefinition<O extends object = object, R = string> {
   readonly description: string;
   /** Kind of output, so a sink can refuse a formatter it cannot carry (a file cannot carry Kafka records). */
   readonly output: 'string' | 'record';
+  /**
+   * True only for a string format documented to span several lines per event (none so far). Every other string
+   * formatter writes one event as one line: no raw CR or LF (test/formatters/all-formatters.test.ts checks).
+   */
+  readonly multiLine?: boolean;
   /** Schema of the options object (without `type`); `additionalProperties: false` is applied by the registry. */
   readonly optionsSchema: { readonly properties: Readonly<Record<string, JsonSchemaObject>>; readonly required?: readonly string[] };
   create(options: O, context: FormatterContext): Formatter<R>;

@@ -98,7 +98,7 @@ export function createPipeline(config: AegisConfig, options: PipelineOptions): P
       if (def === undefined) throw new AegisError('AEGIS_ERR_CONFIG_INVALID', `Unknown source type '${entry.type}'.`);
       const sourceStats = createSourceStats(entry.name, entry.type);
       stats.sources.set(entry.name, sourceStats);
-      return def.create(entry.raw, { name: entry.name, logger: logger.child(`source.${entry.name}`), stats: sourceStats, deadLetter, hostname });
+      return def.create(entry.raw, { name: entry.name, logger: logger.child(`source.${entry.name}`), stats: sourceStats, deadLetter, hostname, dataDir: config.dataDir });
     });
 
   const router: Router = createRouter(config.routes, [...sinks.keys()]);

@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { validateConfigText, loadConfigFile } from '../../src/config/load';
+import { allowedFormats } from '../../src/config/schema';
 import { substituteEnv } from '../../src/config/env';
 import { resolveSecretFiles, redactSecrets } from '../../src/config/secrets';
 import { makeTempDir } from '../helpers/tmp';
-import { allowedFormats } from '../../src/config/schema';
 import { sinkTypes } from '../../src/sinks/registry';
 
 const VALID = `
@@ -63,6 +63,7 @@ routes:
     "sinks.hec.batch.max_bytse: unknown key; did you mean 'max_bytes'? (known keys: max_bytes, max_events, timeout_ms)",
     'sinks.hec.batch.max_events: must be >= 1',
     'sinks.hec.buffer.when_full: must be one of block, drop_newest (got "sometimes")',
+    // Every registered string format, whoever added it.
     `sinks.other.format: unknown format "xml"; formats this sink can write: ${allowedFormats(['*']).join(', ')}`,
     'sources.s.path: is required',
   ]);
@@ -91,7 +92,7 @@ processors: [{ type: filtr }]
 sinks: { x: { type: splunk } }
 `, {});
   assert.ok(r.problems.some((p) => p.startsWith(`sinks.x.type: unknown sink type "splunk"; known sink types: ${sinkTypes().join(', ')}`)), r.problems.join('\n'));
-  assert.ok(r.problems.some((p) => /^sources\.s\.type: unknown source type "kafkaa"; known source types: replay, stdin/.test(p)), r.problems.join('\n'));
+  assert.ok(r.problems.some((p) => /^sources\.s\.type: unknown source type "kafkaa"; known source types: replay, sensor, stdin/.test(p)), r.problems.join('\n'));
   assert.ok(r.problems.some((p) => /^processors\.0\.type: unknown processor type "filtr"; did you mean 'filter'\?; known processor types: dedupe, enrich, filter, redact, sample, throttle/.test(p)), r.problems.join('\n'));
 });
 

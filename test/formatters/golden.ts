@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { AegisEvent } from '../../src/event/types';
+import type { FormatterContext } from '../../src/formatters/types';
 import { packagePath } from '../../src/util/paths';
 
 export const GOLDEN_DIR = packagePath('test', 'formatters', 'golden');
@@ -32,4 +33,25 @@ export function compareGolden(formatter: string, caseName: string, ext: string, 
   const expected = fs.readFileSync(file);
   if (Buffer.compare(expected, bytes) === 0) return undefined;
   return `${path.relative(packagePath(), file)} differs:\n  expected: ${JSON.stringify(expected.toString('utf8')).slice(0, 400)}\n  actual:   ${JSON.stringify(bytes.toString('utf8')).slice(0, 400)}`;
+}
+
+/** Formatter context for golden files: fixed, so a version bump or the test machine's name changes no golden file. */
+export const GOLDEN_CONTEXT: FormatterContext = { hostname: 'golden-host', version: '1.2.3' };
+
+/**
+ * The bytes a golden file holds for one formatter output: a string followed by one newline; a record (Kafka) as
+ * indented JSON followed by one newline.
+ */
+export function goldenBytes(output: unknown): string {
+  return typeof output === 'string' ? output + '\n' : JSON.stringify(output, null, 2) + '\n';
+}
+
+/** Golden files of one case for one formatter directory, whatever their extension. */
+export function goldenFilesFor(formatter: string, caseName: string): string[] {
+  const dir = path.join(GOLDEN_DIR, formatter);
+  if (!fs.existsSync(dir)) return [];
+  return fs
+    .readdirSync(dir)
+    .filter((f) => f.startsWith(caseName + '.') && !f.slice(caseName.length + 1).includes('.'))
+    .map((f) => path.join(dir, f));
 }

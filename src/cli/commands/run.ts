@@ -1,7 +1,7 @@
 /** `aegisbpf run`: the daemon. */
 import type { AegisConfig } from '../../config/load';
 import { loadConfigFile, validateConfigDocument } from '../../config/load';
-import { formatterNames } from '../../formatters/registry';
+import { formatterNames, getFormatterDefinition } from '../../formatters/registry';
 import { AegisError } from '../../util/errors';
 import type { Logger } from '../../util/logger';
 import { createLogger, parseLogLevel } from '../../util/logger';
@@ -11,6 +11,11 @@ import { defaultConfigDocument } from '../default-config';
 import { runPipeline } from '../run-pipeline';
 import { aegisVersion } from '../version';
 
+/** Formats that write lines (a Kafka record format cannot go to stdout or a file). */
+function lineFormats(): string[] {
+  return formatterNames().filter((n) => getFormatterDefinition(n)?.output === 'string');
+}
+
 const USAGE = `Usage: aegisbpf run [--config FILE] [--log=stdout|file] [--log-format=FORMAT] [--log-file=PATH] [--log-level=LEVEL]
 
 Run the agent: sources → processors → routes → sinks, until the sources end or SIGINT/SIGTERM.
@@ -18,7 +23,7 @@ Run the agent: sources → processors → routes → sinks, until the sources en
   --config FILE        YAML configuration (see docs/configuration.md). Without it: the default source and one sink
                        chosen by --log and --log-format.
   --log=stdout|file    Without --config: write events to stdout (default) or to --log-file.
-  --log-format=FORMAT  Without --config: output format (default json). Known: ${formatterNames().join(', ')}.
+  --log-format=FORMAT  Without --config: output format (default json). Known: ${lineFormats().join(', ')}.
   --log-file=PATH      Without --config and with --log=file (default /var/log/aegisbpf/events.ndjson).
   --log-level=LEVEL    Daemon log level: debug, info, warn, error (overrides log.level).
 
@@ -60,7 +65,10 @@ export function resolveRunConfig(command: string, values: CommonRunFlags, io: Co
   const log = values.log ?? 'stdout';
   if (log !== 'stdout' && log !== 'file') throw new AegisError('AEGIS_ERR_USAGE', `${command}: --log must be stdout or file (got '${log}').`);
   const logFormat = values['log-format'] ?? 'json';
-  if (!formatterNames().includes(logFormat)) throw new AegisError('AEGIS_ERR_USAGE', `${command}: unknown --log-format '${logFormat}'; known formats: ${formatterNames().join(', ')}.`);
+  if (!lineFormats().includes(logFormat)) {
+    const record = formatterNames().includes(logFormat);
+    throw new AegisError('AEGIS_ERR_USAGE', `${command}: ${record ? `--log-format '${logFormat}' produces records, not lines` : `unknown --log-format '${logFormat}'`}; formats for --log-format: ${lineFormats().join(', ')}.`);
+  }
   if (values['log-file'] !== undefined && log !== 'file') throw new AegisError('AEGIS_ERR_USAGE', `${command}: --log-file needs --log=file.`);
   const logger = createLogger({ level: level ?? 'INFO', write });
   const doc = defaultConfigDocument({ log, logFormat, ...(values['log-file'] !== undefined ? { logFile: values['log-file'] } : {}), ...(source !== undefined ? { source } : {}) }, logger, io.env);

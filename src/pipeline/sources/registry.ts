@@ -1,9 +1,10 @@
 /** Sources are found by type here. The sensor source registers here too. */
 import { replaySource } from './replay';
+import { sensorSource } from './sensor';
 import { stdinSource } from './stdin';
 import type { SourceDefinition } from './types';
 
-const SOURCES: readonly SourceDefinition[] = [replaySource, stdinSource];
+const SOURCES: readonly SourceDefinition[] = [replaySource, stdinSource, sensorSource];
 
 const BY_TYPE = new Map(SOURCES.map((s) => [s.type, s]));
 

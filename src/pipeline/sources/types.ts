@@ -22,6 +22,8 @@ export interface SourceContext {
   readonly stats: SourceStats;
   readonly deadLetter: DeadLetterQueue;
   readonly hostname: string;
+  /** The configuration's data_dir (state that outlives a run, e.g. the sensor's applied policies). */
+  readonly dataDir?: string;
 }
 
 export interface SourceDefinition {

@@ -105,7 +105,9 @@ export interface SinkCoreOptions {
 
 export const DEFAULT_CORE_OPTIONS: SinkCoreOptions = {
   batch: { maxEvents: 1000, maxBytes: 1024 * 1024, timeoutMillis: 1000 },
-  buffer: { maxEvents: 100_000, maxBytes: 128 * 1024 * 1024, whenFull: 'block' },
+  // A buffered event costs about 2.5 KB of heap (the parsed event, its encoded form, bookkeeping), so 20 000 events
+  // is about 50 MB. Longer receiver outages than that buffer covers are what when_full and the dead-letter file are for.
+  buffer: { maxEvents: 20_000, maxBytes: 32 * 1024 * 1024, whenFull: 'block' },
   request: { concurrency: 1, timeoutMillis: 30_000 },
   retry: { initialBackoffMillis: 250, maxBackoffMillis: 30_000, maxDurationMillis: 0, maxRetryAfterMillis: 300_000 },
 };

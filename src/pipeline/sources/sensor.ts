@@ -1,0 +1,242 @@
+/**
+ * `sensor`: events from the eBPF sensor on this host (src/sensor/). The default source of `aegisbpf run` where the
+ * sensor can run.
+ *
+ * The sensor hands over one batch per ring-buffer drain (a callback, not a pull), so this adapter keeps a bounded
+ * queue between the two. When the pipeline is slow and the queue reaches `max_queued_events`, the sensor stops
+ * draining the ring: the kernel keeps writing until the ring is full and then counts every record it cannot write
+ * (drops per op, reported in `sensor` events and the log). The kernel is never blocked and nothing is dropped
+ * silently. Draining resumes when the queue is half empty. Queued batches are merged into chunks of up to
+ * `chunk_events` for the pipeline.
+ *
+ * At start the policy stored in `policy_dir` (what `aegisbpf policy apply` wrote) is written into the kernel maps;
+ * the maps are pinned in `pin_dir` so `aegisbpf policy` can change them while the sensor runs.
+ */
+import path from 'node:path';
+import type { AegisEvent } from '../../event/types';
+import { MAPS } from '../../sensor/abi';
+import { getFeatureReport } from '../../sensor/feature-probe';
+import type { PolicyEngine } from '../../sensor/policy/policy-engine';
+import { createPolicyEngine, storeRuleNames } from '../../sensor/policy/policy-engine';
+import { createPolicyStore } from '../../sensor/policy/policy-store';
+import type { Sensor, SensorLog, SensorStats } from '../../sensor/sensor';
+import { createSensor } from '../../sensor/sensor';
+import type { SensorSnapshot } from '../../telemetry/stats';
+import type { Logger } from '../../util/logger';
+import type { Source, SourceContext, SourceDefinition } from './types';
+
+export const DEFAULT_PIN_DIR = '/sys/fs/bpf/aegisbpf';
+/*
+ * config/load.ts's DEFAULT_DATA_DIR, for a source built without a configuration (the engine always passes the
+ * configured data_dir). Not imported: config/load imports this module through the source registry, and the cycle
+ * would leave the registry with an undefined entry.
+ */
+const FALLBACK_DATA_DIR = '/var/lib/aegisbpf';
+
+export interface SensorSourceOptions {
+  readonly backend: 'auto' | 'lsm' | 'tracepoint';
+  readonly ringBytes: number;
+  readonly batchBytes: number;
+  readonly coalesceMicros: number;
+  /** cgroup v2 directory the connect hooks attach to; undefined = the cgroup2 root; null = no network hooks. */
+  readonly cgroupPath: string | null | undefined;
+  readonly connectEvents: boolean;
+  /** bpffs directory for the policy maps; undefined = do not pin. */
+  readonly pinDir: string | undefined;
+  readonly policyDir: string;
+  readonly maxQueuedEvents: number;
+  readonly chunkEvents: number;
+  readonly processCacheMax: number;
+}
+
+export function parseSensorSourceOptions(raw: Readonly<Record<string, unknown>>, dataDir: string): SensorSourceOptions {
+  const num = (key: string, dflt: number): number => (typeof raw[key] === 'number' ? raw[key] : dflt);
+  const backend = raw.backend === 'lsm' || raw.backend === 'tracepoint' ? raw.backend : 'auto';
+  return {
+    backend,
+    ringBytes: num('ring_bytes', 8 << 20),
+    batchBytes: num('batch_bytes', 1 << 20),
+    coalesceMicros: num('coalesce_us', 0),
+    cgroupPath: raw.network_hooks === false ? null : typeof raw.cgroup_path === 'string' ? path.resolve(raw.cgroup_path) : undefined,
+    connectEvents: raw.connect_events !== false,
+    pinDir: raw.pin === false ? undefined : typeof raw.pin_dir === 'string' ? path.resolve(raw.pin_dir) : DEFAULT_PIN_DIR,
+    policyDir: typeof raw.policy_dir === 'string' ? path.resolve(raw.policy_dir) : path.join(dataDir, 'policy'),
+    maxQueuedEvents: num('max_queued_events', 65536),
+    chunkEvents: num('chunk_events', 1024),
+    processCacheMax: num('process_cache_max', 65536),
+  };
+}
+
+/** What a started sensor source exposes (tests, `stats`, the metrics endpoint). */
+export interface SensorHandle {
+  readonly sensor: Sensor;
+  readonly policy: PolicyEngine;
+}
+
+export interface SensorSource extends Source {
+  /** Resolves when the sensor is loaded, attached and started; rejects when it could not start. */
+  readonly ready: Promise<SensorHandle>;
+  /** Undefined before read() starts the sensor and after it stopped. */
+  stats(): SensorStats | undefined;
+}
+
+function lower(record: Readonly<Record<string, number>>): Record<string, number> {
+  return Object.fromEntries(Object.entries(record).map(([k, v]) => [k.toLowerCase(), v]));
+}
+
+/** Kernel counters and map fill of a running sensor, for metrics (read at scrape time). */
+export function sensorSnapshot(sensor: Sensor, policy: PolicyEngine): SensorSnapshot {
+  const s = sensor.stats();
+  return {
+    kernelEvents: lower(s.kernel.events),
+    ringDrops: lower(s.kernel.drops),
+    blocks: s.kernel.blocks,
+    signalFailures: s.kernel.signalFailures,
+    unknownRecords: s.decode.unknownTotal,
+    malformedRecords: s.decode.malformed,
+    maps: policy.show().kernel?.maps ?? [],
+  };
+}
+
+/** The sensor logs through the source's logger (it rate-limits its own repeated lines: drops once per interval). */
+function sensorLog(logger: Logger): SensorLog {
+  return (level, message, fields) => logger[level](message, fields === undefined ? undefined : { ...fields });
+}
+
+export function createSensorSource(options: SensorSourceOptions, ctx: SourceContext): SensorSource {
+  let resolveReady: (h: SensorHandle) => void = () => undefined;
+  let rejectReady: (e: unknown) => void = () => undefined;
+  const ready = new Promise<SensorHandle>((resolve, reject) => {
+    resolveReady = resolve;
+    rejectReady = reject;
+  });
+  ready.catch(() => undefined); // read() reports the failure; `ready` is for callers that want to wait
+  let current: Sensor | undefined;
+
+  return {
+    name: ctx.name,
+    type: 'sensor',
+    ready,
+    stats: () => current?.stats(),
+    async *read(signal: AbortSignal): AsyncGenerator<readonly AegisEvent[]> {
+      const queue: AegisEvent[][] = [];
+      let queued = 0;
+      let paused = false;
+      let wake: (() => void) | undefined;
+      const store = createPolicyStore(options.policyDir);
+      let sensor: Sensor;
+      try {
+        const features = getFeatureReport();
+        sensor = createSensor({
+          features,
+          ...(options.backend !== 'auto' ? { backend: options.backend } : {}),
+          ringBytes: options.ringBytes,
+          batchBytes: options.batchBytes,
+          coalesceMicros: options.coalesceMicros,
+          cgroupAttachPath: options.cgroupPath,
+          connectAll: options.connectEvents,
+          ...(options.pinDir !== undefined ? { pinDir: options.pinDir } : {}),
+          processCacheMax: options.processCacheMax,
+          host: ctx.hostname,
+          rules: storeRuleNames(store),
+          log: sensorLog(ctx.logger),
+          describePolicy(generation) {
+            const cur = store.current();
+            if (cur === undefined || cur.generation !== generation) return undefined;
+            return { policy: cur.source, message: `Policy generation ${generation} from ${cur.source} (${cur.rules.length} rules, mode ${cur.mode}, applied ${cur.appliedAt}) is in force.` };
+          },
+          onEvents(events) {
+            queue.push(events);
+            queued += events.length;
+            if (!paused && queued >= options.maxQueuedEvents) {
+              paused = true;
+              sensor.pause();
+              ctx.logger.burst('WARN', 'sensor-paused', 'The pipeline is behind: the sensor stopped draining the kernel ring buffer; the kernel counts what it cannot write as drops.', { queued });
+            }
+            wake?.();
+          },
+        });
+      } catch (err) {
+        rejectReady(err);
+        throw err;
+      }
+      current = sensor;
+      try {
+        const policy = createPolicyEngine({ store, capabilities: sensor.features.capabilities, maps: sensor.maps, cgroupRoot: sensor.features.cgroupV2.path });
+        const restored = policy.restore();
+        if (restored !== undefined) ctx.logger.info('The stored policy is enforced.', { generation: restored.generation, rules: restored.rules.length, mode: restored.mode });
+        sensor.start();
+        ctx.logger.info('The eBPF sensor is running.', { backend: sensor.backend, ringBytes: sensor.ringBytes, pinDir: options.pinDir, policyDir: options.policyDir, configMap: MAPS.config });
+        const reasons = [...sensor.features.reasons, ...(sensor.fallbackReason !== undefined ? [sensor.fallbackReason] : [])];
+        ctx.stats.sensor = {
+          backend: sensor.backend,
+          degraded: sensor.backend !== 'lsm' || reasons.length > 0,
+          reasons,
+          snapshot: () => sensorSnapshot(sensor, policy),
+        };
+        resolveReady({ sensor, policy });
+        const take = (): AegisEvent[] => {
+          // Merge small per-drain batches into pipeline-sized chunks.
+          const first = queue.shift() as AegisEvent[];
+          let chunk = first;
+          while (queue.length > 0 && chunk.length + (queue[0] as AegisEvent[]).length <= options.chunkEvents) {
+            if (chunk === first) chunk = first.slice();
+            chunk.push(...(queue.shift() as AegisEvent[]));
+          }
+          queued -= chunk.length;
+          if (paused && queued <= options.maxQueuedEvents / 2) {
+            paused = false;
+            sensor.resume();
+          }
+          ctx.stats.events += chunk.length;
+          return chunk;
+        };
+        while (!signal.aborted) {
+          if (queue.length > 0) {
+            yield take();
+            continue;
+          }
+          await new Promise<void>((resolve) => {
+            const done = (): void => {
+              signal.removeEventListener('abort', done);
+              wake = undefined;
+              resolve();
+            };
+            wake = done;
+            signal.addEventListener('abort', done, { once: true });
+          });
+        }
+        // Stop: detach, drain what the kernel already wrote, hand it over.
+        current = undefined;
+        sensor.stop();
+        while (queue.length > 0) yield take();
+      } finally {
+        current = undefined;
+        sensor.stop();
+      }
+    },
+  };
+}
+
+export const sensorSource: SourceDefinition = {
+  type: 'sensor',
+  description: 'Events from the eBPF sensor on this host (exec, exit, file rule hits, connect, sensor status). Needs root.',
+  optionsSchema: {
+    properties: {
+      backend: { type: 'string', enum: ['auto', 'lsm', 'tracepoint'], description: 'auto (default): lsm where BPF LSM loads, else tracepoint (see `aegisbpf health`).' },
+      ring_bytes: { type: 'integer', minimum: 4096, maximum: 1073741824, description: 'Kernel ring buffer size, bytes, rounded up to a power of two (default 8 MiB).' },
+      batch_bytes: { type: 'integer', minimum: 4096, maximum: 268435456, description: 'Bytes copied out of the ring per batch (default 1 MiB).' },
+      coalesce_us: { type: 'integer', minimum: 0, maximum: 100000, description: 'Minimum microseconds between ring drains while events keep coming; fewer wakeups, at most this much added latency (default 0).' },
+      network_hooks: { type: 'boolean', description: 'Attach the cgroup connect hooks (connect events, network rules). Default true.' },
+      cgroup_path: { type: 'string', minLength: 1, description: 'cgroup v2 directory the connect hooks attach to (default: the cgroup2 root).' },
+      connect_events: { type: 'boolean', description: 'An event for every connect, not only for rule hits (default true).' },
+      pin: { type: 'boolean', description: 'Pin the policy maps so `aegisbpf policy` reaches the running sensor (default true).' },
+      pin_dir: { type: 'string', minLength: 1, description: `bpffs directory for the pinned maps (default ${DEFAULT_PIN_DIR}).` },
+      policy_dir: { type: 'string', minLength: 1, description: 'Where applied policies are stored (default <data_dir>/policy).' },
+      max_queued_events: { type: 'integer', minimum: 1, maximum: 10000000, description: 'Events held between the sensor and the pipeline before the sensor stops draining the ring (default 65536).' },
+      chunk_events: { type: 'integer', minimum: 1, maximum: 65536, description: 'Most events handed to the pipeline at once (default 1024).' },
+      process_cache_max: { type: 'integer', minimum: 1024, maximum: 10000000, description: 'Processes kept for lineage (default 65536).' },
+    },
+  },
+  create: (raw, ctx) => createSensorSource(parseSensorSourceOptions(raw, ctx.dataDir ?? FALLBACK_DATA_DIR), ctx),
+};

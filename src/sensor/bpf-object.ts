@@ -1,0 +1,172 @@
+/**
+ * Loading the sensor object for a backend. Pairs with native/src/bpf-object.cc (the libbpf lifecycle); this file
+ * decides what to configure: which programs load (./abi.ts PROGRAMS), rodata, ring size, pin paths, and where the
+ * cgroup programs attach.
+ *
+ * Order matters and is libbpf's: everything is configured between open and load (rodata is frozen at load), and
+ * programs attach only after the whole object loaded. LSM programs that the kernel refuses (EPERM on this CI
+ * machine family) make the whole load fail, so `loadSensorObject` with backend `lsm` falls back to a fresh object in
+ * `tracepoint` mode and says why.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { NativeBinding, NativeBpfObject, NativeMap, NativeProgramStats } from '../native/binding';
+import { NATIVE_PATHS } from '../native/binding';
+import { isNativeError } from '../native/errors';
+import type { MapKey } from './abi';
+import { MAPS, PROGRAMS, RODATA } from './abi';
+import { SensorError } from './errors';
+import type { SensorBackend } from './event-mapper';
+
+/** Maps that `aegisbpf policy` changes from another process: pinned when a pin directory is given. */
+export const PINNED_MAPS: readonly MapKey[] = ['config', 'denyInode', 'denyPath', 'denyPathLeaf', 'allowCgroup', 'netV4Lpm', 'netV6Lpm', 'netPort', 'netAddrPort'];
+
+export type SensorMaps = Readonly<Record<MapKey, NativeMap>>;
+
+export interface SensorObjectOptions {
+  readonly native: NativeBinding;
+  readonly backend: SensorBackend;
+  readonly objectPath?: string;
+  /** Ring buffer size, bytes: a power of two >= page size (rounded up). */
+  readonly ringBytes: number;
+  /** Never signal or deny this tgid (the sensor itself). */
+  readonly selfTgid: number;
+  /** Report every connect, not only rule hits. */
+  readonly connectAll: boolean;
+  /** cgroup v2 directory the connect hooks attach to; undefined = no network hooks. */
+  readonly cgroupAttachPath: string | undefined;
+  /** bpffs directory for the policy maps; undefined = no pinning. */
+  readonly pinDir: string | undefined;
+}
+
+export interface SensorObject {
+  readonly backend: SensorBackend;
+  readonly maps: SensorMaps;
+  /** Programs attached, by name. */
+  readonly attached: readonly string[];
+  /** Why the requested backend was not used, when it fell back. */
+  readonly fallbackReason: string | undefined;
+  readonly ringBytes: number;
+  /** Per-program run time and count (advance only while kernel.bpf_stats_enabled = 1). */
+  programStats(): NativeProgramStats[];
+  /** Detach every program (idempotent); maps stay readable until destroy(). */
+  detachAll(): void;
+  /** Detach everything and free the object (idempotent). Pinned maps stay unless unpin is true. */
+  destroy(options?: { readonly unpin?: boolean }): void;
+}
+
+/** Smallest power of two >= max(n, 4096). */
+export function ringSize(n: number): number {
+  let size = 4096;
+  while (size < n) size *= 2;
+  return size;
+}
+
+function u32(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(n >>> 0);
+  return b;
+}
+
+function programsFor(backend: SensorBackend, withCgroup: boolean): string[] {
+  return [...PROGRAMS.common, ...(backend === 'lsm' ? PROGRAMS.lsm : PROGRAMS.tracepoint), ...(withCgroup ? PROGRAMS.cgroup : [])];
+}
+
+function describe(err: unknown): { message: string; errno: number | undefined; log: string | undefined } {
+  if (isNativeError(err)) return { message: err.message, errno: err.errno, log: err.log };
+  return { message: (err as Error).message, errno: undefined, log: undefined };
+}
+
+function loadOnce(options: SensorObjectOptions, backend: SensorBackend): SensorObject {
+  const { native } = options;
+  const objectPath = options.objectPath ?? NATIVE_PATHS.sensorObject;
+  const withCgroup = options.cgroupAttachPath !== undefined;
+  const wanted = new Set(programsFor(backend, withCgroup));
+  const ringBytes = ringSize(options.ringBytes);
+  let obj: NativeBpfObject | undefined;
+  let stage = 'open';
+  const links: string[] = [];
+  const linkIds: number[] = [];
+  try {
+    obj = new native.BpfObject(objectPath);
+    for (const p of obj.programs()) obj.setAutoload(p.name, wanted.has(p.name));
+    obj.setMaxEntries(MAPS.events, ringBytes);
+    obj.setRodata(RODATA.selfTgid, u32(options.selfTgid));
+    obj.setRodata(RODATA.connectAll, u32(options.connectAll ? 1 : 0));
+    if (options.pinDir !== undefined) {
+      for (const key of PINNED_MAPS) obj.setPinPath(MAPS[key], path.join(options.pinDir, MAPS[key]));
+    }
+    stage = 'load';
+    obj.load();
+    stage = 'attach';
+    for (const name of wanted) {
+      const isCgroup = (PROGRAMS.cgroup as readonly string[]).includes(name);
+      linkIds.push(obj.attach(name, isCgroup ? { cgroupPath: options.cgroupAttachPath } : undefined));
+      links.push(name);
+    }
+  } catch (err) {
+    obj?.destroy();
+    const d = describe(err);
+    throw new SensorError('AEGIS_ERR_SENSOR_LOAD', `${backend} mode: ${stage} failed: ${d.message}`, {
+      cause: err,
+      ...(d.errno !== undefined ? { errno: d.errno } : {}),
+      details: { backend, attached: links, log: d.log },
+    });
+  }
+  const loaded = obj;
+  const maps = Object.fromEntries((Object.keys(MAPS) as MapKey[]).map((k) => [k, loaded.map(MAPS[k])])) as unknown as SensorMaps;
+  let destroyed = false;
+  return {
+    backend,
+    maps,
+    attached: links,
+    fallbackReason: undefined,
+    ringBytes,
+    programStats: () => (destroyed ? [] : loaded.programStats()),
+    detachAll() {
+      if (destroyed) return;
+      for (const id of linkIds.splice(0)) loaded.detach(id);
+    },
+    destroy(opts) {
+      if (destroyed) return;
+      destroyed = true;
+      loaded.destroy();
+      if (opts?.unpin === true && options.pinDir !== undefined) {
+        for (const key of PINNED_MAPS) fs.rmSync(path.join(options.pinDir, MAPS[key]), { force: true });
+      }
+    },
+  };
+}
+
+/**
+ * Open, configure, load and attach. With backend `lsm`, a load or attach failure falls back to `tracepoint` (the
+ * reason is kept in `fallbackReason`); a `tracepoint` failure is final.
+ */
+export function loadSensorObject(options: SensorObjectOptions): SensorObject {
+  if (options.backend === 'tracepoint') return loadWithRetry(options, 'tracepoint');
+  try {
+    return loadWithRetry(options, 'lsm');
+  } catch (err) {
+    const reason = `LSM mode could not start (${(err as Error).message}); using tracepoint mode`;
+    const fallback = loadWithRetry(options, 'tracepoint');
+    return { ...fallback, fallbackReason: reason };
+  }
+}
+
+const EAGAIN = 11;
+const LOAD_ATTEMPTS = 5;
+
+/*
+ * The verifier gives up with EAGAIN when a signal arrives while it works (a profiler's SIGPROF, a SIGCHLD storm);
+ * libbpf retries a few times per program, but a busy process can still see it. EAGAIN is transient: try the whole
+ * load again a few times before calling it a failure. Any other errno is final.
+ */
+function loadWithRetry(options: SensorObjectOptions, backend: SensorBackend): SensorObject {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return loadOnce(options, backend);
+    } catch (err) {
+      if (!(err instanceof SensorError) || err.errno !== EAGAIN || attempt >= LOAD_ATTEMPTS) throw err;
+    }
+  }
+}

@@ -1,0 +1,150 @@
+/**
+ * `aegisbpf policy apply | rollback | show`, as a library.
+ *
+ * apply: parse + validate (no I/O) -> compile against the detected capabilities (refuses what the kernel cannot
+ * enforce unless a fallback is named) -> capacity check -> write the maps all-or-nothing (when a sensor is running:
+ * its maps, in-process or pinned) -> commit to the store. With no running sensor the policy is stored and applied
+ * by the next sensor start (restore()).
+ */
+import type { RuleNames } from '../event-mapper';
+import type { EnforcementCapabilities } from '../feature-probe';
+import { SensorError } from '../errors';
+import type { CompiledRule, TargetResolver } from './policy-compile';
+import { compilePolicy, fsResolver } from './policy-compile';
+import { parsePolicy } from './policy-file';
+import type { PolicyMode } from './policy-file';
+import type { MapsApplyResult, PolicyMapSet } from './policy-maps';
+import { applyToMaps, mapUtilization, readConfig } from './policy-maps';
+import type { PolicyStore, StoredPolicy } from './policy-store';
+
+export interface ApplyResult {
+  readonly generation: number;
+  readonly mode: PolicyMode;
+  /** true when written into kernel maps now; false when only stored for the next sensor start. */
+  readonly live: boolean;
+  readonly rules: readonly CompiledRule[];
+  readonly warnings: readonly string[];
+  readonly changes: MapsApplyResult | undefined;
+  /** One sentence for the CLI and for the `sensor` event. */
+  readonly message: string;
+}
+
+export interface PolicyShow {
+  readonly current: StoredPolicy | undefined;
+  readonly previous: StoredPolicy | undefined;
+  /** What the kernel holds now, when a sensor is running. */
+  readonly kernel:
+    | { readonly mode: PolicyMode; readonly generation: number; readonly maps: readonly { readonly map: string; readonly entries: number; readonly capacity: number }[] }
+    | undefined;
+}
+
+export interface PolicyEngine {
+  apply(text: string, source: string): ApplyResult;
+  rollback(): ApplyResult;
+  show(): PolicyShow;
+  /** Write the stored current policy into the maps (sensor start). undefined when nothing is stored. */
+  restore(): ApplyResult | undefined;
+}
+
+export interface PolicyEngineOptions {
+  readonly store: PolicyStore;
+  readonly capabilities: EnforcementCapabilities;
+  /** Live maps; undefined when no sensor is running. */
+  readonly maps?: PolicyMapSet;
+  readonly cgroupRoot?: string;
+  readonly resolver?: TargetResolver;
+  readonly now?: () => Date;
+}
+
+export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
+  const { store, capabilities, maps } = options;
+  const resolver = options.resolver ?? fsResolver(options.cgroupRoot);
+  const now = options.now ?? (() => new Date());
+
+  const install = (text: string, source: string, generation: number, commitToStore: boolean): ApplyResult => {
+    const policy = parsePolicy(text, source);
+    const compiled = compilePolicy(policy, capabilities, resolver);
+    const stored: StoredPolicy = {
+      generation,
+      appliedAt: now().toISOString(),
+      source,
+      text,
+      mode: compiled.mode,
+      rules: compiled.rules,
+      live: maps !== undefined,
+    };
+    const pending = commitToStore ? store.stage(stored) : undefined;
+    let changes: MapsApplyResult | undefined;
+    try {
+      if (maps !== undefined) changes = applyToMaps(maps, compiled, generation);
+    } catch (err) {
+      pending?.abort();
+      throw err;
+    }
+    pending?.commit();
+    const where = maps !== undefined ? 'now enforced by the running sensor' : 'stored; no sensor is running, it applies when the sensor starts';
+    return {
+      generation,
+      mode: compiled.mode,
+      live: maps !== undefined,
+      rules: compiled.rules,
+      warnings: compiled.warnings,
+      changes,
+      message: `Policy generation ${generation} from ${source} (${compiled.rules.length} rules, mode ${compiled.mode}) is ${where}.`,
+    };
+  };
+
+  return {
+    apply(text, source) {
+      return install(text, source, (store.current()?.generation ?? 0) + 1, true);
+    },
+    rollback() {
+      const prev = store.previous();
+      if (prev === undefined) throw new SensorError('AEGIS_ERR_POLICY_NO_PREVIOUS', `there is no previously applied policy in ${store.dir} to roll back to`);
+      const result = install(prev.text, prev.source, (store.current()?.generation ?? 0) + 1, true);
+      return { ...result, message: `Rolled back to the policy from ${prev.source} (applied ${prev.appliedAt}): ${result.message}` };
+    },
+    show() {
+      return {
+        current: store.current(),
+        previous: store.previous(),
+        kernel: maps === undefined ? undefined : { ...readConfig(maps), maps: mapUtilization(maps) },
+      };
+    },
+    restore() {
+      const cur = store.current();
+      if (cur === undefined) return undefined;
+      return install(cur.text, cur.source, cur.generation, false);
+    },
+  };
+}
+
+/**
+ * Rule id -> rule name over the stored current and previous policies (records in flight during a change may
+ * carry either). Re-reads the store when current.json changed, checked at most once per `recheckMillis`.
+ */
+export function storeRuleNames(store: PolicyStore, recheckMillis = 1000): RuleNames {
+  let names = new Map<number, string>();
+  let version = -1;
+  let checkedAt = Number.NEGATIVE_INFINITY;
+  const reload = (): void => {
+    const v = store.currentVersion();
+    if (v === version) return;
+    version = v;
+    const next = new Map<number, string>();
+    for (const p of [store.previous(), store.current()]) for (const r of p?.rules ?? []) next.set(r.ruleId, r.id);
+    names = next;
+  };
+  return {
+    name(ruleId) {
+      const hit = names.get(ruleId);
+      if (hit !== undefined) return hit;
+      const t = Date.now();
+      if (t - checkedAt >= recheckMillis) {
+        checkedAt = t;
+        reload();
+      }
+      return names.get(ruleId);
+    },
+  };
+}
