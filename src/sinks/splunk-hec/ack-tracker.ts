@@ -73,6 +73,8 @@ interface ChannelState {
 const REPLAY_WINDOW = 4096;
 /** An ack query that takes longer than this is abandoned (the next interval asks again). */
 const QUERY_TIMEOUT_MILLIS = 10_000;
+/** Delay of the next poll after one that found everything acknowledged (see schedule()). */
+const QUICK_POLL_MILLIS = 50;
 
 export function createAckTracker(options: AckTrackerOptions): AckTracker {
   return new AckTrackerImpl(options);
@@ -85,6 +87,8 @@ class AckTrackerImpl implements AckTracker {
   private closed = false;
   private isDisabled = false;
   private count = 0;
+  /** Whether the last poll found every id it asked about acknowledged (true before the first poll). */
+  private lastPollConfirmedAll = true;
   private readonly stop = new AbortController();
   private readonly now: () => number;
 
@@ -184,16 +188,24 @@ class AckTrackerImpl implements AckTracker {
     return waiters.length;
   }
 
+  /**
+   * The next poll comes after the poll interval, or after QUICK_POLL_MILLIS when the previous poll found every id it
+   * asked about acknowledged (and before the first poll): a receiver that indexes faster than the interval is then
+   * asked again soon instead of leaving batches (and their concurrency slots) waiting a whole interval, while a slow
+   * receiver — one that answers `false` — is asked once per interval.
+   */
   private schedule(): void {
     if (this.timer !== undefined || this.polling || this.closed || this.count === 0) return;
+    const delay = this.lastPollConfirmedAll ? Math.min(QUICK_POLL_MILLIS, this.options.pollIntervalMillis) : this.options.pollIntervalMillis;
     this.timer = setTimeout(() => {
       this.timer = undefined;
       void this.tick();
-    }, this.options.pollIntervalMillis);
+    }, delay);
   }
 
   private async tick(): Promise<void> {
     this.polling = true;
+    let confirmedAll = true;
     try {
       this.expire();
       for (const [channel, state] of [...this.channels]) {
@@ -204,6 +216,7 @@ class AckTrackerImpl implements AckTracker {
         if (this.closed) return;
         switch (result.kind) {
           case 'acks':
+            for (const id of ids) if (result.acks.get(id) !== true) confirmedAll = false;
             for (const [id, acked] of result.acks) {
               if (!acked) continue;
               const w = state.pending.get(id);
@@ -222,12 +235,14 @@ class AckTrackerImpl implements AckTracker {
             this.options.onChannelInvalid(channel, result.reason);
             break;
           case 'failed':
+            confirmedAll = false;
             break; // the next interval asks again; deadlines still apply
         }
       }
       this.expire();
     } finally {
       this.polling = false;
+      this.lastPollConfirmedAll = confirmedAll;
       this.schedule();
     }
   }

@@ -67,7 +67,7 @@ export const hecConfigSchema: { properties: Record<string, JsonSchemaObject>; re
       description: 'Indexer acknowledgement: a batch is delivered only when /services/collector/ack confirms its ackId.',
       properties: {
         enabled: { type: 'boolean', description: 'Wait for indexer acknowledgement (default true). Without it, HTTP 200 means delivered.' },
-        poll_interval_ms: { type: 'integer', minimum: 10, maximum: 600_000, description: `Interval of the shared ack query (default ${HEC_DEFAULTS.pollIntervalMillis}).` },
+        poll_interval_ms: { type: 'integer', minimum: 10, maximum: 600_000, description: `Interval of the shared ack query while batches are pending (default ${HEC_DEFAULTS.pollIntervalMillis}); after a query that found everything acknowledged, the next one comes after 50 ms.` },
         timeout_ms: { type: 'integer', minimum: 100, description: `Resend a batch not acknowledged this long after HEC accepted it; possible duplicates are counted (default ${HEC_DEFAULTS.ackTimeoutMillis}).` },
       },
     },

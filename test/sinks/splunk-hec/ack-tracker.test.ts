@@ -111,3 +111,32 @@ test('a refused channel fails its waiters (channel); abort and close fail theirs
   assert.ok(((await closing) as Extract<AckOutcome, { kind: 'lost' }>).cause === 'closed');
   assert.equal(r.tracker.pending, 0);
 });
+
+test('poll cadence: soon after a poll that confirmed everything, a whole interval after one that did not', async () => {
+  const times: number[] = [];
+  let yes = true;
+  const t = createAckTracker({
+    pollIntervalMillis: 400,
+    timeoutMillis: 10_000,
+    query: (_c, ids) => {
+      times.push(Date.now());
+      return Promise.resolve({ kind: 'acks', acks: new Map(ids.map((i) => [i, yes])) });
+    },
+    extra: {},
+    onDisabled: () => undefined,
+    onChannelInvalid: () => undefined,
+    onRestart: () => undefined,
+  });
+  const started = Date.now();
+  await t.wait('A', 0, signal());
+  assert.ok(Date.now() - started < 300, `a fast receiver confirms without waiting the 400 ms interval (${Date.now() - started} ms)`);
+  yes = false;
+  const w = t.wait('A', 1, signal());
+  await new Promise((r) => setTimeout(r, 150));
+  yes = true;
+  await w;
+  assert.ok(times.length >= 3);
+  const gap = times[2]! - times[1]!;
+  assert.ok(gap >= 390, `after a poll answered false, the next one waits the interval (${gap} ms)`);
+  t.close();
+});
