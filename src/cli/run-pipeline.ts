@@ -35,7 +35,7 @@ export function summarize(pipeline: Pipeline, reports: readonly ShutdownReport[]
   for (const [name, s] of stats.sinks) {
     sinks[name] = {
       received: s.received, delivered: s.delivered, dead_lettered: s.deadLettered, dropped: s.dropped, retried: s.retriedEvents, duplicates: s.duplicates,
-      ...(Object.keys(s.transport).length > 0 ? { transport: s.transport } : {}),
+      ...(Object.keys(s.extra).length > 0 ? { extra: s.extra } : {}),
     };
   }
   return {

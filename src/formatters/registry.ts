@@ -4,6 +4,7 @@
 import { AegisError } from '../util/errors';
 import { cefFormatter } from './cef';
 import { ecsFormatter } from './ecs';
+import { hecFormatter } from './hec';
 import { jsonFormatter } from './json';
 import { createKafkaFormatterDefinition } from './kafka';
 import { leefFormatter } from './leef';
@@ -23,6 +24,7 @@ const FORMATTERS: readonly AnyFormatterDefinition[] = [
   ocsfFormatter,
   rfc5424Formatter,
   rfc3164Formatter,
+  hecFormatter,
   createKafkaFormatterDefinition({ createFormatter, formatSpecSchema, formatterNames, getFormatterDefinition }),
 ];
 

@@ -73,7 +73,7 @@ export function createPipeline(config: AegisConfig, options: PipelineOptions): P
     const formatter = createFormatter<unknown>((raw.format as FormatSpec | undefined) ?? def.formats.default, { hostname, version: options.version });
     const sinkLogger = logger.child(`sink.${entry.name}`);
     const sinkStats = createSinkStats(entry.name, entry.type);
-    const transport = def.createTransport(def.parse(raw), { name: entry.name, logger: sinkLogger, formatter, hostname, dataDir: config.dataDir, version: options.version, counters: sinkStats.transport });
+    const transport = def.createTransport(def.parse(raw), { name: entry.name, logger: sinkLogger, formatter, hostname, dataDir: config.dataDir, version: options.version, stats: sinkStats });
     const core = parseCoreOptions(raw, mergeCoreDefaults(def.coreDefaults));
     stats.sinks.set(entry.name, sinkStats);
     sinks.set(entry.name, createSink({ name: entry.name, type: entry.type, transport, formatter, stats: sinkStats, logger: sinkLogger, deadLetter }, core));

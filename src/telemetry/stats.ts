@@ -56,8 +56,12 @@ export interface SinkStats {
   healthy: boolean;
   lastError: string | undefined;
   readonly sendLatencyMillis: Histogram;
-  /** Transport-specific counters by name (syslog: `truncated`, `connects`, `connection_lost`, …). */
-  readonly transport: Record<string, number>;
+  /**
+   * Protocol-specific numbers a transport keeps (e.g. HEC `acks_pending`, `ack_timeouts_total`). Keys are fixed per
+   * sink type (bounded: never derived from data), snake_case; counters end in `_total`, the rest are gauges. Each
+   * sink's keys are listed in docs/sinks.md.
+   */
+  readonly extra: Record<string, number>;
 }
 
 export function createSinkStats(sink: string, type: string): SinkStats {
@@ -65,7 +69,7 @@ export function createSinkStats(sink: string, type: string): SinkStats {
     sink, type,
     received: 0, delivered: 0, deliveredBytes: 0, batches: 0, failedRequests: 0, retriedEvents: 0, duplicates: 0,
     deadLettered: 0, dropped: {}, bufferEvents: 0, bufferBytes: 0, inflightBatches: 0, healthy: true,
-    lastError: undefined, sendLatencyMillis: new Histogram(LATENCY_BUCKETS_MILLIS), transport: {},
+    lastError: undefined, sendLatencyMillis: new Histogram(LATENCY_BUCKETS_MILLIS), extra: {},
   };
 }
 

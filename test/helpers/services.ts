@@ -59,6 +59,8 @@ export interface HecReceiverOptions {
   readonly set?: Readonly<Record<string, string | number | boolean>>;
   /** Start-up timeout (default 30 s; a cold build is part of provisioning and not counted here). */
   readonly startTimeoutMs?: number;
+  /** Listen on this port (e.g. to restart a receiver where a client expects it) instead of a free one. */
+  readonly port?: number;
 }
 
 export interface HecReceiverService {
@@ -75,6 +77,8 @@ export interface HecReceiverService {
   readonly workDir: string;
   readonly logFile: string;
   readonly startupMs: number;
+  /** Process id (= process group) of the collector: `process.kill(pid, 'SIGTERM')` stops it and keeps its work dir. */
+  readonly pid: number;
   /** Stops the collector and deletes its work dir (including outputFile). Idempotent. */
   stop(): Promise<void>;
 }
@@ -197,10 +201,10 @@ function makeStop(script: string, workDir: string): () => Promise<void> {
   };
 }
 
-async function startWithFreePort(script: string, service: string, buildArgs: (port: number) => string[], timeoutMs: number) {
+async function startWithFreePort(script: string, service: string, buildArgs: (port: number) => string[], timeoutMs: number, fixedPort?: number) {
   let last: ScriptResult | undefined;
   for (let attempt = 0; attempt < 3; attempt++) {
-    const port = await freeLoopbackPort();
+    const port = fixedPort ?? (await freeLoopbackPort());
     const result = await runScript(script, ['start', ...buildArgs(port)], timeoutMs);
     if (result.ok) return { port, values: parseKeyValues(result.stdout) };
     last = result;
@@ -261,7 +265,7 @@ export async function startHecReceiver(opts: HecReceiverOptions = {}): Promise<H
     for (const [k, v] of Object.entries(opts.set ?? {})) a.push('--set', `${k}=${String(v)}`);
     return a;
   };
-  const started = await startWithFreePort(script, 'Splunk HEC receiver', args, (startTimeoutS + 30) * 1000);
+  const started = await startWithFreePort(script, 'Splunk HEC receiver', args, (startTimeoutS + 30) * 1000, opts.port);
   if ('ok' in started) return started;
   const { port, values } = started;
   const workDir = required(values, 'work_dir');
@@ -279,6 +283,7 @@ export async function startHecReceiver(opts: HecReceiverOptions = {}): Promise<H
     workDir,
     logFile: required(values, 'log_file'),
     startupMs: Number(required(values, 'startup_ms')),
+    pid: Number(required(values, 'pid')),
     stop: makeStop(script, workDir),
   };
 }

@@ -29,6 +29,11 @@ export interface ContractOptions {
   readonly recovers?: boolean;
   /** Encode events as the sink would (default: json). */
   readonly encode?: (event: AegisEvent) => string;
+  /**
+   * What the receiver legitimately does to an event that the sink cannot prevent, applied to the expected events
+   * (e.g. a UTF-8 receiver turns lone UTF-16 surrogates into U+FFFD). Default: nothing.
+   */
+  readonly receiverNormalizes?: (events: AegisEvent[]) => AegisEvent[];
 }
 
 export function batchOf(events: readonly AegisEvent[], encode: (e: AegisEvent) => string = formatJson, attempt = 1): Batch<string> {
@@ -65,7 +70,8 @@ export function runTransportContract(options: ContractOptions): void {
     assert.equal(result2.kind, 'delivered');
     const got = await s.received();
     assert.deepEqual(got.map((e) => e.exec_id), events.map((e) => e.exec_id));
-    assert.deepEqual(got, JSON.parse(JSON.stringify(events)) as AegisEvent[]);
+    const expected = JSON.parse(JSON.stringify(events)) as AegisEvent[];
+    assert.deepEqual(got, options.receiverNormalizes === undefined ? expected : options.receiverNormalizes(expected));
   });
 
   withSubject('healthcheck: healthy receiver, then broken receiver with a reason', async (s) => {

@@ -5,6 +5,7 @@
  */
 import type { FormatSpec, Formatter, JsonSchemaObject } from '../../formatters/types';
 import type { Logger } from '../../util/logger';
+import type { SinkStats } from '../../telemetry/stats';
 import type { CoreOverrides } from './config';
 import type { Transport } from './types';
 
@@ -15,12 +16,8 @@ export interface SinkBuildContext<R = string> {
   readonly hostname: string;
   readonly dataDir: string;
   readonly version: string;
-  /**
-   * Transport-specific counters (syslog: `truncated`, `connects`, `connection_lost`, …), kept in the sink's stats
-   * (`SinkStats.transport`) so they reach the final summary and the metrics. Optional for callers that build a
-   * transport by hand (tests).
-   */
-  readonly counters?: Record<string, number>;
+  /** The sink's counters (the core owns them); a transport adds its protocol's numbers under `stats.extra`. */
+  readonly stats: SinkStats;
 }
 
 export interface SinkDefinition<C = unknown, R = string> {

@@ -110,8 +110,8 @@ class SinkRuntime<R> implements Sink {
     this.random = deps.random ?? Math.random;
     this.sizeOf = deps.sizeOf ?? defaultSizeOf;
     this.log = deps.logger;
-    // Every batch waiting in backoff listens on the shutdown signal; with request.concurrency above 10 Node would
-    // print a MaxListenersExceededWarning (not JSON) on stderr. The listeners are bounded by the concurrency.
+    // Every attempt in flight (up to request.concurrency) and a healthcheck listen on the shutdown signal; above
+    // Node's default of 10 listeners that is not a leak, so raise the warning threshold to the real bound.
     setMaxListeners(options.request.concurrency + 10, this.shutdown.signal);
   }
 

@@ -23,5 +23,5 @@ export const syslogSink: SinkDefinition<SyslogSinkConfig> = {
   },
   check: checkSyslogConfig,
   parse: parseSyslogConfig,
-  createTransport: (config, context) => createSyslogTransport(config, { logger: context.logger, counters: context.counters ?? {} }, { version: context.version }),
+  createTransport: (config, context) => createSyslogTransport(config, { logger: context.logger, counters: context.stats.extra }, { version: context.version }),
 };

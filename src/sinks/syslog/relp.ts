@@ -54,13 +54,13 @@ export function createRelpTransport(config: SyslogSinkConfig, deps: SyslogTransp
     if (session !== undefined) {
       const old = session;
       session = undefined;
-      if (old.exhausted && !old.unusable) increment(counters, 'relp_rollovers');
-      else increment(counters, 'connection_lost'); // the server closed it (restart, serverclose) or the network broke
+      if (old.exhausted && !old.unusable) increment(counters, 'relp_rollovers_total');
+      else increment(counters, 'connection_lost_total'); // the server closed it (restart, serverclose) or the network broke
       await old.drain();
       await old.close(CLOSE_TIMEOUT_MILLIS);
     }
     session = await RelpSession.open(target, sessionOptions, signal);
-    increment(counters, 'connects');
+    increment(counters, 'connects_total');
     return session;
   };
 
@@ -68,9 +68,9 @@ export function createRelpTransport(config: SyslogSinkConfig, deps: SyslogTransp
     if (config.maxMessageBytes <= 0) return data;
     const cut = truncateMessage(data, config.maxMessageBytes);
     if (!cut.truncated) return data;
-    increment(counters, 'truncated');
+    increment(counters, 'truncated_total');
     logger.burst('WARN', 'syslog-truncated', `A syslog message was longer than max_message_bytes (${config.maxMessageBytes}) and was truncated at its end.`, {
-      code: 'AEGIS_ERR_SYSLOG_TRUNCATED', truncatedTotal: counters.truncated,
+      code: 'AEGIS_ERR_SYSLOG_TRUNCATED', truncatedTotal: counters.truncated_total,
     });
     return cut.bytes;
   };
@@ -167,13 +167,13 @@ export function createRelpTransport(config: SyslogSinkConfig, deps: SyslogTransp
         rejected.push({ index: i, reason: `the RELP receiver refused the event: rsp ${o.status} ${o.text}` });
       }
     }
-    if (duplicates > 0) increment(counters, 'relp_resent_unacknowledged', duplicates);
+    if (duplicates > 0) increment(counters, 'relp_resent_unacknowledged_total', duplicates);
     if (retry.length === 0 && rejected.length === 0) return duplicates > 0 ? { kind: 'delivered', duplicates } : { kind: 'delivered' };
     const cause = lostError ?? (stopError instanceof Error ? stopError : undefined) ?? s.error ?? new Error('the RELP session ended');
     const { reason } = describeSyslogFailure(cause, context);
     if (retry.length > 0) {
       const unansweredAtBreak = retry.filter((i) => outcomes[i] !== undefined).length;
-      if (session === s) increment(counters, 'connection_lost'); // (a session already replaced was counted there)
+      if (session === s) increment(counters, 'connection_lost_total'); // (a session already replaced was counted there)
       logger.burst('WARN', 'relp-session-lost', 'The RELP session broke; unanswered events are resent on a new session (the receiver may see some of them twice).', {
         code: 'AEGIS_ERR_SYSLOG_CONNECTION_LOST', receiver: context.where, unanswered: unansweredAtBreak, notSent: retry.length - unansweredAtBreak, reason,
       });

@@ -54,7 +54,7 @@ export function createStreamTransport(config: SyslogSinkConfig, deps: SyslogTran
     c.dead = true;
     if (c === conn) conn = undefined;
     if (c.written > 0 && !c.closing) {
-      increment(counters, 'connection_lost');
+      increment(counters, 'connection_lost_total');
       logger.burst('WARN', 'syslog-conn-lost', 'The connection to the syslog receiver was lost. Plain TCP/TLS syslog has no acknowledgement: events written shortly before may be lost without a trace (use RELP where that matters). Unwritten events are resent after reconnecting.', {
         code: 'AEGIS_ERR_SYSLOG_CONNECTION_LOST', receiver: context.where, eventsWrittenOnConnection: c.written, reason: c.error?.message,
       });
@@ -75,7 +75,7 @@ export function createStreamTransport(config: SyslogSinkConfig, deps: SyslogTran
     });
     socket.on('close', () => markDead(c, Object.assign(new Error('connection closed'), { code: 'ECONNRESET' })));
     socket.on('data', () => undefined); // syslog receivers send nothing; read so that FIN is seen
-    increment(counters, 'connects');
+    increment(counters, 'connects_total');
     conn = c;
     return c;
   };
@@ -126,9 +126,9 @@ export function createStreamTransport(config: SyslogSinkConfig, deps: SyslogTran
         return classifySyslogError(err, context);
       }
       const chunks = frameMessages(batch.records.map((r) => r.data), config.framing, config.maxMessageBytes, () => {
-        increment(counters, 'truncated');
+        increment(counters, 'truncated_total');
         logger.burst('WARN', 'syslog-truncated', `A syslog message was longer than max_message_bytes (${config.maxMessageBytes}) and was truncated at its end.`, {
-          code: 'AEGIS_ERR_SYSLOG_TRUNCATED', truncatedTotal: counters.truncated,
+          code: 'AEGIS_ERR_SYSLOG_TRUNCATED', truncatedTotal: counters.truncated_total,
         });
       });
       const outcomes: Promise<boolean>[] = [];

@@ -48,7 +48,7 @@ export function buildSyslogSink(raw: Record<string, unknown>, dir: string, inter
   const logger = createLogger({ level: 'DEBUG', write: (line) => logs.push(JSON.parse(line) as Record<string, unknown>) });
   const stats = createSinkStats('out', 'syslog');
   const formatter = createFormatter<string>((raw.format as FormatSpec | undefined) ?? syslogSink.formats.default, { hostname: 'test-fallback', version: '0.1.0' });
-  const counters = stats.transport;
+  const counters = stats.extra;
   const transport = createSyslogTransport(parseSyslogConfig(raw), { logger, counters }, { version: '0.1.0', ...internals });
   const deadLetterPath = path.join(dir, 'dead-letter.ndjson');
   const deadLetter = createDeadLetterQueue({ path: deadLetterPath, maxBytes: 1 << 30, logger, stats: { written: 0, bytes: 0, failed: 0 } });

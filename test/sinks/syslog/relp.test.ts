@@ -34,8 +34,8 @@ test('syslog relp: sessions roll over before TXNR passes its limit (lowered to 9
     await s.sink.close(30_000);
     assert.equal(s.stats.delivered, events.length);
     // TXNR 1 is the open, so each session carries at most 96 events: 2000 events need at least 21 sessions.
-    assert.ok((s.counters.relp_rollovers ?? 0) >= 20, `rollovers: ${s.counters.relp_rollovers}`);
-    assert.equal(s.counters.connection_lost ?? 0, 0);
+    assert.ok((s.counters.relp_rollovers_total ?? 0) >= 20, `rollovers: ${s.counters.relp_rollovers_total}`);
+    assert.equal(s.counters.connection_lost_total ?? 0, 0);
     await waitForLines(r.eventsFile, events.length, 'every event');
     const check = checkReceived(r.lines(), events);
     assert.deepEqual([check.missing.length, check.duplicates, check.extra.length], [0, 0, 0]);

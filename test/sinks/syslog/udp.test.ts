@@ -29,7 +29,7 @@ for (const limit of [undefined, 1200] as const) {
       await feed(s.sink, events, 10, 20);
       await s.sink.close(10_000);
       assert.equal(s.stats.delivered, events.length);
-      assert.equal(s.counters.truncated, longer, 'every truncation counted');
+      assert.equal(s.counters.truncated_total, longer, 'every truncation counted');
       assert.ok(s.logs.some((l) => l.code === 'AEGIS_ERR_SYSLOG_TRUNCATED'), 'and logged');
       await waitForLines(r.rawFile, events.length, 'every datagram at the receiver');
       // What rsyslog received, whole, for each event: the message we sent, cut at the limit if it was longer.
