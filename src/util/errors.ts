@@ -22,6 +22,10 @@ export const ERROR_CODES = {
   AEGIS_ERR_DLQ_WRITE: 'The dead-letter file could not be written; the affected events are counted as lost.',
   AEGIS_ERR_RETRY_DEADLINE: 'A batch was retried past the sink’s retry deadline; its events went to the dead-letter file.',
   AEGIS_ERR_SHUTDOWN_UNDELIVERED: 'Events were still undelivered when the shutdown timeout expired; they went to the dead-letter file.',
+  AEGIS_ERR_METRICS_LISTEN: 'The daemon could not listen on its metrics port (in use, privileged, or an address this host does not have); it keeps running without /metrics, /health and /ready and retries.',
+  AEGIS_ERR_CONTROL_SOCKET: 'The daemon could not create its control socket (another daemon owns it, or the path is not usable); `aegisbpf stats` and `aegisbpf metrics` cannot reach it.',
+  AEGIS_ERR_DAEMON_UNREACHABLE: '`aegisbpf stats` or `aegisbpf metrics` found no running daemon on the control socket (and no pinned sensor maps to read instead), or may not use the socket.',
+  AEGIS_ERR_METRICS_WRITE: '`aegisbpf metrics --out FILE` could not write the textfile (directory missing or not writable, disk full).',
   AEGIS_ERR_INTERNAL: 'A bug in aegisbpf. Please report it with the log line.',
 } as const;
 
