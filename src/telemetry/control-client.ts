@@ -27,7 +27,9 @@ export function controlGet(socketPath: string, urlPath: string, timeoutMillis = 
       settled = true;
       resolve(r);
     };
-    const req = http.get({ socketPath, path: urlPath, timeout: timeoutMillis, headers: { accept: '*/*' } }, (res) => {
+    // agent: false: one connection per request. A pooled keep-alive connection to a daemon that has since stopped
+    // would fail with a reset instead of the "not running" that a fresh connect reports.
+    const req = http.get({ socketPath, path: urlPath, timeout: timeoutMillis, agent: false, headers: { accept: '*/*' } }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => finish({ ok: true, status: res.statusCode ?? 0, value: Buffer.concat(chunks).toString('utf8') }));
