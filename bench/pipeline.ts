@@ -95,4 +95,5 @@ function main(): void {
   }
 }
 
-main();
+// Only when run, not when another benchmark imports writeEventsFile.
+if (require.main === module) main();
