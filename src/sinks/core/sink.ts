@@ -113,10 +113,18 @@ class SinkRuntime<R> implements Sink {
 
   async healthcheck(timeoutMillis = this.options.request.timeoutMillis): Promise<HealthResult> {
     let result: HealthResult;
+    const attempt = this.attemptSignal(timeoutMillis);
     try {
-      result = await this.deps.transport.healthcheck(AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(timeoutMillis)]));
+      const gaveUp = new Promise<HealthResult>((resolve) => {
+        const onAbort = (): void => resolve({ healthy: false, reason: `no answer within ${timeoutMillis} ms` });
+        if (attempt.signal.aborted) onAbort();
+        else attempt.signal.addEventListener('abort', onAbort, { once: true });
+      });
+      result = await Promise.race([this.deps.transport.healthcheck(attempt.signal), gaveUp]);
     } catch (err) {
       result = { healthy: false, reason: describeError(err) };
+    } finally {
+      attempt.done();
     }
     if (result.healthy) {
       if (!this.stats.healthy) this.log.info('Sink healthcheck passed.', { sink: this.name });
@@ -294,15 +302,42 @@ class SinkRuntime<R> implements Sink {
     }
   }
 
+  /**
+   * A signal that aborts on shutdown or after `timeoutMillis`, and its cleanup. Built by hand rather than with
+   * AbortSignal.any/timeout: one send per batch for the life of the daemon must not accumulate listeners on the
+   * long-lived shutdown signal or leave timers behind.
+   */
+  private attemptSignal(timeoutMillis: number): { signal: AbortSignal; timedOut: () => boolean; done: () => void } {
+    const ctl = new AbortController();
+    let timedOut = false;
+    const onShutdown = (): void => ctl.abort();
+    if (this.shutdown.signal.aborted) ctl.abort();
+    else this.shutdown.signal.addEventListener('abort', onShutdown, { once: true });
+    const timer = setTimeout(() => {
+      timedOut = true;
+      ctl.abort();
+    }, timeoutMillis);
+    return {
+      signal: ctl.signal,
+      timedOut: () => timedOut,
+      done: () => {
+        clearTimeout(timer);
+        this.shutdown.signal.removeEventListener('abort', onShutdown);
+      },
+    };
+  }
+
   private async sendOnce(records: readonly EncodedRecord<R>[], id: number, attempt: number): Promise<SendResult> {
     let bytes = 0;
     for (const r of records) bytes += r.bytes;
-    const signal = AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(this.options.request.timeoutMillis)]);
+    const attemptSignal = this.attemptSignal(this.options.request.timeoutMillis);
+    const { signal } = attemptSignal;
     const started = this.now();
     let onAbort: (() => void) | undefined;
     const aborted = new Promise<SendResult>((resolve) => {
-      onAbort = () => resolve({ kind: 'retryable', reason: this.shutdown.signal.aborted ? 'aborted by shutdown' : `no response within ${this.options.request.timeoutMillis} ms` });
-      signal.addEventListener('abort', onAbort, { once: true });
+      onAbort = () => resolve({ kind: 'retryable', reason: attemptSignal.timedOut() ? `no response within ${this.options.request.timeoutMillis} ms` : 'aborted by shutdown' });
+      if (signal.aborted) onAbort();
+      else signal.addEventListener('abort', onAbort, { once: true });
     });
     try {
       // A transport that ignores the signal cannot hold the sink: the abort wins the race. If its send completes
@@ -312,6 +347,7 @@ class SinkRuntime<R> implements Sink {
       return { kind: 'retryable', reason: `transport error: ${describeError(err)}` };
     } finally {
       if (onAbort !== undefined) signal.removeEventListener('abort', onAbort);
+      attemptSignal.done();
       this.stats.sendLatencyMillis.observe(this.now() - started);
     }
   }

@@ -293,3 +293,13 @@ test('concurrency bounds the batches in flight', async () => {
   assert.equal(h.sink.stats.delivered, 100);
   h.cleanup();
 });
+
+test('healthcheck: a transport that never answers is reported unhealthy after the timeout', async () => {
+  const h = harness();
+  h.transport.healthcheck = () => new Promise(() => undefined);
+  const r = await h.sink.healthcheck(50);
+  assert.deepEqual(r, { healthy: false, reason: 'no answer within 50 ms' });
+  assert.equal(h.sink.stats.healthy, false);
+  await h.sink.close(1000);
+  h.cleanup();
+});
