@@ -57,10 +57,10 @@ export const controlConfigSection: ConfigSection = {
     description: 'The local control socket that `aegisbpf stats` and `aegisbpf metrics` read (HTTP over a Unix socket, mode 0600).',
     properties: {
       enabled: { type: 'boolean', description: 'Create the socket (default true).' },
-      socket: { type: 'string', minLength: 1, description: `Socket path (default ${ROOT_CONTROL_SOCKET} as root, $XDG_RUNTIME_DIR/aegisbpf/control.sock otherwise). Overridden by AEGIS_CONTROL_SOCKET.` },
+      socket: { type: 'string', minLength: 1, maxLength: 107, description: `Socket path (default ${ROOT_CONTROL_SOCKET} as root, $XDG_RUNTIME_DIR/aegisbpf/control.sock otherwise). Overridden by AEGIS_CONTROL_SOCKET.` },
     },
-    // Unix socket paths are limited to 107 bytes by the kernel (sun_path).
   },
+  // Unix socket paths are limited to 107 bytes by the kernel (sun_path); the schema can only count characters.
   check(raw) {
     const socket = raw.socket;
     return typeof socket === 'string' && Buffer.byteLength(socket) > 107 ? ['socket: longer than the 107 bytes a Unix socket path may have'] : [];

@@ -55,6 +55,10 @@ test('GET /metrics on the running daemon: aegisbpf_up is 1, counters move as eve
     const count = sampleValue(later, 'aegisbpf_event_processing_latency_microseconds_count')!;
     // Every event read is counted once its chunk reached every sink buffer: at most one chunk is still in flight.
     assert.ok(count <= read(later) && count >= read(later) - 1024, `count ${count}, read ${read(later)}`);
+    // Bounded labels: the configuration's file paths are nowhere in a label without --detailed.
+    const labelValues = [...later.matchAll(/="((?:[^"\\]|\\.)*)"/g)].map((m) => m[1] as string);
+    assert.ok(labelValues.length > 50);
+    assert.deepEqual(labelValues.filter((v) => v.includes('/')), []);
     // Real zeros from the kernel side: no sensor in this build, nothing blocked, nothing dropped.
     assert.deepEqual(samples(later, 'aegisbpf_blocks_total').map((s) => s.value), [0, 0, 0, 0]);
     assert.deepEqual(samples(later, 'aegisbpf_map_capacity'), []);
