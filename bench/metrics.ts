@@ -89,14 +89,14 @@ async function benchScrape(): Promise<Record<string, unknown>> {
   stats.sources.set('sensor', createSourceStats('sensor', 'sensor'));
   for (let i = 0; i < 5000; i++) stats.pipeline.latencyWindow.record(50 + (i % 400), 64, performance.now());
   const metrics = createMetrics({ stats, version: 'bench', detailed: true });
-  const text = metrics.render();
+  const text = metrics.renderBuffer().toString('utf8');
   const series = text.split('\n').filter((l) => l !== '' && !l.startsWith('#')).length;
 
   const renderTimes: number[] = [];
-  for (let i = 0; i < 30; i++) metrics.render();
+  for (let i = 0; i < 30; i++) metrics.renderBuffer();
   for (let i = 0; i < 100; i++) {
     const t0 = process.hrtime.bigint();
-    metrics.render();
+    metrics.renderBuffer();
     renderTimes.push(Number(process.hrtime.bigint() - t0) / 1e6);
   }
   const promClientTimes: number[] = [];

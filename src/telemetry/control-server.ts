@@ -82,8 +82,8 @@ export function createControlServer(options: ControlServerOptions): ControlServe
         return;
       case '/v1/metrics': {
         const metrics = options.metrics(detailed);
-        const body = metrics.render();
-        res.writeHead(200, { 'content-type': metrics.contentType, 'content-length': Buffer.byteLength(body) });
+        const body = metrics.renderBuffer();
+        res.writeHead(200, { 'content-type': metrics.contentType, 'content-length': body.length });
         res.end(body);
         return;
       }

@@ -36,7 +36,7 @@ const TEXT = 'text/plain; charset=utf-8';
 export function createMetricsHandler(metrics: AegisMetrics, readiness: Readiness): http.RequestListener {
   return (req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
-    const send = (status: number, type: string, body: string): void => {
+    const send = (status: number, type: string, body: string | Buffer): void => {
       res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
       res.end(req.method === 'HEAD' ? undefined : body);
     };
@@ -47,7 +47,7 @@ export function createMetricsHandler(metrics: AegisMetrics, readiness: Readiness
     }
     switch (url.pathname) {
       case '/metrics':
-        send(200, metrics.contentType, metrics.render());
+        send(200, metrics.contentType, metrics.renderBuffer());
         return;
       case '/health':
         send(200, TEXT, 'ok\n');

@@ -14,12 +14,12 @@
 import { Registry, validateMetricName } from 'prom-client';
 import type { Metric } from 'prom-client';
 import type { FamilyValues, Sample } from './exposition';
-import { PROMETHEUS_CONTENT_TYPE, renderFamilies } from './exposition';
+import { PROMETHEUS_CONTENT_TYPE, familyHeader, formatValue, renderFamily, seriesText } from './exposition';
 import type { MetricName, MetricSpec } from './metric-catalog';
 import { METRICS, metricSpec } from './metric-catalog';
 import type { ProcessSampler, ProcessUsage } from './process-usage';
 import { createProcessSampler } from './process-usage';
-import type { SensorStats } from './sensor-stats';
+import type { SensorDetailedStats, SensorStats } from './sensor-stats';
 import { BLOCK_ACTIONS, NET_BLOCK_TYPES, NET_RULE_TYPES } from './sensor-stats';
 import type { Histogram, SinkStats, StatsRegistry } from './stats';
 
@@ -40,8 +40,10 @@ export interface MetricsOptions {
 export interface AegisMetrics {
   readonly registry: Registry;
   readonly contentType: string;
-  /** The whole exposition, synchronously (the server's `/metrics`, `aegisbpf metrics`). */
+  /** The whole exposition, synchronously (`aegisbpf metrics`, tests). */
   render(): string;
+  /** The same as UTF-8 bytes, built without a large intermediate string (the server's `/metrics`). */
+  renderBuffer(): Buffer;
   /** The families with their current samples (`aegisbpf stats`, tests). */
   collect(): FamilyValues[];
 }
@@ -57,6 +59,7 @@ interface ScrapeContext {
   readonly stats: StatsRegistry;
   readonly nowMillis: number;
   readonly sensor: SensorStats;
+  readonly detailed: SensorDetailedStats | undefined;
   readonly process: ProcessUsage;
 }
 
@@ -73,6 +76,8 @@ class StatsFamily {
     readonly spec: MetricSpec,
     private readonly read: Collect,
     private readonly context: () => ScrapeContext,
+    /** The sample lines as bytes (high-cardinality families); must equal renderFamily's lines. */
+    readonly fastBytes?: (ctx: ScrapeContext) => Buffer,
   ) {
     if (!validateMetricName(spec.name)) throw new Error(`invalid metric name ${spec.name}`);
     this.name = spec.name;
@@ -82,6 +87,10 @@ class StatsFamily {
 
   collectWith(ctx: ScrapeContext): FamilyValues {
     return { name: this.name, help: this.help, type: this.type, values: this.read(ctx) };
+  }
+
+  header(): string {
+    return familyHeader(this.name, this.help, this.type);
   }
 
   /** What prom-client's Registry calls (`registry.metrics()`, `getMetricsAsJSON()`). */
@@ -117,8 +126,60 @@ function mapGauge(mapName: string): Collect {
   };
 }
 
-function collectors(options: MetricsOptions): Record<MetricName, Collect> {
+/**
+ * A high-cardinality family (one label, up to tens of thousands of values): its samples for prom-client, and a fast
+ * rendering for scrapes. Each series' `name{label="…"} ` is encoded once and kept as bytes from scrape to scrape, so
+ * that a scrape only copies them and writes the values into one buffer: building, then flattening and encoding, a
+ * string of 10 000 lines is most of a scrape's cost otherwise (docs/benchmarks.md). The cache is rebuilt from the
+ * current keys when it has grown past twice their number (the keys of removed rules go away).
+ */
+interface HighCardinality {
+  samples(entries: Iterable<readonly [string, number]>): Sample[];
+  /** The sample lines, newline-separated, no trailing newline: exactly renderFamily's lines. */
+  bytes(entries: Iterable<readonly [string, number]>): Buffer;
+}
+
+function highCardinality(name: string, label: string): HighCardinality {
+  let cache = new Map<string, Buffer>();
+  let lastBytes = 0;
+  return {
+    samples: (entries) => [...entries].map(([key, value]) => one(value, { [label]: key })),
+    bytes(entries) {
+      // A fresh buffer per scrape: the previous one may still be in a socket's write queue.
+      let out = Buffer.allocUnsafe(lastBytes + 4096);
+      let off = 0;
+      let count = 0;
+      for (const [key, value] of entries) {
+        let prefix = cache.get(key);
+        if (prefix === undefined) {
+          prefix = Buffer.from(seriesText(name, { [label]: key }) + ' ', 'utf8');
+          cache.set(key, prefix);
+        }
+        const v = formatValue(value); // ASCII: digits, '.', 'e', '+', '-', 'NaN', 'Inf'
+        if (off + 1 + prefix.length + v.length > out.length) {
+          const bigger = Buffer.allocUnsafe(2 * out.length + prefix.length + v.length);
+          out.copy(bigger, 0, 0, off);
+          out = bigger;
+        }
+        if (count++ > 0) out[off++] = 0x0a;
+        out.set(prefix, off);
+        off += prefix.length;
+        for (let i = 0; i < v.length; i++) out[off++] = v.charCodeAt(i);
+      }
+      lastBytes = off;
+      if (cache.size > 2 * count + 1024) {
+        const fresh = new Map<string, Buffer>();
+        for (const [key] of entries) fresh.set(key, cache.get(key) as Buffer);
+        cache = fresh;
+      }
+      return out.subarray(0, off);
+    },
+  };
+}
+
+function collectors(options: MetricsOptions & { readonly highCardinality: { readonly byPath: HighCardinality; readonly byInode: HighCardinality } }): Record<MetricName, Collect> {
   const up = options.up ?? (() => 1);
+  const { byPath, byInode } = options.highCardinality;
   return {
     aegisbpf_up: () => [one(up(), { version: options.version })],
     aegisbpf_daemon_uptime_seconds: (ctx) => [one(Math.max(0, (ctx.nowMillis - ctx.stats.startedAtMillis) / 1000))],
@@ -157,14 +218,8 @@ function collectors(options: MetricsOptions): Record<MetricName, Collect> {
     aegisbpf_sensor_attached: (ctx) => [one(ctx.sensor.attached ? 1 : 0)],
     aegisbpf_sensor_info: (ctx) =>
       ctx.sensor.attached ? [one(1, { mode: ctx.sensor.mode ?? 'unknown', backend: ctx.sensor.backend ?? 'unknown' })] : [],
-    aegisbpf_blocks_by_path: (ctx) => {
-      const d = ctx.stats.sensor.readDetailed?.();
-      return d === undefined ? [] : [...d.blocksByPath].map(([path, n]) => one(n, { path }));
-    },
-    aegisbpf_blocks_by_inode: (ctx) => {
-      const d = ctx.stats.sensor.readDetailed?.();
-      return d === undefined ? [] : [...d.blocksByInode].map(([inode, n]) => one(n, { inode }));
-    },
+    aegisbpf_blocks_by_path: (ctx) => (ctx.detailed === undefined ? [] : byPath.samples(ctx.detailed.blocksByPath)),
+    aegisbpf_blocks_by_inode: (ctx) => (ctx.detailed === undefined ? [] : byInode.samples(ctx.detailed.blocksByInode)),
 
     aegisbpf_source_events_total: (ctx) => [...ctx.stats.sources.values()].map((s) => one(s.events, { source: s.source, type: s.type })),
     aegisbpf_source_events_invalid_total: (ctx) => [...ctx.stats.sources.values()].map((s) => one(s.invalid, { source: s.source, type: s.type })),
@@ -209,6 +264,7 @@ export function createMetrics(options: MetricsOptions): AegisMetrics {
   const now = options.now ?? Date.now;
   const context = (): ScrapeContext => {
     let sensor: SensorStats | undefined;
+    let detailed: { value: SensorDetailedStats | undefined } | undefined;
     let usage: ProcessUsage | undefined;
     return {
       stats: options.stats,
@@ -216,18 +272,50 @@ export function createMetrics(options: MetricsOptions): AegisMetrics {
       get sensor() {
         return (sensor ??= options.stats.sensor.read());
       },
+      get detailed() {
+        return (detailed ??= { value: options.stats.sensor.readDetailed?.() }).value;
+      },
       get process() {
         return (usage ??= processSampler.sample());
       },
     };
   };
-  const table = collectors(options);
+  const byPath = highCardinality('aegisbpf_blocks_by_path', 'path');
+  const byInode = highCardinality('aegisbpf_blocks_by_inode', 'inode');
+  const table = collectors({ ...options, highCardinality: { byPath, byInode } });
+  const none = Buffer.alloc(0);
+  const fast: Partial<Record<MetricName, (ctx: ScrapeContext) => Buffer>> = {
+    aegisbpf_blocks_by_path: (ctx) => (ctx.detailed === undefined ? none : byPath.bytes(ctx.detailed.blocksByPath)),
+    aegisbpf_blocks_by_inode: (ctx) => (ctx.detailed === undefined ? none : byInode.bytes(ctx.detailed.blocksByInode)),
+  };
   const registry = new Registry();
   // The high-cardinality families exist only with --detailed: without it their names are not exported at all.
-  const families = METRICS.filter((spec) => (options.detailed || spec.presence !== 'detailed') && (options.only?.(spec) ?? true)).map((spec) => new StatsFamily(metricSpec(spec.name), table[spec.name], context));
+  const families = METRICS.filter((spec) => (options.detailed || spec.presence !== 'detailed') && (options.only?.(spec) ?? true)).map(
+    (spec) => new StatsFamily(metricSpec(spec.name), table[spec.name], context, fast[spec.name]),
+  );
   // The cast is the one place where our collectors meet prom-client's types: the Registry only reads `name` and
-  // calls `get()`, which StatsFamily provides (test/telemetry/exposition.test.ts renders through both).
+  // calls `get()`, which StatsFamily provides (test/telemetry/metrics.test.ts renders through both).
   for (const f of families) registry.registerMetric(f as unknown as Metric);
+  /** Families separated by a blank line, ending with a newline, as prom-client writes them; fast families as bytes. */
+  const renderBuffer = (): Buffer => {
+    const ctx = context();
+    const parts: Buffer[] = [];
+    let text = '';
+    families.forEach((f, i) => {
+      if (i > 0) text += '\n\n';
+      const bytes = f.fastBytes?.(ctx);
+      if (bytes === undefined) {
+        text += renderFamily(f.collectWith(ctx));
+        return;
+      }
+      text += f.header();
+      if (bytes.length === 0) return;
+      parts.push(Buffer.from(text + '\n', 'utf8'), bytes);
+      text = '';
+    });
+    parts.push(Buffer.from(text + '\n', 'utf8'));
+    return parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts);
+  };
   const collect = (): FamilyValues[] => {
     const ctx = context();
     return families.map((f) => f.collectWith(ctx));
@@ -236,6 +324,7 @@ export function createMetrics(options: MetricsOptions): AegisMetrics {
     registry,
     contentType: PROMETHEUS_CONTENT_TYPE,
     collect,
-    render: () => renderFamilies(collect()),
+    renderBuffer,
+    render: () => renderBuffer().toString('utf8'),
   };
 }

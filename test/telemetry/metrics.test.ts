@@ -20,6 +20,11 @@ import { makeTempDir } from '../helpers/tmp';
 
 const fixedProcess = { sample: () => ({ cpuPercent: 12.5, rssBytes: 50_000_000 }) };
 
+/** prom-client's text, with its one spelling we do not share: `Nan` (Prometheus writes and documents `NaN`). */
+async function promClientText(m: ReturnType<typeof createMetrics>): Promise<string> {
+  return (await m.registry.metrics()).replace(/ Nan$/gm, ' NaN');
+}
+
 function fakeSensor(overrides: Partial<SensorStats> = {}): SensorStatsSource {
   const stats: SensorStats = {
     attached: true,
@@ -86,10 +91,33 @@ test('render() is byte for byte what prom-client’s Registry.metrics() writes f
   for (const detailed of [false, true]) {
     const m = createMetrics({ stats: populated(), version: '1.2.3', detailed, process: fixedProcess, now: () => 1_800_000_000_000 });
     const ours = m.render();
-    const theirs = await m.registry.metrics();
+    const theirs = await promClientText(m);
     assert.equal(ours, theirs);
+    assert.equal(m.renderBuffer().toString('utf8'), ours);
     assert.equal(m.contentType, 'text/plain; version=0.0.4; charset=utf-8');
   }
+});
+
+test('the high-cardinality fast path stays equal to prom-client’s output as the per-path counters grow, change and shrink', async () => {
+  const stats = createStatsRegistry();
+  const byPath = new Map<string, number>();
+  const byInode = new Map<string, number>([['1:2', 3]]);
+  stats.sensor = { read: () => fakeSensor().read(), readDetailed: () => ({ blocksByPath: byPath, blocksByInode: byInode }) };
+  const m = createMetrics({ stats, version: 't', detailed: true, process: fixedProcess, now: () => 1_800_000_000_000 });
+  const same = async (what: string): Promise<void> => {
+    assert.equal(m.render(), await promClientText(m), what);
+    assert.equal(m.renderBuffer().toString('utf8'), m.render(), what);
+  };
+  await same('no per-path counters yet');
+  for (let i = 0; i < 5000; i++) byPath.set(`/srv/app-${i}/ü "quoted" \\ dir/file`, i); // > the initial buffer, escapes, UTF-8
+  await same('5000 paths');
+  await same('the same paths again, from the cache');
+  for (let i = 0; i < 5000; i += 2) byPath.set(`/srv/app-${i}/ü "quoted" \\ dir/file`, i * 1000 + 0.5);
+  for (let i = 1; i < 5000; i += 3) byPath.delete(`/srv/app-${i}/ü "quoted" \\ dir/file`);
+  byPath.set('/new/path', Infinity);
+  await same('changed values, removed and added paths');
+  byPath.clear();
+  await same('all rules removed');
 });
 
 test('the exported families are exactly the catalog; the per-path and per-inode ones only with detailed', () => {
