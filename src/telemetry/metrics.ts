@@ -9,7 +9,8 @@
  * StatsRegistry, and histogram buckets and summary quantiles are computed there (a sink's send latency histogram,
  * the pipeline latency window), which prom-client's Histogram and Summary cannot take as input. So each collector is
  * a small object with the interface the Registry calls (`name`, `help`, `type`, `aggregator`, `get()`), and
- * `render()` writes the exposition with ./exposition.ts, byte-identical to `registry.metrics()` but faster.
+ * `render()` writes the exposition with ./exposition.ts: what `registry.metrics()` writes, faster (the
+ * high-cardinality families straight into bytes).
  */
 import { Registry, validateMetricName } from 'prom-client';
 import type { Metric } from 'prom-client';
@@ -44,7 +45,7 @@ export interface AegisMetrics {
   render(): string;
   /** The same as UTF-8 bytes, built without a large intermediate string (the server's `/metrics`). */
   renderBuffer(): Buffer;
-  /** The families with their current samples (`aegisbpf stats`, tests). */
+  /** The families with their current samples (tests, tools). */
   collect(): FamilyValues[];
 }
 
