@@ -50,6 +50,9 @@ function runOnce(name: string, dir: string, input: string, fsync: string, count:
     `sources: { r: { type: replay, path: ${input} } }`,
     `processors: [{ type: filter, condition: 'type != "exit" || exit_code != 0' }]`,
     `sinks: { f: { type: file, path: ${out}, fsync: ${fsync}, rotate: { max_bytes: 0 } } }`,
+    // Never port 9090 or /run/aegisbpf: a daemon or a Prometheus server may be running on this machine.
+    `metrics: { listen: 127.0.0.1, port: 0 }`,
+    `control: { socket: ${path.join(dir, 'control.sock')} }`,
   ].join('\n'));
   const taskset = spawnSync('taskset', ['--version']).status === 0;
   const cmd = taskset ? 'taskset' : process.execPath;
@@ -92,4 +95,5 @@ function main(): void {
   }
 }
 
-main();
+// Only when run, not when another benchmark imports writeEventsFile.
+if (require.main === module) main();

@@ -25,11 +25,16 @@ TEST_PACKAGES=(
   rsyslog-relp      # imrelp/omrelp: the RELP transport's receiver
   openssl           # TLS test certificates are generated at test time
   liblognorm-utils  # lognormalizer: CEF output parsed by liblognorm's cef parser (test/formatters/cef-lognormalizer.test.ts)
+  prometheus        # promtool: check and unit-test the alert rules, parse the exported metrics (the server is not used)
 )
 # python3 + pip: fetch and run the OCSF schema package (below); only when no python3 with pip is on PATH already.
 if [ "$profile" = test ] && ! python3 -m pip --version >/dev/null 2>&1; then
   TEST_PACKAGES+=(python3 python3-pip)
 fi
+# Packages whose postinst would start a service the tests do not want: prometheus would listen on :9090, aegisbpf's
+# default metrics port. When setup installs one, it keeps the service from starting (policy-rc.d, for the install
+# only) and disables it; a package that was already installed, and its service, are left alone.
+NO_SERVICE_PACKAGES=(prometheus)
 
 case "$profile" in
   run) wanted=("${RUN_PACKAGES[@]}") ;;
@@ -46,7 +51,26 @@ if [ "${#missing[@]}" -gt 0 ]; then
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   echo "setup: installing Debian packages: ${missing[*]}" >&2
   $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+  no_service=()
+  for p in "${missing[@]}"; do
+    for q in "${NO_SERVICE_PACKAGES[@]}"; do [ "$p" = "$q" ] && no_service+=("$p"); done
+  done
+  policy_added=""
+  if [ "${#no_service[@]}" -gt 0 ] && [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\n# temporary, scripts/setup.sh: no service starts during this install\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
+    $sudo chmod 755 /usr/sbin/policy-rc.d
+    policy_added=1
+  fi
+  status=0
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2 || status=$?
+  [ -n "$policy_added" ] && $sudo rm -f /usr/sbin/policy-rc.d
+  [ "$status" -eq 0 ] || exit "$status"
+  for p in "${no_service[@]}"; do
+    if [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then
+      echo "setup: disabling the $p service that the package enabled (only its tools are used)" >&2
+      $sudo systemctl disable --now "$p.service" >&2 || true
+    fi
+  done
 fi
 
 # syslog-ng (tests only) is unpacked into a cache directory, never installed: it conflicts with rsyslog.

@@ -7,6 +7,11 @@ import type { AegisConfig } from '../config/load';
 import type { Pipeline, PipelineOptions } from '../pipeline/engine';
 import { createPipeline } from '../pipeline/engine';
 import type { ShutdownReport } from '../sinks/core/types';
+import type { DaemonEndpoints } from '../telemetry/daemon-endpoints';
+import { startDaemonEndpoints } from '../telemetry/daemon-endpoints';
+import type { ControlEndpointOptions, MetricsEndpointOptions } from '../telemetry/endpoints-config';
+import type { SpanTracer } from '../telemetry/spans';
+import { createSpanTracer } from '../telemetry/spans';
 import { describeError, isAegisError } from '../util/errors';
 import type { Logger } from '../util/logger';
 import { EXIT } from './exit-codes';
@@ -20,6 +25,10 @@ export interface RunOptions {
   readonly onStarted?: (pipeline: Pipeline) => void | Promise<void>;
   /** Install process signal handlers (false in tests). */
   readonly handleSignals?: boolean;
+  /** The daemon's endpoints (`aegisbpf run`): /metrics, /health, /ready and the control socket. */
+  readonly endpoints?: { readonly metrics: MetricsEndpointOptions; readonly control: ControlEndpointOptions };
+  /** Span logs of the start-up stages (AEGIS_OTEL_SPANS=1). Default: from the environment. */
+  readonly spans?: SpanTracer;
 }
 
 export function summarize(pipeline: Pipeline, reports: readonly ShutdownReport[]): Record<string, unknown> {
@@ -57,13 +66,21 @@ export function summarize(pipeline: Pipeline, reports: readonly ShutdownReport[]
 
 export async function runPipeline(options: RunOptions): Promise<number> {
   const { config, logger } = options;
+  const spans = options.spans ?? createSpanTracer({ logger });
   let pipeline: Pipeline;
+  let endpoints: DaemonEndpoints | undefined;
   try {
-    pipeline = createPipeline(config, { logger, version: options.version, ...(options.sources ? { sources: options.sources } : {}) });
-    await pipeline.start();
+    pipeline = spans.withSpan('daemon.build_pipeline', () =>
+      createPipeline(config, { logger, version: options.version, ...(options.sources ? { sources: options.sources } : {}) }),
+    );
+    await spans.withSpan('daemon.healthcheck_sinks', () => pipeline.start());
   } catch (err) {
     logger.fatal('aegisbpf could not start.', { code: isAegisError(err) ? err.code : undefined, error: describeError(err) });
     return EXIT.FAILURE;
+  }
+  if (options.endpoints !== undefined) {
+    const { metrics, control } = options.endpoints;
+    endpoints = await spans.withSpan('daemon.start_endpoints', () => startDaemonEndpoints({ pipeline, version: options.version, logger, metrics, control }));
   }
 
   let signals = 0;
@@ -71,6 +88,7 @@ export async function runPipeline(options: RunOptions): Promise<number> {
     signals++;
     if (signals === 1) {
       logger.info('Stopping: flushing sinks.', { signal, timeoutMillis: config.shutdownTimeoutMillis });
+      endpoints?.markStopping();
       pipeline.stop();
       return;
     }
@@ -89,14 +107,18 @@ export async function runPipeline(options: RunOptions): Promise<number> {
     process.on('SIGHUP', onHup);
   }
   try {
+    const metricsAddress = endpoints?.metricsAddress();
     logger.info('aegisbpf started.', {
       version: options.version,
       sources: config.sources.map((s) => `${s.name}:${s.type}`),
       sinks: config.sinks.map((s) => `${s.name}:${s.type}`),
+      ...(metricsAddress !== undefined ? { metricsPort: metricsAddress.port } : {}),
+      ...(endpoints?.controlSocket !== undefined ? { controlSocket: endpoints.controlSocket } : {}),
     });
     await options.onStarted?.(pipeline);
-    const errors = await pipeline.run();
-    const reports = await pipeline.shutdown(config.shutdownTimeoutMillis);
+    const errors = await spans.withSpan('daemon.event_loop', () => pipeline.run());
+    endpoints?.markStopping();
+    const reports = await spans.withSpan('daemon.shutdown', () => pipeline.shutdown(config.shutdownTimeoutMillis));
     const summary = summarize(pipeline, reports);
     logger.info('aegisbpf stopped.', summary);
     if (errors.length > 0) return EXIT.FAILURE;
@@ -106,6 +128,7 @@ export async function runPipeline(options: RunOptions): Promise<number> {
     }
     return incomplete ? EXIT.INCOMPLETE : EXIT.OK;
   } finally {
+    await endpoints?.close();
     if (options.handleSignals !== false) {
       process.off('SIGINT', onStop);
       process.off('SIGTERM', onStop);

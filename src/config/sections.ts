@@ -4,6 +4,7 @@
  * `aegisbpf validate` cover it; the section's owner parses it.
  */
 import type { JsonSchemaObject } from '../formatters/types';
+import { controlConfigSection, metricsConfigSection } from '../telemetry/endpoints-config';
 
 export interface ConfigSection {
   readonly key: string;
@@ -12,7 +13,8 @@ export interface ConfigSection {
   check?(raw: Readonly<Record<string, unknown>>): string[];
 }
 
-const SECTIONS: ConfigSection[] = [];
+/** Sections known to this build: one line per owner (the endpoint module imports only types from here). */
+const SECTIONS: ConfigSection[] = [metricsConfigSection, controlConfigSection];
 
 export function registerConfigSection(section: ConfigSection): void {
   if (!SECTIONS.some((s) => s.key === section.key)) SECTIONS.push(section);

@@ -2,8 +2,12 @@
  * Counters as plain objects, updated on the hot path with `+=` and read at scrape time.
  *
  * Components own their stats objects and register them in a StatsRegistry; the metrics endpoint (prom-client
- * collectors) and `aegisbpf stats` read them. Nothing here allocates per event.
+ * collectors, src/telemetry/metrics.ts) and `aegisbpf stats` read them. Nothing here allocates per event.
  */
+import type { Readiness } from './readiness';
+import { createReadiness } from './readiness';
+import type { SensorStatsSource } from './sensor-stats';
+import { NO_SENSOR } from './sensor-stats';
 
 export class Histogram {
   /** Upper bounds of the buckets, ascending; an implicit +Inf bucket follows. */
@@ -18,12 +22,77 @@ export class Histogram {
     this.counts = new Array<number>(bounds.length + 1).fill(0);
   }
 
-  observe(value: number): void {
+  /** Record `count` observations of `value` (a chunk's latency counted once per event in it). */
+  observe(value: number, count = 1): void {
     let i = 0;
     while (i < this.bounds.length && value > (this.bounds[i] as number)) i++;
-    this.counts[i] = (this.counts[i] as number) + 1;
-    this.sum += value;
-    this.count += 1;
+    this.counts[i] = (this.counts[i] as number) + count;
+    this.sum += value * count;
+    this.count += count;
+  }
+}
+
+/**
+ * The most recent observations (value, weight, time) in a fixed ring, for exact quantiles over a sliding window:
+ * `record` is O(1) with no allocation (once per chunk on the hot path); `quantiles` sorts a copy of the window at
+ * scrape time. A weight is the number of events an observation stands for, so the quantiles are per event.
+ */
+export class LatencyWindow {
+  readonly capacity: number;
+  readonly maxAgeMillis: number;
+  private readonly values: Float64Array;
+  private readonly weights: Float64Array;
+  private readonly times: Float64Array;
+  private next = 0;
+  private size = 0;
+  /** Lifetime totals (weighted): the summary's `_sum` and `_count`. */
+  sum = 0;
+  count = 0;
+
+  constructor(capacity = 8192, maxAgeMillis = 600_000) {
+    this.capacity = capacity;
+    this.maxAgeMillis = maxAgeMillis;
+    this.values = new Float64Array(capacity);
+    this.weights = new Float64Array(capacity);
+    this.times = new Float64Array(capacity);
+  }
+
+  record(value: number, weight: number, nowMillis: number): void {
+    if (weight <= 0) return;
+    this.values[this.next] = value;
+    this.weights[this.next] = weight;
+    this.times[this.next] = nowMillis;
+    this.next = (this.next + 1) % this.capacity;
+    if (this.size < this.capacity) this.size++;
+    this.sum += value * weight;
+    this.count += weight;
+  }
+
+  /**
+   * Weighted nearest-rank quantiles over the observations younger than `maxAgeMillis`: for each q, the smallest
+   * observed value v such that the weight of observations <= v is at least q x total weight. NaN when the window
+   * is empty (the Prometheus convention for a summary without recent observations).
+   */
+  quantiles(qs: readonly number[], nowMillis: number): number[] {
+    const idx: number[] = [];
+    for (let k = 0; k < this.size; k++) {
+      const i = (this.next - 1 - k + this.capacity) % this.capacity;
+      if (nowMillis - (this.times[i] as number) > this.maxAgeMillis) break; // older entries are older still
+      idx.push(i);
+    }
+    if (idx.length === 0) return qs.map(() => NaN);
+    idx.sort((a, b) => (this.values[a] as number) - (this.values[b] as number));
+    let total = 0;
+    for (const i of idx) total += this.weights[i] as number;
+    return qs.map((q) => {
+      const target = q * total;
+      let acc = 0;
+      for (const i of idx) {
+        acc += this.weights[i] as number;
+        if (acc >= target) return this.values[i] as number;
+      }
+      return this.values[idx[idx.length - 1] as number] as number;
+    });
   }
 }
 
@@ -52,6 +121,9 @@ export interface SinkStats {
   readonly dropped: Record<string, number>;
   bufferEvents: number;
   bufferBytes: number;
+  /** The buffer's bounds (`buffer.max_events`, `buffer.max_bytes`); 0 when unknown. */
+  readonly bufferMaxEvents: number;
+  readonly bufferMaxBytes: number;
   inflightBatches: number;
   healthy: boolean;
   lastError: string | undefined;
@@ -64,11 +136,13 @@ export interface SinkStats {
   readonly extra: Record<string, number>;
 }
 
-export function createSinkStats(sink: string, type: string): SinkStats {
+export function createSinkStats(sink: string, type: string, buffer?: { readonly maxEvents: number; readonly maxBytes: number }): SinkStats {
   return {
     sink, type,
     received: 0, delivered: 0, deliveredBytes: 0, batches: 0, failedRequests: 0, retriedEvents: 0, duplicates: 0,
-    deadLettered: 0, dropped: {}, bufferEvents: 0, bufferBytes: 0, inflightBatches: 0, healthy: true,
+    deadLettered: 0, dropped: {}, bufferEvents: 0, bufferBytes: 0,
+    bufferMaxEvents: buffer?.maxEvents ?? 0, bufferMaxBytes: buffer?.maxBytes ?? 0,
+    inflightBatches: 0, healthy: true,
     lastError: undefined, sendLatencyMillis: new Histogram(LATENCY_BUCKETS_MILLIS), extra: {},
   };
 }
@@ -124,14 +198,19 @@ export interface PipelineStats {
   unrouted: number;
   /** Events currently between source and sink buffers (read, not yet accepted by every sink). */
   inFlight: number;
-  /** Source read → accepted by all sinks, per chunk, in microseconds. */
+  /**
+   * Source read → accepted by all sinks, in microseconds, measured per chunk and counted once per event of the
+   * chunk (every event of a chunk waits for the whole chunk).
+   */
   readonly latencyMicros: Histogram;
+  /** The same measurements, recent ones kept exactly, for the p50/p95/p99 of `aegisbpf stats` and `/metrics`. */
+  readonly latencyWindow: LatencyWindow;
 }
 
 export const LATENCY_BUCKETS_MICROS = [10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 25_000, 100_000, 1_000_000] as const;
 
 export function createPipelineStats(): PipelineStats {
-  return { removed: {}, unrouted: 0, inFlight: 0, latencyMicros: new Histogram(LATENCY_BUCKETS_MICROS) };
+  return { removed: {}, unrouted: 0, inFlight: 0, latencyMicros: new Histogram(LATENCY_BUCKETS_MICROS), latencyWindow: new LatencyWindow() };
 }
 
 export interface DeadLetterStats {
@@ -146,6 +225,10 @@ export interface StatsRegistry {
   readonly sources: Map<string, SourceStats>;
   readonly pipeline: PipelineStats;
   readonly deadLetter: DeadLetterStats;
+  /** The kernel sensor's counters; `NO_SENSOR` (real zeros, no maps) until a sensor is wired in. */
+  sensor: SensorStatsSource;
+  /** Named readiness checks (`sink.<name>`, `sensor`) behind `/ready`. */
+  readonly readiness: Readiness;
 }
 
 export function createStatsRegistry(now: number = Date.now()): StatsRegistry {
@@ -155,6 +238,8 @@ export function createStatsRegistry(now: number = Date.now()): StatsRegistry {
     sources: new Map(),
     pipeline: createPipelineStats(),
     deadLetter: { written: 0, bytes: 0, failed: 0 },
+    sensor: NO_SENSOR,
+    readiness: createReadiness(),
   };
 }
 

@@ -51,6 +51,11 @@ export const ERROR_CODES = {
   AEGIS_ERR_RELP_PROTOCOL: 'A RELP receiver refused the session or sent something that is not RELP; the session is closed and events are retried.',
 
   AEGIS_ERR_SIEM_CONTENT: 'Installing SIEM content (index templates, ingest pipeline, ILM policies) was refused or failed; the message has the SIEM’s answer.',
+
+  AEGIS_ERR_METRICS_LISTEN: 'The daemon could not listen on its metrics port (in use, privileged, or an address this host does not have); it keeps running without /metrics, /health and /ready and retries.',
+  AEGIS_ERR_CONTROL_SOCKET: 'The daemon could not create its control socket (another daemon owns it, or the path is not usable); `aegisbpf stats` and `aegisbpf metrics` cannot reach it.',
+  AEGIS_ERR_DAEMON_UNREACHABLE: '`aegisbpf stats` or `aegisbpf metrics` found no running daemon on the control socket (and no pinned sensor maps to read instead), or may not use the socket.',
+  AEGIS_ERR_METRICS_WRITE: '`aegisbpf metrics --out FILE` could not write the textfile (directory missing or not writable, disk full).',
   AEGIS_ERR_INTERNAL: 'A bug in aegisbpf. Please report it with the log line.',
 } as const;
 

@@ -8,6 +8,7 @@ import type { AegisEvent } from '../../src/event/types';
 import { generateEvents } from '../helpers/events';
 import { makeTempDir } from '../helpers/tmp';
 import { packagePath } from '../../src/util/paths';
+import { fetchDaemonStats } from '../../src/telemetry/control-client';
 
 const pkgVersion = (JSON.parse(fs.readFileSync(packagePath('package.json'), 'utf8')) as { version: string }).version;
 
@@ -108,10 +109,19 @@ test('SIGTERM flushes: every event read is in the output file, and the process e
   const cfg = path.join(dir, 'c.yml');
   // A long batch timeout: without a flush on shutdown, the events would still be in the buffer.
   fs.writeFileSync(cfg, `data_dir: ${dir}\nsources: { r: { type: replay, path: ${input}, rate: 500, loop: true } }\nsinks: { f: { type: file, path: ${out}, batch: { max_events: 10000, timeout_ms: 600000, max_bytes: 10000000 } } }\n`);
-  const child = spawnCli(['run', '--config', cfg]);
+  const socket = path.join(dir, 'control.sock');
+  const child = spawnCli(['run', '--config', cfg], { AEGIS_CONTROL_SOCKET: socket });
   const exited = waitExit(child);
   await waitForLog(child, (l) => l.msg === 'aegisbpf started.');
-  await new Promise((r) => setTimeout(r, 1000));
+  await new Promise((r) => setTimeout(r, 700));
+  // Past the first pass of the file (a loaded machine may need longer than 700 ms): ask the daemon.
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const r = await fetchDaemonStats(socket, false);
+    if (r.ok && (r.value.pipeline?.events_in ?? 0) > 100) break;
+    assert.ok(Date.now() < deadline, 'the replay did not get past its first pass within 15 s');
+    await new Promise((res) => setTimeout(res, 50));
+  }
   assert.equal(fs.existsSync(out) ? fs.statSync(out).size : 0, 0, 'nothing written before the flush');
   child.kill('SIGTERM');
   const { code, stderr } = await exited;

@@ -1,9 +1,26 @@
 /** Run the real aegisbpf binary (bin/aegisbpf.js) as a child process. */
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import os from 'node:os';
+import path from 'node:path';
 import { packagePath } from '../../src/util/paths';
 
 export const BIN = packagePath('bin', 'aegisbpf.js');
+
+let socketSeq = 0;
+
+/**
+ * Every daemon a test starts gets an ephemeral metrics port and its own control socket (unless the test sets
+ * them), so that tests running in parallel, and a Prometheus server or another daemon on this machine, never meet on
+ * port 9090 or /run/aegisbpf/control.sock. The daemon logs the port it got (`"aegisbpf started."`, `metricsPort`).
+ */
+export function daemonEnv(env: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  return {
+    AEGIS_METRICS_PORT: '0',
+    AEGIS_CONTROL_SOCKET: path.join(os.tmpdir(), `aegis-test-${process.pid}-${++socketSeq}.sock`),
+    ...env,
+  };
+}
 
 export interface CliResult {
   readonly code: number | null;
@@ -23,7 +40,7 @@ export function parseLogs(stderr: string): Record<string, unknown>[] {
 export function runCli(args: readonly string[], options: { input?: string; env?: NodeJS.ProcessEnv; cwd?: string } = {}): CliResult {
   const r = spawnSync(process.execPath, [BIN, ...args], {
     input: options.input,
-    env: { ...process.env, ...options.env },
+    env: { ...process.env, ...daemonEnv(options.env) },
     cwd: options.cwd ?? packagePath(),
     encoding: 'utf8',
     maxBuffer: 512 * 1024 * 1024,
@@ -32,7 +49,7 @@ export function runCli(args: readonly string[], options: { input?: string; env?:
 }
 
 export function spawnCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): ChildProcessWithoutNullStreams {
-  return spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, cwd: packagePath() });
+  return spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...daemonEnv(env) }, cwd: packagePath() });
 }
 
 export function waitExit(child: ChildProcessWithoutNullStreams): Promise<{ code: number | null; stdout: string; stderr: string }> {

@@ -2,10 +2,13 @@
 import type { AegisConfig } from '../../config/load';
 import { loadConfigFile, validateConfigDocument } from '../../config/load';
 import { formatterNames, getFormatterDefinition } from '../../formatters/registry';
+import { parsePortSetting, resolveControlOptions, resolveMetricsOptions } from '../../telemetry/endpoints-config';
+import { createSpanTracer } from '../../telemetry/spans';
 import { AegisError } from '../../util/errors';
 import type { Logger } from '../../util/logger';
 import { createLogger, parseLogLevel } from '../../util/logger';
 import { parseCommandArgs } from '../args';
+import { EXIT } from '../exit-codes';
 import type { Command, CommandIo } from '../command';
 import { defaultConfigDocument } from '../default-config';
 import { runPipeline } from '../run-pipeline';
@@ -16,7 +19,7 @@ function lineFormats(): string[] {
   return formatterNames().filter((n) => getFormatterDefinition(n)?.output === 'string');
 }
 
-const USAGE = `Usage: aegisbpf run [--config FILE] [--log=stdout|file] [--log-format=FORMAT] [--log-file=PATH] [--log-level=LEVEL]
+const USAGE = `Usage: aegisbpf run [--config FILE] [--log=stdout|file] [--log-format=FORMAT] [--log-file=PATH] [--log-level=LEVEL] [--metrics-port=PORT|off]
 
 Run the agent: sources → processors → routes → sinks, until the sources end or SIGINT/SIGTERM.
 
@@ -26,6 +29,12 @@ Run the agent: sources → processors → routes → sinks, until the sources en
   --log-format=FORMAT  Without --config: output format (default json). Known: ${lineFormats().join(', ')}.
   --log-file=PATH      Without --config and with --log=file (default /var/log/aegisbpf/events.ndjson).
   --log-level=LEVEL    Daemon log level: debug, info, warn, error (overrides log.level).
+  --metrics-port=PORT  Serve /metrics, /health and /ready on this TCP port (default 9090, or metrics.port, or
+                       AEGIS_METRICS_PORT); 0 picks a free port (logged); off disables the endpoint.
+                       Listen address and more: the metrics section (docs/metrics.md).
+
+Environment: AEGIS_METRICS_PORT (like --metrics-port), AEGIS_CONTROL_SOCKET (the control socket that
+\`aegisbpf stats\` and \`aegisbpf metrics\` read), AEGIS_OTEL_SPANS=1 (span logs of the start-up stages).
 
 Signals: SIGINT/SIGTERM flush and stop (a second one exits at once); SIGHUP reopens files.
 Exit codes: 0 ok, 1 failure, 2 usage/config error, 3 completed with invalid or undelivered events, 130 forced.`;
@@ -36,6 +45,7 @@ export const OPTIONS = {
   'log-format': { type: 'string' },
   'log-file': { type: 'string' },
   'log-level': { type: 'string' },
+  'metrics-port': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -87,7 +97,16 @@ export const runCommand: Command = {
       io.stdout.write(USAGE + '\n');
       return 0;
     }
+    const metricsPort = values['metrics-port'];
+    if (metricsPort !== undefined) parsePortSetting(metricsPort, '--metrics-port'); // usage error before anything starts
     const { config, logger } = resolveRunConfig('run', values, io);
-    return runPipeline({ config, logger, version: aegisVersion() });
+    const endpoints = { metrics: resolveMetricsOptions(config.document, io.env, metricsPort), control: resolveControlOptions(config.document, io.env) };
+    const spans = createSpanTracer({ logger, env: io.env });
+    return spans.withSpan('daemon.run', (span) =>
+      runPipeline({ config, logger, version: aegisVersion(), endpoints, spans }).then((code) => {
+        if (code === EXIT.FAILURE) span.fail(`exit code ${code}`);
+        return code;
+      }),
+    );
   },
 };

@@ -1,6 +1,6 @@
 import type { AegisEvent } from '../../event/types';
 import type { JsonSchemaObject } from '../../formatters/types';
-import type { SourceStats } from '../../telemetry/stats';
+import type { SourceStats, StatsRegistry } from '../../telemetry/stats';
 import type { Logger } from '../../util/logger';
 import type { DeadLetterQueue } from '../../sinks/core/dead-letter';
 
@@ -24,6 +24,12 @@ export interface SourceContext {
   readonly hostname: string;
   /** The configuration's data_dir (state that outlives a run, e.g. the sensor's applied policies). */
   readonly dataDir?: string;
+
+  /**
+   * The daemon's stats registry: a source that is the kernel sensor sets `registry.sensor` and registers its
+   * `sensor` readiness check here (docs/metrics.md#wiring-the-sensor). Absent in tests that build sources alone.
+   */
+  readonly registry?: StatsRegistry;
 }
 
 export interface SourceDefinition {

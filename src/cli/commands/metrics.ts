@@ -1,0 +1,128 @@
+/**
+ * `aegisbpf metrics [--out FILE] [--detailed]`: a running daemon's metrics in the Prometheus text format, on
+ * stdout or as a node-exporter textfile (written to a temporary file in the same directory, fsync'ed, renamed into
+ * place: the collector never reads a half-written file).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { fetchDaemonMetrics } from '../../telemetry/control-client';
+import { resolveControlSocketPath } from '../../telemetry/endpoints-config';
+import { createMetrics } from '../../telemetry/metrics';
+import { pinnedStatsAbsentReason, readPinnedSensorStats } from '../../telemetry/pinned-stats';
+import { createStatsRegistry } from '../../telemetry/stats';
+import { AegisError, describeError } from '../../util/errors';
+import { parseCommandArgs } from '../args';
+import type { Command } from '../command';
+import { EXIT } from '../exit-codes';
+import { aegisVersion } from '../version';
+
+const USAGE = `Usage: aegisbpf metrics [--out FILE] [--detailed] [--socket PATH]
+
+Print a running daemon's metrics in the Prometheus text format (what GET /metrics serves), read over its control
+socket. With --out, write them for node-exporter's textfile collector, atomically (temporary file + rename).
+
+  --out FILE     Write to FILE instead of stdout ('-': stdout). Name it *.prom in the collector's directory.
+  --detailed     Include the high-cardinality families (aegisbpf_blocks_by_path, aegisbpf_blocks_by_inode).
+  --socket PATH  The daemon's control socket (default: AEGIS_CONTROL_SOCKET, else /run/aegisbpf/control.sock as root).
+
+When no daemon answers: the kernel counters from the sensor's pinned maps, with aegisbpf_up 0; without pinned
+maps, only aegisbpf_up 0 (so a textfile says the daemon is down instead of going stale). Exit 1 in both cases.
+
+Exit codes: 0 ok; 1 no running daemon (AEGIS_ERR_DAEMON_UNREACHABLE) or the file could not be written
+(AEGIS_ERR_METRICS_WRITE); 2 usage.`;
+
+const OPTIONS = {
+  out: { type: 'string' },
+  detailed: { type: 'boolean' },
+  socket: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** Write `text` to `file` atomically: temporary file in the same directory, fsync, rename, fsync the directory. */
+export function writeFileAtomic(file: string, text: string, mode = 0o644): void {
+  const dir = path.dirname(path.resolve(file));
+  // Not *.prom: node-exporter's textfile collector must never pick up the temporary file.
+  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.tmp`);
+  try {
+    const fd = fs.openSync(tmp, 'w', mode);
+    try {
+      fs.writeSync(fd, text);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.chmodSync(tmp, mode);
+    fs.renameSync(tmp, file);
+  } catch (err) {
+    fs.rmSync(tmp, { force: true });
+    throw new AegisError('AEGIS_ERR_METRICS_WRITE', `Cannot write ${file}: ${describeError(err)}`, { cause: err });
+  }
+  try {
+    const dfd = fs.openSync(dir, 'r');
+    try {
+      fs.fsyncSync(dfd);
+    } finally {
+      fs.closeSync(dfd);
+    }
+  } catch {
+    // The rename is done; a directory that cannot be fsync'ed (some file systems) only weakens crash durability.
+  }
+}
+
+/** What to export when no daemon answers: `aegisbpf_up 0`, plus the pinned sensor's counters when there are any. */
+function offlineExposition(detailed: boolean): { text: string; note: string } {
+  const stats = createStatsRegistry();
+  const pinned = readPinnedSensorStats();
+  if (pinned !== undefined) stats.sensor = pinned;
+  const metrics = createMetrics({
+    stats,
+    version: aegisVersion(),
+    detailed,
+    up: () => 0,
+    only: (spec) => spec.name === 'aegisbpf_up' || (pinned !== undefined && spec.component === 'sensor'),
+  });
+  return { text: metrics.render(), note: pinned === undefined ? pinnedStatsAbsentReason() : 'the kernel counters come from the pinned maps' };
+}
+
+export const metricsCommand: Command = {
+  name: 'metrics',
+  summary: "Print a running daemon's Prometheus metrics, or write them as a node-exporter textfile (--out).",
+  usage: USAGE,
+  async run(argv, io) {
+    const { values } = parseCommandArgs('metrics', argv, OPTIONS, 0);
+    if (values.help === true) {
+      io.stdout.write(USAGE + '\n');
+      return EXIT.OK;
+    }
+    const detailed = values.detailed === true;
+    const out = values.out === '-' ? undefined : values.out;
+    if (out !== undefined && out === '') throw new AegisError('AEGIS_ERR_USAGE', 'metrics: --out needs a file name.');
+    const socketPath = resolveControlSocketPath(values.socket, io.env);
+    const r = await fetchDaemonMetrics(socketPath, detailed);
+    let text: string;
+    let code: number = EXIT.OK;
+    if (r.ok) text = r.value;
+    else {
+      if (r.failure !== 'not-running') {
+        io.stderr.write(`aegisbpf metrics: ${r.message} (AEGIS_ERR_DAEMON_UNREACHABLE).\n`);
+        return EXIT.FAILURE;
+      }
+      let offline;
+      try {
+        offline = offlineExposition(detailed);
+      } catch (err) {
+        io.stderr.write(`aegisbpf metrics: ${r.message}, and reading the pinned maps failed: ${describeError(err)} (AEGIS_ERR_DAEMON_UNREACHABLE).\n`);
+        return EXIT.FAILURE;
+      }
+      text = offline.text;
+      io.stderr.write(`aegisbpf metrics: ${r.message}; exporting aegisbpf_up 0; ${offline.note} (AEGIS_ERR_DAEMON_UNREACHABLE).\n`);
+      code = EXIT.FAILURE;
+    }
+    if (out === undefined) {
+      io.stdout.write(text);
+      return code;
+    }
+    writeFileAtomic(out, text);
+    return code;
+  },
+};
