@@ -262,10 +262,15 @@ struct aegis_config {
 struct aegis_stats {
 	__u64 events[AEGIS_OP_MAX]; /* records submitted, per op */
 	__u64 drops[AEGIS_OP_MAX]; /* ring reserve/output failures, per op */
-	__u64 blocks[AEGIS_ACT_MAX]; /* rule hits, per action */
+	__u64 blocks[AEGIS_ACT_MAX]; /* rule hits, per action (audit-mode and AUDIT hits included) */
 	__u64 map_full[AEGIS_MAP_ID_MAX]; /* kernel-side map update failures */
 	__u64 signal_failures;
 	__u64 path_truncated;
+	/* rule hits the kernel enforced, per action: the operation was denied
+	 * or the signal was sent (aegisbpf_blocks_total{action}) */
+	__u64 enforced[AEGIS_ACT_MAX];
+	/* connect() calls the cgroup hooks denied (aegisbpf_net_blocks_total) */
+	__u64 net_connect_denied;
 };
 
 #endif /* AEGIS_ABI_H */

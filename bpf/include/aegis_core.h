@@ -333,25 +333,12 @@ static __always_inline int aegis_cgroup_allowed(void)
 	return bpf_map_lookup_elem(&allow_cgroup, &cgid) != NULL;
 }
 
-/*
- * Decide and apply what a rule hit does. @can_deny: the hook can fail the
- * operation (LSM, cgroup). Returns the verdict; *deny is set when the hook
- * must return -EPERM (or 0 for cgroup hooks).
- *
- * Signals go to the current thread group via bpf_send_signal(); they are
- * delivered on return to user space, so in tracepoint mode the syscall in
- * flight has completed (the fd exists) by then. In LSM mode a signal action
- * also denies the operation, so nothing is read before the process dies.
- */
-static __always_inline __u8 aegis_enforce(__u8 action, int can_deny, __u32 mode, __u32 tgid,
-					  int *deny)
+/* The verdict for a rule hit (see aegis_enforce); sends the signal. */
+static __always_inline __u8 aegis_decide(__u8 action, int can_deny, __u32 mode, __u32 tgid,
+					 struct aegis_stats *st, int *deny)
 {
-	struct aegis_stats *st = aegis_stats_get();
 	int sig = 0;
 
-	*deny = 0;
-	if (st)
-		aegis_count(&st->blocks[action & (AEGIS_ACT_MAX - 1)]);
 	if (action == AEGIS_ACT_AUDIT || action == AEGIS_ACT_NONE)
 		return AEGIS_VERDICT_OBSERVED;
 	if (aegis_self_tgid && tgid == aegis_self_tgid)
@@ -384,6 +371,35 @@ static __always_inline __u8 aegis_enforce(__u8 action, int can_deny, __u32 mode,
 		return AEGIS_VERDICT_SIGNAL_FAILED;
 	}
 	return AEGIS_VERDICT_SIGNALLED;
+}
+
+/*
+ * Decide and apply what a rule hit does. @can_deny: the hook can fail the
+ * operation (LSM, cgroup). Returns the verdict; *deny is set when the hook
+ * must return -EPERM (or 0 for cgroup hooks).
+ *
+ * Signals go to the current thread group via bpf_send_signal(); they are
+ * delivered on return to user space, so in tracepoint mode the syscall in
+ * flight has completed (the fd exists) by then. In LSM mode a signal action
+ * also denies the operation, so nothing is read before the process dies.
+ *
+ * Counters: every hit in blocks[action]; in enforced[action] only the hits
+ * that were enforced (denied, or signalled): an audit-mode hit, the sensor's
+ * own process or a BLOCK a tracepoint cannot carry out is not a block.
+ */
+static __always_inline __u8 aegis_enforce(__u8 action, int can_deny, __u32 mode, __u32 tgid,
+					  int *deny)
+{
+	struct aegis_stats *st = aegis_stats_get();
+	__u8 verdict;
+
+	*deny = 0;
+	if (st)
+		aegis_count(&st->blocks[action & (AEGIS_ACT_MAX - 1)]);
+	verdict = aegis_decide(action, can_deny, mode, tgid, st, deny);
+	if (st && (*deny || verdict == AEGIS_VERDICT_SIGNALLED))
+		aegis_count(&st->enforced[action & (AEGIS_ACT_MAX - 1)]);
+	return verdict;
 }
 
 /*

@@ -66,6 +66,12 @@ static __always_inline int connect_finish(struct bpf_sock_addr *ctx, struct aegi
 		rec->verdict = AEGIS_VERDICT_OBSERVED;
 	}
 	aegis_submit(rec, sizeof(*rec), AEGIS_OP_CONNECT);
+	if (deny) {
+		struct aegis_stats *st = aegis_stats_get();
+
+		if (st)
+			aegis_count(&st->net_connect_denied);
+	}
 	return deny ? 0 : 1;
 }
 

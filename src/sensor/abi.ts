@@ -199,13 +199,15 @@ export const ADDR_PORT_KEY = layout('aegis_addr_port_key', 20, { family: [0, 1],
 export const CONFIG = layout('aegis_config', 8, { mode: [0, 4], generation: [4, 4] });
 
 // must match: bpf/include/aegis_abi.h:struct aegis_stats
-export const STATS = layout('aegis_stats', 272, {
+export const STATS = layout('aegis_stats', 344, {
   events: [0, 64],
   drops: [64, 64],
   blocks: [128, 64],
   map_full: [192, 64],
   signal_failures: [256, 8],
   path_truncated: [264, 8],
+  enforced: [272, 64],
+  net_connect_denied: [336, 8],
 });
 
 /** Every struct the decoders or the policy code rely on (the layout test iterates this). */

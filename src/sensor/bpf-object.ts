@@ -18,8 +18,16 @@ import { MAPS, PROGRAMS, RODATA } from './abi';
 import { SensorError } from './errors';
 import type { SensorBackend } from './event-mapper';
 
-/** Maps that `aegisbpf policy` changes from another process: pinned when a pin directory is given. */
-export const PINNED_MAPS: readonly MapKey[] = ['config', 'denyInode', 'denyPath', 'denyPathLeaf', 'allowCgroup', 'netV4Lpm', 'netV6Lpm', 'netPort', 'netAddrPort'];
+/** Where `aegisbpf run` pins the maps unless the sensor source says otherwise (`pin_dir`, `pin: false`). */
+export const DEFAULT_PIN_DIR = '/sys/fs/bpf/aegisbpf';
+
+/**
+ * Maps pinned when a pin directory is given: the policy maps and the config, which `aegisbpf policy` changes from
+ * another process, and the kernel counters, which `aegisbpf stats`/`metrics` read when no daemon answers (after a
+ * crash; a clean stop removes every pin). A sensor started again over pins left by a crash reuses them: its policy
+ * and its counters carry on.
+ */
+export const PINNED_MAPS: readonly MapKey[] = ['config', 'stats', 'denyInode', 'denyPath', 'denyPathLeaf', 'allowCgroup', 'netV4Lpm', 'netV6Lpm', 'netPort', 'netAddrPort'];
 
 export type SensorMaps = Readonly<Record<MapKey, NativeMap>>;
 
@@ -37,7 +45,14 @@ export interface SensorObjectOptions {
   readonly cgroupAttachPath: string | undefined;
   /** bpffs directory for the policy maps; undefined = no pinning. */
   readonly pinDir: string | undefined;
+  /** Runs the load and the attach steps (e.g. inside a span each); default: just runs them. */
+  readonly phase?: PhaseRunner;
 }
+
+/** Wraps one lifecycle step: `load` (verifier, maps created or reused from pins) or `attach` (every program). */
+export type PhaseRunner = <T>(name: 'load' | 'attach', fn: () => T) => T;
+
+const runPhase: PhaseRunner = (_name, fn) => fn();
 
 export interface SensorObject {
   readonly backend: SensorBackend;
@@ -96,14 +111,18 @@ function loadOnce(options: SensorObjectOptions, backend: SensorBackend): SensorO
     if (options.pinDir !== undefined) {
       for (const key of PINNED_MAPS) obj.setPinPath(MAPS[key], path.join(options.pinDir, MAPS[key]));
     }
+    const phase = options.phase ?? runPhase;
+    const opened = obj;
     stage = 'load';
-    obj.load();
+    phase('load', () => opened.load());
     stage = 'attach';
-    for (const name of wanted) {
-      const isCgroup = (PROGRAMS.cgroup as readonly string[]).includes(name);
-      linkIds.push(obj.attach(name, isCgroup ? { cgroupPath: options.cgroupAttachPath } : undefined));
-      links.push(name);
-    }
+    phase('attach', () => {
+      for (const name of wanted) {
+        const isCgroup = (PROGRAMS.cgroup as readonly string[]).includes(name);
+        linkIds.push(opened.attach(name, isCgroup ? { cgroupPath: options.cgroupAttachPath } : undefined));
+        links.push(name);
+      }
+    });
   } catch (err) {
     obj?.destroy();
     const d = describe(err);

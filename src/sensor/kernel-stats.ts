@@ -12,8 +12,12 @@ export interface KernelStats {
   readonly drops: Readonly<Record<OpName, number>>;
   readonly eventsTotal: number;
   readonly dropsTotal: number;
-  /** Rule hits per action (AUDIT included). */
+  /** Rule hits per action (AUDIT included, audit-mode hits included). */
   readonly blocks: Readonly<Record<ActionName, number>>;
+  /** Rule hits the kernel enforced, per action: the operation was denied or the signal sent. */
+  readonly enforced: Readonly<Record<ActionName, number>>;
+  /** connect() calls the cgroup hooks denied. */
+  readonly netConnectDenied: number;
   /** Kernel-side map update failures, per map. */
   readonly mapFull: Readonly<Record<string, number>>;
   readonly signalFailures: number;
@@ -30,14 +34,19 @@ export function readKernelStats(statsMap: NativeMap): KernelStats {
   const drops = value === null ? zeroes : sumPercpuU64(value, STATS, 'drops', cpus);
   const blocks = value === null ? zeroes : sumPercpuU64(value, STATS, 'blocks', cpus);
   const mapFull = value === null ? zeroes : sumPercpuU64(value, STATS, 'map_full', cpus);
+  const enforced = value === null ? zeroes : sumPercpuU64(value, STATS, 'enforced', cpus);
   const signalFailures = value === null ? 0 : (sumPercpuU64(value, STATS, 'signal_failures', cpus)[0] as number);
+  const netConnectDenied = value === null ? 0 : (sumPercpuU64(value, STATS, 'net_connect_denied', cpus)[0] as number);
+  const byAction = (arr: number[]) => Object.fromEntries(ACTION_ENTRIES.map(([name, id]) => [name, arr[id] ?? 0])) as Record<ActionName, number>;
   const byOp = (arr: number[]) => Object.fromEntries(OP_ENTRIES.map(([name, id]) => [name, arr[id] ?? 0])) as Record<OpName, number>;
   return {
     events: byOp(events),
     drops: byOp(drops),
     eventsTotal: events.reduce((a, b) => a + b, 0),
     dropsTotal: drops.reduce((a, b) => a + b, 0),
-    blocks: Object.fromEntries(ACTION_ENTRIES.map(([name, id]) => [name, blocks[id] ?? 0])) as Record<ActionName, number>,
+    blocks: byAction(blocks),
+    enforced: byAction(enforced),
+    netConnectDenied,
     mapFull: Object.fromEntries(MAP_ID_NAMES.map((name, id) => [name, mapFull[id] ?? 0])),
     signalFailures,
   };

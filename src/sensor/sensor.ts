@@ -9,10 +9,9 @@
 import os from 'node:os';
 import type { NativeBinding, NativeProgramStats, NativeRingReaderStats } from '../native/binding';
 import { loadNative } from '../native/binding';
-import { OP_MAX } from './abi';
 import type { BootClock } from './boot-clock';
 import { createBootClock } from './boot-clock';
-import type { SensorMaps, SensorObject } from './bpf-object';
+import type { PhaseRunner, SensorMaps, SensorObject } from './bpf-object';
 import { loadSensorObject } from './bpf-object';
 import { createCgroupResolver } from './cgroup-resolver';
 import type { DecodeStats } from './decoder-registry';
@@ -59,6 +58,8 @@ export interface SensorOptions {
   readonly cgroupAttachPath?: string | null;
   /** Pin the policy maps here (bpffs) so `aegisbpf policy` reaches them; default: no pinning. */
   readonly pinDir?: string;
+  /** Wraps the load and attach steps (the daemon runs each in a span). */
+  readonly phase?: PhaseRunner;
   /** Report every connect, not only rule hits. Default true. */
   readonly connectAll?: boolean;
   readonly host?: string;
@@ -132,6 +133,7 @@ export function createSensor(options: SensorOptions): Sensor {
     connectAll: options.connectAll ?? true,
     cgroupAttachPath,
     pinDir: options.pinDir,
+    ...(options.phase !== undefined ? { phase: options.phase } : {}),
   });
   const backend = object.backend;
   const fallbackReason = object.fallbackReason;
@@ -173,7 +175,9 @@ export function createSensor(options: SensorOptions): Sensor {
   }
 
   let timer: NodeJS.Timeout | undefined;
-  let lastDrops = new Array<number>(OP_MAX).fill(0);
+  // Counters may start above zero (a stats map pinned by a sensor that crashed is reused): drops are reported as
+  // they grow from what the kernel holds now.
+  let lastDrops = Object.values(readKernelStats(object.maps.stats).drops);
   let lastClockRefresh = Date.now();
   let stopped = false;
   let lastGeneration = 0;

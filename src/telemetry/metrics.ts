@@ -120,6 +120,29 @@ function perSink(read: (s: SinkStats) => number): Collect {
   return (ctx) => [...ctx.stats.sinks.values()].map((s) => one(read(s), { sink: s.sink, type: s.type }));
 }
 
+/** The suffix that makes a `SinkStats.extra` key a counter (docs/sinks.md). */
+const COUNTER_SUFFIX = '_total';
+
+/**
+ * `SinkStats.extra` as two families: keys ending in `_total` are counters (`counter` label: the key without the
+ * suffix), the others gauges (`gauge` label: the key). The keys are fixed per sink type, so the series are bounded
+ * by sinks x keys; in key order, so a scrape's series order is stable.
+ */
+function protocolSamples(kind: 'counter' | 'gauge'): Collect {
+  return (ctx) => {
+    const out: Sample[] = [];
+    for (const s of ctx.stats.sinks.values()) {
+      for (const key of Object.keys(s.extra).sort()) {
+        const isCounter = key.endsWith(COUNTER_SUFFIX);
+        if (isCounter !== (kind === 'counter')) continue;
+        const name = isCounter ? key.slice(0, -COUNTER_SUFFIX.length) : key;
+        out.push(one(s.extra[key] as number, { sink: s.sink, type: s.type, [kind]: name }));
+      }
+    }
+    return out;
+  };
+}
+
 function mapGauge(mapName: string): Collect {
   return (ctx) => {
     const map = ctx.sensor.maps.find((x) => x.map === mapName);
@@ -257,6 +280,8 @@ function collectors(options: MetricsOptions & { readonly highCardinality: { read
     aegisbpf_sink_healthy: perSink((s) => (s.healthy ? 1 : 0)),
     aegisbpf_sink_send_duration_seconds: (ctx) =>
       [...ctx.stats.sinks.values()].flatMap((s) => histogramSamples('aegisbpf_sink_send_duration_seconds', s.sendLatencyMillis, 1000, { sink: s.sink, type: s.type })),
+    aegisbpf_sink_protocol_total: protocolSamples('counter'),
+    aegisbpf_sink_protocol_gauge: protocolSamples('gauge'),
   };
 }
 

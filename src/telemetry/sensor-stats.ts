@@ -2,13 +2,14 @@
  * What the kernel sensor reports to the metrics endpoint, `aegisbpf stats` and `/ready`: the telemetry side of the
  * sensor, independent of how the sensor reads its per-CPU maps.
  *
- * The StatsRegistry holds one `SensorStatsSource` (`stats.sensor`). Until a sensor is wired in, it is
- * `NO_SENSOR`: not attached, every counter a real zero (nothing was blocked, no ring buffer exists, so nothing was
- * dropped), and no maps — map gauges are exported only for maps that exist, never with invented capacities.
+ * The StatsRegistry holds one `SensorStatsSource` (`stats.sensor`). Without a `sensor` source in the configuration
+ * it is `NO_SENSOR`: not attached, every counter a real zero (nothing was blocked, no ring buffer exists, so nothing
+ * was dropped), and no maps — map gauges are exported only for maps that exist, never with invented capacities.
  *
- * Wiring a sensor (see docs/metrics.md#wiring-the-sensor): set `registry.sensor` to a source whose `read()` sums the
- * kernel counters at call time (it is called at scrape time, never per event), and register a `sensor` readiness
- * check. Counters must be cumulative since the sensor was loaded; gauges are current values.
+ * The `sensor` source (src/pipeline/sources/sensor.ts) sets `registry.sensor` to a source whose `read()` sums the
+ * kernel counters at call time (src/sensor/sensor-telemetry.ts; called at scrape time, never per event) and
+ * registers the `sensor` readiness check. Counters are cumulative since the maps were created; gauges are current
+ * values.
  */
 
 /** Enforcement actions that count as blocks in `aegisbpf_blocks_total{action}` (AUDIT is an observation, not a block). */
@@ -67,6 +68,8 @@ export interface SensorStatsSource {
   read(): SensorStats;
   /** Per-path and per-inode counters; only called with `--detailed`. */
   readDetailed?(): SensorDetailedStats;
+  /** Why there is no `readDetailed` (the kernel keeps no such counters), shown by `aegisbpf stats --detailed`. */
+  readonly detailedAbsentReason?: string;
 }
 
 const zeroBlocks: Readonly<Record<BlockAction, number>> = Object.freeze({ BLOCK: 0, TERM: 0, KILL: 0, INT: 0 });
@@ -87,6 +90,6 @@ export const NO_SENSOR_STATS: SensorStats = Object.freeze({
 });
 
 export const NO_SENSOR: SensorStatsSource = Object.freeze({
-  absentReason: 'the kernel sensor is not part of this build',
+  absentReason: 'no sensor source is configured',
   read: () => NO_SENSOR_STATS,
 });

@@ -25,6 +25,8 @@ export interface SensorSnapshot {
   /** Top per-path and per-inode hits, only when asked for (`--detailed`), most hits first. */
   readonly top_blocked_paths?: readonly (readonly [string, number])[];
   readonly top_blocked_inodes?: readonly (readonly [string, number])[];
+  /** With `--detailed`, when the sensor keeps no per-path or per-inode counters: why. */
+  readonly detailed_absent_reason?: string;
 }
 
 export interface SinkSnapshot {
@@ -43,6 +45,8 @@ export interface SinkSnapshot {
   readonly buffer_max_events: number;
   readonly buffer_max_bytes: number;
   readonly inflight_batches: number;
+  /** The sink type's protocol counters and gauges (`SinkStats.extra`: keys ending in `_total` are counters). */
+  readonly extra: Readonly<Record<string, number>>;
 }
 
 export interface StatsSnapshot {
@@ -91,6 +95,7 @@ export function snapshotSensor(source: SensorStatsSource, detailed: boolean): Se
     net_rules: s.netRules === undefined ? undefined : { ...s.netRules },
     maps: s.maps.map((m) => ({ map: m.map, entries: m.entries, capacity: m.capacity })),
     ...(detailed ? { top_blocked_paths: d === undefined ? [] : top(d.blocksByPath), top_blocked_inodes: d === undefined ? [] : top(d.blocksByInode) } : {}),
+    ...(detailed && s.attached && source.readDetailed === undefined && source.detailedAbsentReason !== undefined ? { detailed_absent_reason: source.detailedAbsentReason } : {}),
   };
 }
 
@@ -116,6 +121,7 @@ export function snapshotStats(stats: StatsRegistry, options: { readonly version:
       dead_lettered: s.deadLettered, dropped: { ...s.dropped },
       buffer_events: s.bufferEvents, buffer_bytes: s.bufferBytes, buffer_max_events: s.bufferMaxEvents, buffer_max_bytes: s.bufferMaxBytes,
       inflight_batches: s.inflightBatches,
+      extra: Object.fromEntries(Object.keys(s.extra).sort().map((k) => [k, s.extra[k] as number])),
     };
   }
   return {

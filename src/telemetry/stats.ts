@@ -155,36 +155,6 @@ export interface SourceStats {
   /** Records that were not valid events (dead-lettered). */
   invalid: number;
   bytes: number;
-  /** Set by the `sensor` source once the sensor runs. */
-  sensor?: SensorTelemetry;
-}
-
-/**
- * What the eBPF sensor reports for metrics (`aegisbpf_sensor_info{backend}`, `aegisbpf_ringbuf_drops_total`,
- * `aegisbpf_blocks_total{action}`, `aegisbpf_map_utilization{map}`, …). The kernel counters are read when asked.
- */
-export interface SensorTelemetry {
-  /** `lsm` or `tracepoint`. */
-  readonly backend: string;
-  /** True in tracepoint mode or when a capability is missing; `reasons` says why. */
-  readonly degraded: boolean;
-  readonly reasons: readonly string[];
-  snapshot(): SensorSnapshot;
-}
-
-export interface SensorSnapshot {
-  /** Records the kernel submitted to the ring, per op (`exec`, `exit`, `fork`, `file`, `connect`). */
-  readonly kernelEvents: Readonly<Record<string, number>>;
-  /** Ring-buffer reserve failures (drops), per op. */
-  readonly ringDrops: Readonly<Record<string, number>>;
-  /** Rule hits per action (AUDIT included). */
-  readonly blocks: Readonly<Record<string, number>>;
-  readonly signalFailures: number;
-  /** Records the decoder skipped: unknown op codes, malformed frames. */
-  readonly unknownRecords: number;
-  readonly malformedRecords: number;
-  /** Policy map fill, for `aegisbpf_map_utilization{map}`. */
-  readonly maps: readonly { readonly map: string; readonly entries: number; readonly capacity: number }[];
 }
 
 export function createSourceStats(source: string, type: string): SourceStats {

@@ -250,7 +250,7 @@ export async function startPipelineRig(name: string, sourceRaw: Record<string, u
     sources: (c) => {
       const stats = createSourceStats('sensor', 'sensor');
       c.stats.sources.set('sensor', stats);
-      source = createSensorSource(parseSensorSourceOptions(raw, tmp.dir), { name: 'sensor', logger: silentLogger, stats, deadLetter: c.deadLetter, hostname: c.hostname, dataDir: tmp.dir });
+      source = createSensorSource(parseSensorSourceOptions(raw, tmp.dir), { name: 'sensor', logger: silentLogger, stats, deadLetter: c.deadLetter, hostname: c.hostname, dataDir: tmp.dir, registry: c.stats });
       return [source];
     },
   });

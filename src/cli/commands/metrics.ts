@@ -8,7 +8,9 @@ import path from 'node:path';
 import { fetchDaemonMetrics } from '../../telemetry/control-client';
 import { resolveControlSocketPath } from '../../telemetry/endpoints-config';
 import { createMetrics } from '../../telemetry/metrics';
+import type { PinnedStatsOptions } from '../../telemetry/pinned-stats';
 import { pinnedStatsAbsentReason, readPinnedSensorStats } from '../../telemetry/pinned-stats';
+import { DEFAULT_PIN_DIR } from '../../sensor/bpf-object';
 import { createStatsRegistry } from '../../telemetry/stats';
 import { AegisError, describeError } from '../../util/errors';
 import { parseCommandArgs } from '../args';
@@ -16,7 +18,7 @@ import type { Command } from '../command';
 import { EXIT } from '../exit-codes';
 import { aegisVersion } from '../version';
 
-const USAGE = `Usage: aegisbpf metrics [--out FILE] [--detailed] [--socket PATH]
+const USAGE = `Usage: aegisbpf metrics [--out FILE] [--detailed] [--socket PATH] [--pin-dir DIR]
 
 Print a running daemon's metrics in the Prometheus text format (what GET /metrics serves), read over its control
 socket. With --out, write them for node-exporter's textfile collector, atomically (temporary file + rename).
@@ -24,6 +26,7 @@ socket. With --out, write them for node-exporter's textfile collector, atomicall
   --out FILE     Write to FILE instead of stdout ('-': stdout). Name it *.prom in the collector's directory.
   --detailed     Include the high-cardinality families (aegisbpf_blocks_by_path, aegisbpf_blocks_by_inode).
   --socket PATH  The daemon's control socket (default: AEGIS_CONTROL_SOCKET, else /run/aegisbpf/control.sock as root).
+  --pin-dir DIR  Where the sensor pinned its maps, read when no daemon answers (default ${DEFAULT_PIN_DIR}).
 
 When no daemon answers: the kernel counters from the sensor's pinned maps, with aegisbpf_up 0; without pinned
 maps, only aegisbpf_up 0 (so a textfile says the daemon is down instead of going stale). Exit 1 in both cases.
@@ -35,6 +38,7 @@ const OPTIONS = {
   out: { type: 'string' },
   detailed: { type: 'boolean' },
   socket: { type: 'string' },
+  'pin-dir': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -70,9 +74,9 @@ export function writeFileAtomic(file: string, text: string, mode = 0o644): void 
 }
 
 /** What to export when no daemon answers: `aegisbpf_up 0`, plus the pinned sensor's counters when there are any. */
-function offlineExposition(detailed: boolean): { text: string; note: string } {
+function offlineExposition(detailed: boolean, pinOptions: PinnedStatsOptions): { text: string; note: string } {
   const stats = createStatsRegistry();
-  const pinned = readPinnedSensorStats();
+  const pinned = readPinnedSensorStats(pinOptions);
   if (pinned !== undefined) stats.sensor = pinned;
   const metrics = createMetrics({
     stats,
@@ -81,7 +85,7 @@ function offlineExposition(detailed: boolean): { text: string; note: string } {
     up: () => 0,
     only: (spec) => spec.name === 'aegisbpf_up' || (pinned !== undefined && spec.component === 'sensor'),
   });
-  return { text: metrics.render(), note: pinned === undefined ? pinnedStatsAbsentReason() : 'the kernel counters come from the pinned maps' };
+  return { text: metrics.render(), note: pinned === undefined ? pinnedStatsAbsentReason(pinOptions) : 'the kernel counters come from the pinned maps' };
 }
 
 export const metricsCommand: Command = {
@@ -109,7 +113,7 @@ export const metricsCommand: Command = {
       }
       let offline;
       try {
-        offline = offlineExposition(detailed);
+        offline = offlineExposition(detailed, values['pin-dir'] !== undefined ? { pinDir: path.resolve(values['pin-dir']) } : {});
       } catch (err) {
         io.stderr.write(`aegisbpf metrics: ${r.message}, and reading the pinned maps failed: ${describeError(err)} (AEGIS_ERR_DAEMON_UNREACHABLE).\n`);
         return EXIT.FAILURE;

@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadNative } from '../../native/binding';
-import { DEFAULT_PIN_DIR } from '../../pipeline/sources/sensor';
+import { DEFAULT_PIN_DIR } from '../../sensor/bpf-object';
 import { SensorError } from '../../sensor/errors';
 import type { FeatureReport } from '../../sensor/feature-probe';
 import { probeFeatures } from '../../sensor/feature-probe';

@@ -1,4 +1,6 @@
 /** `aegisbpf stats`: a running daemon's totals, human-readable (or JSON), read over its control socket. */
+import path from 'node:path';
+import { DEFAULT_PIN_DIR } from '../../sensor/bpf-object';
 import { resolveControlSocketPath } from '../../telemetry/endpoints-config';
 import { fetchDaemonStats } from '../../telemetry/control-client';
 import { pinnedStatsAbsentReason, readPinnedSensorStats } from '../../telemetry/pinned-stats';
@@ -11,7 +13,7 @@ import type { Command } from '../command';
 import { EXIT } from '../exit-codes';
 import { aegisVersion } from '../version';
 
-const USAGE = `Usage: aegisbpf stats [--detailed] [--json] [--socket PATH]
+const USAGE = `Usage: aegisbpf stats [--detailed] [--json] [--socket PATH] [--pin-dir DIR]
 
 Print a running daemon's totals: blocks ("Total blocks"), ring-buffer events and drops, policy maps, events in,
 per-sink delivery, dead letters, latency, readiness. Read over the daemon's control socket; when no daemon runs,
@@ -21,6 +23,7 @@ from the sensor's pinned maps (kernel counters only).
   --json         The snapshot as JSON (the control socket's /v1/stats).
   --socket PATH  The daemon's control socket (default: AEGIS_CONTROL_SOCKET, else /run/aegisbpf/control.sock as
                  root, $XDG_RUNTIME_DIR/aegisbpf/control.sock otherwise).
+  --pin-dir DIR  Where the sensor pinned its maps, read when no daemon answers (default ${DEFAULT_PIN_DIR}).
 
 Exit codes: 0 ok; 1 no running daemon and no pinned maps, or the socket could not be used (AEGIS_ERR_DAEMON_UNREACHABLE);
 2 usage.`;
@@ -29,6 +32,7 @@ const OPTIONS = {
   detailed: { type: 'boolean' },
   json: { type: 'boolean' },
   socket: { type: 'string' },
+  'pin-dir': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -75,7 +79,8 @@ function sensorLines(s: SensorSnapshot, detailed: boolean): string[] {
   if (s.net_rules !== undefined) lines.push(`Network rules: ip ${s.net_rules.ip}, cidr ${s.net_rules.cidr}, port ${s.net_rules.port}`);
   if (detailed) {
     lines.push('', 'Detailed Block Statistics (for debugging only):', 'WARNING: high cardinality; use `aegisbpf metrics` for production metrics.');
-    if (!s.attached && (s.top_blocked_paths ?? []).length === 0) lines.push('  (no per-path or per-inode counters: the sensor is not attached)');
+    if (s.detailed_absent_reason !== undefined) lines.push(`  (no per-path or per-inode counters: ${s.detailed_absent_reason})`);
+    else if (!s.attached && (s.top_blocked_paths ?? []).length === 0) lines.push('  (no per-path or per-inode counters: the sensor is not attached)');
     else {
       lines.push('  Top blocked paths:', ...(s.top_blocked_paths ?? []).map(([p, n]) => `    ${p}: ${n}`));
       lines.push('  Top blocked inodes:', ...(s.top_blocked_inodes ?? []).map(([p, n]) => `    ${p}: ${n}`));
@@ -111,6 +116,8 @@ export function renderStats(snap: StatsSnapshot, detailed: boolean): string {
           `failed requests ${s.failed_requests}, retried ${s.retried}, dead-lettered ${s.dead_lettered}, dropped ${dropped}${dropped > 0 ? ` (${pairs(s.dropped)})` : ''}; ` +
           `buffer ${s.buffer_events}/${s.buffer_max_events} events, ${bytes(s.buffer_bytes)}/${bytes(s.buffer_max_bytes)}`,
       );
+      // Older daemons (before the sink protocol counters were in /v1/stats) have no `extra`.
+      if (s.extra !== undefined && Object.keys(s.extra).length > 0) lines.push(`    protocol: ${pairs(s.extra)}`);
     }
   }
   if (snap.dead_letter !== undefined) lines.push(`Dead-letter file: ${snap.dead_letter.written} entries written (${bytes(snap.dead_letter.bytes)}), ${snap.dead_letter.failed} could not be written`);
@@ -134,6 +141,7 @@ export const statsCommand: Command = {
     }
     const detailed = values.detailed === true;
     const socketPath = resolveControlSocketPath(values.socket, io.env);
+    const pinOptions = values['pin-dir'] !== undefined ? { pinDir: path.resolve(values['pin-dir']) } : {};
     const r = await fetchDaemonStats(socketPath, detailed);
     let snap: StatsSnapshot | undefined = r.ok && r.status === 200 ? r.value : undefined;
     if (snap === undefined) {
@@ -144,13 +152,13 @@ export const statsCommand: Command = {
       }
       let pinned;
       try {
-        pinned = readPinnedSensorStats();
+        pinned = readPinnedSensorStats(pinOptions);
       } catch (err) {
         io.stderr.write(`aegisbpf stats: ${why}, and reading the pinned maps failed: ${describeError(err)} (AEGIS_ERR_DAEMON_UNREACHABLE).\n`);
         return EXIT.FAILURE;
       }
       if (pinned === undefined) {
-        io.stderr.write(`aegisbpf stats: ${why} and ${pinnedStatsAbsentReason()} (AEGIS_ERR_DAEMON_UNREACHABLE).\n`);
+        io.stderr.write(`aegisbpf stats: ${why} and ${pinnedStatsAbsentReason(pinOptions)} (AEGIS_ERR_DAEMON_UNREACHABLE).\n`);
         return EXIT.FAILURE;
       }
       snap = { origin: 'pinned-maps', version: aegisVersion(), pid: undefined, started_at: undefined, uptime_seconds: undefined, ready: undefined, sensor: snapshotSensor(pinned, detailed) };

@@ -21,11 +21,17 @@ import { createPolicyEngine, storeRuleNames } from '../../sensor/policy/policy-e
 import { createPolicyStore } from '../../sensor/policy/policy-store';
 import type { Sensor, SensorLog, SensorStats } from '../../sensor/sensor';
 import { createSensor } from '../../sensor/sensor';
-import type { SensorSnapshot } from '../../telemetry/stats';
+import { DEFAULT_PIN_DIR } from '../../sensor/bpf-object';
+import { NO_DETAILED_REASON, readSensorStats } from '../../sensor/sensor-telemetry';
+import type { SensorStats as TelemetrySensorStats, SensorStatsSource } from '../../telemetry/sensor-stats';
+import { NO_SENSOR_STATS } from '../../telemetry/sensor-stats';
+import { withChildSpan } from '../../telemetry/spans';
+import type { StatsRegistry } from '../../telemetry/stats';
+import { describeError } from '../../util/errors';
 import type { Logger } from '../../util/logger';
 import type { Source, SourceContext, SourceDefinition } from './types';
 
-export const DEFAULT_PIN_DIR = '/sys/fs/bpf/aegisbpf';
+export { DEFAULT_PIN_DIR };
 /*
  * config/load.ts's DEFAULT_DATA_DIR, for a source built without a configuration (the engine always passes the
  * configured data_dir). Not imported: config/load imports this module through the source registry, and the cycle
@@ -80,21 +86,59 @@ export interface SensorSource extends Source {
   stats(): SensorStats | undefined;
 }
 
-function lower(record: Readonly<Record<string, number>>): Record<string, number> {
-  return Object.fromEntries(Object.entries(record).map(([k, v]) => [k.toLowerCase(), v]));
+/**
+ * The sensor's part of the daemon's telemetry (docs/metrics.md#the-kernel-sensor-in-the-daemon): `registry.sensor`
+ * and the `sensor` readiness check, through the sensor's life. Before start: not attached, "starting"; running:
+ * the kernel counters read at call time (src/sensor/sensor-telemetry.ts); after a failed start: not attached, with
+ * the error; after stop: not attached, the last counters kept (a counter never goes back to zero during the
+ * shutdown flush, and the maps are gone).
+ */
+interface SensorTelemetry {
+  running(sensor: Sensor): void;
+  failed(err: unknown): void;
+  stopped(): void;
 }
 
-/** Kernel counters and map fill of a running sensor, for metrics (read at scrape time). */
-export function sensorSnapshot(sensor: Sensor, policy: PolicyEngine): SensorSnapshot {
-  const s = sensor.stats();
+function sensorTelemetry(registry: StatsRegistry | undefined, logger: Logger): SensorTelemetry {
+  let state: { readonly phase: 'starting' } | { readonly phase: 'running'; readonly sensor: Sensor; readonly degraded: string | undefined } | { readonly phase: 'down'; readonly reason: string } = { phase: 'starting' };
+  let last: TelemetrySensorStats = NO_SENSOR_STATS;
+  const source: SensorStatsSource = {
+    get absentReason(): string {
+      return state.phase === 'starting' ? 'the sensor is starting' : state.phase === 'down' ? state.reason : '';
+    },
+    detailedAbsentReason: NO_DETAILED_REASON,
+    read(): TelemetrySensorStats {
+      if (state.phase !== 'running') return last;
+      try {
+        last = readSensorStats(state.sensor.maps, { attached: true, backend: state.sensor.backend });
+      } catch (err) {
+        // read() must not throw (a scrape): keep the last good counters and say so once per burst.
+        logger.burst('WARN', 'sensor-stats', 'Reading the kernel counters failed; the metrics show the last values read.', { error: describeError(err) });
+      }
+      return last;
+    },
+  };
+  if (registry !== undefined) {
+    registry.sensor = source;
+    registry.readiness.register('sensor', () => {
+      if (state.phase === 'running') return state.degraded === undefined ? { ready: true, detail: `attached, ${state.sensor.backend} mode` } : { ready: true, detail: `attached, ${state.sensor.backend} mode, degraded: ${state.degraded}` };
+      return { ready: false, reason: state.phase === 'starting' ? 'the sensor is loading its BPF programs' : state.reason };
+    });
+  }
+  const down = (reason: string): void => {
+    if (state.phase === 'running') source.read(); // the final counters
+    last = { ...last, attached: false, mode: undefined, backend: undefined, maps: [], netRules: undefined };
+    state = { phase: 'down', reason };
+  };
   return {
-    kernelEvents: lower(s.kernel.events),
-    ringDrops: lower(s.kernel.drops),
-    blocks: s.kernel.blocks,
-    signalFailures: s.kernel.signalFailures,
-    unknownRecords: s.decode.unknownTotal,
-    malformedRecords: s.decode.malformed,
-    maps: policy.show().kernel?.maps ?? [],
+    running(sensor) {
+      const reasons = [...new Set([...(sensor.fallbackReason !== undefined ? [sensor.fallbackReason] : []), ...sensor.features.reasons])];
+      state = { phase: 'running', sensor, degraded: sensor.backend !== 'lsm' || reasons.length > 0 ? reasons.join('; ') || `${sensor.backend} mode` : undefined };
+    },
+    failed: (err) => down(`the sensor could not start: ${describeError(err)}`),
+    stopped() {
+      if (state.phase !== 'down') down('the sensor stopped');
+    },
   };
 }
 
@@ -112,6 +156,7 @@ export function createSensorSource(options: SensorSourceOptions, ctx: SourceCont
   });
   ready.catch(() => undefined); // read() reports the failure; `ready` is for callers that want to wait
   let current: Sensor | undefined;
+  const telemetry = sensorTelemetry(ctx.registry, ctx.logger);
 
   return {
     name: ctx.name,
@@ -136,6 +181,8 @@ export function createSensorSource(options: SensorSourceOptions, ctx: SourceCont
           cgroupAttachPath: options.cgroupPath,
           connectAll: options.connectEvents,
           ...(options.pinDir !== undefined ? { pinDir: options.pinDir } : {}),
+          // Span logs of the start-up (AEGIS_OTEL_SPANS=1): children of the span that starts the sources.
+          phase: (name, fn) => withChildSpan(name === 'load' ? 'daemon.load_bpf' : 'daemon.attach_programs', fn),
           processCacheMax: options.processCacheMax,
           host: ctx.hostname,
           rules: storeRuleNames(store),
@@ -157,6 +204,7 @@ export function createSensorSource(options: SensorSourceOptions, ctx: SourceCont
           },
         });
       } catch (err) {
+        telemetry.failed(err);
         rejectReady(err);
         throw err;
       }
@@ -167,13 +215,7 @@ export function createSensorSource(options: SensorSourceOptions, ctx: SourceCont
         if (restored !== undefined) ctx.logger.info('The stored policy is enforced.', { generation: restored.generation, rules: restored.rules.length, mode: restored.mode });
         sensor.start();
         ctx.logger.info('The eBPF sensor is running.', { backend: sensor.backend, ringBytes: sensor.ringBytes, pinDir: options.pinDir, policyDir: options.policyDir, configMap: MAPS.config });
-        const reasons = [...sensor.features.reasons, ...(sensor.fallbackReason !== undefined ? [sensor.fallbackReason] : [])];
-        ctx.stats.sensor = {
-          backend: sensor.backend,
-          degraded: sensor.backend !== 'lsm' || reasons.length > 0,
-          reasons,
-          snapshot: () => sensorSnapshot(sensor, policy),
-        };
+        telemetry.running(sensor);
         resolveReady({ sensor, policy });
         const take = (): AegisEvent[] => {
           // Merge small per-drain batches into pipeline-sized chunks.
@@ -208,10 +250,15 @@ export function createSensorSource(options: SensorSourceOptions, ctx: SourceCont
         }
         // Stop: detach, drain what the kernel already wrote, hand it over.
         current = undefined;
+        telemetry.stopped();
         sensor.stop();
         while (queue.length > 0) yield take();
+      } catch (err) {
+        telemetry.failed(err);
+        throw err;
       } finally {
         current = undefined;
+        telemetry.stopped();
         sensor.stop();
       }
     },

@@ -95,6 +95,8 @@ class AckTrackerImpl implements AckTracker {
   constructor(private readonly options: AckTrackerOptions) {
     this.now = options.now ?? Date.now;
     options.extra.acks_pending = 0;
+    // Present at 0 from the start: the metrics endpoint exports a series per key (aegisbpf_sink_protocol_total).
+    for (const key of ['ack_polls_total', 'acks_received_total', 'receiver_restarts_total']) options.extra[key] ??= 0;
   }
 
   get disabled(): boolean {

@@ -1,0 +1,102 @@
+/**
+ * The sensor's side of telemetry: `SensorStats` (src/telemetry/sensor-stats.ts) read from the kernel maps, for the
+ * metrics endpoint, `aegisbpf stats` and `/ready`.
+ *
+ * Everything is read when asked (a scrape, a `stats` request), never per event: the per-CPU counters of
+ * `aegis_stats` are summed over CPUs, the mode comes from `aegis_config`, and each policy map is iterated once for
+ * its entry count (the kernel keeps no count; another process, `aegisbpf policy`, changes the maps, so user space
+ * cannot keep one either). A scrape therefore costs one pass over the loaded rules: tens of microseconds for a few
+ * hundred rules, a few milliseconds for a full deny_inode (65 536 entries).
+ *
+ * Per-path and per-inode hit counts (`--detailed`, `aegisbpf_blocks_by_path`/`_by_inode`) are not available: the
+ * kernel counts rule hits per action only (`aegis_stats.blocks`, `.enforced`); a rule's map value is its id and
+ * action, written only by user space. Counting per rule would need a kernel write on every hit into a map keyed by
+ * rule (a per-CPU hash the size of the policy), which this sensor does not have, so `readDetailed` is absent and
+ * the detailed families have no samples. Per-rule hits can be counted from the events (`rule`, `path`, `ino`) in the
+ * SIEM.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { NativeBinding, NativeMap } from '../native/binding';
+import type { NetRuleType, SensorMapStats, SensorStats, SensorStatsSource } from '../telemetry/sensor-stats';
+import { MAPS, V4_LPM_KEY, V6_LPM_KEY } from './abi';
+import { readKernelStats } from './kernel-stats';
+import { POLICY_MAP_KEYS } from './policy/policy-compile';
+import type { PolicyMapSet } from './policy/policy-maps';
+import { readConfig } from './policy/policy-maps';
+
+/** The maps the telemetry reads: the policy maps, the config and the counters. */
+export type TelemetryMaps = PolicyMapSet & { readonly stats: NativeMap };
+
+/** Why `readDetailed` is absent (shown by `aegisbpf stats --detailed`). */
+export const NO_DETAILED_REASON = 'the kernel counts rule hits per action, not per rule (see docs/metrics.md)';
+
+function countLpm(map: NativeMap, fullPrefix: number, out: Record<NetRuleType, number>, keys: Buffer, count: number): void {
+  const off = (map.keySize === V4_LPM_KEY.size ? V4_LPM_KEY : V6_LPM_KEY).fields.prefixlen.offset;
+  for (let i = 0; i < count; i++) {
+    if (keys.readUInt32LE(i * map.keySize + off) === fullPrefix) out.ip++;
+    else out.cidr++;
+  }
+}
+
+/**
+ * The counters and maps as they are now. `ip` rules are exact addresses (with or without a port), `cidr` prefixes,
+ * `port` rules without an address.
+ */
+export function readSensorStats(maps: TelemetryMaps, state: { readonly attached: boolean; readonly backend: string | undefined }): SensorStats {
+  const k = readKernelStats(maps.stats);
+  const { mode } = readConfig(maps);
+  const netRules: Record<NetRuleType, number> = { ip: 0, cidr: 0, port: 0 };
+  const mapStats: SensorMapStats[] = [];
+  for (const key of POLICY_MAP_KEYS) {
+    const map = maps[key];
+    const e = map.entries();
+    mapStats.push({ map: MAPS[key], entries: e.count, capacity: map.maxEntries });
+    if (key === 'netV4Lpm') countLpm(map, 32, netRules, e.keys, e.count);
+    else if (key === 'netV6Lpm') countLpm(map, 128, netRules, e.keys, e.count);
+    else if (key === 'netPort') netRules.port += e.count;
+    else if (key === 'netAddrPort') netRules.ip += e.count;
+  }
+  return {
+    attached: state.attached,
+    mode: state.attached ? mode : undefined,
+    backend: state.attached ? state.backend : undefined,
+    blocks: { BLOCK: k.enforced.BLOCK, TERM: k.enforced.TERM, KILL: k.enforced.KILL, INT: k.enforced.INT },
+    ringbufEvents: k.eventsTotal,
+    ringbufDrops: k.dropsTotal,
+    // cgroup/connect4|6 are the only network hooks: nothing is ever denied at bind().
+    netBlocks: { connect: k.netConnectDenied, bind: 0 },
+    netRingbufDrops: k.drops.CONNECT,
+    maps: mapStats,
+    netRules,
+  };
+}
+
+/**
+ * The stats of a sensor that no daemon answers for, from the maps it pinned in `pinDir` (left by a daemon that did
+ * not stop cleanly, or one that runs without a control socket); undefined when nothing is pinned there. Read once,
+ * at call time; the maps are closed before returning. Throws when the pins exist but cannot be opened (not root).
+ */
+export function openPinnedSensorStats(native: NativeBinding, pinDir: string): SensorStatsSource | undefined {
+  const keys: (keyof TelemetryMaps)[] = [...POLICY_MAP_KEYS, 'config', 'stats'];
+  for (const key of keys) {
+    try {
+      fs.statSync(path.join(pinDir, MAPS[key]));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw new Error(`cannot read the pinned maps in ${pinDir}: ${(err as Error).message} (they are root's)`, { cause: err });
+    }
+  }
+  const opened = new Map<string, NativeMap>();
+  try {
+    for (const key of keys) opened.set(key, native.openPinnedMap(path.join(pinDir, MAPS[key])));
+    const snapshot = readSensorStats(Object.fromEntries(opened) as unknown as TelemetryMaps, { attached: false, backend: undefined });
+    return {
+      absentReason: `no daemon answered; kernel counters from the maps pinned in ${pinDir}`,
+      detailedAbsentReason: NO_DETAILED_REASON,
+      read: () => snapshot,
+    };
+  } finally {
+    for (const m of opened.values()) m.close();
+  }
+}
