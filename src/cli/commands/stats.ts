@@ -124,7 +124,7 @@ export function renderStats(snap: StatsSnapshot, detailed: boolean): string {
   if (snap.process !== undefined) lines.push(`Process: CPU ${snap.process.cpu_percent}%, RSS ${bytes(snap.process.rss_bytes)}`);
   if (snap.ready !== undefined) {
     lines.push('Readiness:');
-    for (const c of snap.ready.checks) lines.push(`  ${c.name}: ${c.ready ? 'ok' : `not ready: ${c.detail ?? ''}`}`);
+    for (const c of snap.ready.checks) lines.push(`  ${c.name}: ${c.ready ? `ok${c.detail !== undefined ? ` (${c.detail})` : ''}` : `not ready: ${c.detail ?? ''}`}`);
   }
   return lines.join('\n') + '\n';
 }
