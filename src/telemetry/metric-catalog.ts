@@ -89,7 +89,7 @@ export const METRICS = [
   m('sink', 'aegisbpf_sink_healthy', 'gauge', ['sink', 'type'], 'per-instance', false, '1 when the sink is healthy, 0 after a failed healthcheck or repeated send failures (until a batch is acknowledged or a healthcheck passes).'),
   m('sink', 'aegisbpf_sink_send_duration_seconds', 'histogram', ['sink', 'type', 'le'], 'per-instance', false, 'Duration of one send attempt, acknowledgement included.'),
   m('sink', 'aegisbpf_sink_protocol_total', 'counter', ['sink', 'type', 'counter'], 'per-instance', false, "A sink type's own protocol counters (SinkStats.extra keys ending in _total, named without it): syslog connects, connection_lost, truncated; splunk_hec ack_polls, acks_received, ack_timeouts, … (docs/sinks.md)."),
-  m('sink', 'aegisbpf_sink_protocol_gauge', 'gauge', ['sink', 'type', 'gauge'], 'per-instance', false, "A sink type's own protocol gauges (the other SinkStats.extra keys): splunk_hec acks_pending, ack_fallback (docs/sinks.md)."),
+  m('sink', 'aegisbpf_sink_protocol_value', 'gauge', ['sink', 'type', 'gauge'], 'per-instance', false, "A sink type's own protocol gauges (the other SinkStats.extra keys): splunk_hec acks_pending, ack_fallback (docs/sinks.md)."),
 ] as const satisfies readonly MetricSpec[];
 
 export type MetricName = (typeof METRICS)[number]['name'];

@@ -281,7 +281,7 @@ function collectors(options: MetricsOptions & { readonly highCardinality: { read
     aegisbpf_sink_send_duration_seconds: (ctx) =>
       [...ctx.stats.sinks.values()].flatMap((s) => histogramSamples('aegisbpf_sink_send_duration_seconds', s.sendLatencyMillis, 1000, { sink: s.sink, type: s.type })),
     aegisbpf_sink_protocol_total: protocolSamples('counter'),
-    aegisbpf_sink_protocol_gauge: protocolSamples('gauge'),
+    aegisbpf_sink_protocol_value: protocolSamples('gauge'),
   };
 }
 

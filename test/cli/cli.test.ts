@@ -165,3 +165,24 @@ test('schema prints the event and config schemas', () => {
   const cfg = JSON.parse(runCli(['schema', 'config']).stdout) as { title: string };
   assert.equal(cfg.title, 'aegisbpf configuration');
 });
+
+test('health: no running daemon leaves the probe’s exit code as it is; --ready asks only the daemon and exits 1', () => {
+  const { dir, cleanup } = makeTempDir();
+  try {
+    const socket = path.join(dir, 'none.sock');
+    const ready = runCli(['health', '--ready', '--socket', socket]);
+    assert.equal(ready.code, 1);
+    assert.equal(ready.stdout, `daemon: not running (no control socket answers at ${socket})\n`);
+    const json = runCli(['health', '--ready', '--json', '--socket', socket]);
+    assert.deepEqual(JSON.parse(json.stdout), { reachable: false, socketPath: socket, failure: 'not-running', reason: JSON.parse(json.stdout).reason });
+    // The kernel probe's code (0/1/2 by what this machine allows) is unchanged by the absent daemon.
+    const full = runCli(['health', '--json', '--socket', socket]);
+    const report = JSON.parse(full.stdout) as { status: string; daemon: { reachable: boolean } };
+    assert.equal(full.code, { healthy: 0, degraded: 1, cannot_run: 2 }[report.status]);
+    assert.equal(report.daemon.reachable, false);
+    const text = runCli(['health', '--socket', socket]);
+    assert.match(text.stdout, /^status: \S+\n(?: {2}- .*\n)*daemon: not running /m);
+  } finally {
+    cleanup();
+  }
+});

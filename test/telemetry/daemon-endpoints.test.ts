@@ -59,7 +59,7 @@ test('GET /metrics on the running daemon: aegisbpf_up is 1, counters move as eve
     const labelValues = [...later.matchAll(/="((?:[^"\\]|\\.)*)"/g)].map((m) => m[1] as string);
     assert.ok(labelValues.length > 50);
     assert.deepEqual(labelValues.filter((v) => v.includes('/')), []);
-    // Real zeros from the kernel side: no sensor in this build, nothing blocked, nothing dropped.
+    // Real zeros from the kernel side: no sensor source in this configuration, nothing blocked, nothing dropped.
     assert.deepEqual(samples(later, 'aegisbpf_blocks_total').map((s) => s.value), [0, 0, 0, 0]);
     assert.deepEqual(samples(later, 'aegisbpf_map_capacity'), []);
     if (promtoolMissing() === false) {
@@ -95,7 +95,7 @@ test('aegisbpf stats and aegisbpf metrics --out read the running daemon; without
     assert.match(stats.stdout, /^ {2}Total blocks: 0$/m, 'the guide greps for "Total blocks"');
     assert.match(stats.stdout, /^ {2}Events in: [1-9]\d* \(invalid input 0\)$/m);
     assert.match(stats.stdout, /^ {2}out \(file\): healthy; received \d+, delivered \d+/m);
-    assert.match(stats.stdout, /^Sensor: not attached \(the kernel sensor is not part of this build\)$/m);
+    assert.match(stats.stdout, /^Sensor: not attached \(no sensor source is configured\)$/m);
     const json = runCli(['stats', '--json', '--detailed'], { env });
     const snap = JSON.parse(json.stdout) as { origin: string; sensor: { blocks_total: number; top_blocked_paths: unknown[] }; ready: { ready: boolean } };
     assert.deepEqual([snap.origin, snap.sensor.blocks_total, snap.sensor.top_blocked_paths, snap.ready.ready], ['daemon', 0, [], true]);
@@ -125,10 +125,11 @@ test('aegisbpf stats and aegisbpf metrics --out read the running daemon; without
   } finally {
     assert.equal((await d.stop()).code, 0);
   }
-  const gone = runCli(['stats'], { env });
+  // An empty pin directory of its own: the default one may hold a real sensor's maps.
+  const gone = runCli(['stats', '--pin-dir', path.join(dir, 'no-pins')], { env });
   assert.equal(gone.code, 1);
-  assert.match(gone.stderr, /no running daemon \(control socket .*: not found\) and no pinned maps \(the kernel sensor is not part of this build\) \(AEGIS_ERR_DAEMON_UNREACHABLE\)/);
-  const down = runCli(['metrics', '--out', prom], { env });
+  assert.match(gone.stderr, /no running daemon \(control socket .*: not found\) and no pinned maps in .*no-pins \(no sensor runs, or it stopped cleanly and removed them\) \(AEGIS_ERR_DAEMON_UNREACHABLE\)/);
+  const down = runCli(['metrics', '--out', prom, '--pin-dir', path.join(dir, 'no-pins')], { env });
   assert.equal(down.code, 1);
   const text2 = fs.readFileSync(prom, 'utf8');
   assert.deepEqual(samples(text2, 'aegisbpf_up').map((s) => s.value), [0], 'the textfile says the daemon is down instead of going stale');
@@ -164,6 +165,9 @@ test('/ready turns 503 naming the sink when it goes unhealthy, and back to 200 w
     assert.equal(sampleValue(metrics, 'aegisbpf_sink_healthy', { sink: 'archive' }), 0);
     const viaSocket = await queryDaemonReadiness({ socketPath: d.socket });
     assert.ok(viaSocket.reachable && !viaSocket.ready, 'aegisbpf health sees the same through the control socket');
+    const health = runCli(['health', '--ready', '--socket', d.socket]);
+    assert.equal(health.code, 1, 'a readiness probe fails while a sink is unhealthy');
+    assert.match(health.stdout, /^daemon: NOT READY \(control socket .*\)\n {2}daemon: ok\n {2}sink\.archive: not ready: sink 'archive' is unhealthy/);
     // Heal it: the next retry or healthcheck succeeds.
     fs.rmSync(outDir);
     const back = await until('/ready 200', async () => {

@@ -15,7 +15,7 @@ import type { StatsRegistry } from '../../src/telemetry/stats';
 import { silentLogger } from '../../src/util/logger';
 import { familyNames, sampleValue, samples } from '../helpers/daemon';
 import { generateEvents } from '../helpers/events';
-import { GUIDE_NAME_LINTS, promtool, promtoolMissing } from '../helpers/promtool';
+import { GUIDE_NAME_LINTS, checkMetricsText, promtool, promtoolMissing } from '../helpers/promtool';
 import { makeTempDir } from '../helpers/tmp';
 
 const fixedProcess = { sample: () => ({ cpuPercent: 12.5, rssBytes: 50_000_000 }) };
@@ -74,6 +74,8 @@ function populated(): StatsRegistry {
   sink.sendLatencyMillis.observe(3);
   sink.sendLatencyMillis.observe(40);
   sink.sendLatencyMillis.observe(60_000);
+  sink.extra.acks_pending = 2;
+  sink.extra.ack_timeouts_total = 1;
   stats.sinks.set('hec', sink);
   stats.pipeline.removed['filter#0'] = 5;
   stats.pipeline.unrouted = 1;
@@ -250,4 +252,37 @@ test('the latency quantiles are measured: a sink that stalls for 300 ms shows in
   assert.ok(sampleValue(text, 'aegisbpf_event_processing_latency_microseconds_sum')! >= 10 * 250_000);
   assert.equal(sampleValue(text, 'aegisbpf_pipeline_latency_seconds_count'), 200);
   cleanup();
+});
+
+test('SinkStats.extra: keys ending in _total are aegisbpf_sink_protocol_total{counter}, the others aegisbpf_sink_protocol_value{gauge}', async () => {
+  const stats = createStatsRegistry();
+  const syslog = createSinkStats('siem', 'syslog');
+  Object.assign(syslog.extra, { connects_total: 3, connection_lost_total: 1, truncated_total: 0 });
+  const hec = createSinkStats('splunk', 'splunk_hec');
+  Object.assign(hec.extra, { acks_pending: 4, ack_fallback: 0, ack_timeouts_total: 2 });
+  const file = createSinkStats('archive', 'file'); // no protocol numbers: no series
+  for (const s of [syslog, hec, file]) stats.sinks.set(s.sink, s);
+  const m = createMetrics({ stats, version: 't', detailed: false, process: fixedProcess });
+  const text = m.render();
+  assert.deepEqual(samples(text, 'aegisbpf_sink_protocol_total'), [
+    { labels: { sink: 'siem', type: 'syslog', counter: 'connection_lost' }, value: 1 },
+    { labels: { sink: 'siem', type: 'syslog', counter: 'connects' }, value: 3 },
+    { labels: { sink: 'siem', type: 'syslog', counter: 'truncated' }, value: 0 },
+    { labels: { sink: 'splunk', type: 'splunk_hec', counter: 'ack_timeouts' }, value: 2 },
+  ]);
+  assert.deepEqual(samples(text, 'aegisbpf_sink_protocol_value'), [
+    { labels: { sink: 'splunk', type: 'splunk_hec', gauge: 'ack_fallback' }, value: 0 },
+    { labels: { sink: 'splunk', type: 'splunk_hec', gauge: 'acks_pending' }, value: 4 },
+  ]);
+  assert.match(text, /^# TYPE aegisbpf_sink_protocol_total counter$/m);
+  assert.match(text, /^# TYPE aegisbpf_sink_protocol_value gauge$/m);
+  // Read at scrape time: a transport's next += shows in the next scrape.
+  syslog.extra.connects_total = (syslog.extra.connects_total ?? 0) + 1;
+  assert.equal(sampleValue(m.render(), 'aegisbpf_sink_protocol_total', { sink: 'siem', counter: 'connects' }), 4);
+  assert.equal(m.render(), await promClientText(m));
+  if (promtoolMissing() === false) {
+    const check = checkMetricsText(text);
+    assert.ok(check.parsed, check.output);
+    assert.deepEqual(check.unexpected, [], 'promtool lints nothing in the two families');
+  }
 });

@@ -27,7 +27,7 @@ export interface SourceContext {
 
   /**
    * The daemon's stats registry: a source that is the kernel sensor sets `registry.sensor` and registers its
-   * `sensor` readiness check here (docs/metrics.md#wiring-the-sensor). Absent in tests that build sources alone.
+   * `sensor` readiness check here (docs/metrics.md#the-kernel-sensor-in-the-daemon). Absent in tests that build sources alone.
    */
   readonly registry?: StatsRegistry;
 }
