@@ -116,9 +116,15 @@ test('aegisbpf stats and aegisbpf metrics --out read the running daemon; without
     assert.match(detailed.stdout, /^# TYPE aegisbpf_blocks_by_path gauge$/m);
     assert.doesNotMatch(text1, /aegisbpf_blocks_by_path/);
 
-    // Least privilege: another user cannot use the 0600 socket.
-    if (process.getuid?.() === 0 && spawnSync('setpriv', ['--version']).status === 0) {
-      const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, BIN, 'stats', '--socket', d.socket], { encoding: 'utf8' });
+    // Least privilege: another user cannot use the 0600 socket. The CLI is loaded as root and the process then drops
+    // to nobody before it runs: the checkout may sit in a directory nobody cannot read (a mktemp -d clone is 0700).
+    if (process.getuid?.() === 0) {
+      const asNobody = [
+        `const cli = require(${JSON.stringify(path.join(path.dirname(BIN), '..', 'dist', 'src', 'cli', 'main.js'))});`,
+        'process.setgroups([]); process.setgid(65534); process.setuid(65534);',
+        'cli.main(process.argv.slice(1)).then((code) => { process.exitCode = code; });',
+      ].join('\n');
+      const r = spawnSync(process.execPath, ['-e', asNobody, 'stats', '--socket', d.socket], { encoding: 'utf8' });
       assert.equal(r.status, 1, r.stderr);
       assert.match(r.stderr, /permission denied on the control socket/);
     }
