@@ -17,7 +17,6 @@ import zlib from 'node:zlib';
 import http from 'node:http';
 import { spawn, spawnSync } from 'node:child_process';
 import { formatEcs } from '../src/formatters/ecs';
-import { formatJson } from '../src/formatters/json';
 import { documentId } from '../src/sinks/elasticsearch/target';
 import { createEsClient, rawRequest } from '../src/sinks/elasticsearch/client';
 import { installElasticContent } from '../src/sinks/elasticsearch/install';
@@ -27,6 +26,7 @@ import { createLogger } from '../src/util/logger';
 import { packagePath } from '../src/util/paths';
 import { makeEventFactory } from '../test/helpers/events';
 import { startElasticsearch } from '../test/helpers/services';
+import { writeEventsFile } from './lib/events-file';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -46,21 +46,6 @@ interface RunResult {
   readonly retried: number;
   readonly loadBefore: number;
   readonly loadAfter: number;
-}
-
-function writeEventsFile(file: string, count: number): void {
-  const make = makeEventFactory({ seed: 7 });
-  const fd = fs.openSync(file, 'w');
-  let buf = '';
-  for (let i = 0; i < count; i++) {
-    buf += formatJson(make(i)) + '\n';
-    if (buf.length > 1 << 20) {
-      fs.writeSync(fd, buf);
-      buf = '';
-    }
-  }
-  fs.writeSync(fd, buf);
-  fs.closeSync(fd);
 }
 
 function runAegis(args: string[], cpu?: string): Promise<{ code: number | null; stderr: string; wallSeconds: number }> {
@@ -207,7 +192,7 @@ async function main(): Promise<void> {
   try {
     await installElasticContent(client, { version: 'bench' });
     const input = path.join(dir, 'in.ndjson');
-    writeEventsFile(input, count);
+    writeEventsFile(input, count, 7);
     // Warm-up, not reported: the JVM compiles its indexing path during the first run, which would make whichever
     // batch size comes first look slow.
     {

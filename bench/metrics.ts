@@ -23,7 +23,7 @@ import { createMetrics } from '../src/telemetry/metrics';
 import { NO_SENSOR_STATS } from '../src/telemetry/sensor-stats';
 import { createSinkStats, createSourceStats, createStatsRegistry } from '../src/telemetry/stats';
 import { packagePath } from '../src/util/paths';
-import { writeEventsFile } from './pipeline';
+import { writeEventsFile } from './lib/events-file';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);

@@ -8,9 +8,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { formatJson } from '../src/formatters/json';
-import { makeEventFactory } from '../test/helpers/events';
 import { packagePath } from '../src/util/paths';
+import { writeEventsFile } from './lib/events-file';
 
 interface Result {
   readonly name: string;
@@ -24,21 +23,6 @@ interface Result {
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? Number(process.argv[i + 1]) : fallback;
-}
-
-export function writeEventsFile(file: string, count: number): void {
-  const make = makeEventFactory({ seed: 1 });
-  const fd = fs.openSync(file, 'w');
-  let buf = '';
-  for (let i = 0; i < count; i++) {
-    buf += formatJson(make(i)) + '\n';
-    if (buf.length > 1 << 20) {
-      fs.writeSync(fd, buf);
-      buf = '';
-    }
-  }
-  fs.writeSync(fd, buf);
-  fs.closeSync(fd);
 }
 
 function runOnce(name: string, dir: string, input: string, fsync: string, count: number): Result {
@@ -95,5 +79,4 @@ function main(): void {
   }
 }
 
-// Only when run, not when another benchmark imports writeEventsFile.
-if (require.main === module) main();
+main();

@@ -13,8 +13,7 @@ import path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { packagePath } from '../src/util/paths';
 import { startHecReceiver } from '../test/helpers/services';
-import { formatJson } from '../src/formatters/json';
-import { makeEventFactory } from '../test/helpers/events';
+import { writeEventsFile } from './lib/events-file';
 
 interface Variant {
   readonly name: string;
@@ -42,22 +41,6 @@ interface Result extends Variant {
   readonly requests: number;
   readonly eventsPerRequest: number;
   readonly ackPolls: number;
-}
-
-/** The same generated events as the pipeline benchmark (seed 1, every type, ~430 bytes of JSON each). */
-function writeEventsFile(file: string, count: number): void {
-  const make = makeEventFactory({ seed: 1 });
-  const fd = fs.openSync(file, 'w');
-  let buf = '';
-  for (let i = 0; i < count; i++) {
-    buf += formatJson(make(i)) + '\n';
-    if (buf.length > 1 << 20) {
-      fs.writeSync(fd, buf);
-      buf = '';
-    }
-  }
-  fs.writeSync(fd, buf);
-  fs.closeSync(fd);
 }
 
 function arg(name: string, fallback: number): number {
