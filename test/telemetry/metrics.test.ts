@@ -262,7 +262,7 @@ test('SinkStats.extra: keys ending in _total are aegisbpf_sink_protocol_total{co
   Object.assign(hec.extra, { acks_pending: 4, ack_fallback: 0, ack_timeouts_total: 2 });
   const file = createSinkStats('archive', 'file'); // no protocol numbers: no series
   for (const s of [syslog, hec, file]) stats.sinks.set(s.sink, s);
-  const m = createMetrics({ stats, version: 't', detailed: false, process: fixedProcess });
+  const m = createMetrics({ stats, version: 't', detailed: false, process: fixedProcess, now: () => 1_800_000_000_000 });
   const text = m.render();
   assert.deepEqual(samples(text, 'aegisbpf_sink_protocol_total'), [
     { labels: { sink: 'siem', type: 'syslog', counter: 'connection_lost' }, value: 1 },
