@@ -146,6 +146,38 @@ remove_work_dir() {
   rm -rf -- "$dir" || die "could not delete work dir $dir"
 }
 
+# stop_service ENV_VAR GRACE_SECONDS LABEL [stop args...]: the `stop` command of a service script. Stops the process
+# group recorded in --work-dir (default: the value of ENV_VAR), ends its watchdog and removes the work dir.
+stop_service() {
+  local env_var="$1" grace="$2" label="$3"; shift 3
+  local work_dir="${!env_var:-}"
+  while [[ $# -gt 0 ]]; do
+    case "$1" in
+      --work-dir) work_dir="${2:?--work-dir needs a value}"; shift 2 ;;
+      -h|--help) usage ;;
+      *) die "unknown stop argument '$1' (see --help)" ;;
+    esac
+  done
+  [[ -n "$work_dir" ]] || die "stop needs --work-dir (or $env_var)"
+  if [[ ! -d "$work_dir" ]]; then
+    log "work dir $work_dir does not exist: nothing to stop"
+    return 0
+  fi
+  [[ -f "$work_dir/$AEGIS_WORKDIR_MARKER" ]] || die "$work_dir was not created by a services script (no $AEGIS_WORKDIR_MARKER); refusing to touch it"
+  local pgid=""
+  [[ -s "$work_dir/run/service.pid" ]] && pgid="$(cat "$work_dir/run/service.pid")"
+  if [[ "$pgid" =~ ^[0-9]+$ ]]; then
+    stop_group "$pgid" "$grace"
+    group_alive "$pgid" && die "could not stop $label process group $pgid"
+    log "stopped $label (process group $pgid)"
+  else
+    log "no pid file in $work_dir/run: nothing running to stop"
+  fi
+  stop_watchdog "$work_dir"
+  remove_work_dir "$work_dir"
+  printf 'stopped=%s\n' "${pgid:-none}"
+}
+
 # tail_logs LINES FILE...: print the last LINES lines of each existing FILE to stderr.
 tail_logs() {
   local n="$1" f; shift

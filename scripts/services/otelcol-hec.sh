@@ -352,32 +352,7 @@ cmd_start() {
 
 # ---- stop ----------------------------------------------------------------------------------------
 cmd_stop() {
-  local work_dir="${AEGIS_HEC_WORK_DIR:-}"
-  while [[ $# -gt 0 ]]; do
-    case "$1" in
-      --work-dir) work_dir="${2:?--work-dir needs a value}"; shift 2 ;;
-      -h|--help) usage ;;
-      *) die "unknown stop argument '$1' (see --help)" ;;
-    esac
-  done
-  [[ -n "$work_dir" ]] || die "stop needs --work-dir (or AEGIS_HEC_WORK_DIR)"
-  if [[ ! -d "$work_dir" ]]; then
-    log "work dir $work_dir does not exist: nothing to stop"
-    return 0
-  fi
-  [[ -f "$work_dir/$AEGIS_WORKDIR_MARKER" ]] || die "$work_dir was not created by a services script (no $AEGIS_WORKDIR_MARKER); refusing to touch it"
-  local pgid=""
-  [[ -s "$work_dir/run/service.pid" ]] && pgid="$(cat "$work_dir/run/service.pid")"
-  if [[ "$pgid" =~ ^[0-9]+$ ]]; then
-    stop_group "$pgid" "${AEGIS_HEC_STOP_GRACE:-10}"
-    group_alive "$pgid" && die "could not stop collector process group $pgid"
-    log "stopped collector (process group $pgid)"
-  else
-    log "no pid file in $work_dir/run: nothing running to stop"
-  fi
-  stop_watchdog "$work_dir"
-  remove_work_dir "$work_dir"
-  printf 'stopped=%s\n' "${pgid:-none}"
+  stop_service AEGIS_HEC_WORK_DIR "${AEGIS_HEC_STOP_GRACE:-10}" collector "$@"
 }
 
 cmd_info() {
