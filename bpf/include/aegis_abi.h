@@ -203,9 +203,14 @@ struct aegis_net_rec {
 
 /* Value of every policy map. must match: src/sensor/abi.ts:RULE */
 struct aegis_rule {
-	__u32 rule_id; /* index into the applied policy's rule table */
+	__u32 rule_id; /* FNV-1a-32 of the policy rule's id (src/sensor/policy/policy-compile.ts) */
 	__u8 action; /* enum aegis_action (already resolved for this backend) */
 	__u8 _pad0[3];
+	/* Hits of this entry (audit hits included), added to atomically by the
+	 * kernel; user space writes 0 when it adds the entry and never rewrites an
+	 * unchanged one, so the count lives as long as the entry
+	 * (aegisbpf_blocks_by_path / _by_inode). */
+	__u64 hits;
 };
 
 /* must match: src/sensor/abi.ts:INODE_KEY */

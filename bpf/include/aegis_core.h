@@ -403,6 +403,16 @@ static __always_inline __u8 aegis_enforce(__u8 action, int can_deny, __u32 mode,
 }
 
 /*
+ * Count a hit on a policy map entry. The value is shared by all CPUs (a plain
+ * hash/LPM value, not per-CPU), hence the atomic add; rule hits are rare next
+ * to the events around them, so the shared cache line costs nothing measurable.
+ */
+static __always_inline void aegis_rule_hit(struct aegis_rule *rule)
+{
+	__sync_fetch_and_add(&rule->hits, 1);
+}
+
+/*
  * Build and submit a FILE record for a rule hit, and apply the action.
  * @upath: user pointer to the name the caller passed (0 if unknown).
  * Returns 1 if the hook must deny.
@@ -423,6 +433,7 @@ static __always_inline int aegis_file_hit(struct aegis_scratch *s, struct aegis_
 	rec->ino = fi->key.ino;
 	rec->dev = fi->key.dev;
 	rec->open_flags = fi->flags;
+	aegis_rule_hit(rule);
 	rec->rule_id = rule->rule_id;
 	rec->action = rule->action;
 	rec->hook = hook;

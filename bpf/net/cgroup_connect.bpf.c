@@ -57,6 +57,7 @@ static __always_inline int connect_finish(struct bpf_sock_addr *ctx, struct aegi
 	rec->protocol = ctx->protocol;
 	rec->mode = mode;
 	if (rule) {
+		aegis_rule_hit(rule);
 		rec->rule_id = rule->rule_id;
 		rec->action = rule->action;
 		rec->verdict = aegis_enforce(rule->action, 1, mode, rec->proc.pid, &deny);

@@ -172,7 +172,7 @@ export const NET = layout('aegis_net_rec', 128, {
 });
 
 // must match: bpf/include/aegis_abi.h:struct aegis_rule
-export const RULE = layout('aegis_rule', 8, { rule_id: [0, 4], action: [4, 1], _pad0: [5, 3] });
+export const RULE = layout('aegis_rule', 16, { rule_id: [0, 4], action: [4, 1], _pad0: [5, 3], hits: [8, 8] });
 
 // must match: bpf/include/aegis_abi.h:struct aegis_inode_key
 export const INODE_KEY = layout('aegis_inode_key', 16, { ino: [0, 8], dev: [8, 4], _pad0: [12, 4] });

@@ -47,6 +47,8 @@ export interface SensorObjectOptions {
   readonly pinDir: string | undefined;
   /** Runs the load and the attach steps (e.g. inside a span each); default: just runs them. */
   readonly phase?: PhaseRunner;
+  /** Told about a pinned map that was removed because its layout is not this object's (see replaceStalePins). */
+  readonly onStalePin?: (map: string, pinPath: string, mismatch: string) => void;
 }
 
 /** Wraps one lifecycle step: `load` (verifier, maps created or reused from pins) or `attach` (every program). */
@@ -92,6 +94,40 @@ function describe(err: unknown): { message: string; errno: number | undefined; l
   return { message: (err as Error).message, errno: undefined, log: undefined };
 }
 
+/**
+ * Pins left by a sensor of another layout (an older aegisbpf that crashed or was killed, then upgraded) cannot be
+ * reused: libbpf refuses a pinned map whose type, key size, value size or capacity differ from the object's, and the
+ * load fails. Such a pin is removed before the load so the object creates a fresh map: what it held is not lost that
+ * matters (the policy is re-applied from the policy store at start; the counters start again from zero), and the
+ * caller logs each one. A pin that matches is left alone and reused.
+ */
+function replaceStalePins(native: NativeBinding, obj: NativeBpfObject, pinDir: string, onStale: SensorObjectOptions['onStalePin']): void {
+  const defs = new Map(obj.maps().map((m) => [m.name, m]));
+  for (const key of PINNED_MAPS) {
+    const name = MAPS[key];
+    const pinPath = path.join(pinDir, name);
+    if (!fs.existsSync(pinPath)) continue;
+    const want = defs.get(name);
+    if (want === undefined) continue;
+    let mismatch: string | undefined;
+    let pinned: NativeMap | undefined;
+    try {
+      pinned = native.openPinnedMap(pinPath);
+      const diffs: string[] = [];
+      if (pinned.type !== want.type) diffs.push(`type ${pinned.type}, expected ${want.type}`);
+      if (pinned.keySize !== want.keySize) diffs.push(`key size ${pinned.keySize}, expected ${want.keySize}`);
+      if (pinned.valueSize !== want.valueSize) diffs.push(`value size ${pinned.valueSize}, expected ${want.valueSize}`);
+      if (pinned.maxEntries !== want.maxEntries) diffs.push(`max_entries ${pinned.maxEntries}, expected ${want.maxEntries}`);
+      if (diffs.length > 0) mismatch = diffs.join(', ');
+    } finally {
+      pinned?.close();
+    }
+    if (mismatch === undefined) continue;
+    fs.rmSync(pinPath);
+    onStale?.(name, pinPath, mismatch);
+  }
+}
+
 function loadOnce(options: SensorObjectOptions, backend: SensorBackend): SensorObject {
   const { native } = options;
   const objectPath = options.objectPath ?? NATIVE_PATHS.sensorObject;
@@ -109,6 +145,7 @@ function loadOnce(options: SensorObjectOptions, backend: SensorBackend): SensorO
     obj.setRodata(RODATA.selfTgid, u32(options.selfTgid));
     obj.setRodata(RODATA.connectAll, u32(options.connectAll ? 1 : 0));
     if (options.pinDir !== undefined) {
+      replaceStalePins(native, obj, options.pinDir, options.onStalePin);
       for (const key of PINNED_MAPS) obj.setPinPath(MAPS[key], path.join(options.pinDir, MAPS[key]));
     }
     const phase = options.phase ?? runPhase;

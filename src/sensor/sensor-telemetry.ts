@@ -8,19 +8,18 @@
  * cannot keep one either). A scrape therefore costs one pass over the loaded rules: tens of microseconds for a few
  * hundred rules, a few milliseconds for a full deny_inode (65 536 entries).
  *
- * Per-path and per-inode hit counts (`--detailed`, `aegisbpf_blocks_by_path`/`_by_inode`) are not available: the
- * kernel counts rule hits per action only (`aegis_stats.blocks`, `.enforced`); a rule's map value is its id and
- * action, written only by user space. Counting per rule would need a kernel write on every hit into a map keyed by
- * rule (a per-CPU hash the size of the policy), which this sensor does not have, so `readDetailed` is absent and
- * the detailed families have no samples. Per-rule hits can be counted from the events (`rule`, `path`, `ino`) in the
- * SIEM.
+ * Per-path and per-inode hit counts (`--detailed`, `aegisbpf_blocks_by_path`/`_by_inode`) come from the policy maps
+ * themselves: every rule value carries a hit counter (`aegis_rule.hits`) the kernel adds to atomically on each hit,
+ * audit hits included. `readSensorDetailed` walks `deny_path` and `deny_inode` once and returns the entries that were
+ * hit; an entry's count lives as long as the entry (an apply that keeps the rule does not rewrite it).
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import type { NativeBinding, NativeMap } from '../native/binding';
-import type { NetRuleType, SensorMapStats, SensorStats, SensorStatsSource } from '../telemetry/sensor-stats';
-import { MAPS, V4_LPM_KEY, V6_LPM_KEY } from './abi';
+import type { NetRuleType, SensorDetailedStats, SensorMapStats, SensorStats, SensorStatsSource } from '../telemetry/sensor-stats';
+import { INODE_KEY, MAPS, PATH_KEY, RULE, V4_LPM_KEY, V6_LPM_KEY } from './abi';
 import { readKernelStats } from './kernel-stats';
+import { decodeCString } from './text';
 import { POLICY_MAP_KEYS } from './policy/policy-compile';
 import type { PolicyMapSet } from './policy/policy-maps';
 import { readConfig } from './policy/policy-maps';
@@ -28,8 +27,6 @@ import { readConfig } from './policy/policy-maps';
 /** The maps the telemetry reads: the policy maps, the config and the counters. */
 export type TelemetryMaps = PolicyMapSet & { readonly stats: NativeMap };
 
-/** Why `readDetailed` is absent (shown by `aegisbpf stats --detailed`). */
-export const NO_DETAILED_REASON = 'the kernel counts rule hits per action, not per rule (see docs/metrics.md)';
 
 function countLpm(map: NativeMap, fullPrefix: number, out: Record<NetRuleType, number>, keys: Buffer, count: number): void {
   const off = (map.keySize === V4_LPM_KEY.size ? V4_LPM_KEY : V6_LPM_KEY).fields.prefixlen.offset;
@@ -72,6 +69,36 @@ export function readSensorStats(maps: TelemetryMaps, state: { readonly attached:
   };
 }
 
+/** A rule value's hit counter (u64; exact below 2^53, which is 285 years of a million hits a second). */
+function hitsAt(values: Buffer, i: number, valueBytes: number): number {
+  const off = i * valueBytes + RULE.fields.hits.offset;
+  return values.readUInt32LE(off) + values.readUInt32LE(off + 4) * 0x1_0000_0000;
+}
+
+/**
+ * Hits per `deny_path` entry (key: the path) and per `deny_inode` entry (key: `dev:ino`, dev in the kernel's
+ * encoding as in the events' `dev` field); entries never hit are left out, so the series are the rules that fired.
+ */
+export function readSensorDetailed(maps: Pick<TelemetryMaps, 'denyPath' | 'denyInode'>): SensorDetailedStats {
+  const blocksByPath = new Map<string, number>();
+  const paths = maps.denyPath.entries();
+  for (let i = 0; i < paths.count; i++) {
+    const hits = hitsAt(paths.values, i, maps.denyPath.valueBytes);
+    if (hits > 0) blocksByPath.set(decodeCString(paths.keys, i * maps.denyPath.keySize + PATH_KEY.fields.path.offset, PATH_KEY.fields.path.size), hits);
+  }
+  const blocksByInode = new Map<string, number>();
+  const inodes = maps.denyInode.entries();
+  for (let i = 0; i < inodes.count; i++) {
+    const hits = hitsAt(inodes.values, i, maps.denyInode.valueBytes);
+    if (hits === 0) continue;
+    const k = i * maps.denyInode.keySize;
+    const ino = inodes.keys.readBigUInt64LE(k + INODE_KEY.fields.ino.offset);
+    const dev = inodes.keys.readUInt32LE(k + INODE_KEY.fields.dev.offset);
+    blocksByInode.set(`${dev}:${ino}`, hits);
+  }
+  return { blocksByPath, blocksByInode };
+}
+
 /**
  * The stats of a sensor that no daemon answers for, from the maps it pinned in `pinDir` (left by a daemon that did
  * not stop cleanly, or one that runs without a control socket); undefined when nothing is pinned there. Read once,
@@ -90,11 +117,13 @@ export function openPinnedSensorStats(native: NativeBinding, pinDir: string): Se
   const opened = new Map<string, NativeMap>();
   try {
     for (const key of keys) opened.set(key, native.openPinnedMap(path.join(pinDir, MAPS[key])));
-    const snapshot = readSensorStats(Object.fromEntries(opened) as unknown as TelemetryMaps, { attached: false, backend: undefined });
+    const maps = Object.fromEntries(opened) as unknown as TelemetryMaps;
+    const snapshot = readSensorStats(maps, { attached: false, backend: undefined });
+    const detailed = readSensorDetailed(maps);
     return {
       absentReason: `no daemon answered; kernel counters from the maps pinned in ${pinDir}`,
-      detailedAbsentReason: NO_DETAILED_REASON,
       read: () => snapshot,
+      readDetailed: () => detailed,
     };
   } finally {
     for (const m of opened.values()) m.close();

@@ -133,6 +133,8 @@ export function createSensor(options: SensorOptions): Sensor {
     connectAll: options.connectAll ?? true,
     cgroupAttachPath,
     pinDir: options.pinDir,
+    onStalePin: (map, pinPath, mismatch) =>
+      log('warn', `The map pinned at ${pinPath} has another layout (${mismatch}), left by an earlier aegisbpf version; it was replaced by a new one. The stored policy is applied again; the kernel counters start from zero.`, { map }),
     ...(options.phase !== undefined ? { phase: options.phase } : {}),
   });
   const backend = object.backend;

@@ -58,8 +58,8 @@ export const METRICS = [
   m('sensor', 'aegisbpf_allow_cgroup_entries', 'gauge', [], 'sensor', true, 'Entries in the allow_cgroup map.'),
   m('sensor', 'aegisbpf_sensor_attached', 'gauge', [], 'always', false, '1 when the kernel sensor is loaded, attached and read; 0 otherwise.'),
   m('sensor', 'aegisbpf_sensor_info', 'gauge', ['mode', 'backend'], 'sensor', false, 'Always 1 while the sensor is attached; labels say the enforcement mode and hook backend.'),
-  m('sensor', 'aegisbpf_blocks_by_path', 'gauge', ['path'], 'detailed', true, 'Per-path rule hits (high cardinality: only with --detailed). Resets when the rule is removed.'),
-  m('sensor', 'aegisbpf_blocks_by_inode', 'gauge', ['inode'], 'detailed', true, 'Per-inode rule hits, inode as dev:ino (high cardinality: only with --detailed). Resets when the rule is removed.'),
+  m('sensor', 'aegisbpf_blocks_by_path', 'gauge', ['path'], 'detailed', true, 'Hits of each deny_path rule that was hit, audit hits included (high cardinality: only with --detailed). Resets when the rule is removed or changed.'),
+  m('sensor', 'aegisbpf_blocks_by_inode', 'gauge', ['inode'], 'detailed', true, 'Hits of each deny_inode rule that was hit, inode as dev:ino (high cardinality: only with --detailed). Resets when the rule is removed or changed.'),
   // Pipeline
   m('pipeline', 'aegisbpf_source_events_total', 'counter', ['source', 'type'], 'per-instance', false, 'Valid events read by a source.'),
   m('pipeline', 'aegisbpf_source_events_invalid_total', 'counter', ['source', 'type'], 'per-instance', false, 'Input records that were not valid events (sent to the dead-letter file).'),

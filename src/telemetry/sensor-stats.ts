@@ -55,7 +55,7 @@ export interface SensorStats {
   readonly netRules: Readonly<Record<NetRuleType, number>> | undefined;
 }
 
-/** High-cardinality per-rule hit counters (`--detailed` only). Keys: path; `dev:ino` for inodes. */
+/** High-cardinality per-rule hit counters (`--detailed` only): the policy map entries that were hit. Keys: path; `dev:ino` for inodes. */
 export interface SensorDetailedStats {
   readonly blocksByPath: ReadonlyMap<string, number>;
   readonly blocksByInode: ReadonlyMap<string, number>;
@@ -68,8 +68,6 @@ export interface SensorStatsSource {
   read(): SensorStats;
   /** Per-path and per-inode counters; only called with `--detailed`. */
   readDetailed?(): SensorDetailedStats;
-  /** Why there is no `readDetailed` (the kernel keeps no such counters), shown by `aegisbpf stats --detailed`. */
-  readonly detailedAbsentReason?: string;
 }
 
 const zeroBlocks: Readonly<Record<BlockAction, number>> = Object.freeze({ BLOCK: 0, TERM: 0, KILL: 0, INT: 0 });

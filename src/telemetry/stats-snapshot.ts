@@ -25,8 +25,6 @@ export interface SensorSnapshot {
   /** Top per-path and per-inode hits, only when asked for (`--detailed`), most hits first. */
   readonly top_blocked_paths?: readonly (readonly [string, number])[];
   readonly top_blocked_inodes?: readonly (readonly [string, number])[];
-  /** With `--detailed`, when the sensor keeps no per-path or per-inode counters: why. */
-  readonly detailed_absent_reason?: string;
 }
 
 export interface SinkSnapshot {
@@ -95,7 +93,6 @@ export function snapshotSensor(source: SensorStatsSource, detailed: boolean): Se
     net_rules: s.netRules === undefined ? undefined : { ...s.netRules },
     maps: s.maps.map((m) => ({ map: m.map, entries: m.entries, capacity: m.capacity })),
     ...(detailed ? { top_blocked_paths: d === undefined ? [] : top(d.blocksByPath), top_blocked_inodes: d === undefined ? [] : top(d.blocksByInode) } : {}),
-    ...(detailed && s.attached && source.readDetailed === undefined && source.detailedAbsentReason !== undefined ? { detailed_absent_reason: source.detailedAbsentReason } : {}),
   };
 }
 

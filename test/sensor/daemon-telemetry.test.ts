@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
+import { userDevToKernel } from '../../src/sensor/text';
 import { runCli } from '../helpers/cli';
 import { sampleValue, samples, startDaemon } from '../helpers/daemon';
 import { checkMetricsText, promtoolMissing } from '../helpers/promtool';
@@ -66,12 +67,16 @@ void test('a KILL enforced by the sensor of a running daemon shows in /metrics, 
 
     // The policy goes into the running sensor's pinned maps, from another process.
     const target = tmp.file('forbidden');
-    const policyFile = tmp.file('policy.yml', `version: 1\nmode: enforce\nrules:\n  - { id: kill-forbidden, match: { path: ${target} }, action: KILL }\n`);
+    const watched = tmp.file('watched');
+    const policyFile = tmp.file('policy.yml', `version: 1\nmode: enforce\nrules:\n  - { id: kill-forbidden, match: { path: ${target} }, action: KILL }\n  - { id: audit-watched, match: { inode: ${watched} }, action: AUDIT }\n`);
     const applied = runCli(['policy', 'apply', policyFile, '--state-dir', policyDir, '--pin-dir', pinDir]);
     assert.equal(applied.code, 0, applied.stderr);
 
     const victim = await run(['/bin/cat', target]);
     assert.equal(victim.signal, 'SIGKILL', `cat exited with code ${victim.code} / signal ${victim.signal}`);
+    for (let i = 0; i < 3; i++) assert.equal((await run(['/bin/cat', watched])).code, 0, 'AUDIT only reports');
+    const st = fs.statSync(watched);
+    const watchedInode = `${userDevToKernel(st.dev)}:${st.ino}`; // the events' `dev` encoding
 
     const after = await until('the KILL in aegisbpf_blocks_total', async () => {
       const body = (await d.get('/metrics')).body;
@@ -82,6 +87,8 @@ void test('a KILL enforced by the sensor of a running daemon shows in /metrics, 
     assert.deepEqual(samples(after, 'aegisbpf_sensor_info').map((s) => s.labels), [{ mode: 'enforce', backend }]);
     assert.equal(sampleValue(after, 'aegisbpf_map_entries', { map: 'deny_path' }), 1);
     assert.equal(sampleValue(after, 'aegisbpf_deny_path_entries'), 1);
+    assert.equal(sampleValue(after, 'aegisbpf_deny_inode_entries'), 1);
+    assert.doesNotMatch(after, /^aegisbpf_blocks_by_(path|inode)\{/m, 'no paths in labels without --detailed');
     assert.equal(sampleValue(after, 'aegisbpf_map_utilization', { map: 'deny_path' }), 1 / 16384);
     assert.deepEqual(samples(after, 'aegisbpf_net_rules_total').map((s) => s.value), [0, 0, 0]);
     assert.ok(sampleValue(after, 'aegisbpf_ringbuf_events_total')! > 0);
@@ -98,8 +105,23 @@ void test('a KILL enforced by the sensor of a running daemon shows in /metrics, 
     assert.match(stats.stdout, new RegExp(`^Sensor: attached \\(mode enforce, backend ${backend}\\)$`, 'm'));
     assert.match(stats.stdout, /^ {2}deny_path: 1\/16384 entries/m);
     assert.match(stats.stdout, /^ {2}sensor: ok \(attached/m);
-    const detailed = runCli(['stats', '--detailed'], { env });
-    assert.match(detailed.stdout, /no per-path or per-inode counters: the kernel counts rule hits per action, not per rule/);
+    // --detailed: the kernel's per-entry hit counters, by path and by dev:ino (AUDIT hits count: they are rule hits).
+    const detailedStats = runCli(['stats', '--detailed'], { env });
+    assert.equal(detailedStats.code, 0, detailedStats.stderr);
+    assert.match(detailedStats.stdout, new RegExp(`^ {4}${JSON.stringify(target).replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: 1$`, 'm'));
+    assert.match(detailedStats.stdout, new RegExp(`^ {4}${watchedInode}: 3$`, 'm'));
+    const detailed = runCli(['metrics', '--detailed'], { env });
+    assert.equal(sampleValue(detailed.stdout, 'aegisbpf_blocks_by_path', { path: target }), 1);
+    assert.equal(sampleValue(detailed.stdout, 'aegisbpf_blocks_by_inode', { inode: watchedInode }), 3);
+    assert.equal(samples(detailed.stdout, 'aegisbpf_blocks_by_path').length, 1, 'only entries that were hit');
+
+    // Applying a policy that keeps a rule keeps its count; a changed rule starts again.
+    const policy2 = tmp.file('policy2.yml', `version: 1\nmode: enforce\nrules:\n  - { id: kill-forbidden, match: { path: ${target} }, action: KILL }\n  - { id: audit-watched, match: { inode: ${watched} }, action: TERM }\n`);
+    const reapplied = runCli(['policy', 'apply', policy2, '--state-dir', policyDir, '--pin-dir', pinDir]);
+    assert.equal(reapplied.code, 0, reapplied.stderr);
+    const kept = runCli(['metrics', '--detailed'], { env });
+    assert.equal(sampleValue(kept.stdout, 'aegisbpf_blocks_by_path', { path: target }), 1, 'unchanged rule: count kept');
+    assert.equal(sampleValue(kept.stdout, 'aegisbpf_blocks_by_inode', { inode: watchedInode }), undefined, 'changed rule: count restarts');
 
     // health: the kernel probe, then the daemon's readiness; --ready asks only the daemon.
     const health = runCli(['health', '--socket', d.socket]);
@@ -130,6 +152,8 @@ void test('a KILL enforced by the sensor of a running daemon shows in /metrics, 
     assert.equal(sampleValue(textfile.stdout, 'aegisbpf_blocks_total', { action: 'KILL' }), 1);
     assert.equal(sampleValue(textfile.stdout, 'aegisbpf_sensor_attached'), 0);
     assert.equal(sampleValue(textfile.stdout, 'aegisbpf_map_entries', { map: 'deny_path' }), 1);
+    const offlineDetailed = runCli(['metrics', '--detailed', '--pin-dir', pinDir], { env });
+    assert.equal(sampleValue(offlineDetailed.stdout, 'aegisbpf_blocks_by_path', { path: target }), 1, 'per-path hits from the pinned map');
     const down = runCli(['health', '--ready', '--socket', d.socket]);
     assert.equal(down.code, 1);
     assert.match(down.stdout, /^daemon: not running/m);

@@ -4,6 +4,7 @@
  * Whatever the machine cannot do is skipped with the reason printed.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -431,6 +432,50 @@ void describe('sensor (kernel)', () => {
       assert.equal(after.records - before.records, records);
     } finally {
       sensor.stop();
+    }
+  });
+
+  void test('a pinned map of another layout (an older aegisbpf killed, then upgraded) is replaced with a warning; a matching pin is reused', (t) => {
+    if (skipUnlessKernel(t)) return;
+    const pinDir = `/sys/fs/bpf/aegis-test-stale-${process.pid}`;
+    fs.mkdirSync(pinDir, { recursive: true });
+    const warnings: string[] = [];
+    let sensor: Sensor | undefined;
+    try {
+      // deny_inode as aegisbpf 0.x had it: 8-byte values (no hit counter); allow_cgroup as it is now, with an entry.
+      const mk = (name: string, type: string, key: number, value: number, entries: number): void => {
+        const r = spawnSync('bpftool', ['map', 'create', path.join(pinDir, name), 'type', type, 'key', String(key), 'value', String(value), 'entries', String(entries), 'name', name], { encoding: 'utf8' });
+        assert.equal(r.status, 0, `bpftool map create ${name}: ${r.stderr}`);
+      };
+      mk('deny_inode', 'hash', 16, 8, 65536);
+      mk('allow_cgroup', 'hash', 8, 4, 1024);
+      const kept = native().openPinnedMap(path.join(pinDir, 'allow_cgroup'));
+      const cgKey = Buffer.alloc(8);
+      cgKey.writeBigUInt64LE(424242n);
+      kept.update(cgKey, Buffer.from([7, 0, 0, 0]));
+      kept.close();
+
+      sensor = createSensor({
+        native: native(),
+        features: sharedFeatures(),
+        cgroupAttachPath: null,
+        statsIntervalMillis: 0,
+        pinDir,
+        onEvents: () => undefined,
+        log: (level, message) => {
+          if (level === 'warn') warnings.push(message);
+        },
+      });
+      assert.equal(sensor.maps.denyInode.valueSize, 16);
+      assert.equal(warnings.length, 1, warnings.join('\n'));
+      assert.match(warnings[0] as string, /deny_inode has another layout \(value size 8, expected 16\)/);
+      const repinned = native().openPinnedMap(path.join(pinDir, 'deny_inode'));
+      assert.equal(repinned.valueSize, 16, 'the new map is pinned in place of the stale one');
+      repinned.close();
+      assert.deepEqual(sensor.maps.allowCgroup.lookup(cgKey), Buffer.from([7, 0, 0, 0]), 'the compatible pin was reused, entry and all');
+    } finally {
+      sensor?.stop();
+      fs.rmSync(pinDir, { recursive: true, force: true });
     }
   });
 

@@ -79,11 +79,13 @@ function sensorLines(s: SensorSnapshot, detailed: boolean): string[] {
   if (s.net_rules !== undefined) lines.push(`Network rules: ip ${s.net_rules.ip}, cidr ${s.net_rules.cidr}, port ${s.net_rules.port}`);
   if (detailed) {
     lines.push('', 'Detailed Block Statistics (for debugging only):', 'WARNING: high cardinality; use `aegisbpf metrics` for production metrics.');
-    if (s.detailed_absent_reason !== undefined) lines.push(`  (no per-path or per-inode counters: ${s.detailed_absent_reason})`);
-    else if (!s.attached && (s.top_blocked_paths ?? []).length === 0) lines.push('  (no per-path or per-inode counters: the sensor is not attached)');
+    const paths = s.top_blocked_paths ?? [];
+    const inodes = s.top_blocked_inodes ?? [];
+    if (!s.attached && paths.length === 0 && inodes.length === 0) lines.push('  (no per-path or per-inode counters: the sensor is not attached)');
     else {
-      lines.push('  Top blocked paths:', ...(s.top_blocked_paths ?? []).map(([p, n]) => `    ${p}: ${n}`));
-      lines.push('  Top blocked inodes:', ...(s.top_blocked_inodes ?? []).map(([p, n]) => `    ${p}: ${n}`));
+      // A path may hold any byte but NUL: JSON-quoted so a newline or an escape sequence cannot fake a line.
+      lines.push('  Top blocked paths (rule hits):', ...(paths.length === 0 ? ['    (none)'] : paths.map(([p, n]) => `    ${JSON.stringify(p)}: ${n}`)));
+      lines.push('  Top blocked inodes (dev:ino, rule hits):', ...(inodes.length === 0 ? ['    (none)'] : inodes.map(([p, n]) => `    ${p}: ${n}`)));
     }
   }
   return lines;

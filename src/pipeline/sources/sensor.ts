@@ -22,8 +22,8 @@ import { createPolicyStore } from '../../sensor/policy/policy-store';
 import type { Sensor, SensorLog, SensorStats } from '../../sensor/sensor';
 import { createSensor } from '../../sensor/sensor';
 import { DEFAULT_PIN_DIR } from '../../sensor/bpf-object';
-import { NO_DETAILED_REASON, readSensorStats } from '../../sensor/sensor-telemetry';
-import type { SensorStats as TelemetrySensorStats, SensorStatsSource } from '../../telemetry/sensor-stats';
+import { readSensorDetailed, readSensorStats } from '../../sensor/sensor-telemetry';
+import type { SensorDetailedStats, SensorStats as TelemetrySensorStats, SensorStatsSource } from '../../telemetry/sensor-stats';
 import { NO_SENSOR_STATS } from '../../telemetry/sensor-stats';
 import { withChildSpan } from '../../telemetry/spans';
 import type { StatsRegistry } from '../../telemetry/stats';
@@ -102,11 +102,11 @@ interface SensorTelemetry {
 function sensorTelemetry(registry: StatsRegistry | undefined, logger: Logger): SensorTelemetry {
   let state: { readonly phase: 'starting' } | { readonly phase: 'running'; readonly sensor: Sensor; readonly degraded: string | undefined } | { readonly phase: 'down'; readonly reason: string } = { phase: 'starting' };
   let last: TelemetrySensorStats = NO_SENSOR_STATS;
+  let lastDetailed: SensorDetailedStats = { blocksByPath: new Map(), blocksByInode: new Map() };
   const source: SensorStatsSource = {
     get absentReason(): string {
       return state.phase === 'starting' ? 'the sensor is starting' : state.phase === 'down' ? state.reason : '';
     },
-    detailedAbsentReason: NO_DETAILED_REASON,
     read(): TelemetrySensorStats {
       if (state.phase !== 'running') return last;
       try {
@@ -116,6 +116,15 @@ function sensorTelemetry(registry: StatsRegistry | undefined, logger: Logger): S
         logger.burst('WARN', 'sensor-stats', 'Reading the kernel counters failed; the metrics show the last values read.', { error: describeError(err) });
       }
       return last;
+    },
+    readDetailed(): SensorDetailedStats {
+      if (state.phase !== 'running') return lastDetailed;
+      try {
+        lastDetailed = readSensorDetailed(state.sensor.maps);
+      } catch (err) {
+        logger.burst('WARN', 'sensor-stats', 'Reading the per-rule hit counters failed; the metrics show the last values read.', { error: describeError(err) });
+      }
+      return lastDetailed;
     },
   };
   if (registry !== undefined) {

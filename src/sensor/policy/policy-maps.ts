@@ -4,8 +4,9 @@
  * 1. Capacity first: if any map would need more entries than it holds, nothing is touched and the error names the
  *    map, the entries needed and the capacity (E2BIG).
  * 2. Snapshot every policy map (and the config) as it is now.
- * 3. Delete what the new policy drops, then insert/overwrite what it adds (deletes first so a full map has room),
- *    then write the mode and generation.
+ * 3. Delete what the new policy drops, then insert/overwrite what it adds or changes (deletes first so a full map has
+ *    room), then write the mode and generation. An entry that stays the same is not written, so it keeps the hit
+ *    count the kernel keeps in it.
  * 4. Any failure restores the snapshot, so the kernel keeps enforcing the previous policy, and the error says so.
  *
  * Between steps 3's first write and its last, the kernel sees a mix of old and new rules (single map updates are
@@ -15,7 +16,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { NativeBinding, NativeMap } from '../../native/binding';
 import { isNativeError } from '../../native/errors';
-import { CONFIG, MAPS, MODE_IDS } from '../abi';
+import { CONFIG, MAPS, MODE_IDS, RULE } from '../abi';
 import { zeroKey } from '../bpf-map';
 import { SensorError } from '../errors';
 import type { CompiledPolicy, MapEntry, PolicyMapKey } from './policy-compile';
@@ -78,6 +79,17 @@ export interface MapsApplyResult {
   readonly unchanged: number;
 }
 
+/**
+ * Whether an entry already in a map says what the compiled one says. Rule values end with the kernel's hit counter
+ * (`aegis_rule.hits`), which the compiled value has as 0: it is not compared, so an entry the new policy keeps is not
+ * rewritten and keeps its count.
+ */
+function sameRule(inMap: Buffer, compiled: Buffer): boolean {
+  if (inMap.length !== compiled.length) return false;
+  const end = compiled.length === RULE.size ? RULE.fields.hits.offset : compiled.length;
+  return inMap.compare(compiled, 0, end, 0, end) === 0;
+}
+
 /** Apply all-or-nothing (see the file comment). */
 export function applyToMaps(maps: PolicyMapSet, compiled: CompiledPolicy, generation: number): MapsApplyResult {
   checkCapacity(maps, compiled);
@@ -104,7 +116,7 @@ export function applyToMaps(maps: PolicyMapSet, compiled: CompiledPolicy, genera
       current = { map: k, op: 'update' };
       for (const [hex, e] of compiled.entries[k]) {
         const prev = old.get(hex);
-        if (prev !== undefined && prev.value.equals(e.value)) {
+        if (prev !== undefined && sameRule(prev.value, e.value)) {
           unchanged++;
           continue;
         }
