@@ -8,8 +8,8 @@
  * configuration turns it off.
  */
 import fs from 'node:fs';
-import { Client } from '@elastic/elasticsearch';
-import type { ClientOptions } from '@elastic/elasticsearch';
+import type * as ElasticsearchModule from '@elastic/elasticsearch';
+import type { Client, ClientOptions } from '@elastic/elasticsearch';
 import { AegisError, describeError } from '../../util/errors';
 import type { Auth, TlsOptions } from './config';
 
@@ -22,6 +22,16 @@ export interface ConnectionOptions {
 }
 
 export type { Client };
+
+/**
+ * The client library is loaded on first use, not when this module is: with its HTTP stack (undici), Apache Arrow and
+ * OpenTelemetry it is ~500 modules and ~25 MB of heap, which a daemon without an elasticsearch sink (and every other
+ * CLI command) should not pay for in start-up time and resident memory (docs/dependencies.md).
+ */
+function loadClient(): typeof Client {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- deliberately lazy (above); the types come from the import type
+  return (require('@elastic/elasticsearch') as typeof ElasticsearchModule).Client;
+}
 
 export function createEsClient(options: ConnectionOptions): Client {
   const clientOptions: ClientOptions = {
@@ -50,7 +60,7 @@ export function createEsClient(options: ConnectionOptions): Client {
       ...(options.tls.serverName === undefined ? {} : { servername: options.tls.serverName }),
     };
   }
-  return new Client(clientOptions);
+  return new (loadClient())(clientOptions);
 }
 
 /** A request's outcome, success or HTTP error alike, or the error thrown before any answer. */

@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { createFileTransport } from '../../../src/sinks/file/transport';
 import { parseFileConfig } from '../../../src/sinks/file/config';
 import type { AegisEvent } from '../../../src/event/types';
+import type { Batch } from '../../../src/sinks/core/types';
 import { generateEvents } from '../../helpers/events';
 import { makeTempDir } from '../../helpers/tmp';
 import { batchOf, runTransportContract } from '../transport-contract';
@@ -138,4 +139,23 @@ test('file: a full disk (ENOSPC) rolls the partial write back, marks the sink un
     execFileSync('umount', ['-l', mnt]);
     cleanup();
   }
+});
+
+test('file: each record is written byte-exact with its LF (multi-byte UTF-8 too), also when a record size is wrong', async () => {
+  const { dir, cleanup } = makeTempDir();
+  const file = path.join(dir, 'e.ndjson');
+  const t = createFileTransport(parseFileConfig({ path: file, fsync: 'never' }));
+  const lines = ['{"a":"plain"}', '{"p":"/tmp/é/日本/😀"}', '', '{"z":"\\u0000 end"}'];
+  const recs = (sizes: (s: string) => number): Batch<string> => {
+    const records = lines.map((data) => ({ event: generateEvents(1)[0] as AegisEvent, data, bytes: sizes(data) }));
+    return { id: 1, attempt: 1, records, bytes: records.reduce((n, r) => n + r.bytes, 0) };
+  };
+  assert.equal((await t.send(recs((s) => Buffer.byteLength(s)), new AbortController().signal)).kind, 'delivered');
+  // A size that is not the UTF-8 length (a transport must not trust it blindly): same bytes on disk.
+  assert.equal((await t.send(recs((s) => s.length), new AbortController().signal)).kind, 'delivered');
+  await t.close();
+  const expected = lines.map((l) => l + '\n').join('');
+  assert.equal(fs.readFileSync(file, 'utf8'), expected + expected);
+  assert.equal(t.size(), 2 * Buffer.byteLength(expected));
+  cleanup();
 });
