@@ -9,7 +9,6 @@ export interface CommandIo {
 
 export interface Command {
   readonly name: string;
-  readonly summary: string;
   readonly usage: string;
   /** Returns the process exit code (see EXIT in ./exit-codes.ts). */
   run(argv: readonly string[], io: CommandIo): Promise<number>;

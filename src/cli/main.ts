@@ -7,7 +7,7 @@ import type { CommandIo } from './command';
 import { EXIT } from './exit-codes';
 import { COMMANDS, findCommand } from './registry';
 import { aegisVersion } from './version';
-import { ConfigError } from '../config/load';
+import { ConfigError } from '../config/errors';
 
 function help(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -18,6 +18,7 @@ import { getProcessorDefinition } from '../pipeline/processors/registry';
 import { getSourceDefinition } from '../pipeline/sources/registry';
 import { getSinkDefinition } from '../sinks/registry';
 import { checkCoreOptions, mergeCoreDefaults, parseCoreOptions } from '../sinks/core/config';
+import { ConfigError } from './errors';
 import { substituteEnv } from './env';
 import type { EnvProblem } from './env';
 import { NAME_PATTERN, buildConfigSchema } from './schema';
@@ -48,6 +49,8 @@ export interface AegisConfig {
   /** The whole validated document (env substituted), for sections owned elsewhere. */
   readonly document: Readonly<Record<string, unknown>>;
 }
+
+export { ConfigError };
 
 export const DEFAULT_DATA_DIR = '/var/lib/aegisbpf';
 export const DEFAULT_SHUTDOWN_TIMEOUT_MILLIS = 10_000;
@@ -258,14 +261,6 @@ export function validateConfigText(text: string, env: NodeJS.ProcessEnv = proces
     return { config: undefined, problems: [`(yaml): ${describeError(err)}`], warnings: [] };
   }
   return validateConfigDocument(document, env);
-}
-
-export class ConfigError extends AegisError {
-  readonly problems: readonly string[];
-  constructor(source: string, problems: readonly string[]) {
-    super('AEGIS_ERR_CONFIG_INVALID', `Configuration ${source} is invalid:\n${problems.map((p) => `  ${p}`).join('\n')}`);
-    this.problems = problems;
-  }
 }
 
 /** Read, parse and validate a configuration file; throws ConfigError listing every problem. */

@@ -21,7 +21,6 @@ const OPTIONS = {
 
 export const dashboardCommand: Command = {
   name: 'dashboard',
-  summary: 'Print a Grafana dashboard (generate --type overview|enforcement|performance).',
   usage: USAGE,
   run(argv, io) {
     const { values, positionals } = parseCommandArgs('dashboard', argv, OPTIONS, 1);

@@ -56,7 +56,6 @@ export function daemonExitCode(r: DaemonReadiness): 0 | 1 {
 
 export const healthCommand: Command = {
   name: 'health',
-  summary: "Probe the kernel and report what the eBPF sensor can do here, and the running daemon's readiness (exit 0/1/2).",
   usage: USAGE,
   async run(argv, io) {
     const { values } = parseCommandArgs('health', argv, OPTIONS, 0);

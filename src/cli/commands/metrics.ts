@@ -90,7 +90,6 @@ function offlineExposition(detailed: boolean, pinOptions: PinnedStatsOptions): {
 
 export const metricsCommand: Command = {
   name: 'metrics',
-  summary: "Print a running daemon's Prometheus metrics, or write them as a node-exporter textfile (--out).",
   usage: USAGE,
   async run(argv, io) {
     const { values } = parseCommandArgs('metrics', argv, OPTIONS, 0);

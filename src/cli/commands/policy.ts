@@ -83,7 +83,6 @@ const USAGE_CODES = new Set(['AEGIS_ERR_POLICY_INVALID', 'AEGIS_ERR_POLICY_READ'
 
 export const policyCommand: Command = {
   name: 'policy',
-  summary: 'Apply, roll back or show the enforcement policy of the eBPF sensor.',
   usage: USAGE,
   run(argv, io) {
     const { values, positionals } = parseCommandArgs('policy', argv, OPTIONS, 2);

@@ -22,7 +22,6 @@ place of its sources. Invalid lines are counted, logged and dead-lettered with t
 
 export const replayCommand: Command = {
   name: 'replay',
-  summary: 'Replay an NDJSON event file to stdout (format preview) or through a configuration.',
   usage: USAGE,
   async run(argv, io) {
     const { values, positionals } = parseCommandArgs('replay', argv, { ...RUN_OPTIONS, rate: { type: 'string' }, loop: { type: 'boolean' } }, 1);

@@ -26,7 +26,6 @@ ${RULE_TARGETS.map((t) => `  ${t.name.padEnd(10)} ${t.summary}`).join('\n')}
 
 export const rulesCommand: Command = {
   name: 'rules',
-  summary: 'Install SIEM content (Elasticsearch templates, ingest pipeline, ILM) into a running SIEM.',
   usage: USAGE,
   async run(argv, io) {
     const [verb, targetName, ...rest] = argv;

@@ -89,7 +89,6 @@ export function resolveRunConfig(command: string, values: CommonRunFlags, io: Co
 
 export const runCommand: Command = {
   name: 'run',
-  summary: 'Run the agent (default source and sinks, or --config FILE).',
   usage: USAGE,
   async run(argv, io) {
     const { values } = parseCommandArgs('run', argv, OPTIONS, 0);

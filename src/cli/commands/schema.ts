@@ -11,7 +11,6 @@ Print the JSON Schema (draft 2020-12) of the canonical event or of the configura
 
 export const schemaCommand: Command = {
   name: 'schema',
-  summary: 'Print the event or configuration JSON Schema.',
   usage: USAGE,
   run(argv, io) {
     const { values, positionals } = parseCommandArgs('schema', argv, { help: { type: 'boolean', short: 'h' } }, 1);

@@ -133,7 +133,6 @@ export function renderStats(snap: StatsSnapshot, detailed: boolean): string {
 
 export const statsCommand: Command = {
   name: 'stats',
-  summary: "Print a running daemon's totals (blocks, drops, maps, delivery per sink).",
   usage: USAGE,
   async run(argv, io) {
     const { values } = parseCommandArgs('stats', argv, OPTIONS, 0);

@@ -14,7 +14,6 @@ Prints every problem as \`key.path: problem\` and exits 2; exits 0 with a one-li
 
 export const validateCommand: Command = {
   name: 'validate',
-  summary: 'Check a configuration file; list every problem with its key path.',
   usage: USAGE,
   run(argv, io) {
     const { values, positionals } = parseCommandArgs('validate', argv, { help: { type: 'boolean', short: 'h' } }, 1);
