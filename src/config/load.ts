@@ -8,9 +8,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
-import Ajv2020 from 'ajv/dist/2020';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { AegisError, describeError } from '../util/errors';
+import type { ValidatorSpec } from '../util/precompiled-validator';
+import { createAjv2020, loadValidator } from '../util/precompiled-validator';
 import type { LogLevel } from '../util/logger';
 import { parseLogLevel } from '../util/logger';
 import { compileExpression } from '../pipeline/expr';
@@ -64,9 +65,16 @@ export interface ValidationResult {
   readonly warnings: readonly string[];
 }
 
+const CONFIG_AJV_OPTIONS = { allErrors: true, verbose: true, strict: true, allowUnionTypes: true } as const;
+
+/** The configuration validator's schema and ajv set-up (precompiled by the build: src/util/precompiled-validator.ts). */
+export function configValidatorSpec(): ValidatorSpec {
+  return { id: 'config', schema: buildConfigSchema(), options: CONFIG_AJV_OPTIONS, createAjv: (extra) => createAjv2020({ ...CONFIG_AJV_OPTIONS, ...extra }) };
+}
+
 let validator: ValidateFunction | undefined;
 function getValidator(): ValidateFunction {
-  validator ??= new Ajv2020({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true }).compile(buildConfigSchema());
+  validator ??= loadValidator(configValidatorSpec()).validate;
   return validator;
 }
 

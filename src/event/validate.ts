@@ -12,9 +12,10 @@
  * test/event/validate.test.ts checks the two agree on generated and mutated events.
  */
 import fs from 'node:fs';
-import Ajv2020 from 'ajv/dist/2020';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import type { AegisEvent } from './types';
+import type { ValidatorSpec } from '../util/precompiled-validator';
+import { createAjv2020, loadValidator } from '../util/precompiled-validator';
 import { packagePath } from '../util/paths';
 
 export const EVENT_SCHEMA_PATH = packagePath('rules', 'schema', 'event.schema.json');
@@ -47,17 +48,44 @@ export function flattenedSchemas(schema: PublishedSchema): Map<string, Record<st
   return out;
 }
 
-function compile(): Compiled {
-  if (cached !== undefined) return cached;
-  const schema = JSON.parse(fs.readFileSync(EVENT_SCHEMA_PATH, 'utf8')) as Record<string, unknown>;
-  const full = new Ajv2020({ allErrors: true, strict: true, strictTuples: false });
-  full.addKeyword('x-aegisbpf-schema-version');
+const FULL_OPTIONS = { allErrors: true, strict: true, strictTuples: false } as const;
+const FAST_OPTIONS = { allErrors: false, strict: false, unicode: false } as const;
+
+function readSchema(): Record<string, unknown> {
+  return JSON.parse(fs.readFileSync(EVENT_SCHEMA_PATH, 'utf8')) as Record<string, unknown>;
+}
+
+/**
+ * The event validators' schemas and ajv set-up, the published one (`event`) and one fast path per type
+ * (`event-<type>`); precompiled by the build (src/util/precompiled-validator.ts).
+ */
+export function eventValidatorSpecs(schema: Record<string, unknown> = readSchema()): { readonly full: ValidatorSpec; readonly fast: ReadonlyMap<string, ValidatorSpec> } {
+  const full: ValidatorSpec = {
+    id: 'event',
+    schema,
+    options: FULL_OPTIONS,
+    createAjv: (extra) => {
+      const ajv = createAjv2020({ ...FULL_OPTIONS, ...extra });
+      ajv.addKeyword('x-aegisbpf-schema-version');
+      return ajv;
+    },
+  };
   // `unicode: false` is deprecated in ajv 8 but is exactly the code-unit counting wanted here; silence only that notice.
   const quiet = { log: () => undefined, warn: (...args: unknown[]) => (String(args[0]).includes('option unicode') ? undefined : console.warn(...args)), error: console.error };
-  const fastAjv = new Ajv2020({ allErrors: false, strict: false, unicode: false, logger: quiet });
+  const fast = new Map<string, ValidatorSpec>();
+  for (const [type, s] of flattenedSchemas(schema as unknown as PublishedSchema)) {
+    fast.set(type, { id: `event-${type}`, schema: s, options: FAST_OPTIONS, createAjv: (extra) => createAjv2020({ ...FAST_OPTIONS, logger: quiet, ...extra }) });
+  }
+  return { full, fast };
+}
+
+function compile(): Compiled {
+  if (cached !== undefined) return cached;
+  const schema = readSchema();
+  const specs = eventValidatorSpecs(schema);
   const fast = new Map<string, ValidateFunction>();
-  for (const [type, s] of flattenedSchemas(schema as unknown as PublishedSchema)) fast.set(type, fastAjv.compile(s));
-  cached = { schema, full: full.compile(schema), fast };
+  for (const [type, spec] of specs.fast) fast.set(type, loadValidator(spec).validate);
+  cached = { schema, full: loadValidator(specs.full).validate, fast };
   return cached;
 }
 
