@@ -40,8 +40,12 @@ export interface EncodedChunk {
   readonly end: number;
 }
 
-/** Chunks are written with one write() each; their size bounds what a failed write can leave half-sent. */
-export const CHUNK_TARGET_BYTES = 256 * 1024;
+/**
+ * Chunks are written with one write() each; their size bounds what a failed write can leave half-sent. 64 KiB keeps
+ * each chunk's text below V8's regular-object limit (~128 KiB): a larger string is a large object that only a full
+ * GC frees (docs/benchmarks.md, pipeline).
+ */
+export const CHUNK_TARGET_BYTES = 64 * 1024;
 
 /**
  * Frame `messages` into chunks of whole frames of about CHUNK_TARGET_BYTES. `onTruncated` is called once per

@@ -20,8 +20,11 @@ import type { StreamTarget } from './connection';
 import { AbortedError, openStream } from './connection';
 
 export const RELP_MAX_TXNR = 999_999_999;
-/** Queued `syslog` frames are written once they reach about this many characters (or the window is full). */
-const OUTBOX_FLUSH_CHARS = 256 * 1024;
+/**
+ * Queued `syslog` frames are written once they reach about this many characters (or the window is full). Below V8's
+ * regular-object limit (~128 KiB), as framing.ts's chunks: a larger string is a large object only a full GC frees.
+ */
+const OUTBOX_FLUSH_CHARS = 64 * 1024;
 /** Largest DATALEN accepted from the server (rsp frames are short; librelp's own default limit is 128 KiB). */
 const MAX_SERVER_DATALEN = 128 * 1024;
 
