@@ -8,7 +8,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Batch, EncodedRecord, SendResult, Transport } from '../core/types';
+import { concatRecords } from '../core/concat';
+import type { Batch, SendResult, Transport } from '../core/types';
 import type { FileSinkConfig } from './config';
 import { checkFileWritable } from './healthcheck';
 import { classifyFileError } from './retry-policy';
@@ -16,29 +17,6 @@ import { classifyFileError } from './retry-policy';
 export interface FileTransport extends Transport<string> {
   /** Current file size as the transport tracks it (tests). */
   readonly size: () => number;
-}
-
-/**
- * The batch as bytes, one record per line, written straight into one buffer sized from the records' `bytes` (their
- * UTF-8 length, measured when they were encoded): no batch-sized string is built, which would be a V8 large object
- * (~1 MiB per batch) that only a full GC frees. Falls back to joining when a record's size does not match.
- */
-function encodeLines(records: readonly EncodedRecord<string>[]): Buffer {
-  let total = 0;
-  for (const r of records) total += r.bytes + 1;
-  const out = Buffer.allocUnsafe(total);
-  let off = 0;
-  for (const r of records) {
-    const n = off + r.bytes < total ? out.write(r.data, off, 'utf8') : -1;
-    if (n !== r.bytes) {
-      let text = '';
-      for (const x of records) text += x.data + '\n';
-      return Buffer.from(text, 'utf8');
-    }
-    off += n;
-    out[off++] = 0x0a;
-  }
-  return out;
 }
 
 export function createFileTransport(config: FileSinkConfig): FileTransport {
@@ -94,7 +72,7 @@ export function createFileTransport(config: FileSinkConfig): FileTransport {
       let h: fs.promises.FileHandle | undefined;
       let before = 0;
       try {
-        const data = encodeLines(batch.records);
+        const data = concatRecords(batch.records, true);
         h = await open();
         if (config.rotateMaxBytes > 0 && size > 0 && size + data.length > config.rotateMaxBytes) {
           await rotate();

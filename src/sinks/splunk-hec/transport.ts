@@ -20,6 +20,7 @@ import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import type { Logger } from '../../util/logger';
 import type { SinkStats } from '../../telemetry/stats';
+import { concatRecords } from '../core/concat';
 import type { Batch, EncodedRecord, HealthResult, SendResult, Transport } from '../core/types';
 import type { AckQueryResult, AckTracker } from './ack-tracker';
 import { createAckTracker } from './ack-tracker';
@@ -264,25 +265,6 @@ export function createHecTransport(config: HecSinkConfig, context: HecTransportC
     },
     channel: () => channel,
   };
-}
-
-/**
- * The request body: records back to back (`/event`) or one per line (`/raw`), written straight into one buffer of
- * the known size (record.bytes is each record's UTF-8 length), without building a 1 MB string first. If a record's
- * size does not match what was written, the body is built the plain way instead: never a truncated body.
- */
-export function concatRecords(records: readonly EncodedRecord<string>[], newlines: boolean): Buffer {
-  let total = 0;
-  for (const r of records) total += r.bytes + (newlines ? 1 : 0);
-  const out = Buffer.allocUnsafe(total);
-  let at = 0;
-  for (const r of records) {
-    const written = out.write(r.data, at, 'utf8');
-    if (written !== r.bytes) return Buffer.from(records.map((x) => x.data + (newlines ? '\n' : '')).join(''), 'utf8');
-    at += written;
-    if (newlines) out[at++] = 0x0a;
-  }
-  return out;
 }
 
 function range(from: number, to: number): number[] {

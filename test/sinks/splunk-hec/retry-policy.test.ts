@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { classifyHecAnswer, describeAnswer, parseHecAnswer, SLOW_DOWN_MILLIS } from '../../../src/sinks/splunk-hec/retry-policy';
-import { concatRecords } from '../../../src/sinks/splunk-hec/transport';
 
 const classify = (status: number, body: unknown, retryAfter?: string): ReturnType<typeof classifyHecAnswer> =>
   classifyHecAnswer(parseHecAnswer(status, typeof body === 'string' ? body : JSON.stringify(body), retryAfter, 0));
@@ -76,12 +75,3 @@ test('answers are parsed, not string-compared: spacing, text/plain JSON, non-obj
   assert.equal(describeAnswer(parseHecAnswer(503, '{"text":"Server is busy","code":9}', undefined)), 'HTTP 503, HEC code 9: Server is busy');
 });
 
-test('request body: records back to back (/event) or one per line (/raw), byte-exact for multi-byte text; wrong sizes fall back, never truncate', () => {
-  const recs = ['{"a":"ü☃😀"}', '{"b":"\u2028x"}', '{}'].map((data) => ({ event: {} as never, data, bytes: Buffer.byteLength(data) }));
-  assert.equal(concatRecords(recs, false).toString('utf8'), recs.map((r) => r.data).join(''));
-  assert.equal(concatRecords(recs, true).toString('utf8'), recs.map((r) => r.data + '\n').join(''));
-  const lying = recs.map((r, i) => (i === 0 ? { ...r, bytes: r.bytes - 3 } : r));
-  assert.equal(concatRecords(lying, false).toString('utf8'), recs.map((r) => r.data).join(''));
-  const lyingUp = recs.map((r, i) => (i === 1 ? { ...r, bytes: r.bytes + 5 } : r));
-  assert.equal(concatRecords(lyingUp, true).toString('utf8'), recs.map((r) => r.data + '\n').join(''));
-});
