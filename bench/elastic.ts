@@ -77,11 +77,12 @@ function breakdown(count: number): Record<string, number> {
     for (const e of events) documentId(e);
   });
   const transport = createElasticsearchTransport(parseElasticsearchConfig({ url: 'http://127.0.0.1:9' }), { logger: createLogger({ level: 'FATAL' }), version: 'bench' });
-  const records = events.map((event, i) => ({ event, data: docs[i] as string, bytes: 0 }));
-  let body = '';
+  const records = events.map((event, i) => ({ event, data: docs[i] as string, bytes: Buffer.byteLength(docs[i] as string) }));
+  let body = Buffer.alloc(0);
   const bodyMicros = time(() => {
-    body = '';
-    for (let i = 0; i < records.length; i += 5000) body += transport.bulkBody(records.slice(i, i + 5000));
+    const parts: Buffer[] = [];
+    for (let i = 0; i < records.length; i += 5000) parts.push(transport.bulkBody(records.slice(i, i + 5000)));
+    body = Buffer.concat(parts);
   });
   const gz1 = time(() => void zlib.gzipSync(body, { level: 1 }));
   const gz6 = time(() => void zlib.gzipSync(body, { level: 6 }));

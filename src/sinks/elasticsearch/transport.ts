@@ -9,6 +9,7 @@
 import zlib from 'node:zlib';
 import { promisify } from 'node:util';
 import type { Logger } from '../../util/logger';
+import { concatRecords } from '../core/concat';
 import type { Batch, EncodedRecord, HealthResult, SendResult, Transport } from '../core/types';
 import type { Client } from './client';
 import { createEsClient, header, rawRequest } from './client';
@@ -36,35 +37,36 @@ export interface ElasticsearchTransportOptions {
 }
 
 export interface ElasticsearchTransport extends Transport<string> {
-  /** The `create` action line of a record (tests, benchmarks). */
-  actionLine(record: EncodedRecord<string>): string;
   /** The NDJSON body of a batch, before compression. */
-  bulkBody(records: readonly EncodedRecord<string>[]): string;
+  bulkBody(records: readonly EncodedRecord<string>[]): Buffer;
 }
 
 export function createElasticsearchTransport(config: ElasticsearchSinkConfig, options: ElasticsearchTransportOptions): ElasticsearchTransport {
   const client = options.client ?? createEsClient(config);
   const log = options.logger;
-  // Action lines are computed once per record and kept while the record is alive (retries reuse them).
-  const actions = new WeakMap<EncodedRecord<string>, string>();
+  // Action lines (without their LF, with their UTF-8 size) are computed once per record and kept while the record
+  // is alive (retries reuse them).
+  const actions = new WeakMap<EncodedRecord<string>, EncodedRecord<string>>();
   let serverVersion: ServerVersion | undefined;
   let versionProbed = false;
   let installed: Promise<InstallReport> | undefined;
 
-  const actionLine = (record: EncodedRecord<string>): string => {
+  const actionLine = (record: EncodedRecord<string>): EncodedRecord<string> => {
     let line = actions.get(record);
     if (line === undefined) {
       const index = config.target.kind === 'data_stream' ? config.target.name : indexName(config.target.pattern, record.event.ts);
-      line = `{"create":{"_index":${JSON.stringify(index)},"_id":"${documentId(record.event)}"}}\n`;
+      const data = `{"create":{"_index":${JSON.stringify(index)},"_id":"${documentId(record.event)}"}}`;
+      line = { event: record.event, data, bytes: Buffer.byteLength(data) };
       actions.set(record, line);
     }
     return line;
   };
 
-  const bulkBody = (records: readonly EncodedRecord<string>[]): string => {
-    let body = '';
-    for (const r of records) body += actionLine(r) + r.data + '\n';
-    return body;
+  // Action line and document, each followed by LF, written straight into one Buffer (src/sinks/core/concat.ts).
+  const bulkBody = (records: readonly EncodedRecord<string>[]): Buffer => {
+    const lines: EncodedRecord<string>[] = [];
+    for (const r of records) lines.push(actionLine(r), r);
+    return concatRecords(lines, true);
   };
 
   /** Install the content once (when configured); a failed install is retried with the next batch. */
@@ -104,7 +106,7 @@ export function createElasticsearchTransport(config: ElasticsearchSinkConfig, op
       }
     }
     const text = bulkBody(batch.records);
-    let payload: string | Buffer = text;
+    let payload: Buffer = text;
     const headers: Record<string, string> = {};
     if (config.compressionLevel > 0) {
       payload = await gzip(text, { level: config.compressionLevel });
@@ -137,7 +139,6 @@ export function createElasticsearchTransport(config: ElasticsearchSinkConfig, op
     async close() {
       await client.close();
     },
-    actionLine,
     bulkBody,
   };
 }
