@@ -116,11 +116,14 @@ test('aegisbpf stats and aegisbpf metrics --out read the running daemon; without
     assert.match(detailed.stdout, /^# TYPE aegisbpf_blocks_by_path gauge$/m);
     assert.doesNotMatch(text1, /aegisbpf_blocks_by_path/);
 
-    // Least privilege: another user cannot use the 0600 socket. The CLI is loaded as root and the process then drops
-    // to nobody before it runs: the checkout may sit in a directory nobody cannot read (a mktemp -d clone is 0700).
+    // Least privilege: another user cannot use the 0600 socket. The CLI (and the stats command, which is loaded
+    // when it runs) is loaded as root and the process then drops to nobody before it runs: the checkout may sit in a
+    // directory nobody cannot read (a mktemp -d clone is 0700).
     if (process.getuid?.() === 0) {
+      const cliDir = path.join(path.dirname(BIN), '..', 'dist', 'src', 'cli');
       const asNobody = [
-        `const cli = require(${JSON.stringify(path.join(path.dirname(BIN), '..', 'dist', 'src', 'cli', 'main.js'))});`,
+        `const cli = require(${JSON.stringify(path.join(cliDir, 'main.js'))});`,
+        `require(${JSON.stringify(path.join(cliDir, 'registry.js'))}).findCommand('stats');`,
         'process.setgroups([]); process.setgid(65534); process.setuid(65534);',
         'cli.main(process.argv.slice(1)).then((code) => { process.exitCode = code; });',
       ].join('\n');
