@@ -164,9 +164,14 @@ function semanticChecks(doc: Record<string, unknown>): { problems: string[]; war
   const warnings: string[] = [];
   const sinkNames = entriesOf(doc.sinks).map(([n]) => n);
 
+  const firstOfType = new Map<string, string>();
   for (const [name, raw] of entriesOf(doc.sources)) {
     const def = getSourceDefinition(String(raw.type));
     for (const p of def?.check?.(raw) ?? []) problems.push(`sources.${name}.${p}`);
+    if (def?.onePerDaemon === undefined) continue;
+    const first = firstOfType.get(def.type);
+    if (first === undefined) firstOfType.set(def.type, name);
+    else problems.push(`sources.${name}: a second ${def.type} source ('${first}' is one); only one is allowed: ${def.onePerDaemon}`);
   }
   (Array.isArray(doc.processors) ? (doc.processors as Record<string, unknown>[]) : []).forEach((raw, i) => {
     const def = getProcessorDefinition(String(raw.type));

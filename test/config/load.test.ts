@@ -96,6 +96,22 @@ sinks: { x: { type: splunk } }
   assert.ok(r.problems.some((p) => /^processors\.0\.type: unknown processor type "filtr"; did you mean 'filter'\?; known processor types: dedupe, enrich, filter, redact, sample, throttle/.test(p)), r.problems.join('\n'));
 });
 
+test('one sensor source and one stdin source at most, with the reason; one of each and any number of replays are fine', () => {
+  const two = validateConfigText(`
+sources: { k1: { type: sensor }, r1: { type: replay, path: /a }, k2: { type: sensor }, i1: { type: stdin }, i2: { type: stdin }, r2: { type: replay, path: /b } }
+sinks: { o: { type: stdout } }
+`, {});
+  assert.deepEqual(two.problems, [
+    "sources.i2: a second stdin source ('i1' is one); only one is allowed: a process has one standard input; two readers would split its lines between them",
+    "sources.k2: a second sensor source ('k1' is one); only one is allowed: the kernel sensor is one per host: one set of BPF programs, one ring buffer, one policy",
+  ]);
+  const one = validateConfigText(`
+sources: { k1: { type: sensor }, i1: { type: stdin }, r1: { type: replay, path: /a }, r2: { type: replay, path: /b } }
+sinks: { o: { type: stdout } }
+`, {});
+  assert.deepEqual(one.problems, []);
+});
+
 test('YAML syntax errors and non-mapping documents are clear', () => {
   assert.match(validateConfigText('sources: [unclosed', {}).problems[0]!, /^\(yaml\): /);
   assert.deepEqual(validateConfigText('- just\n- a list', {}).problems, ['(root): the configuration must be a YAML mapping (key: value pairs)']);

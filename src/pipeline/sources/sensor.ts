@@ -277,6 +277,9 @@ export function createSensorSource(options: SensorSourceOptions, ctx: SourceCont
 export const sensorSource: SourceDefinition = {
   type: 'sensor',
   description: 'Events from the eBPF sensor on this host (exec, exit, file rule hits, connect, sensor status). Needs root.',
+  // Two would load the programs twice (every event twice, every signal action twice) and fight over the pinned maps,
+  // the policy and the daemon's sensor telemetry.
+  onePerDaemon: 'the kernel sensor is one per host: one set of BPF programs, one ring buffer, one policy',
   optionsSchema: {
     properties: {
       backend: { type: 'string', enum: ['auto', 'lsm', 'tracepoint'], description: 'auto (default): lsm where BPF LSM loads, else tracepoint (see `aegisbpf health`).' },

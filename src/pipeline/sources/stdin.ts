@@ -16,6 +16,7 @@ export function createStreamSource(stream: AsyncIterable<Buffer | string>, ctx: 
 export const stdinSource: SourceDefinition = {
   type: 'stdin',
   description: 'Read events as NDJSON from standard input.',
+  onePerDaemon: 'a process has one standard input; two readers would split its lines between them',
   optionsSchema: {
     properties: {
       chunk_events: { type: 'integer', minimum: 1, maximum: 65536, description: 'Most events handed to the pipeline at once (default 1024).' },

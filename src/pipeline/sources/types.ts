@@ -37,5 +37,7 @@ export interface SourceDefinition {
   readonly description: string;
   readonly optionsSchema: { readonly properties: Readonly<Record<string, JsonSchemaObject>>; readonly required?: readonly string[] };
   check?(raw: Readonly<Record<string, unknown>>): string[];
+  /** Set when a configuration may hold at most one source of this type: why (shown by `aegisbpf validate`). */
+  readonly onePerDaemon?: string;
   create(raw: Readonly<Record<string, unknown>>, context: SourceContext): Source;
 }
