@@ -68,6 +68,8 @@ export interface SensorOptions {
   readonly log?: SensorLog;
   /** How often kernel counters are checked for new drops, ms. Default 1000; 0 disables. */
   readonly statsIntervalMillis?: number;
+  /** How often records that do not wake the reader (FORK, EXIT) are collected, ms. Default LAZY_DRAIN_MILLIS. */
+  readonly lazyDrainMillis?: number;
   readonly clock?: BootClock;
   /**
    * Describes the policy of a generation seen in the kernel config map, for the `policy_applied` event the sensor
@@ -110,6 +112,12 @@ export interface Sensor {
 }
 
 const noLog: SensorLog = () => undefined;
+
+/**
+ * How often the reader collects records that did not wake it (FORK and EXIT, see aegis_wakeup_flags in
+ * bpf/include/aegis_core.h) when no urgent record carried them along: the most such a record waits.
+ */
+export const LAZY_DRAIN_MILLIS = 100;
 
 export function createSensor(options: SensorOptions): Sensor {
   const log = options.log ?? noLog;
@@ -182,6 +190,8 @@ export function createSensor(options: SensorOptions): Sensor {
   let lastDrops = Object.values(readKernelStats(object.maps.stats).drops);
   let lastClockRefresh = Date.now();
   let stopped = false;
+  let paused = false;
+  let lazyTimer: NodeJS.Timeout | undefined;
   let lastGeneration = 0;
 
   /** A `policy_applied` event when the kernel's policy generation changed since the last look. */
@@ -226,6 +236,12 @@ export function createSensor(options: SensorOptions): Sensor {
     start() {
       if (stopped) throw new SensorError('AEGIS_ERR_SENSOR_LOAD', 'sensor already stopped');
       reader.start();
+      // FORK and EXIT records do not wake the reader (bpf/include/aegis_core.h, aegis_wakeup_flags): collect them
+      // when nothing urgent followed them.
+      lazyTimer ??= setInterval(() => {
+        if (!paused) reader.drain();
+      }, options.lazyDrainMillis ?? LAZY_DRAIN_MILLIS);
+      lazyTimer.unref();
       const interval = options.statsIntervalMillis ?? 1000;
       if (interval > 0 && timer === undefined) {
         timer = setInterval(checkKernel, interval);
@@ -243,8 +259,14 @@ export function createSensor(options: SensorOptions): Sensor {
       deliver(events);
       checkPolicy();
     },
-    pause: () => reader.pause(),
-    resume: () => reader.resume(),
+    pause: () => {
+      paused = true;
+      reader.pause();
+    },
+    resume: () => {
+      paused = false;
+      reader.resume();
+    },
     drain: () => reader.drain(),
     stats() {
       return {
@@ -264,6 +286,7 @@ export function createSensor(options: SensorOptions): Sensor {
       if (stopped) return;
       stopped = true;
       if (timer !== undefined) clearInterval(timer);
+      if (lazyTimer !== undefined) clearInterval(lazyTimer);
       try {
         object.detachAll(); // no new records after this point
         reader.drain();

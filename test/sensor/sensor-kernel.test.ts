@@ -4,7 +4,7 @@
  * Whatever the machine cannot do is skipped with the reason printed.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -70,6 +70,48 @@ void describe('sensor (kernel)', () => {
       assert.ok((exit.duration_ns ?? 0) > 0);
     } finally {
       await r.close();
+    }
+  });
+
+  void test('exit and fork records do not wake the reader but arrive within the lazy drain interval; exec still wakes it', async (t) => {
+    if (skipUnlessKernel(t)) return;
+    const seen = new Map<string, number>(); // "<type>:<pid>" -> when it reached JS
+    const sensor = createSensor({
+      native: native(),
+      features: sharedFeatures(),
+      cgroupAttachPath: null,
+      statsIntervalMillis: 0,
+      lazyDrainMillis: 100,
+      onEvents: (evs) => {
+        const now = performance.now();
+        for (const e of evs) if (!seen.has(`${e.type}:${e.pid}`)) seen.set(`${e.type}:${e.pid}`, now);
+      },
+    });
+    const waitSeen = async (key: string, timeoutMillis: number): Promise<number> => {
+      const deadline = performance.now() + timeoutMillis;
+      while (!seen.has(key)) {
+        if (performance.now() > deadline) throw new Error(`no ${key} within ${timeoutMillis} ms`);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      return seen.get(key) as number;
+    };
+    try {
+      sensor.start();
+      const lags: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        // The child sleeps, so its exit record is written alone, long after the exec record that woke the reader.
+        const child = spawn('/bin/sleep', ['0.2']);
+        const pid = child.pid as number;
+        await waitSeen(`exec:${pid}`, 2000);
+        const exitedAt = await new Promise<number>((resolve) => child.on('exit', () => resolve(performance.now())));
+        const arrived = await waitSeen(`exit:${pid}`, 2000);
+        lags.push(arrived - exitedAt);
+      }
+      // Collected by the 100 ms drain (or earlier by any exec on the machine): well under 400 ms each time. Without
+      // the drain an exit waits for the next exec anywhere on the host.
+      assert.ok(lags.every((l) => l < 400), `exit event lags after the child's exit: ${lags.map((l) => l.toFixed(0)).join(', ')} ms`);
+    } finally {
+      sensor.stop();
     }
   });
 
