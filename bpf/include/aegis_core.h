@@ -58,40 +58,53 @@ static __always_inline void aegis_count(__u64 *slot)
 }
 
 /*
- * Copy a finished record into the ring buffer. bpf_ringbuf_output() (copy)
- * rather than reserve/commit because records are variable length and built
- * in per-CPU scratch; reserve needs a constant size. Every failure (ring
- * full) is counted per op: a drop is never silent.
- */
-/*
  * Ring buffer wakeups. Waking the consumer is the sensor's main cost in a
  * process storm (a wakeup is an IPI, and in a VM an exit; then a libuv
  * turn and a JS call for two or three records). FORK and EXIT records are
  * not urgent: they are written without a wakeup and travel with the next
  * urgent record (EXEC, FILE, CONNECT), or are picked up by user space's
  * periodic drain (src/sensor/sensor.ts, LAZY_DRAIN_MILLIS) when nothing
- * urgent follows. An urgent record forces the wakeup when lazy records sit
- * unread before it (the kernel's own rule wakes only when the consumer has
- * read everything before the record). Past AEGIS_LAZY_MAX_BYTES unread, every
- * record wakes the consumer, so a fork storm cannot fill the ring unseen.
+ * urgent follows. The kernel's own rule wakes the consumer only for a record
+ * it has read everything before; so an urgent record forces the wakeup when
+ * lazy records may sit unread before it (the consumer has not read past
+ * aegis_lazy_end), and otherwise leaves the kernel's rule alone (a busy
+ * consumer is not woken again). Past AEGIS_LAZY_MAX_BYTES unread, lazy records
+ * wake the consumer too, so a fork storm cannot fill the ring unseen.
  */
 #define AEGIS_LAZY_MAX_BYTES (256 * 1024)
 
 static __always_inline __u64 aegis_wakeup_flags(__u32 op)
 {
-	__u64 unread = bpf_ringbuf_query(&aegis_events, BPF_RB_AVAIL_DATA);
+	__u32 zero = 0;
+	__u64 *lazy_end = bpf_map_lookup_elem(&aegis_lazy_end, &zero);
 
 	if (op == AEGIS_OP_FORK || op == AEGIS_OP_EXIT)
-		return unread >= AEGIS_LAZY_MAX_BYTES ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
-	/* a long backlog: the consumer is reading already, or was woken when it got long */
-	return unread > 0 && unread < AEGIS_LAZY_MAX_BYTES ? BPF_RB_FORCE_WAKEUP : 0;
+		return bpf_ringbuf_query(&aegis_events, BPF_RB_AVAIL_DATA) >= AEGIS_LAZY_MAX_BYTES ?
+			       BPF_RB_FORCE_WAKEUP :
+			       BPF_RB_NO_WAKEUP;
+	if (lazy_end && bpf_ringbuf_query(&aegis_events, BPF_RB_CONS_POS) < *lazy_end)
+		return BPF_RB_FORCE_WAKEUP;
+	return 0;
 }
 
+/*
+ * Copy a finished record into the ring buffer. bpf_ringbuf_output() (copy)
+ * rather than reserve/commit because records are variable length and built
+ * in per-CPU scratch; reserve needs a constant size. Every failure (ring
+ * full) is counted per op: a drop is never silent.
+ */
 static __always_inline void aegis_submit(void *rec, __u32 size, __u32 op)
 {
 	struct aegis_stats *st = aegis_stats_get();
 	long err = bpf_ringbuf_output(&aegis_events, rec, size, aegis_wakeup_flags(op));
 
+	if (!err && (op == AEGIS_OP_FORK || op == AEGIS_OP_EXIT)) {
+		__u32 zero = 0;
+		__u64 *lazy_end = bpf_map_lookup_elem(&aegis_lazy_end, &zero);
+
+		if (lazy_end)
+			*lazy_end = bpf_ringbuf_query(&aegis_events, BPF_RB_PROD_POS);
+	}
 	if (!st)
 		return;
 	if (err)

@@ -129,6 +129,19 @@ AEGIS_MAP struct {
 /* ---- kernel-private state ---- */
 
 /*
+ * Ring position just past the newest record written without a wakeup (FORK,
+ * EXIT; aegis_core.h, aegis_wakeup_flags). A hint: stores from two CPUs may
+ * land out of order, which at worst delays a record to user space's periodic
+ * drain (100 ms).
+ */
+AEGIS_MAP struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} aegis_lazy_end SEC(".maps");
+
+/*
  * Per-CPU scratch: records are built here (the big ones do not fit the
  * 512-byte BPF stack). Keeping every record type in this map value also
  * keeps every record layout in the object's BTF, which the layout test reads.
