@@ -115,6 +115,14 @@ void test('a KILL enforced by the sensor of a running daemon shows in /metrics, 
     assert.equal(sampleValue(detailed.stdout, 'aegisbpf_blocks_by_inode', { inode: watchedInode }), 3);
     assert.equal(samples(detailed.stdout, 'aegisbpf_blocks_by_path').length, 1, 'only entries that were hit');
 
+    // The same counts by rule in `policy show` (all entries of a rule summed), from another process.
+    const show = runCli(['policy', 'show', '--state-dir', policyDir, '--pin-dir', pinDir]);
+    assert.equal(show.code, 0, show.stderr);
+    assert.match(show.stdout, /^ {2}kill-forbidden: KILL on path .*, 1 hits$/m);
+    assert.match(show.stdout, /^ {2}audit-watched: AUDIT on inode .*, 3 hits$/m);
+    const showJson = JSON.parse(runCli(['policy', 'show', '--json', '--state-dir', policyDir, '--pin-dir', pinDir]).stdout) as { kernel: { hits: Record<string, number> } };
+    assert.deepEqual(showJson.kernel.hits, { 'kill-forbidden': 1, 'audit-watched': 3 });
+
     // Applying a policy that keeps a rule keeps its count; a changed rule starts again.
     const policy2 = tmp.file('policy2.yml', `version: 1\nmode: enforce\nrules:\n  - { id: kill-forbidden, match: { path: ${target} }, action: KILL }\n  - { id: audit-watched, match: { inode: ${watched} }, action: TERM }\n`);
     const reapplied = runCli(['policy', 'apply', policy2, '--state-dir', policyDir, '--pin-dir', pinDir]);

@@ -29,7 +29,8 @@ const USAGE = `Usage: aegisbpf policy apply FILE | rollback | show [--state-dir 
                it cannot, unless the rule names a fallback), then write it into the running sensor's maps, all or
                nothing. Stored in the state directory either way; a sensor applies it when it starts.
   rollback     Re-apply the previously applied policy.
-  show         The applied policy, the previous one, and what the kernel holds (mode, entries per map).
+  show         The applied policy (with each rule's hits when a sensor runs), the previous one, and what the
+               kernel holds (mode, entries per map).
 
   --state-dir DIR  applied policies (default <data_dir>/policy: /var/lib/aegisbpf/policy as root)
   --pin-dir DIR    where the running sensor pinned its maps (default ${DEFAULT_PIN_DIR})
@@ -116,7 +117,11 @@ export const policyCommand: Command = {
         } else {
           const cur = show.current;
           io.stdout.write(cur === undefined ? 'No policy applied.\n' : `Applied: generation ${cur.generation} from ${cur.source} at ${cur.appliedAt}, mode ${cur.mode}, ${cur.rules.length} rules\n`);
-          for (const r of cur?.rules ?? []) io.stdout.write(`  ${r.id}: ${r.action}${r.fallbackUsed ? ` (fallback for ${r.requestedAction})` : ''} on ${r.target}\n`);
+          const hits = show.kernel?.hits;
+          for (const r of cur?.rules ?? []) {
+            const hit = hits === undefined ? '' : `, ${hits[r.id] ?? 0} hits`;
+            io.stdout.write(`  ${r.id}: ${r.action}${r.fallbackUsed ? ` (fallback for ${r.requestedAction})` : ''} on ${r.target}${hit}\n`);
+          }
           if (show.previous !== undefined) io.stdout.write(`Previous: generation ${show.previous.generation} from ${show.previous.source} at ${show.previous.appliedAt}\n`);
           if (show.kernel === undefined) io.stdout.write(`Kernel: no running sensor has pinned maps in ${pinDir}\n`);
           else {

@@ -14,7 +14,7 @@ import { compilePolicy, fsResolver } from './policy-compile';
 import { parsePolicy } from './policy-file';
 import type { PolicyMode } from './policy-file';
 import type { MapsApplyResult, PolicyMapSet } from './policy-maps';
-import { applyToMaps, mapUtilization, readConfig } from './policy-maps';
+import { applyToMaps, mapUtilization, readConfig, ruleHits } from './policy-maps';
 import type { PolicyStore, StoredPolicy } from './policy-store';
 
 export interface ApplyResult {
@@ -34,7 +34,13 @@ export interface PolicyShow {
   readonly previous: StoredPolicy | undefined;
   /** What the kernel holds now, when a sensor is running. */
   readonly kernel:
-    | { readonly mode: PolicyMode; readonly generation: number; readonly maps: readonly { readonly map: string; readonly entries: number; readonly capacity: number }[] }
+    | {
+        readonly mode: PolicyMode;
+        readonly generation: number;
+        readonly maps: readonly { readonly map: string; readonly entries: number; readonly capacity: number }[];
+        /** Kernel hit counts by rule `id` (audit hits included), for the rules of the current policy that were hit. */
+        readonly hits: Readonly<Record<string, number>>;
+      }
     | undefined;
 }
 
@@ -108,7 +114,7 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
       return {
         current: store.current(),
         previous: store.previous(),
-        kernel: maps === undefined ? undefined : { ...readConfig(maps), maps: mapUtilization(maps) },
+        kernel: maps === undefined ? undefined : { ...readConfig(maps), maps: mapUtilization(maps), hits: hitsByRule(maps, store.current()?.rules ?? []) },
       };
     },
     restore() {
@@ -117,6 +123,16 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
       return install(cur.text, cur.source, cur.generation, false);
     },
   };
+}
+
+function hitsByRule(maps: PolicyMapSet, rules: readonly CompiledRule[]): Record<string, number> {
+  const byId = ruleHits(maps);
+  const out: Record<string, number> = {};
+  for (const r of rules) {
+    const n = byId.get(r.ruleId);
+    if (n !== undefined) out[r.id] = n;
+  }
+  return out;
 }
 
 /**

@@ -171,6 +171,32 @@ function restore(maps: PolicyMapSet, before: ReadonlyMap<PolicyMapKey, Snapshot>
 }
 
 /** Entries currently in each policy map, with capacity (for `policy show` and utilization metrics). */
+/** The maps whose values are `aegis_rule` (id, action, hit counter); allow_cgroup and deny_path_leaf are not. */
+const RULE_VALUE_MAPS: readonly PolicyMapKey[] = ['denyInode', 'denyPath', 'netV4Lpm', 'netV6Lpm', 'netPort', 'netAddrPort'];
+
+/**
+ * Hits per rule id, summed over every entry of the rule maps (a rule may own several entries). Rules never hit are
+ * absent. One pass over the maps (a few ms for full ones): for `aegisbpf policy show`, not per event.
+ */
+export function ruleHits(maps: PolicyMapSet): Map<number, number> {
+  const out = new Map<number, number>();
+  const idOff = RULE.fields.rule_id.offset;
+  const hitsOff = RULE.fields.hits.offset;
+  for (const k of RULE_VALUE_MAPS) {
+    const map = maps[k];
+    if (map.valueSize !== RULE.size) continue;
+    const { count, values } = map.entries();
+    for (let i = 0; i < count; i++) {
+      const base = i * map.valueBytes;
+      const hits = values.readUInt32LE(base + hitsOff) + values.readUInt32LE(base + hitsOff + 4) * 0x1_0000_0000;
+      if (hits === 0) continue;
+      const id = values.readUInt32LE(base + idOff);
+      out.set(id, (out.get(id) ?? 0) + hits);
+    }
+  }
+  return out;
+}
+
 export function mapUtilization(maps: PolicyMapSet): { readonly map: string; readonly entries: number; readonly capacity: number }[] {
   return POLICY_MAP_KEYS.map((k) => ({ map: MAPS[k], entries: maps[k].entries().count, capacity: maps[k].maxEntries }));
 }
