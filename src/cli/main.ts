@@ -3,7 +3,7 @@
  * daemon logs is JSON lines on stderr; stdout carries only events or a command's output.
  */
 import { describeError, isAegisError } from '../util/errors';
-import type { CommandIo } from './command';
+import type { Command, CommandIo } from './command';
 import { EXIT } from './exit-codes';
 import { COMMANDS, findCommand } from './registry';
 import { aegisVersion } from './version';
@@ -34,16 +34,16 @@ export async function main(argv: readonly string[], io: CommandIo = { stdout: pr
     io.stdout.write(`aegisbpf ${aegisVersion()}\n`);
     return EXIT.OK;
   }
-  const command = findCommand(first);
-  if (command === undefined) {
+  if (!COMMANDS.some((c) => c.name === first)) {
     io.stderr.write(`aegisbpf: unknown command '${first}'. Commands: ${COMMANDS.map((c) => c.name).join(', ')}.\n`);
     return EXIT.USAGE;
   }
   try {
-    return await command.run(rest, io);
+    // Loading the command's module (registry.ts) can fail too; it is reported like a failure of the command.
+    return await (findCommand(first) as Command).run(rest, io);
   } catch (err) {
     if (err instanceof ConfigError) {
-      io.stderr.write(`aegisbpf ${command.name}: ${err.message}\n`);
+      io.stderr.write(`aegisbpf ${first}: ${err.message}\n`);
       return EXIT.USAGE;
     }
     if (isAegisError(err) && (err.code === 'AEGIS_ERR_USAGE' || err.code === 'AEGIS_ERR_CONFIG_READ' || err.code === 'AEGIS_ERR_CONFIG_INVALID')) {
