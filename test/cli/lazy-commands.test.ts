@@ -46,3 +46,27 @@ void test('health --ready and --help load no YAML parser, validator, metrics lib
   const validate = packagesLoadedBy(['validate', packagePath('examples', 'does-not-exist.yml')]);
   assert.ok(validate.includes('ajv') || validate.includes('yaml'), `validate loaded ${validate.join(', ')}`);
 });
+
+void test('a command whose module cannot be loaded fails like a command: one FATAL line, exit 1', () => {
+  // Make loading the stats command throw (as a missing file or a broken install would), then run it.
+  const script = `
+    const Module = require('node:module');
+    const load = Module._load;
+    Module._load = function (request, parent, isMain) {
+      if (request === './commands/stats') throw Object.assign(new Error('simulated: cannot load the stats command'), { code: 'MODULE_NOT_FOUND' });
+      return load.call(this, request, parent, isMain);
+    };
+    const lines = [];
+    const err = { write: (s) => { lines.push(String(s)); return true; } };
+    require(${JSON.stringify(packagePath('dist', 'src', 'cli', 'main.js'))})
+      .main(['stats'], { stdout: { write: () => true }, stderr: err, env: {} })
+      .then((code) => process.stdout.write(JSON.stringify({ code, lines })));`;
+  const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const { code, lines } = JSON.parse(r.stdout) as { code: number; lines: string[] };
+  assert.equal(code, 1);
+  assert.equal(lines.length, 1);
+  const fatal = JSON.parse(lines[0] as string) as { level: string; msg: string; code: string };
+  assert.equal(fatal.level, 'FATAL');
+  assert.match(fatal.msg, /simulated: cannot load the stats command/);
+});
