@@ -13,6 +13,7 @@ import type { Batch, SendResult, Transport } from '../core/types';
 import type { FileSinkConfig } from './config';
 import { checkFileWritable } from './healthcheck';
 import { classifyFileError } from './retry-policy';
+import { createSerializer } from '../core/serialize';
 
 export interface FileTransport extends Transport<string> {
   /** Current file size as the transport tracks it (tests). */
@@ -22,13 +23,8 @@ export interface FileTransport extends Transport<string> {
 export function createFileTransport(config: FileSinkConfig): FileTransport {
   let handle: fs.promises.FileHandle | undefined;
   let size = 0;
-  let lock: Promise<unknown> = Promise.resolve();
 
-  const serialized = <T>(fn: () => Promise<T>): Promise<T> => {
-    const result = lock.then(fn);
-    lock = result.catch(() => undefined);
-    return result;
-  };
+  const serialized = createSerializer();
 
   const open = async (): Promise<fs.promises.FileHandle> => {
     if (handle !== undefined) return handle;

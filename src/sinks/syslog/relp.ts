@@ -19,6 +19,7 @@ import type { RspOutcome } from './relp-session';
 import { classifySyslogError, describeSyslogFailure, isRelpSuccess } from './retry-policy';
 import type { SyslogTransportDeps } from './shared';
 import { failureContext, increment, reportFailure, streamTarget } from './shared';
+import { createSerializer } from '../core/serialize';
 
 export interface RelpTransportInternals {
   /** Roll over to a new session after this TXNR (default RELP_MAX_TXNR); tests use a small value. */
@@ -39,15 +40,10 @@ export function createRelpTransport(config: SyslogSinkConfig, deps: SyslogTransp
     openTimeoutMillis: config.connectTimeoutMillis,
   };
   let session: RelpSession | undefined;
-  let lock: Promise<unknown> = Promise.resolve();
   /** Records sent on a session that broke before answering: a resend may duplicate them. */
   const maybeReceived = new WeakSet<EncodedRecord<string>>();
 
-  const serialized = <T>(fn: () => Promise<T>): Promise<T> => {
-    const result = lock.then(fn);
-    lock = result.catch(() => undefined);
-    return result;
-  };
+  const serialized = createSerializer();
 
   const ensureSession = async (signal: AbortSignal): Promise<RelpSession> => {
     if (session !== undefined && !session.unusable && !session.exhausted) return session;

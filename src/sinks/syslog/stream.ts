@@ -21,6 +21,7 @@ import { checkStream } from './healthcheck';
 import { classifySyslogError, describeSyslogFailure } from './retry-policy';
 import type { SyslogTransportDeps } from './shared';
 import { failureContext, increment, reportFailure, streamTarget } from './shared';
+import { createSerializer } from '../core/serialize';
 
 interface Conn {
   readonly socket: net.Socket;
@@ -38,15 +39,10 @@ export function createStreamTransport(config: SyslogSinkConfig, deps: SyslogTran
   const target = streamTarget(config);
   const context = failureContext(config);
   let conn: Conn | undefined;
-  let lock: Promise<unknown> = Promise.resolve();
   /** Records whose write was issued on a connection that failed before confirming it. */
   const maybeReceived = new WeakSet<EncodedRecord<string>>();
 
-  const serialized = <T>(fn: () => Promise<T>): Promise<T> => {
-    const result = lock.then(fn);
-    lock = result.catch(() => undefined);
-    return result;
-  };
+  const serialized = createSerializer();
 
   const markDead = (c: Conn, err?: Error): void => {
     if (err !== undefined && c.error === undefined) c.error = err;

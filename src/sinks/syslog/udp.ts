@@ -15,18 +15,14 @@ import { checkUdp, resolveUdp } from './healthcheck';
 import { classifySyslogError, describeSyslogFailure } from './retry-policy';
 import type { SyslogTransportDeps } from './shared';
 import { failureContext, increment, reportFailure } from './shared';
+import { createSerializer } from '../core/serialize';
 
 export function createUdpTransport(config: SyslogSinkConfig, deps: SyslogTransportDeps): Transport<string> {
   const { logger, counters } = deps;
   const context = failureContext(config);
   let socket: dgram.Socket | undefined;
-  let lock: Promise<unknown> = Promise.resolve();
 
-  const serialized = <T>(fn: () => Promise<T>): Promise<T> => {
-    const result = lock.then(fn);
-    lock = result.catch(() => undefined);
-    return result;
-  };
+  const serialized = createSerializer();
 
   const open = async (): Promise<dgram.Socket> => {
     if (socket !== undefined) return socket;
