@@ -104,3 +104,14 @@ export function sampleValue(text: string, name: string, labels: Record<string, s
 export function familyNames(text: string): Set<string> {
   return new Set([...text.matchAll(/^# TYPE (\S+) \S+$/gm)].map((m) => m[1] as string));
 }
+
+/** Polls `probe` every 50 ms until it returns a value (returned), or throws after `timeoutMillis`. */
+export async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMillis = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMillis;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

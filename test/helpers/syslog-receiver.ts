@@ -106,7 +106,39 @@ export function receiverSkipReason(variant: ReceiverVariant = 'aegisbpf-receiver
   return rsyslogSkipReason(modules) ?? opensslSkipReason();
 }
 
-export async function startReceiver(variant: ReceiverVariant = 'aegisbpf-receiver.conf', options: { recordRaw?: boolean | 'rawmsg'; extra?: string; rewrite?: (config: string) => string } = {}): Promise<Receiver> {
+/**
+ * Run `body` against a started receiver, cleaned up afterwards; the test is skipped with the reason where rsyslog
+ * (or its modules) cannot run, and rsyslogd's output is attached to a failure.
+ */
+export async function withReceiver(
+  t: { skip(reason: string): void; diagnostic(msg: string): void },
+  body: (r: Receiver) => Promise<void>,
+  variant: ReceiverVariant = 'aegisbpf-receiver.conf',
+  options: ReceiverOptions = {},
+): Promise<void> {
+  const skip = receiverSkipReason(variant);
+  if (skip !== undefined) {
+    t.skip(skip);
+    return;
+  }
+  const r = await startReceiver(variant, options);
+  try {
+    await body(r);
+  } catch (err) {
+    t.diagnostic(`rsyslogd output:\n${r.rsyslog.output().slice(-2000)}`);
+    throw err;
+  } finally {
+    await r.cleanup();
+  }
+}
+
+export interface ReceiverOptions {
+  readonly recordRaw?: boolean | 'rawmsg';
+  readonly extra?: string;
+  readonly rewrite?: (config: string) => string;
+}
+
+export async function startReceiver(variant: ReceiverVariant = 'aegisbpf-receiver.conf', options: ReceiverOptions = {}): Promise<Receiver> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aegis-syslog-rcv-'));
   const pki = makeTestPki(path.join(dir, 'tls'));
   const portKinds: Record<string, 'tcp' | 'udp'> = variant === 'aegisbpf-receiver.conf' ? { udp: 'udp', tcp: 'tcp', tls: 'tcp', relp: 'tcp' } : { tls: 'tcp', relp: 'tcp' };

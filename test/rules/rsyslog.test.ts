@@ -16,7 +16,7 @@ import { createFormatter } from '../../src/formatters/registry';
 import { makeTestPki } from '../helpers/certs';
 import { generateEvents } from '../helpers/events';
 import { RSYSLOGD, startRsyslog, waitForLines } from '../helpers/rsyslog';
-import { receiverSkipReason, RSYSLOG_RULES_DIR, rulesConfig, startReceiver } from '../helpers/syslog-receiver';
+import { receiverSkipReason, RSYSLOG_RULES_DIR, rulesConfig, startReceiver, withReceiver } from '../helpers/syslog-receiver';
 import type { ReceiverVariant } from '../helpers/syslog-receiver';
 import { buildSyslogSink, checkReceived, wellFormedDeep } from '../sinks/syslog/harness';
 
@@ -91,13 +91,7 @@ for (const [variant, transports] of Object.entries(RECEIVERS) as [ReceiverVarian
 }
 
 test('rules/rsyslog/aegisbpf-receiver.conf with msg: cef: SD params parsed, the CEF line kept whole as event.msg', { timeout: 60_000 }, async (t) => {
-  const skip = receiverSkipReason();
-  if (skip !== undefined) {
-    t.skip(skip);
-    return;
-  }
-  const r = await startReceiver();
-  try {
+  await withReceiver(t, async (r) => {
     const events = goldenCases().map(({ name, event }): AegisEvent => ({ ...event, event_id: `cef-${name}` }));
     const s = buildSyslogSink(r.sinkConfig('tcp', { format: { type: 'rfc5424', msg: 'cef' } }), r.dir);
     await s.sink.accept(events);
@@ -113,9 +107,7 @@ test('rules/rsyslog/aegisbpf-receiver.conf with msg: cef: SD params parsed, the 
       assert.ok(e !== undefined, `the CEF line arrived unchanged: ${msg.slice(0, 120)}`);
       assert.deepEqual((line['rfc5424-sd'] as Record<string, unknown>)['aegis@32473'], expectedSd(e));
     }
-  } finally {
-    await r.cleanup();
-  }
+  });
 });
 
 for (const forwarder of FORWARDERS) {

@@ -10,19 +10,10 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { userDevToKernel } from '../../src/sensor/text';
 import { runCli } from '../helpers/cli';
-import { sampleValue, samples, startDaemon } from '../helpers/daemon';
+import { samples, sampleValue, startDaemon, until } from '../helpers/daemon';
 import { checkMetricsText, promtoolMissing } from '../helpers/promtool';
 import { run, sharedFeatures, skipUnlessKernel, startPipelineRig, tempDir } from './helpers';
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMillis = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMillis;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 void test('a KILL enforced by the sensor of a running daemon shows in /metrics, /ready, stats and health; the pinned maps outlive a crash', async (t) => {
   if (skipUnlessKernel(t)) return;

@@ -11,21 +11,12 @@ import { spawnSync } from 'node:child_process';
 import { queryDaemonReadiness } from '../../src/telemetry/control-client';
 import { packagePath } from '../../src/util/paths';
 import { BIN, runCli } from '../helpers/cli';
-import { httpGet, sampleValue, samples, startDaemon } from '../helpers/daemon';
+import { httpGet, samples, sampleValue, startDaemon, until } from '../helpers/daemon';
 import { checkMetricsText, promtoolMissing } from '../helpers/promtool';
 import { makeTempDir } from '../helpers/tmp';
 
 const SAMPLES = packagePath('samples', 'events.ndjson');
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMillis = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMillis;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 test('GET /metrics on the running daemon: aegisbpf_up is 1, counters move as events flow, latency quantiles are measured', async () => {
   const { dir, cleanup } = makeTempDir();

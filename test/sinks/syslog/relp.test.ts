@@ -16,18 +16,12 @@ import { formatJson } from '../../../src/formatters/json';
 import { generateEvents } from '../../helpers/events';
 import { makeTempDir } from '../../helpers/tmp';
 import { waitForLines } from '../../helpers/rsyslog';
-import { receiverSkipReason, startReceiver } from '../../helpers/syslog-receiver';
+import { withReceiver } from '../../helpers/syslog-receiver';
 import { batchOf } from '../transport-contract';
 import { adversarialEvents, buildSyslogSink, checkReceived, feed } from './harness';
 
 test('syslog relp: sessions roll over before TXNR passes its limit (lowered to 97 here); nothing lost or duplicated', { timeout: 120_000 }, async (t) => {
-  const skip = receiverSkipReason();
-  if (skip !== undefined) {
-    t.skip(skip);
-    return;
-  }
-  const r = await startReceiver();
-  try {
+  await withReceiver(t, async (r) => {
     const s = buildSyslogSink(r.sinkConfig('relp', { relp: { window: 16 }, batch: { max_events: 300 } }), r.dir, { maxTxnr: 97 });
     const events = adversarialEvents(2000, 'rollover');
     await feed(s.sink, events, 250);
@@ -39,9 +33,7 @@ test('syslog relp: sessions roll over before TXNR passes its limit (lowered to 9
     await waitForLines(r.eventsFile, events.length, 'every event');
     const check = checkReceived(r.lines(), events);
     assert.deepEqual([check.missing.length, check.duplicates, check.extra.length], [0, 0, 0]);
-  } finally {
-    await r.cleanup();
-  }
+  });
 });
 
 /** `rsp` data to send, or `garbage` (not RELP), or `silence` (no answer). */

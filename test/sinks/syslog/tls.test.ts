@@ -14,7 +14,7 @@ import { createLogger } from '../../../src/util/logger';
 import { formatJson } from '../../../src/formatters/json';
 import { waitUntil } from '../../helpers/cli';
 import { waitForLines, countLines } from '../../helpers/rsyslog';
-import { receiverSkipReason, startReceiver } from '../../helpers/syslog-receiver';
+import { withReceiver } from '../../helpers/syslog-receiver';
 import type { Receiver } from '../../helpers/syslog-receiver';
 import { generateEvents } from '../../helpers/events';
 import { batchOf } from '../transport-contract';
@@ -23,22 +23,6 @@ import type { SinkUnderTest } from './harness';
 
 const FAST_RETRY = { initial_backoff_ms: 100, max_backoff_ms: 500 };
 
-async function withReceiver(t: { skip(reason: string): void; diagnostic(msg: string): void }, body: (r: Receiver) => Promise<void>): Promise<void> {
-  const skip = receiverSkipReason();
-  if (skip !== undefined) {
-    t.skip(skip);
-    return;
-  }
-  const r = await startReceiver();
-  try {
-    await body(r);
-  } catch (err) {
-    t.diagnostic(`rsyslogd output:\n${r.rsyslog.output().slice(-2000)}`);
-    throw err;
-  } finally {
-    await r.cleanup();
-  }
-}
 
 /** Replace the receiver's certificate and key with another pair and restart it. */
 async function serveCertificate(r: Receiver, cert: string, key: string): Promise<void> {
