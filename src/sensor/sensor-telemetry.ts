@@ -100,11 +100,11 @@ export function readSensorDetailed(maps: Pick<TelemetryMaps, 'denyPath' | 'denyI
 }
 
 /**
- * The stats of a sensor that no daemon answers for, from the maps it pinned in `pinDir` (left by a daemon that did
+ * The stats of a sensor that no daemon answers for (and its per-rule hits with `detailed`), from the maps it pinned in `pinDir` (left by a daemon that did
  * not stop cleanly, or one that runs without a control socket); undefined when nothing is pinned there. Read once,
  * at call time; the maps are closed before returning. Throws when the pins exist but cannot be opened (not root).
  */
-export function openPinnedSensorStats(native: NativeBinding, pinDir: string): SensorStatsSource | undefined {
+export function openPinnedSensorStats(native: NativeBinding, pinDir: string, detailed = false): SensorStatsSource | undefined {
   const keys: (keyof TelemetryMaps)[] = [...POLICY_MAP_KEYS, 'config', 'stats'];
   for (const key of keys) {
     try {
@@ -119,11 +119,11 @@ export function openPinnedSensorStats(native: NativeBinding, pinDir: string): Se
     for (const key of keys) opened.set(key, native.openPinnedMap(path.join(pinDir, MAPS[key])));
     const maps = Object.fromEntries(opened) as unknown as TelemetryMaps;
     const snapshot = readSensorStats(maps, { attached: false, backend: undefined });
-    const detailed = readSensorDetailed(maps);
+    const hits = detailed ? readSensorDetailed(maps) : undefined;
     return {
       absentReason: `no daemon answered; kernel counters from the maps pinned in ${pinDir}`,
       read: () => snapshot,
-      readDetailed: () => detailed,
+      ...(hits !== undefined ? { readDetailed: () => hits } : {}),
     };
   } finally {
     for (const m of opened.values()) m.close();

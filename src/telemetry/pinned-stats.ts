@@ -15,6 +15,8 @@ import type { SensorStatsSource } from './sensor-stats';
 export interface PinnedStatsOptions {
   /** The bpffs directory the sensor pinned its maps in (`pin_dir`); default /sys/fs/bpf/aegisbpf. */
   readonly pinDir?: string;
+  /** Also read the per-rule hit counters (`--detailed`): one more pass over the path and inode rule maps. */
+  readonly detailed?: boolean;
 }
 
 /** Returns the pinned sensor's stats, or undefined when no maps are pinned. May throw (permission denied, …). */
@@ -22,7 +24,7 @@ export type PinnedStatsReader = (options: PinnedStatsOptions) => SensorStatsSour
 
 /** The eBPF sensor's maps (src/sensor/sensor-telemetry.ts); nothing can be pinned where the addon is not built. */
 const sensorReader: PinnedStatsReader = (options) =>
-  nativeStatus().available ? openPinnedSensorStats(loadNative(), options.pinDir ?? DEFAULT_PIN_DIR) : undefined;
+  nativeStatus().available ? openPinnedSensorStats(loadNative(), options.pinDir ?? DEFAULT_PIN_DIR, options.detailed === true) : undefined;
 
 const READERS: PinnedStatsReader[] = [sensorReader];
 

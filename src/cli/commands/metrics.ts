@@ -76,7 +76,7 @@ export function writeFileAtomic(file: string, text: string, mode = 0o644): void 
 /** What to export when no daemon answers: `aegisbpf_up 0`, plus the pinned sensor's counters when there are any. */
 function offlineExposition(detailed: boolean, pinOptions: PinnedStatsOptions): { text: string; note: string } {
   const stats = createStatsRegistry();
-  const pinned = readPinnedSensorStats(pinOptions);
+  const pinned = readPinnedSensorStats({ ...pinOptions, detailed });
   if (pinned !== undefined) stats.sensor = pinned;
   const metrics = createMetrics({
     stats,

@@ -142,7 +142,7 @@ export const statsCommand: Command = {
     }
     const detailed = values.detailed === true;
     const socketPath = resolveControlSocketPath(values.socket, io.env);
-    const pinOptions = values['pin-dir'] !== undefined ? { pinDir: path.resolve(values['pin-dir']) } : {};
+    const pinOptions = { ...(values['pin-dir'] !== undefined ? { pinDir: path.resolve(values['pin-dir']) } : {}), detailed };
     const r = await fetchDaemonStats(socketPath, detailed);
     let snap: StatsSnapshot | undefined = r.ok && r.status === 200 ? r.value : undefined;
     if (snap === undefined) {
