@@ -17,12 +17,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { NativeBinding, NativeMap } from '../native/binding';
 import type { NetRuleType, SensorDetailedStats, SensorMapStats, SensorStats, SensorStatsSource } from '../telemetry/sensor-stats';
-import { INODE_KEY, MAPS, PATH_KEY, RULE, V4_LPM_KEY, V6_LPM_KEY } from './abi';
+import { INODE_KEY, MAPS, PATH_KEY, V4_LPM_KEY, V6_LPM_KEY } from './abi';
 import { readKernelStats } from './kernel-stats';
 import { decodeCString } from './text';
 import { POLICY_MAP_KEYS } from './policy/policy-compile';
 import type { PolicyMapSet } from './policy/policy-maps';
-import { readConfig } from './policy/policy-maps';
+import { readConfig, ruleValueHits } from './policy/policy-maps';
 
 /** The maps the telemetry reads: the policy maps, the config and the counters. */
 export type TelemetryMaps = PolicyMapSet & { readonly stats: NativeMap };
@@ -69,12 +69,6 @@ export function readSensorStats(maps: TelemetryMaps, state: { readonly attached:
   };
 }
 
-/** A rule value's hit counter (u64; exact below 2^53, which is 285 years of a million hits a second). */
-function hitsAt(values: Buffer, i: number, valueBytes: number): number {
-  const off = i * valueBytes + RULE.fields.hits.offset;
-  return values.readUInt32LE(off) + values.readUInt32LE(off + 4) * 0x1_0000_0000;
-}
-
 /**
  * Hits per `deny_path` entry (key: the path) and per `deny_inode` entry (key: `dev:ino`, dev in the kernel's
  * encoding as in the events' `dev` field); entries never hit are left out, so the series are the rules that fired.
@@ -83,13 +77,13 @@ export function readSensorDetailed(maps: Pick<TelemetryMaps, 'denyPath' | 'denyI
   const blocksByPath = new Map<string, number>();
   const paths = maps.denyPath.entries();
   for (let i = 0; i < paths.count; i++) {
-    const hits = hitsAt(paths.values, i, maps.denyPath.valueBytes);
+    const hits = ruleValueHits(paths.values, i * maps.denyPath.valueBytes);
     if (hits > 0) blocksByPath.set(decodeCString(paths.keys, i * maps.denyPath.keySize + PATH_KEY.fields.path.offset, PATH_KEY.fields.path.size), hits);
   }
   const blocksByInode = new Map<string, number>();
   const inodes = maps.denyInode.entries();
   for (let i = 0; i < inodes.count; i++) {
-    const hits = hitsAt(inodes.values, i, maps.denyInode.valueBytes);
+    const hits = ruleValueHits(inodes.values, i * maps.denyInode.valueBytes);
     if (hits === 0) continue;
     const k = i * maps.denyInode.keySize;
     const ino = inodes.keys.readBigUInt64LE(k + INODE_KEY.fields.ino.offset);
