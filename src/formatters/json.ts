@@ -5,47 +5,42 @@
  * fixed order whatever order the input object had, `labels` keys are sorted, absent optional fields are omitted.
  * String escaping is JSON.stringify's: `"`, `\` and every control character are escaped and lone surrogates are
  * written as `\udXXX`, so an attacker-controlled path can never end the string or the record.
+ *
+ * The writing itself is done by the per-type writers generated from the field tables
+ * (src/formatters/generated/event-writers.ts, scripts/gen-event-writers.js): straight-line code that copies a plain
+ * string between quotes and hands anything with a character to escape to JSON.stringify. A property test checks
+ * them against the ordered loop below, byte for byte.
  */
 import type { AegisEvent } from '../event/types';
 import { FIELD_ORDER } from '../event/fields';
+import { SLOT_COUNT, writeEvent } from './generated/event-writers';
+import type { FieldSlots, WriterHelpers } from './generated/event-writers';
 import type { Formatter, FormatterDefinition } from './types';
 
 const KEYS: readonly string[] = FIELD_ORDER;
 const PREFIXES: readonly string[] = FIELD_ORDER.map((k) => `,"${k}":`);
-const KEY_INDEX: ReadonlyMap<string, number> = new Map(FIELD_ORDER.map((k, i) => [k, i]));
 
 /**
- * True when the event's own keys are known fields in FIELD_ORDER order and it has no `labels` (whose keys the
- * canonical form sorts): then native JSON.stringify writes exactly the canonical form (it omits undefined values and
- * encodes strings, numbers and arrays as encodeValue does). Events the sensor builds and lines this formatter wrote
- * take this path; anything else takes the ordered loop. Same output either way (a property test checks).
+ * The ordered loop over FIELD_ORDER: the reference the generated writers are tested against, and the path for an
+ * event whose `type` has no writer (not a valid event, but still written whole).
  */
-function isCanonicalShape(record: Record<string, unknown>): boolean {
-  let last = -1;
-  for (const k in record) {
-    const i = KEY_INDEX.get(k);
-    if (i === undefined || i <= last || k === 'labels') return false;
-    last = i;
-  }
-  return true;
-}
-
-/** The ordered loop; exported for the test that proves both paths agree. */
 export function formatJsonOrdered(event: AegisEvent): string {
   const record = event as unknown as Record<string, unknown>;
   let out = '';
   for (let i = 0; i < KEYS.length; i++) {
     const value = record[KEYS[i] as string];
-    if (value !== undefined) out += (PREFIXES[i] as string) + encodeValue(value);
+    if (value !== undefined) out += (PREFIXES[i] as string) + encodeJsonValue(value);
   }
   return out === '' ? '{}' : '{' + out.slice(1) + '}';
 }
 
-function encodeValue(value: unknown): string {
+/** JSON of one field value: JSON.stringify's, except that a map's keys are sorted (`labels`). */
+export function encodeJsonValue(value: unknown): string {
   switch (typeof value) {
     case 'string':
       return JSON.stringify(value);
     case 'number':
+      return Number.isFinite(value) ? String(value) : 'null';
     case 'boolean':
       return String(value);
     default:
@@ -64,10 +59,13 @@ function encodeValue(value: unknown): string {
   }
 }
 
+const JSON_HELPERS: WriterHelpers = { json: encodeJsonValue, sd: () => undefined };
+/** Scratch slots for the writers (structured-data values; the json format ignores them). */
+const scratch: FieldSlots = new Array<undefined>(SLOT_COUNT).fill(undefined);
+
 /** Serialize an event as canonical JSON (no trailing newline). */
 export function formatJson(event: AegisEvent): string {
-  const record = event as unknown as Record<string, unknown>;
-  return isCanonicalShape(record) ? JSON.stringify(record) : formatJsonOrdered(event);
+  return writeEvent(event, scratch, JSON_HELPERS) ?? formatJsonOrdered(event);
 }
 
 export const jsonFormatter: FormatterDefinition<Record<string, never>> = {

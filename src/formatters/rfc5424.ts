@@ -24,14 +24,18 @@
  *   (RFC 5424 asks for it before UTF-8 MSG, but JSON parsers such as rsyslog's mmjsonparse refuse it, so it is off
  *   by default).
  */
+import { EVENT_TYPES } from '../event/types';
 import type { AegisEvent } from '../event/types';
 import { EVENT_FIELDS, FIELD_KINDS, FIELD_ORDER } from '../event/fields';
+import type { FieldName } from '../event/fields';
 import { AegisError } from '../util/errors';
 import { parseTimestampMicros } from '../util/time';
 import { cefFormatter } from './cef';
 import type { CefOptions } from './cef';
 import { PRODUCT, eventClassId, syslogSeverity } from './common';
-import { formatJson } from './json';
+import { encodeJsonValue, formatJsonOrdered } from './json';
+import { EVENT_WRITERS, SLOT_COUNT, writeEvent } from './generated/event-writers';
+import type { FieldSlots, WriterHelpers } from './generated/event-writers';
 import type { Formatter, FormatterContext, FormatterDefinition, JsonSchemaObject } from './types';
 
 // ---- facility -------------------------------------------------------------------------------------------------
@@ -111,6 +115,36 @@ export function rfc5424Timestamp(ts: string): string {
   if (!/^\d{4}-/.test(iso)) return '-'; // years outside 0000–9999 (toISOString writes ±YYYYYY)
   const sub = Number(((micros % 1000n) + 1000n) % 1000n);
   return `${iso.slice(0, 23)}${String(sub).padStart(3, '0')}Z`;
+}
+
+/** Seconds and fraction of a canonical timestamp (`SS.ffffffZ` from index 17) are well-formed. */
+function isCanonicalSeconds(ts: string): boolean {
+  const s1 = ts.charCodeAt(17) - 48;
+  const s2 = ts.charCodeAt(18) - 48;
+  if (s1 < 0 || s1 > 5 || s2 < 0 || s2 > 9 || ts.charCodeAt(19) !== 0x2e || ts.charCodeAt(26) !== 0x5a) return false;
+  for (let i = 20; i < 26; i++) {
+    const d = ts.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return false;
+  }
+  return true;
+}
+
+/**
+ * rfc5424Timestamp for a stream: events of the same minute share `YYYY-MM-DDTHH:MM:`, so once a timestamp passed the
+ * full check its minute prefix is remembered and the next ones only check their seconds and fraction.
+ */
+export function createTimestampField(): (ts: string) => string {
+  let checked = ''; // the last timestamp that passed the full check, or ''
+  const sameMinute = (ts: string): boolean => {
+    for (let i = 16; i >= 0; i--) if (ts.charCodeAt(i) !== checked.charCodeAt(i)) return false; // minutes change first
+    return true;
+  };
+  return (ts) => {
+    if (ts.length === 27 && checked !== '' && sameMinute(ts) && isCanonicalSeconds(ts)) return ts;
+    const out = rfc5424Timestamp(ts);
+    checked = out === ts ? ts : '';
+    return out;
+  };
 }
 
 // ---- structured data --------------------------------------------------------------------------------------------
@@ -279,14 +313,30 @@ export function resolveSyslogCommon(
 
 const ESCAPED_NUL = /(?<!\\)((?:\\\\)*)\\u0000/g;
 
+/** `json` with every escaped NUL (`\u0000`) as U+FFFD (see syslogJson). */
+function nulSafe(json: string): string {
+  return json.includes('\\u0000') ? json.replace(ESCAPED_NUL, '$1\ufffd') : json;
+}
+
+/** An SD PARAM-VALUE for a field value (`undefined`: leave the param out). */
+function sdParamValue(v: unknown): string | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v === 'string') return escapeSdValue(capSdValue(v));
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  return escapeSdValue(JSON.stringify(v));
+}
+
+/** The generated writers' slow path for syslog: JSON without escaped NUL, SD values escaped. */
+const SYSLOG_HELPERS: WriterHelpers = { json: (v) => nulSafe(encodeJsonValue(v)), sd: sdParamValue };
+const jsonScratch: FieldSlots = new Array<undefined>(SLOT_COUNT).fill(undefined);
+
 /**
  * The event as canonical JSON for a syslog MSG: the `json` formatter's output, except that an escaped NUL
  * (`\u0000`) becomes U+FFFD. Syslog receivers are C programs: rsyslog's mmjsonparse (json-c) cuts a string at an
  * escaped NUL, which would hide the rest of the value. Kernel strings cannot contain NUL; replayed input can.
  */
 export function syslogJson(event: AegisEvent): string {
-  const json = formatJson(event);
-  return json.includes('\\u0000') ? json.replace(ESCAPED_NUL, '$1\ufffd') : json;
+  return writeEvent(event, jsonScratch, SYSLOG_HELPERS) ?? nulSafe(formatJsonOrdered(event));
 }
 
 export function eventHostname(common: SyslogCommon, event: AegisEvent): string {
@@ -307,52 +357,100 @@ export function createRfc5424Formatter(options: Rfc5424Options, context: Formatt
   const bom = options.bom === true ? '\ufeff' : '';
   const facilityBase = common.facility * 8;
   // Per event type, the chosen fields that type can carry, with their pre-built ` name="` prefixes (field names are
-  // SD-NAMEs already: lowercase snake_case, ≤ 32): no lookups of keys a type never has on the hot path.
-  const byType = new Map<string, { readonly names: readonly string[]; readonly prefixes: readonly string[] }>();
-  for (const [type, table] of Object.entries(EVENT_FIELDS)) {
-    const names = fields.filter((f) => f in table);
-    byType.set(type, { names, prefixes: names.map((f) => ` ${f}="`) });
+  // SD-NAMEs already: lowercase snake_case, ≤ 32) and their FIELD_ORDER slots: no lookups of keys a type never has.
+  // SD params are written as `[sd-id name="value` for the first one and `" name="value` for each next one (the
+  // previous closing quote travels with the next prefix), then `"] `: fewer string pieces for V8 to link and flatten.
+  interface TypeSd {
+    readonly names: readonly string[];
+    readonly firsts: readonly string[];
+    readonly follows: readonly string[];
+    readonly slots: readonly number[];
+    /** The type's generated writer (it is only ever called with events of this type). */
+    readonly write: (e: AegisEvent, s: FieldSlots, h: WriterHelpers) => string;
   }
   const open = `[${sdId}`;
+  const sdOf = (names: readonly string[]): Omit<TypeSd, 'write'> => ({
+    names,
+    firsts: names.map((f) => `${open} ${f}="`),
+    follows: names.map((f) => `" ${f}="`),
+    slots: names.map((f) => FIELD_ORDER.indexOf(f as FieldName)),
+  });
+  const byType = new Map<string, TypeSd>();
+  for (const type of EVENT_TYPES) {
+    const own = sdOf(fields.filter((f) => f in EVENT_FIELDS[type]));
+    byType.set(type, { ...own, write: EVENT_WRITERS[type] as (e: AegisEvent, s: FieldSlots, h: WriterHelpers) => string });
+  }
+  const untyped = sdOf(fields);
+  const emptySd = (fields.length === 0 ? '-' : open + ']') + ' ';
+  const jsonMsg = common.encodeMsg === syslogJson;
+  const slots: FieldSlots = new Array<undefined>(SLOT_COUNT).fill(undefined);
+  /** `<PRI>1 ` per syslog severity. */
+  const priPrefixes = Array.from({ length: 8 }, (_, severity) => `<${facilityBase + severity}>1 `);
 
-  // Hosts and event classes repeat from one event to the next: remember the last sanitized forms.
+  // Hosts and event classes repeat from one event to the next: remember the last sanitized forms (with the spaces
+  // around them and, for the host, the APP-NAME after it).
   let lastHost: string | undefined;
-  let lastHostField = '-';
+  let lastHostApp = ` - ${appName} `;
   const msgIds = new Map<string, string>();
-  const hostField = (event: AegisEvent): string => {
+  const hostApp = (event: AegisEvent): string => {
     const host = eventHostname(common, event);
     if (host !== lastHost) {
       lastHost = host;
-      lastHostField = headerField(host, HEADER_LIMITS.hostname);
+      lastHostApp = ` ${headerField(host, HEADER_LIMITS.hostname)} ${appName} `;
     }
-    return lastHostField;
+    return lastHostApp;
   };
+  // The class id of block and connect events depends on type and action alone: remember the last pair.
+  let lastClassType = '';
+  let lastClassAction: string | undefined;
+  let lastClassField = ' - ';
   const msgIdField = (event: AegisEvent): string => {
+    const action = event.type === 'block' || event.type === 'connect' ? event.action : undefined;
+    if (event.type === lastClassType && action === lastClassAction && event.type !== 'sensor') return lastClassField;
     const id = eventClassId(event);
     let field = msgIds.get(id);
     if (field === undefined) {
-      field = headerField(id, HEADER_LIMITS.msgId);
+      field = ` ${headerField(id, HEADER_LIMITS.msgId)} `;
       if (msgIds.size < 1024) msgIds.set(id, field); // bounded: sensor statuses are few, but never trust that
     }
+    lastClassType = event.type;
+    lastClassAction = action;
+    lastClassField = field;
     return field;
+  };
+  const timestampField = createTimestampField();
+
+  /** SD params from the event's own properties (MSG in CEF, or a type without a writer). */
+  const paramsOf = (event: AegisEvent, sd: Omit<TypeSd, 'write'>): string => {
+    const record = event as unknown as Record<string, unknown>;
+    let out = '';
+    for (let i = 0; i < sd.names.length; i++) {
+      const v = sdParamValue(record[sd.names[i] as string]);
+      if (v !== undefined) out += (out === '' ? (sd.firsts[i] as string) : (sd.follows[i] as string)) + v;
+    }
+    return out;
   };
 
   const format = (event: AegisEvent): string => {
-    const record = event as unknown as Record<string, unknown>;
     const own = byType.get(event.type);
-    const names = own?.names ?? fields;
-    const prefixes = own?.prefixes ?? fields.map((f) => ` ${f}="`);
     let sd = '';
-    for (let i = 0; i < names.length; i++) {
-      const v = record[names[i] as string];
-      if (v === undefined || v === null) continue;
-      sd += (prefixes[i] as string) + (typeof v === 'string' ? escapeSdValue(capSdValue(v)) : typeof v === 'number' || typeof v === 'boolean' ? String(v) : escapeSdValue(JSON.stringify(v))) + '"';
+    let msg: string;
+    if (own !== undefined && jsonMsg) {
+      // One pass: the writer produces the JSON MSG and leaves each field's SD value in its slot.
+      msg = own.write(event, slots, SYSLOG_HELPERS);
+      const { slots: at, firsts, follows } = own;
+      for (let i = 0; i < at.length; i++) {
+        const v = slots[at[i] as number];
+        if (v !== undefined) sd += (sd === '' ? (firsts[i] as string) : (follows[i] as string)) + v;
+      }
+    } else {
+      sd = paramsOf(event, own ?? untyped);
+      msg = common.encodeMsg(event);
     }
-    sd = sd === '' ? (fields.length === 0 ? '-' : open + ']') : open + sd + ']';
+    const pid = Number.isSafeInteger(event.pid) && event.pid >= 0 ? String(event.pid) : headerField(String(event.pid), HEADER_LIMITS.procId);
     return (
-      `<${facilityBase + syslogSeverity(event)}>1 ${rfc5424Timestamp(event.ts)} ` +
-      `${hostField(event)} ${appName} ${Number.isSafeInteger(event.pid) && event.pid >= 0 ? String(event.pid) : headerField(String(event.pid), HEADER_LIMITS.procId)} ${msgIdField(event)} ` +
-      `${sd} ${bom}${common.encodeMsg(event)}`
+      (priPrefixes[syslogSeverity(event)] as string) + timestampField(event.ts) + hostApp(event) + pid + msgIdField(event) +
+      (sd === '' ? emptySd : sd + '"] ') + bom + msg
     );
   };
   return { name: 'rfc5424', contentType: 'application/syslog', format };

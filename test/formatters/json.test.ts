@@ -58,7 +58,7 @@ test('lone surrogates (invalid UTF-16 from a bad decode) are escaped, never emit
   assert.ok(Buffer.from(line, 'utf8').toString('utf8') === line, 'output is well-formed UTF-8 text');
 });
 
-test('the native fast path and the ordered loop write the same bytes (property)', () => {
+test('the generated writers and the ordered loop write the same bytes for shuffled and partial events (property)', () => {
   fc.assert(
     fc.property(fc.integer({ min: 0, max: 10_000 }), fc.boolean(), fc.boolean(), (i, shuffle, withUndefined) => {
       const [e] = generateEvents(1, { seed: i + 1, adversarial: true });

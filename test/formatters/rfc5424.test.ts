@@ -181,6 +181,28 @@ test('property: random generated events of every type round-trip through the str
   );
 });
 
+test('property: structured data from the JSON writer\'s slots equals structured data read from the event (msg: cef)', () => {
+  // With msg: json the SD values come from the generated writer's pass over the event; with msg: cef they are read
+  // from the event's properties one by one. Both must give the same params for any event, adversarial ones included.
+  const headerAndSd = (out: string): unknown => {
+    const m = parseRfc5424(out);
+    return [m.pri, m.timestamp, m.hostname, m.appName, m.procId, m.msgId, m.sd];
+  };
+  for (const sd_fields of ['summary', 'all', ['path', 'pid', 'comm', 'type']] as const) {
+    const viaWriter = fmt({ sd_fields });
+    const viaEvent = fmt({ sd_fields, msg: 'cef' });
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 1_000_000 }), nasty, (seed, value) => {
+        for (const e of generateEvents(5, { seed, adversarial: true })) {
+          const odd = { ...e, comm: value, exe: value + '"]' } as AegisEvent;
+          for (const event of [e, odd]) assert.deepEqual(headerAndSd(viaWriter(event)), headerAndSd(viaEvent(event)));
+        }
+      }),
+      { numRuns: 200 },
+    );
+  }
+});
+
 // ---- registry and configuration -----------------------------------------------------------------------------------
 
 test('rfc5424 is registered; options are validated by the configuration schema', () => {
