@@ -40,55 +40,108 @@ export interface EncodedChunk {
   readonly end: number;
 }
 
-/**
- * Chunks are written with one write() each; their size bounds what a failed write can leave half-sent. 64 KiB keeps
- * each chunk's text below V8's regular-object limit (~128 KiB): a larger string is a large object that only a full
- * GC frees (docs/benchmarks.md, pipeline).
- */
+/** Chunks are written with one write() each; their size bounds what a failed write can leave half-sent. */
 export const CHUNK_TARGET_BYTES = 64 * 1024;
 
+/** A message with its UTF-8 length as the sink core measured it. */
+export interface SizedMessage {
+  readonly data: string;
+  readonly bytes: number;
+}
+
+/** Room after the last frame: a message longer than its `bytes` then always writes more than expected. */
+const SLACK = 4;
+
+/** Decimal digits of a non-negative integer. */
+function decimalDigits(n: number): number {
+  let digits = 1;
+  for (let x = n; x >= 10; x = Math.floor(x / 10)) digits++;
+  return digits;
+}
+
+/** Write `n` in decimal at `at`; returns the position after it. */
+function writeDecimal(out: Buffer, at: number, n: number): number {
+  const end = at + decimalDigits(n);
+  let x = n;
+  for (let k = end - 1; k >= at; k--) {
+    out[k] = 0x30 + (x % 10);
+    x = Math.floor(x / 10);
+  }
+  return end;
+}
+
 /**
- * Frame `messages` into chunks of whole frames of about CHUNK_TARGET_BYTES. `onTruncated` is called once per
+ * Frame `messages` into chunks of whole frames of about CHUNK_TARGET_BYTES, each written straight into one Buffer of
+ * its size (no chunk-sized string first). A message's UTF-8 length is taken from `bytes` when the sink core measured
+ * it (measuring again scans every message once more); a message whose written size differs from it makes its chunk
+ * be built the plain way, so a wrong size can never produce a wrong octet count. `onTruncated` is called once per
  * message cut to `maxBytes`.
  */
-export function frameMessages(messages: readonly string[], style: FrameStyle, maxBytes: number, onTruncated: () => void): EncodedChunk[] {
+export function frameMessages(
+  messages: readonly (string | SizedMessage)[],
+  style: FrameStyle,
+  maxBytes: number,
+  onTruncated: () => void,
+): EncodedChunk[] {
   const chunks: EncodedChunk[] = [];
-  let parts: Buffer[] = [];
-  let text = '';
-  let size = 0;
   let first = 0;
-  const flushText = (): void => {
-    if (text !== '') {
-      parts.push(Buffer.from(text, 'utf8'));
-      text = '';
+  while (first < messages.length) {
+    // This chunk's frames: the text to write (or the cut bytes of a truncated message) and its UTF-8 length.
+    const texts: string[] = [];
+    const cuts: (Buffer | undefined)[] = [];
+    const lengths: number[] = [];
+    let size = 0;
+    let end = first;
+    while (end < messages.length && (end === first || size < CHUNK_TARGET_BYTES)) {
+      const m = messages[end] as string | SizedMessage;
+      const raw = typeof m === 'string' ? m : m.data;
+      const message = style === 'lf' ? escapeNewlines(raw) : raw;
+      let length = typeof m !== 'string' && message === raw ? m.bytes : Buffer.byteLength(message, 'utf8');
+      let cut: Buffer | undefined;
+      if (maxBytes > 0 && length > maxBytes) {
+        cut = truncateMessage(message, maxBytes).bytes;
+        onTruncated();
+        length = cut.length;
+      }
+      texts.push(message);
+      cuts.push(cut);
+      lengths.push(length);
+      size += length + (style === 'octet_counting' ? decimalDigits(length) + 1 : 1);
+      end++;
     }
-  };
-  for (let i = 0; i < messages.length; i++) {
-    const raw = messages[i] as string;
-    const message = style === 'lf' ? escapeNewlines(raw) : raw;
-    let length = Buffer.byteLength(message, 'utf8');
-    if (maxBytes > 0 && length > maxBytes) {
-      const cut = truncateMessage(message, maxBytes);
-      onTruncated();
-      length = cut.bytes.length;
-      flushText();
-      if (style === 'octet_counting') parts.push(Buffer.from(`${length} `, 'ascii'), cut.bytes);
-      else parts.push(cut.bytes, Buffer.from('\n', 'ascii'));
-    } else if (style === 'octet_counting') {
-      text += `${length} ${message}`;
-    } else {
-      text += message + '\n';
-    }
-    size += length + 8;
-    if (size >= CHUNK_TARGET_BYTES || i === messages.length - 1) {
-      flushText();
-      chunks.push({ data: parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts), first, end: i + 1 });
-      parts = [];
-      size = 0;
-      first = i + 1;
-    }
+    chunks.push({ data: writeChunk(texts, cuts, lengths, size, style), first, end });
+    first = end;
   }
   return chunks;
+}
+
+function writeChunk(texts: readonly string[], cuts: readonly (Buffer | undefined)[], lengths: readonly number[], size: number, style: FrameStyle): Buffer {
+  const out = Buffer.allocUnsafe(size + SLACK);
+  let at = 0;
+  for (let k = 0; k < texts.length; k++) {
+    const length = lengths[k] as number;
+    if (style === 'octet_counting') {
+      at = writeDecimal(out, at, length);
+      out[at++] = 0x20;
+    }
+    const cut = cuts[k];
+    const written = cut !== undefined ? cut.copy(out, at) : out.write(texts[k] as string, at, 'utf8');
+    if (written !== length) return writeChunkPlainly(texts, cuts, style);
+    at += written;
+    if (style === 'lf') out[at++] = 0x0a;
+  }
+  return out.subarray(0, size);
+}
+
+/** The same frames with every length measured here (when a given size was wrong). */
+function writeChunkPlainly(texts: readonly string[], cuts: readonly (Buffer | undefined)[], style: FrameStyle): Buffer {
+  const parts: Buffer[] = [];
+  for (let k = 0; k < texts.length; k++) {
+    const bytes = cuts[k] ?? Buffer.from(texts[k] as string, 'utf8');
+    if (style === 'octet_counting') parts.push(Buffer.from(`${bytes.length} `, 'ascii'), bytes);
+    else parts.push(bytes, Buffer.from('\n', 'ascii'));
+  }
+  return Buffer.concat(parts);
 }
 
 /** One message framed alone (tests, healthchecks). */

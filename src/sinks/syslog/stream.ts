@@ -121,7 +121,7 @@ export function createStreamTransport(config: SyslogSinkConfig, deps: SyslogTran
         reportFailure(logger, err, context);
         return classifySyslogError(err, context);
       }
-      const chunks = frameMessages(batch.records.map((r) => r.data), config.framing, config.maxMessageBytes, () => {
+      const chunks = frameMessages(batch.records, config.framing, config.maxMessageBytes, () => {
         increment(counters, 'truncated_total');
         logger.burst('WARN', 'syslog-truncated', `A syslog message was longer than max_message_bytes (${config.maxMessageBytes}) and was truncated at its end.`, {
           code: 'AEGIS_ERR_SYSLOG_TRUNCATED', truncatedTotal: counters.truncated_total,

@@ -85,6 +85,27 @@ test('frameMessages: chunks of whole frames cover the batch in order; truncation
   for (let i = 0; i < messages.length; i++) assert.equal(out[i], messages[i]!.slice(0, 323));
 });
 
+test('frameMessages: sizes measured by the sink core are used as they are, and a wrong size never reaches the wire', () => {
+  const texts = Array.from({ length: 500 }, (_, i) => `<13>1 - h a ${i} - - ü☃😀 ${'y'.repeat(i % 300)}\n`);
+  const plain = (style: 'octet_counting' | 'lf'): Buffer => Buffer.concat(frameMessages(texts, style, 0, () => undefined).map((c) => c.data));
+  for (const style of ['octet_counting', 'lf'] as const) {
+    const sized = texts.map((data) => ({ data, bytes: Buffer.byteLength(data) }));
+    assert.deepEqual(Buffer.concat(frameMessages(sized, style, 0, () => undefined).map((c) => c.data)), plain(style), style);
+    // One size off by one either way (a custom size function that disagrees with UTF-8): the frames stay exact.
+    for (const delta of [-1, 1]) {
+      const wrong = sized.map((m, i) => (i === 123 ? { ...m, bytes: m.bytes + delta } : m));
+      const chunks = frameMessages(wrong, style, 0, () => undefined);
+      assert.deepEqual(Buffer.concat(chunks.map((c) => c.data)), plain(style), `${style} ${delta}`);
+      assert.equal(chunks[chunks.length - 1]!.end, texts.length);
+    }
+  }
+  // Truncation with sizes given: cut at the limit on a character boundary, counted once per message.
+  let truncated = 0;
+  const cut = frameMessages(texts.map((data) => ({ data, bytes: Buffer.byteLength(data) })), 'octet_counting', 100, () => truncated++);
+  assert.deepEqual(Buffer.concat(cut.map((c) => c.data)), Buffer.concat(frameMessages(texts, 'octet_counting', 100, () => undefined).map((c) => c.data)));
+  assert.equal(truncated, texts.filter((t) => Buffer.byteLength(t) > 100).length);
+});
+
 test('truncation cuts at the end on a UTF-8 character boundary', () => {
   const s = 'ab' + '😀'.repeat(10); // 2 + 40 bytes
   for (let max = 2; max <= 42; max++) {
