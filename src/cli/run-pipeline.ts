@@ -84,12 +84,15 @@ export async function runPipeline(options: RunOptions): Promise<number> {
   }
 
   let signals = 0;
+  let stopRequested: () => void = () => undefined;
+  const stopping = new Promise<void>((resolve) => (stopRequested = resolve));
   const onStop = (signal: NodeJS.Signals): void => {
     signals++;
     if (signals === 1) {
       logger.info('Stopping: flushing sinks.', { signal, timeoutMillis: config.shutdownTimeoutMillis });
       endpoints?.markStopping();
       pipeline.stop();
+      stopRequested();
       return;
     }
     let buffered = 0;
@@ -116,9 +119,13 @@ export async function runPipeline(options: RunOptions): Promise<number> {
       ...(endpoints?.controlSocket !== undefined ? { controlSocket: endpoints.controlSocket } : {}),
     });
     await options.onStarted?.(pipeline);
-    const errors = await spans.withSpan('daemon.event_loop', () => pipeline.run());
+    // Until the sources end, or a stop signal: a source waiting for room in a sink that cannot deliver would not end
+    // by itself, and shutdown() is what releases it (at the deadline, its events go to the dead-letter file).
+    const ran = pipeline.run();
+    await spans.withSpan('daemon.event_loop', () => Promise.race([ran, stopping]));
     endpoints?.markStopping();
     const reports = await spans.withSpan('daemon.shutdown', () => pipeline.shutdown(config.shutdownTimeoutMillis));
+    const errors = await ran;
     const summary = summarize(pipeline, reports);
     logger.info('aegisbpf stopped.', summary);
     if (errors.length > 0) return EXIT.FAILURE;

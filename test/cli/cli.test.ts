@@ -134,6 +134,45 @@ test('SIGTERM flushes: every event read is in the output file, and the process e
   cleanup();
 });
 
+test('SIGTERM while the source waits for room in a sink that cannot deliver: exits by shutdown_timeout_ms, the rest dead-lettered', async () => {
+  const { dir, cleanup } = makeTempDir();
+  try {
+    const input = path.join(dir, 'in.ndjson');
+    fs.writeFileSync(input, generateEvents(5000).map((e) => formatJson(e)).join('\n') + '\n');
+    const cfg = path.join(dir, 'c.yml');
+    // Port 9 on loopback: nothing listens, every connect is refused. A 200-event buffer fills at once, and the
+    // replay then waits in the sink for room that never comes.
+    fs.writeFileSync(cfg, [
+      `data_dir: ${dir}`,
+      'shutdown_timeout_ms: 1000',
+      `sources: { r: { type: replay, path: ${input} } }`,
+      'sinks: { s: { type: syslog, transport: tcp, host: 127.0.0.1, port: 9, healthcheck: { enabled: false }, buffer: { max_events: 200 }, batch: { max_events: 100 } } }',
+    ].join('\n') + '\n');
+    const child = spawnCli(['run', '--config', cfg]);
+    const exited = waitExit(child);
+    await waitForLog(child, (l) => l.msg === 'Sink is unhealthy; events wait in its buffer and are retried.');
+    const t0 = Date.now();
+    child.kill('SIGTERM');
+    // Never hang the suite: a daemon still running 10 s after SIGTERM is killed and the test fails.
+    const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    const { code, stderr } = await exited;
+    clearTimeout(killer);
+    const took = Date.now() - t0;
+    assert.ok(took < 6000, `exited ${took} ms after SIGTERM (shutdown_timeout_ms 1000)`);
+    assert.equal(code, 3, stderr); // incomplete: events went to the dead-letter file
+    const summary = parseLogs(stderr).find((l) => l.msg === 'aegisbpf stopped.')!;
+    assert.equal(summary.lost, 0, 'nothing accepted is lost: what could not be delivered is in the dead-letter file');
+    const sink = (summary.sinks as Record<string, { received: number; dead_lettered: number; delivered: number }>).s!;
+    assert.equal(sink.delivered, 0);
+    assert.ok(sink.received >= 200, `received ${sink.received}`);
+    const dead = fs.readFileSync(path.join(dir, 'dead-letter.ndjson'), 'utf8').trim().split('\n');
+    assert.equal(dead.length, sink.dead_lettered);
+    assert.equal(sink.dead_lettered, sink.received, 'every event the sink accepted is in the dead-letter file');
+  } finally {
+    cleanup();
+  }
+});
+
 test('SIGHUP reopens the output file (logrotate)', async () => {
   const { dir, cleanup } = makeTempDir();
   const input = path.join(dir, 'in.ndjson');
