@@ -5,7 +5,7 @@ import type { AegisEvent } from '../../src/event/types';
 import { isValidEvent } from '../../src/event/validate';
 import { syslogSeverity, eventClassId } from '../../src/formatters/common';
 import { createFormatter, formatterNames } from '../../src/formatters/registry';
-import { createRfc5424Formatter, escapeSdValue, headerField, rfc5424Timestamp, SD_ALL_FIELDS } from '../../src/formatters/rfc5424';
+import { createRfc5424Formatter, createTimestampField, escapeSdValue, headerField, rfc5424Timestamp, SD_ALL_FIELDS } from '../../src/formatters/rfc5424';
 import type { Rfc5424Options } from '../../src/formatters/rfc5424';
 import { validateConfigText } from '../../src/config/load';
 import { generateEvents } from '../helpers/events';
@@ -128,6 +128,22 @@ test('header fields are PRINTUSASCII and within their limits whatever the input'
   assert.equal(escapeSdValue('a"b\\c]d'), 'a\\"b\\\\c\\]d');
   assert.equal(escapeSdValue('x\u0000y\ud800z\udc00😀'), 'x\ufffdy\ufffdz\ufffd😀');
   assert.equal(escapeSdValue('a\r\nb\tc'), 'a\ufffd\ufffdb\tc', 'one event is one line: CR and LF never raw');
+});
+
+test('property: the stream timestamp check (minute prefix remembered) gives what the full check gives, for any sequence', () => {
+  // Timestamps of one minute with every character of the seconds and fraction mutated now and then, and other minutes
+  // (some of them impossible dates) in between: the remembered prefix must never let a bad one through.
+  const base = fc.constantFrom('2026-11-21T10:30:', '2026-11-21T10:31:', '2024-02-29T23:59:', '2025-02-29T23:59:', '2026-13-01T00:00:', '2026-11-21T24:00:');
+  const tail = fc.tuple(fc.integer({ min: 0, max: 69 }), fc.integer({ min: 0, max: 999_999 }), fc.constantFrom('Z', 'Z', 'Z', 'z', '+', ''), fc.constantFrom('.', '.', ',', ':'))
+    .map(([sec, frac, z, dot]) => `${String(sec).padStart(2, '0')}${dot}${String(frac).padStart(6, '0')}${z}`);
+  const ts = fc.oneof(fc.tuple(base, tail).map(([b, t]) => b + t), fc.constantFrom('not a time', '2026-11-21T10:30:00Z', ''));
+  fc.assert(
+    fc.property(fc.array(ts, { minLength: 1, maxLength: 40 }), (sequence) => {
+      const field = createTimestampField();
+      for (const t of sequence) assert.equal(field(t), rfc5424Timestamp(t), t);
+    }),
+    { numRuns: 2000 },
+  );
 });
 
 test('SD values are cut at 16 KiB of UTF-8 on a character boundary (rsyslog mmpstrucdata has a 32 KiB buffer); MSG keeps the whole value', () => {
