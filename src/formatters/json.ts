@@ -9,7 +9,8 @@
  * The writing itself is done by the per-type writers generated from the field tables
  * (src/formatters/generated/event-writers.ts, scripts/gen-event-writers.js): straight-line code that copies a plain
  * string between quotes and hands anything with a character to escape to JSON.stringify. A property test checks
- * them against the ordered loop below, byte for byte.
+ * them against the ordered loop below, byte for byte. An event is written with the fields of its type (the event
+ * schema allows no others; an object carrying another type's field has it left out).
  */
 import type { AegisEvent } from '../event/types';
 import { FIELD_ORDER } from '../event/fields';
