@@ -5,8 +5,11 @@
  */
 import type { EncodedRecord } from './types';
 
-/** Room after the last record: a record longer than its `bytes` then always writes more than `bytes` (a UTF-8 character is at most 4 bytes). */
-const SLACK = 4;
+/**
+ * Room after the last record of a body written from measured sizes: a record longer than its `bytes` then always
+ * writes more than `bytes` (a UTF-8 character is at most 4 bytes), so the mismatch is seen, never truncated away.
+ */
+export const SIZE_SLACK = 4;
 
 /**
  * The records back to back, or one per line with `newlines`. `bytes` of a record is its UTF-8 length as the sink
@@ -16,7 +19,7 @@ const SLACK = 4;
 export function concatRecords(records: readonly EncodedRecord<string>[], newlines: boolean): Buffer {
   let total = 0;
   for (const r of records) total += r.bytes + (newlines ? 1 : 0);
-  const out = Buffer.allocUnsafe(total + SLACK);
+  const out = Buffer.allocUnsafe(total + SIZE_SLACK);
   let at = 0;
   for (const r of records) {
     const written = out.write(r.data, at, 'utf8');

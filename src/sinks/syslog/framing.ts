@@ -9,6 +9,7 @@
  * - Truncation (UDP's size limit, `max_message_bytes`): RFC 5424 §6.1 allows cutting a message only at its end; the
  *   cut is moved back to a UTF-8 character boundary so the rest stays valid UTF-8.
  */
+import { SIZE_SLACK } from '../core/concat';
 
 /** Largest n ≤ max such that bytes[0, n) ends on a UTF-8 character boundary. */
 export function utf8Boundary(bytes: Uint8Array, max: number): number {
@@ -49,8 +50,6 @@ export interface SizedMessage {
   readonly bytes: number;
 }
 
-/** Room after the last frame: a message longer than its `bytes` then always writes more than expected. */
-const SLACK = 4;
 
 /** Decimal digits of a non-negative integer. */
 function decimalDigits(n: number): number {
@@ -116,7 +115,7 @@ export function frameMessages(
 }
 
 function writeChunk(texts: readonly string[], cuts: readonly (Buffer | undefined)[], lengths: readonly number[], size: number, style: FrameStyle): Buffer {
-  const out = Buffer.allocUnsafe(size + SLACK);
+  const out = Buffer.allocUnsafe(size + SIZE_SLACK);
   let at = 0;
   for (let k = 0; k < texts.length; k++) {
     const length = lengths[k] as number;
