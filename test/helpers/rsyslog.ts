@@ -241,15 +241,16 @@ export function lineCounter(file: string): () => number {
  */
 export async function waitForLines(file: string, count: number, what: string, timeoutMillis = 60_000, settleMillis = 500): Promise<number> {
   const deadline = Date.now() + timeoutMillis;
-  let n = countLines(file);
+  const lines = lineCounter(file); // the receiver only appends while we wait
+  let n = lines();
   while (n < count) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${n} of ${count} lines in ${file}`);
     await new Promise((r) => setTimeout(r, 50));
-    n = countLines(file);
+    n = lines();
   }
   for (;;) {
     await new Promise((r) => setTimeout(r, settleMillis));
-    const m = countLines(file);
+    const m = lines();
     if (m === n) return n;
     n = m;
   }
