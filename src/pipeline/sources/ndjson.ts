@@ -116,6 +116,9 @@ export class NdjsonDecoder {
 /**
  * Turn a byte stream into event chunks. Dead-letters invalid lines as they are found (awaiting the write, so the
  * dead-letter file is complete before the stream moves on) and logs them once per burst.
+ *
+ * Each chunk of `stream` is decoded (copied into a string) before the next one is requested, so a stream may hand
+ * over the same Buffer every time, refilled (the replay source does).
  */
 export async function* decodeNdjsonStream(
   stream: AsyncIterable<Buffer | string>,

@@ -107,3 +107,38 @@ test('a missing file fails with AEGIS_ERR_SOURCE_READ naming the path', async ()
   await assert.rejects(collect(source.read(new AbortController().signal)), (err: Error & { code?: string }) => err.code === 'AEGIS_ERR_SOURCE_READ' && err.message.includes('nope.ndjson'));
   cleanup();
 });
+
+test('replay: a file of many 64 KiB reads (lines and multi-byte characters across read boundaries) arrives whole, event for event', async () => {
+  const { dir, cleanup } = makeTempDir();
+  try {
+    const c = ctx(dir);
+    // Adversarial strings carry 2-, 3- and 4-byte UTF-8 characters; ~1 MB of lines puts read boundaries everywhere.
+    const events = generateEvents(2500, { adversarial: true, seed: 5 });
+    const file = path.join(dir, 'in.ndjson');
+    const text = events.map((e) => formatJson(e) + '\n').join('');
+    fs.writeFileSync(file, text);
+    assert.ok(Buffer.byteLength(text) > 16 * 64 * 1024, 'the file spans many reads');
+    assert.ok(Buffer.byteLength(text) > text.length, 'the file has multi-byte characters');
+    const got = await collect(createReplaySource({ path: file, rate: 0, loop: false, chunkEvents: 1024, maxLineBytes: 1 << 20 }, c).read(new AbortController().signal));
+    assert.equal(got.length, events.length);
+    assert.deepEqual(got, JSON.parse(`[${events.map((e) => formatJson(e)).join(',')}]`));
+    assert.equal(c.stats.invalid, 0);
+    assert.equal(c.stats.bytes, Buffer.byteLength(text));
+  } finally {
+    cleanup();
+  }
+});
+
+test('replay: a path that cannot be read as a file (a directory) fails with AEGIS_ERR_SOURCE_READ naming it', async () => {
+  const { dir, cleanup } = makeTempDir();
+  try {
+    const source = createReplaySource({ path: dir, rate: 0, loop: false, chunkEvents: 10, maxLineBytes: 4096 }, ctx(dir));
+    await assert.rejects(collect(source.read(new AbortController().signal)), (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'AEGIS_ERR_SOURCE_READ');
+      assert.match(err.message, new RegExp(`cannot read ${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: .*EISDIR`));
+      return true;
+    });
+  } finally {
+    cleanup();
+  }
+});
