@@ -97,7 +97,9 @@ test('replay --loop starts over until stopped; a file with no valid event stops 
   assert.ok(n >= 35 && n <= 40, `read ${n}`);
   const empty = path.join(dir, 'empty.ndjson');
   fs.writeFileSync(empty, 'garbage\n');
-  assert.deepEqual(await collect(createReplaySource({ path: empty, rate: 0, loop: true, chunkEvents: 3, maxLineBytes: 1 << 20 }, ctx(dir)).read(new AbortController().signal)), []);
+  const c = ctx(dir);
+  assert.deepEqual(await collect(createReplaySource({ path: empty, rate: 0, loop: true, chunkEvents: 3, maxLineBytes: 1 << 20 }, c).read(new AbortController().signal)), []);
+  await c.deadLetter.close(); // the garbage line opened it
   cleanup();
 });
 

@@ -31,7 +31,8 @@ interface Harness {
   transport: ScriptedTransport;
   dlqPath: string;
   dlqEntries(): Record<string, unknown>[];
-  cleanup(): void;
+  /** Close the dead-letter file (its FileHandle) and remove the directory. */
+  cleanup(): Promise<void>;
 }
 
 function harness(script: Step[] = [], options: Partial<{ [K in keyof SinkCoreOptions]: Partial<SinkCoreOptions[K]> }> = {}): Harness {
@@ -52,7 +53,10 @@ function harness(script: Step[] = [], options: Partial<{ [K in keyof SinkCoreOpt
     transport,
     dlqPath,
     dlqEntries: () => (fs.existsSync(dlqPath) ? fs.readFileSync(dlqPath, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>) : []),
-    cleanup,
+    cleanup: async () => {
+      await deadLetter.close();
+      cleanup();
+    },
   };
 }
 
@@ -71,7 +75,7 @@ test('retryable then delivered: every event delivered once, in order, retries co
   assert.equal(report.undelivered, 0);
   assert.equal(h.dlqEntries().length, 0);
   assert.ok(h.transport.closed, 'transport closed on shutdown');
-  h.cleanup();
+  await h.cleanup();
 });
 
 test('rejected batch goes to the dead-letter file with sink, code, reason, attempts and the event', async () => {
@@ -90,7 +94,7 @@ test('rejected batch goes to the dead-letter file with sink, code, reason, attem
   assert.deepEqual(ids(h.transport.delivered), ids(events.slice(10)));
   assert.equal(h.sink.stats.deadLettered, 10);
   assert.equal(h.sink.stats.delivered, 5);
-  h.cleanup();
+  await h.cleanup();
 });
 
 test('partial: only the failed items are retried, rejected items are dead-lettered, the rest counted delivered', async () => {
@@ -107,7 +111,7 @@ test('partial: only the failed items are retried, rejected items are dead-letter
   assert.equal(dlq[0]!.reason, 'mapper_parsing_exception');
   assert.equal(h.sink.stats.delivered, 9);
   assert.equal(h.sink.stats.retriedEvents, 2);
-  h.cleanup();
+  await h.cleanup();
 });
 
 test('Retry-After is honoured: the retry waits at least that long even with tiny backoff', async () => {
@@ -117,7 +121,7 @@ test('Retry-After is honoured: the retry waits at least that long even with tiny
   assert.equal(h.transport.calls.length, 2);
   const waited = h.transport.calls[1]!.at - h.transport.calls[0]!.at;
   assert.ok(waited >= 290, `waited ${waited} ms, expected >= 300`);
-  h.cleanup();
+  await h.cleanup();
 });
 
 test('too_large splits the batch in halves and keeps the order', async () => {
@@ -127,7 +131,7 @@ test('too_large splits the batch in halves and keeps the order', async () => {
   await h.sink.close(5000);
   assert.deepEqual(h.transport.calls.map((c) => c.ids.length), [10, 5, 5]);
   assert.deepEqual(ids(h.transport.delivered), ids(events));
-  h.cleanup();
+  await h.cleanup();
 });
 
 test('a single record that is still too large is dead-lettered, not retried forever', async () => {
@@ -138,7 +142,7 @@ test('a single record that is still too large is dead-lettered, not retried fore
   // [a,b] too large → [a] too large → dead-letter a; [b] delivered
   assert.equal(h.dlqEntries().length, 1);
   assert.deepEqual(ids(h.transport.delivered), ids([events[1]!]));
-  h.cleanup();
+  await h.cleanup();
 });
 
 test('backpressure: with when_full=block, accept() waits until the buffer has room', async () => {
@@ -155,7 +159,7 @@ test('backpressure: with when_full=block, accept() waits until the buffer has ro
   await h.sink.close(5000);
   assert.deepEqual(ids(h.transport.delivered), ids(events));
   assert.equal(Object.values(h.sink.stats.dropped).reduce((a, b) => a + b, 0), 0);
-  h.cleanup();
+  await h.cleanup();
 });
 
 test('drop_newest: what does not fit is dropped and counted, never blocks', async () => {
@@ -167,7 +171,7 @@ test('drop_newest: what does not fit is dropped and counted, never blocks', asyn
   await h.sink.close(5000);
   assert.equal(h.sink.stats.dropped.buffer_full, 70);
   assert.equal(h.sink.stats.delivered, 30);
-  h.cleanup();
+  await h.cleanup();
 });
 
 test('shutdown flushes a partial batch without waiting for the batch timeout', async () => {
@@ -178,7 +182,7 @@ test('shutdown flushes a partial batch without waiting for the batch timeout', a
   assert.ok(Date.now() - t0 < 1000, 'close must not wait for the 60 s batch timeout');
   assert.equal(report.delivered, 7);
   assert.equal(h.transport.delivered.length, 7);
-  h.cleanup();
+  await h.cleanup();
 });
 
 test('shutdown deadline: undelivered events go to the dead-letter file, counted in the report', async () => {
@@ -192,7 +196,7 @@ test('shutdown deadline: undelivered events go to the dead-letter file, counted 
   assert.equal(dlq.length, 12);
   assert.ok(dlq.every((d) => d.code === 'AEGIS_ERR_SHUTDOWN_UNDELIVERED'));
   assert.deepEqual(dlq.map((d) => (d.event as { exec_id: string }).exec_id).sort(), events.map((e) => e.exec_id).sort());
-  h.cleanup();
+  await h.cleanup();
 });
 
 test('shutdown releases a source blocked on a full buffer and dead-letters its remaining events', async () => {
@@ -206,7 +210,7 @@ test('shutdown releases a source blocked on a full buffer and dead-letters its r
   // Nothing was delivered (the transport hung); every accepted event is in the dead-letter file exactly once.
   assert.equal(h.sink.stats.delivered, 0);
   assert.deepEqual(dlq.map((d) => (d.event as { exec_id: string }).exec_id).sort(), events.map((e) => e.exec_id).sort());
-  h.cleanup();
+  await h.cleanup();
 });
 
 test('retry deadline: a batch retried past max_duration_ms is dead-lettered with the last error', async () => {
@@ -218,7 +222,7 @@ test('retry deadline: a batch retried past max_duration_ms is dead-lettered with
   assert.equal(dlq[0]!.code, 'AEGIS_ERR_RETRY_DEADLINE');
   assert.match(String(dlq[0]!.reason), /retry deadline of 100 ms exceeded after \d+ attempts; last error: connection refused/);
   assert.equal(h.sink.stats.healthy, false, 'repeated failures mark the sink unhealthy');
-  h.cleanup();
+  await h.cleanup();
 });
 
 test('unhealthy result marks the sink unhealthy; a later delivery recovers it', async () => {
@@ -229,7 +233,7 @@ test('unhealthy result marks the sink unhealthy; a later delivery recovers it', 
   assert.equal(h.sink.stats.healthy, true);
   assert.equal(h.sink.stats.delivered, 2);
   assert.equal(h.sink.stats.lastError, 'HEC code 4: invalid token');
-  h.cleanup();
+  await h.cleanup();
 });
 
 test('a transport that ignores the abort signal cannot hold the sink past the request timeout', async () => {
@@ -239,7 +243,7 @@ test('a transport that ignores the abort signal cannot hold the sink past the re
   await h.sink.close(5000);
   assert.equal(h.transport.calls.length, 2);
   assert.deepEqual(ids(h.transport.delivered), ids(events));
-  h.cleanup();
+  await h.cleanup();
 });
 
 test('a formatter that throws dead-letters that event only', async () => {
@@ -274,8 +278,8 @@ test('batches respect max_events and max_bytes; the batch timeout sends a partia
   await h2.sink.accept(generateEvents(9));
   await h2.sink.close(1000);
   assert.ok(h2.transport.calls.every((c) => c.ids.length <= 3), `byte bound: ${h2.transport.calls.map((c) => c.ids.length).join(',')}`);
-  h.cleanup();
-  h2.cleanup();
+  await h.cleanup();
+  await h2.cleanup();
 });
 
 test('concurrency bounds the batches in flight', async () => {
@@ -291,7 +295,7 @@ test('concurrency bounds the batches in flight', async () => {
   await h.sink.close(5000);
   assert.equal(peak, 3);
   assert.equal(h.sink.stats.delivered, 100);
-  h.cleanup();
+  await h.cleanup();
 });
 
 test('healthcheck: a transport that never answers is reported unhealthy after the timeout', async () => {
@@ -301,5 +305,5 @@ test('healthcheck: a transport that never answers is reported unhealthy after th
   assert.deepEqual(r, { healthy: false, reason: 'no answer within 50 ms' });
   assert.equal(h.sink.stats.healthy, false);
   await h.sink.close(1000);
-  h.cleanup();
+  await h.cleanup();
 });

@@ -20,6 +20,7 @@ import { documentId } from '../../../src/sinks/elasticsearch/target';
 import { createSink } from '../../../src/sinks/core/sink';
 import type { Sink } from '../../../src/sinks/core/sink';
 import { createDeadLetterQueue } from '../../../src/sinks/core/dead-letter';
+import type { DeadLetterQueue } from '../../../src/sinks/core/dead-letter';
 import type { Batch, SendResult, SinkCoreOptions, Transport } from '../../../src/sinks/core/types';
 import { DEFAULT_CORE_OPTIONS } from '../../../src/sinks/core/types';
 import { createSinkStats } from '../../../src/telemetry/stats';
@@ -72,7 +73,7 @@ async function count(target: string): Promise<number> {
   return (await json('GET', `/${target}/_count`)).count as number;
 }
 
-function makeSink(transport: Transport<string>, options: { formatter?: Formatter; core?: Partial<SinkCoreOptions>; dlq?: string } = {}): { sink: Sink; stats: SinkStats } {
+function makeSink(transport: Transport<string>, options: { formatter?: Formatter; core?: Partial<SinkCoreOptions>; dlq?: string } = {}): { sink: Sink; stats: SinkStats; deadLetter: DeadLetterQueue } {
   const stats = createSinkStats('es', 'elasticsearch');
   const formatter: Formatter = options.formatter ?? { name: 'ecs', contentType: 'application/json', format: (e) => formatEcs(e) };
   const deadLetter = createDeadLetterQueue({ path: options.dlq, maxBytes: 64 << 20, logger: quiet, stats: { written: 0, bytes: 0, failed: 0 } });
@@ -80,7 +81,7 @@ function makeSink(transport: Transport<string>, options: { formatter?: Formatter
     { name: 'es', type: 'elasticsearch', transport, formatter, stats, logger: quiet, deadLetter },
     { ...DEFAULT_CORE_OPTIONS, batch: { maxEvents: 5000, maxBytes: 5 << 20, timeoutMillis: 50 }, request: { concurrency: 2, timeoutMillis: 60_000 }, retry: { ...DEFAULT_CORE_OPTIONS.retry, initialBackoffMillis: 50, maxBackoffMillis: 1000 }, ...options.core },
   );
-  return { sink, stats };
+  return { sink, stats, deadLetter };
 }
 
 async function acceptAll(sink: Sink, events: readonly AegisEvent[], chunk = 1000): Promise<void> {
@@ -208,9 +209,10 @@ test('a mapping conflict: that event goes to the dead-letter file with Elasticse
   };
   const { dir, cleanup } = makeTempDir();
   const dlqPath = path.join(dir, 'dead-letter.ndjson');
-  const { sink, stats } = makeSink(counting, { formatter, dlq: dlqPath });
+  const { sink, stats, deadLetter } = makeSink(counting, { formatter, dlq: dlqPath });
   await acceptAll(sink, events, 500);
   await sink.close(60_000);
+  await deadLetter.close();
   const entries = fs.readFileSync(dlqPath, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
   assert.equal(entries.length, 1);
   assert.equal(entries[0]!.code, 'AEGIS_ERR_SINK_REJECTED');

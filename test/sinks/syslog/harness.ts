@@ -11,6 +11,7 @@ import { createFormatter } from '../../../src/formatters/registry';
 import type { FormatSpec } from '../../../src/formatters/types';
 import { mergeCoreDefaults, parseCoreOptions } from '../../../src/sinks/core/config';
 import { createDeadLetterQueue } from '../../../src/sinks/core/dead-letter';
+import type { DeadLetterQueue } from '../../../src/sinks/core/dead-letter';
 import type { Sink } from '../../../src/sinks/core/sink';
 import { createSink } from '../../../src/sinks/core/sink';
 import type { Transport } from '../../../src/sinks/core/types';
@@ -31,6 +32,8 @@ export interface SinkUnderTest {
   readonly counters: Record<string, number>;
   readonly logs: Record<string, unknown>[];
   readonly deadLetterPath: string;
+  /** The dead-letter queue the sink writes to (the pipeline owns it, not the sink: close it after the sink). */
+  readonly deadLetter: DeadLetterQueue;
   /** The sink's formatter (what each event looked like on the wire, before framing). */
   format(event: AegisEvent): string;
 }
@@ -53,7 +56,7 @@ export function buildSyslogSink(raw: Record<string, unknown>, dir: string, inter
   const deadLetterPath = path.join(dir, 'dead-letter.ndjson');
   const deadLetter = createDeadLetterQueue({ path: deadLetterPath, maxBytes: 1 << 30, logger, stats: { written: 0, bytes: 0, failed: 0 } });
   const sink = createSink({ name: 'out', type: 'syslog', transport, formatter, stats, logger, deadLetter }, parseCoreOptions(raw, mergeCoreDefaults(syslogSink.coreDefaults)));
-  return { sink, transport, stats, counters, logs, deadLetterPath, format: (e) => formatter.format(e) };
+  return { sink, transport, stats, counters, logs, deadLetterPath, deadLetter, format: (e) => formatter.format(e) };
 }
 
 const TORTURE_HOSTS = ['web 1 ünïcode', 'h\tx\n<13>1 forged - - - -', 'x'.repeat(300), '-', 'db-01.example.net'];

@@ -81,6 +81,7 @@ test('syslog relp: a 500 answer dead-letters that one event with the receiver\'s
     const events = generateEvents(8);
     await s.sink.accept(events);
     await s.sink.close(5000);
+    await s.deadLetter.close();
     assert.equal(s.stats.delivered, 7);
     assert.equal(s.stats.deadLettered, 1);
     const dl = fs.readFileSync(s.deadLetterPath, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
