@@ -33,7 +33,8 @@ export interface HecSinkHarness {
   readonly logs: () => Record<string, unknown>[];
   readonly dlqPath: string;
   readonly dlqEntries: () => Record<string, unknown>[];
-  readonly cleanup: () => void;
+  /** Close the dead-letter file (its FileHandle) and remove the directory. */
+  readonly cleanup: () => Promise<void>;
 }
 
 export function buildHecSink(raw: Record<string, unknown>): HecSinkHarness {
@@ -56,7 +57,10 @@ export function buildHecSink(raw: Record<string, unknown>): HecSinkHarness {
     logs: () => text.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>),
     dlqPath,
     dlqEntries: () => (fs.existsSync(dlqPath) ? fs.readFileSync(dlqPath, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>) : []),
-    cleanup,
+    cleanup: async () => {
+      await deadLetter.close();
+      cleanup();
+    },
   };
 }
 

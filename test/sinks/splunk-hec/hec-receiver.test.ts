@@ -99,7 +99,7 @@ test('real receiver with acknowledgement off: the sink says so once, falls back 
     assert.equal(warnings.length, 1, 'said once, not per batch');
     assert.equal((await r.events()).length, 500);
   } finally {
-    h.cleanup();
+    await h.cleanup();
     await r.stopAll();
   }
 });
@@ -159,7 +159,7 @@ test('real receiver, wrong token: sink unhealthy with a clear error, events reta
     assert.ok(!h.logText().includes(wrong), 'the token appears in no log line');
     assert.ok(!JSON.stringify(h.stats).includes(wrong), 'nor in the stats');
   } finally {
-    h.cleanup();
+    await h.cleanup();
     await r.stopAll();
   }
 });
@@ -232,7 +232,7 @@ test('real receiver stopped mid-stream for 10 s: zero lost; duplicates counted a
     assert.ok(h.stats.duplicates >= duplicates, `every real duplicate was counted as a possible one (${h.stats.duplicates} >= ${duplicates})`);
     t.diagnostic(`receiver down 10 s: ${got.length} records for ${total} events, ${duplicates} duplicates (counted possible: ${h.stats.duplicates}; window ${window}); restarts seen ${h.stats.extra.receiver_restarts_total ?? 0}, ack timeouts ${h.stats.extra.ack_timeouts_total ?? 0}`);
   } finally {
-    h.cleanup();
+    await h.cleanup();
     await r.stopAll();
   }
 });

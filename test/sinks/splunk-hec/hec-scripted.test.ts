@@ -67,7 +67,7 @@ test('scripted Splunk: the request is what HEC expects (Authorization: Splunk, s
     assert.equal(new Set(s.requests.map((r) => r.socketPort)).size, 1, 'every request (sends and ack polls) reused one connection');
     assert.equal(h.stats.delivered, 50);
     assert.equal(h.stats.extra.acks_received_total, 5);
-    h.cleanup();
+    await h.cleanup();
   }));
 
 test('scripted Splunk: 413 → the core splits the batch and the halves are delivered in order', () =>
@@ -81,7 +81,7 @@ test('scripted Splunk: 413 → the core splits the batch and the halves are deli
     assert.deepEqual(execIds(s.indexed), events.map((e) => e.exec_id), 'all delivered, once, in order');
     assert.equal(h.stats.delivered, 40);
     assert.equal(h.stats.deadLettered, 0);
-    h.cleanup();
+    await h.cleanup();
   }));
 
 test('scripted Splunk: code 9 (503 Server is busy) with Retry-After: 1 → retried no sooner than 1 s, delivered once', () =>
@@ -98,7 +98,7 @@ test('scripted Splunk: code 9 (503 Server is busy) with Retry-After: 1 → retri
     assert.deepEqual(execIds(s.indexed), events.map((e) => e.exec_id));
     assert.equal(h.stats.failedRequests, 2);
     assert.match(h.stats.lastError ?? '', /HEC code 9: Server is busy/);
-    h.cleanup();
+    await h.cleanup();
   }));
 
 test('scripted Splunk: 429 and 503 without an HEC body are retried with backoff', () =>
@@ -111,7 +111,7 @@ test('scripted Splunk: 429 and 503 without an HEC body are retried with backoff'
     assert.equal(posts(s).length, 3);
     assert.equal(h.stats.delivered, 10);
     assert.equal(s.indexed.length, 10);
-    h.cleanup();
+    await h.cleanup();
   }));
 
 test('scripted Splunk: 400 invalid-event-number → the bad event is dead-lettered, those before it are not resent, those after it are resent once', () =>
@@ -137,7 +137,7 @@ test('scripted Splunk: 400 invalid-event-number → the bad event is dead-letter
     assert.match(String(dlq[0]!.reason), /HTTP 400, HEC code 6: Invalid data format \(invalid-event-number 7\)/);
     assert.equal(dlq[0]!.code, 'AEGIS_ERR_SINK_REJECTED');
     assert.equal(posts(s).length, 3, 'the batch, the rest after event 7, the rest after event 15');
-    h.cleanup();
+    await h.cleanup();
   }));
 
 for (const [status, code, text] of [[401, 2, 'Token is required'], [401, 3, 'Invalid authorization'], [403, 4, 'Invalid token']] as const) {
@@ -160,7 +160,7 @@ for (const [status, code, text] of [[401, 2, 'Token is required'], [401, 3, 'Inv
       assert.ok(h.stats.healthy);
       assert.ok(!h.logText().includes(TOKEN), 'the token is in no log line');
       assert.ok(!JSON.stringify(h.dlqEntries()).includes(TOKEN));
-      h.cleanup();
+      await h.cleanup();
     }));
 }
 
@@ -200,7 +200,7 @@ test('scripted Splunk: acks false for a while → a batch is delivered only when
       assert.equal(r.headers.authorization, `Splunk ${TOKEN}`);
     }
     assert.equal(h.stats.extra.acks_pending, 0);
-    h.cleanup();
+    await h.cleanup();
   }));
 
 test('scripted Splunk: a batch never acknowledged is resent after acknowledgements.timeout_ms and counted as possible duplicates', () =>
@@ -217,7 +217,7 @@ test('scripted Splunk: a batch never acknowledged is resent after acknowledgemen
     assert.equal(h.stats.duplicates, 10, 'the resend is counted as 10 possible duplicates');
     assert.equal(h.stats.extra.ack_timeouts_total, 1);
     assert.ok(h.logs().some((l) => l.code === 'AEGIS_ERR_HEC_ACK_LOST'));
-    h.cleanup();
+    await h.cleanup();
   }));
 
 test('scripted Splunk: ack query answered with code 14 (ACK is disabled) → says so once, falls back to 200-means-delivered, visible in ack_fallback', () =>
@@ -230,7 +230,7 @@ test('scripted Splunk: ack query answered with code 14 (ACK is disabled) → say
     assert.equal(h.stats.extra.ack_fallback, 1);
     assert.equal(h.logs().filter((l) => l.code === 'AEGIS_ERR_HEC_ACK_DISABLED').length, 1);
     assert.ok(ackPolls(s).length <= 2, 'no more polling after the fallback');
-    h.cleanup();
+    await h.cleanup();
   }));
 
 test('scripted Splunk: HTTP 200 without an ackId on a channel (token has useACK off) → fallback, said once', () =>
@@ -243,7 +243,7 @@ test('scripted Splunk: HTTP 200 without an ackId on a channel (token has useACK 
     assert.equal(h.stats.extra.ack_fallback, 1);
     assert.equal(ackPolls(s).length, 0);
     assert.equal(h.logs().filter((l) => l.code === 'AEGIS_ERR_HEC_ACK_DISABLED').length, 1);
-    h.cleanup();
+    await h.cleanup();
   }));
 
 for (const [code, text] of [[10, 'Data channel is missing'], [11, 'Invalid data channel']] as const) {
@@ -267,7 +267,7 @@ for (const [code, text] of [[10, 'Data channel is missing'], [11, 'Invalid data 
       assert.equal(h.stats.delivered, 10);
       assert.equal(h.stats.deadLettered, 0);
       assert.ok(h.logs().some((l) => l.code === 'AEGIS_ERR_HEC_CHANNEL_RESET'));
-      h.cleanup();
+      await h.cleanup();
     }));
 }
 
@@ -287,7 +287,7 @@ for (const code of [24, 25]) {
       assert.equal(p.length, 2);
       assert.ok(p[1]!.at - p[0]!.at >= 1990, `slowed down: ${p[1]!.at - p[0]!.at} ms`);
       assert.equal(h.stats.delivered, 10);
-      h.cleanup();
+      await h.cleanup();
     }));
 }
 
@@ -315,7 +315,7 @@ test('scripted Splunk: the receiver restarts and its ackIds start again → batc
     const documented = new Set([...section.matchAll(/^\| `([a-z_]+)` \| (?:gauge|counter) \|/gm)].map((m) => m[1]));
     assert.deepEqual(Object.keys(h.stats.extra).filter((k) => !documented.has(k)), []);
     assert.ok(documented.size >= 7);
-    h.cleanup();
+    await h.cleanup();
   }));
 
 test('scripted Splunk: raw endpoint — channel in query and header, metadata as query parameters, one record per line', () =>
@@ -340,7 +340,7 @@ test('scripted Splunk: raw endpoint — channel in query and header, metadata as
     }
     assert.deepEqual(s.indexed.map((l) => (JSON.parse(l as string) as AegisEvent).exec_id), events.map((e) => e.exec_id));
     assert.equal(h.stats.extra.acks_received_total, 3);
-    h.cleanup();
+    await h.cleanup();
   }));
 
 test('scripted Splunk: healthcheck — healthy; HEC unhealthy (503 code 18); unreachable', async () => {
@@ -374,7 +374,7 @@ test('scripted Splunk on an IPv6 literal endpoint (http://[::1]:port) delivers',
     await h.sink.close(5000);
     assert.equal(h.stats.delivered, 5);
     assert.equal(s.indexed.length, 5);
-    h.cleanup();
+    await h.cleanup();
   } finally {
     await s.close();
   }
