@@ -13,6 +13,7 @@ import { formatJson } from '../../src/formatters/json';
 import { createRfc5424Formatter } from '../../src/formatters/rfc5424';
 import { makeEventFactory } from '../helpers/events';
 import { makeTempDir } from '../helpers/tmp';
+import { parseOctetCounted } from '../helpers/octet-frames';
 
 const COUNT = 3000;
 
@@ -69,14 +70,7 @@ test('rfc5424-tcp floor: every event sent as one octet-counted frame holding the
     const r = await rfc5424TcpFloor(input, (server.address() as net.AddressInfo).port);
     await done;
     assert.equal(r.events, COUNT);
-    const bytes = Buffer.concat(received);
-    const frames: string[] = [];
-    for (let at = 0; at < bytes.length; ) {
-      const space = bytes.indexOf(0x20, at);
-      const length = Number(bytes.subarray(at, space).toString('ascii'));
-      frames.push(bytes.subarray(space + 1, space + 1 + length).toString('utf8'));
-      at = space + 1 + length;
-    }
+    const frames = parseOctetCounted(Buffer.concat(received));
     const formatter = createRfc5424Formatter({}, { hostname: 'bench', version: 'floor' });
     assert.equal(frames.length, COUNT);
     for (let i = 0; i < COUNT; i++) assert.equal(frames[i], formatter.format(events[i]!), `frame ${i + 1}`);

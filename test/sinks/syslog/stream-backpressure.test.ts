@@ -11,6 +11,7 @@ import { createStreamTransport } from '../../../src/sinks/syslog/stream';
 import type { EncodedRecord, SendResult } from '../../../src/sinks/core/types';
 import { silentLogger } from '../../../src/util/logger';
 import { generateEvents } from '../../helpers/events';
+import { parseOctetCounted } from '../../helpers/octet-frames';
 
 test('tcp transport: a receiver that stops reading holds the batch back; when it reads again, every frame arrives whole and in order', { timeout: 30_000 }, async () => {
   let peer!: net.Socket;
@@ -44,15 +45,9 @@ test('tcp transport: a receiver that stops reading holds the batch back; when it
     assert.deepEqual(await sent, { kind: 'delivered' });
     await transport.close();
     await ended;
-    const bytes = Buffer.concat(chunks);
-    let at = 0;
-    for (let i = 0; i < records.length; i++) {
-      const space = bytes.indexOf(0x20, at);
-      const length = Number(bytes.subarray(at, space).toString('ascii'));
-      assert.equal(bytes.subarray(space + 1, space + 1 + length).toString('utf8'), records[i]!.data, `frame ${i + 1}`);
-      at = space + 1 + length;
-    }
-    assert.equal(at, bytes.length, 'nothing after the last frame');
+    const frames = parseOctetCounted(Buffer.concat(chunks));
+    for (let i = 0; i < records.length; i++) assert.equal(frames[i], records[i]!.data, `frame ${i + 1}`);
+    assert.equal(frames.length, records.length, 'nothing after the last frame');
   } finally {
     peer?.destroy();
     server.close();

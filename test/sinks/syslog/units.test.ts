@@ -7,6 +7,7 @@ import { escapeNewlines, frameMessages, frameOne, truncateMessage, utf8Boundary 
 import { buildFrame, parseOffers, parseRelpFrames, parseRsp, RelpProtocolError } from '../../../src/sinks/syslog/relp-session';
 import { describeSyslogFailure } from '../../../src/sinks/syslog/retry-policy';
 import { describeTlsError } from '../../../src/sinks/syslog/tls';
+import { parseOctetCounted } from '../../helpers/octet-frames';
 
 const config = (sink: string): readonly string[] =>
   validateConfigText(`sources: { s: { type: replay, path: samples/events.ndjson } }\nsinks: { out: ${sink} }\n`, { TOKEN: 'x' }).problems;
@@ -72,14 +73,7 @@ test('frameMessages: chunks of whole frames cover the batch in order; truncation
   assert.equal(chunks[chunks.length - 1]!.end, messages.length);
   for (let k = 1; k < chunks.length; k++) assert.equal(chunks[k]!.first, chunks[k - 1]!.end);
   // Re-parse the octet-counted stream.
-  const stream = Buffer.concat(chunks.map((c) => c.data));
-  const out: string[] = [];
-  for (let i = 0; i < stream.length; ) {
-    const sp = stream.indexOf(0x20, i);
-    const len = Number(stream.subarray(i, sp).toString());
-    out.push(stream.subarray(sp + 1, sp + 1 + len).toString());
-    i = sp + 1 + len;
-  }
+  const out = parseOctetCounted(Buffer.concat(chunks.map((c) => c.data)));
   assert.equal(out.length, messages.length);
   assert.equal(truncated, messages.filter((m) => Buffer.byteLength(m) > 323).length);
   for (let i = 0; i < messages.length; i++) assert.equal(out[i], messages[i]!.slice(0, 323));
