@@ -14,6 +14,7 @@ import { spawnSync } from 'node:child_process';
 import { packagePath } from '../src/util/paths';
 import { writeEventsFile } from './lib/events-file';
 import { measureFloor } from './lib/floor';
+import { nodeOnCore0 } from './lib/pin';
 
 interface Result {
   readonly name: string;
@@ -42,11 +43,9 @@ function runOnce(name: string, dir: string, input: string, fsync: string, count:
     `metrics: { listen: 127.0.0.1, port: 0 }`,
     `control: { socket: ${path.join(dir, 'control.sock')} }`,
   ].join('\n'));
-  const taskset = spawnSync('taskset', ['--version']).status === 0;
-  const cmd = taskset ? 'taskset' : process.execPath;
-  const args = taskset ? ['-c', '0', process.execPath, packagePath('bin', 'aegisbpf.js'), 'run', '--config', cfg] : [packagePath('bin', 'aegisbpf.js'), 'run', '--config', cfg];
+  const { command, args } = nodeOnCore0([packagePath('bin', 'aegisbpf.js'), 'run', '--config', cfg]);
   const t0 = process.hrtime.bigint();
-  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 << 20 });
+  const r = spawnSync(command, args, { encoding: 'utf8', maxBuffer: 64 << 20 });
   const wall = Number(process.hrtime.bigint() - t0) / 1e9;
   if (r.status !== 0) throw new Error(`${name}: exit ${String(r.status)}\n${r.stderr}`);
   const summary = r.stderr.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'aegisbpf stopped.')!;

@@ -13,15 +13,20 @@
  */
 import fs from 'node:fs';
 import net from 'node:net';
-import { spawn, spawnSync } from 'node:child_process';
-import { isValidEvent } from '../../src/event/validate';
+import { spawn } from 'node:child_process';
 import type { AegisEvent } from '../../src/event/types';
 import { formatJson } from '../../src/formatters/json';
 import { createRfc5424Formatter } from '../../src/formatters/rfc5424';
 import { compileExpression } from '../../src/pipeline/expr';
+import { DEFAULT_MAX_LINE_BYTES, NdjsonDecoder } from '../../src/pipeline/sources/ndjson';
+import type { DeadLetterEntry } from '../../src/sinks/core/dead-letter';
+import { createDeadLetterQueue } from '../../src/sinks/core/dead-letter';
+import { createSourceStats } from '../../src/telemetry/stats';
+import { silentLogger } from '../../src/util/logger';
 import type { SizedMessage } from '../../src/sinks/syslog/framing';
 import { frameMessages } from '../../src/sinks/syslog/framing';
 import { packagePath } from '../../src/util/paths';
+import { nodeOnCore0 } from './pin';
 
 /** The pipeline benchmark's filter. */
 export const FLOOR_FILTER = 'type != "exit" || exit_code != 0';
@@ -36,32 +41,36 @@ export interface FloorResult {
   readonly eventsPerCpuSecond: number;
 }
 
-/** Calls `each` with every line of `file` parsed and validated (a line that is not a valid event is an error here). */
+/**
+ * Calls `each` with every event of `file`, decoded by the sources' own NDJSON decoder (split, JSON.parse,
+ * validation); a line that is not a valid event is an error here.
+ */
 function forEachEvent(file: string, each: (event: AegisEvent) => void, afterChunk: () => void): number {
+  const ctx = {
+    name: 'floor',
+    logger: silentLogger,
+    stats: createSourceStats('floor', 'replay'),
+    deadLetter: createDeadLetterQueue({ path: undefined, maxBytes: 0, logger: silentLogger, stats: { written: 0, bytes: 0, failed: 0 } }),
+    hostname: 'bench',
+  };
+  const decoder = new NdjsonDecoder(ctx, { chunkEvents: 1024, maxLineBytes: DEFAULT_MAX_LINE_BYTES });
+  let count = 0;
+  const take = ({ events, invalid }: { events: AegisEvent[]; invalid: DeadLetterEntry[] }): void => {
+    const bad = invalid[0];
+    if (bad !== undefined) throw new Error(`line ${String(bad.line)} is not a valid event (${bad.reason})`);
+    for (const e of events) each(e);
+    count += events.length;
+    afterChunk();
+  };
   const fd = fs.openSync(file, 'r');
   const buf = Buffer.allocUnsafe(READ_BYTES);
-  let partial = '';
-  let events = 0;
   try {
-    for (;;) {
-      const n = fs.readSync(fd, buf, 0, READ_BYTES, null);
-      if (n === 0) break;
-      const text = partial + buf.toString('utf8', 0, n);
-      let start = 0;
-      for (let nl = text.indexOf('\n'); nl !== -1; nl = text.indexOf('\n', start)) {
-        const value: unknown = JSON.parse(text.slice(start, nl));
-        start = nl + 1;
-        if (!isValidEvent(value)) throw new Error(`line ${events + 1} is not a valid event`);
-        events++;
-        each(value);
-      }
-      partial = text.slice(start);
-      afterChunk();
-    }
+    for (let n = fs.readSync(fd, buf, 0, READ_BYTES, null); n > 0; n = fs.readSync(fd, buf, 0, READ_BYTES, null)) take(decoder.push(buf.subarray(0, n)));
+    take(decoder.end());
   } finally {
     fs.closeSync(fd);
   }
-  return events;
+  return count;
 }
 
 function result(name: string, events: number, since: NodeJS.CpuUsage): FloorResult {
@@ -123,11 +132,10 @@ export async function rfc5424TcpFloor(input: string, port: number): Promise<Floo
  * receiver in the calling process keeps reading while it runs.
  */
 export async function measureFloor(args: readonly string[], runs = 3): Promise<FloorResult> {
-  const taskset = spawnSync('taskset', ['--version']).status === 0;
-  const floorArgs = [packagePath('dist', 'bench', 'lib', 'floor.js'), ...args];
+  const pinned = nodeOnCore0([packagePath('dist', 'bench', 'lib', 'floor.js'), ...args]);
   let best: FloorResult | undefined;
   for (let i = 0; i < runs; i++) {
-    const child = spawn(taskset ? 'taskset' : process.execPath, taskset ? ['-c', '0', process.execPath, ...floorArgs] : floorArgs, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(pinned.command, pinned.args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString('utf8')));
