@@ -64,6 +64,7 @@ test('syslog tls: an untrusted CA is refused with a clear error; events stay buf
     await waitUntil(() => s.stats.delivered === events.length, 'delivery after the CA file was fixed', 30_000);
     assert.equal(s.stats.healthy, true);
     await s.sink.close(10_000);
+    await s.deadLetter.close();
     await waitForLines(r.eventsFile, events.length, 'the buffered events at the receiver');
     const check = checkReceived(r.lines(), events);
     assert.deepEqual([check.missing.length, check.extra.length, check.duplicates, check.unique], [0, 0, 0, events.length]);
@@ -88,6 +89,7 @@ test('syslog tls: a certificate for another host name is refused naming the mism
     await serveCertificate(r, good.cert, good.key);
     await waitUntil(() => s.stats.delivered === events.length, 'delivery after the receiver certificate was fixed', 30_000);
     await s.sink.close(10_000);
+    await s.deadLetter.close();
     await waitForLines(r.eventsFile, events.length, 'the buffered events at the receiver');
     const check = checkReceived(r.lines(), events);
     assert.deepEqual([check.missing.length, check.extra.length, check.duplicates], [0, 0, 0]);
@@ -106,6 +108,7 @@ test('syslog tls: an expired receiver certificate is refused as expired', { time
     assert.ok(!h.healthy && /has expired/.test(h.reason), 'the healthcheck says the same');
     assert.equal(countLines(r.eventsFile), 0);
     const report = await s.sink.close(500);
+    await s.deadLetter.close();
     assert.equal(report.undelivered, 10, 'still undelivered at shutdown: dead-lettered, never dropped');
     assert.equal(fs.readFileSync(s.deadLetterPath, 'utf8').trim().split('\n').length, 10);
   });
@@ -121,6 +124,7 @@ test('syslog tls: a receiver that requires a client certificate refuses us witho
     assert.equal(s.stats.delivered, 0, 'not counted as delivered: TLS 1.3 refusals come after the handshake and are waited for');
     assert.equal(countLines(r.eventsFile), 0);
     await s.sink.close(200);
+    await s.deadLetter.close();
   });
 });
 
