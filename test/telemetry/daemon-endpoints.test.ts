@@ -151,8 +151,17 @@ test('/ready turns 503 naming the sink when it goes unhealthy, and back to 200 w
     assert.equal(ready.status, 200, ready.body);
     assert.equal(ready.body, 'daemon: ok\nsink.archive: ok\nready\n');
     // Break the receiver: its directory becomes a regular file, and SIGHUP makes the sink reopen its file.
-    fs.rmSync(outDir, { recursive: true, force: true });
-    fs.writeFileSync(outDir, 'not a directory');
+    // The sink's healthcheck (every 100 ms) re-creates the directory when it can: repeat until the swap sticks.
+    for (let attempt = 1; ; attempt++) {
+      fs.rmSync(outDir, { recursive: true, force: true });
+      try {
+        fs.writeFileSync(outDir, 'not a directory', { flag: 'wx' });
+        break;
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (attempt >= 50 || (code !== 'EEXIST' && code !== 'EISDIR')) throw err;
+      }
+    }
     d.child.kill('SIGHUP');
     const notReady = await until('/ready 503', async () => {
       const r = await d.get('/ready');
