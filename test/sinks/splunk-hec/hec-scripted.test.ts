@@ -392,6 +392,7 @@ test('regression: 16 sends in flight (the splunk_hec default) raise no MaxListen
       const h = sinkFor(s, { request: { concurrency: 16, timeout_ms: 20_000 } });
       await h.sink.accept(generateEvents(400));
       await h.sink.close(20_000);
+      await h.cleanup();
       assert.equal(h.stats.delivered, 400);
       await new Promise((r) => setImmediate(r)); // warnings are emitted on the next tick
       assert.deepEqual(warnings.filter((w) => /MaxListeners/.test(w)), []);
