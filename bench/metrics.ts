@@ -18,7 +18,7 @@ import os from 'node:os';
 import path from 'node:path';
 import http from 'node:http';
 import { spawn, spawnSync } from 'node:child_process';
-import { createMetricsServer } from '../src/telemetry/http-server';
+import { createMetricsServer } from '../src/daemon/http-server';
 import { createMetrics } from '../src/telemetry/metrics';
 import { NO_SENSOR_STATS } from '../src/telemetry/sensor-stats';
 import { createSinkStats, createSourceStats, createStatsRegistry } from '../src/telemetry/stats';

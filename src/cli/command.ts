@@ -10,6 +10,6 @@ export interface CommandIo {
 export interface Command {
   readonly name: string;
   readonly usage: string;
-  /** Returns the process exit code (see EXIT in ./exit-codes.ts). */
+  /** Returns the process exit code (see EXIT in src/util/exit-codes.ts). */
   run(argv: readonly string[], io: CommandIo): Promise<number>;
 }

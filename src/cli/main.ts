@@ -4,7 +4,7 @@
  */
 import { describeError, isAegisError } from '../util/errors';
 import type { Command, CommandIo } from './command';
-import { EXIT } from './exit-codes';
+import { EXIT } from '../util/exit-codes';
 import { COMMANDS, findCommand } from './registry';
 import { aegisVersion } from './version';
 import { ConfigError } from '../config/errors';

@@ -4,16 +4,10 @@
  * `aegisbpf validate` cover it; the section's owner parses it.
  */
 import type { JsonSchemaObject } from '../formatters/types';
-import { controlConfigSection, metricsConfigSection } from '../telemetry/endpoints-config';
+import type { ConfigSection } from './config-section';
+import { controlConfigSection, metricsConfigSection } from './endpoints';
 
-export interface ConfigSection {
-  readonly key: string;
-  readonly schema: JsonSchemaObject;
-  /** Semantic checks, pure; messages relative to the section (`port: …`). */
-  check?(raw: Readonly<Record<string, unknown>>): string[];
-}
-
-/** Sections known to this build: one line per owner (the endpoint module imports only types from here). */
+/** Sections known to this build: one line per owner (owners import only ./config-section.ts, never this file). */
 const SECTIONS: ConfigSection[] = [metricsConfigSection, controlConfigSection];
 
 export function registerConfigSection(section: ConfigSection): void {

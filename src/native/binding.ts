@@ -9,7 +9,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { SensorError } from '../sensor/errors';
+import { SensorError } from './errors';
 import { PACKAGE_ROOT, packagePath } from '../util/paths';
 
 export const NATIVE_PATHS = {

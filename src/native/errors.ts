@@ -4,8 +4,12 @@
  * failures, `log` (the tail of libbpf's and the verifier's output). The codes are described with the project's
  * other codes in src/util/errors.ts and docs/errors.md; test/native/binding.test.ts checks this list against the
  * addon's `errorCodes` export.
+ *
+ * `SensorError` lives here too, below the binding that throws it, so that native/ imports nothing from sensor/ (the
+ * layer above it); the sensor, the policy code and the CLI import it from here.
  */
 import type { ErrorCode } from '../util/errors';
+import { AegisError } from '../util/errors';
 
 export const NATIVE_ERROR_CODES = [
   'AEGIS_ERR_NATIVE_INVALID_ARG',
@@ -35,4 +39,19 @@ export function isNativeError(err: unknown): err is NativeError {
   if (!(err instanceof Error)) return false;
   const code = (err as { code?: unknown }).code;
   return typeof code === 'string' && CODES.has(code);
+}
+
+/**
+ * The sensor's error: the project's AegisError (stable `code`, documented in docs/errors.md) plus the kernel's
+ * `errno` when a syscall refused something, so callers can tell EPERM from E2BIG without parsing messages.
+ */
+export class SensorError extends AegisError {
+  /** Positive errno of the refusal, when the failure came from the kernel. */
+  readonly errno: number | undefined;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; errno?: number; details?: Record<string, unknown> }) {
+    super(code, message, { ...(options?.cause !== undefined ? { cause: options.cause } : {}), ...(options?.details !== undefined ? { details: options.details } : {}) });
+    this.name = 'SensorError';
+    this.errno = options?.errno;
+  }
 }

@@ -12,10 +12,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { NativeBinding, NativeBpfObject, NativeMap, NativeProgramStats } from '../native/binding';
 import { NATIVE_PATHS } from '../native/binding';
-import { isNativeError } from '../native/errors';
+import { SensorError, isNativeError } from '../native/errors';
 import type { MapKey } from './abi';
 import { MAPS, PROGRAMS, RODATA } from './abi';
-import { SensorError } from './errors';
 import type { SensorBackend } from './event-mapper';
 
 /** Where `aegisbpf run` pins the maps unless the sensor source says otherwise (`pin_dir`, `pin: false`). */

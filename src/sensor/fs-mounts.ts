@@ -9,7 +9,7 @@
  */
 import fs from 'node:fs';
 import type { NativeBinding } from '../native/binding';
-import { SensorError } from './errors';
+import { SensorError } from '../native/errors';
 
 export const TRACEFS_MAGIC = 0x74726163;
 export const BPF_FS_MAGIC = 0xcafe4a11;

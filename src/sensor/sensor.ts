@@ -16,7 +16,7 @@ import { loadSensorObject } from './bpf-object';
 import { createCgroupResolver } from './cgroup-resolver';
 import type { DecodeStats } from './decoder-registry';
 import { createDecoderRegistry } from './decoder-registry';
-import { SensorError } from './errors';
+import { SensorError } from '../native/errors';
 import type { EventMapper, RuleNames, SensorBackend } from './event-mapper';
 import { createEventMapper } from './event-mapper';
 import type { AegisEvent } from '../event/types';

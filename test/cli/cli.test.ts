@@ -8,7 +8,7 @@ import type { AegisEvent } from '../../src/event/types';
 import { generateEvents } from '../helpers/events';
 import { makeTempDir } from '../helpers/tmp';
 import { packagePath } from '../../src/util/paths';
-import { fetchDaemonStats } from '../../src/telemetry/control-client';
+import { fetchDaemonStats } from '../../src/daemon/control-client';
 
 const pkgVersion = (JSON.parse(fs.readFileSync(packagePath('package.json'), 'utf8')) as { version: string }).version;
 

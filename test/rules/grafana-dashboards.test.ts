@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
-import { DASHBOARD_TYPES, dashboardJson, dashboardQueries } from '../../src/telemetry/dashboards';
+import { DASHBOARD_TYPES, dashboardJson, dashboardQueries } from '../../src/cli/commands/dashboard-grafana';
 import { packagePath } from '../../src/util/paths';
 import { runCli } from '../helpers/cli';
 import { codeBlocks } from '../helpers/markdown';

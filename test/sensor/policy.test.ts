@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { ADDR_PORT_KEY, CONFIG, INODE_KEY, LEAF_KEY, MAPS, PATH_KEY, PORT_KEY, RULE, V4_LPM_KEY, V6_LPM_KEY } from '../../src/sensor/abi';
-import { SensorError } from '../../src/sensor/errors';
+import { SensorError } from '../../src/native/errors';
 import type { EnforcementCapabilities } from '../../src/sensor/feature-probe';
 import type { TargetResolver } from '../../src/sensor/policy/policy-compile';
 import { compilePolicy, expandIpv6, leafKey, ruleIdOf } from '../../src/sensor/policy/policy-compile';

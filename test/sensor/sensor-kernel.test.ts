@@ -10,7 +10,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import type { BlockEvent, ConnectEvent, ExecEvent, ExitEvent } from '../../src/event/types';
-import { SensorError } from '../../src/sensor/errors';
+import { SensorError } from '../../src/native/errors';
 import { kernelDevToUser } from '../../src/sensor/text';
 import type { PolicyEngine } from '../../src/sensor/policy/policy-engine';
 import type { Sensor } from '../../src/sensor/sensor';

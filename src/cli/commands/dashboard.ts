@@ -1,10 +1,10 @@
 /** `aegisbpf dashboard generate --type overview|enforcement|performance`: print a Grafana dashboard as JSON. */
-import type { DashboardType } from '../../telemetry/dashboards';
-import { DASHBOARD_TYPES, dashboardJson } from '../../telemetry/dashboards';
+import type { DashboardType } from './dashboard-grafana';
+import { DASHBOARD_TYPES, dashboardJson } from './dashboard-grafana';
 import { AegisError } from '../../util/errors';
 import { parseCommandArgs } from '../args';
 import type { Command } from '../command';
-import { EXIT } from '../exit-codes';
+import { EXIT } from '../../util/exit-codes';
 
 const USAGE = `Usage: aegisbpf dashboard generate --type ${DASHBOARD_TYPES.join('|')}
 

@@ -6,13 +6,13 @@
  * seconds); the readiness question is one request on a Unix socket. `--ready` asks only the second, for readiness
  * probes.
  */
-import type { DaemonReadiness } from '../../telemetry/control-client';
-import { queryDaemonReadiness } from '../../telemetry/control-client';
-import { resolveControlSocketPath } from '../../telemetry/endpoints-config';
+import type { DaemonReadiness } from '../../daemon/control-client';
+import { queryDaemonReadiness } from '../../daemon/control-client';
+import { resolveControlSocketPath } from '../../config/endpoints';
 import { formatHealth, healthExitCode, probeFeatures } from '../../sensor/feature-probe';
 import { parseCommandArgs } from '../args';
 import type { Command } from '../command';
-import { EXIT } from '../exit-codes';
+import { EXIT } from '../../util/exit-codes';
 
 const USAGE = `Usage: aegisbpf health [--json] [--socket PATH] [--ready]
 

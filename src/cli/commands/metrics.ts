@@ -5,17 +5,17 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { fetchDaemonMetrics } from '../../telemetry/control-client';
-import { resolveControlSocketPath } from '../../telemetry/endpoints-config';
+import { fetchDaemonMetrics } from '../../daemon/control-client';
+import { resolveControlSocketPath } from '../../config/endpoints';
 import { createMetrics } from '../../telemetry/metrics';
-import type { PinnedStatsOptions } from '../../telemetry/pinned-stats';
-import { pinnedStatsAbsentReason, readPinnedSensorStats } from '../../telemetry/pinned-stats';
+import type { PinnedStatsOptions } from '../../sensor/pinned-stats';
+import { pinnedStatsAbsentReason, readPinnedSensorStats } from '../../sensor/pinned-stats';
 import { DEFAULT_PIN_DIR } from '../../sensor/bpf-object';
 import { createStatsRegistry } from '../../telemetry/stats';
 import { AegisError, describeError } from '../../util/errors';
 import { parseCommandArgs } from '../args';
 import type { Command } from '../command';
-import { EXIT } from '../exit-codes';
+import { EXIT } from '../../util/exit-codes';
 import { aegisVersion } from '../version';
 
 const USAGE = `Usage: aegisbpf metrics [--out FILE] [--detailed] [--socket PATH] [--pin-dir DIR]

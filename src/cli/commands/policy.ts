@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { loadNative } from '../../native/binding';
 import { DEFAULT_PIN_DIR } from '../../sensor/bpf-object';
-import { SensorError } from '../../sensor/errors';
+import { SensorError } from '../../native/errors';
 import type { FeatureReport } from '../../sensor/feature-probe';
 import { probeFeatures } from '../../sensor/feature-probe';
 import type { ApplyResult, PolicyEngine } from '../../sensor/policy/policy-engine';
@@ -21,7 +21,7 @@ import { AegisError } from '../../util/errors';
 import { parseCommandArgs } from '../args';
 import type { Command, CommandIo } from '../command';
 import { defaultDataDir } from '../default-config';
-import { EXIT } from '../exit-codes';
+import { EXIT } from '../../util/exit-codes';
 
 const USAGE = `Usage: aegisbpf policy apply FILE | rollback | show [--state-dir DIR] [--pin-dir DIR] [--json]
 

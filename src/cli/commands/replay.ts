@@ -7,7 +7,7 @@ import { createSourceStats } from '../../telemetry/stats';
 import { AegisError } from '../../util/errors';
 import { parseCommandArgs } from '../args';
 import type { Command } from '../command';
-import { runPipeline } from '../run-pipeline';
+import { runPipeline } from '../../daemon/run';
 import { aegisVersion } from '../version';
 import { OPTIONS as RUN_OPTIONS, resolveRunConfig } from './run';
 

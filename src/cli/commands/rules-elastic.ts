@@ -8,9 +8,9 @@ import { checkElasticsearchConfig } from '../../sinks/elasticsearch/config';
 import { InstallError, installElasticContent } from '../../sinks/elasticsearch/install';
 import { parseCommandArgs } from '../args';
 import type { CommandIo } from '../command';
-import { EXIT } from '../exit-codes';
+import { EXIT } from '../../util/exit-codes';
 import { aegisVersion } from '../version';
-import type { RulesTarget } from './rules';
+import type { RulesTarget } from './rules-target';
 
 const USAGE = `Usage: aegisbpf rules install elastic --url URL [options]
 

@@ -3,16 +3,10 @@
  * Targets are found in RULE_TARGETS (one entry per SIEM that has an installer).
  */
 import { AegisError } from '../../util/errors';
-import type { Command, CommandIo } from '../command';
-import { EXIT } from '../exit-codes';
+import type { Command } from '../command';
+import { EXIT } from '../../util/exit-codes';
 import { elasticRulesTarget } from './rules-elastic';
-
-export interface RulesTarget {
-  readonly name: string;
-  readonly summary: string;
-  readonly usage: string;
-  install(argv: readonly string[], io: CommandIo): Promise<number>;
-}
+import type { RulesTarget } from './rules-target';
 
 const RULE_TARGETS: readonly RulesTarget[] = [elasticRulesTarget];
 

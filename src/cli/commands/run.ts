@@ -1,17 +1,15 @@
-/** `aegisbpf run`: the daemon. */
+/** `aegisbpf run`: flags → configuration and logger, then the daemon (src/daemon/run.ts) runs. */
 import type { AegisConfig } from '../../config/load';
 import { loadConfigFile, validateConfigDocument } from '../../config/load';
+import { parsePortSetting } from '../../config/endpoints';
+import { runDaemon } from '../../daemon/run';
 import { formatterNames, getFormatterDefinition } from '../../formatters/registry';
-import { parsePortSetting, resolveControlOptions, resolveMetricsOptions } from '../../telemetry/endpoints-config';
-import { createSpanTracer } from '../../telemetry/spans';
 import { AegisError } from '../../util/errors';
 import type { Logger } from '../../util/logger';
 import { createLogger, parseLogLevel } from '../../util/logger';
 import { parseCommandArgs } from '../args';
-import { EXIT } from '../exit-codes';
 import type { Command, CommandIo } from '../command';
 import { defaultConfigDocument } from '../default-config';
-import { runPipeline } from '../run-pipeline';
 import { aegisVersion } from '../version';
 
 /** Formats that write lines (a Kafka record format cannot go to stdout or a file). */
@@ -99,13 +97,6 @@ export const runCommand: Command = {
     const metricsPort = values['metrics-port'];
     if (metricsPort !== undefined) parsePortSetting(metricsPort, '--metrics-port'); // usage error before anything starts
     const { config, logger } = resolveRunConfig('run', values, io);
-    const endpoints = { metrics: resolveMetricsOptions(config.document, io.env, metricsPort), control: resolveControlOptions(config.document, io.env) };
-    const spans = createSpanTracer({ logger, env: io.env });
-    return spans.withSpan('daemon.run', (span) =>
-      runPipeline({ config, logger, version: aegisVersion(), endpoints, spans }).then((code) => {
-        if (code === EXIT.FAILURE) span.fail(`exit code ${code}`);
-        return code;
-      }),
-    );
+    return runDaemon({ config, logger, version: aegisVersion(), env: io.env, metricsPort });
   },
 };

@@ -1,16 +1,16 @@
 /** `aegisbpf stats`: a running daemon's totals, human-readable (or JSON), read over its control socket. */
 import path from 'node:path';
 import { DEFAULT_PIN_DIR } from '../../sensor/bpf-object';
-import { resolveControlSocketPath } from '../../telemetry/endpoints-config';
-import { fetchDaemonStats } from '../../telemetry/control-client';
-import { pinnedStatsAbsentReason, readPinnedSensorStats } from '../../telemetry/pinned-stats';
+import { resolveControlSocketPath } from '../../config/endpoints';
+import { fetchDaemonStats } from '../../daemon/control-client';
+import { pinnedStatsAbsentReason, readPinnedSensorStats } from '../../sensor/pinned-stats';
 import type { SensorSnapshot, StatsSnapshot } from '../../telemetry/stats-snapshot';
 import { snapshotSensor } from '../../telemetry/stats-snapshot';
 import { BLOCK_ACTIONS } from '../../telemetry/sensor-stats';
 import { describeError } from '../../util/errors';
 import { parseCommandArgs } from '../args';
 import type { Command } from '../command';
-import { EXIT } from '../exit-codes';
+import { EXIT } from '../../util/exit-codes';
 import { aegisVersion } from '../version';
 
 const USAGE = `Usage: aegisbpf stats [--detailed] [--json] [--socket PATH] [--pin-dir DIR]

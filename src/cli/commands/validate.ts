@@ -4,7 +4,7 @@ import { validateConfigText } from '../../config/load';
 import { AegisError, describeError } from '../../util/errors';
 import { parseCommandArgs } from '../args';
 import type { Command } from '../command';
-import { EXIT } from '../exit-codes';
+import { EXIT } from '../../util/exit-codes';
 
 const USAGE = `Usage: aegisbpf validate FILE
 

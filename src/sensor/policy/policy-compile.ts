@@ -16,7 +16,7 @@ import net from 'node:net';
 import path from 'node:path';
 import type { ActionName, MapKey } from '../abi';
 import { ACTION_IDS, ADDR_PORT_KEY, INODE_KEY, LEAF_MAX, PATH_KEY, PORT_KEY, RULE, V4_LPM_KEY, V6_LPM_KEY } from '../abi';
-import { SensorError } from '../errors';
+import { SensorError } from '../../native/errors';
 import type { EnforcementCapabilities } from '../feature-probe';
 import { userDevToKernel } from '../text';
 import type { Policy, PolicyMode, PolicyRule, RuleAction } from './policy-file';

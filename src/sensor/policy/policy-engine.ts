@@ -8,7 +8,7 @@
  */
 import type { RuleNames } from '../event-mapper';
 import type { EnforcementCapabilities } from '../feature-probe';
-import { SensorError } from '../errors';
+import { SensorError } from '../../native/errors';
 import type { CompiledRule, TargetResolver } from './policy-compile';
 import { compilePolicy, fsResolver } from './policy-compile';
 import { parsePolicy } from './policy-file';

@@ -29,7 +29,7 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { ActionName } from '../abi';
 import { PATH_MAX } from '../abi';
-import { SensorError } from '../errors';
+import { SensorError } from '../../native/errors';
 
 export type PolicyMode = 'audit' | 'enforce';
 export type RuleAction = ActionName | 'ALLOW';

@@ -15,10 +15,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { NativeBinding, NativeMap } from '../../native/binding';
-import { isNativeError } from '../../native/errors';
+import { SensorError, isNativeError } from '../../native/errors';
 import { CONFIG, MAPS, MODE_IDS, RULE } from '../abi';
 import { zeroKey } from '../bpf-map';
-import { SensorError } from '../errors';
 import type { CompiledPolicy, MapEntry, PolicyMapKey } from './policy-compile';
 import { POLICY_MAP_KEYS } from './policy-compile';
 

@@ -1,20 +1,25 @@
 /**
- * Run a pipeline the way the daemon does: healthchecks, sources until they end or a signal, graceful shutdown that
- * flushes within the configured timeout, a summary line, and an exit code. SIGHUP reopens files (logrotate).
+ * The running agent: build the pipeline, healthcheck the sinks, start the endpoints, run the sources until they end
+ * or a signal, then shut down in order (endpoints report "stopping", sources stop, sinks flush within the configured
+ * timeout, endpoints close), log a summary line and return an exit code. SIGHUP reopens files (logrotate).
  * A second SIGINT/SIGTERM during the flush exits at once (code 130) and says how much was left.
+ *
+ * `runDaemon` is `aegisbpf run` (with /metrics, /health, /ready and the control socket); `runPipeline` is the same
+ * loop without endpoints unless given, which `aegisbpf replay --config` uses too.
  */
 import type { AegisConfig } from '../config/load';
 import type { Pipeline, PipelineOptions } from '../pipeline/engine';
 import { createPipeline } from '../pipeline/engine';
 import type { ShutdownReport } from '../sinks/core/types';
-import type { DaemonEndpoints } from '../telemetry/daemon-endpoints';
-import { startDaemonEndpoints } from '../telemetry/daemon-endpoints';
-import type { ControlEndpointOptions, MetricsEndpointOptions } from '../telemetry/endpoints-config';
+import type { DaemonEndpoints } from './endpoints';
+import { startDaemonEndpoints } from './endpoints';
+import type { ControlEndpointOptions, MetricsEndpointOptions } from '../config/endpoints';
+import { resolveControlOptions, resolveMetricsOptions } from '../config/endpoints';
 import type { SpanTracer } from '../telemetry/spans';
 import { createSpanTracer } from '../telemetry/spans';
 import { describeError, isAegisError } from '../util/errors';
 import type { Logger } from '../util/logger';
-import { EXIT } from './exit-codes';
+import { EXIT } from '../util/exit-codes';
 
 export interface RunOptions {
   readonly config: AegisConfig;
@@ -142,4 +147,27 @@ export async function runPipeline(options: RunOptions): Promise<number> {
       process.off('SIGHUP', onHup);
     }
   }
+}
+
+export interface DaemonOptions {
+  readonly config: AegisConfig;
+  readonly logger: Logger;
+  readonly version: string;
+  /** AEGIS_METRICS_PORT, AEGIS_CONTROL_SOCKET, AEGIS_OTEL_SPANS. */
+  readonly env: NodeJS.ProcessEnv;
+  /** `--metrics-port` as given (the caller has checked it with parsePortSetting); overrides the file and env. */
+  readonly metricsPort?: string | undefined;
+}
+
+/** `aegisbpf run`: the pipeline with the daemon's endpoints, inside a `daemon.run` span. Resolves to the exit code. */
+export function runDaemon(options: DaemonOptions): Promise<number> {
+  const { config, logger, env } = options;
+  const endpoints = { metrics: resolveMetricsOptions(config.document, env, options.metricsPort), control: resolveControlOptions(config.document, env) };
+  const spans = createSpanTracer({ logger, env });
+  return spans.withSpan('daemon.run', (span) =>
+    runPipeline({ config, logger, version: options.version, endpoints, spans }).then((code) => {
+      if (code === EXIT.FAILURE) span.fail(`exit code ${code}`);
+      return code;
+    }),
+  );
 }

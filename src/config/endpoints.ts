@@ -6,10 +6,13 @@
  * `AEGIS_CONTROL_SOCKET`), the configuration file, the defaults. The environment variables exist so that
  * containers, and test suites that start many daemons on one machine, can move every daemon off the defaults
  * without editing configuration files.
+ *
+ * Pure (no I/O, no sockets): it lives under config/ rather than daemon/ because the section registry
+ * (./sections.ts) must reach it and config sits below daemon; src/daemon/ only consumes the resolved options.
  */
 import os from 'node:os';
 import path from 'node:path';
-import type { ConfigSection } from '../config/sections';
+import type { ConfigSection } from './config-section';
 import { AegisError } from '../util/errors';
 
 export const DEFAULT_METRICS_PORT = 9090;

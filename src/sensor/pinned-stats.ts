@@ -8,9 +8,9 @@
  * Readers are listed here, one line per reader, like every other registry.
  */
 import { nativeStatus, loadNative } from '../native/binding';
-import { DEFAULT_PIN_DIR } from '../sensor/bpf-object';
-import { openPinnedSensorStats } from '../sensor/sensor-telemetry';
-import type { SensorStatsSource } from './sensor-stats';
+import { DEFAULT_PIN_DIR } from './bpf-object';
+import { openPinnedSensorStats } from './sensor-telemetry';
+import type { SensorStatsSource } from '../telemetry/sensor-stats';
 
 export interface PinnedStatsOptions {
   /** The bpffs directory the sensor pinned its maps in (`pin_dir`); default /sys/fs/bpf/aegisbpf. */

@@ -1,4 +1,7 @@
-/** Exit codes of the aegisbpf CLI; documented in README and docs/cli.md. */
+/**
+ * Exit codes of the aegisbpf CLI; documented in README and docs/cli.md. In util/ because the daemon's run loop
+ * (src/daemon/run.ts) returns them as well as the CLI commands.
+ */
 export const EXIT = {
   /** Success: every event accepted was delivered; the config is valid. */
   OK: 0,

@@ -20,10 +20,10 @@ import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { AegisError, describeError } from '../util/errors';
-import type { AegisMetrics } from './metrics';
-import type { ProcessUsage } from './process-usage';
-import { snapshotStats } from './stats-snapshot';
-import type { StatsRegistry } from './stats';
+import type { AegisMetrics } from '../telemetry/metrics';
+import type { ProcessUsage } from '../telemetry/process-usage';
+import { snapshotStats } from '../telemetry/stats-snapshot';
+import type { StatsRegistry } from '../telemetry/stats';
 
 export interface ControlServerOptions {
   readonly socketPath: string;

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { queryDaemonReadiness } from '../../src/telemetry/control-client';
+import { queryDaemonReadiness } from '../../src/daemon/control-client';
 import { packagePath } from '../../src/util/paths';
 import { BIN, runCli } from '../helpers/cli';
 import { httpGet, samples, sampleValue, startDaemon, until } from '../helpers/daemon';

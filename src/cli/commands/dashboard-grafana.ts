@@ -6,6 +6,9 @@
  * The guide's panel queries are kept where they work; where they cannot work they are fixed and the change is
  * listed in docs/metrics.md#differences-from-the-aegisbpf-guides (the latency heatmap reads the histogram, not the
  * summary; rates are summed over `action` where a panel shows a total).
+ *
+ * Content, not telemetry: it reads nothing at run time and only `aegisbpf dashboard` prints it, so it sits next to
+ * that command (as ./rules-elastic.ts sits next to `rules`), not in src/telemetry/.
  */
 
 export const DASHBOARD_TYPES = ['overview', 'enforcement', 'performance'] as const;

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { validateConfigDocument } from '../../src/config/load';
-import { resolveControlOptions, resolveControlSocketPath, resolveMetricsOptions } from '../../src/telemetry/endpoints-config';
+import { resolveControlOptions, resolveControlSocketPath, resolveMetricsOptions } from '../../src/config/endpoints';
 
 const base = { sources: { s: { type: 'stdin' } }, sinks: { o: { type: 'stdout' } } };
 

@@ -9,9 +9,9 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { AegisMetrics } from './metrics';
-import type { Readiness } from './readiness';
-import { formatReadiness } from './readiness';
+import type { AegisMetrics } from '../telemetry/metrics';
+import type { Readiness } from '../telemetry/readiness';
+import { formatReadiness } from '../telemetry/readiness';
 
 export interface MetricsServerOptions {
   readonly host: string;

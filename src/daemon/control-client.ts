@@ -6,9 +6,9 @@
  * caller may not ask (the socket is 0600, owned by the daemon's user, normally root).
  */
 import http from 'node:http';
-import type { ReadinessEntry, ReadinessReport } from './readiness';
-import type { StatsSnapshot } from './stats-snapshot';
-import { resolveControlSocketPath } from './endpoints-config';
+import type { ReadinessEntry, ReadinessReport } from '../telemetry/readiness';
+import type { StatsSnapshot } from '../telemetry/stats-snapshot';
+import { resolveControlSocketPath } from '../config/endpoints';
 
 export type ControlFailure = 'not-running' | 'permission-denied' | 'timeout' | 'protocol';
 
@@ -76,7 +76,7 @@ export type DaemonReadiness =
   | { readonly reachable: true; readonly socketPath: string; readonly ready: boolean; readonly checks: readonly ReadinessEntry[] };
 
 export interface QueryReadinessOptions {
-  /** Default: AEGIS_CONTROL_SOCKET, else /run/aegisbpf/control.sock as root (see endpoints-config.ts). */
+  /** Default: AEGIS_CONTROL_SOCKET, else /run/aegisbpf/control.sock as root (see src/config/endpoints.ts). */
   readonly socketPath?: string;
   readonly env?: NodeJS.ProcessEnv;
   readonly timeoutMillis?: number;

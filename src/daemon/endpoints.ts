@@ -13,12 +13,12 @@ import { describeError, isAegisError } from '../util/errors';
 import type { Logger } from '../util/logger';
 import type { ControlServer } from './control-server';
 import { createControlServer } from './control-server';
-import type { ControlEndpointOptions, MetricsEndpointOptions } from './endpoints-config';
+import type { ControlEndpointOptions, MetricsEndpointOptions } from '../config/endpoints';
 import type { MetricsServer } from './http-server';
 import { createMetricsServer } from './http-server';
-import type { AegisMetrics } from './metrics';
-import { createMetrics } from './metrics';
-import { createProcessSampler } from './process-usage';
+import type { AegisMetrics } from '../telemetry/metrics';
+import { createMetrics } from '../telemetry/metrics';
+import { createProcessSampler } from '../telemetry/process-usage';
 
 export interface DaemonEndpointsOptions {
   readonly pipeline: Pipeline;
