@@ -11,6 +11,8 @@ bash scripts/setup.sh test
 echo "test: provisioning test services (cached)" >&2
 bash scripts/services/elasticsearch.sh install >&2
 bash scripts/services/otelcol-hec.sh install >&2
+echo "test: import layers (scripts/check-imports.js)" >&2
+node scripts/check-imports.js
 echo "test: eslint" >&2
 npx --no-install eslint --max-warnings=0 .
 echo "test: node --test" >&2
