@@ -10,6 +10,7 @@ import path from 'node:path';
 import YAML from 'yaml';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { AegisError, describeError } from '../util/errors';
+import { MAX_TIMER_EXPLANATION, MAX_TIMER_MILLIS } from '../util/duration-schema';
 import type { ValidatorSpec } from '../util/precompiled-validator';
 import { createAjv2020, loadValidator } from '../util/precompiled-validator';
 import type { LogLevel } from '../util/logger';
@@ -135,6 +136,9 @@ function describeAjvError(e: ErrorObject): string | undefined {
       const description = ((e.parentSchema ?? {}) as { description?: unknown }).description;
       return `${at}: ${JSON.stringify(e.data)} is not allowed${typeof description === 'string' ? ` (${description})` : ''}`;
     }
+    case 'maximum':
+      if (params.limit === MAX_TIMER_MILLIS) return `${at}: must be <= ${MAX_TIMER_MILLIS} (${MAX_TIMER_EXPLANATION})`;
+      return `${at === '' ? '(root)' : at}: ${e.message ?? e.keyword}`;
     case 'pattern':
       if (params.pattern === NAME_PATTERN) return `${at}: invalid name ${JSON.stringify(e.data)} (letters, digits, '_' and '-', at most 64)`;
       return `${at}: must match pattern ${String(params.pattern)}`;

@@ -158,3 +158,27 @@ test('a sink no route uses is a warning, not an error', () => {
   assert.deepEqual(r.problems, []);
   assert.deepEqual(r.warnings, ['sinks.b: no route sends events to this sink']);
 });
+
+test('timer values above 2^31-1 ms are refused by validate, saying it is the largest timer Node supports', () => {
+  const r = validateConfigText(`
+shutdown_timeout_ms: 2147483648
+metrics: { healthcheck_interval_ms: 9999999999 }
+sources: { s: { type: stdin } }
+processors: [{ type: throttle, threshold: 1, window_ms: 3000000000 }]
+sinks:
+  x:
+    type: stdout
+    batch: { timeout_ms: 2147483648 }
+    request: { timeout_ms: 2147483647 }
+    retry: { max_backoff_ms: 1e12, max_duration_ms: 2147483648 }
+`, {});
+  const bound = '2147483647 (the largest timer Node supports: 2^31-1 ms, about 24.8 days)';
+  assert.deepEqual(r.problems, [
+    `metrics.healthcheck_interval_ms: must be <= ${bound}`,
+    `processors.0.window_ms: must be <= ${bound}`,
+    `shutdown_timeout_ms: must be <= ${bound}`,
+    `sinks.x.batch.timeout_ms: must be <= ${bound}`,
+    `sinks.x.retry.max_backoff_ms: must be <= ${bound}`,
+    `sinks.x.retry.max_duration_ms: must be <= ${bound}`,
+  ]);
+});
