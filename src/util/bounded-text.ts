@@ -8,7 +8,7 @@
 
 /** Most problems one reason lists. */
 export const MAX_REASON_PROBLEMS = 10;
-/** Most UTF-16 code units of one quoted piece of input (a key name, a value) inside a reason. */
+/** Most UTF-16 code units of one piece of input quoted inside a reason (a key name). */
 export const MAX_QUOTED_CHARS = 64;
 /** Most UTF-16 code units of a stored reason (the dead-letter file's `reason`). */
 export const MAX_REASON_CHARS = 4096;
@@ -28,7 +28,3 @@ export function joinProblems(problems: readonly string[], separator = '; ', max 
   return `${problems.slice(0, max).join(separator)}${separator}… and ${problems.length - max} more problems (${problems.length} in all)`;
 }
 
-/** A piece of input quoted for a reason: JSON-quoted and cut to MAX_QUOTED_CHARS. */
-export function quoteInput(value: string): string {
-  return JSON.stringify(capText(value, MAX_QUOTED_CHARS));
-}
