@@ -63,6 +63,8 @@ export interface ValidationResult {
   readonly config: AegisConfig | undefined;
   /** `key.path: problem`, sorted by key path. Empty when valid. */
   readonly problems: readonly string[];
+  /** How many problems there were: `problems` lists the first MAX_LISTED_PROBLEMS and then one line counting the rest. */
+  readonly problemCount: number;
   /** Not errors: things the user probably did not mean (a sink no route uses). */
   readonly warnings: readonly string[];
 }
@@ -282,7 +284,7 @@ function toConfig(doc: Record<string, unknown>): AegisConfig {
 /** Validate a parsed configuration document (before env substitution). Pure. */
 export function validateConfigDocument(document: unknown, env: NodeJS.ProcessEnv = process.env): ValidationResult {
   if (document === null || typeof document !== 'object' || Array.isArray(document)) {
-    return { config: undefined, problems: ['(root): the configuration must be a YAML mapping (key: value pairs)'], warnings: [] };
+    return { config: undefined, problems: ['(root): the configuration must be a YAML mapping (key: value pairs)'], problemCount: 1, warnings: [] };
   }
   const envProblems: EnvProblem[] = [];
   const doc = substituteEnv(document, env, envProblems) as Record<string, unknown>;
@@ -304,7 +306,7 @@ export function validateConfigDocument(document: unknown, env: NodeJS.ProcessEnv
   const semantic = semanticChecks(doc, schemaInvalid);
   problems.push(...semantic.problems);
   problems.sort();
-  return { config: problems.length === 0 ? toConfig(doc) : undefined, problems: listProblems(problems), warnings: semantic.warnings };
+  return { config: problems.length === 0 ? toConfig(doc) : undefined, problems: listProblems(problems), problemCount: problems.length, warnings: semantic.warnings };
 }
 
 /** Parse YAML text and validate it. */
@@ -313,11 +315,11 @@ export function validateConfigText(text: string, env: NodeJS.ProcessEnv = proces
   try {
     const parsed = YAML.parseDocument(text, { prettyErrors: true, uniqueKeys: true });
     if (parsed.errors.length > 0) {
-      return { config: undefined, problems: listProblems(parsed.errors.map((e) => `(yaml): ${e.message.split('\n')[0] ?? e.message}`)), warnings: [] };
+      return { config: undefined, problems: listProblems(parsed.errors.map((e) => `(yaml): ${e.message.split('\n')[0] ?? e.message}`)), problemCount: parsed.errors.length, warnings: [] };
     }
     document = parsed.toJS({ maxAliasCount: 100 }) as unknown;
   } catch (err) {
-    return { config: undefined, problems: [`(yaml): ${describeError(err)}`], warnings: [] };
+    return { config: undefined, problems: [`(yaml): ${describeError(err)}`], problemCount: 1, warnings: [] };
   }
   return validateConfigDocument(document, env);
 }

@@ -102,6 +102,7 @@ test('error reasons have no size bound: validate lists at most 100 problems, eac
   const keys = Array.from({ length: 5000 }, (_, i) => (i === 0 ? `k_${'x'.repeat(1000)}: 1` : `k${i}_${'x'.repeat(10)}: 1`)).join('\n');
   const r = validateConfigText(`sources: { s: { type: stdin } }\nsinks: { o: { type: stdout } }\n${keys}\n`, {});
   assert.equal(r.problems.length, 101);
+  assert.equal(r.problemCount, 5000);
   assert.match(r.problems[100]!, /^… and 4900 more problems \(5000 in all\)$/);
   for (const p of r.problems) assert.ok(p.length < 1200, `${p.length} characters`);
 });
