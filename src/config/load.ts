@@ -247,7 +247,7 @@ function semanticChecks(doc: Record<string, unknown>, schemaInvalid: ReadonlySet
   }
   for (const section of extraConfigSections().sections) {
     const raw = doc[section.key];
-    if (isRecord(raw) && !schemaInvalid.has(section.key)) for (const p of section.check?.(raw as Record<string, unknown>) ?? []) problems.push(`${section.key}.${p}`);
+    if (isRecord(raw) && !schemaInvalid.has(section.key)) for (const p of section.check?.(raw) ?? []) problems.push(`${section.key}.${p}`);
   }
   return { problems, warnings };
 }

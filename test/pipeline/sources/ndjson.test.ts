@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import { MAX_MAX_LINE_BYTES, NdjsonDecoder, decodeNdjsonStream } from '../../../src/pipeline/sources/ndjson';
 import type { SourceContext } from '../../../src/pipeline/sources/types';
 import { createDeadLetterQueue, encodeDeadLetterEntry } from '../../../src/sinks/core/dead-letter';
@@ -93,10 +94,8 @@ test('error reasons had no size bound: a line of 100 000 unknown keys (1 MB) giv
   const keys = Array.from({ length: 100_000 }, (_, i) => `"k${i}":1`).join(',');
   const line = `${formatJson(event!).slice(0, -1)},${keys}}`;
   assert.ok(line.length > 900_000 && line.length < 1_200_000, `${line.length}`);
-  async function* input(): AsyncGenerator<Buffer> {
-    yield Buffer.from(`${line}\n`);
-  }
-  for await (const chunk of decodeNdjsonStream(input(), c, { chunkEvents: 1024, maxLineBytes: 2 << 20 }, new AbortController().signal)) assert.fail(`unexpected events ${chunk.length}`);
+  const input = Readable.from([Buffer.from(`${line}\n`)]);
+  for await (const chunk of decodeNdjsonStream(input, c, { chunkEvents: 1024, maxLineBytes: 2 << 20 }, new AbortController().signal)) assert.fail(`unexpected events ${chunk.length}`);
   await c.deadLetter.close();
   const logged = logLines.filter((l) => l.includes('AEGIS_ERR_EVENT_INVALID'));
   assert.equal(logged.length, 1);
