@@ -14,6 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { ConfigSection } from './config-section';
 import { AegisError } from '../util/errors';
+import { durationMillisSchema } from '../util/duration-schema';
 
 export const DEFAULT_METRICS_PORT = 9090;
 /** All interfaces: the guide's Kubernetes httpGet probes and remote Prometheus servers must reach the endpoint. */
@@ -47,7 +48,7 @@ export const metricsConfigSection: ConfigSection = {
       listen: { type: 'string', minLength: 1, description: `Address to listen on (default ${DEFAULT_METRICS_LISTEN}: every interface; 127.0.0.1 keeps it on the host; '::' for IPv6).` },
       port: { type: 'integer', minimum: 0, maximum: 65535, description: `TCP port (default ${DEFAULT_METRICS_PORT}); 0 picks a free port and logs it. Overridden by --metrics-port and AEGIS_METRICS_PORT.` },
       detailed: { type: 'boolean', description: 'Also export the high-cardinality per-path and per-inode families (default false; for short debugging sessions).' },
-      healthcheck_interval_ms: { type: 'integer', minimum: 0, description: `Run every sink's healthcheck again this often, so /ready follows the receivers (default ${DEFAULT_HEALTHCHECK_INTERVAL_MILLIS}; 0: only at start).` },
+      healthcheck_interval_ms: durationMillisSchema(0, `Run every sink's healthcheck again this often, so /ready follows the receivers (default ${DEFAULT_HEALTHCHECK_INTERVAL_MILLIS}; 0: only at start).`),
     },
   },
 };

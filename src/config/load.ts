@@ -10,6 +10,8 @@ import path from 'node:path';
 import YAML from 'yaml';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { AegisError, describeError } from '../util/errors';
+import { MAX_TIMER_EXPLANATION, MAX_TIMER_MILLIS } from '../util/duration-schema';
+import { capText } from '../util/bounded-text';
 import type { ValidatorSpec } from '../util/precompiled-validator';
 import { createAjv2020, loadValidator } from '../util/precompiled-validator';
 import type { LogLevel } from '../util/logger';
@@ -61,6 +63,8 @@ export interface ValidationResult {
   readonly config: AegisConfig | undefined;
   /** `key.path: problem`, sorted by key path. Empty when valid. */
   readonly problems: readonly string[];
+  /** How many problems there were: `problems` lists the first MAX_LISTED_PROBLEMS and then one line counting the rest. */
+  readonly problemCount: number;
   /** Not errors: things the user probably did not mean (a sink no route uses). */
   readonly warnings: readonly string[];
 }
@@ -135,6 +139,9 @@ function describeAjvError(e: ErrorObject): string | undefined {
       const description = ((e.parentSchema ?? {}) as { description?: unknown }).description;
       return `${at}: ${JSON.stringify(e.data)} is not allowed${typeof description === 'string' ? ` (${description})` : ''}`;
     }
+    case 'maximum':
+      if (params.limit === MAX_TIMER_MILLIS) return `${at}: must be <= ${MAX_TIMER_MILLIS} (${MAX_TIMER_EXPLANATION})`;
+      return `${at === '' ? '(root)' : at}: ${e.message ?? e.keyword}`;
     case 'pattern':
       if (params.pattern === NAME_PATTERN) return `${at}: invalid name ${JSON.stringify(e.data)} (letters, digits, '_' and '-', at most 64)`;
       return `${at}: must match pattern ${String(params.pattern)}`;
@@ -143,8 +150,39 @@ function describeAjvError(e: ErrorObject): string | undefined {
   }
 }
 
+const isRecord = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === 'object' && !Array.isArray(value);
+
+/** The mapping entries of `value` whose values are mappings (the semantic checks also run on documents that failed the schema). */
 function entriesOf(value: unknown): [string, Record<string, unknown>][] {
-  return value !== null && typeof value === 'object' ? (Object.entries(value) as [string, Record<string, unknown>][]) : [];
+  return isRecord(value) ? Object.entries(value).filter((e): e is [string, Record<string, unknown>] => isRecord(e[1])) : [];
+}
+
+/** The mapping items of a list, with their index (anything else in the list failed the schema). */
+function itemsOf(value: unknown): [number, Record<string, unknown>][] {
+  return Array.isArray(value) ? value.flatMap((v: unknown, i) => (isRecord(v) ? [[i, v] as [number, Record<string, unknown>]] : [])) : [];
+}
+
+/**
+ * The entry an ajv error is about, as the semantic checks name it: `sinks.<name>`, `sources.<name>`,
+ * `processors.<i>`, `routes.<i>` or a top-level section; the root itself is ''.
+ */
+function entryOf(instancePath: string): string {
+  const parts = instancePath.split('/').slice(1);
+  const first = parts[0] ?? '';
+  if (['sinks', 'sources', 'processors', 'routes'].includes(first) && parts[1] !== undefined) return `${first}.${parts[1].replace(/~1/g, '/').replace(/~0/g, '~')}`;
+  return first;
+}
+
+/** Most problems `validate` lists; past it, one line says how many more there are (a generated file can have 100 000). */
+export const MAX_LISTED_PROBLEMS = 100;
+/** Longest problem line: a key name is quoted from the file and may be any length. */
+const MAX_PROBLEM_CHARS = 1024;
+
+/** The first MAX_LISTED_PROBLEMS problems, each cut to MAX_PROBLEM_CHARS, then how many more there are. */
+function listProblems(problems: readonly string[]): string[] {
+  const listed = problems.slice(0, MAX_LISTED_PROBLEMS).map((p) => capText(p, MAX_PROBLEM_CHARS));
+  if (problems.length > MAX_LISTED_PROBLEMS) listed.push(`… and ${problems.length - MAX_LISTED_PROBLEMS} more problems (${problems.length} in all)`);
+  return listed;
 }
 
 function checkSecrets(prefix: string, raw: Readonly<Record<string, unknown>>, secrets: readonly string[] | undefined, required: readonly string[] | undefined): string[] {
@@ -158,8 +196,13 @@ function checkSecrets(prefix: string, raw: Readonly<Record<string, unknown>>, se
   return problems;
 }
 
-/** Semantic checks after the schema passed. Pure. */
-function semanticChecks(doc: Record<string, unknown>): { problems: string[]; warnings: string[] } {
+/**
+ * Semantic checks. Pure. They also run on a document that failed the schema, so that one `validate` shows every
+ * problem: values are type-guarded here, and an entry's own checks (a definition's `check`, the core options) are
+ * skipped for the entries in `schemaInvalid` (`sinks.x`, `processors.2`, …), since those checks may rely on the
+ * schema's guarantees and the schema problem is already reported.
+ */
+function semanticChecks(doc: Record<string, unknown>, schemaInvalid: ReadonlySet<string>): { problems: string[]; warnings: string[] } {
   const problems: string[] = [];
   const warnings: string[] = [];
   const sinkNames = entriesOf(doc.sinks).map(([n]) => n);
@@ -167,19 +210,20 @@ function semanticChecks(doc: Record<string, unknown>): { problems: string[]; war
   const firstOfType = new Map<string, string>();
   for (const [name, raw] of entriesOf(doc.sources)) {
     const def = getSourceDefinition(String(raw.type));
-    for (const p of def?.check?.(raw) ?? []) problems.push(`sources.${name}.${p}`);
+    if (!schemaInvalid.has(`sources.${name}`)) for (const p of def?.check?.(raw) ?? []) problems.push(`sources.${name}.${p}`);
     if (def?.onePerDaemon === undefined) continue;
     const first = firstOfType.get(def.type);
     if (first === undefined) firstOfType.set(def.type, name);
     else problems.push(`sources.${name}: a second ${def.type} source ('${first}' is one); only one is allowed: ${def.onePerDaemon}`);
   }
-  (Array.isArray(doc.processors) ? (doc.processors as Record<string, unknown>[]) : []).forEach((raw, i) => {
+  for (const [i, raw] of itemsOf(doc.processors)) {
     const def = getProcessorDefinition(String(raw.type));
+    if (schemaInvalid.has(`processors.${i}`)) continue;
     for (const p of def?.check?.(raw) ?? []) problems.push(`processors.${i}.${p}`);
     problems.push(...checkSecrets(`processors.${i}`, raw, def?.secrets, def?.optionsSchema.required));
-  });
+  }
   const routed = new Set<string>();
-  (Array.isArray(doc.routes) ? (doc.routes as Record<string, unknown>[]) : []).forEach((route, i) => {
+  for (const [i, route] of itemsOf(doc.routes)) {
     if (typeof route.when === 'string') {
       try {
         compileExpression(route.when);
@@ -188,21 +232,22 @@ function semanticChecks(doc: Record<string, unknown>): { problems: string[]; war
       }
     }
     (Array.isArray(route.sinks) ? (route.sinks as unknown[]) : []).forEach((s, j) => {
-      routed.add(String(s));
-      if (!sinkNames.includes(String(s))) problems.push(`routes.${i}.sinks.${j}: unknown sink '${String(s)}'${suggest(String(s), sinkNames)}; defined sinks: ${sinkNames.join(', ')}`);
+      if (typeof s !== 'string') return; // a schema problem
+      routed.add(s);
+      if (!sinkNames.includes(s)) problems.push(`routes.${i}.sinks.${j}: unknown sink '${s}'${suggest(s, sinkNames)}; defined sinks: ${sinkNames.join(', ')}`);
     });
-  });
+  }
   for (const [name, raw] of entriesOf(doc.sinks)) {
     const def = getSinkDefinition(String(raw.type));
-    if (def === undefined) continue;
+    if (Array.isArray(doc.routes) && doc.routes.length > 0 && !routed.has(name)) warnings.push(`sinks.${name}: no route sends events to this sink`);
+    if (def === undefined || schemaInvalid.has(`sinks.${name}`)) continue;
     for (const p of def.check?.(raw) ?? []) problems.push(`sinks.${name}.${p}`);
     problems.push(...checkSecrets(`sinks.${name}`, raw, def.secrets, def.configSchema.required));
     problems.push(...checkCoreOptions(`sinks.${name}`, parseCoreOptions(raw, mergeCoreDefaults(def.coreDefaults))));
-    if (Array.isArray(doc.routes) && doc.routes.length > 0 && !routed.has(name)) warnings.push(`sinks.${name}: no route sends events to this sink`);
   }
   for (const section of extraConfigSections().sections) {
     const raw = doc[section.key];
-    if (raw !== null && typeof raw === 'object') for (const p of section.check?.(raw as Record<string, unknown>) ?? []) problems.push(`${section.key}.${p}`);
+    if (isRecord(raw) && !schemaInvalid.has(section.key)) for (const p of section.check?.(raw) ?? []) problems.push(`${section.key}.${p}`);
   }
   return { problems, warnings };
 }
@@ -239,26 +284,29 @@ function toConfig(doc: Record<string, unknown>): AegisConfig {
 /** Validate a parsed configuration document (before env substitution). Pure. */
 export function validateConfigDocument(document: unknown, env: NodeJS.ProcessEnv = process.env): ValidationResult {
   if (document === null || typeof document !== 'object' || Array.isArray(document)) {
-    return { config: undefined, problems: ['(root): the configuration must be a YAML mapping (key: value pairs)'], warnings: [] };
+    return { config: undefined, problems: ['(root): the configuration must be a YAML mapping (key: value pairs)'], problemCount: 1, warnings: [] };
   }
   const envProblems: EnvProblem[] = [];
   const doc = substituteEnv(document, env, envProblems) as Record<string, unknown>;
   const problems = envProblems.map((p) => `${p.path}: ${p.message}`);
   const validate = getValidator();
+  const schemaInvalid = new Set<string>();
   if (!validate(doc)) {
+    const seen = new Set(problems);
     for (const e of validate.errors ?? []) {
+      schemaInvalid.add(entryOf(e.instancePath));
       const m = describeAjvError(e);
-      if (m !== undefined && !problems.includes(m)) problems.push(m);
+      if (m !== undefined && !seen.has(m)) {
+        seen.add(m);
+        problems.push(m);
+      }
     }
   }
-  let warnings: string[] = [];
-  if (problems.length === 0) {
-    const semantic = semanticChecks(doc);
-    problems.push(...semantic.problems);
-    warnings = semantic.warnings;
-  }
+  // Schema and semantic problems together: one run of `validate` shows everything to fix.
+  const semantic = semanticChecks(doc, schemaInvalid);
+  problems.push(...semantic.problems);
   problems.sort();
-  return { config: problems.length === 0 ? toConfig(doc) : undefined, problems, warnings };
+  return { config: problems.length === 0 ? toConfig(doc) : undefined, problems: listProblems(problems), problemCount: problems.length, warnings: semantic.warnings };
 }
 
 /** Parse YAML text and validate it. */
@@ -267,11 +315,11 @@ export function validateConfigText(text: string, env: NodeJS.ProcessEnv = proces
   try {
     const parsed = YAML.parseDocument(text, { prettyErrors: true, uniqueKeys: true });
     if (parsed.errors.length > 0) {
-      return { config: undefined, problems: parsed.errors.map((e) => `(yaml): ${e.message.split('\n')[0] ?? e.message}`), warnings: [] };
+      return { config: undefined, problems: listProblems(parsed.errors.map((e) => `(yaml): ${e.message.split('\n')[0] ?? e.message}`)), problemCount: parsed.errors.length, warnings: [] };
     }
     document = parsed.toJS({ maxAliasCount: 100 }) as unknown;
   } catch (err) {
-    return { config: undefined, problems: [`(yaml): ${describeError(err)}`], warnings: [] };
+    return { config: undefined, problems: [`(yaml): ${describeError(err)}`], problemCount: 1, warnings: [] };
   }
   return validateConfigDocument(document, env);
 }

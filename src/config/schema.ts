@@ -10,6 +10,7 @@ import { getProcessorDefinition, processorTypes } from '../pipeline/processors/r
 import { getSourceDefinition, sourceTypes } from '../pipeline/sources/registry';
 import { getSinkDefinition, sinkTypes } from '../sinks/registry';
 import { extraConfigSections } from './sections';
+import { durationMillisSchema } from '../util/duration-schema';
 
 export const NAME_PATTERN = '^[A-Za-z0-9_-]{1,64}$';
 
@@ -95,7 +96,7 @@ export function buildConfigSchema(): Record<string, unknown> {
         additionalProperties: false,
         properties: { level: { type: 'string', enum: ['debug', 'info', 'warn', 'error', 'DEBUG', 'INFO', 'WARN', 'ERROR'], description: 'Daemon log level (default info).' } },
       },
-      shutdown_timeout_ms: { type: 'integer', minimum: 0, description: 'On SIGTERM/SIGINT, flush sinks for at most this long (default 10000); the rest goes to the dead-letter file.' },
+      shutdown_timeout_ms: durationMillisSchema(0, 'On SIGTERM/SIGINT, flush sinks for at most this long (default 10000); the rest goes to the dead-letter file.'),
       dead_letter: {
         type: 'object',
         additionalProperties: false,

@@ -10,6 +10,15 @@
  *   strict: whatever it accepts, the published schema accepts. Whatever it rejects is checked again by the published
  *   schema, so an event is never refused that the schema allows.
  * test/event/validate.test.ts checks the two agree on generated and mutated events.
+ *
+ * One gap of ajv is closed here: its `unevaluatedProperties` tracks evaluated keys in a plain object, so a key that
+ * names an Object.prototype member (`__proto__`, `constructor`, `toString`, …) counts as evaluated and the published
+ * schema's validator lets it through, while every other unknown key is refused. JSON.parse makes such a key an
+ * ordinary own property (even `__proto__`), which the formatters then drop silently. No event field has such a name,
+ * so both verdicts refuse them explicitly (reservedKeys).
+ *
+ * Reasons are bounded: the first MAX_REASON_PROBLEMS problems and how many there were, each quoted key cut short
+ * (a line with 100 000 unknown keys must not become a multi-megabyte log line or dead-letter entry).
  */
 import fs from 'node:fs';
 import type { ErrorObject, ValidateFunction } from 'ajv';
@@ -17,6 +26,7 @@ import type { AegisEvent } from './types';
 import type { ValidatorSpec } from '../util/precompiled-validator';
 import { createAjv2020, loadValidator } from '../util/precompiled-validator';
 import { packagePath } from '../util/paths';
+import { MAX_QUOTED_CHARS, capText, joinProblems } from '../util/bounded-text';
 
 export const EVENT_SCHEMA_PATH = packagePath('rules', 'schema', 'event.schema.json');
 
@@ -93,42 +103,70 @@ export function loadEventSchema(): Record<string, unknown> {
   return compile().schema;
 }
 
+/** Names of Object.prototype members: never event fields, and invisible to ajv's unevaluatedProperties (see above). */
+const RESERVED_KEYS: ReadonlySet<string> = new Set(Object.getOwnPropertyNames(Object.prototype));
+
+/** The own keys of `value` that name Object.prototype members. */
+function reservedKeys(value: unknown): string[] {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return [];
+  return Object.keys(value).filter((k) => RESERVED_KEYS.has(k));
+}
+
+/** The largest integer field bound (a kernel u64); ajv would print it rounded, as 18446744073709552000. */
+const U64_MAX_TEXT = '18446744073709551615';
+
 /** True when `value` is a valid canonical event. */
 export function isValidEvent(value: unknown): value is AegisEvent {
   const { fast, full } = compile();
   if (value !== null && typeof value === 'object') {
+    // The fast path checks unknown keys with hasOwnProperty, so it refuses reserved names itself.
     const v = fast.get((value as { type?: unknown }).type as string);
     if (v !== undefined && v(value)) return true;
   }
-  return full(value);
+  return full(value) && reservedKeys(value).length === 0;
 }
 
-/** `undefined` when valid, else a one-line description of every problem (`pid: must be integer; …`). */
+/**
+ * `undefined` when valid, else a one-line description of the problems (`pid: must be integer; …`): the first
+ * MAX_REASON_PROBLEMS of them, then `… and K more problems (N in all)`.
+ */
 export function explainInvalidEvent(value: unknown): string | undefined {
-  const { full } = compile();
-  if (full(value)) return undefined;
-  return formatEventErrors(full.errors ?? []);
+  const { full, schema } = compile();
+  const reserved = reservedKeys(value).map((k) => `event: field name '${k}' is not allowed (an Object.prototype member name, never an event field)`);
+  if (full(value) && reserved.length === 0) return undefined;
+  return joinProblems([...reserved, ...formatEventErrors(full.errors ?? [], knownFields(schema as unknown as PublishedSchema, value))]);
 }
 
-function formatEventErrors(errors: readonly ErrorObject[]): string {
+/** The fields the event's type defines (common ones included); empty for an unknown type. */
+function knownFields(schema: PublishedSchema, value: unknown): ReadonlySet<string> {
+  const type = value !== null && typeof value === 'object' ? (value as { type?: unknown }).type : undefined;
+  const def = typeof type === 'string' && Object.hasOwn(schema.$defs, type) ? schema.$defs[type] : undefined;
+  return def === undefined ? new Set() : new Set([...Object.keys(schema.properties), ...Object.keys(def.properties)]);
+}
+
+function formatEventErrors(errors: readonly ErrorObject[], known: ReadonlySet<string>): string[] {
   const parts: string[] = [];
   for (const e of errors) {
     if (e.keyword === 'if') continue; // "must match then schema" repeats the inner error
     const where = e.instancePath === '' ? 'event' : e.instancePath.slice(1).replace(/\//g, '.');
     if (e.keyword === 'unevaluatedProperties' || e.keyword === 'additionalProperties') {
       const prop = e.params as { unevaluatedProperty?: string; additionalProperty?: string };
-      parts.push(`${where}: unknown field '${prop.unevaluatedProperty ?? prop.additionalProperty ?? '?'}'`);
+      // When a type's own field is invalid, ajv counts that type's other fields as unevaluated: not unknown at all.
+      if (known.has(prop.unevaluatedProperty ?? prop.additionalProperty ?? '')) continue;
+      parts.push(`${where}: unknown field '${capText(prop.unevaluatedProperty ?? prop.additionalProperty ?? '?', MAX_QUOTED_CHARS)}'`);
     } else if (e.keyword === 'enum') {
       const allowed = (e.params as { allowedValues: unknown[] }).allowedValues;
       parts.push(`${where}: must be one of ${allowed.map((v) => JSON.stringify(v)).join(', ')}`);
+    } else if (e.keyword === 'maximum' && (e.params as { limit: number }).limit >= 2 ** 64) {
+      parts.push(`${where}: must be <= ${U64_MAX_TEXT} (an unsigned 64-bit kernel value)`);
     } else {
       parts.push(`${where}: ${e.message ?? e.keyword}`);
     }
   }
-  return parts.join('; ');
+  return parts;
 }
 
-/** The published-schema verdict alone (tests compare it with isValidEvent). */
+/** The published schema's verdict, with ajv's reserved-name gap closed (tests compare it with isValidEvent). */
 export function isValidEventBySchema(value: unknown): boolean {
-  return compile().full(value);
+  return compile().full(value) && reservedKeys(value).length === 0;
 }

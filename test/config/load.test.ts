@@ -58,8 +58,11 @@ routes:
 `;
   const r = validateConfigText(text, {});
   assert.equal(r.config, undefined);
-  assert.deepEqual(r.problems, [
+  // Schema and semantic problems together (the filter's unknown field, the route's unknown sink).
+  assert.deepEqual(r.problems.map((p) => p.replace(/; known fields: .*/, '')), [
+    "processors.0.condition: unknown field 'typ' in expression \"typ == 1\"",
     "processors.1.rate: is required",
+    "routes.0.sinks.0: unknown sink 'hecc'; did you mean 'hec'?; defined sinks: hec, other",
     "sinks.hec.batch.max_bytse: unknown key; did you mean 'max_bytes'? (known keys: max_bytes, max_events, timeout_ms)",
     'sinks.hec.batch.max_events: must be >= 1',
     'sinks.hec.buffer.when_full: must be one of block, drop_newest (got "sometimes")',
@@ -67,6 +70,41 @@ routes:
     `sinks.other.format: unknown format "xml"; formats this sink can write: ${allowedFormats(['*']).join(', ')}`,
     'sources.s.path: is required',
   ]);
+});
+
+test('validate stops at schema errors and hides semantic problems: both kinds are listed together', () => {
+  const r = validateConfigText(`
+sources: { s: { type: stdin } }
+sinks: { out: { type: stdout, batch: { max_events: 0 } } }
+routes: [{ name: r, sinks: [ot] }]
+`, {});
+  assert.deepEqual(r.problems, [
+    "routes.0.sinks.0: unknown sink 'ot'; did you mean 'out'?; defined sinks: out",
+    'sinks.out.batch.max_events: must be >= 1',
+  ]);
+});
+
+test('semantic checks survive documents that failed the schema (wrong types everywhere), reporting without throwing', () => {
+  const docs = [
+    'sources: { s: null, t: [1], u: { type: replay, path: 5 } }\nsinks: { a: null, b: 7, c: { type: file, path: [] } }\nroutes: [5, null, { name: r, sinks: x }, { name: q, when: 3, sinks: [1, null, c] }]',
+    'sources: []\nsinks: []\nprocessors: { a: 1 }\nroutes: {}\nmetrics: 5\ncontrol: []',
+    'sources: { s: { type: stdin } }\nprocessors: [null, 3, { type: filter, condition: 7 }, { type: dedupe, fields: 5 }, { type: redact, fields: {} }]\nsinks: { o: { type: stdout, batch: 3, retry: { max_backoff_ms: "x" } } }',
+  ];
+  for (const text of docs) {
+    const r = validateConfigText(text, {});
+    assert.ok(r.problems.length > 0, text);
+    assert.equal(r.config, undefined);
+  }
+});
+
+test('error reasons have no size bound: validate lists at most 100 problems, each bounded, and says how many there were', () => {
+  // A key of 1000 characters (YAML's longest implicit key is 1024) makes a problem line longer than the bound.
+  const keys = Array.from({ length: 5000 }, (_, i) => (i === 0 ? `k_${'x'.repeat(1000)}: 1` : `k${i}_${'x'.repeat(10)}: 1`)).join('\n');
+  const r = validateConfigText(`sources: { s: { type: stdin } }\nsinks: { o: { type: stdout } }\n${keys}\n`, {});
+  assert.equal(r.problems.length, 101);
+  assert.equal(r.problemCount, 5000);
+  assert.match(r.problems[100]!, /^… and 4900 more problems \(5000 in all\)$/);
+  for (const p of r.problems) assert.ok(p.length < 1200, `${p.length} characters`);
 });
 
 test('semantic problems are reported once the schema passes', () => {
@@ -157,4 +195,28 @@ test('a sink no route uses is a warning, not an error', () => {
   const r = validateConfigText('sources: { s: { type: stdin } }\nroutes: [{ name: r, sinks: [a] }]\nsinks: { a: { type: stdout }, b: { type: stdout } }', {});
   assert.deepEqual(r.problems, []);
   assert.deepEqual(r.warnings, ['sinks.b: no route sends events to this sink']);
+});
+
+test('timer values above 2^31-1 ms are refused by validate, saying it is the largest timer Node supports', () => {
+  const r = validateConfigText(`
+shutdown_timeout_ms: 2147483648
+metrics: { healthcheck_interval_ms: 9999999999 }
+sources: { s: { type: stdin } }
+processors: [{ type: throttle, threshold: 1, window_ms: 3000000000 }]
+sinks:
+  x:
+    type: stdout
+    batch: { timeout_ms: 2147483648 }
+    request: { timeout_ms: 2147483647 }
+    retry: { max_backoff_ms: 1e12, max_duration_ms: 2147483648 }
+`, {});
+  const bound = '2147483647 (the largest timer Node supports: 2^31-1 ms, about 24.8 days)';
+  assert.deepEqual(r.problems, [
+    `metrics.healthcheck_interval_ms: must be <= ${bound}`,
+    `processors.0.window_ms: must be <= ${bound}`,
+    `shutdown_timeout_ms: must be <= ${bound}`,
+    `sinks.x.batch.timeout_ms: must be <= ${bound}`,
+    `sinks.x.retry.max_backoff_ms: must be <= ${bound}`,
+    `sinks.x.retry.max_duration_ms: must be <= ${bound}`,
+  ]);
 });

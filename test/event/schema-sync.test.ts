@@ -68,3 +68,14 @@ test('no key is both a leaf and a prefix (flat names, labels only as a map)', ()
   const names = [...FIELD_ORDER] as string[];
   for (const a of names) for (const b of names) assert.ok(!b.startsWith(a + '.'), `${a} is a prefix of ${b}`);
 });
+
+test('every integer field of the event schema has a maximum (what its kernel type holds), so 1.2e29 cannot pass as an integer', () => {
+  const all: Record<string, { type?: string; maximum?: number }> = { ...schema.properties };
+  for (const def of Object.values(schema.$defs)) Object.assign(all, def.properties);
+  const integers = Object.entries(all).filter(([, p]) => p.type === 'integer');
+  assert.ok(integers.length >= 10);
+  for (const [name, p] of integers) {
+    assert.equal(typeof p.maximum, 'number', `${name} has no maximum`);
+    assert.ok(p.maximum! <= 2 ** 64, `${name}: maximum ${String(p.maximum)}`);
+  }
+});

@@ -66,7 +66,7 @@ export const adversarialEvent: fc.Arbitrary<AegisEvent> = fc
     optionalAction: opt(fc.constantFrom(...ACTIONS)),
     policy: opt(nasty(20).map((s) => codePoints(s, 256))),
     ino: fc.integer({ min: 0, max: 2 ** 53 - 1 }),
-    dev: fc.integer({ min: 0, max: 2 ** 32 }),
+    dev: fc.integer({ min: 0, max: 2 ** 32 - 1 }), // the kernel encoding is a u32 (event schema maximum)
     openFlags: opt(fc.integer({ min: 0, max: 4294967295 })),
     family: fc.constantFrom('ipv4' as const, 'ipv6' as const),
     protocol: fc.oneof(fc.constantFrom('tcp', 'udp', '132'), nasty(4).map((s) => codePoints(s, 16))),

@@ -46,7 +46,7 @@ const specific = fc.oneof(
   fc.record({
     type: fc.constant('block' as const),
     ino: fc.integer({ min: 0, max: 2 ** 50 }),
-    dev: fc.integer({ min: 0, max: 2 ** 32 }),
+    dev: fc.integer({ min: 0, max: 2 ** 32 - 1 }), // the kernel encoding is a u32 (event schema maximum)
     action: fc.constantFrom(...ACTIONS),
     path: maybe(path),
     resolved_path: maybe(path),

@@ -33,7 +33,7 @@ export const validateCommand: Command = {
     const result = validateConfigText(text, io.env);
     for (const w of result.warnings) io.stdout.write(`warning: ${w}\n`);
     if (result.config === undefined) {
-      io.stdout.write(`${file}: ${result.problems.length} problem${result.problems.length === 1 ? '' : 's'}\n`);
+      io.stdout.write(`${file}: ${result.problemCount} problem${result.problemCount === 1 ? '' : 's'}\n`);
       for (const p of result.problems) io.stdout.write(`${p}\n`);
       return Promise.resolve(EXIT.USAGE);
     }

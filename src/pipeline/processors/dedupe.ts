@@ -5,6 +5,7 @@
 import { increment } from '../../telemetry/stats';
 import { checkExpression, checkFieldNames, fieldListSchema, keyOf, optionalWhen, whenSchema } from './common';
 import type { ProcessorDefinition } from './types';
+import { durationMillisSchema } from '../../util/duration-schema';
 
 export const dedupeProcessor: ProcessorDefinition = {
   type: 'dedupe',
@@ -12,7 +13,7 @@ export const dedupeProcessor: ProcessorDefinition = {
   optionsSchema: {
     properties: {
       fields: fieldListSchema('Fields that form the key, e.g. [type, exec_id, path, action].'),
-      window_ms: { type: 'integer', minimum: 1, description: 'Repeats within this many milliseconds are dropped (default 10000).' },
+      window_ms: durationMillisSchema(1, 'Repeats within this many milliseconds are dropped (default 10000).'),
       max_keys: { type: 'integer', minimum: 1, description: 'Most keys remembered (default 100000).' },
       when: whenSchema,
     },

@@ -6,6 +6,7 @@
 import { increment } from '../../telemetry/stats';
 import { checkExpression, checkFieldNames, fieldListSchema, keyOf, optionalWhen, whenSchema } from './common';
 import type { ProcessorDefinition } from './types';
+import { durationMillisSchema } from '../../util/duration-schema';
 
 export const throttleProcessor: ProcessorDefinition = {
   type: 'throttle',
@@ -13,7 +14,7 @@ export const throttleProcessor: ProcessorDefinition = {
   optionsSchema: {
     properties: {
       threshold: { type: 'integer', minimum: 1, description: 'Events allowed per window per key (also the burst size).' },
-      window_ms: { type: 'integer', minimum: 1, description: 'Window length in milliseconds (default 1000).' },
+      window_ms: durationMillisSchema(1, 'Window length in milliseconds (default 1000).'),
       key_fields: fieldListSchema('Fields that form the key (default: one bucket for all events).'),
       max_keys: { type: 'integer', minimum: 1, description: 'Most keys tracked (default 10000).' },
       when: whenSchema,

@@ -4,12 +4,17 @@
  * and dead-lettered with their line number and the reason; the stream continues.
  *
  * Lines are decoded as UTF-8 with replacement (U+FFFD) for invalid bytes; CR before LF is tolerated; blank lines
- * are skipped. A line longer than `maxLineBytes` is cut off and dead-lettered (bounded memory on input with no LF).
+ * are skipped. A line longer than `maxLineBytes` is dead-lettered with its size and its first 256 characters; past
+ * the bound its bytes are only counted, never kept (bounded memory on input with no LF).
+ *
+ * Linear time: the pieces of a line that spans chunks are collected and joined once, when its LF arrives. (Appending
+ * each chunk to the pending text and searching it again made a 50 MB line take 17 s and 359 MB.)
  */
 import { StringDecoder } from 'node:string_decoder';
 import type { AegisEvent } from '../../event/types';
 import { explainInvalidEvent, isValidEvent } from '../../event/validate';
 import type { DeadLetterEntry } from '../../sinks/core/dead-letter';
+import { MAX_REASON_CHARS, capText } from '../../util/bounded-text';
 import type { SourceContext } from './types';
 
 export interface NdjsonOptions {
@@ -21,6 +26,24 @@ export interface NdjsonOptions {
 }
 
 export const DEFAULT_MAX_LINE_BYTES = 1024 * 1024;
+/**
+ * Upper bound of `max_line_bytes`: 64 MiB. A line is held as a string (up to 2 bytes per character) while it is
+ * parsed into objects several times its size, per source; 64 MiB keeps that within a few hundred MB and far below
+ * V8's longest string (2^29 − 24 characters), while staying far above any real event (the sensor bounds a command
+ * line to 4096 arguments; the kernel's own argument limit is a few MiB).
+ */
+export const MAX_MAX_LINE_BYTES = 64 * 1024 * 1024;
+
+/** The config schema of `max_line_bytes`, shared by the sources that read NDJSON. */
+export const maxLineBytesSchema = {
+  type: 'integer',
+  minimum: 64,
+  maximum: MAX_MAX_LINE_BYTES,
+  description: `Longer lines are dead-lettered with their size (default ${DEFAULT_MAX_LINE_BYTES}, at most ${MAX_MAX_LINE_BYTES}: 64 MiB).`,
+} as const;
+
+/** Characters of an over-long line kept for its dead-letter entry. */
+const HEAD_CHARS = 256;
 
 interface LineResult {
   events: AegisEvent[];
@@ -29,8 +52,14 @@ interface LineResult {
 
 export class NdjsonDecoder {
   private readonly utf8 = new StringDecoder('utf8');
-  private partial = '';
+  /** The incomplete last line, in pieces; joined once when it completes. Empty while skipping. */
+  private pieces: string[] = [];
+  private piecesChars = 0;
+  /** UTF-8 bytes of the incomplete line so far, kept or skipped. */
+  private pendingBytes = 0;
+  /** The incomplete line passed maxLineBytes: the rest of it is counted and discarded until its LF. */
   private skipping = false;
+  private head = '';
   private lineNo: number;
 
   constructor(
@@ -44,6 +73,11 @@ export class NdjsonDecoder {
     return this.lineNo;
   }
 
+  /** Characters of an incomplete line held in memory (at most about maxLineBytes: past it, nothing is held). */
+  get heldChars(): number {
+    return this.piecesChars;
+  }
+
   /** Decode the complete lines in `chunk`; an incomplete last line waits for the next chunk (or end()). */
   push(chunk: Buffer): LineResult {
     this.ctx.stats.bytes += chunk.length;
@@ -53,46 +87,83 @@ export class NdjsonDecoder {
   /** Flush a last line without a trailing LF. */
   end(): LineResult {
     const out = this.consume(this.utf8.end());
-    if (this.partial !== '' || this.skipping) {
-      const last = this.partial;
-      this.partial = '';
-      this.finishLine(last, out);
-    }
+    if (this.pendingBytes > 0) this.completeLine('', out);
     return out;
   }
 
   private consume(decoded: string): LineResult {
     const out: LineResult = { events: [], invalid: [] };
-    const text = this.partial === '' ? decoded : this.partial + decoded;
     let start = 0;
-    for (let nl = text.indexOf('\n'); nl !== -1; nl = text.indexOf('\n', start)) {
-      this.finishLine(text.slice(start, nl), out);
+    for (let nl = decoded.indexOf('\n'); nl !== -1; nl = decoded.indexOf('\n', start)) {
+      this.completeLine(decoded.slice(start, nl), out);
       start = nl + 1;
     }
-    this.partial = start === 0 ? text : text.slice(start);
-    // Bound memory on input without LF: a UTF-16 unit is at least one UTF-8 byte, so this never cuts a legal line.
-    if (!this.skipping && this.partial.length > this.options.maxLineBytes) {
-      this.lineNo++;
-      this.skipping = true;
-      this.reject(out, `line is longer than ${this.options.maxLineBytes} bytes`, this.partial.slice(0, 256) + '…');
-      this.partial = '';
-    } else if (this.skipping) {
-      this.partial = '';
-    }
+    if (start < decoded.length) this.append(start === 0 ? decoded : decoded.slice(start));
     return out;
   }
 
-  private finishLine(line: string, out: LineResult): void {
-    if (this.skipping) {
-      // The over-long line was already counted and dead-lettered when it crossed the bound.
-      this.skipping = false;
+  /** Add a piece to the incomplete line, or only count it once the line is over the bound. */
+  private append(piece: string): void {
+    const bytes = Buffer.byteLength(piece);
+    this.pendingBytes += bytes;
+    if (this.skipping) return;
+    if (this.pendingBytes > this.options.maxLineBytes) {
+      // Keep the first characters for the dead-letter entry and let go of the rest.
+      for (const p of [...this.pieces, piece]) {
+        this.head += p.slice(0, HEAD_CHARS - this.head.length);
+        if (this.head.length >= HEAD_CHARS) break;
+      }
+      this.pieces = [];
+      this.piecesChars = 0;
+      this.skipping = true;
       return;
     }
+    this.pieces.push(piece);
+    this.piecesChars += piece.length;
+  }
+
+  /** The line ending at an LF (or at the end of input): the pending pieces, if any, then `last`. */
+  private completeLine(last: string, out: LineResult): void {
+    if (this.pendingBytes === 0) {
+      this.finishLine(last, out);
+      return;
+    }
+    if (this.skipping) {
+      const bytes = this.pendingBytes + Buffer.byteLength(last);
+      const head = this.head;
+      this.resetPending();
+      this.lineNo++;
+      this.reject(out, this.tooLong(bytes), head + '…');
+      return;
+    }
+    this.pieces.push(last);
+    const line = this.pieces.join('');
+    this.resetPending();
+    this.finishLine(line, out);
+  }
+
+  private resetPending(): void {
+    this.pieces = [];
+    this.piecesChars = 0;
+    this.pendingBytes = 0;
+    this.skipping = false;
+    this.head = '';
+  }
+
+  private tooLong(bytes: number): string {
+    return `line is longer than ${this.options.maxLineBytes} bytes (max_line_bytes): ${bytes} bytes`;
+  }
+
+  private finishLine(line: string, out: LineResult): void {
     this.lineNo++;
     const max = this.options.maxLineBytes;
-    if (line.length > max / 3 && Buffer.byteLength(line) > max) {
-      this.reject(out, `line is longer than ${max} bytes`, line.slice(0, 256) + '…');
-      return;
+    // A UTF-16 unit is at most 3 UTF-8 bytes: only a line longer than max/3 units can be over the bound.
+    if (line.length > max / 3) {
+      const bytes = Buffer.byteLength(line);
+      if (bytes > max) {
+        this.reject(out, this.tooLong(bytes), line.slice(0, HEAD_CHARS) + '…');
+        return;
+      }
     }
     const text = line.endsWith('\r') ? line.slice(0, -1) : line;
     if (text === '' || text.trim() === '') return;
@@ -109,7 +180,8 @@ export class NdjsonDecoder {
 
   private reject(out: LineResult, reason: string, raw: string): void {
     this.ctx.stats.invalid++;
-    out.invalid.push({ source: this.ctx.name, code: 'AEGIS_ERR_EVENT_INVALID', reason: `line ${this.lineNo}: ${reason}`, line: this.lineNo, raw });
+    // Reasons are bounded where they are built (explainInvalidEvent); this cap also covers JSON.parse's message.
+    out.invalid.push({ source: this.ctx.name, code: 'AEGIS_ERR_EVENT_INVALID', reason: capText(`line ${this.lineNo}: ${reason}`, MAX_REASON_CHARS), line: this.lineNo, raw });
   }
 }
 

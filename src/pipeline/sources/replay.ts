@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { AegisEvent } from '../../event/types';
 import { AegisError, describeError } from '../../util/errors';
 import { sleep } from '../../sinks/core/retry';
-import { DEFAULT_MAX_LINE_BYTES, decodeNdjsonStream } from './ndjson';
+import { DEFAULT_MAX_LINE_BYTES, decodeNdjsonStream, maxLineBytesSchema } from './ndjson';
 import type { Source, SourceContext, SourceDefinition } from './types';
 
 export interface ReplayOptions {
@@ -112,7 +112,7 @@ export const replaySource: SourceDefinition = {
       rate: { type: 'number', minimum: 0, description: 'Events per second; 0 (default) reads as fast as the pipeline takes them.' },
       loop: { type: 'boolean', description: 'Start over at the end of the file (default false).' },
       chunk_events: { type: 'integer', minimum: 1, maximum: 65536, description: 'Most events handed to the pipeline at once (default 1024).' },
-      max_line_bytes: { type: 'integer', minimum: 64, description: `Longer lines are dead-lettered (default ${DEFAULT_MAX_LINE_BYTES}).` },
+      max_line_bytes: maxLineBytesSchema,
     },
     required: ['path'],
   },

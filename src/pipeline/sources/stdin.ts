@@ -1,6 +1,6 @@
 /** `stdin`: events as NDJSON on standard input, until end of input. */
 import type { AegisEvent } from '../../event/types';
-import { DEFAULT_MAX_LINE_BYTES, decodeNdjsonStream } from './ndjson';
+import { DEFAULT_MAX_LINE_BYTES, decodeNdjsonStream, maxLineBytesSchema } from './ndjson';
 import type { Source, SourceContext, SourceDefinition } from './types';
 
 export function createStreamSource(stream: AsyncIterable<Buffer | string>, ctx: SourceContext, chunkEvents = 1024, maxLineBytes = DEFAULT_MAX_LINE_BYTES): Source {
@@ -20,7 +20,7 @@ export const stdinSource: SourceDefinition = {
   optionsSchema: {
     properties: {
       chunk_events: { type: 'integer', minimum: 1, maximum: 65536, description: 'Most events handed to the pipeline at once (default 1024).' },
-      max_line_bytes: { type: 'integer', minimum: 64, description: `Longer lines are dead-lettered (default ${DEFAULT_MAX_LINE_BYTES}).` },
+      max_line_bytes: maxLineBytesSchema,
     },
   },
   create: (raw, ctx) =>

@@ -5,6 +5,7 @@
 import type { JsonSchemaObject } from '../../formatters/types';
 import type { BatchOptions, BufferOptions, RequestOptions, RetryOptions, SinkCoreOptions } from './types';
 import { DEFAULT_CORE_OPTIONS } from './types';
+import { durationMillisSchema } from '../../util/duration-schema';
 
 export type CoreOverrides = {
   readonly [K in keyof SinkCoreOptions]?: Partial<SinkCoreOptions[K]>;
@@ -22,7 +23,7 @@ export function coreConfigSchema(defaults: SinkCoreOptions): Record<string, Json
       properties: {
         max_events: int(1, `Most events in one batch (default ${defaults.batch.maxEvents}).`, 1_000_000),
         max_bytes: int(1, `Most encoded bytes in one batch (default ${defaults.batch.maxBytes}).`),
-        timeout_ms: int(0, `Send a partial batch this long after its oldest event arrived (default ${defaults.batch.timeoutMillis}).`),
+        timeout_ms: durationMillisSchema(0, `Send a partial batch this long after its oldest event arrived (default ${defaults.batch.timeoutMillis}).`),
       },
     },
     buffer: {
@@ -41,17 +42,17 @@ export function coreConfigSchema(defaults: SinkCoreOptions): Record<string, Json
       additionalProperties: false,
       properties: {
         concurrency: int(1, `Batches in flight at once (default ${defaults.request.concurrency}). Above 1, order across batches is not kept on retry.`, 1024),
-        timeout_ms: int(1, `One attempt is abandoned and retried after this long (default ${defaults.request.timeoutMillis}).`),
+        timeout_ms: durationMillisSchema(1, `One attempt is abandoned and retried after this long (default ${defaults.request.timeoutMillis}).`),
       },
     },
     retry: {
       type: 'object',
       additionalProperties: false,
       properties: {
-        initial_backoff_ms: int(1, `First backoff ceiling, doubled per attempt, full jitter (default ${defaults.retry.initialBackoffMillis}).`),
-        max_backoff_ms: int(1, `Backoff ceiling cap (default ${defaults.retry.maxBackoffMillis}).`),
-        max_duration_ms: int(0, 'Dead-letter a batch this long after its first attempt; 0 retries until delivered (default 0).'),
-        max_retry_after_ms: int(0, `Honour a receiver's Retry-After up to this long (default ${defaults.retry.maxRetryAfterMillis}).`),
+        initial_backoff_ms: durationMillisSchema(1, `First backoff ceiling, doubled per attempt, full jitter (default ${defaults.retry.initialBackoffMillis}).`),
+        max_backoff_ms: durationMillisSchema(1, `Backoff ceiling cap (default ${defaults.retry.maxBackoffMillis}).`),
+        max_duration_ms: durationMillisSchema(0, 'Dead-letter a batch this long after its first attempt; 0 retries until delivered (default 0).'),
+        max_retry_after_ms: durationMillisSchema(0, `Honour a receiver's Retry-After up to this long (default ${defaults.retry.maxRetryAfterMillis}).`),
       },
     },
     healthcheck: {

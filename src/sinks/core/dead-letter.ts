@@ -11,6 +11,7 @@ import path from 'node:path';
 import type { AegisEvent } from '../../event/types';
 import type { ErrorCode } from '../../util/errors';
 import { describeError } from '../../util/errors';
+import { MAX_REASON_CHARS, capText } from '../../util/bounded-text';
 import type { Logger } from '../../util/logger';
 import type { DeadLetterStats } from '../../telemetry/stats';
 import { formatJson } from '../../formatters/json';
@@ -45,12 +46,16 @@ export interface DeadLetterOptions {
   readonly now?: () => Date;
 }
 
-/** Encode one entry; the event keeps the json formatter's stable key order. Exported for tests. */
+/**
+ * Encode one entry; the event keeps the json formatter's stable key order. Exported for tests. The reason is cut to
+ * MAX_REASON_CHARS whoever built it (a receiver's answer, a validation report): the last line of defence against
+ * an entry many times the size of its event.
+ */
 export function encodeDeadLetterEntry(entry: DeadLetterEntry, ts: Date): string {
   let out = `{"ts":${JSON.stringify(ts.toISOString())}`;
   if (entry.sink !== undefined) out += `,"sink":${JSON.stringify(entry.sink)}`;
   if (entry.source !== undefined) out += `,"source":${JSON.stringify(entry.source)}`;
-  out += `,"code":${JSON.stringify(entry.code)},"reason":${JSON.stringify(entry.reason)}`;
+  out += `,"code":${JSON.stringify(entry.code)},"reason":${JSON.stringify(capText(entry.reason, MAX_REASON_CHARS))}`;
   if (entry.attempts !== undefined) out += `,"attempts":${entry.attempts}`;
   if (entry.line !== undefined) out += `,"line":${entry.line}`;
   if (entry.event !== undefined) out += `,"event":${formatJson(entry.event)}`;
@@ -76,7 +81,7 @@ export function createDeadLetterQueue(options: DeadLetterOptions): DeadLetterQue
     if (entries.length === 0) return 0;
     if (options.path === undefined) {
       fail(entries.length, 'no dead-letter file is configured');
-      for (const e of entries.slice(0, 3)) logger.burst('WARN', `dlq-none-${e.code}`, 'Undeliverable event (no dead-letter file configured).', { code: e.code, reason: e.reason, sink: e.sink, source: e.source, line: e.line });
+      for (const e of entries.slice(0, 3)) logger.burst('WARN', `dlq-none-${e.code}`, 'Undeliverable event (no dead-letter file configured).', { code: e.code, reason: capText(e.reason, MAX_REASON_CHARS), sink: e.sink, source: e.source, line: e.line });
       return 0;
     }
     try {

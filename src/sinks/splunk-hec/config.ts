@@ -1,5 +1,6 @@
 /** `splunk_hec` sink configuration: pure schema, checks and parsing (no I/O: `tls.ca_file` is read when built). */
 import type { JsonSchemaObject } from '../../formatters/types';
+import { durationMillisSchema } from '../../util/duration-schema';
 import { formatSpecName } from '../../formatters/registry';
 import type { FormatSpec } from '../../formatters/types';
 
@@ -67,8 +68,8 @@ export const hecConfigSchema: { properties: Record<string, JsonSchemaObject>; re
       description: 'Indexer acknowledgement: a batch is delivered only when /services/collector/ack confirms its ackId.',
       properties: {
         enabled: { type: 'boolean', description: 'Wait for indexer acknowledgement (default true). Without it, HTTP 200 means delivered.' },
-        poll_interval_ms: { type: 'integer', minimum: 10, maximum: 600_000, description: `Interval of the shared ack query while batches are pending (default ${HEC_DEFAULTS.pollIntervalMillis}); after a query that found everything acknowledged, the next one comes after 50 ms.` },
-        timeout_ms: { type: 'integer', minimum: 100, description: `Resend a batch not acknowledged this long after HEC accepted it; possible duplicates are counted (default ${HEC_DEFAULTS.ackTimeoutMillis}).` },
+        poll_interval_ms: durationMillisSchema(10, `Interval of the shared ack query while batches are pending (default ${HEC_DEFAULTS.pollIntervalMillis}); after a query that found everything acknowledged, the next one comes after 50 ms.`, 600_000),
+        timeout_ms: durationMillisSchema(100, `Resend a batch not acknowledged this long after HEC accepted it; possible duplicates are counted (default ${HEC_DEFAULTS.ackTimeoutMillis}).`),
       },
     },
     sourcetype: str(`With endpoint_target: raw, the sourcetype query parameter (default ${HEC_DEFAULTS.sourcetype}). With event, set it on the hec format.`),

@@ -1,6 +1,7 @@
 /** `syslog` sink configuration: pure schema, checks and parsing (no I/O: certificate files are read when connecting). */
 import path from 'node:path';
 import type { JsonSchemaObject } from '../../formatters/types';
+import { durationMillisSchema } from '../../util/duration-schema';
 
 export type SyslogTransportKind = 'udp' | 'tcp' | 'tls' | 'relp';
 export type Framing = 'octet_counting' | 'lf';
@@ -60,7 +61,7 @@ export const syslogConfigSchema: { properties: Record<string, JsonSchemaObject>;
       minimum: 0,
       description: `Longest message sent, in bytes; longer ones are truncated at the end and counted (udp default ${DEFAULT_UDP_MAX_MESSAGE_BYTES}, at most ${UDP_MAX_PAYLOAD_BYTES}; other transports default 0 = no limit: raise the receiver's maxMessageSize instead).`,
     },
-    connect_timeout_ms: { type: 'integer', minimum: 1, description: `Give up a connection attempt (and its TLS handshake) after this long (default ${DEFAULT_CONNECT_TIMEOUT_MILLIS}).` },
+    connect_timeout_ms: durationMillisSchema(1, `Give up a connection attempt (and its TLS handshake) after this long (default ${DEFAULT_CONNECT_TIMEOUT_MILLIS}).`),
     tls: {
       type: 'object',
       additionalProperties: false,
