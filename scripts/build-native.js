@@ -12,7 +12,10 @@
 // CI never silently skips the sensor. AEGIS_SKIP_NATIVE=1 skips on purpose.
 //
 // Nothing is downloaded: node-gyp gets --nodedir pointing at the headers of
-// the Node that runs this script.
+// the Node that runs this script. The addon uses Node-API (ABI-stable across
+// majors), but it is still rebuilt from clean when that Node changes, so the
+// build always matches the headers of the Node that runs it:
+// native/build/aegis-node.json records which one built it.
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
@@ -20,6 +23,7 @@ const path = require('node:path');
 const root = path.join(__dirname, '..');
 const nativeDir = path.join(root, 'native');
 const statusFile = path.join(nativeDir, 'build', 'unavailable.json');
+const builtWithFile = path.join(nativeDir, 'build', 'aegis-node.json');
 
 function log(msg) {
   process.stdout.write(`aegisbpf native build: ${msg}\n`);
@@ -30,11 +34,27 @@ function hasCommand(cmd, args) {
   return r.status === 0;
 }
 
+// The version in DIR/include/node/node_version.h, e.g. "24.22.3", or undefined.
+function headersVersion(dir) {
+  try {
+    const h = fs.readFileSync(path.join(dir, 'include', 'node', 'node_version.h'), 'utf8');
+    const part = (name) => (h.match(new RegExp(`#define ${name} (\\d+)`)) || [])[1];
+    const v = [part('NODE_MAJOR_VERSION'), part('NODE_MINOR_VERSION'), part('NODE_PATCH_VERSION')];
+    return v.every(Boolean) ? v.join('.') : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+// Headers of the Node that runs this script: its own install prefix first (the official layout, also the cached
+// build scripts/setup.sh installs), then npm_config_nodedir, but only when it holds the same version (a nodedir in
+// ~/.npmrc may point at another Node).
 function findNodeDir() {
-  const candidates = [];
-  if (process.env.npm_config_nodedir) candidates.push(process.env.npm_config_nodedir);
-  candidates.push(path.resolve(path.dirname(process.execPath), '..'));
-  return candidates.find((dir) => fs.existsSync(path.join(dir, 'include', 'node', 'node_api.h')));
+  const candidates = [path.resolve(path.dirname(process.execPath), '..')];
+  if (process.env.npm_config_nodedir) candidates.push(path.resolve(process.env.npm_config_nodedir));
+  return candidates.find(
+    (dir) => fs.existsSync(path.join(dir, 'include', 'node', 'node_api.h')) && headersVersion(dir) === process.versions.node,
+  );
 }
 
 function findNodeGyp() {
@@ -62,7 +82,7 @@ function missingPrerequisites(nodeDir, nodeGyp) {
   if (!fs.existsSync(btf)) missing.push(`kernel BTF at ${btf} (a kernel built with CONFIG_DEBUG_INFO_BTF=y)`);
   if (!hasCommand('make', ['--version'])) missing.push('make');
   if (!hasCommand(process.env.CXX || 'c++', ['--version'])) missing.push('a C++ compiler (apt-get install g++)');
-  if (!nodeDir) missing.push(`Node.js headers (include/node/node_api.h next to ${process.execPath})`);
+  if (!nodeDir) missing.push(`Node.js ${process.versions.node} headers (include/node/node_api.h next to ${process.execPath})`);
   if (!nodeGyp) missing.push('node-gyp (ships with npm)');
   try {
     require.resolve('node-addon-api', { paths: [root] });
@@ -102,9 +122,24 @@ function main() {
     return;
   }
   run('make', ['-C', path.join(root, 'bpf')]);
-  // Incremental after the first build (scripts/setup.sh runs this on every set-up): configure once, then build.
-  if (!fs.existsSync(path.join(nativeDir, 'build', 'Makefile'))) run(process.execPath, [nodeGyp, 'configure', '--directory', nativeDir, `--nodedir=${nodeDir}`]);
-  run(process.execPath, [nodeGyp, 'build', '--directory', nativeDir, `--nodedir=${nodeDir}`]);
+  // Incremental after the first build (scripts/setup.sh runs this on every set-up): configure once, then build;
+  // from clean when another Node (version or headers) built it last.
+  const builtWith = JSON.stringify({ node: process.versions.node, nodeDir });
+  let previous = '';
+  try {
+    previous = fs.readFileSync(builtWithFile, 'utf8').trim();
+  } catch {
+    // never built, or built before this file existed: configure from clean below
+  }
+  // node-gyp lets npm_config_nodedir (npm exports it from a nodedir in ~/.npmrc) win over --nodedir: set both.
+  const gypEnv = { env: { ...process.env, npm_config_nodedir: nodeDir } };
+  if (previous !== builtWith) {
+    log(`building from clean for Node ${process.versions.node} (headers in ${nodeDir}; last build: ${previous || 'none recorded'})`);
+    run(process.execPath, [nodeGyp, 'clean', '--directory', nativeDir], gypEnv);
+  }
+  if (!fs.existsSync(path.join(nativeDir, 'build', 'Makefile'))) run(process.execPath, [nodeGyp, 'configure', '--directory', nativeDir, `--nodedir=${nodeDir}`], gypEnv);
+  run(process.execPath, [nodeGyp, 'build', '--directory', nativeDir, `--nodedir=${nodeDir}`], gypEnv);
+  fs.writeFileSync(builtWithFile, builtWith + '\n');
   log('ok: bpf/build/aegis.bpf.o, bpf/build/probe.bpf.o, native/build/Release/aegis_native.node');
 }
 

@@ -4,4 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh run
+source scripts/lib/node.sh
+aegis_use_node # the supported node that setup.sh chose (the machine's, or the one it installed)
 exec node bin/aegisbpf.js run "$@"

@@ -3,13 +3,20 @@
 #   scripts/setup.sh run    what `aegisbpf run` needs
 #   scripts/setup.sh test   what the whole test suite needs (a superset)
 # Re-running is cheap: installed packages are skipped, npm ci runs only when package-lock.json changed, tsc is incremental.
+# One line per step on the terminal (what, why, how long); the package managers' output goes to .cache/logs/setup.log
+# (scripts/lib/steps.sh), and a failing step shows its part of that log.
+# Node: the machine's `node` when it is a supported LTS, otherwise the official build of Node 24 from the npm registry,
+# unpacked into ${AEGIS_CACHE_DIR:-~/.cache/aegisbpf}/node/ (scripts/lib/node.sh); everything below uses that node.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 profile="${1:-run}"
+source scripts/lib/steps.sh
+source scripts/lib/node.sh
 
 # Debian packages, by profile. Keep each list minimal; say why a package is here.
 RUN_PACKAGES=(
   ca-certificates   # TLS to receivers
+  curl              # downloads the official Node build when the machine's node is not a supported LTS
   # the eBPF sensor, built from source on the machine it runs on (docs/sensor.md#build)
   clang llvm        # compiles bpf/*.bpf.c (CO-RE)
   bpftool           # vmlinux.h from the running kernel's BTF; links the BPF objects
@@ -42,47 +49,75 @@ case "$profile" in
   *) echo "setup.sh: unknown profile '$profile' (run|test)" >&2; exit 2 ;;
 esac
 
+aegis_log_open setup
+
 missing=()
 for p in "${wanted[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-if [ "${#missing[@]}" -gt 0 ]; then
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  echo "setup: installing Debian packages: ${missing[*]}" >&2
-  $sudo apt-get update -qq
-  no_service=()
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+apt_install_missing() {
+  local no_service=() p q policy_added="" status=0
+  $sudo apt-get update -qq || return
   for p in "${missing[@]}"; do
     for q in "${NO_SERVICE_PACKAGES[@]}"; do [ "$p" = "$q" ] && no_service+=("$p"); done
   done
-  policy_added=""
   if [ "${#no_service[@]}" -gt 0 ] && [ ! -e /usr/sbin/policy-rc.d ]; then
-    printf '#!/bin/sh\n# temporary, scripts/setup.sh: no service starts during this install\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
-    $sudo chmod 755 /usr/sbin/policy-rc.d
+    printf '#!/bin/sh\n# temporary, scripts/setup.sh: no service starts during this install\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null || return
+    $sudo chmod 755 /usr/sbin/policy-rc.d || return
     policy_added=1
   fi
-  status=0
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2 || status=$?
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}" || status=$?
   [ -n "$policy_added" ] && $sudo rm -f /usr/sbin/policy-rc.d
-  [ "$status" -eq 0 ] || exit "$status"
+  [ "$status" -eq 0 ] || return "$status"
   for p in "${no_service[@]}"; do
     if [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then
-      echo "setup: disabling the $p service that the package enabled (only its tools are used)" >&2
-      $sudo systemctl disable --now "$p.service" >&2 || true
+      echo "disabling the $p service that the package enabled (only its tools are used)"
+      $sudo systemctl disable --now "$p.service" || true
     fi
   done
+}
+if [ "${#missing[@]}" -gt 0 ]; then
+  why="the sensor build and the agent"
+  [ "$profile" = test ] && why="the sensor build, the agent and the test suite's receivers and tools"
+  aegis_step "apt packages (${missing[*]}) for $why" apt_install_missing
+else
+  aegis_note "apt packages already installed (${#wanted[@]} for profile '$profile')"
 fi
 
-# syslog-ng (tests only) is unpacked into a cache directory, never installed: it conflicts with rsyslog.
-if [ "$profile" = test ]; then bash scripts/setup-syslog-ng.sh; fi
+# Node: the machine's when it is a supported LTS (scripts/lib/node.sh has the table), else the pinned official build.
+if [ "$(aegis_node_choice)" = cache ]; then
+  machine_node="$(command -v node 2>/dev/null || true)"
+  found="no node on PATH"
+  [ -n "$machine_node" ] && found="$machine_node is $("$machine_node" --version 2>/dev/null || echo 'an unknown version'), not a supported LTS"
+  [ -n "$machine_node" ] && [ "${AEGIS_NODE:-}" = cache ] && found="AEGIS_NODE=cache"
+  if aegis_node_installed; then
+    aegis_note "already have node $AEGIS_NODE_VERSION in $AEGIS_NODE_DIR ($found)"
+  else
+    aegis_step "node $AEGIS_NODE_VERSION + npm $AEGIS_NPM_VERSION from the npm registry into $AEGIS_NODE_DIR ($found)" aegis_node_install
+  fi
+fi
+aegis_use_node
+node_line="node $(node --version) at $(command -v node), npm $(npm --version)"
 
-# npm ci only when the lockfile changed since the last install (node_modules/.aegis-lock-sha256 records it).
-lock_sum="$(sha256sum package-lock.json | cut -d' ' -f1)"
+# syslog-ng (tests only) is unpacked into a cache directory, never installed: it conflicts with rsyslog.
+if [ "$profile" = test ]; then
+  if bash scripts/setup-syslog-ng.sh check; then
+    aegis_note "already have syslog-ng (unpacked in the cache) for the syslog-ng tests"
+  else
+    aegis_step "syslog-ng, unpacked into the cache for the syslog-ng tests (not installed: it conflicts with rsyslog)" bash scripts/setup-syslog-ng.sh
+  fi
+fi
+
+# npm ci only when the lockfile or the node changed since the last install (node_modules/.aegis-lock-sha256 records
+# both). npm ci also runs the package's install script, which builds the native addon (scripts/build-native.js).
+lock_sum="$(sha256sum package-lock.json | cut -d' ' -f1) $(node --version)"
 if [ ! -d node_modules ] || [ "$(cat node_modules/.aegis-lock-sha256 2>/dev/null)" != "$lock_sum" ]; then
-  echo "setup: npm ci" >&2
-  # node-gyp builds native code against the Node headers on this machine, never downloaded ones.
-  npm_config_nodedir=/usr npm ci --no-audit --no-fund >&2
+  aegis_step "npm ci (package-lock.json changed or first install; $node_line)" npm ci --no-audit --no-fund
   echo "$lock_sum" > node_modules/.aegis-lock-sha256
+else
+  aegis_note "node_modules already match package-lock.json ($node_line)"
 fi
 
 # The official OCSF schema exports (1.0-1.8) and a JSON Schema generator for them, from the PyPI package
@@ -91,23 +126,33 @@ fi
 OCSF_PKG_VERSION=1.2.0
 OCSF_PKG_SHA256=64d819042d20c3c04bc0d024c7c47c41006ebbe0209ce768ba6efa1240106708
 ocsf_dir=".cache/ocsf-json-schema-$OCSF_PKG_VERSION"
-if [ "$profile" = test ] && [ ! -f "$ocsf_dir/.complete" ]; then
-  echo "setup: fetching ocsf-json-schema $OCSF_PKG_VERSION (PyPI)" >&2
+fetch_ocsf() {
+  local tmp_whl status=0
   tmp_whl="$(mktemp -d)"
-  if python3 -m pip download --quiet --no-deps --only-binary=:all: --dest "$tmp_whl" "ocsf-json-schema==$OCSF_PKG_VERSION" >&2 &&
+  if python3 -m pip download --quiet --no-deps --only-binary=:all: --dest "$tmp_whl" "ocsf-json-schema==$OCSF_PKG_VERSION" &&
     echo "$OCSF_PKG_SHA256  $(ls "$tmp_whl"/*.whl)" | sha256sum --check --quiet; then
-    rm -rf "$ocsf_dir" && mkdir -p "$ocsf_dir"
-    python3 -m zipfile -e "$tmp_whl"/*.whl "$ocsf_dir" && touch "$ocsf_dir/.complete"
+    rm -rf "$ocsf_dir" && mkdir -p "$ocsf_dir" &&
+      python3 -m zipfile -e "$tmp_whl"/*.whl "$ocsf_dir" && touch "$ocsf_dir/.complete" || status=$?
   else
-    echo "setup: could not fetch ocsf-json-schema; the OCSF schema validation test will be skipped" >&2
+    echo "could not fetch ocsf-json-schema; the OCSF schema validation test will be skipped"
+    status=3
   fi
   rm -rf "$tmp_whl"
+  return "$status"
+}
+if [ "$profile" = test ]; then
+  if [ -f "$ocsf_dir/.complete" ]; then
+    aegis_note "already have ocsf-json-schema $OCSF_PKG_VERSION (PyPI) for the OCSF validation test"
+  else
+    aegis_step "ocsf-json-schema $OCSF_PKG_VERSION (PyPI, hash-pinned) for the OCSF validation test" fetch_ocsf
+  fi
 fi
 
-# The BPF objects and the native addon: incremental, so cheap when nothing changed; when a prerequisite is
-# missing it says which and the sensor reports that it cannot run (the replay source still works).
-echo "setup: building the eBPF sensor (bpf/, native/)" >&2
-npm_config_nodedir=/usr npm run --silent build:native >&2
+# The BPF objects and the native addon: incremental, so cheap when nothing changed (rebuilt when the node changed);
+# when a prerequisite is missing it says which and the sensor reports that it cannot run (the replay source works).
+aegis_step "eBPF sensor build (bpf/, native/ against $(node --version)'s headers)" npm run --silent build:native
+if [ -f native/build/unavailable.json ]; then
+  aegis_note "the eBPF sensor was NOT built: $(node -p 'require("./native/build/unavailable.json").reason')"
+fi
 
-echo "setup: building (tsc)" >&2
-npm run --silent build >&2
+aegis_step "TypeScript build (tsc, incremental)" npm run --silent build

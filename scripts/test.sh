@@ -5,15 +5,29 @@
 #   bash scripts/test.sh sinks/file only test files whose path contains this
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib/steps.sh
+source scripts/lib/node.sh
+aegis_log_open setup # one log for the set-up and the test services; setup.sh appends to it
 bash scripts/setup.sh test
+aegis_use_node
 # Real receivers the tests start on loopback ports: provisioned (downloaded from Maven Central / built from the Go
 # module proxy) once and cached under ${AEGIS_CACHE_DIR:-~/.cache/aegisbpf}; warm runs take well under a second.
-echo "test: provisioning test services (cached)" >&2
-bash scripts/services/elasticsearch.sh install >&2
-bash scripts/services/otelcol-hec.sh install >&2
+es_home="$(bash scripts/services/elasticsearch.sh info | sed -n 's/^home=//p')"
+es_version="$(bash scripts/services/elasticsearch.sh info | sed -n 's/^version=//p')"
+AEGIS_STEP_DONE=""
+[ -f "$es_home/.aegis-installed" ] && AEGIS_STEP_DONE="already have Elasticsearch $es_version (Maven Central) in $es_home"
+AEGIS_STEP_DONE="$AEGIS_STEP_DONE" aegis_step "Elasticsearch $es_version (Maven Central, sha512-pinned) for the Elasticsearch sink tests" \
+  bash scripts/services/elasticsearch.sh install
+AEGIS_STEP_DONE=""
+hec_info="$(bash scripts/services/otelcol-hec.sh info 2>/dev/null || true)"
+grep -q '^built=yes$' <<<"$hec_info" &&
+  AEGIS_STEP_DONE="already have the OTel HEC receiver in $(sed -n 's/^binary=//p' <<<"$hec_info")"
+AEGIS_STEP_DONE="$AEGIS_STEP_DONE" aegis_step "OTel collector with the Splunk HEC receiver (built with Go from the module proxy) for the HEC sink tests" \
+  bash scripts/services/otelcol-hec.sh install
+unset AEGIS_STEP_DONE
 echo "test: import layers (scripts/check-imports.js)" >&2
 node scripts/check-imports.js
 echo "test: eslint" >&2
-npx --no-install eslint --max-warnings=0 .
-echo "test: node --test" >&2
+./node_modules/.bin/eslint --max-warnings=0 . # not npx: npm warns about each unknown key in ~/.npmrc
+echo "test: node --test ($(node --version))" >&2
 node scripts/run-tests.js "$@"
