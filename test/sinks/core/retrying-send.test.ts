@@ -69,7 +69,7 @@ test('Retry-After overrides the jitter; the retry deadline dead-letters with the
   await s.sender.deliver(s.records, 1);
   assert.ok(s.transport.calls[1]!.at - s.transport.calls[0]!.at >= 110);
   await s.done();
-  const d = setup(Array.from({ length: 100 }, () => ({ kind: 'retryable' as const, reason: 'refused' })), { maxDurationMillis: 30, initialBackoffMillis: 10, maxBackoffMillis: 10 });
+  const d = setup(Array.from({ length: 100 }, () => ({ kind: 'retryable' as const, reason: 'refused' })), { maxDurationMillis: 300, initialBackoffMillis: 10, maxBackoffMillis: 10 });
   await d.sender.deliver(d.records, 1);
   assert.equal(d.stats.deadLettered, 6);
   assert.equal(d.stats.delivered, 0);
