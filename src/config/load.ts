@@ -16,6 +16,7 @@ import type { ValidatorSpec } from '../util/precompiled-validator';
 import { createAjv2020, loadValidator } from '../util/precompiled-validator';
 import type { LogLevel } from '../util/logger';
 import { parseLogLevel } from '../util/logger';
+import type { NamedEntry, PipelineConfig } from '../pipeline/config';
 import { compileExpression } from '../pipeline/expr';
 import { getProcessorDefinition } from '../pipeline/processors/registry';
 import { getSourceDefinition } from '../pipeline/sources/registry';
@@ -27,28 +28,12 @@ import type { EnvProblem } from './env';
 import { NAME_PATTERN, buildConfigSchema } from './schema';
 import { extraConfigSections } from './sections';
 
-export interface NamedEntry {
-  readonly name: string;
-  readonly type: string;
-  /** The entry as configured (env substituted, validated), `type` included. */
-  readonly raw: Readonly<Record<string, unknown>>;
-}
+export type { NamedEntry };
 
-export interface RouteConfig {
-  readonly name: string;
-  readonly when: string | undefined;
-  readonly sinks: readonly string[];
-}
-
-export interface AegisConfig {
-  readonly dataDir: string;
+/** The validated configuration: what the pipeline runs from (PipelineConfig, defined below config) plus the daemon's keys. */
+export interface AegisConfig extends PipelineConfig {
   readonly logLevel: LogLevel;
   readonly shutdownTimeoutMillis: number;
-  readonly deadLetter: { readonly path: string | undefined; readonly maxBytes: number };
-  readonly sources: readonly NamedEntry[];
-  readonly processors: readonly NamedEntry[];
-  readonly routes: readonly RouteConfig[];
-  readonly sinks: readonly NamedEntry[];
   /** The whole validated document (env substituted), for sections owned elsewhere. */
   readonly document: Readonly<Record<string, unknown>>;
 }

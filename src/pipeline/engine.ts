@@ -7,23 +7,19 @@
  * so the pipeline itself holds a bounded number of events.
  */
 import os from 'node:os';
-import type { AegisConfig } from '../config/load';
-import { resolveSecretFiles } from '../config/secrets';
-import { createFormatter } from '../formatters/registry';
-import type { FormatSpec } from '../formatters/types';
-import { getSinkDefinition } from '../sinks/registry';
-import { mergeCoreDefaults, parseCoreOptions } from '../sinks/core/config';
+import { buildSink } from '../sinks/build';
 import type { DeadLetterQueue } from '../sinks/core/dead-letter';
 import { createDeadLetterQueue } from '../sinks/core/dead-letter';
 import type { Sink } from '../sinks/core/sink';
-import { createSink } from '../sinks/core/sink';
 import type { ShutdownReport } from '../sinks/core/types';
 import type { StatsRegistry } from '../telemetry/stats';
-import { createSinkStats, createSourceStats, createStatsRegistry } from '../telemetry/stats';
+import { createSourceStats, createStatsRegistry } from '../telemetry/stats';
 import { sleep } from '../sinks/core/retry';
 import { AegisError, describeError } from '../util/errors';
 import type { Logger } from '../util/logger';
+import { resolveSecretFiles } from '../util/secrets';
 import { monotonicZeroWallNanos } from '../util/time';
+import type { PipelineConfig } from './config';
 import { getProcessorDefinition } from './processors/registry';
 import type { Processor } from './processors/types';
 import { createRouter } from './router';
@@ -61,7 +57,7 @@ export interface Pipeline {
   reopen(): Promise<void>;
 }
 
-export function createPipeline(config: AegisConfig, options: PipelineOptions): Pipeline {
+export function createPipeline(config: PipelineConfig, options: PipelineOptions): Pipeline {
   const logger = options.logger;
   const hostname = options.hostname ?? os.hostname();
   const stats = options.stats ?? createStatsRegistry();
@@ -72,23 +68,10 @@ export function createPipeline(config: AegisConfig, options: PipelineOptions): P
   const requireHealthy = new Set<string>();
   const healthcheckEnabled = new Set<string>();
   for (const entry of config.sinks) {
-    const def = getSinkDefinition(entry.type);
-    if (def === undefined) throw new AegisError('AEGIS_ERR_CONFIG_INVALID', `Unknown sink type '${entry.type}'.`);
-    const raw = resolveSecretFiles(`sinks.${entry.name}`, entry.raw, def.secrets, logger);
-    const formatter = createFormatter<unknown>((raw.format as FormatSpec | undefined) ?? def.formats.default, { hostname, version: options.version });
-    const sinkLogger = logger.child(`sink.${entry.name}`);
-    const core = parseCoreOptions(raw, mergeCoreDefaults(def.coreDefaults));
-    const sinkStats = createSinkStats(entry.name, entry.type, core.buffer);
-    const transport = def.createTransport(def.parse(raw), { name: entry.name, logger: sinkLogger, formatter, hostname, dataDir: config.dataDir, version: options.version, stats: sinkStats });
-    stats.sinks.set(entry.name, sinkStats);
-    // Ready while the sink is healthy: sends and healthchecks (start-up, and periodic ones by the daemon) keep
-    // `healthy` current; the check itself does no I/O.
-    stats.readiness.register(`sink.${entry.name}`, () =>
-      sinkStats.healthy ? { ready: true } : { ready: false, reason: `sink '${entry.name}' is unhealthy: ${sinkStats.lastError ?? 'healthcheck failed'}` },
-    );
-    sinks.set(entry.name, createSink({ name: entry.name, type: entry.type, transport, formatter, stats: sinkStats, logger: sinkLogger, deadLetter }, core));
-    if (core.healthcheck.enabled) healthcheckEnabled.add(entry.name);
-    if (core.healthcheck.require) requireHealthy.add(entry.name);
+    const built = buildSink(entry, { logger, hostname, version: options.version, dataDir: config.dataDir, stats, deadLetter });
+    sinks.set(entry.name, built.sink);
+    if (built.healthcheck.enabled) healthcheckEnabled.add(entry.name);
+    if (built.healthcheck.require) requireHealthy.add(entry.name);
   }
 
   // Processors

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { validateConfigText, loadConfigFile } from '../../src/config/load';
 import { allowedFormats } from '../../src/config/schema';
 import { substituteEnv } from '../../src/config/env';
-import { resolveSecretFiles, redactSecrets } from '../../src/config/secrets';
+import { resolveSecretFiles, redactSecrets } from '../../src/util/secrets';
 import { makeTempDir } from '../helpers/tmp';
 import { sinkTypes } from '../../src/sinks/registry';
 

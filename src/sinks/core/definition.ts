@@ -1,7 +1,8 @@
 /**
  * What a sink type registers: its config schema (pure), how to check and parse it (pure), and how to build its
  * transport (impure). Every sink directory has config.ts, transport.ts, retry-policy.ts, healthcheck.ts, index.ts;
- * index.ts exports the SinkDefinition and src/sinks/registry.ts lists it.
+ * index.ts exports the SinkDefinition and src/sinks/registry.ts lists it. src/sinks/build.ts turns a configured
+ * entry into a running sink from it.
  */
 import type { FormatSpec, Formatter, JsonSchemaObject } from '../../formatters/types';
 import type { Logger } from '../../util/logger';
@@ -39,4 +40,10 @@ export interface SinkDefinition<C = unknown, R = string> {
   /** Convert the validated sink-specific keys (secrets already resolved) into the transport's config; pure. */
   parse(raw: Readonly<Record<string, unknown>>): C;
   createTransport(config: C, context: SinkBuildContext<R>): Transport<R>;
+  /**
+   * Encoded size in bytes of one record, as the batch and buffer bounds count it. Optional: the core's default is
+   * the UTF-8 length of a string and the byteLength of binary data. A record sink (key, headers, value) supplies
+   * its own, so that its bounds count what it really sends.
+   */
+  sizeOf?(data: R): number;
 }

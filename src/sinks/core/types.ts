@@ -43,6 +43,21 @@ export type SendResult =
     }
   | { readonly kind: 'too_large'; readonly reason: string };
 
+/**
+ * Whether a response is retryable: a sink's retry-policy.ts implements it (when to retry is the core's
+ * retrying-send.ts). Small pure functions, tested on their own:
+ * - classifyFailure: a failure before the receiver answered (a thrown error, a refused connection, an I/O error);
+ *   nothing was acknowledged.
+ * - classifyAnswer: the receiver's answer (HTTP status and body, a RELP response). Absent where the protocol has no
+ *   answer beyond write completion (file, stdout).
+ * `Outcome` is SendResult, or a richer value the transport resolves further (HEC: accepted with an ackId, a bad event
+ * to isolate, a channel to replace).
+ */
+export interface RetryLogic<Failure = unknown, Answer = never, Outcome = SendResult> {
+  classifyFailure(failure: Failure): Outcome;
+  classifyAnswer?(answer: Answer): Outcome;
+}
+
 export type HealthResult = { readonly healthy: true } | { readonly healthy: false; readonly reason: string };
 
 /** A transport moves encoded records to one receiver and adds only its protocol's envelope and framing. */

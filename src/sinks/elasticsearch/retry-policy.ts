@@ -17,7 +17,7 @@
  * Retrying a whole batch is always safe: `create` with deterministic ids turns every already-indexed item into a 409.
  */
 import { parseRetryAfter } from '../core/retry';
-import type { SendResult } from '../core/types';
+import type { RetryLogic, SendResult } from '../core/types';
 
 export interface BulkItemError {
   readonly type?: string;
@@ -143,3 +143,18 @@ export function classifyClientError(err: unknown): SendResult {
   const unhealthy = name === 'ProductNotSupportedError' || /certificate|self.signed|unable to verify|ERR_TLS|SSL/i.test(message);
   return { kind: 'retryable', reason: `elasticsearch request failed (${name}): ${message}`, unhealthy };
 }
+
+/** An answer to one `_bulk` request of `count` documents. */
+export interface ElasticsearchAnswer {
+  readonly status: number;
+  readonly body: unknown;
+  readonly retryAfterHeader: string | undefined;
+  readonly count: number;
+}
+
+/** 2xx: classify per item; anything else: classify the whole request by its status. */
+export const elasticsearchRetryLogic = {
+  classifyFailure: classifyClientError,
+  classifyAnswer: (a: ElasticsearchAnswer): SendResult =>
+    a.status >= 200 && a.status < 300 ? classifyBulkResponse(a.body, a.count) : classifyHttpStatus(a.status, a.body, a.retryAfterHeader),
+} satisfies RetryLogic<unknown, ElasticsearchAnswer>;

@@ -18,7 +18,7 @@ import { checkElasticsearchHealth, fetchVersion } from './healthcheck';
 import type { ServerVersion } from './healthcheck';
 import type { InstallReport } from './install';
 import { installElasticContent } from './install';
-import { classifyBulkResponse, classifyClientError, classifyHttpStatus } from './retry-policy';
+import { elasticsearchRetryLogic } from './retry-policy';
 import { documentId, indexName } from './target';
 
 const gzip = promisify(zlib.gzip);
@@ -114,9 +114,8 @@ export function createElasticsearchTransport(config: ElasticsearchSinkConfig, op
     }
     if (signal.aborted) return { kind: 'retryable', reason: 'aborted before sending' };
     const res = await rawRequest(client, { method: 'POST', path: '/_bulk', querystring: await queryFor(signal), bulkBody: payload, headers, signal });
-    if (!res.ok) return classifyClientError(res.error);
-    if (res.status >= 200 && res.status < 300) return classifyBulkResponse(res.body, batch.records.length);
-    return classifyHttpStatus(res.status, res.body, header(res.headers, 'retry-after'));
+    if (!res.ok) return elasticsearchRetryLogic.classifyFailure(res.error);
+    return elasticsearchRetryLogic.classifyAnswer({ status: res.status, body: res.body, retryAfterHeader: header(res.headers, 'retry-after'), count: batch.records.length });
   };
 
   return {

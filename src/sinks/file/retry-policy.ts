@@ -4,7 +4,7 @@
  * and the events wait in the buffer; the ones that need an operator also mark the sink unhealthy.
  */
 import { describeError } from '../../util/errors';
-import type { SendResult } from '../core/types';
+import type { RetryLogic, SendResult } from '../core/types';
 
 const NEEDS_OPERATOR = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOSPC', 'EDQUOT', 'EISDIR', 'ENOTDIR', 'ENOENT']);
 
@@ -13,3 +13,6 @@ export function classifyFileError(err: unknown): SendResult {
   const reason = `file write failed: ${describeError(err)}`;
   return { kind: 'retryable', reason, unhealthy: typeof code === 'string' && NEEDS_OPERATOR.has(code) };
 }
+
+/** A write either completes or fails with an errno: no answer to classify. */
+export const fileRetryLogic = { classifyFailure: classifyFileError } satisfies RetryLogic;

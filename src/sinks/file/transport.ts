@@ -12,7 +12,7 @@ import { concatRecords } from '../core/concat';
 import type { Batch, SendResult, Transport } from '../core/types';
 import type { FileSinkConfig } from './config';
 import { checkFileWritable } from './healthcheck';
-import { classifyFileError } from './retry-policy';
+import { fileRetryLogic } from './retry-policy';
 import { createSerializer } from '../core/serialize';
 
 export interface FileTransport extends Transport<string> {
@@ -100,7 +100,7 @@ export function createFileTransport(config: FileSinkConfig): FileTransport {
             await closeHandle().catch(() => undefined);
           }
         }
-        return classifyFileError(err);
+        return fileRetryLogic.classifyFailure(err);
       }
     });
 

@@ -17,7 +17,7 @@
  * | other 4xx                                | rejected (dead-letter)                                           |
  */
 import { parseRetryAfter } from '../core/retry';
-import type { SendResult } from '../core/types';
+import type { RetryLogic, SendResult } from '../core/types';
 
 /** What a HEC answer says, parsed leniently. */
 export interface HecAnswer {
@@ -110,3 +110,6 @@ export function classifyHecAnswer(a: HecAnswer): HecOutcome {
 export function classifyHttpFailure(error: string): Extract<SendResult, { kind: 'retryable' }> {
   return { kind: 'retryable', reason: `HEC request failed: ${error}` };
 }
+
+/** HEC's RetryLogic: a request without an answer, or a parsed answer (whose outcome the transport resolves further). */
+export const hecRetryLogic = { classifyFailure: classifyHttpFailure, classifyAnswer: classifyHecAnswer } satisfies RetryLogic<string, HecAnswer, HecOutcome>;

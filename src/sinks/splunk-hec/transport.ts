@@ -10,7 +10,8 @@
  *
  * A bad event must not hold the other events hostage: on 400 with `invalid-event-number: n` (Splunk indexed 0…n−1),
  * event n is dead-lettered and n+1… are resent; on a data error without a number (receivers that reject the whole
- * request) the batch is bisected until the bad events are isolated. Everything else maps through retry-policy.ts.
+ * request) the batch is bisected (the core's halveBatch, as for too_large) until the bad events are isolated.
+ * Everything else maps through retry-policy.ts.
  *
  * The token is only ever written into the Authorization header. Reasons and log lines are built from HEC answers,
  * from which any occurrence of the token is removed anyway (`redact`).
@@ -21,6 +22,7 @@ import zlib from 'node:zlib';
 import type { Logger } from '../../util/logger';
 import type { SinkStats } from '../../telemetry/stats';
 import { concatRecords } from '../core/concat';
+import { halveBatch } from '../core/retrying-send';
 import type { Batch, EncodedRecord, HealthResult, SendResult, Transport } from '../core/types';
 import type { AckQueryResult, AckTracker } from './ack-tracker';
 import { createAckTracker } from './ack-tracker';
@@ -28,7 +30,7 @@ import type { HecSinkConfig } from './config';
 import { checkHecHealth } from './healthcheck';
 import type { HttpAnswer, HttpClient, HttpFailure } from './http';
 import { createHttpClient } from './http';
-import { classifyHecAnswer, classifyHttpFailure, describeAnswer, parseHecAnswer } from './retry-policy';
+import { describeAnswer, hecRetryLogic, parseHecAnswer } from './retry-policy';
 
 const gzip = promisify(zlib.gzip);
 
@@ -175,9 +177,9 @@ export function createHecTransport(config: HecSinkConfig, context: HecTransportC
     if (!r.ok) {
       // Written completely but unanswered: the receiver may have indexed it, so the resend may duplicate it.
       if (r.sent) possibleDuplicates(records.length);
-      return { kind: 'fail', result: classifyHttpFailure(failureReason(r)) };
+      return { kind: 'fail', result: hecRetryLogic.classifyFailure(failureReason(r)) };
     }
-    const outcome = classifyHecAnswer(answerOf(r));
+    const outcome = hecRetryLogic.classifyAnswer(answerOf(r));
     switch (outcome.kind) {
       case 'accepted': {
         if (!ackOn || fallback) return { kind: 'ok' };
@@ -229,14 +231,15 @@ export function createHecTransport(config: HecSinkConfig, context: HecTransportC
       const rest = await sendSlice(records.slice(r.index + 1), signal);
       return combine([{ offset: r.index + 1, length: records.length - r.index - 1, result: rest }], rejected, []);
     }
-    if (records.length === 1) return { kind: 'mixed', retry: [], rejected: [{ index: 0, reason: r.reason }] };
-    const mid = Math.ceil(records.length / 2);
-    const left = await sendSlice(records.slice(0, mid), signal);
+    const halves = halveBatch(records);
+    if (halves === undefined) return { kind: 'mixed', retry: [], rejected: [{ index: 0, reason: r.reason }] };
+    const mid = halves[0].length;
+    const left = await sendSlice(halves[0], signal);
     if (left.kind === 'fail') {
       // The receiver itself is in trouble (not the data): leave the rest for the core's retry.
       return combine([{ offset: 0, length: mid, result: left }], [], range(mid, records.length));
     }
-    const right = await sendSlice(records.slice(mid), signal);
+    const right = await sendSlice(halves[1], signal);
     return combine([{ offset: 0, length: mid, result: left }, { offset: mid, length: records.length - mid, result: right }], [], []);
   };
 

@@ -4,7 +4,7 @@
  */
 import type { Batch, SendResult, Transport } from '../core/types';
 import { checkStdout } from './healthcheck';
-import { classifyStdoutError } from './retry-policy';
+import { stdoutRetryLogic } from './retry-policy';
 
 export function createStreamTransport(stream: NodeJS.WritableStream = process.stdout): Transport<string> {
   let broken: unknown;
@@ -14,16 +14,16 @@ export function createStreamTransport(stream: NodeJS.WritableStream = process.st
   });
   return {
     send(batch: Batch<string>): Promise<SendResult> {
-      if (broken !== undefined) return Promise.resolve(classifyStdoutError(broken));
+      if (broken !== undefined) return Promise.resolve(stdoutRetryLogic.classifyFailure(broken));
       let text = '';
       for (const r of batch.records) text += r.data + '\n';
       return new Promise<SendResult>((resolve) => {
         try {
           stream.write(text, (err?: Error | null) => {
-            resolve(err ? classifyStdoutError(err) : { kind: 'delivered' });
+            resolve(err ? stdoutRetryLogic.classifyFailure(err) : { kind: 'delivered' });
           });
         } catch (err) {
-          resolve(classifyStdoutError(err));
+          resolve(stdoutRetryLogic.classifyFailure(err));
         }
       });
     },

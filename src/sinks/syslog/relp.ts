@@ -16,7 +16,7 @@ import { AbortedError } from './connection';
 import { truncateMessage } from './framing';
 import { RELP_MAX_TXNR, RelpSession } from './relp-session';
 import type { RspOutcome } from './relp-session';
-import { classifySyslogError, describeSyslogFailure, isRelpSuccess } from './retry-policy';
+import { syslogRetryLogic, describeSyslogFailure, isRelpSuccess } from './retry-policy';
 import type { SyslogTransportDeps } from './shared';
 import { failureContext, increment, reportFailure, streamTarget } from './shared';
 import { createSerializer } from '../core/serialize';
@@ -33,6 +33,7 @@ export function createRelpTransport(config: SyslogSinkConfig, deps: SyslogTransp
   const { logger, counters } = deps;
   const target: StreamTarget = streamTarget(config);
   const context = failureContext(config);
+  const retryLogic = syslogRetryLogic(context);
   const sessionOptions = {
     window: config.relpWindow,
     maxTxnr: internals.maxTxnr ?? RELP_MAX_TXNR,
@@ -134,7 +135,7 @@ export function createRelpTransport(config: SyslogSinkConfig, deps: SyslogTransp
       });
       if (openError !== undefined) {
         reportFailure(logger, openError, context);
-        return classifySyslogError(openError, context);
+        return retryLogic.classifyFailure(openError);
       }
       // Phase 2, outside the lock: with request.concurrency > 1 the next batch is queued while this one's answers
       // arrive, so the stream never idles between batches. Every queued command settles (answered, or lost).

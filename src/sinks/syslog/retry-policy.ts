@@ -6,7 +6,7 @@
  * A RELP `rsp` other than 200 for one message is the receiver refusing that message: it goes to the dead-letter file.
  */
 import { describeError } from '../../util/errors';
-import type { SendResult } from '../core/types';
+import type { RetryLogic, SendResult } from '../core/types';
 import type { SyslogTlsConfig } from './config';
 import { describeTlsError } from './tls';
 
@@ -42,6 +42,14 @@ export function describeSyslogFailure(err: unknown, context: FailureContext): { 
 export function classifySyslogError(err: unknown, context: FailureContext): SendResult {
   const { reason, needsOperator } = describeSyslogFailure(err, context);
   return { kind: 'retryable', reason, unhealthy: needsOperator };
+}
+
+/**
+ * The syslog transports' RetryLogic for one receiver. Failures only: a RELP `rsp` is per message (isRelpSuccess),
+ * and plain TCP/TLS/UDP have no answer beyond write completion.
+ */
+export function syslogRetryLogic(context: FailureContext): RetryLogic {
+  return { classifyFailure: (err) => classifySyslogError(err, context) };
 }
 
 /** RELP: whether an `rsp` status acknowledges the message. */

@@ -18,7 +18,7 @@ import type { SyslogSinkConfig } from './config';
 import { AbortedError, openStream } from './connection';
 import { frameMessages } from './framing';
 import { checkStream } from './healthcheck';
-import { classifySyslogError, describeSyslogFailure } from './retry-policy';
+import { syslogRetryLogic, describeSyslogFailure } from './retry-policy';
 import type { SyslogTransportDeps } from './shared';
 import { failureContext, increment, reportFailure, streamTarget } from './shared';
 import { createSerializer } from '../core/serialize';
@@ -49,6 +49,7 @@ export function createStreamTransport(config: SyslogSinkConfig, deps: SyslogTran
   const { logger, counters } = deps;
   const target = streamTarget(config);
   const context = failureContext(config);
+  const retryLogic = syslogRetryLogic(context);
   let conn: Conn | undefined;
   /** Records whose write was issued on a connection that failed before confirming it. */
   const maybeReceived = new WeakSet<EncodedRecord<string>>();
@@ -130,7 +131,7 @@ export function createStreamTransport(config: SyslogSinkConfig, deps: SyslogTran
         c = await connect(signal);
       } catch (err) {
         reportFailure(logger, err, context);
-        return classifySyslogError(err, context);
+        return retryLogic.classifyFailure(err);
       }
       const chunks = frameMessages(batch.records, config.framing, config.maxMessageBytes, () => {
         increment(counters, 'truncated_total');

@@ -12,7 +12,7 @@ import type { Batch, HealthResult, SendResult, Transport } from '../core/types';
 import type { SyslogSinkConfig } from './config';
 import { truncateMessage } from './framing';
 import { checkUdp, resolveUdp } from './healthcheck';
-import { classifySyslogError, describeSyslogFailure } from './retry-policy';
+import { syslogRetryLogic, describeSyslogFailure } from './retry-policy';
 import type { SyslogTransportDeps } from './shared';
 import { failureContext, increment, reportFailure } from './shared';
 import { createSerializer } from '../core/serialize';
@@ -20,6 +20,7 @@ import { createSerializer } from '../core/serialize';
 export function createUdpTransport(config: SyslogSinkConfig, deps: SyslogTransportDeps): Transport<string> {
   const { logger, counters } = deps;
   const context = failureContext(config);
+  const retryLogic = syslogRetryLogic(context);
   let socket: dgram.Socket | undefined;
 
   const serialized = createSerializer();
@@ -52,7 +53,7 @@ export function createUdpTransport(config: SyslogSinkConfig, deps: SyslogTranspo
         s = await open();
       } catch (err) {
         reportFailure(logger, err, context);
-        return classifySyslogError(err, context);
+        return retryLogic.classifyFailure(err);
       }
       const results: Promise<Error | null>[] = [];
       for (const rec of batch.records) {

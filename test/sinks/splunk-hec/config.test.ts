@@ -5,7 +5,7 @@ import path from 'node:path';
 import { validateConfigText } from '../../../src/config/load';
 import { parseHecConfig } from '../../../src/sinks/splunk-hec/config';
 import { getSinkDefinition } from '../../../src/sinks/registry';
-import { resolveSecretFiles } from '../../../src/config/secrets';
+import { resolveSecretFiles } from '../../../src/util/secrets';
 import { makeTempDir } from '../../helpers/tmp';
 
 const ENV = { SPLUNK_HEC_TOKEN: 'tok-123456', AEGIS_DATA_DIR: '/tmp/x' };

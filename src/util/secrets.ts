@@ -3,8 +3,8 @@
  * redacted wherever configuration is printed or logged.
  */
 import fs from 'node:fs';
-import { AegisError, describeError } from '../util/errors';
-import type { Logger } from '../util/logger';
+import { AegisError, describeError } from './errors';
+import type { Logger } from './logger';
 
 /** Return a copy of `raw` in which every `<secret>_file` is replaced by `<secret>` read from that file. */
 export function resolveSecretFiles(

@@ -1,0 +1,64 @@
+/**
+ * Build one sink from its configured entry: read its secret files, create its formatter, fill the core options
+ * from the sink type's defaults, create its counters and readiness check, its transport, and the sink core around
+ * it. The pipeline only loops over the configured sinks calling buildSink(); a new sink type needs nothing here.
+ */
+import { createFormatter } from '../formatters/registry';
+import type { FormatSpec } from '../formatters/types';
+import type { StatsRegistry } from '../telemetry/stats';
+import { createSinkStats } from '../telemetry/stats';
+import { AegisError } from '../util/errors';
+import type { Logger } from '../util/logger';
+import { resolveSecretFiles } from '../util/secrets';
+import type { HealthcheckOptions } from './core/config';
+import { mergeCoreDefaults, parseCoreOptions } from './core/config';
+import type { DeadLetterQueue } from './core/dead-letter';
+import type { Sink } from './core/sink';
+import { createSink } from './core/sink';
+import { getSinkDefinition } from './registry';
+
+/** A configured sink: its name, its type, and the validated entry (env substituted, `type` included). */
+export interface SinkEntry {
+  readonly name: string;
+  readonly type: string;
+  readonly raw: Readonly<Record<string, unknown>>;
+}
+
+/** What every sink of one pipeline shares. */
+export interface BuildContext {
+  readonly logger: Logger;
+  readonly hostname: string;
+  readonly version: string;
+  readonly dataDir: string;
+  /** The sink's counters are registered here (`stats.sinks`), and its readiness check (`stats.readiness`). */
+  readonly stats: StatsRegistry;
+  readonly deadLetter: DeadLetterQueue;
+}
+
+export interface BuiltSink {
+  readonly sink: Sink;
+  /** Whether the pipeline runs the sink's healthcheck (at start, and periodically), and must refuse to start on failure. */
+  readonly healthcheck: HealthcheckOptions;
+}
+
+/** Throws AegisError for an unknown type or an unreadable secret file (the config was validated before). */
+export function buildSink(entry: SinkEntry, context: BuildContext): BuiltSink {
+  const def = getSinkDefinition(entry.type);
+  if (def === undefined) throw new AegisError('AEGIS_ERR_CONFIG_INVALID', `Unknown sink type '${entry.type}'.`);
+  const { logger, hostname, version, stats } = context;
+  const raw = resolveSecretFiles(`sinks.${entry.name}`, entry.raw, def.secrets, logger);
+  const formatter = createFormatter<unknown>((raw.format as FormatSpec | undefined) ?? def.formats.default, { hostname, version });
+  const sinkLogger = logger.child(`sink.${entry.name}`);
+  const core = parseCoreOptions(raw, mergeCoreDefaults(def.coreDefaults));
+  const sinkStats = createSinkStats(entry.name, entry.type, core.buffer);
+  const transport = def.createTransport(def.parse(raw), { name: entry.name, logger: sinkLogger, formatter, hostname, dataDir: context.dataDir, version, stats: sinkStats });
+  stats.sinks.set(entry.name, sinkStats);
+  // Ready while the sink is healthy: sends and healthchecks (start-up, and periodic ones by the daemon) keep
+  // `healthy` current; the check itself does no I/O.
+  stats.readiness.register(`sink.${entry.name}`, () =>
+    sinkStats.healthy ? { ready: true } : { ready: false, reason: `sink '${entry.name}' is unhealthy: ${sinkStats.lastError ?? 'healthcheck failed'}` },
+  );
+  const sizeOf = def.sizeOf === undefined ? undefined : def.sizeOf.bind(def);
+  const sink = createSink({ name: entry.name, type: entry.type, transport, formatter, sizeOf, stats: sinkStats, logger: sinkLogger, deadLetter: context.deadLetter }, core);
+  return { sink, healthcheck: core.healthcheck };
+}

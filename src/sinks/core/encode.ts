@@ -1,0 +1,45 @@
+/**
+ * Accepted events to buffered records: format each one, measure its encoded size (what the buffer and batch bounds
+ * count), stamp its arrival time. An event the formatter refuses goes to the dead-letter file on its own; the rest
+ * of the chunk goes on.
+ */
+import type { AegisEvent } from '../../event/types';
+import type { Formatter } from '../../formatters/types';
+import { describeError } from '../../util/errors';
+import type { BufferedRecord } from './buffer';
+import type { SinkOutcomes } from './outcomes';
+
+/** UTF-8 bytes of a string, byteLength of binary data, UTF-8 bytes of the JSON of anything else. */
+export function defaultSizeOf(data: unknown): number {
+  if (typeof data === 'string') return Buffer.byteLength(data);
+  if (data instanceof Uint8Array) return data.byteLength;
+  return Buffer.byteLength(JSON.stringify(data) ?? '');
+}
+
+export type Encoder<R> = (events: readonly AegisEvent[]) => BufferedRecord<R>[];
+
+export interface EncoderOptions<R> {
+  readonly formatter: Formatter<R>;
+  readonly sizeOf: (data: R) => number;
+  readonly now: () => number;
+  readonly outcomes: SinkOutcomes<R>;
+}
+
+export function createEncoder<R>(options: EncoderOptions<R>): Encoder<R> {
+  const { formatter, sizeOf, now, outcomes } = options;
+  return (events) => {
+    const at = now();
+    const out: BufferedRecord<R>[] = [];
+    let failed: { event: AegisEvent; reason: string }[] | undefined;
+    for (const event of events) {
+      try {
+        const data = formatter.format(event);
+        out.push({ event, data, bytes: sizeOf(data), at });
+      } catch (err) {
+        (failed ??= []).push({ event, reason: `format '${formatter.name}' failed: ${describeError(err)}` });
+      }
+    }
+    if (failed !== undefined) outcomes.formatFailed(failed);
+    return out;
+  };
+}

@@ -1,0 +1,97 @@
+/**
+ * Where a sink's records end, counted: delivered, dead-lettered (with a reason), or dropped because even the
+ * dead-letter file refused them; and the sink's health, which follows its sends and healthchecks. The sink core
+ * and its retrying send report every outcome here, so each counter has one writer.
+ *
+ * Health: a receiver that refused the credentials (or similar, `unhealthy` on a result), or UNHEALTHY_AFTER_FAILURES
+ * consecutive failed attempts, make the sink unhealthy; one acknowledged batch or a passing healthcheck recovers it.
+ */
+import type { AegisEvent } from '../../event/types';
+import type { SinkStats } from '../../telemetry/stats';
+import { increment } from '../../telemetry/stats';
+import type { ErrorCode } from '../../util/errors';
+import type { Logger } from '../../util/logger';
+import type { DeadLetterQueue } from './dead-letter';
+import type { EncodedRecord } from './types';
+
+/** Consecutive failed attempts after which a sink reports itself unhealthy. */
+export const UNHEALTHY_AFTER_FAILURES = 3;
+
+export interface SinkOutcomes<R> {
+  /** The receiver acknowledged these records (`duplicates` of them it already had). */
+  delivered(records: readonly EncodedRecord<R>[], duplicates: number): void;
+  /** One attempt failed and will be retried (or dead-lettered at the retry deadline). */
+  attemptFailed(reason: string): void;
+  markUnhealthy(reason: string): void;
+  /** A healthcheck passed. */
+  healthcheckPassed(): void;
+  /** Write records to the dead-letter file; what it cannot take is counted as dropped (dead_letter_failed). */
+  deadLetter(records: readonly EncodedRecord<R>[], code: ErrorCode, reason: string, attempts: number): Promise<void>;
+  /** Events the formatter could not encode: to the dead-letter file, in the background (accept() does not wait). */
+  formatFailed(failed: readonly { readonly event: AegisEvent; readonly reason: string }[]): void;
+}
+
+export interface OutcomeOptions {
+  readonly name: string;
+  readonly stats: SinkStats;
+  readonly logger: Logger;
+  readonly deadLetter: DeadLetterQueue;
+}
+
+export function createSinkOutcomes<R>(options: OutcomeOptions): SinkOutcomes<R> {
+  const { name, stats, logger: log, deadLetter } = options;
+  let consecutiveFailures = 0;
+
+  const countDeadLetterFailures = (count: number): void => {
+    if (count <= 0) return;
+    stats.deadLettered -= count;
+    increment(stats.dropped, 'dead_letter_failed', count);
+  };
+
+  const markUnhealthy = (reason: string): void => {
+    stats.lastError = reason;
+    if (stats.healthy) {
+      stats.healthy = false;
+      log.error('Sink is unhealthy; events wait in its buffer and are retried.', { sink: name, code: 'AEGIS_ERR_SINK_UNHEALTHY', reason });
+    }
+  };
+
+  return {
+    delivered(records, duplicates) {
+      let bytes = 0;
+      for (const r of records) bytes += r.bytes;
+      stats.delivered += records.length;
+      stats.deliveredBytes += bytes;
+      stats.batches++;
+      stats.duplicates += duplicates;
+      consecutiveFailures = 0;
+      if (!stats.healthy) {
+        stats.healthy = true;
+        log.info('Sink recovered: the receiver acknowledged a batch.', { sink: name });
+      }
+    },
+    attemptFailed(reason) {
+      stats.lastError = reason;
+      consecutiveFailures++;
+      if (consecutiveFailures >= UNHEALTHY_AFTER_FAILURES) markUnhealthy(reason);
+    },
+    markUnhealthy,
+    healthcheckPassed() {
+      if (!stats.healthy) log.info('Sink healthcheck passed.', { sink: name });
+      stats.healthy = true;
+    },
+    async deadLetter(records, code, reason, attempts) {
+      if (records.length === 0) return;
+      stats.deadLettered += records.length;
+      const written = await deadLetter.write(records.map((r) => ({ sink: name, code, reason, attempts, event: r.event })));
+      countDeadLetterFailures(records.length - written);
+    },
+    formatFailed(failed) {
+      stats.deadLettered += failed.length;
+      log.burst('ERROR', 'format-failed', 'Events could not be formatted and went to the dead-letter file.', { sink: name, count: failed.length, reason: failed[0]?.reason });
+      void deadLetter
+        .write(failed.map((f) => ({ sink: name, code: 'AEGIS_ERR_FORMAT' as const, reason: f.reason, attempts: 0, event: f.event })))
+        .then((written) => countDeadLetterFailures(failed.length - written));
+    },
+  };
+}
