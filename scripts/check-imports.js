@@ -8,7 +8,7 @@
  *   node scripts/check-imports.js             checks ./src, exit 1 and one line per problem when anything is wrong
  *   node scripts/check-imports.js --graph     also prints the folder-level import graph
  *   node scripts/check-imports.js --layers    prints the layer table as one line (docs/development.md quotes it)
- *   node scripts/check-imports.js --root DIR  checks DIR/src instead (tests; TEMPORARY_ALLOWED does not apply)
+ *   node scripts/check-imports.js --root DIR  checks DIR/src instead (tests)
  *
  * Specifiers are read from the TypeScript syntax tree (not regular expressions, which a regex literal or a string
  * containing `from '` would fool): import / import type / export … from / import x = require() / require() /
@@ -34,16 +34,6 @@ const LAYERS = [
   ['config'],
   ['daemon'],
   ['cli'],
-];
-
-/**
- * TEMPORARY: upward edges owned by the sink-build branch (issue 15, section 2), which removes them: src/config/secrets.ts
- * moves to src/util/secrets.ts and the engine gets its own config type. Delete this list when that branch is merged;
- * the check fails on an entry whose edge no longer exists, so a stale allowance cannot hide a new upward import.
- */
-const TEMPORARY_ALLOWED = [
-  { from: 'src/pipeline/engine.ts', to: 'src/config/load.ts' },
-  { from: 'src/pipeline/engine.ts', to: 'src/config/secrets.ts' },
 ];
 
 function layerIndex(layers) {
@@ -156,9 +146,9 @@ function circleThrough(start, members, edgesFrom) {
 
 /**
  * Checks the tree under `root` (which holds `src/`). Returns the problems as values; paths are relative to root.
- * `layers` and `temporaryAllowed` default to the tables above (the test passes its own for a synthetic tree).
+ * `layers` defaults to the table above (the test passes its own for a synthetic tree).
  */
-function checkImports({ root, layers = LAYERS, temporaryAllowed = TEMPORARY_ALLOWED }) {
+function checkImports({ root, layers = LAYERS }) {
   const srcDir = path.join(root, 'src');
   const rel = (file) => path.relative(root, file).split(path.sep).join('/');
   const rankOf = layerIndex(layers);
@@ -188,7 +178,6 @@ function checkImports({ root, layers = LAYERS, temporaryAllowed = TEMPORARY_ALLO
   }
 
   const upward = [];
-  const allowedSeen = new Set();
   for (const file of files) {
     const fromFolder = folderOf(file);
     if (!rankOf.has(fromFolder)) unknownFolders.add(fromFolder || '(src root)');
@@ -198,13 +187,10 @@ function checkImports({ root, layers = LAYERS, temporaryAllowed = TEMPORARY_ALLO
       const fromRank = rankOf.get(fromFolder);
       const toRank = rankOf.get(toFolder);
       if (toRank < fromRank) continue;
-      const allowance = temporaryAllowed.findIndex((a) => a.from === edge.from && a.to === edge.to);
-      if (allowance >= 0) { allowedSeen.add(allowance); continue; }
       upward.push({ ...edge, fromFolder, fromRank, toFolder, toRank, kind: toRank === fromRank ? 'sideways' : 'upward' });
     }
   }
   for (const folder of new Set(files.map(folderOf))) if (!rankOf.has(folder)) unknownFolders.add(folder || '(src root)');
-  const staleAllowances = temporaryAllowed.filter((_, i) => !allowedSeen.has(i));
 
   const cycles = [];
   const targetsOf = (file) => edges.get(file).map((e) => e.to);
@@ -226,7 +212,7 @@ function checkImports({ root, layers = LAYERS, temporaryAllowed = TEMPORARY_ALLO
       folderGraph.get(a).add(b);
     }
   }
-  return { files: files.length, cycles, upward, unresolved, unknownFolders: [...unknownFolders].sort(), staleAllowances, folderGraph };
+  return { files: files.length, cycles, upward, unresolved, unknownFolders: [...unknownFolders].sort(), folderGraph };
 }
 
 /** One line per problem; empty when the tree is clean. */
@@ -241,7 +227,6 @@ function formatProblems(result) {
   }
   for (const folder of result.unknownFolders) lines.push(`folder not in the layer table (scripts/check-imports.js LAYERS): src/${folder}`);
   for (const u of result.unresolved) lines.push(`unresolved import: ${u.file}:${u.line} → '${u.specifier}'`);
-  for (const a of result.staleAllowances) lines.push(`TEMPORARY_ALLOWED entry no longer needed, delete it: ${a.from} → ${a.to}`);
   return lines;
 }
 
@@ -257,7 +242,7 @@ function main(argv) {
   }
   const rootAt = argv.indexOf('--root');
   const options = rootAt >= 0
-    ? { root: path.resolve(argv[rootAt + 1] ?? '.'), temporaryAllowed: [] }
+    ? { root: path.resolve(argv[rootAt + 1] ?? '.') }
     : { root: path.resolve(__dirname, '..') };
   const result = checkImports(options);
   if (argv.includes('--graph')) {
@@ -273,6 +258,6 @@ function main(argv) {
   return 0;
 }
 
-module.exports = { LAYERS, TEMPORARY_ALLOWED, checkImports, formatProblems, layersLine };
+module.exports = { LAYERS, checkImports, formatProblems, layersLine };
 
 if (require.main === module) process.exitCode = main(process.argv.slice(2));
