@@ -52,7 +52,10 @@ function runAegis(args: string[], cpu?: string): Promise<{ code: number | null; 
   return new Promise((resolve) => {
     const t0 = process.hrtime.bigint();
     const argv = [process.execPath, packagePath('bin', 'aegisbpf.js'), ...args];
-    const child = cpu === undefined ? spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] }) : spawn('taskset', ['-c', cpu, ...argv], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child =
+      cpu === undefined
+        ? spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] })
+        : spawn('taskset', ['-c', cpu, ...argv], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
     child.on('exit', (code) => resolve({ code, stderr, wallSeconds: Number(process.hrtime.bigint() - t0) / 1e9 }));
@@ -76,8 +79,15 @@ function breakdown(count: number): Record<string, number> {
   const idMicros = time(() => {
     for (const e of events) documentId(e);
   });
-  const transport = createElasticsearchTransport(parseElasticsearchConfig({ url: 'http://127.0.0.1:9' }), { logger: createLogger({ level: 'FATAL' }), version: 'bench' });
-  const records = events.map((event, i) => ({ event, data: docs[i] as string, bytes: Buffer.byteLength(docs[i] as string) }));
+  const transport = createElasticsearchTransport(parseElasticsearchConfig({ url: 'http://127.0.0.1:9' }), {
+    logger: createLogger({ level: 'FATAL' }),
+    version: 'bench',
+  });
+  const records = events.map((event, i) => ({
+    event,
+    data: docs[i] as string,
+    bytes: Buffer.byteLength(docs[i] as string),
+  }));
   let body = Buffer.alloc(0);
   const bodyMicros = time(() => {
     const parts: Buffer[] = [];
@@ -119,7 +129,16 @@ async function stubRuns(input: string, dir: string, count: number): Promise<RunR
     req.resume();
     req.on('end', () => {
       const p = (req.url ?? '').split('?')[0];
-      const body = p === '/_bulk' ? '{"errors":false}' : p === '/' ? '{"version":{"number":"8.19.21"}}' : p === '/_cluster/health' ? '{"status":"green"}' : p?.startsWith('/_index_template/_simulate_index') ? '{"template":{"mappings":{"properties":{"@timestamp":{"type":"date"}}}}}' : '{"indices":[],"aliases":[],"data_streams":[]}';
+      const body =
+        p === '/_bulk'
+          ? '{"errors":false}'
+          : p === '/'
+            ? '{"version":{"number":"8.19.21"}}'
+            : p === '/_cluster/health'
+              ? '{"status":"green"}'
+              : p?.startsWith('/_index_template/_simulate_index')
+                ? '{"template":{"mappings":{"properties":{"@timestamp":{"type":"date"}}}}}'
+                : '{"indices":[],"aliases":[],"data_streams":[]}';
       res.writeHead(200, { 'content-type': 'application/json', 'x-elastic-product': 'Elasticsearch' }).end(body);
     });
   });
@@ -131,12 +150,15 @@ async function stubRuns(input: string, dir: string, count: number): Promise<RunR
   try {
     for (const compression of ['gzip', 'none'] as const) {
       const cfg = path.join(dir, `stub-${compression}.yml`);
-      fs.writeFileSync(cfg, [
-        `data_dir: ${dir}`,
-        'shutdown_timeout_ms: 600000',
-        `sources: { r: { type: replay, path: ${input} } }`,
-        `sinks: { es: { type: elasticsearch, url: "http://127.0.0.1:${port}", compression: ${compression}, batch: { max_events: 5000, max_bytes: 67108864, timeout_ms: 200 }, buffer: { max_events: 100000, max_bytes: 536870912 } } }`,
-      ].join('\n'));
+      fs.writeFileSync(
+        cfg,
+        [
+          `data_dir: ${dir}`,
+          'shutdown_timeout_ms: 600000',
+          `sources: { r: { type: replay, path: ${input} } }`,
+          `sinks: { es: { type: elasticsearch, url: "http://127.0.0.1:${port}", compression: ${compression}, batch: { max_events: 5000, max_bytes: 67108864, timeout_ms: 200 }, buffer: { max_events: 100000, max_bytes: 536870912 } } }`,
+        ].join('\n'),
+      );
       const loadBefore = os.loadavg()[0] ?? 0;
       const r = await runAegis(['run', '--config', cfg], taskset ? '0' : undefined);
       const loadAfter = os.loadavg()[0] ?? 0;
@@ -148,9 +170,21 @@ async function stubRuns(input: string, dir: string, count: number): Promise<RunR
   return results;
 }
 
-function resultOf(name: string, batchEvents: number, compression: string, count: number, r: { code: number | null; stderr: string; wallSeconds: number }, loadBefore: number, loadAfter: number): RunResult {
+function resultOf(
+  name: string,
+  batchEvents: number,
+  compression: string,
+  count: number,
+  r: { code: number | null; stderr: string; wallSeconds: number },
+  loadBefore: number,
+  loadAfter: number,
+): RunResult {
   if (r.code !== 0) throw new Error(`${name} exited ${String(r.code)}: ${r.stderr.slice(-2000)}`);
-  const summary = r.stderr.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'aegisbpf stopped.')!;
+  const summary = r.stderr
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+    .find((l) => l.msg === 'aegisbpf stopped.')!;
   const sink = (summary.sinks as Record<string, { delivered: number; retried: number }>).es!;
   if (sink.delivered !== count) throw new Error(`${name}: delivered ${sink.delivered} of ${count}`);
   const cpu = ((summary.cpu_user_ms as number) + (summary.cpu_system_ms as number)) / 1000;
@@ -187,7 +221,11 @@ async function main(): Promise<void> {
 
   const es = await startElasticsearch({ heap: arg('heap', '1g') });
   if (!es.ok) throw new Error(es.reason);
-  const client = createEsClient({ urls: [es.url], auth: { kind: 'none' }, tls: { caFile: undefined, verify: true, serverName: undefined } });
+  const client = createEsClient({
+    urls: [es.url],
+    auth: { kind: 'none' },
+    tls: { caFile: undefined, verify: true, serverName: undefined },
+  });
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aegis-bench-es-'));
   const results: RunResult[] = [];
   try {
@@ -198,7 +236,15 @@ async function main(): Promise<void> {
     // batch size comes first look slow.
     {
       const cfg = path.join(dir, 'warmup.yml');
-      fs.writeFileSync(cfg, [`data_dir: ${dir}`, 'shutdown_timeout_ms: 600000', `sources: { r: { type: replay, path: ${input} } }`, `sinks: { es: { type: elasticsearch, url: ${es.url}, index: "aegisbpf-warmup-%{+yyyy.MM.dd}" } }`].join('\n'));
+      fs.writeFileSync(
+        cfg,
+        [
+          `data_dir: ${dir}`,
+          'shutdown_timeout_ms: 600000',
+          `sources: { r: { type: replay, path: ${input} } }`,
+          `sinks: { es: { type: elasticsearch, url: ${es.url}, index: "aegisbpf-warmup-%{+yyyy.MM.dd}" } }`,
+        ].join('\n'),
+      );
       const r = await runAegis(['run', '--config', cfg]);
       if (r.code !== 0) throw new Error(`warm-up exited ${String(r.code)}: ${r.stderr.slice(-2000)}`);
       await rawRequest(client, { method: 'DELETE', path: `/aegisbpf-warmup-2026.11.21` });
@@ -210,19 +256,30 @@ async function main(): Promise<void> {
     for (const [i, c] of configs.entries()) {
       const index = `aegisbpf-bench-${i}`;
       const cfg = path.join(dir, `c${i}.yml`);
-      fs.writeFileSync(cfg, [
-        `data_dir: ${dir}`,
-        'shutdown_timeout_ms: 600000',
-        `sources: { r: { type: replay, path: ${input} } }`,
-        'sinks:',
-        `  es: { type: elasticsearch, url: ${es.url}, index: "${index}-%{+yyyy.MM.dd}", compression: ${c.compression},`,
-        `        batch: { max_events: ${c.batch}, max_bytes: 67108864, timeout_ms: 200 }, buffer: { max_events: ${Math.max(100_000, 4 * c.batch)}, max_bytes: 536870912 },`,
-        '        request: { concurrency: 2, timeout_ms: 120000 } }',
-      ].join('\n'));
+      fs.writeFileSync(
+        cfg,
+        [
+          `data_dir: ${dir}`,
+          'shutdown_timeout_ms: 600000',
+          `sources: { r: { type: replay, path: ${input} } }`,
+          'sinks:',
+          `  es: { type: elasticsearch, url: ${es.url}, index: "${index}-%{+yyyy.MM.dd}", compression: ${c.compression},`,
+          `        batch: { max_events: ${c.batch}, max_bytes: 67108864, timeout_ms: 200 }, buffer: { max_events: ${Math.max(100_000, 4 * c.batch)}, max_bytes: 536870912 },`,
+          '        request: { concurrency: 2, timeout_ms: 120000 } }',
+        ].join('\n'),
+      );
       const loadBefore = os.loadavg()[0] ?? 0;
       const r = await runAegis(['run', '--config', cfg]);
       const loadAfter = os.loadavg()[0] ?? 0;
-      const result = resultOf(`batch-${c.batch}-${c.compression}`, c.batch, c.compression, count, r, loadBefore, loadAfter);
+      const result = resultOf(
+        `batch-${c.batch}-${c.compression}`,
+        c.batch,
+        c.compression,
+        count,
+        r,
+        loadBefore,
+        loadAfter,
+      );
       await rawRequest(client, { method: 'POST', path: `/${index}-*/_refresh` });
       const counted = await rawRequest(client, { method: 'GET', path: `/${index}-*/_count` });
       const n = counted.ok ? (counted.body as { count: number }).count : -1;
@@ -231,7 +288,8 @@ async function main(): Promise<void> {
       print(result);
       // Free the node for the next run (wildcard deletes are refused by default: delete by name).
       const resolved = await rawRequest(client, { method: 'GET', path: `/_resolve/index/${index}-*` });
-      for (const ix of resolved.ok ? ((resolved.body as { indices?: { name: string }[] }).indices ?? []) : []) await rawRequest(client, { method: 'DELETE', path: `/${ix.name}` });
+      for (const ix of resolved.ok ? ((resolved.body as { indices?: { name: string }[] }).indices ?? []) : [])
+        await rawRequest(client, { method: 'DELETE', path: `/${ix.name}` });
     }
   } catch (err) {
     fs.rmSync(dir, { recursive: true, force: true });
@@ -246,13 +304,22 @@ async function main(): Promise<void> {
       results.push(r);
       print(r);
     }
-    process.stdout.write(JSON.stringify({ bench: 'elastic', cpus: os.cpus().length, cpu: os.cpus()[0]?.model, elasticsearch: es.version, perEvent, results }) + '\n');
+    process.stdout.write(
+      JSON.stringify({
+        bench: 'elastic',
+        cpus: os.cpus().length,
+        cpu: os.cpus()[0]?.model,
+        elasticsearch: es.version,
+        perEvent,
+        results,
+      }) + '\n',
+    );
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`elastic bench failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.stderr.write(`elastic bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exitCode = 1;
 });

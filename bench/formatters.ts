@@ -82,7 +82,10 @@ interface Row {
 
 function main(): void {
   if (process.env.AEGIS_BENCH_PINNED !== '1' && spawnSync('taskset', ['--version']).status === 0) {
-    const r = spawnSync('taskset', ['-c', '0', process.execPath, ...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit', env: { ...process.env, AEGIS_BENCH_PINNED: '1' } });
+    const r = spawnSync('taskset', ['-c', '0', process.execPath, ...process.execArgv, ...process.argv.slice(1)], {
+      stdio: 'inherit',
+      env: { ...process.env, AEGIS_BENCH_PINNED: '1' },
+    });
     process.exit(r.status ?? 1);
   }
   const millis = Number(arg('millis') ?? 700);
@@ -111,7 +114,11 @@ function main(): void {
         microsPerEvent: Number((1e6 / median).toFixed(2)),
         medianEventsPerCpuSecond: Math.round(cpuMedian),
       });
-      const goal = GOAL_FORMATS.has(name) ? (median >= GOAL_EVENTS_PER_SECOND ? ' (goal >= 300000: PASS)' : ' (goal >= 300000: MISS)') : '';
+      const goal = GOAL_FORMATS.has(name)
+        ? median >= GOAL_EVENTS_PER_SECOND
+          ? ' (goal >= 300000: PASS)'
+          : ' (goal >= 300000: MISS)'
+        : '';
       process.stdout.write(
         `formatters ${name.padEnd(8)} ${kind.padEnd(5)}: ${String(Math.round(median)).padStart(8)} events/s median, ${String(Math.round(best)).padStart(8)} best, ` +
           `${(1e6 / median).toFixed(2)} µs/event; ${String(Math.round(cpuMedian)).padStart(8)} events per CPU-second${goal}\n`,
@@ -119,9 +126,20 @@ function main(): void {
     }
   }
   const loadAfter = os.loadavg();
-  process.stdout.write(`load average before ${loadBefore.map((l) => l.toFixed(2)).join(' ')}, after ${loadAfter.map((l) => l.toFixed(2)).join(' ')} (${os.cpus().length} CPUs; pinned: ${process.env.AEGIS_BENCH_PINNED === '1'})\n`);
   process.stdout.write(
-    JSON.stringify({ bench: 'formatters', cpus: os.cpus().length, cpu: os.cpus()[0]?.model, pinned: process.env.AEGIS_BENCH_PINNED === '1', loadBefore, loadAfter, rows, sink: sink > 0 }) + '\n',
+    `load average before ${loadBefore.map((l) => l.toFixed(2)).join(' ')}, after ${loadAfter.map((l) => l.toFixed(2)).join(' ')} (${os.cpus().length} CPUs; pinned: ${process.env.AEGIS_BENCH_PINNED === '1'})\n`,
+  );
+  process.stdout.write(
+    JSON.stringify({
+      bench: 'formatters',
+      cpus: os.cpus().length,
+      cpu: os.cpus()[0]?.model,
+      pinned: process.env.AEGIS_BENCH_PINNED === '1',
+      loadBefore,
+      loadAfter,
+      rows,
+      sink: sink > 0,
+    }) + '\n',
   );
 }
 

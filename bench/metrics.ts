@@ -32,7 +32,9 @@ function arg(name: string, fallback: string): string {
 
 const median = (xs: readonly number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 === 1 ? (s[(s.length - 1) / 2] as number) : ((s[s.length / 2 - 1] as number) + (s[s.length / 2] as number)) / 2;
+  return s.length % 2 === 1
+    ? (s[(s.length - 1) / 2] as number)
+    : ((s[s.length / 2 - 1] as number) + (s[s.length / 2] as number)) / 2;
 };
 const pct = (xs: readonly number[], p: number): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -66,12 +68,25 @@ const get = () => new Promise((resolve, reject) => {
 })().catch((e) => { console.error(e); process.exit(1); });
 `;
 
-function runScraper(port: number, warm: number, n: number, intervalMillis: number): Promise<{ times: number[]; bytes: number }> {
+function runScraper(
+  port: number,
+  warm: number,
+  n: number,
+  intervalMillis: number,
+): Promise<{ times: number[]; bytes: number }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['-e', SCRAPER, String(port), String(warm), String(n), String(intervalMillis)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(
+      process.execPath,
+      ['-e', SCRAPER, String(port), String(warm), String(n), String(intervalMillis)],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString('utf8')));
-    child.on('close', (code) => (code === 0 ? resolve(JSON.parse(out) as { times: number[]; bytes: number }) : reject(new Error(`scraper exited ${String(code)}`))));
+    child.on('close', (code) =>
+      code === 0
+        ? resolve(JSON.parse(out) as { times: number[]; bytes: number })
+        : reject(new Error(`scraper exited ${String(code)}`)),
+    );
   });
 }
 
@@ -79,8 +94,12 @@ async function benchScrape(): Promise<Record<string, unknown>> {
   const PATHS = 10_000;
   const stats = createStatsRegistry();
   const byPath = new Map<string, number>();
-  for (let i = 0; i < PATHS - 100; i++) byPath.set(`/usr/lib/x86_64-linux-gnu/pkg-${i % 97}/lib${i}.so.1`, (i * 7919) % 1000);
-  stats.sensor = { read: () => ({ ...NO_SENSOR_STATS, attached: true, mode: 'enforce', backend: 'lsm' }), readDetailed: () => ({ blocksByPath: byPath, blocksByInode: new Map() }) };
+  for (let i = 0; i < PATHS - 100; i++)
+    byPath.set(`/usr/lib/x86_64-linux-gnu/pkg-${i % 97}/lib${i}.so.1`, (i * 7919) % 1000);
+  stats.sensor = {
+    read: () => ({ ...NO_SENSOR_STATS, attached: true, mode: 'enforce', backend: 'lsm' }),
+    readDetailed: () => ({ blocksByPath: byPath, blocksByInode: new Map() }),
+  };
   for (let s = 0; s < 3; s++) {
     const sink = createSinkStats(`sink${s}`, 'file', { maxEvents: 100_000, maxBytes: 1 << 27 });
     for (let i = 0; i < 1000; i++) sink.sendLatencyMillis.observe(i % 300);
@@ -116,7 +135,12 @@ async function benchScrape(): Promise<Record<string, unknown>> {
   const result = {
     series,
     bytes,
-    scrape_ms: { median: round(median(times)), p90: round(pct(times, 0.9)), p99: round(pct(times, 0.99)), max: round(Math.max(...times)) },
+    scrape_ms: {
+      median: round(median(times)),
+      p90: round(pct(times, 0.9)),
+      p99: round(pct(times, 0.99)),
+      max: round(Math.max(...times)),
+    },
     server_cpu_ms_per_scrape: round((cpu.user + cpu.system) / 1000 / times.length),
     render_ms_median: round(median(renderTimes)),
     prom_client_serializer_ms_median: round(median(promClientTimes)),
@@ -138,17 +162,33 @@ interface Run {
   readonly scrapes: number;
 }
 
-async function runDaemon(label: string, dir: string, input: string, rate: number, seconds: number, scrapeEveryMillis: number | undefined): Promise<Run> {
+async function runDaemon(
+  label: string,
+  dir: string,
+  input: string,
+  rate: number,
+  seconds: number,
+  scrapeEveryMillis: number | undefined,
+): Promise<Run> {
   const cfg = path.join(dir, `${label}.yml`);
-  fs.writeFileSync(cfg, [
-    `data_dir: ${dir}`,
-    `sources: { r: { type: replay, path: ${input}, rate: ${rate}, loop: true } }`,
-    `sinks: { f: { type: file, path: /dev/null, fsync: never, rotate: { max_bytes: 0 }, healthcheck: { enabled: false } } }`,
-    `metrics: { listen: 127.0.0.1, port: 0, healthcheck_interval_ms: 0 }`,
-    `control: { enabled: false }`,
-  ].join('\n'));
+  fs.writeFileSync(
+    cfg,
+    [
+      `data_dir: ${dir}`,
+      `sources: { r: { type: replay, path: ${input}, rate: ${rate}, loop: true } }`,
+      `sinks: { f: { type: file, path: /dev/null, fsync: never, rotate: { max_bytes: 0 }, healthcheck: { enabled: false } } }`,
+      `metrics: { listen: 127.0.0.1, port: 0, healthcheck_interval_ms: 0 }`,
+      `control: { enabled: false }`,
+    ].join('\n'),
+  );
   const taskset = spawnSync('taskset', ['--version']).status === 0;
-  const argv = [packagePath('bin', 'aegisbpf.js'), 'run', '--config', cfg, ...(scrapeEveryMillis === undefined ? ['--metrics-port=off'] : [])];
+  const argv = [
+    packagePath('bin', 'aegisbpf.js'),
+    'run',
+    '--config',
+    cfg,
+    ...(scrapeEveryMillis === undefined ? ['--metrics-port=off'] : []),
+  ];
   const child = taskset ? spawn('taskset', ['-c', '0', process.execPath, ...argv]) : spawn(process.execPath, argv);
   child.stdout.resume();
   let stderr = '';
@@ -173,22 +213,35 @@ async function runDaemon(label: string, dir: string, input: string, rate: number
     const port = started.metricsPort as number;
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
     scraper = setInterval(() => {
-      http.get({ host: '127.0.0.1', port, path: '/metrics', agent }, (res) => {
-        res.resume();
-        res.on('end', () => scrapes++);
-      }).on('error', () => undefined);
+      http
+        .get({ host: '127.0.0.1', port, path: '/metrics', agent }, (res) => {
+          res.resume();
+          res.on('end', () => scrapes++);
+        })
+        .on('error', () => undefined);
     }, scrapeEveryMillis);
   }
   await new Promise((r) => setTimeout(r, seconds * 1000));
   if (scraper !== undefined) clearInterval(scraper);
   child.kill('SIGTERM');
   await exited;
-  const summary = stderr.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'aegisbpf stopped.');
+  const summary = stderr
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+    .find((l) => l.msg === 'aegisbpf stopped.');
   if (summary === undefined) throw new Error(`${label}: no summary\n${stderr}`);
   const events = summary.events_in as number;
   const wall = (summary.uptime_ms as number) / 1000;
   const cpu = ((summary.cpu_user_ms as number) + (summary.cpu_system_ms as number)) / 1000;
-  return { label, events, seconds: wall, eventsPerSecond: Math.round(events / wall), cpuSecondsPerMillion: round((cpu / events) * 1e6), scrapes };
+  return {
+    label,
+    events,
+    seconds: wall,
+    eventsPerSecond: Math.round(events / wall),
+    cpuSecondsPerMillion: round((cpu / events) * 1e6),
+    scrapes,
+  };
 }
 
 async function benchOverhead(seconds: number, runs: number): Promise<Record<string, unknown>> {
@@ -222,7 +275,16 @@ async function benchOverhead(seconds: number, runs: number): Promise<Record<stri
         `CPU ${pOff.cpu_s_per_million} vs ${pOn.cpu_s_per_million} s per million events = ${cpuOverhead} % (goal < 1 %)\n` +
         `metrics overhead, unpaced: ${uOff.events_per_second} events/s without the endpoint, ${uOn.events_per_second} scraped every 1 s = ${throughputLoss} % fewer\n`,
     );
-    return { seconds_per_run: seconds, runs_per_side: runs, paced_off: pOff, paced_on: pOn, cpu_overhead_percent: cpuOverhead, unpaced_off: uOff, unpaced_on: uOn, unpaced_throughput_loss_percent: throughputLoss };
+    return {
+      seconds_per_run: seconds,
+      runs_per_side: runs,
+      paced_off: pOff,
+      paced_on: pOn,
+      cpu_overhead_percent: cpuOverhead,
+      unpaced_off: uOff,
+      unpaced_on: uOn,
+      unpaced_throughput_loss_percent: throughputLoss,
+    };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -231,14 +293,20 @@ async function benchOverhead(seconds: number, runs: number): Promise<Record<stri
 async function main(): Promise<void> {
   const only = arg('only', '');
   const load = os.loadavg();
-  const results: Record<string, unknown> = { bench: 'metrics', cpus: os.cpus().length, cpu: os.cpus()[0]?.model, loadavg_at_start: load.map((x) => round(x, 2)) };
+  const results: Record<string, unknown> = {
+    bench: 'metrics',
+    cpus: os.cpus().length,
+    cpu: os.cpus()[0]?.model,
+    loadavg_at_start: load.map((x) => round(x, 2)),
+  };
   if (only === '' || only === 'scrape') results.scrape = await benchScrape();
-  if (only === '' || only === 'overhead') results.overhead = await benchOverhead(Number(arg('seconds', '15')), Number(arg('runs', '3')));
+  if (only === '' || only === 'overhead')
+    results.overhead = await benchOverhead(Number(arg('seconds', '15')), Number(arg('runs', '3')));
   results.loadavg_at_end = os.loadavg().map((x) => round(x, 2));
   process.stdout.write(JSON.stringify(results) + '\n');
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exitCode = 1;
 });

@@ -34,21 +34,28 @@ function runOnce(name: string, dir: string, input: string, fsync: string, count:
   const out = path.join(dir, `${name}.ndjson`);
   fs.rmSync(out, { force: true });
   const cfg = path.join(dir, `${name}.yml`);
-  fs.writeFileSync(cfg, [
-    `data_dir: ${dir}`,
-    `sources: { r: { type: replay, path: ${input} } }`,
-    `processors: [{ type: filter, condition: 'type != "exit" || exit_code != 0' }]`,
-    `sinks: { f: { type: file, path: ${out}, fsync: ${fsync}, rotate: { max_bytes: 0 } } }`,
-    // Never port 9090 or /run/aegisbpf: a daemon or a Prometheus server may be running on this machine.
-    `metrics: { listen: 127.0.0.1, port: 0 }`,
-    `control: { socket: ${path.join(dir, 'control.sock')} }`,
-  ].join('\n'));
+  fs.writeFileSync(
+    cfg,
+    [
+      `data_dir: ${dir}`,
+      `sources: { r: { type: replay, path: ${input} } }`,
+      `processors: [{ type: filter, condition: 'type != "exit" || exit_code != 0' }]`,
+      `sinks: { f: { type: file, path: ${out}, fsync: ${fsync}, rotate: { max_bytes: 0 } } }`,
+      // Never port 9090 or /run/aegisbpf: a daemon or a Prometheus server may be running on this machine.
+      `metrics: { listen: 127.0.0.1, port: 0 }`,
+      `control: { socket: ${path.join(dir, 'control.sock')} }`,
+    ].join('\n'),
+  );
   const { command, args } = nodeOnCore0([packagePath('bin', 'aegisbpf.js'), 'run', '--config', cfg]);
   const t0 = process.hrtime.bigint();
   const r = spawnSync(command, args, { encoding: 'utf8', maxBuffer: 64 << 20 });
   const wall = Number(process.hrtime.bigint() - t0) / 1e9;
   if (r.status !== 0) throw new Error(`${name}: exit ${String(r.status)}\n${r.stderr}`);
-  const summary = r.stderr.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'aegisbpf stopped.')!;
+  const summary = r.stderr
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+    .find((l) => l.msg === 'aegisbpf stopped.')!;
   const cpu = ((summary.cpu_user_ms as number) + (summary.cpu_system_ms as number)) / 1000;
   const events = summary.events_in as number;
   if (events !== count) throw new Error(`${name}: read ${events} of ${count} events`);
@@ -68,7 +75,10 @@ async function main(): Promise<void> {
   try {
     const input = path.join(dir, 'in.ndjson');
     writeEventsFile(input, count);
-    const results = [runOnce('fsync-never', dir, input, 'never', count), runOnce('fsync-batch', dir, input, 'batch', count)];
+    const results = [
+      runOnce('fsync-never', dir, input, 'never', count),
+      runOnce('fsync-batch', dir, input, 'batch', count),
+    ];
     const floor = await measureFloor(['json-file', input, path.join(dir, 'floor.ndjson')]);
     for (const r of results) {
       process.stdout.write(
@@ -83,13 +93,15 @@ async function main(): Promise<void> {
         `${floor.cpuMicrosPerEvent} µs per event; aegisbpf reaches ${Math.round((100 * best) / floor.eventsPerCpuSecond)} % of it. ` +
         `The 200000 events/s goal is ${floor.eventsPerCpuSecond >= 200_000 ? 'within reach (under the floor)' : 'beyond what one core of this machine can do at all (over the floor)'}.\n`,
     );
-    process.stdout.write(JSON.stringify({ bench: 'pipeline', cpus: os.cpus().length, cpu: os.cpus()[0]?.model, results, floor }) + '\n');
+    process.stdout.write(
+      JSON.stringify({ bench: 'pipeline', cpus: os.cpus().length, cpu: os.cpus()[0]?.model, results, floor }) + '\n',
+    );
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exit(1);
 });

@@ -31,7 +31,8 @@ async function main(argv: readonly string[]): Promise<number> {
     printResult(r);
     results.push(r);
   }
-  if (jsonAt >= 0 && argv[jsonAt + 1] !== undefined) fs.writeFileSync(argv[jsonAt + 1] as string, JSON.stringify(results, null, 2) + '\n');
+  if (jsonAt >= 0 && argv[jsonAt + 1] !== undefined)
+    fs.writeFileSync(argv[jsonAt + 1] as string, JSON.stringify(results, null, 2) + '\n');
   return strict && results.some((r) => r.pass === false) ? 1 : 0;
 }
 

@@ -49,7 +49,15 @@ function arg(name: string, fallback: number): number {
 }
 
 const MB = 1_000_000;
-const DEFAULTS = { maxEvents: 10_000, maxBytes: MB, level: 1, pollMillis: 500, concurrency: 16, bufferEvents: 20_000, receiver: 'otelcol' as const };
+const DEFAULTS = {
+  maxEvents: 10_000,
+  maxBytes: MB,
+  level: 1,
+  pollMillis: 500,
+  concurrency: 16,
+  bufferEvents: 20_000,
+  receiver: 'otelcol' as const,
+};
 
 const VARIANTS: readonly Variant[] = [
   { name: 'defaults (1 MB, gzip 1, poll 500 ms, 16 in flight)', ...DEFAULTS },
@@ -64,7 +72,14 @@ const VARIANTS: readonly Variant[] = [
   { name: '32 in flight', ...DEFAULTS, concurrency: 32 },
   { name: '32 in flight, poll 100 ms, 4 MB batches', ...DEFAULTS, concurrency: 32, pollMillis: 100, maxBytes: 4 * MB },
   { name: 'null receiver, 32 in flight, poll 100 ms', ...DEFAULTS, concurrency: 32, pollMillis: 100, receiver: 'null' },
-  { name: 'null receiver, 32 in flight, poll 100 ms, 4 MB batches', ...DEFAULTS, concurrency: 32, pollMillis: 100, maxBytes: 4 * MB, receiver: 'null' },
+  {
+    name: 'null receiver, 32 in flight, poll 100 ms, 4 MB batches',
+    ...DEFAULTS,
+    concurrency: 32,
+    pollMillis: 100,
+    maxBytes: 4 * MB,
+    receiver: 'null',
+  },
 ];
 
 interface RunningReceiver {
@@ -76,7 +91,9 @@ interface RunningReceiver {
 
 async function startReceiver(kind: Variant['receiver']): Promise<RunningReceiver> {
   if (kind === 'null') {
-    const child = spawn(process.execPath, [path.join(__dirname, 'lib', 'null-hec.js')], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [path.join(__dirname, 'lib', 'null-hec.js')], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString('utf8')));
     const port = await new Promise<number>((resolve, reject) => {
@@ -102,7 +119,9 @@ async function startReceiver(kind: Variant['receiver']): Promise<RunningReceiver
   }
   // Without its file exporter the receiver only decodes and acknowledges: what is measured is aegisbpf, not the
   // receiver's JSON file writing (which, on a loaded 2-core machine, is slower than the sender).
-  const r = await startHecReceiver(kind === 'otelcol-file' ? {} : { set: { 'service::pipelines::logs::exporters': '[debug]' } });
+  const r = await startHecReceiver(
+    kind === 'otelcol-file' ? {} : { set: { 'service::pipelines::logs::exporters': '[debug]' } },
+  );
   if (!r.ok) throw new Error(r.reason);
   return { url: r.url, token: r.tokens[0] ?? '', pid: r.pid, stop: () => r.stop() };
 }
@@ -111,32 +130,44 @@ async function runOnce(v: Variant, dir: string, input: string, count: number): P
   const receiver = await startReceiver(v.receiver);
   try {
     const taskset = spawnSync('taskset', ['--version']).status === 0;
-    if (taskset && os.cpus().length > 1) spawnSync('taskset', ['-a', '-p', '-c', '1', String(receiver.pid)], { stdio: 'ignore' });
+    if (taskset && os.cpus().length > 1)
+      spawnSync('taskset', ['-a', '-p', '-c', '1', String(receiver.pid)], { stdio: 'ignore' });
     const cfg = path.join(dir, 'bench.yml');
-    fs.writeFileSync(cfg, [
-      `data_dir: ${dir}`,
-      // The replay ends long before the sink has delivered its buffer: give the final flush the time it needs.
-      'shutdown_timeout_ms: 600000',
-      `sources: { r: { type: replay, path: ${input} } }`,
-      'sinks:',
-      '  splunk:',
-      '    type: splunk_hec',
-      `    endpoint: ${receiver.url}`,
-      '    token: ${SPLUNK_HEC_TOKEN}',
-      v.level === 0 ? '    compression: none' : `    compression_level: ${v.level}`,
-      `    acknowledgements: { poll_interval_ms: ${v.pollMillis} }`,
-      `    batch: { max_events: ${v.maxEvents}, max_bytes: ${v.maxBytes} }`,
-      `    buffer: { max_events: ${v.bufferEvents}, max_bytes: ${Math.max(32 * 1024 * 1024, v.maxBytes * 4)} }`,
-      `    request: { concurrency: ${v.concurrency} }`,
-    ].join('\n'));
+    fs.writeFileSync(
+      cfg,
+      [
+        `data_dir: ${dir}`,
+        // The replay ends long before the sink has delivered its buffer: give the final flush the time it needs.
+        'shutdown_timeout_ms: 600000',
+        `sources: { r: { type: replay, path: ${input} } }`,
+        'sinks:',
+        '  splunk:',
+        '    type: splunk_hec',
+        `    endpoint: ${receiver.url}`,
+        '    token: ${SPLUNK_HEC_TOKEN}',
+        v.level === 0 ? '    compression: none' : `    compression_level: ${v.level}`,
+        `    acknowledgements: { poll_interval_ms: ${v.pollMillis} }`,
+        `    batch: { max_events: ${v.maxEvents}, max_bytes: ${v.maxBytes} }`,
+        `    buffer: { max_events: ${v.bufferEvents}, max_bytes: ${Math.max(32 * 1024 * 1024, v.maxBytes * 4)} }`,
+        `    request: { concurrency: ${v.concurrency} }`,
+      ].join('\n'),
+    );
     const bin = [process.execPath, packagePath('bin', 'aegisbpf.js'), 'run', '--config', cfg];
     const cmd = taskset ? 'taskset' : process.execPath;
     const args = taskset ? ['-c', '0', ...bin] : bin.slice(1);
     const t0 = process.hrtime.bigint();
-    const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 << 20, env: { ...process.env, SPLUNK_HEC_TOKEN: receiver.token } });
+    const r = spawnSync(cmd, args, {
+      encoding: 'utf8',
+      maxBuffer: 64 << 20,
+      env: { ...process.env, SPLUNK_HEC_TOKEN: receiver.token },
+    });
     const wall = Number(process.hrtime.bigint() - t0) / 1e9;
     if (r.status !== 0) throw new Error(`${v.name}: exit ${String(r.status)}\n${r.stderr.slice(-3000)}`);
-    const summary = r.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'aegisbpf stopped.')!;
+    const summary = r.stderr
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((l) => l.msg === 'aegisbpf stopped.')!;
     const sink = (summary.sinks as Record<string, Record<string, unknown>>).splunk!;
     const extra = sink.extra as Record<string, number>;
     if (sink.delivered !== count) throw new Error(`${v.name}: delivered ${String(sink.delivered)} of ${count}`);
@@ -170,7 +201,10 @@ async function main(): Promise<void> {
   try {
     const input = path.join(dir, 'in.ndjson');
     writeEventsFile(input, count);
-    const load = os.loadavg().map((l) => l.toFixed(2)).join(' ');
+    const load = os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ');
     const results: Result[] = [];
     for (const v of variants) {
       const r = await runOnce(v, dir, input, count);
@@ -182,14 +216,29 @@ async function main(): Promise<void> {
       );
     }
     const best = [...results].sort((a, b) => b.eventsPerSecond - a.eventsPerSecond)[0];
-    if (best !== undefined) process.stdout.write(`splunk best: ${best.name} (${best.eventsPerSecond} events/s, ${best.eventsPerRequest} events per request)\n`);
-    process.stdout.write(JSON.stringify({ bench: 'splunk', cpus: os.cpus().length, cpu: os.cpus()[0]?.model, loadBefore: load, loadAfter: os.loadavg().map((l) => l.toFixed(2)).join(' '), results }) + '\n');
+    if (best !== undefined)
+      process.stdout.write(
+        `splunk best: ${best.name} (${best.eventsPerSecond} events/s, ${best.eventsPerRequest} events per request)\n`,
+      );
+    process.stdout.write(
+      JSON.stringify({
+        bench: 'splunk',
+        cpus: os.cpus().length,
+        cpu: os.cpus()[0]?.model,
+        loadBefore: load,
+        loadAfter: os
+          .loadavg()
+          .map((l) => l.toFixed(2))
+          .join(' '),
+        results,
+      }) + '\n',
+    );
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 
 void main().catch((err: unknown) => {
-  process.stderr.write(`${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exitCode = 1;
 });

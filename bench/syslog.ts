@@ -45,7 +45,10 @@ function arg(name: string): string | undefined {
 }
 
 function loadAverage(): string {
-  return os.loadavg().map((l) => l.toFixed(2)).join(' ');
+  return os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
 }
 
 function pin(pid: number, cpu: number): void {
@@ -63,7 +66,11 @@ async function waitLines(file: string, count: number, timeoutMillis: number): Pr
   }
 }
 
-function receiverConfig(dir: string, pki: ReturnType<typeof makeTestPki>, ports: Readonly<Record<string, number>>): string {
+function receiverConfig(
+  dir: string,
+  pki: ReturnType<typeof makeTestPki>,
+  ports: Readonly<Record<string, number>>,
+): string {
   // Minimal work per message: parse (the default RFC 5424 parser), write the raw message. One file per sender.
   const out = (name: string): string =>
     `ruleset(name="${name}") { action(type="omfile" file="${dir}/${name}.log" template="bench_raw" ioBufferSize="1m") }`;
@@ -72,12 +79,19 @@ function receiverConfig(dir: string, pki: ReturnType<typeof makeTestPki>, ports:
     'module(load="imtcp" MaxSessions="100")',
     'module(load="imrelp")',
     'template(name="bench_raw" type="string" string="%rawmsg%\\n")',
-    out('aegis_tcp'), out('aegis_tls'), out('aegis_relp'), out('peer_tcp'), out('peer_tls'), out('peer_relp'),
+    out('aegis_tcp'),
+    out('aegis_tls'),
+    out('aegis_relp'),
+    out('peer_tcp'),
+    out('peer_tls'),
+    out('peer_relp'),
     `input(type="imtcp" address="127.0.0.1" port="${ports.aegis_tcp}" ruleset="aegis_tcp")`,
     `input(type="imtcp" address="127.0.0.1" port="${ports.peer_tcp}" ruleset="peer_tcp")`,
-    ...['aegis_tls', 'peer_tls'].map((n) =>
-      `input(type="imtcp" address="127.0.0.1" port="${ports[n]}" ruleset="${n}" StreamDriver.Name="ossl" StreamDriver.Mode="1" StreamDriver.AuthMode="anon" ` +
-      `StreamDriver.CAFile="${pki.caCert}" StreamDriver.CertFile="${pki.serverCert}" StreamDriver.KeyFile="${pki.serverKey}")`),
+    ...['aegis_tls', 'peer_tls'].map(
+      (n) =>
+        `input(type="imtcp" address="127.0.0.1" port="${ports[n]}" ruleset="${n}" StreamDriver.Name="ossl" StreamDriver.Mode="1" StreamDriver.AuthMode="anon" ` +
+        `StreamDriver.CAFile="${pki.caCert}" StreamDriver.CertFile="${pki.serverCert}" StreamDriver.KeyFile="${pki.serverKey}")`,
+    ),
     `input(type="imrelp" address="127.0.0.1" port="${ports.aegis_relp}" ruleset="aegis_relp" maxDataSize="64k")`,
     `input(type="imrelp" address="127.0.0.1" port="${ports.peer_relp}" ruleset="peer_relp" maxDataSize="64k")`,
     '',
@@ -99,26 +113,43 @@ function writeInput(file: string, count: number): void {
   fs.closeSync(fd);
 }
 
-async function runAegis(transport: Transport, dir: string, input: string, count: number, receiver: Rsyslog, pki: ReturnType<typeof makeTestPki>): Promise<Result> {
+async function runAegis(
+  transport: Transport,
+  dir: string,
+  input: string,
+  count: number,
+  receiver: Rsyslog,
+  pki: ReturnType<typeof makeTestPki>,
+): Promise<Result> {
   const cfg = path.join(dir, `aegis-${transport}.yml`);
   const tls = transport === 'tls' ? `, tls: { ca_file: ${pki.caCert} }` : '';
-  fs.writeFileSync(cfg, [
-    `data_dir: ${dir}`,
-    `sources: { r: { type: replay, path: ${input} } }`,
-    `sinks: { s: { type: syslog, transport: ${transport}, host: 127.0.0.1, port: ${receiver.ports[`aegis_${transport}`]}${tls}, ` +
-      // The default batch size (1000 events, 1 MiB): 2000 events / 4 MiB, used here until 2026-11, cost 5-20 % of
-      // the tcp rate (more of each batch survives young-generation GCs; docs/benchmarks.md).
-      `format: rfc5424, batch: { timeout_ms: 50 }${transport === 'relp' ? ', relp: { window: 1024 }' : ''} } }`,
-  ].join('\n'));
+  fs.writeFileSync(
+    cfg,
+    [
+      `data_dir: ${dir}`,
+      `sources: { r: { type: replay, path: ${input} } }`,
+      `sinks: { s: { type: syslog, transport: ${transport}, host: 127.0.0.1, port: ${receiver.ports[`aegis_${transport}`]}${tls}, ` +
+        // The default batch size (1000 events, 1 MiB): 2000 events / 4 MiB, used here until 2026-11, cost 5-20 % of
+        // the tcp rate (more of each batch survives young-generation GCs; docs/benchmarks.md).
+        `format: rfc5424, batch: { timeout_ms: 50 }${transport === 'relp' ? ', relp: { window: 1024 }' : ''} } }`,
+    ].join('\n'),
+  );
   const out = path.join(receiver.dir, `aegis_${transport}.log`);
   const t0 = Date.now();
-  const child = spawn('taskset', ['-c', '0', process.execPath, packagePath('bin', 'aegisbpf.js'), 'run', '--config', cfg], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(
+    'taskset',
+    ['-c', '0', process.execPath, packagePath('bin', 'aegisbpf.js'), 'run', '--config', cfg],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
   const senderSeconds = (Date.now() - t0) / 1000;
   if (code !== 0) throw new Error(`aegisbpf ${transport}: exit ${String(code)}\n${stderr.slice(-2000)}`);
-  const logs = stderr.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+  const logs = stderr
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
   const summary = logs.find((l) => l.msg === 'aegisbpf stopped.')!;
   const started = logs.find((l) => l.msg === 'aegisbpf started.')!;
   const runSeconds = (Date.parse(summary.ts as string) - Date.parse(started.ts as string)) / 1000;
@@ -128,43 +159,67 @@ async function runAegis(transport: Transport, dir: string, input: string, count:
   const seconds = (done - t0) / 1000;
   const cpu = ((summary.cpu_user_ms as number) + (summary.cpu_system_ms as number)) / 1000;
   return {
-    sender: 'aegisbpf', transport, events: count, seconds: Number(seconds.toFixed(2)), eventsPerSecond: Math.round(count / seconds),
-    senderSeconds: Number(senderSeconds.toFixed(2)), senderRunEventsPerSecond: Math.round(count / runSeconds),
+    sender: 'aegisbpf',
+    transport,
+    events: count,
+    seconds: Number(seconds.toFixed(2)),
+    eventsPerSecond: Math.round(count / seconds),
+    senderSeconds: Number(senderSeconds.toFixed(2)),
+    senderRunEventsPerSecond: Math.round(count / runSeconds),
     cpuSecondsPerMillion: Number(((cpu / count) * 1e6).toFixed(2)),
   };
 }
 
-async function runPeer(transport: Transport, dir: string, input: string, count: number, receiver: Rsyslog, pki: ReturnType<typeof makeTestPki>): Promise<Result> {
+async function runPeer(
+  transport: Transport,
+  dir: string,
+  input: string,
+  count: number,
+  receiver: Rsyslog,
+  pki: ReturnType<typeof makeTestPki>,
+): Promise<Result> {
   const fwdDir = fs.mkdtempSync(path.join(dir, `fwd-${transport}-`));
   const copy = path.join(fwdDir, 'events.ndjson');
   fs.copyFileSync(input, copy);
   const port = receiver.ports[`peer_${transport}`];
-  const tpl = 'template(name="fwd" type="string" string="<%PRI%>1 %TIMESTAMP:::date-rfc3339% %HOSTNAME% %APP-NAME% %PROCID% %MSGID% %STRUCTURED-DATA% %msg%")';
-  const action = transport === 'relp'
-    ? `action(type="omrelp" target="127.0.0.1" port="${port}" template="fwd" windowSize="1024")`
-    : `action(type="omfwd" target="127.0.0.1" port="${port}" protocol="tcp" TCP_Framing="octet-counted" template="fwd"` +
-      (transport === 'tls' ? ` StreamDriver="ossl" StreamDriverMode="1" StreamDriverAuthMode="x509/name" StreamDriverPermittedPeers="localhost" StreamDriver.CAFile="${pki.caCert}"` : '') + ')';
+  const tpl =
+    'template(name="fwd" type="string" string="<%PRI%>1 %TIMESTAMP:::date-rfc3339% %HOSTNAME% %APP-NAME% %PROCID% %MSGID% %STRUCTURED-DATA% %msg%")';
+  const action =
+    transport === 'relp'
+      ? `action(type="omrelp" target="127.0.0.1" port="${port}" template="fwd" windowSize="1024")`
+      : `action(type="omfwd" target="127.0.0.1" port="${port}" protocol="tcp" TCP_Framing="octet-counted" template="fwd"` +
+        (transport === 'tls'
+          ? ` StreamDriver="ossl" StreamDriverMode="1" StreamDriverAuthMode="x509/name" StreamDriverPermittedPeers="localhost" StreamDriver.CAFile="${pki.caCert}"`
+          : '') +
+        ')';
   const out = path.join(receiver.dir, `peer_${transport}.log`);
   const t0 = Date.now();
   const fwd = await startRsyslog({
     dir: fwdDir,
     ports: {},
-    config: () => [
-      `global(workDirectory="${fwdDir}" maxMessageSize="64k")`,
-      'module(load="imfile")',
-      transport === 'relp' ? 'module(load="omrelp")' : '',
-      tpl,
-      `ruleset(name="fwd" queue.type="LinkedList" queue.size="500000") { ${action} }`,
-      `input(type="imfile" file="${copy}" tag="aegisbpf" ruleset="fwd")`,
-      '',
-    ].join('\n'),
+    config: () =>
+      [
+        `global(workDirectory="${fwdDir}" maxMessageSize="64k")`,
+        'module(load="imfile")',
+        transport === 'relp' ? 'module(load="omrelp")' : '',
+        tpl,
+        `ruleset(name="fwd" queue.type="LinkedList" queue.size="500000") { ${action} }`,
+        `input(type="imfile" file="${copy}" tag="aegisbpf" ruleset="fwd")`,
+        '',
+      ].join('\n'),
   });
   try {
     // rsyslogd forks no worker processes: pinning its pid pins all its threads.
     pin(fwd.pid ?? 0, 0);
     const done = await waitLines(out, count, 180_000);
     const seconds = (done - t0) / 1000;
-    return { sender: transport === 'relp' ? 'rsyslog-omrelp' : 'rsyslog-omfwd', transport, events: count, seconds: Number(seconds.toFixed(2)), eventsPerSecond: Math.round(count / seconds) };
+    return {
+      sender: transport === 'relp' ? 'rsyslog-omrelp' : 'rsyslog-omfwd',
+      transport,
+      events: count,
+      seconds: Number(seconds.toFixed(2)),
+      eventsPerSecond: Math.round(count / seconds),
+    };
   } finally {
     await fwd.cleanup();
   }
@@ -182,7 +237,14 @@ async function main(): Promise<void> {
   const loadBefore = loadAverage();
   const pki = makeTestPki(path.join(dir, 'tls'));
   const receiver = await startRsyslog({
-    ports: { aegis_tcp: 'tcp', aegis_tls: 'tcp', aegis_relp: 'tcp', peer_tcp: 'tcp', peer_tls: 'tcp', peer_relp: 'tcp' },
+    ports: {
+      aegis_tcp: 'tcp',
+      aegis_tls: 'tcp',
+      aegis_relp: 'tcp',
+      peer_tcp: 'tcp',
+      peer_tls: 'tcp',
+      peer_relp: 'tcp',
+    },
     config: (ctx) => receiverConfig(ctx.dir, pki, ctx.ports),
   });
   try {
@@ -228,7 +290,18 @@ async function main(): Promise<void> {
           `the floor alone is ${floor.eventsPerCpuSecond >= GOALS.tcp ? 'above' : 'below'} the goal.\n`,
       );
     }
-    process.stdout.write(JSON.stringify({ bench: 'syslog', cpus: os.cpus().length, cpu: os.cpus()[0]?.model, rsyslog: rsyslogVersion(), loadBefore, loadAfter, results, floor }) + '\n');
+    process.stdout.write(
+      JSON.stringify({
+        bench: 'syslog',
+        cpus: os.cpus().length,
+        cpu: os.cpus()[0]?.model,
+        rsyslog: rsyslogVersion(),
+        loadBefore,
+        loadAfter,
+        results,
+        floor,
+      }) + '\n',
+    );
   } finally {
     await receiver.cleanup();
     fs.rmSync(dir, { recursive: true, force: true });
@@ -236,6 +309,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exit(1);
 });

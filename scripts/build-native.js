@@ -53,14 +53,25 @@ function findNodeDir() {
   const candidates = [path.resolve(path.dirname(process.execPath), '..')];
   if (process.env.npm_config_nodedir) candidates.push(path.resolve(process.env.npm_config_nodedir));
   return candidates.find(
-    (dir) => fs.existsSync(path.join(dir, 'include', 'node', 'node_api.h')) && headersVersion(dir) === process.versions.node,
+    (dir) =>
+      fs.existsSync(path.join(dir, 'include', 'node', 'node_api.h')) && headersVersion(dir) === process.versions.node,
   );
 }
 
 function findNodeGyp() {
   const candidates = [
     process.env.npm_config_node_gyp,
-    path.resolve(path.dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'),
+    path.resolve(
+      path.dirname(process.execPath),
+      '..',
+      'lib',
+      'node_modules',
+      'npm',
+      'node_modules',
+      'node-gyp',
+      'bin',
+      'node-gyp.js',
+    ),
   ];
   try {
     candidates.push(require.resolve('node-gyp/bin/node-gyp.js'));
@@ -82,7 +93,8 @@ function missingPrerequisites(nodeDir, nodeGyp) {
   if (!fs.existsSync(btf)) missing.push(`kernel BTF at ${btf} (a kernel built with CONFIG_DEBUG_INFO_BTF=y)`);
   if (!hasCommand('make', ['--version'])) missing.push('make');
   if (!hasCommand(process.env.CXX || 'c++', ['--version'])) missing.push('a C++ compiler (apt-get install g++)');
-  if (!nodeDir) missing.push(`Node.js ${process.versions.node} headers (include/node/node_api.h next to ${process.execPath})`);
+  if (!nodeDir)
+    missing.push(`Node.js ${process.versions.node} headers (include/node/node_api.h next to ${process.execPath})`);
   if (!nodeGyp) missing.push('node-gyp (ships with npm)');
   try {
     require.resolve('node-addon-api', { paths: [root] });
@@ -96,7 +108,9 @@ function run(cmd, args, opts) {
   log(`${cmd} ${args.join(' ')}`);
   const r = spawnSync(cmd, args, { stdio: 'inherit', ...opts });
   if (r.status !== 0) {
-    log(`FAILED: ${cmd} exited with ${r.status ?? r.signal}. The prerequisites are present, so this is a real build error.`);
+    log(
+      `FAILED: ${cmd} exited with ${r.status ?? r.signal}. The prerequisites are present, so this is a real build error.`,
+    );
     process.exit(1);
   }
 }
@@ -134,10 +148,13 @@ function main() {
   // node-gyp lets npm_config_nodedir (npm exports it from a nodedir in ~/.npmrc) win over --nodedir: set both.
   const gypEnv = { env: { ...process.env, npm_config_nodedir: nodeDir } };
   if (previous !== builtWith) {
-    log(`building from clean for Node ${process.versions.node} (headers in ${nodeDir}; last build: ${previous || 'none recorded'})`);
+    log(
+      `building from clean for Node ${process.versions.node} (headers in ${nodeDir}; last build: ${previous || 'none recorded'})`,
+    );
     run(process.execPath, [nodeGyp, 'clean', '--directory', nativeDir], gypEnv);
   }
-  if (!fs.existsSync(path.join(nativeDir, 'build', 'Makefile'))) run(process.execPath, [nodeGyp, 'configure', '--directory', nativeDir, `--nodedir=${nodeDir}`], gypEnv);
+  if (!fs.existsSync(path.join(nativeDir, 'build', 'Makefile')))
+    run(process.execPath, [nodeGyp, 'configure', '--directory', nativeDir, `--nodedir=${nodeDir}`], gypEnv);
   run(process.execPath, [nodeGyp, 'build', '--directory', nativeDir, `--nodedir=${nodeDir}`], gypEnv);
   fs.writeFileSync(builtWithFile, builtWith + '\n');
   log('ok: bpf/build/aegis.bpf.o, bpf/build/probe.bpf.o, native/build/Release/aegis_native.node');

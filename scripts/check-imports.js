@@ -59,16 +59,21 @@ function readSpecifiers(file) {
   const found = [];
   const add = (literal) => {
     if (literal && ts.isStringLiteralLike(literal)) {
-      found.push({ specifier: literal.text, line: source.getLineAndCharacterOfPosition(literal.getStart(source)).line + 1 });
+      found.push({
+        specifier: literal.text,
+        line: source.getLineAndCharacterOfPosition(literal.getStart(source)).line + 1,
+      });
     }
   };
   const visit = (node) => {
     if (ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) add(node.moduleSpecifier);
-    else if (ts.isImportEqualsDeclaration(node) && ts.isExternalModuleReference(node.moduleReference)) add(node.moduleReference.expression);
+    else if (ts.isImportEqualsDeclaration(node) && ts.isExternalModuleReference(node.moduleReference))
+      add(node.moduleReference.expression);
     else if (ts.isCallExpression(node)) {
       const callee = node.expression;
       const isRequire = ts.isIdentifier(callee) && callee.text === 'require';
-      if ((isRequire || callee.kind === ts.SyntaxKind.ImportKeyword) && node.arguments.length > 0) add(node.arguments[0]);
+      if ((isRequire || callee.kind === ts.SyntaxKind.ImportKeyword) && node.arguments.length > 0)
+        add(node.arguments[0]);
     } else if (ts.isImportTypeNode(node) && ts.isLiteralTypeNode(node.argument)) add(node.argument.literal);
     ts.forEachChild(node, visit);
   };
@@ -95,14 +100,22 @@ function stronglyConnected(nodes, edgesOf) {
   for (const root of nodes) {
     if (index.has(root)) continue;
     const work = [{ node: root, next: 0 }];
-    index.set(root, counter); low.set(root, counter); counter += 1; stack.push(root); onStack.add(root);
+    index.set(root, counter);
+    low.set(root, counter);
+    counter += 1;
+    stack.push(root);
+    onStack.add(root);
     while (work.length > 0) {
       const frame = work[work.length - 1];
       const targets = edgesOf(frame.node);
       if (frame.next < targets.length) {
         const target = targets[frame.next++];
         if (!index.has(target)) {
-          index.set(target, counter); low.set(target, counter); counter += 1; stack.push(target); onStack.add(target);
+          index.set(target, counter);
+          low.set(target, counter);
+          counter += 1;
+          stack.push(target);
+          onStack.add(target);
           work.push({ node: target, next: 0 });
         } else if (onStack.has(target)) {
           low.set(frame.node, Math.min(low.get(frame.node), index.get(target)));
@@ -117,7 +130,11 @@ function stronglyConnected(nodes, edgesOf) {
       if (low.get(frame.node) === index.get(frame.node)) {
         const component = [];
         let member;
-        do { member = stack.pop(); onStack.delete(member); component.push(member); } while (member !== frame.node);
+        do {
+          member = stack.pop();
+          onStack.delete(member);
+          component.push(member);
+        } while (member !== frame.node);
         components.push(component);
       }
     }
@@ -138,7 +155,10 @@ function circleThrough(start, members, edgesFrom) {
         for (let at = previous.get(node); at !== null; at = previous.get(at.from)) path.unshift(at);
         return path;
       }
-      if (!previous.has(edge.to)) { previous.set(edge.to, edge); queue.push(edge.to); }
+      if (!previous.has(edge.to)) {
+        previous.set(edge.to, edge);
+        queue.push(edge.to);
+      }
     }
   }
   return [];
@@ -187,10 +207,18 @@ function checkImports({ root, layers = LAYERS }) {
       const fromRank = rankOf.get(fromFolder);
       const toRank = rankOf.get(toFolder);
       if (toRank < fromRank) continue;
-      upward.push({ ...edge, fromFolder, fromRank, toFolder, toRank, kind: toRank === fromRank ? 'sideways' : 'upward' });
+      upward.push({
+        ...edge,
+        fromFolder,
+        fromRank,
+        toFolder,
+        toRank,
+        kind: toRank === fromRank ? 'sideways' : 'upward',
+      });
     }
   }
-  for (const folder of new Set(files.map(folderOf))) if (!rankOf.has(folder)) unknownFolders.add(folder || '(src root)');
+  for (const folder of new Set(files.map(folderOf)))
+    if (!rankOf.has(folder)) unknownFolders.add(folder || '(src root)');
 
   const cycles = [];
   const targetsOf = (file) => edges.get(file).map((e) => e.to);
@@ -223,9 +251,12 @@ function formatProblems(result) {
     lines.push(`import circle: ${hops} → ${cycle[0].from}`);
   }
   for (const e of result.upward) {
-    lines.push(`${e.kind} import: ${e.from}:${e.line} → ${e.to} (${e.fromFolder}, layer ${e.fromRank}, imports ${e.toFolder}, layer ${e.toRank})`);
+    lines.push(
+      `${e.kind} import: ${e.from}:${e.line} → ${e.to} (${e.fromFolder}, layer ${e.fromRank}, imports ${e.toFolder}, layer ${e.toRank})`,
+    );
   }
-  for (const folder of result.unknownFolders) lines.push(`folder not in the layer table (scripts/check-imports.js LAYERS): src/${folder}`);
+  for (const folder of result.unknownFolders)
+    lines.push(`folder not in the layer table (scripts/check-imports.js LAYERS): src/${folder}`);
   for (const u of result.unresolved) lines.push(`unresolved import: ${u.file}:${u.line} → '${u.specifier}'`);
   return lines;
 }
@@ -241,9 +272,8 @@ function main(argv) {
     return 0;
   }
   const rootAt = argv.indexOf('--root');
-  const options = rootAt >= 0
-    ? { root: path.resolve(argv[rootAt + 1] ?? '.') }
-    : { root: path.resolve(__dirname, '..') };
+  const options =
+    rootAt >= 0 ? { root: path.resolve(argv[rootAt + 1] ?? '.') } : { root: path.resolve(__dirname, '..') };
   const result = checkImports(options);
   if (argv.includes('--graph')) {
     for (const [from, to] of [...result.folderGraph].sort()) console.log(`${from} → ${[...to].sort().join(', ')}`);
@@ -251,7 +281,9 @@ function main(argv) {
   const problems = formatProblems(result);
   if (problems.length > 0) {
     for (const line of problems) console.error(line);
-    console.error(`check-imports: ${problems.length} problem(s) in ${result.files} files; layers (bottom to top): ${layersLine()}; see docs/development.md`);
+    console.error(
+      `check-imports: ${problems.length} problem(s) in ${result.files} files; layers (bottom to top): ${layersLine()}; see docs/development.md`,
+    );
     return 1;
   }
   console.error(`check-imports: ${result.files} files, no import circles, nothing imports upward`);

@@ -16,7 +16,10 @@ const path = require('node:path');
 
 const root = path.join(__dirname, '..');
 const outAt = process.argv.indexOf('--out');
-const target = outAt > 0 ? path.resolve(process.argv[outAt + 1]) : path.join(root, 'src', 'formatters', 'generated', 'event-writers.ts');
+const target =
+  outAt > 0
+    ? path.resolve(process.argv[outAt + 1])
+    : path.join(root, 'src', 'formatters', 'generated', 'event-writers.ts');
 const { EVENT_FIELDS, FIELD_ORDER, FIELD_KINDS } = require(path.join(root, 'dist', 'src', 'event', 'fields.js'));
 
 const NAME = /^[a-z][a-z0-9_]*$/;
@@ -24,7 +27,8 @@ const pascal = (s) => s[0].toUpperCase() + s.slice(1);
 const q = (s) => `'${s}'`; // field names are checked against NAME: nothing to escape
 
 function fieldCode(name, slot) {
-  if (!NAME.test(name)) throw new Error(`gen-event-writers: field name ${JSON.stringify(name)} is not lowercase snake_case`);
+  if (!NAME.test(name))
+    throw new Error(`gen-event-writers: field name ${JSON.stringify(name)} is not lowercase snake_case`);
   const kind = FIELD_KINDS.get(name);
   // `q` says what the next key's prefix must carry: 0 nothing (first field), 1 a comma, 2 the closing quote of the
   // plain string written last and a comma (`","name":`). One string piece fewer per field for V8 to link and later
@@ -73,13 +77,15 @@ function source() {
     '// run `npm run build && node scripts/gen-event-writers.js && npm run build` (a test fails while this is stale).',
     '/**',
     ' * One writer per event type: the event as canonical JSON (keys in FIELD_ORDER, absent fields omitted, the json',
-    ' * formatter\'s bytes), and each scalar field\'s value left in `s[FIELD_ORDER index]` for structured data:',
+    " * formatter's bytes), and each scalar field's value left in `s[FIELD_ORDER index]` for structured data:",
     ' * `undefined` when absent, the value itself when it is a plain string (nothing JSON or RFC 5424 would escape, short',
     ' * enough never to be capped), the digits of a finite number, `true`/`false`, otherwise `h.sd(value)`. Values the',
     ' * fast path does not take (escapes, wrong kinds, arrays, maps) go through `h.json`, so the output never depends on',
     ' * that path.',
     ' */',
-    "import type { AegisEvent, EventOf, EventType, " + types.map((t) => `${pascal(t)}Event`).join(', ') + " } from '../../event/types';",
+    'import type { AegisEvent, EventOf, EventType, ' +
+      types.map((t) => `${pascal(t)}Event`).join(', ') +
+      " } from '../../event/types';",
     '',
     '/** Per-field structured-data values, indexed like FIELD_ORDER; written by the writers, read by the caller. */',
     'export type FieldSlots = (string | undefined)[];',
@@ -104,7 +110,13 @@ function source() {
     const table = EVENT_FIELDS[type];
     const fields = FIELD_ORDER.filter((f) => f in table);
     const Type = `${pascal(type)}Event`;
-    out.push(`function write${pascal(type)}(e: ${Type}, s: FieldSlots, h: WriterHelpers): string {`, "  let o = '{';", '  let q = 0;', '  let v: unknown;', '  let t: string;');
+    out.push(
+      `function write${pascal(type)}(e: ${Type}, s: FieldSlots, h: WriterHelpers): string {`,
+      "  let o = '{';",
+      '  let q = 0;',
+      '  let v: unknown;',
+      '  let t: string;',
+    );
     for (const f of fields) out.push(fieldCode(f, FIELD_ORDER.indexOf(f)));
     out.push("  return q === 2 ? o + '\"}' : o + '}';", '}', '');
   }
@@ -114,7 +126,7 @@ function source() {
     ...types.map((t) => `  ${t}: write${pascal(t)},`),
     '};',
     '',
-    '/** The event as canonical JSON by its type\'s writer; `undefined` for a type without one (not a valid event). */',
+    "/** The event as canonical JSON by its type's writer; `undefined` for a type without one (not a valid event). */",
     'export function writeEvent(e: AegisEvent, s: FieldSlots, h: WriterHelpers): string | undefined {',
     '  switch (e.type) {',
     ...types.map((t) => `    case '${t}':\n      return write${pascal(t)}(e, s, h);`),
@@ -131,7 +143,9 @@ const text = source();
 if (process.argv.includes('--check')) {
   const current = fs.existsSync(target) ? fs.readFileSync(target, 'utf8') : '';
   if (current !== text) {
-    process.stderr.write(`gen-event-writers: ${path.relative(root, target)} is stale; run: npm run build && node scripts/gen-event-writers.js && npm run build\n`);
+    process.stderr.write(
+      `gen-event-writers: ${path.relative(root, target)} is stale; run: npm run build && node scripts/gen-event-writers.js && npm run build\n`,
+    );
     process.exit(1);
   }
   process.stderr.write('gen-event-writers: up to date\n');

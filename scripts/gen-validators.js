@@ -15,4 +15,6 @@ const written = new Set(specs.map((spec) => path.basename(generateValidator(spec
 for (const f of fs.readdirSync(GENERATED_VALIDATORS_DIR)) {
   if (!written.has(f)) fs.rmSync(path.join(GENERATED_VALIDATORS_DIR, f), { force: true });
 }
-process.stderr.write(`gen-validators: ${written.size} validators in ${path.relative(process.cwd(), GENERATED_VALIDATORS_DIR) || '.'}\n`);
+process.stderr.write(
+  `gen-validators: ${written.size} validators in ${path.relative(process.cwd(), GENERATED_VALIDATORS_DIR) || '.'}\n`,
+);

@@ -21,7 +21,8 @@ const files = [];
 })(root);
 // tsc never deletes outputs: a test that was moved or removed leaves its old compiled copy (and the old compiled
 // modules it imports) in dist/. Run only compiled tests whose test/**/*.test.ts still exists.
-const sourceOf = (f) => path.join(__dirname, '..', path.relative(path.join(__dirname, '..', 'dist'), f).replace(/\.js$/, '.ts'));
+const sourceOf = (f) =>
+  path.join(__dirname, '..', path.relative(path.join(__dirname, '..', 'dist'), f).replace(/\.js$/, '.ts'));
 for (let i = files.length - 1; i >= 0; i--) if (!fs.existsSync(sourceOf(files[i]))) files.splice(i, 1);
 const filters = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const selected = files.filter((f) => filters.length === 0 || filters.some((s) => f.includes(s))).sort();

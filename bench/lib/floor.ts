@@ -50,7 +50,12 @@ function forEachEvent(file: string, each: (event: AegisEvent) => void, afterChun
     name: 'floor',
     logger: silentLogger,
     stats: createSourceStats('floor', 'replay'),
-    deadLetter: createDeadLetterQueue({ path: undefined, maxBytes: 0, logger: silentLogger, stats: { written: 0, bytes: 0, failed: 0 } }),
+    deadLetter: createDeadLetterQueue({
+      path: undefined,
+      maxBytes: 0,
+      logger: silentLogger,
+      stats: { written: 0, bytes: 0, failed: 0 },
+    }),
     hostname: 'bench',
   };
   const decoder = new NdjsonDecoder(ctx, { chunkEvents: 1024, maxLineBytes: DEFAULT_MAX_LINE_BYTES });
@@ -65,7 +70,8 @@ function forEachEvent(file: string, each: (event: AegisEvent) => void, afterChun
   const fd = fs.openSync(file, 'r');
   const buf = Buffer.allocUnsafe(READ_BYTES);
   try {
-    for (let n = fs.readSync(fd, buf, 0, READ_BYTES, null); n > 0; n = fs.readSync(fd, buf, 0, READ_BYTES, null)) take(decoder.push(buf.subarray(0, n)));
+    for (let n = fs.readSync(fd, buf, 0, READ_BYTES, null); n > 0; n = fs.readSync(fd, buf, 0, READ_BYTES, null))
+      take(decoder.push(buf.subarray(0, n)));
     take(decoder.end());
   } finally {
     fs.closeSync(fd);
@@ -76,7 +82,12 @@ function forEachEvent(file: string, each: (event: AegisEvent) => void, afterChun
 function result(name: string, events: number, since: NodeJS.CpuUsage): FloorResult {
   const used = process.cpuUsage(since);
   const micros = (used.user + used.system) / events;
-  return { case: name, events, cpuMicrosPerEvent: Number(micros.toFixed(2)), eventsPerCpuSecond: Math.round(1e6 / micros) };
+  return {
+    case: name,
+    events,
+    cpuMicrosPerEvent: Number(micros.toFixed(2)),
+    eventsPerCpuSecond: Math.round(1e6 / micros),
+  };
 }
 
 export function jsonFileFloor(input: string, output: string): FloorResult {
@@ -161,8 +172,14 @@ export async function startNullReceiver(): Promise<{ readonly port: number; clos
 
 async function main(): Promise<void> {
   const [which, input, target] = process.argv.slice(2);
-  if (input === undefined || target === undefined) throw new Error('usage: floor.js json-file FILE OUT | rfc5424-tcp FILE PORT');
-  const r = which === 'json-file' ? jsonFileFloor(input, target) : which === 'rfc5424-tcp' ? await rfc5424TcpFloor(input, Number(target)) : undefined;
+  if (input === undefined || target === undefined)
+    throw new Error('usage: floor.js json-file FILE OUT | rfc5424-tcp FILE PORT');
+  const r =
+    which === 'json-file'
+      ? jsonFileFloor(input, target)
+      : which === 'rfc5424-tcp'
+        ? await rfc5424TcpFloor(input, Number(target))
+        : undefined;
   if (r === undefined) throw new Error(`unknown case '${String(which)}'`);
   process.stdout.write(JSON.stringify(r) + '\n');
 }

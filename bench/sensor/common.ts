@@ -36,7 +36,11 @@ export function loadgen(): string {
   // always rebuilt: a stale binary from an older checkout would report a different format
   fs.mkdirSync(WORK_DIR, { recursive: true });
   const out = path.join(WORK_DIR, 'loadgen');
-  const r = spawnSync(process.env.CC ?? 'cc', ['-O2', '-Wall', '-pthread', '-o', out, path.join(ROOT, 'bench', 'sensor', 'loadgen.c')], { encoding: 'utf8' });
+  const r = spawnSync(
+    process.env.CC ?? 'cc',
+    ['-O2', '-Wall', '-pthread', '-o', out, path.join(ROOT, 'bench', 'sensor', 'loadgen.c')],
+    { encoding: 'utf8' },
+  );
   if (r.status !== 0) throw new Error(`compiling bench/sensor/loadgen.c failed: ${r.stderr || r.error?.message}`);
   loadgenPath = out;
   return out;
@@ -54,7 +58,7 @@ export interface LoadgenResult {
 export function runLoadgen(args: readonly string[]): Promise<LoadgenResult> {
   return new Promise((resolve, reject) => {
     execFile(loadgen(), args, { encoding: 'utf8' }, (err, stdout) => {
-      if (err !== null) reject(new Error(`loadgen ${args.join(" ")} failed: ${err.message}`, { cause: err }));
+      if (err !== null) reject(new Error(`loadgen ${args.join(' ')} failed: ${err.message}`, { cause: err }));
       else resolve(JSON.parse(stdout.trim()) as LoadgenResult);
     });
   });
@@ -95,7 +99,10 @@ export async function withBpfStats<T>(fn: () => Promise<T>): Promise<T> {
 }
 
 /** Mean run time per program between two programStats() snapshots, e.g. { aegis_exit_openat: '412 ns x 1000' }. */
-export function programCost(before: readonly NativeProgramStats[], after: readonly NativeProgramStats[]): Record<string, string> {
+export function programCost(
+  before: readonly NativeProgramStats[],
+  after: readonly NativeProgramStats[],
+): Record<string, string> {
   const out: Record<string, string> = {};
   for (const p of after) {
     const b = before.find((x) => x.name === p.name);
@@ -106,5 +113,8 @@ export function programCost(before: readonly NativeProgramStats[], after: readon
 }
 
 export function hostLoad(): string {
-  return os.loadavg().map((l) => l.toFixed(2)).join(' ');
+  return os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
 }

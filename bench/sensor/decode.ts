@@ -46,12 +46,19 @@ async function record(seconds: number): Promise<Recording> {
     },
   });
   try {
-    createPolicyEngine({ store: createPolicyStore(path.join(tmp, 'state')), capabilities: sensor.features.capabilities, maps: sensor.maps }).apply(
+    createPolicyEngine({
+      store: createPolicyStore(path.join(tmp, 'state')),
+      capabilities: sensor.features.capabilities,
+      maps: sensor.maps,
+    }).apply(
       `version: 1\nmode: audit\nrules:\n  - { id: bench-audit, match: { path: ${file} }, action: AUDIT }\n`,
       'bench',
     );
     sensor.start();
-    await Promise.all([runLoadgen(['exec', '1500', String(seconds)]), runLoadgen(['open-rate', '1500', String(seconds), file])]);
+    await Promise.all([
+      runLoadgen(['exec', '1500', String(seconds)]),
+      runLoadgen(['open-rate', '1500', String(seconds), file]),
+    ]);
     await sleep(100);
     sensor.drain();
   } finally {
@@ -65,17 +72,29 @@ function synthetic(): Recording {
   const recs: Buffer[] = [];
   for (let i = 0; i < 1000; i++) {
     const proc = { pid: 1000 + i, ppid: 1, startTime: BigInt(1e9 + i), comm: 'true' };
-    recs.push(forkRecord({ proc }), execRecord({ proc, filename: '/bin/true', exe: '/usr/bin/true', args: ['true'] }), exitRecord({ proc }));
+    recs.push(
+      forkRecord({ proc }),
+      execRecord({ proc, filename: '/bin/true', exe: '/usr/bin/true', args: ['true'] }),
+      exitRecord({ proc }),
+    );
     if (i % 2 === 0) recs.push(fileRecord({ proc, resolved: '/tmp/aegis-bench/audited' }), netRecord({ proc }));
   }
-  return { batches: [batch(recs)], records: recs.length, source: 'synthetic batches (no root: cannot record a live ring)' };
+  return {
+    batches: [batch(recs)],
+    records: recs.length,
+    source: 'synthetic batches (no root: cannot record a live ring)',
+  };
 }
 
 /**
  * Records per second of CPU time (user + system of this process) and per second of wall time. On a shared machine
  * the wall-clock rate drops whenever another process takes the core; CPU time measures what one core does.
  */
-function measure(rec: Recording, withMapping: boolean, seconds: number): { recordsPerSecond: number; recordsPerWallSecond: number; records: number } {
+function measure(
+  rec: Recording,
+  withMapping: boolean,
+  seconds: number,
+): { recordsPerSecond: number; recordsPerWallSecond: number; records: number } {
   const registry = createDecoderRegistry<DecodedRecord>(RECORD_DECODERS);
   const mapper = withMapping
     ? createEventMapper({
@@ -125,7 +144,11 @@ function reframe(rec: Recording, maxBytes: number): Recording {
     off = next;
   }
   if (off > start) batches.push(whole.subarray(start, off));
-  return { batches, records: rec.records, source: `${rec.source}, re-framed into ${batches.length} batches of <= ${maxBytes} bytes` };
+  return {
+    batches,
+    records: rec.records,
+    source: `${rec.source}, re-framed into ${batches.length} batches of <= ${maxBytes} bytes`,
+  };
 }
 
 export async function runDecodeBench(options: { seconds?: number } = {}): Promise<BenchResult> {

@@ -18,11 +18,20 @@ import type { BenchResult } from './common';
 import { hostLoad, kernelBenchSkipReason, printResult, programCost, runLoadgen, sleep, withBpfStats } from './common';
 import { benchPolicy } from './policy-fixture';
 
-export async function runExecStorm(options: { seconds?: number; rate?: number; coalesceMicros?: number } = {}): Promise<BenchResult> {
+export async function runExecStorm(
+  options: { seconds?: number; rate?: number; coalesceMicros?: number } = {},
+): Promise<BenchResult> {
   const seconds = options.seconds ?? 30;
   const rate = options.rate ?? 2000;
   const skip = kernelBenchSkipReason();
-  if (skip !== undefined) return { name: 'exec-storm', target: 'zero drops, sensor CPU <= 10 %', measured: 'skipped', pass: 'skipped', details: { reason: skip } };
+  if (skip !== undefined)
+    return {
+      name: 'exec-storm',
+      target: 'zero drops, sensor CPU <= 10 %',
+      measured: 'skipped',
+      pass: 'skipped',
+      details: { reason: skip },
+    };
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'aegis-bench-exec-'));
   let execEvents = 0;
   let events = 0;
@@ -35,7 +44,11 @@ export async function runExecStorm(options: { seconds?: number; rate?: number; c
     },
   });
   try {
-    createPolicyEngine({ store: createPolicyStore(path.join(tmp, 'state')), capabilities: sensor.features.capabilities, maps: sensor.maps }).apply(benchPolicy(tmp, 100), 'bench');
+    createPolicyEngine({
+      store: createPolicyStore(path.join(tmp, 'state')),
+      capabilities: sensor.features.capabilities,
+      maps: sensor.maps,
+    }).apply(benchPolicy(tmp, 100), 'bench');
     sensor.start();
     await sleep(200);
     return await withBpfStats(async () => {
@@ -53,14 +66,16 @@ export async function runExecStorm(options: { seconds?: number; rate?: number; c
       const cpuPercent = ((cpu.user + cpu.system) / 1e6 / wall) * 100;
       const drops = k1.dropsTotal - k0.dropsTotal;
       const achieved = load.ops / load.seconds;
-      const cpuMicrosPerExec = ((cpu.user + cpu.system) / load.ops);
+      const cpuMicrosPerExec = (cpu.user + cpu.system) / load.ops;
       const rateReached = achieved >= rate * 0.9;
       return {
         name: 'exec-storm',
         target: `~${rate} exec/s for ${seconds} s: zero ring drops, sensor CPU <= 10 % of one core`,
         measured:
           `${achieved.toFixed(0)} exec/s, ${drops} drops, sensor CPU ${cpuPercent.toFixed(1)} % (${cpuMicrosPerExec.toFixed(0)} us per exec` +
-          (rateReached ? ')' : `; the generator did not reach ${rate}/s on this host: at ${rate}/s that is ~${((cpuMicrosPerExec * rate) / 1e4).toFixed(1)} %)`),
+          (rateReached
+            ? ')'
+            : `; the generator did not reach ${rate}/s on this host: at ${rate}/s that is ~${((cpuMicrosPerExec * rate) / 1e4).toFixed(1)} %)`),
         pass: drops === 0 && cpuPercent <= 10 && rateReached,
         details: {
           backend: sensor.backend,
@@ -87,8 +102,11 @@ export async function runExecStorm(options: { seconds?: number; rate?: number; c
 if (require.main === module) {
   const seconds = Number(process.argv[2] ?? 30);
   const coalesce = process.argv[3] === undefined ? undefined : Number(process.argv[3]);
-  runExecStorm({ seconds, ...(coalesce !== undefined ? { coalesceMicros: coalesce } : {}) }).then(printResult, (err: unknown) => {
-    process.stderr.write(`${String(err)}\n`);
-    process.exitCode = 1;
-  });
+  runExecStorm({ seconds, ...(coalesce !== undefined ? { coalesceMicros: coalesce } : {}) }).then(
+    printResult,
+    (err: unknown) => {
+      process.stderr.write(`${String(err)}\n`);
+      process.exitCode = 1;
+    },
+  );
 }

@@ -34,11 +34,20 @@ import { hostLoad, kernelBenchSkipReason, percentile, printResult, runLoadgen, s
  */
 const BATCH_EVENTS = 1000;
 
-export async function runLatencyBench(options: { seconds?: number; rate?: number; coalesceMicros?: number } = {}): Promise<BenchResult> {
+export async function runLatencyBench(
+  options: { seconds?: number; rate?: number; coalesceMicros?: number } = {},
+): Promise<BenchResult> {
   const seconds = options.seconds ?? 10;
   const rate = options.rate ?? 10_000;
   const skip = kernelBenchSkipReason();
-  if (skip !== undefined) return { name: 'latency', target: 'p99 <= 1 ms at 10 000 events/s', measured: 'skipped', pass: 'skipped', details: { reason: skip } };
+  if (skip !== undefined)
+    return {
+      name: 'latency',
+      target: 'p99 <= 1 ms at 10 000 events/s',
+      measured: 'skipped',
+      pass: 'skipped',
+      details: { reason: skip },
+    };
   const sensorAlone = await runSensorLatency({ seconds, rate }); // first, alone on the machine
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'aegis-bench-lat-'));
   const file = path.join(tmp, 'audited');
@@ -57,7 +66,15 @@ export async function runLatencyBench(options: { seconds?: number; rate?: number
   const validated = validateConfigDocument({
     data_dir: tmp,
     sources: { sensor: raw },
-    sinks: { out: { type: 'file', path: path.join(tmp, 'events.ndjson'), fsync: 'never', rotate: { max_bytes: 0 }, batch: { max_events: BATCH_EVENTS, timeout_ms: 5 } } },
+    sinks: {
+      out: {
+        type: 'file',
+        path: path.join(tmp, 'events.ndjson'),
+        fsync: 'never',
+        rotate: { max_bytes: 0 },
+        batch: { max_events: BATCH_EVENTS, timeout_ms: 5 },
+      },
+    },
   });
   if (validated.config === undefined) throw new Error(validated.problems.join('; '));
   let sensorSource: SensorSource | undefined;
@@ -67,7 +84,14 @@ export async function runLatencyBench(options: { seconds?: number; rate?: number
     sources: (c) => {
       const stats = createSourceStats('sensor', 'sensor');
       c.stats.sources.set('sensor', stats);
-      const src = createSensorSource(parseSensorSourceOptions(raw, tmp), { name: 'sensor', logger: silentLogger, stats, deadLetter: c.deadLetter, hostname: c.hostname, dataDir: tmp });
+      const src = createSensorSource(parseSensorSourceOptions(raw, tmp), {
+        name: 'sensor',
+        logger: silentLogger,
+        stats,
+        deadLetter: c.deadLetter,
+        hostname: c.hostname,
+        dataDir: tmp,
+      });
       sensorSource = src;
       // The probe: where the engine takes each chunk from the source.
       const probed: Source = {
@@ -95,7 +119,10 @@ export async function runLatencyBench(options: { seconds?: number; rate?: number
   try {
     const { sensor, policy } = await (sensorSource as SensorSource).ready;
     clock = sensor.clock;
-    policy.apply(`version: 1\nmode: enforce\nrules:\n  - { id: latency-probe, match: { path: ${file} }, action: AUDIT }\n`, 'bench');
+    policy.apply(
+      `version: 1\nmode: enforce\nrules:\n  - { id: latency-probe, match: { path: ${file} }, action: AUDIT }\n`,
+      'bench',
+    );
     await sleep(200);
     measuring = true;
     const k0 = sensor.stats().kernel;
@@ -138,7 +165,9 @@ export async function runLatencyBench(options: { seconds?: number; rate?: number
 }
 
 /** The sensor alone: kernel stamp -> mapped event handed to onEvents, no pipeline. */
-export async function runSensorLatency(options: { seconds?: number; rate?: number } = {}): Promise<Record<string, number>> {
+export async function runSensorLatency(
+  options: { seconds?: number; rate?: number } = {},
+): Promise<Record<string, number>> {
   const seconds = options.seconds ?? 10;
   const rate = options.rate ?? 10_000;
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'aegis-bench-lat-direct-'));
@@ -162,7 +191,11 @@ export async function runSensorLatency(options: { seconds?: number; rate?: numbe
     },
   });
   try {
-    createPolicyEngine({ store: createPolicyStore(path.join(tmp, 'policy')), capabilities: sensor.features.capabilities, maps: sensor.maps }).apply(
+    createPolicyEngine({
+      store: createPolicyStore(path.join(tmp, 'policy')),
+      capabilities: sensor.features.capabilities,
+      maps: sensor.maps,
+    }).apply(
       `version: 1\nmode: enforce\nrules:\n  - { id: latency-probe, match: { path: ${file} }, action: AUDIT }\n`,
       'bench',
     );
@@ -178,7 +211,12 @@ export async function runSensorLatency(options: { seconds?: number; rate?: numbe
     fs.rmSync(tmp, { recursive: true, force: true });
   }
   const sorted = samples.slice(0, n).sort();
-  return { events: n, p50Micros: Math.round(percentile(sorted, 50)), p99Micros: Math.round(percentile(sorted, 99)), p999Micros: Math.round(percentile(sorted, 99.9)) };
+  return {
+    events: n,
+    p50Micros: Math.round(percentile(sorted, 50)),
+    p99Micros: Math.round(percentile(sorted, 99)),
+    p999Micros: Math.round(percentile(sorted, 99.9)),
+  };
 }
 
 if (require.main === module) {

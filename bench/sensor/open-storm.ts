@@ -31,12 +31,21 @@ function median(xs: number[]): number {
 
 const cpuNsPerOp = (r: LoadgenResult): number => (r.cpu * 1e9) / r.ops;
 
-export async function runOpenStorm(options: { seconds?: number; rounds?: number; threads?: number } = {}): Promise<BenchResult> {
+export async function runOpenStorm(
+  options: { seconds?: number; rounds?: number; threads?: number } = {},
+): Promise<BenchResult> {
   const seconds = options.seconds ?? 3;
   const rounds = options.rounds ?? 6;
   const threads = options.threads ?? 2;
   const skip = kernelBenchSkipReason();
-  if (skip !== undefined) return { name: 'open-storm', target: 'slowdown <= 10 %', measured: 'skipped', pass: 'skipped', details: { reason: skip } };
+  if (skip !== undefined)
+    return {
+      name: 'open-storm',
+      target: 'slowdown <= 10 %',
+      measured: 'skipped',
+      pass: 'skipped',
+      details: { reason: skip },
+    };
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'aegis-bench-open-'));
   const file = path.join(tmp, 'not-in-policy.dat');
   fs.writeFileSync(file, 'x');
@@ -51,7 +60,11 @@ export async function runOpenStorm(options: { seconds?: number; rounds?: number;
         let sensor: Sensor | undefined;
         try {
           sensor = createSensor({ statsIntervalMillis: 0, onEvents: () => undefined });
-          createPolicyEngine({ store: createPolicyStore(path.join(tmp, `state-${round}`)), capabilities: sensor.features.capabilities, maps: sensor.maps }).apply(policy, 'bench');
+          createPolicyEngine({
+            store: createPolicyStore(path.join(tmp, `state-${round}`)),
+            capabilities: sensor.features.capabilities,
+            maps: sensor.maps,
+          }).apply(policy, 'bench');
           sensor.start();
           const before: NativeProgramStats[] = sensor.programStats();
           withSensor.push(await runLoadgen(['open', String(threads), String(seconds), file]));

@@ -7,7 +7,8 @@ import path from 'node:path';
 
 export function benchPolicy(dir: string, count: number, extra = ''): string {
   const lines = ['version: 1', 'mode: enforce', 'rules:'];
-  for (let i = 0; i < count; i++) lines.push(`  - { id: path-${i}, match: { path: /nonexistent/aegis-bench/secret-${i}.key }, action: KILL }`);
+  for (let i = 0; i < count; i++)
+    lines.push(`  - { id: path-${i}, match: { path: /nonexistent/aegis-bench/secret-${i}.key }, action: KILL }`);
   for (let i = 0; i < count; i++) {
     const f = path.join(dir, `inode-target-${i}`);
     fs.writeFileSync(f, '');

@@ -32,11 +32,18 @@ export function defaultDataDir(env: NodeJS.ProcessEnv): string {
 export function defaultSource(logger: Logger): Record<string, unknown> {
   const reason = sensorUnavailableReason();
   if (reason === undefined) return { type: 'sensor' };
-  logger.warn('The eBPF sensor cannot run here; the default source replays the bundled sample events.', { reason, path: SAMPLE_EVENTS_PATH });
+  logger.warn('The eBPF sensor cannot run here; the default source replays the bundled sample events.', {
+    reason,
+    path: SAMPLE_EVENTS_PATH,
+  });
   return { type: 'replay', path: SAMPLE_EVENTS_PATH };
 }
 
-export function defaultConfigDocument(options: DefaultConfigOptions, logger: Logger, env: NodeJS.ProcessEnv): Record<string, unknown> {
+export function defaultConfigDocument(
+  options: DefaultConfigOptions,
+  logger: Logger,
+  env: NodeJS.ProcessEnv,
+): Record<string, unknown> {
   const sink =
     options.log === 'file'
       ? { type: 'file', path: options.logFile ?? DEFAULT_EVENT_LOG_PATH, format: options.logFormat }
@@ -46,7 +53,9 @@ export function defaultConfigDocument(options: DefaultConfigOptions, logger: Log
     data_dir: defaultDataDir(env),
     sources: { default: source },
     // Events from this host's sensor: process start times in wall clock and container ids are known here.
-    ...(source.type === 'sensor' ? { processors: [{ type: 'enrich', name: 'host-context', start_time_to_wall: true, container_id: true }] } : {}),
+    ...(source.type === 'sensor'
+      ? { processors: [{ type: 'enrich', name: 'host-context', start_time_to_wall: true, container_id: true }] }
+      : {}),
     sinks: { events: sink },
   };
 }

@@ -24,7 +24,10 @@ function help(): string {
   ].join('\n');
 }
 
-export async function main(argv: readonly string[], io: CommandIo = { stdout: process.stdout, stderr: process.stderr, env: process.env }): Promise<number> {
+export async function main(
+  argv: readonly string[],
+  io: CommandIo = { stdout: process.stdout, stderr: process.stderr, env: process.env },
+): Promise<number> {
   const [first, ...rest] = argv;
   if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
     io.stdout.write(help() + '\n');
@@ -46,12 +49,19 @@ export async function main(argv: readonly string[], io: CommandIo = { stdout: pr
       io.stderr.write(`aegisbpf ${first}: ${err.message}\n`);
       return EXIT.USAGE;
     }
-    if (isAegisError(err) && (err.code === 'AEGIS_ERR_USAGE' || err.code === 'AEGIS_ERR_CONFIG_READ' || err.code === 'AEGIS_ERR_CONFIG_INVALID')) {
+    if (
+      isAegisError(err) &&
+      (err.code === 'AEGIS_ERR_USAGE' ||
+        err.code === 'AEGIS_ERR_CONFIG_READ' ||
+        err.code === 'AEGIS_ERR_CONFIG_INVALID')
+    ) {
       io.stderr.write(`aegisbpf: ${err.message}\n`);
       return EXIT.USAGE;
     }
     const code = isAegisError(err) ? err.code : 'AEGIS_ERR_INTERNAL';
-    io.stderr.write(JSON.stringify({ ts: new Date().toISOString(), level: 'FATAL', msg: describeError(err), code }) + '\n');
+    io.stderr.write(
+      JSON.stringify({ ts: new Date().toISOString(), level: 'FATAL', msg: describeError(err), code }) + '\n',
+    );
     return EXIT.FAILURE;
   }
 }

@@ -28,16 +28,57 @@ export interface CommandEntry {
 const load = (file: string): unknown => require(file);
 
 export const COMMANDS: readonly CommandEntry[] = [
-  { name: 'run', summary: 'Run the agent (default source and sinks, or --config FILE).', load: () => (load('./commands/run') as typeof RunModule).runCommand },
-  { name: 'validate', summary: 'Check a configuration file; list every problem with its key path.', load: () => (load('./commands/validate') as typeof ValidateModule).validateCommand },
-  { name: 'replay', summary: 'Replay an NDJSON event file to stdout (format preview) or through a configuration.', load: () => (load('./commands/replay') as typeof ReplayModule).replayCommand },
-  { name: 'schema', summary: 'Print the event or configuration JSON Schema.', load: () => (load('./commands/schema') as typeof SchemaModule).schemaCommand },
-  { name: 'health', summary: "Probe the kernel and report what the eBPF sensor can do here, and the running daemon's readiness (exit 0/1/2).", load: () => (load('./commands/health') as typeof HealthModule).healthCommand },
-  { name: 'policy', summary: 'Apply, roll back or show the enforcement policy of the eBPF sensor.', load: () => (load('./commands/policy') as typeof PolicyModule).policyCommand },
-  { name: 'rules', summary: 'Install SIEM content (Elasticsearch templates, ingest pipeline, ILM) into a running SIEM.', load: () => (load('./commands/rules') as typeof RulesModule).rulesCommand },
-  { name: 'stats', summary: "Print a running daemon's totals (blocks, drops, maps, delivery per sink).", load: () => (load('./commands/stats') as typeof StatsModule).statsCommand },
-  { name: 'metrics', summary: "Print a running daemon's Prometheus metrics, or write them as a node-exporter textfile (--out).", load: () => (load('./commands/metrics') as typeof MetricsModule).metricsCommand },
-  { name: 'dashboard', summary: 'Print a Grafana dashboard (generate --type overview|enforcement|performance).', load: () => (load('./commands/dashboard') as typeof DashboardModule).dashboardCommand },
+  {
+    name: 'run',
+    summary: 'Run the agent (default source and sinks, or --config FILE).',
+    load: () => (load('./commands/run') as typeof RunModule).runCommand,
+  },
+  {
+    name: 'validate',
+    summary: 'Check a configuration file; list every problem with its key path.',
+    load: () => (load('./commands/validate') as typeof ValidateModule).validateCommand,
+  },
+  {
+    name: 'replay',
+    summary: 'Replay an NDJSON event file to stdout (format preview) or through a configuration.',
+    load: () => (load('./commands/replay') as typeof ReplayModule).replayCommand,
+  },
+  {
+    name: 'schema',
+    summary: 'Print the event or configuration JSON Schema.',
+    load: () => (load('./commands/schema') as typeof SchemaModule).schemaCommand,
+  },
+  {
+    name: 'health',
+    summary:
+      "Probe the kernel and report what the eBPF sensor can do here, and the running daemon's readiness (exit 0/1/2).",
+    load: () => (load('./commands/health') as typeof HealthModule).healthCommand,
+  },
+  {
+    name: 'policy',
+    summary: 'Apply, roll back or show the enforcement policy of the eBPF sensor.',
+    load: () => (load('./commands/policy') as typeof PolicyModule).policyCommand,
+  },
+  {
+    name: 'rules',
+    summary: 'Install SIEM content (Elasticsearch templates, ingest pipeline, ILM) into a running SIEM.',
+    load: () => (load('./commands/rules') as typeof RulesModule).rulesCommand,
+  },
+  {
+    name: 'stats',
+    summary: "Print a running daemon's totals (blocks, drops, maps, delivery per sink).",
+    load: () => (load('./commands/stats') as typeof StatsModule).statsCommand,
+  },
+  {
+    name: 'metrics',
+    summary: "Print a running daemon's Prometheus metrics, or write them as a node-exporter textfile (--out).",
+    load: () => (load('./commands/metrics') as typeof MetricsModule).metricsCommand,
+  },
+  {
+    name: 'dashboard',
+    summary: 'Print a Grafana dashboard (generate --type overview|enforcement|performance).',
+    load: () => (load('./commands/dashboard') as typeof DashboardModule).dashboardCommand,
+  },
 ];
 
 export function findCommand(name: string): Command | undefined {

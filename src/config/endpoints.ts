@@ -45,10 +45,26 @@ export const metricsConfigSection: ConfigSection = {
     description: 'The HTTP endpoint of `aegisbpf run`: /metrics (Prometheus), /health, /ready. See docs/metrics.md.',
     properties: {
       enabled: { type: 'boolean', description: 'Serve the endpoint (default true).' },
-      listen: { type: 'string', minLength: 1, description: `Address to listen on (default ${DEFAULT_METRICS_LISTEN}: every interface; 127.0.0.1 keeps it on the host; '::' for IPv6).` },
-      port: { type: 'integer', minimum: 0, maximum: 65535, description: `TCP port (default ${DEFAULT_METRICS_PORT}); 0 picks a free port and logs it. Overridden by --metrics-port and AEGIS_METRICS_PORT.` },
-      detailed: { type: 'boolean', description: 'Also export the high-cardinality per-path and per-inode families (default false; for short debugging sessions).' },
-      healthcheck_interval_ms: durationMillisSchema(0, `Run every sink's healthcheck again this often, so /ready follows the receivers (default ${DEFAULT_HEALTHCHECK_INTERVAL_MILLIS}; 0: only at start).`),
+      listen: {
+        type: 'string',
+        minLength: 1,
+        description: `Address to listen on (default ${DEFAULT_METRICS_LISTEN}: every interface; 127.0.0.1 keeps it on the host; '::' for IPv6).`,
+      },
+      port: {
+        type: 'integer',
+        minimum: 0,
+        maximum: 65535,
+        description: `TCP port (default ${DEFAULT_METRICS_PORT}); 0 picks a free port and logs it. Overridden by --metrics-port and AEGIS_METRICS_PORT.`,
+      },
+      detailed: {
+        type: 'boolean',
+        description:
+          'Also export the high-cardinality per-path and per-inode families (default false; for short debugging sessions).',
+      },
+      healthcheck_interval_ms: durationMillisSchema(
+        0,
+        `Run every sink's healthcheck again this often, so /ready follows the receivers (default ${DEFAULT_HEALTHCHECK_INTERVAL_MILLIS}; 0: only at start).`,
+      ),
     },
   },
 };
@@ -58,16 +74,24 @@ export const controlConfigSection: ConfigSection = {
   schema: {
     type: 'object',
     additionalProperties: false,
-    description: 'The local control socket that `aegisbpf stats` and `aegisbpf metrics` read (HTTP over a Unix socket, mode 0600).',
+    description:
+      'The local control socket that `aegisbpf stats` and `aegisbpf metrics` read (HTTP over a Unix socket, mode 0600).',
     properties: {
       enabled: { type: 'boolean', description: 'Create the socket (default true).' },
-      socket: { type: 'string', minLength: 1, maxLength: 107, description: `Socket path (default ${ROOT_CONTROL_SOCKET} as root, $XDG_RUNTIME_DIR/aegisbpf/control.sock otherwise). Overridden by AEGIS_CONTROL_SOCKET.` },
+      socket: {
+        type: 'string',
+        minLength: 1,
+        maxLength: 107,
+        description: `Socket path (default ${ROOT_CONTROL_SOCKET} as root, $XDG_RUNTIME_DIR/aegisbpf/control.sock otherwise). Overridden by AEGIS_CONTROL_SOCKET.`,
+      },
     },
   },
   // Unix socket paths are limited to 107 bytes by the kernel (sun_path); the schema can only count characters.
   check(raw) {
     const socket = raw.socket;
-    return typeof socket === 'string' && Buffer.byteLength(socket) > 107 ? ['socket: longer than the 107 bytes a Unix socket path may have'] : [];
+    return typeof socket === 'string' && Buffer.byteLength(socket) > 107
+      ? ['socket: longer than the 107 bytes a Unix socket path may have']
+      : [];
   },
 };
 
@@ -78,7 +102,10 @@ const obj = (v: unknown): Raw => (v !== null && typeof v === 'object' ? (v as Ra
 export function parsePortSetting(value: string, what: string): number | 'off' {
   if (value === 'off') return 'off';
   if (!/^\d{1,5}$/.test(value) || Number(value) > 65535) {
-    throw new AegisError('AEGIS_ERR_USAGE', `${what} must be a port number 0-65535 (0: any free port) or 'off' (got '${value}').`);
+    throw new AegisError(
+      'AEGIS_ERR_USAGE',
+      `${what} must be a port number 0-65535 (0: any free port) or 'off' (got '${value}').`,
+    );
   }
   return Number(value);
 }
@@ -91,14 +118,25 @@ export function defaultControlSocketPath(env: NodeJS.ProcessEnv): string {
 
 /** The control socket a client (`stats`, `metrics`, `health`) should ask: flag, then env, then the default. */
 export function resolveControlSocketPath(flag: string | undefined, env: NodeJS.ProcessEnv): string {
-  return flag ?? (env.AEGIS_CONTROL_SOCKET !== undefined && env.AEGIS_CONTROL_SOCKET !== '' ? env.AEGIS_CONTROL_SOCKET : defaultControlSocketPath(env));
+  return (
+    flag ??
+    (env.AEGIS_CONTROL_SOCKET !== undefined && env.AEGIS_CONTROL_SOCKET !== ''
+      ? env.AEGIS_CONTROL_SOCKET
+      : defaultControlSocketPath(env))
+  );
 }
 
-export function resolveMetricsOptions(document: Raw, env: NodeJS.ProcessEnv, flagPort: string | undefined): MetricsEndpointOptions {
+export function resolveMetricsOptions(
+  document: Raw,
+  env: NodeJS.ProcessEnv,
+  flagPort: string | undefined,
+): MetricsEndpointOptions {
   const m = obj(document.metrics);
   let enabled = m.enabled !== false;
   let port = typeof m.port === 'number' ? m.port : DEFAULT_METRICS_PORT;
-  const override = flagPort ?? (env.AEGIS_METRICS_PORT !== undefined && env.AEGIS_METRICS_PORT !== '' ? env.AEGIS_METRICS_PORT : undefined);
+  const override =
+    flagPort ??
+    (env.AEGIS_METRICS_PORT !== undefined && env.AEGIS_METRICS_PORT !== '' ? env.AEGIS_METRICS_PORT : undefined);
   if (override !== undefined) {
     const p = parsePortSetting(override, flagPort !== undefined ? '--metrics-port' : 'AEGIS_METRICS_PORT');
     if (p === 'off') enabled = false;
@@ -112,13 +150,15 @@ export function resolveMetricsOptions(document: Raw, env: NodeJS.ProcessEnv, fla
     listen: typeof m.listen === 'string' ? m.listen : DEFAULT_METRICS_LISTEN,
     port,
     detailed: m.detailed === true,
-    healthcheckIntervalMillis: typeof m.healthcheck_interval_ms === 'number' ? m.healthcheck_interval_ms : DEFAULT_HEALTHCHECK_INTERVAL_MILLIS,
+    healthcheckIntervalMillis:
+      typeof m.healthcheck_interval_ms === 'number' ? m.healthcheck_interval_ms : DEFAULT_HEALTHCHECK_INTERVAL_MILLIS,
   };
 }
 
 export function resolveControlOptions(document: Raw, env: NodeJS.ProcessEnv): ControlEndpointOptions {
   const c = obj(document.control);
-  const fromEnv = env.AEGIS_CONTROL_SOCKET !== undefined && env.AEGIS_CONTROL_SOCKET !== '' ? env.AEGIS_CONTROL_SOCKET : undefined;
+  const fromEnv =
+    env.AEGIS_CONTROL_SOCKET !== undefined && env.AEGIS_CONTROL_SOCKET !== '' ? env.AEGIS_CONTROL_SOCKET : undefined;
   return {
     enabled: c.enabled !== false,
     socketPath: fromEnv ?? (typeof c.socket === 'string' ? c.socket : defaultControlSocketPath(env)),

@@ -29,7 +29,11 @@ function substituteString(value: string, env: NodeJS.ProcessEnv, path: string, p
     const v = env[name];
     if (v !== undefined && !(v === '' && fallback !== undefined)) return v;
     if (fallback !== undefined) return fallback;
-    problems.push({ path, code: 'AEGIS_ERR_ENV_MISSING', message: `environment variable ${name} is not set (use \${${name}:-default} for a default)` });
+    problems.push({
+      path,
+      code: 'AEGIS_ERR_ENV_MISSING',
+      message: `environment variable ${name} is not set (use \${${name}:-default} for a default)`,
+    });
     return undefined;
   };
   if (whole !== null) {
@@ -45,10 +49,12 @@ function substituteString(value: string, env: NodeJS.ProcessEnv, path: string, p
 /** Return a copy of `value` with references substituted; problems name the key path. */
 export function substituteEnv(value: unknown, env: NodeJS.ProcessEnv, problems: EnvProblem[], path = ''): unknown {
   if (typeof value === 'string') return substituteString(value, env, path, problems);
-  if (Array.isArray(value)) return value.map((v, i) => substituteEnv(v, env, problems, path === '' ? String(i) : `${path}.${i}`));
+  if (Array.isArray(value))
+    return value.map((v, i) => substituteEnv(v, env, problems, path === '' ? String(i) : `${path}.${i}`));
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = substituteEnv(v, env, problems, path === '' ? k : `${path}.${k}`);
+    for (const [k, v] of Object.entries(value))
+      out[k] = substituteEnv(v, env, problems, path === '' ? k : `${path}.${k}`);
     return out;
   }
   return value;

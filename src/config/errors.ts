@@ -4,7 +4,10 @@ import { AegisError } from '../util/errors';
 export class ConfigError extends AegisError {
   readonly problems: readonly string[];
   constructor(source: string, problems: readonly string[]) {
-    super('AEGIS_ERR_CONFIG_INVALID', `Configuration ${source} is invalid:\n${problems.map((p) => `  ${p}`).join('\n')}`);
+    super(
+      'AEGIS_ERR_CONFIG_INVALID',
+      `Configuration ${source} is invalid:\n${problems.map((p) => `  ${p}`).join('\n')}`,
+    );
     this.problems = problems;
   }
 }

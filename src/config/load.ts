@@ -58,7 +58,12 @@ const CONFIG_AJV_OPTIONS = { allErrors: true, verbose: true, strict: true, allow
 
 /** The configuration validator's schema and ajv set-up (precompiled by the build: src/util/precompiled-validator.ts). */
 export function configValidatorSpec(): ValidatorSpec {
-  return { id: 'config', schema: buildConfigSchema(), options: CONFIG_AJV_OPTIONS, createAjv: (extra) => createAjv2020({ ...CONFIG_AJV_OPTIONS, ...extra }) };
+  return {
+    id: 'config',
+    schema: buildConfigSchema(),
+    options: CONFIG_AJV_OPTIONS,
+    createAjv: (extra) => createAjv2020({ ...CONFIG_AJV_OPTIONS, ...extra }),
+  };
 }
 
 let validator: ValidateFunction | undefined;
@@ -67,7 +72,8 @@ function getValidator(): ValidateFunction {
   return validator;
 }
 
-const dotted = (instancePath: string): string => instancePath.slice(1).replace(/\//g, '.').replace(/~1/g, '/').replace(/~0/g, '~');
+const dotted = (instancePath: string): string =>
+  instancePath.slice(1).replace(/\//g, '.').replace(/~1/g, '/').replace(/~0/g, '~');
 const join = (base: string, key: string): string => (base === '' ? key : `${base}.${key}`);
 
 function editDistance(a: string, b: string): number {
@@ -107,15 +113,25 @@ function describeAjvError(e: ErrorObject): string | undefined {
       return `${join(at, String(params.missingProperty))}: is required`;
     case 'additionalProperties': {
       const key = String(params.additionalProperty);
-      const known = Object.keys(((e.parentSchema ?? {}) as { properties?: Record<string, unknown> }).properties ?? {}).filter((k) => k !== 'type');
+      const known = Object.keys(
+        ((e.parentSchema ?? {}) as { properties?: Record<string, unknown> }).properties ?? {},
+      ).filter((k) => k !== 'type');
       return `${join(at, key)}: unknown key${suggest(key, known)}${known.length > 0 ? ` (known keys: ${known.sort().join(', ')})` : ''}`;
     }
     case 'enum': {
       const allowed = (params.allowedValues as unknown[]).map(String);
       const value = JSON.stringify(e.data);
-      const kind = /^\/sinks\/[^/]+\/type$/.test(e.instancePath) ? 'sink' : /^\/sources\/[^/]+\/type$/.test(e.instancePath) ? 'source' : /^\/processors\/\d+\/type$/.test(e.instancePath) ? 'processor' : undefined;
-      if (kind !== undefined) return `${at}: unknown ${kind} type ${value}${suggest(String(e.data), allowed)}; known ${kind} types: ${allowed.join(', ')}`;
-      if (/^\/sinks\/[^/]+\/format(\/type)?$/.test(e.instancePath)) return `${at}: unknown format ${value}${suggest(String(e.data), allowed)}; formats this sink can write: ${allowed.join(', ')}`;
+      const kind = /^\/sinks\/[^/]+\/type$/.test(e.instancePath)
+        ? 'sink'
+        : /^\/sources\/[^/]+\/type$/.test(e.instancePath)
+          ? 'source'
+          : /^\/processors\/\d+\/type$/.test(e.instancePath)
+            ? 'processor'
+            : undefined;
+      if (kind !== undefined)
+        return `${at}: unknown ${kind} type ${value}${suggest(String(e.data), allowed)}; known ${kind} types: ${allowed.join(', ')}`;
+      if (/^\/sinks\/[^/]+\/format(\/type)?$/.test(e.instancePath))
+        return `${at}: unknown format ${value}${suggest(String(e.data), allowed)}; formats this sink can write: ${allowed.join(', ')}`;
       return `${at}: must be one of ${allowed.join(', ')} (got ${value})`;
     }
     case 'propertyNames':
@@ -128,23 +144,29 @@ function describeAjvError(e: ErrorObject): string | undefined {
       if (params.limit === MAX_TIMER_MILLIS) return `${at}: must be <= ${MAX_TIMER_MILLIS} (${MAX_TIMER_EXPLANATION})`;
       return `${at === '' ? '(root)' : at}: ${e.message ?? e.keyword}`;
     case 'pattern':
-      if (params.pattern === NAME_PATTERN) return `${at}: invalid name ${JSON.stringify(e.data)} (letters, digits, '_' and '-', at most 64)`;
+      if (params.pattern === NAME_PATTERN)
+        return `${at}: invalid name ${JSON.stringify(e.data)} (letters, digits, '_' and '-', at most 64)`;
       return `${at}: must match pattern ${String(params.pattern)}`;
     default:
       return `${at === '' ? '(root)' : at}: ${e.message ?? e.keyword}`;
   }
 }
 
-const isRecord = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === 'object' && !Array.isArray(value);
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  value !== null && typeof value === 'object' && !Array.isArray(value);
 
 /** The mapping entries of `value` whose values are mappings (the semantic checks also run on documents that failed the schema). */
 function entriesOf(value: unknown): [string, Record<string, unknown>][] {
-  return isRecord(value) ? Object.entries(value).filter((e): e is [string, Record<string, unknown>] => isRecord(e[1])) : [];
+  return isRecord(value)
+    ? Object.entries(value).filter((e): e is [string, Record<string, unknown>] => isRecord(e[1]))
+    : [];
 }
 
 /** The mapping items of a list, with their index (anything else in the list failed the schema). */
 function itemsOf(value: unknown): [number, Record<string, unknown>][] {
-  return Array.isArray(value) ? value.flatMap((v: unknown, i) => (isRecord(v) ? [[i, v] as [number, Record<string, unknown>]] : [])) : [];
+  return Array.isArray(value)
+    ? value.flatMap((v: unknown, i) => (isRecord(v) ? [[i, v] as [number, Record<string, unknown>]] : []))
+    : [];
 }
 
 /**
@@ -154,7 +176,8 @@ function itemsOf(value: unknown): [number, Record<string, unknown>][] {
 function entryOf(instancePath: string): string {
   const parts = instancePath.split('/').slice(1);
   const first = parts[0] ?? '';
-  if (['sinks', 'sources', 'processors', 'routes'].includes(first) && parts[1] !== undefined) return `${first}.${parts[1].replace(/~1/g, '/').replace(/~0/g, '~')}`;
+  if (['sinks', 'sources', 'processors', 'routes'].includes(first) && parts[1] !== undefined)
+    return `${first}.${parts[1].replace(/~1/g, '/').replace(/~0/g, '~')}`;
   return first;
 }
 
@@ -166,17 +189,24 @@ const MAX_PROBLEM_CHARS = 1024;
 /** The first MAX_LISTED_PROBLEMS problems, each cut to MAX_PROBLEM_CHARS, then how many more there are. */
 function listProblems(problems: readonly string[]): string[] {
   const listed = problems.slice(0, MAX_LISTED_PROBLEMS).map((p) => capText(p, MAX_PROBLEM_CHARS));
-  if (problems.length > MAX_LISTED_PROBLEMS) listed.push(`… and ${problems.length - MAX_LISTED_PROBLEMS} more problems (${problems.length} in all)`);
+  if (problems.length > MAX_LISTED_PROBLEMS)
+    listed.push(`… and ${problems.length - MAX_LISTED_PROBLEMS} more problems (${problems.length} in all)`);
   return listed;
 }
 
-function checkSecrets(prefix: string, raw: Readonly<Record<string, unknown>>, secrets: readonly string[] | undefined, required: readonly string[] | undefined): string[] {
+function checkSecrets(
+  prefix: string,
+  raw: Readonly<Record<string, unknown>>,
+  secrets: readonly string[] | undefined,
+  required: readonly string[] | undefined,
+): string[] {
   const problems: string[] = [];
   for (const s of secrets ?? []) {
     const inline = raw[s] !== undefined;
     const file = raw[`${s}_file`] !== undefined;
     if (inline && file) problems.push(`${prefix}.${s}: set either ${s} or ${s}_file, not both`);
-    if (!inline && !file && (required ?? []).includes(s)) problems.push(`${prefix}.${s}: is required (set ${s}, or ${s}_file to read it from a file)`);
+    if (!inline && !file && (required ?? []).includes(s))
+      problems.push(`${prefix}.${s}: is required (set ${s}, or ${s}_file to read it from a file)`);
   }
   return problems;
 }
@@ -187,7 +217,10 @@ function checkSecrets(prefix: string, raw: Readonly<Record<string, unknown>>, se
  * skipped for the entries in `schemaInvalid` (`sinks.x`, `processors.2`, …), since those checks may rely on the
  * schema's guarantees and the schema problem is already reported.
  */
-function semanticChecks(doc: Record<string, unknown>, schemaInvalid: ReadonlySet<string>): { problems: string[]; warnings: string[] } {
+function semanticChecks(
+  doc: Record<string, unknown>,
+  schemaInvalid: ReadonlySet<string>,
+): { problems: string[]; warnings: string[] } {
   const problems: string[] = [];
   const warnings: string[] = [];
   const sinkNames = entriesOf(doc.sinks).map(([n]) => n);
@@ -195,11 +228,15 @@ function semanticChecks(doc: Record<string, unknown>, schemaInvalid: ReadonlySet
   const firstOfType = new Map<string, string>();
   for (const [name, raw] of entriesOf(doc.sources)) {
     const def = getSourceDefinition(String(raw.type));
-    if (!schemaInvalid.has(`sources.${name}`)) for (const p of def?.check?.(raw) ?? []) problems.push(`sources.${name}.${p}`);
+    if (!schemaInvalid.has(`sources.${name}`))
+      for (const p of def?.check?.(raw) ?? []) problems.push(`sources.${name}.${p}`);
     if (def?.onePerDaemon === undefined) continue;
     const first = firstOfType.get(def.type);
     if (first === undefined) firstOfType.set(def.type, name);
-    else problems.push(`sources.${name}: a second ${def.type} source ('${first}' is one); only one is allowed: ${def.onePerDaemon}`);
+    else
+      problems.push(
+        `sources.${name}: a second ${def.type} source ('${first}' is one); only one is allowed: ${def.onePerDaemon}`,
+      );
   }
   for (const [i, raw] of itemsOf(doc.processors)) {
     const def = getProcessorDefinition(String(raw.type));
@@ -219,12 +256,16 @@ function semanticChecks(doc: Record<string, unknown>, schemaInvalid: ReadonlySet
     (Array.isArray(route.sinks) ? (route.sinks as unknown[]) : []).forEach((s, j) => {
       if (typeof s !== 'string') return; // a schema problem
       routed.add(s);
-      if (!sinkNames.includes(s)) problems.push(`routes.${i}.sinks.${j}: unknown sink '${s}'${suggest(s, sinkNames)}; defined sinks: ${sinkNames.join(', ')}`);
+      if (!sinkNames.includes(s))
+        problems.push(
+          `routes.${i}.sinks.${j}: unknown sink '${s}'${suggest(s, sinkNames)}; defined sinks: ${sinkNames.join(', ')}`,
+        );
     });
   }
   for (const [name, raw] of entriesOf(doc.sinks)) {
     const def = getSinkDefinition(String(raw.type));
-    if (Array.isArray(doc.routes) && doc.routes.length > 0 && !routed.has(name)) warnings.push(`sinks.${name}: no route sends events to this sink`);
+    if (Array.isArray(doc.routes) && doc.routes.length > 0 && !routed.has(name))
+      warnings.push(`sinks.${name}: no route sends events to this sink`);
     if (def === undefined || schemaInvalid.has(`sinks.${name}`)) continue;
     for (const p of def.check?.(raw) ?? []) problems.push(`sinks.${name}.${p}`);
     problems.push(...checkSecrets(`sinks.${name}`, raw, def.secrets, def.configSchema.required));
@@ -232,7 +273,8 @@ function semanticChecks(doc: Record<string, unknown>, schemaInvalid: ReadonlySet
   }
   for (const section of extraConfigSections().sections) {
     const raw = doc[section.key];
-    if (isRecord(raw) && !schemaInvalid.has(section.key)) for (const p of section.check?.(raw) ?? []) problems.push(`${section.key}.${p}`);
+    if (isRecord(raw) && !schemaInvalid.has(section.key))
+      for (const p of section.check?.(raw) ?? []) problems.push(`${section.key}.${p}`);
   }
   return { problems, warnings };
 }
@@ -241,13 +283,20 @@ function toConfig(doc: Record<string, unknown>): AegisConfig {
   const dataDir = typeof doc.data_dir === 'string' ? path.resolve(doc.data_dir) : DEFAULT_DATA_DIR;
   const dl = (doc.dead_letter ?? {}) as Record<string, unknown>;
   const log = (doc.log ?? {}) as Record<string, unknown>;
-  const named = (value: unknown): NamedEntry[] => entriesOf(value).map(([name, raw]) => ({ name, type: String(raw.type), raw }));
+  const named = (value: unknown): NamedEntry[] =>
+    entriesOf(value).map(([name, raw]) => ({ name, type: String(raw.type), raw }));
   return {
     dataDir,
     logLevel: (typeof log.level === 'string' ? parseLogLevel(log.level) : undefined) ?? 'INFO',
-    shutdownTimeoutMillis: typeof doc.shutdown_timeout_ms === 'number' ? doc.shutdown_timeout_ms : DEFAULT_SHUTDOWN_TIMEOUT_MILLIS,
+    shutdownTimeoutMillis:
+      typeof doc.shutdown_timeout_ms === 'number' ? doc.shutdown_timeout_ms : DEFAULT_SHUTDOWN_TIMEOUT_MILLIS,
     deadLetter: {
-      path: dl.enabled === false ? undefined : typeof dl.path === 'string' ? path.resolve(dl.path) : path.join(dataDir, 'dead-letter.ndjson'),
+      path:
+        dl.enabled === false
+          ? undefined
+          : typeof dl.path === 'string'
+            ? path.resolve(dl.path)
+            : path.join(dataDir, 'dead-letter.ndjson'),
       maxBytes: typeof dl.max_bytes === 'number' ? dl.max_bytes : DEFAULT_DEAD_LETTER_MAX_BYTES,
     },
     sources: named(doc.sources),
@@ -269,7 +318,12 @@ function toConfig(doc: Record<string, unknown>): AegisConfig {
 /** Validate a parsed configuration document (before env substitution). Pure. */
 export function validateConfigDocument(document: unknown, env: NodeJS.ProcessEnv = process.env): ValidationResult {
   if (document === null || typeof document !== 'object' || Array.isArray(document)) {
-    return { config: undefined, problems: ['(root): the configuration must be a YAML mapping (key: value pairs)'], problemCount: 1, warnings: [] };
+    return {
+      config: undefined,
+      problems: ['(root): the configuration must be a YAML mapping (key: value pairs)'],
+      problemCount: 1,
+      warnings: [],
+    };
   }
   const envProblems: EnvProblem[] = [];
   const doc = substituteEnv(document, env, envProblems) as Record<string, unknown>;
@@ -291,7 +345,12 @@ export function validateConfigDocument(document: unknown, env: NodeJS.ProcessEnv
   const semantic = semanticChecks(doc, schemaInvalid);
   problems.push(...semantic.problems);
   problems.sort();
-  return { config: problems.length === 0 ? toConfig(doc) : undefined, problems: listProblems(problems), problemCount: problems.length, warnings: semantic.warnings };
+  return {
+    config: problems.length === 0 ? toConfig(doc) : undefined,
+    problems: listProblems(problems),
+    problemCount: problems.length,
+    warnings: semantic.warnings,
+  };
 }
 
 /** Parse YAML text and validate it. */
@@ -300,7 +359,12 @@ export function validateConfigText(text: string, env: NodeJS.ProcessEnv = proces
   try {
     const parsed = YAML.parseDocument(text, { prettyErrors: true, uniqueKeys: true });
     if (parsed.errors.length > 0) {
-      return { config: undefined, problems: listProblems(parsed.errors.map((e) => `(yaml): ${e.message.split('\n')[0] ?? e.message}`)), problemCount: parsed.errors.length, warnings: [] };
+      return {
+        config: undefined,
+        problems: listProblems(parsed.errors.map((e) => `(yaml): ${e.message.split('\n')[0] ?? e.message}`)),
+        problemCount: parsed.errors.length,
+        warnings: [],
+      };
     }
     document = parsed.toJS({ maxAliasCount: 100 }) as unknown;
   } catch (err) {
@@ -310,12 +374,17 @@ export function validateConfigText(text: string, env: NodeJS.ProcessEnv = proces
 }
 
 /** Read, parse and validate a configuration file; throws ConfigError listing every problem. */
-export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): AegisConfig & { readonly warnings: readonly string[] } {
+export function loadConfigFile(
+  file: string,
+  env: NodeJS.ProcessEnv = process.env,
+): AegisConfig & { readonly warnings: readonly string[] } {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (err) {
-    throw new AegisError('AEGIS_ERR_CONFIG_READ', `Cannot read configuration file ${file}: ${describeError(err)}`, { cause: err });
+    throw new AegisError('AEGIS_ERR_CONFIG_READ', `Cannot read configuration file ${file}: ${describeError(err)}`, {
+      cause: err,
+    });
   }
   const result = validateConfigText(text, env);
   if (result.config === undefined) throw new ConfigError(file, result.problems);

@@ -22,7 +22,11 @@ function withSecrets(
 ): { properties: Record<string, JsonSchemaObject>; required: string[] } {
   const props: Record<string, JsonSchemaObject> = { ...properties };
   for (const s of secrets ?? []) {
-    props[`${s}_file`] = { type: 'string', minLength: 1, description: `File holding ${s} (read at start; trailing newline removed). Use instead of ${s}.` };
+    props[`${s}_file`] = {
+      type: 'string',
+      minLength: 1,
+      description: `File holding ${s} (read at start; trailing newline removed). Use instead of ${s}.`,
+    };
   }
   return { properties: props, required: (required ?? []).filter((r) => !(secrets ?? []).includes(r)) };
 }
@@ -51,7 +55,13 @@ export function buildConfigSchema(): Record<string, unknown> {
   for (const t of sourceTypes()) {
     const def = getSourceDefinition(t)!;
     const { properties, required } = withSecrets(def.optionsSchema.properties, def.optionsSchema.required, undefined);
-    defs[`source_${t}`] = { type: 'object', description: def.description, properties: { type: true, ...properties }, required, additionalProperties: false };
+    defs[`source_${t}`] = {
+      type: 'object',
+      description: def.description,
+      properties: { type: true, ...properties },
+      required,
+      additionalProperties: false,
+    };
   }
   for (const t of processorTypes()) {
     const def = getProcessorDefinition(t)!;
@@ -59,7 +69,15 @@ export function buildConfigSchema(): Record<string, unknown> {
     defs[`processor_${t}`] = {
       type: 'object',
       description: def.description,
-      properties: { type: true, name: { type: 'string', pattern: NAME_PATTERN, description: 'Name in metrics and logs (default <type>#<index>).' }, ...properties },
+      properties: {
+        type: true,
+        name: {
+          type: 'string',
+          pattern: NAME_PATTERN,
+          description: 'Name in metrics and logs (default <type>#<index>).',
+        },
+        ...properties,
+      },
       required,
       additionalProperties: false,
     };
@@ -85,25 +103,47 @@ export function buildConfigSchema(): Record<string, unknown> {
     $schema: 'https://json-schema.org/draft/2020-12/schema',
     $id: 'https://aegisbpf.dev/schema/config/1',
     title: 'aegisbpf configuration',
-    description: 'Sources feed processors; routes send the result to sinks. Validated before anything starts (`aegisbpf validate FILE`).',
+    description:
+      'Sources feed processors; routes send the result to sinks. Validated before anything starts (`aegisbpf validate FILE`).',
     type: 'object',
     additionalProperties: false,
     required: ['sources', 'sinks'],
     properties: {
-      data_dir: { type: 'string', minLength: 1, description: 'State directory (dead-letter file, policy history). Default /var/lib/aegisbpf.' },
+      data_dir: {
+        type: 'string',
+        minLength: 1,
+        description: 'State directory (dead-letter file, policy history). Default /var/lib/aegisbpf.',
+      },
       log: {
         type: 'object',
         additionalProperties: false,
-        properties: { level: { type: 'string', enum: ['debug', 'info', 'warn', 'error', 'DEBUG', 'INFO', 'WARN', 'ERROR'], description: 'Daemon log level (default info).' } },
+        properties: {
+          level: {
+            type: 'string',
+            enum: ['debug', 'info', 'warn', 'error', 'DEBUG', 'INFO', 'WARN', 'ERROR'],
+            description: 'Daemon log level (default info).',
+          },
+        },
       },
-      shutdown_timeout_ms: durationMillisSchema(0, 'On SIGTERM/SIGINT, flush sinks for at most this long (default 10000); the rest goes to the dead-letter file.'),
+      shutdown_timeout_ms: durationMillisSchema(
+        0,
+        'On SIGTERM/SIGINT, flush sinks for at most this long (default 10000); the rest goes to the dead-letter file.',
+      ),
       dead_letter: {
         type: 'object',
         additionalProperties: false,
         properties: {
           enabled: { type: 'boolean', description: 'Write undeliverable events to a file (default true).' },
-          path: { type: 'string', minLength: 1, description: 'Dead-letter NDJSON file (default <data_dir>/dead-letter.ndjson).' },
-          max_bytes: { type: 'integer', minimum: 1, description: 'Bound of the file; past it entries are counted as lost (default 1 GiB).' },
+          path: {
+            type: 'string',
+            minLength: 1,
+            description: 'Dead-letter NDJSON file (default <data_dir>/dead-letter.ndjson).',
+          },
+          max_bytes: {
+            type: 'integer',
+            minimum: 1,
+            description: 'Bound of the file; past it entries are counted as lost (default 1 GiB).',
+          },
         },
       },
       sources: {
@@ -126,11 +166,16 @@ export function buildConfigSchema(): Record<string, unknown> {
           required: ['name', 'sinks'],
           properties: {
             name: { type: 'string', pattern: NAME_PATTERN },
-            when: { type: 'string', minLength: 1, description: 'Expression; events for which it is true take this route (default: all).' },
+            when: {
+              type: 'string',
+              minLength: 1,
+              description: 'Expression; events for which it is true take this route (default: all).',
+            },
             sinks: { type: 'array', minItems: 1, uniqueItems: true, items: { type: 'string', pattern: NAME_PATTERN } },
           },
         },
-        description: 'Which events go to which sinks. An event may take several routes; each sink gets it once. Without routes every event goes to every sink.',
+        description:
+          'Which events go to which sinks. An event may take several routes; each sink gets it once. Without routes every event goes to every sink.',
       },
       sinks: {
         type: 'object',

@@ -14,7 +14,10 @@ export function registerConfigSection(section: ConfigSection): void {
   if (!SECTIONS.some((s) => s.key === section.key)) SECTIONS.push(section);
 }
 
-export function extraConfigSections(): { schema: Record<string, JsonSchemaObject>; sections: readonly ConfigSection[] } {
+export function extraConfigSections(): {
+  schema: Record<string, JsonSchemaObject>;
+  sections: readonly ConfigSection[];
+} {
   const schema: Record<string, JsonSchemaObject> = {};
   for (const s of SECTIONS) schema[s.key] = s.schema;
   return { schema, sections: SECTIONS };

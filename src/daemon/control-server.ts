@@ -61,36 +61,39 @@ function answers(socketPath: string, timeoutMillis = 1000): Promise<boolean> {
 }
 
 export function createControlServer(options: ControlServerOptions): ControlServer {
-  const server = http.createServer({ requestTimeout: 10_000, headersTimeout: 5_000, maxHeaderSize: 8192 }, (req, res) => {
-    const url = new URL(req.url ?? '/', 'http://aegisbpf');
-    const detailed = url.searchParams.get('detailed') === '1';
-    if (req.method !== 'GET') {
-      json(res, 405, { error: 'method not allowed' });
-      return;
-    }
-    switch (url.pathname) {
-      case '/v1/health':
-        json(res, 200, { status: 'ok', version: options.version, pid: process.pid });
-        return;
-      case '/v1/ready': {
-        const report = options.stats.readiness.evaluate();
-        json(res, report.ready ? 200 : 503, report);
+  const server = http.createServer(
+    { requestTimeout: 10_000, headersTimeout: 5_000, maxHeaderSize: 8192 },
+    (req, res) => {
+      const url = new URL(req.url ?? '/', 'http://aegisbpf');
+      const detailed = url.searchParams.get('detailed') === '1';
+      if (req.method !== 'GET') {
+        json(res, 405, { error: 'method not allowed' });
         return;
       }
-      case '/v1/stats':
-        json(res, 200, snapshotStats(options.stats, { version: options.version, detailed, usage: options.usage() }));
-        return;
-      case '/v1/metrics': {
-        const metrics = options.metrics(detailed);
-        const body = metrics.renderBuffer();
-        res.writeHead(200, { 'content-type': metrics.contentType, 'content-length': body.length });
-        res.end(body);
-        return;
+      switch (url.pathname) {
+        case '/v1/health':
+          json(res, 200, { status: 'ok', version: options.version, pid: process.pid });
+          return;
+        case '/v1/ready': {
+          const report = options.stats.readiness.evaluate();
+          json(res, report.ready ? 200 : 503, report);
+          return;
+        }
+        case '/v1/stats':
+          json(res, 200, snapshotStats(options.stats, { version: options.version, detailed, usage: options.usage() }));
+          return;
+        case '/v1/metrics': {
+          const metrics = options.metrics(detailed);
+          const body = metrics.renderBuffer();
+          res.writeHead(200, { 'content-type': metrics.contentType, 'content-length': body.length });
+          res.end(body);
+          return;
+        }
+        default:
+          json(res, 404, { error: `unknown path ${url.pathname}` });
       }
-      default:
-        json(res, 404, { error: `unknown path ${url.pathname}` });
-    }
-  });
+    },
+  );
   server.maxConnections = 16;
   let listening = false;
 
@@ -98,7 +101,11 @@ export function createControlServer(options: ControlServerOptions): ControlServe
     async listen() {
       const socketPath = options.socketPath;
       const fail = (why: string, cause?: unknown): AegisError =>
-        new AegisError('AEGIS_ERR_CONTROL_SOCKET', `Cannot create the control socket ${socketPath}: ${why}`, cause === undefined ? undefined : { cause });
+        new AegisError(
+          'AEGIS_ERR_CONTROL_SOCKET',
+          `Cannot create the control socket ${socketPath}: ${why}`,
+          cause === undefined ? undefined : { cause },
+        );
       const dir = path.dirname(socketPath);
       if (!fs.existsSync(dir)) {
         try {

@@ -45,11 +45,28 @@ export async function startDaemonEndpoints(options: DaemonEndpointsOptions): Pro
   let stopping = false;
   const processSampler = createProcessSampler();
   const up = (): 0 | 1 => (stopping ? 0 : 1);
-  const plain = createMetrics({ stats, version: options.version, detailed: options.metrics.detailed, process: processSampler, up });
+  const plain = createMetrics({
+    stats,
+    version: options.version,
+    detailed: options.metrics.detailed,
+    process: processSampler,
+    up,
+  });
   let detailedMetrics: AegisMetrics | undefined = options.metrics.detailed ? plain : undefined;
-  const metricsFor = (detailed: boolean): AegisMetrics => (detailed ? (detailedMetrics ??= createMetrics({ stats, version: options.version, detailed: true, process: processSampler, up })) : plain);
+  const metricsFor = (detailed: boolean): AegisMetrics =>
+    detailed
+      ? (detailedMetrics ??= createMetrics({
+          stats,
+          version: options.version,
+          detailed: true,
+          process: processSampler,
+          up,
+        }))
+      : plain;
 
-  const unregister = stats.readiness.register('daemon', () => (stopping ? { ready: false, reason: 'shutting down: flushing sinks' } : { ready: true }));
+  const unregister = stats.readiness.register('daemon', () =>
+    stopping ? { ready: false, reason: 'shutting down: flushing sinks' } : { ready: true },
+  );
   const timers = new Set<NodeJS.Timeout>();
   const later = (millis: number, fn: () => void): void => {
     if (stopping) return;
@@ -68,17 +85,33 @@ export async function startDaemonEndpoints(options: DaemonEndpointsOptions): Pro
     const srv = createMetricsServer({ host, port, metrics: plain, readiness: stats.readiness });
     server = srv;
     if (options.metrics.detailed && host !== '127.0.0.1' && host !== '::1' && host !== 'localhost') {
-      logger.warn('metrics.detailed exports file paths and inodes on a non-loopback address; use it only for short debugging sessions.', { listen: host, port });
+      logger.warn(
+        'metrics.detailed exports file paths and inodes on a non-loopback address; use it only for short debugging sessions.',
+        { listen: host, port },
+      );
     }
     const tryListen = async (): Promise<void> => {
       try {
         const address = await srv.listen();
-        logger.info('Metrics endpoint listening (/metrics, /health, /ready).', { address: address.address, port: address.port });
+        logger.info('Metrics endpoint listening (/metrics, /health, /ready).', {
+          address: address.address,
+          port: address.port,
+        });
       } catch (err) {
         const retryMillis = options.retryMillis ?? 10_000;
-        logger.burst('ERROR', 'metrics-listen', 'Cannot listen on the metrics port; the daemon runs on without /metrics, /health and /ready and retries.', {
-          code: 'AEGIS_ERR_METRICS_LISTEN', listen: host, port, error: describeError(err), retryInMillis: retryMillis,
-        }, 300_000);
+        logger.burst(
+          'ERROR',
+          'metrics-listen',
+          'Cannot listen on the metrics port; the daemon runs on without /metrics, /health and /ready and retries.',
+          {
+            code: 'AEGIS_ERR_METRICS_LISTEN',
+            listen: host,
+            port,
+            error: describeError(err),
+            retryInMillis: retryMillis,
+          },
+          300_000,
+        );
         later(retryMillis, () => void tryListen());
       }
     };
@@ -89,15 +122,26 @@ export async function startDaemonEndpoints(options: DaemonEndpointsOptions): Pro
   let control: ControlServer | undefined;
   let controlSocket: string | undefined;
   if (options.control.enabled) {
-    const c = createControlServer({ socketPath: options.control.socketPath, stats, version: options.version, metrics: metricsFor, usage: () => processSampler.sample() });
+    const c = createControlServer({
+      socketPath: options.control.socketPath,
+      stats,
+      version: options.version,
+      metrics: metricsFor,
+      usage: () => processSampler.sample(),
+    });
     try {
       await c.listen();
       control = c;
       controlSocket = options.control.socketPath;
     } catch (err) {
-      logger.error('The control socket could not be created; `aegisbpf stats` and `aegisbpf metrics` cannot reach this daemon.', {
-        code: isAegisError(err) ? err.code : 'AEGIS_ERR_CONTROL_SOCKET', socket: options.control.socketPath, error: describeError(err),
-      });
+      logger.error(
+        'The control socket could not be created; `aegisbpf stats` and `aegisbpf metrics` cannot reach this daemon.',
+        {
+          code: isAegisError(err) ? err.code : 'AEGIS_ERR_CONTROL_SOCKET',
+          socket: options.control.socketPath,
+          error: describeError(err),
+        },
+      );
     }
   }
 

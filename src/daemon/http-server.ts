@@ -37,7 +37,11 @@ export function createMetricsHandler(metrics: AegisMetrics, readiness: Readiness
   return (req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const send = (status: number, type: string, body: string | Buffer): void => {
-      res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
+      res.writeHead(status, {
+        'content-type': type,
+        'content-length': Buffer.byteLength(body),
+        'cache-control': 'no-store',
+      });
       res.end(req.method === 'HEAD' ? undefined : body);
     };
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -64,7 +68,10 @@ export function createMetricsHandler(metrics: AegisMetrics, readiness: Readiness
 }
 
 export function createMetricsServer(options: MetricsServerOptions): MetricsServer {
-  const server = http.createServer({ requestTimeout: 10_000, headersTimeout: 5_000, maxHeaderSize: 8192 }, createMetricsHandler(options.metrics, options.readiness));
+  const server = http.createServer(
+    { requestTimeout: 10_000, headersTimeout: 5_000, maxHeaderSize: 8192 },
+    createMetricsHandler(options.metrics, options.readiness),
+  );
   server.maxConnections = options.maxConnections ?? 64;
   server.keepAliveTimeout = 5_000;
   let listening = false;

@@ -48,7 +48,12 @@ export function summarize(pipeline: Pipeline, reports: readonly ShutdownReport[]
   const sinks: Record<string, unknown> = {};
   for (const [name, s] of stats.sinks) {
     sinks[name] = {
-      received: s.received, delivered: s.delivered, dead_lettered: s.deadLettered, dropped: s.dropped, retried: s.retriedEvents, duplicates: s.duplicates,
+      received: s.received,
+      delivered: s.delivered,
+      dead_lettered: s.deadLettered,
+      dropped: s.dropped,
+      retried: s.retriedEvents,
+      duplicates: s.duplicates,
       ...(Object.keys(s.extra).length > 0 ? { extra: s.extra } : {}),
     };
   }
@@ -76,16 +81,25 @@ export async function runPipeline(options: RunOptions): Promise<number> {
   let endpoints: DaemonEndpoints | undefined;
   try {
     pipeline = spans.withSpan('daemon.build_pipeline', () =>
-      createPipeline(config, { logger, version: options.version, ...(options.sources ? { sources: options.sources } : {}) }),
+      createPipeline(config, {
+        logger,
+        version: options.version,
+        ...(options.sources ? { sources: options.sources } : {}),
+      }),
     );
     await spans.withSpan('daemon.healthcheck_sinks', () => pipeline.start());
   } catch (err) {
-    logger.fatal('aegisbpf could not start.', { code: isAegisError(err) ? err.code : undefined, error: describeError(err) });
+    logger.fatal('aegisbpf could not start.', {
+      code: isAegisError(err) ? err.code : undefined,
+      error: describeError(err),
+    });
     return EXIT.FAILURE;
   }
   if (options.endpoints !== undefined) {
     const { metrics, control } = options.endpoints;
-    endpoints = await spans.withSpan('daemon.start_endpoints', () => startDaemonEndpoints({ pipeline, version: options.version, logger, metrics, control }));
+    endpoints = await spans.withSpan('daemon.start_endpoints', () =>
+      startDaemonEndpoints({ pipeline, version: options.version, logger, metrics, control }),
+    );
   }
 
   let signals = 0;
@@ -134,7 +148,8 @@ export async function runPipeline(options: RunOptions): Promise<number> {
     const summary = summarize(pipeline, reports);
     logger.info('aegisbpf stopped.', summary);
     if (errors.length > 0) return EXIT.FAILURE;
-    let incomplete = (summary.invalid_input as number) > 0 || (summary.lost as number) > 0 || pipeline.stats.pipeline.unrouted > 0;
+    let incomplete =
+      (summary.invalid_input as number) > 0 || (summary.lost as number) > 0 || pipeline.stats.pipeline.unrouted > 0;
     for (const s of pipeline.stats.sinks.values()) {
       if (s.deadLettered > 0 || Object.values(s.dropped).some((n) => n > 0)) incomplete = true;
     }
@@ -162,7 +177,10 @@ export interface DaemonOptions {
 /** `aegisbpf run`: the pipeline with the daemon's endpoints, inside a `daemon.run` span. Resolves to the exit code. */
 export function runDaemon(options: DaemonOptions): Promise<number> {
   const { config, logger, env } = options;
-  const endpoints = { metrics: resolveMetricsOptions(config.document, env, options.metricsPort), control: resolveControlOptions(config.document, env) };
+  const endpoints = {
+    metrics: resolveMetricsOptions(config.document, env, options.metricsPort),
+    control: resolveControlOptions(config.document, env),
+  };
   const spans = createSpanTracer({ logger, env });
   return spans.withSpan('daemon.run', (span) =>
     runPipeline({ config, logger, version: options.version, endpoints, spans }).then((code) => {

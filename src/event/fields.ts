@@ -5,7 +5,16 @@
  * test/event/schema-sync.test.ts ties the tables to rules/schema/event.schema.json. Together they keep the TS types
  * and the published schema in sync. FIELD_ORDER is the stable key order of the `json` formatter.
  */
-import type { AegisEvent, BaseEvent, BlockEvent, ConnectEvent, EventType, ExecEvent, ExitEvent, SensorEvent } from './types';
+import type {
+  AegisEvent,
+  BaseEvent,
+  BlockEvent,
+  ConnectEvent,
+  EventType,
+  ExecEvent,
+  ExitEvent,
+  SensorEvent,
+} from './types';
 
 export type FieldKind = 'string' | 'integer' | 'boolean' | 'string[]' | 'string-map';
 
@@ -114,18 +123,54 @@ type AllKeys = AegisEvent extends infer E ? (E extends AegisEvent ? keyof E : ne
  * byte-stable output is part of the contract (golden files).
  */
 export const FIELD_ORDER = [
-  'ts', 'type', 'host',
-  'pid', 'ppid', 'start_time', 'exec_id', 'trace_id',
-  'parent_start_time', 'parent_exec_id', 'parent_trace_id',
-  'cgid', 'cgroup_path', 'comm',
-  'uid', 'gid', 'exe', 'args', 'args_truncated',
-  'parent_comm', 'parent_exe', 'start_ts', 'parent_start_ts', 'container_id',
-  'exit_code', 'signal', 'duration_ns',
-  'path', 'resolved_path', 'ino', 'dev', 'open_flags',
-  'family', 'protocol', 'direction', 'local_ip', 'local_port', 'remote_ip', 'remote_port',
-  'action', 'policy', 'mode',
-  'status', 'message',
-  'sensor', 'hook', 'event_id', 'labels',
+  'ts',
+  'type',
+  'host',
+  'pid',
+  'ppid',
+  'start_time',
+  'exec_id',
+  'trace_id',
+  'parent_start_time',
+  'parent_exec_id',
+  'parent_trace_id',
+  'cgid',
+  'cgroup_path',
+  'comm',
+  'uid',
+  'gid',
+  'exe',
+  'args',
+  'args_truncated',
+  'parent_comm',
+  'parent_exe',
+  'start_ts',
+  'parent_start_ts',
+  'container_id',
+  'exit_code',
+  'signal',
+  'duration_ns',
+  'path',
+  'resolved_path',
+  'ino',
+  'dev',
+  'open_flags',
+  'family',
+  'protocol',
+  'direction',
+  'local_ip',
+  'local_port',
+  'remote_ip',
+  'remote_port',
+  'action',
+  'policy',
+  'mode',
+  'status',
+  'message',
+  'sensor',
+  'hook',
+  'event_id',
+  'labels',
 ] as const satisfies readonly AllKeys[];
 
 export type FieldName = (typeof FIELD_ORDER)[number];

@@ -33,7 +33,10 @@ export const EVENT_SCHEMA_PATH = packagePath('rules', 'schema', 'event.schema.js
 interface PublishedSchema {
   readonly properties: Record<string, unknown>;
   readonly required: readonly string[];
-  readonly $defs: Record<string, { readonly properties: Record<string, unknown>; readonly required: readonly string[] }>;
+  readonly $defs: Record<
+    string,
+    { readonly properties: Record<string, unknown>; readonly required: readonly string[] }
+  >;
 }
 
 interface Compiled {
@@ -69,7 +72,10 @@ function readSchema(): Record<string, unknown> {
  * The event validators' schemas and ajv set-up, the published one (`event`) and one fast path per type
  * (`event-<type>`); precompiled by the build (src/util/precompiled-validator.ts).
  */
-export function eventValidatorSpecs(schema: Record<string, unknown> = readSchema()): { readonly full: ValidatorSpec; readonly fast: ReadonlyMap<string, ValidatorSpec> } {
+export function eventValidatorSpecs(schema: Record<string, unknown> = readSchema()): {
+  readonly full: ValidatorSpec;
+  readonly fast: ReadonlyMap<string, ValidatorSpec>;
+} {
   const full: ValidatorSpec = {
     id: 'event',
     schema,
@@ -81,10 +87,19 @@ export function eventValidatorSpecs(schema: Record<string, unknown> = readSchema
     },
   };
   // `unicode: false` is deprecated in ajv 8 but is exactly the code-unit counting wanted here; silence only that notice.
-  const quiet = { log: () => undefined, warn: (...args: unknown[]) => (String(args[0]).includes('option unicode') ? undefined : console.warn(...args)), error: console.error };
+  const quiet = {
+    log: () => undefined,
+    warn: (...args: unknown[]) => (String(args[0]).includes('option unicode') ? undefined : console.warn(...args)),
+    error: console.error,
+  };
   const fast = new Map<string, ValidatorSpec>();
   for (const [type, s] of flattenedSchemas(schema as unknown as PublishedSchema)) {
-    fast.set(type, { id: `event-${type}`, schema: s, options: FAST_OPTIONS, createAjv: (extra) => createAjv2020({ ...FAST_OPTIONS, logger: quiet, ...extra }) });
+    fast.set(type, {
+      id: `event-${type}`,
+      schema: s,
+      options: FAST_OPTIONS,
+      createAjv: (extra) => createAjv2020({ ...FAST_OPTIONS, logger: quiet, ...extra }),
+    });
   }
   return { full, fast };
 }
@@ -132,9 +147,14 @@ export function isValidEvent(value: unknown): value is AegisEvent {
  */
 export function explainInvalidEvent(value: unknown): string | undefined {
   const { full, schema } = compile();
-  const reserved = reservedKeys(value).map((k) => `event: field name '${k}' is not allowed (an Object.prototype member name, never an event field)`);
+  const reserved = reservedKeys(value).map(
+    (k) => `event: field name '${k}' is not allowed (an Object.prototype member name, never an event field)`,
+  );
   if (full(value) && reserved.length === 0) return undefined;
-  return joinProblems([...reserved, ...formatEventErrors(full.errors ?? [], knownFields(schema as unknown as PublishedSchema, value))]);
+  return joinProblems([
+    ...reserved,
+    ...formatEventErrors(full.errors ?? [], knownFields(schema as unknown as PublishedSchema, value)),
+  ]);
 }
 
 /** The fields the event's type defines (common ones included); empty for an unknown type. */
@@ -153,7 +173,9 @@ function formatEventErrors(errors: readonly ErrorObject[], known: ReadonlySet<st
       const prop = e.params as { unevaluatedProperty?: string; additionalProperty?: string };
       // When a type's own field is invalid, ajv counts that type's other fields as unevaluated: not unknown at all.
       if (known.has(prop.unevaluatedProperty ?? prop.additionalProperty ?? '')) continue;
-      parts.push(`${where}: unknown field '${capText(prop.unevaluatedProperty ?? prop.additionalProperty ?? '?', MAX_QUOTED_CHARS)}'`);
+      parts.push(
+        `${where}: unknown field '${capText(prop.unevaluatedProperty ?? prop.additionalProperty ?? '?', MAX_QUOTED_CHARS)}'`,
+      );
     } else if (e.keyword === 'enum') {
       const allowed = (e.params as { allowedValues: unknown[] }).allowedValues;
       parts.push(`${where}: must be one of ${allowed.map((v) => JSON.stringify(v)).join(', ')}`);

@@ -200,7 +200,8 @@ function formatCef(event: AegisEvent, s: CefState): string {
   const start = processStart(event, s.bootWallNanos);
   if (start !== undefined) out += ' deviceCustomDate1Label=processStartTime deviceCustomDate1=' + String(start.millis);
   const parentStart = parentProcessStart(event, s.bootWallNanos);
-  if (parentStart !== undefined) out += ' deviceCustomDate2Label=parentProcessStartTime deviceCustomDate2=' + String(parentStart.millis);
+  if (parentStart !== undefined)
+    out += ' deviceCustomDate2Label=parentProcessStartTime deviceCustomDate2=' + String(parentStart.millis);
 
   // User-defined keys (vendor and product are both "aegisbpf", so the prefix is written once): what has no
   // dictionary key. They land in ArcSight's Additional Data.
@@ -256,12 +257,14 @@ export const cefFormatter: FormatterDefinition<CefOptions> = {
       enforce_lengths: {
         type: 'boolean',
         default: true,
-        description: 'Cut values to the CEF dictionary length of their key (cut keys are listed in aegisbpfTruncated); false keeps values whole.',
+        description:
+          'Cut values to the CEF dictionary length of their key (cut keys are listed in aegisbpfTruncated); false keeps values whole.',
       },
       space_after_header: {
         type: 'boolean',
         default: false,
-        description: "Write a space after the last header '|'. Needed by liblognorm's cef parser (rsyslog mmnormalize), which otherwise drops the first character of the first key.",
+        description:
+          "Write a space after the last header '|'. Needed by liblognorm's cef parser (rsyslog mmnormalize), which otherwise drops the first character of the first key.",
       },
     },
   },

@@ -31,7 +31,11 @@ export function severityOf(event: AegisEvent): number {
     case 'connect':
       return event.action === undefined ? 3 : actionSeverity(event.action);
     case 'sensor':
-      return event.status === 'degraded' || event.status === 'drops' || event.status === 'error' ? 6 : event.status.startsWith('policy_') ? 4 : 2;
+      return event.status === 'degraded' || event.status === 'drops' || event.status === 'error'
+        ? 6
+        : event.status.startsWith('policy_')
+          ? 4
+          : 2;
   }
 }
 
@@ -141,7 +145,10 @@ export function eventTime(event: AegisEvent): { readonly millis: number; readonl
  * with the formatter context's boot time (wall-clock nanoseconds at which the kernel's monotonic clock read zero).
  * Undefined when neither is available; formatters then omit the datetime rather than invent one.
  */
-export function processStart(event: AegisEvent, bootWallNanos: bigint | undefined): { readonly iso: string; readonly millis: number } | undefined {
+export function processStart(
+  event: AegisEvent,
+  bootWallNanos: bigint | undefined,
+): { readonly iso: string; readonly millis: number } | undefined {
   if (event.start_ts !== undefined) {
     const fast = canonicalMillis(event.start_ts, START_CACHE);
     if (fast !== undefined) return { iso: event.start_ts, millis: fast };
@@ -151,7 +158,8 @@ export function processStart(event: AegisEvent, bootWallNanos: bigint | undefine
   if (bootWallNanos === undefined) return undefined;
   const nanos = bootWallNanos + BigInt(event.start_time);
   const millis = Number(nanos / 1_000_000n);
-  const iso = new Date(millis).toISOString().slice(0, 23) + String(Number((nanos / 1000n) % 1000n)).padStart(3, '0') + 'Z';
+  const iso =
+    new Date(millis).toISOString().slice(0, 23) + String(Number((nanos / 1000n) % 1000n)).padStart(3, '0') + 'Z';
   return { iso, millis };
 }
 
@@ -185,10 +193,15 @@ export interface NetworkEndpoint {
  * Source (initiator) and destination (responder) of a connection. For `egress` (and when the direction is absent:
  * connect(2) is outbound by construction) the local side is the source; for `ingress` the remote side is.
  */
-export function networkEndpoints(event: EventOf<'connect'>): { readonly source: NetworkEndpoint; readonly destination: NetworkEndpoint } {
+export function networkEndpoints(event: EventOf<'connect'>): {
+  readonly source: NetworkEndpoint;
+  readonly destination: NetworkEndpoint;
+} {
   const local: NetworkEndpoint = { ip: event.local_ip, port: event.local_port };
   const remote: NetworkEndpoint = { ip: event.remote_ip, port: event.remote_port };
-  return event.direction === 'ingress' ? { source: remote, destination: local } : { source: local, destination: remote };
+  return event.direction === 'ingress'
+    ? { source: remote, destination: local }
+    : { source: local, destination: remote };
 }
 
 /** IANA protocol number for the event's `protocol` (`tcp` 6, `udp` 17, or a decimal number); undefined otherwise. */
@@ -209,7 +222,7 @@ export function protocolNumber(protocol: string): number | undefined {
 export function commandLine(event: AegisEvent): string | undefined {
   const args = event.args;
   if (args === undefined || args.length === 0) return undefined;
-  return args.length === 1 ? (args[0]) : args.join(' ');
+  return args.length === 1 ? args[0] : args.join(' ');
 }
 
 /** Last component of a slash-separated path (`/usr/bin/curl` → `curl`; `/` or `` → ``). */
@@ -223,7 +236,10 @@ export function baseName(path: string): string {
  * Wall-clock start of the parent process, when known: `parent_start_ts` (enrich), or `parent_start_time` converted
  * with the boot time. Same rules as processStart(): undefined rather than invented.
  */
-export function parentProcessStart(event: AegisEvent, bootWallNanos: bigint | undefined): { readonly iso: string; readonly millis: number } | undefined {
+export function parentProcessStart(
+  event: AegisEvent,
+  bootWallNanos: bigint | undefined,
+): { readonly iso: string; readonly millis: number } | undefined {
   if (event.parent_start_ts !== undefined) {
     const fast = canonicalMillis(event.parent_start_ts, PARENT_START_CACHE);
     if (fast !== undefined) return { iso: event.parent_start_ts, millis: fast };
@@ -233,7 +249,8 @@ export function parentProcessStart(event: AegisEvent, bootWallNanos: bigint | un
   if (bootWallNanos === undefined || event.parent_start_time === undefined) return undefined;
   const nanos = bootWallNanos + BigInt(event.parent_start_time);
   const millis = Number(nanos / 1_000_000n);
-  const iso = new Date(millis).toISOString().slice(0, 23) + String(Number((nanos / 1000n) % 1000n)).padStart(3, '0') + 'Z';
+  const iso =
+    new Date(millis).toISOString().slice(0, 23) + String(Number((nanos / 1000n) % 1000n)).padStart(3, '0') + 'Z';
   return { iso, millis };
 }
 

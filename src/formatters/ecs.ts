@@ -22,7 +22,15 @@
  * the `json` format; test/rules/elastic/ingest-pipeline.test.ts holds the two together.
  */
 import type { AegisEvent } from '../event/types';
-import { commandLine, eventName, eventOutcome, networkEndpoints, parentProcessStart, processStart, severityOf } from './common';
+import {
+  commandLine,
+  eventName,
+  eventOutcome,
+  networkEndpoints,
+  parentProcessStart,
+  processStart,
+  severityOf,
+} from './common';
 import type { Formatter, FormatterContext, FormatterDefinition } from './types';
 
 /** The ECS release the output conforms to (`ecs.version`); the tests validate against this release's definitions. */
@@ -51,7 +59,11 @@ interface Categorization {
   /** `"category":[…],"type":[…]`, serialized once. */
   readonly json: string;
 }
-const cat = (category: readonly string[], type: readonly string[]): Categorization => ({ category, type, json: `"category":${JSON.stringify(category)},"type":${JSON.stringify(type)}` });
+const cat = (category: readonly string[], type: readonly string[]): Categorization => ({
+  category,
+  type,
+  json: `"category":${JSON.stringify(category)},"type":${JSON.stringify(type)}`,
+});
 const C = {
   exec: cat(['process'], ['start']),
   exit: cat(['process'], ['end']),
@@ -181,7 +193,8 @@ export function formatEcs(event: AegisEvent, context?: FormatterContext): string
   if (event.type === 'block') {
     out += ',"file":{';
     if (event.path !== undefined && event.path !== '') out += `"path":${qc(event.path)},`;
-    if (event.resolved_path !== undefined && event.resolved_path !== '') out += `"target_path":${qc(event.resolved_path)},`;
+    if (event.resolved_path !== undefined && event.resolved_path !== '')
+      out += `"target_path":${qc(event.resolved_path)},`;
     out += `"inode":"${event.ino}","device":"${event.dev}"}`;
   } else if (event.type === 'connect') {
     // The source is the initiator (common.ts): the local side for egress, the remote side for ingress.
@@ -210,7 +223,8 @@ export function formatEcs(event: AegisEvent, context?: FormatterContext): string
 
   // aegisbpf-only fields: what a SOC filters on first (type, action, mode), then the rest in FIELD_ORDER.
   out += `,"aegisbpf":{"type":"${event.type}"`;
-  if ((event.type === 'block' || event.type === 'connect') && event.action !== undefined) out += `,"action":${qc(event.action)}`;
+  if ((event.type === 'block' || event.type === 'connect') && event.action !== undefined)
+    out += `,"action":${qc(event.action)}`;
   if (event.mode !== undefined) out += `,"mode":"${event.mode}"`;
   out += `,"exec_id":${plain(event.exec_id)},"trace_id":${plain(event.trace_id)},"start_time":${event.start_time}`;
   if (event.parent_exec_id !== undefined) out += `,"parent_exec_id":${plain(event.parent_exec_id)}`;

@@ -96,22 +96,35 @@ export function createHecFormat(options: HecFormatOptions = {}): (event: AegisEv
   const withLabels = options.indexed_labels !== false;
   return (event: AegisEvent): string => {
     const time = hecTime(event.ts);
-    const head = time === undefined ? `{"host":${JSON.stringify(event.host)}` : `{"time":${time},"host":${JSON.stringify(event.host)}`;
+    const head =
+      time === undefined
+        ? `{"host":${JSON.stringify(event.host)}`
+        : `{"time":${time},"host":${JSON.stringify(event.host)}`;
     return `${head}${meta},"event":${formatJson(event)},"fields":${indexedFields(event, withLabels)}}`;
   };
 }
 
-const nonEmpty = (description: string): Readonly<Record<string, unknown>> => ({ type: 'string', minLength: 1, maxLength: 1024, description });
+const nonEmpty = (description: string): Readonly<Record<string, unknown>> => ({
+  type: 'string',
+  minLength: 1,
+  maxLength: 1024,
+  description,
+});
 
 export const hecFormatter: FormatterDefinition<HecFormatOptions> = {
   name: 'hec',
-  description: 'Splunk HEC event envelope (time, host, source, sourcetype, index, event, indexed fields) for /services/collector/event.',
+  description:
+    'Splunk HEC event envelope (time, host, source, sourcetype, index, event, indexed fields) for /services/collector/event.',
   output: 'string',
   optionsSchema: {
     properties: {
-      sourcetype: nonEmpty(`Splunk sourcetype (default "${PRODUCT.appName}", which the Splunk add-on in rules/splunk/ configures).`),
+      sourcetype: nonEmpty(
+        `Splunk sourcetype (default "${PRODUCT.appName}", which the Splunk add-on in rules/splunk/ configures).`,
+      ),
       source: nonEmpty(`Splunk source (default "${PRODUCT.appName}").`),
-      index: nonEmpty('Splunk index; must be in the token\'s allowed indexes (default: omitted, the token\'s default index).'),
+      index: nonEmpty(
+        "Splunk index; must be in the token's allowed indexes (default: omitted, the token's default index).",
+      ),
       indexed_labels: { type: 'boolean', description: 'Send labels as indexed fields label_<key> (default true).' },
     },
   },

@@ -47,10 +47,13 @@ function stringFormats(registry: FormatterRegistryApi): string[] {
   return registry.formatterNames().filter((n) => registry.getFormatterDefinition(n)?.output === 'string');
 }
 
-export function createKafkaFormatterDefinition(registry: FormatterRegistryApi): FormatterDefinition<KafkaOptions, KafkaRecord> {
+export function createKafkaFormatterDefinition(
+  registry: FormatterRegistryApi,
+): FormatterDefinition<KafkaOptions, KafkaRecord> {
   return {
     name: 'kafka',
-    description: 'Kafka records {key, headers, value}: key for ordering (host, exec_id or none), value in any string format.',
+    description:
+      'Kafka records {key, headers, value}: key for ordering (host, exec_id or none), value in any string format.',
     output: 'record',
     get optionsSchema() {
       return {
@@ -59,7 +62,8 @@ export function createKafkaFormatterDefinition(registry: FormatterRegistryApi): 
             type: 'string',
             enum: [...KAFKA_KEYS],
             default: 'host',
-            description: 'Record key, i.e. ordering scope: host (all events of a host in order), exec_id (per process), none (null key, round-robin).',
+            description:
+              'Record key, i.e. ordering scope: host (all events of a host in order), exec_id (per process), none (null key, round-robin).',
           },
           inner: { ...registry.formatSpecSchema(stringFormats(registry)), default: 'json' },
         },
@@ -70,7 +74,10 @@ export function createKafkaFormatterDefinition(registry: FormatterRegistryApi): 
       const name = typeof spec === 'string' ? spec : spec.type;
       const def = registry.getFormatterDefinition(name);
       if (def !== undefined && def.output !== 'string') {
-        throw new AegisError('AEGIS_ERR_CONFIG_INVALID', `The kafka format's inner format must produce a string; '${name}' produces ${def.output}s.`);
+        throw new AegisError(
+          'AEGIS_ERR_CONFIG_INVALID',
+          `The kafka format's inner format must produce a string; '${name}' produces ${def.output}s.`,
+        );
       }
       const inner = registry.createFormatter<string>(spec, context);
       const schema = inner.schema ?? { name: 'aegisbpf', version: EVENT_SCHEMA_VERSION };
@@ -78,7 +85,13 @@ export function createKafkaFormatterDefinition(registry: FormatterRegistryApi): 
       const headersByType = new Map<EventType, Readonly<Record<string, string>>>(
         EVENT_TYPES.map((t) => [
           t,
-          Object.freeze({ 'content-type': inner.contentType, format: inner.name, schema: schema.name, 'schema-version': schema.version, 'event-type': t }),
+          Object.freeze({
+            'content-type': inner.contentType,
+            format: inner.name,
+            schema: schema.name,
+            'schema-version': schema.version,
+            'event-type': t,
+          }),
         ]),
       );
       const keyOf: (event: AegisEvent) => string | null =

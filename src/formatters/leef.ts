@@ -50,7 +50,8 @@ function delimiterProblem(code: number): string | undefined {
   if (code === 0x3d) return "'=' separates keys from values";
   if (code === 0x20) return 'space occurs in ordinary values';
   if (code === 0x0a || code === 0x0d || code === 0x00) return 'CR, LF and NUL cannot be carried in a line';
-  if ((code >= 0x30 && code <= 0x39) || (code >= 0x41 && code <= 0x5a) || (code >= 0x61 && code <= 0x7a)) return 'letters and digits occur in keys';
+  if ((code >= 0x30 && code <= 0x39) || (code >= 0x41 && code <= 0x5a) || (code >= 0x61 && code <= 0x7a))
+    return 'letters and digits occur in keys';
   if (code >= 0xd800 && code <= 0xdfff) return 'a surrogate is not a character';
   return undefined;
 }
@@ -70,12 +71,17 @@ export function parseLeefDelimiter(spec: string): { readonly char: string; reado
   } else if (spec.length === 1) {
     code = spec.charCodeAt(0);
     // Control characters (tab included) and `|` are written in hex: a literal one is easy to lose or misread.
-    header = code < 0x20 || code === 0x7f || code === 0x7c ? 'x' + code.toString(16).toUpperCase().padStart(2, '0') : spec;
+    header =
+      code < 0x20 || code === 0x7f || code === 0x7c ? 'x' + code.toString(16).toUpperCase().padStart(2, '0') : spec;
   } else {
-    throw new AegisError('AEGIS_ERR_CONFIG_INVALID', `LEEF delimiter '${spec}' must be one character or x/0x followed by 1-4 hex digits (x09, 0x5E).`);
+    throw new AegisError(
+      'AEGIS_ERR_CONFIG_INVALID',
+      `LEEF delimiter '${spec}' must be one character or x/0x followed by 1-4 hex digits (x09, 0x5E).`,
+    );
   }
   const problem = delimiterProblem(code);
-  if (problem !== undefined) throw new AegisError('AEGIS_ERR_CONFIG_INVALID', `LEEF delimiter '${spec}' is not allowed: ${problem}.`);
+  if (problem !== undefined)
+    throw new AegisError('AEGIS_ERR_CONFIG_INVALID', `LEEF delimiter '${spec}' is not allowed: ${problem}.`);
   return { char: String.fromCharCode(code), header };
 }
 
@@ -207,7 +213,9 @@ function formatLeef(event: AegisEvent, s: LeefState): string {
   const type = event.type;
 
   const millis = eventMillis(event);
-  let out = s.text ? 'devTime=' + devTimeText(millis) + k.devTimeFormat + LEEF_DEV_TIME_FORMAT : 'devTime=' + String(millis);
+  let out = s.text
+    ? 'devTime=' + devTimeText(millis) + k.devTimeFormat + LEEF_DEV_TIME_FORMAT
+    : 'devTime=' + String(millis);
   out += k.cat + type + k.sev + String(Math.max(1, severityOf(event)));
   if (type === 'connect') {
     const { source, destination } = networkEndpoints(event);
@@ -233,15 +241,22 @@ function formatLeef(event: AegisEvent, s: LeefState): string {
   const start = processStart(event, s.bootWallNanos);
   if (start !== undefined) out += k.processStartTime + (s.text ? devTimeText(start.millis) : String(start.millis));
   const parentStart = parentProcessStart(event, s.bootWallNanos);
-  if (parentStart !== undefined) out += k.parentProcessStartTime + (s.text ? devTimeText(parentStart.millis) : String(parentStart.millis));
-  out += num(k.cgroupId, event.cgid) + str(s, k.cgroupPath, event.cgroup_path) + str(s, k.containerId, event.container_id);
+  if (parentStart !== undefined)
+    out += k.parentProcessStartTime + (s.text ? devTimeText(parentStart.millis) : String(parentStart.millis));
+  out +=
+    num(k.cgroupId, event.cgid) + str(s, k.cgroupPath, event.cgroup_path) + str(s, k.containerId, event.container_id);
   switch (type) {
     case 'exit':
       out += num(k.exitCode, event.exit_code) + num(k.signal, event.signal) + num(k.durationNs, event.duration_ns);
       break;
     case 'block':
-      if (event.path !== undefined && event.path !== '') out += str(s, k.filePath, event.path) + str(s, k.fileName, baseName(event.path));
-      out += str(s, k.resolvedPath, event.resolved_path) + num(k.inode, event.ino) + num(k.device, event.dev) + num(k.openFlags, event.open_flags);
+      if (event.path !== undefined && event.path !== '')
+        out += str(s, k.filePath, event.path) + str(s, k.fileName, baseName(event.path));
+      out +=
+        str(s, k.resolvedPath, event.resolved_path) +
+        num(k.inode, event.ino) +
+        num(k.device, event.dev) +
+        num(k.openFlags, event.open_flags);
       break;
     case 'connect':
       out += str(s, k.direction, event.direction);
@@ -263,7 +278,12 @@ export const leefFormatter: FormatterDefinition<LeefOptions> = {
   output: 'string',
   optionsSchema: {
     properties: {
-      version: { type: 'string', enum: ['2.0', '1.0'], default: '2.0', description: 'LEEF version. 1.0 is always tab-delimited.' },
+      version: {
+        type: 'string',
+        enum: ['2.0', '1.0'],
+        default: '2.0',
+        description: 'LEEF version. 1.0 is always tab-delimited.',
+      },
       delimiter: {
         type: 'string',
         default: 'x09',
@@ -272,21 +292,29 @@ export const leefFormatter: FormatterDefinition<LeefOptions> = {
           '^(?:[\\u0001-\\u0009\\u000b\\u000c\\u000e-\\u001f\\u0021-\\u002f\\u003a-\\u003c\\u003e-\\u0040\\u005b-\\u0060\\u007b-\\ud7ff\\ue000-\\uffff]|(?:0x|x)[0-9A-Fa-f]{1,4})$',
         // The hex forms of what the first branch refuses (NUL, LF, CR, space, '=', digits, letters, surrogates), so
         // `aegisbpf validate` rejects them too; test/formatters/leef.test.ts checks this agrees with the code.
-        not: { pattern: '^(?:0x|x)0*(?:|[aAdD]|20|3[0-9dD]|4[1-9a-fA-F]|5[0-9aA]|6[1-9a-fA-F]|7[0-9aA]|[dD][89a-fA-F][0-9a-fA-F]{2})$' },
-        description: "LEEF 2.0 attribute delimiter: one character ('^', '|', a tab) or x/0x and 1-4 hex digits ('x09', '0x5E'). Not a letter, digit, '=', space, CR, LF or NUL. Default: tab, written x09.",
+        not: {
+          pattern:
+            '^(?:0x|x)0*(?:|[aAdD]|20|3[0-9dD]|4[1-9a-fA-F]|5[0-9aA]|6[1-9a-fA-F]|7[0-9aA]|[dD][89a-fA-F][0-9a-fA-F]{2})$',
+        },
+        description:
+          "LEEF 2.0 attribute delimiter: one character ('^', '|', a tab) or x/0x and 1-4 hex digits ('x09', '0x5E'). Not a letter, digit, '=', space, CR, LF or NUL. Default: tab, written x09.",
       },
       dev_time: {
         type: 'string',
         enum: ['text', 'epoch_millis'],
         default: 'text',
-        description: "devTime as 'MMM dd yyyy HH:mm:ss.SSS z' text with devTimeFormat (default), or as 13-digit epoch milliseconds.",
+        description:
+          "devTime as 'MMM dd yyyy HH:mm:ss.SSS z' text with devTimeFormat (default), or as 13-digit epoch milliseconds.",
       },
     },
   },
   create(options: LeefOptions, context: FormatterContext): Formatter {
     const version = options.version ?? '2.0';
     if (version === '1.0' && options.delimiter !== undefined && parseLeefDelimiter(options.delimiter).char !== '\t') {
-      throw new AegisError('AEGIS_ERR_CONFIG_INVALID', `LEEF 1.0 is always tab-delimited; delimiter '${options.delimiter}' needs version '2.0'.`);
+      throw new AegisError(
+        'AEGIS_ERR_CONFIG_INVALID',
+        `LEEF 1.0 is always tab-delimited; delimiter '${options.delimiter}' needs version '2.0'.`,
+      );
     }
     const delim = parseLeefDelimiter(options.delimiter ?? 'x09');
     const c = escapeRegExpChar(delim.char);

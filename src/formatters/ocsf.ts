@@ -91,7 +91,9 @@ function exePath(path: string | undefined, s: OcsfState): string | undefined {
 }
 
 function exeFile(path: string | undefined, s: OcsfState): JsonObject | undefined {
-  return !s.v18 && path !== undefined && path !== '' ? { name: baseName(path), type_id: 1, type: 'Regular File', path } : undefined;
+  return !s.v18 && path !== undefined && path !== ''
+    ? { name: baseName(path), type_id: 1, type: 'Regular File', path }
+    : undefined;
 }
 
 /** The parent process (exec: also the actor, who launched the new image). */
@@ -216,7 +218,11 @@ function ocsfObject(event: AegisEvent, s: OcsfState): JsonObject {
       cls = CLASSES.process;
       activityId = 1;
       activityName = 'Launch';
-      body = { actor: { process: parentProcess(event, s) }, process: processObject(event, s), unmapped: unmapped(event, {}) };
+      body = {
+        actor: { process: parentProcess(event, s) },
+        process: processObject(event, s),
+        unmapped: unmapped(event, {}),
+      };
       break;
     case 'exit':
       cls = CLASSES.process;
@@ -238,10 +244,20 @@ function ocsfObject(event: AegisEvent, s: OcsfState): JsonObject {
       const policy = policyObject(event.policy, control, s);
       body = {
         actor: { process: processObject(event, s) },
-        file: { name: path === undefined ? '' : baseName(path), type_id: 0, type: 'Unknown', path: path === '' ? undefined : path, uid: String(event.ino) },
+        file: {
+          name: path === undefined ? '' : baseName(path),
+          type_id: 0,
+          type: 'Unknown',
+          path: path === '' ? undefined : path,
+          uid: String(event.ino),
+        },
         access_mask: event.open_flags,
         policy,
-        unmapped: unmapped(event, { dev: event.dev, resolved_path: event.resolved_path, policy: policy === undefined ? event.policy : undefined }),
+        unmapped: unmapped(event, {
+          dev: event.dev,
+          resolved_path: event.resolved_path,
+          policy: policy === undefined ? event.policy : undefined,
+        }),
       };
       break;
     }
@@ -283,10 +299,21 @@ function ocsfObject(event: AegisEvent, s: OcsfState): JsonObject {
       cls = CLASSES.app;
       activityId = event.status === 'started' ? 3 : event.status === 'stopped' ? 4 : 99;
       activityName = activityId === 3 ? 'Start' : activityId === 4 ? 'Stop' : event.status;
-      body = { app: s.product, actor: { process: processObject(event, s) }, unmapped: unmapped(event, { status: event.status, policy: event.policy }) };
+      body = {
+        app: s.product,
+        actor: { process: processObject(event, s) },
+        unmapped: unmapped(event, { status: event.status, policy: event.policy }),
+      };
       break;
   }
-  const profiles = control === undefined ? (event.container_id === undefined ? PROFILES_HOST : PROFILES_HOST_CONTAINER) : event.container_id === undefined ? PROFILES_HOST_CONTROL : PROFILES_ALL;
+  const profiles =
+    control === undefined
+      ? event.container_id === undefined
+        ? PROFILES_HOST
+        : PROFILES_HOST_CONTAINER
+      : event.container_id === undefined
+        ? PROFILES_HOST_CONTROL
+        : PROFILES_ALL;
   const hostname = hostnameOf(event.host, s);
 
   return {
@@ -341,11 +368,17 @@ const LINUX: JsonObject = Object.freeze({ name: 'Linux', type_id: 200, type: 'Li
 
 export const ocsfFormatter: FormatterDefinition<OcsfOptions> = {
   name: 'ocsf',
-  description: 'OCSF 1.x JSON (Process Activity 1007, File System Activity 1001, Network Activity 4001, Application Lifecycle 6002).',
+  description:
+    'OCSF 1.x JSON (Process Activity 1007, File System Activity 1001, Network Activity 4001, Application Lifecycle 6002).',
   output: 'string',
   optionsSchema: {
     properties: {
-      version: { type: 'string', enum: [...OCSF_VERSIONS], default: '1.8.0', description: 'OCSF schema version the output conforms to.' },
+      version: {
+        type: 'string',
+        enum: [...OCSF_VERSIONS],
+        default: '1.8.0',
+        description: 'OCSF schema version the output conforms to.',
+      },
     },
   },
   create(options: OcsfOptions, context: FormatterContext): Formatter {

@@ -76,7 +76,10 @@ export function createFormatter<R = string>(spec: FormatSpec, context: Formatter
   const name = formatSpecName(spec);
   const def = BY_NAME.get(name);
   if (def === undefined) {
-    throw new AegisError('AEGIS_ERR_FORMAT_UNKNOWN', `Unknown format '${name}'; known formats: ${formatterNames().join(', ')}.`);
+    throw new AegisError(
+      'AEGIS_ERR_FORMAT_UNKNOWN',
+      `Unknown format '${name}'; known formats: ${formatterNames().join(', ')}.`,
+    );
   }
   const options: Record<string, unknown> = typeof spec === 'string' ? {} : { ...spec };
   delete options.type;

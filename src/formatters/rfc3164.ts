@@ -57,7 +57,12 @@ export function rfc3164Tag(appName: string): string {
 export const rfc3164OptionSchema: { properties: Record<string, JsonSchemaObject> } = {
   properties: {
     ...syslogCommonOptionSchema,
-    app_name: { type: 'string', minLength: 1, maxLength: 32, description: `TAG (default ${PRODUCT.appName}); letters, digits, _ . - (others become _).` },
+    app_name: {
+      type: 'string',
+      minLength: 1,
+      maxLength: 32,
+      description: `TAG (default ${PRODUCT.appName}); letters, digits, _ . - (others become _).`,
+    },
   },
 };
 
@@ -73,7 +78,8 @@ export function createRfc3164Formatter(options: Rfc3164Options, context: Formatt
 
 export const rfc3164Formatter: FormatterDefinition<Rfc3164Options> = {
   name: 'rfc3164',
-  description: 'BSD syslog (RFC 3164) message for legacy receivers: <PRI>Mmm dd hh:mm:ss host aegisbpf[pid]: the event as JSON. No framing.',
+  description:
+    'BSD syslog (RFC 3164) message for legacy receivers: <PRI>Mmm dd hh:mm:ss host aegisbpf[pid]: the event as JSON. No framing.',
   output: 'string',
   optionsSchema: rfc3164OptionSchema,
   create: createRfc3164Formatter,

@@ -42,9 +42,30 @@ import type { Formatter, FormatterContext, FormatterDefinition, JsonSchemaObject
 
 /** RFC 5424 §6.2.1 facility codes by the names syslog daemons use (13 audit, 14 alert, 15 clock as in the RFC table). */
 export const FACILITIES: Readonly<Record<string, number>> = {
-  kern: 0, user: 1, mail: 2, daemon: 3, auth: 4, syslog: 5, lpr: 6, news: 7, uucp: 8, cron: 9, authpriv: 10, ftp: 11,
-  ntp: 12, audit: 13, alert: 14, clock: 15, local0: 16, local1: 17, local2: 18, local3: 19, local4: 20, local5: 21,
-  local6: 22, local7: 23,
+  kern: 0,
+  user: 1,
+  mail: 2,
+  daemon: 3,
+  auth: 4,
+  syslog: 5,
+  lpr: 6,
+  news: 7,
+  uucp: 8,
+  cron: 9,
+  authpriv: 10,
+  ftp: 11,
+  ntp: 12,
+  audit: 13,
+  alert: 14,
+  clock: 15,
+  local0: 16,
+  local1: 17,
+  local2: 18,
+  local3: 19,
+  local4: 20,
+  local5: 21,
+  local6: 22,
+  local7: 23,
 };
 
 export const DEFAULT_FACILITY = 'local0';
@@ -53,7 +74,10 @@ export function facilityCode(value: unknown): number {
   if (typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 23) return value;
   if (typeof value === 'string' && value in FACILITIES) return FACILITIES[value] as number;
   if (value === undefined) return FACILITIES[DEFAULT_FACILITY] as number;
-  throw new AegisError('AEGIS_ERR_CONFIG_INVALID', `facility: must be one of ${Object.keys(FACILITIES).join(', ')} or 0–23 (got ${JSON.stringify(value)})`);
+  throw new AegisError(
+    'AEGIS_ERR_CONFIG_INVALID',
+    `facility: must be one of ${Object.keys(FACILITIES).join(', ')} or 0–23 (got ${JSON.stringify(value)})`,
+  );
 }
 
 export const facilitySchema: JsonSchemaObject = {
@@ -151,8 +175,27 @@ export function createTimestampField(): (ts: string) => string {
 
 /** Fields of the default `summary` SD element: what a SOC triages on, short, present on most events. */
 export const SD_SUMMARY_FIELDS: readonly string[] = [
-  'type', 'action', 'mode', 'policy', 'pid', 'ppid', 'uid', 'exec_id', 'parent_exec_id', 'comm', 'exe', 'path',
-  'family', 'protocol', 'remote_ip', 'remote_port', 'status', 'exit_code', 'signal', 'container_id', 'event_id',
+  'type',
+  'action',
+  'mode',
+  'policy',
+  'pid',
+  'ppid',
+  'uid',
+  'exec_id',
+  'parent_exec_id',
+  'comm',
+  'exe',
+  'path',
+  'family',
+  'protocol',
+  'remote_ip',
+  'remote_port',
+  'status',
+  'exit_code',
+  'signal',
+  'container_id',
+  'event_id',
 ];
 
 /** Every scalar field, in the json formatter's order (`args` and `labels` are not scalars: they are in MSG). */
@@ -215,10 +258,17 @@ function resolveSdFields(option: unknown): readonly string[] {
   if (option === 'none') return [];
   if (Array.isArray(option)) {
     const bad = option.filter((f) => typeof f !== 'string' || !SD_ALL_FIELDS.includes(f));
-    if (bad.length > 0) throw new AegisError('AEGIS_ERR_CONFIG_INVALID', `sd_fields: not scalar event fields: ${bad.map(String).join(', ')}; choose from ${SD_ALL_FIELDS.join(', ')}`);
+    if (bad.length > 0)
+      throw new AegisError(
+        'AEGIS_ERR_CONFIG_INVALID',
+        `sd_fields: not scalar event fields: ${bad.map(String).join(', ')}; choose from ${SD_ALL_FIELDS.join(', ')}`,
+      );
     return option as string[];
   }
-  throw new AegisError('AEGIS_ERR_CONFIG_INVALID', `sd_fields: must be summary, all, none or a list of field names (got ${JSON.stringify(option)})`);
+  throw new AegisError(
+    'AEGIS_ERR_CONFIG_INVALID',
+    `sd_fields: must be summary, all, none or a list of field names (got ${JSON.stringify(option)})`,
+  );
 }
 
 // ---- options ----------------------------------------------------------------------------------------------------
@@ -248,9 +298,24 @@ export const DEFAULT_ENTERPRISE_NUMBER = '32473';
 
 export const syslogCommonOptionSchema: Record<string, JsonSchemaObject> = {
   facility: facilitySchema,
-  app_name: { type: 'string', minLength: 1, maxLength: 48, description: `APP-NAME / TAG (default ${PRODUCT.appName}). Characters outside printable ASCII become _.` },
-  hostname: { type: 'string', minLength: 1, maxLength: 255, description: 'HOSTNAME for every message, instead of the event\'s host (the machine the event happened on).' },
-  msg: { type: 'string', enum: MSG_ENCODINGS, description: 'MSG encoding: json (the event as canonical JSON, every field, default) or cef (the cef format\'s line).' },
+  app_name: {
+    type: 'string',
+    minLength: 1,
+    maxLength: 48,
+    description: `APP-NAME / TAG (default ${PRODUCT.appName}). Characters outside printable ASCII become _.`,
+  },
+  hostname: {
+    type: 'string',
+    minLength: 1,
+    maxLength: 255,
+    description: "HOSTNAME for every message, instead of the event's host (the machine the event happened on).",
+  },
+  msg: {
+    type: 'string',
+    enum: MSG_ENCODINGS,
+    description:
+      "MSG encoding: json (the event as canonical JSON, every field, default) or cef (the cef format's line).",
+  },
   cef: {
     type: 'object',
     additionalProperties: false,
@@ -262,20 +327,32 @@ export const syslogCommonOptionSchema: Record<string, JsonSchemaObject> = {
 export const rfc5424OptionSchema: { properties: Record<string, JsonSchemaObject> } = {
   properties: {
     ...syslogCommonOptionSchema,
-    sd_id: { type: 'string', pattern: '^[\\x21\\x23-\\x3c\\x3e-\\x3f\\x41-\\x5c\\x5e-\\x7e]{1,20}$', description: `Name part of the SD-ID (default ${DEFAULT_SD_ID}); the SD-ID is <sd_id>@<enterprise_number>. rsyslog's mmpstrucdata lowercases SD names by default: keep it lowercase.` },
+    sd_id: {
+      type: 'string',
+      pattern: '^[\\x21\\x23-\\x3c\\x3e-\\x3f\\x41-\\x5c\\x5e-\\x7e]{1,20}$',
+      description: `Name part of the SD-ID (default ${DEFAULT_SD_ID}); the SD-ID is <sd_id>@<enterprise_number>. rsyslog's mmpstrucdata lowercases SD names by default: keep it lowercase.`,
+    },
     enterprise_number: {
       description: `IANA Private Enterprise Number of the SD-ID (default ${DEFAULT_ENTERPRISE_NUMBER}, the documentation number; use your organisation's).`,
       // sd_id (≤ 20) + '@' + this (≤ 11) keeps the SD-ID within RFC 5424's 32 characters, checked by the schema alone.
-      oneOf: [{ type: 'integer', minimum: 1, maximum: 99_999_999_999 }, { type: 'string', maxLength: 11, pattern: '^[1-9][0-9]*(\\.[0-9]+)*$' }],
+      oneOf: [
+        { type: 'integer', minimum: 1, maximum: 99_999_999_999 },
+        { type: 'string', maxLength: 11, pattern: '^[1-9][0-9]*(\\.[0-9]+)*$' },
+      ],
     },
     sd_fields: {
-      description: 'Event fields in STRUCTURED-DATA: summary (default), all (every scalar field), none, or a list of field names. The MSG always has every field.',
+      description:
+        'Event fields in STRUCTURED-DATA: summary (default), all (every scalar field), none, or a list of field names. The MSG always has every field.',
       oneOf: [
         { type: 'string', enum: ['summary', 'all', 'none'] },
         { type: 'array', items: { type: 'string', enum: SD_ALL_FIELDS }, uniqueItems: true },
       ],
     },
-    bom: { type: 'boolean', description: 'Start MSG with the UTF-8 BOM as RFC 5424 asks for UTF-8 MSG (default false: JSON parsers such as rsyslog mmjsonparse refuse a BOM).' },
+    bom: {
+      type: 'boolean',
+      description:
+        'Start MSG with the UTF-8 BOM as RFC 5424 asks for UTF-8 MSG (default false: JSON parsers such as rsyslog mmjsonparse refuse a BOM).',
+    },
   },
 };
 
@@ -294,7 +371,10 @@ export function resolveSyslogCommon(
 ): SyslogCommon {
   const msg = options.msg ?? 'json';
   if (!(MSG_ENCODINGS as readonly unknown[]).includes(msg)) {
-    throw new AegisError('AEGIS_ERR_CONFIG_INVALID', `msg: must be one of ${MSG_ENCODINGS.join(', ')} (got ${JSON.stringify(msg)})`);
+    throw new AegisError(
+      'AEGIS_ERR_CONFIG_INVALID',
+      `msg: must be one of ${MSG_ENCODINGS.join(', ')} (got ${JSON.stringify(msg)})`,
+    );
   }
   let encodeMsg = syslogJson;
   if (msg === 'cef') {
@@ -350,7 +430,10 @@ export function createRfc5424Formatter(options: Rfc5424Options, context: Formatt
   const sdIdName = options.sd_id ?? DEFAULT_SD_ID;
   const sdId = `${sdIdName}@${String(options.enterprise_number ?? DEFAULT_ENTERPRISE_NUMBER)}`;
   if (!SD_NAME.test(sdId) || sdIdName.includes('@')) {
-    throw new AegisError('AEGIS_ERR_CONFIG_INVALID', `sd_id: '${sdId}' is not a valid SD-ID (1–32 printable ASCII characters without = ] " or space, one @)`);
+    throw new AegisError(
+      'AEGIS_ERR_CONFIG_INVALID',
+      `sd_id: '${sdId}' is not a valid SD-ID (1–32 printable ASCII characters without = ] " or space, one @)`,
+    );
   }
   const fields = resolveSdFields(options.sd_fields);
   const appName = headerField(common.appName, HEADER_LIMITS.appName);
@@ -378,7 +461,10 @@ export function createRfc5424Formatter(options: Rfc5424Options, context: Formatt
   const byType = new Map<string, TypeSd>();
   for (const type of EVENT_TYPES) {
     const own = sdOf(fields.filter((f) => f in EVENT_FIELDS[type]));
-    byType.set(type, { ...own, write: EVENT_WRITERS[type] as (e: AegisEvent, s: FieldSlots, h: WriterHelpers) => string });
+    byType.set(type, {
+      ...own,
+      write: EVENT_WRITERS[type] as (e: AegisEvent, s: FieldSlots, h: WriterHelpers) => string,
+    });
   }
   const untyped = sdOf(fields);
   const emptySd = (fields.length === 0 ? '-' : open + ']') + ' ';
@@ -447,10 +533,19 @@ export function createRfc5424Formatter(options: Rfc5424Options, context: Formatt
       sd = paramsOf(event, own ?? untyped);
       msg = common.encodeMsg(event);
     }
-    const pid = Number.isSafeInteger(event.pid) && event.pid >= 0 ? String(event.pid) : headerField(String(event.pid), HEADER_LIMITS.procId);
+    const pid =
+      Number.isSafeInteger(event.pid) && event.pid >= 0
+        ? String(event.pid)
+        : headerField(String(event.pid), HEADER_LIMITS.procId);
     return (
-      (priPrefixes[syslogSeverity(event)] as string) + timestampField(event.ts) + hostApp(event) + pid + msgIdField(event) +
-      (sd === '' ? emptySd : sd + '"] ') + bom + msg
+      (priPrefixes[syslogSeverity(event)] as string) +
+      timestampField(event.ts) +
+      hostApp(event) +
+      pid +
+      msgIdField(event) +
+      (sd === '' ? emptySd : sd + '"] ') +
+      bom +
+      msg
     );
   };
   return { name: 'rfc5424', contentType: 'application/syslog', format };
@@ -458,7 +553,8 @@ export function createRfc5424Formatter(options: Rfc5424Options, context: Formatt
 
 export const rfc5424Formatter: FormatterDefinition<Rfc5424Options> = {
   name: 'rfc5424',
-  description: 'RFC 5424 syslog message: header, [aegis@32473 …] structured data, the event as JSON in MSG. No framing.',
+  description:
+    'RFC 5424 syslog message: header, [aegis@32473 …] structured data, the event as JSON in MSG. No framing.',
   output: 'string',
   optionsSchema: rfc5424OptionSchema,
   create: createRfc5424Formatter,

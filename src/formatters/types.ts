@@ -42,7 +42,10 @@ export interface FormatterDefinition<O extends object = object, R = string> {
    */
   readonly multiLine?: boolean;
   /** Schema of the options object (without `type`); `additionalProperties: false` is applied by the registry. */
-  readonly optionsSchema: { readonly properties: Readonly<Record<string, JsonSchemaObject>>; readonly required?: readonly string[] };
+  readonly optionsSchema: {
+    readonly properties: Readonly<Record<string, JsonSchemaObject>>;
+    readonly required?: readonly string[];
+  };
   create(options: O, context: FormatterContext): Formatter<R>;
 }
 

@@ -143,7 +143,11 @@ export interface NativeBinding {
     options?: { batchBytes?: number; maxRecordsPerTick?: number; minIntervalMicros?: number },
   ) => NativeRingReader;
   openPinnedMap(path: string): NativeMap;
-  probeProgram(objectPath: string, programName: string, options?: { attach?: boolean; cgroupPath?: string }): NativeProbeResult;
+  probeProgram(
+    objectPath: string,
+    programName: string,
+    options?: { attach?: boolean; cgroupPath?: string },
+  ): NativeProbeResult;
   /** statfs(2) f_type, or null when statfs fails. */
   statfsType(path: string): number | null;
   mountFs(fstype: 'tracefs' | 'bpf', target: string, data?: string): void;
@@ -186,7 +190,11 @@ function unavailableReason(): string {
 export function nativeStatus(): NativeStatus {
   if (!fs.existsSync(NATIVE_PATHS.addon)) return { available: false, reason: unavailableReason() };
   for (const obj of [NATIVE_PATHS.sensorObject, NATIVE_PATHS.probeObject]) {
-    if (!fs.existsSync(obj)) return { available: false, reason: `BPF object ${path.relative(PACKAGE_ROOT, obj)} is missing; run \`npm run build:native\`` };
+    if (!fs.existsSync(obj))
+      return {
+        available: false,
+        reason: `BPF object ${path.relative(PACKAGE_ROOT, obj)} is missing; run \`npm run build:native\``,
+      };
   }
   return { available: true };
 }
@@ -201,12 +209,17 @@ export function loadNative(): NativeBinding {
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- a .node file can only be require()d
     mod = require(NATIVE_PATHS.addon);
   } catch (err) {
-    throw new SensorError('AEGIS_ERR_NATIVE_NOT_BUILT', `native addon failed to load: ${(err as Error).message}`, { cause: err });
+    throw new SensorError('AEGIS_ERR_NATIVE_NOT_BUILT', `native addon failed to load: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
   const binding = mod as NativeBinding;
   const missing = NATIVE_EXPORTS.filter((name) => !(name in binding));
   if (missing.length > 0) {
-    throw new SensorError('AEGIS_ERR_NATIVE_NOT_BUILT', `native addon is stale (missing exports: ${missing.join(', ')}); run \`npm run build:native\``);
+    throw new SensorError(
+      'AEGIS_ERR_NATIVE_NOT_BUILT',
+      `native addon is stale (missing exports: ${missing.join(', ')}); run \`npm run build:native\``,
+    );
   }
   cached = binding;
   return binding;

@@ -49,8 +49,15 @@ export class SensorError extends AegisError {
   /** Positive errno of the refusal, when the failure came from the kernel. */
   readonly errno: number | undefined;
 
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; errno?: number; details?: Record<string, unknown> }) {
-    super(code, message, { ...(options?.cause !== undefined ? { cause: options.cause } : {}), ...(options?.details !== undefined ? { details: options.details } : {}) });
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options?: { cause?: unknown; errno?: number; details?: Record<string, unknown> },
+  ) {
+    super(code, message, {
+      ...(options?.cause !== undefined ? { cause: options.cause } : {}),
+      ...(options?.details !== undefined ? { details: options.details } : {}),
+    });
     this.name = 'SensorError';
     this.errno = options?.errno;
   }

@@ -33,7 +33,12 @@ export interface PipelineOptions {
   readonly hostname?: string;
   readonly stats?: StatsRegistry;
   /** Use these sources instead of the configured ones (e.g. `aegisbpf replay FILE --config …`). */
-  readonly sources?: (ctx: { deadLetter: DeadLetterQueue; stats: StatsRegistry; logger: Logger; hostname: string }) => Source[];
+  readonly sources?: (ctx: {
+    deadLetter: DeadLetterQueue;
+    stats: StatsRegistry;
+    logger: Logger;
+    hostname: string;
+  }) => Source[];
 }
 
 export interface Pipeline {
@@ -46,7 +51,9 @@ export interface Pipeline {
    * Run the healthcheck of every sink that has healthchecks enabled, recording the results in the sinks' stats
    * (`healthy`, which `/ready` reports). The daemon calls it periodically so readiness follows idle sinks too.
    */
-  healthcheckSinks(): Promise<readonly { readonly sink: string; readonly healthy: boolean; readonly reason?: string }[]>;
+  healthcheckSinks(): Promise<
+    readonly { readonly sink: string; readonly healthy: boolean; readonly reason?: string }[]
+  >;
   /** Run every source until it ends or stop() is called. Resolves with the errors of sources that failed. */
   run(): Promise<readonly Error[]>;
   /** Stop reading sources; chunks already read are still delivered. */
@@ -61,14 +68,26 @@ export function createPipeline(config: PipelineConfig, options: PipelineOptions)
   const logger = options.logger;
   const hostname = options.hostname ?? os.hostname();
   const stats = options.stats ?? createStatsRegistry();
-  const deadLetter = createDeadLetterQueue({ path: config.deadLetter.path, maxBytes: config.deadLetter.maxBytes, logger: logger.child('dead-letter'), stats: stats.deadLetter });
+  const deadLetter = createDeadLetterQueue({
+    path: config.deadLetter.path,
+    maxBytes: config.deadLetter.maxBytes,
+    logger: logger.child('dead-letter'),
+    stats: stats.deadLetter,
+  });
 
   // Sinks
   const sinks = new Map<string, Sink>();
   const requireHealthy = new Set<string>();
   const healthcheckEnabled = new Set<string>();
   for (const entry of config.sinks) {
-    const built = buildSink(entry, { logger, hostname, version: options.version, dataDir: config.dataDir, stats, deadLetter });
+    const built = buildSink(entry, {
+      logger,
+      hostname,
+      version: options.version,
+      dataDir: config.dataDir,
+      stats,
+      deadLetter,
+    });
     sinks.set(entry.name, built.sink);
     if (built.healthcheck.enabled) healthcheckEnabled.add(entry.name);
     if (built.healthcheck.require) requireHealthy.add(entry.name);
@@ -80,7 +99,14 @@ export function createPipeline(config: PipelineConfig, options: PipelineOptions)
     const def = getProcessorDefinition(entry.type);
     if (def === undefined) throw new AegisError('AEGIS_ERR_CONFIG_INVALID', `Unknown processor type '${entry.type}'.`);
     const raw = resolveSecretFiles(`processors.${entry.name}`, entry.raw, def.secrets, logger);
-    return def.create(raw, { name: entry.name, stats: stats.pipeline, logger: logger.child(`processor.${entry.name}`), hostname, now: Date.now, bootWallNanos });
+    return def.create(raw, {
+      name: entry.name,
+      stats: stats.pipeline,
+      logger: logger.child(`processor.${entry.name}`),
+      hostname,
+      now: Date.now,
+      bootWallNanos,
+    });
   });
 
   // Sources
@@ -91,7 +117,15 @@ export function createPipeline(config: PipelineConfig, options: PipelineOptions)
       if (def === undefined) throw new AegisError('AEGIS_ERR_CONFIG_INVALID', `Unknown source type '${entry.type}'.`);
       const sourceStats = createSourceStats(entry.name, entry.type);
       stats.sources.set(entry.name, sourceStats);
-      return def.create(entry.raw, { name: entry.name, logger: logger.child(`source.${entry.name}`), stats: sourceStats, deadLetter, hostname, dataDir: config.dataDir, registry: stats });
+      return def.create(entry.raw, {
+        name: entry.name,
+        logger: logger.child(`source.${entry.name}`),
+        stats: sourceStats,
+        deadLetter,
+        hostname,
+        dataDir: config.dataDir,
+        registry: stats,
+      });
     });
 
   const router: Router = createRouter(config.routes, [...sinks.keys()]);
@@ -114,7 +148,12 @@ export function createPipeline(config: PipelineConfig, options: PipelineOptions)
             const { bySink, unrouted } = router.route(events);
             if (unrouted > 0) {
               pipelineStats.unrouted += unrouted;
-              logger.burst('WARN', 'unrouted', 'Events matched no route and were not sent anywhere (counted as unrouted).', { source: source.name, count: unrouted });
+              logger.burst(
+                'WARN',
+                'unrouted',
+                'Events matched no route and were not sent anywhere (counted as unrouted).',
+                { source: source.name, count: unrouted },
+              );
             }
             const accepts: Promise<void>[] = [];
             for (const [name, list] of bySink) accepts.push((sinks.get(name) as Sink).accept(list));
@@ -130,7 +169,11 @@ export function createPipeline(config: PipelineConfig, options: PipelineOptions)
       }
       return undefined;
     } catch (err) {
-      logger.error('A source failed; the other sources keep running.', { source: source.name, code: (err as { code?: unknown }).code, error: describeError(err) });
+      logger.error('A source failed; the other sources keep running.', {
+        source: source.name,
+        code: (err as { code?: unknown }).code,
+        error: describeError(err),
+      });
       return err instanceof Error ? err : new Error(String(err));
     }
   };
@@ -143,20 +186,32 @@ export function createPipeline(config: PipelineConfig, options: PipelineOptions)
       for (const result of await pipeline.healthcheckSinks()) {
         if (result.healthy) continue;
         if (requireHealthy.has(result.sink)) {
-          throw new AegisError('AEGIS_ERR_SINK_UNHEALTHY', `Sink '${result.sink}' failed its healthcheck and healthcheck.require is set: ${result.reason ?? ''}`);
+          throw new AegisError(
+            'AEGIS_ERR_SINK_UNHEALTHY',
+            `Sink '${result.sink}' failed its healthcheck and healthcheck.require is set: ${result.reason ?? ''}`,
+          );
         }
-        logger.warn('Sink failed its start-up healthcheck; starting anyway, events are buffered and retried.', { sink: result.sink, reason: result.reason });
+        logger.warn('Sink failed its start-up healthcheck; starting anyway, events are buffered and retried.', {
+          sink: result.sink,
+          reason: result.reason,
+        });
       }
     },
     async healthcheckSinks() {
-      const checks = [...sinks.values()].filter((s) => healthcheckEnabled.has(s.name)).map(async (s) => {
-        const result = await s.healthcheck();
-        return result.healthy ? { sink: s.name, healthy: true } : { sink: s.name, healthy: false, reason: result.reason };
-      });
+      const checks = [...sinks.values()]
+        .filter((s) => healthcheckEnabled.has(s.name))
+        .map(async (s) => {
+          const result = await s.healthcheck();
+          return result.healthy
+            ? { sink: s.name, healthy: true }
+            : { sink: s.name, healthy: false, reason: result.reason };
+        });
       return Promise.all(checks);
     },
     run() {
-      running ??= Promise.all(sources.map(runSource)).then((errors) => errors.filter((e): e is Error => e !== undefined));
+      running ??= Promise.all(sources.map(runSource)).then((errors) =>
+        errors.filter((e): e is Error => e !== undefined),
+      );
       return running;
     },
     stop() {
@@ -183,4 +238,3 @@ export function createPipeline(config: PipelineConfig, options: PipelineOptions)
   };
   return pipeline;
 }
-

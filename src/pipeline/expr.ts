@@ -44,7 +44,10 @@ const WORD_OPS = new Set(['in', 'not', 'startsWith', 'endsWith', 'contains', 'ma
 const SYMBOLS = ['==', '!=', '<=', '>=', '&&', '||', '<', '>', '!', '(', ')', '[', ']', ','];
 
 function syntax(source: string, pos: number, what: string): AegisError {
-  return new AegisError('AEGIS_ERR_EXPR_SYNTAX', `${what} at position ${pos + 1} in expression ${JSON.stringify(source)}`);
+  return new AegisError(
+    'AEGIS_ERR_EXPR_SYNTAX',
+    `${what} at position ${pos + 1} in expression ${JSON.stringify(source)}`,
+  );
 }
 
 function tokenize(src: string): Token[] {
@@ -70,7 +73,15 @@ function tokenize(src: string): Token[] {
         if (d === '\\') {
           const e = src[i + 1];
           if (e === undefined) throw syntax(src, i, 'unterminated escape');
-          const simple: Record<string, string> = { n: '\n', r: '\r', t: '\t', '\\': '\\', '"': '"', "'": "'", '0': '\0' };
+          const simple: Record<string, string> = {
+            n: '\n',
+            r: '\r',
+            t: '\t',
+            '\\': '\\',
+            '"': '"',
+            "'": "'",
+            '0': '\0',
+          };
           if (e in simple) {
             out += simple[e];
             i += 2;
@@ -139,7 +150,12 @@ class Parser {
   }
   private expect(text: string): void {
     const t = this.peek();
-    if (!this.accept(text)) throw syntax(this.src, t.pos, t.kind === 'eof' ? `expected '${text}' but the expression ended` : `expected '${text}' but found '${t.text}'`);
+    if (!this.accept(text))
+      throw syntax(
+        this.src,
+        t.pos,
+        t.kind === 'eof' ? `expected '${text}' but the expression ended` : `expected '${text}' but found '${t.text}'`,
+      );
   }
 
   private or(): Node {
@@ -163,7 +179,8 @@ class Parser {
     if (['==', '!=', '<', '<=', '>', '>=', 'startsWith', 'endsWith', 'contains', 'matches'].includes(t.text)) {
       this.i++;
       const r = this.operand();
-      if (t.text === 'matches' && (r.t !== 'lit' || typeof r.v !== 'string')) throw syntax(this.src, t.pos, "'matches' needs a regular-expression string literal on its right");
+      if (t.text === 'matches' && (r.t !== 'lit' || typeof r.v !== 'string'))
+        throw syntax(this.src, t.pos, "'matches' needs a regular-expression string literal on its right");
       return { t: 'cmp', op: t.text, l, r };
     }
     if (t.text === 'in' || t.text === 'not') {
@@ -197,7 +214,11 @@ class Parser {
         if (dot === -1) return { t: 'field', name: t.text };
         const head = t.text.slice(0, dot);
         const rest = t.text.slice(dot + 1);
-        if (head !== 'labels' || rest.includes('.')) throw new AegisError('AEGIS_ERR_EXPR_FIELD', `'${t.text}' is not a field: only labels.<name> may use a dot, in expression ${JSON.stringify(this.src)}`);
+        if (head !== 'labels' || rest.includes('.'))
+          throw new AegisError(
+            'AEGIS_ERR_EXPR_FIELD',
+            `'${t.text}' is not a field: only labels.<name> may use a dot, in expression ${JSON.stringify(this.src)}`,
+          );
         return { t: 'field', name: 'labels', label: rest };
       }
       case 'op':
@@ -294,37 +315,44 @@ function compileBool(node: Node): (e: Record<string, unknown>) => boolean {
           return (e) => l(e) !== r(e);
         case '<':
           return (e) => {
-            const a = l(e), b = r(e);
+            const a = l(e),
+              b = r(e);
             return (bothNumbers(a, b) || bothStrings(a, b)) && (a as number) < (b as number);
           };
         case '<=':
           return (e) => {
-            const a = l(e), b = r(e);
+            const a = l(e),
+              b = r(e);
             return (bothNumbers(a, b) || bothStrings(a, b)) && (a as number) <= (b as number);
           };
         case '>':
           return (e) => {
-            const a = l(e), b = r(e);
+            const a = l(e),
+              b = r(e);
             return (bothNumbers(a, b) || bothStrings(a, b)) && (a as number) > (b as number);
           };
         case '>=':
           return (e) => {
-            const a = l(e), b = r(e);
+            const a = l(e),
+              b = r(e);
             return (bothNumbers(a, b) || bothStrings(a, b)) && (a as number) >= (b as number);
           };
         case 'startsWith':
           return (e) => {
-            const a = l(e), b = r(e);
+            const a = l(e),
+              b = r(e);
             return typeof a === 'string' && typeof b === 'string' && a.startsWith(b);
           };
         case 'endsWith':
           return (e) => {
-            const a = l(e), b = r(e);
+            const a = l(e),
+              b = r(e);
             return typeof a === 'string' && typeof b === 'string' && a.endsWith(b);
           };
         case 'contains':
           return (e) => {
-            const a = l(e), b = r(e);
+            const a = l(e),
+              b = r(e);
             if (typeof a === 'string') return typeof b === 'string' && a.includes(b);
             return Array.isArray(a) && a.includes(b);
           };
@@ -365,7 +393,10 @@ export function compileExpression(source: string): CompiledExpression {
   const fields = fieldsOf(ast, new Set());
   for (const f of fields) {
     if (!FIELD_KINDS.has(f)) {
-      throw new AegisError('AEGIS_ERR_EXPR_FIELD', `unknown field '${f}' in expression ${JSON.stringify(source)}; known fields: ${[...FIELD_KINDS.keys()].sort().join(', ')}`);
+      throw new AegisError(
+        'AEGIS_ERR_EXPR_FIELD',
+        `unknown field '${f}' in expression ${JSON.stringify(source)}; known fields: ${[...FIELD_KINDS.keys()].sort().join(', ')}`,
+      );
     }
   }
   // Regular expressions are compiled here, so a bad pattern is a configuration error, not a runtime one.
@@ -373,7 +404,11 @@ export function compileExpression(source: string): CompiledExpression {
   try {
     test = compileBool(ast);
   } catch (err) {
-    if (err instanceof SyntaxError) throw new AegisError('AEGIS_ERR_EXPR_SYNTAX', `invalid regular expression in ${JSON.stringify(source)}: ${err.message}`);
+    if (err instanceof SyntaxError)
+      throw new AegisError(
+        'AEGIS_ERR_EXPR_SYNTAX',
+        `invalid regular expression in ${JSON.stringify(source)}: ${err.message}`,
+      );
     throw err;
   }
   return { source, fields, test: test as unknown as Predicate };

@@ -30,7 +30,10 @@ export function createRouter(routes: readonly RouteSpec[], allSinks: readonly st
   }
   // Per sink: the predicates of the routes that feed it (undefined = a route with no condition: take everything).
   const feeds = new Map<string, (Predicate | undefined)[]>();
-  const compiled = routes.map((r) => ({ test: r.when === undefined ? undefined : compileExpression(r.when).test, sinks: r.sinks }));
+  const compiled = routes.map((r) => ({
+    test: r.when === undefined ? undefined : compileExpression(r.when).test,
+    sinks: r.sinks,
+  }));
   for (const r of compiled) for (const s of r.sinks) (feeds.get(s) ?? feeds.set(s, []).get(s)!).push(r.test);
   const entries = [...feeds.entries()];
   const anyRoute = compiled.map((r) => r.test);
@@ -39,11 +42,14 @@ export function createRouter(routes: readonly RouteSpec[], allSinks: readonly st
       const bySink = new Map<string, AegisEvent[]>();
       for (const [sink, tests] of entries) {
         const takesAll = tests.includes(undefined);
-        const picked = takesAll ? (events as AegisEvent[]) : events.filter((e) => tests.some((t) => (t as Predicate)(e)));
+        const picked = takesAll
+          ? (events as AegisEvent[])
+          : events.filter((e) => tests.some((t) => (t as Predicate)(e)));
         if (picked.length > 0) bySink.set(sink, picked);
       }
       let unrouted = 0;
-      if (!anyRoute.includes(undefined)) for (const e of events) if (!anyRoute.some((t) => (t as Predicate)(e))) unrouted++;
+      if (!anyRoute.includes(undefined))
+        for (const e of events) if (!anyRoute.some((t) => (t as Predicate)(e))) unrouted++;
       return { bySink, unrouted };
     },
   };

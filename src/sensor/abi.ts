@@ -86,7 +86,11 @@ export interface StructLayout<F extends string = string> {
   readonly fields: Readonly<Record<F, FieldLayout>>;
 }
 
-function layout<F extends string>(cName: string, size: number, fields: Record<F, readonly [number, number]>): StructLayout<F> {
+function layout<F extends string>(
+  cName: string,
+  size: number,
+  fields: Record<F, readonly [number, number]>,
+): StructLayout<F> {
   const out = {} as Record<F, FieldLayout>;
   for (const key of Object.keys(fields) as F[]) {
     const [offset, len] = fields[key];
@@ -193,7 +197,12 @@ export const V6_LPM_KEY = layout('aegis_v6_lpm_key', 20, { prefixlen: [0, 4], ad
 export const PORT_KEY = layout('aegis_port_key', 4, { port: [0, 2], protocol: [2, 1], _pad0: [3, 1] });
 
 // must match: bpf/include/aegis_abi.h:struct aegis_addr_port_key
-export const ADDR_PORT_KEY = layout('aegis_addr_port_key', 20, { family: [0, 1], protocol: [1, 1], port: [2, 2], addr: [4, 16] });
+export const ADDR_PORT_KEY = layout('aegis_addr_port_key', 20, {
+  family: [0, 1],
+  protocol: [1, 1],
+  port: [2, 2],
+  addr: [4, 16],
+});
 
 // must match: bpf/include/aegis_abi.h:struct aegis_config
 export const CONFIG = layout('aegis_config', 8, { mode: [0, 4], generation: [4, 4] });
@@ -212,7 +221,23 @@ export const STATS = layout('aegis_stats', 344, {
 
 /** Every struct the decoders or the policy code rely on (the layout test iterates this). */
 export const ALL_LAYOUTS: readonly StructLayout[] = [
-  HDR, PROC, EXEC, EXIT, FORK, FILE, NET, RULE, INODE_KEY, PATH_KEY, LEAF_KEY, V4_LPM_KEY, V6_LPM_KEY, PORT_KEY, ADDR_PORT_KEY, CONFIG, STATS,
+  HDR,
+  PROC,
+  EXEC,
+  EXIT,
+  FORK,
+  FILE,
+  NET,
+  RULE,
+  INODE_KEY,
+  PATH_KEY,
+  LEAF_KEY,
+  V4_LPM_KEY,
+  V6_LPM_KEY,
+  PORT_KEY,
+  ADDR_PORT_KEY,
+  CONFIG,
+  STATS,
 ];
 
 /** Map names in bpf/include/aegis_maps.h. */
@@ -242,7 +267,13 @@ export const PROGRAMS = {
   common: ['aegis_exec', 'aegis_exit', 'aegis_fork'],
   cgroup: ['aegis_connect4', 'aegis_connect6'],
   lsm: ['aegis_lsm_file_open', 'aegis_lsm_bprm_check'],
-  tracepoint: ['aegis_exit_open', 'aegis_exit_openat', 'aegis_exit_openat2', 'aegis_exit_creat', 'aegis_exit_open_by_handle_at'],
+  tracepoint: [
+    'aegis_exit_open',
+    'aegis_exit_openat',
+    'aegis_exit_openat2',
+    'aegis_exit_creat',
+    'aegis_exit_open_by_handle_at',
+  ],
 } as const;
 
 /** Frame header the native ring reader puts before each record in a batch: u32 length, u32 reserved. */

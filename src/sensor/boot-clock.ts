@@ -40,7 +40,8 @@ function sampleEdge(maxWaitNs: bigint): { offsetNs: bigint; uncertaintyNs: bigin
   for (;;) {
     const now = Date.now();
     const after = process.hrtime.bigint();
-    if (now !== start) return { offsetNs: BigInt(now) * 1_000_000n - (before + (after - before) / 2n), uncertaintyNs: after - before };
+    if (now !== start)
+      return { offsetNs: BigInt(now) * 1_000_000n - (before + (after - before) / 2n), uncertaintyNs: after - before };
     if (after - hrStart > maxWaitNs) return undefined;
     before = after;
   }

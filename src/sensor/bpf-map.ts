@@ -25,7 +25,8 @@ export function sumPercpuU64(value: Buffer, layout: StructLayout, field: string,
     const base = cpu * stride + f.offset;
     if (base + f.size > value.length) break;
     for (let i = 0; i < slots; i++) {
-      out[i] = (out[i] as number) + value.readUInt32LE(base + i * 8) + value.readUInt32LE(base + i * 8 + 4) * 4294967296;
+      out[i] =
+        (out[i] as number) + value.readUInt32LE(base + i * 8) + value.readUInt32LE(base + i * 8 + 4) * 4294967296;
     }
   }
   return out;

@@ -26,7 +26,18 @@ export const DEFAULT_PIN_DIR = '/sys/fs/bpf/aegisbpf';
  * crash; a clean stop removes every pin). A sensor started again over pins left by a crash reuses them: its policy
  * and its counters carry on.
  */
-export const PINNED_MAPS: readonly MapKey[] = ['config', 'stats', 'denyInode', 'denyPath', 'denyPathLeaf', 'allowCgroup', 'netV4Lpm', 'netV6Lpm', 'netPort', 'netAddrPort'];
+export const PINNED_MAPS: readonly MapKey[] = [
+  'config',
+  'stats',
+  'denyInode',
+  'denyPath',
+  'denyPathLeaf',
+  'allowCgroup',
+  'netV4Lpm',
+  'netV6Lpm',
+  'netPort',
+  'netAddrPort',
+];
 
 export type SensorMaps = Readonly<Record<MapKey, NativeMap>>;
 
@@ -85,7 +96,11 @@ function u32(n: number): Buffer {
 }
 
 function programsFor(backend: SensorBackend, withCgroup: boolean): string[] {
-  return [...PROGRAMS.common, ...(backend === 'lsm' ? PROGRAMS.lsm : PROGRAMS.tracepoint), ...(withCgroup ? PROGRAMS.cgroup : [])];
+  return [
+    ...PROGRAMS.common,
+    ...(backend === 'lsm' ? PROGRAMS.lsm : PROGRAMS.tracepoint),
+    ...(withCgroup ? PROGRAMS.cgroup : []),
+  ];
 }
 
 function describe(err: unknown): { message: string; errno: number | undefined; log: string | undefined } {
@@ -100,7 +115,12 @@ function describe(err: unknown): { message: string; errno: number | undefined; l
  * matters (the policy is re-applied from the policy store at start; the counters start again from zero), and the
  * caller logs each one. A pin that matches is left alone and reused.
  */
-function replaceStalePins(native: NativeBinding, obj: NativeBpfObject, pinDir: string, onStale: SensorObjectOptions['onStalePin']): void {
+function replaceStalePins(
+  native: NativeBinding,
+  obj: NativeBpfObject,
+  pinDir: string,
+  onStale: SensorObjectOptions['onStalePin'],
+): void {
   const defs = new Map(obj.maps().map((m) => [m.name, m]));
   for (const key of PINNED_MAPS) {
     const name = MAPS[key];
@@ -116,7 +136,8 @@ function replaceStalePins(native: NativeBinding, obj: NativeBpfObject, pinDir: s
       if (pinned.type !== want.type) diffs.push(`type ${pinned.type}, expected ${want.type}`);
       if (pinned.keySize !== want.keySize) diffs.push(`key size ${pinned.keySize}, expected ${want.keySize}`);
       if (pinned.valueSize !== want.valueSize) diffs.push(`value size ${pinned.valueSize}, expected ${want.valueSize}`);
-      if (pinned.maxEntries !== want.maxEntries) diffs.push(`max_entries ${pinned.maxEntries}, expected ${want.maxEntries}`);
+      if (pinned.maxEntries !== want.maxEntries)
+        diffs.push(`max_entries ${pinned.maxEntries}, expected ${want.maxEntries}`);
       if (diffs.length > 0) mismatch = diffs.join(', ');
     } finally {
       pinned?.close();
@@ -169,7 +190,9 @@ function loadOnce(options: SensorObjectOptions, backend: SensorBackend): SensorO
     });
   }
   const loaded = obj;
-  const maps = Object.fromEntries((Object.keys(MAPS) as MapKey[]).map((k) => [k, loaded.map(MAPS[k])])) as unknown as SensorMaps;
+  const maps = Object.fromEntries(
+    (Object.keys(MAPS) as MapKey[]).map((k) => [k, loaded.map(MAPS[k])]),
+  ) as unknown as SensorMaps;
   let destroyed = false;
   return {
     backend,

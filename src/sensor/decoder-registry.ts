@@ -51,7 +51,8 @@ export function createDecoderRegistry<R>(decoders: readonly RecordDecoder<R>[] =
     if (!Number.isInteger(decoder.op) || decoder.op <= 0 || decoder.op >= OP_MAX) {
       throw new RangeError(`decoder '${decoder.name}' has op ${decoder.op}, outside 1..${OP_MAX - 1}`);
     }
-    if (table[decoder.op] !== undefined) throw new Error(`op ${decoder.op} already has a decoder (${table[decoder.op]?.name})`);
+    if (table[decoder.op] !== undefined)
+      throw new Error(`op ${decoder.op} already has a decoder (${table[decoder.op]?.name})`);
     table[decoder.op] = decoder;
   };
   for (const d of decoders) register(d);

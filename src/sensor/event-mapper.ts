@@ -10,7 +10,16 @@ import path from 'node:path';
 import { ACTION_NAMES, FLAG, HOOK_NAMES } from './abi';
 import type { BootClock } from './boot-clock';
 import type { CgroupResolver } from './cgroup-resolver';
-import type { AegisEvent, BaseEvent, BlockEvent, ConnectEvent, ExecEvent, ExitEvent, Mode, SensorEvent } from '../event/types';
+import type {
+  AegisEvent,
+  BaseEvent,
+  BlockEvent,
+  ConnectEvent,
+  ExecEvent,
+  ExitEvent,
+  Mode,
+  SensorEvent,
+} from '../event/types';
 import type { ProcessCache, ProcessEntry } from './process-cache';
 import { execIdOf } from './process-cache';
 import type { DecodedRecord, ExecRecord, ExitRecord, FileRecord, NetRecord, ProcFields } from './records';
@@ -75,7 +84,10 @@ export function readSelfIdentity(cgroupRoot: string | undefined): SelfIdentity {
   let cgroupPath = '';
   let cgid = 0;
   try {
-    const line = fs.readFileSync('/proc/self/cgroup', 'utf8').split('\n').find((l) => l.startsWith('0::'));
+    const line = fs
+      .readFileSync('/proc/self/cgroup', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('0::'));
     if (line !== undefined && cgroupRoot !== undefined) {
       cgroupPath = line.slice(3);
       cgid = fs.statSync(path.join(cgroupRoot, cgroupPath)).ino; // a cgroup v2 id is its directory's inode
@@ -95,7 +107,12 @@ export function createEventMapper(options: EventMapperOptions): EventMapper {
    * were most of the mapping profile (object cloning, megamorphic shapes). Each builder below assigns every
    * required field of its event type; test/sensor/event-mapper.test.ts pins them.
    */
-  const base = (type: AegisEvent['type'], rec: DecodedRecord, entry: ProcessEntry, proc: ProcFields): Draft<BaseEvent> => {
+  const base = (
+    type: AegisEvent['type'],
+    rec: DecodedRecord,
+    entry: ProcessEntry,
+    proc: ProcFields,
+  ): Draft<BaseEvent> => {
     const parent = cache.parentOf(proc);
     // Parent identity straight from the record: exact even when the parent is not cached.
     const parentExecId = execIdOf(proc.ppid, parentStartTimeText(proc));

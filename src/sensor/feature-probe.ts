@@ -81,7 +81,8 @@ export function errnoName(errno: number): string {
 }
 
 const ok = (detail: string): ProbeCheck => ({ ok: true, detail });
-const fail = (detail: string, errno?: number): ProbeCheck => (errno === undefined ? { ok: false, detail } : { ok: false, detail, errno });
+const fail = (detail: string, errno?: number): ProbeCheck =>
+  errno === undefined ? { ok: false, detail } : { ok: false, detail, errno };
 const notProbed = (why: string): ProbeCheck => fail(`not probed: ${why}`);
 
 function readTrimmed(file: string): string | undefined {
@@ -108,18 +109,26 @@ function probe(native: NativeBinding, objectPath: string, program: string, what:
     return fail(`${what}: probe failed: ${(err as Error).message}`);
   }
   if (!r.loaded) return fail(`${what}: load refused with ${errnoName(r.loadErrno)}`, r.loadErrno);
-  if (attach && !r.attached) return fail(`${what}: loads, but attach failed with ${errnoName(r.attachErrno)}`, r.attachErrno);
+  if (attach && !r.attached)
+    return fail(`${what}: loads, but attach failed with ${errnoName(r.attachErrno)}`, r.attachErrno);
   return ok(attach ? `${what}: loads and attaches` : `${what}: loads`);
 }
 
 export function probeFeatures(options: ProbeOptions = {}): FeatureReport {
   const kernelRelease = os.release();
   const isRoot = options.isRoot ?? process.geteuid?.() === 0;
-  const root = isRoot ? ok('running as root') : fail('not running as root: loading BPF programs needs CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN');
+  const root = isRoot
+    ? ok('running as root')
+    : fail('not running as root: loading BPF programs needs CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN');
   const btfPath = options.btfPath ?? '/sys/kernel/btf/vmlinux';
-  const btf = fs.existsSync(btfPath) ? ok(`kernel BTF at ${btfPath}`) : fail(`no kernel BTF at ${btfPath} (CONFIG_DEBUG_INFO_BTF): CO-RE programs cannot load`);
+  const btf = fs.existsSync(btfPath)
+    ? ok(`kernel BTF at ${btfPath}`)
+    : fail(`no kernel BTF at ${btfPath} (CONFIG_DEBUG_INFO_BTF): CO-RE programs cannot load`);
   const cgroupPath = findCgroup2Mount();
-  const cgroupV2 = cgroupPath !== undefined ? { ...ok(`cgroup v2 mounted at ${cgroupPath}`), path: cgroupPath } : fail('no cgroup v2 mount: no cgroup ids in events, no network hooks');
+  const cgroupV2 =
+    cgroupPath !== undefined
+      ? { ...ok(`cgroup v2 mounted at ${cgroupPath}`), path: cgroupPath }
+      : fail('no cgroup v2 mount: no cgroup ids in events, no network hooks');
   const activeLsms = readTrimmed('/sys/kernel/security/lsm')?.split(',');
   const lockdown = lockdownMode();
 
@@ -132,7 +141,10 @@ export function probeFeatures(options: ProbeOptions = {}): FeatureReport {
       nativeCheck = fail((err as Error).message);
     }
   }
-  nativeCheck ??= native !== undefined ? ok(`native addon loaded (libbpf ${native.libbpfVersion()})`) : fail('native addon unavailable');
+  nativeCheck ??=
+    native !== undefined
+      ? ok(`native addon loaded (libbpf ${native.libbpfVersion()})`)
+      : fail('native addon unavailable');
 
   const objectPath = options.probeObjectPath ?? NATIVE_PATHS.probeObject;
   let tracefs = notProbed('needs root and the native addon');
@@ -160,11 +172,19 @@ export function probeFeatures(options: ProbeOptions = {}): FeatureReport {
     }
     rawTracepoints = probe(native, objectPath, 'probe_tp_btf', 'raw tracepoint (tp_btf/sched_process_exec)', true);
     syscallTracepoints = tracefs.ok
-      ? probe(native, objectPath, 'probe_tp_syscalls', 'syscall tracepoint (tp/syscalls/sys_exit_openat, BTF task access, bpf_task_pt_regs)', true)
+      ? probe(
+          native,
+          objectPath,
+          'probe_tp_syscalls',
+          'syscall tracepoint (tp/syscalls/sys_exit_openat, BTF task access, bpf_task_pt_regs)',
+          true,
+        )
       : fail('syscall tracepoints need tracefs');
     sendSignal = probe(native, objectPath, 'probe_send_signal', 'bpf_send_signal() helper', false);
     ringBuffer = probe(native, objectPath, 'probe_ringbuf', 'BPF ring buffer', false);
-    cgroupConnect = cgroupV2.ok ? probe(native, objectPath, 'probe_cgroup_connect', 'cgroup/connect4 program', false) : fail('cgroup connect hooks need cgroup v2');
+    cgroupConnect = cgroupV2.ok
+      ? probe(native, objectPath, 'probe_cgroup_connect', 'cgroup/connect4 program', false)
+      : fail('cgroup connect hooks need cgroup v2');
   }
 
   const reasons: string[] = [];
@@ -194,7 +214,10 @@ export function probeFeatures(options: ProbeOptions = {}): FeatureReport {
   if (backend === undefined) {
     status = 'cannot_run';
   } else {
-    if (backend === 'tracepoint') reasons.push(`BPF LSM unavailable (${lsm.detail}): file rules enforce with signals after the syscall, BLOCK on file open/exec is refused`);
+    if (backend === 'tracepoint')
+      reasons.push(
+        `BPF LSM unavailable (${lsm.detail}): file rules enforce with signals after the syscall, BLOCK on file open/exec is refused`,
+      );
     if (!sendSignal.ok) reasons.push(`signals unavailable: ${sendSignal.detail}`);
     if (!cgroupConnect.ok) reasons.push(`network hooks unavailable: ${cgroupConnect.detail}`);
     if (reasons.length > 0) status = 'degraded';
@@ -204,7 +227,9 @@ export function probeFeatures(options: ProbeOptions = {}): FeatureReport {
     backend === undefined
       ? 'none: the sensor cannot run'
       : [
-          backend === 'lsm' ? 'lsm mode: BLOCK denies file open and exec (EPERM)' : 'tracepoint mode: file open/exec rules enforce TERM/KILL/INT with bpf_send_signal after the syscall; BLOCK on files refused',
+          backend === 'lsm'
+            ? 'lsm mode: BLOCK denies file open and exec (EPERM)'
+            : 'tracepoint mode: file open/exec rules enforce TERM/KILL/INT with bpf_send_signal after the syscall; BLOCK on files refused',
           capabilities.signals ? 'signals available' : 'no signals',
           capabilities.networkBlock ? 'connect BLOCK via cgroup hooks' : 'no network enforcement',
         ].join('; ');
@@ -249,7 +274,8 @@ export function getFeatureReport(): FeatureReport {
  */
 export function sensorUnavailableReason(): string | undefined {
   if (process.platform !== 'linux') return `not Linux (${process.platform})`;
-  if (process.geteuid?.() !== 0) return 'not running as root (loading BPF programs needs CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN)';
+  if (process.geteuid?.() !== 0)
+    return 'not running as root (loading BPF programs needs CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN)';
   const st = nativeStatus();
   if (!st.available) return st.reason;
   const r = getFeatureReport();

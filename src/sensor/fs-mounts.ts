@@ -25,7 +25,8 @@ const TRACEFS = '/sys/kernel/tracing';
 
 export function findTracefs(native: NativeBinding): string | undefined {
   // Same preference order as libbpf 1.x: debugfs's tracing dir first when it exists.
-  if (fs.existsSync(DEBUGFS_TRACING)) return native.statfsType(DEBUGFS_TRACING) === TRACEFS_MAGIC ? DEBUGFS_TRACING : undefined;
+  if (fs.existsSync(DEBUGFS_TRACING))
+    return native.statfsType(DEBUGFS_TRACING) === TRACEFS_MAGIC ? DEBUGFS_TRACING : undefined;
   return native.statfsType(TRACEFS) === TRACEFS_MAGIC ? TRACEFS : undefined;
 }
 
@@ -34,12 +35,19 @@ export function ensureTracefs(native: NativeBinding): MountState {
   const found = findTracefs(native);
   if (found !== undefined) return { path: found, mountedNow: false };
   if (fs.existsSync(DEBUGFS_TRACING)) {
-    throw new SensorError('AEGIS_ERR_SENSOR_UNAVAILABLE', `${DEBUGFS_TRACING} exists but is not tracefs; libbpf would look there for tracepoint ids`);
+    throw new SensorError(
+      'AEGIS_ERR_SENSOR_UNAVAILABLE',
+      `${DEBUGFS_TRACING} exists but is not tracefs; libbpf would look there for tracepoint ids`,
+    );
   }
   try {
     native.mountFs('tracefs', TRACEFS);
   } catch (err) {
-    throw new SensorError('AEGIS_ERR_SENSOR_UNAVAILABLE', `tracefs is not mounted and mounting it on ${TRACEFS} failed: ${(err as Error).message}`, { cause: err });
+    throw new SensorError(
+      'AEGIS_ERR_SENSOR_UNAVAILABLE',
+      `tracefs is not mounted and mounting it on ${TRACEFS} failed: ${(err as Error).message}`,
+      { cause: err },
+    );
   }
   return { path: TRACEFS, mountedNow: true };
 }
@@ -53,7 +61,11 @@ export function ensureBpffs(native: NativeBinding, dir: string, mountPoint = '/s
       native.mountFs('bpf', mountPoint, 'mode=0700');
       mountedNow = true;
     } catch (err) {
-      throw new SensorError('AEGIS_ERR_SENSOR_UNAVAILABLE', `bpffs is not mounted on ${mountPoint} and mounting it failed: ${(err as Error).message}`, { cause: err });
+      throw new SensorError(
+        'AEGIS_ERR_SENSOR_UNAVAILABLE',
+        `bpffs is not mounted on ${mountPoint} and mounting it failed: ${(err as Error).message}`,
+        { cause: err },
+      );
     }
   }
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });

@@ -24,7 +24,9 @@ export interface KernelStats {
 }
 
 const OP_ENTRIES = Object.entries(OP) as [OpName, number][];
-const ACTION_ENTRIES = (Object.entries(ACTION_IDS) as [ActionName | 'NONE', number][]).filter((e): e is [ActionName, number] => e[0] !== 'NONE');
+const ACTION_ENTRIES = (Object.entries(ACTION_IDS) as [ActionName | 'NONE', number][]).filter(
+  (e): e is [ActionName, number] => e[0] !== 'NONE',
+);
 
 export function readKernelStats(statsMap: NativeMap): KernelStats {
   const cpus = statsMap.possibleCpus ?? 1;
@@ -37,8 +39,10 @@ export function readKernelStats(statsMap: NativeMap): KernelStats {
   const enforced = value === null ? zeroes : sumPercpuU64(value, STATS, 'enforced', cpus);
   const signalFailures = value === null ? 0 : (sumPercpuU64(value, STATS, 'signal_failures', cpus)[0] as number);
   const netConnectDenied = value === null ? 0 : (sumPercpuU64(value, STATS, 'net_connect_denied', cpus)[0] as number);
-  const byAction = (arr: number[]) => Object.fromEntries(ACTION_ENTRIES.map(([name, id]) => [name, arr[id] ?? 0])) as Record<ActionName, number>;
-  const byOp = (arr: number[]) => Object.fromEntries(OP_ENTRIES.map(([name, id]) => [name, arr[id] ?? 0])) as Record<OpName, number>;
+  const byAction = (arr: number[]) =>
+    Object.fromEntries(ACTION_ENTRIES.map(([name, id]) => [name, arr[id] ?? 0])) as Record<ActionName, number>;
+  const byOp = (arr: number[]) =>
+    Object.fromEntries(OP_ENTRIES.map(([name, id]) => [name, arr[id] ?? 0])) as Record<OpName, number>;
   return {
     events: byOp(events),
     drops: byOp(drops),

@@ -24,7 +24,9 @@ export type PinnedStatsReader = (options: PinnedStatsOptions) => SensorStatsSour
 
 /** The eBPF sensor's maps (src/sensor/sensor-telemetry.ts); nothing can be pinned where the addon is not built. */
 const sensorReader: PinnedStatsReader = (options) =>
-  nativeStatus().available ? openPinnedSensorStats(loadNative(), options.pinDir ?? DEFAULT_PIN_DIR, options.detailed === true) : undefined;
+  nativeStatus().available
+    ? openPinnedSensorStats(loadNative(), options.pinDir ?? DEFAULT_PIN_DIR, options.detailed === true)
+    : undefined;
 
 const READERS: PinnedStatsReader[] = [sensorReader];
 

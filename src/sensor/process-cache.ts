@@ -103,7 +103,12 @@ export function createProcessCache(options: ProcessCacheOptions = {}): ProcessCa
     return e;
   };
 
-  const fromRecord = (proc: ProcFields, exe: string, args: readonly string[] | undefined, argsTruncated: boolean): ProcessEntry => ({
+  const fromRecord = (
+    proc: ProcFields,
+    exe: string,
+    args: readonly string[] | undefined,
+    argsTruncated: boolean,
+  ): ProcessEntry => ({
     pid: proc.pid,
     startTime: proc.startTime,
     execId: execIdOf(proc.pid, startTimeText(proc)),

@@ -185,7 +185,13 @@ export const forkDecoder: RecordDecoder<ForkRecord> = {
   name: 'fork',
   minSize: FORK.size,
   decode(v, buf, off) {
-    return { kind: 'fork', op: OP.FORK, flags: flagsOf(v, off), ktime: ktimeOf(v, off), proc: decodeProc(v, buf, off + FORK.fields.proc.offset) };
+    return {
+      kind: 'fork',
+      op: OP.FORK,
+      flags: flagsOf(v, off),
+      ktime: ktimeOf(v, off),
+      proc: decodeProc(v, buf, off + FORK.fields.proc.offset),
+    };
   },
 };
 
@@ -249,4 +255,10 @@ export const netDecoder: RecordDecoder<NetRecord> = {
 };
 
 /** Every decoder the sensor registers, in op order. */
-export const RECORD_DECODERS: readonly RecordDecoder<DecodedRecord>[] = [execDecoder, exitDecoder, forkDecoder, fileDecoder, netDecoder];
+export const RECORD_DECODERS: readonly RecordDecoder<DecodedRecord>[] = [
+  execDecoder,
+  exitDecoder,
+  forkDecoder,
+  fileDecoder,
+  netDecoder,
+];

@@ -49,7 +49,11 @@ export function createRingReader(options: RingReaderOptions): RingReader {
       registry.decodeBatch(buffer, byteLength, out);
       if (out.length > 0) onRecords(out);
     },
-    { batchBytes: options.batchBytes ?? 1 << 20, maxRecordsPerTick: options.maxRecordsPerTick ?? 65536, minIntervalMicros: options.minIntervalMicros ?? 0 },
+    {
+      batchBytes: options.batchBytes ?? 1 << 20,
+      maxRecordsPerTick: options.maxRecordsPerTick ?? 65536,
+      minIntervalMicros: options.minIntervalMicros ?? 0,
+    },
   );
   return {
     start: () => reader.start(),

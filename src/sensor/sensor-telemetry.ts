@@ -16,7 +16,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { NativeBinding, NativeMap } from '../native/binding';
-import type { NetRuleType, SensorDetailedStats, SensorMapStats, SensorStats, SensorStatsSource } from '../telemetry/sensor-stats';
+import type {
+  NetRuleType,
+  SensorDetailedStats,
+  SensorMapStats,
+  SensorStats,
+  SensorStatsSource,
+} from '../telemetry/sensor-stats';
 import { INODE_KEY, MAPS, PATH_KEY, V4_LPM_KEY, V6_LPM_KEY } from './abi';
 import { readKernelStats } from './kernel-stats';
 import { decodeCString } from './text';
@@ -27,8 +33,13 @@ import { readConfig, ruleValueHits } from './policy/policy-maps';
 /** The maps the telemetry reads: the policy maps, the config and the counters. */
 export type TelemetryMaps = PolicyMapSet & { readonly stats: NativeMap };
 
-
-function countLpm(map: NativeMap, fullPrefix: number, out: Record<NetRuleType, number>, keys: Buffer, count: number): void {
+function countLpm(
+  map: NativeMap,
+  fullPrefix: number,
+  out: Record<NetRuleType, number>,
+  keys: Buffer,
+  count: number,
+): void {
   const off = (map.keySize === V4_LPM_KEY.size ? V4_LPM_KEY : V6_LPM_KEY).fields.prefixlen.offset;
   for (let i = 0; i < count; i++) {
     if (keys.readUInt32LE(i * map.keySize + off) === fullPrefix) out.ip++;
@@ -40,7 +51,10 @@ function countLpm(map: NativeMap, fullPrefix: number, out: Record<NetRuleType, n
  * The counters and maps as they are now. `ip` rules are exact addresses (with or without a port), `cidr` prefixes,
  * `port` rules without an address.
  */
-export function readSensorStats(maps: TelemetryMaps, state: { readonly attached: boolean; readonly backend: string | undefined }): SensorStats {
+export function readSensorStats(
+  maps: TelemetryMaps,
+  state: { readonly attached: boolean; readonly backend: string | undefined },
+): SensorStats {
   const k = readKernelStats(maps.stats);
   const { mode } = readConfig(maps);
   const netRules: Record<NetRuleType, number> = { ip: 0, cidr: 0, port: 0 };
@@ -78,7 +92,11 @@ export function readSensorDetailed(maps: Pick<TelemetryMaps, 'denyPath' | 'denyI
   const paths = maps.denyPath.entries();
   for (let i = 0; i < paths.count; i++) {
     const hits = ruleValueHits(paths.values, i * maps.denyPath.valueBytes);
-    if (hits > 0) blocksByPath.set(decodeCString(paths.keys, i * maps.denyPath.keySize + PATH_KEY.fields.path.offset, PATH_KEY.fields.path.size), hits);
+    if (hits > 0)
+      blocksByPath.set(
+        decodeCString(paths.keys, i * maps.denyPath.keySize + PATH_KEY.fields.path.offset, PATH_KEY.fields.path.size),
+        hits,
+      );
   }
   const blocksByInode = new Map<string, number>();
   const inodes = maps.denyInode.entries();
@@ -98,14 +116,20 @@ export function readSensorDetailed(maps: Pick<TelemetryMaps, 'denyPath' | 'denyI
  * not stop cleanly, or one that runs without a control socket); undefined when nothing is pinned there. Read once,
  * at call time; the maps are closed before returning. Throws when the pins exist but cannot be opened (not root).
  */
-export function openPinnedSensorStats(native: NativeBinding, pinDir: string, detailed = false): SensorStatsSource | undefined {
+export function openPinnedSensorStats(
+  native: NativeBinding,
+  pinDir: string,
+  detailed = false,
+): SensorStatsSource | undefined {
   const keys: (keyof TelemetryMaps)[] = [...POLICY_MAP_KEYS, 'config', 'stats'];
   for (const key of keys) {
     try {
       fs.statSync(path.join(pinDir, MAPS[key]));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw new Error(`cannot read the pinned maps in ${pinDir}: ${(err as Error).message} (they are root's)`, { cause: err });
+      throw new Error(`cannot read the pinned maps in ${pinDir}: ${(err as Error).message} (they are root's)`, {
+        cause: err,
+      });
     }
   }
   const opened = new Map<string, NativeMap>();

@@ -107,7 +107,11 @@ export interface Sensor {
   /** Kernel run time per program (needs kernel.bpf_stats_enabled = 1 to advance). */
   programStats(): NativeProgramStats[];
   /** Emit a `sensor` event through onEvents (policy changes, …). */
-  emitStatus(status: string, message: string, extra?: { readonly policy?: string; readonly mode?: 'audit' | 'enforce' }): void;
+  emitStatus(
+    status: string,
+    message: string,
+    extra?: { readonly policy?: string; readonly mode?: 'audit' | 'enforce' },
+  ): void;
   stop(): void;
 }
 
@@ -125,10 +129,16 @@ export function createSensor(options: SensorOptions): Sensor {
   const features = options.features ?? probeFeatures({ native });
   const probed = features.backend;
   if (probed === undefined && options.backend === undefined) {
-    throw new SensorError('AEGIS_ERR_SENSOR_UNAVAILABLE', `the eBPF sensor cannot run here: ${features.reasons.join('; ')}`);
+    throw new SensorError(
+      'AEGIS_ERR_SENSOR_UNAVAILABLE',
+      `the eBPF sensor cannot run here: ${features.reasons.join('; ')}`,
+    );
   }
   const requested: SensorBackend = options.backend ?? (probed as SensorBackend);
-  const cgroupAttachPath = options.cgroupAttachPath === null ? undefined : (options.cgroupAttachPath ?? (features.cgroupConnect.ok ? features.cgroupV2.path : undefined));
+  const cgroupAttachPath =
+    options.cgroupAttachPath === null
+      ? undefined
+      : (options.cgroupAttachPath ?? (features.cgroupConnect.ok ? features.cgroupV2.path : undefined));
   if (options.pinDir !== undefined) ensureBpffs(native, options.pinDir);
   // tp/ programs resolve their tracepoint ids through tracefs (a fallback from lsm mode needs it too)
   ensureTracefs(native);
@@ -142,7 +152,11 @@ export function createSensor(options: SensorOptions): Sensor {
     cgroupAttachPath,
     pinDir: options.pinDir,
     onStalePin: (map, pinPath, mismatch) =>
-      log('warn', `The map pinned at ${pinPath} has another layout (${mismatch}), left by an earlier aegisbpf version; it was replaced by a new one. The stored policy is applied again; the kernel counters start from zero.`, { map }),
+      log(
+        'warn',
+        `The map pinned at ${pinPath} has another layout (${mismatch}), left by an earlier aegisbpf version; it was replaced by a new one. The stored policy is applied again; the kernel counters start from zero.`,
+        { map },
+      ),
     ...(options.phase !== undefined ? { phase: options.phase } : {}),
   });
   const backend = object.backend;
@@ -151,7 +165,14 @@ export function createSensor(options: SensorOptions): Sensor {
   const clock = options.clock ?? createBootClock();
   const cache = createProcessCache({ maxEntries: options.processCacheMax ?? 65536 });
   const cgroups = createCgroupResolver({ root: features.cgroupV2.path });
-  const mapper = createEventMapper({ host: options.host ?? os.hostname(), backend, clock, cache, cgroups, rules: options.rules ?? { name: () => undefined } });
+  const mapper = createEventMapper({
+    host: options.host ?? os.hostname(),
+    backend,
+    clock,
+    cache,
+    cgroups,
+    rules: options.rules ?? { name: () => undefined },
+  });
   const registry = createDecoderRegistry<DecodedRecord>(RECORD_DECODERS);
   let eventsEmitted = 0;
 
@@ -203,7 +224,9 @@ export function createSensor(options: SensorOptions): Sensor {
     const d = options.describePolicy?.(generation);
     const message = d?.message ?? `Policy generation ${generation} is in force (mode ${mode}).`;
     log('info', message, { generation, mode });
-    deliver([mapper.sensorEvent('policy_applied', message, { mode, ...(d?.policy !== undefined ? { policy: d.policy } : {}) })]);
+    deliver([
+      mapper.sensorEvent('policy_applied', message, { mode, ...(d?.policy !== undefined ? { policy: d.policy } : {}) }),
+    ]);
   };
 
   const checkKernel = (): void => {
@@ -213,7 +236,10 @@ export function createSensor(options: SensorOptions): Sensor {
     const delta = now.reduce((a, b) => a + b, 0) - lastDrops.reduce((a, b) => a + b, 0);
     if (delta > 0) {
       // Once per interval with drops (a burst), never once per record.
-      const perOp = Object.entries(k.drops).filter(([, n]) => n > 0).map(([op, n]) => `${op.toLowerCase()}=${n}`).join(' ');
+      const perOp = Object.entries(k.drops)
+        .filter(([, n]) => n > 0)
+        .map(([op, n]) => `${op.toLowerCase()}=${n}`)
+        .join(' ');
       const msg = `The kernel ring buffer was full: ${delta} records were dropped since the last check (totals: ${perOp}).`;
       log('warn', msg, { dropped: delta });
       deliver([mapper.sensorEvent('drops', msg)]);

@@ -87,10 +87,19 @@ export function decodeComm(view: DataView, buf: Buffer, off: number): string {
   const w1 = view.getUint32(off + 4, true);
   const w2 = view.getUint32(off + 8, true);
   const w3 = view.getUint32(off + 12, true);
-  const slot = Math.imul(w0 ^ Math.imul(w1, 0x9e3779b1) ^ Math.imul(w2, 0x85ebca6b) ^ Math.imul(w3, 0xc2b2ae35), 0x27d4eb2d) >>> (32 - COMM_CACHE_BITS);
+  const slot =
+    Math.imul(w0 ^ Math.imul(w1, 0x9e3779b1) ^ Math.imul(w2, 0x85ebca6b) ^ Math.imul(w3, 0xc2b2ae35), 0x27d4eb2d) >>>
+    (32 - COMM_CACHE_BITS);
   const i = slot * 4;
   const hit = commStrings[slot];
-  if (hit !== undefined && commWords[i] === w0 && commWords[i + 1] === w1 && commWords[i + 2] === w2 && commWords[i + 3] === w3) return hit;
+  if (
+    hit !== undefined &&
+    commWords[i] === w0 &&
+    commWords[i + 1] === w1 &&
+    commWords[i + 2] === w2 &&
+    commWords[i + 3] === w3
+  )
+    return hit;
   const text = decodeCString(buf, off, 16);
   commWords[i] = w0;
   commWords[i + 1] = w1;
@@ -125,12 +134,19 @@ export function formatIpv4(buf: Buffer, off: number): string {
 export function formatIpv6(buf: Buffer, off: number): string {
   const groups: number[] = [];
   for (let i = 0; i < 8; i++) groups.push(buf.readUInt16BE(off + i * 2));
-  if (groups[0] === 0 && groups[1] === 0 && groups[2] === 0 && groups[3] === 0 && groups[4] === 0 && groups[5] === 0xffff) {
+  if (
+    groups[0] === 0 &&
+    groups[1] === 0 &&
+    groups[2] === 0 &&
+    groups[3] === 0 &&
+    groups[4] === 0 &&
+    groups[5] === 0xffff
+  ) {
     return `::ffff:${formatIpv4(buf, off + 12)}`;
   }
   let bestStart = -1;
   let bestLen = 0;
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     if (groups[i] !== 0) {
       i++;
       continue;
@@ -146,11 +162,21 @@ export function formatIpv6(buf: Buffer, off: number): string {
   const hex = (g: number): string => g.toString(16);
   if (bestLen < 2) return groups.map(hex).join(':');
   const head = groups.slice(0, bestStart).map(hex).join(':');
-  const tail = groups.slice(bestStart + bestLen).map(hex).join(':');
+  const tail = groups
+    .slice(bestStart + bestLen)
+    .map(hex)
+    .join(':');
   return `${head}::${tail}`;
 }
 
-const PROTOCOLS: Readonly<Record<number, string>> = { 1: 'icmp', 6: 'tcp', 17: 'udp', 58: 'icmpv6', 132: 'sctp', 136: 'udplite' };
+const PROTOCOLS: Readonly<Record<number, string>> = {
+  1: 'icmp',
+  6: 'tcp',
+  17: 'udp',
+  58: 'icmpv6',
+  132: 'sctp',
+  136: 'udplite',
+};
 
 /** IPPROTO_* number to the name events carry (`tcp`, `udp`, …; the number as text when unknown). */
 export function protocolName(proto: number): string {

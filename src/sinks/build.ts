@@ -47,18 +47,43 @@ export function buildSink(entry: SinkEntry, context: BuildContext): BuiltSink {
   if (def === undefined) throw new AegisError('AEGIS_ERR_CONFIG_INVALID', `Unknown sink type '${entry.type}'.`);
   const { logger, hostname, version, stats } = context;
   const raw = resolveSecretFiles(`sinks.${entry.name}`, entry.raw, def.secrets, logger);
-  const formatter = createFormatter<unknown>((raw.format as FormatSpec | undefined) ?? def.formats.default, { hostname, version });
+  const formatter = createFormatter<unknown>((raw.format as FormatSpec | undefined) ?? def.formats.default, {
+    hostname,
+    version,
+  });
   const sinkLogger = logger.child(`sink.${entry.name}`);
   const core = parseCoreOptions(raw, mergeCoreDefaults(def.coreDefaults));
   const sinkStats = createSinkStats(entry.name, entry.type, core.buffer);
-  const transport = def.createTransport(def.parse(raw), { name: entry.name, logger: sinkLogger, formatter, hostname, dataDir: context.dataDir, version, stats: sinkStats });
+  const transport = def.createTransport(def.parse(raw), {
+    name: entry.name,
+    logger: sinkLogger,
+    formatter,
+    hostname,
+    dataDir: context.dataDir,
+    version,
+    stats: sinkStats,
+  });
   stats.sinks.set(entry.name, sinkStats);
   // Ready while the sink is healthy: sends and healthchecks (start-up, and periodic ones by the daemon) keep
   // `healthy` current; the check itself does no I/O.
   stats.readiness.register(`sink.${entry.name}`, () =>
-    sinkStats.healthy ? { ready: true } : { ready: false, reason: `sink '${entry.name}' is unhealthy: ${sinkStats.lastError ?? 'healthcheck failed'}` },
+    sinkStats.healthy
+      ? { ready: true }
+      : { ready: false, reason: `sink '${entry.name}' is unhealthy: ${sinkStats.lastError ?? 'healthcheck failed'}` },
   );
   const sizeOf = def.sizeOf === undefined ? undefined : def.sizeOf.bind(def);
-  const sink = createSink({ name: entry.name, type: entry.type, transport, formatter, sizeOf, stats: sinkStats, logger: sinkLogger, deadLetter: context.deadLetter }, core);
+  const sink = createSink(
+    {
+      name: entry.name,
+      type: entry.type,
+      transport,
+      formatter,
+      sizeOf,
+      stats: sinkStats,
+      logger: sinkLogger,
+      deadLetter: context.deadLetter,
+    },
+    core,
+  );
   return { sink, healthcheck: core.healthcheck };
 }

@@ -63,6 +63,7 @@ export function familyHeader(name: string, help: string, type: string): string {
  */
 export function renderFamily(family: FamilyValues): string {
   let out = familyHeader(family.name, family.help, family.type);
-  for (const sample of family.values) out += '\n' + (seriesText(sample.metricName ?? family.name, sample.labels) + ' ' + formatValue(sample.value));
+  for (const sample of family.values)
+    out += '\n' + (seriesText(sample.metricName ?? family.name, sample.labels) + ' ' + formatValue(sample.value));
   return out;
 }

@@ -103,12 +103,21 @@ class StatsFamily {
 const one = (value: number, labels: Readonly<Record<string, string | number>> = {}): Sample => ({ labels, value });
 
 /** Prometheus histogram samples (cumulative buckets, +Inf, sum, count) from a stats Histogram, scaled to seconds. */
-function histogramSamples(name: string, h: Histogram, toSeconds: number, labels: Readonly<Record<string, string>>): Sample[] {
+function histogramSamples(
+  name: string,
+  h: Histogram,
+  toSeconds: number,
+  labels: Readonly<Record<string, string>>,
+): Sample[] {
   const out: Sample[] = [];
   let cumulative = 0;
   for (let i = 0; i < h.bounds.length; i++) {
     cumulative += h.counts[i] as number;
-    out.push({ metricName: `${name}_bucket`, labels: { ...labels, le: String((h.bounds[i] as number) / toSeconds) }, value: cumulative });
+    out.push({
+      metricName: `${name}_bucket`,
+      labels: { ...labels, le: String((h.bounds[i] as number) / toSeconds) },
+      value: cumulative,
+    });
   }
   out.push({ metricName: `${name}_bucket`, labels: { ...labels, le: '+Inf' }, value: h.count });
   out.push({ metricName: `${name}_sum`, labels, value: h.sum / toSeconds });
@@ -201,7 +210,11 @@ function highCardinality(name: string, label: string): HighCardinality {
   };
 }
 
-function collectors(options: MetricsOptions & { readonly highCardinality: { readonly byPath: HighCardinality; readonly byInode: HighCardinality } }): Record<MetricName, Collect> {
+function collectors(
+  options: MetricsOptions & {
+    readonly highCardinality: { readonly byPath: HighCardinality; readonly byInode: HighCardinality };
+  },
+): Record<MetricName, Collect> {
   const up = options.up ?? (() => 1);
   const { byPath, byInode } = options.highCardinality;
   return {
@@ -215,7 +228,11 @@ function collectors(options: MetricsOptions & { readonly highCardinality: { read
       const qs = w.quantiles(LATENCY_QUANTILES, performance.now());
       return [
         ...LATENCY_QUANTILES.map((q, i) => one(Math.round((qs[i] as number) * 1000) / 1000, { quantile: String(q) })),
-        { metricName: 'aegisbpf_event_processing_latency_microseconds_sum', labels: {}, value: Math.round(w.sum * 1000) / 1000 },
+        {
+          metricName: 'aegisbpf_event_processing_latency_microseconds_sum',
+          labels: {},
+          value: Math.round(w.sum * 1000) / 1000,
+        },
         { metricName: 'aegisbpf_event_processing_latency_microseconds_count', labels: {}, value: w.count },
       ];
     },
@@ -235,23 +252,31 @@ function collectors(options: MetricsOptions & { readonly highCardinality: { read
     },
     aegisbpf_map_entries: (ctx) => ctx.sensor.maps.map((x) => one(x.entries, { map: x.map })),
     aegisbpf_map_capacity: (ctx) => ctx.sensor.maps.map((x) => one(x.capacity, { map: x.map })),
-    aegisbpf_map_utilization: (ctx) => ctx.sensor.maps.filter((x) => x.capacity > 0).map((x) => one(x.entries / x.capacity, { map: x.map })),
+    aegisbpf_map_utilization: (ctx) =>
+      ctx.sensor.maps.filter((x) => x.capacity > 0).map((x) => one(x.entries / x.capacity, { map: x.map })),
     aegisbpf_deny_inode_entries: mapGauge('deny_inode'),
     aegisbpf_deny_path_entries: mapGauge('deny_path'),
     aegisbpf_allow_cgroup_entries: mapGauge('allow_cgroup'),
     aegisbpf_sensor_attached: (ctx) => [one(ctx.sensor.attached ? 1 : 0)],
     aegisbpf_sensor_info: (ctx) =>
-      ctx.sensor.attached ? [one(1, { mode: ctx.sensor.mode ?? 'unknown', backend: ctx.sensor.backend ?? 'unknown' })] : [],
+      ctx.sensor.attached
+        ? [one(1, { mode: ctx.sensor.mode ?? 'unknown', backend: ctx.sensor.backend ?? 'unknown' })]
+        : [],
     aegisbpf_blocks_by_path: (ctx) => (ctx.detailed === undefined ? [] : byPath.samples(ctx.detailed.blocksByPath)),
     aegisbpf_blocks_by_inode: (ctx) => (ctx.detailed === undefined ? [] : byInode.samples(ctx.detailed.blocksByInode)),
 
-    aegisbpf_source_events_total: (ctx) => [...ctx.stats.sources.values()].map((s) => one(s.events, { source: s.source, type: s.type })),
-    aegisbpf_source_events_invalid_total: (ctx) => [...ctx.stats.sources.values()].map((s) => one(s.invalid, { source: s.source, type: s.type })),
-    aegisbpf_source_bytes_total: (ctx) => [...ctx.stats.sources.values()].map((s) => one(s.bytes, { source: s.source, type: s.type })),
-    aegisbpf_pipeline_events_removed_total: (ctx) => Object.entries(ctx.stats.pipeline.removed).map(([processor, n]) => one(n, { processor })),
+    aegisbpf_source_events_total: (ctx) =>
+      [...ctx.stats.sources.values()].map((s) => one(s.events, { source: s.source, type: s.type })),
+    aegisbpf_source_events_invalid_total: (ctx) =>
+      [...ctx.stats.sources.values()].map((s) => one(s.invalid, { source: s.source, type: s.type })),
+    aegisbpf_source_bytes_total: (ctx) =>
+      [...ctx.stats.sources.values()].map((s) => one(s.bytes, { source: s.source, type: s.type })),
+    aegisbpf_pipeline_events_removed_total: (ctx) =>
+      Object.entries(ctx.stats.pipeline.removed).map(([processor, n]) => one(n, { processor })),
     aegisbpf_pipeline_events_unrouted_total: (ctx) => [one(ctx.stats.pipeline.unrouted)],
     aegisbpf_pipeline_queue_depth_events: (ctx) => [one(ctx.stats.pipeline.inFlight)],
-    aegisbpf_pipeline_latency_seconds: (ctx) => histogramSamples('aegisbpf_pipeline_latency_seconds', ctx.stats.pipeline.latencyMicros, 1e6, {}),
+    aegisbpf_pipeline_latency_seconds: (ctx) =>
+      histogramSamples('aegisbpf_pipeline_latency_seconds', ctx.stats.pipeline.latencyMicros, 1e6, {}),
     aegisbpf_dead_letter_events_total: (ctx) => [one(ctx.stats.deadLetter.written)],
     aegisbpf_dead_letter_bytes_total: (ctx) => [one(ctx.stats.deadLetter.bytes)],
     aegisbpf_dead_letter_failed_total: (ctx) => [one(ctx.stats.deadLetter.failed)],
@@ -274,12 +299,23 @@ function collectors(options: MetricsOptions & { readonly highCardinality: { read
     },
     aegisbpf_sink_buffer_events: perSink((s) => s.bufferEvents),
     aegisbpf_sink_buffer_bytes: perSink((s) => s.bufferBytes),
-    aegisbpf_sink_buffer_max_events: (ctx) => [...ctx.stats.sinks.values()].filter((s) => s.bufferMaxEvents > 0).map((s) => one(s.bufferMaxEvents, { sink: s.sink, type: s.type })),
-    aegisbpf_sink_buffer_max_bytes: (ctx) => [...ctx.stats.sinks.values()].filter((s) => s.bufferMaxBytes > 0).map((s) => one(s.bufferMaxBytes, { sink: s.sink, type: s.type })),
+    aegisbpf_sink_buffer_max_events: (ctx) =>
+      [...ctx.stats.sinks.values()]
+        .filter((s) => s.bufferMaxEvents > 0)
+        .map((s) => one(s.bufferMaxEvents, { sink: s.sink, type: s.type })),
+    aegisbpf_sink_buffer_max_bytes: (ctx) =>
+      [...ctx.stats.sinks.values()]
+        .filter((s) => s.bufferMaxBytes > 0)
+        .map((s) => one(s.bufferMaxBytes, { sink: s.sink, type: s.type })),
     aegisbpf_sink_inflight_batches: perSink((s) => s.inflightBatches),
     aegisbpf_sink_healthy: perSink((s) => (s.healthy ? 1 : 0)),
     aegisbpf_sink_send_duration_seconds: (ctx) =>
-      [...ctx.stats.sinks.values()].flatMap((s) => histogramSamples('aegisbpf_sink_send_duration_seconds', s.sendLatencyMillis, 1000, { sink: s.sink, type: s.type })),
+      [...ctx.stats.sinks.values()].flatMap((s) =>
+        histogramSamples('aegisbpf_sink_send_duration_seconds', s.sendLatencyMillis, 1000, {
+          sink: s.sink,
+          type: s.type,
+        }),
+      ),
     aegisbpf_sink_protocol_total: protocolSamples('counter'),
     aegisbpf_sink_protocol_value: protocolSamples('gauge'),
   };
@@ -316,9 +352,9 @@ export function createMetrics(options: MetricsOptions): AegisMetrics {
   };
   const registry = new Registry();
   // The high-cardinality families exist only with --detailed: without it their names are not exported at all.
-  const families = METRICS.filter((spec) => (options.detailed || spec.presence !== 'detailed') && (options.only?.(spec) ?? true)).map(
-    (spec) => new StatsFamily(metricSpec(spec.name), table[spec.name], context, fast[spec.name]),
-  );
+  const families = METRICS.filter(
+    (spec) => (options.detailed || spec.presence !== 'detailed') && (options.only?.(spec) ?? true),
+  ).map((spec) => new StatsFamily(metricSpec(spec.name), table[spec.name], context, fast[spec.name]));
   // The cast is the one place where our collectors meet prom-client's types: the Registry only reads `name` and
   // calls `get()`, which StatsFamily provides (test/telemetry/metrics.test.ts renders through both).
   for (const f of families) registry.registerMetric(f as unknown as Metric);

@@ -27,13 +27,18 @@ export interface ProcessSamplerOptions {
 export function createProcessSampler(options: ProcessSamplerOptions = {}): ProcessSampler {
   const minInterval = options.minIntervalMillis ?? 1000;
   const now = options.now ?? (() => performance.timeOrigin + performance.now());
-  const cpuMicros = options.cpuMicros ?? (() => {
-    const u = process.cpuUsage();
-    return u.user + u.system;
-  });
+  const cpuMicros =
+    options.cpuMicros ??
+    (() => {
+      const u = process.cpuUsage();
+      return u.user + u.system;
+    });
   const rss = options.rss ?? (() => process.memoryUsage.rss());
   // The process started at timeOrigin with zero CPU time: the first interval is the lifetime.
-  let last = { atMillis: options.now === undefined ? performance.timeOrigin : now(), cpuMicros: options.cpuMicros === undefined ? 0 : cpuMicros() };
+  let last = {
+    atMillis: options.now === undefined ? performance.timeOrigin : now(),
+    cpuMicros: options.cpuMicros === undefined ? 0 : cpuMicros(),
+  };
   let percent = 0;
   let sampled = false;
   return {

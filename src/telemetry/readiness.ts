@@ -6,7 +6,8 @@
  * which sends and periodic healthchecks maintain; the sensor's `attached`). A probe request never does I/O.
  */
 
-export type ReadinessResult = { readonly ready: true; readonly detail?: string } | { readonly ready: false; readonly reason: string };
+export type ReadinessResult =
+  { readonly ready: true; readonly detail?: string } | { readonly ready: false; readonly reason: string };
 
 export interface ReadinessEntry {
   readonly name: string;
@@ -42,9 +43,14 @@ export function createReadiness(): Readiness {
         try {
           result = check();
         } catch (err) {
-          result = { ready: false, reason: `readiness check threw: ${err instanceof Error ? err.message : String(err)}` };
+          result = {
+            ready: false,
+            reason: `readiness check threw: ${err instanceof Error ? err.message : String(err)}`,
+          };
         }
-        entries.push(result.ready ? { name, ready: true, detail: result.detail } : { name, ready: false, detail: result.reason });
+        entries.push(
+          result.ready ? { name, ready: true, detail: result.detail } : { name, ready: false, detail: result.reason },
+        );
       }
       entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
       return { ready: entries.every((e) => e.ready), checks: entries };
@@ -54,7 +60,11 @@ export function createReadiness(): Readiness {
 
 /** The `/ready` body: one line per check, `ok` or `not ready: reason`, then a summary line. */
 export function formatReadiness(report: ReadinessReport): string {
-  const lines = report.checks.map((c) => (c.ready ? `${c.name}: ok${c.detail !== undefined ? ` (${c.detail})` : ''}` : `${c.name}: not ready: ${c.detail ?? 'no reason given'}`));
+  const lines = report.checks.map((c) =>
+    c.ready
+      ? `${c.name}: ok${c.detail !== undefined ? ` (${c.detail})` : ''}`
+      : `${c.name}: not ready: ${c.detail ?? 'no reason given'}`,
+  );
   const failing = report.checks.filter((c) => !c.ready).map((c) => c.name);
   lines.push(report.ready ? 'ready' : `not ready: ${failing.join(', ')}`);
   return lines.join('\n') + '\n';

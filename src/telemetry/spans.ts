@@ -112,10 +112,18 @@ export function createSpanTracer(options: SpanTracerOptions): SpanTracer {
       const started = performance.now();
       let error: string | undefined;
       let ended = false;
-      const ids = { span_name: name, trace_id: traceId, span_id: spanId, ...(parentSpanId !== undefined ? { parent_span_id: parentSpanId } : {}) };
+      const ids = {
+        span_name: name,
+        trace_id: traceId,
+        span_id: spanId,
+        ...(parentSpanId !== undefined ? { parent_span_id: parentSpanId } : {}),
+      };
       logger.info('otel_span_start', { message: 'otel_span_start', ...ids });
       return {
-        name, traceId, spanId, parentSpanId,
+        name,
+        traceId,
+        spanId,
+        parentSpanId,
         fail(err) {
           error = err instanceof Error ? err.message : String(err);
         },
@@ -123,7 +131,13 @@ export function createSpanTracer(options: SpanTracerOptions): SpanTracer {
           if (ended) return;
           ended = true;
           const durationMs = Math.round((performance.now() - started) * 1000) / 1000;
-          logger.info('otel_span_end', { message: 'otel_span_end', ...ids, duration_ms: durationMs, status: error === undefined ? 'ok' : 'error', ...(error !== undefined ? { error } : {}) });
+          logger.info('otel_span_end', {
+            message: 'otel_span_end',
+            ...ids,
+            duration_ms: durationMs,
+            status: error === undefined ? 'ok' : 'error',
+            ...(error !== undefined ? { error } : {}),
+          });
         },
       };
     },

@@ -92,11 +92,24 @@ export function snapshotSensor(source: SensorStatsSource, detailed: boolean): Se
     net_ringbuf_drops: s.netRingbufDrops,
     net_rules: s.netRules === undefined ? undefined : { ...s.netRules },
     maps: s.maps.map((m) => ({ map: m.map, entries: m.entries, capacity: m.capacity })),
-    ...(detailed ? { top_blocked_paths: d === undefined ? [] : top(d.blocksByPath), top_blocked_inodes: d === undefined ? [] : top(d.blocksByInode) } : {}),
+    ...(detailed
+      ? {
+          top_blocked_paths: d === undefined ? [] : top(d.blocksByPath),
+          top_blocked_inodes: d === undefined ? [] : top(d.blocksByInode),
+        }
+      : {}),
   };
 }
 
-export function snapshotStats(stats: StatsRegistry, options: { readonly version: string; readonly detailed: boolean; readonly usage: ProcessUsage; readonly now?: number }): StatsSnapshot {
+export function snapshotStats(
+  stats: StatsRegistry,
+  options: {
+    readonly version: string;
+    readonly detailed: boolean;
+    readonly usage: ProcessUsage;
+    readonly now?: number;
+  },
+): StatsSnapshot {
   const now = options.now ?? Date.now();
   let eventsIn = 0;
   let invalid = 0;
@@ -113,12 +126,26 @@ export function snapshotStats(stats: StatsRegistry, options: { readonly version:
   const sinks: Record<string, SinkSnapshot> = {};
   for (const [name, s] of stats.sinks) {
     sinks[name] = {
-      type: s.type, healthy: s.healthy, last_error: s.lastError,
-      received: s.received, delivered: s.delivered, failed_requests: s.failedRequests, retried: s.retriedEvents, duplicates: s.duplicates,
-      dead_lettered: s.deadLettered, dropped: { ...s.dropped },
-      buffer_events: s.bufferEvents, buffer_bytes: s.bufferBytes, buffer_max_events: s.bufferMaxEvents, buffer_max_bytes: s.bufferMaxBytes,
+      type: s.type,
+      healthy: s.healthy,
+      last_error: s.lastError,
+      received: s.received,
+      delivered: s.delivered,
+      failed_requests: s.failedRequests,
+      retried: s.retriedEvents,
+      duplicates: s.duplicates,
+      dead_lettered: s.deadLettered,
+      dropped: { ...s.dropped },
+      buffer_events: s.bufferEvents,
+      buffer_bytes: s.bufferBytes,
+      buffer_max_events: s.bufferMaxEvents,
+      buffer_max_bytes: s.bufferMaxBytes,
       inflight_batches: s.inflightBatches,
-      extra: Object.fromEntries(Object.keys(s.extra).sort().map((k) => [k, s.extra[k] as number])),
+      extra: Object.fromEntries(
+        Object.keys(s.extra)
+          .sort()
+          .map((k) => [k, s.extra[k] as number]),
+      ),
     };
   }
   return {

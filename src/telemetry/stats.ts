@@ -136,14 +136,32 @@ export interface SinkStats {
   readonly extra: Record<string, number>;
 }
 
-export function createSinkStats(sink: string, type: string, buffer?: { readonly maxEvents: number; readonly maxBytes: number }): SinkStats {
+export function createSinkStats(
+  sink: string,
+  type: string,
+  buffer?: { readonly maxEvents: number; readonly maxBytes: number },
+): SinkStats {
   return {
-    sink, type,
-    received: 0, delivered: 0, deliveredBytes: 0, batches: 0, failedRequests: 0, retriedEvents: 0, duplicates: 0,
-    deadLettered: 0, dropped: {}, bufferEvents: 0, bufferBytes: 0,
-    bufferMaxEvents: buffer?.maxEvents ?? 0, bufferMaxBytes: buffer?.maxBytes ?? 0,
-    inflightBatches: 0, healthy: true,
-    lastError: undefined, sendLatencyMillis: new Histogram(LATENCY_BUCKETS_MILLIS), extra: {},
+    sink,
+    type,
+    received: 0,
+    delivered: 0,
+    deliveredBytes: 0,
+    batches: 0,
+    failedRequests: 0,
+    retriedEvents: 0,
+    duplicates: 0,
+    deadLettered: 0,
+    dropped: {},
+    bufferEvents: 0,
+    bufferBytes: 0,
+    bufferMaxEvents: buffer?.maxEvents ?? 0,
+    bufferMaxBytes: buffer?.maxBytes ?? 0,
+    inflightBatches: 0,
+    healthy: true,
+    lastError: undefined,
+    sendLatencyMillis: new Histogram(LATENCY_BUCKETS_MILLIS),
+    extra: {},
   };
 }
 
@@ -177,10 +195,18 @@ export interface PipelineStats {
   readonly latencyWindow: LatencyWindow;
 }
 
-export const LATENCY_BUCKETS_MICROS = [10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 25_000, 100_000, 1_000_000] as const;
+export const LATENCY_BUCKETS_MICROS = [
+  10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 25_000, 100_000, 1_000_000,
+] as const;
 
 export function createPipelineStats(): PipelineStats {
-  return { removed: {}, unrouted: 0, inFlight: 0, latencyMicros: new Histogram(LATENCY_BUCKETS_MICROS), latencyWindow: new LatencyWindow() };
+  return {
+    removed: {},
+    unrouted: 0,
+    inFlight: 0,
+    latencyMicros: new Histogram(LATENCY_BUCKETS_MICROS),
+    latencyWindow: new LatencyWindow(),
+  };
 }
 
 export interface DeadLetterStats {

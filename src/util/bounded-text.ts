@@ -27,4 +27,3 @@ export function joinProblems(problems: readonly string[], separator = '; ', max 
   if (problems.length <= max) return problems.join(separator);
   return `${problems.slice(0, max).join(separator)}${separator}… and ${problems.length - max} more problems (${problems.length} in all)`;
 }
-

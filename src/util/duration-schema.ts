@@ -13,6 +13,10 @@ export const MAX_TIMER_MILLIS = 2_147_483_647;
 export const MAX_TIMER_EXPLANATION = 'the largest timer Node supports: 2^31-1 ms, about 24.8 days';
 
 /** An integer duration in milliseconds, at least `minimum`, at most MAX_TIMER_MILLIS (or a smaller `maximum`). */
-export function durationMillisSchema(minimum: number, description: string, maximum: number = MAX_TIMER_MILLIS): Readonly<Record<string, unknown>> {
+export function durationMillisSchema(
+  minimum: number,
+  description: string,
+  maximum: number = MAX_TIMER_MILLIS,
+): Readonly<Record<string, unknown>> {
   return { type: 'integer', minimum, maximum: Math.min(maximum, MAX_TIMER_MILLIS), description };
 }

@@ -37,14 +37,19 @@ export interface ValidatorSpec {
 export function createAjv2020(options: Options): Ajv {
   return new (require('ajv/dist/2020') as typeof Ajv2020Module).default(options);
 }
-const standaloneCode = (ajv: Ajv, validate: ValidateFunction): string => (require('ajv/dist/standalone') as typeof StandaloneModule).default(ajv, validate);
+const standaloneCode = (ajv: Ajv, validate: ValidateFunction): string =>
+  (require('ajv/dist/standalone') as typeof StandaloneModule).default(ajv, validate);
 /* eslint-enable @typescript-eslint/no-require-imports */
 
 export const GENERATED_VALIDATORS_DIR = packagePath('dist', 'generated', 'validators');
 
 /** Where the module for `spec` is (whether or not it exists). */
 export function validatorModulePath(spec: ValidatorSpec): string {
-  const hash = crypto.createHash('sha256').update(JSON.stringify({ schema: spec.schema, options: spec.options })).digest('hex').slice(0, 16);
+  const hash = crypto
+    .createHash('sha256')
+    .update(JSON.stringify({ schema: spec.schema, options: spec.options }))
+    .digest('hex')
+    .slice(0, 16);
   return path.join(GENERATED_VALIDATORS_DIR, `${spec.id}-${hash}.js`);
 }
 

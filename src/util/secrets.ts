@@ -20,10 +20,16 @@ export function resolveSecretFiles(
     let text: string;
     try {
       const st = fs.statSync(file);
-      if ((st.mode & 0o004) !== 0) logger?.warn('A secret file is world-readable; restrict it to the aegisbpf user (chmod 600).', { key: `${where}.${s}_file`, path: file });
+      if ((st.mode & 0o004) !== 0)
+        logger?.warn('A secret file is world-readable; restrict it to the aegisbpf user (chmod 600).', {
+          key: `${where}.${s}_file`,
+          path: file,
+        });
       text = fs.readFileSync(file, 'utf8');
     } catch (err) {
-      throw new AegisError('AEGIS_ERR_CONFIG_READ', `${where}.${s}_file: cannot read ${file}: ${describeError(err)}`, { cause: err });
+      throw new AegisError('AEGIS_ERR_CONFIG_READ', `${where}.${s}_file: cannot read ${file}: ${describeError(err)}`, {
+        cause: err,
+      });
     }
     out[s] = text.replace(/\r?\n$/, '');
     delete out[`${s}_file`];
@@ -32,7 +38,10 @@ export function resolveSecretFiles(
 }
 
 /** A copy of `raw` with the values of secret keys replaced by "<redacted>". */
-export function redactSecrets(raw: Readonly<Record<string, unknown>>, secrets: readonly string[] | undefined): Record<string, unknown> {
+export function redactSecrets(
+  raw: Readonly<Record<string, unknown>>,
+  secrets: readonly string[] | undefined,
+): Record<string, unknown> {
   const out: Record<string, unknown> = { ...raw };
   for (const s of secrets ?? []) if (out[s] !== undefined) out[s] = '<redacted>';
   return out;

@@ -30,7 +30,10 @@ test('--help lists the commands and exits 0; no arguments prints help and exits 
 test('validate: exit 2 with every problem and its key path; exit 0 with a one-line summary', () => {
   const { dir, cleanup } = makeTempDir();
   const bad = path.join(dir, 'bad.yml');
-  fs.writeFileSync(bad, 'sources: { s: { type: replay } }\nsinks:\n  hec: { type: file, path: /tmp/x, batch: { max_events: 0 } }\n');
+  fs.writeFileSync(
+    bad,
+    'sources: { s: { type: replay } }\nsinks:\n  hec: { type: file, path: /tmp/x, batch: { max_events: 0 } }\n',
+  );
   const r = runCli(['validate', bad]);
   assert.equal(r.code, 2);
   assert.match(r.stdout, /2 problems/);
@@ -45,11 +48,21 @@ test('validate: exit 2 with every problem and its key path; exit 0 with a one-li
 test('replay without --config previews the file on stdout; logs are JSON on stderr, never on stdout', () => {
   const r = runCli(['replay', 'samples/events.ndjson', '--log-format=json']);
   assert.equal(r.code, 0, r.stderr);
-  const input = fs.readFileSync(packagePath('samples', 'events.ndjson'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as AegisEvent);
-  const output = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as AegisEvent);
+  const input = fs
+    .readFileSync(packagePath('samples', 'events.ndjson'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as AegisEvent);
+  const output = r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as AegisEvent);
   assert.deepEqual(output, input);
   const logs = r.logs;
-  assert.ok(logs.length >= 2 && logs.every((l) => typeof l.level === 'string' && typeof l.msg === 'string' && typeof l.ts === 'string'));
+  assert.ok(
+    logs.length >= 2 &&
+      logs.every((l) => typeof l.level === 'string' && typeof l.msg === 'string' && typeof l.ts === 'string'),
+  );
   const summary = logs.find((l) => l.msg === 'aegisbpf stopped.')!;
   assert.equal(summary.events_in, input.length);
   assert.equal(runCli(['replay', 'samples/events.ndjson', '--log-format=xml']).code, 2);
@@ -76,13 +89,30 @@ test('run --config: replay → filter → file; dead-letter file for invalid inp
   fs.writeFileSync(input, events.map((e) => formatJson(e)).join('\n') + '\n{"broken":\n');
   const out = path.join(dir, 'out', 'events.ndjson');
   const cfg = path.join(dir, 'c.yml');
-  fs.writeFileSync(cfg, `data_dir: ${dir}\nsources: { r: { type: replay, path: ${input} } }\nprocessors: [{ type: filter, condition: 'type == "block"' }]\nsinks: { f: { type: file, path: ${out} } }\n`);
+  fs.writeFileSync(
+    cfg,
+    `data_dir: ${dir}\nsources: { r: { type: replay, path: ${input} } }\nprocessors: [{ type: filter, condition: 'type == "block"' }]\nsinks: { f: { type: file, path: ${out} } }\n`,
+  );
   const r = runCli(['run', '--config', cfg]);
   assert.equal(r.code, 3, r.stderr); // one invalid line
-  const got = fs.readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as AegisEvent);
-  assert.deepEqual(got.map((e) => e.exec_id), events.filter((e) => e.type === 'block').map((e) => e.exec_id));
-  const dlq = fs.readFileSync(path.join(dir, 'dead-letter.ndjson'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { line: number });
-  assert.deepEqual(dlq.map((d) => d.line), [301]);
+  const got = fs
+    .readFileSync(out, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as AegisEvent);
+  assert.deepEqual(
+    got.map((e) => e.exec_id),
+    events.filter((e) => e.type === 'block').map((e) => e.exec_id),
+  );
+  const dlq = fs
+    .readFileSync(path.join(dir, 'dead-letter.ndjson'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { line: number });
+  assert.deepEqual(
+    dlq.map((d) => d.line),
+    [301],
+  );
   const both = runCli(['run', '--config', cfg, '--log=stdout']);
   assert.equal(both.code, 2);
   assert.match(both.stderr, /with --config, configure sinks in the file/);
@@ -93,7 +123,10 @@ test('run with an invalid config exits 2 before starting anything', () => {
   const { dir, cleanup } = makeTempDir();
   const cfg = path.join(dir, 'c.yml');
   const out = path.join(dir, 'never.ndjson');
-  fs.writeFileSync(cfg, `sources: { r: { type: replay, path: samples/events.ndjson } }\nsinks: { f: { type: file, path: ${out}, fsync: sometimes } }\n`);
+  fs.writeFileSync(
+    cfg,
+    `sources: { r: { type: replay, path: samples/events.ndjson } }\nsinks: { f: { type: file, path: ${out}, fsync: sometimes } }\n`,
+  );
   const r = runCli(['run', '--config', cfg]);
   assert.equal(r.code, 2);
   assert.match(r.stderr, /sinks\.f\.fsync: must be one of never, batch, always/);
@@ -104,11 +137,19 @@ test('run with an invalid config exits 2 before starting anything', () => {
 test('SIGTERM flushes: every event read is in the output file, and the process exits 0', async () => {
   const { dir, cleanup } = makeTempDir();
   const input = path.join(dir, 'in.ndjson');
-  fs.writeFileSync(input, generateEvents(100).map((e) => formatJson(e)).join('\n') + '\n');
+  fs.writeFileSync(
+    input,
+    generateEvents(100)
+      .map((e) => formatJson(e))
+      .join('\n') + '\n',
+  );
   const out = path.join(dir, 'out.ndjson');
   const cfg = path.join(dir, 'c.yml');
   // A long batch timeout: without a flush on shutdown, the events would still be in the buffer.
-  fs.writeFileSync(cfg, `data_dir: ${dir}\nsources: { r: { type: replay, path: ${input}, rate: 500, loop: true } }\nsinks: { f: { type: file, path: ${out}, batch: { max_events: 10000, timeout_ms: 600000, max_bytes: 10000000 } } }\n`);
+  fs.writeFileSync(
+    cfg,
+    `data_dir: ${dir}\nsources: { r: { type: replay, path: ${input}, rate: 500, loop: true } }\nsinks: { f: { type: file, path: ${out}, batch: { max_events: 10000, timeout_ms: 600000, max_bytes: 10000000 } } }\n`,
+  );
   const socket = path.join(dir, 'control.sock');
   const child = spawnCli(['run', '--config', cfg], { AEGIS_CONTROL_SOCKET: socket });
   const exited = waitExit(child);
@@ -138,16 +179,24 @@ test('SIGTERM while the source waits for room in a sink that cannot deliver: exi
   const { dir, cleanup } = makeTempDir();
   try {
     const input = path.join(dir, 'in.ndjson');
-    fs.writeFileSync(input, generateEvents(5000).map((e) => formatJson(e)).join('\n') + '\n');
+    fs.writeFileSync(
+      input,
+      generateEvents(5000)
+        .map((e) => formatJson(e))
+        .join('\n') + '\n',
+    );
     const cfg = path.join(dir, 'c.yml');
     // Port 9 on loopback: nothing listens, every connect is refused. A 200-event buffer fills at once, and the
     // replay then waits in the sink for room that never comes.
-    fs.writeFileSync(cfg, [
-      `data_dir: ${dir}`,
-      'shutdown_timeout_ms: 1000',
-      `sources: { r: { type: replay, path: ${input} } }`,
-      'sinks: { s: { type: syslog, transport: tcp, host: 127.0.0.1, port: 9, healthcheck: { enabled: false }, buffer: { max_events: 200 }, batch: { max_events: 100 } } }',
-    ].join('\n') + '\n');
+    fs.writeFileSync(
+      cfg,
+      [
+        `data_dir: ${dir}`,
+        'shutdown_timeout_ms: 1000',
+        `sources: { r: { type: replay, path: ${input} } }`,
+        'sinks: { s: { type: syslog, transport: tcp, host: 127.0.0.1, port: 9, healthcheck: { enabled: false }, buffer: { max_events: 200 }, batch: { max_events: 100 } } }',
+      ].join('\n') + '\n',
+    );
     const child = spawnCli(['run', '--config', cfg]);
     const exited = waitExit(child);
     await waitForLog(child, (l) => l.msg === 'Sink is unhealthy; events wait in its buffer and are retried.');
@@ -176,10 +225,18 @@ test('SIGTERM while the source waits for room in a sink that cannot deliver: exi
 test('SIGHUP reopens the output file (logrotate)', async () => {
   const { dir, cleanup } = makeTempDir();
   const input = path.join(dir, 'in.ndjson');
-  fs.writeFileSync(input, generateEvents(20).map((e) => formatJson(e)).join('\n') + '\n');
+  fs.writeFileSync(
+    input,
+    generateEvents(20)
+      .map((e) => formatJson(e))
+      .join('\n') + '\n',
+  );
   const out = path.join(dir, 'out.ndjson');
   const cfg = path.join(dir, 'c.yml');
-  fs.writeFileSync(cfg, `data_dir: ${dir}\nsources: { r: { type: replay, path: ${input}, rate: 200, loop: true } }\nsinks: { f: { type: file, path: ${out}, batch: { timeout_ms: 20 } } }\n`);
+  fs.writeFileSync(
+    cfg,
+    `data_dir: ${dir}\nsources: { r: { type: replay, path: ${input}, rate: 200, loop: true } }\nsinks: { f: { type: file, path: ${out}, batch: { timeout_ms: 20 } } }\n`,
+  );
   const child = spawnCli(['run', '--config', cfg]);
   const exited = waitExit(child);
   await waitForLog(child, (l) => l.msg === 'aegisbpf started.');
@@ -213,7 +270,12 @@ test('health: no running daemon leaves the probe’s exit code as it is; --ready
     assert.equal(ready.code, 1);
     assert.equal(ready.stdout, `daemon: not running (no control socket answers at ${socket})\n`);
     const json = runCli(['health', '--ready', '--json', '--socket', socket]);
-    assert.deepEqual(JSON.parse(json.stdout), { reachable: false, socketPath: socket, failure: 'not-running', reason: JSON.parse(json.stdout).reason });
+    assert.deepEqual(JSON.parse(json.stdout), {
+      reachable: false,
+      socketPath: socket,
+      failure: 'not-running',
+      reason: JSON.parse(json.stdout).reason,
+    });
     // The kernel probe's code (0/1/2 by what this machine allows) is unchanged by the absent daemon.
     const full = runCli(['health', '--json', '--socket', socket]);
     const report = JSON.parse(full.stdout) as { status: string; daemon: { reachable: boolean } };

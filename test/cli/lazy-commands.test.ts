@@ -40,7 +40,11 @@ void test('health --ready and --help load no YAML parser, validator, metrics lib
   const heavy = ['ajv', 'yaml', 'prom-client', '@elastic/elasticsearch', 'undici'];
   for (const argv of [['health', '--ready', '--socket', '/nonexistent/aegisbpf.sock'], ['--help']]) {
     const loaded = packagesLoadedBy(argv);
-    assert.deepEqual(loaded.filter((p) => heavy.includes(p)), [], `aegisbpf ${argv.join(' ')} loaded ${loaded.join(', ')}`);
+    assert.deepEqual(
+      loaded.filter((p) => heavy.includes(p)),
+      [],
+      `aegisbpf ${argv.join(' ')} loaded ${loaded.join(', ')}`,
+    );
   }
   // The check can see a load: validate does need ajv and yaml.
   const validate = packagesLoadedBy(['validate', packagePath('examples', 'does-not-exist.yml')]);

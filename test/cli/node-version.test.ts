@@ -28,17 +28,21 @@ const machineSkip =
       ? false
       : `${machineNode} is ${machineVersion}, a supported Node: nothing to refuse`;
 
-test('bin/aegisbpf.js under an unsupported Node: one line on stderr (found, needed, how to get it), exit 1', { skip: machineSkip }, () => {
-  const r = spawnSync(machineNode, [bin, '--version'], { encoding: 'utf8' });
-  assert.equal(r.status, 1);
-  assert.equal(r.stdout, '');
-  const lines = r.stderr.split('\n');
-  assert.equal(lines.length, 2, `exactly one line, got: ${r.stderr}`);
-  assert.equal(lines[1], '');
-  assert.ok(lines[0]!.includes(`Node.js ${machineVersion!}`), lines[0]);
-  assert.match(lines[0]!, />= 22\.12\.0/);
-  assert.match(lines[0]!, /bash scripts\/setup\.sh/);
-});
+test(
+  'bin/aegisbpf.js under an unsupported Node: one line on stderr (found, needed, how to get it), exit 1',
+  { skip: machineSkip },
+  () => {
+    const r = spawnSync(machineNode, [bin, '--version'], { encoding: 'utf8' });
+    assert.equal(r.status, 1);
+    assert.equal(r.stdout, '');
+    const lines = r.stderr.split('\n');
+    assert.equal(lines.length, 2, `exactly one line, got: ${r.stderr}`);
+    assert.equal(lines[1], '');
+    assert.ok(lines[0]!.includes(`Node.js ${machineVersion!}`), lines[0]);
+    assert.match(lines[0]!, />= 22\.12\.0/);
+    assert.match(lines[0]!, /bash scripts\/setup\.sh/);
+  },
+);
 
 test('bin/aegisbpf.js under the Node the project runs on starts normally', () => {
   const r = spawnSync(process.execPath, [bin, '--version'], { encoding: 'utf8' });
@@ -47,14 +51,20 @@ test('bin/aegisbpf.js under the Node the project runs on starts normally', () =>
 });
 
 test('the Node floor is one number: package.json engines, bin/aegisbpf.js and scripts/lib/node.sh agree', () => {
-  const engines = (JSON.parse(fs.readFileSync(packagePath('package.json'), 'utf8')) as { engines: { node: string } }).engines.node;
+  const engines = (JSON.parse(fs.readFileSync(packagePath('package.json'), 'utf8')) as { engines: { node: string } })
+    .engines.node;
   const floor = /^>=(\d+)\.(\d+)$/.exec(engines);
   assert.ok(floor, `engines.node is a plain floor: ${engines}`);
   const binMin = /const MIN_NODE = \[(\d+), (\d+), 0\];/.exec(fs.readFileSync(bin, 'utf8'));
   assert.deepEqual(binMin?.slice(1, 3), floor.slice(1, 3));
-  const shMin = /^AEGIS_NODE_MIN=(\d+)\.(\d+)\.0\b/m.exec(fs.readFileSync(packagePath('scripts', 'lib', 'node.sh'), 'utf8'));
+  const shMin = /^AEGIS_NODE_MIN=(\d+)\.(\d+)\.0\b/m.exec(
+    fs.readFileSync(packagePath('scripts', 'lib', 'node.sh'), 'utf8'),
+  );
   assert.deepEqual(shMin?.slice(1, 3), floor.slice(1, 3));
-  assert.ok(!olderThan(process.versions.node, [Number(floor[1]), Number(floor[2])]), `the suite runs on ${process.versions.node}`);
+  assert.ok(
+    !olderThan(process.versions.node, [Number(floor[1]), Number(floor[2])]),
+    `the suite runs on ${process.versions.node}`,
+  );
 });
 
 // aegis_node_supported with a stand-in `node` that reports VERSION, on the day TODAY.
@@ -88,18 +98,34 @@ test('setup uses the machine node only when it is an LTS line still supported on
 
 // scripts/lib/steps.sh: one line per step, output in the log, the failed step's output shown in full.
 function runSteps(dir: string, script: string): { status: number | null; stderr: string; log: string } {
-  const r = spawnSync('bash', ['-c', `set -euo pipefail; source "$1"; aegis_log_open t; ${script}`, 'x', packagePath('scripts', 'lib', 'steps.sh')], {
-    cwd: dir,
-    encoding: 'utf8',
-    env: { ...process.env, AEGIS_STEP_LOG: '' },
-  });
-  return { status: r.status, stderr: r.stderr, log: fs.readFileSync(path.join(dir, '.cache', 'logs', 't.log'), 'utf8') };
+  const r = spawnSync(
+    'bash',
+    [
+      '-c',
+      `set -euo pipefail; source "$1"; aegis_log_open t; ${script}`,
+      'x',
+      packagePath('scripts', 'lib', 'steps.sh'),
+    ],
+    {
+      cwd: dir,
+      encoding: 'utf8',
+      env: { ...process.env, AEGIS_STEP_LOG: '' },
+    },
+  );
+  return {
+    status: r.status,
+    stderr: r.stderr,
+    log: fs.readFileSync(path.join(dir, '.cache', 'logs', 't.log'), 'utf8'),
+  };
 }
 
 test('set-up steps: one line each, package-manager output only in the log; a failing step prints its output and exits non-zero', () => {
   const { dir, cleanup } = makeTempDir();
   try {
-    const ok = runSteps(dir, `aegis_step "apt packages (x) for y" bash -c 'for i in $(seq 500); do echo dpkg line $i; done'; aegis_note "already z"`);
+    const ok = runSteps(
+      dir,
+      `aegis_step "apt packages (x) for y" bash -c 'for i in $(seq 500); do echo dpkg line $i; done'; aegis_note "already z"`,
+    );
     assert.equal(ok.status, 0);
     const lines = ok.stderr.trimEnd().split('\n');
     assert.equal(lines.length, 3, ok.stderr);
@@ -112,7 +138,10 @@ test('set-up steps: one line each, package-manager output only in the log; a fai
     assert.equal(skipped.status, 0);
     assert.match(skipped.stderr, /setup: syslog-ng … skipped: not available here \(\d+\.\d s\)\n$/);
 
-    const failed = runSteps(dir, `aegis_step "first" true; aegis_step "npm ci" bash -c 'echo ERR the cause >&2; exit 7'; echo not reached`);
+    const failed = runSteps(
+      dir,
+      `aegis_step "first" true; aegis_step "npm ci" bash -c 'echo ERR the cause >&2; exit 7'; echo not reached`,
+    );
     assert.equal(failed.status, 7);
     assert.match(failed.stderr, /setup: npm ci … FAILED \(exit 7\)/);
     assert.match(failed.stderr, /ERR the cause/);

@@ -34,9 +34,18 @@ test('a valid configuration passes and is normalized', () => {
   const c = r.config!;
   assert.equal(c.dataDir, '/tmp/aegis-data');
   assert.equal(c.deadLetter.path, '/tmp/aegis-data/dead-letter.ndjson');
-  assert.deepEqual(c.sources.map((s) => `${s.name}:${s.type}`), ['sample:replay']);
-  assert.deepEqual(c.processors.map((p) => p.name), ['filter#0', 'dedupe#1']);
-  assert.deepEqual(c.routes.map((r) => r.sinks), [['archive'], ['console']]);
+  assert.deepEqual(
+    c.sources.map((s) => `${s.name}:${s.type}`),
+    ['sample:replay'],
+  );
+  assert.deepEqual(
+    c.processors.map((p) => p.name),
+    ['filter#0', 'dedupe#1'],
+  );
+  assert.deepEqual(
+    c.routes.map((r) => r.sinks),
+    [['archive'], ['console']],
+  );
 });
 
 test('every problem is listed with its key path', () => {
@@ -59,25 +68,31 @@ routes:
   const r = validateConfigText(text, {});
   assert.equal(r.config, undefined);
   // Schema and semantic problems together (the filter's unknown field, the route's unknown sink).
-  assert.deepEqual(r.problems.map((p) => p.replace(/; known fields: .*/, '')), [
-    "processors.0.condition: unknown field 'typ' in expression \"typ == 1\"",
-    "processors.1.rate: is required",
-    "routes.0.sinks.0: unknown sink 'hecc'; did you mean 'hec'?; defined sinks: hec, other",
-    "sinks.hec.batch.max_bytse: unknown key; did you mean 'max_bytes'? (known keys: max_bytes, max_events, timeout_ms)",
-    'sinks.hec.batch.max_events: must be >= 1',
-    'sinks.hec.buffer.when_full: must be one of block, drop_newest (got "sometimes")',
-    // Every registered string format, whoever added it.
-    `sinks.other.format: unknown format "xml"; formats this sink can write: ${allowedFormats(['*']).join(', ')}`,
-    'sources.s.path: is required',
-  ]);
+  assert.deepEqual(
+    r.problems.map((p) => p.replace(/; known fields: .*/, '')),
+    [
+      'processors.0.condition: unknown field \'typ\' in expression "typ == 1"',
+      'processors.1.rate: is required',
+      "routes.0.sinks.0: unknown sink 'hecc'; did you mean 'hec'?; defined sinks: hec, other",
+      "sinks.hec.batch.max_bytse: unknown key; did you mean 'max_bytes'? (known keys: max_bytes, max_events, timeout_ms)",
+      'sinks.hec.batch.max_events: must be >= 1',
+      'sinks.hec.buffer.when_full: must be one of block, drop_newest (got "sometimes")',
+      // Every registered string format, whoever added it.
+      `sinks.other.format: unknown format "xml"; formats this sink can write: ${allowedFormats(['*']).join(', ')}`,
+      'sources.s.path: is required',
+    ],
+  );
 });
 
 test('validate stops at schema errors and hides semantic problems: both kinds are listed together', () => {
-  const r = validateConfigText(`
+  const r = validateConfigText(
+    `
 sources: { s: { type: stdin } }
 sinks: { out: { type: stdout, batch: { max_events: 0 } } }
 routes: [{ name: r, sinks: [ot] }]
-`, {});
+`,
+    {},
+  );
   assert.deepEqual(r.problems, [
     "routes.0.sinks.0: unknown sink 'ot'; did you mean 'out'?; defined sinks: out",
     'sinks.out.batch.max_events: must be >= 1',
@@ -99,7 +114,9 @@ test('semantic checks survive documents that failed the schema (wrong types ever
 
 test('error reasons have no size bound: validate lists at most 100 problems, each bounded, and says how many there were', () => {
   // A key of 1000 characters (YAML's longest implicit key is 1024) makes a problem line longer than the bound.
-  const keys = Array.from({ length: 5000 }, (_, i) => (i === 0 ? `k_${'x'.repeat(1000)}: 1` : `k${i}_${'x'.repeat(10)}: 1`)).join('\n');
+  const keys = Array.from({ length: 5000 }, (_, i) =>
+    i === 0 ? `k_${'x'.repeat(1000)}: 1` : `k${i}_${'x'.repeat(10)}: 1`,
+  ).join('\n');
   const r = validateConfigText(`sources: { s: { type: stdin } }\nsinks: { o: { type: stdout } }\n${keys}\n`, {});
   assert.equal(r.problems.length, 101);
   assert.equal(r.problemCount, 5000);
@@ -115,55 +132,109 @@ sinks: { out: { type: stdout, batch: { max_events: 5000 }, buffer: { max_events:
 routes: [{ name: r, when: 'type ==', sinks: [ot] }]
 `;
   const r = validateConfigText(text, {});
-  assert.deepEqual(r.problems.map((p) => p.replace(/; known fields: .*/, '')), [
-    "processors.0.condition: unknown field 'typ' in expression \"typ == 1\"",
-    'routes.0.sinks.0: unknown sink \'ot\'; did you mean \'out\'?; defined sinks: out',
-    'routes.0.when: the expression ended early at position 8 in expression "type =="',
-    'sinks.out.buffer.max_events: must be >= batch.max_events (5000), or no batch could ever fill',
-  ]);
+  assert.deepEqual(
+    r.problems.map((p) => p.replace(/; known fields: .*/, '')),
+    [
+      'processors.0.condition: unknown field \'typ\' in expression "typ == 1"',
+      "routes.0.sinks.0: unknown sink 'ot'; did you mean 'out'?; defined sinks: out",
+      'routes.0.when: the expression ended early at position 8 in expression "type =="',
+      'sinks.out.buffer.max_events: must be >= batch.max_events (5000), or no batch could ever fill',
+    ],
+  );
 });
 
 test('unknown sink, source and processor types list the known ones', () => {
-  const r = validateConfigText(`
+  const r = validateConfigText(
+    `
 sources: { s: { type: kafkaa } }
 processors: [{ type: filtr }]
 sinks: { x: { type: splunk } }
-`, {});
-  assert.ok(r.problems.some((p) => p.startsWith(`sinks.x.type: unknown sink type "splunk"; known sink types: ${sinkTypes().join(', ')}`)), r.problems.join('\n'));
-  assert.ok(r.problems.some((p) => /^sources\.s\.type: unknown source type "kafkaa"; known source types: replay, sensor, stdin/.test(p)), r.problems.join('\n'));
-  assert.ok(r.problems.some((p) => /^processors\.0\.type: unknown processor type "filtr"; did you mean 'filter'\?; known processor types: dedupe, enrich, filter, redact, sample, throttle/.test(p)), r.problems.join('\n'));
+`,
+    {},
+  );
+  assert.ok(
+    r.problems.some((p) =>
+      p.startsWith(`sinks.x.type: unknown sink type "splunk"; known sink types: ${sinkTypes().join(', ')}`),
+    ),
+    r.problems.join('\n'),
+  );
+  assert.ok(
+    r.problems.some((p) =>
+      /^sources\.s\.type: unknown source type "kafkaa"; known source types: replay, sensor, stdin/.test(p),
+    ),
+    r.problems.join('\n'),
+  );
+  assert.ok(
+    r.problems.some((p) =>
+      /^processors\.0\.type: unknown processor type "filtr"; did you mean 'filter'\?; known processor types: dedupe, enrich, filter, redact, sample, throttle/.test(
+        p,
+      ),
+    ),
+    r.problems.join('\n'),
+  );
 });
 
 test('one sensor source and one stdin source at most, with the reason; one of each and any number of replays are fine', () => {
-  const two = validateConfigText(`
+  const two = validateConfigText(
+    `
 sources: { k1: { type: sensor }, r1: { type: replay, path: /a }, k2: { type: sensor }, i1: { type: stdin }, i2: { type: stdin }, r2: { type: replay, path: /b } }
 sinks: { o: { type: stdout } }
-`, {});
+`,
+    {},
+  );
   assert.deepEqual(two.problems, [
     "sources.i2: a second stdin source ('i1' is one); only one is allowed: a process has one standard input; two readers would split its lines between them",
     "sources.k2: a second sensor source ('k1' is one); only one is allowed: the kernel sensor is one per host: one set of BPF programs, one ring buffer, one policy",
   ]);
-  const one = validateConfigText(`
+  const one = validateConfigText(
+    `
 sources: { k1: { type: sensor }, i1: { type: stdin }, r1: { type: replay, path: /a }, r2: { type: replay, path: /b } }
 sinks: { o: { type: stdout } }
-`, {});
+`,
+    {},
+  );
   assert.deepEqual(one.problems, []);
 });
 
 test('YAML syntax errors and non-mapping documents are clear', () => {
   assert.match(validateConfigText('sources: [unclosed', {}).problems[0]!, /^\(yaml\): /);
-  assert.deepEqual(validateConfigText('- just\n- a list', {}).problems, ['(root): the configuration must be a YAML mapping (key: value pairs)']);
+  assert.deepEqual(validateConfigText('- just\n- a list', {}).problems, [
+    '(root): the configuration must be a YAML mapping (key: value pairs)',
+  ]);
   assert.match(validateConfigText('a: 1\na: 2', {}).problems[0]!, /^\(yaml\): .*[Mm]ap keys must be unique/);
 });
 
 test('${VAR} and ${VAR:-default} substitution, typed whole scalars, $${ escape, missing variables named', () => {
   const problems: { path: string; message: string }[] = [];
-  const out = substituteEnv({ a: '${HOST}:${PORT}', b: '${PORT}', c: '${MISSING:-fallback}', d: '$${literal}', e: ['${FLAG}'], f: '${NOPE}', g: '${EMPTY:-dflt}' }, { HOST: 'h', PORT: '8088', FLAG: 'true', EMPTY: '' }, problems as never);
+  const out = substituteEnv(
+    {
+      a: '${HOST}:${PORT}',
+      b: '${PORT}',
+      c: '${MISSING:-fallback}',
+      d: '$${literal}',
+      e: ['${FLAG}'],
+      f: '${NOPE}',
+      g: '${EMPTY:-dflt}',
+    },
+    { HOST: 'h', PORT: '8088', FLAG: 'true', EMPTY: '' },
+    problems as never,
+  );
   assert.deepEqual(out, { a: 'h:8088', b: 8088, c: 'fallback', d: '${literal}', e: [true], f: '${NOPE}', g: 'dflt' });
-  assert.deepEqual(problems.map((p) => `${p.path}: ${p.message}`), ['f: environment variable NOPE is not set (use ${NOPE:-default} for a default)']);
-  const r = validateConfigText('sources: { s: { type: replay, path: "${EVENTS}" } }\nsinks: { o: { type: stdout } }', {});
-  assert.deepEqual(r.problems, ['sources.s.path: environment variable EVENTS is not set (use ${EVENTS:-default} for a default)']);
-  const ok = validateConfigText('sources: { s: { type: replay, path: "${EVENTS}", rate: "${RATE}" } }\nsinks: { o: { type: stdout } }', { EVENTS: '/x.ndjson', RATE: '50' });
+  assert.deepEqual(
+    problems.map((p) => `${p.path}: ${p.message}`),
+    ['f: environment variable NOPE is not set (use ${NOPE:-default} for a default)'],
+  );
+  const r = validateConfigText(
+    'sources: { s: { type: replay, path: "${EVENTS}" } }\nsinks: { o: { type: stdout } }',
+    {},
+  );
+  assert.deepEqual(r.problems, [
+    'sources.s.path: environment variable EVENTS is not set (use ${EVENTS:-default} for a default)',
+  ]);
+  const ok = validateConfigText(
+    'sources: { s: { type: replay, path: "${EVENTS}", rate: "${RATE}" } }\nsinks: { o: { type: stdout } }',
+    { EVENTS: '/x.ndjson', RATE: '50' },
+  );
   assert.deepEqual(ok.problems, []);
   assert.equal(ok.config!.sources[0]!.raw.rate, 50);
 });
@@ -172,12 +243,24 @@ test('*_file secrets are read at build time, trimmed, never both forms; redactio
   const { dir, cleanup } = makeTempDir();
   const f = path.join(dir, 'salt');
   fs.writeFileSync(f, 'super-secret-salt-value\n', { mode: 0o600 });
-  assert.deepEqual(resolveSecretFiles('processors.0', { type: 'redact', salt_file: f }, ['salt']), { type: 'redact', salt: 'super-secret-salt-value' });
-  assert.throws(() => resolveSecretFiles('processors.0', { salt_file: path.join(dir, 'missing') }, ['salt']), /processors\.0\.salt_file: cannot read/);
+  assert.deepEqual(resolveSecretFiles('processors.0', { type: 'redact', salt_file: f }, ['salt']), {
+    type: 'redact',
+    salt: 'super-secret-salt-value',
+  });
+  assert.throws(
+    () => resolveSecretFiles('processors.0', { salt_file: path.join(dir, 'missing') }, ['salt']),
+    /processors\.0\.salt_file: cannot read/,
+  );
   assert.deepEqual(redactSecrets({ salt: 'x', fields: ['a'] }, ['salt']), { salt: '<redacted>', fields: ['a'] });
-  const both = validateConfigText(`sources: { s: { type: stdin } }\nprocessors: [{ type: redact, fields: [exe], mode: hash, salt: aaaaaaaaaaaaaaaa, salt_file: ${f} }]\nsinks: { o: { type: stdout } }`, {});
+  const both = validateConfigText(
+    `sources: { s: { type: stdin } }\nprocessors: [{ type: redact, fields: [exe], mode: hash, salt: aaaaaaaaaaaaaaaa, salt_file: ${f} }]\nsinks: { o: { type: stdout } }`,
+    {},
+  );
   assert.deepEqual(both.problems, ['processors.0.salt: set either salt or salt_file, not both']);
-  const fileOnly = validateConfigText(`sources: { s: { type: stdin } }\nprocessors: [{ type: redact, fields: [exe], mode: hash, salt_file: ${f} }]\nsinks: { o: { type: stdout } }`, {});
+  const fileOnly = validateConfigText(
+    `sources: { s: { type: stdin } }\nprocessors: [{ type: redact, fields: [exe], mode: hash, salt_file: ${f} }]\nsinks: { o: { type: stdout } }`,
+    {},
+  );
   assert.deepEqual(fileOnly.problems, []);
   cleanup();
 });
@@ -186,19 +269,31 @@ test('loadConfigFile throws a ConfigError listing the problems, and AEGIS_ERR_CO
   const { dir, cleanup } = makeTempDir();
   const f = path.join(dir, 'c.yml');
   fs.writeFileSync(f, 'sources: {}\nsinks: {}\n');
-  assert.throws(() => loadConfigFile(f, {}), (err: Error & { code?: string; problems?: string[] }) => err.code === 'AEGIS_ERR_CONFIG_INVALID' && err.problems!.includes('sources: must NOT have fewer than 1 properties'));
-  assert.throws(() => loadConfigFile(path.join(dir, 'none.yml'), {}), (err: Error & { code?: string }) => err.code === 'AEGIS_ERR_CONFIG_READ');
+  assert.throws(
+    () => loadConfigFile(f, {}),
+    (err: Error & { code?: string; problems?: string[] }) =>
+      err.code === 'AEGIS_ERR_CONFIG_INVALID' &&
+      err.problems!.includes('sources: must NOT have fewer than 1 properties'),
+  );
+  assert.throws(
+    () => loadConfigFile(path.join(dir, 'none.yml'), {}),
+    (err: Error & { code?: string }) => err.code === 'AEGIS_ERR_CONFIG_READ',
+  );
   cleanup();
 });
 
 test('a sink no route uses is a warning, not an error', () => {
-  const r = validateConfigText('sources: { s: { type: stdin } }\nroutes: [{ name: r, sinks: [a] }]\nsinks: { a: { type: stdout }, b: { type: stdout } }', {});
+  const r = validateConfigText(
+    'sources: { s: { type: stdin } }\nroutes: [{ name: r, sinks: [a] }]\nsinks: { a: { type: stdout }, b: { type: stdout } }',
+    {},
+  );
   assert.deepEqual(r.problems, []);
   assert.deepEqual(r.warnings, ['sinks.b: no route sends events to this sink']);
 });
 
 test('timer values above 2^31-1 ms are refused by validate, saying it is the largest timer Node supports', () => {
-  const r = validateConfigText(`
+  const r = validateConfigText(
+    `
 shutdown_timeout_ms: 2147483648
 metrics: { healthcheck_interval_ms: 9999999999 }
 sources: { s: { type: stdin } }
@@ -209,7 +304,9 @@ sinks:
     batch: { timeout_ms: 2147483648 }
     request: { timeout_ms: 2147483647 }
     retry: { max_backoff_ms: 1e12, max_duration_ms: 2147483648 }
-`, {});
+`,
+    {},
+  );
   const bound = '2147483647 (the largest timer Node supports: 2^31-1 ms, about 24.8 days)';
   assert.deepEqual(r.problems, [
     `metrics.healthcheck_interval_ms: must be <= ${bound}`,

@@ -8,7 +8,9 @@ import { packagePath } from '../../src/util/paths';
 import { MAX_TIMER_MILLIS } from '../../src/util/duration-schema';
 
 test('rules/schema/config.schema.json is up to date (regenerate: aegisbpf schema config > rules/schema/config.schema.json)', () => {
-  const published = JSON.parse(fs.readFileSync(packagePath('rules', 'schema', 'config.schema.json'), 'utf8')) as unknown;
+  const published = JSON.parse(
+    fs.readFileSync(packagePath('rules', 'schema', 'config.schema.json'), 'utf8'),
+  ) as unknown;
   assert.deepEqual(published, JSON.parse(JSON.stringify(buildConfigSchema())));
 });
 
@@ -17,7 +19,10 @@ test('every example configuration under examples/ validates', () => {
   const files = fs.readdirSync(dir).filter((f) => f.endsWith('.yml') || f.endsWith('.yaml'));
   assert.ok(files.length > 0);
   for (const f of files) {
-    const r = validateConfigText(fs.readFileSync(`${dir}/${f}`, 'utf8'), { SPLUNK_HEC_TOKEN: 't', AEGIS_DATA_DIR: '/tmp/x' });
+    const r = validateConfigText(fs.readFileSync(`${dir}/${f}`, 'utf8'), {
+      SPLUNK_HEC_TOKEN: 't',
+      AEGIS_DATA_DIR: '/tmp/x',
+    });
     assert.deepEqual(r.problems, [], f);
   }
 });

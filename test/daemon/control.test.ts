@@ -3,7 +3,12 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { controlGet, fetchDaemonMetrics, fetchDaemonStats, queryDaemonReadiness } from '../../src/daemon/control-client';
+import {
+  controlGet,
+  fetchDaemonMetrics,
+  fetchDaemonStats,
+  queryDaemonReadiness,
+} from '../../src/daemon/control-client';
 import { createControlServer } from '../../src/daemon/control-server';
 import { createMetrics } from '../../src/telemetry/metrics';
 import { createSinkStats, createStatsRegistry } from '../../src/telemetry/stats';
@@ -73,13 +78,22 @@ test('a stale socket is replaced; a live one is not taken over; a path that is n
   const { dir, cleanup } = makeTempDir();
   const socketPath = path.join(dir, 'control.sock');
   // A socket file left behind by a daemon that crashed: a process listening on it is SIGKILLed.
-  spawnSync(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(socketPath)}, () => process.kill(process.pid, 'SIGKILL'))`]);
+  spawnSync(process.execPath, [
+    '-e',
+    `require('net').createServer().listen(${JSON.stringify(socketPath)}, () => process.kill(process.pid, 'SIGKILL'))`,
+  ]);
   assert.equal(fs.lstatSync(socketPath).isSocket(), true);
   const first = server(socketPath).control;
   await first.listen(); // replaced the stale file
   try {
     const second = server(socketPath).control;
-    await assert.rejects(second.listen(), (err: unknown) => isAegisError(err) && err.code === 'AEGIS_ERR_CONTROL_SOCKET' && /another aegisbpf daemon answers/.test(err.message));
+    await assert.rejects(
+      second.listen(),
+      (err: unknown) =>
+        isAegisError(err) &&
+        err.code === 'AEGIS_ERR_CONTROL_SOCKET' &&
+        /another aegisbpf daemon answers/.test(err.message),
+    );
     assert.ok((await queryDaemonReadiness({ socketPath })).reachable, 'the first daemon still answers');
   } finally {
     await first.close();

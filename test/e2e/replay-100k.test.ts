@@ -27,12 +27,15 @@ test('replay 100 000 events through filter → json → file: zero lost, zero du
   const condition = 'type != "exit" && !(type == "connect" && remote_port < 100)';
   const out = path.join(dir, 'out.ndjson');
   const cfg = path.join(dir, 'c.yml');
-  fs.writeFileSync(cfg, [
-    `data_dir: ${dir}`,
-    `sources: { r: { type: replay, path: ${input} } }`,
-    `processors: [{ type: filter, condition: '${condition}' }]`,
-    `sinks: { f: { type: file, path: ${out}, format: json, rotate: { max_bytes: 0 } } }`,
-  ].join('\n'));
+  fs.writeFileSync(
+    cfg,
+    [
+      `data_dir: ${dir}`,
+      `sources: { r: { type: replay, path: ${input} } }`,
+      `processors: [{ type: filter, condition: '${condition}' }]`,
+      `sinks: { f: { type: file, path: ${out}, format: json, rotate: { max_bytes: 0 } } }`,
+    ].join('\n'),
+  );
   const r = runCli(['run', '--config', cfg]);
   assert.equal(r.code, 0, r.stderr);
   const keep = compileExpression(condition).test;
@@ -40,7 +43,8 @@ test('replay 100 000 events through filter → json → file: zero lost, zero du
   const actual = fs.readFileSync(out, 'utf8').split('\n');
   assert.equal(actual.pop(), '', 'file ends with a newline');
   assert.equal(actual.length, expected.length, 'count');
-  for (let i = 0; i < expected.length; i++) if (actual[i] !== expected[i]) assert.fail(`event ${i} differs:\n${actual[i]}\n${expected[i]}`);
+  for (let i = 0; i < expected.length; i++)
+    if (actual[i] !== expected[i]) assert.fail(`event ${i} differs:\n${actual[i]}\n${expected[i]}`);
   assert.equal(new Set(actual).size, actual.length, 'no duplicates');
   const summary = r.logs.find((l) => l.msg === 'aegisbpf stopped.')!;
   assert.equal(summary.events_in, 100_000);

@@ -17,7 +17,11 @@ import { makeTempDir } from '../helpers/tmp';
 
 /** As a UTF-8 receiver holds it: lone surrogates become U+FFFD (see hec-receiver.test.ts). */
 const plain = (v: unknown): unknown =>
-  JSON.parse(JSON.stringify(v), (_k, x: unknown) => (typeof x === 'string' ? x.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd') : x));
+  JSON.parse(JSON.stringify(v), (_k, x: unknown) =>
+    typeof x === 'string'
+      ? x.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd')
+      : x,
+  );
 
 test('50 000 events through /services/collector/event with acks: all arrive exactly once, fields intact; acks polled; delivered = 50 000', async (t) => {
   const receiver = await startHecReceiver();
@@ -36,16 +40,19 @@ test('50 000 events through /services/collector/event with acks: all arrive exac
     }
     fs.closeSync(fd);
     const cfg = path.join(dir, 'c.yml');
-    fs.writeFileSync(cfg, [
-      `data_dir: ${dir}`,
-      `sources: { r: { type: replay, path: ${input} } }`,
-      'sinks:',
-      '  splunk:',
-      '    type: splunk_hec',
-      `    endpoint: ${receiver.url}`,
-      '    token: ${SPLUNK_HEC_TOKEN}',
-      '    acknowledgements: { poll_interval_ms: 100 }',
-    ].join('\n'));
+    fs.writeFileSync(
+      cfg,
+      [
+        `data_dir: ${dir}`,
+        `sources: { r: { type: replay, path: ${input} } }`,
+        'sinks:',
+        '  splunk:',
+        '    type: splunk_hec',
+        `    endpoint: ${receiver.url}`,
+        '    token: ${SPLUNK_HEC_TOKEN}',
+        '    acknowledgements: { poll_interval_ms: 100 }',
+      ].join('\n'),
+    );
     const token = receiver.tokens[0]!;
     const r = await waitExit(spawnCli(['run', '--config', cfg], { SPLUNK_HEC_TOKEN: token }));
     assert.equal(r.code, 0, r.stderr.slice(-2000));
@@ -77,7 +84,9 @@ test('50 000 events through /services/collector/event with acks: all arrive exac
       assert.equal(rec.resource['com.splunk.sourcetype'], 'aegisbpf');
       assert.deepEqual(rec.attributes, { event_class: eventClassId(e), vendor_severity: severityOf(e) });
     }
-    t.diagnostic(`50 000 events: ${String(extra.acks_received_total)} acknowledged requests, ${String(extra.ack_polls_total)} ack polls`);
+    t.diagnostic(
+      `50 000 events: ${String(extra.acks_received_total)} acknowledged requests, ${String(extra.ack_polls_total)} ack polls`,
+    );
   } finally {
     cleanup();
     await receiver.stop();

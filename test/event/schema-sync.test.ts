@@ -9,7 +9,12 @@ import type { FieldKind } from '../../src/event/fields';
 import { EVENT_TYPES, ACTIONS, MODES } from '../../src/event/types';
 import { loadEventSchema } from '../../src/event/validate';
 
-interface Prop { type?: string; items?: { type?: string }; additionalProperties?: { type?: string }; enum?: unknown[] }
+interface Prop {
+  type?: string;
+  items?: { type?: string };
+  additionalProperties?: { type?: string };
+  enum?: unknown[];
+}
 const schema = loadEventSchema() as {
   properties: Record<string, Prop>;
   required: string[];

@@ -8,7 +8,8 @@ test('generated events of every type, adversarial strings included, are valid', 
 });
 
 test('the schema examples are valid', () => {
-  for (const e of (loadEventSchema() as { examples: unknown[] }).examples) assert.ok(isValidEvent(e), explainInvalidEvent(e));
+  for (const e of (loadEventSchema() as { examples: unknown[] }).examples)
+    assert.ok(isValidEvent(e), explainInvalidEvent(e));
 });
 
 test('invalid events are refused with a message naming the field', () => {
@@ -20,7 +21,13 @@ test('invalid events are refused with a message naming the field', () => {
     [{ ...good, type: 'open' }, /type: must be one of "exec", "exit", "block", "connect", "sensor"/],
     [{ ...good, extra: 1 }, /unknown field 'extra'/],
     [{ ...good, comm: 'x'.repeat(17) }, /comm: must NOT have more than 16 characters/],
-    [(() => { const { host: _h, ...rest } = good!; return rest; })(), /must have required property 'host'/],
+    [
+      (() => {
+        const { host: _h, ...rest } = good!;
+        return rest;
+      })(),
+      /must have required property 'host'/,
+    ],
     [{ ...good, type: 'block' }, /must have required property 'ino'/],
     [{ ...good, type: 'exit' }, /must have required property 'exit_code'/],
     [{ ...good, type: 'exec', ino: 5 }, /unknown field 'ino'/],
@@ -43,7 +50,10 @@ test('an event key __proto__ was dropped silently: it and every Object.prototype
     assert.ok(Object.keys(event as object).includes(key), 'JSON.parse keeps it as an own key');
     assert.equal(isValidEvent(event), false, key);
     assert.equal(isValidEventBySchema(event), false, key);
-    assert.equal(explainInvalidEvent(event), `event: field name '${key}' is not allowed (an Object.prototype member name, never an event field)`);
+    assert.equal(
+      explainInvalidEvent(event),
+      `event: field name '${key}' is not allowed (an Object.prototype member name, never an event field)`,
+    );
   }
   // An ordinary unknown key is refused as before; `prototype` is not an Object.prototype member, just unknown.
   assert.match(explainInvalidEvent(parsedWith('"prototype":1')) ?? '', /^event: unknown field 'prototype'$/);
@@ -62,7 +72,9 @@ test('integers like start_time 1.2e29 passed: every integer field refuses what i
     assert.equal(isValidEvent(event), false, message);
     assert.equal(explainInvalidEvent(event), message);
   }
-  const block = JSON.parse(`{"ts":"2026-11-21T10:30:01.000001Z","type":"block","host":"h","pid":1,"ppid":0,"start_time":1,"exec_id":"1:1","trace_id":"1:1","cgid":1,"cgroup_path":"/","comm":"c","path":"/x","ino":1e30,"dev":4294967296,"action":"BLOCK"}`) as unknown;
+  const block = JSON.parse(
+    `{"ts":"2026-11-21T10:30:01.000001Z","type":"block","host":"h","pid":1,"ppid":0,"start_time":1,"exec_id":"1:1","trace_id":"1:1","cgid":1,"cgroup_path":"/","comm":"c","path":"/x","ino":1e30,"dev":4294967296,"action":"BLOCK"}`,
+  ) as unknown;
   assert.equal(explainInvalidEvent(block), `ino: must be <= ${u64}; dev: must be <= 4294967295`);
   // Past 2^53 but within a u64 stays valid: the sensor's start_time passes 2^53 ns after ~104 days of uptime
   // (documented in docs/formats.md; exec_id carries the exact value).

@@ -56,12 +56,19 @@ for (const name of names) {
         continue;
       }
       if (files.length !== 1) {
-        problems.push(`${name}/${caseName}: ${files.length} golden files (expected 1; AEGIS_UPDATE_GOLDEN=1 writes missing ones)`);
+        problems.push(
+          `${name}/${caseName}: ${files.length} golden files (expected 1; AEGIS_UPDATE_GOLDEN=1 writes missing ones)`,
+        );
         continue;
       }
       const actual = fs.readFileSync(files[0] as string);
-      const ok = Buffer.compare(actual, Buffer.from(expected, 'utf8')) === 0 || (typeof output === 'string' && Buffer.compare(actual, Buffer.from(output, 'utf8')) === 0);
-      if (!ok) problems.push(`${path.relative(GOLDEN_DIR, files[0] as string)} differs from the output:\n  golden: ${JSON.stringify(actual.toString('utf8').slice(0, 300))}\n  output: ${JSON.stringify(expected.slice(0, 300))}`);
+      const ok =
+        Buffer.compare(actual, Buffer.from(expected, 'utf8')) === 0 ||
+        (typeof output === 'string' && Buffer.compare(actual, Buffer.from(output, 'utf8')) === 0);
+      if (!ok)
+        problems.push(
+          `${path.relative(GOLDEN_DIR, files[0] as string)} differs from the output:\n  golden: ${JSON.stringify(actual.toString('utf8').slice(0, 300))}\n  output: ${JSON.stringify(expected.slice(0, 300))}`,
+        );
     }
     assert.deepEqual(problems, []);
   });

@@ -26,7 +26,8 @@ const LONE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\ud
 const extValue = (s: string): string => s.replace(LONE, FFFD).replace(/\u0000/g, FFFD);
 /** Header values: CR, LF, NUL and lone surrogates become U+FFFD. */
 const hdrValue = (s: string): string => s.replace(LONE, FFFD).replace(/[\r\n\u0000]/g, FFFD);
-const escapedBytes = (s: string): number => Buffer.byteLength(s.replace(/[\\=]/g, '\\$&').replace(/\r/g, '\\r').replace(/\n/g, '\\n'), 'utf8');
+const escapedBytes = (s: string): number =>
+  Buffer.byteLength(s.replace(/[\\=]/g, '\\$&').replace(/\r/g, '\\r').replace(/\n/g, '\\n'), 'utf8');
 
 function expectedExtension(e: AegisEvent): Map<string, string> {
   const m = new Map<string, string>();
@@ -39,9 +40,21 @@ function expectedExtension(e: AegisEvent): Map<string, string> {
   put('externalId', e.event_id);
   const lifecycle = e.type === 'exec' || e.type === 'exit';
   if (e.type === 'block' || e.type === 'connect') put('act', e.action);
-  put('outcome', e.type === 'exec' ? 'success' : e.type === 'block' || e.type === 'connect' ? (e.action === 'BLOCK' ? 'failure' : 'success') : undefined);
+  put(
+    'outcome',
+    e.type === 'exec'
+      ? 'success'
+      : e.type === 'block' || e.type === 'connect'
+        ? e.action === 'BLOCK'
+          ? 'failure'
+          : 'success'
+        : undefined,
+  );
   if (e.type === 'connect') {
-    const [srcIp, srcPort, dstIp, dstPort] = e.direction === 'ingress' ? [e.remote_ip, e.remote_port, e.local_ip, e.local_port] : [e.local_ip, e.local_port, e.remote_ip, e.remote_port];
+    const [srcIp, srcPort, dstIp, dstPort] =
+      e.direction === 'ingress'
+        ? [e.remote_ip, e.remote_port, e.local_ip, e.local_port]
+        : [e.local_ip, e.local_port, e.remote_ip, e.remote_port];
     for (const [ip, v4, v6, label, other] of [
       [srcIp, 'src', 'c6a2', 'Source IPv6 Address', 'aegisbpfSrcAddress'],
       [dstIp, 'dst', 'c6a3', 'Destination IPv6 Address', 'aegisbpfDstAddress'],
@@ -103,7 +116,8 @@ function expectedExtension(e: AegisEvent): Map<string, string> {
   labelled('cs6', 'sensor', e.sensor);
   const start = processStart(e, undefined);
   labelled('deviceCustomDate1', 'processStartTime', start === undefined ? undefined : String(start.millis));
-  if (e.parent_start_ts !== undefined) labelled('deviceCustomDate2', 'parentProcessStartTime', String(Date.parse(e.parent_start_ts.slice(0, 23) + 'Z')));
+  if (e.parent_start_ts !== undefined)
+    labelled('deviceCustomDate2', 'parentProcessStartTime', String(Date.parse(e.parent_start_ts.slice(0, 23) + 'Z')));
   put('aegisbpfArgsTruncated', e.args_truncated);
   put('aegisbpfGid', e.gid);
   put('aegisbpfParentExe', e.parent_exe);
@@ -115,7 +129,11 @@ function expectedExtension(e: AegisEvent): Map<string, string> {
   if (e.type === 'sensor') put('aegisbpfStatus', e.status);
   put('aegisbpfHook', e.hook);
   if (e.labels !== undefined && Object.keys(e.labels).length > 0) {
-    const sorted = Object.fromEntries(Object.keys(e.labels).sort().map((k) => [k, e.labels![k]]));
+    const sorted = Object.fromEntries(
+      Object.keys(e.labels)
+        .sort()
+        .map((k) => [k, e.labels![k]]),
+    );
     put('aegisbpfLabels', JSON.stringify(sorted));
   }
   labelled('cn1', 'cgroupId', String(e.cgid));
@@ -141,7 +159,11 @@ function assertSameFields(parsed: ReadonlyMap<string, string>, expected: Map<str
     const def = CEF_DICTIONARY[k];
     if (enforce && def?.type === 'string' && escapedBytes(v) > def.length) shouldCut.push(k);
   }
-  assert.deepEqual(truncated, shouldCut, 'aegisbpfTruncated lists exactly the keys whose values exceed their dictionary length');
+  assert.deepEqual(
+    truncated,
+    shouldCut,
+    'aegisbpfTruncated lists exactly the keys whose values exceed their dictionary length',
+  );
   const got = new Map(parsed);
   got.delete('aegisbpfTruncated');
   for (const k of shouldCut) {
@@ -175,7 +197,10 @@ test('cef golden files: every event type and edge case, byte for byte (default o
   const plain = make();
   const spaced = make({ space_after_header: true });
   for (const { name, event } of cases) {
-    for (const m of [compareGolden('cef', name, 'cef', goldenBytes(plain.format(event))), compareGolden('cef-space-after-header', name, 'cef', goldenBytes(spaced.format(event)))]) {
+    for (const m of [
+      compareGolden('cef', name, 'cef', goldenBytes(plain.format(event))),
+      compareGolden('cef-space-after-header', name, 'cef', goldenBytes(spaced.format(event))),
+    ]) {
       if (m !== undefined) problems.push(m);
     }
   }
@@ -246,13 +271,23 @@ test('the strict parser itself rejects the AegisBPF SIEM guide mapping (path in 
   assert.throws(() => parseCef(ok + ' filePath=/tmp/a\\|b'), CefParseError, 'a header escape in the extension');
   assert.throws(() => parseCef(ok + ' msg=a\nb'), CefParseError, 'a raw LF');
   assert.throws(() => parseCef(ok + ' cs1=x'), CefParseError, 'a custom string without its label');
-  assert.throws(() => parseCef('CEF:0|a|b|1|c|d|3| rt=1'), CefParseError, 'a space after the last header | (strict mode)');
+  assert.throws(
+    () => parseCef('CEF:0|a|b|1|c|d|3| rt=1'),
+    CefParseError,
+    'a space after the last header | (strict mode)',
+  );
   assert.throws(() => parseCef('CEF:0|a|b\\x|1|c|d|3|'), CefParseError, 'an unknown header escape');
   assert.throws(() => parseCef('CEF:0|a|b|1|c|d|11|'), CefParseError, 'severity out of range');
-  const spec = parseCef('CEF:0|Acme|EDR Shipper|1.2.0|process:start|Process started|3|rt=1718000000123 cs1Label=commandLine cs1=cmd.exe /c echo a\\=b|c\\nnext cs2Label=processPath cs2=C:\\\\Windows\\\\System32\\\\cmd.exe act=start');
+  const spec = parseCef(
+    'CEF:0|Acme|EDR Shipper|1.2.0|process:start|Process started|3|rt=1718000000123 cs1Label=commandLine cs1=cmd.exe /c echo a\\=b|c\\nnext cs2Label=processPath cs2=C:\\\\Windows\\\\System32\\\\cmd.exe act=start',
+  );
   assert.equal(spec.extension.get('cs1'), 'cmd.exe /c echo a=b|c\nnext');
   assert.equal(spec.extension.get('cs2'), 'C:\\Windows\\System32\\cmd.exe');
-  assert.equal(parseCef('CEF:0|a|b|1|c|d|3|msg=x  trail  cn1Label=l cn1=1').extension.get('msg'), 'x  trail ', 'spaces before the separator belong to the value');
+  assert.equal(
+    parseCef('CEF:0|a|b|1|c|d|3|msg=x  trail  cn1Label=l cn1=1').extension.get('msg'),
+    'x  trail ',
+    'spaces before the separator belong to the value',
+  );
 });
 
 test('enforce_lengths: a 4 KiB path is cut to 1023 bytes in filePath and listed; enforce_lengths=false keeps it whole', () => {
@@ -284,7 +319,10 @@ test('start_time becomes deviceCustomDate1 (epoch ms) only when a wall clock is 
   const x = parseCef(make({}, { ...GOLDEN_CONTEXT, bootWallNanos: boot }).format(e)).extension;
   assert.equal(x.get('deviceCustomDate1'), String(Date.parse('2026-11-20T00:16:27.654Z')));
   assert.equal(x.get('deviceCustomDate1Label'), 'processStartTime');
-  assert.equal(parseCef(make().format(ev('exec-full'))).extension.get('deviceCustomDate1'), String(Date.parse('2026-11-21T09:00:00.000Z')));
+  assert.equal(
+    parseCef(make().format(ev('exec-full'))).extension.get('deviceCustomDate1'),
+    String(Date.parse('2026-11-21T09:00:00.000Z')),
+  );
 });
 
 test('cef is registered, with an options schema the registry accepts', () => {

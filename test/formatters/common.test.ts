@@ -1,6 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { eventClassId, eventName, eventTime, isEnforcement, ocsfSeverityId, processStart, severityOf, syslogSeverity } from '../../src/formatters/common';
+import {
+  eventClassId,
+  eventName,
+  eventTime,
+  isEnforcement,
+  ocsfSeverityId,
+  processStart,
+  severityOf,
+  syslogSeverity,
+} from '../../src/formatters/common';
 import type { AegisEvent } from '../../src/event/types';
 import { goldenCases } from './golden';
 
@@ -12,7 +21,10 @@ test('severity ranks enforcement above observation and KILL above TERM above BLO
   const term = { ...ev('block-audit'), action: 'TERM' } as AegisEvent;
   const block = { ...ev('block-audit'), action: 'BLOCK' } as AegisEvent;
   const order = [kill, term, block, ev('block-audit'), ev('exec-minimal'), ev('exit-signal')].map(severityOf);
-  assert.deepEqual(order, [...order].sort((a, b) => b - a));
+  assert.deepEqual(
+    order,
+    [...order].sort((a, b) => b - a),
+  );
   assert.ok(new Set(order.slice(0, 4)).size === 4);
   for (const e of byName.values()) {
     const s = severityOf(e);
@@ -34,9 +46,18 @@ test('class ids and names are stable and low-cardinality', () => {
 });
 
 test('event time and process start conversions', () => {
-  assert.deepEqual(eventTime(ev('exec-minimal')), { millis: Date.parse('2026-11-21T10:30:00.123Z'), micros: BigInt(Date.parse('2026-11-21T10:30:00.123Z')) * 1000n + 456n });
-  assert.deepEqual(processStart(ev('exec-full'), undefined), { iso: '2026-11-21T09:00:00.000001Z', millis: Date.parse('2026-11-21T09:00:00.000Z') });
+  assert.deepEqual(eventTime(ev('exec-minimal')), {
+    millis: Date.parse('2026-11-21T10:30:00.123Z'),
+    micros: BigInt(Date.parse('2026-11-21T10:30:00.123Z')) * 1000n + 456n,
+  });
+  assert.deepEqual(processStart(ev('exec-full'), undefined), {
+    iso: '2026-11-21T09:00:00.000001Z',
+    millis: Date.parse('2026-11-21T09:00:00.000Z'),
+  });
   assert.equal(processStart(ev('exec-minimal'), undefined), undefined, 'no invented datetimes');
   const boot = BigInt(Date.parse('2026-11-20T00:00:00Z')) * 1_000_000n;
-  assert.deepEqual(processStart(ev('exec-minimal'), boot), { iso: '2026-11-20T00:16:27.654321Z', millis: Date.parse('2026-11-20T00:16:27.654Z') });
+  assert.deepEqual(processStart(ev('exec-minimal'), boot), {
+    iso: '2026-11-20T00:16:27.654321Z',
+    millis: Date.parse('2026-11-20T00:16:27.654Z'),
+  });
 });

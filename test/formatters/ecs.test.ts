@@ -9,7 +9,13 @@ import type { AegisEvent } from '../../src/event/types';
 import { compareGolden, goldenCases } from './golden';
 import { generateEvents } from '../helpers/events';
 import { anyEvent } from '../helpers/event-arbitrary';
-import { ECS_DEFINITIONS_VERSION, allowedValues, checkEcsValue, expectedTypesFor, flatten } from '../helpers/ecs-definitions';
+import {
+  ECS_DEFINITIONS_VERSION,
+  allowedValues,
+  checkEcsValue,
+  expectedTypesFor,
+  flatten,
+} from '../helpers/ecs-definitions';
 
 type Doc = Record<string, unknown>;
 const parse = (e: AegisEvent): Doc => JSON.parse(formatEcs(e)) as Doc;
@@ -31,8 +37,18 @@ function ecsProblems(doc: Doc): string[] {
   const categories = (flat.get('event.category') ?? []) as string[];
   const types = (flat.get('event.type') ?? []) as string[];
   const expected = new Set(categories.flatMap(expectedTypesFor));
-  for (const t of types) if (!expected.has(t)) problems.push(`event.type '${t}' is not expected with categories ${categories.join(', ')}`);
-  for (const required of ['@timestamp', 'ecs.version', 'event.kind', 'event.category', 'event.type', 'event.action', 'event.dataset', 'host.name']) {
+  for (const t of types)
+    if (!expected.has(t)) problems.push(`event.type '${t}' is not expected with categories ${categories.join(', ')}`);
+  for (const required of [
+    '@timestamp',
+    'ecs.version',
+    'event.kind',
+    'event.category',
+    'event.type',
+    'event.action',
+    'event.dataset',
+    'host.name',
+  ]) {
     if (!flat.has(required)) problems.push(`${required}: missing`);
   }
   // No key is both a leaf and a prefix.
@@ -52,7 +68,11 @@ test('ecs golden files: every event type and edge case, byte for byte', () => {
 });
 
 test(`ecs output conforms to the ECS ${ECS_VERSION} definitions (types, arrays, allowed values) for every golden case`, () => {
-  assert.equal(ECS_VERSION, ECS_DEFINITIONS_VERSION, 'the definitions package must be the ECS release the formatter targets');
+  assert.equal(
+    ECS_VERSION,
+    ECS_DEFINITIONS_VERSION,
+    'the definitions package must be the ECS release the formatter targets',
+  );
   for (const { name, event } of goldenCases()) assert.deepEqual(ecsProblems(parse(event)), [], name);
 });
 
@@ -84,7 +104,7 @@ test('the categorization check itself rejects a wrong value (the validation is n
   (doc.event as Doc).kind = 'notakind';
   (doc.event as Doc).type = ['start'];
   (doc.event as Doc).category = ['file'];
-  ((doc.process as Doc).pid) = '12';
+  (doc.process as Doc).pid = '12';
   const problems = ecsProblems(doc);
   assert.ok(problems.some((p) => p.includes("'notakind' is not an allowed value")));
   assert.ok(problems.some((p) => p.includes("event.type 'start' is not expected")));
@@ -93,11 +113,42 @@ test('the categorization check itself rejects a wrong value (the validation is n
 });
 
 test('adversarial strings survive: every attacker-controlled field parses back to exactly the input (property)', () => {
-  const nasty = fc.string({ unit: fc.constantFrom('|', '=', '\\', ']', '"', '\r', '\n', '\t', '\u0000', 'ü', '☃', '\ud83d\ude00', '\u2028', '/', 'a', ' ') });
+  const nasty = fc.string({
+    unit: fc.constantFrom(
+      '|',
+      '=',
+      '\\',
+      ']',
+      '"',
+      '\r',
+      '\n',
+      '\t',
+      '\u0000',
+      'ü',
+      '☃',
+      '\ud83d\ude00',
+      '\u2028',
+      '/',
+      'a',
+      ' ',
+    ),
+  });
   fc.assert(
     fc.property(nasty, nasty, fc.array(nasty, { maxLength: 5 }), nasty, (p, comm, args, cg) => {
       const [base] = generateEvents(1);
-      const block = { ...base, type: 'block', ino: 1, dev: 2, action: 'KILL', path: p, resolved_path: p, comm: comm.slice(0, 16), exe: p, args, cgroup_path: cg } as AegisEvent;
+      const block = {
+        ...base,
+        type: 'block',
+        ino: 1,
+        dev: 2,
+        action: 'KILL',
+        path: p,
+        resolved_path: p,
+        comm: comm.slice(0, 16),
+        exe: p,
+        args,
+        cgroup_path: cg,
+      } as AegisEvent;
       const doc = parse(block);
       assert.equal(get(doc, 'file.path'), p === '' ? undefined : p);
       assert.equal(get(doc, 'process.name'), comm.slice(0, 16));
@@ -114,7 +165,10 @@ test('a label named __proto__ is a label like any other', () => {
   const [e] = generateEvents(1);
   const event = JSON.parse('{"__proto__":"x","b":"y"}') as Record<string, string>;
   const doc = JSON.parse(formatEcs({ ...e!, labels: event })) as { labels: Record<string, string> };
-  assert.deepEqual(Object.entries(doc.labels), [['__proto__', 'x'], ['b', 'y']]);
+  assert.deepEqual(Object.entries(doc.labels), [
+    ['__proto__', 'x'],
+    ['b', 'y'],
+  ]);
 });
 
 test('deterministic and independent of the input key order', () => {
@@ -154,7 +208,7 @@ test('mapping of the decisive fields: policy hits are alerts with rule.*, enforc
   assert.equal(get(exec, 'event.id'), 'web-1:1:42');
   assert.equal(get(exec, 'labels.team'), 'edge');
   assert.equal(get(exec, 'aegisbpf.type'), 'exec', 'the guide’s aegisbpf.type queries keep working');
-  assert.equal((exec)['process.ppid' as string], undefined);
+  assert.equal(exec['process.ppid' as string], undefined);
 });
 
 test('process.start comes from start_ts, or from start_time with the boot time the formatter context provides', () => {

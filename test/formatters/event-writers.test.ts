@@ -41,36 +41,60 @@ test('each type has a writer, and it writes every field of its type in FIELD_ORD
     const event: Record<string, unknown> = {};
     for (const [name, spec] of Object.entries(EVENT_FIELDS[type])) {
       const i = FIELD_ORDER.indexOf(name as (typeof FIELD_ORDER)[number]);
-      event[name] = spec.kind === 'string' ? `v${i}` : spec.kind === 'integer' ? i : spec.kind === 'boolean' ? i % 2 === 0 : spec.kind === 'string[]' ? [`a${i}`] : { k: `l${i}` };
+      event[name] =
+        spec.kind === 'string'
+          ? `v${i}`
+          : spec.kind === 'integer'
+            ? i
+            : spec.kind === 'boolean'
+              ? i % 2 === 0
+              : spec.kind === 'string[]'
+                ? [`a${i}`]
+                : { k: `l${i}` };
     }
     event.type = type;
     const slots: FieldSlots = new Array<undefined>(SLOT_COUNT).fill(undefined);
     const out = EVENT_WRITERS[type](event as never, slots, { json: encodeJsonValue, sd: () => 'slow' });
     assert.equal(out, formatJsonOrdered(event as unknown as AegisEvent), type);
-    assert.deepEqual(Object.keys(JSON.parse(out) as object), FIELD_ORDER.filter((f) => f in EVENT_FIELDS[type]), type);
+    assert.deepEqual(
+      Object.keys(JSON.parse(out) as object),
+      FIELD_ORDER.filter((f) => f in EVENT_FIELDS[type]),
+      type,
+    );
     for (const [name, spec] of Object.entries(EVENT_FIELDS[type])) {
       const slot = slots[FIELD_ORDER.indexOf(name as (typeof FIELD_ORDER)[number])];
-      if (spec.kind === 'string' || spec.kind === 'integer' || spec.kind === 'boolean') assert.equal(slot, String(event[name]), `${type}.${name} slot`);
+      if (spec.kind === 'string' || spec.kind === 'integer' || spec.kind === 'boolean')
+        assert.equal(slot, String(event[name]), `${type}.${name} slot`);
     }
   }
 });
 
 const oddValue = fc.oneof(
-  fc.string({ unit: fc.constantFrom('"', '\\', ']', '\u0000', '\n', '\u001f', '\ud800', '\udc00', '\ud83d\ude00', 'a', ' '), maxLength: 12 }),
-  fc.constantFrom(null, Number.NaN, Infinity, -0, 1e21, true, false, 'x'.repeat(6000), [], ['a"b'], { b: '1', a: '\u0000' }),
+  fc.string({
+    unit: fc.constantFrom('"', '\\', ']', '\u0000', '\n', '\u001f', '\ud800', '\udc00', '\ud83d\ude00', 'a', ' '),
+    maxLength: 12,
+  }),
+  fc.constantFrom(null, Number.NaN, Infinity, -0, 1e21, true, false, 'x'.repeat(6000), [], ['a"b'], {
+    b: '1',
+    a: '\u0000',
+  }),
   fc.integer(),
 );
 
 test('writers and the ordered loop write the same bytes, whatever the values (property)', () => {
   const names = FIELD_ORDER.filter((f) => f !== 'type');
   fc.assert(
-    fc.property(fc.integer({ min: 1, max: 100_000 }), fc.array(fc.tuple(fc.constantFrom(...names), oddValue), { maxLength: 6 }), (seed, edits) => {
-      const [base] = generateEvents(1, { seed, adversarial: true });
-      const event: Record<string, unknown> = { ...base };
-      // Only the event's own fields: the schema allows no others, and the writers write no others.
-      for (const [name, value] of edits) if (name in EVENT_FIELDS[base!.type]) event[name] = value;
-      assert.equal(formatJson(event as unknown as AegisEvent), formatJsonOrdered(event as unknown as AegisEvent));
-    }),
+    fc.property(
+      fc.integer({ min: 1, max: 100_000 }),
+      fc.array(fc.tuple(fc.constantFrom(...names), oddValue), { maxLength: 6 }),
+      (seed, edits) => {
+        const [base] = generateEvents(1, { seed, adversarial: true });
+        const event: Record<string, unknown> = { ...base };
+        // Only the event's own fields: the schema allows no others, and the writers write no others.
+        for (const [name, value] of edits) if (name in EVENT_FIELDS[base!.type]) event[name] = value;
+        assert.equal(formatJson(event as unknown as AegisEvent), formatJsonOrdered(event as unknown as AegisEvent));
+      },
+    ),
     { numRuns: 3000 },
   );
 });

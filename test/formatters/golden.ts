@@ -17,11 +17,19 @@ export function goldenCases(): { name: string; event: AegisEvent }[] {
     .readdirSync(dir)
     .filter((f) => f.endsWith('.json'))
     .sort()
-    .map((f) => ({ name: f.replace(/\.json$/, ''), event: JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as AegisEvent }));
+    .map((f) => ({
+      name: f.replace(/\.json$/, ''),
+      event: JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as AegisEvent,
+    }));
 }
 
 /** Compare (or, with AEGIS_UPDATE_GOLDEN=1, write) one output. Returns undefined when equal, else a message. */
-export function compareGolden(formatter: string, caseName: string, ext: string, actual: string | Uint8Array): string | undefined {
+export function compareGolden(
+  formatter: string,
+  caseName: string,
+  ext: string,
+  actual: string | Uint8Array,
+): string | undefined {
   const file = path.join(GOLDEN_DIR, formatter, `${caseName}.${ext}`);
   const bytes = typeof actual === 'string' ? Buffer.from(actual, 'utf8') : Buffer.from(actual);
   if (process.env.AEGIS_UPDATE_GOLDEN === '1') {
@@ -29,7 +37,8 @@ export function compareGolden(formatter: string, caseName: string, ext: string, 
     fs.writeFileSync(file, bytes);
     return undefined;
   }
-  if (!fs.existsSync(file)) return `missing golden file ${path.relative(packagePath(), file)} (run with AEGIS_UPDATE_GOLDEN=1 to create it)`;
+  if (!fs.existsSync(file))
+    return `missing golden file ${path.relative(packagePath(), file)} (run with AEGIS_UPDATE_GOLDEN=1 to create it)`;
   const expected = fs.readFileSync(file);
   if (Buffer.compare(expected, bytes) === 0) return undefined;
   return `${path.relative(packagePath(), file)} differs:\n  expected: ${JSON.stringify(expected.toString('utf8')).slice(0, 400)}\n  actual:   ${JSON.stringify(bytes.toString('utf8')).slice(0, 400)}`;

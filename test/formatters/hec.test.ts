@@ -27,13 +27,20 @@ test('hec is registered; options reach the envelope', () => {
   assert.ok(formatterNames().includes('hec'));
   assert.equal(hecFormatter.output, 'string');
   const [e] = generateEvents(1);
-  const f = createFormatter({ type: 'hec', sourcetype: 'aegis:edr', source: 'sensor-a', index: 'edr', indexed_labels: false }, { hostname: 'h', version: '0' });
+  const f = createFormatter(
+    { type: 'hec', sourcetype: 'aegis:edr', source: 'sensor-a', index: 'edr', indexed_labels: false },
+    { hostname: 'h', version: '0' },
+  );
   const env = JSON.parse(f.format({ ...e!, labels: { env: 'prod' } })) as Record<string, unknown>;
   assert.deepEqual(Object.keys(env), ['time', 'host', 'source', 'sourcetype', 'index', 'event', 'fields']);
   assert.equal(env.sourcetype, 'aegis:edr');
   assert.equal(env.source, 'sensor-a');
   assert.equal(env.index, 'edr');
-  assert.deepEqual(env.fields, { event_class: eventClassId(e!), vendor_severity: severityOf(e!) }, 'indexed_labels: false sends no label fields');
+  assert.deepEqual(
+    env.fields,
+    { event_class: eventClassId(e!), vendor_severity: severityOf(e!) },
+    'indexed_labels: false sends no label fields',
+  );
   const d = JSON.parse(createFormatter('hec', { hostname: 'h', version: '0' }).format(e!)) as Record<string, unknown>;
   assert.equal(d.sourcetype, 'aegisbpf');
   assert.equal(d.source, 'aegisbpf');
@@ -61,15 +68,23 @@ test('time (property): the canonical fast path equals exact BigInt arithmetic fo
     return `${millis < 0n ? '-' : ''}${abs / 1000n}.${String(abs % 1000n).padStart(3, '0')}`;
   };
   fc.assert(
-    fc.property(fc.integer({ min: -2_000_000_000_000_000, max: 8_000_000_000_000_000 }), fc.boolean(), (micros, repeatSecond) => {
-      const ms = Math.floor(micros / 1000);
-      const ts = new Date(ms).toISOString().slice(0, 19) + '.' + String(((micros % 1_000_000) + 1_000_000) % 1_000_000).padStart(6, '0') + 'Z';
-      assert.equal(hecTime(ts), exact(ts), ts);
-      if (repeatSecond) {
-        const same = ts.slice(0, 20) + '999999Z';
-        assert.equal(hecTime(same), exact(same), same);
-      }
-    }),
+    fc.property(
+      fc.integer({ min: -2_000_000_000_000_000, max: 8_000_000_000_000_000 }),
+      fc.boolean(),
+      (micros, repeatSecond) => {
+        const ms = Math.floor(micros / 1000);
+        const ts =
+          new Date(ms).toISOString().slice(0, 19) +
+          '.' +
+          String(((micros % 1_000_000) + 1_000_000) % 1_000_000).padStart(6, '0') +
+          'Z';
+        assert.equal(hecTime(ts), exact(ts), ts);
+        if (repeatSecond) {
+          const same = ts.slice(0, 20) + '999999Z';
+          assert.equal(hecTime(same), exact(same), same);
+        }
+      },
+    ),
     { numRuns: 3000 },
   );
   assert.equal(hecTime('2026-11-21T10:30:00.123Z'), '1795257000.123', 'other fraction lengths take the general path');
@@ -87,25 +102,61 @@ test('indexed fields are flat strings and numbers whose names never collide with
 });
 
 test('round trip (property): parsing the envelope gives back exactly the event, its metadata and indexed fields, for adversarial strings', () => {
-  const nasty = fc.string({ unit: fc.constantFrom('|', '=', '\\', ']', '"', '}', '{', '\r', '\n', '\t', '\u0000', 'ü', '☃', '\ud83d\ude00', '\u2028', 'a', ' ', '}{"event":') });
+  const nasty = fc.string({
+    unit: fc.constantFrom(
+      '|',
+      '=',
+      '\\',
+      ']',
+      '"',
+      '}',
+      '{',
+      '\r',
+      '\n',
+      '\t',
+      '\u0000',
+      'ü',
+      '☃',
+      '\ud83d\ude00',
+      '\u2028',
+      'a',
+      ' ',
+      '}{"event":',
+    ),
+  });
   const labelKey = fc.stringMatching(/^[A-Za-z_][A-Za-z0-9_]{0,20}$/);
   fc.assert(
-    fc.property(nasty, nasty, fc.array(nasty, { maxLength: 5 }), fc.dictionary(labelKey, nasty, { maxKeys: 4 }), nasty, nasty, (exe, host, args, labels, sourcetype, index) => {
-      const [base] = generateEvents(1);
-      const event = { ...base, type: 'exec', host, exe, args, ...(Object.keys(labels).length > 0 ? { labels } : {}) } as AegisEvent;
-      const st = sourcetype === '' ? 'aegisbpf' : sourcetype;
-      const line = createHecFormat({ sourcetype: st, ...(index === '' ? {} : { index }) })(event);
-      assert.ok(!line.includes('\n') && !line.includes('\r'), 'one envelope is one line');
-      const env = JSON.parse(line) as Record<string, unknown>;
-      assert.deepEqual(env.event, JSON.parse(JSON.stringify(event)));
-      assert.equal(JSON.stringify(env.event), formatJson(event), 'event is the json format, byte for byte');
-      assert.equal(env.host, host);
-      assert.equal(env.sourcetype, st);
-      assert.equal(env.index, index === '' ? undefined : index);
-      const expectedFields: Record<string, unknown> = { event_class: 'exec', vendor_severity: severityOf(event) };
-      for (const [k, v] of Object.entries(labels)) expectedFields[`label_${k}`] = v;
-      assert.deepEqual(env.fields, expectedFields);
-    }),
+    fc.property(
+      nasty,
+      nasty,
+      fc.array(nasty, { maxLength: 5 }),
+      fc.dictionary(labelKey, nasty, { maxKeys: 4 }),
+      nasty,
+      nasty,
+      (exe, host, args, labels, sourcetype, index) => {
+        const [base] = generateEvents(1);
+        const event = {
+          ...base,
+          type: 'exec',
+          host,
+          exe,
+          args,
+          ...(Object.keys(labels).length > 0 ? { labels } : {}),
+        } as AegisEvent;
+        const st = sourcetype === '' ? 'aegisbpf' : sourcetype;
+        const line = createHecFormat({ sourcetype: st, ...(index === '' ? {} : { index }) })(event);
+        assert.ok(!line.includes('\n') && !line.includes('\r'), 'one envelope is one line');
+        const env = JSON.parse(line) as Record<string, unknown>;
+        assert.deepEqual(env.event, JSON.parse(JSON.stringify(event)));
+        assert.equal(JSON.stringify(env.event), formatJson(event), 'event is the json format, byte for byte');
+        assert.equal(env.host, host);
+        assert.equal(env.sourcetype, st);
+        assert.equal(env.index, index === '' ? undefined : index);
+        const expectedFields: Record<string, unknown> = { event_class: 'exec', vendor_severity: severityOf(event) };
+        for (const [k, v] of Object.entries(labels)) expectedFields[`label_${k}`] = v;
+        assert.deepEqual(env.fields, expectedFields);
+      },
+    ),
     { numRuns: 500 },
   );
 });
@@ -133,5 +184,8 @@ test('concatenated envelopes split back into the same events (the /event body fr
     }
   }
   assert.equal(parsed.length, events.length);
-  assert.deepEqual(parsed.map((p) => (p as { event: unknown }).event), JSON.parse(JSON.stringify(events)));
+  assert.deepEqual(
+    parsed.map((p) => (p as { event: unknown }).event),
+    JSON.parse(JSON.stringify(events)),
+  );
 });

@@ -33,11 +33,32 @@ test('key order is FIELD_ORDER whatever the input order', () => {
   assert.equal(formatJson(reversed), formatJson(e!));
   const keys = Object.keys(JSON.parse(formatJson(e!)) as object);
   const order = keys.map((k) => (FIELD_ORDER as readonly string[]).indexOf(k));
-  assert.deepEqual(order, [...order].sort((a, b) => a - b));
+  assert.deepEqual(
+    order,
+    [...order].sort((a, b) => a - b),
+  );
 });
 
 test('round trip: parsing the output gives back exactly the event, for adversarial strings (property)', () => {
-  const nasty = fc.string({ unit: fc.constantFrom('|', '=', '\\', ']', '"', '\r', '\n', '\t', '\u0000', 'ü', '☃', '\ud83d\ude00', '\u2028', 'a', ' ') });
+  const nasty = fc.string({
+    unit: fc.constantFrom(
+      '|',
+      '=',
+      '\\',
+      ']',
+      '"',
+      '\r',
+      '\n',
+      '\t',
+      '\u0000',
+      'ü',
+      '☃',
+      '\ud83d\ude00',
+      '\u2028',
+      'a',
+      ' ',
+    ),
+  });
   fc.assert(
     fc.property(nasty, nasty, fc.array(nasty, { maxLength: 5 }), (pathValue, comm, args) => {
       const [base] = generateEvents(1);

@@ -35,9 +35,21 @@ test('key: host (default) orders a host, exec_id a process, none is a null key',
 
 test('headers: content type, format, schema and version of the value, event type; all strings', () => {
   const json = kafka().format(ev('block-audit'));
-  assert.deepEqual(json.headers, { 'content-type': 'application/json', format: 'json', schema: 'aegisbpf', 'schema-version': EVENT_SCHEMA_VERSION, 'event-type': 'block' });
+  assert.deepEqual(json.headers, {
+    'content-type': 'application/json',
+    format: 'json',
+    schema: 'aegisbpf',
+    'schema-version': EVENT_SCHEMA_VERSION,
+    'event-type': 'block',
+  });
   const ocsf = kafka({ inner: { type: 'ocsf', version: '1.1.0' } }).format(ev('connect-ipv4'));
-  assert.deepEqual(ocsf.headers, { 'content-type': 'application/json', format: 'ocsf', schema: 'ocsf', 'schema-version': '1.1.0', 'event-type': 'connect' });
+  assert.deepEqual(ocsf.headers, {
+    'content-type': 'application/json',
+    format: 'ocsf',
+    schema: 'ocsf',
+    'schema-version': '1.1.0',
+    'event-type': 'connect',
+  });
   const cef = kafka({ inner: 'cef' }).format(ev('sensor-started'));
   assert.equal(cef.headers['content-type'], 'text/plain; charset=utf-8');
   assert.equal(cef.headers['event-type'], 'sensor');
@@ -45,7 +57,14 @@ test('headers: content type, format, schema and version of the value, event type
 });
 
 test('value: exactly the inner formatter output, for every string format and its options', () => {
-  for (const inner of ['json', 'cef', 'leef', 'ocsf', { type: 'leef', delimiter: '^', version: '2.0' }, { type: 'cef', space_after_header: true }] as const) {
+  for (const inner of [
+    'json',
+    'cef',
+    'leef',
+    'ocsf',
+    { type: 'leef', delimiter: '^', version: '2.0' },
+    { type: 'cef', space_after_header: true },
+  ] as const) {
     const f = kafka({ inner });
     const plain = createFormatter<string>(inner, GOLDEN_CONTEXT);
     for (const { event } of cases) assert.equal(f.format(event).value, plain.format(event));
@@ -66,11 +85,17 @@ test('records are immutable and independent of each other', () => {
 
 test('options schema: inner is any string format with its own options; kafka cannot wrap kafka; key is an enum', () => {
   const validate = new Ajv2020({ strict: false }).compile(formatSpecSchema());
-  assert.ok(validate({ type: 'kafka', key: 'exec_id', inner: { type: 'leef', delimiter: '^' } }), JSON.stringify(validate.errors));
+  assert.ok(
+    validate({ type: 'kafka', key: 'exec_id', inner: { type: 'leef', delimiter: '^' } }),
+    JSON.stringify(validate.errors),
+  );
   assert.ok(validate({ type: 'kafka', inner: 'ocsf' }));
   assert.ok(!validate({ type: 'kafka', inner: 'kafka' }), 'a record format cannot be the inner format');
   assert.ok(!validate({ type: 'kafka', key: 'pid' }));
-  assert.ok(!validate({ type: 'kafka', inner: { type: 'leef', delimiter: '=' } }), "the inner format's options are validated");
+  assert.ok(
+    !validate({ type: 'kafka', inner: { type: 'leef', delimiter: '=' } }),
+    "the inner format's options are validated",
+  );
   assert.throws(() => kafka({ inner: 'kafka' }), /must produce a string/);
 });
 
@@ -88,7 +113,11 @@ test('no import cycle: loading kafka.ts before the registry works', () => {
 });
 
 test('the CLI refuses kafka as a --log-format (records are not lines) with a usage error', () => {
-  const r = spawnSync(process.execPath, [packagePath('bin', 'aegisbpf.js'), 'replay', packagePath('samples', 'events.ndjson'), '--log-format=kafka'], { encoding: 'utf8' });
+  const r = spawnSync(
+    process.execPath,
+    [packagePath('bin', 'aegisbpf.js'), 'replay', packagePath('samples', 'events.ndjson'), '--log-format=kafka'],
+    { encoding: 'utf8' },
+  );
   assert.equal(r.status, 2, r.stderr);
   assert.match(r.stderr, /--log-format 'kafka' produces records, not lines; formats for --log-format: .*cef.*json/);
   assert.equal(r.stdout, '');

@@ -31,7 +31,12 @@ const VARIANTS: readonly { dir: string; options: LeefOptions; delimiter: string 
 const FFFD = '\ufffd';
 const LONE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 /** Documented sanitization: the delimiter, C0 controls, DEL and lone surrogates become U+FFFD. */
-const clean = (s: string, delimiter: string): string => s.replace(LONE, FFFD).replace(/[\u0000-\u001f\u007f]/g, FFFD).split(delimiter).join(FFFD);
+const clean = (s: string, delimiter: string): string =>
+  s
+    .replace(LONE, FFFD)
+    .replace(/[\u0000-\u001f\u007f]/g, FFFD)
+    .split(delimiter)
+    .join(FFFD);
 
 function expectedAttributes(e: AegisEvent, delimiter: string, text: boolean): Map<string, string> {
   const m = new Map<string, string>();
@@ -52,7 +57,8 @@ function expectedAttributes(e: AegisEvent, delimiter: string, text: boolean): Ma
     put('srcPort', ingress ? e.remote_port : e.local_port);
     put(dst === undefined || isIP(dst) !== 0 ? 'dst' : 'dstAddress', dst);
     put('dstPort', ingress ? e.local_port : e.remote_port);
-    const keyword = /^[A-Za-z][A-Za-z0-9.+-]*$/.test(e.protocol) || (/^[0-9]{1,3}$/.test(e.protocol) && Number(e.protocol) <= 255);
+    const keyword =
+      /^[A-Za-z][A-Za-z0-9.+-]*$/.test(e.protocol) || (/^[0-9]{1,3}$/.test(e.protocol) && Number(e.protocol) <= 255);
     put(keyword ? 'proto' : 'protocol', e.protocol.toUpperCase());
     put('direction', e.direction);
   }
@@ -76,7 +82,8 @@ function expectedAttributes(e: AegisEvent, delimiter: string, text: boolean): Ma
   put('parentTraceId', e.parent_trace_id);
   const start = processStart(e, undefined);
   if (start !== undefined) put('processStartTime', time(start.millis));
-  if (e.parent_start_ts !== undefined) put('parentProcessStartTime', time(Date.parse(e.parent_start_ts.slice(0, 23) + 'Z')));
+  if (e.parent_start_ts !== undefined)
+    put('parentProcessStartTime', time(Date.parse(e.parent_start_ts.slice(0, 23) + 'Z')));
   put('cgroupId', e.cgid);
   put('cgroupPath', e.cgroup_path);
   put('containerId', e.container_id);
@@ -103,7 +110,16 @@ function expectedAttributes(e: AegisEvent, delimiter: string, text: boolean): Ma
   put('hook', e.hook);
   put('eventId', e.event_id);
   if (e.labels !== undefined && Object.keys(e.labels).length > 0) {
-    put('labels', JSON.stringify(Object.fromEntries(Object.keys(e.labels).sort().map((k) => [k, e.labels![k]]))));
+    put(
+      'labels',
+      JSON.stringify(
+        Object.fromEntries(
+          Object.keys(e.labels)
+            .sort()
+            .map((k) => [k, e.labels![k]]),
+        ),
+      ),
+    );
   }
   return m;
 }
@@ -111,11 +127,17 @@ function expectedAttributes(e: AegisEvent, delimiter: string, text: boolean): Ma
 function check(line: string, e: AegisEvent, v: (typeof VARIANTS)[number]): void {
   const r = parseLeef(line);
   assert.equal(r.version, v.options.version ?? '2.0');
-  assert.deepEqual([r.vendor, r.product, r.productVersion, r.eventId], ['aegisbpf', 'aegisbpf', GOLDEN_CONTEXT.version, eventClassId(e)]);
+  assert.deepEqual(
+    [r.vendor, r.product, r.productVersion, r.eventId],
+    ['aegisbpf', 'aegisbpf', GOLDEN_CONTEXT.version, eventClassId(e)],
+  );
   assert.equal(r.delimiter, v.delimiter);
   assert.equal(r.devTimeMillis, eventTime(e).millis, 'devTime means the event time (to the millisecond)');
   const text = (v.options.dev_time ?? 'text') === 'text';
-  assert.deepEqual(Object.fromEntries([...r.attributes].sort()), Object.fromEntries([...expectedAttributes(e, v.delimiter, text)].sort()));
+  assert.deepEqual(
+    Object.fromEntries([...r.attributes].sort()),
+    Object.fromEntries([...expectedAttributes(e, v.delimiter, text)].sort()),
+  );
 }
 
 test('leef golden files: every event type and edge case, byte for byte (2.0 tab, 1.0, 2.0 caret + epoch)', () => {
@@ -168,15 +190,23 @@ test('configurable delimiter: any allowed character in literal or hex form, anno
     // The path holds ^, |, tab and ¦: whichever is the delimiter was replaced, the others kept.
     const p = r.attributes.get('filePath')!;
     assert.ok(!p.includes(char), `${spec}: no delimiter inside a value`);
-    for (const other of ['^', '|', '\u00a6']) if (other !== char) assert.ok(p.includes(other), `${spec}: ${other} kept`);
+    for (const other of ['^', '|', '\u00a6'])
+      if (other !== char) assert.ok(p.includes(other), `${spec}: ${other} kept`);
   }
 });
 
 test('invalid delimiters and LEEF 1.0 with a non-tab delimiter are configuration errors', () => {
   for (const bad of ['=', 'a', '7', ' ', 'x3D', '0x0a', 'x0D', 'x0', 'x41', '^^', 'x12345', '']) {
-    assert.throws(() => parseLeefDelimiter(bad), (err: unknown) => isAegisError(err) && err.code === 'AEGIS_ERR_CONFIG_INVALID', JSON.stringify(bad));
+    assert.throws(
+      () => parseLeefDelimiter(bad),
+      (err: unknown) => isAegisError(err) && err.code === 'AEGIS_ERR_CONFIG_INVALID',
+      JSON.stringify(bad),
+    );
   }
-  assert.throws(() => make({ version: '1.0', delimiter: '^' }), (err: unknown) => isAegisError(err) && err.code === 'AEGIS_ERR_CONFIG_INVALID');
+  assert.throws(
+    () => make({ version: '1.0', delimiter: '^' }),
+    (err: unknown) => isAegisError(err) && err.code === 'AEGIS_ERR_CONFIG_INVALID',
+  );
   assert.doesNotThrow(() => make({ version: '1.0', delimiter: 'x09' }));
 });
 
@@ -194,15 +224,22 @@ test('the delimiter option schema (what `aegisbpf validate` checks) accepts exac
   };
   for (let code = 0; code <= 0xffff; code++) {
     const hex = code.toString(16);
-    for (const spec of [`x${hex}`, `0x${hex.toUpperCase().padStart(4, '0')}`, `x${hex.padStart(2, '0')}`]) if (spec.length <= 6) agree(spec);
+    for (const spec of [`x${hex}`, `0x${hex.toUpperCase().padStart(4, '0')}`, `x${hex.padStart(2, '0')}`])
+      if (spec.length <= 6) agree(spec);
     agree(String.fromCharCode(code));
   }
   for (const spec of ['\u{1F600}', 'ab', '', '\ud800', 'x', '0x', 'x12345']) agree(spec);
-  fc.assert(fc.property(fc.string({ maxLength: 6, unit: 'binary' }), (spec) => agree(spec)), { numRuns: 2000 });
+  fc.assert(
+    fc.property(fc.string({ maxLength: 6, unit: 'binary' }), (spec) => agree(spec)),
+    { numRuns: 2000 },
+  );
 });
 
 test('aegisbpf validate names the key and the rule for a forbidden delimiter', () => {
-  const r = validateConfigText('sources: { s: { type: replay, path: /tmp/x } }\nsinks: { a: { type: stdout, format: { type: leef, delimiter: x3D } } }\n', {});
+  const r = validateConfigText(
+    'sources: { s: { type: replay, path: /tmp/x } }\nsinks: { a: { type: stdout, format: { type: leef, delimiter: x3D } } }\n',
+    {},
+  );
   assert.equal(r.problems.length, 1, r.problems.join('\n'));
   assert.match(r.problems[0]!, /^sinks\.a\.format\.delimiter: "x3D" is not allowed \(LEEF 2\.0 attribute delimiter/);
 });
@@ -216,19 +253,29 @@ test('injection: a path full of tabs, CR/LF and forged attributes stays one attr
   assert.ok(r.attributes.get('filePath')!.includes('act=allow cs1=forged'));
   assert.equal(r.attributes.get('sev'), '9');
   const caret = parseLeef(make({ delimiter: '^' }).format(ev('block-control-chars')));
-  assert.equal(caret.attributes.get('policy'), `deny${FFFD}tmp${FFFD}tab`, 'caret (delimiter) and tab (control) replaced');
+  assert.equal(
+    caret.attributes.get('policy'),
+    `deny${FFFD}tmp${FFFD}tab`,
+    'caret (delimiter) and tab (control) replaced',
+  );
 });
 
 test('devTime text form is what QRadar parses with the announced devTimeFormat', () => {
   const millis = Date.UTC(2026, 10, 21, 10, 30, 0, 7);
   assert.equal(leefTextTime(millis), 'Nov 21 2026 10:30:00.007 GMT');
   assert.equal(parseSimpleDate(leefTextTime(millis), 'MMM dd yyyy HH:mm:ss.SSS z'), millis);
-  assert.throws(() => parseLeef('LEEF:2.0|a|b|1|e|^|devTime=Nov 21 2026 10:30:00 GMT'), LeefParseError, 'text devTime needs devTimeFormat');
+  assert.throws(
+    () => parseLeef('LEEF:2.0|a|b|1|e|^|devTime=Nov 21 2026 10:30:00 GMT'),
+    LeefParseError,
+    'text devTime needs devTimeFormat',
+  );
   assert.throws(() => parseLeef('LEEF:2.0|a|b|1|e|^|sev=0'), LeefParseError, 'sev is 1-10');
   assert.throws(() => parseLeef('LEEF:2.0|a|b|1|e|^|src=/etc/shadow'), LeefParseError, 'src is an IP');
   assert.throws(() => parseLeef('LEEF:2.0|a|b|1|e|^|a=1^^b=2'), LeefParseError, 'empty attribute');
   assert.throws(() => parseLeef('LEEF:2.0|a|b|1|e|^|a=1^a=2'), LeefParseError, 'duplicate key');
-  assert.doesNotThrow(() => parseLeef('LEEF:1.0|Microsoft|MSExchange|4.0 SP1|15345|devTime=1718000000123\tsrc=10.0.0.5'));
+  assert.doesNotThrow(() =>
+    parseLeef('LEEF:1.0|Microsoft|MSExchange|4.0 SP1|15345|devTime=1718000000123\tsrc=10.0.0.5'),
+  );
 });
 
 test('leef is registered and built through the registry', () => {

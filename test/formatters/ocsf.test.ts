@@ -24,11 +24,22 @@ import { compareGolden, GOLDEN_CONTEXT, goldenBytes, goldenCases } from './golde
 
 const OCSF_PKG = packagePath('.cache', 'ocsf-json-schema-1.2.0');
 const HELPER = packagePath('test', 'helpers', 'ocsf-schema.py');
-const CLASS_NAMES: Readonly<Record<number, string>> = { 1001: 'file_activity', 1007: 'process_activity', 4001: 'network_activity', 6002: 'application_lifecycle' };
-const PROFILE_SETS = [['host'], ['host', 'security_control'], ['container', 'host'], ['container', 'host', 'security_control']];
+const CLASS_NAMES: Readonly<Record<number, string>> = {
+  1001: 'file_activity',
+  1007: 'process_activity',
+  4001: 'network_activity',
+  6002: 'application_lifecycle',
+};
+const PROFILE_SETS = [
+  ['host'],
+  ['host', 'security_control'],
+  ['container', 'host'],
+  ['container', 'host', 'security_control'],
+];
 
 function unavailable(): string | false {
-  if (!fs.existsSync(path.join(OCSF_PKG, '.complete'))) return `OCSF schema package missing at ${OCSF_PKG} (run: bash scripts/setup.sh test; it needs PyPI)`;
+  if (!fs.existsSync(path.join(OCSF_PKG, '.complete')))
+    return `OCSF schema package missing at ${OCSF_PKG} (run: bash scripts/setup.sh test; it needs PyPI)`;
   if (spawnSync('python3', ['--version']).status !== 0) return 'python3 is not installed';
   return false;
 }
@@ -55,8 +66,16 @@ let loaded: Loaded | undefined;
 /** Generate (once) every class × profile-set schema for every version. */
 function schemas(): Loaded {
   if (loaded !== undefined) return loaded;
-  const requests = OCSF_VERSIONS.flatMap((version) => Object.values(CLASS_NAMES).flatMap((cls) => PROFILE_SETS.map((profiles) => ({ version, class: cls, profiles }))));
-  const r = spawnSync('python3', [HELPER], { input: JSON.stringify(requests), env: { ...process.env, PYTHONPATH: OCSF_PKG }, encoding: 'utf8', maxBuffer: 512 << 20, timeout: 300_000 });
+  const requests = OCSF_VERSIONS.flatMap((version) =>
+    Object.values(CLASS_NAMES).flatMap((cls) => PROFILE_SETS.map((profiles) => ({ version, class: cls, profiles }))),
+  );
+  const r = spawnSync('python3', [HELPER], {
+    input: JSON.stringify(requests),
+    env: { ...process.env, PYTHONPATH: OCSF_PKG },
+    encoding: 'utf8',
+    maxBuffer: 512 << 20,
+    timeout: 300_000,
+  });
   assert.equal(r.status, 0, `ocsf-schema.py failed: ${r.stderr}`);
   const generated = JSON.parse(r.stdout) as Record<string, Record<string, unknown>>;
   const validators = new Map<string, ValidateFunction>();
@@ -71,25 +90,42 @@ function schemas(): Loaded {
     return v;
   };
   const exports = new Map<string, Export>();
-  for (const v of OCSF_VERSIONS) exports.set(v, JSON.parse(fs.readFileSync(path.join(OCSF_PKG, 'ocsf_json_schema', 'ocsf', `${v}.json`), 'utf8')) as Export);
+  for (const v of OCSF_VERSIONS)
+    exports.set(
+      v,
+      JSON.parse(fs.readFileSync(path.join(OCSF_PKG, 'ocsf_json_schema', 'ocsf', `${v}.json`), 'utf8')) as Export,
+    );
   loaded = { validator, exports };
   return loaded;
 }
 
 /** Every `*_id` enum value with a sibling caption attribute present must carry that value's caption (except Other). */
-function checkCaptions(value: Record<string, unknown>, attributes: Record<string, ExportAttribute>, ex: Export, where: string): void {
+function checkCaptions(
+  value: Record<string, unknown>,
+  attributes: Record<string, ExportAttribute>,
+  ex: Export,
+  where: string,
+): void {
   for (const [name, def] of Object.entries(attributes)) {
     const v = value[name];
     if (v === undefined) continue;
-    if (def.enum !== undefined && def.sibling !== undefined && value[def.sibling] !== undefined && (typeof v === 'number' || typeof v === 'string')) {
+    if (
+      def.enum !== undefined &&
+      def.sibling !== undefined &&
+      value[def.sibling] !== undefined &&
+      (typeof v === 'number' || typeof v === 'string')
+    ) {
       const id = String(v);
       const caption = def.enum[id]?.caption;
-      if (caption !== 'Other' && !id.endsWith('99')) assert.equal(value[def.sibling], caption, `${where}.${def.sibling} is the caption of ${name}=${id}`);
+      if (caption !== 'Other' && !id.endsWith('99'))
+        assert.equal(value[def.sibling], caption, `${where}.${def.sibling} is the caption of ${name}=${id}`);
     }
     if (def.type === 'object_t' && def.object_type !== undefined && typeof v === 'object' && v !== null) {
       const obj = ex.objects[def.object_type];
       const items = Array.isArray(v) ? (v as unknown[]) : [v];
-      if (obj !== undefined) for (const item of items) checkCaptions(item as Record<string, unknown>, obj.attributes, ex, `${where}.${name}`);
+      if (obj !== undefined)
+        for (const item of items)
+          checkCaptions(item as Record<string, unknown>, obj.attributes, ex, `${where}.${name}`);
     }
   }
 }
@@ -105,7 +141,10 @@ function validate(out: Record<string, unknown>, version: OcsfVersion, e: AegisEv
   const key = `${version}/${cls}/${profiles.join(',')}`;
   const validator = validatorFor(key);
   assert.ok(validator !== undefined, `a schema for ${key}`);
-  if (!validator(out)) assert.fail(`${key}: ${JSON.stringify(validator.errors?.slice(0, 5), null, 1)}\n${JSON.stringify(out).slice(0, 1500)}`);
+  if (!validator(out))
+    assert.fail(
+      `${key}: ${JSON.stringify(validator.errors?.slice(0, 5), null, 1)}\n${JSON.stringify(out).slice(0, 1500)}`,
+    );
   // What JSON Schema cannot say.
   const ex = exports.get(version)!;
   const def = ex.classes[cls]!;
@@ -114,8 +153,16 @@ function validate(out: Record<string, unknown>, version: OcsfVersion, e: AegisEv
   assert.equal(out.type_uid, classUid * 100 + (out.activity_id as number), 'type_uid = class_uid * 100 + activity_id');
   assert.equal(out.time, eventTime(e).millis, 'time is the event time in epoch milliseconds');
   assert.equal(out.severity_id, ocsfSeverityId(e), 'severity from common.ocsfSeverityId');
-  if (out.activity_id === 99) assert.ok(typeof out.activity_name === 'string' && out.activity_name !== '', 'Other carries the source activity name');
-  assert.equal(profiles.includes('security_control'), out.action_id !== undefined, 'security_control listed exactly when used');
+  if (out.activity_id === 99)
+    assert.ok(
+      typeof out.activity_name === 'string' && out.activity_name !== '',
+      'Other carries the source activity name',
+    );
+  assert.equal(
+    profiles.includes('security_control'),
+    out.action_id !== undefined,
+    'security_control listed exactly when used',
+  );
   assert.ok(profiles.includes('host'));
   checkCaptions(out, def.attributes, ex, cls);
 }
@@ -127,7 +174,12 @@ test('ocsf golden files: every event type and edge case, byte for byte (1.8.0 an
   for (const version of OCSF_VERSIONS) {
     const f = ocsfFormatter.create({ version }, GOLDEN_CONTEXT);
     for (const { name, event } of cases) {
-      const m = compareGolden(version === '1.8.0' ? 'ocsf' : `ocsf-${version}`, name, 'json', goldenBytes(f.format(event)));
+      const m = compareGolden(
+        version === '1.8.0' ? 'ocsf' : `ocsf-${version}`,
+        name,
+        'json',
+        goldenBytes(f.format(event)),
+      );
       if (m !== undefined) problems.push(m);
     }
   }
@@ -142,11 +194,19 @@ test('every golden case validates against the official OCSF class definitions (1
 });
 
 test('adversarial events validate too, and their strings come back exactly (property)', { skip }, () => {
-  const formatters = OCSF_VERSIONS.map((version) => ({ version, f: ocsfFormatter.create({ version }, GOLDEN_CONTEXT) }));
+  const formatters = OCSF_VERSIONS.map((version) => ({
+    version,
+    f: ocsfFormatter.create({ version }, GOLDEN_CONTEXT),
+  }));
   fc.assert(
     fc.property(adversarialEvent, (e) => {
       for (const { version, f } of formatters) {
-        const out = JSON.parse(f.format(e)) as Record<string, unknown> & { unmapped?: Record<string, unknown>; file?: { path?: string }; actor?: { process?: { name?: string } }; process?: { name?: string } };
+        const out = JSON.parse(f.format(e)) as Record<string, unknown> & {
+          unmapped?: Record<string, unknown>;
+          file?: { path?: string };
+          actor?: { process?: { name?: string } };
+          process?: { name?: string };
+        };
         validate(out, version, e);
         assert.equal((out.unmapped ?? {}).cgroup_path, e.cgroup_path === '' ? '' : e.cgroup_path);
         if (e.type === 'block' && e.path !== undefined && e.path !== '') assert.equal(out.file?.path, e.path);
@@ -173,7 +233,9 @@ test('the validator rejects what OCSF forbids (so a pass means something)', { sk
 
 test('ocsf is registered; version option; metadata.product from the context', () => {
   const f = createFormatter({ type: 'ocsf', version: '1.1.0' }, GOLDEN_CONTEXT);
-  const out = JSON.parse(f.format(cases[0]!.event)) as { metadata: { version: string; product: Record<string, string> } };
+  const out = JSON.parse(f.format(cases[0]!.event)) as {
+    metadata: { version: string; product: Record<string, string> };
+  };
   assert.equal(out.metadata.version, '1.1.0');
   assert.deepEqual(out.metadata.product, { name: 'aegisbpf', vendor_name: 'aegisbpf', version: '1.2.3' });
   assert.deepEqual(f.schema, { name: 'ocsf', version: '1.1.0' });

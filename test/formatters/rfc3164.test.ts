@@ -23,8 +23,14 @@ function check(out: string, event: AegisEvent, options: Rfc3164Options = {}): vo
   const m = parseRfc3164(out);
   assert.equal(m.pri, (options.facility === undefined ? 16 : Number(options.facility)) * 8 + syslogSeverity(event));
   const d = new Date(Date.parse(event.ts));
-  assert.equal(m.timestamp, `${d.toUTCString().slice(8, 11)} ${String(d.getUTCDate()).padStart(2, ' ')} ${d.toISOString().slice(11, 19)}`);
-  assert.equal(m.hostname, expectedHeader(options.hostname ?? (event.host === '' ? CTX.hostname : event.host), 255) ?? '-');
+  assert.equal(
+    m.timestamp,
+    `${d.toUTCString().slice(8, 11)} ${String(d.getUTCDate()).padStart(2, ' ')} ${d.toISOString().slice(11, 19)}`,
+  );
+  assert.equal(
+    m.hostname,
+    expectedHeader(options.hostname ?? (event.host === '' ? CTX.hostname : event.host), 255) ?? '-',
+  );
   assert.equal(m.tag, options.app_name ?? 'aegisbpf');
   assert.equal(m.pid, String(event.pid));
   assert.ok(!m.msg.includes('\n'), 'one message is one line');
@@ -37,7 +43,15 @@ test('rfc3164 golden files: every event type and edge case, byte for byte', () =
     const m = compareGolden('rfc3164', name, 'txt', fmt()(event));
     if (m !== undefined) problems.push(m);
   }
-  const edge = compareGolden('rfc3164', 'options-tag-hostile-day-padding', 'txt', fmt({ app_name: 'my app/edr:x', hostname: 'relay 7', facility: 4 })({ ...ev('exec-minimal'), ts: '2026-11-01T01:02:03.000004Z' }));
+  const edge = compareGolden(
+    'rfc3164',
+    'options-tag-hostile-day-padding',
+    'txt',
+    fmt({ app_name: 'my app/edr:x', hostname: 'relay 7', facility: 4 })({
+      ...ev('exec-minimal'),
+      ts: '2026-11-01T01:02:03.000004Z',
+    }),
+  );
   if (edge !== undefined) problems.push(edge);
   const cefCase = compareGolden('rfc3164', 'options-msg-cef', 'txt', fmt({ msg: 'cef' })(ev('block-kill-adversarial')));
   if (cefCase !== undefined) problems.push(cefCase);
@@ -50,7 +64,7 @@ test('every output has the RFC 3164 shape and the MSG carries exactly the event'
   assert.match(padded, /^<\d+>Nov {2}1 01:02:03 /, 'day < 10 is space-padded');
 });
 
-test('msg: cef puts the cef format\'s line in MSG, after the TAG', () => {
+test("msg: cef puts the cef format's line in MSG, after the TAG", () => {
   const e = ev('block-kill-adversarial');
   const m = parseRfc3164(fmt({ msg: 'cef' })(e));
   assert.equal(m.msg, createFormatter('cef', CTX).format(e));
@@ -65,7 +79,24 @@ test('TAG is alphanumeric (plus _ . -), at most 32 characters', () => {
 });
 
 test('property: adversarial field values never break the header, and the JSON MSG gives them back', () => {
-  const unit = fc.constantFrom('|', '=', '\\', ']', '"', '\r', '\n', '\t', '\u0000', 'ü', '☃', '\ud800', ' ', ':', '[', 'a');
+  const unit = fc.constantFrom(
+    '|',
+    '=',
+    '\\',
+    ']',
+    '"',
+    '\r',
+    '\n',
+    '\t',
+    '\u0000',
+    'ü',
+    '☃',
+    '\ud800',
+    ' ',
+    ':',
+    '[',
+    'a',
+  );
   const s = fc.string({ unit, maxLength: 30 });
   fc.assert(
     fc.property(s, s, s, (host, comm, p) => {
@@ -79,5 +110,8 @@ test('property: adversarial field values never break the header, and the JSON MS
 
 test('rfc3164 is registered', () => {
   assert.ok(formatterNames().includes('rfc3164'));
-  assert.match(createFormatter({ type: 'rfc3164', facility: 'auth' }, CTX).format(ev('exec-minimal')), /^<37>Nov 21 10:30:00 web-1 aegisbpf\[4242\]: \{/);
+  assert.match(
+    createFormatter({ type: 'rfc3164', facility: 'auth' }, CTX).format(ev('exec-minimal')),
+    /^<37>Nov 21 10:30:00 web-1 aegisbpf\[4242\]: \{/,
+  );
 });

@@ -16,7 +16,9 @@ export function expectedHeader(value: string | undefined, max: number): string |
 
 /** SD values on the wire: at most 16 KiB of UTF-8 (cut at a character); lone surrogates, NUL, CR, LF → U+FFFD. */
 export function expectedSdValue(value: unknown): string {
-  let text = ((typeof value === 'string' ? value : String(value)) as unknown as { toWellFormed(): string }).toWellFormed();
+  let text = (
+    (typeof value === 'string' ? value : String(value)) as unknown as { toWellFormed(): string }
+  ).toWellFormed();
   const bytes = Buffer.from(text, 'utf8');
   if (bytes.length > 16 * 1024) {
     let cut = 16 * 1024;
@@ -27,8 +29,27 @@ export function expectedSdValue(value: unknown): string {
 }
 
 export const SUMMARY_FIELDS = [
-  'type', 'action', 'mode', 'policy', 'pid', 'ppid', 'uid', 'exec_id', 'parent_exec_id', 'comm', 'exe', 'path',
-  'family', 'protocol', 'remote_ip', 'remote_port', 'status', 'exit_code', 'signal', 'container_id', 'event_id',
+  'type',
+  'action',
+  'mode',
+  'policy',
+  'pid',
+  'ppid',
+  'uid',
+  'exec_id',
+  'parent_exec_id',
+  'comm',
+  'exe',
+  'path',
+  'family',
+  'protocol',
+  'remote_ip',
+  'remote_port',
+  'status',
+  'exit_code',
+  'signal',
+  'container_id',
+  'event_id',
 ] as const;
 
 /** The SD params expected for `fields` (those present in the event), in order. */

@@ -8,8 +8,38 @@ import fc from 'fast-check';
 import type { Action, AegisEvent } from '../../src/event/types';
 
 export const NASTY_UNITS = [
-  '|', '=', '\\', ']', '"', '\r', '\n', '\t', '\u0000', ' ', ' ', 'a', 'Z', '0', '/', 'ü', '☃', '\ud83d\ude00',
-  '\ud800', '\udfff', '\u2028', '\u001b', '\u007f', '\u0085', '^', '\u00a6', 'CEF:0|', ' cs1=', 'x=', 'LEEF:2.0|', '%', '#',
+  '|',
+  '=',
+  '\\',
+  ']',
+  '"',
+  '\r',
+  '\n',
+  '\t',
+  '\u0000',
+  ' ',
+  ' ',
+  'a',
+  'Z',
+  '0',
+  '/',
+  'ü',
+  '☃',
+  '\ud83d\ude00',
+  '\ud800',
+  '\udfff',
+  '\u2028',
+  '\u001b',
+  '\u007f',
+  '\u0085',
+  '^',
+  '\u00a6',
+  'CEF:0|',
+  ' cs1=',
+  'x=',
+  'LEEF:2.0|',
+  '%',
+  '#',
 ];
 
 /** An adversarial string of up to `maxUnits` units (a unit may be several characters). */
@@ -25,7 +55,12 @@ function codePoints(s: string, n: number): string {
 /** A path: usually short, sometimes beyond 4 KiB with adversarial characters at both ends. */
 export const nastyPath: fc.Arbitrary<string> = fc.oneof(
   { weight: 6, arbitrary: nasty(40).map((s) => '/' + s) },
-  { weight: 1, arbitrary: fc.tuple(nasty(15), nasty(15), fc.integer({ min: 4000, max: 4400 })).map(([a, b, n]) => `/${a}/${'d'.repeat(n)}/${b}`) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .tuple(nasty(15), nasty(15), fc.integer({ min: 4000, max: 4400 }))
+      .map(([a, b, n]) => `/${a}/${'d'.repeat(n)}/${b}`),
+  },
 );
 
 const ACTIONS: readonly Action[] = ['AUDIT', 'BLOCK', 'TERM', 'KILL', 'INT'];
@@ -69,7 +104,10 @@ export const adversarialEvent: fc.Arbitrary<AegisEvent> = fc
     dev: fc.integer({ min: 0, max: 2 ** 32 - 1 }), // the kernel encoding is a u32 (event schema maximum)
     openFlags: opt(fc.integer({ min: 0, max: 4294967295 })),
     family: fc.constantFrom('ipv4' as const, 'ipv6' as const),
-    protocol: fc.oneof(fc.constantFrom('tcp', 'udp', '132'), nasty(4).map((s) => codePoints(s, 16))),
+    protocol: fc.oneof(
+      fc.constantFrom('tcp', 'udp', '132'),
+      nasty(4).map((s) => codePoints(s, 16)),
+    ),
     direction: opt(fc.constantFrom('egress' as const, 'ingress' as const)),
     oddIp: fc.boolean(),
     remote4: ip4,
@@ -89,11 +127,31 @@ export const adversarialEvent: fc.Arbitrary<AegisEvent> = fc
     const ts = `${d.slice(0, 23)}${String(r.micros).padStart(3, '0')}Z`;
     const execId = `${r.pid}:${r.startTime}`;
     const base = {
-      ts, host: r.host, pid: r.pid, ppid: r.ppid, start_time: r.startTime, exec_id: execId, trace_id: execId,
-      cgid: r.cgid, cgroup_path: r.cgroupPath, comm: r.comm, uid: r.uid, gid: r.gid, exe: r.exe, args: r.args,
-      args_truncated: r.argsTruncated, parent_comm: r.parentComm, parent_exe: r.parentExe, container_id: r.containerId,
-      sensor: r.sensor, hook: r.hook, mode: r.mode, event_id: r.eventId, labels: r.labels,
-      parent_start_time: r.ppid === 0 ? undefined : 1000, parent_exec_id: r.ppid === 0 ? undefined : `${r.ppid}:1000`,
+      ts,
+      host: r.host,
+      pid: r.pid,
+      ppid: r.ppid,
+      start_time: r.startTime,
+      exec_id: execId,
+      trace_id: execId,
+      cgid: r.cgid,
+      cgroup_path: r.cgroupPath,
+      comm: r.comm,
+      uid: r.uid,
+      gid: r.gid,
+      exe: r.exe,
+      args: r.args,
+      args_truncated: r.argsTruncated,
+      parent_comm: r.parentComm,
+      parent_exe: r.parentExe,
+      container_id: r.containerId,
+      sensor: r.sensor,
+      hook: r.hook,
+      mode: r.mode,
+      event_id: r.eventId,
+      labels: r.labels,
+      parent_start_time: r.ppid === 0 ? undefined : 1000,
+      parent_exec_id: r.ppid === 0 ? undefined : `${r.ppid}:1000`,
     };
     let e: Record<string, unknown>;
     switch (r.type) {
@@ -104,14 +162,32 @@ export const adversarialEvent: fc.Arbitrary<AegisEvent> = fc
         e = { ...base, type: 'exit', exit_code: r.exitCode, signal: r.signal, duration_ns: r.durationNs };
         break;
       case 'block':
-        e = { ...base, type: 'block', path: r.path, resolved_path: r.resolvedPath, ino: r.ino, dev: r.dev, action: r.action, open_flags: r.openFlags, policy: r.policy };
+        e = {
+          ...base,
+          type: 'block',
+          path: r.path,
+          resolved_path: r.resolvedPath,
+          ino: r.ino,
+          dev: r.dev,
+          action: r.action,
+          open_flags: r.openFlags,
+          policy: r.policy,
+        };
         break;
       case 'connect': {
         const v6 = r.family === 'ipv6';
         e = {
-          ...base, type: 'connect', family: r.family, protocol: r.protocol, direction: r.direction,
-          remote_ip: r.oddIp ? codePoints(r.status, 64) : v6 ? r.remote6 : r.remote4, remote_port: r.remotePort,
-          local_ip: v6 ? r.local6 : r.local4, local_port: r.localPort, action: r.optionalAction, policy: r.policy,
+          ...base,
+          type: 'connect',
+          family: r.family,
+          protocol: r.protocol,
+          direction: r.direction,
+          remote_ip: r.oddIp ? codePoints(r.status, 64) : v6 ? r.remote6 : r.remote4,
+          remote_port: r.remotePort,
+          local_ip: v6 ? r.local6 : r.local4,
+          local_port: r.localPort,
+          action: r.optionalAction,
+          policy: r.policy,
         };
         break;
       }

@@ -37,7 +37,10 @@ export function parseLogs(stderr: string): Record<string, unknown>[] {
     .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
-export function runCli(args: readonly string[], options: { input?: string; env?: NodeJS.ProcessEnv; cwd?: string } = {}): CliResult {
+export function runCli(
+  args: readonly string[],
+  options: { input?: string; env?: NodeJS.ProcessEnv; cwd?: string } = {},
+): CliResult {
   const r = spawnSync(process.execPath, [BIN, ...args], {
     input: options.input,
     env: { ...process.env, ...daemonEnv(options.env) },
@@ -45,14 +48,23 @@ export function runCli(args: readonly string[], options: { input?: string; env?:
     encoding: 'utf8',
     maxBuffer: 512 * 1024 * 1024,
   });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr, get logs() { return parseLogs(r.stderr); } };
+  return {
+    code: r.status,
+    stdout: r.stdout,
+    stderr: r.stderr,
+    get logs() {
+      return parseLogs(r.stderr);
+    },
+  };
 }
 
 export function spawnCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): ChildProcessWithoutNullStreams {
   return spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...daemonEnv(env) }, cwd: packagePath() });
 }
 
-export function waitExit(child: ChildProcessWithoutNullStreams): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function waitExit(
+  child: ChildProcessWithoutNullStreams,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
@@ -61,10 +73,17 @@ export function waitExit(child: ChildProcessWithoutNullStreams): Promise<{ code:
 }
 
 /** Resolve when `predicate` holds on the child's accumulated stderr (its JSON logs). */
-export function waitForLog(child: ChildProcessWithoutNullStreams, predicate: (line: Record<string, unknown>) => boolean, timeoutMillis = 15_000): Promise<void> {
+export function waitForLog(
+  child: ChildProcessWithoutNullStreams,
+  predicate: (line: Record<string, unknown>) => boolean,
+  timeoutMillis = 15_000,
+): Promise<void> {
   return new Promise((resolve, reject) => {
     let buf = '';
-    const timer = setTimeout(() => reject(new Error(`log line not seen within ${timeoutMillis} ms; stderr so far:\n${buf}`)), timeoutMillis);
+    const timer = setTimeout(
+      () => reject(new Error(`log line not seen within ${timeoutMillis} ms; stderr so far:\n${buf}`)),
+      timeoutMillis,
+    );
     child.stderr.on('data', (d: Buffer) => {
       buf += d.toString('utf8');
       for (const line of buf.split('\n')) {

@@ -21,7 +21,11 @@ export interface TestDaemon {
   exited(): Promise<{ code: number | null; stderr: string }>;
 }
 
-export function httpGet(port: number, urlPath: string, method = 'GET'): Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }> {
+export function httpGet(
+  port: number,
+  urlPath: string,
+  method = 'GET',
+): Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }> {
   return new Promise((resolve, reject) => {
     const req = http.request({ host: '127.0.0.1', port, path: urlPath, method, timeout: 10_000 }, (res) => {
       let body = '';
@@ -35,7 +39,12 @@ export function httpGet(port: number, urlPath: string, method = 'GET'): Promise<
   });
 }
 
-export async function startDaemon(dir: string, configYaml: string, env: NodeJS.ProcessEnv = {}, extraArgs: readonly string[] = []): Promise<TestDaemon> {
+export async function startDaemon(
+  dir: string,
+  configYaml: string,
+  env: NodeJS.ProcessEnv = {},
+  extraArgs: readonly string[] = [],
+): Promise<TestDaemon> {
   const cfg = path.join(dir, `daemon-${Date.now()}-${Math.random().toString(16).slice(2)}.yml`);
   fs.writeFileSync(cfg, configYaml);
   const socket = path.join(dir, `ctl-${Math.random().toString(16).slice(2, 8)}.sock`);
@@ -90,7 +99,8 @@ export function samples(text: string, name: string): { labels: Record<string, st
     const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$/.exec(line);
     if (m === null || m[1] !== name) continue;
     const labels: Record<string, string> = {};
-    for (const l of (m[3] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[l[1] as string] = (l[2] as string).replace(/\\n/g, '\n').replace(/\\"/g, '"').replace(/\\\\/g, '\\');
+    for (const l of (m[3] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g))
+      labels[l[1] as string] = (l[2] as string).replace(/\\n/g, '\n').replace(/\\"/g, '"').replace(/\\\\/g, '\\');
     out.push({ labels, value: Number(m[4]) });
   }
   return out;

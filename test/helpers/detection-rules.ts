@@ -55,7 +55,10 @@ export function loadKibanaRules(): { file: string; rule: KibanaRule }[] {
     .readdirSync(dir)
     .filter((f) => f.endsWith('.json'))
     .sort()
-    .map((f) => ({ file: f.replace(/\.json$/, ''), rule: JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as KibanaRule }));
+    .map((f) => ({
+      file: f.replace(/\.json$/, ''),
+      rule: JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as KibanaRule,
+    }));
 }
 
 export interface Sample {
@@ -66,7 +69,9 @@ export interface Sample {
 }
 
 export function loadSamples(ruleFile: string): Sample[] {
-  return (JSON.parse(fs.readFileSync(path.join(RULES_DIR, 'samples', `${ruleFile}.json`), 'utf8')) as { samples: Sample[] }).samples;
+  return (
+    JSON.parse(fs.readFileSync(path.join(RULES_DIR, 'samples', `${ruleFile}.json`), 'utf8')) as { samples: Sample[] }
+  ).samples;
 }
 
 /** The TOML file name elastic/detection-rules would use: `<first tactic>_<name>.toml`. */
@@ -78,16 +83,37 @@ export function tomlFileName(file: string, rule: KibanaRule): string {
 // TOML basic strings: escape backslash, quote and control characters. Multi-line values use ''' literals when
 // they contain no ''' (the detection-rules convention for queries and descriptions).
 const basic = (s: string): string =>
-  '"' + s.replace(/[\\"\u0000-\u001f\u007f]/g, (c) => (c === '\\' ? '\\\\' : c === '"' ? '\\"' : c === '\n' ? '\\n' : c === '\t' ? '\\t' : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)) + '"';
+  '"' +
+  s.replace(/[\\"\u0000-\u001f\u007f]/g, (c) =>
+    c === '\\'
+      ? '\\\\'
+      : c === '"'
+        ? '\\"'
+        : c === '\n'
+          ? '\\n'
+          : c === '\t'
+            ? '\\t'
+            : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  ) +
+  '"';
 const literalBlock = (s: string): string => {
   if (s.includes("'''") || /[\u0000-\u0008\u000b-\u001f\u007f]/.test(s)) return basic(s);
   return `'''\n${s}'''`;
 };
 const array = (xs: readonly string[]): string => (xs.length === 0 ? '[]' : `[${xs.map(basic).join(', ')}]`);
 
-export function kibanaRuleToToml(rule: KibanaRule, dates: { readonly created: string; readonly updated: string }): string {
+export function kibanaRuleToToml(
+  rule: KibanaRule,
+  dates: { readonly created: string; readonly updated: string },
+): string {
   const lines: string[] = [];
-  lines.push('[metadata]', `creation_date = ${basic(dates.created)}`, 'maturity = "production"', `updated_date = ${basic(dates.updated)}`, '');
+  lines.push(
+    '[metadata]',
+    `creation_date = ${basic(dates.created)}`,
+    'maturity = "production"',
+    `updated_date = ${basic(dates.updated)}`,
+    '',
+  );
   lines.push('[rule]');
   lines.push(`author = ${array(rule.author)}`);
   lines.push(`description = ${literalBlock(rule.description)}`);
@@ -112,13 +138,28 @@ export function kibanaRuleToToml(rule: KibanaRule, dates: { readonly created: st
   for (const t of rule.threat) {
     lines.push('', '[[rule.threat]]', `framework = ${basic(t.framework)}`);
     for (const tech of t.technique) {
-      lines.push('[[rule.threat.technique]]', `id = ${basic(tech.id)}`, `name = ${basic(tech.name)}`, `reference = ${basic(tech.reference)}`);
+      lines.push(
+        '[[rule.threat.technique]]',
+        `id = ${basic(tech.id)}`,
+        `name = ${basic(tech.name)}`,
+        `reference = ${basic(tech.reference)}`,
+      );
       for (const sub of tech.subtechnique ?? []) {
-        lines.push('[[rule.threat.technique.subtechnique]]', `id = ${basic(sub.id)}`, `name = ${basic(sub.name)}`, `reference = ${basic(sub.reference)}`);
+        lines.push(
+          '[[rule.threat.technique.subtechnique]]',
+          `id = ${basic(sub.id)}`,
+          `name = ${basic(sub.name)}`,
+          `reference = ${basic(sub.reference)}`,
+        );
       }
       lines.push('');
     }
-    lines.push('[rule.threat.tactic]', `id = ${basic(t.tactic.id)}`, `name = ${basic(t.tactic.name)}`, `reference = ${basic(t.tactic.reference)}`);
+    lines.push(
+      '[rule.threat.tactic]',
+      `id = ${basic(t.tactic.id)}`,
+      `name = ${basic(t.tactic.name)}`,
+      `reference = ${basic(t.tactic.reference)}`,
+    );
   }
   return lines.join('\n') + '\n';
 }

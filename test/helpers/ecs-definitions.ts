@@ -32,13 +32,16 @@ export function allowedValues(name: string): string[] {
 
 /** event.type values ECS expects with an event.category value. */
 export function expectedTypesFor(category: string): string[] {
-  return [...(ecsField('event.category')?.allowed_values?.find((v) => v.name === category)?.expected_event_types ?? [])];
+  return [
+    ...(ecsField('event.category')?.allowed_values?.find((v) => v.name === category)?.expected_event_types ?? []),
+  ];
 }
 
 /** Flatten a nested document into dotted leaf paths (arrays of scalars are leaves). */
 export function flatten(doc: unknown, prefix = '', out: Map<string, unknown> = new Map()): Map<string, unknown> {
   if (doc !== null && typeof doc === 'object' && !Array.isArray(doc)) {
-    for (const [k, v] of Object.entries(doc as Record<string, unknown>)) flatten(v, prefix === '' ? k : `${prefix}.${k}`, out);
+    for (const [k, v] of Object.entries(doc as Record<string, unknown>))
+      flatten(v, prefix === '' ? k : `${prefix}.${k}`, out);
   } else {
     out.set(prefix, doc);
   }
@@ -53,7 +56,8 @@ export function checkEcsValue(name: string, value: unknown): string[] {
   if (def === undefined) return [`${name}: not an ECS ${ECS_DEFINITIONS_VERSION} field`];
   const problems: string[] = [];
   const isArrayField = def.normalize.includes('array');
-  if (Array.isArray(value) && !isArrayField) problems.push(`${name}: an array, but ECS does not normalize it to an array`);
+  if (Array.isArray(value) && !isArrayField)
+    problems.push(`${name}: an array, but ECS does not normalize it to an array`);
   const values = Array.isArray(value) ? (value as unknown[]) : [value];
   for (const v of values) {
     switch (def.type) {
@@ -65,13 +69,16 @@ export function checkEcsValue(name: string, value: unknown): string[] {
         if (typeof v !== 'string') problems.push(`${name}: ${def.type} wants a string, got ${typeof v}`);
         break;
       case 'long':
-        if (typeof v !== 'number' || !Number.isSafeInteger(v)) problems.push(`${name}: long wants an integer, got ${JSON.stringify(v)}`);
+        if (typeof v !== 'number' || !Number.isSafeInteger(v))
+          problems.push(`${name}: long wants an integer, got ${JSON.stringify(v)}`);
         break;
       case 'date':
-        if (typeof v !== 'string' || !DATE.test(v)) problems.push(`${name}: date wants an ISO 8601 string, got ${JSON.stringify(v)}`);
+        if (typeof v !== 'string' || !DATE.test(v))
+          problems.push(`${name}: date wants an ISO 8601 string, got ${JSON.stringify(v)}`);
         break;
       case 'ip':
-        if (typeof v !== 'string' || net.isIP(v) === 0) problems.push(`${name}: ip wants an IPv4/IPv6 address, got ${JSON.stringify(v)}`);
+        if (typeof v !== 'string' || net.isIP(v) === 0)
+          problems.push(`${name}: ip wants an IPv4/IPv6 address, got ${JSON.stringify(v)}`);
         break;
       case 'boolean':
         if (typeof v !== 'boolean') problems.push(`${name}: boolean wants true/false`);
@@ -80,7 +87,8 @@ export function checkEcsValue(name: string, value: unknown): string[] {
         problems.push(`${name}: type ${def.type} not handled by this check`);
     }
     const allowed = allowedValues(name);
-    if (allowed.length > 0 && typeof v === 'string' && !allowed.includes(v)) problems.push(`${name}: '${v}' is not an allowed value (${allowed.join(', ')})`);
+    if (allowed.length > 0 && typeof v === 'string' && !allowed.includes(v))
+      problems.push(`${name}: '${v}' is not an allowed value (${allowed.join(', ')})`);
   }
   return problems;
 }

@@ -7,7 +7,11 @@ export interface FieldMapping {
 }
 
 /** Flatten `properties` into `a.b.c` → mapping (objects without a type are descended into; multi-fields ignored). */
-export function flattenProperties(properties: JsonObject | undefined, prefix = '', out = new Map<string, FieldMapping>()): Map<string, FieldMapping> {
+export function flattenProperties(
+  properties: JsonObject | undefined,
+  prefix = '',
+  out = new Map<string, FieldMapping>(),
+): Map<string, FieldMapping> {
   for (const [name, raw] of Object.entries(properties ?? {})) {
     const m = raw as JsonObject;
     const full = prefix === '' ? name : `${prefix}.${name}`;
@@ -25,10 +29,12 @@ export function effectiveMappings(content: ElasticContent, indexTemplate: string
   for (const name of (tpl.body.composed_of as string[] | undefined) ?? []) {
     const c = content.componentTemplates.find((x) => x.name === name);
     if (c === undefined) throw new Error(`${indexTemplate} is composed of missing ${name}`);
-    const props = ((c.body.template as JsonObject | undefined)?.mappings as JsonObject | undefined)?.properties as JsonObject | undefined;
+    const props = ((c.body.template as JsonObject | undefined)?.mappings as JsonObject | undefined)?.properties as
+      JsonObject | undefined;
     for (const [k, v] of flattenProperties(props)) out.set(k, v);
   }
-  const own = ((tpl.body.template as JsonObject | undefined)?.mappings as JsonObject | undefined)?.properties as JsonObject | undefined;
+  const own = ((tpl.body.template as JsonObject | undefined)?.mappings as JsonObject | undefined)?.properties as
+    JsonObject | undefined;
   for (const [k, v] of flattenProperties(own)) out.set(k, v);
   return out;
 }

@@ -6,8 +6,35 @@ import fc from 'fast-check';
 import type { AegisEvent } from '../../src/event/types';
 import { ACTIONS } from '../../src/event/types';
 
-const nasty = fc.string({ unit: fc.constantFrom('a', 'b', '/', '_', ' ', '"', '\\', '\n', '\r', '\t', '\u0000', 'ü', '☃', '\ud83d\ude00', '\u2028', '{', '}', '%', '.'), maxLength: 24 });
-const path = fc.oneof(fc.constant('/etc/shadow'), fc.constant(''), nasty.map((s) => `/tmp/${s}`));
+const nasty = fc.string({
+  unit: fc.constantFrom(
+    'a',
+    'b',
+    '/',
+    '_',
+    ' ',
+    '"',
+    '\\',
+    '\n',
+    '\r',
+    '\t',
+    '\u0000',
+    'ü',
+    '☃',
+    '\ud83d\ude00',
+    '\u2028',
+    '{',
+    '}',
+    '%',
+    '.',
+  ),
+  maxLength: 24,
+});
+const path = fc.oneof(
+  fc.constant('/etc/shadow'),
+  fc.constant(''),
+  nasty.map((s) => `/tmp/${s}`),
+);
 const maybe = <T>(arb: fc.Arbitrary<T>): fc.Arbitrary<T | undefined> => fc.option(arb, { nil: undefined });
 const ts = fc.integer({ min: 0, max: 999_999 }).map((us) => `2026-11-21T10:30:00.${String(us).padStart(6, '0')}Z`);
 const ip4 = fc.tuple(fc.nat(255), fc.nat(255), fc.nat(255), fc.nat(255)).map((p) => p.join('.'));
@@ -42,7 +69,12 @@ const base = fc.record({
 
 const specific = fc.oneof(
   fc.record({ type: fc.constant('exec' as const) }),
-  fc.record({ type: fc.constant('exit' as const), exit_code: fc.integer({ min: 0, max: 255 }), signal: maybe(fc.integer({ min: 1, max: 64 })), duration_ns: maybe(fc.integer({ min: 0, max: 2 ** 50 })) }),
+  fc.record({
+    type: fc.constant('exit' as const),
+    exit_code: fc.integer({ min: 0, max: 255 }),
+    signal: maybe(fc.integer({ min: 1, max: 64 })),
+    duration_ns: maybe(fc.integer({ min: 0, max: 2 ** 50 })),
+  }),
   fc.record({
     type: fc.constant('block' as const),
     ino: fc.integer({ min: 0, max: 2 ** 50 }),
@@ -67,7 +99,17 @@ const specific = fc.oneof(
   }),
   fc.record({
     type: fc.constant('sensor' as const),
-    status: fc.constantFrom('started', 'stopped', 'degraded', 'drops', 'error', 'policy_applied', 'policy_rolled_back', 'maps_full', 'x_y_z'),
+    status: fc.constantFrom(
+      'started',
+      'stopped',
+      'degraded',
+      'drops',
+      'error',
+      'policy_applied',
+      'policy_rolled_back',
+      'maps_full',
+      'x_y_z',
+    ),
     message: maybe(nasty),
     policy: maybe(fc.constantFrom('prod', 'p2')),
   }),

@@ -17,8 +17,42 @@ export function prng(seed: number): () => number {
   };
 }
 
-const NASTY = ['|', '=', '\\', ']', '"', '\r', '\n', '\t', '\u0000', '\u001b[31m', 'ü', '☃', '\ud83d\ude00', '<', '>', '&', "'", '%', '$', '{', '}', 'CEF:0|', ' cs1=', '\u2028'];
-const PATHS = ['/etc/shadow', '/etc/passwd', '/tmp/x', '/var/log/auth.log', '/usr/bin/curl', '/home/alice/.ssh/id_rsa', '/proc/self/mem', '/dev/shm/payload'];
+const NASTY = [
+  '|',
+  '=',
+  '\\',
+  ']',
+  '"',
+  '\r',
+  '\n',
+  '\t',
+  '\u0000',
+  '\u001b[31m',
+  'ü',
+  '☃',
+  '\ud83d\ude00',
+  '<',
+  '>',
+  '&',
+  "'",
+  '%',
+  '$',
+  '{',
+  '}',
+  'CEF:0|',
+  ' cs1=',
+  '\u2028',
+];
+const PATHS = [
+  '/etc/shadow',
+  '/etc/passwd',
+  '/tmp/x',
+  '/var/log/auth.log',
+  '/usr/bin/curl',
+  '/home/alice/.ssh/id_rsa',
+  '/proc/self/mem',
+  '/dev/shm/payload',
+];
 const COMMS = ['bash', 'curl', 'nginx', 'python3', 'sshd', 'cron', 'java', 'node'];
 const ACTIONS = ['AUDIT', 'BLOCK', 'TERM', 'KILL', 'INT'] as const;
 
@@ -59,10 +93,23 @@ export function makeEventFactory(options: GenerateOptions = {}): (i: number) => 
     const parentStart = 500_000_000 + ppid;
     const comm = text(pick(COMMS)).slice(0, 15);
     const base = {
-      ts, host, pid, ppid, start_time: startTime, exec_id: `${pid}:${startTime}`, trace_id: `${pid}:${startTime}`,
-      parent_start_time: parentStart, parent_exec_id: `${ppid}:${parentStart}`, parent_trace_id: `${ppid}:${parentStart}`,
-      cgid: 4000 + (i % 7), cgroup_path: text(`/system.slice/svc-${i % 7}.service`), comm,
-      uid: i % 3 === 0 ? 0 : 1000, gid: i % 3 === 0 ? 0 : 1000, exe: text(`/usr/bin/${pick(COMMS)}`), sensor: 'tracepoint',
+      ts,
+      host,
+      pid,
+      ppid,
+      start_time: startTime,
+      exec_id: `${pid}:${startTime}`,
+      trace_id: `${pid}:${startTime}`,
+      parent_start_time: parentStart,
+      parent_exec_id: `${ppid}:${parentStart}`,
+      parent_trace_id: `${ppid}:${parentStart}`,
+      cgid: 4000 + (i % 7),
+      cgroup_path: text(`/system.slice/svc-${i % 7}.service`),
+      comm,
+      uid: i % 3 === 0 ? 0 : 1000,
+      gid: i % 3 === 0 ? 0 : 1000,
+      exe: text(`/usr/bin/${pick(COMMS)}`),
+      sensor: 'tracepoint',
     };
     const kind = i % 10;
     if (kind < 4) return { ...base, type: 'exec', args: [text(pick(COMMS)), text('-c'), text(`echo ${i}`)] };
@@ -70,13 +117,28 @@ export function makeEventFactory(options: GenerateOptions = {}): (i: number) => 
     if (kind < 9) {
       const action = pick(ACTIONS);
       return {
-        ...base, type: 'block', path: text(pick(PATHS)), ino: 100_000 + i, dev: 2049, action, open_flags: 0,
-        policy: `rule-${i % 5}`, mode: action === 'AUDIT' ? 'audit' : 'enforce', hook: 'sys_exit_openat',
+        ...base,
+        type: 'block',
+        path: text(pick(PATHS)),
+        ino: 100_000 + i,
+        dev: 2049,
+        action,
+        open_flags: 0,
+        policy: `rule-${i % 5}`,
+        mode: action === 'AUDIT' ? 'audit' : 'enforce',
+        hook: 'sys_exit_openat',
       };
     }
     return {
-      ...base, type: 'connect', family: 'ipv4', protocol: 'tcp', direction: 'egress', remote_ip: `10.0.${i % 256}.${(i >> 8) % 256}`,
-      remote_port: 1 + (i % 65535), local_port: 40000 + (i % 20000), hook: 'cgroup/connect4',
+      ...base,
+      type: 'connect',
+      family: 'ipv4',
+      protocol: 'tcp',
+      direction: 'egress',
+      remote_ip: `10.0.${i % 256}.${(i >> 8) % 256}`,
+      remote_port: 1 + (i % 65535),
+      local_port: 40000 + (i % 20000),
+      hook: 'cgroup/connect4',
     };
   };
 }

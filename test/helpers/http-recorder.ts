@@ -53,12 +53,27 @@ export async function startRecorder(options: RecorderOptions = {}): Promise<Reco
       const raw = Buffer.concat(chunks);
       let body = raw;
       if (req.headers['content-encoding'] === 'gzip' && raw.length > 0) body = zlib.gunzipSync(raw);
-      const rec: RecordedRequest = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body, rawBytes: raw.length };
+      const rec: RecordedRequest = {
+        method: req.method ?? '',
+        url: req.url ?? '',
+        headers: req.headers,
+        body,
+        rawBytes: raw.length,
+      };
       requests.push(rec);
       const scripted = recorder.answer?.(rec);
       if (scripted !== undefined) {
-        const text = scripted.body === undefined ? '' : typeof scripted.body === 'string' ? scripted.body : JSON.stringify(scripted.body);
-        res.writeHead(scripted.status, { 'content-type': 'application/json', 'x-elastic-product': 'Elasticsearch', ...scripted.headers });
+        const text =
+          scripted.body === undefined
+            ? ''
+            : typeof scripted.body === 'string'
+              ? scripted.body
+              : JSON.stringify(scripted.body);
+        res.writeHead(scripted.status, {
+          'content-type': 'application/json',
+          'x-elastic-product': 'Elasticsearch',
+          ...scripted.headers,
+        });
         res.end(text);
         return;
       }
@@ -77,7 +92,10 @@ export async function startRecorder(options: RecorderOptions = {}): Promise<Reco
       fwd.end(raw);
     });
   };
-  const server: http.Server = options.tls === undefined ? http.createServer(handler) : https.createServer({ key: options.tls.key, cert: options.tls.cert }, handler);
+  const server: http.Server =
+    options.tls === undefined
+      ? http.createServer(handler)
+      : https.createServer({ key: options.tls.key, cert: options.tls.cert }, handler);
   server.on('connection', (s: net.Socket) => {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));

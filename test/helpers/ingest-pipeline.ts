@@ -52,19 +52,27 @@ const clone = <T>(v: T): T => (v === undefined ? v : (JSON.parse(JSON.stringify(
 
 // ---------------------------------------------------------------------------------------------- field paths
 
-function resolveParent(doc: Doc, path: string, create: boolean): { parent: { [key: string]: Json }; key: string } | undefined {
+function resolveParent(
+  doc: Doc,
+  path: string,
+  create: boolean,
+): { parent: { [key: string]: Json }; key: string } | undefined {
   const parts = path.split('.');
   let cur: Json = doc;
   for (let i = 0; i < parts.length - 1; i++) {
     const p = parts[i] as string;
-    if (!isObj(cur)) throw new Error(`cannot resolve [${p}] from object of type [${typeName(cur)}] as part of path [${path}]`);
+    if (!isObj(cur))
+      throw new Error(`cannot resolve [${p}] from object of type [${typeName(cur)}] as part of path [${path}]`);
     if (!(p in cur) || cur[p] === null) {
       if (!create) return undefined;
       cur[p] = {};
     }
     cur = cur[p] as Json;
     if (!isObj(cur)) {
-      if (create) throw new Error(`cannot set [${parts[i + 1] as string}] with parent object of type [${typeName(cur)}] as part of path [${path}]`);
+      if (create)
+        throw new Error(
+          `cannot set [${parts[i + 1] as string}] with parent object of type [${typeName(cur)}] as part of path [${path}]`,
+        );
       return undefined;
     }
   }
@@ -87,7 +95,8 @@ export function hasField(doc: Doc, path: string): boolean {
 
 export function getField(doc: Doc, path: string): Json {
   const r = resolveParent(doc, path, false);
-  if (r === undefined || !Object.prototype.hasOwnProperty.call(r.parent, r.key)) throw new Error(`field [${path.split('.').pop() as string}] not present as part of path [${path}]`);
+  if (r === undefined || !Object.prototype.hasOwnProperty.call(r.parent, r.key))
+    throw new Error(`field [${path.split('.').pop() as string}] not present as part of path [${path}]`);
   return r.parent[r.key] as Json;
 }
 
@@ -98,7 +107,8 @@ function setField(doc: Doc, path: string, value: Json): void {
 
 function removeField(doc: Doc, path: string): void {
   const r = resolveParent(doc, path, false);
-  if (r === undefined || !Object.prototype.hasOwnProperty.call(r.parent, r.key)) throw new Error(`field [${path.split('.').pop() as string}] not present as part of path [${path}]`);
+  if (r === undefined || !Object.prototype.hasOwnProperty.call(r.parent, r.key))
+    throw new Error(`field [${path.split('.').pop() as string}] not present as part of path [${path}]`);
   delete r.parent[r.key];
 }
 
@@ -106,7 +116,8 @@ function removeField(doc: Doc, path: string): void {
 
 /** Render `{{{path}}}` snippets; a missing value renders as the empty string (mustache). */
 export function renderTemplate(template: string, doc: Doc): string {
-  if (/\{\{(?!\{)/.test(template.replace(/\{\{\{[^}]*\}\}\}/g, ''))) throw new NotModelled(`double-brace mustache in ${JSON.stringify(template)}`);
+  if (/\{\{(?!\{)/.test(template.replace(/\{\{\{[^}]*\}\}\}/g, '')))
+    throw new NotModelled(`double-brace mustache in ${JSON.stringify(template)}`);
   return template.replace(/\{\{\{\s*([^}\s]+)\s*\}\}\}/g, (_, path: string) => {
     const v = hasField(doc, path) ? getField(doc, path) : null;
     if (v === null) return '';
@@ -235,7 +246,7 @@ export function compileCondition(src: string): (ctx: Doc) => boolean {
               throw new Error(`NullPointerException: cannot access [${name.v}] of null in [${src}]`);
             }
             if (!isObj(o)) throw new NotModelled(`member access on ${typeName(o)}`);
-            return Object.prototype.hasOwnProperty.call(o, name.v) ? (o[name.v]) : null;
+            return Object.prototype.hasOwnProperty.call(o, name.v) ? o[name.v] : null;
           };
         }
       }
@@ -244,30 +255,32 @@ export function compileCondition(src: string): (ctx: Doc) => boolean {
     throw new NotModelled(`Painless expression starting with ${JSON.stringify(tok.v)} in ${src}`);
   };
 
-  const method = (target: Expr, name: string, args: Expr[], nullSafe: boolean): Expr => (ctx) => {
-    const o = target(ctx);
-    if (o === null || o === undefined) {
-      if (nullSafe) return null;
-      throw new Error(`NullPointerException: cannot invoke ${name}() on null in [${src}]`);
-    }
-    const a = args.map((x) => x(ctx));
-    switch (name) {
-      case 'startsWith':
-        if (typeof o !== 'string' || typeof a[0] !== 'string') throw new Error(`startsWith on ${typeName(o)}`);
-        return o.startsWith(a[0]);
-      case 'isEmpty':
-        if (typeof o === 'string') return o.length === 0;
-        if (Array.isArray(o)) return o.length === 0;
-        if (isObj(o)) return Object.keys(o).length === 0;
-        throw new Error(`isEmpty on ${typeName(o)}`);
-      case 'contains':
-        if (typeof o === 'string' && typeof a[0] === 'string') return o.includes(a[0]);
-        if (Array.isArray(o)) return o.some((x) => equal(x, a[0]));
-        throw new Error(`contains on ${typeName(o)}`);
-      default:
-        throw new NotModelled(`method ${name}()`);
-    }
-  };
+  const method =
+    (target: Expr, name: string, args: Expr[], nullSafe: boolean): Expr =>
+    (ctx) => {
+      const o = target(ctx);
+      if (o === null || o === undefined) {
+        if (nullSafe) return null;
+        throw new Error(`NullPointerException: cannot invoke ${name}() on null in [${src}]`);
+      }
+      const a = args.map((x) => x(ctx));
+      switch (name) {
+        case 'startsWith':
+          if (typeof o !== 'string' || typeof a[0] !== 'string') throw new Error(`startsWith on ${typeName(o)}`);
+          return o.startsWith(a[0]);
+        case 'isEmpty':
+          if (typeof o === 'string') return o.length === 0;
+          if (Array.isArray(o)) return o.length === 0;
+          if (isObj(o)) return Object.keys(o).length === 0;
+          throw new Error(`isEmpty on ${typeName(o)}`);
+        case 'contains':
+          if (typeof o === 'string' && typeof a[0] === 'string') return o.includes(a[0]);
+          if (Array.isArray(o)) return o.some((x) => equal(x, a[0]));
+          throw new Error(`contains on ${typeName(o)}`);
+        default:
+          throw new NotModelled(`method ${name}()`);
+      }
+    };
 
   const equal = (a: Val, b: Val): boolean => {
     const x = a ?? null;
@@ -348,7 +361,10 @@ const OPTIONS: Readonly<Record<string, readonly string[]>> = {
 };
 
 /** Processor types a pipeline uses, on_failure handlers included. */
-export function processorTypes(spec: { processors?: readonly ProcessorSpec[]; on_failure?: readonly ProcessorSpec[] }): Set<string> {
+export function processorTypes(spec: {
+  processors?: readonly ProcessorSpec[];
+  on_failure?: readonly ProcessorSpec[];
+}): Set<string> {
   const out = new Set<string>();
   const walk = (list: readonly ProcessorSpec[] | undefined): void => {
     for (const p of list ?? []) {
@@ -372,11 +388,13 @@ function str(opts: Options, key: string, type: string): string {
 function runOne(type: string, opts: Options, doc: Doc): void {
   const allowed = OPTIONS[type];
   if (allowed === undefined) throw new NotModelled(`processor type [${type}]`);
-  for (const k of Object.keys(opts)) if (!allowed.includes(k) && !COMMON.includes(k)) throw new NotModelled(`option [${k}] of ${type}`);
+  for (const k of Object.keys(opts))
+    if (!allowed.includes(k) && !COMMON.includes(k)) throw new NotModelled(`option [${k}] of ${type}`);
   switch (type) {
     case 'set': {
       const field = str(opts, 'field', type);
-      if ((opts.value === undefined) === (opts.copy_from === undefined)) throw new Error('[value] either [value] or [copy_from] must be set');
+      if ((opts.value === undefined) === (opts.copy_from === undefined))
+        throw new Error('[value] either [value] or [copy_from] must be set');
       if (opts.override === false && hasField(doc, field) && getField(doc, field) !== null) return;
       let value: Json;
       if (opts.copy_from !== undefined) {
@@ -389,13 +407,14 @@ function runOne(type: string, opts: Options, doc: Doc): void {
         if (opts.ignore_empty_value === true && (value === null || value === '')) return;
       } else {
         value = renderValue(clone(opts.value as Json), doc);
-        if (opts.ignore_empty_value === true && typeof opts.value === 'string' && (value === null || value === '')) return;
+        if (opts.ignore_empty_value === true && typeof opts.value === 'string' && (value === null || value === ''))
+          return;
       }
       setField(doc, field, value);
       return;
     }
     case 'remove': {
-      const fields = Array.isArray(opts.field) ? (opts.field) : [opts.field];
+      const fields = Array.isArray(opts.field) ? opts.field : [opts.field];
       for (const f of fields) {
         if (typeof f !== 'string') throw new Error('[field] must be a string or a list of strings');
         if (!hasField(doc, f)) {
@@ -422,12 +441,15 @@ function runOne(type: string, opts: Options, doc: Doc): void {
     case 'json': {
       const field = str(opts, 'field', type);
       const raw = getField(doc, field);
-      if (typeof raw !== 'string') throw new Error(`cannot parse JSON from field [${field}] of type [${typeName(raw)}]`);
+      if (typeof raw !== 'string')
+        throw new Error(`cannot parse JSON from field [${field}] of type [${typeName(raw)}]`);
       let parsed: Json;
       try {
         parsed = JSON.parse(raw) as Json;
       } catch (err) {
-        throw new Error(`Unrecognized token or malformed JSON in field [${field}]: ${err instanceof Error ? err.message : String(err)}`);
+        throw new Error(
+          `Unrecognized token or malformed JSON in field [${field}]: ${err instanceof Error ? err.message : String(err)}`,
+        );
       }
       setField(doc, typeof opts.target_field === 'string' ? opts.target_field : field, parsed);
       return;
@@ -441,17 +463,23 @@ function runOne(type: string, opts: Options, doc: Doc): void {
       }
       const v = getField(doc, field);
       const conv = (x: Json): Json => {
-        if (typeof x === 'number' && !Number.isInteger(x)) throw new NotModelled('convert of a floating point number to string');
+        if (typeof x === 'number' && !Number.isInteger(x))
+          throw new NotModelled('convert of a floating point number to string');
         if (x === null || typeof x === 'object') throw new Error(`cannot convert ${typeName(x)} to string`);
         return String(x);
       };
-      setField(doc, typeof opts.target_field === 'string' ? opts.target_field : field, Array.isArray(v) ? v.map(conv) : conv(v));
+      setField(
+        doc,
+        typeof opts.target_field === 'string' ? opts.target_field : field,
+        Array.isArray(v) ? v.map(conv) : conv(v),
+      );
       return;
     }
     case 'join': {
       const field = str(opts, 'field', type);
       const v = getField(doc, field);
-      if (!Array.isArray(v)) throw new Error(`field [${field}] of type [${typeName(v)}] cannot be cast to [java.util.List]`);
+      if (!Array.isArray(v))
+        throw new Error(`field [${field}] of type [${typeName(v)}] cannot be cast to [java.util.List]`);
       const sep = str(opts, 'separator', type);
       const parts = v.map((x) => {
         if (x === null) throw new Error('NullPointerException in join');
@@ -466,17 +494,23 @@ function runOne(type: string, opts: Options, doc: Doc): void {
       const pattern = str(opts, 'pattern', type);
       const replacement = str(opts, 'replacement', type);
       // Java and JavaScript regular expressions agree on literal patterns; anything else is not modelled.
-      if (!/^[A-Za-z0-9_ :-]+$/.test(pattern) || /[$\\]/.test(replacement)) throw new NotModelled(`gsub pattern ${JSON.stringify(pattern)} / replacement ${JSON.stringify(replacement)}`);
+      if (!/^[A-Za-z0-9_ :-]+$/.test(pattern) || /[$\\]/.test(replacement))
+        throw new NotModelled(`gsub pattern ${JSON.stringify(pattern)} / replacement ${JSON.stringify(replacement)}`);
       if (!hasField(doc, field) || getField(doc, field) === null) {
         if (opts.ignore_missing === true) return;
         throw new Error(`field [${field}] not present`);
       }
       const v = getField(doc, field);
       const sub = (x: Json): Json => {
-        if (typeof x !== 'string') throw new Error(`field [${field}] of type [${typeName(x)}] cannot be cast to [java.lang.String]`);
+        if (typeof x !== 'string')
+          throw new Error(`field [${field}] of type [${typeName(x)}] cannot be cast to [java.lang.String]`);
         return x.split(pattern).join(replacement);
       };
-      setField(doc, typeof opts.target_field === 'string' ? opts.target_field : field, Array.isArray(v) ? v.map(sub) : sub(v));
+      setField(
+        doc,
+        typeof opts.target_field === 'string' ? opts.target_field : field,
+        Array.isArray(v) ? v.map(sub) : sub(v),
+      );
       return;
     }
   }
@@ -503,7 +537,10 @@ function runList(list: readonly ProcessorSpec[], doc: Doc): void {
     } catch (err) {
       if (err instanceof NotModelled) throw err;
       if (opts.ignore_failure === true) continue;
-      const failure = err instanceof IngestFailure ? err : new IngestFailure(err instanceof Error ? err.message : String(err), type, opts.tag as string | undefined);
+      const failure =
+        err instanceof IngestFailure
+          ? err
+          : new IngestFailure(err instanceof Error ? err.message : String(err), type, opts.tag as string | undefined);
       const handlers = opts.on_failure as unknown as ProcessorSpec[] | undefined;
       if (handlers === undefined || handlers.length === 0) throw failure;
       withFailureMetadata(doc, failure, () => runList(handlers, doc));
@@ -512,7 +549,11 @@ function runList(list: readonly ProcessorSpec[], doc: Doc): void {
 }
 
 function withFailureMetadata(doc: Doc, failure: IngestFailure, fn: () => void): void {
-  const ingest: Json = { on_failure_message: failure.message, on_failure_processor_type: failure.processorType, on_failure_processor_tag: failure.tag ?? null };
+  const ingest: Json = {
+    on_failure_message: failure.message,
+    on_failure_processor_type: failure.processorType,
+    on_failure_processor_tag: failure.tag ?? null,
+  };
   const previous = doc._ingest;
   doc._ingest = ingest;
   try {

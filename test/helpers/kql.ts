@@ -78,7 +78,9 @@ export function kqlToDsl(query: string): Dsl {
     if (tok.v === '*') return { exists: { field } };
     if (hasWildcard(tok.v)) {
       // Lucene wildcard syntax: keep * as the wildcard, escape ? and backslashes that KQL treats literally.
-      const pattern = tok.v.replace(/\\(.)|([?])/g, (_m, esc: string | undefined, q: string | undefined) => (esc !== undefined ? (esc === '*' ? '\\*' : esc) : `\\${q as string}`));
+      const pattern = tok.v.replace(/\\(.)|([?])/g, (_m, esc: string | undefined, q: string | undefined) =>
+        esc !== undefined ? (esc === '*' ? '\\*' : esc) : `\\${q as string}`,
+      );
       return { wildcard: { [field]: { value: pattern } } };
     }
     return { match: { [field]: unescape(tok.v) } };
@@ -171,6 +173,7 @@ export function kqlToDsl(query: string): Dsl {
 export function kqlFields(query: string): string[] {
   const toks = lex(query);
   const out = new Set<string>();
-  for (let i = 0; i + 1 < toks.length; i++) if (toks[i]?.t === 'word' && toks[i + 1]?.t === 'colon') out.add(unescape(toks[i]?.v ?? ''));
+  for (let i = 0; i + 1 < toks.length; i++)
+    if (toks[i]?.t === 'word' && toks[i + 1]?.t === 'colon') out.add(unescape(toks[i]?.v ?? ''));
   return [...out].sort();
 }

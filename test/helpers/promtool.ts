@@ -13,7 +13,10 @@ let cached: string | false | undefined;
 export function promtoolMissing(): string | false {
   if (cached === undefined) {
     const r = spawnSync('promtool', ['--version'], { encoding: 'utf8' });
-    cached = r.status === 0 ? false : 'promtool is not installed (Debian package prometheus; `bash scripts/setup.sh test` installs it)';
+    cached =
+      r.status === 0
+        ? false
+        : 'promtool is not installed (Debian package prometheus; `bash scripts/setup.sh test` installs it)';
   }
   return cached;
 }
@@ -35,5 +38,9 @@ export function checkMetricsText(text: string): { parsed: boolean; unexpected: s
   const output = r.stdout + r.stderr;
   const findings = output.split('\n').filter((l) => l.trim() !== '');
   // promtool exits 1 on a parse error, 3 on lint findings only, 0 when clean.
-  return { parsed: r.code === 0 || r.code === 3, unexpected: findings.filter((f) => !GUIDE_NAME_LINTS.includes(f)), output };
+  return {
+    parsed: r.code === 0 || r.code === 3,
+    unexpected: findings.filter((f) => !GUIDE_NAME_LINTS.includes(f)),
+    output,
+  };
 }

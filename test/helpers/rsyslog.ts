@@ -12,14 +12,20 @@ import os from 'node:os';
 import path from 'node:path';
 
 export const RSYSLOGD = ['/usr/sbin/rsyslogd', '/sbin/rsyslogd'].find((p) => fs.existsSync(p));
-const MODULE_DIR = ['/usr/lib/x86_64-linux-gnu/rsyslog', '/usr/lib/rsyslog', '/usr/lib64/rsyslog'].find((p) => fs.existsSync(p));
+const MODULE_DIR = ['/usr/lib/x86_64-linux-gnu/rsyslog', '/usr/lib/rsyslog', '/usr/lib64/rsyslog'].find((p) =>
+  fs.existsSync(p),
+);
 
 /** Why rsyslog tests cannot run here, or undefined when they can. `modules` are the .so names needed. */
-export function rsyslogSkipReason(modules: readonly string[] = ['imtcp', 'mmpstrucdata', 'mmjsonparse']): string | undefined {
-  if (RSYSLOGD === undefined) return 'rsyslogd is not installed (bash scripts/setup.sh test installs the Debian package rsyslog)';
+export function rsyslogSkipReason(
+  modules: readonly string[] = ['imtcp', 'mmpstrucdata', 'mmjsonparse'],
+): string | undefined {
+  if (RSYSLOGD === undefined)
+    return 'rsyslogd is not installed (bash scripts/setup.sh test installs the Debian package rsyslog)';
   if (MODULE_DIR === undefined) return 'the rsyslog module directory was not found';
   const missing = modules.filter((m) => !fs.existsSync(path.join(MODULE_DIR, `${m}.so`)));
-  if (missing.length > 0) return `rsyslog modules missing: ${missing.join(', ')} (packages rsyslog-openssl, rsyslog-gnutls, rsyslog-relp)`;
+  if (missing.length > 0)
+    return `rsyslog modules missing: ${missing.join(', ')} (packages rsyslog-openssl, rsyslog-gnutls, rsyslog-relp)`;
   return undefined;
 }
 
@@ -112,7 +118,10 @@ export async function startRsyslog(options: RsyslogOptions): Promise<Rsyslog> {
   let exited: Promise<void> = Promise.resolve();
 
   const check = spawnSync(RSYSLOGD, ['-N1', '-f', confPath], { encoding: 'utf8' });
-  if (check.status !== 0) throw new Error(`rsyslog rejected the configuration ${confPath}:\n${check.stdout}${check.stderr}\n${fs.readFileSync(confPath, 'utf8')}`);
+  if (check.status !== 0)
+    throw new Error(
+      `rsyslog rejected the configuration ${confPath}:\n${check.stdout}${check.stderr}\n${fs.readFileSync(confPath, 'utf8')}`,
+    );
 
   const instance: Rsyslog = {
     ...ctx,
@@ -132,15 +141,27 @@ export async function startRsyslog(options: RsyslogOptions): Promise<Rsyslog> {
       const c = child;
       exited = new Promise<void>((resolve) => c.once('exit', () => resolve()));
       // Watchdog: stop this rsyslogd if the test process dies without stopping it.
-      spawn('sh', ['-c', `while kill -0 ${process.pid} 2>/dev/null && kill -0 ${c.pid} 2>/dev/null; do sleep 1; done; kill ${c.pid} 2>/dev/null`], { stdio: 'ignore', detached: true }).unref();
+      spawn(
+        'sh',
+        [
+          '-c',
+          `while kill -0 ${process.pid} 2>/dev/null && kill -0 ${c.pid} 2>/dev/null; do sleep 1; done; kill ${c.pid} 2>/dev/null`,
+        ],
+        { stdio: 'ignore', detached: true },
+      ).unref();
       const deadline = Date.now() + START_TIMEOUT_MILLIS;
       for (;;) {
         if (!instance.running) throw new Error(`rsyslogd exited at start:\n${instance.output()}`);
         const tcp = listeningPorts('tcp');
         const udp = listeningPorts('udp');
-        const up = Object.entries(options.ports).every(([name, kind]) => (kind === 'tcp' ? tcp : udp).has(ports[name] as number));
+        const up = Object.entries(options.ports).every(([name, kind]) =>
+          (kind === 'tcp' ? tcp : udp).has(ports[name] as number),
+        );
         if (up) return;
-        if (Date.now() > deadline) throw new Error(`rsyslogd did not listen on ${JSON.stringify(ports)} within ${START_TIMEOUT_MILLIS} ms:\n${instance.output()}`);
+        if (Date.now() > deadline)
+          throw new Error(
+            `rsyslogd did not listen on ${JSON.stringify(ports)} within ${START_TIMEOUT_MILLIS} ms:\n${instance.output()}`,
+          );
         await new Promise((r) => setTimeout(r, 25));
       }
     },
@@ -165,7 +186,8 @@ export async function startRsyslog(options: RsyslogOptions): Promise<Rsyslog> {
     },
     async cleanup() {
       await instance.stop();
-      if (options.dir === undefined && process.env.AEGIS_KEEP_TEST_DIRS !== '1') fs.rmSync(dir, { recursive: true, force: true });
+      if (options.dir === undefined && process.env.AEGIS_KEEP_TEST_DIRS !== '1')
+        fs.rmSync(dir, { recursive: true, force: true });
     },
   };
   await instance.start();
@@ -182,13 +204,15 @@ export function readJsonLines(file: string): Record<string, unknown>[] {
   }
   const lines = text.split('\n');
   lines.pop(); // after the last \n: empty, or a line still being written
-  return lines.filter((l) => l !== '').map((l, i) => {
-    try {
-      return JSON.parse(l) as Record<string, unknown>;
-    } catch (err) {
-      throw new Error(`${file}:${i + 1}: not JSON (${(err as Error).message}): ${l.slice(0, 300)}`);
-    }
-  });
+  return lines
+    .filter((l) => l !== '')
+    .map((l, i) => {
+      try {
+        return JSON.parse(l) as Record<string, unknown>;
+      } catch (err) {
+        throw new Error(`${file}:${i + 1}: not JSON (${(err as Error).message}): ${l.slice(0, 300)}`);
+      }
+    });
 }
 
 /** LF bytes in `buf` (indexOf is a native memchr; a byte loop in JS costs seconds on a few hundred MB). */
@@ -239,7 +263,13 @@ export function lineCounter(file: string): () => number {
  * Wait until `file` has at least `count` lines, then until it stops growing for `settleMillis` (so extra lines,
  * e.g. duplicates, are seen too). Throws with `what` on timeout.
  */
-export async function waitForLines(file: string, count: number, what: string, timeoutMillis = 60_000, settleMillis = 500): Promise<number> {
+export async function waitForLines(
+  file: string,
+  count: number,
+  what: string,
+  timeoutMillis = 60_000,
+  settleMillis = 500,
+): Promise<number> {
   const deadline = Date.now() + timeoutMillis;
   const lines = lineCounter(file); // the receiver only appends while we wait
   let n = lines();

@@ -36,13 +36,19 @@ export function createScriptedTransport(script: Step[] = []): ScriptedTransport 
       gate = undefined;
     },
     async send(batch, signal) {
-      t.calls.push({ ids: batch.records.map((r) => r.event.exec_id + '#' + r.event.ts), attempt: batch.attempt, at: Date.now() });
+      t.calls.push({
+        ids: batch.records.map((r) => r.event.exec_id + '#' + r.event.ts),
+        attempt: batch.attempt,
+        at: Date.now(),
+      });
       if (gate !== undefined) await gate;
       const step = t.script.shift();
       let result: SendResult;
       if (step === undefined) result = { kind: 'delivered' };
       else if ('hang' in step) {
-        result = await new Promise<SendResult>((resolve) => signal.addEventListener('abort', () => resolve({ kind: 'retryable', reason: 'aborted' }), { once: true }));
+        result = await new Promise<SendResult>((resolve) =>
+          signal.addEventListener('abort', () => resolve({ kind: 'retryable', reason: 'aborted' }), { once: true }),
+        );
       } else if (typeof step === 'function') result = await step(batch);
       else result = step;
       if (result.kind === 'delivered') t.delivered.push(...batch.records.map((r) => r.event));

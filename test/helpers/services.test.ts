@@ -59,60 +59,72 @@ void test('Elasticsearch: index a document and _count it', { timeout: 35 * 60_00
   assert.equal(fs.existsSync(es.workDir), false, 'stop() removes the work dir');
 });
 
-void test('HEC receiver: send an event on a channel, poll its ack, read it back', { timeout: 35 * 60_000 }, async (t) => {
-  const hec = await startHecReceiver();
-  if (!hec.ok) {
-    t.skip(hec.reason);
-    return;
-  }
-  try {
-    t.diagnostic(`HEC receiver at ${hec.url}, ready in ${hec.startupMs} ms`);
-    const token = hec.tokens[0];
-    assert.ok(token !== undefined);
-    const channel = randomUUID();
-    const marker = `smoke-${randomUUID()}`;
-    const headers = { authorization: `Splunk ${token}`, 'x-splunk-request-channel': channel };
-    const envelope = {
-      time: 1718000000.5,
-      host: 'sensor-01',
-      source: 'aegisbpf',
-      sourcetype: 'aegisbpf:event',
-      index: 'edr',
-      event: { marker, action: 'process_start' },
-      fields: { tenant: 't1' },
-    };
-    const sent = await fetch(`${hec.url}/services/collector/event`, { method: 'POST', headers, body: JSON.stringify(envelope) });
-    const sentBody = await json(sent);
-    assert.equal(sent.status, 200, JSON.stringify(sentBody));
-    assert.equal(field(sentBody, 'code'), 0);
-    const ackId = field(sentBody, 'ackId');
-    assert.equal(typeof ackId, 'number', `ackId in ${JSON.stringify(sentBody)}`);
+void test(
+  'HEC receiver: send an event on a channel, poll its ack, read it back',
+  { timeout: 35 * 60_000 },
+  async (t) => {
+    const hec = await startHecReceiver();
+    if (!hec.ok) {
+      t.skip(hec.reason);
+      return;
+    }
+    try {
+      t.diagnostic(`HEC receiver at ${hec.url}, ready in ${hec.startupMs} ms`);
+      const token = hec.tokens[0];
+      assert.ok(token !== undefined);
+      const channel = randomUUID();
+      const marker = `smoke-${randomUUID()}`;
+      const headers = { authorization: `Splunk ${token}`, 'x-splunk-request-channel': channel };
+      const envelope = {
+        time: 1718000000.5,
+        host: 'sensor-01',
+        source: 'aegisbpf',
+        sourcetype: 'aegisbpf:event',
+        index: 'edr',
+        event: { marker, action: 'process_start' },
+        fields: { tenant: 't1' },
+      };
+      const sent = await fetch(`${hec.url}/services/collector/event`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify(envelope),
+      });
+      const sentBody = await json(sent);
+      assert.equal(sent.status, 200, JSON.stringify(sentBody));
+      assert.equal(field(sentBody, 'code'), 0);
+      const ackId = field(sentBody, 'ackId');
+      assert.equal(typeof ackId, 'number', `ackId in ${JSON.stringify(sentBody)}`);
 
-    await waitFor('ack to turn true', 10_000, async () => {
-      const res = await fetch(`${hec.url}/services/collector/ack`, { method: 'POST', headers, body: JSON.stringify({ acks: [ackId] }) });
-      const body = await json(res);
-      assert.equal(res.status, 200, JSON.stringify(body));
-      return field(field(body, 'acks'), String(ackId)) === true ? true : undefined;
-    });
+      await waitFor('ack to turn true', 10_000, async () => {
+        const res = await fetch(`${hec.url}/services/collector/ack`, {
+          method: 'POST',
+          headers,
+          body: JSON.stringify({ acks: [ackId] }),
+        });
+        const body = await json(res);
+        assert.equal(res.status, 200, JSON.stringify(body));
+        return field(field(body, 'acks'), String(ackId)) === true ? true : undefined;
+      });
 
-    const record = await waitFor('the event in the output file', 10_000, async () => {
-      const records = await readHecRecords(hec.outputFile);
-      return records.find((r) => field(r.body, 'marker') === marker);
-    });
-    assert.deepEqual(record.body, { marker, action: 'process_start' });
-    assert.equal(record.timeUnixNano, '1718000000500000000');
-    assert.deepEqual(record.attributes, { tenant: 't1' });
-    assert.deepEqual(record.resource, {
-      'host.name': 'sensor-01',
-      'com.splunk.source': 'aegisbpf',
-      'com.splunk.sourcetype': 'aegisbpf:event',
-      'com.splunk.index': 'edr',
-    });
-  } finally {
-    await hec.stop();
-  }
-  assert.equal(fs.existsSync(hec.workDir), false, 'stop() removes the work dir');
-});
+      const record = await waitFor('the event in the output file', 10_000, async () => {
+        const records = await readHecRecords(hec.outputFile);
+        return records.find((r) => field(r.body, 'marker') === marker);
+      });
+      assert.deepEqual(record.body, { marker, action: 'process_start' });
+      assert.equal(record.timeUnixNano, '1718000000500000000');
+      assert.deepEqual(record.attributes, { tenant: 't1' });
+      assert.deepEqual(record.resource, {
+        'host.name': 'sensor-01',
+        'com.splunk.source': 'aegisbpf',
+        'com.splunk.sourcetype': 'aegisbpf:event',
+        'com.splunk.index': 'edr',
+      });
+    } finally {
+      await hec.stop();
+    }
+    assert.equal(fs.existsSync(hec.workDir), false, 'stop() removes the work dir');
+  },
+);
 
 void test('parseHecOutput decodes OTLP/JSON values', () => {
   const line = JSON.stringify({

@@ -185,7 +185,8 @@ function track(workDir: string, script: string): void {
   if (!exitHookInstalled) {
     exitHookInstalled = true;
     process.once('exit', () => {
-      for (const [dir, scr] of running) spawnSync(scr, ['stop', '--work-dir', dir], { stdio: 'ignore', timeout: STOP_TIMEOUT_MS });
+      for (const [dir, scr] of running)
+        spawnSync(scr, ['stop', '--work-dir', dir], { stdio: 'ignore', timeout: STOP_TIMEOUT_MS });
     });
   }
 }
@@ -195,13 +196,20 @@ function makeStop(script: string, workDir: string): () => Promise<void> {
   return () => {
     stopping ??= runScript(script, ['stop', '--work-dir', workDir], STOP_TIMEOUT_MS).then((r) => {
       running.delete(workDir);
-      if (!r.ok) throw new Error(`stopping ${path.basename(script)} (${workDir}) failed: ${r.detail}\n${tail(r.stderr)}`);
+      if (!r.ok)
+        throw new Error(`stopping ${path.basename(script)} (${workDir}) failed: ${r.detail}\n${tail(r.stderr)}`);
     });
     return stopping;
   };
 }
 
-async function startWithFreePort(script: string, service: string, buildArgs: (port: number) => string[], timeoutMs: number, fixedPort?: number) {
+async function startWithFreePort(
+  script: string,
+  service: string,
+  buildArgs: (port: number) => string[],
+  timeoutMs: number,
+  fixedPort?: number,
+) {
   let last: ScriptResult | undefined;
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = fixedPort ?? (await freeLoopbackPort());
@@ -226,7 +234,16 @@ export async function startElasticsearch(opts: ElasticsearchOptions = {}): Promi
   if (!install.ok) return unavailable('Elasticsearch', 'install', install);
   const startTimeoutS = Math.ceil((opts.startTimeoutMs ?? 180_000) / 1000);
   const args = (port: number): string[] => {
-    const a = ['--port', String(port), '--heap', opts.heap ?? '512m', '--timeout', String(startTimeoutS), '--owner-pid', String(process.pid)];
+    const a = [
+      '--port',
+      String(port),
+      '--heap',
+      opts.heap ?? '512m',
+      '--timeout',
+      String(startTimeoutS),
+      '--owner-pid',
+      String(process.pid),
+    ];
     for (const [k, v] of Object.entries(opts.settings ?? {})) a.push('--setting', `${k}=${String(v)}`);
     return a;
   };

@@ -19,7 +19,11 @@ function cacheDir(): string {
 export function syslogNgRoot(): string | undefined {
   const dir = cacheDir();
   if (!fs.existsSync(dir)) return undefined;
-  const candidates = fs.readdirSync(dir).filter((d) => d.startsWith('syslog-ng-')).sort().reverse();
+  const candidates = fs
+    .readdirSync(dir)
+    .filter((d) => d.startsWith('syslog-ng-'))
+    .sort()
+    .reverse();
   for (const c of candidates) {
     const root = path.join(dir, c, 'root');
     if (fs.existsSync(path.join(root, 'usr', 'sbin', 'syslog-ng'))) return root;
@@ -28,7 +32,14 @@ export function syslogNgRoot(): string | undefined {
 }
 
 function env(root: string): NodeJS.ProcessEnv {
-  return { ...process.env, LD_LIBRARY_PATH: [path.join(root, 'usr/lib/x86_64-linux-gnu'), path.join(root, 'lib/x86_64-linux-gnu'), path.join(root, 'usr/lib/syslog-ng')].join(':') };
+  return {
+    ...process.env,
+    LD_LIBRARY_PATH: [
+      path.join(root, 'usr/lib/x86_64-linux-gnu'),
+      path.join(root, 'lib/x86_64-linux-gnu'),
+      path.join(root, 'usr/lib/syslog-ng'),
+    ].join(':'),
+  };
 }
 
 function moduleDir(root: string): string | undefined {
@@ -39,7 +50,8 @@ function moduleDir(root: string): string | undefined {
 
 export function syslogNgSkipReason(): string | undefined {
   const root = syslogNgRoot();
-  if (root === undefined) return `syslog-ng is not unpacked in ${cacheDir()} (bash scripts/setup.sh test runs scripts/setup-syslog-ng.sh; apt must reach the Debian mirror)`;
+  if (root === undefined)
+    return `syslog-ng is not unpacked in ${cacheDir()} (bash scripts/setup.sh test runs scripts/setup-syslog-ng.sh; apt must reach the Debian mirror)`;
   if (moduleDir(root) === undefined) return 'the unpacked syslog-ng has no module directory';
   const r = spawnSync(path.join(root, 'usr', 'sbin', 'syslog-ng'), ['--version'], { env: env(root), encoding: 'utf8' });
   if (r.status !== 0) return `the unpacked syslog-ng does not run here: ${(r.stderr || r.stdout).slice(0, 300)}`;
@@ -49,7 +61,12 @@ export function syslogNgSkipReason(): string | undefined {
 export function syslogNgVersion(): string {
   const root = syslogNgRoot();
   if (root === undefined) return 'none';
-  return /syslog-ng \d+ \(([^)]+)\)/.exec(spawnSync(path.join(root, 'usr', 'sbin', 'syslog-ng'), ['--version'], { env: env(root), encoding: 'utf8' }).stdout)?.[1] ?? 'unknown';
+  return (
+    /syslog-ng \d+ \(([^)]+)\)/.exec(
+      spawnSync(path.join(root, 'usr', 'sbin', 'syslog-ng'), ['--version'], { env: env(root), encoding: 'utf8' })
+        .stdout,
+    )?.[1] ?? 'unknown'
+  );
 }
 
 export interface SyslogNg {
@@ -63,12 +80,20 @@ export interface SyslogNg {
 /** Check a configuration with `syslog-ng --syntax-only`; resolves with its output, throws when it fails. */
 export function checkSyslogNgConfig(confPath: string): string {
   const root = syslogNgRoot()!;
-  const r = spawnSync(path.join(root, 'usr', 'sbin', 'syslog-ng'), ['--syntax-only', '-f', confPath, `--module-path=${moduleDir(root)!}`], { env: env(root), encoding: 'utf8' });
+  const r = spawnSync(
+    path.join(root, 'usr', 'sbin', 'syslog-ng'),
+    ['--syntax-only', '-f', confPath, `--module-path=${moduleDir(root)!}`],
+    { env: env(root), encoding: 'utf8' },
+  );
   if (r.status !== 0) throw new Error(`syslog-ng rejected ${confPath}:\n${r.stdout}${r.stderr}`);
   return r.stdout + r.stderr;
 }
 
-export async function startSyslogNg(options: { dir: string; ports: Readonly<Record<string, 'tcp'>>; config: (ports: Readonly<Record<string, number>>) => string }): Promise<SyslogNg> {
+export async function startSyslogNg(options: {
+  dir: string;
+  ports: Readonly<Record<string, 'tcp'>>;
+  config: (ports: Readonly<Record<string, number>>) => string;
+}): Promise<SyslogNg> {
   const root = syslogNgRoot();
   const mods = root === undefined ? undefined : moduleDir(root);
   if (root === undefined || mods === undefined) throw new Error(syslogNgSkipReason());
@@ -81,16 +106,33 @@ export async function startSyslogNg(options: { dir: string; ports: Readonly<Reco
   const out = fs.openSync(logPath, 'a');
   const child: ChildProcess = spawn(
     path.join(root, 'usr', 'sbin', 'syslog-ng'),
-    ['-F', '-f', conf, `--module-path=${mods}`, `--persist-file=${path.join(options.dir, 'syslog-ng.persist')}`, `--pidfile=${path.join(options.dir, 'syslog-ng.pid')}`, `--control=${path.join(options.dir, 'syslog-ng.ctl')}`, '--no-caps'],
+    [
+      '-F',
+      '-f',
+      conf,
+      `--module-path=${mods}`,
+      `--persist-file=${path.join(options.dir, 'syslog-ng.persist')}`,
+      `--pidfile=${path.join(options.dir, 'syslog-ng.pid')}`,
+      `--control=${path.join(options.dir, 'syslog-ng.ctl')}`,
+      '--no-caps',
+    ],
     { env: env(root), stdio: ['ignore', out, out] },
   );
   fs.closeSync(out);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  spawn('sh', ['-c', `while kill -0 ${process.pid} 2>/dev/null && kill -0 ${child.pid} 2>/dev/null; do sleep 1; done; kill ${child.pid} 2>/dev/null`], { stdio: 'ignore', detached: true }).unref();
+  spawn(
+    'sh',
+    [
+      '-c',
+      `while kill -0 ${process.pid} 2>/dev/null && kill -0 ${child.pid} 2>/dev/null; do sleep 1; done; kill ${child.pid} 2>/dev/null`,
+    ],
+    { stdio: 'ignore', detached: true },
+  ).unref();
   const output = (): string => (fs.existsSync(logPath) ? fs.readFileSync(logPath, 'utf8') : '');
   const deadline = Date.now() + 20_000;
   for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`syslog-ng exited at start:\n${output()}`);
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error(`syslog-ng exited at start:\n${output()}`);
     const listening = listeningPorts('tcp');
     if (Object.values(ports).every((p) => listening.has(p))) break;
     if (Date.now() > deadline) throw new Error(`syslog-ng did not listen on ${JSON.stringify(ports)}:\n${output()}`);

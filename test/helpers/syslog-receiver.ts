@@ -39,7 +39,9 @@ export interface RulesConfigOptions {
 function must(text: string, from: string | RegExp, to: string, file: string): string {
   const found = typeof from === 'string' ? text.includes(from) : from.test(text);
   if (!found) throw new Error(`${file}: expected to find ${String(from)} to rewrite for the test`);
-  return typeof from === 'string' ? text.split(from).join(to) : text.replace(new RegExp(from.source, from.flags.includes('g') ? from.flags : from.flags + 'g'), to);
+  return typeof from === 'string'
+    ? text.split(from).join(to)
+    : text.replace(new RegExp(from.source, from.flags.includes('g') ? from.flags : from.flags + 'g'), to);
 }
 
 /** The text of rules/rsyslog/<file> rewritten for a test instance (see the module comment). */
@@ -57,12 +59,16 @@ export function rulesConfig(file: string, options: RulesConfigOptions): string {
     }
   }
   text = text.replace(/input\(type="(imtcp|imrelp|imudp)"/g, 'input(type="$1" address="127.0.0.1"');
-  if (text.includes('target="siem.example.net"')) text = text.split('target="siem.example.net"').join('target="127.0.0.1"');
+  if (text.includes('target="siem.example.net"'))
+    text = text.split('target="siem.example.net"').join('target="127.0.0.1"');
   if (text.includes('/etc/rsyslog.d/tls/')) {
     if (pki === undefined) throw new Error(`${file}: needs TLS certificates`);
     const files: Record<string, string> = {
-      'ca.pem': pki.caCert, 'server-cert.pem': pki.serverCert, 'server-key.pem': pki.serverKey,
-      'client-cert.pem': pki.clientCert, 'client-key.pem': pki.clientKey,
+      'ca.pem': pki.caCert,
+      'server-cert.pem': pki.serverCert,
+      'server-key.pem': pki.serverKey,
+      'client-cert.pem': pki.clientCert,
+      'client-key.pem': pki.clientKey,
     };
     text = text.replace(/\/etc\/rsyslog\.d\/tls\/([a-z-]+\.pem)/g, (_, f: string) => {
       const to = files[f];
@@ -71,7 +77,12 @@ export function rulesConfig(file: string, options: RulesConfigOptions): string {
     });
   }
   if (options.recordRaw === true || options.recordRaw === 'rawmsg') {
-    text = must(text, '  action(type="mmpstrucdata")', `  action(type="omfile" file="${dir}/raw.log" template="aegisbpf_test_raw")\n  action(type="mmpstrucdata")`, file);
+    text = must(
+      text,
+      '  action(type="mmpstrucdata")',
+      `  action(type="omfile" file="${dir}/raw.log" template="aegisbpf_test_raw")\n  action(type="mmpstrucdata")`,
+      file,
+    );
     const tpl = options.recordRaw === 'rawmsg' ? '{\\"raw\\":\\"%rawmsg:::json%\\"}\\n' : '%msg%\\n';
     text = `template(name="aegisbpf_test_raw" type="string" string="${tpl}")\n` + text;
   }
@@ -101,7 +112,13 @@ export interface Receiver {
 }
 
 export function receiverSkipReason(variant: ReceiverVariant = 'aegisbpf-receiver.conf'): string | undefined {
-  const modules = ['imtcp', 'imrelp', 'mmpstrucdata', 'mmjsonparse', variant === 'aegisbpf-receiver.conf' ? 'lmnsd_ossl' : 'lmnsd_gtls'];
+  const modules = [
+    'imtcp',
+    'imrelp',
+    'mmpstrucdata',
+    'mmjsonparse',
+    variant === 'aegisbpf-receiver.conf' ? 'lmnsd_ossl' : 'lmnsd_gtls',
+  ];
   if (variant === 'aegisbpf-receiver.conf') modules.push('imudp');
   return rsyslogSkipReason(modules) ?? opensslSkipReason();
 }
@@ -138,14 +155,28 @@ export interface ReceiverOptions {
   readonly rewrite?: (config: string) => string;
 }
 
-export async function startReceiver(variant: ReceiverVariant = 'aegisbpf-receiver.conf', options: ReceiverOptions = {}): Promise<Receiver> {
+export async function startReceiver(
+  variant: ReceiverVariant = 'aegisbpf-receiver.conf',
+  options: ReceiverOptions = {},
+): Promise<Receiver> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aegis-syslog-rcv-'));
   const pki = makeTestPki(path.join(dir, 'tls'));
-  const portKinds: Record<string, 'tcp' | 'udp'> = variant === 'aegisbpf-receiver.conf' ? { udp: 'udp', tcp: 'tcp', tls: 'tcp', relp: 'tcp' } : { tls: 'tcp', relp: 'tcp' };
+  const portKinds: Record<string, 'tcp' | 'udp'> =
+    variant === 'aegisbpf-receiver.conf'
+      ? { udp: 'udp', tcp: 'tcp', tls: 'tcp', relp: 'tcp' }
+      : { tls: 'tcp', relp: 'tcp' };
   const rsyslog = await startRsyslog({
     dir,
     ports: portKinds,
-    config: (ctx) => rulesConfig(variant, { dir, ports: ctx.ports, pki, recordRaw: options.recordRaw, extra: options.extra, rewrite: options.rewrite }),
+    config: (ctx) =>
+      rulesConfig(variant, {
+        dir,
+        ports: ctx.ports,
+        pki,
+        recordRaw: options.recordRaw,
+        extra: options.extra,
+        rewrite: options.rewrite,
+      }),
   });
   const gtls = variant === 'aegisbpf-receiver-gtls.conf';
   const receiver: Receiver = {
@@ -156,7 +187,12 @@ export async function startReceiver(variant: ReceiverVariant = 'aegisbpf-receive
     rawFile: path.join(dir, 'raw.log'),
     ports: rsyslog.ports,
     sinkConfig(transport, extra = {}) {
-      const base: Record<string, unknown> = { type: 'syslog', transport, host: '127.0.0.1', port: rsyslog.ports[transport] };
+      const base: Record<string, unknown> = {
+        type: 'syslog',
+        transport,
+        host: '127.0.0.1',
+        port: rsyslog.ports[transport],
+      };
       // ossl receiver: mutual TLS (client certificate required); gtls receiver: TLS anon for clients, RELP+TLS mutual.
       const clientTls = { ca_file: pki.caCert, cert_file: pki.clientCert, key_file: pki.clientKey };
       if (transport === 'tls') base.tls = gtls ? { ca_file: pki.caCert } : clientTls;
@@ -183,7 +219,10 @@ export async function startReceiver(variant: ReceiverVariant = 'aegisbpf-receive
  * that has answered once. (A sink meeting that in production reports the healthcheck failure and retries.)
  */
 async function warmUpRelpTls(receiver: Receiver): Promise<void> {
-  const transport = createSyslogTransport(parseSyslogConfig(receiver.sinkConfig('relp')), { logger: createLogger({ level: 'ERROR', write: () => undefined }), counters: {} });
+  const transport = createSyslogTransport(parseSyslogConfig(receiver.sinkConfig('relp')), {
+    logger: createLogger({ level: 'ERROR', write: () => undefined }),
+    counters: {},
+  });
   let last = '';
   try {
     for (let attempt = 0; attempt < 3; attempt++) {
@@ -191,7 +230,9 @@ async function warmUpRelpTls(receiver: Receiver): Promise<void> {
       if (h.healthy) return;
       last = h.reason ?? '';
     }
-    throw new Error(`the RELP+TLS receiver did not answer a RELP open in 3 attempts: ${last}\n${receiver.rsyslog.output()}`);
+    throw new Error(
+      `the RELP+TLS receiver did not answer a RELP open in 3 attempts: ${last}\n${receiver.rsyslog.output()}`,
+    );
   } finally {
     await transport.close();
   }

@@ -42,7 +42,8 @@ void test('errors carry code and errno', (t) => {
   if (b === undefined) return;
   assert.throws(
     () => new b.BpfObject('/nonexistent/aegis.bpf.o'),
-    (err: unknown) => isNativeError(err) && err.code === 'AEGIS_ERR_BPF_OPEN' && err.errno === 2 && /nonexistent/.test(err.message),
+    (err: unknown) =>
+      isNativeError(err) && err.code === 'AEGIS_ERR_BPF_OPEN' && err.errno === 2 && /nonexistent/.test(err.message),
   );
   assert.throws(
     () => b.openPinnedMap('/nonexistent/pin'),
@@ -64,30 +65,60 @@ void test('the sensor object opens without root: programs, maps and rodata are t
   const obj = new b.BpfObject(NATIVE_PATHS.sensorObject);
   try {
     assert.equal(obj.state, 'opened');
-    const progs = obj.programs().map((p) => p.name).sort();
+    const progs = obj
+      .programs()
+      .map((p) => p.name)
+      .sort();
     assert.deepEqual(progs, [...PROGRAMS.common, ...PROGRAMS.cgroup, ...PROGRAMS.lsm, ...PROGRAMS.tracepoint].sort());
     const maps = new Set(obj.maps().map((m) => m.name));
     for (const name of Object.values(MAPS)) assert.ok(maps.has(name), `map ${name}`);
-    const rodata = obj.rodataVars().map((v) => v.name).sort();
+    const rodata = obj
+      .rodataVars()
+      .map((v) => v.name)
+      .sort();
     assert.deepEqual(rodata, Object.values(RODATA).sort());
     // wrong-size rodata and unknown names are refused with codes
-    assert.throws(() => obj.setRodata(RODATA.selfTgid, Buffer.alloc(8)), (err: unknown) => isNativeError(err) && err.code === 'AEGIS_ERR_NATIVE_INVALID_ARG');
-    assert.throws(() => obj.setRodata('nope', Buffer.alloc(4)), (err: unknown) => isNativeError(err) && err.code === 'AEGIS_ERR_BPF_NOT_FOUND');
-    assert.throws(() => obj.setAutoload('nope', true), (err: unknown) => isNativeError(err) && err.code === 'AEGIS_ERR_BPF_NOT_FOUND');
+    assert.throws(
+      () => obj.setRodata(RODATA.selfTgid, Buffer.alloc(8)),
+      (err: unknown) => isNativeError(err) && err.code === 'AEGIS_ERR_NATIVE_INVALID_ARG',
+    );
+    assert.throws(
+      () => obj.setRodata('nope', Buffer.alloc(4)),
+      (err: unknown) => isNativeError(err) && err.code === 'AEGIS_ERR_BPF_NOT_FOUND',
+    );
+    assert.throws(
+      () => obj.setAutoload('nope', true),
+      (err: unknown) => isNativeError(err) && err.code === 'AEGIS_ERR_BPF_NOT_FOUND',
+    );
     // lifecycle: maps and attach need a loaded object
-    assert.throws(() => obj.map(MAPS.stats), (err: unknown) => isNativeError(err) && err.code === 'AEGIS_ERR_BPF_STATE');
-    assert.throws(() => obj.attach('aegis_exec'), (err: unknown) => isNativeError(err) && err.code === 'AEGIS_ERR_BPF_STATE');
+    assert.throws(
+      () => obj.map(MAPS.stats),
+      (err: unknown) => isNativeError(err) && err.code === 'AEGIS_ERR_BPF_STATE',
+    );
+    assert.throws(
+      () => obj.attach('aegis_exec'),
+      (err: unknown) => isNativeError(err) && err.code === 'AEGIS_ERR_BPF_STATE',
+    );
   } finally {
     obj.destroy();
   }
   assert.equal(obj.state, 'destroyed');
-  assert.throws(() => obj.programs(), (err: unknown) => isNativeError(err) && err.code === 'AEGIS_ERR_BPF_STATE');
+  assert.throws(
+    () => obj.programs(),
+    (err: unknown) => isNativeError(err) && err.code === 'AEGIS_ERR_BPF_STATE',
+  );
 });
 
 void test('BpfMap and RingReader cannot be constructed from JS without a real map', (t) => {
   const b = addon(t);
   if (b === undefined) return;
   const anyB = b as unknown as { BpfMap: new () => unknown };
-  assert.throws(() => new anyB.BpfMap(), (err: unknown) => isNativeError(err) && err.code === 'AEGIS_ERR_NATIVE_INVALID_ARG');
-  assert.throws(() => new b.RingReader({} as never, () => undefined), (err: unknown) => err instanceof Error);
+  assert.throws(
+    () => new anyB.BpfMap(),
+    (err: unknown) => isNativeError(err) && err.code === 'AEGIS_ERR_NATIVE_INVALID_ARG',
+  );
+  assert.throws(
+    () => new b.RingReader({} as never, () => undefined),
+    (err: unknown) => err instanceof Error,
+  );
 });

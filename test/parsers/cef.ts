@@ -17,7 +17,10 @@
 import { isIPv4, isIPv6 } from 'node:net';
 
 export class CefParseError extends Error {
-  constructor(message: string, readonly line: string) {
+  constructor(
+    message: string,
+    readonly line: string,
+  ) {
     super(`${message} in: ${JSON.stringify(line.length > 300 ? line.slice(0, 300) + '…' : line)}`);
     this.name = 'CefParseError';
   }
@@ -50,43 +53,171 @@ type KeyType = 'string' | 'integer' | 'port' | 'long' | 'double' | 'ipv4' | 'ipv
 const S = (length: number): { type: KeyType; length: number } => ({ type: 'string', length });
 const T = (type: KeyType): { type: KeyType; length: number } => ({ type, length: 0 });
 export const CEF_DICTIONARY: Readonly<Record<string, { readonly type: KeyType; readonly length: number }>> = {
-  act: S(63), app: S(31), cat: S(1023), cnt: T('integer'), destinationDnsDomain: S(255), destinationServiceName: S(1023),
-  destinationTranslatedAddress: T('ipv4'), destinationTranslatedPort: T('port'), deviceCustomDate1: T('timestamp'),
-  deviceCustomDate1Label: S(1023), deviceCustomDate2: T('timestamp'), deviceCustomDate2Label: S(1023),
-  deviceDirection: T('direction'), deviceDnsDomain: S(255), deviceExternalId: S(255), deviceFacility: S(1023),
-  deviceInboundInterface: S(128), deviceNtDomain: S(255), deviceOutboundInterface: S(128), devicePayloadId: S(128),
-  deviceProcessName: S(1023), deviceTranslatedAddress: T('ipv4'), dhost: S(1023), dmac: T('mac'), dntdom: S(255),
-  dpid: T('integer'), dpriv: S(1023), dproc: S(1023), dpt: T('port'), dst: T('ipv4'), dtz: S(255), duid: S(1023),
-  duser: S(1023), dvc: T('ipv4'), dvchost: S(100), dvcmac: T('mac'), dvcpid: T('integer'), end: T('timestamp'),
-  externalId: S(40), fileCreateTime: T('timestamp'), fileHash: S(255), fileId: S(1023), fileModificationTime: T('timestamp'),
-  filePath: S(1023), filePermission: S(1023), fileType: S(1023), flexDate1: T('timestamp'), flexDate1Label: S(128),
-  flexString1: S(1023), flexString1Label: S(128), flexString2: S(1023), flexString2Label: S(128), fname: S(1023),
-  fsize: T('integer'), in: T('integer'), msg: S(1023), oldFileCreateTime: T('timestamp'), oldFileHash: S(255),
-  oldFileId: S(1023), oldFileModificationTime: T('timestamp'), oldFileName: S(1023), oldFilePath: S(1023),
-  oldFilePermission: S(1023), oldFileSize: T('integer'), oldFileType: S(1023), out: T('integer'), outcome: S(63),
-  proto: S(31), reason: S(1023), request: S(1023), requestClientApplication: S(1023), requestContext: S(2048),
-  requestCookies: S(1023), requestMethod: S(1023), rt: T('timestamp'), shost: S(1023), smac: T('mac'), sntdom: S(255),
-  sourceDnsDomain: S(255), sourceServiceName: S(1023), sourceTranslatedAddress: T('ipv4'), sourceTranslatedPort: T('port'),
-  spid: T('integer'), spriv: S(1023), sproc: S(1023), spt: T('port'), src: T('ipv4'), start: T('timestamp'), suid: S(1023),
-  suser: S(1023), type: T('integer'),
-  cs1: S(4000), cs2: S(4000), cs3: S(4000), cs4: S(4000), cs5: S(4000), cs6: S(4000),
-  cs1Label: S(1023), cs2Label: S(1023), cs3Label: S(1023), cs4Label: S(1023), cs5Label: S(1023), cs6Label: S(1023),
-  cn1: T('long'), cn2: T('long'), cn3: T('long'), cn1Label: S(1023), cn2Label: S(1023), cn3Label: S(1023),
-  cfp1: T('double'), cfp2: T('double'), cfp3: T('double'), cfp4: T('double'),
-  cfp1Label: S(1023), cfp2Label: S(1023), cfp3Label: S(1023), cfp4Label: S(1023),
+  act: S(63),
+  app: S(31),
+  cat: S(1023),
+  cnt: T('integer'),
+  destinationDnsDomain: S(255),
+  destinationServiceName: S(1023),
+  destinationTranslatedAddress: T('ipv4'),
+  destinationTranslatedPort: T('port'),
+  deviceCustomDate1: T('timestamp'),
+  deviceCustomDate1Label: S(1023),
+  deviceCustomDate2: T('timestamp'),
+  deviceCustomDate2Label: S(1023),
+  deviceDirection: T('direction'),
+  deviceDnsDomain: S(255),
+  deviceExternalId: S(255),
+  deviceFacility: S(1023),
+  deviceInboundInterface: S(128),
+  deviceNtDomain: S(255),
+  deviceOutboundInterface: S(128),
+  devicePayloadId: S(128),
+  deviceProcessName: S(1023),
+  deviceTranslatedAddress: T('ipv4'),
+  dhost: S(1023),
+  dmac: T('mac'),
+  dntdom: S(255),
+  dpid: T('integer'),
+  dpriv: S(1023),
+  dproc: S(1023),
+  dpt: T('port'),
+  dst: T('ipv4'),
+  dtz: S(255),
+  duid: S(1023),
+  duser: S(1023),
+  dvc: T('ipv4'),
+  dvchost: S(100),
+  dvcmac: T('mac'),
+  dvcpid: T('integer'),
+  end: T('timestamp'),
+  externalId: S(40),
+  fileCreateTime: T('timestamp'),
+  fileHash: S(255),
+  fileId: S(1023),
+  fileModificationTime: T('timestamp'),
+  filePath: S(1023),
+  filePermission: S(1023),
+  fileType: S(1023),
+  flexDate1: T('timestamp'),
+  flexDate1Label: S(128),
+  flexString1: S(1023),
+  flexString1Label: S(128),
+  flexString2: S(1023),
+  flexString2Label: S(128),
+  fname: S(1023),
+  fsize: T('integer'),
+  in: T('integer'),
+  msg: S(1023),
+  oldFileCreateTime: T('timestamp'),
+  oldFileHash: S(255),
+  oldFileId: S(1023),
+  oldFileModificationTime: T('timestamp'),
+  oldFileName: S(1023),
+  oldFilePath: S(1023),
+  oldFilePermission: S(1023),
+  oldFileSize: T('integer'),
+  oldFileType: S(1023),
+  out: T('integer'),
+  outcome: S(63),
+  proto: S(31),
+  reason: S(1023),
+  request: S(1023),
+  requestClientApplication: S(1023),
+  requestContext: S(2048),
+  requestCookies: S(1023),
+  requestMethod: S(1023),
+  rt: T('timestamp'),
+  shost: S(1023),
+  smac: T('mac'),
+  sntdom: S(255),
+  sourceDnsDomain: S(255),
+  sourceServiceName: S(1023),
+  sourceTranslatedAddress: T('ipv4'),
+  sourceTranslatedPort: T('port'),
+  spid: T('integer'),
+  spriv: S(1023),
+  sproc: S(1023),
+  spt: T('port'),
+  src: T('ipv4'),
+  start: T('timestamp'),
+  suid: S(1023),
+  suser: S(1023),
+  type: T('integer'),
+  cs1: S(4000),
+  cs2: S(4000),
+  cs3: S(4000),
+  cs4: S(4000),
+  cs5: S(4000),
+  cs6: S(4000),
+  cs1Label: S(1023),
+  cs2Label: S(1023),
+  cs3Label: S(1023),
+  cs4Label: S(1023),
+  cs5Label: S(1023),
+  cs6Label: S(1023),
+  cn1: T('long'),
+  cn2: T('long'),
+  cn3: T('long'),
+  cn1Label: S(1023),
+  cn2Label: S(1023),
+  cn3Label: S(1023),
+  cfp1: T('double'),
+  cfp2: T('double'),
+  cfp3: T('double'),
+  cfp4: T('double'),
+  cfp1Label: S(1023),
+  cfp2Label: S(1023),
+  cfp3Label: S(1023),
+  cfp4Label: S(1023),
   // c6a2 is missing from the producer table but named by the standard's "IPv6 Format" section as the source slot.
-  c6a1: T('ipv6'), c6a2: T('ipv6'), c6a3: T('ipv6'), c6a4: T('ipv6'),
-  c6a1Label: S(1023), c6a2Label: S(1023), c6a3Label: S(1023), c6a4Label: S(1023),
+  c6a1: T('ipv6'),
+  c6a2: T('ipv6'),
+  c6a3: T('ipv6'),
+  c6a4: T('ipv6'),
+  c6a1Label: S(1023),
+  c6a2Label: S(1023),
+  c6a3Label: S(1023),
+  c6a4Label: S(1023),
 };
 
 /** Keys set by ArcSight itself; the standard says producers must not send them. */
 const CONSUMER_ONLY = new Set([
-  'agentDnsDomain', 'agentNtDomain', 'agentTranslatedAddress', 'agentTranslatedZoneExternalID', 'agentTranslatedZoneURI',
-  'agentZoneExternalID', 'agentZoneURI', 'agt', 'ahost', 'aid', 'amac', 'art', 'at', 'atz', 'av', 'customerExternalID',
-  'customerURI', 'destinationTranslatedZoneExternalID', 'destinationTranslatedZoneURI', 'destinationZoneExternalID',
-  'destinationZoneURI', 'deviceTranslatedZoneExternalID', 'deviceTranslatedZoneURI', 'deviceZoneExternalID', 'deviceZoneURI',
-  'dlat', 'dlong', 'eventId', 'rawEvent', 'slat', 'slong', 'sourceTranslatedZoneExternalID', 'sourceTranslatedZoneURI',
-  'sourceZoneExternalID', 'sourceZoneURI',
+  'agentDnsDomain',
+  'agentNtDomain',
+  'agentTranslatedAddress',
+  'agentTranslatedZoneExternalID',
+  'agentTranslatedZoneURI',
+  'agentZoneExternalID',
+  'agentZoneURI',
+  'agt',
+  'ahost',
+  'aid',
+  'amac',
+  'art',
+  'at',
+  'atz',
+  'av',
+  'customerExternalID',
+  'customerURI',
+  'destinationTranslatedZoneExternalID',
+  'destinationTranslatedZoneURI',
+  'destinationZoneExternalID',
+  'destinationZoneURI',
+  'deviceTranslatedZoneExternalID',
+  'deviceTranslatedZoneURI',
+  'deviceZoneExternalID',
+  'deviceZoneURI',
+  'dlat',
+  'dlong',
+  'eventId',
+  'rawEvent',
+  'slat',
+  'slong',
+  'sourceTranslatedZoneExternalID',
+  'sourceTranslatedZoneURI',
+  'sourceZoneExternalID',
+  'sourceZoneURI',
 ]);
 
 /** Custom fields that need a label: value key → label key. */
@@ -95,7 +226,11 @@ const LABELLED = [
   ...[1, 2, 3].map((i) => `cn${i}`),
   ...[1, 2, 3, 4].map((i) => `cfp${i}`),
   ...[1, 2, 3, 4].map((i) => `c6a${i}`),
-  'deviceCustomDate1', 'deviceCustomDate2', 'flexString1', 'flexString2', 'flexDate1',
+  'deviceCustomDate1',
+  'deviceCustomDate2',
+  'flexString1',
+  'flexString2',
+  'flexDate1',
 ];
 
 const HEADER_MAX = { vendor: 63, product: 63, deviceVersion: 31, signatureId: 1023, name: 512 } as const;
@@ -116,7 +251,8 @@ export function parseCef(line: string, options: CefParseOptions = {}): CefRecord
     throw new CefParseError(m, line);
   };
   if (/[\r\n\u0000]/.test(line)) fail('raw CR, LF or NUL');
-  if (/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(line)) fail('lone surrogate (not UTF-8)');
+  if (/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(line))
+    fail('lone surrogate (not UTF-8)');
   if (!line.startsWith('CEF:')) fail('does not start with CEF:');
 
   // Header: 7 fields, each ended by an unescaped `|`.
@@ -146,10 +282,19 @@ export function parseCef(line: string, options: CefParseOptions = {}): CefRecord
       i++;
     }
   }
-  const [version, vendor, product, deviceVersion, signatureId, name, severity] = fields as [string, string, string, string, string, string, string];
+  const [version, vendor, product, deviceVersion, signatureId, name, severity] = fields as [
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+  ];
   if (!/^[01]$/.test(version)) fail(`CEF version '${version}' is not 0 or 1`);
   const sevNum = /^(?:[0-9]|10)$/.test(severity);
-  if (!sevNum && !SEVERITY_WORDS.has(severity)) fail(`severity '${severity}' is not 0-10 nor Unknown|Low|Medium|High|Very-High`);
+  if (!sevNum && !SEVERITY_WORDS.has(severity))
+    fail(`severity '${severity}' is not 0-10 nor Unknown|Low|Medium|High|Very-High`);
   const header = { vendor, product, deviceVersion, signatureId, name };
   for (const [k, max] of Object.entries(HEADER_MAX)) {
     const idx = ['vendor', 'product', 'deviceVersion', 'signatureId', 'name'].indexOf(k) + 1;
@@ -216,10 +361,24 @@ export function parseCef(line: string, options: CefParseOptions = {}): CefRecord
   }
 
   if (options.checkTypes !== false) checkTypes(extension, rawValues, fail);
-  return { version: Number(version), vendor, product, deviceVersion, signatureId, name, severity, extension, leadingSpace };
+  return {
+    version: Number(version),
+    vendor,
+    product,
+    deviceVersion,
+    signatureId,
+    name,
+    severity,
+    extension,
+    leadingSpace,
+  };
 }
 
-function checkTypes(ext: ReadonlyMap<string, string>, raw: ReadonlyMap<string, string>, fail: (m: string) => never): void {
+function checkTypes(
+  ext: ReadonlyMap<string, string>,
+  raw: ReadonlyMap<string, string>,
+  fail: (m: string) => never,
+): void {
   for (const [key, value] of ext) {
     if (CONSUMER_ONLY.has(key)) fail(`consumer-only key ${key}`);
     const def = CEF_DICTIONARY[key];
@@ -233,7 +392,8 @@ function checkTypes(ext: ReadonlyMap<string, string>, raw: ReadonlyMap<string, s
         if (!/^-?[0-9]+$/.test(value) || !Number.isSafeInteger(Number(value))) bad('an integer');
         break;
       case 'long':
-        if (!/^-?[0-9]+$/.test(value) || BigInt(value) > 2n ** 63n - 1n || BigInt(value) < -(2n ** 63n)) bad('a 64-bit integer');
+        if (!/^-?[0-9]+$/.test(value) || BigInt(value) > 2n ** 63n - 1n || BigInt(value) < -(2n ** 63n))
+          bad('a 64-bit integer');
         break;
       case 'port':
         if (!/^[0-9]+$/.test(value) || Number(value) > 65535) bad('a port 0-65535');
@@ -254,7 +414,8 @@ function checkTypes(ext: ReadonlyMap<string, string>, raw: ReadonlyMap<string, s
         if (!/^(?:[0-9A-Fa-f]{2}:){5}[0-9A-Fa-f]{2}$/.test(value)) bad('a MAC address');
         break;
       case 'timestamp':
-        if (!/^[0-9]{1,15}$/.test(value) && !DATE_LAYOUTS.some((r) => r.test(value))) bad('epoch milliseconds or a CEF date layout');
+        if (!/^[0-9]{1,15}$/.test(value) && !DATE_LAYOUTS.some((r) => r.test(value)))
+          bad('epoch milliseconds or a CEF date layout');
         break;
     }
   }

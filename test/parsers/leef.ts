@@ -16,7 +16,10 @@
 import { isIP } from 'node:net';
 
 export class LeefParseError extends Error {
-  constructor(message: string, readonly line: string) {
+  constructor(
+    message: string,
+    readonly line: string,
+  ) {
     super(`${message} in: ${JSON.stringify(line.length > 300 ? line.slice(0, 300) + '…' : line)}`);
     this.name = 'LeefParseError';
   }
@@ -49,12 +52,21 @@ const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', '
 export function parseSimpleDate(value: string, pattern: string): number | undefined {
   let re = '^';
   const order: string[] = [];
-  for (let i = 0; i < pattern.length; ) {
+  for (let i = 0; i < pattern.length;) {
     const tok = /^(MMM|dd|yyyy|HH|mm|ss|SSS|z)/.exec(pattern.slice(i));
     if (tok !== null) {
       const t = tok[1] as string;
       order.push(t);
-      re += t === 'MMM' ? `(${MONTHS.join('|')})` : t === 'yyyy' ? '(\\d{4})' : t === 'SSS' ? '(\\d{3})' : t === 'z' ? '(GMT|UTC|GMT[+-]\\d{2}:\\d{2})' : '(\\d{2})';
+      re +=
+        t === 'MMM'
+          ? `(${MONTHS.join('|')})`
+          : t === 'yyyy'
+            ? '(\\d{4})'
+            : t === 'SSS'
+              ? '(\\d{3})'
+              : t === 'z'
+                ? '(GMT|UTC|GMT[+-]\\d{2}:\\d{2})'
+                : '(\\d{2})';
       i += t.length;
     } else {
       const c = pattern[i] as string;
@@ -66,9 +78,18 @@ export function parseSimpleDate(value: string, pattern: string): number | undefi
   const m = new RegExp(re + '$').exec(value);
   if (m === null) return undefined;
   const get = (t: string): string | undefined => m[order.indexOf(t) + 1];
-  if (get('MMM') === undefined || get('dd') === undefined || get('yyyy') === undefined || get('HH') === undefined) return undefined;
+  if (get('MMM') === undefined || get('dd') === undefined || get('yyyy') === undefined || get('HH') === undefined)
+    return undefined;
   const month = MONTHS.indexOf(get('MMM') as string);
-  let millis = Date.UTC(Number(get('yyyy')), month, Number(get('dd')), Number(get('HH')), Number(get('mm') ?? 0), Number(get('ss') ?? 0), Number(get('SSS') ?? 0));
+  let millis = Date.UTC(
+    Number(get('yyyy')),
+    month,
+    Number(get('dd')),
+    Number(get('HH')),
+    Number(get('mm') ?? 0),
+    Number(get('ss') ?? 0),
+    Number(get('SSS') ?? 0),
+  );
   const zone = get('z');
   if (zone !== undefined && zone.length > 3) {
     const sign = zone[3] === '-' ? -1 : 1;
@@ -82,7 +103,8 @@ export function parseLeef(line: string, options: LeefParseOptions = {}): LeefRec
     throw new LeefParseError(m, line);
   };
   if (/[\r\n\u0000]/.test(line)) fail('raw CR, LF or NUL');
-  if (/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(line)) fail('lone surrogate (not UTF-8)');
+  if (/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(line))
+    fail('lone surrogate (not UTF-8)');
   const vm = /^LEEF:(1\.0|2\.0)\|/.exec(line);
   if (vm === null) fail('does not start with LEEF:1.0| or LEEF:2.0|');
   const version = (vm as RegExpExecArray)[1] as '1.0' | '2.0';
@@ -95,8 +117,19 @@ export function parseLeef(line: string, options: LeefParseOptions = {}): LeefRec
     parts.push(line.slice(p, bar));
     p = bar + 1;
   }
-  const [vendor, product, productVersion, eventId, delimiterField] = parts as [string, string, string, string, string | undefined];
-  for (const [k, v] of [['vendor', vendor], ['product', product], ['version', productVersion], ['EventID', eventId]] as const) {
+  const [vendor, product, productVersion, eventId, delimiterField] = parts as [
+    string,
+    string,
+    string,
+    string,
+    string | undefined,
+  ];
+  for (const [k, v] of [
+    ['vendor', vendor],
+    ['product', product],
+    ['version', productVersion],
+    ['EventID', eventId],
+  ] as const) {
     if (v === '') fail(`header ${k} is empty`);
   }
   if ([...eventId].length > 255) fail('EventID longer than 255 characters');
@@ -128,14 +161,25 @@ export function parseLeef(line: string, options: LeefParseOptions = {}): LeefRec
   return { version, vendor, product, productVersion, eventId, delimiter, delimiterField, attributes, devTimeMillis };
 }
 
-const IP_KEYS = ['src', 'dst', 'srcPreNAT', 'dstPreNAT', 'srcPostNAT', 'dstPostNAT', 'identSrc', 'vSrc', 'identSecondlp'];
+const IP_KEYS = [
+  'src',
+  'dst',
+  'srcPreNAT',
+  'dstPreNAT',
+  'srcPostNAT',
+  'dstPostNAT',
+  'identSrc',
+  'vSrc',
+  'identSecondlp',
+];
 const PORT_KEYS = ['srcPort', 'dstPort', 'srcPreNATPort', 'dstPreNATPort', 'srcPostNATPort', 'dstPostNATPort'];
 const COUNT_KEYS = ['srcBytes', 'dstBytes', 'srcPackets', 'dstPackets', 'totalPackets'];
 const NAME_KEYS = ['usrName', 'identHostName', 'identNetBios', 'identGrpName', 'vSrcName', 'accountName'];
 const MAC_KEYS = ['srcMAC', 'dstMAC', 'identMAC'];
 
 function checkTypes(a: ReadonlyMap<string, string>, fail: (m: string) => never): number | undefined {
-  const bad = (key: string, what: string): never => fail(`${key}=${JSON.stringify((a.get(key) as string).slice(0, 80))} is not ${what}`);
+  const bad = (key: string, what: string): never =>
+    fail(`${key}=${JSON.stringify((a.get(key) as string).slice(0, 80))} is not ${what}`);
   let devTimeMillis: number | undefined;
   const devTime = a.get('devTime');
   const format = a.get('devTimeFormat');
@@ -153,12 +197,20 @@ function checkTypes(a: ReadonlyMap<string, string>, fail: (m: string) => never):
   const sev = a.get('sev');
   if (sev !== undefined && !/^(?:[1-9]|10)$/.test(sev)) bad('sev', 'an integer 1-10');
   for (const k of IP_KEYS) if (a.has(k) && isIP(a.get(k) as string) === 0) bad(k, 'an IP address');
-  for (const k of PORT_KEYS) if (a.has(k) && (!/^[0-9]{1,5}$/.test(a.get(k) as string) || Number(a.get(k)) > 65535)) bad(k, 'a port 0-65535');
+  for (const k of PORT_KEYS)
+    if (a.has(k) && (!/^[0-9]{1,5}$/.test(a.get(k) as string) || Number(a.get(k)) > 65535)) bad(k, 'a port 0-65535');
   for (const k of COUNT_KEYS) if (a.has(k) && !/^[0-9]+$/.test(a.get(k) as string)) bad(k, 'a non-negative integer');
   for (const k of NAME_KEYS) if (a.has(k) && [...(a.get(k) as string)].length > 255) bad(k, 'at most 255 characters');
-  for (const k of MAC_KEYS) if (a.has(k) && !/^(?:[0-9A-Fa-f]{2}:){5}[0-9A-Fa-f]{2}$/.test(a.get(k) as string)) bad(k, 'a MAC address');
+  for (const k of MAC_KEYS)
+    if (a.has(k) && !/^(?:[0-9A-Fa-f]{2}:){5}[0-9A-Fa-f]{2}$/.test(a.get(k) as string)) bad(k, 'a MAC address');
   const proto = a.get('proto');
-  if (proto !== undefined && !(/^[0-9]{1,3}$/.test(proto) && Number(proto) <= 255) && !/^[A-Za-z][A-Za-z0-9.+-]*$/.test(proto)) bad('proto', 'an IANA protocol number or keyword');
-  for (const k of ['isLoginEvent', 'isLogoutEvent']) if (a.has(k) && !['true', 'false'].includes(a.get(k) as string)) bad(k, 'true or false');
+  if (
+    proto !== undefined &&
+    !(/^[0-9]{1,3}$/.test(proto) && Number(proto) <= 255) &&
+    !/^[A-Za-z][A-Za-z0-9.+-]*$/.test(proto)
+  )
+    bad('proto', 'an IANA protocol number or keyword');
+  for (const k of ['isLoginEvent', 'isLogoutEvent'])
+    if (a.has(k) && !['true', 'false'].includes(a.get(k) as string)) bad(k, 'true or false');
   return devTimeMillis;
 }

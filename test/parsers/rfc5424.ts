@@ -238,7 +238,21 @@ export function parseRfc5424(input: Buffer | string): Rfc5424Message {
     }
     msg = body;
   }
-  return { pri, facility: pri >> 3, severity: pri & 7, version, timestamp, hostname, appName, procId, msgId, sd, msg, bom, msgText };
+  return {
+    pri,
+    facility: pri >> 3,
+    severity: pri & 7,
+    version,
+    timestamp,
+    hostname,
+    appName,
+    procId,
+    msgId,
+    sd,
+    msg,
+    bom,
+    msgText,
+  };
 }
 
 /** SD params of one element as an object (last value wins, as rsyslog's mmpstrucdata does). */

@@ -21,7 +21,17 @@ test('backpressure reaches the source: a sink that cannot write stops the source
   const result = validateConfigDocument({
     data_dir: dir,
     sources: { s: { type: 'stdin' } },
-    sinks: { f: { type: 'file', path: fifo, fsync: 'never', rotate: { max_bytes: 0 }, buffer: { max_events: 20 }, batch: { max_events: 10, timeout_ms: 5 }, request: { timeout_ms: 600_000 } } },
+    sinks: {
+      f: {
+        type: 'file',
+        path: fifo,
+        fsync: 'never',
+        rotate: { max_bytes: 0 },
+        buffer: { max_events: 20 },
+        batch: { max_events: 10, timeout_ms: 5 },
+        request: { timeout_ms: 600_000 },
+      },
+    },
   });
   assert.deepEqual(result.problems, []);
   const events = generateEvents(1000);
@@ -55,7 +65,10 @@ test('backpressure reaches the source: a sink that cannot write stops the source
   assert.equal(reports[0]!.undelivered, 0);
   const lines = Buffer.concat(chunks).toString('utf8').trim().split('\n');
   assert.equal(lines.length, 1000);
-  assert.deepEqual(lines.map((l) => (JSON.parse(l) as AegisEvent).exec_id), events.map((e) => e.exec_id));
+  assert.deepEqual(
+    lines.map((l) => (JSON.parse(l) as AegisEvent).exec_id),
+    events.map((e) => e.exec_id),
+  );
   cleanup();
 });
 
@@ -73,16 +86,30 @@ test('routes and processors apply in order; the summary counts removed and unrou
       { name: 'execs', when: 'type == "exec"', sinks: ['all'] },
       { name: 'blocks-too', when: 'type == "block"', sinks: ['all'] },
     ],
-    sinks: { blocks: { type: 'file', path: path.join(dir, 'blocks.ndjson') }, all: { type: 'file', path: path.join(dir, 'all.ndjson') } },
+    sinks: {
+      blocks: { type: 'file', path: path.join(dir, 'blocks.ndjson') },
+      all: { type: 'file', path: path.join(dir, 'all.ndjson') },
+    },
   });
   assert.deepEqual(result.problems, []);
   const pipeline = createPipeline(result.config!, { logger: silentLogger, version: 't' });
   await pipeline.start();
   assert.deepEqual(await pipeline.run(), []);
   await pipeline.shutdown(5000);
-  const read = (f: string): AegisEvent[] => fs.readFileSync(path.join(dir, f), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as AegisEvent);
-  assert.deepEqual(read('blocks.ndjson').map((e) => e.exec_id), events.filter((e) => e.type === 'block').map((e) => e.exec_id));
-  assert.deepEqual(read('all.ndjson').map((e) => e.exec_id), events.filter((e) => e.type === 'block' || e.type === 'exec').map((e) => e.exec_id));
+  const read = (f: string): AegisEvent[] =>
+    fs
+      .readFileSync(path.join(dir, f), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as AegisEvent);
+  assert.deepEqual(
+    read('blocks.ndjson').map((e) => e.exec_id),
+    events.filter((e) => e.type === 'block').map((e) => e.exec_id),
+  );
+  assert.deepEqual(
+    read('all.ndjson').map((e) => e.exec_id),
+    events.filter((e) => e.type === 'block' || e.type === 'exec').map((e) => e.exec_id),
+  );
   assert.equal(pipeline.stats.pipeline.removed['no-exit'], events.filter((e) => e.type === 'exit').length);
   assert.equal(pipeline.stats.pipeline.unrouted, events.filter((e) => e.type === 'connect').length);
   cleanup();

@@ -47,7 +47,11 @@ for (const [source, event, expected] of cases) {
 }
 
 test('fields referenced are reported', () => {
-  assert.deepEqual([...compileExpression('type == "exec" && (uid == 0 || labels.x == "y")').fields].sort(), ['labels', 'type', 'uid']);
+  assert.deepEqual([...compileExpression('type == "exec" && (uid == 0 || labels.x == "y")').fields].sort(), [
+    'labels',
+    'type',
+    'uid',
+  ]);
 });
 
 test('syntax errors name the position and the problem', () => {
@@ -62,11 +66,20 @@ test('syntax errors name the position and the problem', () => {
     ['path matches "("', /invalid regular expression/],
     ['action in [type]', /only literals/],
   ];
-  for (const [source, pattern] of bad) assert.throws(() => compileExpression(source), (err: Error & { code?: string }) => pattern.test(err.message) && /AEGIS_ERR_EXPR_/.test(err.code ?? ''), source);
+  for (const [source, pattern] of bad)
+    assert.throws(
+      () => compileExpression(source),
+      (err: Error & { code?: string }) => pattern.test(err.message) && /AEGIS_ERR_EXPR_/.test(err.code ?? ''),
+      source,
+    );
 });
 
 test('unknown fields are configuration errors, not silent nulls', () => {
-  assert.throws(() => compileExpression('pathh == "/x"'), (err: Error & { code?: string }) => err.code === 'AEGIS_ERR_EXPR_FIELD' && /unknown field 'pathh'/.test(err.message));
+  assert.throws(
+    () => compileExpression('pathh == "/x"'),
+    (err: Error & { code?: string }) =>
+      err.code === 'AEGIS_ERR_EXPR_FIELD' && /unknown field 'pathh'/.test(err.message),
+  );
   assert.throws(() => compileExpression('path.x == "/x"'), /only labels.<name> may use a dot/);
 });
 

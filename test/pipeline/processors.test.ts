@@ -9,11 +9,21 @@ import type { AegisEvent } from '../../src/event/types';
 import { silentLogger } from '../../src/util/logger';
 import { generateEvents } from '../helpers/events';
 
-function make(type: string, raw: Record<string, unknown>, now: () => number = Date.now): { p: Processor; stats: PipelineStats } {
+function make(
+  type: string,
+  raw: Record<string, unknown>,
+  now: () => number = Date.now,
+): { p: Processor; stats: PipelineStats } {
   const def = getProcessorDefinition(type)!;
   assert.deepEqual(def.check?.(raw) ?? [], [], 'config passes its checks');
   const stats = createPipelineStats();
-  return { p: def.create({ type, ...raw }, { name: `${type}#0`, stats, logger: silentLogger, hostname: 'h', now, bootWallNanos: 1_700_000_000_000_000_000n }), stats };
+  return {
+    p: def.create(
+      { type, ...raw },
+      { name: `${type}#0`, stats, logger: silentLogger, hostname: 'h', now, bootWallNanos: 1_700_000_000_000_000_000n },
+    ),
+    stats,
+  };
 }
 
 test('the registry knows every processor type', () => {
@@ -38,12 +48,20 @@ test('sample keeps 1 in N; with key_field all events of a key share the decision
   for (const e of events) assert.equal(keptComms.has(e.comm), kept.includes(e), 'all or none per key');
   const { p: only } = make('sample', { rate: 1000, when: 'type == "exec"' });
   const out = only.process(events);
-  assert.equal(out.filter((e) => e.type !== 'exec').length, events.filter((e) => e.type !== 'exec').length, 'non-matching events pass');
+  assert.equal(
+    out.filter((e) => e.type !== 'exec').length,
+    events.filter((e) => e.type !== 'exec').length,
+    'non-matching events pass',
+  );
 });
 
 test('throttle: token bucket per key, refilled over time, keys bounded', () => {
   let now = 0;
-  const { p, stats } = make('throttle', { threshold: 5, window_ms: 1000, key_fields: ['comm'], max_keys: 2 }, () => now);
+  const { p, stats } = make(
+    'throttle',
+    { threshold: 5, window_ms: 1000, key_fields: ['comm'], max_keys: 2 },
+    () => now,
+  );
   const same = generateEvents(1).map((e) => ({ ...e, comm: 'a' }))[0]!;
   assert.equal(p.process(Array(20).fill(same) as AegisEvent[]).length, 5, 'burst up to threshold');
   now = 400; // 0.4 window → 2 tokens
@@ -67,9 +85,20 @@ test('dedupe drops repeats within the window and lets them through after it', ()
 });
 
 test('enrich: host, wall-clock start times, container id, labels — on new objects', () => {
-  const { p } = make('enrich', { host: 'override-host', start_time_to_wall: true, container_id: true, labels: { env: 'prod', team: 'x' } });
+  const { p } = make('enrich', {
+    host: 'override-host',
+    start_time_to_wall: true,
+    container_id: true,
+    labels: { env: 'prod', team: 'x' },
+  });
   const [e] = generateEvents(1);
-  const input = { ...e!, start_time: 1_500_000_000, parent_start_time: 2_000, cgroup_path: '/kubepods/burstable/pod1/cri-containerd-' + 'ab'.repeat(32) + '.scope', labels: { team: 'edge' } } as AegisEvent;
+  const input = {
+    ...e!,
+    start_time: 1_500_000_000,
+    parent_start_time: 2_000,
+    cgroup_path: '/kubepods/burstable/pod1/cri-containerd-' + 'ab'.repeat(32) + '.scope',
+    labels: { team: 'edge' },
+  } as AegisEvent;
   const [out] = p.process([input]);
   assert.notEqual(out, input, 'a new object');
   assert.equal(input.host, 'test-host', 'input unchanged');
@@ -82,7 +111,13 @@ test('enrich: host, wall-clock start times, container id, labels — on new obje
 
 test('container ids from common runtimes', () => {
   const id = '0123456789abcdef'.repeat(4);
-  for (const p of [`/system.slice/docker-${id}.scope`, `/docker/${id}`, `/kubepods.slice/kubepods-pod1.slice/cri-containerd-${id}.scope`, `/machine.slice/libpod-${id}.scope`, `/kubepods/besteffort/pod2/${id}`]) {
+  for (const p of [
+    `/system.slice/docker-${id}.scope`,
+    `/docker/${id}`,
+    `/kubepods.slice/kubepods-pod1.slice/cri-containerd-${id}.scope`,
+    `/machine.slice/libpod-${id}.scope`,
+    `/kubepods/besteffort/pod2/${id}`,
+  ]) {
     assert.equal(containerIdFromCgroup(p), id, p);
   }
   assert.equal(containerIdFromCgroup('/user.slice/user-1000.slice'), undefined);
@@ -104,8 +139,15 @@ test('redact drop removes optional fields; hash gives stable keyed digests', () 
 });
 
 test('processor config checks name the problem', () => {
-  assert.deepEqual(getProcessorDefinition('redact')!.check!({ fields: ['pid'], mode: 'drop' }), ["fields.0: 'pid' is required by the event schema and cannot be dropped; use mode: hash"]);
-  assert.deepEqual(getProcessorDefinition('redact')!.check!({ fields: ['comm'], mode: 'hash', salt: 'x'.repeat(16) }), ["fields.0: 'comm' cannot be hashed (only free-text string fields can)"]);
-  assert.match(getProcessorDefinition('filter')!.check!({ condition: 'typ == "exec"' })[0]!, /^condition: unknown field 'typ'/);
+  assert.deepEqual(getProcessorDefinition('redact')!.check!({ fields: ['pid'], mode: 'drop' }), [
+    "fields.0: 'pid' is required by the event schema and cannot be dropped; use mode: hash",
+  ]);
+  assert.deepEqual(getProcessorDefinition('redact')!.check!({ fields: ['comm'], mode: 'hash', salt: 'x'.repeat(16) }), [
+    "fields.0: 'comm' cannot be hashed (only free-text string fields can)",
+  ]);
+  assert.match(
+    getProcessorDefinition('filter')!.check!({ condition: 'typ == "exec"' })[0]!,
+    /^condition: unknown field 'typ'/,
+  );
   assert.deepEqual(getProcessorDefinition('dedupe')!.check!({ fields: ['nope'] }), ["fields.0: unknown field 'nope'"]);
 });

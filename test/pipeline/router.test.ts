@@ -23,8 +23,14 @@ test('an event may take several routes; each sink gets it once, in order; unmatc
   );
   const { bySink, unrouted } = router.route(events);
   const archive = bySink.get('archive')!;
-  assert.deepEqual(archive, events.filter((e) => e.type === 'block'));
+  assert.deepEqual(
+    archive,
+    events.filter((e) => e.type === 'block'),
+  );
   const siem = bySink.get('siem')!;
-  assert.deepEqual(siem, events.filter((e) => e.type === 'exec' || (e.type === 'block' && e.action !== 'AUDIT')));
+  assert.deepEqual(
+    siem,
+    events.filter((e) => e.type === 'exec' || (e.type === 'block' && e.action !== 'AUDIT')),
+  );
   assert.equal(unrouted, events.filter((e) => e.type !== 'block' && e.type !== 'exec').length);
 });

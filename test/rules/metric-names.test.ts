@@ -14,7 +14,9 @@ import { makeTempDir } from '../helpers/tmp';
 
 /** Names in `referenced` that the exposition does not export (`x_bucket`/`x_sum`/`x_count` count as `x`'s). */
 export function missingMetricNames(referenced: Iterable<string>, exposition: string): string[] {
-  const types = new Map([...exposition.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map((m) => [m[1] as string, m[2] as string]));
+  const types = new Map(
+    [...exposition.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map((m) => [m[1] as string, m[2] as string]),
+  );
   const exported = (name: string): boolean => {
     if (types.has(name)) return true;
     const m = /^(.*)_(bucket|sum|count)$/.exec(name);
@@ -35,12 +37,15 @@ const CONTENT = [
 test('every metric name in alerts.yml, its tests, the dashboards, the runbook and metrics.md is on the running binary’s /metrics', async () => {
   const { dir, cleanup } = makeTempDir();
   // detailed: the per-path panel of the Enforcement dashboard needs the high-cardinality families.
-  const d = await startDaemon(dir, [
-    `data_dir: ${dir}`,
-    `sources: { sample: { type: replay, path: ${packagePath('samples', 'events.ndjson')}, rate: 100, loop: true } }`,
-    `sinks: { out: { type: file, path: ${path.join(dir, 'out.ndjson')} } }`,
-    'metrics: { listen: 127.0.0.1, detailed: true }',
-  ].join('\n'));
+  const d = await startDaemon(
+    dir,
+    [
+      `data_dir: ${dir}`,
+      `sources: { sample: { type: replay, path: ${packagePath('samples', 'events.ndjson')}, rate: 100, loop: true } }`,
+      `sinks: { out: { type: file, path: ${path.join(dir, 'out.ndjson')} } }`,
+      'metrics: { listen: 127.0.0.1, detailed: true }',
+    ].join('\n'),
+  );
   try {
     const exposition = (await d.get('/metrics')).body;
     for (const file of CONTENT) {
@@ -49,16 +54,31 @@ test('every metric name in alerts.yml, its tests, the dashboards, the runbook an
       if (file.endsWith('metrics.md')) text = text.slice(0, text.indexOf('## Differences from the AegisBPF guides'));
       const names = referencedMetricNames(text);
       assert.ok(names.size > 0 || file.endsWith('.md'), `${file} references no metric?`);
-      assert.deepEqual(missingMetricNames(names, exposition), [], `${path.relative(packagePath(), file)} uses metrics the binary does not export`);
+      assert.deepEqual(
+        missingMetricNames(names, exposition),
+        [],
+        `${path.relative(packagePath(), file)} uses metrics the binary does not export`,
+      );
     }
     // The binary exports exactly the catalog that docs/metrics.md and the dashboards are built from.
     const families = [...exposition.matchAll(/^# TYPE (\S+) \S+$/gm)].map((m) => m[1] as string).sort();
     assert.deepEqual(families, METRICS.map((s) => s.name).sort());
     // The check itself: a name the guides mention but aegisbpf does not export is reported.
-    assert.deepEqual(missingMetricNames(['aegisbpf_policy_apply_errors_total', 'aegisbpf_up', 'aegisbpf_pipeline_latency_seconds_bucket', 'aegisbpf_event_processing_latency_microseconds_bucket'], exposition), [
-      'aegisbpf_event_processing_latency_microseconds_bucket', // a summary has no buckets: histogram_quantile() on it cannot work
-      'aegisbpf_policy_apply_errors_total',
-    ]);
+    assert.deepEqual(
+      missingMetricNames(
+        [
+          'aegisbpf_policy_apply_errors_total',
+          'aegisbpf_up',
+          'aegisbpf_pipeline_latency_seconds_bucket',
+          'aegisbpf_event_processing_latency_microseconds_bucket',
+        ],
+        exposition,
+      ),
+      [
+        'aegisbpf_event_processing_latency_microseconds_bucket', // a summary has no buckets: histogram_quantile() on it cannot work
+        'aegisbpf_policy_apply_errors_total',
+      ],
+    );
   } finally {
     assert.equal((await d.stop()).code, 0);
     cleanup();

@@ -30,20 +30,31 @@ interface AlertTest {
 
 const ALERTS = packagePath('rules', 'prometheus', 'alerts.yml');
 const TESTS = packagePath('rules', 'prometheus', 'tests', 'alerts.test.yml');
-const rules = (): Rule[] => (YAML.parse(fs.readFileSync(ALERTS, 'utf8')) as { groups: { rules: Rule[] }[] }).groups.flatMap((g) => g.rules);
+const rules = (): Rule[] =>
+  (YAML.parse(fs.readFileSync(ALERTS, 'utf8')) as { groups: { rules: Rule[] }[] }).groups.flatMap((g) => g.rules);
 const cases = (): AlertTest[] => (YAML.parse(fs.readFileSync(TESTS, 'utf8')) as { tests: AlertTest[] }).tests;
 
 test('the guides’ alerts, the SLO alerts and the sink alerts are all there, each with a severity, a summary, a description and a runbook', () => {
   const names = rules().map((r) => r.alert);
   for (const n of [
-    'AegisBPFDaemonDown', 'AegisBPFHighBlockRate', 'AegisBPFMapNearFull', 'AegisBPFRingbufDropping', 'AegisBPFHighCPU', 'AegisBPFHighMemory',
-    'AegisBPFEventLossSLOViolation', 'AegisBPFMetricsStale',
-    'AegisBPFSinkUnhealthy', 'AegisBPFDeadLetterGrowing', 'AegisBPFSinkBufferNearFull',
-  ]) assert.ok(names.includes(n), `missing alert ${n}`);
+    'AegisBPFDaemonDown',
+    'AegisBPFHighBlockRate',
+    'AegisBPFMapNearFull',
+    'AegisBPFRingbufDropping',
+    'AegisBPFHighCPU',
+    'AegisBPFHighMemory',
+    'AegisBPFEventLossSLOViolation',
+    'AegisBPFMetricsStale',
+    'AegisBPFSinkUnhealthy',
+    'AegisBPFDeadLetterGrowing',
+    'AegisBPFSinkBufferNearFull',
+  ])
+    assert.ok(names.includes(n), `missing alert ${n}`);
   assert.equal(new Set(names).size, names.length, 'alert names are unique');
   for (const r of rules()) {
     assert.match(r.labels?.severity ?? '', /^(critical|warning|info)$/, r.alert);
-    for (const a of ['summary', 'description', 'runbook']) assert.ok((r.annotations?.[a] ?? '') !== '', `${r.alert}: annotation ${a}`);
+    for (const a of ['summary', 'description', 'runbook'])
+      assert.ok((r.annotations?.[a] ?? '') !== '', `${r.alert}: annotation ${a}`);
   }
 });
 
@@ -70,33 +81,54 @@ test('promtool test rules: every alert fires and stays quiet where its tests say
 
 test('every alert has at least one firing and one not-firing unit test', () => {
   for (const rule of rules()) {
-    const evals = cases().flatMap((c) => c.alert_rule_test).filter((t) => t.alertname === rule.alert);
-    assert.ok(evals.some((t) => t.exp_alerts.length > 0), `${rule.alert}: no test where it fires`);
-    assert.ok(evals.some((t) => t.exp_alerts.length === 0), `${rule.alert}: no test where it stays quiet`);
+    const evals = cases()
+      .flatMap((c) => c.alert_rule_test)
+      .filter((t) => t.alertname === rule.alert);
+    assert.ok(
+      evals.some((t) => t.exp_alerts.length > 0),
+      `${rule.alert}: no test where it fires`,
+    );
+    assert.ok(
+      evals.some((t) => t.exp_alerts.length === 0),
+      `${rule.alert}: no test where it stays quiet`,
+    );
   }
 });
 
-test('the unit tests depend on each expression: one that never fires or always fires makes them fail', { skip: promtoolMissing() }, () => {
-  const { dir, cleanup } = makeTempDir();
-  fs.mkdirSync(path.join(dir, 'tests'));
-  fs.copyFileSync(TESTS, path.join(dir, 'tests', 'alerts.test.yml'));
-  const original = fs.readFileSync(ALERTS, 'utf8');
-  const doc = YAML.parseDocument(original);
-  const ruleNodes = (doc.get('groups') as YAML.YAMLSeq<YAML.YAMLMap>).items.flatMap((g) => (g.get('rules') as YAML.YAMLSeq<YAML.YAMLMap>).items);
-  for (const node of ruleNodes) {
-    const name = String(node.get('alert'));
-    const expr = String(node.get('expr'));
-    for (const [label, mutated] of [['never fires', 'vector(0) > 1'], ['always fires', 'vector(1)']] as const) {
-      node.set('expr', mutated);
-      fs.writeFileSync(path.join(dir, 'alerts.yml'), doc.toString());
-      const r = promtool(['test', 'rules', path.join(dir, 'tests', 'alerts.test.yml')]);
-      assert.notEqual(r.code, 0, `${name} with an expression that ${label}: the unit tests still pass`);
-      assert.match(r.stdout + r.stderr, new RegExp(`alertname: ${name}`), `${name} (${label}): the failure is not about this alert`);
+test(
+  'the unit tests depend on each expression: one that never fires or always fires makes them fail',
+  { skip: promtoolMissing() },
+  () => {
+    const { dir, cleanup } = makeTempDir();
+    fs.mkdirSync(path.join(dir, 'tests'));
+    fs.copyFileSync(TESTS, path.join(dir, 'tests', 'alerts.test.yml'));
+    const original = fs.readFileSync(ALERTS, 'utf8');
+    const doc = YAML.parseDocument(original);
+    const ruleNodes = (doc.get('groups') as YAML.YAMLSeq<YAML.YAMLMap>).items.flatMap(
+      (g) => (g.get('rules') as YAML.YAMLSeq<YAML.YAMLMap>).items,
+    );
+    for (const node of ruleNodes) {
+      const name = String(node.get('alert'));
+      const expr = String(node.get('expr'));
+      for (const [label, mutated] of [
+        ['never fires', 'vector(0) > 1'],
+        ['always fires', 'vector(1)'],
+      ] as const) {
+        node.set('expr', mutated);
+        fs.writeFileSync(path.join(dir, 'alerts.yml'), doc.toString());
+        const r = promtool(['test', 'rules', path.join(dir, 'tests', 'alerts.test.yml')]);
+        assert.notEqual(r.code, 0, `${name} with an expression that ${label}: the unit tests still pass`);
+        assert.match(
+          r.stdout + r.stderr,
+          new RegExp(`alertname: ${name}`),
+          `${name} (${label}): the failure is not about this alert`,
+        );
+      }
+      node.set('expr', expr);
     }
-    node.set('expr', expr);
-  }
-  cleanup();
-});
+    cleanup();
+  },
+);
 
 test('the unit tests use the metric names and label names aegisbpf exports', () => {
   const byName = new Map<string, MetricSpec>(METRICS.map((s) => [s.name, s]));
@@ -105,7 +137,10 @@ test('the unit tests use the metric names and label names aegisbpf exports', () 
       const m = /^([a-z_:][a-z0-9_:]*)\{(.*)\}$/.exec(s.series);
       assert.ok(m !== null, s.series);
       const name = m[1] as string;
-      const labels = [...(m[2] as string).matchAll(/([a-z_]+)="/g)].map((x) => x[1] as string).filter((l) => l !== 'job' && l !== 'instance').sort();
+      const labels = [...(m[2] as string).matchAll(/([a-z_]+)="/g)]
+        .map((x) => x[1] as string)
+        .filter((l) => l !== 'job' && l !== 'instance')
+        .sort();
       if (name === 'up') continue; // Prometheus' own scrape health
       const spec = byName.get(name);
       assert.ok(spec !== undefined, `${c.name}: ${name} is not an aegisbpf metric`);

@@ -29,7 +29,18 @@ const conf = (file: string): ConfStanza[] => {
 };
 
 /** Fields Splunk adds to every event, whatever the data. */
-const METADATA = new Set(['_time', '_raw', 'host', 'source', 'sourcetype', 'index', 'eventtype', 'tag', 'linecount', 'splunk_server']);
+const METADATA = new Set([
+  '_time',
+  '_raw',
+  'host',
+  'source',
+  'sourcetype',
+  'index',
+  'eventtype',
+  'tag',
+  'linecount',
+  'splunk_server',
+]);
 
 /** Fields as KV_MODE = json names them (nested objects `a.b`, arrays `a{}`), plus the hec envelope's indexed fields. */
 function flatten(value: unknown, prefix: string, out: Map<string, unknown>): void {
@@ -38,7 +49,8 @@ function flatten(value: unknown, prefix: string, out: Map<string, unknown>): voi
     return;
   }
   if (value !== null && typeof value === 'object') {
-    for (const [k, v] of Object.entries(value as Record<string, unknown>)) flatten(v, prefix === '' ? k : `${prefix}.${k}`, out);
+    for (const [k, v] of Object.entries(value as Record<string, unknown>))
+      flatten(v, prefix === '' ? k : `${prefix}.${k}`, out);
     return;
   }
   out.set(prefix, value);
@@ -46,14 +58,17 @@ function flatten(value: unknown, prefix: string, out: Map<string, unknown>): voi
 
 const hec = createHecFormat();
 const goldens = goldenCases();
-const outputEvents: AegisEvent[] = [
-  ...goldens.map((c) => c.event),
-  ...generateEvents(500, { adversarial: true }),
-];
+const outputEvents: AegisEvent[] = [...goldens.map((c) => c.event), ...generateEvents(500, { adversarial: true })];
 
 /** Search-time fields of one event as Splunk would see it from the hec envelope (json `event` + indexed `fields`). */
 function searchTimeFields(e: AegisEvent): Map<string, unknown> {
-  const env = JSON.parse(hec(e)) as { host: string; source: string; sourcetype: string; event: unknown; fields: Record<string, unknown> };
+  const env = JSON.parse(hec(e)) as {
+    host: string;
+    source: string;
+    sourcetype: string;
+    event: unknown;
+    fields: Record<string, unknown>;
+  };
   const out = new Map<string, unknown>();
   flatten(env.event, '', out);
   for (const [k, v] of Object.entries(env.fields)) out.set(k, v);
@@ -92,12 +107,16 @@ function definedFields(): { aliases: Map<string, string>; evals: Map<string, str
 }
 
 const KNOWN_KEYS: Record<string, RegExp> = {
-  'default/props.conf': /^(KV_MODE|AUTO_KV_JSON|category|description|pulldown_type|SHOULD_LINEMERGE|LINE_BREAKER|TRUNCATE|CHARSET|TIME_PREFIX|TIME_FORMAT|MAX_TIMESTAMP_LOOKAHEAD|TZ|FIELDALIAS-\w+|EVAL-[\w.]+|LOOKUP-\w+|REPORT-\w+|TRANSFORMS-\w+)$/,
-  'default/transforms.conf': /^(filename|case_sensitive_match|max_matches|min_matches|default_match|match_type|REGEX|FORMAT|DEST_KEY|SOURCE_KEY)$/,
+  'default/props.conf':
+    /^(KV_MODE|AUTO_KV_JSON|category|description|pulldown_type|SHOULD_LINEMERGE|LINE_BREAKER|TRUNCATE|CHARSET|TIME_PREFIX|TIME_FORMAT|MAX_TIMESTAMP_LOOKAHEAD|TZ|FIELDALIAS-\w+|EVAL-[\w.]+|LOOKUP-\w+|REPORT-\w+|TRANSFORMS-\w+)$/,
+  'default/transforms.conf':
+    /^(filename|case_sensitive_match|max_matches|min_matches|default_match|match_type|REGEX|FORMAT|DEST_KEY|SOURCE_KEY)$/,
   'default/eventtypes.conf': /^(search|description|priority|color|disabled)$/,
   'default/tags.conf': /^[a-z_]+$/,
-  'default/savedsearches.conf': /^(search|description|disabled|enableSched|cron_schedule|dispatch\.(earliest|latest)_time|counttype|relation|quantity|alert\.(track|suppress|suppress\.period|suppress\.fields|severity|digest_mode)|is_visible)$/,
-  'default/inputs.conf': /^(disabled|token|description|sourcetype|index|indexes|useACK|source|host|connection_host|outputgroup)$/,
+  'default/savedsearches.conf':
+    /^(search|description|disabled|enableSched|cron_schedule|dispatch\.(earliest|latest)_time|counttype|relation|quantity|alert\.(track|suppress|suppress\.period|suppress\.fields|severity|digest_mode)|is_visible)$/,
+  'default/inputs.conf':
+    /^(disabled|token|description|sourcetype|index|indexes|useACK|source|host|connection_host|outputgroup)$/,
   'default/macros.conf': /^(definition|iseval|args|description|errormsg|validation)$/,
   'default/app.conf': /^(is_configured|state|is_visible|label|author|description|version|id|check_for_updates)$/,
   'metadata/default.meta': /^(access|export)$/,
@@ -119,7 +138,8 @@ test('every .conf file of the add-on parses as Splunk conf syntax, with keys Spl
   assert.equal(get(stanza!, 'KV_MODE'), 'json');
   assert.equal(get(stanza!, 'INDEXED_EXTRACTIONS'), undefined, 'never both KV_MODE = json and INDEXED_EXTRACTIONS');
   for (const s of conf('default/tags.conf')) for (const e of s.entries) assert.match(e.value, /^(enabled|disabled)$/);
-  for (const s of conf('default/savedsearches.conf')) if (s.name !== 'default') assert.ok(get(s, 'search') !== undefined && get(s, 'description') !== undefined, s.name);
+  for (const s of conf('default/savedsearches.conf'))
+    if (s.name !== 'default') assert.ok(get(s, 'search') !== undefined && get(s, 'description') !== undefined, s.name);
   const input = conf('default/inputs.conf').find((s) => s.name.startsWith('http://'));
   assert.ok(input !== undefined, 'a HEC input stanza');
   assert.equal(get(input, 'sourcetype'), 'aegisbpf');
@@ -130,14 +150,19 @@ test('every field the add-on references exists in the hec/json formatter output,
   const { aliases, evals, lookups } = definedFields();
   const raw = (f: string): boolean => OUTPUT_FIELDS.has(f) || METADATA.has(f);
   const problems: string[] = [];
-  for (const [target, source] of aliases) if (!raw(source)) problems.push(`props FIELDALIAS ${source} AS ${target}: ${source} is not in the formatter output`);
-  for (const [target, expr] of evals) for (const f of evalFields(expr)) if (!raw(f)) problems.push(`props EVAL-${target}: ${f} is not in the formatter output`);
+  for (const [target, source] of aliases)
+    if (!raw(source))
+      problems.push(`props FIELDALIAS ${source} AS ${target}: ${source} is not in the formatter output`);
+  for (const [target, expr] of evals)
+    for (const f of evalFields(expr))
+      if (!raw(f)) problems.push(`props EVAL-${target}: ${f} is not in the formatter output`);
   for (const e of stanza?.entries ?? []) {
     if (!e.key.startsWith('LOOKUP-')) continue;
     const m = /^(\S+)\s+(\S+)(?:\s+AS\s+(\S+))?\s+OUTPUT/i.exec(e.value);
     assert.ok(m !== null, e.value);
     const [, table, column, eventField] = m as unknown as [string, string, string, string | undefined];
-    if (!raw(eventField ?? column)) problems.push(`props ${e.key}: ${eventField ?? column} is not in the formatter output`);
+    if (!raw(eventField ?? column))
+      problems.push(`props ${e.key}: ${eventField ?? column} is not in the formatter output`);
     const t = conf('default/transforms.conf').find((s) => s.name === table);
     assert.ok(t !== undefined, `transforms.conf defines ${table}`);
     const csv = path.join(APP, 'lookups', get(t, 'filename') ?? '');
@@ -145,28 +170,57 @@ test('every field the add-on references exists in the hec/json formatter output,
     const header = fs.readFileSync(csv, 'utf8').split('\n')[0]!.split(',');
     for (const col of [column, ...lookups]) assert.ok(header.includes(col), `${csv} has column ${col}`);
   }
-  const available = (f: string, created: readonly string[] = []): boolean => raw(f) || aliases.has(f) || evals.has(f) || lookups.includes(f) || created.includes(f);
+  const available = (f: string, created: readonly string[] = []): boolean =>
+    raw(f) || aliases.has(f) || evals.has(f) || lookups.includes(f) || created.includes(f);
   for (const s of conf('default/eventtypes.conf')) {
-    for (const f of searchTermFields(get(s, 'search') ?? '')) if (!available(f)) problems.push(`eventtypes [${s.name}]: ${f} is not defined`);
+    for (const f of searchTermFields(get(s, 'search') ?? ''))
+      if (!available(f)) problems.push(`eventtypes [${s.name}]: ${f} is not defined`);
   }
   for (const s of conf('default/savedsearches.conf')) {
     const search = get(s, 'search');
     if (search === undefined) continue;
     const a = analyzeSearch(search);
     problems.push(...a.problems.map((p) => `savedsearches [${s.name}]: ${p}`));
-    for (const r of a.reads) if (!available(r.field, a.creates)) problems.push(`savedsearches [${s.name}] ${r.command}: ${r.field} is not defined`);
+    for (const r of a.reads)
+      if (!available(r.field, a.creates))
+        problems.push(`savedsearches [${s.name}] ${r.command}: ${r.field} is not defined`);
     // The base search runs before calculated fields are usable as filters in every context; keep it on raw fields and aliases.
-    for (const f of searchTermFields(search.split('|')[0] ?? '')) if (!raw(f) && !aliases.has(f)) problems.push(`savedsearches [${s.name}]: base search filters on ${f}, which is neither an event field nor an alias`);
+    for (const f of searchTermFields(search.split('|')[0] ?? ''))
+      if (!raw(f) && !aliases.has(f))
+        problems.push(
+          `savedsearches [${s.name}]: base search filters on ${f}, which is neither an event field nor an alias`,
+        );
   }
   assert.deepEqual(problems, []);
 });
 
-test('TIME_PREFIX / TIME_FORMAT / MAX_TIMESTAMP_LOOKAHEAD find exactly the json format\'s ts', () => {
+test("TIME_PREFIX / TIME_FORMAT / MAX_TIMESTAMP_LOOKAHEAD find exactly the json format's ts", () => {
   const prefix = new RegExp(get(stanza!, 'TIME_PREFIX') ?? '(missing)');
   const format = get(stanza!, 'TIME_FORMAT') ?? '';
   const lookahead = Number(get(stanza!, 'MAX_TIMESTAMP_LOOKAHEAD'));
-  const STRPTIME: Record<string, string> = { Y: '\\d{4}', m: '\\d{2}', d: '\\d{2}', H: '\\d{2}', M: '\\d{2}', S: '\\d{2}', '6N': '\\d{6}', '3N': '\\d{3}', Z: '(?:Z|[A-Z]{2,5})', z: '[+-]\\d{4}' };
-  const re = new RegExp('^' + format.split(/(%(?:6N|3N|[A-Za-z]))/).map((p) => (p.startsWith('%') ? (STRPTIME[p.slice(1)] ?? assert.fail(`unknown ${p}`)) : p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))).join(''));
+  const STRPTIME: Record<string, string> = {
+    Y: '\\d{4}',
+    m: '\\d{2}',
+    d: '\\d{2}',
+    H: '\\d{2}',
+    M: '\\d{2}',
+    S: '\\d{2}',
+    '6N': '\\d{6}',
+    '3N': '\\d{3}',
+    Z: '(?:Z|[A-Z]{2,5})',
+    z: '[+-]\\d{4}',
+  };
+  const re = new RegExp(
+    '^' +
+      format
+        .split(/(%(?:6N|3N|[A-Za-z]))/)
+        .map((p) =>
+          p.startsWith('%')
+            ? (STRPTIME[p.slice(1)] ?? assert.fail(`unknown ${p}`))
+            : p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'),
+        )
+        .join(''),
+  );
   for (const e of outputEvents) {
     const line = formatJson(e);
     const m = prefix.exec(line);
@@ -180,11 +234,69 @@ test('TIME_PREFIX / TIME_FORMAT / MAX_TIMESTAMP_LOOKAHEAD find exactly the json 
 
 test('CIM: Endpoint.Processes, Endpoint.Filesystem and Network_Traffic get their tags and recommended fields', () => {
   const { aliases, evals } = definedFields();
-  const tags = new Map(conf('default/tags.conf').map((s) => [s.name, s.entries.filter((e) => e.value === 'enabled').map((e) => e.key).sort()]));
+  const tags = new Map(
+    conf('default/tags.conf').map((s) => [
+      s.name,
+      s.entries
+        .filter((e) => e.value === 'enabled')
+        .map((e) => e.key)
+        .sort(),
+    ]),
+  );
   const models: { eventtype: string; tags: string[]; fields: string[] }[] = [
-    { eventtype: 'aegisbpf_process', tags: ['process', 'report'], fields: ['dest', 'process', 'process_name', 'parent_process', 'parent_process_name', 'user', 'vendor_product', 'process_id', 'parent_process_id', 'process_guid', 'process_path', 'action'] },
-    { eventtype: 'aegisbpf_filesystem', tags: ['endpoint', 'filesystem'], fields: ['action', 'dest', 'file_name', 'file_path', 'process', 'process_name', 'user', 'vendor_product', 'process_id'] },
-    { eventtype: 'aegisbpf_network', tags: ['communicate', 'network'], fields: ['action', 'dest', 'dest_port', 'dvc', 'rule', 'src', 'src_port', 'transport', 'user', 'vendor_product', 'dest_ip', 'src_ip', 'direction', 'process_id'] },
+    {
+      eventtype: 'aegisbpf_process',
+      tags: ['process', 'report'],
+      fields: [
+        'dest',
+        'process',
+        'process_name',
+        'parent_process',
+        'parent_process_name',
+        'user',
+        'vendor_product',
+        'process_id',
+        'parent_process_id',
+        'process_guid',
+        'process_path',
+        'action',
+      ],
+    },
+    {
+      eventtype: 'aegisbpf_filesystem',
+      tags: ['endpoint', 'filesystem'],
+      fields: [
+        'action',
+        'dest',
+        'file_name',
+        'file_path',
+        'process',
+        'process_name',
+        'user',
+        'vendor_product',
+        'process_id',
+      ],
+    },
+    {
+      eventtype: 'aegisbpf_network',
+      tags: ['communicate', 'network'],
+      fields: [
+        'action',
+        'dest',
+        'dest_port',
+        'dvc',
+        'rule',
+        'src',
+        'src_port',
+        'transport',
+        'user',
+        'vendor_product',
+        'dest_ip',
+        'src_ip',
+        'direction',
+        'process_id',
+      ],
+    },
   ];
   for (const m of models) {
     assert.deepEqual(tags.get(`eventtype=${m.eventtype}`), m.tags, `${m.eventtype} tags`);
@@ -195,7 +307,8 @@ test('CIM: Endpoint.Processes, Endpoint.Filesystem and Network_Traffic get their
 /** Search-time fields for the matcher: the event's fields plus the add-on's aliases. */
 function withAliases(e: AegisEvent): Record<string, unknown> {
   const fields = Object.fromEntries(searchTimeFields(e));
-  for (const [target, source] of definedFields().aliases) if (fields[source] !== undefined) fields[target] = fields[source];
+  for (const [target, source] of definedFields().aliases)
+    if (fields[source] !== undefined) fields[target] = fields[source];
   return fields;
 }
 
@@ -208,18 +321,28 @@ test('eventtypes: each golden event lands in the eventtypes of its kind', () => 
     if (e.type === 'block') out.push('aegisbpf_filesystem');
     if (e.type === 'connect') out.push('aegisbpf_network');
     if (e.type === 'sensor') out.push('aegisbpf_sensor');
-    if ((e.type === 'block' || e.type === 'connect') && e.action !== undefined && e.action !== 'AUDIT') out.push('aegisbpf_enforcement');
+    if ((e.type === 'block' || e.type === 'connect') && e.action !== undefined && e.action !== 'AUDIT')
+      out.push('aegisbpf_enforcement');
     return out.sort();
   };
   for (const { name, event } of goldens) {
     const fields = withAliases(event);
-    const got = eventtypes.filter((s) => matchesBaseSearch(get(s, 'search') ?? '', fields)).map((s) => s.name).sort();
+    const got = eventtypes
+      .filter((s) => matchesBaseSearch(get(s, 'search') ?? '', fields))
+      .map((s) => s.name)
+      .sort();
     assert.deepEqual(got, expected(event), name);
   }
 });
 
 test('detections: every saved search has samples; positives match its base search, negatives do not', () => {
-  const samples = JSON.parse(fs.readFileSync(path.join(APP, 'samples', 'detections.json'), 'utf8')) as Record<string, { positive: { base: string; set?: Record<string, unknown> }[]; negative: { base: string; set?: Record<string, unknown> }[] }>;
+  const samples = JSON.parse(fs.readFileSync(path.join(APP, 'samples', 'detections.json'), 'utf8')) as Record<
+    string,
+    {
+      positive: { base: string; set?: Record<string, unknown> }[];
+      negative: { base: string; set?: Record<string, unknown> }[];
+    }
+  >;
   const byName = new Map(goldens.map((c) => [c.name, c.event]));
   const build = (s: { base: string; set?: Record<string, unknown> }): AegisEvent => {
     const base = byName.get(s.base);
@@ -229,12 +352,20 @@ test('detections: every saved search has samples; positives match its base searc
     return e;
   };
   const searches = conf('default/savedsearches.conf').filter((s) => s.name !== 'default');
-  assert.deepEqual(Object.keys(samples).filter((k) => k !== '$comment').sort(), searches.map((s) => s.name).sort(), 'samples for exactly the saved searches');
+  assert.deepEqual(
+    Object.keys(samples)
+      .filter((k) => k !== '$comment')
+      .sort(),
+    searches.map((s) => s.name).sort(),
+    'samples for exactly the saved searches',
+  );
   for (const s of searches) {
     const base = (get(s, 'search') ?? '').split('|')[0] ?? '';
     const entry = samples[s.name]!;
     assert.ok(entry.positive.length > 0 && entry.negative.length > 0, `${s.name} has positive and negative samples`);
-    for (const p of entry.positive) assert.ok(matchesBaseSearch(base, withAliases(build(p))), `${s.name}: positive ${JSON.stringify(p)}`);
-    for (const n of entry.negative) assert.ok(!matchesBaseSearch(base, withAliases(build(n))), `${s.name}: negative ${JSON.stringify(n)}`);
+    for (const p of entry.positive)
+      assert.ok(matchesBaseSearch(base, withAliases(build(p))), `${s.name}: positive ${JSON.stringify(p)}`);
+    for (const n of entry.negative)
+      assert.ok(!matchesBaseSearch(base, withAliases(build(n))), `${s.name}: negative ${JSON.stringify(n)}`);
   }
 });

@@ -34,7 +34,8 @@ export function parseConf(text: string): { stanzas: ConfStanza[]; problems: stri
     const header = /^\[(.*)\]$/.exec(trimmed);
     if (header !== null) {
       current = { name: header[1] as string, line: lineNo, entries: [] };
-      if (stanzas.some((s) => s.name === current?.name)) problems.push(`line ${lineNo}: stanza [${current.name}] appears twice`);
+      if (stanzas.some((s) => s.name === current?.name))
+        problems.push(`line ${lineNo}: stanza [${current.name}] appears twice`);
       stanzas.push(current);
       continue;
     }
@@ -48,7 +49,8 @@ export function parseConf(text: string): { stanzas: ConfStanza[]; problems: stri
       continue;
     }
     const key = kv[1] as string;
-    if (current.entries.some((e) => e.key === key)) problems.push(`line ${lineNo}: [${current.name}] sets ${key} twice`);
+    if (current.entries.some((e) => e.key === key))
+      problems.push(`line ${lineNo}: [${current.name}] sets ${key} twice`);
     if (/^\s/.test(line)) problems.push(`line ${lineNo}: a key must start at the beginning of the line`);
     current.entries.push({ key, value: (kv[2] as string).trim(), line: lineNo });
   }
@@ -123,7 +125,10 @@ export interface SearchAnalysis {
 /** Field references of a whole search: base terms, then stats / where / table / fields / eval commands. */
 export function analyzeSearch(search: string): SearchAnalysis {
   const [base, ...commands] = splitPipes(search);
-  const reads: { command: string; field: string }[] = searchTermFields(base ?? '').map((field) => ({ command: 'search', field }));
+  const reads: { command: string; field: string }[] = searchTermFields(base ?? '').map((field) => ({
+    command: 'search',
+    field,
+  }));
   const creates: string[] = [];
   const problems: string[] = [];
   const list = (s: string): string[] => s.split(/[\s,]+/).filter((x) => x !== '');
@@ -135,7 +140,8 @@ export function analyzeSearch(search: string): SearchAnalysis {
       case 'stats': {
         const [aggs, by] = args.split(/\s+BY\s+/i);
         for (const agg of (aggs ?? '').matchAll(/(\w+)(?:\(([^)]*)\))?(?:\s+AS\s+(\w+))?/gi)) {
-          if (agg[2] !== undefined && agg[2] !== '') for (const f of list(agg[2])) reads.push({ command: 'stats', field: f });
+          if (agg[2] !== undefined && agg[2] !== '')
+            for (const f of list(agg[2])) reads.push({ command: 'stats', field: f });
           creates.push(agg[3] ?? (agg[2] === undefined ? (agg[1] as string) : `${agg[1] as string}(${agg[2]})`));
         }
         for (const f of list(by ?? '')) reads.push({ command: 'stats BY', field: f });
@@ -168,7 +174,14 @@ export function analyzeSearch(search: string): SearchAnalysis {
 
 type Fields = Readonly<Record<string, unknown>>;
 
-const wildcard = (pattern: string): RegExp => new RegExp(`^${pattern.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`, 'i');
+const wildcard = (pattern: string): RegExp =>
+  new RegExp(
+    `^${pattern
+      .split('*')
+      .map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+      .join('.*')}$`,
+    'i',
+  );
 
 function valuesOf(fields: Fields, name: string): string[] {
   const v = fields[name];

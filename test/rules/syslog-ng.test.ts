@@ -45,7 +45,13 @@ function skipReason(): string | undefined {
 }
 
 test('rules/syslog-ng: every file is covered by this test and passes syslog-ng --syntax-only', (t) => {
-  assert.deepEqual(fs.readdirSync(RULES).filter((f) => f.endsWith('.conf')).sort(), [...FILES]);
+  assert.deepEqual(
+    fs
+      .readdirSync(RULES)
+      .filter((f) => f.endsWith('.conf'))
+      .sort(),
+    [...FILES],
+  );
   const skip = skipReason();
   if (skip !== undefined) {
     t.skip(skip);
@@ -64,68 +70,83 @@ test('rules/syslog-ng: every file is covered by this test and passes syslog-ng -
   }
 });
 
-test('rules/syslog-ng/aegisbpf-receiver.conf: every event type and edge case plus adversarial events, on syslog() TLS, syslog() TCP and network() LF, parsed with every header field, SD param and JSON field', { timeout: 120_000 }, async (t) => {
-  const skip = skipReason();
-  if (skip !== undefined) {
-    t.skip(skip);
-    return;
-  }
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aegis-sng-'));
-  const pki = makeTestPki(path.join(dir, 'tls'));
-  const sng = await startSyslogNg({ dir, ports: { tls: 'tcp', tcp: 'tcp', lf: 'tcp' }, config: (ports) => testConfig('aegisbpf-receiver.conf', dir, pki, ports) });
-  try {
-    t.diagnostic(`syslog-ng ${syslogNgVersion()}`);
-    const inputs = [
-      { name: 'tls', raw: { transport: 'tls', port: sng.ports.tls, tls: { ca_file: pki.caCert, cert_file: pki.clientCert, key_file: pki.clientKey } } },
-      { name: 'tcp', raw: { transport: 'tcp', port: sng.ports.tcp } },
-      { name: 'lf', raw: { transport: 'tcp', port: sng.ports.lf, framing: 'lf' } },
-    ] as const;
-    const sent = new Map<string, { event: AegisEvent; input: string }>();
-    for (const input of inputs) {
-      const events = [
-        ...goldenCases().map(({ name, event }): AegisEvent => ({ ...event, event_id: `${input.name}-${name}` })),
-        ...adversarialEvents(500, `${input.name}-adv`),
-      ];
-      const s = buildSyslogSink({ type: 'syslog', host: '127.0.0.1', ...input.raw }, dir);
-      await s.sink.accept(events);
-      await s.sink.close(10_000);
-      assert.equal(s.stats.delivered, events.length);
-      for (const e of events) sent.set(e.event_id!, { event: e, input: input.name });
+test(
+  'rules/syslog-ng/aegisbpf-receiver.conf: every event type and edge case plus adversarial events, on syslog() TLS, syslog() TCP and network() LF, parsed with every header field, SD param and JSON field',
+  { timeout: 120_000 },
+  async (t) => {
+    const skip = skipReason();
+    if (skip !== undefined) {
+      t.skip(skip);
+      return;
     }
-    const file = path.join(dir, 'events.json');
-    await waitForLines(file, sent.size, 'every event at syslog-ng');
-    const lines = readJsonLines(file);
-    assert.equal(lines.length, sent.size, 'none lost, none extra');
-    assert.ok(!fs.existsSync(path.join(dir, 'unparsed.log')), 'every MSG parsed as JSON');
-    const seen = new Set<string>();
-    for (const line of lines) {
-      const ev = line.event as { event_id: string };
-      const entry = sent.get(ev.event_id);
-      assert.ok(entry !== undefined, `unknown event ${ev.event_id}`);
-      assert.ok(!seen.has(ev.event_id), `${ev.event_id} twice`);
-      seen.add(ev.event_id);
-      const { event: e, input } = entry;
-      const h = line.syslog as Record<string, unknown>;
-      const where = `${ev.event_id} via ${input}`;
-      assert.equal(h.facility, 16, where);
-      assert.equal(h.severity, syslogSeverity(e), where);
-      assert.equal(Date.parse(String(h.timestamp)), Date.parse(e.ts), `${where}: timestamp`);
-      assert.equal(String(h.timestamp).slice(19, 26), e.ts.slice(19, 26), `${where}: microseconds`);
-      // A host named "-" is HOSTNAME NILVALUE on the wire; syslog-ng then records the sender's address instead.
-      assert.equal(h.hostname, expectedHeader(e.host, 255) ?? '127.0.0.1', `${where}: hostname`);
-      assert.equal(h.app_name, 'aegisbpf', where);
-      assert.equal(h.procid, String(e.pid), where);
-      assert.equal(h.msgid, expectedHeader(eventClassId(e), 32), where);
-      const sd = (line.sd as Record<string, unknown>)['aegis@32473'];
-      // Also through network() with LF framing: aegisbpf's messages never contain a raw newline.
-      assert.deepEqual(sd, expectedSd(e), `${where}: SD params`);
-      assert.deepEqual(line.event, jsonRoundTrip(e), `${where}: JSON fields, exactly`);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aegis-sng-'));
+    const pki = makeTestPki(path.join(dir, 'tls'));
+    const sng = await startSyslogNg({
+      dir,
+      ports: { tls: 'tcp', tcp: 'tcp', lf: 'tcp' },
+      config: (ports) => testConfig('aegisbpf-receiver.conf', dir, pki, ports),
+    });
+    try {
+      t.diagnostic(`syslog-ng ${syslogNgVersion()}`);
+      const inputs = [
+        {
+          name: 'tls',
+          raw: {
+            transport: 'tls',
+            port: sng.ports.tls,
+            tls: { ca_file: pki.caCert, cert_file: pki.clientCert, key_file: pki.clientKey },
+          },
+        },
+        { name: 'tcp', raw: { transport: 'tcp', port: sng.ports.tcp } },
+        { name: 'lf', raw: { transport: 'tcp', port: sng.ports.lf, framing: 'lf' } },
+      ] as const;
+      const sent = new Map<string, { event: AegisEvent; input: string }>();
+      for (const input of inputs) {
+        const events = [
+          ...goldenCases().map(({ name, event }): AegisEvent => ({ ...event, event_id: `${input.name}-${name}` })),
+          ...adversarialEvents(500, `${input.name}-adv`),
+        ];
+        const s = buildSyslogSink({ type: 'syslog', host: '127.0.0.1', ...input.raw }, dir);
+        await s.sink.accept(events);
+        await s.sink.close(10_000);
+        assert.equal(s.stats.delivered, events.length);
+        for (const e of events) sent.set(e.event_id!, { event: e, input: input.name });
+      }
+      const file = path.join(dir, 'events.json');
+      await waitForLines(file, sent.size, 'every event at syslog-ng');
+      const lines = readJsonLines(file);
+      assert.equal(lines.length, sent.size, 'none lost, none extra');
+      assert.ok(!fs.existsSync(path.join(dir, 'unparsed.log')), 'every MSG parsed as JSON');
+      const seen = new Set<string>();
+      for (const line of lines) {
+        const ev = line.event as { event_id: string };
+        const entry = sent.get(ev.event_id);
+        assert.ok(entry !== undefined, `unknown event ${ev.event_id}`);
+        assert.ok(!seen.has(ev.event_id), `${ev.event_id} twice`);
+        seen.add(ev.event_id);
+        const { event: e, input } = entry;
+        const h = line.syslog as Record<string, unknown>;
+        const where = `${ev.event_id} via ${input}`;
+        assert.equal(h.facility, 16, where);
+        assert.equal(h.severity, syslogSeverity(e), where);
+        assert.equal(Date.parse(String(h.timestamp)), Date.parse(e.ts), `${where}: timestamp`);
+        assert.equal(String(h.timestamp).slice(19, 26), e.ts.slice(19, 26), `${where}: microseconds`);
+        // A host named "-" is HOSTNAME NILVALUE on the wire; syslog-ng then records the sender's address instead.
+        assert.equal(h.hostname, expectedHeader(e.host, 255) ?? '127.0.0.1', `${where}: hostname`);
+        assert.equal(h.app_name, 'aegisbpf', where);
+        assert.equal(h.procid, String(e.pid), where);
+        assert.equal(h.msgid, expectedHeader(eventClassId(e), 32), where);
+        const sd = (line.sd as Record<string, unknown>)['aegis@32473'];
+        // Also through network() with LF framing: aegisbpf's messages never contain a raw newline.
+        assert.deepEqual(sd, expectedSd(e), `${where}: SD params`);
+        assert.deepEqual(line.event, jsonRoundTrip(e), `${where}: JSON fields, exactly`);
+      }
+    } catch (err) {
+      t.diagnostic(`syslog-ng output:\n${sng.output().slice(-3000)}`);
+      throw err;
+    } finally {
+      await sng.stop();
+      if (process.env.AEGIS_KEEP_TEST_DIRS !== '1') fs.rmSync(dir, { recursive: true, force: true });
     }
-  } catch (err) {
-    t.diagnostic(`syslog-ng output:\n${sng.output().slice(-3000)}`);
-    throw err;
-  } finally {
-    await sng.stop();
-    if (process.env.AEGIS_KEEP_TEST_DIRS !== '1') fs.rmSync(dir, { recursive: true, force: true });
-  }
-});
+  },
+);

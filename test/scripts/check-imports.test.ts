@@ -34,7 +34,10 @@ void test('the source tree has no import circle and nothing imports upward', () 
 void test('docs/development.md shows the layer table the check enforces', () => {
   const layers = check('--layers').stdout.trim();
   assert.match(layers, /^util → .* → cli$/);
-  assert.ok(fs.readFileSync(packagePath('docs', 'development.md'), 'utf8').includes(layers), `docs/development.md quotes: ${layers}`);
+  assert.ok(
+    fs.readFileSync(packagePath('docs', 'development.md'), 'utf8').includes(layers),
+    `docs/development.md quotes: ${layers}`,
+  );
 });
 
 void test('a circle and an upward import in a synthetic tree are reported with the files, lines and layers', () => {
@@ -43,7 +46,8 @@ void test('a circle and an upward import in a synthetic tree are reported with t
     writeTree(dir, {
       // A circle of type-only imports still counts.
       'src/util/a.ts': "import type { B } from './b';\nexport type A = B | 'a';\n",
-      'src/util/b.ts': "// a line first, so the line number is checked\nimport type { A } from './a';\nexport type B = A | 'b';\n",
+      'src/util/b.ts':
+        "// a line first, so the line number is checked\nimport type { A } from './a';\nexport type B = A | 'b';\n",
       // A three-file circle through export-from, require() and import().
       'src/event/e1.ts': "export { two } from './e2';\n",
       'src/event/e2.ts': "export const two = 2;\nconst three = require('./e3');\nvoid three;\n",
@@ -52,7 +56,7 @@ void test('a circle and an upward import in a synthetic tree are reported with t
       // literal containing a quote must be read correctly.
       'src/native/binding.ts': [
         "// import { nope } from '../cli/main';",
-        "const text = \"import x from '../cli/main'\";",
+        'const text = "import x from \'../cli/main\'";',
         "const re = /'/;",
         "import { thing } from '../sensor/thing';",
         'export { text, re, thing };',
@@ -67,9 +71,22 @@ void test('a circle and an upward import in a synthetic tree are reported with t
     assert.equal(r.status, 1, r.stderr);
     const lines = r.stderr.trim().split('\n');
     assert.ok(lines.includes('import circle: src/util/a.ts:1 → src/util/b.ts:2 → src/util/a.ts'), r.stderr);
-    assert.ok(lines.includes('import circle: src/event/e1.ts:1 → src/event/e2.ts:2 → src/event/e3.ts:1 → src/event/e1.ts'), r.stderr);
-    assert.ok(lines.includes('upward import: src/native/binding.ts:4 → src/sensor/thing.ts (native, layer 1, imports sensor, layer 2)'), r.stderr);
-    assert.ok(lines.includes('sideways import: src/formatters/f.ts:1 → src/sensor/thing.ts (formatters, layer 2, imports sensor, layer 2)'), r.stderr);
+    assert.ok(
+      lines.includes('import circle: src/event/e1.ts:1 → src/event/e2.ts:2 → src/event/e3.ts:1 → src/event/e1.ts'),
+      r.stderr,
+    );
+    assert.ok(
+      lines.includes(
+        'upward import: src/native/binding.ts:4 → src/sensor/thing.ts (native, layer 1, imports sensor, layer 2)',
+      ),
+      r.stderr,
+    );
+    assert.ok(
+      lines.includes(
+        'sideways import: src/formatters/f.ts:1 → src/sensor/thing.ts (formatters, layer 2, imports sensor, layer 2)',
+      ),
+      r.stderr,
+    );
     // Nothing else: not the comment, not the string, not the downward imports (sensor → util, cli → sensor).
     assert.equal(lines.filter((l) => !l.startsWith('check-imports:')).length, 4, r.stderr);
     assert.match(lines.at(-1) ?? '', /^check-imports: 4 problem\(s\) in 9 files/);
@@ -81,7 +98,10 @@ void test('a circle and an upward import in a synthetic tree are reported with t
 void test('a folder missing from the layer table is reported, not ignored', () => {
   const { dir, cleanup } = makeTempDir('aegis-imports-');
   try {
-    writeTree(dir, { 'src/util/a.ts': 'export const a = 1;\n', 'src/newthing/x.ts': "import { a } from '../util/a';\nexport const x = a;\n" });
+    writeTree(dir, {
+      'src/util/a.ts': 'export const a = 1;\n',
+      'src/newthing/x.ts': "import { a } from '../util/a';\nexport const x = a;\n",
+    });
     const r = check('--root', dir);
     assert.equal(r.status, 1);
     assert.match(r.stderr, /folder not in the layer table \(scripts\/check-imports\.js LAYERS\): src\/newthing/);

@@ -7,14 +7,33 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { PACKAGE_ROOT } from '../../src/util/paths';
-import { ACTION_IDS, ACTION_MAX, ARGS_MAX, COMM_LEN, FLAG, HOOK_NAMES, LEAF_MAX, MAPS, MAP_ID_MAX, MAP_ID_NAMES, MODE_IDS, OP, OP_MAX, PATH_MAX, PROGRAMS, RODATA, VERDICT_NAMES } from '../../src/sensor/abi';
+import {
+  ACTION_IDS,
+  ACTION_MAX,
+  ARGS_MAX,
+  COMM_LEN,
+  FLAG,
+  HOOK_NAMES,
+  LEAF_MAX,
+  MAPS,
+  MAP_ID_MAX,
+  MAP_ID_NAMES,
+  MODE_IDS,
+  OP,
+  OP_MAX,
+  PATH_MAX,
+  PROGRAMS,
+  RODATA,
+  VERDICT_NAMES,
+} from '../../src/sensor/abi';
 
 const root = PACKAGE_ROOT;
 const header = fs.readFileSync(path.join(root, 'bpf', 'include', 'aegis_abi.h'), 'utf8');
 
 function enumValues(prefix: string): Map<string, number> {
   const out = new Map<string, number>();
-  for (const m of header.matchAll(new RegExp(`\\b${prefix}([A-Z0-9_]+) = (\\d+),`, 'g'))) out.set(m[1] as string, Number(m[2]));
+  for (const m of header.matchAll(new RegExp(`\\b${prefix}([A-Z0-9_]+) = (\\d+),`, 'g')))
+    out.set(m[1] as string, Number(m[2]));
   return out;
 }
 
@@ -44,7 +63,10 @@ void test('hooks, actions, verdicts, modes, map ids', () => {
   for (const [name, v] of Object.entries(ACTION_IDS)) assert.equal(actions.get(name), v, `AEGIS_ACT_${name}`);
   assert.equal(actions.get('MAX'), ACTION_MAX);
   const verdicts = enumValues('AEGIS_VERDICT_');
-  assert.deepEqual([...verdicts.entries()].sort((a, b) => a[1] - b[1]).map(([n]) => n.toLowerCase()), VERDICT_NAMES);
+  assert.deepEqual(
+    [...verdicts.entries()].sort((a, b) => a[1] - b[1]).map(([n]) => n.toLowerCase()),
+    VERDICT_NAMES,
+  );
   const modes = enumValues('AEGIS_MODE_');
   assert.equal(modes.get('AUDIT'), MODE_IDS.audit);
   assert.equal(modes.get('ENFORCE'), MODE_IDS.enforce);
@@ -63,9 +85,15 @@ void test('flags and sizes', () => {
 
 void test('map, rodata and program names exist in the BPF sources', () => {
   const maps = fs.readFileSync(path.join(root, 'bpf', 'include', 'aegis_maps.h'), 'utf8');
-  for (const name of Object.values(MAPS)) assert.match(maps, new RegExp(`\\} ${name} SEC\\("\\.maps"\\);`), `map ${name}`);
-  for (const name of Object.values(RODATA)) assert.match(maps, new RegExp(`AEGIS_RODATA\\(__u32, ${name},`), `rodata ${name}`);
-  const sources = ['process', 'file', 'net'].flatMap((d) => fs.readdirSync(path.join(root, 'bpf', d)).map((f) => fs.readFileSync(path.join(root, 'bpf', d, f), 'utf8'))).join('\n');
+  for (const name of Object.values(MAPS))
+    assert.match(maps, new RegExp(`\\} ${name} SEC\\("\\.maps"\\);`), `map ${name}`);
+  for (const name of Object.values(RODATA))
+    assert.match(maps, new RegExp(`AEGIS_RODATA\\(__u32, ${name},`), `rodata ${name}`);
+  const sources = ['process', 'file', 'net']
+    .flatMap((d) =>
+      fs.readdirSync(path.join(root, 'bpf', d)).map((f) => fs.readFileSync(path.join(root, 'bpf', d, f), 'utf8')),
+    )
+    .join('\n');
   const cPrograms = [...sources.matchAll(/^int (?:BPF_PROG\()?(aegis_\w+)/gm)].map((m) => m[1] as string).sort();
   assert.deepEqual(cPrograms, [...PROGRAMS.common, ...PROGRAMS.cgroup, ...PROGRAMS.lsm, ...PROGRAMS.tracepoint].sort());
 });

@@ -6,7 +6,10 @@ import { test } from 'node:test';
 import { createCgroupResolver, findCgroup2Mount } from '../../src/sensor/cgroup-resolver';
 
 void test('finds the cgroup2 mount in a mounts table (hybrid and unified layouts)', () => {
-  assert.equal(findCgroup2Mount('tmpfs /sys/fs/cgroup tmpfs rw 0 0\ncgroup2 /sys/fs/cgroup/unified cgroup2 rw 0 0\n'), '/sys/fs/cgroup/unified');
+  assert.equal(
+    findCgroup2Mount('tmpfs /sys/fs/cgroup tmpfs rw 0 0\ncgroup2 /sys/fs/cgroup/unified cgroup2 rw 0 0\n'),
+    '/sys/fs/cgroup/unified',
+  );
   assert.equal(findCgroup2Mount('cgroup2 /sys/fs/cgroup cgroup2 rw 0 0\n'), '/sys/fs/cgroup');
   assert.equal(findCgroup2Mount('proc /proc proc rw 0 0\n'), undefined);
 });

@@ -14,7 +14,6 @@ import { samples, sampleValue, startDaemon, until } from '../helpers/daemon';
 import { checkMetricsText, promtoolMissing } from '../helpers/promtool';
 import { run, sharedFeatures, skipUnlessKernel, startPipelineRig, tempDir } from './helpers';
 
-
 void test('a KILL enforced by the sensor of a running daemon shows in /metrics, /ready, stats and health; the pinned maps outlive a crash', async (t) => {
   if (skipUnlessKernel(t)) return;
   const features = sharedFeatures();
@@ -49,7 +48,11 @@ void test('a KILL enforced by the sensor of a running daemon shows in /metrics, 
 
     const before = (await d.get('/metrics')).body;
     assert.equal(sampleValue(before, 'aegisbpf_sensor_attached'), 1);
-    assert.deepEqual(samples(before, 'aegisbpf_sensor_info').map((s) => s.labels), [{ mode: 'audit', backend }], 'no policy yet: the kernel is in audit mode');
+    assert.deepEqual(
+      samples(before, 'aegisbpf_sensor_info').map((s) => s.labels),
+      [{ mode: 'audit', backend }],
+      'no policy yet: the kernel is in audit mode',
+    );
     assert.equal(sampleValue(before, 'aegisbpf_map_capacity', { map: 'deny_path' }), 16384);
     assert.equal(sampleValue(before, 'aegisbpf_map_capacity', { map: 'deny_inode' }), 65536);
     assert.equal(sampleValue(before, 'aegisbpf_map_entries', { map: 'deny_path' }), 0);
@@ -59,7 +62,10 @@ void test('a KILL enforced by the sensor of a running daemon shows in /metrics, 
     // The policy goes into the running sensor's pinned maps, from another process.
     const target = tmp.file('forbidden');
     const watched = tmp.file('watched');
-    const policyFile = tmp.file('policy.yml', `version: 1\nmode: enforce\nrules:\n  - { id: kill-forbidden, match: { path: ${target} }, action: KILL }\n  - { id: audit-watched, match: { inode: ${watched} }, action: AUDIT }\n`);
+    const policyFile = tmp.file(
+      'policy.yml',
+      `version: 1\nmode: enforce\nrules:\n  - { id: kill-forbidden, match: { path: ${target} }, action: KILL }\n  - { id: audit-watched, match: { inode: ${watched} }, action: AUDIT }\n`,
+    );
     const applied = runCli(['policy', 'apply', policyFile, '--state-dir', policyDir, '--pin-dir', pinDir]);
     assert.equal(applied.code, 0, applied.stderr);
 
@@ -73,15 +79,25 @@ void test('a KILL enforced by the sensor of a running daemon shows in /metrics, 
       const body = (await d.get('/metrics')).body;
       return (sampleValue(body, 'aegisbpf_blocks_total', { action: 'KILL' }) ?? 0) >= 1 ? body : undefined;
     });
-    assert.equal(sampleValue(after, 'aegisbpf_blocks_total', { action: 'KILL' }), 1, 'one process opened the file once');
+    assert.equal(
+      sampleValue(after, 'aegisbpf_blocks_total', { action: 'KILL' }),
+      1,
+      'one process opened the file once',
+    );
     assert.equal(sampleValue(after, 'aegisbpf_blocks_total', { action: 'BLOCK' }), 0);
-    assert.deepEqual(samples(after, 'aegisbpf_sensor_info').map((s) => s.labels), [{ mode: 'enforce', backend }]);
+    assert.deepEqual(
+      samples(after, 'aegisbpf_sensor_info').map((s) => s.labels),
+      [{ mode: 'enforce', backend }],
+    );
     assert.equal(sampleValue(after, 'aegisbpf_map_entries', { map: 'deny_path' }), 1);
     assert.equal(sampleValue(after, 'aegisbpf_deny_path_entries'), 1);
     assert.equal(sampleValue(after, 'aegisbpf_deny_inode_entries'), 1);
     assert.doesNotMatch(after, /^aegisbpf_blocks_by_(path|inode)\{/m, 'no paths in labels without --detailed');
     assert.equal(sampleValue(after, 'aegisbpf_map_utilization', { map: 'deny_path' }), 1 / 16384);
-    assert.deepEqual(samples(after, 'aegisbpf_net_rules_total').map((s) => s.value), [0, 0, 0]);
+    assert.deepEqual(
+      samples(after, 'aegisbpf_net_rules_total').map((s) => s.value),
+      [0, 0, 0],
+    );
     assert.ok(sampleValue(after, 'aegisbpf_ringbuf_events_total')! > 0);
     if (promtoolMissing() === false) {
       const check = checkMetricsText(after);
@@ -99,7 +115,10 @@ void test('a KILL enforced by the sensor of a running daemon shows in /metrics, 
     // --detailed: the kernel's per-entry hit counters, by path and by dev:ino (AUDIT hits count: they are rule hits).
     const detailedStats = runCli(['stats', '--detailed'], { env });
     assert.equal(detailedStats.code, 0, detailedStats.stderr);
-    assert.match(detailedStats.stdout, new RegExp(`^ {4}${JSON.stringify(target).replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: 1$`, 'm'));
+    assert.match(
+      detailedStats.stdout,
+      new RegExp(`^ {4}${JSON.stringify(target).replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: 1$`, 'm'),
+    );
     assert.match(detailedStats.stdout, new RegExp(`^ {4}${watchedInode}: 3$`, 'm'));
     const detailed = runCli(['metrics', '--detailed'], { env });
     assert.equal(sampleValue(detailed.stdout, 'aegisbpf_blocks_by_path', { path: target }), 1);
@@ -111,16 +130,29 @@ void test('a KILL enforced by the sensor of a running daemon shows in /metrics, 
     assert.equal(show.code, 0, show.stderr);
     assert.match(show.stdout, /^ {2}kill-forbidden: KILL on path .*, 1 hits$/m);
     assert.match(show.stdout, /^ {2}audit-watched: AUDIT on inode .*, 3 hits$/m);
-    const showJson = JSON.parse(runCli(['policy', 'show', '--json', '--state-dir', policyDir, '--pin-dir', pinDir]).stdout) as { kernel: { hits: Record<string, number> } };
+    const showJson = JSON.parse(
+      runCli(['policy', 'show', '--json', '--state-dir', policyDir, '--pin-dir', pinDir]).stdout,
+    ) as { kernel: { hits: Record<string, number> } };
     assert.deepEqual(showJson.kernel.hits, { 'kill-forbidden': 1, 'audit-watched': 3 });
 
     // Applying a policy that keeps a rule keeps its count; a changed rule starts again.
-    const policy2 = tmp.file('policy2.yml', `version: 1\nmode: enforce\nrules:\n  - { id: kill-forbidden, match: { path: ${target} }, action: KILL }\n  - { id: audit-watched, match: { inode: ${watched} }, action: TERM }\n`);
+    const policy2 = tmp.file(
+      'policy2.yml',
+      `version: 1\nmode: enforce\nrules:\n  - { id: kill-forbidden, match: { path: ${target} }, action: KILL }\n  - { id: audit-watched, match: { inode: ${watched} }, action: TERM }\n`,
+    );
     const reapplied = runCli(['policy', 'apply', policy2, '--state-dir', policyDir, '--pin-dir', pinDir]);
     assert.equal(reapplied.code, 0, reapplied.stderr);
     const kept = runCli(['metrics', '--detailed'], { env });
-    assert.equal(sampleValue(kept.stdout, 'aegisbpf_blocks_by_path', { path: target }), 1, 'unchanged rule: count kept');
-    assert.equal(sampleValue(kept.stdout, 'aegisbpf_blocks_by_inode', { inode: watchedInode }), undefined, 'changed rule: count restarts');
+    assert.equal(
+      sampleValue(kept.stdout, 'aegisbpf_blocks_by_path', { path: target }),
+      1,
+      'unchanged rule: count kept',
+    );
+    assert.equal(
+      sampleValue(kept.stdout, 'aegisbpf_blocks_by_inode', { inode: watchedInode }),
+      undefined,
+      'changed rule: count restarts',
+    );
 
     // health: the kernel probe, then the daemon's readiness; --ready asks only the daemon.
     const health = runCli(['health', '--socket', d.socket]);
@@ -133,8 +165,16 @@ void test('a KILL enforced by the sensor of a running daemon shows in /metrics, 
     assert.equal((JSON.parse(probe.stdout) as { ready: boolean }).ready, true);
 
     // Start-up spans: the load and the attach, both ok, in the daemon's trace.
-    const spans = d.logs().filter((l) => l.msg === 'otel_span_end' && (l.span_name === 'daemon.load_bpf' || l.span_name === 'daemon.attach_programs'));
-    assert.deepEqual(spans.map((s) => [s.span_name, s.status]).slice(-2), [['daemon.load_bpf', 'ok'], ['daemon.attach_programs', 'ok']]);
+    const spans = d
+      .logs()
+      .filter(
+        (l) =>
+          l.msg === 'otel_span_end' && (l.span_name === 'daemon.load_bpf' || l.span_name === 'daemon.attach_programs'),
+      );
+    assert.deepEqual(spans.map((s) => [s.span_name, s.status]).slice(-2), [
+      ['daemon.load_bpf', 'ok'],
+      ['daemon.attach_programs', 'ok'],
+    ]);
 
     // A crash leaves the pins: stats and metrics read the kernel counters from them.
     d.child.kill('SIGKILL');
@@ -152,7 +192,11 @@ void test('a KILL enforced by the sensor of a running daemon shows in /metrics, 
     assert.equal(sampleValue(textfile.stdout, 'aegisbpf_sensor_attached'), 0);
     assert.equal(sampleValue(textfile.stdout, 'aegisbpf_map_entries', { map: 'deny_path' }), 1);
     const offlineDetailed = runCli(['metrics', '--detailed', '--pin-dir', pinDir], { env });
-    assert.equal(sampleValue(offlineDetailed.stdout, 'aegisbpf_blocks_by_path', { path: target }), 1, 'per-path hits from the pinned map');
+    assert.equal(
+      sampleValue(offlineDetailed.stdout, 'aegisbpf_blocks_by_path', { path: target }),
+      1,
+      'per-path hits from the pinned map',
+    );
     const down = runCli(['health', '--ready', '--socket', d.socket]);
     assert.equal(down.code, 1);
     assert.match(down.stdout, /^daemon: not running/m);

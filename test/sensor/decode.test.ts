@@ -11,7 +11,16 @@ const registry = () => createDecoderRegistry<DecodedRecord>(RECORD_DECODERS);
 void test('every op decodes its record; a batch is decoded in order', () => {
   const r = registry();
   const out: DecodedRecord[] = [];
-  const proc = { pid: 4242, ppid: 1, comm: 'worker', startTime: 123_456_789n, parentStartTime: 42n, cgid: 7n, uid: 1000, gid: 100 };
+  const proc = {
+    pid: 4242,
+    ppid: 1,
+    comm: 'worker',
+    startTime: 123_456_789n,
+    parentStartTime: 42n,
+    cgid: 7n,
+    uid: 1000,
+    gid: 100,
+  };
   const b = batch([
     forkRecord({ proc }),
     execRecord({ proc, filename: './run.sh', exe: '/usr/bin/bash', args: ['bash', 'run.sh', ''] }),
@@ -20,7 +29,10 @@ void test('every op decodes its record; a batch is decoded in order', () => {
     exitRecord({ proc, status: 3 << 8 }),
   ]);
   assert.equal(r.decodeBatch(b, b.length, out), 5);
-  assert.deepEqual(out.map((x) => x.kind), ['fork', 'exec', 'file', 'connect', 'exit']);
+  assert.deepEqual(
+    out.map((x) => x.kind),
+    ['fork', 'exec', 'file', 'connect', 'exit'],
+  );
   for (const x of out) {
     assert.equal(x.proc.pid, 4242);
     assert.equal(x.proc.comm, 'worker');
@@ -88,7 +100,14 @@ void test('corrupt string lengths never read outside their field', () => {
 void test('attacker bytes in comm, paths and args decode deterministically and stay JSON-safe', () => {
   const bad = Buffer.from([0x2f, 0xff, 0xfe, 0x0a, 0x22, 0x5c]);
   const out: DecodedRecord[] = [];
-  const b = batch([execRecord({ proc: { comm: Buffer.from([0xc3, 0x28, 0x41]) }, filename: bad, exe: bad, args: [bad, Buffer.from([0xe2, 0x82])] })]);
+  const b = batch([
+    execRecord({
+      proc: { comm: Buffer.from([0xc3, 0x28, 0x41]) },
+      filename: bad,
+      exe: bad,
+      args: [bad, Buffer.from([0xe2, 0x82])],
+    }),
+  ]);
   registry().decodeBatch(b, b.length, out);
   const ex = out[0] as ExecRecord;
   assert.equal(ex.proc.comm, '\uFFFD(A');
@@ -107,6 +126,12 @@ void test('IPv6 connect records format the address', () => {
 
 void test('a registry refuses duplicate and out-of-range ops', () => {
   const r = registry();
-  assert.throws(() => r.register({ op: OP.EXEC, name: 'again', minSize: 16, decode: () => ({}) as DecodedRecord }), /already has a decoder/);
-  assert.throws(() => r.register({ op: OP_MAX, name: 'big', minSize: 16, decode: () => ({}) as DecodedRecord }), RangeError);
+  assert.throws(
+    () => r.register({ op: OP.EXEC, name: 'again', minSize: 16, decode: () => ({}) as DecodedRecord }),
+    /already has a decoder/,
+  );
+  assert.throws(
+    () => r.register({ op: OP_MAX, name: 'big', minSize: 16, decode: () => ({}) as DecodedRecord }),
+    RangeError,
+  );
 });

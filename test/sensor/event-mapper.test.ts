@@ -14,7 +14,12 @@ import type { DecodedRecord } from '../../src/sensor/records';
 import { RECORD_DECODERS } from '../../src/sensor/records';
 import { batch, execRecord, exitRecord, fileRecord, forkRecord, netRecord } from './record-builder';
 
-const cgroups: CgroupResolver = { root: '/sys/fs/cgroup', resolve: (id) => (id === 7 ? '/system.slice/app.service' : ''), rescan: () => undefined, stats: () => ({ entries: 1, rescans: 0, misses: 0 }) };
+const cgroups: CgroupResolver = {
+  root: '/sys/fs/cgroup',
+  resolve: (id) => (id === 7 ? '/system.slice/app.service' : ''),
+  rescan: () => undefined,
+  stats: () => ({ entries: 1, rescans: 0, misses: 0 }),
+};
 
 function mapAll(records: Buffer[]) {
   const out: DecodedRecord[] = [];
@@ -32,10 +37,21 @@ function mapAll(records: Buffer[]) {
   return out.map((r) => mapper.map(r)).filter((e) => e !== undefined);
 }
 
-const p = { pid: 500, ppid: 400, startTime: 9_007_199_254_740_993n, parentStartTime: 3000n, cgid: 7n, comm: 'tool', uid: 1000, gid: 1000 };
+const p = {
+  pid: 500,
+  ppid: 400,
+  startTime: 9_007_199_254_740_993n,
+  parentStartTime: 3000n,
+  cgid: 7n,
+  comm: 'tool',
+  uid: 1000,
+  gid: 1000,
+};
 
 void test('exec: identity from exact u64 digits, lineage, exe and args; fork makes no event', () => {
-  const [ex] = mapAll([forkRecord({ proc: p }), execRecord({ proc: p, exe: '/opt/tool', args: ['tool', '--x'] })]) as [ExecEvent];
+  const [ex] = mapAll([forkRecord({ proc: p }), execRecord({ proc: p, exe: '/opt/tool', args: ['tool', '--x'] })]) as [
+    ExecEvent,
+  ];
   assert.equal(ex.type, 'exec');
   assert.equal(ex.exec_id, '500:9007199254740993', 'exact digits above 2^53');
   assert.equal(ex.trace_id, ex.exec_id);
@@ -56,7 +72,10 @@ void test('exec: identity from exact u64 digits, lineage, exe and args; fork mak
 
 void test('exit: code and signal split from the wait status, duration from start_time', () => {
   const q = { ...p, startTime: 1_000_000_000n };
-  const [a, b] = mapAll([exitRecord({ proc: q, status: 3 << 8, ktime: 3_000_000_000n }), exitRecord({ proc: { ...q, pid: 501 }, status: 9 })]) as [ExitEvent, ExitEvent];
+  const [a, b] = mapAll([
+    exitRecord({ proc: q, status: 3 << 8, ktime: 3_000_000_000n }),
+    exitRecord({ proc: { ...q, pid: 501 }, status: 9 }),
+  ]) as [ExitEvent, ExitEvent];
   assert.equal(a.exit_code, 3);
   assert.equal(a.signal, undefined);
   assert.equal(a.duration_ns, 2_000_000_000);
@@ -65,7 +84,17 @@ void test('exit: code and signal split from the wait status, duration from start
 });
 
 void test('file hit -> block event with action, policy, mode, kernel-encoded dev, both paths', () => {
-  const [e] = mapAll([fileRecord({ proc: p, path: 'rel/secret', resolved: '/home/u/rel/secret', ruleId: 9, action: 4, ino: 12345n, dev: (254 << 20) | 1 })]) as [BlockEvent];
+  const [e] = mapAll([
+    fileRecord({
+      proc: p,
+      path: 'rel/secret',
+      resolved: '/home/u/rel/secret',
+      ruleId: 9,
+      action: 4,
+      ino: 12345n,
+      dev: (254 << 20) | 1,
+    }),
+  ]) as [BlockEvent];
   assert.equal(e.type, 'block');
   assert.equal(e.action, 'KILL');
   assert.equal(e.policy, 'kill-secret');
@@ -82,7 +111,10 @@ void test('file hit -> block event with action, policy, mode, kernel-encoded dev
 });
 
 void test('connect: tuple, protocol name, and action/policy only for rule hits', () => {
-  const [plain, hit] = mapAll([netRecord({ proc: p, remote: [1, 1, 1, 1], remotePort: 53 }), netRecord({ proc: p, remote: [127, 0, 0, 1], remotePort: 8080, action: 2, ruleId: 9 })]) as [ConnectEvent, ConnectEvent];
+  const [plain, hit] = mapAll([
+    netRecord({ proc: p, remote: [1, 1, 1, 1], remotePort: 53 }),
+    netRecord({ proc: p, remote: [127, 0, 0, 1], remotePort: 8080, action: 2, ruleId: 9 }),
+  ]) as [ConnectEvent, ConnectEvent];
   assert.equal(plain.remote_ip, '1.1.1.1');
   assert.equal(plain.protocol, 'tcp');
   assert.equal(plain.direction, 'egress');
@@ -95,6 +127,12 @@ void test('connect: tuple, protocol name, and action/policy only for rule hits',
 });
 
 void test('every event serialises to JSON and back unchanged', () => {
-  const events = mapAll([forkRecord({ proc: p }), execRecord({ proc: p, args: [Buffer.from([0xff, 0x22])] }), fileRecord({ proc: p }), netRecord({ proc: p }), exitRecord({ proc: p })]);
+  const events = mapAll([
+    forkRecord({ proc: p }),
+    execRecord({ proc: p, args: [Buffer.from([0xff, 0x22])] }),
+    fileRecord({ proc: p }),
+    netRecord({ proc: p }),
+    exitRecord({ proc: p }),
+  ]);
   for (const e of events) assert.deepEqual(JSON.parse(JSON.stringify(e)), e);
 });

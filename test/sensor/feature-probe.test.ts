@@ -46,7 +46,10 @@ void test('a sensor in tracepoint mode says so in a `sensor` event that reaches 
   }
   const rig = await startPipelineRig('degraded');
   try {
-    const degraded = (await rig.events.waitFor((e) => e.type === 'sensor' && e.status === 'degraded', 'degraded sensor event')) as SensorEvent;
+    const degraded = (await rig.events.waitFor(
+      (e) => e.type === 'sensor' && e.status === 'degraded',
+      'degraded sensor event',
+    )) as SensorEvent;
     assert.equal(degraded.sensor, 'tracepoint');
     assert.match(degraded.message ?? '', /tracepoint mode/);
     assert.match(degraded.message ?? '', /BPF LSM/);

@@ -121,7 +121,11 @@ export function createTestCgroup(name: string): TestCgroup {
 }
 
 /** Runs `argv` inside `cgroup` (the shell moves itself in, then execs). */
-export function runInCgroup(cgroup: TestCgroup, argv: readonly string[], timeoutMillis = 10_000): SpawnSyncReturns<string> {
+export function runInCgroup(
+  cgroup: TestCgroup,
+  argv: readonly string[],
+  timeoutMillis = 10_000,
+): SpawnSyncReturns<string> {
   return spawnSync('/bin/sh', ['-c', 'echo $$ > "$AEGIS_CG/cgroup.procs" && exec "$@"', 'sh', ...argv], {
     encoding: 'utf8',
     env: { ...process.env, AEGIS_CG: cgroup.path },
@@ -130,10 +134,19 @@ export function runInCgroup(cgroup: TestCgroup, argv: readonly string[], timeout
 }
 
 /** Runs `argv` asynchronously (the sensor lives on this event loop and must keep polling). */
-export function run(argv: readonly string[], options: { cgroup?: TestCgroup; timeoutMillis?: number } = {}): Promise<{ pid: number; code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
-  const [cmd, args] = options.cgroup === undefined ? [argv[0] as string, argv.slice(1)] : ['/bin/sh', ['-c', 'echo $$ > "$AEGIS_CG/cgroup.procs" && exec "$@"', 'sh', ...argv]];
+export function run(
+  argv: readonly string[],
+  options: { cgroup?: TestCgroup; timeoutMillis?: number } = {},
+): Promise<{ pid: number; code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
+  const [cmd, args] =
+    options.cgroup === undefined
+      ? [argv[0] as string, argv.slice(1)]
+      : ['/bin/sh', ['-c', 'echo $$ > "$AEGIS_CG/cgroup.procs" && exec "$@"', 'sh', ...argv]];
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env: { ...process.env, AEGIS_CG: options.cgroup?.path ?? '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, {
+      env: { ...process.env, AEGIS_CG: options.cgroup?.path ?? '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -167,7 +180,10 @@ export function collectEvents(max = 200_000): EventCollector {
       for (;;) {
         const hit = events.find(pred);
         if (hit !== undefined) return hit;
-        if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMillis} ms waiting for ${what} (${events.length} events collected)`);
+        if (Date.now() > deadline)
+          throw new Error(
+            `timed out after ${timeoutMillis} ms waiting for ${what} (${events.length} events collected)`,
+          );
         await new Promise((r) => setTimeout(r, 10));
       }
     },
@@ -210,7 +226,10 @@ export function tailEvents(file: string): EventCollector & { poll(): void } {
         poll();
         const hit = events.find(pred);
         if (hit !== undefined) return hit;
-        if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMillis} ms waiting for ${what} (${events.length} events in the sink)`);
+        if (Date.now() > deadline)
+          throw new Error(
+            `timed out after ${timeoutMillis} ms waiting for ${what} (${events.length} events in the sink)`,
+          );
         await new Promise((r) => setTimeout(r, 10));
       }
     },
@@ -235,11 +254,25 @@ export interface PipelineRig {
 export async function startPipelineRig(name: string, sourceRaw: Record<string, unknown> = {}): Promise<PipelineRig> {
   const tmp = tempDir(`aegis-${name}`);
   const out = path.join(tmp.dir, 'events.ndjson');
-  const raw = { type: 'sensor', network_hooks: false, pin: false, policy_dir: path.join(tmp.dir, 'policy'), ...sourceRaw };
+  const raw = {
+    type: 'sensor',
+    network_hooks: false,
+    pin: false,
+    policy_dir: path.join(tmp.dir, 'policy'),
+    ...sourceRaw,
+  };
   const result = validateConfigDocument({
     data_dir: tmp.dir,
     sources: { sensor: raw },
-    sinks: { out: { type: 'file', path: out, fsync: 'never', rotate: { max_bytes: 0 }, batch: { max_events: 1000, timeout_ms: 5 } } },
+    sinks: {
+      out: {
+        type: 'file',
+        path: out,
+        fsync: 'never',
+        rotate: { max_bytes: 0 },
+        batch: { max_events: 1000, timeout_ms: 5 },
+      },
+    },
   });
   if (result.config === undefined) throw new Error(`test pipeline config: ${result.problems.join('; ')}`);
   const config = result.config;
@@ -250,7 +283,15 @@ export async function startPipelineRig(name: string, sourceRaw: Record<string, u
     sources: (c) => {
       const stats = createSourceStats('sensor', 'sensor');
       c.stats.sources.set('sensor', stats);
-      source = createSensorSource(parseSensorSourceOptions(raw, tmp.dir), { name: 'sensor', logger: silentLogger, stats, deadLetter: c.deadLetter, hostname: c.hostname, dataDir: tmp.dir, registry: c.stats });
+      source = createSensorSource(parseSensorSourceOptions(raw, tmp.dir), {
+        name: 'sensor',
+        logger: silentLogger,
+        stats,
+        deadLetter: c.deadLetter,
+        hostname: c.hostname,
+        dataDir: tmp.dir,
+        registry: c.stats,
+      });
       return [source];
     },
   });

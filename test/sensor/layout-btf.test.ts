@@ -26,10 +26,15 @@ interface BtfType {
 }
 
 function loadBtf(): Map<number, BtfType> | string {
-  if (!fs.existsSync(NATIVE_PATHS.sensorObject)) return `${NATIVE_PATHS.sensorObject} is not built (npm run build:native)`;
+  if (!fs.existsSync(NATIVE_PATHS.sensorObject))
+    return `${NATIVE_PATHS.sensorObject} is not built (npm run build:native)`;
   const bpftool = process.env.BPFTOOL ?? 'bpftool';
-  const r = spawnSync(bpftool, ['btf', 'dump', 'file', NATIVE_PATHS.sensorObject, 'format', 'raw', '-j'], { encoding: 'utf8', maxBuffer: 64 << 20 });
-  if (r.error !== undefined || r.status !== 0) return `bpftool unavailable or failed (${r.error?.message ?? r.stderr.trim()})`;
+  const r = spawnSync(bpftool, ['btf', 'dump', 'file', NATIVE_PATHS.sensorObject, 'format', 'raw', '-j'], {
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+  });
+  if (r.error !== undefined || r.status !== 0)
+    return `bpftool unavailable or failed (${r.error?.message ?? r.stderr.trim()})`;
   const types = (JSON.parse(r.stdout) as { types: BtfType[] }).types;
   return new Map(types.map((t) => [t.id, t]));
 }
@@ -64,7 +69,9 @@ void test('TS record and key layouts match the BTF of bpf/build/aegis.bpf.o', (t
     t.skip(types);
     return;
   }
-  const structs = new Map([...types.values()].filter((x) => x.kind === 'STRUCT' && x.name !== undefined).map((x) => [x.name as string, x]));
+  const structs = new Map(
+    [...types.values()].filter((x) => x.kind === 'STRUCT' && x.name !== undefined).map((x) => [x.name as string, x]),
+  );
   const problems: string[] = [];
   for (const layout of ALL_LAYOUTS) {
     const s = structs.get(layout.cName);
@@ -82,9 +89,11 @@ void test('TS record and key layouts match the BTF of bpf/build/aegis.bpf.o', (t
       }
       const offset = m.bits_offset / 8;
       const size = sizeOf(types, m.type_id);
-      if (offset !== f.offset || size !== f.size) problems.push(`${layout.cName}.${name}: C offset ${offset} size ${size}, TS offset ${f.offset} size ${f.size}`);
+      if (offset !== f.offset || size !== f.size)
+        problems.push(`${layout.cName}.${name}: C offset ${offset} size ${size}, TS offset ${f.offset} size ${f.size}`);
     }
-    for (const name of cMembers.keys()) if (!(name in layout.fields)) problems.push(`${layout.cName}.${name}: in C, not in TS`);
+    for (const name of cMembers.keys())
+      if (!(name in layout.fields)) problems.push(`${layout.cName}.${name}: in C, not in TS`);
   }
   assert.deepEqual(problems, []);
 });

@@ -15,7 +15,8 @@ export function memoryMap(name: string, keySize: number, valueSize: number, maxE
   const store = new Map<string, Buffer>();
   let failIn = -1;
   let failCode = 'AEGIS_ERR_MAP_OP';
-  const err = (code: string, errno: number, message: string): Error => Object.assign(new Error(message), { code, errno });
+  const err = (code: string, errno: number, message: string): Error =>
+    Object.assign(new Error(message), { code, errno });
   return {
     name,
     type: 1,

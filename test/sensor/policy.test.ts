@@ -7,7 +7,18 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { ADDR_PORT_KEY, CONFIG, INODE_KEY, LEAF_KEY, MAPS, PATH_KEY, PORT_KEY, RULE, V4_LPM_KEY, V6_LPM_KEY } from '../../src/sensor/abi';
+import {
+  ADDR_PORT_KEY,
+  CONFIG,
+  INODE_KEY,
+  LEAF_KEY,
+  MAPS,
+  PATH_KEY,
+  PORT_KEY,
+  RULE,
+  V4_LPM_KEY,
+  V6_LPM_KEY,
+} from '../../src/sensor/abi';
 import { SensorError } from '../../src/native/errors';
 import type { EnforcementCapabilities } from '../../src/sensor/feature-probe';
 import type { TargetResolver } from '../../src/sensor/policy/policy-compile';
@@ -26,7 +37,12 @@ const TRACEPOINT: EnforcementCapabilities = { fileBlock: false, signals: true, n
 const resolver: TargetResolver = {
   stat: (file) => ({ dev: 0xfe00, ino: BigInt(file.length) }),
   isSymlink: (file) => file.endsWith('.lnk'),
-  cgroupId: (p) => (p === '/ci' ? 4242 : (() => { throw new Error(`no cgroup ${p}`); })()),
+  cgroupId: (p) =>
+    p === '/ci'
+      ? 4242
+      : (() => {
+          throw new Error(`no cgroup ${p}`);
+        })(),
 };
 
 type MemoryMapSet = { readonly [K in keyof PolicyMapSet]: MemoryMap };
@@ -45,7 +61,10 @@ function maps(capacity = 64): MemoryMapSet {
   };
 }
 
-const isErr = (code: string, re?: RegExp) => (err: unknown): boolean => err instanceof SensorError && err.code === code && (re === undefined || re.test(err.message));
+const isErr =
+  (code: string, re?: RegExp) =>
+  (err: unknown): boolean =>
+    err instanceof SensorError && err.code === code && (re === undefined || re.test(err.message));
 
 void test('validation reports every problem with its key path', () => {
   const text = [
@@ -59,28 +78,37 @@ void test('validation reports every problem with its key path', () => {
     '  - { id: d, match: { path: /y }, action: NUKE, extra: 1 }',
     '  - { id: d, match: { inode: { ino: -1, dev: 3 } }, action: AUDIT }',
   ].join('\n');
-  assert.throws(() => parsePolicy(text, 'p.yaml'), (err: unknown) => {
-    assert.ok(err instanceof SensorError);
-    assert.equal(err.code, 'AEGIS_ERR_POLICY_INVALID');
-    for (const expected of [
-      'p.yaml.version',
-      'p.yaml.mode',
-      'rules[0].id',
-      'rules[0].match.path: must be an absolute path',
-      'rules[1].match: give exactly one of',
-      'rules[2].match.port',
-      'rules[3].action: cgroup rules exempt a cgroup',
-      'rules[4].extra: unknown key',
-      'rules[4].action',
-      'rules[5].id: duplicate id',
-      'rules[5].match.inode.ino',
-    ]) {
-      assert.ok(err.message.includes(expected), `message mentions ${expected}:\n${err.message}`);
-    }
-    return true;
-  });
-  assert.throws(() => parsePolicy('rules: [', 'broken.yaml'), isErr('AEGIS_ERR_POLICY_READ', /broken\.yaml is not valid YAML/));
-  assert.throws(() => parsePolicy(`version: 1\nrules:\n  - { id: long, match: { path: /${'a'.repeat(300)} }, action: AUDIT }`), isErr('AEGIS_ERR_POLICY_INVALID', /use an inode rule/));
+  assert.throws(
+    () => parsePolicy(text, 'p.yaml'),
+    (err: unknown) => {
+      assert.ok(err instanceof SensorError);
+      assert.equal(err.code, 'AEGIS_ERR_POLICY_INVALID');
+      for (const expected of [
+        'p.yaml.version',
+        'p.yaml.mode',
+        'rules[0].id',
+        'rules[0].match.path: must be an absolute path',
+        'rules[1].match: give exactly one of',
+        'rules[2].match.port',
+        'rules[3].action: cgroup rules exempt a cgroup',
+        'rules[4].extra: unknown key',
+        'rules[4].action',
+        'rules[5].id: duplicate id',
+        'rules[5].match.inode.ino',
+      ]) {
+        assert.ok(err.message.includes(expected), `message mentions ${expected}:\n${err.message}`);
+      }
+      return true;
+    },
+  );
+  assert.throws(
+    () => parsePolicy('rules: [', 'broken.yaml'),
+    isErr('AEGIS_ERR_POLICY_READ', /broken\.yaml is not valid YAML/),
+  );
+  assert.throws(
+    () => parsePolicy(`version: 1\nrules:\n  - { id: long, match: { path: /${'a'.repeat(300)} }, action: AUDIT }`),
+    isErr('AEGIS_ERR_POLICY_INVALID', /use an inode rule/),
+  );
 });
 
 void test('mode defaults to audit; paths are normalised', () => {
@@ -90,23 +118,49 @@ void test('mode defaults to audit; paths are normalised', () => {
 });
 
 void test('BLOCK on files is refused without BPF LSM, with the reason; a fallback is accepted and used', () => {
-  const block = parsePolicy('version: 1\nrules:\n  - { id: blk, match: { path: /etc/x }, action: BLOCK }\n  - { id: sig, match: { port: 22 }, action: KILL }');
-  assert.throws(() => compilePolicy(block, TRACEPOINT, resolver), (err: unknown) => {
-    assert.ok(isErr('AEGIS_ERR_POLICY_UNENFORCEABLE')(err));
-    const m = (err as Error).message;
-    assert.match(m, /rule "blk" \(BLOCK\): BLOCK on file open\/exec needs BPF LSM/);
-    assert.match(m, /rule "sig" \(KILL\): KILL on connect is not supported: cgroup connect hooks cannot send signals/);
-    return true;
-  });
-  assert.doesNotThrow(() => compilePolicy(parsePolicy('version: 1\nrules:\n  - { id: blk, match: { path: /etc/x }, action: BLOCK }'), LSM, resolver));
-  const withFallback = compilePolicy(parsePolicy('version: 1\nrules:\n  - { id: blk, match: { path: /etc/x }, action: BLOCK, fallback: KILL }'), TRACEPOINT, resolver);
+  const block = parsePolicy(
+    'version: 1\nrules:\n  - { id: blk, match: { path: /etc/x }, action: BLOCK }\n  - { id: sig, match: { port: 22 }, action: KILL }',
+  );
+  assert.throws(
+    () => compilePolicy(block, TRACEPOINT, resolver),
+    (err: unknown) => {
+      assert.ok(isErr('AEGIS_ERR_POLICY_UNENFORCEABLE')(err));
+      const m = (err as Error).message;
+      assert.match(m, /rule "blk" \(BLOCK\): BLOCK on file open\/exec needs BPF LSM/);
+      assert.match(
+        m,
+        /rule "sig" \(KILL\): KILL on connect is not supported: cgroup connect hooks cannot send signals/,
+      );
+      return true;
+    },
+  );
+  assert.doesNotThrow(() =>
+    compilePolicy(
+      parsePolicy('version: 1\nrules:\n  - { id: blk, match: { path: /etc/x }, action: BLOCK }'),
+      LSM,
+      resolver,
+    ),
+  );
+  const withFallback = compilePolicy(
+    parsePolicy('version: 1\nrules:\n  - { id: blk, match: { path: /etc/x }, action: BLOCK, fallback: KILL }'),
+    TRACEPOINT,
+    resolver,
+  );
   assert.equal(withFallback.rules[0]?.action, 'KILL');
   assert.equal(withFallback.rules[0]?.fallbackUsed, true);
   assert.match(withFallback.warnings[0] ?? '', /using its fallback KILL/);
   const entry = [...withFallback.entries.denyPath.values()][0];
   assert.equal(entry?.value.readUInt8(RULE.fields.action.offset), 4, 'the kernel gets the fallback action');
   const noSignals = { ...TRACEPOINT, signals: false };
-  assert.throws(() => compilePolicy(parsePolicy('version: 1\nrules:\n  - { id: k, match: { path: /x }, action: BLOCK, fallback: TERM }'), noSignals, resolver), isErr('AEGIS_ERR_POLICY_UNENFORCEABLE', /fallback TERM cannot be enforced either/));
+  assert.throws(
+    () =>
+      compilePolicy(
+        parsePolicy('version: 1\nrules:\n  - { id: k, match: { path: /x }, action: BLOCK, fallback: TERM }'),
+        noSignals,
+        resolver,
+      ),
+    isErr('AEGIS_ERR_POLICY_UNENFORCEABLE', /fallback TERM cannot be enforced either/),
+  );
 });
 
 void test('rules compile to the right maps and keys', () => {
@@ -136,9 +190,17 @@ void test('rules compile to the right maps and keys', () => {
   assert.equal(leaf?.value.readUInt32LE(0), 2, 'two paths share the leaf secret.key');
   assert.equal(c.entries.denyInode.size, 2);
   const raw = [...c.entries.denyInode.values()].find((e) => e.key.readBigUInt64LE(0) === 99n);
-  assert.equal(raw?.key.readUInt32LE(INODE_KEY.fields.dev.offset), (8 << 20) | 1, 'raw dev is taken as kernel encoding');
+  assert.equal(
+    raw?.key.readUInt32LE(INODE_KEY.fields.dev.offset),
+    (8 << 20) | 1,
+    'raw dev is taken as kernel encoding',
+  );
   const byPath = [...c.entries.denyInode.values()].find((e) => e.key.readBigUInt64LE(0) !== 99n);
-  assert.equal(byPath?.key.readUInt32LE(INODE_KEY.fields.dev.offset), 254 << 20, 'stat st_dev 0xfe00 (254:0) converted to kernel encoding');
+  assert.equal(
+    byPath?.key.readUInt32LE(INODE_KEY.fields.dev.offset),
+    254 << 20,
+    'stat st_dev 0xfe00 (254:0) converted to kernel encoding',
+  );
   assert.equal([...c.entries.allowCgroup.values()][0]?.key.readBigUInt64LE(0), 4242n);
   const v4 = [...c.entries.netV4Lpm.values()][0];
   assert.equal(v4?.key.readUInt32LE(0), 8);
@@ -158,33 +220,95 @@ void test('rules compile to the right maps and keys', () => {
 
 void test('duplicate targets and unresolvable targets are refused', () => {
   assert.throws(
-    () => compilePolicy(parsePolicy('version: 1\nrules:\n  - { id: a, match: { path: /x }, action: KILL }\n  - { id: b, match: { path: /x }, action: TERM }'), LSM, resolver),
+    () =>
+      compilePolicy(
+        parsePolicy(
+          'version: 1\nrules:\n  - { id: a, match: { path: /x }, action: KILL }\n  - { id: b, match: { path: /x }, action: TERM }',
+        ),
+        LSM,
+        resolver,
+      ),
     isErr('AEGIS_ERR_POLICY_INVALID', /rules "a" and "b" both match path \/x/),
   );
-  assert.throws(() => compilePolicy(parsePolicy('version: 1\nrules:\n  - { id: c, match: { cgroup: /nope }, action: ALLOW }'), LSM, resolver), isErr('AEGIS_ERR_POLICY_INVALID', /no cgroup \/nope/));
-  assert.throws(() => compilePolicy(parsePolicy('version: 1\nrules:\n  - { id: n, match: { address: 10.0.0.0/8, port: 1 }, action: BLOCK }'), LSM, resolver), isErr('AEGIS_ERR_POLICY_INVALID', /CIDR/));
+  assert.throws(
+    () =>
+      compilePolicy(
+        parsePolicy('version: 1\nrules:\n  - { id: c, match: { cgroup: /nope }, action: ALLOW }'),
+        LSM,
+        resolver,
+      ),
+    isErr('AEGIS_ERR_POLICY_INVALID', /no cgroup \/nope/),
+  );
+  assert.throws(
+    () =>
+      compilePolicy(
+        parsePolicy('version: 1\nrules:\n  - { id: n, match: { address: 10.0.0.0/8, port: 1 }, action: BLOCK }'),
+        LSM,
+        resolver,
+      ),
+    isErr('AEGIS_ERR_POLICY_INVALID', /CIDR/),
+  );
 });
 
 void test('capacity: a policy larger than a map is refused before any write, naming map, entries and capacity', () => {
   const m = maps(2);
-  const c = compilePolicy(parsePolicy('version: 1\nrules:\n' + [1, 2, 3].map((i) => `  - { id: r${i}, match: { port: ${i} }, action: BLOCK }`).join('\n')), LSM, resolver);
-  assert.throws(() => applyToMaps(m, c, 1), (err: unknown) => isErr('AEGIS_ERR_POLICY_MAP_FULL', /needs 3 entries in map net_port, which holds 2 \(E2BIG\); nothing was applied/)(err) && (err as SensorError).errno === 7);
+  const c = compilePolicy(
+    parsePolicy(
+      'version: 1\nrules:\n' +
+        [1, 2, 3].map((i) => `  - { id: r${i}, match: { port: ${i} }, action: BLOCK }`).join('\n'),
+    ),
+    LSM,
+    resolver,
+  );
+  assert.throws(
+    () => applyToMaps(m, c, 1),
+    (err: unknown) =>
+      isErr(
+        'AEGIS_ERR_POLICY_MAP_FULL',
+        /needs 3 entries in map net_port, which holds 2 \(E2BIG\); nothing was applied/,
+      )(err) && (err as SensorError).errno === 7,
+  );
   assert.equal(m.netPort.store.size, 0);
   assert.equal(m.config.store.size, 0);
 });
 
 void test('a failure in the middle of an apply restores the previous policy exactly', () => {
   const m = maps();
-  const first = compilePolicy(parsePolicy('version: 1\nmode: enforce\nrules:\n  - { id: a, match: { path: /a }, action: KILL }\n  - { id: p, match: { port: 1 }, action: BLOCK }'), LSM, resolver);
+  const first = compilePolicy(
+    parsePolicy(
+      'version: 1\nmode: enforce\nrules:\n  - { id: a, match: { path: /a }, action: KILL }\n  - { id: p, match: { port: 1 }, action: BLOCK }',
+    ),
+    LSM,
+    resolver,
+  );
   applyToMaps(m, first, 1);
   const snapshot = Object.fromEntries(Object.entries(m).map(([k, v]) => [k, new Map(v.store)]));
-  const second = compilePolicy(parsePolicy('version: 1\nmode: audit\nrules:\n  - { id: b, match: { path: /b }, action: TERM }\n  - { id: q, match: { port: 2 }, action: BLOCK }'), LSM, resolver);
+  const second = compilePolicy(
+    parsePolicy(
+      'version: 1\nmode: audit\nrules:\n  - { id: b, match: { path: /b }, action: TERM }\n  - { id: q, match: { port: 2 }, action: BLOCK }',
+    ),
+    LSM,
+    resolver,
+  );
   m.netPort.failUpdateAfter(0);
-  assert.throws(() => applyToMaps(m, second, 2), isErr('AEGIS_ERR_POLICY_APPLY', /writing map net_port \(update\) failed: injected failure on net_port; the previous policy was restored/));
+  assert.throws(
+    () => applyToMaps(m, second, 2),
+    isErr(
+      'AEGIS_ERR_POLICY_APPLY',
+      /writing map net_port \(update\) failed: injected failure on net_port; the previous policy was restored/,
+    ),
+  );
   for (const [k, v] of Object.entries(m)) assert.deepEqual(new Map(v.store), snapshot[k], `map ${k} restored`);
   m.netPort.failUpdateAfter(0, 'AEGIS_ERR_MAP_FULL');
-  assert.throws(() => applyToMaps(m, second, 2), isErr('AEGIS_ERR_POLICY_MAP_FULL', /map net_port is full \(E2BIG\) while applying 1 entries \(capacity 64\); the previous policy was restored/));
-  for (const [k, v] of Object.entries(m)) assert.deepEqual(new Map(v.store), snapshot[k], `map ${k} restored after E2BIG`);
+  assert.throws(
+    () => applyToMaps(m, second, 2),
+    isErr(
+      'AEGIS_ERR_POLICY_MAP_FULL',
+      /map net_port is full \(E2BIG\) while applying 1 entries \(capacity 64\); the previous policy was restored/,
+    ),
+  );
+  for (const [k, v] of Object.entries(m))
+    assert.deepEqual(new Map(v.store), snapshot[k], `map ${k} restored after E2BIG`);
   const r = applyToMaps(m, second, 2);
   assert.deepEqual(r, { added: 3, removed: 3, unchanged: 0 }, 'path + leaf + port replaced');
   assert.equal(m.config.lookup(Buffer.alloc(4))?.readUInt32LE(0), 0, 'mode audit written');
@@ -203,12 +327,18 @@ void test('engine: apply without a running sensor stores; rollback swaps; show; 
     const live = createPolicyEngine({ store, capabilities: TRACEPOINT, resolver, maps: m });
     assert.equal(live.restore()?.generation, 1, 'sensor start re-applies the stored policy');
     assert.equal(m.denyPath.store.size, 1);
-    const r2 = live.apply('version: 1\nmode: enforce\nrules:\n  - { id: two, match: { port: 2 }, action: BLOCK }', 'two.yaml');
+    const r2 = live.apply(
+      'version: 1\nmode: enforce\nrules:\n  - { id: two, match: { port: 2 }, action: BLOCK }',
+      'two.yaml',
+    );
     assert.equal(r2.generation, 2);
     assert.equal(r2.live, true);
     assert.equal(m.denyPath.store.size, 0);
     assert.equal(m.netPort.store.size, 1);
-    assert.throws(() => live.apply('version: 1\nrules:\n  - { id: blk, match: { path: /x }, action: BLOCK }', 'bad.yaml'), isErr('AEGIS_ERR_POLICY_UNENFORCEABLE'));
+    assert.throws(
+      () => live.apply('version: 1\nrules:\n  - { id: blk, match: { path: /x }, action: BLOCK }', 'bad.yaml'),
+      isErr('AEGIS_ERR_POLICY_UNENFORCEABLE'),
+    );
     assert.equal(store.current()?.source, 'two.yaml', 'a refused policy changes nothing on disk');
     const rb = live.rollback();
     assert.match(rb.message, /Rolled back to the policy from one\.yaml/);

@@ -20,7 +20,19 @@ const proc = (pid: number, startTime: number, ppid = 1, parentStartTime = 10, co
 
 const noProc: ProcReader = { exe: () => '', comm: () => '' };
 
-const exec = (p: ProcFields, exe: string, args: string[]): ExecRecord => ({ kind: 'exec', op: 1, flags: 0, ktime: p.startTime + 1, proc: p, exeIno: 1, exeDev: 1, argc: args.length, filename: exe, exe, args });
+const exec = (p: ProcFields, exe: string, args: string[]): ExecRecord => ({
+  kind: 'exec',
+  op: 1,
+  flags: 0,
+  ktime: p.startTime + 1,
+  proc: p,
+  exeIno: 1,
+  exeDev: 1,
+  argc: args.length,
+  filename: exe,
+  exe,
+  args,
+});
 
 void test('fork inherits the parent image, exec replaces it, exit evicts', () => {
   const c = createProcessCache({ proc: noProc });

@@ -48,14 +48,23 @@ function bytes(v: Buffer | string): Buffer {
   return typeof v === 'string' ? Buffer.from(v) : v;
 }
 
-export function execRecord(o: { proc?: ProcInit; ktime?: bigint; flags?: number; filename?: Buffer | string; exe?: Buffer | string; args?: (Buffer | string)[]; exeIno?: bigint; exeDev?: number }): Buffer {
+export function execRecord(o: {
+  proc?: ProcInit;
+  ktime?: bigint;
+  flags?: number;
+  filename?: Buffer | string;
+  exe?: Buffer | string;
+  args?: (Buffer | string)[];
+  exeIno?: bigint;
+  exeDev?: number;
+}): Buffer {
   const args = Buffer.concat((o.args ?? ['/bin/true']).flatMap((a) => [bytes(a), Buffer.from([0])]));
   const size = EXEC.fields.args.offset + args.length;
   const buf = Buffer.alloc(size);
   writeHdr(buf, OP.EXEC, size, o.ktime ?? 6_000_000_000n, o.flags);
   writeProc(buf, EXEC.fields.proc.offset, o.proc ?? {});
   buf.writeBigUInt64LE(o.exeIno ?? 42n, EXEC.fields.exe_ino.offset);
-  buf.writeUInt32LE(o.exeDev ?? (254 << 20), EXEC.fields.exe_dev.offset);
+  buf.writeUInt32LE(o.exeDev ?? 254 << 20, EXEC.fields.exe_dev.offset);
   const filename = bytes(o.filename ?? '/bin/true');
   const exe = bytes(o.exe ?? '/usr/bin/true');
   buf.writeUInt16LE(filename.length, EXEC.fields.filename_len.offset);
@@ -83,14 +92,26 @@ export function forkRecord(o: { proc?: ProcInit; ktime?: bigint }): Buffer {
   return buf;
 }
 
-export function fileRecord(o: { proc?: ProcInit; ktime?: bigint; path?: Buffer | string; resolved?: Buffer | string; ino?: bigint; dev?: number; ruleId?: number; action?: number; hook?: number; mode?: number; flags?: number }): Buffer {
+export function fileRecord(o: {
+  proc?: ProcInit;
+  ktime?: bigint;
+  path?: Buffer | string;
+  resolved?: Buffer | string;
+  ino?: bigint;
+  dev?: number;
+  ruleId?: number;
+  action?: number;
+  hook?: number;
+  mode?: number;
+  flags?: number;
+}): Buffer {
   const resolved = bytes(o.resolved ?? '/tmp/x');
   const size = FILE.fields.resolved.offset + resolved.length + 1;
   const buf = Buffer.alloc(size);
   writeHdr(buf, OP.FILE, size, o.ktime ?? 6_500_000_000n, o.flags);
   writeProc(buf, FILE.fields.proc.offset, o.proc ?? {});
   buf.writeBigUInt64LE(o.ino ?? 77n, FILE.fields.ino.offset);
-  buf.writeUInt32LE(o.dev ?? (254 << 20), FILE.fields.dev.offset);
+  buf.writeUInt32LE(o.dev ?? 254 << 20, FILE.fields.dev.offset);
   buf.writeUInt32LE(0o100000, FILE.fields.open_flags.offset);
   buf.writeUInt32LE(o.ruleId ?? 9, FILE.fields.rule_id.offset);
   buf.writeUInt8(o.action ?? 4, FILE.fields.action.offset);
@@ -106,7 +127,18 @@ export function fileRecord(o: { proc?: ProcInit; ktime?: bigint; path?: Buffer |
   return buf;
 }
 
-export function netRecord(o: { proc?: ProcInit; ktime?: bigint; family?: number; remote?: number[]; local?: number[]; remotePort?: number; localPort?: number; action?: number; ruleId?: number; hook?: number }): Buffer {
+export function netRecord(o: {
+  proc?: ProcInit;
+  ktime?: bigint;
+  family?: number;
+  remote?: number[];
+  local?: number[];
+  remotePort?: number;
+  localPort?: number;
+  action?: number;
+  ruleId?: number;
+  hook?: number;
+}): Buffer {
   const buf = Buffer.alloc(NET.size);
   writeHdr(buf, OP.CONNECT, NET.size, o.ktime ?? 6_600_000_000n);
   writeProc(buf, NET.fields.proc.offset, o.proc ?? {});

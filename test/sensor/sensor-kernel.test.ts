@@ -36,7 +36,10 @@ async function rig(name: string, sourceRaw: Record<string, unknown> = {}): Promi
   return { sensor: p.handle.sensor, policy: p.handle.policy, events: p.events, tmp: p.tmp, close: () => p.close() };
 }
 
-const isBlockFor = (pid: number) => (e: { type: string; pid: number }): boolean => e.type === 'block' && e.pid === pid;
+const isBlockFor =
+  (pid: number) =>
+  (e: { type: string; pid: number }): boolean =>
+    e.type === 'block' && e.pid === pid;
 
 void describe('sensor (kernel)', () => {
   void test('exec of a test binary gives exec and exit events with pid, ppid, comm, exe, args', async (t) => {
@@ -109,7 +112,10 @@ void describe('sensor (kernel)', () => {
       }
       // Collected by the 100 ms drain (or earlier by any exec on the machine): well under 400 ms each time. Without
       // the drain an exit waits for the next exec anywhere on the host.
-      assert.ok(lags.every((l) => l < 400), `exit event lags after the child's exit: ${lags.map((l) => l.toFixed(0)).join(', ')} ms`);
+      assert.ok(
+        lags.every((l) => l < 400),
+        `exit event lags after the child's exit: ${lags.map((l) => l.toFixed(0)).join(', ')} ms`,
+      );
     } finally {
       sensor.stop();
     }
@@ -134,7 +140,10 @@ void describe('sensor (kernel)', () => {
     const r = await rig('audit');
     try {
       const file = r.tmp.file('audited');
-      r.policy.apply(`version: 1\nmode: enforce\nrules:\n  - { id: audit-tmp, match: { path: ${file} }, action: AUDIT }\n`, 'test');
+      r.policy.apply(
+        `version: 1\nmode: enforce\nrules:\n  - { id: audit-tmp, match: { path: ${file} }, action: AUDIT }\n`,
+        'test',
+      );
       const res = await run(['/bin/cat', file]);
       assert.equal(res.code, 0);
       assert.equal(res.stdout, 'aegisbpf test data\n');
@@ -170,7 +179,10 @@ void describe('sensor (kernel)', () => {
         try {
           const file = r.tmp.file(`target-${action}`);
           const id = `${action.toLowerCase()}-by-${by}`;
-          r.policy.apply(`version: 1\nmode: enforce\nrules:\n  - { id: ${id}, match: { ${by}: ${file} }, action: ${action} }\n`, 'test');
+          r.policy.apply(
+            `version: 1\nmode: enforce\nrules:\n  - { id: ${id}, match: { ${by}: ${file} }, action: ${action} }\n`,
+            'test',
+          );
           const res = await run(['/bin/cat', file]);
           assert.equal(res.signal, signal, `cat exited with code ${res.code} / signal ${res.signal}`);
           const ev = (await r.events.waitFor(isBlockFor(res.pid), 'block event')) as BlockEvent;
@@ -200,12 +212,19 @@ void describe('sensor (kernel)', () => {
     const r = await rig('legacy-open');
     try {
       const file = r.tmp.file('legacy');
-      r.policy.apply(`version: 1\nmode: enforce\nrules:\n  - { id: legacy, match: { path: ${file} }, action: KILL }\n`, 'test');
+      r.policy.apply(
+        `version: 1\nmode: enforce\nrules:\n  - { id: legacy, match: { path: ${file} }, action: KILL }\n`,
+        'test',
+      );
       for (const [nr, hook, args] of [
         [2, 'sys_exit_open', '0'],
         [85, 'sys_exit_creat', '0o600'],
       ] as const) {
-        const res = await run([python, '-c', `import ctypes; ctypes.CDLL(None).syscall(${nr}, b${JSON.stringify(file)}, ${args})`]);
+        const res = await run([
+          python,
+          '-c',
+          `import ctypes; ctypes.CDLL(None).syscall(${nr}, b${JSON.stringify(file)}, ${args})`,
+        ]);
         assert.equal(res.signal, 'SIGKILL', `syscall ${nr}: code ${res.code} ${res.stderr}`);
         const ev = (await r.events.waitFor(isBlockFor(res.pid), `block event for syscall ${nr}`)) as BlockEvent;
         assert.equal(ev.hook, hook);
@@ -245,7 +264,10 @@ void describe('sensor (kernel)', () => {
     const r = await rig('audit-mode');
     try {
       const file = r.tmp.file('would-kill');
-      r.policy.apply(`version: 1\nmode: audit\nrules:\n  - { id: would-kill, match: { path: ${file} }, action: KILL }\n`, 'test');
+      r.policy.apply(
+        `version: 1\nmode: audit\nrules:\n  - { id: would-kill, match: { path: ${file} }, action: KILL }\n`,
+        'test',
+      );
       const res = await run(['/bin/cat', file]);
       assert.equal(res.code, 0);
       const ev = (await r.events.waitFor(isBlockFor(res.pid), 'block event')) as BlockEvent;
@@ -263,7 +285,10 @@ void describe('sensor (kernel)', () => {
       const exe = path.join(r.tmp.dir, 'aegis-forbidden');
       fs.copyFileSync('/bin/true', exe);
       fs.chmodSync(exe, 0o755);
-      r.policy.apply(`version: 1\nmode: enforce\nrules:\n  - { id: no-exec, match: { inode: ${exe} }, action: KILL }\n`, 'test');
+      r.policy.apply(
+        `version: 1\nmode: enforce\nrules:\n  - { id: no-exec, match: { inode: ${exe} }, action: KILL }\n`,
+        'test',
+      );
       const res = await run([exe]);
       assert.equal(res.signal, 'SIGKILL');
       const ev = (await r.events.waitFor(isBlockFor(res.pid), 'block event')) as BlockEvent;
@@ -289,11 +314,17 @@ void describe('sensor (kernel)', () => {
     const port = (server.address() as net.AddressInfo).port;
     const r = await rig('net', { network_hooks: true, cgroup_path: cg.path });
     try {
-      r.policy.apply(`version: 1\nmode: enforce\nrules:\n  - { id: no-loopback-port, match: { address: 127.0.0.1, port: ${port}, protocol: tcp }, action: BLOCK }\n`, 'test');
+      r.policy.apply(
+        `version: 1\nmode: enforce\nrules:\n  - { id: no-loopback-port, match: { address: 127.0.0.1, port: ${port}, protocol: tcp }, action: BLOCK }\n`,
+        'test',
+      );
       const script = `require('net').connect(${port}, '127.0.0.1').on('connect', () => { console.log('CONNECTED'); process.exit(0); }).on('error', (e) => { console.log(e.code); process.exit(0); })`;
       const inside = await run([process.execPath, '-e', script], { cgroup: cg });
       assert.equal(inside.stdout.trim(), 'EPERM');
-      const ev = (await r.events.waitFor((e) => e.type === 'connect' && e.pid === inside.pid && e.action !== undefined, 'connect event')) as ConnectEvent;
+      const ev = (await r.events.waitFor(
+        (e) => e.type === 'connect' && e.pid === inside.pid && e.action !== undefined,
+        'connect event',
+      )) as ConnectEvent;
       assert.equal(ev.action, 'BLOCK');
       assert.equal(ev.policy, 'no-loopback-port');
       assert.equal(ev.remote_ip, '127.0.0.1');
@@ -342,7 +373,10 @@ void describe('sensor (kernel)', () => {
         `require('net').connect({ host: '${host}', port: ${port} }).on('connect', () => { console.log('CONNECTED'); process.exit(0); }).on('error', (e) => { console.log(e.code); process.exit(0); })`;
       const v6 = await run([process.execPath, '-e', connect('::1', port6)], { cgroup: cg });
       assert.equal(v6.stdout.trim(), 'EPERM');
-      const ev6 = (await r.events.waitFor((e) => e.type === 'connect' && e.pid === v6.pid && e.action !== undefined, 'IPv6 connect event')) as ConnectEvent;
+      const ev6 = (await r.events.waitFor(
+        (e) => e.type === 'connect' && e.pid === v6.pid && e.action !== undefined,
+        'IPv6 connect event',
+      )) as ConnectEvent;
       assert.equal(ev6.family, 'ipv6');
       assert.equal(ev6.remote_ip, '::1');
       assert.equal(ev6.remote_port, port6);
@@ -351,7 +385,10 @@ void describe('sensor (kernel)', () => {
       // an IPv6 socket connecting to ::ffff:127.0.0.1 is an IPv4 connect: the IPv4 rule applies
       const mapped = await run([process.execPath, '-e', connect('::ffff:127.0.0.1', port4)], { cgroup: cg });
       assert.equal(mapped.stdout.trim(), 'EPERM');
-      const evm = (await r.events.waitFor((e) => e.type === 'connect' && e.pid === mapped.pid && e.action !== undefined, 'mapped connect event')) as ConnectEvent;
+      const evm = (await r.events.waitFor(
+        (e) => e.type === 'connect' && e.pid === mapped.pid && e.action !== undefined,
+        'mapped connect event',
+      )) as ConnectEvent;
       assert.equal(evm.policy, 'no-v4-port');
       assert.equal(evm.remote_ip, '::ffff:127.0.0.1');
     } finally {
@@ -371,10 +408,15 @@ void describe('sensor (kernel)', () => {
       if (r.sensor.backend !== 'lsm') {
         assert.throws(
           () => r.policy.apply(policy, 'test'),
-          (err: unknown) => err instanceof SensorError && err.code === 'AEGIS_ERR_POLICY_UNENFORCEABLE' && /BLOCK on file open\/exec needs BPF LSM/.test(err.message),
+          (err: unknown) =>
+            err instanceof SensorError &&
+            err.code === 'AEGIS_ERR_POLICY_UNENFORCEABLE' &&
+            /BLOCK on file open\/exec needs BPF LSM/.test(err.message),
         );
         assert.equal(r.policy.show().current, undefined, 'nothing was stored');
-        t.skip(`BLOCK on file open needs BPF LSM: ${sharedFeatures().lsm.detail} (policy apply refused it, as it must)`);
+        t.skip(
+          `BLOCK on file open needs BPF LSM: ${sharedFeatures().lsm.detail} (policy apply refused it, as it must)`,
+        );
         return;
       }
       r.policy.apply(policy, 'test');
@@ -393,7 +435,10 @@ void describe('sensor (kernel)', () => {
     const r = await rig('fallback');
     try {
       const file = r.tmp.file('fallback');
-      const res0 = r.policy.apply(`version: 1\nmode: enforce\nrules:\n  - { id: block-or-kill, match: { path: ${file} }, action: BLOCK, fallback: KILL }\n`, 'test');
+      const res0 = r.policy.apply(
+        `version: 1\nmode: enforce\nrules:\n  - { id: block-or-kill, match: { path: ${file} }, action: BLOCK, fallback: KILL }\n`,
+        'test',
+      );
       const expected = r.sensor.backend === 'lsm' ? 'BLOCK' : 'KILL';
       assert.equal(res0.rules[0]?.action, expected);
       const res = await run(['/bin/cat', file]);
@@ -411,7 +456,10 @@ void describe('sensor (kernel)', () => {
     try {
       assert.equal(r.sensor.ringBytes, 4096);
       const file = r.tmp.file('burst');
-      r.policy.apply(`version: 1\nmode: enforce\nrules:\n  - { id: burst, match: { path: ${file} }, action: AUDIT }\n`, 'test');
+      r.policy.apply(
+        `version: 1\nmode: enforce\nrules:\n  - { id: burst, match: { path: ${file} }, action: AUDIT }\n`,
+        'test',
+      );
       r.sensor.drain();
       const before = r.sensor.stats().kernel;
       const generated = 2000;
@@ -486,7 +534,25 @@ void describe('sensor (kernel)', () => {
     try {
       // deny_inode as aegisbpf 0.x had it: 8-byte values (no hit counter); allow_cgroup as it is now, with an entry.
       const mk = (name: string, type: string, key: number, value: number, entries: number): void => {
-        const r = spawnSync('bpftool', ['map', 'create', path.join(pinDir, name), 'type', type, 'key', String(key), 'value', String(value), 'entries', String(entries), 'name', name], { encoding: 'utf8' });
+        const r = spawnSync(
+          'bpftool',
+          [
+            'map',
+            'create',
+            path.join(pinDir, name),
+            'type',
+            type,
+            'key',
+            String(key),
+            'value',
+            String(value),
+            'entries',
+            String(entries),
+            'name',
+            name,
+          ],
+          { encoding: 'utf8' },
+        );
         assert.equal(r.status, 0, `bpftool map create ${name}: ${r.stderr}`);
       };
       mk('deny_inode', 'hash', 16, 8, 65536);
@@ -514,7 +580,11 @@ void describe('sensor (kernel)', () => {
       const repinned = native().openPinnedMap(path.join(pinDir, 'deny_inode'));
       assert.equal(repinned.valueSize, 16, 'the new map is pinned in place of the stale one');
       repinned.close();
-      assert.deepEqual(sensor.maps.allowCgroup.lookup(cgKey), Buffer.from([7, 0, 0, 0]), 'the compatible pin was reused, entry and all');
+      assert.deepEqual(
+        sensor.maps.allowCgroup.lookup(cgKey),
+        Buffer.from([7, 0, 0, 0]),
+        'the compatible pin was reused, entry and all',
+      );
     } finally {
       sensor?.stop();
       fs.rmSync(pinDir, { recursive: true, force: true });
@@ -526,10 +596,14 @@ void describe('sensor (kernel)', () => {
     const r = await rig('map-full');
     try {
       const keep = r.tmp.file('keep');
-      r.policy.apply(`version: 1\nmode: enforce\nrules:\n  - { id: keep, match: { path: ${keep} }, action: AUDIT }\n`, 'test');
+      r.policy.apply(
+        `version: 1\nmode: enforce\nrules:\n  - { id: keep, match: { path: ${keep} }, action: AUDIT }\n`,
+        'test',
+      );
       const capacity = r.sensor.maps.denyPath.maxEntries;
       const lines = ['version: 1', 'mode: enforce', 'rules:'];
-      for (let i = 0; i <= capacity; i++) lines.push(`  - { id: r${i}, match: { path: /nonexistent/aegis/${i} }, action: AUDIT }`);
+      for (let i = 0; i <= capacity; i++)
+        lines.push(`  - { id: r${i}, match: { path: /nonexistent/aegis/${i} }, action: AUDIT }`);
       assert.throws(
         () => r.policy.apply(lines.join('\n'), 'big'),
         (err: unknown) =>
@@ -542,7 +616,11 @@ void describe('sensor (kernel)', () => {
       );
       const show = r.policy.show();
       assert.equal(show.current?.source, 'test', 'the stored policy is still the previous one');
-      assert.equal(show.kernel?.maps.find((m) => m.map === 'deny_path')?.entries, 1, 'kernel map still holds exactly the previous policy');
+      assert.equal(
+        show.kernel?.maps.find((m) => m.map === 'deny_path')?.entries,
+        1,
+        'kernel map still holds exactly the previous policy',
+      );
     } finally {
       await r.close();
     }
@@ -554,8 +632,14 @@ void describe('sensor (kernel)', () => {
     try {
       const a = r.tmp.file('a');
       const b = r.tmp.file('b');
-      r.policy.apply(`version: 1\nmode: enforce\nrules:\n  - { id: kill-a, match: { path: ${a} }, action: KILL }\n`, 'first');
-      r.policy.apply(`version: 1\nmode: enforce\nrules:\n  - { id: kill-b, match: { path: ${b} }, action: KILL }\n`, 'second');
+      r.policy.apply(
+        `version: 1\nmode: enforce\nrules:\n  - { id: kill-a, match: { path: ${a} }, action: KILL }\n`,
+        'first',
+      );
+      r.policy.apply(
+        `version: 1\nmode: enforce\nrules:\n  - { id: kill-b, match: { path: ${b} }, action: KILL }\n`,
+        'second',
+      );
       assert.equal((await run(['/bin/cat', a])).code, 0, 'a is free under the second policy');
       r.policy.rollback();
       assert.equal(r.policy.show().current?.source, 'first');

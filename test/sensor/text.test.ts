@@ -1,7 +1,17 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { decodeComm, decodeCString, decodeStringList, decodeText, formatIpv6, kernelDevToUser, readU64, u64ExactText, userDevToKernel } from '../../src/sensor/text';
+import {
+  decodeComm,
+  decodeCString,
+  decodeStringList,
+  decodeText,
+  formatIpv6,
+  kernelDevToUser,
+  readU64,
+  u64ExactText,
+  userDevToKernel,
+} from '../../src/sensor/text';
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
@@ -20,7 +30,8 @@ void test('invalid UTF-8: each maximal ill-formed subsequence becomes one U+FFFD
     [[0xc0, 0xaf], '\uFFFD\uFFFD'], // overlong '/'
     [[0x2f, 0x74, 0x6d, 0x70, 0x2f, 0x80, 0x81], '/tmp/\uFFFD\uFFFD'],
   ];
-  for (const [bytes, want] of cases) assert.equal(decodeText(Buffer.from(bytes), 0, bytes.length), want, JSON.stringify(bytes));
+  for (const [bytes, want] of cases)
+    assert.equal(decodeText(Buffer.from(bytes), 0, bytes.length), want, JSON.stringify(bytes));
 });
 
 void test('any bytes decode to a well-formed string that survives JSON, the same every time', () => {

@@ -16,22 +16,37 @@ import { makeTempDir } from '../helpers/tmp';
 
 function context(dir: string) {
   const stats = createStatsRegistry();
-  const deadLetter = createDeadLetterQueue({ path: path.join(dir, 'dlq'), maxBytes: 1e9, logger: silentLogger, stats: stats.deadLetter });
-  return { stats, deadLetter, ctx: { logger: silentLogger, hostname: 'h', version: 't', dataDir: dir, stats, deadLetter } };
+  const deadLetter = createDeadLetterQueue({
+    path: path.join(dir, 'dlq'),
+    maxBytes: 1e9,
+    logger: silentLogger,
+    stats: stats.deadLetter,
+  });
+  return {
+    stats,
+    deadLetter,
+    ctx: { logger: silentLogger, hostname: 'h', version: 't', dataDir: dir, stats, deadLetter },
+  };
 }
 
 test('a file sink is built from its entry: counters and readiness registered, events delivered to the file', async () => {
   const { dir, cleanup } = makeTempDir();
   const { stats, deadLetter, ctx } = context(dir);
   const out = path.join(dir, 'events.ndjson');
-  const built = buildSink({ name: 'f', type: 'file', raw: { type: 'file', path: out, healthcheck: { require: true } } }, ctx);
+  const built = buildSink(
+    { name: 'f', type: 'file', raw: { type: 'file', path: out, healthcheck: { require: true } } },
+    ctx,
+  );
   assert.equal(built.sink.name, 'f');
   assert.deepEqual(built.healthcheck, { enabled: true, require: true });
   assert.equal(stats.sinks.get('f'), built.sink.stats);
   assert.ok(stats.readiness.evaluate().checks.some((c) => c.name === 'sink.f' && c.ready));
   built.sink.stats.healthy = false;
   built.sink.stats.lastError = 'disk full';
-  assert.match(stats.readiness.evaluate().checks.find((c) => c.name === 'sink.f')?.detail ?? '', /sink 'f' is unhealthy: disk full/);
+  assert.match(
+    stats.readiness.evaluate().checks.find((c) => c.name === 'sink.f')?.detail ?? '',
+    /sink 'f' is unhealthy: disk full/,
+  );
   await built.sink.accept(generateEvents(3));
   await built.sink.close(5000);
   assert.equal(fs.readFileSync(out, 'utf8').trim().split('\n').length, 3);
@@ -45,7 +60,10 @@ test('secret files are read when the sink is built; an unreadable one names the 
   const raw = { type: 'splunk_hec', endpoint: 'http://127.0.0.1:9', token_file: path.join(dir, 'missing') };
   assert.throws(() => buildSink({ name: 'hec', type: 'splunk_hec', raw }, ctx), /sinks\.hec\.token_file: cannot read/);
   fs.writeFileSync(path.join(dir, 'token'), 'tok-123\n', { mode: 0o600 });
-  const built = buildSink({ name: 'hec', type: 'splunk_hec', raw: { ...raw, token_file: path.join(dir, 'token') } }, ctx);
+  const built = buildSink(
+    { name: 'hec', type: 'splunk_hec', raw: { ...raw, token_file: path.join(dir, 'token') } },
+    ctx,
+  );
   assert.equal(built.sink.type, 'splunk_hec');
   await built.sink.close(0);
   await deadLetter.close();
@@ -54,7 +72,10 @@ test('secret files are read when the sink is built; an unreadable one names the 
 
 test('an unknown sink type is a configuration error', () => {
   const { dir, cleanup } = makeTempDir();
-  assert.throws(() => buildSink({ name: 'x', type: 'nope', raw: { type: 'nope' } }, context(dir).ctx), /Unknown sink type 'nope'/);
+  assert.throws(
+    () => buildSink({ name: 'x', type: 'nope', raw: { type: 'nope' } }, context(dir).ctx),
+    /Unknown sink type 'nope'/,
+  );
   cleanup();
 });
 
@@ -68,7 +89,8 @@ test('layering: nothing under src/sinks or src/pipeline imports src/config', () 
       else if (p.endsWith('.ts')) {
         for (const m of fs.readFileSync(p, 'utf8').matchAll(/from '([^']+)'/g)) {
           const target = path.resolve(path.dirname(p), m[1] as string);
-          if (target.startsWith(path.join(root, 'config') + path.sep)) offenders.push(`${path.relative(root, p)} → ${m[1] as string}`);
+          if (target.startsWith(path.join(root, 'config') + path.sep))
+            offenders.push(`${path.relative(root, p)} → ${m[1] as string}`);
         }
       }
     }

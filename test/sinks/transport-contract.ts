@@ -36,7 +36,11 @@ export interface ContractOptions {
   readonly receiverNormalizes?: (events: AegisEvent[]) => AegisEvent[];
 }
 
-export function batchOf(events: readonly AegisEvent[], encode: (e: AegisEvent) => string = formatJson, attempt = 1): Batch<string> {
+export function batchOf(
+  events: readonly AegisEvent[],
+  encode: (e: AegisEvent) => string = formatJson,
+  attempt = 1,
+): Batch<string> {
   const records = events.map((event) => {
     const data = encode(event);
     return { event, data, bytes: Buffer.byteLength(data) };
@@ -69,7 +73,10 @@ export function runTransportContract(options: ContractOptions): void {
     const result2 = await s.transport.send(batchOf(events.slice(120), encode), new AbortController().signal);
     assert.equal(result2.kind, 'delivered');
     const got = await s.received();
-    assert.deepEqual(got.map((e) => e.exec_id), events.map((e) => e.exec_id));
+    assert.deepEqual(
+      got.map((e) => e.exec_id),
+      events.map((e) => e.exec_id),
+    );
     const expected = JSON.parse(JSON.stringify(events)) as AegisEvent[];
     assert.deepEqual(got, options.receiverNormalizes === undefined ? expected : options.receiverNormalizes(expected));
   });
@@ -83,17 +90,24 @@ export function runTransportContract(options: ContractOptions): void {
     await s.restoreReceiver();
   });
 
-  withSubject(`failures are values: a broken receiver gives retryable or rejected, never a throw${options.recovers === false ? '' : '; recovery delivers'}`, async (s) => {
-    const events = generateEvents(5);
-    await s.breakReceiver();
-    const r = await s.transport.send(batchOf(events, encode), new AbortController().signal);
-    assert.ok(r.kind === 'retryable' || r.kind === 'rejected', `got ${r.kind}`);
-    await s.restoreReceiver();
-    if (options.recovers === false) return;
-    const r2 = await s.transport.send(batchOf(events, encode, 2), new AbortController().signal);
-    assert.equal(r2.kind, 'delivered');
-    assert.deepEqual((await s.received()).map((e) => e.exec_id), events.map((e) => e.exec_id), 'no partial leftovers from the failed attempt');
-  });
+  withSubject(
+    `failures are values: a broken receiver gives retryable or rejected, never a throw${options.recovers === false ? '' : '; recovery delivers'}`,
+    async (s) => {
+      const events = generateEvents(5);
+      await s.breakReceiver();
+      const r = await s.transport.send(batchOf(events, encode), new AbortController().signal);
+      assert.ok(r.kind === 'retryable' || r.kind === 'rejected', `got ${r.kind}`);
+      await s.restoreReceiver();
+      if (options.recovers === false) return;
+      const r2 = await s.transport.send(batchOf(events, encode, 2), new AbortController().signal);
+      assert.equal(r2.kind, 'delivered');
+      assert.deepEqual(
+        (await s.received()).map((e) => e.exec_id),
+        events.map((e) => e.exec_id),
+        'no partial leftovers from the failed attempt',
+      );
+    },
+  );
 
   withSubject('an aborted signal does not leave send hanging', async (s) => {
     const ctl = new AbortController();

@@ -14,14 +14,26 @@ function bruteForce(obs: readonly [number, number][], q: number): number {
 
 test('LatencyWindow quantiles equal the per-event nearest-rank quantiles of the observations', () => {
   fc.assert(
-    fc.property(fc.array(fc.tuple(fc.integer({ min: 1, max: 100_000 }), fc.integer({ min: 1, max: 20 })), { minLength: 1, maxLength: 200 }), (obs) => {
-      const w = new LatencyWindow(1024, 60_000);
-      obs.forEach(([v, n], i) => w.record(v, n, i));
-      const got = w.quantiles([0.5, 0.95, 0.99], obs.length);
-      assert.deepEqual(got, [bruteForce(obs, 0.5), bruteForce(obs, 0.95), bruteForce(obs, 0.99)]);
-      assert.equal(w.count, obs.reduce((a, [, n]) => a + n, 0));
-      assert.equal(w.sum, obs.reduce((a, [v, n]) => a + v * n, 0));
-    }),
+    fc.property(
+      fc.array(fc.tuple(fc.integer({ min: 1, max: 100_000 }), fc.integer({ min: 1, max: 20 })), {
+        minLength: 1,
+        maxLength: 200,
+      }),
+      (obs) => {
+        const w = new LatencyWindow(1024, 60_000);
+        obs.forEach(([v, n], i) => w.record(v, n, i));
+        const got = w.quantiles([0.5, 0.95, 0.99], obs.length);
+        assert.deepEqual(got, [bruteForce(obs, 0.5), bruteForce(obs, 0.95), bruteForce(obs, 0.99)]);
+        assert.equal(
+          w.count,
+          obs.reduce((a, [, n]) => a + n, 0),
+        );
+        assert.equal(
+          w.sum,
+          obs.reduce((a, [v, n]) => a + v * n, 0),
+        );
+      },
+    ),
   );
 });
 

@@ -46,7 +46,10 @@ function fakeSensor(overrides: Partial<SensorStats> = {}): SensorStatsSource {
   return {
     read: () => stats,
     readDetailed: () => ({
-      blocksByPath: new Map([['/etc/shadow', 5], ['/tmp/we"ird\\path\nline', 2]]),
+      blocksByPath: new Map([
+        ['/etc/shadow', 5],
+        ['/tmp/we"ird\\path\nline', 2],
+      ]),
       blocksByInode: new Map([['259:1234567', 4]]),
     }),
   };
@@ -91,7 +94,13 @@ function populated(): StatsRegistry {
 
 test('render() is byte for byte what prom-client’s Registry.metrics() writes for the same collectors', async () => {
   for (const detailed of [false, true]) {
-    const m = createMetrics({ stats: populated(), version: '1.2.3', detailed, process: fixedProcess, now: () => 1_800_000_000_000 });
+    const m = createMetrics({
+      stats: populated(),
+      version: '1.2.3',
+      detailed,
+      process: fixedProcess,
+      now: () => 1_800_000_000_000,
+    });
     const ours = m.render();
     const theirs = await promClientText(m);
     assert.equal(ours, theirs);
@@ -104,7 +113,10 @@ test('the high-cardinality fast path stays equal to prom-client’s output as th
   const stats = createStatsRegistry();
   const byPath = new Map<string, number>();
   const byInode = new Map<string, number>([['1:2', 3]]);
-  stats.sensor = { read: () => fakeSensor().read(), readDetailed: () => ({ blocksByPath: byPath, blocksByInode: byInode }) };
+  stats.sensor = {
+    read: () => fakeSensor().read(),
+    readDetailed: () => ({ blocksByPath: byPath, blocksByInode: byInode }),
+  };
   const m = createMetrics({ stats, version: 't', detailed: true, process: fixedProcess, now: () => 1_800_000_000_000 });
   const same = async (what: string): Promise<void> => {
     assert.equal(m.render(), await promClientText(m), what);
@@ -126,17 +138,47 @@ test('the exported families are exactly the catalog; the per-path and per-inode 
   const plain = familyNames(createMetrics({ stats: createStatsRegistry(), version: 't', detailed: false }).render());
   const detailed = familyNames(createMetrics({ stats: createStatsRegistry(), version: 't', detailed: true }).render());
   assert.deepEqual([...detailed].sort(), METRICS.map((s) => s.name).sort());
-  assert.deepEqual([...plain].sort(), METRICS.filter((s) => s.presence !== 'detailed').map((s) => s.name).sort());
+  assert.deepEqual(
+    [...plain].sort(),
+    METRICS.filter((s) => s.presence !== 'detailed')
+      .map((s) => s.name)
+      .sort(),
+  );
   assert.ok(!plain.has('aegisbpf_blocks_by_path') && !plain.has('aegisbpf_blocks_by_inode'));
 });
 
 test('without a sensor: real zeros for the kernel counters, no map series (no invented capacities), not attached', () => {
   const text = createMetrics({ stats: createStatsRegistry(), version: 't', detailed: true }).render();
-  assert.deepEqual(samples(text, 'aegisbpf_blocks_total').map((s) => [s.labels.action, s.value]), [['BLOCK', 0], ['TERM', 0], ['KILL', 0], ['INT', 0]]);
-  for (const n of ['aegisbpf_ringbuf_events_total', 'aegisbpf_ringbuf_drops_total', 'aegisbpf_ringbuf_drop_rate', 'aegisbpf_net_ringbuf_drops_total', 'aegisbpf_sensor_attached']) {
+  assert.deepEqual(
+    samples(text, 'aegisbpf_blocks_total').map((s) => [s.labels.action, s.value]),
+    [
+      ['BLOCK', 0],
+      ['TERM', 0],
+      ['KILL', 0],
+      ['INT', 0],
+    ],
+  );
+  for (const n of [
+    'aegisbpf_ringbuf_events_total',
+    'aegisbpf_ringbuf_drops_total',
+    'aegisbpf_ringbuf_drop_rate',
+    'aegisbpf_net_ringbuf_drops_total',
+    'aegisbpf_sensor_attached',
+  ]) {
     assert.equal(sampleValue(text, n), 0, n);
   }
-  for (const n of ['aegisbpf_map_entries', 'aegisbpf_map_capacity', 'aegisbpf_map_utilization', 'aegisbpf_deny_inode_entries', 'aegisbpf_deny_path_entries', 'aegisbpf_allow_cgroup_entries', 'aegisbpf_net_rules_total', 'aegisbpf_sensor_info', 'aegisbpf_blocks_by_path', 'aegisbpf_blocks_by_inode']) {
+  for (const n of [
+    'aegisbpf_map_entries',
+    'aegisbpf_map_capacity',
+    'aegisbpf_map_utilization',
+    'aegisbpf_deny_inode_entries',
+    'aegisbpf_deny_path_entries',
+    'aegisbpf_allow_cgroup_entries',
+    'aegisbpf_net_rules_total',
+    'aegisbpf_sensor_info',
+    'aegisbpf_blocks_by_path',
+    'aegisbpf_blocks_by_inode',
+  ]) {
     assert.deepEqual(samples(text, n), [], n);
   }
 });
@@ -154,7 +196,11 @@ test('a sensor’s counters, maps and per-rule hits are exported with the guide�
   assert.equal(sampleValue(text, 'aegisbpf_net_blocks_total', { type: 'connect' }), 3);
   assert.equal(sampleValue(text, 'aegisbpf_net_rules_total', { type: 'cidr' }), 1);
   assert.equal(sampleValue(text, 'aegisbpf_sensor_info', { mode: 'enforce', backend: 'lsm' }), 1);
-  assert.equal(sampleValue(text, 'aegisbpf_blocks_by_path', { path: '/tmp/we"ird\\path\nline' }), 2, 'label values are escaped and round-trip');
+  assert.equal(
+    sampleValue(text, 'aegisbpf_blocks_by_path', { path: '/tmp/we"ird\\path\nline' }),
+    2,
+    'label values are escaped and round-trip',
+  );
   assert.equal(sampleValue(text, 'aegisbpf_blocks_by_inode', { inode: '259:1234567' }), 4);
   assert.equal(sampleValue(text, 'aegisbpf_cpu_usage_percent'), 12.5);
   assert.equal(sampleValue(text, 'aegisbpf_up', { version: '1.2.3' }), 1);
@@ -173,13 +219,22 @@ test('pipeline, dead-letter and sink counters; the send histogram is cumulative 
   assert.equal(sampleValue(text, 'aegisbpf_sink_events_retried_total', s), 20);
   assert.equal(sampleValue(text, 'aegisbpf_sink_events_dead_lettered_total', s), 4);
   assert.equal(sampleValue(text, 'aegisbpf_sink_events_dropped_total', { ...s, reason: 'buffer_full' }), 3);
-  assert.equal(sampleValue(text, 'aegisbpf_sink_events_dropped_total', { ...s, reason: 'dead_letter_failed' }), 0, 'known reasons exist at 0');
+  assert.equal(
+    sampleValue(text, 'aegisbpf_sink_events_dropped_total', { ...s, reason: 'dead_letter_failed' }),
+    0,
+    'known reasons exist at 0',
+  );
   assert.equal(sampleValue(text, 'aegisbpf_sink_buffer_events', s), 900);
   assert.equal(sampleValue(text, 'aegisbpf_sink_buffer_max_events', s), 1000);
   assert.equal(sampleValue(text, 'aegisbpf_sink_buffer_max_bytes', s), 1 << 20);
   assert.equal(sampleValue(text, 'aegisbpf_sink_healthy', s), 0);
   const buckets = samples(text, 'aegisbpf_sink_send_duration_seconds_bucket').map((b) => [b.labels.le, b.value]);
-  assert.deepEqual(buckets.slice(0, 4), [['0.001', 0], ['0.0025', 0], ['0.005', 1], ['0.01', 1]]);
+  assert.deepEqual(buckets.slice(0, 4), [
+    ['0.001', 0],
+    ['0.0025', 0],
+    ['0.005', 1],
+    ['0.01', 1],
+  ]);
   assert.deepEqual(buckets.at(-2), ['30', 2]);
   assert.deepEqual(buckets.at(-1), ['+Inf', 3]);
   assert.equal(sampleValue(text, 'aegisbpf_sink_send_duration_seconds_sum', s), 60.043);
@@ -194,7 +249,14 @@ test('pipeline, dead-letter and sink counters; the send histogram is cumulative 
 test('aegisbpf_up follows the daemon state; uptime and start time add up to the scrape time', () => {
   let up: 0 | 1 = 1;
   const stats = createStatsRegistry(1_700_000_000_000);
-  const m = createMetrics({ stats, version: 't', detailed: false, up: () => up, now: () => 1_700_000_060_000, process: fixedProcess });
+  const m = createMetrics({
+    stats,
+    version: 't',
+    detailed: false,
+    up: () => up,
+    now: () => 1_700_000_060_000,
+    process: fixedProcess,
+  });
   assert.equal(sampleValue(m.render(), 'aegisbpf_up', { version: 't' }), 1);
   up = 0;
   const text = m.render();
@@ -203,14 +265,23 @@ test('aegisbpf_up follows the daemon state; uptime and start time add up to the 
   assert.equal(sampleValue(text, 'aegisbpf_daemon_start_timestamp_seconds'), 1_700_000_000);
 });
 
-test('the exposition parses with Prometheus’ own parser (promtool check metrics); the only lints are on names the guide fixed', { skip: promtoolMissing() }, () => {
-  const text = createMetrics({ stats: populated(), version: '1.2.3', detailed: true, process: createProcessSampler() }).render();
-  const r = promtool(['check', 'metrics'], text);
-  // promtool exits 1 on a parse error, 3 on lint findings only.
-  assert.notEqual(r.code, 1, r.stderr + r.stdout);
-  const findings = (r.stdout + r.stderr).split('\n').filter((l) => l.trim() !== '');
-  assert.deepEqual(findings, GUIDE_NAME_LINTS);
-});
+test(
+  'the exposition parses with Prometheus’ own parser (promtool check metrics); the only lints are on names the guide fixed',
+  { skip: promtoolMissing() },
+  () => {
+    const text = createMetrics({
+      stats: populated(),
+      version: '1.2.3',
+      detailed: true,
+      process: createProcessSampler(),
+    }).render();
+    const r = promtool(['check', 'metrics'], text);
+    // promtool exits 1 on a parse error, 3 on lint findings only.
+    assert.notEqual(r.code, 1, r.stderr + r.stdout);
+    const findings = (r.stdout + r.stderr).split('\n').filter((l) => l.trim() !== '');
+    assert.deepEqual(findings, GUIDE_NAME_LINTS);
+  },
+);
 
 test('the latency quantiles are measured: a sink that stalls for 300 ms shows in p95/p99, not in p50', async () => {
   const { dir, cleanup } = makeTempDir();
@@ -220,7 +291,18 @@ test('the latency quantiles are measured: a sink that stalls for 300 ms shows in
   const result = validateConfigDocument({
     data_dir: dir,
     sources: { s: { type: 'stdin' } },
-    sinks: { f: { type: 'file', path: fifo, fsync: 'never', rotate: { max_bytes: 0 }, healthcheck: { enabled: false }, buffer: { max_events: 10 }, batch: { max_events: 10, timeout_ms: 1 }, request: { timeout_ms: 600_000 } } },
+    sinks: {
+      f: {
+        type: 'file',
+        path: fifo,
+        fsync: 'never',
+        rotate: { max_bytes: 0 },
+        healthcheck: { enabled: false },
+        buffer: { max_events: 10 },
+        batch: { max_events: 10, timeout_ms: 1 },
+        request: { timeout_ms: 600_000 },
+      },
+    },
   });
   assert.deepEqual(result.problems, []);
   const events = generateEvents(200);
@@ -228,7 +310,8 @@ test('the latency quantiles are measured: a sink that stalls for 300 ms shows in
     name: 's',
     type: 'test',
     async *read(signal) {
-      for (let i = 0; i < events.length && !signal.aborted; i += 10) yield await Promise.resolve(events.slice(i, i + 10));
+      for (let i = 0; i < events.length && !signal.aborted; i += 10)
+        yield await Promise.resolve(events.slice(i, i + 10));
     },
   };
   const pipeline = createPipeline(result.config!, { logger: silentLogger, version: 't', sources: () => [source] });
@@ -242,10 +325,14 @@ test('the latency quantiles are measured: a sink that stalls for 300 ms shows in
   await pipeline.shutdown(10_000);
   reader.destroy();
   const text = createMetrics({ stats: pipeline.stats, version: 't', detailed: false, process: fixedProcess }).render();
-  const q = (x: string): number => sampleValue(text, 'aegisbpf_event_processing_latency_microseconds', { quantile: x })!;
+  const q = (x: string): number =>
+    sampleValue(text, 'aegisbpf_event_processing_latency_microseconds', { quantile: x })!;
   // 20 chunks of 10: the first two fill the in-flight batch and the buffer, the third waits for the reader
   // (about 300 ms): 10 of 200 events = 5 %, so the 0.95 quantile is on the edge and the 0.99 one is that chunk.
-  assert.ok(q('0.99') >= 250_000 && q('0.99') <= stalledMillis * 1000 + 50_000, `p99 ${q('0.99')} µs, stall ${stalledMillis} ms`);
+  assert.ok(
+    q('0.99') >= 250_000 && q('0.99') <= stalledMillis * 1000 + 50_000,
+    `p99 ${q('0.99')} µs, stall ${stalledMillis} ms`,
+  );
   assert.ok(q('0.5') < 100_000, `p50 ${q('0.5')} µs`);
   assert.ok(q('0.5') <= q('0.95') && q('0.95') <= q('0.99'));
   assert.equal(sampleValue(text, 'aegisbpf_event_processing_latency_microseconds_count'), 200);
@@ -262,7 +349,13 @@ test('SinkStats.extra: keys ending in _total are aegisbpf_sink_protocol_total{co
   Object.assign(hec.extra, { acks_pending: 4, ack_fallback: 0, ack_timeouts_total: 2 });
   const file = createSinkStats('archive', 'file'); // no protocol numbers: no series
   for (const s of [syslog, hec, file]) stats.sinks.set(s.sink, s);
-  const m = createMetrics({ stats, version: 't', detailed: false, process: fixedProcess, now: () => 1_800_000_000_000 });
+  const m = createMetrics({
+    stats,
+    version: 't',
+    detailed: false,
+    process: fixedProcess,
+    now: () => 1_800_000_000_000,
+  });
   const text = m.render();
   assert.deepEqual(samples(text, 'aegisbpf_sink_protocol_total'), [
     { labels: { sink: 'siem', type: 'syslog', counter: 'connection_lost' }, value: 1 },

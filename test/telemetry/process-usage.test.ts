@@ -37,6 +37,9 @@ test('the real sampler measures this process: RSS, and CPU time over wall time a
   // The sampler's interval lies between [wall0, wall1] and [previous sample, wall2]: bracket its expected value.
   const low = ((cpu1 - cpu0) / (wall2 - wall0 + 1)) * 100 * 0.9;
   const high = ((cpu2 - cpu0 + 5) / (wall1 - wall0)) * 100 * 1.1;
-  assert.ok(u.cpuPercent >= low && u.cpuPercent <= high, `measured ${u.cpuPercent}%, expected between ${low} and ${high} (x=${x})`);
+  assert.ok(
+    u.cpuPercent >= low && u.cpuPercent <= high,
+    `measured ${u.cpuPercent}%, expected between ${low} and ${high} (x=${x})`,
+  );
   assert.ok(u.rssBytes > 1 << 20, `rss ${u.rssBytes}`);
 });

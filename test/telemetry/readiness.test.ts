@@ -9,7 +9,13 @@ test('ready only when every registered check passes; the report names each part 
   const unregisterSensor = r.register('sensor', () => ({ ready: false, reason: 'not attached' }));
   let report = r.evaluate();
   assert.equal(report.ready, false);
-  assert.deepEqual(report.checks.map((c) => [c.name, c.ready, c.detail]), [['sensor', false, 'not attached'], ['sink.hec', true, undefined]]);
+  assert.deepEqual(
+    report.checks.map((c) => [c.name, c.ready, c.detail]),
+    [
+      ['sensor', false, 'not attached'],
+      ['sink.hec', true, undefined],
+    ],
+  );
   assert.equal(formatReadiness(report), 'sensor: not ready: not attached\nsink.hec: ok\nnot ready: sensor\n');
   unregisterSensor();
   assert.equal(r.evaluate().ready, true);

@@ -10,7 +10,8 @@ function capture(): { lines: Record<string, unknown>[]; logger: ReturnType<typeo
 
 test('AEGIS_OTEL_SPANS accepts 1/true/yes/on, anything else is off', () => {
   for (const v of ['1', 'true', 'YES', 'on']) assert.equal(spansEnabled({ AEGIS_OTEL_SPANS: v }), true, v);
-  for (const v of [undefined, '', '0', 'false', 'off', 'no']) assert.equal(spansEnabled({ AEGIS_OTEL_SPANS: v }), false, String(v));
+  for (const v of [undefined, '', '0', 'false', 'off', 'no'])
+    assert.equal(spansEnabled({ AEGIS_OTEL_SPANS: v }), false, String(v));
 });
 
 test('spans log otel_span_start/otel_span_end with W3C ids; children found through async calls share the trace', async () => {
@@ -25,14 +26,17 @@ test('spans log otel_span_start/otel_span_end with W3C ids; children found throu
     return 42;
   });
   assert.equal(result, 42);
-  assert.deepEqual(lines.map((l) => [l.msg, l.span_name]), [
-    ['otel_span_start', 'daemon.run'],
-    ['otel_span_start', 'daemon.load_bpf'],
-    ['otel_span_end', 'daemon.load_bpf'],
-    ['otel_span_start', 'daemon.attach_programs'],
-    ['otel_span_end', 'daemon.attach_programs'],
-    ['otel_span_end', 'daemon.run'],
-  ]);
+  assert.deepEqual(
+    lines.map((l) => [l.msg, l.span_name]),
+    [
+      ['otel_span_start', 'daemon.run'],
+      ['otel_span_start', 'daemon.load_bpf'],
+      ['otel_span_end', 'daemon.load_bpf'],
+      ['otel_span_start', 'daemon.attach_programs'],
+      ['otel_span_end', 'daemon.attach_programs'],
+      ['otel_span_end', 'daemon.run'],
+    ],
+  );
   const root = lines[0]!;
   assert.match(String(root.trace_id), /^[0-9a-f]{32}$/);
   assert.match(String(root.span_id), /^[0-9a-f]{16}$/);
@@ -50,18 +54,37 @@ test('spans log otel_span_start/otel_span_end with W3C ids; children found throu
 test('a throwing or rejecting span ends with status error and the error; the error propagates', async () => {
   const { lines, logger } = capture();
   const tracer = createSpanTracer({ logger, enabled: true });
-  assert.throws(() => tracer.withSpan('policy.apply', () => {
-    throw new Error('map full');
-  }), /map full/);
-  await assert.rejects(tracer.withSpan('cli.policy_apply', () => Promise.reject(new Error('bad signature'))), /bad signature/);
+  assert.throws(
+    () =>
+      tracer.withSpan('policy.apply', () => {
+        throw new Error('map full');
+      }),
+    /map full/,
+  );
+  await assert.rejects(
+    tracer.withSpan('cli.policy_apply', () => Promise.reject(new Error('bad signature'))),
+    /bad signature/,
+  );
   const ends = lines.filter((l) => l.msg === 'otel_span_end');
-  assert.deepEqual(ends.map((l) => [l.span_name, l.status, l.error]), [['policy.apply', 'error', 'map full'], ['cli.policy_apply', 'error', 'bad signature']]);
+  assert.deepEqual(
+    ends.map((l) => [l.span_name, l.status, l.error]),
+    [
+      ['policy.apply', 'error', 'map full'],
+      ['cli.policy_apply', 'error', 'bad signature'],
+    ],
+  );
 });
 
 test('disabled: nothing is logged and functions still run; withChildSpan outside a span just runs', () => {
   const { lines, logger } = capture();
   const tracer = createSpanTracer({ logger, env: {} });
-  assert.equal(tracer.withSpan('daemon.run', () => withChildSpan('x', () => 7)), 7);
-  assert.equal(withChildSpan('y', () => 8), 8);
+  assert.equal(
+    tracer.withSpan('daemon.run', () => withChildSpan('x', () => 7)),
+    7,
+  );
+  assert.equal(
+    withChildSpan('y', () => 8),
+    8,
+  );
   assert.deepEqual(lines, []);
 });

@@ -9,8 +9,16 @@ test('docs/errors.md documents exactly the codes in ERROR_CODES', () => {
   const doc = fs.readFileSync(packagePath('docs', 'errors.md'), 'utf8');
   const documented = new Set([...doc.matchAll(/^## `(AEGIS_ERR_[A-Z0-9_]+)`/gm)].map((m) => m[1]));
   const defined = new Set(Object.keys(ERROR_CODES));
-  assert.deepEqual([...defined].filter((c) => !documented.has(c)), [], 'codes missing from docs/errors.md');
-  assert.deepEqual([...documented].filter((c) => !defined.has(c as string)), [], 'documented codes that do not exist');
+  assert.deepEqual(
+    [...defined].filter((c) => !documented.has(c)),
+    [],
+    'codes missing from docs/errors.md',
+  );
+  assert.deepEqual(
+    [...documented].filter((c) => !defined.has(c as string)),
+    [],
+    'documented codes that do not exist',
+  );
 });
 
 test('every code used in src/ is defined', () => {
@@ -19,9 +27,13 @@ test('every code used in src/ is defined', () => {
     for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
       const p = `${dir}/${e.name}`;
       if (e.isDirectory()) walk(p);
-      else if (p.endsWith('.ts')) for (const m of fs.readFileSync(p, 'utf8').matchAll(/'(AEGIS_ERR_[A-Z0-9_]+)'/g)) used.add(m[1] as string);
+      else if (p.endsWith('.ts'))
+        for (const m of fs.readFileSync(p, 'utf8').matchAll(/'(AEGIS_ERR_[A-Z0-9_]+)'/g)) used.add(m[1] as string);
     }
   };
   walk(packagePath('src'));
-  assert.deepEqual([...used].filter((c) => !(c in ERROR_CODES)), []);
+  assert.deepEqual(
+    [...used].filter((c) => !(c in ERROR_CODES)),
+    [],
+  );
 });

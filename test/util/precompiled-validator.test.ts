@@ -21,13 +21,19 @@ const allSpecs = (): ValidatorSpec[] => {
 
 void test('the build wrote a validator module for every schema, and they are the ones used', () => {
   for (const spec of allSpecs()) {
-    assert.ok(fs.existsSync(validatorModulePath(spec)), `${spec.id}: ${validatorModulePath(spec)} missing (npm run build writes it)`);
+    assert.ok(
+      fs.existsSync(validatorModulePath(spec)),
+      `${spec.id}: ${validatorModulePath(spec)} missing (npm run build writes it)`,
+    );
     assert.equal(loadValidator(spec).origin, 'precompiled', spec.id);
   }
 });
 
 /** Both validators of a spec: the precompiled one and one compiled now. */
-function both(spec: ValidatorSpec): { pre: (v: unknown) => { ok: boolean; errors: string }; now: (v: unknown) => { ok: boolean; errors: string } } {
+function both(spec: ValidatorSpec): {
+  pre: (v: unknown) => { ok: boolean; errors: string };
+  now: (v: unknown) => { ok: boolean; errors: string };
+} {
   const pre = loadValidator(spec).validate;
   const now = spec.createAjv({}).compile(spec.schema);
   const run = (fn: typeof pre) => (v: unknown) => {
@@ -90,7 +96,10 @@ void test('precompiled and run-time validators agree: events, valid and mutated'
 
 void test('a schema that changed after the build is compiled at run time, not checked by the old module', () => {
   const spec = configValidatorSpec();
-  const changed: ValidatorSpec = { ...spec, schema: { ...(spec.schema as object), description: 'changed after the build' } };
+  const changed: ValidatorSpec = {
+    ...spec,
+    schema: { ...(spec.schema as object), description: 'changed after the build' },
+  };
   assert.notEqual(validatorModulePath(changed), validatorModulePath(spec));
   const loaded = loadValidator(changed);
   assert.equal(loaded.origin, 'compiled');

@@ -28,10 +28,17 @@ export const dashboardCommand: Command = {
       io.stdout.write(USAGE + '\n');
       return Promise.resolve(EXIT.OK);
     }
-    if (positionals[0] !== 'generate') throw new AegisError('AEGIS_ERR_USAGE', `dashboard: expected 'generate' (got '${positionals[0] ?? ''}'). See 'aegisbpf dashboard --help'.`);
+    if (positionals[0] !== 'generate')
+      throw new AegisError(
+        'AEGIS_ERR_USAGE',
+        `dashboard: expected 'generate' (got '${positionals[0] ?? ''}'). See 'aegisbpf dashboard --help'.`,
+      );
     const type = values.type;
     if (type === undefined || !(DASHBOARD_TYPES as readonly string[]).includes(type)) {
-      throw new AegisError('AEGIS_ERR_USAGE', `dashboard: --type must be one of ${DASHBOARD_TYPES.join(', ')}${type === undefined ? '' : ` (got '${type}')`}.`);
+      throw new AegisError(
+        'AEGIS_ERR_USAGE',
+        `dashboard: --type must be one of ${DASHBOARD_TYPES.join(', ')}${type === undefined ? '' : ` (got '${type}')`}.`,
+      );
     }
     io.stdout.write(dashboardJson(type as DashboardType));
     return Promise.resolve(EXIT.OK);

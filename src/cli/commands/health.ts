@@ -44,7 +44,10 @@ export function formatDaemonReadiness(r: DaemonReadiness): string {
       : `daemon: UNKNOWN: ${r.reason}\n`;
   }
   const lines = [`daemon: ${r.ready ? 'ready' : 'NOT READY'} (control socket ${r.socketPath})`];
-  for (const c of r.checks) lines.push(`  ${c.name}: ${c.ready ? `ok${c.detail !== undefined ? ` (${c.detail})` : ''}` : `not ready: ${c.detail ?? 'no reason given'}`}`);
+  for (const c of r.checks)
+    lines.push(
+      `  ${c.name}: ${c.ready ? `ok${c.detail !== undefined ? ` (${c.detail})` : ''}` : `not ready: ${c.detail ?? 'no reason given'}`}`,
+    );
   return lines.join('\n') + '\n';
 }
 
@@ -72,7 +75,11 @@ export const healthCommand: Command = {
     }
     const report = probeFeatures();
     const daemon = await queryDaemonReadiness({ socketPath });
-    io.stdout.write(json ? JSON.stringify({ ...report, daemon }, null, 2) + '\n' : formatHealth(report) + formatDaemonReadiness(daemon));
+    io.stdout.write(
+      json
+        ? JSON.stringify({ ...report, daemon }, null, 2) + '\n'
+        : formatHealth(report) + formatDaemonReadiness(daemon),
+    );
     return Math.max(healthExitCode(report), daemonExitCode(daemon));
   },
 };

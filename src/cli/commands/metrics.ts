@@ -85,7 +85,10 @@ function offlineExposition(detailed: boolean, pinOptions: PinnedStatsOptions): {
     up: () => 0,
     only: (spec) => spec.name === 'aegisbpf_up' || (pinned !== undefined && spec.component === 'sensor'),
   });
-  return { text: metrics.render(), note: pinned === undefined ? pinnedStatsAbsentReason(pinOptions) : 'the kernel counters come from the pinned maps' };
+  return {
+    text: metrics.render(),
+    note: pinned === undefined ? pinnedStatsAbsentReason(pinOptions) : 'the kernel counters come from the pinned maps',
+  };
 }
 
 export const metricsCommand: Command = {
@@ -112,13 +115,20 @@ export const metricsCommand: Command = {
       }
       let offline;
       try {
-        offline = offlineExposition(detailed, values['pin-dir'] !== undefined ? { pinDir: path.resolve(values['pin-dir']) } : {});
+        offline = offlineExposition(
+          detailed,
+          values['pin-dir'] !== undefined ? { pinDir: path.resolve(values['pin-dir']) } : {},
+        );
       } catch (err) {
-        io.stderr.write(`aegisbpf metrics: ${r.message}, and reading the pinned maps failed: ${describeError(err)} (AEGIS_ERR_DAEMON_UNREACHABLE).\n`);
+        io.stderr.write(
+          `aegisbpf metrics: ${r.message}, and reading the pinned maps failed: ${describeError(err)} (AEGIS_ERR_DAEMON_UNREACHABLE).\n`,
+        );
         return EXIT.FAILURE;
       }
       text = offline.text;
-      io.stderr.write(`aegisbpf metrics: ${r.message}; exporting aegisbpf_up 0; ${offline.note} (AEGIS_ERR_DAEMON_UNREACHABLE).\n`);
+      io.stderr.write(
+        `aegisbpf metrics: ${r.message}; exporting aegisbpf_up 0; ${offline.note} (AEGIS_ERR_DAEMON_UNREACHABLE).\n`,
+      );
       code = EXIT.FAILURE;
     }
     if (out === undefined) {

@@ -54,7 +54,8 @@ interface Session {
 }
 
 function openSession(stateDir: string, pinDir: string): Session {
-  if (process.geteuid?.() !== 0) throw new AegisError('AEGIS_ERR_USAGE', 'policy: needs root (it probes the kernel and writes BPF maps).');
+  if (process.geteuid?.() !== 0)
+    throw new AegisError('AEGIS_ERR_USAGE', 'policy: needs root (it probes the kernel and writes BPF maps).');
   const native = loadNative();
   const features = probeFeatures({ native });
   const maps = openPinnedPolicyMaps(native, pinDir);
@@ -92,9 +93,15 @@ export const policyCommand: Command = {
       return Promise.resolve(EXIT.OK);
     }
     const [action, file] = positionals;
-    if (action !== 'apply' && action !== 'rollback' && action !== 'show') throw new AegisError('AEGIS_ERR_USAGE', `policy: expected apply FILE, rollback or show. See 'aegisbpf policy --help'.`);
-    if (action === 'apply' && file === undefined) throw new AegisError('AEGIS_ERR_USAGE', `policy apply: which file? See 'aegisbpf policy --help'.`);
-    if (action !== 'apply' && file !== undefined) throw new AegisError('AEGIS_ERR_USAGE', `policy ${action}: unexpected argument '${file}'.`);
+    if (action !== 'apply' && action !== 'rollback' && action !== 'show')
+      throw new AegisError(
+        'AEGIS_ERR_USAGE',
+        `policy: expected apply FILE, rollback or show. See 'aegisbpf policy --help'.`,
+      );
+    if (action === 'apply' && file === undefined)
+      throw new AegisError('AEGIS_ERR_USAGE', `policy apply: which file? See 'aegisbpf policy --help'.`);
+    if (action !== 'apply' && file !== undefined)
+      throw new AegisError('AEGIS_ERR_USAGE', `policy ${action}: unexpected argument '${file}'.`);
     const stateDir = path.resolve(values['state-dir'] ?? path.join(defaultDataDir(io.env), 'policy'));
     const pinDir = path.resolve(values['pin-dir'] ?? DEFAULT_PIN_DIR);
     const json = values.json === true;
@@ -116,22 +123,35 @@ export const policyCommand: Command = {
           io.stdout.write(JSON.stringify({ backend: session.features.backend ?? null, ...show }, null, 2) + '\n');
         } else {
           const cur = show.current;
-          io.stdout.write(cur === undefined ? 'No policy applied.\n' : `Applied: generation ${cur.generation} from ${cur.source} at ${cur.appliedAt}, mode ${cur.mode}, ${cur.rules.length} rules\n`);
+          io.stdout.write(
+            cur === undefined
+              ? 'No policy applied.\n'
+              : `Applied: generation ${cur.generation} from ${cur.source} at ${cur.appliedAt}, mode ${cur.mode}, ${cur.rules.length} rules\n`,
+          );
           const hits = show.kernel?.hits;
           for (const r of cur?.rules ?? []) {
             const hit = hits === undefined ? '' : `, ${hits[r.id] ?? 0} hits`;
-            io.stdout.write(`  ${r.id}: ${r.action}${r.fallbackUsed ? ` (fallback for ${r.requestedAction})` : ''} on ${r.target}${hit}\n`);
+            io.stdout.write(
+              `  ${r.id}: ${r.action}${r.fallbackUsed ? ` (fallback for ${r.requestedAction})` : ''} on ${r.target}${hit}\n`,
+            );
           }
-          if (show.previous !== undefined) io.stdout.write(`Previous: generation ${show.previous.generation} from ${show.previous.source} at ${show.previous.appliedAt}\n`);
+          if (show.previous !== undefined)
+            io.stdout.write(
+              `Previous: generation ${show.previous.generation} from ${show.previous.source} at ${show.previous.appliedAt}\n`,
+            );
           if (show.kernel === undefined) io.stdout.write(`Kernel: no running sensor has pinned maps in ${pinDir}\n`);
           else {
-            io.stdout.write(`Kernel: generation ${show.kernel.generation}, mode ${show.kernel.mode}, backend ${session.features.backend ?? 'none'}\n`);
-            for (const m of show.kernel.maps) io.stdout.write(`  ${m.map.padEnd(16)} ${String(m.entries).padStart(6)} / ${m.capacity}\n`);
+            io.stdout.write(
+              `Kernel: generation ${show.kernel.generation}, mode ${show.kernel.mode}, backend ${session.features.backend ?? 'none'}\n`,
+            );
+            for (const m of show.kernel.maps)
+              io.stdout.write(`  ${m.map.padEnd(16)} ${String(m.entries).padStart(6)} / ${m.capacity}\n`);
           }
         }
         return Promise.resolve(EXIT.OK);
       }
-      const result = action === 'apply' ? session.engine.apply(text, path.resolve(file as string)) : session.engine.rollback();
+      const result =
+        action === 'apply' ? session.engine.apply(text, path.resolve(file as string)) : session.engine.rollback();
       printApply(io, result, json);
       return Promise.resolve(EXIT.OK);
     } catch (err) {

@@ -24,19 +24,37 @@ export const replayCommand: Command = {
   name: 'replay',
   usage: USAGE,
   async run(argv, io) {
-    const { values, positionals } = parseCommandArgs('replay', argv, { ...RUN_OPTIONS, rate: { type: 'string' }, loop: { type: 'boolean' } }, 1);
+    const { values, positionals } = parseCommandArgs(
+      'replay',
+      argv,
+      { ...RUN_OPTIONS, rate: { type: 'string' }, loop: { type: 'boolean' } },
+      1,
+    );
     if (values.help === true) {
       io.stdout.write(USAGE + '\n');
       return 0;
     }
     const file = positionals[0];
-    if (file === undefined) throw new AegisError('AEGIS_ERR_USAGE', "replay: missing FILE. See 'aegisbpf replay --help'.");
+    if (file === undefined)
+      throw new AegisError('AEGIS_ERR_USAGE', "replay: missing FILE. See 'aegisbpf replay --help'.");
     const rate = values.rate === undefined ? 0 : Number(values.rate);
-    if (!Number.isFinite(rate) || rate < 0) throw new AegisError('AEGIS_ERR_USAGE', `replay: --rate must be a number of events per second >= 0 (got '${values.rate ?? ''}').`);
-    if (values.log !== undefined && values.log !== 'stdout') throw new AegisError('AEGIS_ERR_USAGE', 'replay: without --config, replay writes to stdout; use --config for other sinks.');
-    const { config: base, logger } = resolveRunConfig('replay', { ...values, log: undefined }, io, { type: 'replay', path: path.resolve(file) });
+    if (!Number.isFinite(rate) || rate < 0)
+      throw new AegisError(
+        'AEGIS_ERR_USAGE',
+        `replay: --rate must be a number of events per second >= 0 (got '${values.rate ?? ''}').`,
+      );
+    if (values.log !== undefined && values.log !== 'stdout')
+      throw new AegisError(
+        'AEGIS_ERR_USAGE',
+        'replay: without --config, replay writes to stdout; use --config for other sinks.',
+      );
+    const { config: base, logger } = resolveRunConfig('replay', { ...values, log: undefined }, io, {
+      type: 'replay',
+      path: path.resolve(file),
+    });
     // A preview (no --config) keeps no state: no dead-letter file; invalid lines are logged and counted instead.
-    const config: AegisConfig = values.config === undefined ? { ...base, deadLetter: { ...base.deadLetter, path: undefined } } : base;
+    const config: AegisConfig =
+      values.config === undefined ? { ...base, deadLetter: { ...base.deadLetter, path: undefined } } : base;
     return runPipeline({
       config,
       logger,
@@ -46,7 +64,13 @@ export const replayCommand: Command = {
         stats.sources.set('replay', sourceStats);
         return [
           createReplaySource(
-            { path: path.resolve(file), rate, loop: values.loop === true, chunkEvents: 1024, maxLineBytes: DEFAULT_MAX_LINE_BYTES },
+            {
+              path: path.resolve(file),
+              rate,
+              loop: values.loop === true,
+              chunkEvents: 1024,
+              maxLineBytes: DEFAULT_MAX_LINE_BYTES,
+            },
             { name: 'replay', logger: logger.child('source.replay'), stats: sourceStats, deadLetter, hostname },
           ),
         ];

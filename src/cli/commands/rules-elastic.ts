@@ -43,7 +43,11 @@ function readSecret(file: string, what: string): string {
   try {
     return fs.readFileSync(file, 'utf8').replace(/\r?\n$/, '');
   } catch (err) {
-    throw new AegisError('AEGIS_ERR_CONFIG_READ', `rules install elastic: cannot read the ${what} file ${file}: ${describeError(err)}`, { cause: err });
+    throw new AegisError(
+      'AEGIS_ERR_CONFIG_READ',
+      `rules install elastic: cannot read the ${what} file ${file}: ${describeError(err)}`,
+      { cause: err },
+    );
   }
 }
 
@@ -75,23 +79,50 @@ export const elasticRulesTarget: RulesTarget = {
       return EXIT.OK;
     }
     const urls = values.url ?? [];
-    if (urls.length === 0) throw new AegisError('AEGIS_ERR_USAGE', "rules install elastic: --url is required. See 'aegisbpf rules install elastic --help'.");
+    if (urls.length === 0)
+      throw new AegisError(
+        'AEGIS_ERR_USAGE',
+        "rules install elastic: --url is required. See 'aegisbpf rules install elastic --help'.",
+      );
     const problems = checkElasticsearchConfig({ url: urls });
-    if (problems.length > 0) throw new AegisError('AEGIS_ERR_USAGE', `rules install elastic: ${problems.map((p) => p.replace(/^url(\.\d+)?/, '--url')).join('; ')}`);
+    if (problems.length > 0)
+      throw new AegisError(
+        'AEGIS_ERR_USAGE',
+        `rules install elastic: ${problems.map((p) => p.replace(/^url(\.\d+)?/, '--url')).join('; ')}`,
+      );
     const types = values.types ?? 'auto';
-    if (types !== 'auto' && types !== 'full' && types !== 'reduced') throw new AegisError('AEGIS_ERR_USAGE', 'rules install elastic: --types must be auto, full or reduced.');
+    if (types !== 'auto' && types !== 'full' && types !== 'reduced')
+      throw new AegisError('AEGIS_ERR_USAGE', 'rules install elastic: --types must be auto, full or reduced.');
 
     let auth: Auth = { kind: 'none' };
-    const apiKey = values['api-key-file'] !== undefined ? readSecret(values['api-key-file'], 'API key') : io.env.ELASTICSEARCH_API_KEY;
+    const apiKey =
+      values['api-key-file'] !== undefined
+        ? readSecret(values['api-key-file'], 'API key')
+        : io.env.ELASTICSEARCH_API_KEY;
     if (apiKey !== undefined && apiKey !== '') auth = { kind: 'api_key', apiKey };
     if (values.username !== undefined) {
-      if (auth.kind === 'api_key') throw new AegisError('AEGIS_ERR_USAGE', 'rules install elastic: use either an API key or --username, not both.');
-      const password = values['password-file'] !== undefined ? readSecret(values['password-file'], 'password') : io.env.ELASTICSEARCH_PASSWORD;
-      if (password === undefined) throw new AegisError('AEGIS_ERR_USAGE', 'rules install elastic: --username needs --password-file or ELASTICSEARCH_PASSWORD.');
+      if (auth.kind === 'api_key')
+        throw new AegisError(
+          'AEGIS_ERR_USAGE',
+          'rules install elastic: use either an API key or --username, not both.',
+        );
+      const password =
+        values['password-file'] !== undefined
+          ? readSecret(values['password-file'], 'password')
+          : io.env.ELASTICSEARCH_PASSWORD;
+      if (password === undefined)
+        throw new AegisError(
+          'AEGIS_ERR_USAGE',
+          'rules install elastic: --username needs --password-file or ELASTICSEARCH_PASSWORD.',
+        );
       auth = { kind: 'basic', username: values.username, password };
     }
 
-    const logger = createLogger({ level: 'WARN', write: (line) => void io.stderr.write(line), component: 'rules.elastic' });
+    const logger = createLogger({
+      level: 'WARN',
+      write: (line) => void io.stderr.write(line),
+      component: 'rules.elastic',
+    });
     const client = createEsClient({
       urls: urls.map((u) => u.replace(/\/+$/, '')),
       auth,
@@ -99,10 +130,18 @@ export const elasticRulesTarget: RulesTarget = {
       requestTimeoutMillis: 60_000,
     });
     try {
-      const report = await installElasticContent(client, { logger, version: aegisVersion(), types, ilm: values['no-ilm'] === true ? 'off' : 'auto' });
+      const report = await installElasticContent(client, {
+        logger,
+        version: aegisVersion(),
+        types,
+        ilm: values['no-ilm'] === true ? 'off' : 'auto',
+      });
       if (values.json === true) io.stdout.write(JSON.stringify(report) + '\n');
       else {
-        for (const i of report.items) io.stdout.write(`${i.status.padEnd(9)} ${i.kind.replace('_', ' ').padEnd(18)} ${i.name}${i.reason === undefined ? '' : `: ${i.reason}`}\n`);
+        for (const i of report.items)
+          io.stdout.write(
+            `${i.status.padEnd(9)} ${i.kind.replace('_', ' ').padEnd(18)} ${i.name}${i.reason === undefined ? '' : `: ${i.reason}`}\n`,
+          );
         io.stdout.write(`field types: ${report.types}; ILM: ${report.ilm ? 'yes' : 'not available'}\n`);
       }
       return report.incomplete ? EXIT.INCOMPLETE : EXIT.OK;

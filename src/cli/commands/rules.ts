@@ -27,10 +27,17 @@ export const rulesCommand: Command = {
       io.stdout.write(USAGE + '\n');
       return verb === undefined ? EXIT.USAGE : EXIT.OK;
     }
-    if (verb !== 'install') throw new AegisError('AEGIS_ERR_USAGE', `rules: unknown action '${verb}' (known: install). See 'aegisbpf rules --help'.`);
+    if (verb !== 'install')
+      throw new AegisError(
+        'AEGIS_ERR_USAGE',
+        `rules: unknown action '${verb}' (known: install). See 'aegisbpf rules --help'.`,
+      );
     const target = RULE_TARGETS.find((t) => t.name === targetName);
     if (target === undefined) {
-      throw new AegisError('AEGIS_ERR_USAGE', `rules install: ${targetName === undefined ? 'missing target' : `unknown target '${targetName}'`} (known: ${RULE_TARGETS.map((t) => t.name).join(', ')}).`);
+      throw new AegisError(
+        'AEGIS_ERR_USAGE',
+        `rules install: ${targetName === undefined ? 'missing target' : `unknown target '${targetName}'`} (known: ${RULE_TARGETS.map((t) => t.name).join(', ')}).`,
+      );
     }
     return target.install(rest, io);
   },

@@ -56,14 +56,26 @@ export interface CommonRunFlags {
 }
 
 /** Resolve --config / --log / --log-format into a validated configuration and a logger. Throws usage errors. */
-export function resolveRunConfig(command: string, values: CommonRunFlags, io: CommandIo, source?: Record<string, unknown>): { config: AegisConfig; logger: Logger } {
+export function resolveRunConfig(
+  command: string,
+  values: CommonRunFlags,
+  io: CommandIo,
+  source?: Record<string, unknown>,
+): { config: AegisConfig; logger: Logger } {
   const levelFlag = values['log-level'];
   const level = levelFlag === undefined ? undefined : parseLogLevel(levelFlag);
-  if (levelFlag !== undefined && level === undefined) throw new AegisError('AEGIS_ERR_USAGE', `${command}: --log-level must be one of debug, info, warn, error (got '${levelFlag}').`);
+  if (levelFlag !== undefined && level === undefined)
+    throw new AegisError(
+      'AEGIS_ERR_USAGE',
+      `${command}: --log-level must be one of debug, info, warn, error (got '${levelFlag}').`,
+    );
   const write = (line: string): void => void io.stderr.write(line);
   if (values.config !== undefined) {
     if (values.log !== undefined || values['log-format'] !== undefined || values['log-file'] !== undefined) {
-      throw new AegisError('AEGIS_ERR_USAGE', `${command}: --log, --log-format and --log-file describe the default sink; with --config, configure sinks in the file.`);
+      throw new AegisError(
+        'AEGIS_ERR_USAGE',
+        `${command}: --log, --log-format and --log-file describe the default sink; with --config, configure sinks in the file.`,
+      );
     }
     const config = loadConfigFile(values.config, io.env);
     const logger = createLogger({ level: level ?? config.logLevel, write });
@@ -71,17 +83,35 @@ export function resolveRunConfig(command: string, values: CommonRunFlags, io: Co
     return { config, logger };
   }
   const log = values.log ?? 'stdout';
-  if (log !== 'stdout' && log !== 'file') throw new AegisError('AEGIS_ERR_USAGE', `${command}: --log must be stdout or file (got '${log}').`);
+  if (log !== 'stdout' && log !== 'file')
+    throw new AegisError('AEGIS_ERR_USAGE', `${command}: --log must be stdout or file (got '${log}').`);
   const logFormat = values['log-format'] ?? 'json';
   if (!lineFormats().includes(logFormat)) {
     const record = formatterNames().includes(logFormat);
-    throw new AegisError('AEGIS_ERR_USAGE', `${command}: ${record ? `--log-format '${logFormat}' produces records, not lines` : `unknown --log-format '${logFormat}'`}; formats for --log-format: ${lineFormats().join(', ')}.`);
+    throw new AegisError(
+      'AEGIS_ERR_USAGE',
+      `${command}: ${record ? `--log-format '${logFormat}' produces records, not lines` : `unknown --log-format '${logFormat}'`}; formats for --log-format: ${lineFormats().join(', ')}.`,
+    );
   }
-  if (values['log-file'] !== undefined && log !== 'file') throw new AegisError('AEGIS_ERR_USAGE', `${command}: --log-file needs --log=file.`);
+  if (values['log-file'] !== undefined && log !== 'file')
+    throw new AegisError('AEGIS_ERR_USAGE', `${command}: --log-file needs --log=file.`);
   const logger = createLogger({ level: level ?? 'INFO', write });
-  const doc = defaultConfigDocument({ log, logFormat, ...(values['log-file'] !== undefined ? { logFile: values['log-file'] } : {}), ...(source !== undefined ? { source } : {}) }, logger, io.env);
+  const doc = defaultConfigDocument(
+    {
+      log,
+      logFormat,
+      ...(values['log-file'] !== undefined ? { logFile: values['log-file'] } : {}),
+      ...(source !== undefined ? { source } : {}),
+    },
+    logger,
+    io.env,
+  );
   const result = validateConfigDocument(doc, io.env);
-  if (result.config === undefined) throw new AegisError('AEGIS_ERR_INTERNAL', `The built-in default configuration is invalid: ${result.problems.join('; ')}`);
+  if (result.config === undefined)
+    throw new AegisError(
+      'AEGIS_ERR_INTERNAL',
+      `The built-in default configuration is invalid: ${result.problems.join('; ')}`,
+    );
   return { config: result.config, logger };
 }
 

@@ -69,23 +69,40 @@ function sensorLines(s: SensorSnapshot, detailed: boolean): string[] {
     `  Ringbuf events: ${s.ringbuf_events}`,
     `  Ringbuf drops: ${s.ringbuf_drops} (${attempted === 0 ? '0' : ((100 * s.ringbuf_drops) / attempted).toFixed(3)}% of records)`,
     `  Network blocks: connect ${s.net_blocks.connect}, bind ${s.net_blocks.bind}; network ringbuf drops ${s.net_ringbuf_drops}`,
-    s.attached ? `Sensor: attached (mode ${s.mode ?? 'unknown'}, backend ${s.backend ?? 'unknown'})` : `Sensor: not attached${s.absent_reason !== undefined ? ` (${s.absent_reason})` : ''}`,
+    s.attached
+      ? `Sensor: attached (mode ${s.mode ?? 'unknown'}, backend ${s.backend ?? 'unknown'})`
+      : `Sensor: not attached${s.absent_reason !== undefined ? ` (${s.absent_reason})` : ''}`,
   ];
   if (s.maps.length === 0) lines.push('Maps: none loaded');
   else {
     lines.push('Maps:');
-    for (const m of s.maps) lines.push(`  ${m.map}: ${m.entries}/${m.capacity} entries (${m.capacity > 0 ? ((100 * m.entries) / m.capacity).toFixed(1) : '0.0'}% full)`);
+    for (const m of s.maps)
+      lines.push(
+        `  ${m.map}: ${m.entries}/${m.capacity} entries (${m.capacity > 0 ? ((100 * m.entries) / m.capacity).toFixed(1) : '0.0'}% full)`,
+      );
   }
-  if (s.net_rules !== undefined) lines.push(`Network rules: ip ${s.net_rules.ip}, cidr ${s.net_rules.cidr}, port ${s.net_rules.port}`);
+  if (s.net_rules !== undefined)
+    lines.push(`Network rules: ip ${s.net_rules.ip}, cidr ${s.net_rules.cidr}, port ${s.net_rules.port}`);
   if (detailed) {
-    lines.push('', 'Detailed Block Statistics (for debugging only):', 'WARNING: high cardinality; use `aegisbpf metrics` for production metrics.');
+    lines.push(
+      '',
+      'Detailed Block Statistics (for debugging only):',
+      'WARNING: high cardinality; use `aegisbpf metrics` for production metrics.',
+    );
     const paths = s.top_blocked_paths ?? [];
     const inodes = s.top_blocked_inodes ?? [];
-    if (!s.attached && paths.length === 0 && inodes.length === 0) lines.push('  (no per-path or per-inode counters: the sensor is not attached)');
+    if (!s.attached && paths.length === 0 && inodes.length === 0)
+      lines.push('  (no per-path or per-inode counters: the sensor is not attached)');
     else {
       // A path may hold any byte but NUL: JSON-quoted so a newline or an escape sequence cannot fake a line.
-      lines.push('  Top blocked paths (rule hits):', ...(paths.length === 0 ? ['    (none)'] : paths.map(([p, n]) => `    ${JSON.stringify(p)}: ${n}`)));
-      lines.push('  Top blocked inodes (dev:ino, rule hits):', ...(inodes.length === 0 ? ['    (none)'] : inodes.map(([p, n]) => `    ${p}: ${n}`)));
+      lines.push(
+        '  Top blocked paths (rule hits):',
+        ...(paths.length === 0 ? ['    (none)'] : paths.map(([p, n]) => `    ${JSON.stringify(p)}: ${n}`)),
+      );
+      lines.push(
+        '  Top blocked inodes (dev:ino, rule hits):',
+        ...(inodes.length === 0 ? ['    (none)'] : inodes.map(([p, n]) => `    ${p}: ${n}`)),
+      );
     }
   }
   return lines;
@@ -99,7 +116,9 @@ export function renderStats(snap: StatsSnapshot, detailed: boolean): string {
   const lines = [head, ...sensorLines(snap.sensor, detailed)];
   if (snap.pipeline !== undefined) {
     const p = snap.pipeline;
-    const lat = Object.entries(p.latency_us).map(([q, v]) => `${q} ${v === null ? '-' : v}`).join(', ');
+    const lat = Object.entries(p.latency_us)
+      .map(([q, v]) => `${q} ${v === null ? '-' : v}`)
+      .join(', ');
     lines.push(
       'Pipeline:',
       `  Events in: ${p.events_in} (invalid input ${p.invalid_input})`,
@@ -122,11 +141,18 @@ export function renderStats(snap: StatsSnapshot, detailed: boolean): string {
       if (s.extra !== undefined && Object.keys(s.extra).length > 0) lines.push(`    protocol: ${pairs(s.extra)}`);
     }
   }
-  if (snap.dead_letter !== undefined) lines.push(`Dead-letter file: ${snap.dead_letter.written} entries written (${bytes(snap.dead_letter.bytes)}), ${snap.dead_letter.failed} could not be written`);
-  if (snap.process !== undefined) lines.push(`Process: CPU ${snap.process.cpu_percent}%, RSS ${bytes(snap.process.rss_bytes)}`);
+  if (snap.dead_letter !== undefined)
+    lines.push(
+      `Dead-letter file: ${snap.dead_letter.written} entries written (${bytes(snap.dead_letter.bytes)}), ${snap.dead_letter.failed} could not be written`,
+    );
+  if (snap.process !== undefined)
+    lines.push(`Process: CPU ${snap.process.cpu_percent}%, RSS ${bytes(snap.process.rss_bytes)}`);
   if (snap.ready !== undefined) {
     lines.push('Readiness:');
-    for (const c of snap.ready.checks) lines.push(`  ${c.name}: ${c.ready ? `ok${c.detail !== undefined ? ` (${c.detail})` : ''}` : `not ready: ${c.detail ?? ''}`}`);
+    for (const c of snap.ready.checks)
+      lines.push(
+        `  ${c.name}: ${c.ready ? `ok${c.detail !== undefined ? ` (${c.detail})` : ''}` : `not ready: ${c.detail ?? ''}`}`,
+      );
   }
   return lines.join('\n') + '\n';
 }
@@ -142,7 +168,10 @@ export const statsCommand: Command = {
     }
     const detailed = values.detailed === true;
     const socketPath = resolveControlSocketPath(values.socket, io.env);
-    const pinOptions = { ...(values['pin-dir'] !== undefined ? { pinDir: path.resolve(values['pin-dir']) } : {}), detailed };
+    const pinOptions = {
+      ...(values['pin-dir'] !== undefined ? { pinDir: path.resolve(values['pin-dir']) } : {}),
+      detailed,
+    };
     const r = await fetchDaemonStats(socketPath, detailed);
     let snap: StatsSnapshot | undefined = r.ok && r.status === 200 ? r.value : undefined;
     if (snap === undefined) {
@@ -155,14 +184,26 @@ export const statsCommand: Command = {
       try {
         pinned = readPinnedSensorStats(pinOptions);
       } catch (err) {
-        io.stderr.write(`aegisbpf stats: ${why}, and reading the pinned maps failed: ${describeError(err)} (AEGIS_ERR_DAEMON_UNREACHABLE).\n`);
+        io.stderr.write(
+          `aegisbpf stats: ${why}, and reading the pinned maps failed: ${describeError(err)} (AEGIS_ERR_DAEMON_UNREACHABLE).\n`,
+        );
         return EXIT.FAILURE;
       }
       if (pinned === undefined) {
-        io.stderr.write(`aegisbpf stats: ${why} and ${pinnedStatsAbsentReason(pinOptions)} (AEGIS_ERR_DAEMON_UNREACHABLE).\n`);
+        io.stderr.write(
+          `aegisbpf stats: ${why} and ${pinnedStatsAbsentReason(pinOptions)} (AEGIS_ERR_DAEMON_UNREACHABLE).\n`,
+        );
         return EXIT.FAILURE;
       }
-      snap = { origin: 'pinned-maps', version: aegisVersion(), pid: undefined, started_at: undefined, uptime_seconds: undefined, ready: undefined, sensor: snapshotSensor(pinned, detailed) };
+      snap = {
+        origin: 'pinned-maps',
+        version: aegisVersion(),
+        pid: undefined,
+        started_at: undefined,
+        uptime_seconds: undefined,
+        ready: undefined,
+        sensor: snapshotSensor(pinned, detailed),
+      };
     }
     io.stdout.write(values.json === true ? JSON.stringify(snap, null, 2) + '\n' : renderStats(snap, detailed));
     return EXIT.OK;

@@ -22,7 +22,8 @@ export const validateCommand: Command = {
       return Promise.resolve(EXIT.OK);
     }
     const file = positionals[0];
-    if (file === undefined) throw new AegisError('AEGIS_ERR_USAGE', "validate: missing FILE. See 'aegisbpf validate --help'.");
+    if (file === undefined)
+      throw new AegisError('AEGIS_ERR_USAGE', "validate: missing FILE. See 'aegisbpf validate --help'.");
     let text: string;
     try {
       text = fs.readFileSync(file, 'utf8');

@@ -39,7 +39,11 @@ export const dedupeProcessor: ProcessorDefinition = {
       type: 'dedupe',
       process(events) {
         const now = ctx.now();
-        const kept = events.filter((e) => (when !== undefined && !when.test(e)) || !isRepeat(keyOf(e as unknown as Record<string, unknown>, fields), now));
+        const kept = events.filter(
+          (e) =>
+            (when !== undefined && !when.test(e)) ||
+            !isRepeat(keyOf(e as unknown as Record<string, unknown>, fields), now),
+        );
         if (kept.length !== events.length) increment(ctx.stats.removed, ctx.name, events.length - kept.length);
         return kept;
       },

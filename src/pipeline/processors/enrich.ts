@@ -26,7 +26,10 @@ export const enrichProcessor: ProcessorDefinition = {
   optionsSchema: {
     properties: {
       host: { type: 'string', minLength: 1, maxLength: 255, description: 'Host name to set on every event.' },
-      start_time_to_wall: { type: 'boolean', description: 'Convert start_time/parent_start_time to start_ts/parent_start_ts (this boot only).' },
+      start_time_to_wall: {
+        type: 'boolean',
+        description: 'Convert start_time/parent_start_time to start_ts/parent_start_ts (this boot only).',
+      },
       container_id: { type: 'boolean', description: 'Derive container_id from cgroup_path.' },
       labels: {
         type: 'object',
@@ -48,7 +51,8 @@ export const enrichProcessor: ProcessorDefinition = {
       if (host !== undefined) out.host = host;
       if (toWall) {
         out.start_ts = formatTimestampFromNanos(boot + BigInt(event.start_time));
-        if (event.parent_start_time !== undefined) out.parent_start_ts = formatTimestampFromNanos(boot + BigInt(event.parent_start_time));
+        if (event.parent_start_time !== undefined)
+          out.parent_start_ts = formatTimestampFromNanos(boot + BigInt(event.parent_start_time));
       }
       if (container && event.container_id === undefined) {
         const id = containerIdFromCgroup(event.cgroup_path);

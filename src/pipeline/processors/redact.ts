@@ -11,7 +11,21 @@ import type { AegisEvent } from '../../event/types';
 import { fieldListSchema } from './common';
 import type { ProcessorDefinition } from './types';
 
-const NOT_HASHABLE = new Set(['comm', 'parent_comm', 'ts', 'start_ts', 'parent_start_ts', 'type', 'exec_id', 'parent_exec_id', 'family', 'action', 'mode', 'direction', 'status']);
+const NOT_HASHABLE = new Set([
+  'comm',
+  'parent_comm',
+  'ts',
+  'start_ts',
+  'parent_start_ts',
+  'type',
+  'exec_id',
+  'parent_exec_id',
+  'family',
+  'action',
+  'mode',
+  'direction',
+  'status',
+]);
 
 function requiredSomewhere(field: string): boolean {
   return Object.values(EVENT_FIELDS).some((t) => t[field]?.required === true);
@@ -25,7 +39,11 @@ export const redactProcessor: ProcessorDefinition = {
     properties: {
       fields: fieldListSchema('Fields to redact.'),
       mode: { type: 'string', enum: ['drop', 'hash'], description: 'drop (default) or hash.' },
-      salt: { type: 'string', minLength: 16, description: 'HMAC key for mode hash (or salt_file). Keep it secret and stable to keep correlation.' },
+      salt: {
+        type: 'string',
+        minLength: 16,
+        description: 'HMAC key for mode hash (or salt_file). Keep it secret and stable to keep correlation.',
+      },
     },
     required: ['fields'],
   },
@@ -37,10 +55,13 @@ export const redactProcessor: ProcessorDefinition = {
       if (typeof f !== 'string') return;
       const kind = FIELD_KINDS.get(f);
       if (kind === undefined) problems.push(`fields.${i}: unknown field '${f}'`);
-      else if (mode === 'drop' && requiredSomewhere(f)) problems.push(`fields.${i}: '${f}' is required by the event schema and cannot be dropped; use mode: hash`);
-      else if (mode === 'hash' && (NOT_HASHABLE.has(f) || (kind !== 'string' && kind !== 'string[]'))) problems.push(`fields.${i}: '${f}' cannot be hashed (only free-text string fields can)`);
+      else if (mode === 'drop' && requiredSomewhere(f))
+        problems.push(`fields.${i}: '${f}' is required by the event schema and cannot be dropped; use mode: hash`);
+      else if (mode === 'hash' && (NOT_HASHABLE.has(f) || (kind !== 'string' && kind !== 'string[]')))
+        problems.push(`fields.${i}: '${f}' cannot be hashed (only free-text string fields can)`);
     });
-    if (mode === 'hash' && raw.salt === undefined && raw.salt_file === undefined) problems.push('salt: mode hash needs a salt (or salt_file)');
+    if (mode === 'hash' && raw.salt === undefined && raw.salt_file === undefined)
+      problems.push('salt: mode hash needs a salt (or salt_file)');
     return problems;
   },
   create(raw, ctx) {

@@ -7,7 +7,14 @@ import { sampleProcessor } from './sample';
 import { throttleProcessor } from './throttle';
 import type { ProcessorDefinition } from './types';
 
-const PROCESSORS: readonly ProcessorDefinition[] = [filterProcessor, sampleProcessor, throttleProcessor, dedupeProcessor, enrichProcessor, redactProcessor];
+const PROCESSORS: readonly ProcessorDefinition[] = [
+  filterProcessor,
+  sampleProcessor,
+  throttleProcessor,
+  dedupeProcessor,
+  enrichProcessor,
+  redactProcessor,
+];
 
 const BY_TYPE = new Map(PROCESSORS.map((p) => [p.type, p]));
 

@@ -14,12 +14,19 @@ export const sampleProcessor: ProcessorDefinition = {
   optionsSchema: {
     properties: {
       rate: { type: 'integer', minimum: 1, description: 'Keep 1 in this many events.' },
-      key_field: { type: 'string', minLength: 1, description: 'Sample by the hash of this field (all or none of a key).' },
+      key_field: {
+        type: 'string',
+        minLength: 1,
+        description: 'Sample by the hash of this field (all or none of a key).',
+      },
       when: whenSchema,
     },
     required: ['rate'],
   },
-  check: (raw) => [...checkExpression('when', raw.when), ...checkFieldNames('key_field', raw.key_field === undefined ? undefined : [raw.key_field])],
+  check: (raw) => [
+    ...checkExpression('when', raw.when),
+    ...checkFieldNames('key_field', raw.key_field === undefined ? undefined : [raw.key_field]),
+  ],
   create(raw, ctx) {
     const rate = Number(raw.rate);
     const keyField = typeof raw.key_field === 'string' ? raw.key_field : undefined;
@@ -28,7 +35,9 @@ export const sampleProcessor: ProcessorDefinition = {
     const keep = (event: Readonly<Record<string, unknown>>): boolean => {
       if (keyField === undefined) return counter++ % rate === 0;
       const v = fieldValue(event, keyField);
-      const digest = createHash('sha1').update(typeof v === 'string' ? v : JSON.stringify(v ?? null)).digest();
+      const digest = createHash('sha1')
+        .update(typeof v === 'string' ? v : JSON.stringify(v ?? null))
+        .digest();
       return digest.readUInt32BE(0) % rate === 0;
     };
     return {
@@ -36,7 +45,9 @@ export const sampleProcessor: ProcessorDefinition = {
       type: 'sample',
       process(events) {
         if (rate === 1) return events;
-        const kept = events.filter((e) => (when !== undefined && !when.test(e)) || keep(e as unknown as Record<string, unknown>));
+        const kept = events.filter(
+          (e) => (when !== undefined && !when.test(e)) || keep(e as unknown as Record<string, unknown>),
+        );
         if (kept.length !== events.length) increment(ctx.stats.removed, ctx.name, events.length - kept.length);
         return kept;
       },

@@ -13,7 +13,11 @@ export const throttleProcessor: ProcessorDefinition = {
   description: 'Rate-limit events per key with a token bucket.',
   optionsSchema: {
     properties: {
-      threshold: { type: 'integer', minimum: 1, description: 'Events allowed per window per key (also the burst size).' },
+      threshold: {
+        type: 'integer',
+        minimum: 1,
+        description: 'Events allowed per window per key (also the burst size).',
+      },
       window_ms: durationMillisSchema(1, 'Window length in milliseconds (default 1000).'),
       key_fields: fieldListSchema('Fields that form the key (default: one bucket for all events).'),
       max_keys: { type: 'integer', minimum: 1, description: 'Most keys tracked (default 10000).' },
@@ -53,11 +57,18 @@ export const throttleProcessor: ProcessorDefinition = {
       type: 'throttle',
       process(events) {
         const now = ctx.now();
-        const kept = events.filter((e) => (when !== undefined && !when.test(e)) || admit(keyFields.length === 0 ? '' : keyOf(e as unknown as Record<string, unknown>, keyFields), now));
+        const kept = events.filter(
+          (e) =>
+            (when !== undefined && !when.test(e)) ||
+            admit(keyFields.length === 0 ? '' : keyOf(e as unknown as Record<string, unknown>, keyFields), now),
+        );
         if (kept.length !== events.length) {
           const dropped = events.length - kept.length;
           increment(ctx.stats.removed, ctx.name, dropped);
-          ctx.logger.burst('INFO', 'throttled', 'Throttle dropped events over its threshold.', { processor: ctx.name, dropped });
+          ctx.logger.burst('INFO', 'throttled', 'Throttle dropped events over its threshold.', {
+            processor: ctx.name,
+            dropped,
+          });
         }
         return kept;
       },

@@ -26,7 +26,10 @@ export interface ProcessorContext {
 export interface ProcessorDefinition {
   readonly type: string;
   readonly description: string;
-  readonly optionsSchema: { readonly properties: Readonly<Record<string, JsonSchemaObject>>; readonly required?: readonly string[] };
+  readonly optionsSchema: {
+    readonly properties: Readonly<Record<string, JsonSchemaObject>>;
+    readonly required?: readonly string[];
+  };
   /** Keys holding secrets (see SinkDefinition.secrets). */
   readonly secrets?: readonly string[];
   /** Semantic checks (expressions parse, fields exist); pure; messages `key: problem`. */

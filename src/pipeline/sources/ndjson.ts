@@ -181,7 +181,13 @@ export class NdjsonDecoder {
   private reject(out: LineResult, reason: string, raw: string): void {
     this.ctx.stats.invalid++;
     // Reasons are bounded where they are built (explainInvalidEvent); this cap also covers JSON.parse's message.
-    out.invalid.push({ source: this.ctx.name, code: 'AEGIS_ERR_EVENT_INVALID', reason: capText(`line ${this.lineNo}: ${reason}`, MAX_REASON_CHARS), line: this.lineNo, raw });
+    out.invalid.push({
+      source: this.ctx.name,
+      code: 'AEGIS_ERR_EVENT_INVALID',
+      reason: capText(`line ${this.lineNo}: ${reason}`, MAX_REASON_CHARS),
+      line: this.lineNo,
+      raw,
+    });
   }
 }
 
@@ -201,9 +207,17 @@ export async function* decodeNdjsonStream(
   const decoder = new NdjsonDecoder(ctx, options);
   const emit = async function* (result: LineResult): AsyncGenerator<readonly AegisEvent[]> {
     if (result.invalid.length > 0) {
-      ctx.logger.burst('WARN', 'invalid-lines', 'Input lines were not valid events; they went to the dead-letter file.', {
-        source: ctx.name, code: 'AEGIS_ERR_EVENT_INVALID', count: result.invalid.length, first: result.invalid[0]?.reason,
-      });
+      ctx.logger.burst(
+        'WARN',
+        'invalid-lines',
+        'Input lines were not valid events; they went to the dead-letter file.',
+        {
+          source: ctx.name,
+          code: 'AEGIS_ERR_EVENT_INVALID',
+          count: result.invalid.length,
+          first: result.invalid[0]?.reason,
+        },
+      );
       await ctx.deadLetter.write(result.invalid);
     }
     // Count events as they are handed to the pipeline (not when decoded): a stop between chunks leaves the rest

@@ -60,9 +60,12 @@ export function parseReplayOptions(raw: Readonly<Record<string, unknown>>): Repl
 
 export function createReplaySource(options: ReplayOptions, ctx: SourceContext): Source {
   // Paced output goes out in small chunks (about 100 per second) so the rate is smooth, not bursty.
-  const chunkEvents = options.rate > 0 ? Math.max(1, Math.min(options.chunkEvents, Math.ceil(options.rate / 100))) : options.chunkEvents;
+  const chunkEvents =
+    options.rate > 0 ? Math.max(1, Math.min(options.chunkEvents, Math.ceil(options.rate / 100))) : options.chunkEvents;
   const cannotRead = (err: unknown): AegisError =>
-    new AegisError('AEGIS_ERR_SOURCE_READ', `Source '${ctx.name}' cannot read ${options.path}: ${describeError(err)}`, { cause: err });
+    new AegisError('AEGIS_ERR_SOURCE_READ', `Source '${ctx.name}' cannot read ${options.path}: ${describeError(err)}`, {
+      cause: err,
+    });
   return {
     name: ctx.name,
     type: 'replay',
@@ -78,7 +81,12 @@ export function createReplaySource(options: ReplayOptions, ctx: SourceContext): 
         }
         let passEvents = 0;
         try {
-          for await (const chunk of decodeNdjsonStream(readChunks(handle, cannotRead), ctx, { chunkEvents, maxLineBytes: options.maxLineBytes }, signal)) {
+          for await (const chunk of decodeNdjsonStream(
+            readChunks(handle, cannotRead),
+            ctx,
+            { chunkEvents, maxLineBytes: options.maxLineBytes },
+            signal,
+          )) {
             if (options.rate > 0) {
               // Pace: the n-th event is due at n / rate seconds after the start. A stop during the wait still hands
               // over this chunk: it was already read and counted.
@@ -95,7 +103,11 @@ export function createReplaySource(options: ReplayOptions, ctx: SourceContext): 
         }
         if (!options.loop || signal.aborted) return;
         if (passEvents === 0) {
-          ctx.logger.warn('Replay loop stopped: a whole pass over the file produced no valid event.', { source: ctx.name, path: options.path, pass });
+          ctx.logger.warn('Replay loop stopped: a whole pass over the file produced no valid event.', {
+            source: ctx.name,
+            path: options.path,
+            pass,
+          });
           return;
         }
       }
@@ -109,9 +121,18 @@ export const replaySource: SourceDefinition = {
   optionsSchema: {
     properties: {
       path: { type: 'string', minLength: 1, description: 'NDJSON file of events (one JSON object per line).' },
-      rate: { type: 'number', minimum: 0, description: 'Events per second; 0 (default) reads as fast as the pipeline takes them.' },
+      rate: {
+        type: 'number',
+        minimum: 0,
+        description: 'Events per second; 0 (default) reads as fast as the pipeline takes them.',
+      },
       loop: { type: 'boolean', description: 'Start over at the end of the file (default false).' },
-      chunk_events: { type: 'integer', minimum: 1, maximum: 65536, description: 'Most events handed to the pipeline at once (default 1024).' },
+      chunk_events: {
+        type: 'integer',
+        minimum: 1,
+        maximum: 65536,
+        description: 'Most events handed to the pipeline at once (default 1024).',
+      },
       max_line_bytes: maxLineBytesSchema,
     },
     required: ['path'],

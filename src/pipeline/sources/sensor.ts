@@ -23,7 +23,11 @@ import type { Sensor, SensorLog, SensorStats } from '../../sensor/sensor';
 import { createSensor } from '../../sensor/sensor';
 import { DEFAULT_PIN_DIR } from '../../sensor/bpf-object';
 import { readSensorDetailed, readSensorStats } from '../../sensor/sensor-telemetry';
-import type { SensorDetailedStats, SensorStats as TelemetrySensorStats, SensorStatsSource } from '../../telemetry/sensor-stats';
+import type {
+  SensorDetailedStats,
+  SensorStats as TelemetrySensorStats,
+  SensorStatsSource,
+} from '../../telemetry/sensor-stats';
 import { NO_SENSOR_STATS } from '../../telemetry/sensor-stats';
 import { withChildSpan } from '../../telemetry/spans';
 import type { StatsRegistry } from '../../telemetry/stats';
@@ -63,9 +67,15 @@ export function parseSensorSourceOptions(raw: Readonly<Record<string, unknown>>,
     ringBytes: num('ring_bytes', 8 << 20),
     batchBytes: num('batch_bytes', 1 << 20),
     coalesceMicros: num('coalesce_us', 0),
-    cgroupPath: raw.network_hooks === false ? null : typeof raw.cgroup_path === 'string' ? path.resolve(raw.cgroup_path) : undefined,
+    cgroupPath:
+      raw.network_hooks === false
+        ? null
+        : typeof raw.cgroup_path === 'string'
+          ? path.resolve(raw.cgroup_path)
+          : undefined,
     connectEvents: raw.connect_events !== false,
-    pinDir: raw.pin === false ? undefined : typeof raw.pin_dir === 'string' ? path.resolve(raw.pin_dir) : DEFAULT_PIN_DIR,
+    pinDir:
+      raw.pin === false ? undefined : typeof raw.pin_dir === 'string' ? path.resolve(raw.pin_dir) : DEFAULT_PIN_DIR,
     policyDir: typeof raw.policy_dir === 'string' ? path.resolve(raw.policy_dir) : path.join(dataDir, 'policy'),
     maxQueuedEvents: num('max_queued_events', 65536),
     chunkEvents: num('chunk_events', 1024),
@@ -100,7 +110,10 @@ interface SensorTelemetry {
 }
 
 function sensorTelemetry(registry: StatsRegistry | undefined, logger: Logger): SensorTelemetry {
-  let state: { readonly phase: 'starting' } | { readonly phase: 'running'; readonly sensor: Sensor; readonly degraded: string | undefined } | { readonly phase: 'down'; readonly reason: string } = { phase: 'starting' };
+  let state:
+    | { readonly phase: 'starting' }
+    | { readonly phase: 'running'; readonly sensor: Sensor; readonly degraded: string | undefined }
+    | { readonly phase: 'down'; readonly reason: string } = { phase: 'starting' };
   let last: TelemetrySensorStats = NO_SENSOR_STATS;
   let lastDetailed: SensorDetailedStats = { blocksByPath: new Map(), blocksByInode: new Map() };
   const source: SensorStatsSource = {
@@ -113,7 +126,12 @@ function sensorTelemetry(registry: StatsRegistry | undefined, logger: Logger): S
         last = readSensorStats(state.sensor.maps, { attached: true, backend: state.sensor.backend });
       } catch (err) {
         // read() must not throw (a scrape): keep the last good counters and say so once per burst.
-        logger.burst('WARN', 'sensor-stats', 'Reading the kernel counters failed; the metrics show the last values read.', { error: describeError(err) });
+        logger.burst(
+          'WARN',
+          'sensor-stats',
+          'Reading the kernel counters failed; the metrics show the last values read.',
+          { error: describeError(err) },
+        );
       }
       return last;
     },
@@ -122,7 +140,12 @@ function sensorTelemetry(registry: StatsRegistry | undefined, logger: Logger): S
       try {
         lastDetailed = readSensorDetailed(state.sensor.maps);
       } catch (err) {
-        logger.burst('WARN', 'sensor-stats', 'Reading the per-rule hit counters failed; the metrics show the last values read.', { error: describeError(err) });
+        logger.burst(
+          'WARN',
+          'sensor-stats',
+          'Reading the per-rule hit counters failed; the metrics show the last values read.',
+          { error: describeError(err) },
+        );
       }
       return lastDetailed;
     },
@@ -130,8 +153,14 @@ function sensorTelemetry(registry: StatsRegistry | undefined, logger: Logger): S
   if (registry !== undefined) {
     registry.sensor = source;
     registry.readiness.register('sensor', () => {
-      if (state.phase === 'running') return state.degraded === undefined ? { ready: true, detail: `attached, ${state.sensor.backend} mode` } : { ready: true, detail: `attached, ${state.sensor.backend} mode, degraded: ${state.degraded}` };
-      return { ready: false, reason: state.phase === 'starting' ? 'the sensor is loading its BPF programs' : state.reason };
+      if (state.phase === 'running')
+        return state.degraded === undefined
+          ? { ready: true, detail: `attached, ${state.sensor.backend} mode` }
+          : { ready: true, detail: `attached, ${state.sensor.backend} mode, degraded: ${state.degraded}` };
+      return {
+        ready: false,
+        reason: state.phase === 'starting' ? 'the sensor is loading its BPF programs' : state.reason,
+      };
     });
   }
   const down = (reason: string): void => {
@@ -141,8 +170,18 @@ function sensorTelemetry(registry: StatsRegistry | undefined, logger: Logger): S
   };
   return {
     running(sensor) {
-      const reasons = [...new Set([...(sensor.fallbackReason !== undefined ? [sensor.fallbackReason] : []), ...sensor.features.reasons])];
-      state = { phase: 'running', sensor, degraded: sensor.backend !== 'lsm' || reasons.length > 0 ? reasons.join('; ') || `${sensor.backend} mode` : undefined };
+      const reasons = [
+        ...new Set([
+          ...(sensor.fallbackReason !== undefined ? [sensor.fallbackReason] : []),
+          ...sensor.features.reasons,
+        ]),
+      ];
+      state = {
+        phase: 'running',
+        sensor,
+        degraded:
+          sensor.backend !== 'lsm' || reasons.length > 0 ? reasons.join('; ') || `${sensor.backend} mode` : undefined,
+      };
     },
     failed: (err) => down(`the sensor could not start: ${describeError(err)}`),
     stopped() {
@@ -199,7 +238,10 @@ export function createSensorSource(options: SensorSourceOptions, ctx: SourceCont
           describePolicy(generation) {
             const cur = store.current();
             if (cur === undefined || cur.generation !== generation) return undefined;
-            return { policy: cur.source, message: `Policy generation ${generation} from ${cur.source} (${cur.rules.length} rules, mode ${cur.mode}, applied ${cur.appliedAt}) is in force.` };
+            return {
+              policy: cur.source,
+              message: `Policy generation ${generation} from ${cur.source} (${cur.rules.length} rules, mode ${cur.mode}, applied ${cur.appliedAt}) is in force.`,
+            };
           },
           onEvents(events) {
             queue.push(events);
@@ -207,7 +249,12 @@ export function createSensorSource(options: SensorSourceOptions, ctx: SourceCont
             if (!paused && queued >= options.maxQueuedEvents) {
               paused = true;
               sensor.pause();
-              ctx.logger.burst('WARN', 'sensor-paused', 'The pipeline is behind: the sensor stopped draining the kernel ring buffer; the kernel counts what it cannot write as drops.', { queued });
+              ctx.logger.burst(
+                'WARN',
+                'sensor-paused',
+                'The pipeline is behind: the sensor stopped draining the kernel ring buffer; the kernel counts what it cannot write as drops.',
+                { queued },
+              );
             }
             wake?.();
           },
@@ -219,11 +266,27 @@ export function createSensorSource(options: SensorSourceOptions, ctx: SourceCont
       }
       current = sensor;
       try {
-        const policy = createPolicyEngine({ store, capabilities: sensor.features.capabilities, maps: sensor.maps, cgroupRoot: sensor.features.cgroupV2.path });
+        const policy = createPolicyEngine({
+          store,
+          capabilities: sensor.features.capabilities,
+          maps: sensor.maps,
+          cgroupRoot: sensor.features.cgroupV2.path,
+        });
         const restored = policy.restore();
-        if (restored !== undefined) ctx.logger.info('The stored policy is enforced.', { generation: restored.generation, rules: restored.rules.length, mode: restored.mode });
+        if (restored !== undefined)
+          ctx.logger.info('The stored policy is enforced.', {
+            generation: restored.generation,
+            rules: restored.rules.length,
+            mode: restored.mode,
+          });
         sensor.start();
-        ctx.logger.info('The eBPF sensor is running.', { backend: sensor.backend, ringBytes: sensor.ringBytes, pinDir: options.pinDir, policyDir: options.policyDir, configMap: MAPS.config });
+        ctx.logger.info('The eBPF sensor is running.', {
+          backend: sensor.backend,
+          ringBytes: sensor.ringBytes,
+          pinDir: options.pinDir,
+          policyDir: options.policyDir,
+          configMap: MAPS.config,
+        });
         telemetry.running(sensor);
         resolveReady({ sensor, policy });
         const take = (): AegisEvent[] => {
@@ -276,25 +339,83 @@ export function createSensorSource(options: SensorSourceOptions, ctx: SourceCont
 
 export const sensorSource: SourceDefinition = {
   type: 'sensor',
-  description: 'Events from the eBPF sensor on this host (exec, exit, file rule hits, connect, sensor status). Needs root.',
+  description:
+    'Events from the eBPF sensor on this host (exec, exit, file rule hits, connect, sensor status). Needs root.',
   // Two would load the programs twice (every event twice, every signal action twice) and fight over the pinned maps,
   // the policy and the daemon's sensor telemetry.
   onePerDaemon: 'the kernel sensor is one per host: one set of BPF programs, one ring buffer, one policy',
   optionsSchema: {
     properties: {
-      backend: { type: 'string', enum: ['auto', 'lsm', 'tracepoint'], description: 'auto (default): lsm where BPF LSM loads, else tracepoint (see `aegisbpf health`).' },
-      ring_bytes: { type: 'integer', minimum: 4096, maximum: 1073741824, description: 'Kernel ring buffer size, bytes, rounded up to a power of two (default 8 MiB).' },
-      batch_bytes: { type: 'integer', minimum: 4096, maximum: 268435456, description: 'Bytes copied out of the ring per batch (default 1 MiB).' },
-      coalesce_us: { type: 'integer', minimum: 0, maximum: 100000, description: 'Minimum microseconds between ring drains while events keep coming; fewer wakeups, at most this much added latency (default 0).' },
-      network_hooks: { type: 'boolean', description: 'Attach the cgroup connect hooks (connect events, network rules). Default true.' },
-      cgroup_path: { type: 'string', minLength: 1, description: 'cgroup v2 directory the connect hooks attach to (default: the cgroup2 root).' },
-      connect_events: { type: 'boolean', description: 'An event for every connect, not only for rule hits (default true).' },
-      pin: { type: 'boolean', description: 'Pin the policy maps so `aegisbpf policy` reaches the running sensor (default true).' },
-      pin_dir: { type: 'string', minLength: 1, description: `bpffs directory for the pinned maps (default ${DEFAULT_PIN_DIR}).` },
-      policy_dir: { type: 'string', minLength: 1, description: 'Where applied policies are stored (default <data_dir>/policy).' },
-      max_queued_events: { type: 'integer', minimum: 1, maximum: 10000000, description: 'Events held between the sensor and the pipeline before the sensor stops draining the ring (default 65536).' },
-      chunk_events: { type: 'integer', minimum: 1, maximum: 65536, description: 'Most events handed to the pipeline at once (default 1024).' },
-      process_cache_max: { type: 'integer', minimum: 1024, maximum: 10000000, description: 'Processes kept for lineage (default 65536).' },
+      backend: {
+        type: 'string',
+        enum: ['auto', 'lsm', 'tracepoint'],
+        description: 'auto (default): lsm where BPF LSM loads, else tracepoint (see `aegisbpf health`).',
+      },
+      ring_bytes: {
+        type: 'integer',
+        minimum: 4096,
+        maximum: 1073741824,
+        description: 'Kernel ring buffer size, bytes, rounded up to a power of two (default 8 MiB).',
+      },
+      batch_bytes: {
+        type: 'integer',
+        minimum: 4096,
+        maximum: 268435456,
+        description: 'Bytes copied out of the ring per batch (default 1 MiB).',
+      },
+      coalesce_us: {
+        type: 'integer',
+        minimum: 0,
+        maximum: 100000,
+        description:
+          'Minimum microseconds between ring drains while events keep coming; fewer wakeups, at most this much added latency (default 0).',
+      },
+      network_hooks: {
+        type: 'boolean',
+        description: 'Attach the cgroup connect hooks (connect events, network rules). Default true.',
+      },
+      cgroup_path: {
+        type: 'string',
+        minLength: 1,
+        description: 'cgroup v2 directory the connect hooks attach to (default: the cgroup2 root).',
+      },
+      connect_events: {
+        type: 'boolean',
+        description: 'An event for every connect, not only for rule hits (default true).',
+      },
+      pin: {
+        type: 'boolean',
+        description: 'Pin the policy maps so `aegisbpf policy` reaches the running sensor (default true).',
+      },
+      pin_dir: {
+        type: 'string',
+        minLength: 1,
+        description: `bpffs directory for the pinned maps (default ${DEFAULT_PIN_DIR}).`,
+      },
+      policy_dir: {
+        type: 'string',
+        minLength: 1,
+        description: 'Where applied policies are stored (default <data_dir>/policy).',
+      },
+      max_queued_events: {
+        type: 'integer',
+        minimum: 1,
+        maximum: 10000000,
+        description:
+          'Events held between the sensor and the pipeline before the sensor stops draining the ring (default 65536).',
+      },
+      chunk_events: {
+        type: 'integer',
+        minimum: 1,
+        maximum: 65536,
+        description: 'Most events handed to the pipeline at once (default 1024).',
+      },
+      process_cache_max: {
+        type: 'integer',
+        minimum: 1024,
+        maximum: 10000000,
+        description: 'Processes kept for lineage (default 65536).',
+      },
     },
   },
   create: (raw, ctx) => createSensorSource(parseSensorSourceOptions(raw, ctx.dataDir ?? FALLBACK_DATA_DIR), ctx),

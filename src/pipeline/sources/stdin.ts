@@ -3,7 +3,12 @@ import type { AegisEvent } from '../../event/types';
 import { DEFAULT_MAX_LINE_BYTES, decodeNdjsonStream, maxLineBytesSchema } from './ndjson';
 import type { Source, SourceContext, SourceDefinition } from './types';
 
-export function createStreamSource(stream: AsyncIterable<Buffer | string>, ctx: SourceContext, chunkEvents = 1024, maxLineBytes = DEFAULT_MAX_LINE_BYTES): Source {
+export function createStreamSource(
+  stream: AsyncIterable<Buffer | string>,
+  ctx: SourceContext,
+  chunkEvents = 1024,
+  maxLineBytes = DEFAULT_MAX_LINE_BYTES,
+): Source {
   return {
     name: ctx.name,
     type: 'stdin',
@@ -19,7 +24,12 @@ export const stdinSource: SourceDefinition = {
   onePerDaemon: 'a process has one standard input; two readers would split its lines between them',
   optionsSchema: {
     properties: {
-      chunk_events: { type: 'integer', minimum: 1, maximum: 65536, description: 'Most events handed to the pipeline at once (default 1024).' },
+      chunk_events: {
+        type: 'integer',
+        minimum: 1,
+        maximum: 65536,
+        description: 'Most events handed to the pipeline at once (default 1024).',
+      },
       max_line_bytes: maxLineBytesSchema,
     },
   },

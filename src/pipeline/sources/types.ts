@@ -35,7 +35,10 @@ export interface SourceContext {
 export interface SourceDefinition {
   readonly type: string;
   readonly description: string;
-  readonly optionsSchema: { readonly properties: Readonly<Record<string, JsonSchemaObject>>; readonly required?: readonly string[] };
+  readonly optionsSchema: {
+    readonly properties: Readonly<Record<string, JsonSchemaObject>>;
+    readonly required?: readonly string[];
+  };
   check?(raw: Readonly<Record<string, unknown>>): string[];
   /** Set when a configuration may hold at most one source of this type: why (shown by `aegisbpf validate`). */
   readonly onePerDaemon?: string;

@@ -15,15 +15,37 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import type { ActionName, MapKey } from '../abi';
-import { ACTION_IDS, ADDR_PORT_KEY, INODE_KEY, LEAF_MAX, PATH_KEY, PORT_KEY, RULE, V4_LPM_KEY, V6_LPM_KEY } from '../abi';
+import {
+  ACTION_IDS,
+  ADDR_PORT_KEY,
+  INODE_KEY,
+  LEAF_MAX,
+  PATH_KEY,
+  PORT_KEY,
+  RULE,
+  V4_LPM_KEY,
+  V6_LPM_KEY,
+} from '../abi';
 import { SensorError } from '../../native/errors';
 import type { EnforcementCapabilities } from '../feature-probe';
 import { userDevToKernel } from '../text';
 import type { Policy, PolicyMode, PolicyRule, RuleAction } from './policy-file';
 
 /** The maps a policy writes (config holds the mode). */
-export type PolicyMapKey = Extract<MapKey, 'denyInode' | 'denyPath' | 'denyPathLeaf' | 'allowCgroup' | 'netV4Lpm' | 'netV6Lpm' | 'netPort' | 'netAddrPort'>;
-export const POLICY_MAP_KEYS: readonly PolicyMapKey[] = ['denyInode', 'denyPath', 'denyPathLeaf', 'allowCgroup', 'netV4Lpm', 'netV6Lpm', 'netPort', 'netAddrPort'];
+export type PolicyMapKey = Extract<
+  MapKey,
+  'denyInode' | 'denyPath' | 'denyPathLeaf' | 'allowCgroup' | 'netV4Lpm' | 'netV6Lpm' | 'netPort' | 'netAddrPort'
+>;
+export const POLICY_MAP_KEYS: readonly PolicyMapKey[] = [
+  'denyInode',
+  'denyPath',
+  'denyPathLeaf',
+  'allowCgroup',
+  'netV4Lpm',
+  'netV6Lpm',
+  'netPort',
+  'netAddrPort',
+];
 
 export interface MapEntry {
   readonly key: Buffer;
@@ -74,7 +96,10 @@ export function fsResolver(cgroupRoot: string | undefined): TargetResolver {
     },
     cgroupId(cgroupPath) {
       if (cgroupRoot === undefined) throw new Error('no cgroup v2 mount');
-      const abs = cgroupPath.startsWith(cgroupRoot + '/') || cgroupPath === cgroupRoot ? cgroupPath : path.join(cgroupRoot, cgroupPath);
+      const abs =
+        cgroupPath.startsWith(cgroupRoot + '/') || cgroupPath === cgroupRoot
+          ? cgroupPath
+          : path.join(cgroupRoot, cgroupPath);
       const st = fs.statSync(abs);
       if (!st.isDirectory()) throw new Error(`${abs} is not a cgroup directory`);
       return st.ino;
@@ -135,7 +160,13 @@ function parseCidr(text: string): { family: 4 | 6; bytes: Buffer; prefix: number
   if (family === 0) return `"${addr}" is not an IPv4 or IPv6 address`;
   const bits = family === 4 ? 32 : 128;
   const prefix = prefixText === undefined ? bits : Number(prefixText);
-  if (!Number.isInteger(prefix) || prefix < 0 || prefix > bits || (prefixText !== undefined && !/^\d+$/.test(prefixText))) return `"/${prefixText}" is not a prefix length 0..${bits}`;
+  if (
+    !Number.isInteger(prefix) ||
+    prefix < 0 ||
+    prefix > bits ||
+    (prefixText !== undefined && !/^\d+$/.test(prefixText))
+  )
+    return `"/${prefixText}" is not a prefix length 0..${bits}`;
   const bytes = Buffer.alloc(bits / 8);
   if (family === 4) {
     addr.split('.').forEach((o, i) => bytes.writeUInt8(Number(o), i));
@@ -162,16 +193,28 @@ export function expandIpv6(addr: string): number[] {
   return [...h, ...fill, ...t].map((g) => parseInt(g, 16));
 }
 
-function effectiveAction(rule: PolicyRule, caps: EnforcementCapabilities): { action: RuleAction; fallbackUsed: boolean } | string {
+function effectiveAction(
+  rule: PolicyRule,
+  caps: EnforcementCapabilities,
+): { action: RuleAction; fallbackUsed: boolean } | string {
   if (rule.action === 'ALLOW') return { action: 'ALLOW', fallbackUsed: false };
   const isNet = rule.match.kind === 'network';
   const why = (a: ActionName): string | undefined => {
-    if (a === 'AUDIT') return isNet && !caps.networkBlock ? 'network rules need the cgroup v2 connect hooks, which are unavailable' : undefined;
+    if (a === 'AUDIT')
+      return isNet && !caps.networkBlock
+        ? 'network rules need the cgroup v2 connect hooks, which are unavailable'
+        : undefined;
     if (isNet) {
-      if (a === 'BLOCK') return caps.networkBlock ? undefined : 'BLOCK on connect needs the cgroup v2 connect hooks, which are unavailable';
+      if (a === 'BLOCK')
+        return caps.networkBlock
+          ? undefined
+          : 'BLOCK on connect needs the cgroup v2 connect hooks, which are unavailable';
       return `${a} on connect is not supported: cgroup connect hooks cannot send signals (use BLOCK)`;
     }
-    if (a === 'BLOCK') return caps.fileBlock ? undefined : 'BLOCK on file open/exec needs BPF LSM, which this kernel refuses (tracepoint mode can only signal after the syscall)';
+    if (a === 'BLOCK')
+      return caps.fileBlock
+        ? undefined
+        : 'BLOCK on file open/exec needs BPF LSM, which this kernel refuses (tracepoint mode can only signal after the syscall)';
     return caps.signals ? undefined : `${a} needs bpf_send_signal(), which is unavailable`;
   };
   const reason = why(rule.action);
@@ -191,7 +234,10 @@ export function compilePolicy(policy: Policy, caps: EnforcementCapabilities, res
   const invalid: string[] = [];
   const warnings: string[] = [];
   const rules: CompiledRule[] = [];
-  const entries = Object.fromEntries(POLICY_MAP_KEYS.map((k) => [k, new Map<string, MapEntry>()])) as Record<PolicyMapKey, Map<string, MapEntry>>;
+  const entries = Object.fromEntries(POLICY_MAP_KEYS.map((k) => [k, new Map<string, MapEntry>()])) as Record<
+    PolicyMapKey,
+    Map<string, MapEntry>
+  >;
   const owners = new Map<string, string>(); // map:keyhex -> rule id
   const idsByHash = new Map<number, string>();
 
@@ -227,7 +273,10 @@ export function compilePolicy(policy: Policy, caps: EnforcementCapabilities, res
       switch (m.kind) {
         case 'path': {
           target = `path ${m.path}`;
-          if (resolve.isSymlink(m.path)) warnings.push(`rule "${rule.id}": ${m.path} is a symlink; rules match the resolved path of the opened file, so this rule matches only through its target's path`);
+          if (resolve.isSymlink(m.path))
+            warnings.push(
+              `rule "${rule.id}": ${m.path} is a symlink; rules match the resolved path of the opened file, so this rule matches only through its target's path`,
+            );
           put('denyPath', pathKey(m.path), value, rule.id, target);
           const lk = leafKey(m.path);
           const hex = lk.toString('hex');
@@ -273,7 +322,9 @@ export function compilePolicy(policy: Policy, caps: EnforcementCapabilities, res
           const full = cidr.prefix === cidr.bytes.length * 8;
           if (m.port !== undefined || m.protocol !== undefined) {
             if (!full) {
-              invalid.push(`rule "${rule.id}": a CIDR (${m.address}) cannot be combined with port/protocol; use an address, or a port alone`);
+              invalid.push(
+                `rule "${rule.id}": a CIDR (${m.address}) cannot be combined with port/protocol; use an address, or a port alone`,
+              );
               break;
             }
             if (m.port === undefined) {
@@ -300,13 +351,29 @@ export function compilePolicy(policy: Policy, caps: EnforcementCapabilities, res
       invalid.push(`rule "${rule.id}": cannot resolve its target: ${(err as Error).message}`);
       continue;
     }
-    rules.push({ id: rule.id, ruleId, kind: m.kind, target, requestedAction: rule.action, action, fallbackUsed: eff.fallbackUsed });
-    if (eff.fallbackUsed) warnings.push(`rule "${rule.id}": ${rule.action} cannot be enforced here, using its fallback ${action}`);
+    rules.push({
+      id: rule.id,
+      ruleId,
+      kind: m.kind,
+      target,
+      requestedAction: rule.action,
+      action,
+      fallbackUsed: eff.fallbackUsed,
+    });
+    if (eff.fallbackUsed)
+      warnings.push(`rule "${rule.id}": ${rule.action} cannot be enforced here, using its fallback ${action}`);
   }
 
   if (refused.length > 0) {
-    throw new SensorError('AEGIS_ERR_POLICY_UNENFORCEABLE', `policy refused, this kernel cannot enforce:\n  ${refused.join('\n  ')}`, { details: { refused } });
+    throw new SensorError(
+      'AEGIS_ERR_POLICY_UNENFORCEABLE',
+      `policy refused, this kernel cannot enforce:\n  ${refused.join('\n  ')}`,
+      { details: { refused } },
+    );
   }
-  if (invalid.length > 0) throw new SensorError('AEGIS_ERR_POLICY_INVALID', `invalid policy:\n  ${invalid.join('\n  ')}`, { details: { errors: invalid } });
+  if (invalid.length > 0)
+    throw new SensorError('AEGIS_ERR_POLICY_INVALID', `invalid policy:\n  ${invalid.join('\n  ')}`, {
+      details: { errors: invalid },
+    });
   return { mode: policy.mode, rules, entries, warnings };
 }

@@ -88,7 +88,10 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
       throw err;
     }
     pending?.commit();
-    const where = maps !== undefined ? 'now enforced by the running sensor' : 'stored; no sensor is running, it applies when the sensor starts';
+    const where =
+      maps !== undefined
+        ? 'now enforced by the running sensor'
+        : 'stored; no sensor is running, it applies when the sensor starts';
     return {
       generation,
       mode: compiled.mode,
@@ -106,15 +109,25 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
     },
     rollback() {
       const prev = store.previous();
-      if (prev === undefined) throw new SensorError('AEGIS_ERR_POLICY_NO_PREVIOUS', `there is no previously applied policy in ${store.dir} to roll back to`);
+      if (prev === undefined)
+        throw new SensorError(
+          'AEGIS_ERR_POLICY_NO_PREVIOUS',
+          `there is no previously applied policy in ${store.dir} to roll back to`,
+        );
       const result = install(prev.text, prev.source, (store.current()?.generation ?? 0) + 1, true);
-      return { ...result, message: `Rolled back to the policy from ${prev.source} (applied ${prev.appliedAt}): ${result.message}` };
+      return {
+        ...result,
+        message: `Rolled back to the policy from ${prev.source} (applied ${prev.appliedAt}): ${result.message}`,
+      };
     },
     show() {
       return {
         current: store.current(),
         previous: store.previous(),
-        kernel: maps === undefined ? undefined : { ...readConfig(maps), maps: mapUtilization(maps), hits: hitsByRule(maps, store.current()?.rules ?? []) },
+        kernel:
+          maps === undefined
+            ? undefined
+            : { ...readConfig(maps), maps: mapUtilization(maps), hits: hitsByRule(maps, store.current()?.rules ?? []) },
       };
     },
     restore() {

@@ -68,7 +68,8 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 }
 
 function checkKeys(obj: Record<string, unknown>, allowed: readonly string[], at: string, errors: string[]): void {
-  for (const k of Object.keys(obj)) if (!allowed.includes(k)) errors.push(`${at}.${k}: unknown key (allowed: ${allowed.join(', ')})`);
+  for (const k of Object.keys(obj))
+    if (!allowed.includes(k)) errors.push(`${at}.${k}: unknown key (allowed: ${allowed.join(', ')})`);
 }
 
 function absolutePath(v: unknown, at: string, errors: string[]): string | undefined {
@@ -86,7 +87,9 @@ function absolutePath(v: unknown, at: string, errors: string[]): string | undefi
     return undefined;
   }
   if (Buffer.byteLength(norm) > PATH_MAX - 1) {
-    errors.push(`${at}: ${Buffer.byteLength(norm)} bytes; the kernel matches paths up to ${PATH_MAX - 1} bytes (use an inode rule)`);
+    errors.push(
+      `${at}: ${Buffer.byteLength(norm)} bytes; the kernel matches paths up to ${PATH_MAX - 1} bytes (use an inode rule)`,
+    );
     return undefined;
   }
   return norm;
@@ -101,7 +104,9 @@ function parseMatch(raw: unknown, at: string, errors: string[]): RuleMatch | und
   const kinds = ['path', 'inode', 'cgroup'].filter((k) => k in raw);
   const isNet = 'address' in raw || 'port' in raw || 'protocol' in raw;
   if (kinds.length + (isNet ? 1 : 0) !== 1) {
-    errors.push(`${at}: give exactly one of path, inode, cgroup or address/port (got ${[...kinds, ...(isNet ? ['address/port'] : [])].join(', ') || 'none'})`);
+    errors.push(
+      `${at}: give exactly one of path, inode, cgroup or address/port (got ${[...kinds, ...(isNet ? ['address/port'] : [])].join(', ') || 'none'})`,
+    );
     return undefined;
   }
   if ('path' in raw) {
@@ -114,9 +119,14 @@ function parseMatch(raw: unknown, at: string, errors: string[]): RuleMatch | und
       checkKeys(v, ['ino', 'dev'], `${at}.inode`, errors);
       const ino = v.ino;
       const dev = v.dev;
-      const inoOk = (typeof ino === 'number' && Number.isSafeInteger(ino) && ino > 0) || (typeof ino === 'string' && /^[1-9]\d{0,19}$/.test(ino));
+      const inoOk =
+        (typeof ino === 'number' && Number.isSafeInteger(ino) && ino > 0) ||
+        (typeof ino === 'string' && /^[1-9]\d{0,19}$/.test(ino));
       if (!inoOk) errors.push(`${at}.inode.ino: must be a positive integer`);
-      if (typeof dev !== 'number' || !Number.isSafeInteger(dev) || dev < 0 || dev > 0xffffffff) errors.push(`${at}.inode.dev: must be an integer (kernel encoding, MAJOR << 20 | MINOR, as block events report it)`);
+      if (typeof dev !== 'number' || !Number.isSafeInteger(dev) || dev < 0 || dev > 0xffffffff)
+        errors.push(
+          `${at}.inode.dev: must be an integer (kernel encoding, MAJOR << 20 | MINOR, as block events report it)`,
+        );
       if (!inoOk || typeof dev !== 'number') return undefined;
       return { kind: 'inode-raw', ino: BigInt(ino), dev };
     }
@@ -134,11 +144,13 @@ function parseMatch(raw: unknown, at: string, errors: string[]): RuleMatch | und
   let port: number | undefined;
   let protocol: 'tcp' | 'udp' | undefined;
   if ('address' in raw) {
-    if (typeof raw.address !== 'string' || raw.address === '') errors.push(`${at}.address: must be an IPv4/IPv6 address or CIDR`);
+    if (typeof raw.address !== 'string' || raw.address === '')
+      errors.push(`${at}.address: must be an IPv4/IPv6 address or CIDR`);
     else address = raw.address;
   }
   if ('port' in raw) {
-    if (typeof raw.port !== 'number' || !Number.isInteger(raw.port) || raw.port < 1 || raw.port > 65535) errors.push(`${at}.port: must be an integer 1..65535`);
+    if (typeof raw.port !== 'number' || !Number.isInteger(raw.port) || raw.port < 1 || raw.port > 65535)
+      errors.push(`${at}.port: must be an integer 1..65535`);
     else port = raw.port;
   }
   if ('protocol' in raw) {
@@ -155,7 +167,8 @@ function parseMatch(raw: unknown, at: string, errors: string[]): RuleMatch | und
 /** Validate a parsed YAML document. Throws AEGIS_ERR_POLICY_INVALID listing every problem. */
 export function validatePolicy(doc: unknown, source = 'policy'): Policy {
   const errors: string[] = [];
-  if (!isRecord(doc)) throw new SensorError('AEGIS_ERR_POLICY_INVALID', `${source}: must be a YAML mapping with version, mode and rules`);
+  if (!isRecord(doc))
+    throw new SensorError('AEGIS_ERR_POLICY_INVALID', `${source}: must be a YAML mapping with version, mode and rules`);
   checkKeys(doc, ['version', 'mode', 'rules'], source, errors);
   if (doc.version !== 1) errors.push(`${source}.version: must be 1`);
   const mode = doc.mode ?? 'audit';
@@ -184,16 +197,22 @@ export function validatePolicy(doc: unknown, source = 'policy'): Policy {
       const match = parseMatch(r.match, `${at}.match`, errors);
       const action = r.action;
       const isCgroup = match?.kind === 'cgroup';
-      if (isCgroup && action !== 'ALLOW') errors.push(`${at}.action: cgroup rules exempt a cgroup; their action must be ALLOW`);
-      if (!isCgroup && (typeof action !== 'string' || !ACTIONS.includes(action))) errors.push(`${at}.action: must be one of ${ACTIONS.join(', ')}`);
+      if (isCgroup && action !== 'ALLOW')
+        errors.push(`${at}.action: cgroup rules exempt a cgroup; their action must be ALLOW`);
+      if (!isCgroup && (typeof action !== 'string' || !ACTIONS.includes(action)))
+        errors.push(`${at}.action: must be one of ${ACTIONS.join(', ')}`);
       const fallback = r.fallback;
-      if (fallback !== undefined && (typeof fallback !== 'string' || !ACTIONS.includes(fallback))) errors.push(`${at}.fallback: must be one of ${ACTIONS.join(', ')}`);
+      if (fallback !== undefined && (typeof fallback !== 'string' || !ACTIONS.includes(fallback)))
+        errors.push(`${at}.fallback: must be one of ${ACTIONS.join(', ')}`);
       if (match !== undefined && typeof id === 'string' && typeof action === 'string') {
         rules.push({ id, match, action: action as RuleAction, fallback: fallback as ActionName | undefined });
       }
     });
   }
-  if (errors.length > 0) throw new SensorError('AEGIS_ERR_POLICY_INVALID', `invalid policy:\n  ${errors.join('\n  ')}`, { details: { errors } });
+  if (errors.length > 0)
+    throw new SensorError('AEGIS_ERR_POLICY_INVALID', `invalid policy:\n  ${errors.join('\n  ')}`, {
+      details: { errors },
+    });
   return { version: 1, mode: mode as PolicyMode, rules };
 }
 
@@ -203,7 +222,9 @@ export function parsePolicy(text: string, source = 'policy'): Policy {
   try {
     doc = parseYaml(text);
   } catch (err) {
-    throw new SensorError('AEGIS_ERR_POLICY_READ', `${source} is not valid YAML: ${(err as Error).message}`, { cause: err });
+    throw new SensorError('AEGIS_ERR_POLICY_READ', `${source} is not valid YAML: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
   return validatePolicy(doc, source);
 }

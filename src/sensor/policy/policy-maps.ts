@@ -21,7 +21,6 @@ import { zeroKey } from '../bpf-map';
 import type { CompiledPolicy, MapEntry, PolicyMapKey } from './policy-compile';
 import { POLICY_MAP_KEYS } from './policy-compile';
 
-
 export type PolicyMapSet = Readonly<Record<PolicyMapKey | 'config', NativeMap>>;
 
 const E2BIG = 7;
@@ -53,7 +52,10 @@ function snapshot(map: NativeMap): Snapshot {
   const out = new Map<string, MapEntry>();
   for (let i = 0; i < count; i++) {
     const key = Buffer.from(keys.subarray(i * map.keySize, (i + 1) * map.keySize));
-    out.set(key.toString('hex'), { key, value: Buffer.from(values.subarray(i * map.valueBytes, (i + 1) * map.valueBytes)) });
+    out.set(key.toString('hex'), {
+      key,
+      value: Buffer.from(values.subarray(i * map.valueBytes, (i + 1) * map.valueBytes)),
+    });
   }
   return { entries: out };
 }
@@ -64,10 +66,14 @@ export function checkCapacity(maps: PolicyMapSet, compiled: CompiledPolicy): voi
     const need = compiled.entries[k].size;
     const cap = maps[k].maxEntries;
     if (need > cap) {
-      throw new SensorError('AEGIS_ERR_POLICY_MAP_FULL', `policy needs ${need} entries in map ${MAPS[k]}, which holds ${cap} (E2BIG); nothing was applied`, {
-        errno: E2BIG,
-        details: { map: MAPS[k], entries: need, capacity: cap },
-      });
+      throw new SensorError(
+        'AEGIS_ERR_POLICY_MAP_FULL',
+        `policy needs ${need} entries in map ${MAPS[k]}, which holds ${cap} (E2BIG); nothing was applied`,
+        {
+          errno: E2BIG,
+          details: { map: MAPS[k], entries: need, capacity: cap },
+        },
+      );
     }
   }
 }
@@ -132,24 +138,39 @@ export function applyToMaps(maps: PolicyMapSet, compiled: CompiledPolicy, genera
     const restoreErrors = restore(maps, before, configBefore);
     const full = isNativeError(err) && err.code === 'AEGIS_ERR_MAP_FULL';
     const mapName = MAPS[current.map];
-    const restored = restoreErrors.length === 0 ? 'the previous policy was restored' : `restoring the previous policy also failed: ${restoreErrors.join('; ')}`;
+    const restored =
+      restoreErrors.length === 0
+        ? 'the previous policy was restored'
+        : `restoring the previous policy also failed: ${restoreErrors.join('; ')}`;
     if (full && current.map !== 'config') {
       const need = compiled.entries[current.map].size;
-      throw new SensorError('AEGIS_ERR_POLICY_MAP_FULL', `map ${mapName} is full (E2BIG) while applying ${need} entries (capacity ${maps[current.map].maxEntries}); ${restored}`, {
-        cause: err,
-        errno: E2BIG,
-        details: { map: mapName, entries: need, capacity: maps[current.map].maxEntries },
-      });
+      throw new SensorError(
+        'AEGIS_ERR_POLICY_MAP_FULL',
+        `map ${mapName} is full (E2BIG) while applying ${need} entries (capacity ${maps[current.map].maxEntries}); ${restored}`,
+        {
+          cause: err,
+          errno: E2BIG,
+          details: { map: mapName, entries: need, capacity: maps[current.map].maxEntries },
+        },
+      );
     }
-    throw new SensorError('AEGIS_ERR_POLICY_APPLY', `writing map ${mapName} (${current.op}) failed: ${(err as Error).message}; ${restored}`, {
-      cause: err,
-      ...(isNativeError(err) ? { errno: err.errno } : {}),
-    });
+    throw new SensorError(
+      'AEGIS_ERR_POLICY_APPLY',
+      `writing map ${mapName} (${current.op}) failed: ${(err as Error).message}; ${restored}`,
+      {
+        cause: err,
+        ...(isNativeError(err) ? { errno: err.errno } : {}),
+      },
+    );
   }
   return { added, removed, unchanged };
 }
 
-function restore(maps: PolicyMapSet, before: ReadonlyMap<PolicyMapKey, Snapshot>, configBefore: Buffer | null): string[] {
+function restore(
+  maps: PolicyMapSet,
+  before: ReadonlyMap<PolicyMapKey, Snapshot>,
+  configBefore: Buffer | null,
+): string[] {
   const errors: string[] = [];
   for (const k of POLICY_MAP_KEYS) {
     const old = (before.get(k) as Snapshot).entries;
@@ -177,7 +198,14 @@ export function ruleValueHits(values: Buffer, offset: number): number {
 }
 
 /** The maps whose values are `aegis_rule` (id, action, hit counter); allow_cgroup and deny_path_leaf are not. */
-const RULE_VALUE_MAPS: readonly PolicyMapKey[] = ['denyInode', 'denyPath', 'netV4Lpm', 'netV6Lpm', 'netPort', 'netAddrPort'];
+const RULE_VALUE_MAPS: readonly PolicyMapKey[] = [
+  'denyInode',
+  'denyPath',
+  'netV4Lpm',
+  'netV6Lpm',
+  'netPort',
+  'netAddrPort',
+];
 
 /**
  * Hits per rule id, summed over every entry of the rule maps (a rule may own several entries). Rules never hit are
@@ -199,7 +227,9 @@ export function ruleHits(maps: PolicyMapSet): Map<number, number> {
   return out;
 }
 
-export function mapUtilization(maps: PolicyMapSet): { readonly map: string; readonly entries: number; readonly capacity: number }[] {
+export function mapUtilization(
+  maps: PolicyMapSet,
+): { readonly map: string; readonly entries: number; readonly capacity: number }[] {
   return POLICY_MAP_KEYS.map((k) => ({ map: MAPS[k], entries: maps[k].entries().count, capacity: maps[k].maxEntries }));
 }
 
@@ -207,5 +237,8 @@ export function mapUtilization(maps: PolicyMapSet): { readonly map: string; read
 export function readConfig(maps: PolicyMapSet): { readonly mode: 'audit' | 'enforce'; readonly generation: number } {
   const v = maps.config.lookup(zeroKey());
   const mode = v === null ? 0 : v.readUInt32LE(CONFIG.fields.mode.offset);
-  return { mode: mode === MODE_IDS.enforce ? 'enforce' : 'audit', generation: v === null ? 0 : v.readUInt32LE(CONFIG.fields.generation.offset) };
+  return {
+    mode: mode === MODE_IDS.enforce ? 'enforce' : 'audit',
+    generation: v === null ? 0 : v.readUInt32LE(CONFIG.fields.generation.offset),
+  };
 }

@@ -39,10 +39,13 @@ export function createBatcher<R>(options: BatcherOptions<R>): Batcher<R> {
     if (timer !== undefined && timerDue <= due) return;
     if (timer !== undefined) clearTimeout(timer);
     timerDue = due;
-    timer = setTimeout(() => {
-      timer = undefined;
-      onDue();
-    }, Math.max(0, delayMillis));
+    timer = setTimeout(
+      () => {
+        timer = undefined;
+        onDue();
+      },
+      Math.max(0, delayMillis),
+    );
   };
 
   return {

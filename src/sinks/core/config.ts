@@ -12,7 +12,9 @@ export type CoreOverrides = {
 };
 
 const int = (minimum: number, description: string, maximum?: number): JsonSchemaObject =>
-  maximum === undefined ? { type: 'integer', minimum, description } : { type: 'integer', minimum, maximum, description };
+  maximum === undefined
+    ? { type: 'integer', minimum, description }
+    : { type: 'integer', minimum, maximum, description };
 
 export function coreConfigSchema(defaults: SinkCoreOptions): Record<string, JsonSchemaObject> {
   return {
@@ -23,7 +25,10 @@ export function coreConfigSchema(defaults: SinkCoreOptions): Record<string, Json
       properties: {
         max_events: int(1, `Most events in one batch (default ${defaults.batch.maxEvents}).`, 1_000_000),
         max_bytes: int(1, `Most encoded bytes in one batch (default ${defaults.batch.maxBytes}).`),
-        timeout_ms: durationMillisSchema(0, `Send a partial batch this long after its oldest event arrived (default ${defaults.batch.timeoutMillis}).`),
+        timeout_ms: durationMillisSchema(
+          0,
+          `Send a partial batch this long after its oldest event arrived (default ${defaults.batch.timeoutMillis}).`,
+        ),
       },
     },
     buffer: {
@@ -34,25 +39,45 @@ export function coreConfigSchema(defaults: SinkCoreOptions): Record<string, Json
         type: { type: 'string', enum: ['memory'], description: 'Where the buffer lives (memory).' },
         max_events: int(1, `Most events buffered (default ${defaults.buffer.maxEvents}).`),
         max_bytes: int(1, `Most encoded bytes buffered (default ${defaults.buffer.maxBytes}).`),
-        when_full: { type: 'string', enum: ['block', 'drop_newest'], description: `block: backpressure to the source; drop_newest: drop and count (default ${defaults.buffer.whenFull}).` },
+        when_full: {
+          type: 'string',
+          enum: ['block', 'drop_newest'],
+          description: `block: backpressure to the source; drop_newest: drop and count (default ${defaults.buffer.whenFull}).`,
+        },
       },
     },
     request: {
       type: 'object',
       additionalProperties: false,
       properties: {
-        concurrency: int(1, `Batches in flight at once (default ${defaults.request.concurrency}). Above 1, order across batches is not kept on retry.`, 1024),
-        timeout_ms: durationMillisSchema(1, `One attempt is abandoned and retried after this long (default ${defaults.request.timeoutMillis}).`),
+        concurrency: int(
+          1,
+          `Batches in flight at once (default ${defaults.request.concurrency}). Above 1, order across batches is not kept on retry.`,
+          1024,
+        ),
+        timeout_ms: durationMillisSchema(
+          1,
+          `One attempt is abandoned and retried after this long (default ${defaults.request.timeoutMillis}).`,
+        ),
       },
     },
     retry: {
       type: 'object',
       additionalProperties: false,
       properties: {
-        initial_backoff_ms: durationMillisSchema(1, `First backoff ceiling, doubled per attempt, full jitter (default ${defaults.retry.initialBackoffMillis}).`),
+        initial_backoff_ms: durationMillisSchema(
+          1,
+          `First backoff ceiling, doubled per attempt, full jitter (default ${defaults.retry.initialBackoffMillis}).`,
+        ),
         max_backoff_ms: durationMillisSchema(1, `Backoff ceiling cap (default ${defaults.retry.maxBackoffMillis}).`),
-        max_duration_ms: durationMillisSchema(0, 'Dead-letter a batch this long after its first attempt; 0 retries until delivered (default 0).'),
-        max_retry_after_ms: durationMillisSchema(0, `Honour a receiver's Retry-After up to this long (default ${defaults.retry.maxRetryAfterMillis}).`),
+        max_duration_ms: durationMillisSchema(
+          0,
+          'Dead-letter a batch this long after its first attempt; 0 retries until delivered (default 0).',
+        ),
+        max_retry_after_ms: durationMillisSchema(
+          0,
+          `Honour a receiver's Retry-After up to this long (default ${defaults.retry.maxRetryAfterMillis}).`,
+        ),
       },
     },
     healthcheck: {
@@ -60,7 +85,10 @@ export function coreConfigSchema(defaults: SinkCoreOptions): Record<string, Json
       additionalProperties: false,
       properties: {
         enabled: { type: 'boolean', description: 'Run the healthcheck at start (default true).' },
-        require: { type: 'boolean', description: 'Refuse to start when the healthcheck fails (default false: start, buffer and retry).' },
+        require: {
+          type: 'boolean',
+          description: 'Refuse to start when the healthcheck fails (default false: start, buffer and retry).',
+        },
       },
     },
   };
@@ -86,7 +114,10 @@ export interface HealthcheckOptions {
 }
 
 /** Convert a validated sink config's common sections into options, filling defaults. */
-export function parseCoreOptions(raw: Raw, defaults: SinkCoreOptions): SinkCoreOptions & { readonly healthcheck: HealthcheckOptions } {
+export function parseCoreOptions(
+  raw: Raw,
+  defaults: SinkCoreOptions,
+): SinkCoreOptions & { readonly healthcheck: HealthcheckOptions } {
   const b = obj(raw.batch);
   const u = obj(raw.buffer);
   const q = obj(raw.request);
@@ -113,7 +144,10 @@ export function parseCoreOptions(raw: Raw, defaults: SinkCoreOptions): SinkCoreO
     maxRetryAfterMillis: num(r.max_retry_after_ms, defaults.retry.maxRetryAfterMillis),
   };
   return {
-    batch, buffer, request, retry,
+    batch,
+    buffer,
+    request,
+    retry,
     healthcheck: { enabled: h.enabled !== false, require: h.require === true },
   };
 }
@@ -122,10 +156,14 @@ export function parseCoreOptions(raw: Raw, defaults: SinkCoreOptions): SinkCoreO
 export function checkCoreOptions(prefix: string, options: SinkCoreOptions): string[] {
   const problems: string[] = [];
   if (options.retry.maxBackoffMillis < options.retry.initialBackoffMillis) {
-    problems.push(`${prefix}.retry.max_backoff_ms: must be >= retry.initial_backoff_ms (${options.retry.initialBackoffMillis})`);
+    problems.push(
+      `${prefix}.retry.max_backoff_ms: must be >= retry.initial_backoff_ms (${options.retry.initialBackoffMillis})`,
+    );
   }
   if (options.buffer.maxEvents < options.batch.maxEvents) {
-    problems.push(`${prefix}.buffer.max_events: must be >= batch.max_events (${options.batch.maxEvents}), or no batch could ever fill`);
+    problems.push(
+      `${prefix}.buffer.max_events: must be >= batch.max_events (${options.batch.maxEvents}), or no batch could ever fill`,
+    );
   }
   if (options.buffer.maxBytes < options.batch.maxBytes) {
     problems.push(`${prefix}.buffer.max_bytes: must be >= batch.max_bytes (${options.batch.maxBytes})`);

@@ -72,16 +72,31 @@ export function createDeadLetterQueue(options: DeadLetterOptions): DeadLetterQue
 
   const fail = (count: number, why: string): void => {
     stats.failed += count;
-    logger.burst('ERROR', 'dlq-failed', 'Events could not be written to the dead-letter file and are lost; they are counted in the dead-letter failure metric.', {
-      code: 'AEGIS_ERR_DLQ_WRITE', path: options.path, count, reason: why,
-    });
+    logger.burst(
+      'ERROR',
+      'dlq-failed',
+      'Events could not be written to the dead-letter file and are lost; they are counted in the dead-letter failure metric.',
+      {
+        code: 'AEGIS_ERR_DLQ_WRITE',
+        path: options.path,
+        count,
+        reason: why,
+      },
+    );
   };
 
   const doWrite = async (entries: readonly DeadLetterEntry[]): Promise<number> => {
     if (entries.length === 0) return 0;
     if (options.path === undefined) {
       fail(entries.length, 'no dead-letter file is configured');
-      for (const e of entries.slice(0, 3)) logger.burst('WARN', `dlq-none-${e.code}`, 'Undeliverable event (no dead-letter file configured).', { code: e.code, reason: capText(e.reason, MAX_REASON_CHARS), sink: e.sink, source: e.source, line: e.line });
+      for (const e of entries.slice(0, 3))
+        logger.burst('WARN', `dlq-none-${e.code}`, 'Undeliverable event (no dead-letter file configured).', {
+          code: e.code,
+          reason: capText(e.reason, MAX_REASON_CHARS),
+          sink: e.sink,
+          source: e.source,
+          line: e.line,
+        });
       return 0;
     }
     try {
@@ -102,7 +117,8 @@ export function createDeadLetterQueue(options: DeadLetterOptions): DeadLetterQue
         textBytes += lineBytes;
         written++;
       }
-      if (written < entries.length) fail(entries.length - written, `the dead-letter file reached its bound of ${options.maxBytes} bytes`);
+      if (written < entries.length)
+        fail(entries.length - written, `the dead-letter file reached its bound of ${options.maxBytes} bytes`);
       if (text.length > 0) {
         await handle.appendFile(text);
         size += textBytes;

@@ -25,7 +25,10 @@ export interface SinkDefinition<C = unknown, R = string> {
   readonly type: string;
   readonly description: string;
   /** JSON Schema properties of the sink-specific keys (the common ones are added by the registry). */
-  readonly configSchema: { readonly properties: Readonly<Record<string, JsonSchemaObject>>; readonly required?: readonly string[] };
+  readonly configSchema: {
+    readonly properties: Readonly<Record<string, JsonSchemaObject>>;
+    readonly required?: readonly string[];
+  };
   /**
    * Keys holding secrets. For each, the config schema also accepts `<key>_file` (the secret is read from that file
    * when the sink is built), and the value is redacted wherever configuration is printed or logged.

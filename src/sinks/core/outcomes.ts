@@ -52,7 +52,11 @@ export function createSinkOutcomes<R>(options: OutcomeOptions): SinkOutcomes<R> 
     stats.lastError = reason;
     if (stats.healthy) {
       stats.healthy = false;
-      log.error('Sink is unhealthy; events wait in its buffer and are retried.', { sink: name, code: 'AEGIS_ERR_SINK_UNHEALTHY', reason });
+      log.error('Sink is unhealthy; events wait in its buffer and are retried.', {
+        sink: name,
+        code: 'AEGIS_ERR_SINK_UNHEALTHY',
+        reason,
+      });
     }
   };
 
@@ -83,14 +87,28 @@ export function createSinkOutcomes<R>(options: OutcomeOptions): SinkOutcomes<R> 
     async deadLetter(records, code, reason, attempts) {
       if (records.length === 0) return;
       stats.deadLettered += records.length;
-      const written = await deadLetter.write(records.map((r) => ({ sink: name, code, reason, attempts, event: r.event })));
+      const written = await deadLetter.write(
+        records.map((r) => ({ sink: name, code, reason, attempts, event: r.event })),
+      );
       countDeadLetterFailures(records.length - written);
     },
     formatFailed(failed) {
       stats.deadLettered += failed.length;
-      log.burst('ERROR', 'format-failed', 'Events could not be formatted and went to the dead-letter file.', { sink: name, count: failed.length, reason: failed[0]?.reason });
+      log.burst('ERROR', 'format-failed', 'Events could not be formatted and went to the dead-letter file.', {
+        sink: name,
+        count: failed.length,
+        reason: failed[0]?.reason,
+      });
       void deadLetter
-        .write(failed.map((f) => ({ sink: name, code: 'AEGIS_ERR_FORMAT' as const, reason: f.reason, attempts: 0, event: f.event })))
+        .write(
+          failed.map((f) => ({
+            sink: name,
+            code: 'AEGIS_ERR_FORMAT' as const,
+            reason: f.reason,
+            attempts: 0,
+            event: f.event,
+          })),
+        )
         .then((written) => countDeadLetterFailures(failed.length - written));
     },
   };

@@ -10,8 +10,14 @@ export function backoffCeilingMillis(attempt: number, options: RetryOptions): nu
   return Math.min(options.maxBackoffMillis, options.initialBackoffMillis * 2 ** exp);
 }
 
-export function retryDelayMillis(attempt: number, options: RetryOptions, retryAfterMillis?: number, random: () => number = Math.random): number {
-  if (retryAfterMillis !== undefined && retryAfterMillis >= 0) return Math.min(retryAfterMillis, options.maxRetryAfterMillis);
+export function retryDelayMillis(
+  attempt: number,
+  options: RetryOptions,
+  retryAfterMillis?: number,
+  random: () => number = Math.random,
+): number {
+  if (retryAfterMillis !== undefined && retryAfterMillis >= 0)
+    return Math.min(retryAfterMillis, options.maxRetryAfterMillis);
   return Math.floor(random() * backoffCeilingMillis(attempt, options));
 }
 

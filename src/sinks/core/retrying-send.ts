@@ -68,7 +68,11 @@ export function createAttemptSignal(shutdown: AbortSignal, timeoutMillis: number
  * Run the transport's healthcheck once, bounded like a send: it ends by `timeoutMillis` or shutdown even if the
  * transport ignores its signal. Never throws: a thrown error is an unhealthy result.
  */
-export async function healthcheckOnce(transport: Transport<unknown>, shutdown: AbortSignal, timeoutMillis: number): Promise<HealthResult> {
+export async function healthcheckOnce(
+  transport: Transport<unknown>,
+  shutdown: AbortSignal,
+  timeoutMillis: number,
+): Promise<HealthResult> {
   const attempt = createAttemptSignal(shutdown, timeoutMillis);
   try {
     const gaveUp = new Promise<HealthResult>((resolve) => {
@@ -122,7 +126,11 @@ export function createRetryingSend<R>(options: RetryingSendOptions<R>): Retrying
     const started = now();
     let onAbort: (() => void) | undefined;
     const aborted = new Promise<SendResult>((resolve) => {
-      onAbort = () => resolve({ kind: 'retryable', reason: attemptSignal.timedOut() ? `no response within ${request.timeoutMillis} ms` : 'aborted by shutdown' });
+      onAbort = () =>
+        resolve({
+          kind: 'retryable',
+          reason: attemptSignal.timedOut() ? `no response within ${request.timeoutMillis} ms` : 'aborted by shutdown',
+        });
       if (signal.aborted) onAbort();
       else signal.addEventListener('abort', onAbort, { once: true });
     });
@@ -153,17 +161,31 @@ export function createRetryingSend<R>(options: RetryingSendOptions<R>): Retrying
           return NONE;
         case 'rejected':
           stats.failedRequests++;
-          log.burst('ERROR', 'rejected', 'The receiver rejected events permanently; they went to the dead-letter file.', { sink: name, code: 'AEGIS_ERR_SINK_REJECTED', count: records.length, reason: result.reason });
+          log.burst(
+            'ERROR',
+            'rejected',
+            'The receiver rejected events permanently; they went to the dead-letter file.',
+            { sink: name, code: 'AEGIS_ERR_SINK_REJECTED', count: records.length, reason: result.reason },
+          );
           await outcomes.deadLetter(records, 'AEGIS_ERR_SINK_REJECTED', result.reason, attempt);
           return NONE;
         case 'too_large': {
           stats.failedRequests++;
           const halves = halveBatch(records);
           if (halves === undefined) {
-            await outcomes.deadLetter(records, 'AEGIS_ERR_SINK_REJECTED', `record too large for the receiver: ${result.reason}`, attempt);
+            await outcomes.deadLetter(
+              records,
+              'AEGIS_ERR_SINK_REJECTED',
+              `record too large for the receiver: ${result.reason}`,
+              attempt,
+            );
             return NONE;
           }
-          log.burst('WARN', 'split', 'The receiver refused a batch as too large; splitting it in halves.', { sink: name, events: records.length, reason: result.reason });
+          log.burst('WARN', 'split', 'The receiver refused a batch as too large; splitting it in halves.', {
+            sink: name,
+            events: records.length,
+            reason: result.reason,
+          });
           const left = await deliver(halves[0], nextBatchId());
           const right = await deliver(halves[1], nextBatchId());
           return left.length === 0 ? right : right.length === 0 ? left : [...left, ...right];
@@ -179,7 +201,17 @@ export function createRetryingSend<R>(options: RetryingSendOptions<R>): Retrying
             if (rec !== undefined) await outcomes.deadLetter([rec], 'AEGIS_ERR_SINK_REJECTED', rej.reason, attempt);
           }
           if (result.rejected.length > 0) {
-            log.burst('ERROR', 'rejected-items', 'The receiver rejected some events permanently; they went to the dead-letter file.', { sink: name, code: 'AEGIS_ERR_SINK_REJECTED', count: result.rejected.length, reason: result.rejected[0]?.reason });
+            log.burst(
+              'ERROR',
+              'rejected-items',
+              'The receiver rejected some events permanently; they went to the dead-letter file.',
+              {
+                sink: name,
+                code: 'AEGIS_ERR_SINK_REJECTED',
+                count: result.rejected.length,
+                reason: result.rejected[0]?.reason,
+              },
+            );
           }
           const current = records;
           records = result.retry.map((i) => current[i]).filter((r): r is EncodedRecord<R> => r !== undefined);
@@ -199,12 +231,29 @@ export function createRetryingSend<R>(options: RetryingSendOptions<R>): Retrying
       const delay = retryDelayMillis(attempt, options.retry, retryAfter, random);
       const maxDuration = options.retry.maxDurationMillis;
       if (maxDuration > 0 && now() + delay - started > maxDuration) {
-        log.error('A batch exceeded its retry deadline; its events went to the dead-letter file.', { sink: name, code: 'AEGIS_ERR_RETRY_DEADLINE', events: records.length, attempts: attempt, reason });
-        await outcomes.deadLetter(records, 'AEGIS_ERR_RETRY_DEADLINE', `retry deadline of ${maxDuration} ms exceeded after ${attempt} attempts; last error: ${reason}`, attempt);
+        log.error('A batch exceeded its retry deadline; its events went to the dead-letter file.', {
+          sink: name,
+          code: 'AEGIS_ERR_RETRY_DEADLINE',
+          events: records.length,
+          attempts: attempt,
+          reason,
+        });
+        await outcomes.deadLetter(
+          records,
+          'AEGIS_ERR_RETRY_DEADLINE',
+          `retry deadline of ${maxDuration} ms exceeded after ${attempt} attempts; last error: ${reason}`,
+          attempt,
+        );
         return NONE;
       }
       stats.retriedEvents += records.length;
-      log.burst('WARN', 'retry', 'Send failed; the batch will be retried.', { sink: name, events: records.length, attempt, retryInMillis: delay, reason });
+      log.burst('WARN', 'retry', 'Send failed; the batch will be retried.', {
+        sink: name,
+        events: records.length,
+        attempt,
+        retryInMillis: delay,
+        reason,
+      });
       if (!(await sleep(delay, shutdown))) return records;
     }
   };

@@ -96,14 +96,33 @@ class SinkRuntime<R> implements Sink {
     this.stats = deps.stats;
     const now = deps.now ?? Date.now;
     this.log = deps.logger;
-    this.outcomes = createSinkOutcomes<R>({ name: deps.name, stats: deps.stats, logger: deps.logger, deadLetter: deps.deadLetter });
-    this.encode = createEncoder({ formatter: deps.formatter, sizeOf: deps.sizeOf ?? defaultSizeOf, now, outcomes: this.outcomes });
+    this.outcomes = createSinkOutcomes<R>({
+      name: deps.name,
+      stats: deps.stats,
+      logger: deps.logger,
+      deadLetter: deps.deadLetter,
+    });
+    this.encode = createEncoder({
+      formatter: deps.formatter,
+      sizeOf: deps.sizeOf ?? defaultSizeOf,
+      now,
+      outcomes: this.outcomes,
+    });
     this.buffer = createMemoryBuffer<R>(options.buffer);
     this.batcher = createBatcher({ buffer: this.buffer, batch: options.batch, now, onDue: () => this.pump() });
     const nextBatchId = (): number => this.nextBatchId++;
     this.sender = createRetryingSend({
-      name: deps.name, transport: deps.transport, request: options.request, retry: options.retry, shutdown: this.shutdown.signal,
-      stats: deps.stats, logger: deps.logger, outcomes: this.outcomes, nextBatchId, now, random: deps.random ?? Math.random,
+      name: deps.name,
+      transport: deps.transport,
+      request: options.request,
+      retry: options.retry,
+      shutdown: this.shutdown.signal,
+      stats: deps.stats,
+      logger: deps.logger,
+      outcomes: this.outcomes,
+      nextBatchId,
+      now,
+      random: deps.random ?? Math.random,
     });
     // Every attempt in flight (up to request.concurrency) and a healthcheck listen on the shutdown signal; above
     // Node's default of 10 listeners that is not a leak, so raise the warning threshold to the real bound.
@@ -122,7 +141,12 @@ class SinkRuntime<R> implements Sink {
     this.stats.received += events.length;
     const records = this.encode(events);
     if (this.shutdown.signal.aborted) {
-      await this.outcomes.deadLetter(records, 'AEGIS_ERR_SINK_CLOSED', 'the sink was already shut down when the events arrived', 0);
+      await this.outcomes.deadLetter(
+        records,
+        'AEGIS_ERR_SINK_CLOSED',
+        'the sink was already shut down when the events arrived',
+        0,
+      );
       return;
     }
     this.activeAccepts++;
@@ -137,14 +161,27 @@ class SinkRuntime<R> implements Sink {
         if (this.buffer.whenFull === 'drop_newest') {
           const dropped = records.length - i;
           increment(this.stats.dropped, 'buffer_full', dropped);
-          this.log.burst('WARN', 'buffer-full', 'Sink buffer is full; dropping the newest events (when_full: drop_newest).', {
-            sink: this.name, dropped, bufferEvents: this.buffer.events, bufferBytes: this.buffer.bytes,
-          });
+          this.log.burst(
+            'WARN',
+            'buffer-full',
+            'Sink buffer is full; dropping the newest events (when_full: drop_newest).',
+            {
+              sink: this.name,
+              dropped,
+              bufferEvents: this.buffer.events,
+              bufferBytes: this.buffer.bytes,
+            },
+          );
           break;
         }
         await this.buffer.waitForRoom();
         if (this.shutdown.signal.aborted) {
-          await this.outcomes.deadLetter(records.slice(i), 'AEGIS_ERR_SHUTDOWN_UNDELIVERED', 'shutdown deadline reached while the events waited for buffer space', 0);
+          await this.outcomes.deadLetter(
+            records.slice(i),
+            'AEGIS_ERR_SHUTDOWN_UNDELIVERED',
+            'shutdown deadline reached while the events waited for buffer space',
+            0,
+          );
           break;
         }
       }
@@ -183,10 +220,16 @@ class SinkRuntime<R> implements Sink {
     this.stats.inflightBatches = this.inflight;
     const p: Promise<void> = this.sender
       .deliver(taken.records, id)
-      .then((undelivered) => (undelivered.length === 0 ? this.buffer.acknowledge(taken) : this.buffer.handBack(taken, undelivered)))
+      .then((undelivered) =>
+        undelivered.length === 0 ? this.buffer.acknowledge(taken) : this.buffer.handBack(taken, undelivered),
+      )
       .catch(async (err: unknown) => {
         // deliver() handles every transport outcome; reaching here is a bug. Keep the records: dead-letter them.
-        this.log.error('Internal error while delivering a batch; its events go to the dead-letter file.', { sink: this.name, code: 'AEGIS_ERR_INTERNAL', error: describeError(err) });
+        this.log.error('Internal error while delivering a batch; its events go to the dead-letter file.', {
+          sink: this.name,
+          code: 'AEGIS_ERR_INTERNAL',
+          error: describeError(err),
+        });
         await this.outcomes.deadLetter(taken.records, 'AEGIS_ERR_INTERNAL', describeError(err), 0);
         this.buffer.acknowledge(taken);
       })
@@ -216,7 +259,10 @@ class SinkRuntime<R> implements Sink {
     const idle = new Promise<void>((resolve) => this.idleWaiters.push(resolve));
     this.checkIdle();
     const deadline = new AbortController();
-    const finishedInTime = await Promise.race([idle.then(() => true), sleep(timeoutMillis, deadline.signal).then(() => false)]);
+    const finishedInTime = await Promise.race([
+      idle.then(() => true),
+      sleep(timeoutMillis, deadline.signal).then(() => false),
+    ]);
     deadline.abort(); // release the timer so a clean shutdown does not keep the process alive
     let undelivered = 0;
     let lost = 0;
@@ -229,10 +275,19 @@ class SinkRuntime<R> implements Sink {
       undelivered = leftovers.length;
       if (leftovers.length > 0) {
         const droppedBefore = this.stats.dropped.dead_letter_failed ?? 0;
-        await this.outcomes.deadLetter(leftovers, 'AEGIS_ERR_SHUTDOWN_UNDELIVERED', `not delivered within the shutdown timeout of ${timeoutMillis} ms`, 0);
+        await this.outcomes.deadLetter(
+          leftovers,
+          'AEGIS_ERR_SHUTDOWN_UNDELIVERED',
+          `not delivered within the shutdown timeout of ${timeoutMillis} ms`,
+          0,
+        );
         lost = (this.stats.dropped.dead_letter_failed ?? 0) - droppedBefore;
         this.log.error('Shutdown timeout reached with undelivered events; they went to the dead-letter file.', {
-          sink: this.name, code: 'AEGIS_ERR_SHUTDOWN_UNDELIVERED', undelivered, lost, deadLetterFile: this.deps.deadLetter.path,
+          sink: this.name,
+          code: 'AEGIS_ERR_SHUTDOWN_UNDELIVERED',
+          undelivered,
+          lost,
+          deadLetterFile: this.deps.deadLetter.path,
         });
       }
       // Accepts that were waiting for space dead-letter their remaining events themselves; wait for them.

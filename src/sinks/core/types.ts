@@ -32,7 +32,12 @@ export interface Batch<R = string> {
  */
 export type SendResult =
   | { readonly kind: 'delivered'; readonly duplicates?: number }
-  | { readonly kind: 'retryable'; readonly reason: string; readonly retryAfterMillis?: number; readonly unhealthy?: boolean }
+  | {
+      readonly kind: 'retryable';
+      readonly reason: string;
+      readonly retryAfterMillis?: number;
+      readonly unhealthy?: boolean;
+    }
   | { readonly kind: 'rejected'; readonly reason: string }
   | {
       readonly kind: 'partial';

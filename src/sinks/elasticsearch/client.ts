@@ -44,14 +44,19 @@ export function createEsClient(options: ConnectionOptions): Client {
     enableMetaHeader: false,
   };
   if (options.auth.kind === 'api_key') clientOptions.auth = { apiKey: options.auth.apiKey };
-  else if (options.auth.kind === 'basic') clientOptions.auth = { username: options.auth.username, password: options.auth.password };
+  else if (options.auth.kind === 'basic')
+    clientOptions.auth = { username: options.auth.username, password: options.auth.password };
   if (options.urls.some((u) => u.startsWith('https:'))) {
     let ca: string | undefined;
     if (options.tls.caFile !== undefined) {
       try {
         ca = fs.readFileSync(options.tls.caFile, 'utf8');
       } catch (err) {
-        throw new AegisError('AEGIS_ERR_CONFIG_READ', `tls.ca_file: cannot read ${options.tls.caFile}: ${describeError(err)}`, { cause: err });
+        throw new AegisError(
+          'AEGIS_ERR_CONFIG_READ',
+          `tls.ca_file: cannot read ${options.tls.caFile}: ${describeError(err)}`,
+          { cause: err },
+        );
       }
     }
     clientOptions.tls = {
@@ -65,7 +70,12 @@ export function createEsClient(options: ConnectionOptions): Client {
 
 /** A request's outcome, success or HTTP error alike, or the error thrown before any answer. */
 export type RawResponse =
-  | { readonly ok: true; readonly status: number; readonly body: unknown; readonly headers: Readonly<Record<string, string | string[] | undefined>> }
+  | {
+      readonly ok: true;
+      readonly status: number;
+      readonly body: unknown;
+      readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+    }
   | { readonly ok: false; readonly error: unknown };
 
 export interface RequestSpec {
@@ -86,7 +96,13 @@ export interface RequestSpec {
  */
 export async function rawRequest(client: Client, spec: RequestSpec): Promise<RawResponse> {
   try {
-    const params: { method: string; path: string; querystring?: Record<string, string>; body?: unknown; bulkBody?: string | Buffer } = {
+    const params: {
+      method: string;
+      path: string;
+      querystring?: Record<string, string>;
+      body?: unknown;
+      bulkBody?: string | Buffer;
+    } = {
       method: spec.method,
       path: spec.path,
     };
@@ -110,7 +126,10 @@ export async function rawRequest(client: Client, spec: RequestSpec): Promise<Raw
 const ALL_ERROR_STATUSES: number[] = Array.from({ length: 200 }, (_, i) => 400 + i);
 
 /** The first value of a response header. */
-export function header(headers: Readonly<Record<string, string | string[] | undefined>>, name: string): string | undefined {
+export function header(
+  headers: Readonly<Record<string, string | string[] | undefined>>,
+  name: string,
+): string | undefined {
   const v = headers[name.toLowerCase()];
   return Array.isArray(v) ? v[0] : v;
 }

@@ -63,27 +63,62 @@ export const elasticsearchConfigSchema: { properties: Record<string, JsonSchemaO
       additionalProperties: false,
       description: `Write to the data stream logs-${ECS_DATASET}-<namespace> instead of an index (Elasticsearch >= 7.9 with a data stream template: aegisbpf rules install elastic).`,
       properties: {
-        namespace: { type: 'string', pattern: NAMESPACE_PATTERN, description: `Data stream namespace: lowercase, no '-' (default "${DEFAULT_NAMESPACE}").` },
+        namespace: {
+          type: 'string',
+          pattern: NAMESPACE_PATTERN,
+          description: `Data stream namespace: lowercase, no '-' (default "${DEFAULT_NAMESPACE}").`,
+        },
       },
     },
-    pipeline: { type: 'string', minLength: 1, maxLength: 512, description: 'Ingest pipeline for every document (default: none, or the index default_pipeline).' },
-    api_key: { type: 'string', minLength: 1, description: 'API key, base64 "id:key" as Elasticsearch returns it in `encoded` (secret).' },
-    username: { type: 'string', minLength: 1, description: 'Basic authentication user (with password or password_file).' },
+    pipeline: {
+      type: 'string',
+      minLength: 1,
+      maxLength: 512,
+      description: 'Ingest pipeline for every document (default: none, or the index default_pipeline).',
+    },
+    api_key: {
+      type: 'string',
+      minLength: 1,
+      description: 'API key, base64 "id:key" as Elasticsearch returns it in `encoded` (secret).',
+    },
+    username: {
+      type: 'string',
+      minLength: 1,
+      description: 'Basic authentication user (with password or password_file).',
+    },
     password: { type: 'string', minLength: 1, description: 'Basic authentication password (secret).' },
     tls: {
       type: 'object',
       additionalProperties: false,
       properties: {
-        ca_file: { type: 'string', minLength: 1, description: 'PEM file of the CA that signed the cluster certificate (default: the system CAs).' },
-        verify: { type: 'boolean', description: 'Verify the certificate and host name (default true). false is for throw-away test clusters only.' },
-        server_name: { type: 'string', minLength: 1, description: 'Host name to verify instead of the URL host (SNI).' },
+        ca_file: {
+          type: 'string',
+          minLength: 1,
+          description: 'PEM file of the CA that signed the cluster certificate (default: the system CAs).',
+        },
+        verify: {
+          type: 'boolean',
+          description:
+            'Verify the certificate and host name (default true). false is for throw-away test clusters only.',
+        },
+        server_name: {
+          type: 'string',
+          minLength: 1,
+          description: 'Host name to verify instead of the URL host (SNI).',
+        },
       },
     },
     compression: { type: 'string', enum: ['gzip', 'none'], description: 'Request body compression (default gzip).' },
-    compression_level: { type: 'integer', minimum: 1, maximum: 9, description: `gzip level (default ${DEFAULT_COMPRESSION_LEVEL}: most of the size gain for a fraction of the CPU).` },
+    compression_level: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 9,
+      description: `gzip level (default ${DEFAULT_COMPRESSION_LEVEL}: most of the size gain for a fraction of the CPU).`,
+    },
     install_content: {
       type: 'boolean',
-      description: 'Install the aegisbpf index templates, component templates, ingest pipeline and ILM policy (where the cluster has ILM) before the first send, idempotently (default false; needs manage_index_templates, manage_ingest_pipelines, manage_ilm).',
+      description:
+        'Install the aegisbpf index templates, component templates, ingest pipeline and ILM policy (where the cluster has ILM) before the first send, idempotently (default false; needs manage_index_templates, manage_ingest_pipelines, manage_ilm).',
     },
   },
   required: ['url'],
@@ -111,21 +146,31 @@ export function checkElasticsearchConfig(raw: Raw): string[] {
       problems.push(`${at}: not a URL: ${JSON.stringify(u)}`);
       continue;
     }
-    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') problems.push(`${at}: must be http:// or https://`);
-    if (parsed.username !== '' || parsed.password !== '') problems.push(`${at}: must not contain credentials; use username and password_file (or api_key_file)`);
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
+      problems.push(`${at}: must be http:// or https://`);
+    if (parsed.username !== '' || parsed.password !== '')
+      problems.push(`${at}: must not contain credentials; use username and password_file (or api_key_file)`);
     if (parsed.search !== '' || parsed.hash !== '') problems.push(`${at}: must not have a query or fragment`);
   }
-  if (raw.index !== undefined && raw.data_stream !== undefined) problems.push('index: set either index or data_stream, not both');
+  if (raw.index !== undefined && raw.data_stream !== undefined)
+    problems.push('index: set either index or data_stream, not both');
   if (typeof raw.index === 'string') problems.push(...checkIndexPattern(raw.index).map((p) => `index: ${p}`));
-  if (has(raw, 'api_key') && (raw.username !== undefined || has(raw, 'password'))) problems.push('api_key: set either api_key or username/password, not both');
-  if (raw.username !== undefined && !has(raw, 'password')) problems.push('password: is required with username (set password, or password_file)');
+  if (has(raw, 'api_key') && (raw.username !== undefined || has(raw, 'password')))
+    problems.push('api_key: set either api_key or username/password, not both');
+  if (raw.username !== undefined && !has(raw, 'password'))
+    problems.push('password: is required with username (set password, or password_file)');
   if (raw.username === undefined && has(raw, 'password')) problems.push('username: is required with password');
   const tls = obj(raw.tls);
   const urls = urlList(raw);
-  if ((tls.ca_file !== undefined || tls.server_name !== undefined) && urls.length > 0 && urls.every((u) => u.startsWith('http:'))) {
+  if (
+    (tls.ca_file !== undefined || tls.server_name !== undefined) &&
+    urls.length > 0 &&
+    urls.every((u) => u.startsWith('http:'))
+  ) {
     problems.push('tls: only applies to https:// URLs');
   }
-  if (raw.compression === 'none' && raw.compression_level !== undefined) problems.push('compression_level: only applies with compression: gzip');
+  if (raw.compression === 'none' && raw.compression_level !== undefined)
+    problems.push('compression_level: only applies with compression: gzip');
   return problems;
 }
 
@@ -139,7 +184,8 @@ export function parseElasticsearchConfig(raw: Raw): ElasticsearchSinkConfig {
       : { kind: 'index', pattern: parseIndexPattern(typeof raw.index === 'string' ? raw.index : DEFAULT_INDEX) };
   let auth: Auth = { kind: 'none' };
   if (typeof raw.api_key === 'string') auth = { kind: 'api_key', apiKey: raw.api_key };
-  else if (typeof raw.username === 'string') auth = { kind: 'basic', username: raw.username, password: typeof raw.password === 'string' ? raw.password : '' };
+  else if (typeof raw.username === 'string')
+    auth = { kind: 'basic', username: raw.username, password: typeof raw.password === 'string' ? raw.password : '' };
   const tls = obj(raw.tls);
   return {
     urls: urlList(raw).map((u) => u.replace(/\/+$/, '')),
@@ -151,7 +197,12 @@ export function parseElasticsearchConfig(raw: Raw): ElasticsearchSinkConfig {
       verify: tls.verify !== false,
       serverName: typeof tls.server_name === 'string' ? tls.server_name : undefined,
     },
-    compressionLevel: raw.compression === 'none' ? 0 : typeof raw.compression_level === 'number' ? raw.compression_level : DEFAULT_COMPRESSION_LEVEL,
+    compressionLevel:
+      raw.compression === 'none'
+        ? 0
+        : typeof raw.compression_level === 'number'
+          ? raw.compression_level
+          : DEFAULT_COMPRESSION_LEVEL,
     installContent: raw.install_content === true,
   };
 }

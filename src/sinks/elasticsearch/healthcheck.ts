@@ -37,9 +37,16 @@ export async function fetchVersion(client: Client, signal?: AbortSignal): Promis
     const v = parseVersion((root.body as { version?: { number?: unknown } } | null)?.version?.number);
     if (v !== undefined) return v;
   }
-  const nodes = await rawRequest(client, { method: 'GET', path: '/_nodes/_local', querystring: { filter_path: 'nodes.*.version' }, ...(signal === undefined ? {} : { signal }) });
+  const nodes = await rawRequest(client, {
+    method: 'GET',
+    path: '/_nodes/_local',
+    querystring: { filter_path: 'nodes.*.version' },
+    ...(signal === undefined ? {} : { signal }),
+  });
   if (nodes.ok && nodes.status === 200) {
-    const first = Object.values((nodes.body as { nodes?: Record<string, { version?: unknown }> } | null)?.nodes ?? {})[0];
+    const first = Object.values(
+      (nodes.body as { nodes?: Record<string, { version?: unknown }> } | null)?.nodes ?? {},
+    )[0];
     const v = parseVersion(first?.version);
     if (v !== undefined) return v;
   }
@@ -52,14 +59,34 @@ export interface HealthReport {
   readonly version?: ServerVersion;
 }
 
-export async function checkElasticsearchHealth(client: Client, config: ElasticsearchSinkConfig, signal: AbortSignal, logger?: Logger): Promise<HealthReport> {
-  const unhealthy = (reason: string, version?: ServerVersion): HealthReport => ({ health: { healthy: false, reason }, ...(version === undefined ? {} : { version }) });
+export async function checkElasticsearchHealth(
+  client: Client,
+  config: ElasticsearchSinkConfig,
+  signal: AbortSignal,
+  logger?: Logger,
+): Promise<HealthReport> {
+  const unhealthy = (reason: string, version?: ServerVersion): HealthReport => ({
+    health: { healthy: false, reason },
+    ...(version === undefined ? {} : { version }),
+  });
 
-  const health = await rawRequest(client, { method: 'GET', path: '/_cluster/health', querystring: { filter_path: 'status,cluster_name' }, signal });
-  if (!health.ok) return unhealthy(`cannot reach Elasticsearch at ${config.urls.join(', ')}: ${health.error instanceof Error ? health.error.message : String(health.error)}`);
-  if (health.status === 401 || health.status === 403) return unhealthy(`${requestErrorReason(health.status, health.body)}: check api_key / username / password and the role (needs cluster monitor)`);
+  const health = await rawRequest(client, {
+    method: 'GET',
+    path: '/_cluster/health',
+    querystring: { filter_path: 'status,cluster_name' },
+    signal,
+  });
+  if (!health.ok)
+    return unhealthy(
+      `cannot reach Elasticsearch at ${config.urls.join(', ')}: ${health.error instanceof Error ? health.error.message : String(health.error)}`,
+    );
+  if (health.status === 401 || health.status === 403)
+    return unhealthy(
+      `${requestErrorReason(health.status, health.body)}: check api_key / username / password and the role (needs cluster monitor)`,
+    );
   if (health.status !== 200) return unhealthy(requestErrorReason(health.status, health.body));
-  if ((health.body as { status?: unknown } | null)?.status === 'red') logger?.warn('Elasticsearch cluster health is red; some writes may fail and be retried.', {});
+  if ((health.body as { status?: unknown } | null)?.status === 'red')
+    logger?.warn('Elasticsearch cluster health is red; some writes may fail and be retried.', {});
 
   let version: ServerVersion;
   try {
@@ -68,41 +95,84 @@ export async function checkElasticsearchHealth(client: Client, config: Elasticse
     return unhealthy(err instanceof Error ? err.message : String(err));
   }
   if (!SUPPORTED_MAJORS.includes(version.major)) {
-    return unhealthy(`Elasticsearch ${version.number ?? `${version.major}.${version.minor}`} is not supported (supported: ${SUPPORTED_MAJORS.map((m) => `${m}.x`).join(', ')})`, version);
+    return unhealthy(
+      `Elasticsearch ${version.number ?? `${version.major}.${version.minor}`} is not supported (supported: ${SUPPORTED_MAJORS.map((m) => `${m}.x`).join(', ')})`,
+      version,
+    );
   }
 
-  const target = config.target.kind === 'data_stream' ? config.target.name : indexName(config.target.pattern, new Date().toISOString());
-  const resolved = await rawRequest(client, { method: 'GET', path: `/_resolve/index/${encodeURIComponent(target)}`, signal });
+  const target =
+    config.target.kind === 'data_stream'
+      ? config.target.name
+      : indexName(config.target.pattern, new Date().toISOString());
+  const resolved = await rawRequest(client, {
+    method: 'GET',
+    path: `/_resolve/index/${encodeURIComponent(target)}`,
+    signal,
+  });
   if (resolved.ok && resolved.status === 200) {
-    const body = resolved.body as { indices?: { name?: string }[]; data_streams?: { name?: string }[]; aliases?: { name?: string }[] };
+    const body = resolved.body as {
+      indices?: { name?: string }[];
+      data_streams?: { name?: string }[];
+      aliases?: { name?: string }[];
+    };
     const isStream = (body.data_streams ?? []).some((d) => d.name === target);
     const isIndex = (body.indices ?? []).some((d) => d.name === target);
     const isAlias = (body.aliases ?? []).some((d) => d.name === target);
     if (config.target.kind === 'data_stream') {
       if (isStream) return { health: { healthy: true }, version };
-      if (isIndex || isAlias) return unhealthy(`${target} exists as a regular index or alias, not a data stream: writes cannot go to a data stream of that name`, version);
+      if (isIndex || isAlias)
+        return unhealthy(
+          `${target} exists as a regular index or alias, not a data stream: writes cannot go to a data stream of that name`,
+          version,
+        );
     } else if (isIndex || isAlias || isStream) {
       return { health: { healthy: true }, version };
     }
   } else if (resolved.ok && resolved.status === 403) {
-    logger?.info('The Elasticsearch credentials may not read index metadata; the write target is checked by the first write instead.', { target });
+    logger?.info(
+      'The Elasticsearch credentials may not read index metadata; the write target is checked by the first write instead.',
+      { target },
+    );
     return { health: { healthy: true }, version };
   }
 
   // The target does not exist yet: will a template give it the intended mapping (and make it a data stream)?
-  const simulated = await rawRequest(client, { method: 'POST', path: `/_index_template/_simulate_index/${encodeURIComponent(target)}`, signal });
-  if (!simulated.ok) return unhealthy(`checking the index template for ${target} failed: ${simulated.error instanceof Error ? simulated.error.message : String(simulated.error)}`, version);
+  const simulated = await rawRequest(client, {
+    method: 'POST',
+    path: `/_index_template/_simulate_index/${encodeURIComponent(target)}`,
+    signal,
+  });
+  if (!simulated.ok)
+    return unhealthy(
+      `checking the index template for ${target} failed: ${simulated.error instanceof Error ? simulated.error.message : String(simulated.error)}`,
+      version,
+    );
   if (simulated.status === 403) {
-    logger?.info('The Elasticsearch credentials may not read index templates; the write target is checked by the first write instead.', { target });
+    logger?.info(
+      'The Elasticsearch credentials may not read index templates; the write target is checked by the first write instead.',
+      { target },
+    );
     return { health: { healthy: true }, version };
   }
-  if (simulated.status !== 200) return unhealthy(`checking the index template for ${target}: ${requestErrorReason(simulated.status, simulated.body)}`, version);
-  const template = (simulated.body as { template?: { mappings?: { properties?: Record<string, unknown> } } } | null)?.template;
+  if (simulated.status !== 200)
+    return unhealthy(
+      `checking the index template for ${target}: ${requestErrorReason(simulated.status, simulated.body)}`,
+      version,
+    );
+  const template = (simulated.body as { template?: { mappings?: { properties?: Record<string, unknown> } } } | null)
+    ?.template;
   if (template === undefined) {
-    return unhealthy(`no index template matches ${target}: documents would get a dynamic mapping. Install the aegisbpf templates: aegisbpf rules install elastic --url … (or set install_content: true)`, version);
+    return unhealthy(
+      `no index template matches ${target}: documents would get a dynamic mapping. Install the aegisbpf templates: aegisbpf rules install elastic --url … (or set install_content: true)`,
+      version,
+    );
   }
   if (template.mappings?.properties?.['@timestamp'] === undefined) {
-    return unhealthy(`the index template matching ${target} does not map @timestamp: it is not the aegisbpf template (aegisbpf rules install elastic)`, version);
+    return unhealthy(
+      `the index template matching ${target} does not map @timestamp: it is not the aegisbpf template (aegisbpf rules install elastic)`,
+      version,
+    );
   }
   return { health: { healthy: true }, version };
 }

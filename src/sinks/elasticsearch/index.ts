@@ -6,7 +6,8 @@ import { createElasticsearchTransport } from './transport';
 
 export const elasticsearchSink: SinkDefinition<ElasticsearchSinkConfig> = {
   type: 'elasticsearch',
-  description: 'Index events into Elasticsearch with _bulk: create actions with deterministic ids (a resend cannot duplicate), per-item retry, mapping errors to the dead-letter file.',
+  description:
+    'Index events into Elasticsearch with _bulk: create actions with deterministic ids (a resend cannot duplicate), per-item retry, mapping errors to the dead-letter file.',
   configSchema: elasticsearchConfigSchema,
   secrets: ['api_key', 'password'],
   // The index templates map the ECS document; other formats would not fit them.
@@ -17,5 +18,6 @@ export const elasticsearchSink: SinkDefinition<ElasticsearchSinkConfig> = {
   },
   check: checkElasticsearchConfig,
   parse: parseElasticsearchConfig,
-  createTransport: (config, context) => createElasticsearchTransport(config, { logger: context.logger, version: context.version }),
+  createTransport: (config, context) =>
+    createElasticsearchTransport(config, { logger: context.logger, version: context.version }),
 };

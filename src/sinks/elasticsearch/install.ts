@@ -43,7 +43,10 @@ function readDir(dir: string): ContentItem[] {
     .readdirSync(dir)
     .filter((f) => f.endsWith('.json'))
     .sort()
-    .map((f) => ({ name: f.replace(/\.json$/, ''), body: JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as JsonObject }));
+    .map((f) => ({
+      name: f.replace(/\.json$/, ''),
+      body: JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as JsonObject,
+    }));
 }
 
 /** The content as shipped: file name (without .json) = resource name. */
@@ -90,7 +93,8 @@ export function reduceFieldTypes<T>(body: T): T {
 /** A copy of an index template without `index.lifecycle.name` (for clusters without ILM). */
 export function withoutLifecycle(body: JsonObject): JsonObject {
   const copy = JSON.parse(JSON.stringify(body)) as JsonObject;
-  const index = ((copy.template as JsonObject | undefined)?.settings as JsonObject | undefined)?.index as JsonObject | undefined;
+  const index = ((copy.template as JsonObject | undefined)?.settings as JsonObject | undefined)?.index as
+    JsonObject | undefined;
   if (index !== undefined) {
     delete index.lifecycle;
     const settings = (copy.template as JsonObject).settings as JsonObject;
@@ -103,13 +107,24 @@ export function withoutLifecycle(body: JsonObject): JsonObject {
 function canonical(v: unknown): string {
   if (Array.isArray(v)) return '[' + v.map(canonical).join(',') + ']';
   if (v !== null && typeof v === 'object') {
-    return '{' + Object.keys(v).sort().map((k) => JSON.stringify(k) + ':' + canonical((v as JsonObject)[k])).join(',') + '}';
+    return (
+      '{' +
+      Object.keys(v)
+        .sort()
+        .map((k) => JSON.stringify(k) + ':' + canonical((v as JsonObject)[k]))
+        .join(',') +
+      '}'
+    );
   }
   return JSON.stringify(v);
 }
 
 /** The body with `_meta.aegisbpf_sha256` (and `_meta.aegisbpf_version`) set; ILM policies keep `_meta` inside `policy`. */
-export function stamp(body: JsonObject, version: string, metaHolder: 'root' | 'policy' = 'root'): { body: JsonObject; sha256: string } {
+export function stamp(
+  body: JsonObject,
+  version: string,
+  metaHolder: 'root' | 'policy' = 'root',
+): { body: JsonObject; sha256: string } {
   const copy = JSON.parse(JSON.stringify(body)) as JsonObject;
   const holder = metaHolder === 'policy' ? (copy.policy as JsonObject) : copy;
   const meta: JsonObject = { ...((holder._meta as JsonObject | undefined) ?? {}), aegisbpf_version: version };
@@ -178,12 +193,17 @@ const ENDPOINTS: Record<InstallItem['kind'], Endpoint> = {
   component_template: {
     kind: 'component_template',
     path: (n) => `/_component_template/${encodeURIComponent(n)}`,
-    storedHash: (b) => getMeta((b as { component_templates?: { component_template?: unknown }[] } | null)?.component_templates?.[0]?.component_template),
+    storedHash: (b) =>
+      getMeta(
+        (b as { component_templates?: { component_template?: unknown }[] } | null)?.component_templates?.[0]
+          ?.component_template,
+      ),
   },
   index_template: {
     kind: 'index_template',
     path: (n) => `/_index_template/${encodeURIComponent(n)}`,
-    storedHash: (b) => getMeta((b as { index_templates?: { index_template?: unknown }[] } | null)?.index_templates?.[0]?.index_template),
+    storedHash: (b) =>
+      getMeta((b as { index_templates?: { index_template?: unknown }[] } | null)?.index_templates?.[0]?.index_template),
   },
   ingest_pipeline: {
     kind: 'ingest_pipeline',
@@ -215,9 +235,12 @@ export async function installElasticContent(client: Client, options: InstallOpti
   const signal = options.signal;
   const log = options.logger;
   const items: InstallItem[] = [];
-  const req = (spec: Parameters<typeof rawRequest>[1]) => rawRequest(client, signal === undefined ? spec : { ...spec, signal });
+  const req = (spec: Parameters<typeof rawRequest>[1]) =>
+    rawRequest(client, signal === undefined ? spec : { ...spec, signal });
   const fail = (what: string, res: Awaited<ReturnType<typeof rawRequest>>): never => {
-    throw new InstallError(`${what}: ${res.ok ? requestErrorReason(res.status, res.body) : res.error instanceof Error ? res.error.message : String(res.error)}`);
+    throw new InstallError(
+      `${what}: ${res.ok ? requestErrorReason(res.status, res.body) : res.error instanceof Error ? res.error.message : String(res.error)}`,
+    );
   };
 
   /**
@@ -235,7 +258,8 @@ export async function installElasticContent(client: Client, options: InstallOpti
     if (!current.ok) return { failed: current };
     const exists = current.status === 200;
     const stored = exists ? endpoint.storedHash(current.body, name) : undefined;
-    if (stored !== undefined && (stored === sha256 || alsoUnchanged.includes(stored))) return { status: 'unchanged', storedHash: stored };
+    if (stored !== undefined && (stored === sha256 || alsoUnchanged.includes(stored)))
+      return { status: 'unchanged', storedHash: stored };
     if (!exists && current.status !== 404) return { failed: current };
     const res = await req({ method: 'PUT', path: endpoint.path(name), body: stamped });
     if (!res.ok || res.status < 200 || res.status >= 300) return { failed: res };
@@ -252,7 +276,15 @@ export async function installElasticContent(client: Client, options: InstallOpti
   }
   for (const p of content.ilmPolicies) {
     if (!ilm) {
-      items.push({ kind: 'ilm_policy', name: p.name, status: 'skipped', reason: options.ilm === 'off' ? 'ILM disabled by option' : 'the cluster has no ILM (GET /_ilm/status did not answer 200)' });
+      items.push({
+        kind: 'ilm_policy',
+        name: p.name,
+        status: 'skipped',
+        reason:
+          options.ilm === 'off'
+            ? 'ILM disabled by option'
+            : 'the cluster has no ILM (GET /_ilm/status did not answer 200)',
+      });
       continue;
     }
     const r = await put(ENDPOINTS.ilm_policy, p.name, p.body);
@@ -263,18 +295,39 @@ export async function installElasticContent(client: Client, options: InstallOpti
   // Component templates, full types first unless told otherwise.
   let types: 'full' | 'reduced' = options.types === 'reduced' ? 'reduced' : 'full';
   const prepare = (body: JsonObject): JsonObject => (types === 'reduced' ? reduceFieldTypes(body) : body);
-  const installTemplate = async (endpoint: Endpoint, item: ContentItem, transform: (b: JsonObject) => JsonObject): Promise<void> => {
+  const installTemplate = async (
+    endpoint: Endpoint,
+    item: ContentItem,
+    transform: (b: JsonObject) => JsonObject,
+  ): Promise<void> => {
     // Under `auto`, a template installed earlier with reduced types is as good as the full one on this cluster.
-    const reducedHash = options.types === undefined || options.types === 'auto' ? stamp(reduceFieldTypes(transform(item.body)), options.version).sha256 : undefined;
-    let r = await put(endpoint, item.name, prepare(transform(item.body)), reducedHash === undefined ? [] : [reducedHash]);
-    if (!('failed' in r) && r.status === 'unchanged' && reducedHash !== undefined && r.storedHash === reducedHash && types === 'full') {
+    const reducedHash =
+      options.types === undefined || options.types === 'auto'
+        ? stamp(reduceFieldTypes(transform(item.body)), options.version).sha256
+        : undefined;
+    let r = await put(
+      endpoint,
+      item.name,
+      prepare(transform(item.body)),
+      reducedHash === undefined ? [] : [reducedHash],
+    );
+    if (
+      !('failed' in r) &&
+      r.status === 'unchanged' &&
+      reducedHash !== undefined &&
+      r.storedHash === reducedHash &&
+      types === 'full'
+    ) {
       const full = stamp(transform(item.body), options.version).sha256;
       if (full !== reducedHash) types = 'reduced';
     }
     if ('failed' in r && types === 'full' && options.types !== 'full' && r.failed.ok && r.failed.status === 400) {
       const m = MISSING_MAPPER.exec(JSON.stringify(r.failed.body));
       if (m !== null) {
-        log?.warn('The cluster lacks an optional field type; installing the templates with reduced types (docs/elastic.md).', { missingType: m[1], template: item.name });
+        log?.warn(
+          'The cluster lacks an optional field type; installing the templates with reduced types (docs/elastic.md).',
+          { missingType: m[1], template: item.name },
+        );
         types = 'reduced';
         r = await put(endpoint, item.name, prepare(transform(item.body)));
       }
@@ -283,22 +336,36 @@ export async function installElasticContent(client: Client, options: InstallOpti
     else items.push({ kind: endpoint.kind, name: item.name, status: r.status });
   };
   for (const c of content.componentTemplates) await installTemplate(ENDPOINTS.component_template, c, (b) => b);
-  for (const t of content.indexTemplates) await installTemplate(ENDPOINTS.index_template, t, (b) => (ilm ? b : withoutLifecycle(b)));
+  for (const t of content.indexTemplates)
+    await installTemplate(ENDPOINTS.index_template, t, (b) => (ilm ? b : withoutLifecycle(b)));
 
   // Ingest pipelines: only where the processors exist.
   let available: Set<string> | undefined;
-  const nodes = await req({ method: 'GET', path: '/_nodes/ingest', querystring: { filter_path: 'nodes.*.ingest.processors.type' } });
+  const nodes = await req({
+    method: 'GET',
+    path: '/_nodes/ingest',
+    querystring: { filter_path: 'nodes.*.ingest.processors.type' },
+  });
   if (nodes.ok && nodes.status === 200) {
     available = new Set<string>();
-    const all = Object.values((nodes.body as { nodes?: Record<string, { ingest?: { processors?: { type?: string }[] } }> } | null)?.nodes ?? {});
+    const all = Object.values(
+      (nodes.body as { nodes?: Record<string, { ingest?: { processors?: { type?: string }[] } }> } | null)?.nodes ?? {},
+    );
     // A processor is usable when every ingest node has it.
-    const per = all.map((n) => new Set((n.ingest?.processors ?? []).map((p) => p.type).filter((t): t is string => typeof t === 'string')));
+    const per = all.map(
+      (n) => new Set((n.ingest?.processors ?? []).map((p) => p.type).filter((t): t is string => typeof t === 'string')),
+    );
     for (const t of per[0] ?? []) if (per.every((s) => s.has(t))) available.add(t);
   }
   for (const p of content.ingestPipelines) {
     const missing = available === undefined ? [] : pipelineProcessorTypes(p.body).filter((t) => !available.has(t));
     if (missing.length > 0) {
-      items.push({ kind: 'ingest_pipeline', name: p.name, status: 'skipped', reason: `the cluster's ingest nodes lack the processors ${missing.join(', ')}` });
+      items.push({
+        kind: 'ingest_pipeline',
+        name: p.name,
+        status: 'skipped',
+        reason: `the cluster's ingest nodes lack the processors ${missing.join(', ')}`,
+      });
       continue;
     }
     const r = await put(ENDPOINTS.ingest_pipeline, p.name, p.body);
@@ -309,7 +376,8 @@ export async function installElasticContent(client: Client, options: InstallOpti
   const incomplete = items.some((i) => i.status === 'skipped' && i.kind !== 'ilm_policy');
   const report: InstallReport = { items, ilm, types, incomplete };
   log?.info('Elastic content installed.', {
-    ilm, types,
+    ilm,
+    types,
     changed: items.filter((i) => i.status === 'created' || i.status === 'updated').map((i) => `${i.kind}:${i.name}`),
     skipped: items.filter((i) => i.status === 'skipped').map((i) => `${i.kind}:${i.name}`),
   });

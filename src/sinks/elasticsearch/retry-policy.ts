@@ -36,7 +36,8 @@ export function itemReason(item: BulkItem): string {
   let reason = `elasticsearch ${item.status}`;
   if (e?.type !== undefined) reason += ` ${e.type}`;
   if (e?.reason !== undefined) reason += `: ${e.reason}`;
-  if (e?.caused_by?.reason !== undefined) reason += ` (caused by ${e.caused_by.type ?? 'error'}: ${e.caused_by.reason})`;
+  if (e?.caused_by?.reason !== undefined)
+    reason += ` (caused by ${e.caused_by.type ?? 'error'}: ${e.caused_by.reason})`;
   return reason.length > 2000 ? reason.slice(0, 2000) + '…' : reason;
 }
 
@@ -48,7 +49,8 @@ const MISSING_PIPELINE = /pipeline with id \[[^\]]*\] does not exist/;
 export function classifyItem(item: BulkItem): ItemOutcome {
   const s = item.status;
   if (s >= 200 && s < 300) return 'delivered';
-  if (s === 409 && (item.error?.type === undefined || item.error.type === 'version_conflict_engine_exception')) return 'duplicate';
+  if (s === 409 && (item.error?.type === undefined || item.error.type === 'version_conflict_engine_exception'))
+    return 'duplicate';
   if (s === 429 || s >= 500 || s === 408) return 'retry';
   // The cluster's setup, not the document: missing privileges or a write block (403), a missing index, template
   // or data stream (404), a missing ingest pipeline. An operator fixes it; meanwhile the events wait.
@@ -72,11 +74,15 @@ function itemOf(raw: unknown): BulkItem | undefined {
  * account for every record (truncated, unparseable) is retried as a whole: safe, because ids are deterministic.
  */
 export function classifyBulkResponse(body: unknown, count: number): SendResult {
-  if (body === null || typeof body !== 'object') return { kind: 'retryable', reason: 'elasticsearch answered the bulk request with an unreadable body' };
+  if (body === null || typeof body !== 'object')
+    return { kind: 'retryable', reason: 'elasticsearch answered the bulk request with an unreadable body' };
   const { errors, items } = body as { errors?: unknown; items?: unknown };
   if (errors === false) return { kind: 'delivered' };
   if (!Array.isArray(items) || items.length !== count) {
-    return { kind: 'retryable', reason: `elasticsearch answered with ${Array.isArray(items) ? items.length : 'no'} items for ${count} documents` };
+    return {
+      kind: 'retryable',
+      reason: `elasticsearch answered with ${Array.isArray(items) ? items.length : 'no'} items for ${count} documents`,
+    };
   }
   const retry: number[] = [];
   const rejected: { index: number; reason: string }[] = [];
@@ -104,7 +110,8 @@ export function classifyBulkResponse(body: unknown, count: number): SendResult {
     }
   }
   if (retry.length === 0 && rejected.length === 0) return { kind: 'delivered', duplicates };
-  if (retry.length === count) return { kind: 'retryable', reason: `every item failed: ${firstRetryReason ?? 'malformed items'}` };
+  if (retry.length === count)
+    return { kind: 'retryable', reason: `every item failed: ${firstRetryReason ?? 'malformed items'}` };
   return { kind: 'partial', retry, rejected, duplicates };
 }
 
@@ -125,14 +132,25 @@ export function requestErrorReason(status: number, body: unknown): string {
 }
 
 /** Classify a whole-request failure by HTTP status. */
-export function classifyHttpStatus(status: number, body: unknown, retryAfterHeader: string | undefined, nowMillis: number = Date.now()): SendResult {
+export function classifyHttpStatus(
+  status: number,
+  body: unknown,
+  retryAfterHeader: string | undefined,
+  nowMillis: number = Date.now(),
+): SendResult {
   const reason = requestErrorReason(status, body);
   const retryAfterMillis = parseRetryAfter(retryAfterHeader, nowMillis);
   const withRetryAfter = retryAfterMillis === undefined ? {} : { retryAfterMillis };
   if (status === 413) return { kind: 'too_large', reason };
-  if (status === 401 || status === 403) return { kind: 'retryable', reason: `${reason} (check the credentials and the role's privileges)`, unhealthy: true };
+  if (status === 401 || status === 403)
+    return {
+      kind: 'retryable',
+      reason: `${reason} (check the credentials and the role's privileges)`,
+      unhealthy: true,
+    };
   if (status === 429 || status === 408 || status >= 500) return { kind: 'retryable', reason, ...withRetryAfter };
-  if (status === 404) return { kind: 'retryable', reason: `${reason} (wrong URL path, or a proxy in between)`, unhealthy: true };
+  if (status === 404)
+    return { kind: 'retryable', reason: `${reason} (wrong URL path, or a proxy in between)`, unhealthy: true };
   return { kind: 'rejected', reason };
 }
 
@@ -140,7 +158,8 @@ export function classifyHttpStatus(status: number, body: unknown, retryAfterHead
 export function classifyClientError(err: unknown): SendResult {
   const name = err instanceof Error ? err.name : 'Error';
   const message = err instanceof Error ? err.message : String(err);
-  const unhealthy = name === 'ProductNotSupportedError' || /certificate|self.signed|unable to verify|ERR_TLS|SSL/i.test(message);
+  const unhealthy =
+    name === 'ProductNotSupportedError' || /certificate|self.signed|unable to verify|ERR_TLS|SSL/i.test(message);
   return { kind: 'retryable', reason: `elasticsearch request failed (${name}): ${message}`, unhealthy };
 }
 
@@ -156,5 +175,7 @@ export interface ElasticsearchAnswer {
 export const elasticsearchRetryLogic = {
   classifyFailure: classifyClientError,
   classifyAnswer: (a: ElasticsearchAnswer): SendResult =>
-    a.status >= 200 && a.status < 300 ? classifyBulkResponse(a.body, a.count) : classifyHttpStatus(a.status, a.body, a.retryAfterHeader),
+    a.status >= 200 && a.status < 300
+      ? classifyBulkResponse(a.body, a.count)
+      : classifyHttpStatus(a.status, a.body, a.retryAfterHeader),
 } satisfies RetryLogic<unknown, ElasticsearchAnswer>;

@@ -30,7 +30,9 @@ function tokenize(format: string): { parts: ({ literal: string } | { token: Date
       parts.push({ literal: format[i] as string });
       i++;
     } else {
-      problems.push(`unsupported date format character '${format[i] as string}' in %{+${format}} (use yyyy, MM, dd, HH and . - _)`);
+      problems.push(
+        `unsupported date format character '${format[i] as string}' in %{+${format}} (use yyyy, MM, dd, HH and . - _)`,
+      );
       i++;
     }
   }
@@ -50,9 +52,13 @@ function split(pattern: string): { parts: ({ literal: string } | { token: DateTo
     last = m.index + m[0].length;
   }
   if (last < pattern.length) parts.push({ literal: pattern.slice(last) });
-  const literals = parts.filter((p): p is { literal: string } => 'literal' in p).map((p) => p.literal).join('');
+  const literals = parts
+    .filter((p): p is { literal: string } => 'literal' in p)
+    .map((p) => p.literal)
+    .join('');
   if (literals.includes('%{')) problems.push('only %{+<date format>} placeholders are supported');
-  if (FORBIDDEN.test(literals.replace(/%\{[^}]*\}/g, ''))) problems.push('index names must be lower case without \\ / * ? " < > | space , # :');
+  if (FORBIDDEN.test(literals.replace(/%\{[^}]*\}/g, '')))
+    problems.push('index names must be lower case without \\ / * ? " < > | space , # :');
   if (/^[-_+.]/.test(pattern)) problems.push("index names must not start with '-', '_', '+' or '.'");
   return { parts, problems };
 }
@@ -108,10 +114,14 @@ export function indexName(pattern: IndexPattern, ts: string): string {
  * Distinct events collide only if SHA-256 truncated to 128 bits collides (about 2^64 events for a 50% chance).
  */
 export function documentId(event: AegisEvent): string {
-  const input = event.event_id !== undefined ? `aegisbpf/1:id\0${event.host}\0${event.event_id}` : `aegisbpf/1:content\0${formatJson(event)}`;
+  const input =
+    event.event_id !== undefined
+      ? `aegisbpf/1:id\0${event.host}\0${event.event_id}`
+      : `aegisbpf/1:content\0${formatJson(event)}`;
   return sha256(input).subarray(0, 16).toString('base64url');
 }
 
 // crypto.hash (one-shot, about a third cheaper per call) exists from Node 20.12; createHash everywhere.
 const oneShot = (crypto as { hash?: (algorithm: string, data: string, encoding: 'buffer') => Buffer }).hash;
-const sha256 = (input: string): Buffer => (oneShot !== undefined ? oneShot('sha256', input, 'buffer') : crypto.createHash('sha256').update(input).digest());
+const sha256 = (input: string): Buffer =>
+  oneShot !== undefined ? oneShot('sha256', input, 'buffer') : crypto.createHash('sha256').update(input).digest();

@@ -41,7 +41,10 @@ export interface ElasticsearchTransport extends Transport<string> {
   bulkBody(records: readonly EncodedRecord<string>[]): Buffer;
 }
 
-export function createElasticsearchTransport(config: ElasticsearchSinkConfig, options: ElasticsearchTransportOptions): ElasticsearchTransport {
+export function createElasticsearchTransport(
+  config: ElasticsearchSinkConfig,
+  options: ElasticsearchTransportOptions,
+): ElasticsearchTransport {
   const client = options.client ?? createEsClient(config);
   const log = options.logger;
   // Action lines (without their LF, with their UTF-8 size) are computed once per record and kept while the record
@@ -54,7 +57,8 @@ export function createElasticsearchTransport(config: ElasticsearchSinkConfig, op
   const actionLine = (record: EncodedRecord<string>): EncodedRecord<string> => {
     let line = actions.get(record);
     if (line === undefined) {
-      const index = config.target.kind === 'data_stream' ? config.target.name : indexName(config.target.pattern, record.event.ts);
+      const index =
+        config.target.kind === 'data_stream' ? config.target.name : indexName(config.target.pattern, record.event.ts);
       const data = `{"create":{"_index":${JSON.stringify(index)},"_id":"${documentId(record.event)}"}}`;
       line = { event: record.event, data, bytes: Buffer.byteLength(data) };
       actions.set(record, line);
@@ -91,7 +95,8 @@ export function createElasticsearchTransport(config: ElasticsearchSinkConfig, op
       }
       // Without it, a missing data stream template would let the first write create a plain index under the
       // stream's name, which then blocks the stream for good.
-      if (serverVersion !== undefined && atLeast(serverVersion, REQUIRE_DATA_STREAM_SINCE)) qs.require_data_stream = 'true';
+      if (serverVersion !== undefined && atLeast(serverVersion, REQUIRE_DATA_STREAM_SINCE))
+        qs.require_data_stream = 'true';
     }
     return qs;
   };
@@ -102,7 +107,11 @@ export function createElasticsearchTransport(config: ElasticsearchSinkConfig, op
       try {
         await ensureInstalled(signal);
       } catch (err) {
-        return { kind: 'retryable', reason: `installing the Elasticsearch content failed (AEGIS_ERR_SIEM_CONTENT): ${err instanceof Error ? err.message : String(err)}`, unhealthy: true };
+        return {
+          kind: 'retryable',
+          reason: `installing the Elasticsearch content failed (AEGIS_ERR_SIEM_CONTENT): ${err instanceof Error ? err.message : String(err)}`,
+          unhealthy: true,
+        };
       }
     }
     const text = bulkBody(batch.records);
@@ -113,9 +122,21 @@ export function createElasticsearchTransport(config: ElasticsearchSinkConfig, op
       headers['content-encoding'] = 'gzip';
     }
     if (signal.aborted) return { kind: 'retryable', reason: 'aborted before sending' };
-    const res = await rawRequest(client, { method: 'POST', path: '/_bulk', querystring: await queryFor(signal), bulkBody: payload, headers, signal });
+    const res = await rawRequest(client, {
+      method: 'POST',
+      path: '/_bulk',
+      querystring: await queryFor(signal),
+      bulkBody: payload,
+      headers,
+      signal,
+    });
     if (!res.ok) return elasticsearchRetryLogic.classifyFailure(res.error);
-    return elasticsearchRetryLogic.classifyAnswer({ status: res.status, body: res.body, retryAfterHeader: header(res.headers, 'retry-after'), count: batch.records.length });
+    return elasticsearchRetryLogic.classifyAnswer({
+      status: res.status,
+      body: res.body,
+      retryAfterHeader: header(res.headers, 'retry-after'),
+      count: batch.records.length,
+    });
   };
 
   return {
@@ -125,7 +146,10 @@ export function createElasticsearchTransport(config: ElasticsearchSinkConfig, op
         try {
           await ensureInstalled(signal);
         } catch (err) {
-          return { healthy: false, reason: `installing the Elasticsearch content failed (AEGIS_ERR_SIEM_CONTENT): ${err instanceof Error ? err.message : String(err)}` };
+          return {
+            healthy: false,
+            reason: `installing the Elasticsearch content failed (AEGIS_ERR_SIEM_CONTENT): ${err instanceof Error ? err.message : String(err)}`,
+          };
         }
       }
       const result = await checkElasticsearchHealth(client, config, signal, log);

@@ -25,12 +25,30 @@ export const fileConfigSchema: { properties: Record<string, JsonSchemaObject>; r
       type: 'object',
       additionalProperties: false,
       properties: {
-        max_bytes: { type: 'integer', minimum: 0, description: `Rotate before the file would exceed this size; 0 disables (default ${DEFAULT_ROTATE_MAX_BYTES}).` },
-        max_files: { type: 'integer', minimum: 1, maximum: 1000, description: `Rotated files to keep (default ${DEFAULT_ROTATE_MAX_FILES}).` },
+        max_bytes: {
+          type: 'integer',
+          minimum: 0,
+          description: `Rotate before the file would exceed this size; 0 disables (default ${DEFAULT_ROTATE_MAX_BYTES}).`,
+        },
+        max_files: {
+          type: 'integer',
+          minimum: 1,
+          maximum: 1000,
+          description: `Rotated files to keep (default ${DEFAULT_ROTATE_MAX_FILES}).`,
+        },
       },
     },
-    fsync: { type: 'string', enum: ['never', 'batch', 'always'], description: 'never: leave it to the OS; batch: fdatasync before a batch counts as delivered (default); always: fdatasync after every record.' },
-    file_mode: { type: 'string', pattern: '^0?[0-7]{3}$', description: 'Permission bits of a new file, octal (default "0640": security events are not world-readable).' },
+    fsync: {
+      type: 'string',
+      enum: ['never', 'batch', 'always'],
+      description:
+        'never: leave it to the OS; batch: fdatasync before a batch counts as delivered (default); always: fdatasync after every record.',
+    },
+    file_mode: {
+      type: 'string',
+      pattern: '^0?[0-7]{3}$',
+      description: 'Permission bits of a new file, octal (default "0640": security events are not world-readable).',
+    },
   },
   required: ['path'],
 };

@@ -112,7 +112,11 @@ class AckTrackerImpl implements AckTracker {
     if (this.closed) return Promise.resolve({ kind: 'lost', cause: 'closed', reason: 'the sink was closing' });
     const state = this.channelState(channel);
     if (this.isReplay(state, ackId)) {
-      const stale = this.failAll(state, 'restart', `the receiver issued ackId ${ackId} on this channel again: it restarted or failed over and forgot the earlier acknowledgements`);
+      const stale = this.failAll(
+        state,
+        'restart',
+        `the receiver issued ackId ${ackId} on this channel again: it restarted or failed over and forgot the earlier acknowledgements`,
+      );
       state.recent.clear();
       state.highest = ackId;
       this.options.extra.receiver_restarts_total = (this.options.extra.receiver_restarts_total ?? 0) + 1;
@@ -120,7 +124,12 @@ class AckTrackerImpl implements AckTracker {
     }
     this.remember(state, ackId);
     return new Promise<AckOutcome>((resolve) => {
-      const onAbort = (): void => finish({ kind: 'lost', cause: 'aborted', reason: 'the attempt was aborted while waiting for the acknowledgement' });
+      const onAbort = (): void =>
+        finish({
+          kind: 'lost',
+          cause: 'aborted',
+          reason: 'the attempt was aborted while waiting for the acknowledgement',
+        });
       const finish = (outcome: AckOutcome): void => {
         if (state.pending.get(ackId) !== waiter) return;
         state.pending.delete(ackId);
@@ -198,7 +207,9 @@ class AckTrackerImpl implements AckTracker {
    */
   private schedule(): void {
     if (this.timer !== undefined || this.polling || this.closed || this.count === 0) return;
-    const delay = this.lastPollConfirmedAll ? Math.min(QUICK_POLL_MILLIS, this.options.pollIntervalMillis) : this.options.pollIntervalMillis;
+    const delay = this.lastPollConfirmedAll
+      ? Math.min(QUICK_POLL_MILLIS, this.options.pollIntervalMillis)
+      : this.options.pollIntervalMillis;
     this.timer = setTimeout(() => {
       this.timer = undefined;
       void this.tick();
@@ -229,7 +240,8 @@ class AckTrackerImpl implements AckTracker {
             break;
           case 'disabled':
             this.isDisabled = true;
-            for (const s of this.channels.values()) for (const w of [...s.pending.values()]) w.resolve({ kind: 'ack_disabled' });
+            for (const s of this.channels.values())
+              for (const w of [...s.pending.values()]) w.resolve({ kind: 'ack_disabled' });
             this.options.onDisabled(result.reason);
             break;
           case 'channel_invalid':
@@ -271,7 +283,12 @@ class AckTrackerImpl implements AckTracker {
     const now = this.now();
     for (const state of this.channels.values()) {
       for (const [id, w] of [...state.pending]) {
-        if (w.deadline <= now) w.resolve({ kind: 'lost', cause: 'timeout', reason: `ackId ${id} was not acknowledged within ${this.options.timeoutMillis} ms` });
+        if (w.deadline <= now)
+          w.resolve({
+            kind: 'lost',
+            cause: 'timeout',
+            reason: `ackId ${id} was not acknowledged within ${this.options.timeoutMillis} ms`,
+          });
       }
     }
   }

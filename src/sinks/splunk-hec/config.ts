@@ -28,7 +28,12 @@ export interface HecSinkConfig {
   readonly channel: string | undefined;
   readonly acknowledgements: HecAckConfig;
   /** Query-string metadata for the `/raw` endpoint (with `/event`, the `hec` format carries metadata per event). */
-  readonly raw: { readonly sourcetype: string; readonly source?: string; readonly index?: string; readonly host?: string };
+  readonly raw: {
+    readonly sourcetype: string;
+    readonly source?: string;
+    readonly index?: string;
+    readonly host?: string;
+  };
   readonly tls: { readonly verify: boolean; readonly caFile?: string };
   /** Sockets in the keep-alive pool: the sink's request concurrency plus one for the ack poll. */
   readonly maxSockets: number;
@@ -56,32 +61,73 @@ const str = (description: string): JsonSchemaObject => ({ type: 'string', minLen
 
 export const hecConfigSchema: { properties: Record<string, JsonSchemaObject>; required: string[] } = {
   properties: {
-    endpoint: { type: 'string', minLength: 1, pattern: '^https?://', description: 'HEC base URL, e.g. https://splunk.example.com:8088 (the sink appends /services/collector/…).' },
-    token: { type: 'string', minLength: 1, description: 'HEC token (use ${SPLUNK_HEC_TOKEN} or token_file). Sent as "Authorization: Splunk <token>"; never logged.' },
-    endpoint_target: { type: 'string', enum: ['event', 'raw'], description: 'event: /services/collector/event with the hec format (default); raw: /services/collector/raw, one formatted event per line.' },
+    endpoint: {
+      type: 'string',
+      minLength: 1,
+      pattern: '^https?://',
+      description: 'HEC base URL, e.g. https://splunk.example.com:8088 (the sink appends /services/collector/…).',
+    },
+    token: {
+      type: 'string',
+      minLength: 1,
+      description:
+        'HEC token (use ${SPLUNK_HEC_TOKEN} or token_file). Sent as "Authorization: Splunk <token>"; never logged.',
+    },
+    endpoint_target: {
+      type: 'string',
+      enum: ['event', 'raw'],
+      description:
+        'event: /services/collector/event with the hec format (default); raw: /services/collector/raw, one formatted event per line.',
+    },
     compression: { type: 'string', enum: ['gzip', 'none'], description: 'Request body compression (default gzip).' },
-    compression_level: { type: 'integer', minimum: 1, maximum: 9, description: `gzip level, 1 fastest … 9 smallest (default ${HEC_DEFAULTS.compressionLevel}).` },
-    channel: { type: 'string', pattern: GUID, description: 'Fixed X-Splunk-Request-Channel GUID (default: a random GUID per sink instance).' },
+    compression_level: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 9,
+      description: `gzip level, 1 fastest … 9 smallest (default ${HEC_DEFAULTS.compressionLevel}).`,
+    },
+    channel: {
+      type: 'string',
+      pattern: GUID,
+      description: 'Fixed X-Splunk-Request-Channel GUID (default: a random GUID per sink instance).',
+    },
     acknowledgements: {
       type: 'object',
       additionalProperties: false,
-      description: 'Indexer acknowledgement: a batch is delivered only when /services/collector/ack confirms its ackId.',
+      description:
+        'Indexer acknowledgement: a batch is delivered only when /services/collector/ack confirms its ackId.',
       properties: {
-        enabled: { type: 'boolean', description: 'Wait for indexer acknowledgement (default true). Without it, HTTP 200 means delivered.' },
-        poll_interval_ms: durationMillisSchema(10, `Interval of the shared ack query while batches are pending (default ${HEC_DEFAULTS.pollIntervalMillis}); after a query that found everything acknowledged, the next one comes after 50 ms.`, 600_000),
-        timeout_ms: durationMillisSchema(100, `Resend a batch not acknowledged this long after HEC accepted it; possible duplicates are counted (default ${HEC_DEFAULTS.ackTimeoutMillis}).`),
+        enabled: {
+          type: 'boolean',
+          description: 'Wait for indexer acknowledgement (default true). Without it, HTTP 200 means delivered.',
+        },
+        poll_interval_ms: durationMillisSchema(
+          10,
+          `Interval of the shared ack query while batches are pending (default ${HEC_DEFAULTS.pollIntervalMillis}); after a query that found everything acknowledged, the next one comes after 50 ms.`,
+          600_000,
+        ),
+        timeout_ms: durationMillisSchema(
+          100,
+          `Resend a batch not acknowledged this long after HEC accepted it; possible duplicates are counted (default ${HEC_DEFAULTS.ackTimeoutMillis}).`,
+        ),
       },
     },
-    sourcetype: str(`With endpoint_target: raw, the sourcetype query parameter (default ${HEC_DEFAULTS.sourcetype}). With event, set it on the hec format.`),
+    sourcetype: str(
+      `With endpoint_target: raw, the sourcetype query parameter (default ${HEC_DEFAULTS.sourcetype}). With event, set it on the hec format.`,
+    ),
     source: str('With endpoint_target: raw, the source query parameter.'),
-    index: str('With endpoint_target: raw, the index query parameter (default: the token\'s default index).'),
-    host: str('With endpoint_target: raw, the host query parameter (default: the connection\'s host).'),
+    index: str("With endpoint_target: raw, the index query parameter (default: the token's default index)."),
+    host: str("With endpoint_target: raw, the host query parameter (default: the connection's host)."),
     tls: {
       type: 'object',
       additionalProperties: false,
       properties: {
         verify: { type: 'boolean', description: 'Verify the server certificate and name (default true).' },
-        ca_file: { type: 'string', minLength: 1, description: 'PEM file with the CA(s) that signed the HEC certificate (default: the system CAs).' },
+        ca_file: {
+          type: 'string',
+          minLength: 1,
+          description: 'PEM file with the CA(s) that signed the HEC certificate (default: the system CAs).',
+        },
       },
     },
   },
@@ -106,22 +152,33 @@ export function checkHecConfig(raw: Raw): string[] {
     }
   }
   if (url !== undefined) {
-    if (url.username !== '' || url.password !== '') problems.push('endpoint: must not contain credentials; put the HEC token in token (or token_file)');
+    if (url.username !== '' || url.password !== '')
+      problems.push('endpoint: must not contain credentials; put the HEC token in token (or token_file)');
     if (url.search !== '' || url.hash !== '') problems.push('endpoint: must not have a query string or fragment');
-    if (/\/services\/collector/.test(url.pathname)) problems.push(`endpoint: give the base URL only (e.g. ${url.origin}); the sink appends /services/collector/event, /raw and /ack itself`);
+    if (/\/services\/collector/.test(url.pathname))
+      problems.push(
+        `endpoint: give the base URL only (e.g. ${url.origin}); the sink appends /services/collector/event, /raw and /ack itself`,
+      );
     if (url.protocol === 'http:' && raw.tls !== undefined) problems.push('tls: applies to https endpoints only');
   }
   const target = raw.endpoint_target === 'raw' ? 'raw' : 'event';
   const format = raw.format as FormatSpec | undefined;
   if (target === 'event' && format !== undefined && formatSpecName(format) !== 'hec') {
-    problems.push(`format: endpoint_target event needs the hec format (HEC event envelopes), not ${formatSpecName(format)}; use endpoint_target: raw for other formats`);
+    problems.push(
+      `format: endpoint_target event needs the hec format (HEC event envelopes), not ${formatSpecName(format)}; use endpoint_target: raw for other formats`,
+    );
   }
   if (target === 'raw') {
-    if (format === undefined) problems.push('format: is required with endpoint_target: raw (e.g. json, which the aegisbpf sourcetype parses)');
-    else if (formatSpecName(format) === 'hec') problems.push('format: hec envelopes belong on endpoint_target: event; /raw would index them as text');
+    if (format === undefined)
+      problems.push('format: is required with endpoint_target: raw (e.g. json, which the aegisbpf sourcetype parses)');
+    else if (formatSpecName(format) === 'hec')
+      problems.push('format: hec envelopes belong on endpoint_target: event; /raw would index them as text');
   } else {
     for (const k of ['sourcetype', 'source', 'index', 'host']) {
-      if (raw[k] !== undefined) problems.push(`${k}: applies to endpoint_target: raw only; with event, set it on the format: {type: hec, ${k}: …}`);
+      if (raw[k] !== undefined)
+        problems.push(
+          `${k}: applies to endpoint_target: raw only; with event, set it on the format: {type: hec, ${k}: …}`,
+        );
     }
   }
   const acks = obj(raw.acknowledgements);
@@ -129,7 +186,9 @@ export function checkHecConfig(raw: Raw): string[] {
   const ackTimeout = num(acks.timeout_ms, HEC_DEFAULTS.ackTimeoutMillis);
   const requestTimeout = num(request.timeout_ms, HEC_DEFAULTS.requestTimeoutMillis);
   if (acks.enabled !== false && ackTimeout >= requestTimeout) {
-    problems.push(`acknowledgements.timeout_ms: must be < request.timeout_ms (${requestTimeout}), which bounds the whole attempt including the ack wait`);
+    problems.push(
+      `acknowledgements.timeout_ms: must be < request.timeout_ms (${requestTimeout}), which bounds the whole attempt including the ack wait`,
+    );
   }
   if (acks.enabled !== false && num(acks.poll_interval_ms, HEC_DEFAULTS.pollIntervalMillis) >= ackTimeout) {
     problems.push(`acknowledgements.poll_interval_ms: must be < acknowledgements.timeout_ms (${ackTimeout})`);

@@ -20,17 +20,33 @@ export interface HecHealthContext {
 }
 
 export async function checkHecHealth(ctx: HecHealthContext, signal: AbortSignal): Promise<HealthResult> {
-  const health = await ctx.http.request({ method: 'GET', path: '/services/collector/health', headers: ctx.headers }, signal);
+  const health = await ctx.http.request(
+    { method: 'GET', path: '/services/collector/health', headers: ctx.headers },
+    signal,
+  );
   if (!health.ok) return { healthy: false, reason: `cannot reach HEC: ${ctx.redact(health.error)}` };
   const h = parseHecAnswer(health.status, ctx.redact(health.body), undefined);
-  if (h.status === 401 || h.status === 403) return { healthy: false, reason: `HEC refused the token (${describeAnswer(h)})` };
-  if (h.status !== 200 || (h.code !== undefined && h.code !== 17)) return { healthy: false, reason: `HEC health check: ${describeAnswer(h)}` };
+  if (h.status === 401 || h.status === 403)
+    return { healthy: false, reason: `HEC refused the token (${describeAnswer(h)})` };
+  if (h.status !== 200 || (h.code !== undefined && h.code !== 17))
+    return { healthy: false, reason: `HEC health check: ${describeAnswer(h)}` };
 
-  const probe = await ctx.http.request({ method: 'POST', path: ctx.sendPath, headers: { ...ctx.headers, 'Content-Type': 'application/json' }, body: Buffer.alloc(0) }, signal);
+  const probe = await ctx.http.request(
+    {
+      method: 'POST',
+      path: ctx.sendPath,
+      headers: { ...ctx.headers, 'Content-Type': 'application/json' },
+      body: Buffer.alloc(0),
+    },
+    signal,
+  );
   if (!probe.ok) return { healthy: false, reason: `cannot reach HEC: ${ctx.redact(probe.error)}` };
   const p = parseHecAnswer(probe.status, ctx.redact(probe.body), undefined);
   if (p.code === 5 || (p.status === 200 && (p.code === undefined || p.code === 0))) return { healthy: true };
   const outcome = classifyHecAnswer(p);
   if (outcome.kind === 'retryable' && outcome.unhealthy === true) return { healthy: false, reason: outcome.reason };
-  return { healthy: false, reason: `HEC token check (empty POST to ${ctx.sendPath.split('?')[0] ?? ''}) answered ${describeAnswer(p)}` };
+  return {
+    healthy: false,
+    reason: `HEC token check (empty POST to ${ctx.sendPath.split('?')[0] ?? ''}) answered ${describeAnswer(p)}`,
+  };
 }

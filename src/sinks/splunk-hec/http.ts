@@ -60,10 +60,19 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
     try {
       ca = fs.readFileSync(options.tls.caFile);
     } catch (err) {
-      throw new AegisError('AEGIS_ERR_CONFIG_READ', `tls.ca_file: cannot read ${options.tls.caFile}: ${describeError(err)}`, { cause: err });
+      throw new AegisError(
+        'AEGIS_ERR_CONFIG_READ',
+        `tls.ca_file: cannot read ${options.tls.caFile}: ${describeError(err)}`,
+        { cause: err },
+      );
     }
   }
-  const agentOptions = { keepAlive: true, maxSockets: options.maxSockets, maxFreeSockets: options.maxSockets, scheduling: 'lifo' as const };
+  const agentOptions = {
+    keepAlive: true,
+    maxSockets: options.maxSockets,
+    maxFreeSockets: options.maxSockets,
+    scheduling: 'lifo' as const,
+  };
   const agent = secure
     ? new https.Agent({ ...agentOptions, rejectUnauthorized: options.tls.verify, ...(ca === undefined ? {} : { ca }) })
     : new http.Agent(agentOptions);
@@ -86,7 +95,15 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
       const headers: Record<string, string | number> = { ...req.headers };
       if (req.body !== undefined) headers['Content-Length'] = req.body.length;
       const r = transport.request(
-        { protocol: base.protocol, hostname, port: base.port, path: basePath + req.path, method: req.method, headers, agent },
+        {
+          protocol: base.protocol,
+          hostname,
+          port: base.port,
+          path: basePath + req.path,
+          method: req.method,
+          headers,
+          agent,
+        },
         (res) => {
           const chunks: Buffer[] = [];
           let size = 0;
@@ -95,9 +112,16 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
             size += chunk.length;
           });
           res.on('end', () => {
-            settle({ ok: true, status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).subarray(0, MAX_ANSWER_BYTES).toString('utf8') });
+            settle({
+              ok: true,
+              status: res.statusCode ?? 0,
+              headers: res.headers,
+              body: Buffer.concat(chunks).subarray(0, MAX_ANSWER_BYTES).toString('utf8'),
+            });
           });
-          res.on('error', (err) => settle({ ok: false, error: `response failed: ${describeError(err)}`, sent: true, aborted: signal.aborted }));
+          res.on('error', (err) =>
+            settle({ ok: false, error: `response failed: ${describeError(err)}`, sent: true, aborted: signal.aborted }),
+          );
         },
       );
       const onAbort = (): void => {

@@ -46,9 +46,15 @@ const BAD_EVENT_CODES = new Set([6, 12, 13, 15]);
 const RETRY_CODES = new Set([8, 9, 18, 19, 20]);
 const SLOW_DOWN_CODES = new Set([24, 25]);
 
-const int = (v: unknown): number | undefined => (typeof v === 'number' && Number.isInteger(v) ? v : typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : undefined);
+const int = (v: unknown): number | undefined =>
+  typeof v === 'number' && Number.isInteger(v) ? v : typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : undefined;
 
-export function parseHecAnswer(status: number, body: string, retryAfterHeader: string | undefined, nowMillis: number = Date.now()): HecAnswer {
+export function parseHecAnswer(
+  status: number,
+  body: string,
+  retryAfterHeader: string | undefined,
+  nowMillis: number = Date.now(),
+): HecAnswer {
   let parsed: unknown;
   try {
     parsed = JSON.parse(body);
@@ -69,7 +75,15 @@ export function parseHecAnswer(status: number, body: string, retryAfterHeader: s
     };
   }
   const other = (typeof parsed === 'string' ? parsed : body).replace(/\s+/g, ' ').trim().slice(0, 200);
-  return { status, code: undefined, text: undefined, ackId: undefined, invalidEventNumber: undefined, retryAfterMillis, other: other === '' ? undefined : other };
+  return {
+    status,
+    code: undefined,
+    text: undefined,
+    ackId: undefined,
+    invalidEventNumber: undefined,
+    retryAfterMillis,
+    other: other === '' ? undefined : other,
+  };
 }
 
 /** `HTTP 403, HEC code 4: Invalid token` — for logs and dead-letter reasons (never contains the token). */
@@ -85,23 +99,44 @@ export function describeAnswer(a: HecAnswer): string {
 export function classifyHecAnswer(a: HecAnswer): HecOutcome {
   const what = describeAnswer(a);
   const retryAfter = a.retryAfterMillis === undefined ? {} : { retryAfterMillis: a.retryAfterMillis };
-  if (a.status >= 200 && a.status < 300 && (a.code === undefined || a.code === 0)) return { kind: 'accepted', ackId: a.ackId };
+  if (a.status >= 200 && a.status < 300 && (a.code === undefined || a.code === 0))
+    return { kind: 'accepted', ackId: a.ackId };
   if ((a.code !== undefined && TOKEN_CODES.has(a.code)) || a.status === 401 || a.status === 403) {
-    return { kind: 'retryable', reason: `HEC refused the token (${what}); fix the token (or enable it in Splunk): events wait in the buffer and are retried`, unhealthy: true, ...retryAfter };
+    return {
+      kind: 'retryable',
+      reason: `HEC refused the token (${what}); fix the token (or enable it in Splunk): events wait in the buffer and are retried`,
+      unhealthy: true,
+      ...retryAfter,
+    };
   }
   if (a.status === 413) return { kind: 'too_large', reason: what };
   if (a.code !== undefined && CONFIG_CODES.has(a.code)) {
-    return { kind: 'retryable', reason: `HEC refused the request for its configuration (${what}); events wait in the buffer and are retried`, unhealthy: true, ...retryAfter };
+    return {
+      kind: 'retryable',
+      reason: `HEC refused the request for its configuration (${what}); events wait in the buffer and are retried`,
+      unhealthy: true,
+      ...retryAfter,
+    };
   }
   if (a.code === 10 || a.code === 11) return { kind: 'channel', reason: what };
   if (a.code !== undefined && SLOW_DOWN_CODES.has(a.code)) {
-    return { kind: 'retryable', reason: `HEC is at capacity (${what}); slowing down`, retryAfterMillis: Math.max(a.retryAfterMillis ?? 0, SLOW_DOWN_MILLIS) };
+    return {
+      kind: 'retryable',
+      reason: `HEC is at capacity (${what}); slowing down`,
+      retryAfterMillis: Math.max(a.retryAfterMillis ?? 0, SLOW_DOWN_MILLIS),
+    };
   }
-  if (a.status === 400 && a.code !== undefined && BAD_EVENT_CODES.has(a.code)) return { kind: 'bad_event', index: a.invalidEventNumber, reason: what };
+  if (a.status === 400 && a.code !== undefined && BAD_EVENT_CODES.has(a.code))
+    return { kind: 'bad_event', index: a.invalidEventNumber, reason: what };
   if ((a.code !== undefined && RETRY_CODES.has(a.code)) || a.status >= 500 || a.status === 429 || a.status === 408) {
     return { kind: 'retryable', reason: what, ...retryAfter };
   }
-  if (a.status === 404) return { kind: 'retryable', reason: `${what}: wrong endpoint URL, or HEC is disabled on the receiver`, unhealthy: true };
+  if (a.status === 404)
+    return {
+      kind: 'retryable',
+      reason: `${what}: wrong endpoint URL, or HEC is disabled on the receiver`,
+      unhealthy: true,
+    };
   if (a.status >= 400 && a.status < 500) return { kind: 'rejected', reason: what };
   return { kind: 'retryable', reason: `unexpected answer: ${what}`, ...retryAfter };
 }
@@ -112,4 +147,7 @@ export function classifyHttpFailure(error: string): Extract<SendResult, { kind: 
 }
 
 /** HEC's RetryLogic: a request without an answer, or a parsed answer (whose outcome the transport resolves further). */
-export const hecRetryLogic = { classifyFailure: classifyHttpFailure, classifyAnswer: classifyHecAnswer } satisfies RetryLogic<string, HecAnswer, HecOutcome>;
+export const hecRetryLogic = {
+  classifyFailure: classifyHttpFailure,
+  classifyAnswer: classifyHecAnswer,
+} satisfies RetryLogic<string, HecAnswer, HecOutcome>;

@@ -51,7 +51,12 @@ export interface HecTransport extends Transport<string> {
 type SliceResult =
   | { readonly kind: 'ok' }
   | { readonly kind: 'fail'; readonly result: Exclude<SendResult, { kind: 'delivered' } | { kind: 'partial' }> }
-  | { readonly kind: 'mixed'; readonly retry: readonly number[]; readonly rejected: readonly { readonly index: number; readonly reason: string }[]; readonly retryAfterMillis?: number };
+  | {
+      readonly kind: 'mixed';
+      readonly retry: readonly number[];
+      readonly rejected: readonly { readonly index: number; readonly reason: string }[];
+      readonly retryAfterMillis?: number;
+    };
 
 type AttemptResult =
   | { readonly kind: 'ok' }
@@ -62,7 +67,8 @@ export function createHecTransport(config: HecSinkConfig, context: HecTransportC
   const log = context.logger;
   const stats = context.stats;
   const extra = stats.extra;
-  const http = context.http ?? createHttpClient({ endpoint: config.endpoint, maxSockets: config.maxSockets, tls: config.tls });
+  const http =
+    context.http ?? createHttpClient({ endpoint: config.endpoint, maxSockets: config.maxSockets, tls: config.tls });
   const ackOn = config.acknowledgements.enabled;
   let channel = config.channel ?? randomUUID();
   let fallback = false;
@@ -70,7 +76,8 @@ export function createHecTransport(config: HecSinkConfig, context: HecTransportC
   extra.channel_resets_total = 0;
   extra.ack_timeouts_total = 0;
 
-  const redact = (text: string): string => (config.token.length >= 4 ? text.split(config.token).join('<redacted>') : text);
+  const redact = (text: string): string =>
+    config.token.length >= 4 ? text.split(config.token).join('<redacted>') : text;
 
   const baseHeaders = (ch: string): Record<string, string> => ({
     Authorization: `Splunk ${config.token}`,
@@ -98,9 +105,13 @@ export function createHecTransport(config: HecSinkConfig, context: HecTransportC
     if (fallback) return;
     fallback = true;
     extra.ack_fallback = 1;
-    log.warn('Indexer acknowledgement is disabled for this HEC token; HTTP 200 now counts as delivered (weaker: accepted, not confirmed indexed). Enable "Indexer acknowledgement" on the token to restore it.', {
-      code: 'AEGIS_ERR_HEC_ACK_DISABLED', reason: why,
-    });
+    log.warn(
+      'Indexer acknowledgement is disabled for this HEC token; HTTP 200 now counts as delivered (weaker: accepted, not confirmed indexed). Enable "Indexer acknowledgement" on the token to restore it.',
+      {
+        code: 'AEGIS_ERR_HEC_ACK_DISABLED',
+        reason: why,
+      },
+    );
   };
 
   const rotateChannel = (from: string, reason: string): void => {
@@ -109,9 +120,16 @@ export function createHecTransport(config: HecSinkConfig, context: HecTransportC
     channel = randomUUID();
     extra.channel_resets_total = (extra.channel_resets_total ?? 0) + 1;
     const failed = acks.dropChannel(old, `channel replaced: ${reason}`);
-    log.warn('HEC refused the request channel; switching to a new channel GUID. Batches waiting for acknowledgement on the old channel are resent (possible duplicates, counted).', {
-      code: 'AEGIS_ERR_HEC_CHANNEL_RESET', reason, oldChannel: old, newChannel: channel, pendingResent: failed,
-    });
+    log.warn(
+      'HEC refused the request channel; switching to a new channel GUID. Batches waiting for acknowledgement on the old channel are resent (possible duplicates, counted).',
+      {
+        code: 'AEGIS_ERR_HEC_CHANNEL_RESET',
+        reason,
+        oldChannel: old,
+        newChannel: channel,
+        pendingResent: failed,
+      },
+    );
   };
 
   const queryAcks = async (ch: string, ids: readonly number[], signal: AbortSignal): Promise<AckQueryResult> => {
@@ -136,9 +154,11 @@ export function createHecTransport(config: HecSinkConfig, context: HecTransportC
       return { kind: 'failed', reason: `ack answer is not JSON: ${describeAnswer(a)}` };
     }
     const acksObj = (parsed as { acks?: unknown } | null)?.acks;
-    if (acksObj === null || typeof acksObj !== 'object') return { kind: 'failed', reason: `ack answer has no "acks" object: ${describeAnswer(a)}` };
+    if (acksObj === null || typeof acksObj !== 'object')
+      return { kind: 'failed', reason: `ack answer has no "acks" object: ${describeAnswer(a)}` };
     const out = new Map<number, boolean>();
-    for (const [k, v] of Object.entries(acksObj as Record<string, unknown>)) if (/^\d+$/.test(k)) out.set(Number(k), v === true);
+    for (const [k, v] of Object.entries(acksObj as Record<string, unknown>))
+      if (/^\d+$/.test(k)) out.set(Number(k), v === true);
     return { kind: 'acks', acks: out };
   };
 
@@ -150,9 +170,14 @@ export function createHecTransport(config: HecSinkConfig, context: HecTransportC
     onDisabled: (reason) => enterFallback(reason),
     onChannelInvalid: (ch, reason) => rotateChannel(ch, reason),
     onRestart: (ch, stale) =>
-      log.warn('The HEC receiver restarted or failed over (its ackIds started again); batches still waiting for acknowledgement are resent (possible duplicates, counted).', {
-        code: 'AEGIS_ERR_HEC_ACK_LOST', channel: ch, pendingResent: stale,
-      }),
+      log.warn(
+        'The HEC receiver restarted or failed over (its ackIds started again); batches still waiting for acknowledgement are resent (possible duplicates, counted).',
+        {
+          code: 'AEGIS_ERR_HEC_ACK_LOST',
+          channel: ch,
+          pendingResent: stale,
+        },
+      ),
   });
 
   const encodeBody = async (records: readonly EncodedRecord<string>[]): Promise<Buffer> => {
@@ -193,20 +218,43 @@ export function createHecTransport(config: HecSinkConfig, context: HecTransportC
         possibleDuplicates(records.length);
         if (ack.cause === 'timeout') {
           extra.ack_timeouts_total = (extra.ack_timeouts_total ?? 0) + 1;
-          log.burst('WARN', 'ack-timeout', 'A batch accepted by HEC was not acknowledged in time; it is resent (possible duplicates, counted).', {
-            code: 'AEGIS_ERR_HEC_ACK_LOST', events: records.length, reason: ack.reason,
-          });
+          log.burst(
+            'WARN',
+            'ack-timeout',
+            'A batch accepted by HEC was not acknowledged in time; it is resent (possible duplicates, counted).',
+            {
+              code: 'AEGIS_ERR_HEC_ACK_LOST',
+              events: records.length,
+              reason: ack.reason,
+            },
+          );
         }
-        return { kind: 'fail', result: { kind: 'retryable', reason: `accepted by HEC but not acknowledged: ${ack.reason}` } };
+        return {
+          kind: 'fail',
+          result: { kind: 'retryable', reason: `accepted by HEC but not acknowledged: ${ack.reason}` },
+        };
       }
       case 'channel':
         rotateChannel(ch, outcome.reason);
-        return { kind: 'fail', result: { kind: 'retryable', reason: `channel refused (${outcome.reason}); retrying on a new channel`, retryAfterMillis: 0 } };
+        return {
+          kind: 'fail',
+          result: {
+            kind: 'retryable',
+            reason: `channel refused (${outcome.reason}); retrying on a new channel`,
+            retryAfterMillis: 0,
+          },
+        };
       case 'bad_event':
         return { kind: 'bad_event', index: outcome.index, reason: outcome.reason };
       case 'retryable':
         if (outcome.unhealthy === true) {
-          log.burst('ERROR', 'hec-refused', 'HEC refused the request; events wait in the buffer and are retried.', { code: 'AEGIS_ERR_HEC_REFUSED', reason: outcome.reason }, 60_000);
+          log.burst(
+            'ERROR',
+            'hec-refused',
+            'HEC refused the request; events wait in the buffer and are retried.',
+            { code: 'AEGIS_ERR_HEC_REFUSED', reason: outcome.reason },
+            60_000,
+          );
         }
         return { kind: 'fail', result: outcome };
       case 'rejected':
@@ -240,7 +288,14 @@ export function createHecTransport(config: HecSinkConfig, context: HecTransportC
       return combine([{ offset: 0, length: mid, result: left }], [], range(mid, records.length));
     }
     const right = await sendSlice(halves[1], signal);
-    return combine([{ offset: 0, length: mid, result: left }, { offset: mid, length: records.length - mid, result: right }], [], []);
+    return combine(
+      [
+        { offset: 0, length: mid, result: left },
+        { offset: mid, length: records.length - mid, result: right },
+      ],
+      [],
+      [],
+    );
   };
 
   const send = async (batch: Batch<string>, signal: AbortSignal): Promise<SendResult> => {
@@ -250,10 +305,18 @@ export function createHecTransport(config: HecSinkConfig, context: HecTransportC
       if (r.kind === 'ok') return { kind: 'delivered' };
       if (r.kind === 'fail') return r.result;
       if (r.retry.length === 0 && r.rejected.length === 0) return { kind: 'delivered' };
-      return { kind: 'partial', retry: r.retry, rejected: r.rejected, ...(r.retryAfterMillis === undefined ? {} : { retryAfterMillis: r.retryAfterMillis }) };
+      return {
+        kind: 'partial',
+        retry: r.retry,
+        rejected: r.rejected,
+        ...(r.retryAfterMillis === undefined ? {} : { retryAfterMillis: r.retryAfterMillis }),
+      };
     } catch (err) {
       // gzip of a valid buffer cannot fail; keep the contract (failures are values) regardless.
-      return { kind: 'retryable', reason: `HEC send failed: ${redact(err instanceof Error ? err.message : String(err))}` };
+      return {
+        kind: 'retryable',
+        reason: `HEC send failed: ${redact(err instanceof Error ? err.message : String(err))}`,
+      };
     }
   };
 
@@ -292,7 +355,8 @@ function combine(
       case 'mixed':
         for (const i of result.retry) outRetry.push(offset + i);
         for (const r of result.rejected) outRejected.push({ index: offset + r.index, reason: r.reason });
-        if (result.retryAfterMillis !== undefined) retryAfterMillis = Math.max(retryAfterMillis ?? 0, result.retryAfterMillis);
+        if (result.retryAfterMillis !== undefined)
+          retryAfterMillis = Math.max(retryAfterMillis ?? 0, result.retryAfterMillis);
         break;
       case 'fail':
         if (result.result.kind === 'rejected') {
@@ -308,5 +372,10 @@ function combine(
   }
   outRetry.sort((a, b) => a - b);
   outRejected.sort((a, b) => a.index - b.index);
-  return { kind: 'mixed', retry: outRetry, rejected: outRejected, ...(retryAfterMillis === undefined ? {} : { retryAfterMillis }) };
+  return {
+    kind: 'mixed',
+    retry: outRetry,
+    rejected: outRejected,
+    ...(retryAfterMillis === undefined ? {} : { retryAfterMillis }),
+  };
 }

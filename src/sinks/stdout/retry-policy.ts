@@ -7,7 +7,8 @@ import type { RetryLogic, SendResult } from '../core/types';
 
 export function classifyStdoutError(err: unknown): SendResult {
   const code = (err as { code?: unknown }).code;
-  if (code === 'EPIPE' || code === 'ERR_STREAM_DESTROYED') return { kind: 'rejected', reason: `stdout is closed (${String(code)})` };
+  if (code === 'EPIPE' || code === 'ERR_STREAM_DESTROYED')
+    return { kind: 'rejected', reason: `stdout is closed (${String(code)})` };
   return { kind: 'retryable', reason: `stdout write failed: ${describeError(err)}` };
 }
 

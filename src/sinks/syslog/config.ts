@@ -33,7 +33,12 @@ export interface SyslogSinkConfig {
   readonly relpTls: boolean;
 }
 
-export const DEFAULT_PORTS: Readonly<Record<SyslogTransportKind, number>> = { udp: 514, tcp: 514, tls: 6514, relp: 2514 };
+export const DEFAULT_PORTS: Readonly<Record<SyslogTransportKind, number>> = {
+  udp: 514,
+  tcp: 514,
+  tls: 6514,
+  relp: 2514,
+};
 /** RFC 5426 §3.2: receivers SHOULD accept 2048 octets; larger datagrams risk IP fragmentation. */
 export const DEFAULT_UDP_MAX_MESSAGE_BYTES = 2048;
 /** Largest UDP payload over IPv4 (65535 − 8 UDP − 20 IP). */
@@ -47,39 +52,81 @@ export const syslogConfigSchema: { properties: Record<string, JsonSchemaObject>;
     transport: {
       type: 'string',
       enum: ['udp', 'tcp', 'tls', 'relp'],
-      description: 'udp (RFC 5426, fire-and-forget), tcp (RFC 6587), tls (RFC 5425, default), relp (rsyslog RELP, acknowledged). See docs/delivery.md for what each guarantees.',
+      description:
+        'udp (RFC 5426, fire-and-forget), tcp (RFC 6587), tls (RFC 5425, default), relp (rsyslog RELP, acknowledged). See docs/delivery.md for what each guarantees.',
     },
     host: { type: 'string', minLength: 1, description: 'Receiver host name or address.' },
-    port: { type: 'integer', minimum: 1, maximum: 65535, description: 'Receiver port (default: udp 514, tcp 514, tls 6514, relp 2514).' },
+    port: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 65535,
+      description: 'Receiver port (default: udp 514, tcp 514, tls 6514, relp 2514).',
+    },
     framing: {
       type: 'string',
       enum: ['octet_counting', 'lf'],
-      description: 'tcp only: octet_counting (RFC 6587 "LEN SP MSG", default) or lf (newline after each message, for old receivers; newlines inside a message are sent as \\n, which is lossy). tls and relp have their own framing.',
+      description:
+        'tcp only: octet_counting (RFC 6587 "LEN SP MSG", default) or lf (newline after each message, for old receivers; newlines inside a message are sent as \\n, which is lossy). tls and relp have their own framing.',
     },
     max_message_bytes: {
       type: 'integer',
       minimum: 0,
       description: `Longest message sent, in bytes; longer ones are truncated at the end and counted (udp default ${DEFAULT_UDP_MAX_MESSAGE_BYTES}, at most ${UDP_MAX_PAYLOAD_BYTES}; other transports default 0 = no limit: raise the receiver's maxMessageSize instead).`,
     },
-    connect_timeout_ms: durationMillisSchema(1, `Give up a connection attempt (and its TLS handshake) after this long (default ${DEFAULT_CONNECT_TIMEOUT_MILLIS}).`),
+    connect_timeout_ms: durationMillisSchema(
+      1,
+      `Give up a connection attempt (and its TLS handshake) after this long (default ${DEFAULT_CONNECT_TIMEOUT_MILLIS}).`,
+    ),
     tls: {
       type: 'object',
       additionalProperties: false,
-      description: 'TLS for transport tls (and relp with relp.tls). The receiver certificate and host name are always verified.',
+      description:
+        'TLS for transport tls (and relp with relp.tls). The receiver certificate and host name are always verified.',
       properties: {
-        ca_file: { type: 'string', minLength: 1, description: 'PEM file with the CA certificate(s) that sign the receiver certificate (default: Node\'s public CA bundle). Re-read on every connection attempt.' },
-        cert_file: { type: 'string', minLength: 1, description: 'PEM client certificate for mutual TLS (with key_file).' },
-        key_file: { type: 'string', minLength: 1, description: 'PEM private key of cert_file. Encrypted keys take tls_key_passphrase / tls_key_passphrase_file.' },
-        server_name: { type: 'string', minLength: 1, description: 'Name the receiver certificate must carry (SNI and the host name check); default: host. Set it when connecting by IP address.' },
-        min_version: { type: 'string', enum: ['TLSv1.2', 'TLSv1.3'], description: 'Lowest TLS version accepted (default TLSv1.2).' },
+        ca_file: {
+          type: 'string',
+          minLength: 1,
+          description:
+            "PEM file with the CA certificate(s) that sign the receiver certificate (default: Node's public CA bundle). Re-read on every connection attempt.",
+        },
+        cert_file: {
+          type: 'string',
+          minLength: 1,
+          description: 'PEM client certificate for mutual TLS (with key_file).',
+        },
+        key_file: {
+          type: 'string',
+          minLength: 1,
+          description:
+            'PEM private key of cert_file. Encrypted keys take tls_key_passphrase / tls_key_passphrase_file.',
+        },
+        server_name: {
+          type: 'string',
+          minLength: 1,
+          description:
+            'Name the receiver certificate must carry (SNI and the host name check); default: host. Set it when connecting by IP address.',
+        },
+        min_version: {
+          type: 'string',
+          enum: ['TLSv1.2', 'TLSv1.3'],
+          description: 'Lowest TLS version accepted (default TLSv1.2).',
+        },
       },
     },
     relp: {
       type: 'object',
       additionalProperties: false,
       properties: {
-        window: { type: 'integer', minimum: 1, maximum: 100_000, description: `Most syslog commands sent and not yet acknowledged (default ${DEFAULT_RELP_WINDOW}, librelp's). Also the most events a receiver restart can duplicate.` },
-        tls: { type: 'boolean', description: 'RELP over TLS (rsyslog imrelp tls="on"), with the settings under tls (default false).' },
+        window: {
+          type: 'integer',
+          minimum: 1,
+          maximum: 100_000,
+          description: `Most syslog commands sent and not yet acknowledged (default ${DEFAULT_RELP_WINDOW}, librelp's). Also the most events a receiver restart can duplicate.`,
+        },
+        tls: {
+          type: 'boolean',
+          description: 'RELP over TLS (rsyslog imrelp tls="on"), with the settings under tls (default false).',
+        },
       },
     },
     tls_key_passphrase: { type: 'string', minLength: 1, description: 'Passphrase of an encrypted tls.key_file.' },
@@ -102,9 +149,15 @@ export function checkSyslogConfig(raw: Raw): string[] {
   const tls = obj(raw.tls);
   const relp = obj(raw.relp);
   if (raw.framing === 'lf' && transport !== 'tcp') {
-    problems.push(`framing: lf is only for transport tcp (${transport} ${transport === 'udp' ? 'sends one message per datagram' : 'has its own framing'})`);
+    problems.push(
+      `framing: lf is only for transport tcp (${transport} ${transport === 'udp' ? 'sends one message per datagram' : 'has its own framing'})`,
+    );
   }
-  if (transport === 'udp' && typeof raw.max_message_bytes === 'number' && (raw.max_message_bytes === 0 || raw.max_message_bytes > UDP_MAX_PAYLOAD_BYTES)) {
+  if (
+    transport === 'udp' &&
+    typeof raw.max_message_bytes === 'number' &&
+    (raw.max_message_bytes === 0 || raw.max_message_bytes > UDP_MAX_PAYLOAD_BYTES)
+  ) {
     problems.push(`max_message_bytes: must be 1–${UDP_MAX_PAYLOAD_BYTES} for udp (one message per datagram)`);
   }
   if (typeof raw.max_message_bytes === 'number' && raw.max_message_bytes > 0 && raw.max_message_bytes < 480) {
@@ -112,17 +165,26 @@ export function checkSyslogConfig(raw: Raw): string[] {
   }
   const usesTls = transport === 'tls' || (transport === 'relp' && relp.tls === true);
   if (raw.tls !== undefined && !usesTls) {
-    problems.push(transport === 'relp' ? 'tls: set relp.tls: true to use TLS with relp' : `tls: transport ${transport} does not use TLS (use transport: tls)`);
+    problems.push(
+      transport === 'relp'
+        ? 'tls: set relp.tls: true to use TLS with relp'
+        : `tls: transport ${transport} does not use TLS (use transport: tls)`,
+    );
   }
-  if ((tls.cert_file === undefined) !== (tls.key_file === undefined)) problems.push('tls: cert_file and key_file go together (mutual TLS needs both)');
-  if ((raw.tls_key_passphrase !== undefined || raw.tls_key_passphrase_file !== undefined) && tls.key_file === undefined) {
+  if ((tls.cert_file === undefined) !== (tls.key_file === undefined))
+    problems.push('tls: cert_file and key_file go together (mutual TLS needs both)');
+  if (
+    (raw.tls_key_passphrase !== undefined || raw.tls_key_passphrase_file !== undefined) &&
+    tls.key_file === undefined
+  ) {
     problems.push('tls_key_passphrase: set only with tls.key_file');
   }
   for (const k of ['ca_file', 'cert_file', 'key_file'] as const) {
     const v = tls[k];
     if (typeof v === 'string' && v.endsWith('/')) problems.push(`tls.${k}: must name a file, not a directory`);
   }
-  if (raw.relp !== undefined && transport !== 'relp') problems.push(`relp: only for transport relp (this sink uses ${transport})`);
+  if (raw.relp !== undefined && transport !== 'relp')
+    problems.push(`relp: only for transport relp (this sink uses ${transport})`);
   return problems;
 }
 
@@ -132,14 +194,19 @@ export function parseSyslogConfig(raw: Raw): SyslogSinkConfig {
   const relp = obj(raw.relp);
   const file = (v: unknown): string | undefined => (typeof v === 'string' ? path.resolve(v) : undefined);
   const maxMessageBytes =
-    typeof raw.max_message_bytes === 'number' ? raw.max_message_bytes : transport === 'udp' ? DEFAULT_UDP_MAX_MESSAGE_BYTES : 0;
+    typeof raw.max_message_bytes === 'number'
+      ? raw.max_message_bytes
+      : transport === 'udp'
+        ? DEFAULT_UDP_MAX_MESSAGE_BYTES
+        : 0;
   return {
     transport,
     host: String(raw.host),
     port: typeof raw.port === 'number' ? raw.port : DEFAULT_PORTS[transport],
     framing: transport === 'tcp' && raw.framing === 'lf' ? 'lf' : 'octet_counting',
     maxMessageBytes,
-    connectTimeoutMillis: typeof raw.connect_timeout_ms === 'number' ? raw.connect_timeout_ms : DEFAULT_CONNECT_TIMEOUT_MILLIS,
+    connectTimeoutMillis:
+      typeof raw.connect_timeout_ms === 'number' ? raw.connect_timeout_ms : DEFAULT_CONNECT_TIMEOUT_MILLIS,
     tls: {
       caFile: file(tls.ca_file),
       certFile: file(tls.cert_file),

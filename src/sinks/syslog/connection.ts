@@ -36,7 +36,8 @@ export async function openStream(target: StreamTarget, signal: AbortSignal): Pro
   if (signal.aborted) throw new AbortedError('aborted before connecting');
   const options = target.tls === undefined ? undefined : await tlsConnectOptions(target.tls, target.host, target.port);
   return new Promise<net.Socket>((resolve, reject) => {
-    const socket: net.Socket = options === undefined ? net.connect({ host: target.host, port: target.port }) : tls.connect(options);
+    const socket: net.Socket =
+      options === undefined ? net.connect({ host: target.host, port: target.port }) : tls.connect(options);
     let settled = false;
     const finish = (err: Error | undefined): void => {
       if (settled) return;
@@ -68,7 +69,12 @@ export async function openStream(target: StreamTarget, signal: AbortSignal): Pro
       );
     const onAbort = (): void => finish(new AbortedError('aborted while connecting'));
     const timer = setTimeout(
-      () => finish(new ConnectTimeoutError(`no connection to ${target.host}:${target.port} within ${target.connectTimeoutMillis} ms`)),
+      () =>
+        finish(
+          new ConnectTimeoutError(
+            `no connection to ${target.host}:${target.port} within ${target.connectTimeoutMillis} ms`,
+          ),
+        ),
       target.connectTimeoutMillis,
     );
     socket.on('error', onError);
@@ -88,7 +94,10 @@ export async function openStream(target: StreamTarget, signal: AbortSignal): Pro
         finish(undefined);
         return;
       }
-      const grace = setTimeout(() => finish(undefined), Math.min(TLS13_ACCEPT_GRACE_MILLIS, target.connectTimeoutMillis));
+      const grace = setTimeout(
+        () => finish(undefined),
+        Math.min(TLS13_ACCEPT_GRACE_MILLIS, target.connectTimeoutMillis),
+      );
       tlsSocket.once('session', () => {
         clearTimeout(grace);
         // Not synchronously: 'session' is emitted from inside OpenSSL's read processing, and a write issued before

@@ -21,7 +21,10 @@ export function utf8Boundary(bytes: Uint8Array, max: number): number {
 }
 
 /** The message truncated to at most `maxBytes` (0: no limit), and whether it was. */
-export function truncateMessage(message: string, maxBytes: number): { readonly bytes: Buffer; readonly truncated: boolean } {
+export function truncateMessage(
+  message: string,
+  maxBytes: number,
+): { readonly bytes: Buffer; readonly truncated: boolean } {
   const bytes = Buffer.from(message, 'utf8');
   if (maxBytes <= 0 || bytes.length <= maxBytes) return { bytes, truncated: false };
   return { bytes: bytes.subarray(0, utf8Boundary(bytes, maxBytes)), truncated: true };
@@ -49,7 +52,6 @@ export interface SizedMessage {
   readonly data: string;
   readonly bytes: number;
 }
-
 
 /** Decimal digits of a non-negative integer. */
 function decimalDigits(n: number): number {
@@ -114,7 +116,13 @@ export function frameMessages(
   return chunks;
 }
 
-function writeChunk(texts: readonly string[], cuts: readonly (Buffer | undefined)[], lengths: readonly number[], size: number, style: FrameStyle): Buffer {
+function writeChunk(
+  texts: readonly string[],
+  cuts: readonly (Buffer | undefined)[],
+  lengths: readonly number[],
+  size: number,
+  style: FrameStyle,
+): Buffer {
   const out = Buffer.allocUnsafe(size + SIZE_SLACK);
   let at = 0;
   for (let k = 0; k < texts.length; k++) {

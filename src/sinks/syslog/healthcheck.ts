@@ -15,7 +15,11 @@ import { openStream } from './connection';
 import type { FailureContext } from './retry-policy';
 import { describeSyslogFailure } from './retry-policy';
 
-export async function checkStream(target: StreamTarget, context: FailureContext, signal: AbortSignal): Promise<HealthResult> {
+export async function checkStream(
+  target: StreamTarget,
+  context: FailureContext,
+  signal: AbortSignal,
+): Promise<HealthResult> {
   try {
     const socket = await openStream(target, signal);
     socket.end();
@@ -35,7 +39,12 @@ export async function resolveUdp(host: string): Promise<{ address: string; type:
 /** Milliseconds between the two probe datagrams (loopback and LAN ICMP arrive well within this). */
 export const UDP_PROBE_WAIT_MILLIS = 100;
 
-export async function checkUdp(host: string, port: number, context: FailureContext, signal: AbortSignal): Promise<HealthResult> {
+export async function checkUdp(
+  host: string,
+  port: number,
+  context: FailureContext,
+  signal: AbortSignal,
+): Promise<HealthResult> {
   let socket: dgram.Socket | undefined;
   try {
     const { address, type } = await resolveUdp(host);
@@ -50,7 +59,8 @@ export async function checkUdp(host: string, port: number, context: FailureConte
         resolve();
       });
     });
-    const probe = (): Promise<void> => new Promise<void>((resolve, reject) => s.send(Buffer.alloc(0), (err) => (err ? reject(err) : resolve())));
+    const probe = (): Promise<void> =>
+      new Promise<void>((resolve, reject) => s.send(Buffer.alloc(0), (err) => (err ? reject(err) : resolve())));
     await probe();
     await sleep(UDP_PROBE_WAIT_MILLIS, signal);
     await probe();
@@ -59,7 +69,11 @@ export async function checkUdp(host: string, port: number, context: FailureConte
     return { healthy: true };
   } catch (err) {
     const code = (err as { code?: unknown }).code;
-    if (code === 'ECONNREFUSED') return { healthy: false, reason: `udp: nothing listens at ${context.where} (ICMP port unreachable, ECONNREFUSED)` };
+    if (code === 'ECONNREFUSED')
+      return {
+        healthy: false,
+        reason: `udp: nothing listens at ${context.where} (ICMP port unreachable, ECONNREFUSED)`,
+      };
     return { healthy: false, reason: describeSyslogFailure(err, context).reason };
   } finally {
     socket?.close();

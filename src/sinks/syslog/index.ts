@@ -9,7 +9,8 @@ import { createSyslogTransport } from './transport';
 
 export const syslogSink: SinkDefinition<SyslogSinkConfig> = {
   type: 'syslog',
-  description: 'Syslog to rsyslog, syslog-ng or any receiver: udp, tcp (octet counting), tls (RFC 5425) or relp (acknowledged); rfc5424 (default) or rfc3164 messages.',
+  description:
+    'Syslog to rsyslog, syslog-ng or any receiver: udp, tcp (octet counting), tls (RFC 5425) or relp (acknowledged); rfc5424 (default) or rfc3164 messages.',
   configSchema: syslogConfigSchema,
   secrets: ['tls_key_passphrase'],
   formats: { allowed: ['rfc5424', 'rfc3164'], default: 'rfc5424' },
@@ -23,5 +24,10 @@ export const syslogSink: SinkDefinition<SyslogSinkConfig> = {
   },
   check: checkSyslogConfig,
   parse: parseSyslogConfig,
-  createTransport: (config, context) => createSyslogTransport(config, { logger: context.logger, counters: context.stats.extra }, { version: context.version }),
+  createTransport: (config, context) =>
+    createSyslogTransport(
+      config,
+      { logger: context.logger, counters: context.stats.extra },
+      { version: context.version },
+    ),
 };

@@ -51,27 +51,33 @@ export function parseRelpFrames(buf: Buffer): { frames: RelpFrame[]; consumed: n
   const frames: RelpFrame[] = [];
   let i = 0;
   const isDigit = (b: number | undefined): boolean => b !== undefined && b >= 0x30 && b <= 0x39;
-  const isAlpha = (b: number | undefined): boolean => b !== undefined && ((b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a));
+  const isAlpha = (b: number | undefined): boolean =>
+    b !== undefined && ((b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a));
   for (;;) {
     const start = i;
     let j = i;
     while (j < buf.length && isDigit(buf[j])) j++;
     if (j === buf.length) return { frames, consumed: start };
-    if (j === i || j - i > 9 || buf[j] !== 0x20) throw new RelpProtocolError(`malformed RELP frame: bad TXNR at offset ${start}`);
+    if (j === i || j - i > 9 || buf[j] !== 0x20)
+      throw new RelpProtocolError(`malformed RELP frame: bad TXNR at offset ${start}`);
     const txnr = Number(buf.toString('ascii', i, j));
     let k = j + 1;
     while (k < buf.length && isAlpha(buf[k])) k++;
     if (k === buf.length) return { frames, consumed: start };
-    if (k === j + 1 || k - j - 1 > 32 || buf[k] !== 0x20) throw new RelpProtocolError(`malformed RELP frame: bad COMMAND after TXNR ${txnr}`);
+    if (k === j + 1 || k - j - 1 > 32 || buf[k] !== 0x20)
+      throw new RelpProtocolError(`malformed RELP frame: bad COMMAND after TXNR ${txnr}`);
     const command = buf.toString('ascii', j + 1, k);
     let m = k + 1;
     while (m < buf.length && isDigit(buf[m])) m++;
     if (m === buf.length) return { frames, consumed: start };
-    if (m === k + 1 || m - k - 1 > 9) throw new RelpProtocolError(`malformed RELP frame: bad DATALEN in ${command} ${txnr}`);
+    if (m === k + 1 || m - k - 1 > 9)
+      throw new RelpProtocolError(`malformed RELP frame: bad DATALEN in ${command} ${txnr}`);
     const datalen = Number(buf.toString('ascii', k + 1, m));
-    if (datalen > MAX_SERVER_DATALEN) throw new RelpProtocolError(`RELP frame from the server is too long (${datalen} bytes)`);
+    if (datalen > MAX_SERVER_DATALEN)
+      throw new RelpProtocolError(`RELP frame from the server is too long (${datalen} bytes)`);
     if (datalen === 0) {
-      if (buf[m] !== 0x0a) throw new RelpProtocolError(`malformed RELP frame: ${command} ${txnr} with DATALEN 0 not followed by LF`);
+      if (buf[m] !== 0x0a)
+        throw new RelpProtocolError(`malformed RELP frame: ${command} ${txnr} with DATALEN 0 not followed by LF`);
       frames.push({ txnr, command, data: Buffer.alloc(0) });
       i = m + 1;
       continue;
@@ -79,7 +85,10 @@ export function parseRelpFrames(buf: Buffer): { frames: RelpFrame[]; consumed: n
     if (buf[m] !== 0x20) throw new RelpProtocolError(`malformed RELP frame: no SP before DATA in ${command} ${txnr}`);
     const end = m + 1 + datalen;
     if (end >= buf.length) return { frames, consumed: start };
-    if (buf[end] !== 0x0a) throw new RelpProtocolError(`malformed RELP frame: ${command} ${txnr} is not terminated by LF after ${datalen} bytes`);
+    if (buf[end] !== 0x0a)
+      throw new RelpProtocolError(
+        `malformed RELP frame: ${command} ${txnr} is not terminated by LF after ${datalen} bytes`,
+      );
     frames.push({ txnr, command, data: Buffer.from(buf.subarray(m + 1, end)) });
     i = end + 1;
   }
@@ -104,7 +113,15 @@ export function parseOffers(text: string): Map<string, string[]> {
     if (line === '') continue;
     const eq = line.indexOf('=');
     const name = eq < 0 ? line : line.slice(0, eq);
-    offers.set(name, eq < 0 ? [] : line.slice(eq + 1).split(',').filter((v) => v !== ''));
+    offers.set(
+      name,
+      eq < 0
+        ? []
+        : line
+            .slice(eq + 1)
+            .split(',')
+            .filter((v) => v !== ''),
+    );
   }
   return offers;
 }
@@ -112,7 +129,11 @@ export function parseOffers(text: string): Map<string, string[]> {
 export function buildFrame(txnr: number, command: string, data: string | Buffer): Buffer {
   const len = typeof data === 'string' ? Buffer.byteLength(data, 'utf8') : data.length;
   if (len === 0) return Buffer.from(`${txnr} ${command} 0\n`, 'ascii');
-  return Buffer.concat([Buffer.from(`${txnr} ${command} ${len} `, 'ascii'), typeof data === 'string' ? Buffer.from(data, 'utf8') : data, Buffer.from('\n', 'ascii')]);
+  return Buffer.concat([
+    Buffer.from(`${txnr} ${command} ${len} `, 'ascii'),
+    typeof data === 'string' ? Buffer.from(data, 'utf8') : data,
+    Buffer.from('\n', 'ascii'),
+  ]);
 }
 
 export interface RelpSessionOptions {
@@ -139,7 +160,9 @@ export class RelpSession {
   ) {
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err) => this.fail(err));
-    socket.on('end', () => this.fail(Object.assign(new Error('the RELP server closed the connection'), { code: 'ECONNRESET' })));
+    socket.on('end', () =>
+      this.fail(Object.assign(new Error('the RELP server closed the connection'), { code: 'ECONNRESET' })),
+    );
     socket.on('close', () => this.fail(Object.assign(new Error('the RELP connection closed'), { code: 'ECONNRESET' })));
   }
 
@@ -148,16 +171,27 @@ export class RelpSession {
     const socket = await openStream(target, signal);
     const session = new RelpSession(socket, options);
     const offers = `relp_version=0\nrelp_software=${options.software}\ncommands=syslog`;
-    const timer = setTimeout(() => session.destroy(Object.assign(new Error(`no answer to RELP open within ${options.openTimeoutMillis} ms`), { code: 'ETIMEDOUT' })), options.openTimeoutMillis);
+    const timer = setTimeout(
+      () =>
+        session.destroy(
+          Object.assign(new Error(`no answer to RELP open within ${options.openTimeoutMillis} ms`), {
+            code: 'ETIMEDOUT',
+          }),
+        ),
+      options.openTimeoutMillis,
+    );
     const onAbort = (): void => session.destroy(new AbortedError('aborted while opening the RELP session'));
     signal.addEventListener('abort', onAbort, { once: true });
     try {
       const outcome = await session.command('open', offers);
       if (outcome.kind === 'lost') throw outcome.error;
-      if (outcome.status !== 200) throw new RelpProtocolError(`the receiver refused the RELP session: rsp ${outcome.status} ${outcome.text}`);
+      if (outcome.status !== 200)
+        throw new RelpProtocolError(`the receiver refused the RELP session: rsp ${outcome.status} ${outcome.text}`);
       const accepted = parseOffers(outcome.data);
       if (!(accepted.get('commands') ?? []).includes('syslog')) {
-        throw new RelpProtocolError(`the RELP receiver does not accept the syslog command (its offers: ${JSON.stringify(outcome.data)})`);
+        throw new RelpProtocolError(
+          `the RELP receiver does not accept the syslog command (its offers: ${JSON.stringify(outcome.data)})`,
+        );
       }
       return session;
     } catch (err) {
@@ -236,7 +270,8 @@ export class RelpSession {
     if (this.outboxParts.length === 0) return;
     const parts = this.outboxParts;
     this.outboxParts = [];
-    if (this.deadError === undefined) this.socket.write(parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts));
+    if (this.deadError === undefined)
+      this.socket.write(parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts));
   }
 
   private flushText(): void {
@@ -334,7 +369,9 @@ export class RelpSession {
         // A hint: the server is about to close. Unanswered commands are reported lost when the socket closes.
         this.serverClosing = true;
       } else {
-        this.destroy(new RelpProtocolError(`unexpected RELP command from the server: ${frame.command} (TXNR ${frame.txnr})`));
+        this.destroy(
+          new RelpProtocolError(`unexpected RELP command from the server: ${frame.command} (TXNR ${frame.txnr})`),
+        );
         return;
       }
     }

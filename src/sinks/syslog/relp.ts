@@ -29,7 +29,11 @@ export interface RelpTransportInternals {
 
 const CLOSE_TIMEOUT_MILLIS = 2000;
 
-export function createRelpTransport(config: SyslogSinkConfig, deps: SyslogTransportDeps, internals: RelpTransportInternals = {}): Transport<string> {
+export function createRelpTransport(
+  config: SyslogSinkConfig,
+  deps: SyslogTransportDeps,
+  internals: RelpTransportInternals = {},
+): Transport<string> {
   const { logger, counters } = deps;
   const target: StreamTarget = streamTarget(config);
   const context = failureContext(config);
@@ -66,9 +70,15 @@ export function createRelpTransport(config: SyslogSinkConfig, deps: SyslogTransp
     const cut = truncateMessage(data, config.maxMessageBytes);
     if (!cut.truncated) return data;
     increment(counters, 'truncated_total');
-    logger.burst('WARN', 'syslog-truncated', `A syslog message was longer than max_message_bytes (${config.maxMessageBytes}) and was truncated at its end.`, {
-      code: 'AEGIS_ERR_SYSLOG_TRUNCATED', truncatedTotal: counters.truncated_total,
-    });
+    logger.burst(
+      'WARN',
+      'syslog-truncated',
+      `A syslog message was longer than max_message_bytes (${config.maxMessageBytes}) and was truncated at its end.`,
+      {
+        code: 'AEGIS_ERR_SYSLOG_TRUNCATED',
+        truncatedTotal: counters.truncated_total,
+      },
+    );
     return cut.bytes;
   };
 
@@ -117,7 +127,9 @@ export function createRelpTransport(config: SyslogSinkConfig, deps: SyslogTransp
             await s.waitForRoom(signal);
           }
           if (s.unusable || signal.aborted) {
-            stopError = s.error ?? (signal.aborted ? new AbortedError('aborted') : new Error('the RELP server is closing the session'));
+            stopError =
+              s.error ??
+              (signal.aborted ? new AbortedError('aborted') : new Error('the RELP server is closing the session'));
             break;
           }
           const rec = records[i] as EncodedRecord<string>;
@@ -165,15 +177,29 @@ export function createRelpTransport(config: SyslogSinkConfig, deps: SyslogTransp
       }
     }
     if (duplicates > 0) increment(counters, 'relp_resent_unacknowledged_total', duplicates);
-    if (retry.length === 0 && rejected.length === 0) return duplicates > 0 ? { kind: 'delivered', duplicates } : { kind: 'delivered' };
-    const cause = lostError ?? (stopError instanceof Error ? stopError : undefined) ?? s.error ?? new Error('the RELP session ended');
+    if (retry.length === 0 && rejected.length === 0)
+      return duplicates > 0 ? { kind: 'delivered', duplicates } : { kind: 'delivered' };
+    const cause =
+      lostError ??
+      (stopError instanceof Error ? stopError : undefined) ??
+      s.error ??
+      new Error('the RELP session ended');
     const { reason } = describeSyslogFailure(cause, context);
     if (retry.length > 0) {
       const unansweredAtBreak = retry.filter((i) => outcomes[i] !== undefined).length;
       if (session === s) increment(counters, 'connection_lost_total'); // (a session already replaced was counted there)
-      logger.burst('WARN', 'relp-session-lost', 'The RELP session broke; unanswered events are resent on a new session (the receiver may see some of them twice).', {
-        code: 'AEGIS_ERR_SYSLOG_CONNECTION_LOST', receiver: context.where, unanswered: unansweredAtBreak, notSent: retry.length - unansweredAtBreak, reason,
-      });
+      logger.burst(
+        'WARN',
+        'relp-session-lost',
+        'The RELP session broke; unanswered events are resent on a new session (the receiver may see some of them twice).',
+        {
+          code: 'AEGIS_ERR_SYSLOG_CONNECTION_LOST',
+          receiver: context.where,
+          unanswered: unansweredAtBreak,
+          notSent: retry.length - unansweredAtBreak,
+          reason,
+        },
+      );
       if (session === s) session = undefined;
       s.destroy(cause);
     }

@@ -11,7 +11,21 @@ import type { SyslogTlsConfig } from './config';
 import { describeTlsError } from './tls';
 
 /** Network errors that are expected while a receiver restarts or a route flaps. */
-const TRANSIENT = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENETDOWN', 'EHOSTDOWN', 'EAI_AGAIN', 'ECONNABORTED', 'ERR_STREAM_DESTROYED', 'ERR_SOCKET_CLOSED', 'ABORT_ERR']);
+const TRANSIENT = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'EHOSTDOWN',
+  'EAI_AGAIN',
+  'ECONNABORTED',
+  'ERR_STREAM_DESTROYED',
+  'ERR_SOCKET_CLOSED',
+  'ABORT_ERR',
+]);
 /** Errors that will not go away by themselves. */
 const NEEDS_OPERATOR = new Set(['ENOTFOUND', 'EACCES', 'EPERM', 'EADDRNOTAVAIL', 'EINVAL']);
 
@@ -23,18 +37,31 @@ export interface FailureContext {
 }
 
 /** Describe a connection or write failure; `needsOperator` marks the sink unhealthy at once. */
-export function describeSyslogFailure(err: unknown, context: FailureContext): { readonly reason: string; readonly needsOperator: boolean } {
+export function describeSyslogFailure(
+  err: unknown,
+  context: FailureContext,
+): { readonly reason: string; readonly needsOperator: boolean } {
   if (context.tls !== undefined) {
     const t = describeTlsError(err, context.where, context.tls);
     if (t !== undefined) return t;
   }
   const code = (err as { code?: unknown }).code;
   const text = describeError(err);
-  if (code === 'ECONNREFUSED') return { reason: `${context.transport}: nothing accepts connections at ${context.where} (ECONNREFUSED); is the receiver running?`, needsOperator: false };
+  if (code === 'ECONNREFUSED')
+    return {
+      reason: `${context.transport}: nothing accepts connections at ${context.where} (ECONNREFUSED); is the receiver running?`,
+      needsOperator: false,
+    };
   if (code === 'AEGIS_ERR_RELP_PROTOCOL') return { reason: `relp: ${text}`, needsOperator: true };
-  if (code === 'ENOTFOUND') return { reason: `${context.transport}: the host name in ${context.where} does not resolve (ENOTFOUND).`, needsOperator: true };
-  if (typeof code === 'string' && NEEDS_OPERATOR.has(code)) return { reason: `${context.transport} to ${context.where} failed: ${text}`, needsOperator: true };
-  if (typeof code === 'string' && TRANSIENT.has(code)) return { reason: `${context.transport} to ${context.where} failed: ${text}`, needsOperator: false };
+  if (code === 'ENOTFOUND')
+    return {
+      reason: `${context.transport}: the host name in ${context.where} does not resolve (ENOTFOUND).`,
+      needsOperator: true,
+    };
+  if (typeof code === 'string' && NEEDS_OPERATOR.has(code))
+    return { reason: `${context.transport} to ${context.where} failed: ${text}`, needsOperator: true };
+  if (typeof code === 'string' && TRANSIENT.has(code))
+    return { reason: `${context.transport} to ${context.where} failed: ${text}`, needsOperator: false };
   return { reason: `${context.transport} to ${context.where} failed: ${text}`, needsOperator: false };
 }
 

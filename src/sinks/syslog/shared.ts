@@ -16,20 +16,35 @@ export function increment(counters: Record<string, number>, key: string, by = 1)
 }
 
 export function streamTarget(config: SyslogSinkConfig): StreamTarget {
-  return { host: config.host, port: config.port, connectTimeoutMillis: config.connectTimeoutMillis, tls: config.transport === 'tls' || config.relpTls ? config.tls : undefined };
+  return {
+    host: config.host,
+    port: config.port,
+    connectTimeoutMillis: config.connectTimeoutMillis,
+    tls: config.transport === 'tls' || config.relpTls ? config.tls : undefined,
+  };
 }
 
 export function failureContext(config: SyslogSinkConfig): FailureContext {
   const target = streamTarget(config);
-  return { transport: config.transport === 'relp' && config.relpTls ? 'relp+tls' : config.transport, where: `${config.host}:${config.port}`, tls: target.tls };
+  return {
+    transport: config.transport === 'relp' && config.relpTls ? 'relp+tls' : config.transport,
+    where: `${config.host}:${config.port}`,
+    tls: target.tls,
+  };
 }
 
 /** Log a failure that needs an operator (TLS trust, names) once per burst, with its code. */
 export function reportFailure(logger: Logger, err: unknown, context: FailureContext): void {
   const { reason, needsOperator } = describeSyslogFailure(err, context);
   if (!needsOperator) return;
-  logger.burst('ERROR', 'syslog-operator', 'The syslog receiver cannot be used until its configuration or certificate is fixed; events wait in the buffer.', {
-    code: context.tls !== undefined && reason.startsWith('TLS') ? 'AEGIS_ERR_SYSLOG_TLS' : 'AEGIS_ERR_SINK_UNHEALTHY', reason, receiver: context.where,
-  });
+  logger.burst(
+    'ERROR',
+    'syslog-operator',
+    'The syslog receiver cannot be used until its configuration or certificate is fixed; events wait in the buffer.',
+    {
+      code: context.tls !== undefined && reason.startsWith('TLS') ? 'AEGIS_ERR_SYSLOG_TLS' : 'AEGIS_ERR_SINK_UNHEALTHY',
+      reason,
+      receiver: context.where,
+    },
+  );
 }
-

@@ -63,9 +63,17 @@ export function createStreamTransport(config: SyslogSinkConfig, deps: SyslogTran
     if (c === conn) conn = undefined;
     if (c.written > 0 && !c.closing) {
       increment(counters, 'connection_lost_total');
-      logger.burst('WARN', 'syslog-conn-lost', 'The connection to the syslog receiver was lost. Plain TCP/TLS syslog has no acknowledgement: events written shortly before may be lost without a trace (use RELP where that matters). Unwritten events are resent after reconnecting.', {
-        code: 'AEGIS_ERR_SYSLOG_CONNECTION_LOST', receiver: context.where, eventsWrittenOnConnection: c.written, reason: c.error?.message,
-      });
+      logger.burst(
+        'WARN',
+        'syslog-conn-lost',
+        'The connection to the syslog receiver was lost. Plain TCP/TLS syslog has no acknowledgement: events written shortly before may be lost without a trace (use RELP where that matters). Unwritten events are resent after reconnecting.',
+        {
+          code: 'AEGIS_ERR_SYSLOG_CONNECTION_LOST',
+          receiver: context.where,
+          eventsWrittenOnConnection: c.written,
+          reason: c.error?.message,
+        },
+      );
     }
     for (const w of [...c.deathWaiters]) w();
     c.deathWaiters.clear();
@@ -135,9 +143,15 @@ export function createStreamTransport(config: SyslogSinkConfig, deps: SyslogTran
       }
       const chunks = frameMessages(batch.records, config.framing, config.maxMessageBytes, () => {
         increment(counters, 'truncated_total');
-        logger.burst('WARN', 'syslog-truncated', `A syslog message was longer than max_message_bytes (${config.maxMessageBytes}) and was truncated at its end.`, {
-          code: 'AEGIS_ERR_SYSLOG_TRUNCATED', truncatedTotal: counters.truncated_total,
-        });
+        logger.burst(
+          'WARN',
+          'syslog-truncated',
+          `A syslog message was longer than max_message_bytes (${config.maxMessageBytes}) and was truncated at its end.`,
+          {
+            code: 'AEGIS_ERR_SYSLOG_TRUNCATED',
+            truncatedTotal: counters.truncated_total,
+          },
+        );
       });
       const outcomes: Promise<boolean>[] = [];
       let stopped: Error | undefined;
@@ -158,7 +172,8 @@ export function createStreamTransport(config: SyslogSinkConfig, deps: SyslogTran
       // Write callbacks complete in order: the records before the first failed chunk were written.
       const results = await Promise.all(outcomes);
       let delivered = 0;
-      for (let k = 0; k < results.length && results[k] === true; k++) delivered = (chunks[k] as (typeof chunks)[number]).end;
+      for (let k = 0; k < results.length && results[k] === true; k++)
+        delivered = (chunks[k] as (typeof chunks)[number]).end;
       // Records resent after a write that was issued but not confirmed may have reached the receiver: count them as
       // possible duplicates when they are delivered (SinkStats.duplicates, an upper bound).
       let duplicates = 0;
@@ -169,8 +184,10 @@ export function createStreamTransport(config: SyslogSinkConfig, deps: SyslogTran
           duplicates++;
         }
       }
-      if (delivered === batch.records.length) return duplicates > 0 ? { kind: 'delivered', duplicates } : { kind: 'delivered' };
-      const issuedEnd = outcomes.length === 0 ? delivered : (chunks[outcomes.length - 1] as (typeof chunks)[number]).end;
+      if (delivered === batch.records.length)
+        return duplicates > 0 ? { kind: 'delivered', duplicates } : { kind: 'delivered' };
+      const issuedEnd =
+        outcomes.length === 0 ? delivered : (chunks[outcomes.length - 1] as (typeof chunks)[number]).end;
       for (let i = delivered; i < issuedEnd; i++) maybeReceived.add(batch.records[i] as EncodedRecord<string>);
       const err = c.error ?? stopped ?? new Error('connection closed');
       markDead(c, err);

@@ -10,7 +10,11 @@ import type { SyslogTransportDeps } from './shared';
 import { createStreamTransport } from './stream';
 import { createUdpTransport } from './udp';
 
-type Factory = (config: SyslogSinkConfig, deps: SyslogTransportDeps, internals: RelpTransportInternals) => Transport<string>;
+type Factory = (
+  config: SyslogSinkConfig,
+  deps: SyslogTransportDeps,
+  internals: RelpTransportInternals,
+) => Transport<string>;
 
 const TRANSPORTS: Readonly<Record<SyslogTransportKind, Factory>> = {
   udp: (config, deps) => createUdpTransport(config, deps),
@@ -27,10 +31,20 @@ const COUNTERS: Readonly<Record<SyslogTransportKind, readonly string[]>> = {
   udp: ['truncated_total'],
   tcp: ['connects_total', 'connection_lost_total', 'truncated_total'],
   tls: ['connects_total', 'connection_lost_total', 'truncated_total'],
-  relp: ['connects_total', 'connection_lost_total', 'truncated_total', 'relp_resent_unacknowledged_total', 'relp_rollovers_total'],
+  relp: [
+    'connects_total',
+    'connection_lost_total',
+    'truncated_total',
+    'relp_resent_unacknowledged_total',
+    'relp_rollovers_total',
+  ],
 };
 
-export function createSyslogTransport(config: SyslogSinkConfig, deps: SyslogTransportDeps, internals: RelpTransportInternals = {}): Transport<string> {
+export function createSyslogTransport(
+  config: SyslogSinkConfig,
+  deps: SyslogTransportDeps,
+  internals: RelpTransportInternals = {},
+): Transport<string> {
   for (const key of COUNTERS[config.transport]) deps.counters[key] ??= 0;
   return TRANSPORTS[config.transport](config, deps, internals);
 }

@@ -60,9 +60,15 @@ export function createUdpTransport(config: SyslogSinkConfig, deps: SyslogTranspo
         const { bytes, truncated } = truncateMessage(rec.data, config.maxMessageBytes);
         if (truncated) {
           increment(counters, 'truncated_total');
-          logger.burst('WARN', 'syslog-truncated', `A syslog message was longer than max_message_bytes (${config.maxMessageBytes}) and was truncated at its end.`, {
-            code: 'AEGIS_ERR_SYSLOG_TRUNCATED', truncatedTotal: counters.truncated_total,
-          });
+          logger.burst(
+            'WARN',
+            'syslog-truncated',
+            `A syslog message was longer than max_message_bytes (${config.maxMessageBytes}) and was truncated at its end.`,
+            {
+              code: 'AEGIS_ERR_SYSLOG_TRUNCATED',
+              truncatedTotal: counters.truncated_total,
+            },
+          );
         }
         results.push(new Promise<Error | null>((resolve) => s.send(bytes, (err) => resolve(err ?? null))));
       }

@@ -17,9 +17,23 @@ void test('the source registry loads completely when the sensor source module is
 });
 
 void test('a sensor source configuration validates, and its options are checked', () => {
-  const ok = validateConfigDocument({ data_dir: '/tmp/x', sources: { s: { type: 'sensor', ring_bytes: 65536, coalesce_us: 500 } }, sinks: { o: { type: 'stdout' } } });
+  const ok = validateConfigDocument({
+    data_dir: '/tmp/x',
+    sources: { s: { type: 'sensor', ring_bytes: 65536, coalesce_us: 500 } },
+    sinks: { o: { type: 'stdout' } },
+  });
   assert.deepEqual(ok.problems, []);
-  const bad = validateConfigDocument({ data_dir: '/tmp/x', sources: { s: { type: 'sensor', ring_bytes: 100, backend: 'kprobe' } }, sinks: { o: { type: 'stdout' } } });
-  assert.ok(bad.problems.some((p) => p.startsWith('sources.s.ring_bytes')), bad.problems.join('\n'));
-  assert.ok(bad.problems.some((p) => p.startsWith('sources.s.backend')), bad.problems.join('\n'));
+  const bad = validateConfigDocument({
+    data_dir: '/tmp/x',
+    sources: { s: { type: 'sensor', ring_bytes: 100, backend: 'kprobe' } },
+    sinks: { o: { type: 'stdout' } },
+  });
+  assert.ok(
+    bad.problems.some((p) => p.startsWith('sources.s.ring_bytes')),
+    bad.problems.join('\n'),
+  );
+  assert.ok(
+    bad.problems.some((p) => p.startsWith('sources.s.backend')),
+    bad.problems.join('\n'),
+  );
 });

@@ -16,8 +16,17 @@ import { makeTempDir } from '../../helpers/tmp';
 function ctx(dir: string): SourceContext & { dlqPath: string } {
   const dlqPath = path.join(dir, 'dlq.ndjson');
   return {
-    name: 'r', logger: silentLogger, stats: createSourceStats('r', 'replay'), hostname: 'h', dlqPath,
-    deadLetter: createDeadLetterQueue({ path: dlqPath, maxBytes: 1e9, logger: silentLogger, stats: { written: 0, bytes: 0, failed: 0 } }),
+    name: 'r',
+    logger: silentLogger,
+    stats: createSourceStats('r', 'replay'),
+    hostname: 'h',
+    dlqPath,
+    deadLetter: createDeadLetterQueue({
+      path: dlqPath,
+      maxBytes: 1e9,
+      logger: silentLogger,
+      stats: { written: 0, bytes: 0, failed: 0 },
+    }),
   };
 }
 
@@ -59,11 +68,21 @@ test('replay: bad lines are counted and dead-lettered with line number and reaso
   fs.writeFileSync(file, lines.join('\n') + '\n');
   const source = createReplaySource({ path: file, rate: 0, loop: false, chunkEvents: 2, maxLineBytes: 4096 }, c);
   const got = await collect(source.read(new AbortController().signal));
-  assert.deepEqual(got.map((e) => e.exec_id), [0, 1, 3, 4].map((i) => events[i]!.exec_id));
+  assert.deepEqual(
+    got.map((e) => e.exec_id),
+    [0, 1, 3, 4].map((i) => events[i]!.exec_id),
+  );
   assert.equal(c.stats.invalid, 4);
   await c.deadLetter.close();
-  const dlq = fs.readFileSync(c.dlqPath, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { line: number; reason: string; code: string; source: string; raw: string });
-  assert.deepEqual(dlq.map((d) => d.line), [2, 4, 5, 7]);
+  const dlq = fs
+    .readFileSync(c.dlqPath, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { line: number; reason: string; code: string; source: string; raw: string });
+  assert.deepEqual(
+    dlq.map((d) => d.line),
+    [2, 4, 5, 7],
+  );
   assert.match(dlq[0]!.reason, /^line 2: invalid JSON/);
   assert.match(dlq[1]!.reason, /^line 4: not a valid event: pid: must be integer/);
   assert.match(dlq[3]!.reason, /^line 7: line is longer than 4096 bytes/);
@@ -75,9 +94,18 @@ test('replay: bad lines are counted and dead-lettered with line number and reaso
 test('replay --rate paces the output', async () => {
   const { dir, cleanup } = makeTempDir();
   const file = path.join(dir, 'in.ndjson');
-  fs.writeFileSync(file, generateEvents(50).map((e) => formatJson(e)).join('\n') + '\n');
+  fs.writeFileSync(
+    file,
+    generateEvents(50)
+      .map((e) => formatJson(e))
+      .join('\n') + '\n',
+  );
   const t0 = performance.now();
-  const got = await collect(createReplaySource({ path: file, rate: 200, loop: false, chunkEvents: 1024, maxLineBytes: 1 << 20 }, ctx(dir)).read(new AbortController().signal));
+  const got = await collect(
+    createReplaySource({ path: file, rate: 200, loop: false, chunkEvents: 1024, maxLineBytes: 1 << 20 }, ctx(dir)).read(
+      new AbortController().signal,
+    ),
+  );
   const elapsed = performance.now() - t0;
   assert.equal(got.length, 50);
   assert.ok(elapsed >= 230 && elapsed < 1500, `50 events at 200/s took ${elapsed.toFixed(0)} ms, expected about 250`);
@@ -87,10 +115,18 @@ test('replay --rate paces the output', async () => {
 test('replay --loop starts over until stopped; a file with no valid event stops the loop', async () => {
   const { dir, cleanup } = makeTempDir();
   const file = path.join(dir, 'in.ndjson');
-  fs.writeFileSync(file, generateEvents(10).map((e) => formatJson(e)).join('\n') + '\n');
+  fs.writeFileSync(
+    file,
+    generateEvents(10)
+      .map((e) => formatJson(e))
+      .join('\n') + '\n',
+  );
   const stop = new AbortController();
   let n = 0;
-  for await (const chunk of createReplaySource({ path: file, rate: 0, loop: true, chunkEvents: 3, maxLineBytes: 1 << 20 }, ctx(dir)).read(stop.signal)) {
+  for await (const chunk of createReplaySource(
+    { path: file, rate: 0, loop: true, chunkEvents: 3, maxLineBytes: 1 << 20 },
+    ctx(dir),
+  ).read(stop.signal)) {
     n += chunk.length;
     if (n >= 35) stop.abort();
   }
@@ -98,15 +134,28 @@ test('replay --loop starts over until stopped; a file with no valid event stops 
   const empty = path.join(dir, 'empty.ndjson');
   fs.writeFileSync(empty, 'garbage\n');
   const c = ctx(dir);
-  assert.deepEqual(await collect(createReplaySource({ path: empty, rate: 0, loop: true, chunkEvents: 3, maxLineBytes: 1 << 20 }, c).read(new AbortController().signal)), []);
+  assert.deepEqual(
+    await collect(
+      createReplaySource({ path: empty, rate: 0, loop: true, chunkEvents: 3, maxLineBytes: 1 << 20 }, c).read(
+        new AbortController().signal,
+      ),
+    ),
+    [],
+  );
   await c.deadLetter.close(); // the garbage line opened it
   cleanup();
 });
 
 test('a missing file fails with AEGIS_ERR_SOURCE_READ naming the path', async () => {
   const { dir, cleanup } = makeTempDir();
-  const source = createReplaySource({ path: path.join(dir, 'nope.ndjson'), rate: 0, loop: false, chunkEvents: 3, maxLineBytes: 1 << 20 }, ctx(dir));
-  await assert.rejects(collect(source.read(new AbortController().signal)), (err: Error & { code?: string }) => err.code === 'AEGIS_ERR_SOURCE_READ' && err.message.includes('nope.ndjson'));
+  const source = createReplaySource(
+    { path: path.join(dir, 'nope.ndjson'), rate: 0, loop: false, chunkEvents: 3, maxLineBytes: 1 << 20 },
+    ctx(dir),
+  );
+  await assert.rejects(
+    collect(source.read(new AbortController().signal)),
+    (err: Error & { code?: string }) => err.code === 'AEGIS_ERR_SOURCE_READ' && err.message.includes('nope.ndjson'),
+  );
   cleanup();
 });
 
@@ -121,7 +170,11 @@ test('replay: a file of many 64 KiB reads (lines and multi-byte characters acros
     fs.writeFileSync(file, text);
     assert.ok(Buffer.byteLength(text) > 16 * 64 * 1024, 'the file spans many reads');
     assert.ok(Buffer.byteLength(text) > text.length, 'the file has multi-byte characters');
-    const got = await collect(createReplaySource({ path: file, rate: 0, loop: false, chunkEvents: 1024, maxLineBytes: 1 << 20 }, c).read(new AbortController().signal));
+    const got = await collect(
+      createReplaySource({ path: file, rate: 0, loop: false, chunkEvents: 1024, maxLineBytes: 1 << 20 }, c).read(
+        new AbortController().signal,
+      ),
+    );
     assert.equal(got.length, events.length);
     assert.deepEqual(got, JSON.parse(`[${events.map((e) => formatJson(e)).join(',')}]`));
     assert.equal(c.stats.invalid, 0);
@@ -134,7 +187,10 @@ test('replay: a file of many 64 KiB reads (lines and multi-byte characters acros
 test('replay: a path that cannot be read as a file (a directory) fails with AEGIS_ERR_SOURCE_READ naming it', async () => {
   const { dir, cleanup } = makeTempDir();
   try {
-    const source = createReplaySource({ path: dir, rate: 0, loop: false, chunkEvents: 10, maxLineBytes: 4096 }, ctx(dir));
+    const source = createReplaySource(
+      { path: dir, rate: 0, loop: false, chunkEvents: 10, maxLineBytes: 4096 },
+      ctx(dir),
+    );
     await assert.rejects(collect(source.read(new AbortController().signal)), (err: Error & { code?: string }) => {
       assert.equal(err.code, 'AEGIS_ERR_SOURCE_READ');
       assert.match(err.message, new RegExp(`cannot read ${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: .*EISDIR`));

@@ -49,7 +49,11 @@ before(async () => {
     return;
   }
   es = started;
-  client = createEsClient({ urls: [es.url], auth: { kind: 'none' }, tls: { caFile: undefined, verify: true, serverName: undefined } });
+  client = createEsClient({
+    urls: [es.url],
+    auth: { kind: 'none' },
+    tls: { caFile: undefined, verify: true, serverName: undefined },
+  });
 });
 
 after(async () => {
@@ -57,7 +61,11 @@ after(async () => {
   await es?.stop();
 });
 
-async function call(method: 'GET' | 'POST' | 'PUT', p: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
+async function call(
+  method: 'GET' | 'POST' | 'PUT',
+  p: string,
+  body?: unknown,
+): Promise<{ status: number; body: Record<string, unknown> }> {
   const r = await rawRequest(client, { method, path: p, ...(body === undefined ? {} : { body }) });
   if (!r.ok) throw r.error as Error;
   return { status: r.status, body: r.body as Record<string, unknown> };
@@ -74,7 +82,10 @@ function emittedFields(): Set<string> {
 
 /** Index events with the real sink transport; return their ids. */
 async function indexEvents(prefix: string, events: readonly AegisEvent[]): Promise<void> {
-  const t = createElasticsearchTransport(parseElasticsearchConfig({ url: es!.url, index: `${prefix}-%{+yyyy.MM.dd}` }), { logger: quiet, version: 'test' });
+  const t = createElasticsearchTransport(
+    parseElasticsearchConfig({ url: es!.url, index: `${prefix}-%{+yyyy.MM.dd}` }),
+    { logger: quiet, version: 'test' },
+  );
   for (let i = 0; i < events.length; i += 1000) {
     const records = events.slice(i, i + 1000).map((event) => ({ event, data: formatEcs(event), bytes: 0 }));
     const r = await t.send({ id: i, records, bytes: 0, attempt: 1 }, new AbortController().signal);
@@ -89,24 +100,50 @@ test('aegisbpf rules install elastic: installs what this cluster supports, says 
   const first = await waitExit(spawnCli(['rules', 'install', 'elastic', '--url', es.url]));
   assert.equal(first.code, 3, `exit 3: installed, but the pipeline was skipped\n${first.stdout}\n${first.stderr}`);
   const lines = first.stdout.trim().split('\n');
-  for (const name of ['aegisbpf-settings', 'aegisbpf-ecs-mappings', 'aegisbpf-json-mappings']) assert.ok(lines.some((l) => /^created\s+component template/.test(l) && l.endsWith(name)), name);
-  for (const name of ['aegisbpf', 'logs-aegisbpf.events']) assert.ok(lines.some((l) => /^created\s+index template/.test(l) && l.endsWith(name)), name);
+  for (const name of ['aegisbpf-settings', 'aegisbpf-ecs-mappings', 'aegisbpf-json-mappings'])
+    assert.ok(
+      lines.some((l) => /^created\s+component template/.test(l) && l.endsWith(name)),
+      name,
+    );
+  for (const name of ['aegisbpf', 'logs-aegisbpf.events'])
+    assert.ok(
+      lines.some((l) => /^created\s+index template/.test(l) && l.endsWith(name)),
+      name,
+    );
   assert.ok(lines.some((l) => /^skipped\s+ilm policy\s+aegisbpf-daily: the cluster has no ILM/.test(l)));
-  assert.ok(lines.some((l) => /^skipped\s+ingest pipeline\s+aegisbpf-json-to-ecs: the cluster's ingest nodes lack the processors convert, gsub, join, json, remove, rename, set/.test(l)));
+  assert.ok(
+    lines.some((l) =>
+      /^skipped\s+ingest pipeline\s+aegisbpf-json-to-ecs: the cluster's ingest nodes lack the processors convert, gsub, join, json, remove, rename, set/.test(
+        l,
+      ),
+    ),
+  );
   assert.ok(lines.includes('field types: reduced; ILM: not available'));
-  assert.match(first.stderr, /lacks an optional field type.*match_only_text/, 'the fallback to reduced types is logged');
+  assert.match(
+    first.stderr,
+    /lacks an optional field type.*match_only_text/,
+    'the fallback to reduced types is logged',
+  );
 
   const second = await waitExit(spawnCli(['rules', 'install', 'elastic', '--url', es.url, '--json']));
   assert.equal(second.code, 3);
   const report = JSON.parse(second.stdout) as { items: { kind: string; status: string }[]; types: string };
-  assert.deepEqual([...new Set(report.items.filter((i) => i.kind.endsWith('template')).map((i) => i.status))], ['unchanged'], 'a second run changes nothing');
+  assert.deepEqual(
+    [...new Set(report.items.filter((i) => i.kind.endsWith('template')).map((i) => i.status))],
+    ['unchanged'],
+    'a second run changes nothing',
+  );
   assert.equal(report.types, 'reduced');
   assert.equal(second.stderr, '', 'and does not even try the refused types again');
 
   const stored = await call('GET', '/_index_template/aegisbpf');
   const tpl = (stored.body.index_templates as { index_template: JsonObject }[])[0]!.index_template;
   assert.deepEqual(tpl.index_patterns, ['aegisbpf-*']);
-  assert.equal(((tpl.template as JsonObject | undefined)?.settings as JsonObject | undefined)?.index, undefined, 'no index.lifecycle.name on a cluster without ILM');
+  assert.equal(
+    ((tpl.template as JsonObject | undefined)?.settings as JsonObject | undefined)?.index,
+    undefined,
+    'no index.lifecycle.name on a cluster without ILM',
+  );
 });
 
 test('GET _mapping of a new aegisbpf-* index equals the template, and every field the ecs formatter emits has its intended type', async (t) => {
@@ -127,7 +164,11 @@ test('GET _mapping of a new aegisbpf-* index equals the template, and every fiel
     if (typeof o.dynamic === 'boolean' || typeof o.dynamic === 'string') o.dynamic = String(o.dynamic);
     return JSON.parse(JSON.stringify(o, Object.keys(o).sort())) as unknown;
   };
-  assert.deepEqual([...actual.keys()].sort(), [...intended.keys()].sort(), 'exactly the template’s fields, nothing dynamic');
+  assert.deepEqual(
+    [...actual.keys()].sort(),
+    [...intended.keys()].sort(),
+    'exactly the template’s fields, nothing dynamic',
+  );
   for (const [field, m] of intended) assert.deepEqual(norm(actual.get(field)), norm(m), field);
 
   const emitted = emittedFields();
@@ -142,7 +183,8 @@ test('GET _mapping of a new aegisbpf-* index equals the template, and every fiel
     if (!field.startsWith('aegisbpf.')) {
       assert.ok(def !== undefined, `${field} is an ECS field`);
       assert.equal(full.type, def.type, `${field}: full template type is the ECS type`);
-      for (const mf of def.multi_fields ?? []) assert.deepEqual(full.fields, { [mf.name]: { type: mf.type } }, `${field}: ECS multi-field`);
+      for (const mf of def.multi_fields ?? [])
+        assert.deepEqual(full.fields, { [mf.name]: { type: mf.type } }, `${field}: ECS multi-field`);
     }
     const expectedHere = REDUCED_TYPES[full.type]?.type ?? full.type;
     assert.equal(actual.get(field)?.type, expectedHere, `${field}: type on this cluster`);
@@ -156,9 +198,15 @@ test('the data stream template: logs-aegisbpf.events-* streams get the same mapp
   if (es === undefined) return t.skip(skipReason);
   await waitExit(spawnCli(['rules', 'install', 'elastic', '--url', es.url]));
   const ns = `m${process.pid}`;
-  const transport = createElasticsearchTransport(parseElasticsearchConfig({ url: es.url, data_stream: { namespace: ns } }), { logger: quiet, version: 'test' });
+  const transport = createElasticsearchTransport(
+    parseElasticsearchConfig({ url: es.url, data_stream: { namespace: ns } }),
+    { logger: quiet, version: 'test' },
+  );
   const events = goldenCases().map((c) => c.event);
-  const r = await transport.send({ id: 1, records: events.map((event) => ({ event, data: formatEcs(event), bytes: 0 })), bytes: 0, attempt: 1 }, new AbortController().signal);
+  const r = await transport.send(
+    { id: 1, records: events.map((event) => ({ event, data: formatEcs(event), bytes: 0 })), bytes: 0, attempt: 1 },
+    new AbortController().signal,
+  );
   assert.equal(r.kind, 'delivered');
   await transport.close();
   const mappings = (await call('GET', `/logs-aegisbpf.events-${ns}/_mapping`)).body;
@@ -184,7 +232,9 @@ test('each detection rule’s query, as Elasticsearch DSL, hits exactly its posi
     const events: AegisEvent[] = [];
     for (const s of loadSamples(file)) {
       for (let i = 0; i < (s.count ?? 1); i++) {
-        const micros = String(Number(String(s.event.ts).slice(20, 26)) + i).padStart(6, '0').slice(-6);
+        const micros = String(Number(String(s.event.ts).slice(20, 26)) + i)
+          .padStart(6, '0')
+          .slice(-6);
         const e = { ...s.event, ts: `${String(s.event.ts).slice(0, 20)}${micros}Z` } as unknown as AegisEvent;
         events.push(e);
         if (s.expect === 'alert') expectAlert.add(documentId(e));
@@ -196,15 +246,27 @@ test('each detection rule’s query, as Elasticsearch DSL, hits exactly its posi
     const query = kqlToDsl(rule.query);
     const res = await call('POST', `/${prefix}-*/_search`, { size: 10_000, _source: false, query });
     const hits = new Set((res.body.hits as { hits: { _id: string }[] }).hits.map((h) => h._id));
-    assert.deepEqual([...hits].sort(), [...(rule.type === 'threshold' ? expectMatch : expectAlert)].sort(), `${file}: the query hits exactly the positives`);
+    assert.deepEqual(
+      [...hits].sort(),
+      [...(rule.type === 'threshold' ? expectMatch : expectAlert)].sort(),
+      `${file}: the query hits exactly the positives`,
+    );
     if (rule.threshold !== undefined) {
       const agg = await call('POST', `/${prefix}-*/_search`, {
         size: 0,
         query,
         aggs: { groups: { terms: { field: rule.threshold.field[0], min_doc_count: rule.threshold.value, size: 100 } } },
       });
-      const groups = ((agg.body.aggregations as { groups: { buckets: { key: string }[] } }).groups.buckets).map((b) => b.key);
-      const alertHosts = [...new Set(loadSamples(file).filter((s) => s.expect === 'alert').map((s) => s.event.host as string))];
+      const groups = (agg.body.aggregations as { groups: { buckets: { key: string }[] } }).groups.buckets.map(
+        (b) => b.key,
+      );
+      const alertHosts = [
+        ...new Set(
+          loadSamples(file)
+            .filter((s) => s.expect === 'alert')
+            .map((s) => s.event.host as string),
+        ),
+      ];
       assert.deepEqual(groups, alertHosts, `${file}: only the host at or above ${rule.threshold.value} alerts`);
     }
   }
@@ -216,10 +278,21 @@ test('the guide’s layout (raw json decoded under aegisbpf.* by Filebeat, no pi
   const index = `aegisbpf-guide-${process.pid}`;
   const lines: string[] = [];
   for (const e of goldenCases().map((c) => c.event)) {
-    const doc = { '@timestamp': e.ts, message: formatJson(e), host: { name: e.host }, agent: { type: 'filebeat' }, aegisbpf: JSON.parse(formatJson(e)) as unknown };
+    const doc = {
+      '@timestamp': e.ts,
+      message: formatJson(e),
+      host: { name: e.host },
+      agent: { type: 'filebeat' },
+      aegisbpf: JSON.parse(formatJson(e)) as unknown,
+    };
     lines.push(JSON.stringify({ create: { _index: index, _id: documentId(e) } }), JSON.stringify(doc));
   }
-  const r = await rawRequest(client, { method: 'POST', path: '/_bulk', querystring: { refresh: 'true' }, bulkBody: lines.join('\n') + '\n' });
+  const r = await rawRequest(client, {
+    method: 'POST',
+    path: '/_bulk',
+    querystring: { refresh: 'true' },
+    bulkBody: lines.join('\n') + '\n',
+  });
   assert.ok(r.ok && r.status === 200);
   assert.equal((r.body as { errors: boolean }).errors, false, JSON.stringify(r.body).slice(0, 2000));
   const blocks = await call('POST', `/${index}/_count`, { query: kqlToDsl('aegisbpf.type:block') });
@@ -234,7 +307,10 @@ test('ingest pipeline: the node parses its structure (and only lacks the process
   const put = await call('PUT', '/_ingest/pipeline/aegisbpf-json-to-ecs', pipeline);
   assert.equal(put.status, 400);
   assert.match(JSON.stringify(put.body), /No processor type exists with name \[remove\]/);
-  const simulate = await call('POST', '/_ingest/pipeline/_simulate', { pipeline, docs: [{ _source: { message: '{}' } }] });
+  const simulate = await call('POST', '/_ingest/pipeline/_simulate', {
+    pipeline,
+    docs: [{ _source: { message: '{}' } }],
+  });
   assert.equal(simulate.status, 400);
   assert.match(JSON.stringify(simulate.body), /No processor type exists with name \[remove\]/);
   // The rest of the body (description, version, _meta) is accepted as is.
@@ -250,7 +326,12 @@ test('ingest pipeline: the node parses its structure (and only lacks the process
     assert.equal(failure, undefined);
     lines.push(JSON.stringify({ create: { _index: index, _id: documentId(e) } }), JSON.stringify(doc));
   }
-  const bulk = await rawRequest(client, { method: 'POST', path: '/_bulk', querystring: { refresh: 'true' }, bulkBody: lines.join('\n') + '\n' });
+  const bulk = await rawRequest(client, {
+    method: 'POST',
+    path: '/_bulk',
+    querystring: { refresh: 'true' },
+    bulkBody: lines.join('\n') + '\n',
+  });
   assert.ok(bulk.ok && bulk.status === 200);
   assert.equal((bulk.body as { errors: boolean }).errors, false, JSON.stringify(bulk.body).slice(0, 2000));
   for (const e of events.slice(0, 12)) {

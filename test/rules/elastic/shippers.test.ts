@@ -25,22 +25,36 @@ import { runPipeline } from '../../helpers/ingest-pipeline';
 
 const content = loadElasticContent();
 const pipeline = content.ingestPipelines.find((p) => p.name === 'aegisbpf-json-to-ecs')!;
-const indexPatterns = (content.indexTemplates.find((t) => t.name === 'aegisbpf')!.body.index_patterns as string[]).map((p) => new RegExp(`^${p.replace(/[.]/g, '\\.').replace(/\*/g, '.*')}$`));
-const eventLines = [...goldenCases().map((c) => formatJson(c.event)), ...generateEvents(500, { adversarial: true }).map(formatJson)];
+const indexPatterns = (content.indexTemplates.find((t) => t.name === 'aegisbpf')!.body.index_patterns as string[]).map(
+  (p) => new RegExp(`^${p.replace(/[.]/g, '\\.').replace(/\*/g, '.*')}$`),
+);
+const eventLines = [
+  ...goldenCases().map((c) => formatJson(c.event)),
+  ...generateEvents(500, { adversarial: true }).map(formatJson),
+];
 const logLines: string[] = [];
 const logger = createLogger({ level: 'DEBUG', write: (l) => void logLines.push(l.trimEnd()) });
 logger.info('aegisbpf started.', { version: '0.1.0', sources: ['s:replay'] });
-logger.error('Sink is unhealthy; events wait in its buffer and are retried.', { sink: 'es', code: 'AEGIS_ERR_SINK_UNHEALTHY', reason: 'x' });
+logger.error('Sink is unhealthy; events wait in its buffer and are retried.', {
+  sink: 'es',
+  code: 'AEGIS_ERR_SINK_UNHEALTHY',
+  reason: 'x',
+});
 logger.warn('A "type": field in a message must not fool the filter.', { type: 'block' });
 
 type Yaml = Record<string, unknown>;
 
 test('filebeat: parses; ships the raw line to the aegisbpf-json-to-ecs pipeline into an aegisbpf-* index, with Filebeat’s own template and ILM off', () => {
-  const cfg = YAML.parse(fs.readFileSync(packagePath('rules', 'filebeat', 'aegisbpf-elasticsearch.yml'), 'utf8')) as Yaml;
+  const cfg = YAML.parse(
+    fs.readFileSync(packagePath('rules', 'filebeat', 'aegisbpf-elasticsearch.yml'), 'utf8'),
+  ) as Yaml;
   const out = cfg['output.elasticsearch'] as Yaml;
   assert.equal(out.pipeline, pipeline.name);
   const index = String(out.index).replace('%{+yyyy.MM.dd}', '2026.11.21');
-  assert.ok(indexPatterns.some((r) => r.test(index)), `${index} is covered by the aegisbpf index template`);
+  assert.ok(
+    indexPatterns.some((r) => r.test(index)),
+    `${index} is covered by the aegisbpf index template`,
+  );
   assert.equal(cfg['setup.template.enabled'], false);
   assert.equal(cfg['setup.ilm.enabled'], false);
   assert.equal(cfg['setup.template.name'], 'aegisbpf');
@@ -55,7 +69,10 @@ test('filebeat: parses; ships the raw line to the aegisbpf-json-to-ecs pipeline 
   assert.equal(fingerprint.target_field, '@metadata._id');
   assert.deepEqual(fingerprint.fields, ['message']);
   // The journald input's drop_event regexp (Go RE2; this pattern means the same in JavaScript).
-  const re = new RegExp(((((journald.processors as Yaml[])[0]!.drop_event as Yaml).when as Yaml).not as { regexp: { message: string } }).regexp.message);
+  const re = new RegExp(
+    ((((journald.processors as Yaml[])[0]!.drop_event as Yaml).when as Yaml).not as { regexp: { message: string } })
+      .regexp.message,
+  );
   for (const l of eventLines) assert.ok(re.test(l), `event line kept: ${l.slice(0, 80)}`);
   for (const l of logLines) assert.ok(!re.test(l), `daemon log line dropped: ${l}`);
 });
@@ -83,7 +100,11 @@ test('vector: parses (Python tomllib); create actions with an _id, the event’s
   const probe = spawnSync('python3', ['-c', 'import tomllib'], { encoding: 'utf8' });
   if (probe.status !== 0) return t.skip(`python3 with tomllib is not available: ${probe.stderr.trim()}`);
   const file = packagePath('rules', 'vector', 'aegisbpf-elasticsearch.toml');
-  const r = spawnSync('python3', ['-c', 'import json,sys,tomllib; print(json.dumps(tomllib.load(open(sys.argv[1],"rb"))))', file], { encoding: 'utf8' });
+  const r = spawnSync(
+    'python3',
+    ['-c', 'import json,sys,tomllib; print(json.dumps(tomllib.load(open(sys.argv[1],"rb"))))', file],
+    { encoding: 'utf8' },
+  );
   assert.equal(r.status, 0, r.stderr);
   const cfg = JSON.parse(r.stdout) as { sinks: { elasticsearch: Yaml }; transforms: Record<string, Yaml> };
   const es = cfg.sinks.elasticsearch;
@@ -93,7 +114,10 @@ test('vector: parses (Python tomllib); create actions with an _id, the event’s
   assert.equal((es.tls as Yaml).verify_certificate, true);
   const remap = String(cfg.transforms.aegisbpf_for_elasticsearch!.source);
   assert.match(remap, /\.aegisbpf_id = sha2\(line/);
-  assert.match(remap, /\.aegisbpf_index = "aegisbpf-" \+ format_timestamp!\(ts, format: "%Y\.%m\.%d", timezone: "UTC"\)/);
+  assert.match(
+    remap,
+    /\.aegisbpf_index = "aegisbpf-" \+ format_timestamp!\(ts, format: "%Y\.%m\.%d", timezone: "UTC"\)/,
+  );
   assert.ok(indexPatterns.some((x) => x.test('aegisbpf-2026.11.21')));
   // The filter condition's regex (VRL uses Rust's regex crate; this pattern means the same in JavaScript).
   const condition = String(cfg.transforms.aegisbpf_events!.condition);
@@ -104,7 +128,11 @@ test('vector: parses (Python tomllib); create actions with an _id, the event’s
   for (const l of logLines) assert.ok(!keep.test(l), l);
   // What the sink sends (the id_key field may or may not be stripped by Vector; the pipeline removes both).
   for (const e of goldenCases().map((c) => c.event)) {
-    const { doc } = runPipeline(pipeline.body as unknown as PipelineSpec, { message: formatJson(e), aegisbpf_id: 'x', aegisbpf_index: 'aegisbpf-2026.11.21' });
+    const { doc } = runPipeline(pipeline.body as unknown as PipelineSpec, {
+      message: formatJson(e),
+      aegisbpf_id: 'x',
+      aegisbpf_index: 'aegisbpf-2026.11.21',
+    });
     assert.deepEqual(doc, JSON.parse(formatEcs(e)) as Doc);
   }
 });

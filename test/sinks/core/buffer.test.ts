@@ -35,11 +35,22 @@ test('a record larger than maxBytes is admitted into an empty buffer only (no de
 test('take hands out records in offer order, bounded by events and bytes but at least one record', () => {
   const b = createMemoryBuffer<string>({ maxEvents: 100, maxBytes: 1000, whenFull: 'block' });
   b.offer(records([5, 5, 5, 20, 5]), 0);
-  assert.deepEqual(b.take(2, 1000).records.map((r) => r.data), ['r0', 'r1']);
+  assert.deepEqual(
+    b.take(2, 1000).records.map((r) => r.data),
+    ['r0', 'r1'],
+  );
   const t = b.take(100, 12);
-  assert.deepEqual(t.records.map((r) => r.data), ['r2'], 'the next one (20 bytes) would pass maxBytes');
+  assert.deepEqual(
+    t.records.map((r) => r.data),
+    ['r2'],
+    'the next one (20 bytes) would pass maxBytes',
+  );
   assert.equal(t.bytes, 5);
-  assert.deepEqual(b.take(100, 12).records.map((r) => r.data), ['r3'], 'a record larger than maxBytes is taken alone');
+  assert.deepEqual(
+    b.take(100, 12).records.map((r) => r.data),
+    ['r3'],
+    'a record larger than maxBytes is taken alone',
+  );
   assert.equal(b.oldestAt(), 4);
   assert.equal(b.events, 1);
   assert.equal(b.bytes, 5);
@@ -56,7 +67,10 @@ test('taken records stay owned until acknowledged; handed-back ones come back fr
   assert.equal(b.takenEvents, 2);
   b.handBack(second, second.records.slice(1));
   assert.equal(b.takenEvents, 0);
-  assert.deepEqual(b.drain().map((r) => r.data), ['r3', 'r4', 'r5']);
+  assert.deepEqual(
+    b.drain().map((r) => r.data),
+    ['r3', 'r4', 'r5'],
+  );
   assert.equal(b.events, 0);
   assert.equal(b.bytes, 0);
   assert.deepEqual(b.drain(), []);

@@ -14,17 +14,33 @@ test('32 batches in backoff at once: no MaxListenersExceededWarning, everything 
   const warnings: string[] = [];
   const onWarning = (w: Error): void => void warnings.push(w.name);
   process.on('warning', onWarning);
-  const transport = createScriptedTransport(Array.from({ length: 32 }, () => ({ kind: 'retryable' as const, reason: 'busy' })));
+  const transport = createScriptedTransport(
+    Array.from({ length: 32 }, () => ({ kind: 'retryable' as const, reason: 'busy' })),
+  );
   const quiet = createLogger({ level: 'FATAL', write: () => undefined });
   const stats = createSinkStats('s', 'scripted');
   const sink = createSink(
     {
-      name: 's', type: 'scripted', transport, stats, logger: quiet,
+      name: 's',
+      type: 'scripted',
+      transport,
+      stats,
+      logger: quiet,
       formatter: { name: 'json', contentType: 'application/json', format: formatJson },
-      deadLetter: createDeadLetterQueue({ path: undefined, maxBytes: 1, logger: quiet, stats: { written: 0, bytes: 0, failed: 0 } }),
+      deadLetter: createDeadLetterQueue({
+        path: undefined,
+        maxBytes: 1,
+        logger: quiet,
+        stats: { written: 0, bytes: 0, failed: 0 },
+      }),
       random: () => 1,
     },
-    { ...DEFAULT_CORE_OPTIONS, batch: { maxEvents: 1, maxBytes: 1 << 20, timeoutMillis: 0 }, request: { concurrency: 32, timeoutMillis: 5000 }, retry: { ...DEFAULT_CORE_OPTIONS.retry, initialBackoffMillis: 200, maxBackoffMillis: 200 } },
+    {
+      ...DEFAULT_CORE_OPTIONS,
+      batch: { maxEvents: 1, maxBytes: 1 << 20, timeoutMillis: 0 },
+      request: { concurrency: 32, timeoutMillis: 5000 },
+      retry: { ...DEFAULT_CORE_OPTIONS.retry, initialBackoffMillis: 200, maxBackoffMillis: 200 },
+    },
   );
   await sink.accept(generateEvents(32));
   await sink.close(10_000);
@@ -32,5 +48,8 @@ test('32 batches in backoff at once: no MaxListenersExceededWarning, everything 
   process.off('warning', onWarning);
   assert.equal(stats.delivered, 32);
   assert.equal(stats.retriedEvents, 32);
-  assert.deepEqual(warnings.filter((w) => w === 'MaxListenersExceededWarning'), []);
+  assert.deepEqual(
+    warnings.filter((w) => w === 'MaxListenersExceededWarning'),
+    [],
+  );
 });

@@ -35,24 +35,51 @@ interface Harness {
   cleanup(): Promise<void>;
 }
 
-function harness(script: Step[] = [], options: Partial<{ [K in keyof SinkCoreOptions]: Partial<SinkCoreOptions[K]> }> = {}): Harness {
+function harness(
+  script: Step[] = [],
+  options: Partial<{ [K in keyof SinkCoreOptions]: Partial<SinkCoreOptions[K]> }> = {},
+): Harness {
   const { dir, cleanup } = makeTempDir();
   const dlqPath = path.join(dir, 'dlq.ndjson');
   const transport = createScriptedTransport(script);
   const stats = createSinkStats('t', 'scripted');
-  const deadLetter = createDeadLetterQueue({ path: dlqPath, maxBytes: 1e9, logger: silentLogger, stats: { written: 0, bytes: 0, failed: 0 } });
+  const deadLetter = createDeadLetterQueue({
+    path: dlqPath,
+    maxBytes: 1e9,
+    logger: silentLogger,
+    stats: { written: 0, bytes: 0, failed: 0 },
+  });
   const merged: SinkCoreOptions = {
     batch: { ...FAST.batch, ...options.batch },
     buffer: { ...FAST.buffer, ...options.buffer },
     request: { ...FAST.request, ...options.request },
     retry: { ...FAST.retry, ...options.retry },
   };
-  const sink = createSink({ name: 't', type: 'scripted', transport, formatter: { name: 'json', contentType: 'application/json', format: formatJson }, stats, logger: silentLogger, deadLetter }, merged);
+  const sink = createSink(
+    {
+      name: 't',
+      type: 'scripted',
+      transport,
+      formatter: { name: 'json', contentType: 'application/json', format: formatJson },
+      stats,
+      logger: silentLogger,
+      deadLetter,
+    },
+    merged,
+  );
   return {
     sink,
     transport,
     dlqPath,
-    dlqEntries: () => (fs.existsSync(dlqPath) ? fs.readFileSync(dlqPath, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>) : []),
+    dlqEntries: () =>
+      fs.existsSync(dlqPath)
+        ? fs
+            .readFileSync(dlqPath, 'utf8')
+            .trim()
+            .split('\n')
+            .filter(Boolean)
+            .map((l) => JSON.parse(l) as Record<string, unknown>)
+        : [],
     cleanup: async () => {
       await deadLetter.close();
       cleanup();
@@ -63,7 +90,10 @@ function harness(script: Step[] = [], options: Partial<{ [K in keyof SinkCoreOpt
 const ids = (events: readonly { exec_id: string; ts: string }[]): string[] => events.map((e) => e.exec_id + '#' + e.ts);
 
 test('retryable then delivered: every event delivered once, in order, retries counted', async () => {
-  const h = harness([{ kind: 'retryable', reason: 'busy' }, { kind: 'retryable', reason: 'busy' }]);
+  const h = harness([
+    { kind: 'retryable', reason: 'busy' },
+    { kind: 'retryable', reason: 'busy' },
+  ]);
   const events = generateEvents(25);
   await h.sink.accept(events);
   const report = await h.sink.close(5000);
@@ -71,7 +101,10 @@ test('retryable then delivered: every event delivered once, in order, retries co
   assert.equal(h.sink.stats.delivered, 25);
   assert.equal(h.sink.stats.failedRequests, 2);
   assert.equal(h.sink.stats.retriedEvents, 20); // the first batch of 10, twice
-  assert.deepEqual(h.transport.calls.slice(0, 3).map((c) => c.attempt), [1, 2, 3]);
+  assert.deepEqual(
+    h.transport.calls.slice(0, 3).map((c) => c.attempt),
+    [1, 2, 3],
+  );
   assert.equal(report.undelivered, 0);
   assert.equal(h.dlqEntries().length, 0);
   assert.ok(h.transport.closed, 'transport closed on shutdown');
@@ -89,7 +122,10 @@ test('rejected batch goes to the dead-letter file with sink, code, reason, attem
   assert.equal(dlq[0]!.code, 'AEGIS_ERR_SINK_REJECTED');
   assert.equal(dlq[0]!.reason, 'HTTP 400: bad request');
   assert.equal(dlq[0]!.attempts, 1);
-  assert.deepEqual(dlq.map((d) => (d.event as { exec_id: string }).exec_id), events.slice(0, 10).map((e) => e.exec_id));
+  assert.deepEqual(
+    dlq.map((d) => (d.event as { exec_id: string }).exec_id),
+    events.slice(0, 10).map((e) => e.exec_id),
+  );
   assert.equal(typeof dlq[0]!.ts, 'string');
   assert.deepEqual(ids(h.transport.delivered), ids(events.slice(10)));
   assert.equal(h.sink.stats.deadLettered, 10);
@@ -129,13 +165,22 @@ test('too_large splits the batch in halves and keeps the order', async () => {
   const events = generateEvents(10);
   await h.sink.accept(events);
   await h.sink.close(5000);
-  assert.deepEqual(h.transport.calls.map((c) => c.ids.length), [10, 5, 5]);
+  assert.deepEqual(
+    h.transport.calls.map((c) => c.ids.length),
+    [10, 5, 5],
+  );
   assert.deepEqual(ids(h.transport.delivered), ids(events));
   await h.cleanup();
 });
 
 test('a single record that is still too large is dead-lettered, not retried forever', async () => {
-  const h = harness([{ kind: 'too_large', reason: '413' }, { kind: 'too_large', reason: '413' }], { batch: { maxEvents: 2 } });
+  const h = harness(
+    [
+      { kind: 'too_large', reason: '413' },
+      { kind: 'too_large', reason: '413' },
+    ],
+    { batch: { maxEvents: 2 } },
+  );
   const events = generateEvents(2);
   await h.sink.accept(events);
   await h.sink.close(5000);
@@ -158,7 +203,10 @@ test('backpressure: with when_full=block, accept() waits until the buffer has ro
   await accepting;
   await h.sink.close(5000);
   assert.deepEqual(ids(h.transport.delivered), ids(events));
-  assert.equal(Object.values(h.sink.stats.dropped).reduce((a, b) => a + b, 0), 0);
+  assert.equal(
+    Object.values(h.sink.stats.dropped).reduce((a, b) => a + b, 0),
+    0,
+  );
   await h.cleanup();
 });
 
@@ -195,7 +243,10 @@ test('shutdown deadline: undelivered events go to the dead-letter file, counted 
   const dlq = h.dlqEntries();
   assert.equal(dlq.length, 12);
   assert.ok(dlq.every((d) => d.code === 'AEGIS_ERR_SHUTDOWN_UNDELIVERED'));
-  assert.deepEqual(dlq.map((d) => (d.event as { exec_id: string }).exec_id).sort(), events.map((e) => e.exec_id).sort());
+  assert.deepEqual(
+    dlq.map((d) => (d.event as { exec_id: string }).exec_id).sort(),
+    events.map((e) => e.exec_id).sort(),
+  );
   await h.cleanup();
 });
 
@@ -209,18 +260,27 @@ test('shutdown releases a source blocked on a full buffer and dead-letters its r
   const dlq = h.dlqEntries();
   // Nothing was delivered (the transport hung); every accepted event is in the dead-letter file exactly once.
   assert.equal(h.sink.stats.delivered, 0);
-  assert.deepEqual(dlq.map((d) => (d.event as { exec_id: string }).exec_id).sort(), events.map((e) => e.exec_id).sort());
+  assert.deepEqual(
+    dlq.map((d) => (d.event as { exec_id: string }).exec_id).sort(),
+    events.map((e) => e.exec_id).sort(),
+  );
   await h.cleanup();
 });
 
 test('retry deadline: a batch retried past max_duration_ms is dead-lettered with the last error', async () => {
-  const h = harness(Array.from({ length: 1000 }, () => ({ kind: 'retryable' as const, reason: 'connection refused' })), { retry: { maxDurationMillis: 100, initialBackoffMillis: 10, maxBackoffMillis: 20 } });
+  const h = harness(
+    Array.from({ length: 1000 }, () => ({ kind: 'retryable' as const, reason: 'connection refused' })),
+    { retry: { maxDurationMillis: 100, initialBackoffMillis: 10, maxBackoffMillis: 20 } },
+  );
   await h.sink.accept(generateEvents(3));
   await h.sink.close(5000);
   const dlq = h.dlqEntries();
   assert.equal(dlq.length, 3);
   assert.equal(dlq[0]!.code, 'AEGIS_ERR_RETRY_DEADLINE');
-  assert.match(String(dlq[0]!.reason), /retry deadline of 100 ms exceeded after \d+ attempts; last error: connection refused/);
+  assert.match(
+    String(dlq[0]!.reason),
+    /retry deadline of 100 ms exceeded after \d+ attempts; last error: connection refused/,
+  );
   assert.equal(h.sink.stats.healthy, false, 'repeated failures mark the sink unhealthy');
   await h.cleanup();
 });
@@ -250,16 +310,40 @@ test('a formatter that throws dead-letters that event only', async () => {
   const { dir, cleanup } = makeTempDir();
   const transport = createScriptedTransport();
   const stats = createSinkStats('t', 'scripted');
-  const deadLetter = createDeadLetterQueue({ path: path.join(dir, 'dlq'), maxBytes: 1e9, logger: silentLogger, stats: { written: 0, bytes: 0, failed: 0 } });
+  const deadLetter = createDeadLetterQueue({
+    path: path.join(dir, 'dlq'),
+    maxBytes: 1e9,
+    logger: silentLogger,
+    stats: { written: 0, bytes: 0, failed: 0 },
+  });
   const events = generateEvents(4);
   const sink = createSink(
-    { name: 't', type: 'scripted', transport, stats, logger: silentLogger, deadLetter, formatter: { name: 'picky', contentType: 'text/plain', format: (e) => { if (e === events[2]) throw new Error('cannot encode'); return formatJson(e); } } },
+    {
+      name: 't',
+      type: 'scripted',
+      transport,
+      stats,
+      logger: silentLogger,
+      deadLetter,
+      formatter: {
+        name: 'picky',
+        contentType: 'text/plain',
+        format: (e) => {
+          if (e === events[2]) throw new Error('cannot encode');
+          return formatJson(e);
+        },
+      },
+    },
     FAST,
   );
   await sink.accept(events);
   await sink.close(5000);
   await deadLetter.close();
-  const dlq = fs.readFileSync(path.join(dir, 'dlq'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { code: string; reason: string });
+  const dlq = fs
+    .readFileSync(path.join(dir, 'dlq'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { code: string; reason: string });
   assert.equal(dlq.length, 1);
   assert.equal(dlq[0]!.code, 'AEGIS_ERR_FORMAT');
   assert.match(dlq[0]!.reason, /cannot encode/);
@@ -271,13 +355,20 @@ test('batches respect max_events and max_bytes; the batch timeout sends a partia
   const h = harness([], { batch: { maxEvents: 4, maxBytes: 1_000_000, timeoutMillis: 30 } });
   await h.sink.accept(generateEvents(10));
   await new Promise((r) => setTimeout(r, 120));
-  assert.deepEqual(h.transport.calls.map((c) => c.ids.length), [4, 4, 2], 'two full batches, then the remainder after the timeout');
+  assert.deepEqual(
+    h.transport.calls.map((c) => c.ids.length),
+    [4, 4, 2],
+    'two full batches, then the remainder after the timeout',
+  );
   await h.sink.close(1000);
   const one = formatJson(generateEvents(1)[0]!).length;
   const h2 = harness([], { batch: { maxEvents: 100, maxBytes: one * 3 + 10, timeoutMillis: 1 } });
   await h2.sink.accept(generateEvents(9));
   await h2.sink.close(1000);
-  assert.ok(h2.transport.calls.every((c) => c.ids.length <= 3), `byte bound: ${h2.transport.calls.map((c) => c.ids.length).join(',')}`);
+  assert.ok(
+    h2.transport.calls.every((c) => c.ids.length <= 3),
+    `byte bound: ${h2.transport.calls.map((c) => c.ids.length).join(',')}`,
+  );
   await h.cleanup();
   await h2.cleanup();
 });
@@ -288,9 +379,17 @@ test('concurrency bounds the batches in flight', async () => {
   const slow = (): Promise<{ kind: 'delivered' }> => {
     inflight++;
     peak = Math.max(peak, inflight);
-    return new Promise((r) => setTimeout(() => { inflight--; r({ kind: 'delivered' }); }, 20));
+    return new Promise((r) =>
+      setTimeout(() => {
+        inflight--;
+        r({ kind: 'delivered' });
+      }, 20),
+    );
   };
-  const h = harness(Array.from({ length: 20 }, () => slow), { request: { concurrency: 3 }, batch: { maxEvents: 5 } });
+  const h = harness(
+    Array.from({ length: 20 }, () => slow),
+    { request: { concurrency: 3 }, batch: { maxEvents: 5 } },
+  );
   await h.sink.accept(generateEvents(100));
   await h.sink.close(5000);
   assert.equal(peak, 3);

@@ -30,13 +30,19 @@ let skipReason = '';
 let client: Client;
 
 before(async () => {
-  const started = await startElasticsearch({ settings: { 'thread_pool.write.size': 1, 'thread_pool.write.queue_size': 1 } });
+  const started = await startElasticsearch({
+    settings: { 'thread_pool.write.size': 1, 'thread_pool.write.queue_size': 1 },
+  });
   if (!started.ok) {
     skipReason = started.reason;
     return;
   }
   es = started;
-  client = createEsClient({ urls: [es.url], auth: { kind: 'none' }, tls: { caFile: undefined, verify: true, serverName: undefined } });
+  client = createEsClient({
+    urls: [es.url],
+    auth: { kind: 'none' },
+    tls: { caFile: undefined, verify: true, serverName: undefined },
+  });
   await installElasticContent(client, { version: 'test' });
 });
 
@@ -77,17 +83,39 @@ function recording(real: Transport<string>, out: Outcomes): Transport<string> {
   };
 }
 
-async function ship(prefix: string, events: readonly AegisEvent[], concurrency: number, batchEvents: number): Promise<{ stats: ReturnType<typeof createSinkStats>; outcomes: Outcomes }> {
+async function ship(
+  prefix: string,
+  events: readonly AegisEvent[],
+  concurrency: number,
+  batchEvents: number,
+): Promise<{ stats: ReturnType<typeof createSinkStats>; outcomes: Outcomes }> {
   const outcomes: Outcomes = { itemLevel429: 0, wholeRequest429: 0, results: [] };
-  const real = createElasticsearchTransport(parseElasticsearchConfig({ url: es!.url, index: `${prefix}-%{+yyyy.MM.dd}`, compression: 'none' }), { logger: quiet, version: 'test' });
+  const real = createElasticsearchTransport(
+    parseElasticsearchConfig({ url: es!.url, index: `${prefix}-%{+yyyy.MM.dd}`, compression: 'none' }),
+    { logger: quiet, version: 'test' },
+  );
   const stats = createSinkStats('es', 'elasticsearch');
   const sink = createSink(
     {
-      name: 'es', type: 'elasticsearch', transport: recording(real, outcomes), stats, logger: quiet,
+      name: 'es',
+      type: 'elasticsearch',
+      transport: recording(real, outcomes),
+      stats,
+      logger: quiet,
       formatter: { name: 'ecs', contentType: 'application/json', format: (e) => formatEcs(e) },
-      deadLetter: createDeadLetterQueue({ path: undefined, maxBytes: 1, logger: quiet, stats: { written: 0, bytes: 0, failed: 0 } }),
+      deadLetter: createDeadLetterQueue({
+        path: undefined,
+        maxBytes: 1,
+        logger: quiet,
+        stats: { written: 0, bytes: 0, failed: 0 },
+      }),
     },
-    { ...DEFAULT_CORE_OPTIONS, batch: { maxEvents: batchEvents, maxBytes: 8 << 20, timeoutMillis: 20 }, request: { concurrency, timeoutMillis: 60_000 }, retry: { ...DEFAULT_CORE_OPTIONS.retry, initialBackoffMillis: 20, maxBackoffMillis: 500 } },
+    {
+      ...DEFAULT_CORE_OPTIONS,
+      batch: { maxEvents: batchEvents, maxBytes: 8 << 20, timeoutMillis: 20 },
+      request: { concurrency, timeoutMillis: 60_000 },
+      retry: { ...DEFAULT_CORE_OPTIONS.retry, initialBackoffMillis: 20, maxBackoffMillis: 500 },
+    },
   );
   for (let i = 0; i < events.length; i += 500) await sink.accept(events.slice(i, i + 500));
   const report = await sink.close(300_000);
@@ -97,27 +125,42 @@ async function ship(prefix: string, events: readonly AegisEvent[], concurrency: 
   return { stats, outcomes };
 }
 
-test('item-level 429s (a 200 with es_rejected_execution_exception items): only those items are retried, every event arrives', { timeout: 600_000 }, async (t) => {
-  if (es === undefined) return t.skip(skipReason);
-  const prefix = `aegisbpf-429-items-${process.pid}`;
-  const events = spreadOverDays(generateEvents(20_000, { seed: 71 }), 10);
-  const { stats, outcomes } = await ship(prefix, events, 1, 1000);
-  t.diagnostic(`item-level 429 answers: ${outcomes.itemLevel429}, events retried: ${stats.retriedEvents}, requests: ${outcomes.results.length}`);
-  assert.ok(outcomes.itemLevel429 > 0, 'the tiny write queue produced item-level 429s');
-  assert.ok(stats.retriedEvents > 0, 'retries are counted');
-  assert.ok(stats.retriedEvents < outcomes.itemLevel429 * 1000, 'only the rejected items were resent, not whole batches');
-  assert.equal(stats.deadLettered, 0);
-  assert.equal(await count(`${prefix}-*`), 20_000);
-});
+test(
+  'item-level 429s (a 200 with es_rejected_execution_exception items): only those items are retried, every event arrives',
+  { timeout: 600_000 },
+  async (t) => {
+    if (es === undefined) return t.skip(skipReason);
+    const prefix = `aegisbpf-429-items-${process.pid}`;
+    const events = spreadOverDays(generateEvents(20_000, { seed: 71 }), 10);
+    const { stats, outcomes } = await ship(prefix, events, 1, 1000);
+    t.diagnostic(
+      `item-level 429 answers: ${outcomes.itemLevel429}, events retried: ${stats.retriedEvents}, requests: ${outcomes.results.length}`,
+    );
+    assert.ok(outcomes.itemLevel429 > 0, 'the tiny write queue produced item-level 429s');
+    assert.ok(stats.retriedEvents > 0, 'retries are counted');
+    assert.ok(
+      stats.retriedEvents < outcomes.itemLevel429 * 1000,
+      'only the rejected items were resent, not whole batches',
+    );
+    assert.equal(stats.deadLettered, 0);
+    assert.equal(await count(`${prefix}-*`), 20_000);
+  },
+);
 
-test('hammered with concurrent requests: whole-request and item-level 429s are retried with backoff, every event arrives', { timeout: 600_000 }, async (t) => {
-  if (es === undefined) return t.skip(skipReason);
-  const prefix = `aegisbpf-429-hammer-${process.pid}`;
-  const events = spreadOverDays(generateEvents(30_000, { seed: 72 }), 3);
-  const { stats, outcomes } = await ship(prefix, events, 16, 300);
-  t.diagnostic(`whole-request 429s: ${outcomes.wholeRequest429}, item-level 429 answers: ${outcomes.itemLevel429}, events retried: ${stats.retriedEvents}, failed requests: ${stats.failedRequests}`);
-  assert.ok(outcomes.wholeRequest429 + outcomes.itemLevel429 > 0, 'the node refused work');
-  assert.ok(stats.retriedEvents > 0 && stats.failedRequests > 0, 'retries are counted');
-  assert.equal(stats.deadLettered, 0);
-  assert.equal(await count(`${prefix}-*`), 30_000);
-});
+test(
+  'hammered with concurrent requests: whole-request and item-level 429s are retried with backoff, every event arrives',
+  { timeout: 600_000 },
+  async (t) => {
+    if (es === undefined) return t.skip(skipReason);
+    const prefix = `aegisbpf-429-hammer-${process.pid}`;
+    const events = spreadOverDays(generateEvents(30_000, { seed: 72 }), 3);
+    const { stats, outcomes } = await ship(prefix, events, 16, 300);
+    t.diagnostic(
+      `whole-request 429s: ${outcomes.wholeRequest429}, item-level 429 answers: ${outcomes.itemLevel429}, events retried: ${stats.retriedEvents}, failed requests: ${stats.failedRequests}`,
+    );
+    assert.ok(outcomes.wholeRequest429 + outcomes.itemLevel429 > 0, 'the node refused work');
+    assert.ok(stats.retriedEvents > 0 && stats.failedRequests > 0, 'retries are counted');
+    assert.equal(stats.deadLettered, 0);
+    assert.equal(await count(`${prefix}-*`), 30_000);
+  },
+);

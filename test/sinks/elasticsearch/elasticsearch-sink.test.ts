@@ -53,7 +53,11 @@ before(async () => {
     return;
   }
   es = started;
-  client = createEsClient({ urls: [es.url], auth: { kind: 'none' }, tls: { caFile: undefined, verify: true, serverName: undefined } });
+  client = createEsClient({
+    urls: [es.url],
+    auth: { kind: 'none' },
+    tls: { caFile: undefined, verify: true, serverName: undefined },
+  });
   await installElasticContent(client, { version: 'test' });
 });
 
@@ -73,13 +77,31 @@ async function count(target: string): Promise<number> {
   return (await json('GET', `/${target}/_count`)).count as number;
 }
 
-function makeSink(transport: Transport<string>, options: { formatter?: Formatter; core?: Partial<SinkCoreOptions>; dlq?: string } = {}): { sink: Sink; stats: SinkStats; deadLetter: DeadLetterQueue } {
+function makeSink(
+  transport: Transport<string>,
+  options: { formatter?: Formatter; core?: Partial<SinkCoreOptions>; dlq?: string } = {},
+): { sink: Sink; stats: SinkStats; deadLetter: DeadLetterQueue } {
   const stats = createSinkStats('es', 'elasticsearch');
-  const formatter: Formatter = options.formatter ?? { name: 'ecs', contentType: 'application/json', format: (e) => formatEcs(e) };
-  const deadLetter = createDeadLetterQueue({ path: options.dlq, maxBytes: 64 << 20, logger: quiet, stats: { written: 0, bytes: 0, failed: 0 } });
+  const formatter: Formatter = options.formatter ?? {
+    name: 'ecs',
+    contentType: 'application/json',
+    format: (e) => formatEcs(e),
+  };
+  const deadLetter = createDeadLetterQueue({
+    path: options.dlq,
+    maxBytes: 64 << 20,
+    logger: quiet,
+    stats: { written: 0, bytes: 0, failed: 0 },
+  });
   const sink = createSink(
     { name: 'es', type: 'elasticsearch', transport, formatter, stats, logger: quiet, deadLetter },
-    { ...DEFAULT_CORE_OPTIONS, batch: { maxEvents: 5000, maxBytes: 5 << 20, timeoutMillis: 50 }, request: { concurrency: 2, timeoutMillis: 60_000 }, retry: { ...DEFAULT_CORE_OPTIONS.retry, initialBackoffMillis: 50, maxBackoffMillis: 1000 }, ...options.core },
+    {
+      ...DEFAULT_CORE_OPTIONS,
+      batch: { maxEvents: 5000, maxBytes: 5 << 20, timeoutMillis: 50 },
+      request: { concurrency: 2, timeoutMillis: 60_000 },
+      retry: { ...DEFAULT_CORE_OPTIONS.retry, initialBackoffMillis: 50, maxBackoffMillis: 1000 },
+      ...options.core,
+    },
   );
   return { sink, stats, deadLetter };
 }
@@ -97,7 +119,10 @@ runTransportContract({
     if (es === undefined) return { skip: skipReason };
     const proxy = await startRecorder({ upstream: es.url });
     const prefix = unique('aegisbpf-contract');
-    const real = createElasticsearchTransport(parseElasticsearchConfig({ url: proxy.url, index: `${prefix}-%{+yyyy.MM.dd}` }), { logger: quiet, version: 'test' });
+    const real = createElasticsearchTransport(
+      parseElasticsearchConfig({ url: proxy.url, index: `${prefix}-%{+yyyy.MM.dd}` }),
+      { logger: quiet, version: 'test' },
+    );
     const sent = new Map<string, { event: AegisEvent; data: string }>();
     const transport: Transport<string> = {
       send: (b, s) => {
@@ -114,7 +139,10 @@ runTransportContract({
         const exists = await rawRequest(client, { method: 'GET', path: `/_resolve/index/${prefix}-*` });
         if (!exists.ok || ((exists.body as { indices?: unknown[] }).indices ?? []).length === 0) return [];
         await refresh(`${prefix}-*`);
-        const res = await json('POST', `/${prefix}-*/_search`, { size: 10_000, sort: [{ '@timestamp': 'asc' }, { 'aegisbpf.start_time': 'asc' }] });
+        const res = await json('POST', `/${prefix}-*/_search`, {
+          size: 10_000,
+          sort: [{ '@timestamp': 'asc' }, { 'aegisbpf.start_time': 'asc' }],
+        });
         const hits = (res.hits as { hits: { _id: string; _source: unknown }[] }).hits;
         return hits.map((h) => {
           const s = sent.get(h._id);
@@ -132,29 +160,38 @@ runTransportContract({
 
 // ---- the issue's tests ----------------------------------------------------------------------------------------
 
-test('100 000 events shipped: _count is 100 000 and a sample matches what was sent, field by field', { timeout: 600_000 }, async (t) => {
-  if (es === undefined) return t.skip(skipReason);
-  const prefix = unique('aegisbpf-bulk100k');
-  const transport = createElasticsearchTransport(parseElasticsearchConfig({ url: es.url, index: `${prefix}-%{+yyyy.MM.dd}` }), { logger: quiet, version: 'test' });
-  const { sink, stats } = makeSink(transport);
-  const events = generateEvents(100_000, { seed: 11, adversarial: true });
-  const started = Date.now();
-  await acceptAll(sink, events);
-  const report = await sink.close(300_000);
-  t.diagnostic(`100 000 events in ${Date.now() - started} ms, ${stats.batches} batches, ${stats.retriedEvents} retried`);
-  // report.delivered counts what the close() flush delivered; the stats count everything.
-  assert.equal(report.undelivered, 0);
-  assert.equal(report.lost, 0);
-  assert.equal(stats.delivered, 100_000);
-  assert.equal(stats.deadLettered, 0);
-  assert.equal(await count(`${prefix}-*`), 100_000);
-  for (let i = 0; i < events.length; i += 331) {
-    const e = events[i]!;
-    const doc = await json('GET', `/${prefix}-2026.11.21/_doc/${documentId(e)}`);
-    assert.equal(doc.found, true, `event ${i}`);
-    assert.deepEqual(doc._source, JSON.parse(formatEcs(e)), `event ${i} field by field`);
-  }
-});
+test(
+  '100 000 events shipped: _count is 100 000 and a sample matches what was sent, field by field',
+  { timeout: 600_000 },
+  async (t) => {
+    if (es === undefined) return t.skip(skipReason);
+    const prefix = unique('aegisbpf-bulk100k');
+    const transport = createElasticsearchTransport(
+      parseElasticsearchConfig({ url: es.url, index: `${prefix}-%{+yyyy.MM.dd}` }),
+      { logger: quiet, version: 'test' },
+    );
+    const { sink, stats } = makeSink(transport);
+    const events = generateEvents(100_000, { seed: 11, adversarial: true });
+    const started = Date.now();
+    await acceptAll(sink, events);
+    const report = await sink.close(300_000);
+    t.diagnostic(
+      `100 000 events in ${Date.now() - started} ms, ${stats.batches} batches, ${stats.retriedEvents} retried`,
+    );
+    // report.delivered counts what the close() flush delivered; the stats count everything.
+    assert.equal(report.undelivered, 0);
+    assert.equal(report.lost, 0);
+    assert.equal(stats.delivered, 100_000);
+    assert.equal(stats.deadLettered, 0);
+    assert.equal(await count(`${prefix}-*`), 100_000);
+    for (let i = 0; i < events.length; i += 331) {
+      const e = events[i]!;
+      const doc = await json('GET', `/${prefix}-2026.11.21/_doc/${documentId(e)}`);
+      assert.equal(doc.found, true, `event ${i}`);
+      assert.deepEqual(doc._source, JSON.parse(formatEcs(e)), `event ${i} field by field`);
+    }
+  },
+);
 
 test('a resend of the same batch (crash after send, before the acknowledgement) changes nothing: 409s counted as duplicates', async (t) => {
   if (es === undefined) return t.skip(skipReason);
@@ -183,7 +220,10 @@ test('a resend of the same batch (crash after send, before the acknowledgement) 
   // And after a restart (a new transport, e.g. replaying the dead-letter file): still no duplicates.
   const again = createElasticsearchTransport(cfg, { logger: quiet, version: 'test' });
   const records = events.map((event) => ({ event, data: formatEcs(event), bytes: 0 }));
-  assert.deepEqual(await again.send({ id: 1, records, bytes: 0, attempt: 1 }, signal()), { kind: 'delivered', duplicates: 2000 });
+  assert.deepEqual(await again.send({ id: 1, records, bytes: 0, attempt: 1 }, signal()), {
+    kind: 'delivered',
+    duplicates: 2000,
+  });
   await again.close();
   assert.equal(await count(`${prefix}-*`), 2000);
 });
@@ -191,9 +231,16 @@ test('a resend of the same batch (crash after send, before the acknowledgement) 
 test('a mapping conflict: that event goes to the dead-letter file with Elasticsearch’s reason, all others are indexed, no retry', async (t) => {
   if (es === undefined) return t.skip(skipReason);
   const prefix = unique('aegisbpf-conflict');
-  const real = createElasticsearchTransport(parseElasticsearchConfig({ url: es.url, index: `${prefix}-%{+yyyy.MM.dd}` }), { logger: quiet, version: 'test' });
+  const real = createElasticsearchTransport(
+    parseElasticsearchConfig({ url: es.url, index: `${prefix}-%{+yyyy.MM.dd}` }),
+    { logger: quiet, version: 'test' },
+  );
   const sends: Batch<string>[] = [];
-  const counting: Transport<string> = { send: (b, s) => (sends.push(b), real.send(b, s)), healthcheck: (s) => real.healthcheck(s), close: () => real.close() };
+  const counting: Transport<string> = {
+    send: (b, s) => (sends.push(b), real.send(b, s)),
+    healthcheck: (s) => real.healthcheck(s),
+    close: () => real.close(),
+  };
   const events = generateEvents(500, { seed: 31 });
   const bad = events[137]!;
   // Test-only formatter override: one event's process.pid is sent as a string, which the long mapping refuses.
@@ -213,10 +260,17 @@ test('a mapping conflict: that event goes to the dead-letter file with Elasticse
   await acceptAll(sink, events, 500);
   await sink.close(60_000);
   await deadLetter.close();
-  const entries = fs.readFileSync(dlqPath, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  const entries = fs
+    .readFileSync(dlqPath, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
   assert.equal(entries.length, 1);
   assert.equal(entries[0]!.code, 'AEGIS_ERR_SINK_REJECTED');
-  assert.match(entries[0]!.reason as string, /^elasticsearch 400 document_parsing_exception: .*failed to parse field \[process\.pid\] of type \[long\]/);
+  assert.match(
+    entries[0]!.reason as string,
+    /^elasticsearch 400 document_parsing_exception: .*failed to parse field \[process\.pid\] of type \[long\]/,
+  );
   assert.equal(entries[0]!.attempts, 1);
   assert.deepEqual(entries[0]!.event, JSON.parse(JSON.stringify(bad)));
   assert.equal(await count(`${prefix}-*`), 499);
@@ -231,17 +285,30 @@ test('data streams: create into logs-aegisbpf.events-<namespace> auto-creates th
   if (es === undefined) return t.skip(skipReason);
   const namespace = `t${process.pid}x${++seq}`;
   const proxy = await startRecorder({ upstream: es.url });
-  const transport = createElasticsearchTransport(parseElasticsearchConfig({ url: proxy.url, data_stream: { namespace } }), { logger: quiet, version: 'test' });
+  const transport = createElasticsearchTransport(
+    parseElasticsearchConfig({ url: proxy.url, data_stream: { namespace } }),
+    { logger: quiet, version: 'test' },
+  );
   const events = generateEvents(300, { seed: 41 });
   const records = events.map((event) => ({ event, data: formatEcs(event), bytes: 0 }));
   assert.deepEqual(await transport.send({ id: 1, records, bytes: 0, attempt: 1 }, signal()), { kind: 'delivered' });
-  assert.deepEqual(await transport.send({ id: 2, records, bytes: 0, attempt: 1 }, signal()), { kind: 'delivered', duplicates: 300 });
+  assert.deepEqual(await transport.send({ id: 2, records, bytes: 0, attempt: 1 }, signal()), {
+    kind: 'delivered',
+    duplicates: 300,
+  });
   const stream = `logs-aegisbpf.events-${namespace}`;
   const resolved = await json('GET', `/_resolve/index/${stream}`);
-  assert.deepEqual((resolved.data_streams as { name: string }[]).map((d) => d.name), [stream]);
+  assert.deepEqual(
+    (resolved.data_streams as { name: string }[]).map((d) => d.name),
+    [stream],
+  );
   assert.equal(await count(stream), 300);
   const bulk = proxy.requests.find((q) => q.url.startsWith('/_bulk'))!;
-  assert.equal(new URL(bulk.url, 'http://x').searchParams.get('require_data_stream'), 'true', 'the node is 8.19: a missing template cannot turn the stream into an index');
+  assert.equal(
+    new URL(bulk.url, 'http://x').searchParams.get('require_data_stream'),
+    'true',
+    'the node is 8.19: a missing template cannot turn the stream into an index',
+  );
   assert.equal((bulkLines(bulk)[0] as { create: { _index: string } }).create._index, stream);
   await transport.close();
   await proxy.close();
@@ -249,11 +316,20 @@ test('data streams: create into logs-aegisbpf.events-<namespace> auto-creates th
 
 test('healthcheck on the real node: healthy with the templates; unhealthy with the reason when no template matches', async (t) => {
   if (es === undefined) return t.skip(skipReason);
-  const ok = createElasticsearchTransport(parseElasticsearchConfig({ url: es.url }), { logger: quiet, version: 'test' });
+  const ok = createElasticsearchTransport(parseElasticsearchConfig({ url: es.url }), {
+    logger: quiet,
+    version: 'test',
+  });
   assert.deepEqual(await ok.healthcheck(signal()), { healthy: true });
-  const ds = createElasticsearchTransport(parseElasticsearchConfig({ url: es.url, data_stream: {} }), { logger: quiet, version: 'test' });
+  const ds = createElasticsearchTransport(parseElasticsearchConfig({ url: es.url, data_stream: {} }), {
+    logger: quiet,
+    version: 'test',
+  });
   assert.deepEqual(await ds.healthcheck(signal()), { healthy: true });
-  const untemplated = createElasticsearchTransport(parseElasticsearchConfig({ url: es.url, index: 'untemplated-%{+yyyy}' }), { logger: quiet, version: 'test' });
+  const untemplated = createElasticsearchTransport(
+    parseElasticsearchConfig({ url: es.url, index: 'untemplated-%{+yyyy}' }),
+    { logger: quiet, version: 'test' },
+  );
   const h = await untemplated.healthcheck(signal());
   assert.ok(!h.healthy && /no index template matches untemplated-\d{4}/.test(h.reason), JSON.stringify(h));
   await Promise.all([ok.close(), ds.close(), untemplated.close()]);
@@ -262,7 +338,27 @@ test('healthcheck on the real node: healthy with the templates; unhealthy with t
 function selfSignedCert(dir: string): { key: string; cert: string; caFile: string } | undefined {
   const keyFile = path.join(dir, 'key.pem');
   const certFile = path.join(dir, 'cert.pem');
-  const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { encoding: 'utf8' });
+  const r = spawnSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      keyFile,
+      '-out',
+      certFile,
+      '-days',
+      '2',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+    ],
+    { encoding: 'utf8' },
+  );
   if (r.status !== 0) return undefined;
   return { key: fs.readFileSync(keyFile, 'utf8'), cert: fs.readFileSync(certFile, 'utf8'), caFile: certFile };
 }
@@ -280,22 +376,35 @@ test('TLS: the certificate is verified against ca_file; an unknown CA is refused
     proxy = await startRecorder({ upstream: es.url, tls: { key: tls.key, cert: tls.cert } });
     const prefix = unique('aegisbpf-tls');
     const mk = (tlsOpts: Record<string, unknown>): ElasticsearchTransport =>
-      createElasticsearchTransport(parseElasticsearchConfig({ url: proxy!.url, index: `${prefix}-%{+yyyy.MM.dd}`, tls: tlsOpts }), { logger: quiet, version: 'test' });
+      createElasticsearchTransport(
+        parseElasticsearchConfig({ url: proxy!.url, index: `${prefix}-%{+yyyy.MM.dd}`, tls: tlsOpts }),
+        { logger: quiet, version: 'test' },
+      );
     const records = generateEvents(20, { seed: 51 }).map((event) => ({ event, data: formatEcs(event), bytes: 0 }));
 
     const verified = mk({ ca_file: tls.caFile });
     assert.deepEqual(await verified.healthcheck(signal()), { healthy: true });
     assert.deepEqual(await verified.send({ id: 1, records, bytes: 0, attempt: 1 }, signal()), { kind: 'delivered' });
-    assert.equal(proxy.requests.find((q) => q.url.startsWith('/_bulk'))?.headers['content-encoding'], 'gzip', 'gzip over TLS, accepted by the node');
+    assert.equal(
+      proxy.requests.find((q) => q.url.startsWith('/_bulk'))?.headers['content-encoding'],
+      'gzip',
+      'gzip over TLS, accepted by the node',
+    );
 
     const unknownCa = mk({});
     const h = await unknownCa.healthcheck(signal());
     assert.ok(!h.healthy && /self.signed|certificate/i.test(h.reason), JSON.stringify(h));
     const refused: SendResult = await unknownCa.send({ id: 2, records, bytes: 0, attempt: 1 }, signal());
-    assert.ok(refused.kind === 'retryable' && refused.unhealthy === true && /certificate/i.test(refused.reason), JSON.stringify(refused));
+    assert.ok(
+      refused.kind === 'retryable' && refused.unhealthy === true && /certificate/i.test(refused.reason),
+      JSON.stringify(refused),
+    );
 
     const unverified = mk({ verify: false });
-    assert.deepEqual(await unverified.send({ id: 3, records, bytes: 0, attempt: 1 }, signal()), { kind: 'delivered', duplicates: 20 });
+    assert.deepEqual(await unverified.send({ id: 3, records, bytes: 0, attempt: 1 }, signal()), {
+      kind: 'delivered',
+      duplicates: 20,
+    });
     await Promise.all([verified.close(), unknownCa.close(), unverified.close()]);
     assert.equal(await count(`${prefix}-*`), 20);
   } finally {
@@ -312,10 +421,21 @@ test('end to end through the binary: aegisbpf run with an elasticsearch sink tha
   const events = generateEvents(3000, { seed: 61, adversarial: true });
   fs.writeFileSync(input, events.map((e) => JSON.stringify(e)).join('\n') + '\n');
   const cfg = path.join(dir, 'c.yml');
-  fs.writeFileSync(cfg, [`data_dir: ${dir}`, `sources: { r: { type: replay, path: ${input} } }`, `sinks: { es: { type: elasticsearch, url: ${es.url}, index: "${prefix}-%{+yyyy.MM.dd}", install_content: true } }`].join('\n'));
+  fs.writeFileSync(
+    cfg,
+    [
+      `data_dir: ${dir}`,
+      `sources: { r: { type: replay, path: ${input} } }`,
+      `sinks: { es: { type: elasticsearch, url: ${es.url}, index: "${prefix}-%{+yyyy.MM.dd}", install_content: true } }`,
+    ].join('\n'),
+  );
   const run = await waitExit(spawnCli(['run', '--config', cfg]));
   assert.equal(run.code, 0, run.stderr);
-  const stopped = run.stderr.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'aegisbpf stopped.')!;
+  const stopped = run.stderr
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+    .find((l) => l.msg === 'aegisbpf stopped.')!;
   assert.equal((stopped.sinks as { es: { delivered: number } }).es.delivered, 3000);
   assert.ok(run.stderr.includes('Elastic content installed.'), 'installed (or found unchanged) before the first send');
   assert.equal(await count(`${prefix}-*`), 3000);

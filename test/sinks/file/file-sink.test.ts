@@ -12,7 +12,13 @@ import { makeTempDir } from '../../helpers/tmp';
 import { batchOf, runTransportContract } from '../transport-contract';
 
 const readEvents = (file: string): AegisEvent[] =>
-  fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as AegisEvent) : [];
+  fs.existsSync(file)
+    ? fs
+        .readFileSync(file, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as AegisEvent)
+    : [];
 
 runTransportContract({
   name: 'file',
@@ -31,7 +37,8 @@ runTransportContract({
       },
       restoreReceiver: async () => {
         fs.rmSync(path.join(dir, 'sub'));
-        if (fs.existsSync(path.join(dir, 'sub.saved'))) fs.renameSync(path.join(dir, 'sub.saved'), path.join(dir, 'sub'));
+        if (fs.existsSync(path.join(dir, 'sub.saved')))
+          fs.renameSync(path.join(dir, 'sub.saved'), path.join(dir, 'sub'));
         await transport.reopen!();
       },
       cleanup: () => Promise.resolve(cleanup()),
@@ -42,16 +49,27 @@ runTransportContract({
 test('file: size-based rotation keeps max_files rotated files, newest first, none torn', async () => {
   const { dir, cleanup } = makeTempDir();
   const file = path.join(dir, 'e.ndjson');
-  const t = createFileTransport(parseFileConfig({ path: file, rotate: { max_bytes: 20_000, max_files: 3 }, fsync: 'never' }));
+  const t = createFileTransport(
+    parseFileConfig({ path: file, rotate: { max_bytes: 20_000, max_files: 3 }, fsync: 'never' }),
+  );
   const events = generateEvents(500);
-  for (let i = 0; i < events.length; i += 25) assert.equal((await t.send(batchOf(events.slice(i, i + 25)), new AbortController().signal)).kind, 'delivered');
+  for (let i = 0; i < events.length; i += 25)
+    assert.equal((await t.send(batchOf(events.slice(i, i + 25)), new AbortController().signal)).kind, 'delivered');
   await t.close();
   const files = fs.readdirSync(dir).sort();
   assert.deepEqual(files, ['e.ndjson', 'e.ndjson.1', 'e.ndjson.2', 'e.ndjson.3']);
   for (const f of files) assert.ok(fs.statSync(path.join(dir, f)).size <= 20_000, `${f} exceeds the bound`);
   // Newest file holds the last events; together, the kept files are a contiguous tail of the stream.
-  const kept = [...readEvents(`${file}.3`), ...readEvents(`${file}.2`), ...readEvents(`${file}.1`), ...readEvents(file)];
-  assert.deepEqual(kept.map((e) => e.exec_id), events.slice(events.length - kept.length).map((e) => e.exec_id));
+  const kept = [
+    ...readEvents(`${file}.3`),
+    ...readEvents(`${file}.2`),
+    ...readEvents(`${file}.1`),
+    ...readEvents(file),
+  ];
+  assert.deepEqual(
+    kept.map((e) => e.exec_id),
+    events.slice(events.length - kept.length).map((e) => e.exec_id),
+  );
   cleanup();
 });
 
@@ -66,8 +84,14 @@ test('file: reopen (SIGHUP) after logrotate moved the file writes to a new file 
   await t.reopen!();
   await t.send(batchOf(events.slice(15)), new AbortController().signal);
   await t.close();
-  assert.deepEqual(readEvents(`${file}.rotated`).map((e) => e.exec_id), events.slice(0, 15).map((e) => e.exec_id));
-  assert.deepEqual(readEvents(file).map((e) => e.exec_id), events.slice(15).map((e) => e.exec_id));
+  assert.deepEqual(
+    readEvents(`${file}.rotated`).map((e) => e.exec_id),
+    events.slice(0, 15).map((e) => e.exec_id),
+  );
+  assert.deepEqual(
+    readEvents(file).map((e) => e.exec_id),
+    events.slice(15).map((e) => e.exec_id),
+  );
   assert.equal((fs.statSync(file).mode & 0o777).toString(8), '640', 'new files are 0640');
   cleanup();
 });
@@ -84,7 +108,11 @@ test('file: fsync policy — batch syncs once per batch, always once per record,
     return original.call(this);
   };
   try {
-    for (const [policy, expected] of [['never', 0], ['batch', 2], ['always', 20]] as const) {
+    for (const [policy, expected] of [
+      ['never', 0],
+      ['batch', 2],
+      ['always', 20],
+    ] as const) {
       syncs = 0;
       const t = createFileTransport(parseFileConfig({ path: path.join(dir, `${policy}.ndjson`), fsync: policy }));
       const events = generateEvents(20);
@@ -106,7 +134,9 @@ test('file: a full disk (ENOSPC) rolls the partial write back, marks the sink un
   try {
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=128k', 'tmpfs', mnt], { stdio: 'pipe' });
   } catch (err) {
-    t.skip(`cannot mount a small tmpfs to produce a real ENOSPC (needs root and mount rights): ${(err as Error).message.split('\n')[0] ?? ''}`);
+    t.skip(
+      `cannot mount a small tmpfs to produce a real ENOSPC (needs root and mount rights): ${(err as Error).message.split('\n')[0] ?? ''}`,
+    );
     cleanup();
     return;
   }
@@ -134,7 +164,10 @@ test('file: a full disk (ENOSPC) rolls the partial write back, marks the sink un
     assert.equal(failure.unhealthy, true);
     assert.match(failure.reason ?? '', /ENOSPC/);
     // Exactly the events, once each, no torn line.
-    assert.deepEqual(readEvents(file).map((e) => e.exec_id), delivered.map((e) => e.exec_id));
+    assert.deepEqual(
+      readEvents(file).map((e) => e.exec_id),
+      delivered.map((e) => e.exec_id),
+    );
   } finally {
     execFileSync('umount', ['-l', mnt]);
     cleanup();
@@ -150,9 +183,25 @@ test('file: each record is written byte-exact with its LF (multi-byte UTF-8 too)
     const records = lines.map((data) => ({ event: generateEvents(1)[0] as AegisEvent, data, bytes: sizes(data) }));
     return { id: 1, attempt: 1, records, bytes: records.reduce((n, r) => n + r.bytes, 0) };
   };
-  assert.equal((await t.send(recs((s) => Buffer.byteLength(s)), new AbortController().signal)).kind, 'delivered');
+  assert.equal(
+    (
+      await t.send(
+        recs((s) => Buffer.byteLength(s)),
+        new AbortController().signal,
+      )
+    ).kind,
+    'delivered',
+  );
   // A size that is not the UTF-8 length (a transport must not trust it blindly): same bytes on disk.
-  assert.equal((await t.send(recs((s) => s.length), new AbortController().signal)).kind, 'delivered');
+  assert.equal(
+    (
+      await t.send(
+        recs((s) => s.length),
+        new AbortController().signal,
+      )
+    ).kind,
+    'delivered',
+  );
   await t.close();
   const expected = lines.map((l) => l + '\n').join('');
   assert.equal(fs.readFileSync(file, 'utf8'), expected + expected);

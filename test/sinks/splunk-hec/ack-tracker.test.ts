@@ -40,12 +40,26 @@ const signal = (): AbortSignal => new AbortController().signal;
 
 test('one shared query per channel per interval carries every pending ackId', async () => {
   const r = rig();
-  const waits = [r.tracker.wait('A', 0, signal()), r.tracker.wait('A', 1, signal()), r.tracker.wait('A', 2, signal()), r.tracker.wait('B', 0, signal())];
+  const waits = [
+    r.tracker.wait('A', 0, signal()),
+    r.tracker.wait('A', 1, signal()),
+    r.tracker.wait('A', 2, signal()),
+    r.tracker.wait('B', 0, signal()),
+  ];
   assert.equal(r.tracker.pending, 4);
   assert.equal(r.extra.acks_pending, 4);
   const outcomes = await Promise.all(waits);
-  assert.deepEqual(outcomes.map((o) => o.kind), ['acked', 'acked', 'acked', 'acked']);
-  assert.deepEqual(r.queries.sort((a, b) => a.channel.localeCompare(b.channel)), [{ channel: 'A', ids: [0, 1, 2] }, { channel: 'B', ids: [0] }]);
+  assert.deepEqual(
+    outcomes.map((o) => o.kind),
+    ['acked', 'acked', 'acked', 'acked'],
+  );
+  assert.deepEqual(
+    r.queries.sort((a, b) => a.channel.localeCompare(b.channel)),
+    [
+      { channel: 'A', ids: [0, 1, 2] },
+      { channel: 'B', ids: [0] },
+    ],
+  );
   assert.equal(r.extra.acks_received_total, 4);
   assert.equal(r.extra.acks_pending, 0);
   r.tracker.close();
@@ -62,7 +76,9 @@ test('acks that stay false keep the waiter until true; past the deadline it is l
   assert.deepEqual(await a, { kind: 'acked' });
   const lost = await b;
   assert.equal(lost.kind, 'lost');
-  assert.ok(lost.kind === 'lost' && lost.cause === 'timeout' && /ackId 8 was not acknowledged within 120 ms/.test(lost.reason));
+  assert.ok(
+    lost.kind === 'lost' && lost.cause === 'timeout' && /ackId 8 was not acknowledged within 120 ms/.test(lost.reason),
+  );
   assert.ok(r.queries.length >= 3);
   r.tracker.close();
 });
@@ -89,7 +105,10 @@ test('code 14 from the ack endpoint: every waiter resolves ack_disabled, later w
   const r = rig();
   r.answer = () => ({ kind: 'disabled', reason: 'HTTP 400, HEC code 14: ACK is disabled' });
   const outs = await Promise.all([r.tracker.wait('A', 0, signal()), r.tracker.wait('B', 0, signal())]);
-  assert.deepEqual(outs.map((o) => o.kind), ['ack_disabled', 'ack_disabled']);
+  assert.deepEqual(
+    outs.map((o) => o.kind),
+    ['ack_disabled', 'ack_disabled'],
+  );
   assert.deepEqual(await r.tracker.wait('A', 1, signal()), { kind: 'ack_disabled' });
   assert.equal(r.events.filter((e) => e.startsWith('disabled')).length, 1);
   assert.ok(r.tracker.disabled);
@@ -98,7 +117,10 @@ test('code 14 from the ack endpoint: every waiter resolves ack_disabled, later w
 
 test('a refused channel fails its waiters (channel); abort and close fail theirs', async () => {
   const r = rig();
-  r.answer = (c, ids) => (c === 'bad' ? { kind: 'channel_invalid', reason: 'HTTP 400, HEC code 11: Invalid data channel' } : { kind: 'acks', acks: new Map(ids.map((i) => [i, false])) });
+  r.answer = (c, ids) =>
+    c === 'bad'
+      ? { kind: 'channel_invalid', reason: 'HTTP 400, HEC code 11: Invalid data channel' }
+      : { kind: 'acks', acks: new Map(ids.map((i) => [i, false])) };
   const bad = await r.tracker.wait('bad', 1, signal());
   assert.ok(bad.kind === 'lost' && bad.cause === 'channel');
   assert.deepEqual(r.events, ['channel: bad']);
@@ -129,7 +151,10 @@ test('poll cadence: soon after a poll that confirmed everything, a whole interva
   });
   const started = Date.now();
   await t.wait('A', 0, signal());
-  assert.ok(Date.now() - started < 300, `a fast receiver confirms without waiting the 400 ms interval (${Date.now() - started} ms)`);
+  assert.ok(
+    Date.now() - started < 300,
+    `a fast receiver confirms without waiting the 400 ms interval (${Date.now() - started} ms)`,
+  );
   yes = false;
   const w = t.wait('A', 1, signal());
   await new Promise((r) => setTimeout(r, 150));

@@ -45,18 +45,40 @@ export function buildHecSink(raw: Record<string, unknown>): HecSinkHarness {
   let text = '';
   const logger = createLogger({ level: 'DEBUG', write: (line) => (text += line) });
   const stats = createSinkStats('splunk', 'splunk_hec');
-  const formatter = createFormatter<string>((raw.format as FormatSpec | undefined) ?? splunkHecSink.formats.default, { hostname: 'h', version: 'test' });
+  const formatter = createFormatter<string>((raw.format as FormatSpec | undefined) ?? splunkHecSink.formats.default, {
+    hostname: 'h',
+    version: 'test',
+  });
   const transport = createHecTransport(parseHecConfig(raw), { logger, stats, version: 'test' });
-  const deadLetter = createDeadLetterQueue({ path: dlqPath, maxBytes: 1e9, logger, stats: { written: 0, bytes: 0, failed: 0 } });
-  const sink = createSink({ name: 'splunk', type: 'splunk_hec', transport, formatter, stats, logger, deadLetter }, parseCoreOptions(raw, mergeCoreDefaults(splunkHecSink.coreDefaults)));
+  const deadLetter = createDeadLetterQueue({
+    path: dlqPath,
+    maxBytes: 1e9,
+    logger,
+    stats: { written: 0, bytes: 0, failed: 0 },
+  });
+  const sink = createSink(
+    { name: 'splunk', type: 'splunk_hec', transport, formatter, stats, logger, deadLetter },
+    parseCoreOptions(raw, mergeCoreDefaults(splunkHecSink.coreDefaults)),
+  );
   return {
     sink,
     transport,
     stats,
     logText: () => text,
-    logs: () => text.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>),
+    logs: () =>
+      text
+        .split('\n')
+        .filter((l) => l !== '')
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
     dlqPath,
-    dlqEntries: () => (fs.existsSync(dlqPath) ? fs.readFileSync(dlqPath, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>) : []),
+    dlqEntries: () =>
+      fs.existsSync(dlqPath)
+        ? fs
+            .readFileSync(dlqPath, 'utf8')
+            .split('\n')
+            .filter(Boolean)
+            .map((l) => JSON.parse(l) as Record<string, unknown>)
+        : [],
     cleanup: async () => {
       await deadLetter.close();
       cleanup();

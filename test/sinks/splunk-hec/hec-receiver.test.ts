@@ -24,7 +24,11 @@ const hec = createHecFormat();
  * the receiver does. Everything else must arrive exactly.
  */
 const plain = (v: unknown): unknown =>
-  JSON.parse(JSON.stringify(v), (_k, x: unknown) => (typeof x === 'string' ? x.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd') : x));
+  JSON.parse(JSON.stringify(v), (_k, x: unknown) =>
+    typeof x === 'string'
+      ? x.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd')
+      : x,
+  );
 
 runTransportContract({
   name: 'splunk_hec (real HEC receiver, gzip, indexer acknowledgement)',
@@ -33,9 +37,14 @@ runTransportContract({
   create: async (): Promise<ContractSubject | { skip: string }> => {
     const r = await startReceiver();
     if ('skip' in r) return r;
-    const transport = createHecTransport(parseHecConfig({ endpoint: r.url, token: r.tokens[0], acknowledgements: { poll_interval_ms: 50 } }), {
-      logger: silentLogger, stats: createSinkStats('s', 'splunk_hec'), version: 'test',
-    });
+    const transport = createHecTransport(
+      parseHecConfig({ endpoint: r.url, token: r.tokens[0], acknowledgements: { poll_interval_ms: 50 } }),
+      {
+        logger: silentLogger,
+        stats: createSinkStats('s', 'splunk_hec'),
+        version: 'test',
+      },
+    );
     return {
       transport,
       received: () => r.events(),
@@ -51,11 +60,19 @@ test('real receiver: gzip + indexer ack; ackIds polled; metadata, time and index
   if ('skip' in r) return t.skip(r.skip);
   const stats = createSinkStats('s', 'splunk_hec');
   const format = createHecFormat({ index: 'edr', source: 'unit' });
-  const transport = createHecTransport(parseHecConfig({ endpoint: r.url, token: r.tokens[0], acknowledgements: { poll_interval_ms: 20 } }), { logger: silentLogger, stats, version: 'test' });
+  const transport = createHecTransport(
+    parseHecConfig({ endpoint: r.url, token: r.tokens[0], acknowledgements: { poll_interval_ms: 20 } }),
+    { logger: silentLogger, stats, version: 'test' },
+  );
   try {
-    const events = generateEvents(300, { adversarial: true }).map<AegisEvent>((e, i) => (i % 7 === 0 ? { ...e, labels: { env: 'prod', team: `t${i % 3}` } } : e));
+    const events = generateEvents(300, { adversarial: true }).map<AegisEvent>((e, i) =>
+      i % 7 === 0 ? { ...e, labels: { env: 'prod', team: `t${i % 3}` } } : e,
+    );
     for (let i = 0; i < 3; i++) {
-      const res = await transport.send(batchOf(events.slice(i * 100, (i + 1) * 100), format), new AbortController().signal);
+      const res = await transport.send(
+        batchOf(events.slice(i * 100, (i + 1) * 100), format),
+        new AbortController().signal,
+      );
       assert.deepEqual(res, { kind: 'delivered' });
     }
     assert.equal(stats.extra.acks_received_total, 3, 'one ackId per request, each confirmed by a poll');
@@ -74,7 +91,10 @@ test('real receiver: gzip + indexer ack; ackIds polled; metadata, time and index
       // time: ms precision; the receiver converts through float64 (docs/test-services.md §3.3), so allow 1 µs.
       const expectedNanos = BigInt(Date.parse(e.ts.slice(0, 23) + 'Z')) * 1_000_000n;
       const gotNanos = BigInt(rec.timeUnixNano ?? '0');
-      assert.ok(gotNanos - expectedNanos < 1000n && expectedNanos - gotNanos < 1000n, `time of event ${i}: ${gotNanos} vs ${expectedNanos}`);
+      assert.ok(
+        gotNanos - expectedNanos < 1000n && expectedNanos - gotNanos < 1000n,
+        `time of event ${i}: ${gotNanos} vs ${expectedNanos}`,
+      );
       const fields: Record<string, unknown> = { event_class: eventClassId(e), vendor_severity: severityOf(e) };
       for (const [k, v] of Object.entries(e.labels ?? {})) fields[`label_${k}`] = v;
       assert.deepEqual(rec.attributes, fields, `indexed fields of event ${i}`);
@@ -88,7 +108,12 @@ test('real receiver: gzip + indexer ack; ackIds polled; metadata, time and index
 test('real receiver with acknowledgement off: the sink says so once, falls back to 200-means-delivered, visibly in a metric', async (t) => {
   const r = await startReceiver({ ack: false });
   if ('skip' in r) return t.skip(r.skip);
-  const h = buildHecSink({ endpoint: r.url, token: r.tokens[0], acknowledgements: { poll_interval_ms: 20 }, batch: { max_events: 50, timeout_ms: 10 } });
+  const h = buildHecSink({
+    endpoint: r.url,
+    token: r.tokens[0],
+    acknowledgements: { poll_interval_ms: 20 },
+    batch: { max_events: 50, timeout_ms: 10 },
+  });
   try {
     const events = generateEvents(500);
     await h.sink.accept(events);
@@ -108,7 +133,10 @@ test('real receiver rejects a whole request for one bad envelope (no invalid-eve
   const r = await startReceiver();
   if ('skip' in r) return t.skip(r.skip);
   const stats = createSinkStats('s', 'splunk_hec');
-  const transport = createHecTransport(parseHecConfig({ endpoint: r.url, token: r.tokens[0], acknowledgements: { poll_interval_ms: 20 } }), { logger: silentLogger, stats, version: 'test' });
+  const transport = createHecTransport(
+    parseHecConfig({ endpoint: r.url, token: r.tokens[0], acknowledgements: { poll_interval_ms: 20 } }),
+    { logger: silentLogger, stats, version: 'test' },
+  );
   try {
     const events = generateEvents(16);
     const batch = batchOf(events, hec);
@@ -117,10 +145,16 @@ test('real receiver rejects a whole request for one bad envelope (no invalid-eve
     assert.equal(res.kind, 'partial');
     assert.ok(res.kind === 'partial');
     assert.deepEqual(res.retry, []);
-    assert.deepEqual(res.rejected.map((x) => x.index), [5]);
+    assert.deepEqual(
+      res.rejected.map((x) => x.index),
+      [5],
+    );
     assert.match(res.rejected[0]!.reason, /HTTP 400, HEC code 12/);
     const got = await r.events();
-    assert.deepEqual(got.map((e) => e.exec_id), events.filter((_, i) => i !== 5).map((e) => e.exec_id));
+    assert.deepEqual(
+      got.map((e) => e.exec_id),
+      events.filter((_, i) => i !== 5).map((e) => e.exec_id),
+    );
   } finally {
     await transport.close();
     await r.stopAll();
@@ -132,8 +166,11 @@ test('real receiver, wrong token: sink unhealthy with a clear error, events reta
   if ('skip' in r) return t.skip(r.skip);
   const wrong = 'b1946ac9-2492-4d6b-8e3a-0f1e2d3c4b5a';
   const h = buildHecSink({
-    endpoint: r.url, token: wrong, acknowledgements: { poll_interval_ms: 20 },
-    batch: { max_events: 100, timeout_ms: 10 }, retry: { initial_backoff_ms: 50, max_backoff_ms: 300 },
+    endpoint: r.url,
+    token: wrong,
+    acknowledgements: { poll_interval_ms: 20 },
+    batch: { max_events: 100, timeout_ms: 10 },
+    retry: { initial_backoff_ms: 50, max_backoff_ms: 300 },
   });
   try {
     const health = await h.sink.healthcheck(5000);
@@ -141,12 +178,18 @@ test('real receiver, wrong token: sink unhealthy with a clear error, events reta
     assert.ok(!health.healthy && /refused the token/.test(health.reason), !health.healthy ? health.reason : '');
     const events = generateEvents(1000);
     await h.sink.accept(events);
-    await waitFor('the sink to be unhealthy after token refusals', () => !h.stats.healthy && h.stats.failedRequests >= 3);
+    await waitFor(
+      'the sink to be unhealthy after token refusals',
+      () => !h.stats.healthy && h.stats.failedRequests >= 3,
+    );
     assert.match(h.stats.lastError ?? '', /HEC refused the token \(HTTP 401/);
     assert.equal(h.stats.deadLettered, 0, 'nothing dead-lettered');
     assert.equal(h.stats.delivered, 0);
     assert.deepEqual(h.stats.dropped, {});
-    assert.ok(h.logs().some((l) => l.code === 'AEGIS_ERR_HEC_REFUSED'), 'a log line with the HEC code');
+    assert.ok(
+      h.logs().some((l) => l.code === 'AEGIS_ERR_HEC_REFUSED'),
+      'a log line with the HEC code',
+    );
     // The fix: the receiver now accepts this token (an admin re-enabled it). Events still buffered go through.
     await r.restart({ tokens: [r.tokens[0]!, wrong] });
     await waitFor('delivery after the fix', () => h.stats.delivered === 1000, 60_000);
@@ -170,15 +213,32 @@ test('real receiver over TLS: verification on by default (self-signed refused, w
   const caFile = r.current()?.caFile;
   assert.ok(caFile !== undefined);
   const stats = createSinkStats('s', 'splunk_hec');
-  const untrusted = createHecTransport(parseHecConfig({ endpoint: r.url, token: r.tokens[0] }), { logger: silentLogger, stats, version: 'test' });
-  const trusted = createHecTransport(parseHecConfig({ endpoint: r.url, token: r.tokens[0], tls: { ca_file: caFile }, acknowledgements: { poll_interval_ms: 20 } }), { logger: silentLogger, stats, version: 'test' });
+  const untrusted = createHecTransport(parseHecConfig({ endpoint: r.url, token: r.tokens[0] }), {
+    logger: silentLogger,
+    stats,
+    version: 'test',
+  });
+  const trusted = createHecTransport(
+    parseHecConfig({
+      endpoint: r.url,
+      token: r.tokens[0],
+      tls: { ca_file: caFile },
+      acknowledgements: { poll_interval_ms: 20 },
+    }),
+    { logger: silentLogger, stats, version: 'test' },
+  );
   try {
     const h = await untrusted.healthcheck(AbortSignal.timeout(10_000));
     assert.equal(h.healthy, false);
     assert.ok(!h.healthy && /certificate/i.test(h.reason), !h.healthy ? h.reason : '');
-    assert.equal((await untrusted.send(batchOf(generateEvents(2), hec), new AbortController().signal)).kind, 'retryable');
+    assert.equal(
+      (await untrusted.send(batchOf(generateEvents(2), hec), new AbortController().signal)).kind,
+      'retryable',
+    );
     assert.deepEqual(await trusted.healthcheck(AbortSignal.timeout(10_000)), { healthy: true });
-    assert.deepEqual(await trusted.send(batchOf(generateEvents(20), hec), new AbortController().signal), { kind: 'delivered' });
+    assert.deepEqual(await trusted.send(batchOf(generateEvents(20), hec), new AbortController().signal), {
+      kind: 'delivered',
+    });
     assert.equal((await r.events()).length, 20);
   } finally {
     await untrusted.close();
@@ -193,8 +253,12 @@ test('real receiver stopped mid-stream for 10 s: zero lost; duplicates counted a
   const concurrency = 4;
   const maxEvents = 250;
   const h = buildHecSink({
-    endpoint: r.url, token: r.tokens[0], acknowledgements: { poll_interval_ms: 1000, timeout_ms: 5000 },
-    batch: { max_events: maxEvents, timeout_ms: 20 }, buffer: { max_events: 2000 }, request: { concurrency, timeout_ms: 10_000 },
+    endpoint: r.url,
+    token: r.tokens[0],
+    acknowledgements: { poll_interval_ms: 1000, timeout_ms: 5000 },
+    batch: { max_events: maxEvents, timeout_ms: 20 },
+    buffer: { max_events: 2000 },
+    request: { concurrency, timeout_ms: 10_000 },
     retry: { initial_backoff_ms: 100, max_backoff_ms: 1000 },
   });
   try {
@@ -229,8 +293,13 @@ test('real receiver stopped mid-stream for 10 s: zero lost; duplicates counted a
     assert.equal(counts.size, total);
     const window = concurrency * maxEvents;
     assert.ok(duplicates <= window, `duplicates ${duplicates} within the unacked window ${window}`);
-    assert.ok(h.stats.duplicates >= duplicates, `every real duplicate was counted as a possible one (${h.stats.duplicates} >= ${duplicates})`);
-    t.diagnostic(`receiver down 10 s: ${got.length} records for ${total} events, ${duplicates} duplicates (counted possible: ${h.stats.duplicates}; window ${window}); restarts seen ${h.stats.extra.receiver_restarts_total ?? 0}, ack timeouts ${h.stats.extra.ack_timeouts_total ?? 0}`);
+    assert.ok(
+      h.stats.duplicates >= duplicates,
+      `every real duplicate was counted as a possible one (${h.stats.duplicates} >= ${duplicates})`,
+    );
+    t.diagnostic(
+      `receiver down 10 s: ${got.length} records for ${total} events, ${duplicates} duplicates (counted possible: ${h.stats.duplicates}; window ${window}); restarts seen ${h.stats.extra.receiver_restarts_total ?? 0}, ack timeouts ${h.stats.extra.ack_timeouts_total ?? 0}`,
+    );
   } finally {
     await h.cleanup();
     await r.stopAll();

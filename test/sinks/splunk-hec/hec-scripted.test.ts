@@ -25,14 +25,19 @@ import type { HecRequest, ScriptedHec } from './scripted-hec';
 const TOKEN = '5f2b1c3d-aaaa-4bbb-8ccc-0123456789ab';
 const hec = createHecFormat();
 
-const execIds = (envelopes: readonly unknown[]): string[] => envelopes.map((e) => (e as { event: AegisEvent }).event.exec_id);
+const execIds = (envelopes: readonly unknown[]): string[] =>
+  envelopes.map((e) => (e as { event: AegisEvent }).event.exec_id);
 const posts = (s: ScriptedHec): HecRequest[] => s.requests.filter((r) => r.path === '/services/collector/event');
 const ackPolls = (s: ScriptedHec): HecRequest[] => s.requests.filter((r) => r.path === '/services/collector/ack');
 
 function sinkFor(s: ScriptedHec, more: Record<string, unknown> = {}): HecSinkHarness {
   return buildHecSink({
-    endpoint: s.url, token: TOKEN, acknowledgements: { poll_interval_ms: 20, timeout_ms: 5000 },
-    batch: { max_events: 10, timeout_ms: 5 }, retry: { initial_backoff_ms: 10, max_backoff_ms: 50 }, request: { concurrency: 1, timeout_ms: 20_000 },
+    endpoint: s.url,
+    token: TOKEN,
+    acknowledgements: { poll_interval_ms: 20, timeout_ms: 5000 },
+    batch: { max_events: 10, timeout_ms: 5 },
+    retry: { initial_backoff_ms: 10, max_backoff_ms: 50 },
+    request: { concurrency: 1, timeout_ms: 20_000 },
     ...more,
   });
 }
@@ -63,8 +68,15 @@ test('scripted Splunk: the request is what HEC expects (Authorization: Splunk, s
       assert.equal(r.headers['content-type'], 'application/json');
       assert.ok(!r.body.includes('\n'), 'envelopes back to back, no framing');
     }
-    assert.deepEqual(execIds(s.indexed), events.map((e) => e.exec_id));
-    assert.equal(new Set(s.requests.map((r) => r.socketPort)).size, 1, 'every request (sends and ack polls) reused one connection');
+    assert.deepEqual(
+      execIds(s.indexed),
+      events.map((e) => e.exec_id),
+    );
+    assert.equal(
+      new Set(s.requests.map((r) => r.socketPort)).size,
+      1,
+      'every request (sends and ack polls) reused one connection',
+    );
     assert.equal(h.stats.delivered, 50);
     assert.equal(h.stats.extra.acks_received_total, 5);
     await h.cleanup();
@@ -72,13 +84,20 @@ test('scripted Splunk: the request is what HEC expects (Authorization: Splunk, s
 
 test('scripted Splunk: 413 → the core splits the batch and the halves are delivered in order', () =>
   withScripted(async (s) => {
-    s.script = (r) => (r.path === '/services/collector/event' && envelopesOf(r).length > 3 ? { status: 413, body: { text: 'Content too large', code: 413 } } : undefined);
+    s.script = (r) =>
+      r.path === '/services/collector/event' && envelopesOf(r).length > 3
+        ? { status: 413, body: { text: 'Content too large', code: 413 } }
+        : undefined;
     const h = sinkFor(s);
     const events = generateEvents(40);
     await h.sink.accept(events);
     await h.sink.close(10_000);
     assert.ok(posts(s).filter((r) => envelopesOf(r).length > 3).length >= 4, 'batches of 10 were refused');
-    assert.deepEqual(execIds(s.indexed), events.map((e) => e.exec_id), 'all delivered, once, in order');
+    assert.deepEqual(
+      execIds(s.indexed),
+      events.map((e) => e.exec_id),
+      'all delivered, once, in order',
+    );
     assert.equal(h.stats.delivered, 40);
     assert.equal(h.stats.deadLettered, 0);
     await h.cleanup();
@@ -87,15 +106,24 @@ test('scripted Splunk: 413 → the core splits the batch and the halves are deli
 test('scripted Splunk: code 9 (503 Server is busy) with Retry-After: 1 → retried no sooner than 1 s, delivered once', () =>
   withScripted(async (s) => {
     let busy = 2;
-    s.script = (r) => (r.path === '/services/collector/event' && busy-- > 0 ? { status: 503, body: { text: 'Server is busy', code: 9 }, headers: { 'Retry-After': '1' } } : undefined);
+    s.script = (r) =>
+      r.path === '/services/collector/event' && busy-- > 0
+        ? { status: 503, body: { text: 'Server is busy', code: 9 }, headers: { 'Retry-After': '1' } }
+        : undefined;
     const h = sinkFor(s);
     const events = generateEvents(10);
     await h.sink.accept(events);
     await h.sink.close(20_000);
     const p = posts(s);
     assert.equal(p.length, 3);
-    assert.ok(p[1]!.at - p[0]!.at >= 990 && p[2]!.at - p[1]!.at >= 990, `Retry-After honoured: gaps ${p[1]!.at - p[0]!.at}, ${p[2]!.at - p[1]!.at} ms`);
-    assert.deepEqual(execIds(s.indexed), events.map((e) => e.exec_id));
+    assert.ok(
+      p[1]!.at - p[0]!.at >= 990 && p[2]!.at - p[1]!.at >= 990,
+      `Retry-After honoured: gaps ${p[1]!.at - p[0]!.at}, ${p[2]!.at - p[1]!.at} ms`,
+    );
+    assert.deepEqual(
+      execIds(s.indexed),
+      events.map((e) => e.exec_id),
+    );
     assert.equal(h.stats.failedRequests, 2);
     assert.match(h.stats.lastError ?? '', /HEC code 9: Server is busy/);
     await h.cleanup();
@@ -103,7 +131,10 @@ test('scripted Splunk: code 9 (503 Server is busy) with Retry-After: 1 → retri
 
 test('scripted Splunk: 429 and 503 without an HEC body are retried with backoff', () =>
   withScripted(async (s) => {
-    const answers = [{ status: 429, body: 'Too Many Requests' }, { status: 503, body: '' }];
+    const answers = [
+      { status: 429, body: 'Too Many Requests' },
+      { status: 503, body: '' },
+    ];
     s.script = (r) => (r.path === '/services/collector/event' ? answers.shift() : undefined);
     const h = sinkFor(s);
     await h.sink.accept(generateEvents(10));
@@ -130,27 +161,42 @@ test('scripted Splunk: 400 invalid-event-number → the bad event is dead-letter
     await h.sink.accept(events);
     await h.sink.close(10_000);
     const good = events.filter((e) => e.comm !== 'BAD');
-    assert.deepEqual(execIds(s.indexed).sort(), good.map((e) => e.exec_id).sort(), 'every good event indexed exactly once');
+    assert.deepEqual(
+      execIds(s.indexed).sort(),
+      good.map((e) => e.exec_id).sort(),
+      'every good event indexed exactly once',
+    );
     assert.equal(h.stats.delivered, 18);
     const dlq = h.dlqEntries();
-    assert.deepEqual(dlq.map((d) => (d.event as AegisEvent).exec_id), [events[7]!.exec_id, events[15]!.exec_id]);
+    assert.deepEqual(
+      dlq.map((d) => (d.event as AegisEvent).exec_id),
+      [events[7]!.exec_id, events[15]!.exec_id],
+    );
     assert.match(String(dlq[0]!.reason), /HTTP 400, HEC code 6: Invalid data format \(invalid-event-number 7\)/);
     assert.equal(dlq[0]!.code, 'AEGIS_ERR_SINK_REJECTED');
     assert.equal(posts(s).length, 3, 'the batch, the rest after event 7, the rest after event 15');
     await h.cleanup();
   }));
 
-for (const [status, code, text] of [[401, 2, 'Token is required'], [401, 3, 'Invalid authorization'], [403, 4, 'Invalid token']] as const) {
+for (const [status, code, text] of [
+  [401, 2, 'Token is required'],
+  [401, 3, 'Invalid authorization'],
+  [403, 4, 'Invalid token'],
+] as const) {
   test(`scripted Splunk: HEC code ${code} (${text}) → unhealthy with a clear message, events retained, token never logged; delivered once accepted`, () =>
     withScripted(async (s) => {
       let refuse = true;
-      s.script = (r) => (refuse && r.path !== '/services/collector/health' ? { status, body: { text, code } } : undefined);
+      s.script = (r) =>
+        refuse && r.path !== '/services/collector/health' ? { status, body: { text, code } } : undefined;
       const h = sinkFor(s);
       const health = await h.sink.healthcheck(5000);
       assert.ok(!health.healthy && health.reason.includes(`HEC code ${code}: ${text}`), JSON.stringify(health));
       await h.sink.accept(generateEvents(30));
       await waitFor('unhealthy', () => !h.stats.healthy);
-      assert.match(h.stats.lastError ?? '', new RegExp(`HEC refused the token \\(HTTP ${status}, HEC code ${code}: ${text}\\)`));
+      assert.match(
+        h.stats.lastError ?? '',
+        new RegExp(`HEC refused the token \\(HTTP ${status}, HEC code ${code}: ${text}\\)`),
+      );
       assert.equal(h.stats.deadLettered, 0);
       assert.equal(h.stats.delivered, 0);
       refuse = false;
@@ -166,9 +212,14 @@ for (const [status, code, text] of [[401, 2, 'Token is required'], [401, 3, 'Inv
 
 test('scripted Splunk: an answer that echoes the token never puts it in a log line or reason', () =>
   withScripted(async (s) => {
-    s.script = (r) => (r.path === '/services/collector/event' ? { status: 403, body: `no such token: Splunk ${TOKEN}` } : undefined);
+    s.script = (r) =>
+      r.path === '/services/collector/event' ? { status: 403, body: `no such token: Splunk ${TOKEN}` } : undefined;
     const stats = createSinkStats('s', 'splunk_hec');
-    const t = createHecTransport(parseHecConfig({ endpoint: s.url, token: TOKEN }), { logger: silentLogger, stats, version: 'test' });
+    const t = createHecTransport(parseHecConfig({ endpoint: s.url, token: TOKEN }), {
+      logger: silentLogger,
+      stats,
+      version: 'test',
+    });
     const res = await t.send(batchOf(generateEvents(2), hec), new AbortController().signal);
     await t.close();
     assert.equal(res.kind, 'retryable');
@@ -181,11 +232,17 @@ test('scripted Splunk: acks false for a while → a batch is delivered only when
   withScripted(async (s) => {
     let indexed = false; // the indexers "finish" when the test says so
     s.ackPolicy = () => indexed;
-    const h = sinkFor(s, { request: { concurrency: 4, timeout_ms: 20_000 }, acknowledgements: { poll_interval_ms: 50, timeout_ms: 15_000 } });
+    const h = sinkFor(s, {
+      request: { concurrency: 4, timeout_ms: 20_000 },
+      acknowledgements: { poll_interval_ms: 50, timeout_ms: 15_000 },
+    });
     const started = Date.now();
     await h.sink.accept(generateEvents(40));
     await waitFor('4 batches posted', () => posts(s).length === 4);
-    await waitFor('polls after all four were posted', () => ackPolls(s).filter((r) => (JSON.parse(r.body) as { acks: number[] }).acks.length === 4).length >= 2);
+    await waitFor(
+      'polls after all four were posted',
+      () => ackPolls(s).filter((r) => (JSON.parse(r.body) as { acks: number[] }).acks.length === 4).length >= 2,
+    );
     assert.equal(h.stats.delivered, 0, 'HTTP 200 alone does not deliver');
     assert.equal(h.stats.extra.acks_pending, 4);
     indexed = true;
@@ -194,7 +251,10 @@ test('scripted Splunk: acks false for a while → a batch is delivered only when
     assert.equal(h.stats.delivered, 40);
     assert.equal(posts(s).length, 4, 'nothing resent');
     // Shared: at most one poll per interval for all pending batches (not one poll loop per batch).
-    assert.ok(ackPolls(s).length <= elapsed / 50 + 2, `${ackPolls(s).length} polls in ${elapsed} ms at a 50 ms interval`);
+    assert.ok(
+      ackPolls(s).length <= elapsed / 50 + 2,
+      `${ackPolls(s).length} polls in ${elapsed} ms at a 50 ms interval`,
+    );
     for (const r of ackPolls(s)) {
       assert.equal(r.query.get('channel'), h.transport.channel());
       assert.equal(r.headers.authorization, `Splunk ${TOKEN}`);
@@ -212,7 +272,11 @@ test('scripted Splunk: a batch never acknowledged is resent after acknowledgemen
     await h.sink.accept(events);
     await h.sink.close(10_000);
     assert.equal(posts(s).length, 2, 'sent, not acked in time, resent');
-    assert.deepEqual(execIds(s.indexed), [...events, ...events].map((e) => e.exec_id), 'Splunk got it twice');
+    assert.deepEqual(
+      execIds(s.indexed),
+      [...events, ...events].map((e) => e.exec_id),
+      'Splunk got it twice',
+    );
     assert.equal(h.stats.delivered, 10);
     assert.equal(h.stats.duplicates, 10, 'the resend is counted as 10 possible duplicates');
     assert.equal(h.stats.extra.ack_timeouts_total, 1);
@@ -222,7 +286,8 @@ test('scripted Splunk: a batch never acknowledged is resent after acknowledgemen
 
 test('scripted Splunk: ack query answered with code 14 (ACK is disabled) → says so once, falls back to 200-means-delivered, visible in ack_fallback', () =>
   withScripted(async (s) => {
-    s.script = (r) => (r.path === '/services/collector/ack' ? { status: 400, body: { text: 'ACK is disabled', code: 14 } } : undefined);
+    s.script = (r) =>
+      r.path === '/services/collector/ack' ? { status: 400, body: { text: 'ACK is disabled', code: 14 } } : undefined;
     const h = sinkFor(s, { request: { concurrency: 2, timeout_ms: 20_000 } });
     await h.sink.accept(generateEvents(60));
     await h.sink.close(10_000);
@@ -235,7 +300,8 @@ test('scripted Splunk: ack query answered with code 14 (ACK is disabled) → say
 
 test('scripted Splunk: HTTP 200 without an ackId on a channel (token has useACK off) → fallback, said once', () =>
   withScripted(async (s) => {
-    s.script = (r) => (r.path === '/services/collector/event' ? { status: 200, body: { text: 'Success', code: 0 } } : undefined);
+    s.script = (r) =>
+      r.path === '/services/collector/event' ? { status: 200, body: { text: 'Success', code: 0 } } : undefined;
     const h = sinkFor(s);
     await h.sink.accept(generateEvents(30));
     await h.sink.close(10_000);
@@ -246,7 +312,10 @@ test('scripted Splunk: HTTP 200 without an ackId on a channel (token has useACK 
     await h.cleanup();
   }));
 
-for (const [code, text] of [[10, 'Data channel is missing'], [11, 'Invalid data channel']] as const) {
+for (const [code, text] of [
+  [10, 'Data channel is missing'],
+  [11, 'Invalid data channel'],
+] as const) {
   test(`scripted Splunk: code ${code} (${text}) → a new channel GUID, counted, and the batch delivered on it`, () =>
     withScripted(async (s) => {
       let refusedChannel: string | undefined;
@@ -297,7 +366,10 @@ test('scripted Splunk: the receiver restarts and its ackIds start again → batc
     let restarted = false;
     s.ackPolicy = () => restarted;
     // Concurrency 4: three sends wait for their acks, the fourth slot carries the request that reveals the restart.
-    const h = sinkFor(s, { request: { concurrency: 4, timeout_ms: 20_000 }, acknowledgements: { poll_interval_ms: 20, timeout_ms: 15_000 } });
+    const h = sinkFor(s, {
+      request: { concurrency: 4, timeout_ms: 20_000 },
+      acknowledgements: { poll_interval_ms: 20, timeout_ms: 15_000 },
+    });
     const events = generateEvents(30);
     await h.sink.accept(events);
     await waitFor('3 batches waiting for acks', () => h.stats.extra.acks_pending === 3);
@@ -313,7 +385,10 @@ test('scripted Splunk: the receiver restarts and its ackIds start again → batc
     const doc = fs.readFileSync(packagePath('docs', 'sinks.md'), 'utf8');
     const section = doc.slice(doc.indexOf('## `splunk_hec`'));
     const documented = new Set([...section.matchAll(/^\| `([a-z_]+)` \| (?:gauge|counter) \|/gm)].map((m) => m[1]));
-    assert.deepEqual(Object.keys(h.stats.extra).filter((k) => !documented.has(k)), []);
+    assert.deepEqual(
+      Object.keys(h.stats.extra).filter((k) => !documented.has(k)),
+      [],
+    );
     assert.ok(documented.size >= 7);
     await h.cleanup();
   }));
@@ -321,8 +396,17 @@ test('scripted Splunk: the receiver restarts and its ackIds start again → batc
 test('scripted Splunk: raw endpoint — channel in query and header, metadata as query parameters, one record per line', () =>
   withScripted(async (s) => {
     const h = buildHecSink({
-      endpoint: s.url, token: TOKEN, endpoint_target: 'raw', format: 'json', sourcetype: 'aegisbpf', index: 'edr', source: 'agent', host: 'h1',
-      acknowledgements: { poll_interval_ms: 20 }, batch: { max_events: 10, timeout_ms: 5 }, request: { concurrency: 1 },
+      endpoint: s.url,
+      token: TOKEN,
+      endpoint_target: 'raw',
+      format: 'json',
+      sourcetype: 'aegisbpf',
+      index: 'edr',
+      source: 'agent',
+      host: 'h1',
+      acknowledgements: { poll_interval_ms: 20 },
+      batch: { max_events: 10, timeout_ms: 5 },
+      request: { concurrency: 1 },
     });
     const events = generateEvents(25, { adversarial: true });
     await h.sink.accept(events);
@@ -338,24 +422,38 @@ test('scripted Splunk: raw endpoint — channel in query and header, metadata as
       assert.equal(r.query.get('host'), 'h1');
       assert.ok(r.body.endsWith('\n'));
     }
-    assert.deepEqual(s.indexed.map((l) => (JSON.parse(l as string) as AegisEvent).exec_id), events.map((e) => e.exec_id));
+    assert.deepEqual(
+      s.indexed.map((l) => (JSON.parse(l as string) as AegisEvent).exec_id),
+      events.map((e) => e.exec_id),
+    );
     assert.equal(h.stats.extra.acks_received_total, 3);
     await h.cleanup();
   }));
 
 test('scripted Splunk: healthcheck — healthy; HEC unhealthy (503 code 18); unreachable', async () => {
   await withScripted(async (s) => {
-    const t = createHecTransport(parseHecConfig({ endpoint: s.url, token: TOKEN }), { logger: silentLogger, stats: createSinkStats('s', 'splunk_hec'), version: 'test' });
+    const t = createHecTransport(parseHecConfig({ endpoint: s.url, token: TOKEN }), {
+      logger: silentLogger,
+      stats: createSinkStats('s', 'splunk_hec'),
+      version: 'test',
+    });
     assert.deepEqual(await t.healthcheck(AbortSignal.timeout(5000)), { healthy: true });
     const probe = s.requests.at(-1)!;
     assert.equal(probe.body, '', 'the token check sends no data');
     assert.equal(s.indexed.length, 0);
-    s.script = (r) => (r.path === '/services/collector/health' ? { status: 503, body: { text: 'HEC is unhealthy, queues are full', code: 18 } } : undefined);
+    s.script = (r) =>
+      r.path === '/services/collector/health'
+        ? { status: 503, body: { text: 'HEC is unhealthy, queues are full', code: 18 } }
+        : undefined;
     const h = await t.healthcheck(AbortSignal.timeout(5000));
     assert.ok(!h.healthy && /HEC code 18: HEC is unhealthy, queues are full/.test(h.reason), JSON.stringify(h));
     await t.close();
   });
-  const gone = createHecTransport(parseHecConfig({ endpoint: 'http://127.0.0.1:9', token: TOKEN }), { logger: silentLogger, stats: createSinkStats('s', 'splunk_hec'), version: 'test' });
+  const gone = createHecTransport(parseHecConfig({ endpoint: 'http://127.0.0.1:9', token: TOKEN }), {
+    logger: silentLogger,
+    stats: createSinkStats('s', 'splunk_hec'),
+    version: 'test',
+  });
   const h = await gone.healthcheck(AbortSignal.timeout(5000));
   assert.ok(!h.healthy && /cannot reach HEC/.test(h.reason));
   await gone.close();
@@ -395,7 +493,10 @@ test('regression: 16 sends in flight (the splunk_hec default) raise no MaxListen
       await h.cleanup();
       assert.equal(h.stats.delivered, 400);
       await new Promise((r) => setImmediate(r)); // warnings are emitted on the next tick
-      assert.deepEqual(warnings.filter((w) => /MaxListeners/.test(w)), []);
+      assert.deepEqual(
+        warnings.filter((w) => /MaxListeners/.test(w)),
+        [],
+      );
     } finally {
       process.off('warning', onWarning);
     }

@@ -1,6 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { classifyHecAnswer, describeAnswer, parseHecAnswer, SLOW_DOWN_MILLIS } from '../../../src/sinks/splunk-hec/retry-policy';
+import {
+  classifyHecAnswer,
+  describeAnswer,
+  parseHecAnswer,
+  SLOW_DOWN_MILLIS,
+} from '../../../src/sinks/splunk-hec/retry-policy';
 
 const classify = (status: number, body: unknown, retryAfter?: string): ReturnType<typeof classifyHecAnswer> =>
   classifyHecAnswer(parseHecAnswer(status, typeof body === 'string' ? body : JSON.stringify(body), retryAfter, 0));
@@ -37,11 +42,17 @@ test('HEC answers by code: success, token, size, data, channel, busy, capacity, 
     [400, { text: 'No data', code: 5 }, 'rejected'],
     [405, '', 'rejected'],
   ];
-  for (const [status, body, kind] of cases) assert.equal(classify(status, body).kind, kind, `${status} ${JSON.stringify(body)}`);
+  for (const [status, body, kind] of cases)
+    assert.equal(classify(status, body).kind, kind, `${status} ${JSON.stringify(body)}`);
 });
 
 test('token and configuration refusals mark the sink unhealthy (events wait); busy answers do not', () => {
-  for (const [s, b] of [[403, { code: 4, text: 'Invalid token' }], [401, 'missing or empty authorization header'], [400, { code: 7, text: 'Incorrect index' }], [404, '']] as const) {
+  for (const [s, b] of [
+    [403, { code: 4, text: 'Invalid token' }],
+    [401, 'missing or empty authorization header'],
+    [400, { code: 7, text: 'Incorrect index' }],
+    [404, ''],
+  ] as const) {
     const r = classify(s, b);
     assert.ok(r.kind === 'retryable' && r.unhealthy === true, `${s} ${JSON.stringify(b)}`);
   }
@@ -62,16 +73,25 @@ test('Retry-After is honoured (seconds and HTTP date); 24/25 slow down to at lea
 
 test('bad_event carries invalid-event-number when HEC gives it', () => {
   const r = classify(400, { text: 'Invalid data format', code: 6, 'invalid-event-number': 4 });
-  assert.deepEqual(r, { kind: 'bad_event', index: 4, reason: 'HTTP 400, HEC code 6: Invalid data format (invalid-event-number 4)' });
+  assert.deepEqual(r, {
+    kind: 'bad_event',
+    index: 4,
+    reason: 'HTTP 400, HEC code 6: Invalid data format (invalid-event-number 4)',
+  });
   const n = classify(400, { text: 'Event field is required', code: 12 });
   assert.ok(n.kind === 'bad_event' && n.index === undefined);
 });
 
 test('answers are parsed, not string-compared: spacing, text/plain JSON, non-objects, long bodies', () => {
   assert.equal(parseHecAnswer(200, '{"text": "Success", "code": 0, "ackId": 12}', undefined).ackId, 12);
-  assert.equal(parseHecAnswer(400, '"Only \\"POST\\" method is supported"', undefined).other, 'Only "POST" method is supported');
+  assert.equal(
+    parseHecAnswer(400, '"Only \\"POST\\" method is supported"', undefined).other,
+    'Only "POST" method is supported',
+  );
   const long = parseHecAnswer(502, 'x'.repeat(5000), undefined);
   assert.equal(long.other?.length, 200);
-  assert.equal(describeAnswer(parseHecAnswer(503, '{"text":"Server is busy","code":9}', undefined)), 'HTTP 503, HEC code 9: Server is busy');
+  assert.equal(
+    describeAnswer(parseHecAnswer(503, '{"text":"Server is busy","code":9}', undefined)),
+    'HTTP 503, HEC code 9: Server is busy',
+  );
 });
-

@@ -139,7 +139,8 @@ export async function startScriptedHec(script?: Script, host = '127.0.0.1'): Pro
     }
     if (r.body.length === 0) return { status: 400, body: { text: 'No data', code: 5 } };
     if (channel === undefined) return { status: 400, body: { text: 'Data channel is missing', code: 10 } };
-    const envelopes = r.path === '/services/collector/raw' ? r.body.split('\n').filter((l) => l !== '') : splitEnvelopes(r.body);
+    const envelopes =
+      r.path === '/services/collector/raw' ? r.body.split('\n').filter((l) => l !== '') : splitEnvelopes(r.body);
     state.indexed.push(...envelopes);
     const id = nextId.get(channel) ?? 0;
     nextId.set(channel, id + 1);

@@ -26,7 +26,14 @@ runTransportContract({
     Object.defineProperty(stream, 'writable', { get: () => state.writable });
     return Promise.resolve({
       transport: createStreamTransport(stream),
-      received: () => Promise.resolve(lines.join('').split('\n').filter(Boolean).map((l) => JSON.parse(l) as AegisEvent)),
+      received: () =>
+        Promise.resolve(
+          lines
+            .join('')
+            .split('\n')
+            .filter(Boolean)
+            .map((l) => JSON.parse(l) as AegisEvent),
+        ),
       breakReceiver: () => {
         broken = true;
         state.writable = false;

@@ -36,7 +36,10 @@ for (const { transport, variant, label } of TRANSPORTS) {
       const receiver = await startReceiver(variant, { recordRaw: true });
       const raw = receiver.sinkConfig(transport);
       assertValidSinkConfig(raw);
-      const t = createSyslogTransport(parseSyslogConfig(raw), { logger: createLogger({ level: 'ERROR', write: () => undefined }), counters: {} });
+      const t = createSyslogTransport(parseSyslogConfig(raw), {
+        logger: createLogger({ level: 'ERROR', write: () => undefined }),
+        counters: {},
+      });
       return {
         transport: t,
         received: async () => {

@@ -45,17 +45,39 @@ export function assertValidSinkConfig(raw: Record<string, unknown>): void {
   assert.deepEqual(problems, [], `sink configuration ${JSON.stringify(raw)} is invalid`);
 }
 
-export function buildSyslogSink(raw: Record<string, unknown>, dir: string, internals: RelpTransportInternals = {}): SinkUnderTest {
+export function buildSyslogSink(
+  raw: Record<string, unknown>,
+  dir: string,
+  internals: RelpTransportInternals = {},
+): SinkUnderTest {
   assertValidSinkConfig(raw);
   const logs: Record<string, unknown>[] = [];
-  const logger = createLogger({ level: 'DEBUG', write: (line) => logs.push(JSON.parse(line) as Record<string, unknown>) });
+  const logger = createLogger({
+    level: 'DEBUG',
+    write: (line) => logs.push(JSON.parse(line) as Record<string, unknown>),
+  });
   const stats = createSinkStats('out', 'syslog');
-  const formatter = createFormatter<string>((raw.format as FormatSpec | undefined) ?? syslogSink.formats.default, { hostname: 'test-fallback', version: '0.1.0' });
+  const formatter = createFormatter<string>((raw.format as FormatSpec | undefined) ?? syslogSink.formats.default, {
+    hostname: 'test-fallback',
+    version: '0.1.0',
+  });
   const counters = stats.extra;
-  const transport = createSyslogTransport(parseSyslogConfig(raw), { logger, counters }, { version: '0.1.0', ...internals });
+  const transport = createSyslogTransport(
+    parseSyslogConfig(raw),
+    { logger, counters },
+    { version: '0.1.0', ...internals },
+  );
   const deadLetterPath = path.join(dir, 'dead-letter.ndjson');
-  const deadLetter = createDeadLetterQueue({ path: deadLetterPath, maxBytes: 1 << 30, logger, stats: { written: 0, bytes: 0, failed: 0 } });
-  const sink = createSink({ name: 'out', type: 'syslog', transport, formatter, stats, logger, deadLetter }, parseCoreOptions(raw, mergeCoreDefaults(syslogSink.coreDefaults)));
+  const deadLetter = createDeadLetterQueue({
+    path: deadLetterPath,
+    maxBytes: 1 << 30,
+    logger,
+    stats: { written: 0, bytes: 0, failed: 0 },
+  });
+  const sink = createSink(
+    { name: 'out', type: 'syslog', transport, formatter, stats, logger, deadLetter },
+    parseCoreOptions(raw, mergeCoreDefaults(syslogSink.coreDefaults)),
+  );
   return { sink, transport, stats, counters, logs, deadLetterPath, deadLetter, format: (e) => formatter.format(e) };
 }
 
@@ -80,7 +102,8 @@ export function adversarialEvents(count: number, prefix: string, seed = 11): Aeg
 export function wellFormedDeep(value: unknown): unknown {
   if (typeof value === 'string') return (value as unknown as { toWellFormed(): string }).toWellFormed();
   if (Array.isArray(value)) return value.map(wellFormedDeep);
-  if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, wellFormedDeep(v)]));
+  if (value !== null && typeof value === 'object')
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, wellFormedDeep(v)]));
   return value;
 }
 
@@ -100,7 +123,11 @@ export interface ReceivedCheck {
  * events: every header field, SD param and JSON field must equal what was sent (through the documented header
  * sanitizing and SD substitutions). Returns the counts; the caller decides what loss/duplication is allowed.
  */
-export function checkReceived(lines: readonly Record<string, unknown>[], sent: readonly AegisEvent[], options: { facility?: number; fullCheck?: boolean } = {}): ReceivedCheck {
+export function checkReceived(
+  lines: readonly Record<string, unknown>[],
+  sent: readonly AegisEvent[],
+  options: { facility?: number; fullCheck?: boolean } = {},
+): ReceivedCheck {
   const byId = new Map(sent.map((e) => [e.event_id as string, e]));
   const seen = new Map<string, number>();
   const extra: string[] = [];
@@ -124,7 +151,11 @@ export function checkReceived(lines: readonly Record<string, unknown>[], sent: r
     assert.equal(h.app_name, 'aegisbpf', `${where}: APP-NAME`);
     assert.equal(h.procid, String(e.pid), `${where}: PROCID`);
     assert.equal(h.msgid, expectedHeader(eventClassId(e), 32) ?? '-', `${where}: MSGID`);
-    assert.deepEqual((line['rfc5424-sd'] as Record<string, unknown> | undefined)?.['aegis@32473'], expectedSd(e), `${where}: SD params`);
+    assert.deepEqual(
+      (line['rfc5424-sd'] as Record<string, unknown> | undefined)?.['aegis@32473'],
+      expectedSd(e),
+      `${where}: SD params`,
+    );
     assert.deepEqual(event, wellFormedDeep(jsonRoundTrip(e)), `${where}: JSON fields`);
   }
   const missing = sent.map((e) => e.event_id as string).filter((id) => !seen.has(id));

@@ -11,43 +11,62 @@ import { adversarialEvents, buildSyslogSink, feed } from './harness';
 
 for (const limit of [undefined, 1200] as const) {
   const max = limit ?? 2048;
-  test(`syslog udp: messages longer than ${max} bytes${limit === undefined ? ' (the default)' : ''} arrive truncated to exactly the limit, on a UTF-8 boundary, and are counted`, { timeout: 60_000 }, async (t) => {
-    const skip = receiverSkipReason();
-    if (skip !== undefined) {
-      t.skip(skip);
-      return;
-    }
-    const r = await startReceiver('aegisbpf-receiver.conf', { recordRaw: 'rawmsg' });
-    try {
-      const base = adversarialEvents(40, `udp-trunc-${max}`, 5);
-      // Every other event carries a long non-ASCII path, so the cut lands inside multi-byte characters.
-      const events = base.map((e, i): AegisEvent => (i % 2 === 0 ? { ...e, type: 'block', path: `/tmp/${'ü☃'.repeat(700 + i)}`, ino: 1, dev: 1, action: 'BLOCK' } : e));
-      const s = buildSyslogSink(r.sinkConfig('udp', limit === undefined ? {} : { max_message_bytes: limit }), r.dir);
-      const formatted = events.map((e) => Buffer.from(s.format(e), 'utf8'));
-      const longer = formatted.filter((b) => b.length > max).length;
-      assert.ok(longer >= 20, 'the test sends over-long messages');
-      await feed(s.sink, events, 10, 20);
-      await s.sink.close(10_000);
-      assert.equal(s.stats.delivered, events.length);
-      assert.equal(s.counters.truncated_total, longer, 'every truncation counted');
-      assert.ok(s.logs.some((l) => l.code === 'AEGIS_ERR_SYSLOG_TRUNCATED'), 'and logged');
-      await waitForLines(r.rawFile, events.length, 'every datagram at the receiver');
-      // What rsyslog received, whole, for each event: the message we sent, cut at the limit if it was longer.
-      const raws = readJsonLines(r.rawFile).map((l) => Buffer.from(String(l.raw), 'utf8'));
-      assert.equal(raws.length, events.length);
-      for (let i = 0; i < events.length; i++) {
-        const full = formatted[i]!;
-        const got = raws[i]!;
-        if (full.length <= max) {
-          assert.deepEqual(got, full, `event ${i}: short messages are untouched`);
-          continue;
-        }
-        assert.ok(got.length <= max && got.length > max - 4, `event ${i}: cut at ${got.length}, limit ${max}`);
-        assert.deepEqual(got, full.subarray(0, got.length), `event ${i}: the receiver got the start of the message, to the cut`);
-        assert.equal(Buffer.from(got.toString('utf8'), 'utf8').length, got.length, `event ${i}: valid UTF-8 (no broken character)`);
+  test(
+    `syslog udp: messages longer than ${max} bytes${limit === undefined ? ' (the default)' : ''} arrive truncated to exactly the limit, on a UTF-8 boundary, and are counted`,
+    { timeout: 60_000 },
+    async (t) => {
+      const skip = receiverSkipReason();
+      if (skip !== undefined) {
+        t.skip(skip);
+        return;
       }
-    } finally {
-      await r.cleanup();
-    }
-  });
+      const r = await startReceiver('aegisbpf-receiver.conf', { recordRaw: 'rawmsg' });
+      try {
+        const base = adversarialEvents(40, `udp-trunc-${max}`, 5);
+        // Every other event carries a long non-ASCII path, so the cut lands inside multi-byte characters.
+        const events = base.map((e, i): AegisEvent =>
+          i % 2 === 0
+            ? { ...e, type: 'block', path: `/tmp/${'ü☃'.repeat(700 + i)}`, ino: 1, dev: 1, action: 'BLOCK' }
+            : e,
+        );
+        const s = buildSyslogSink(r.sinkConfig('udp', limit === undefined ? {} : { max_message_bytes: limit }), r.dir);
+        const formatted = events.map((e) => Buffer.from(s.format(e), 'utf8'));
+        const longer = formatted.filter((b) => b.length > max).length;
+        assert.ok(longer >= 20, 'the test sends over-long messages');
+        await feed(s.sink, events, 10, 20);
+        await s.sink.close(10_000);
+        assert.equal(s.stats.delivered, events.length);
+        assert.equal(s.counters.truncated_total, longer, 'every truncation counted');
+        assert.ok(
+          s.logs.some((l) => l.code === 'AEGIS_ERR_SYSLOG_TRUNCATED'),
+          'and logged',
+        );
+        await waitForLines(r.rawFile, events.length, 'every datagram at the receiver');
+        // What rsyslog received, whole, for each event: the message we sent, cut at the limit if it was longer.
+        const raws = readJsonLines(r.rawFile).map((l) => Buffer.from(String(l.raw), 'utf8'));
+        assert.equal(raws.length, events.length);
+        for (let i = 0; i < events.length; i++) {
+          const full = formatted[i]!;
+          const got = raws[i]!;
+          if (full.length <= max) {
+            assert.deepEqual(got, full, `event ${i}: short messages are untouched`);
+            continue;
+          }
+          assert.ok(got.length <= max && got.length > max - 4, `event ${i}: cut at ${got.length}, limit ${max}`);
+          assert.deepEqual(
+            got,
+            full.subarray(0, got.length),
+            `event ${i}: the receiver got the start of the message, to the cut`,
+          );
+          assert.equal(
+            Buffer.from(got.toString('utf8'), 'utf8').length,
+            got.length,
+            `event ${i}: valid UTF-8 (no broken character)`,
+          );
+        }
+      } finally {
+        await r.cleanup();
+      }
+    },
+  );
 }
