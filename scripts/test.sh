@@ -27,6 +27,8 @@ AEGIS_STEP_DONE="$AEGIS_STEP_DONE" aegis_step "OTel collector with the Splunk HE
 unset AEGIS_STEP_DONE
 echo "test: import layers (scripts/check-imports.js)" >&2
 node scripts/check-imports.js
+echo "test: formatting (prettier --check)" >&2
+./node_modules/.bin/prettier --check --log-level=warn .
 echo "test: eslint" >&2
 ./node_modules/.bin/eslint --max-warnings=0 . # not npx: npm warns about each unknown key in ~/.npmrc
 echo "test: node --test ($(node --version))" >&2
