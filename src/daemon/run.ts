@@ -217,10 +217,16 @@ export const EXIT_GRACE_MILLIS = 1000;
  */
 function exitIfHeld(logger: Logger, code: number): void {
   setTimeout(() => {
+    const resources = process.getActiveResourcesInfo().filter((r) => r !== 'Timeout');
+    // A file operation stuck in the kernel occupies a libuv thread, and process.exit() joins those threads: it
+    // would wait as long. SIGKILL is then the only way out (the exit status says 137, this line says why).
+    const stuckInKernel = resources.some((r) => r.startsWith('FSReq'));
     logger.warn('Something still held the process after shutdown; exiting anyway.', {
       exitCode: code,
-      resources: process.getActiveResourcesInfo().filter((r) => r !== 'Timeout'),
+      resources,
+      ...(stuckInKernel ? { note: 'a file operation is stuck in the kernel: exiting with SIGKILL (status 137)' } : {}),
     });
+    if (stuckInKernel) process.kill(process.pid, 'SIGKILL');
     process.exit(code);
   }, EXIT_GRACE_MILLIS).unref();
 }

@@ -327,21 +327,27 @@ class SinkRuntime<R> implements Sink {
     } else {
       this.shutdown.abort(); // nothing in flight; stops any healthcheck still running
     }
-    await this.closeTransport(Math.max(deadlineAt - Date.now(), ABANDON_GRACE_MILLIS));
+    // Already abandoned at the deadline: close() only has the grace left. Else it may use the rest of the timeout.
+    await this.closeTransport(finishedInTime ? Math.max(deadlineAt - Date.now(), ABANDON_GRACE_MILLIS) : 0);
     return { sink: this.name, delivered: this.stats.delivered - deliveredBefore, undelivered, lost };
   }
 
-  /** close() the transport, bounded: past `boundMillis` it is abandoned, and waited for one grace more at most. */
+  /**
+   * close() the transport, bounded: past `boundMillis` it is abandoned (0: it already was), then waited for one
+   * ABANDON_GRACE_MILLIS more at most.
+   */
   private async closeTransport(boundMillis: number): Promise<void> {
     const closing = this.deps.transport.close().catch((err: unknown) => {
       this.log.warn('Closing the sink transport failed.', { sink: this.name, error: describeError(err) });
     });
-    if (await within(closing, boundMillis)) return;
-    this.log.warn('Closing the sink transport took too long; dropping its connections.', {
-      sink: this.name,
-      waitedMillis: boundMillis,
-    });
-    this.abandonTransport();
+    if (boundMillis > 0) {
+      if (await within(closing, boundMillis)) return;
+      this.log.warn('Closing the sink transport took too long; dropping its connections.', {
+        sink: this.name,
+        waitedMillis: boundMillis,
+      });
+      this.abandonTransport();
+    }
     if (!(await within(closing, ABANDON_GRACE_MILLIS)))
       this.log.warn('The sink transport did not close after it was abandoned; not waiting for it.', {
         sink: this.name,

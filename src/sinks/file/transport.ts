@@ -43,7 +43,10 @@ export function createFileTransport(config: FileSinkConfig): FileTransport {
   const open = async (): Promise<fs.promises.FileHandle> => {
     if (handle !== undefined) return handle;
     await fs.promises.mkdir(path.dirname(config.path), { recursive: true, mode: 0o750 });
-    const h = await fs.promises.open(config.path, 'a', config.fileMode);
+    // O_NONBLOCK: no effect on a regular file, but a FIFO without a reader fails at once (ENXIO, retried) instead
+    // of blocking open(2) in a libuv thread for good, where even process.exit() would wait for it.
+    const { O_WRONLY, O_APPEND, O_CREAT, O_NONBLOCK } = fs.constants;
+    const h = await fs.promises.open(config.path, O_WRONLY | O_APPEND | O_CREAT | O_NONBLOCK, config.fileMode);
     size = (await h.stat()).size;
     handle = h;
     return h;
