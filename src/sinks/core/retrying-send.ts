@@ -152,13 +152,16 @@ export function createRetryingSend<R>(options: RetryingSendOptions<R>): Retrying
     const started = now();
     const abortReason = (): string =>
       attemptSignal.timedOut() ? `no response within ${request.timeoutMillis} ms` : 'aborted by shutdown';
+    const failed = (err: unknown): SendResult => ({
+      kind: 'retryable',
+      reason: `transport error: ${describeError(err)}`,
+    });
     let real: Promise<SendResult>;
     try {
-      real = transport.send({ id, records, bytes, attempt }, signal);
+      real = transport.send({ id, records, bytes, attempt }, signal).catch(failed);
     } catch (err) {
-      real = Promise.reject(err as Error);
+      real = Promise.resolve(failed(err));
     }
-    real = real.catch((err: unknown) => ({ kind: 'retryable', reason: `transport error: ${describeError(err)}` }));
     let onGiveUp: (() => void) | undefined;
     const givenUp = new Promise<undefined>((resolve) => {
       onGiveUp = () => resolve(undefined);
