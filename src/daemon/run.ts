@@ -2,7 +2,9 @@
  * The running agent: build the pipeline, healthcheck the sinks, start the endpoints, run the sources until they end
  * or a signal, then shut down in order (endpoints report "stopping", sources stop, sinks flush within the configured
  * timeout, endpoints close), log a summary line and return an exit code. SIGHUP reopens files (logrotate).
- * A second SIGINT/SIGTERM during the flush exits at once (code 130) and says how much was left.
+ * A second SIGINT/SIGTERM during the flush exits at once (code 130): the events without an outcome (buffered, in
+ * flight, waiting for buffer space) go to the dead-letter file synchronously, within SECOND_SIGNAL_WRITE_MILLIS, and
+ * the FATAL line and the summary say how many, and how many could not be written.
  *
  * `runDaemon` is `aegisbpf run` (with /metrics, /health, /ready and the control socket); `runPipeline` is the same
  * loop without endpoints unless given, which `aegisbpf replay --config` uses too.
@@ -20,6 +22,9 @@ import { createSpanTracer } from '../telemetry/spans';
 import { describeError, isAegisError } from '../util/errors';
 import type { Logger } from '../util/logger';
 import { EXIT } from '../util/exit-codes';
+
+/** How long a second stop signal may spend writing undelivered events to the dead-letter file before exiting. */
+export const SECOND_SIGNAL_WRITE_MILLIS = 3000;
 
 export interface RunOptions {
   readonly config: AegisConfig;
@@ -114,9 +119,19 @@ export async function runPipeline(options: RunOptions): Promise<number> {
       stopRequested();
       return;
     }
-    let buffered = 0;
-    for (const s of pipeline.stats.sinks.values()) buffered += s.bufferEvents;
-    logger.fatal('Second signal: exiting without finishing the flush.', { signal, bufferedEvents: buffered });
+    const deadlineAt = Date.now() + SECOND_SIGNAL_WRITE_MILLIS;
+    const reports = [...pipeline.sinks.values()].map((s) => s.stopNow(deadlineAt));
+    const undelivered = reports.reduce((n, r) => n + r.undelivered, 0);
+    const lost = reports.reduce((n, r) => n + r.lost, 0);
+    logger.fatal('Second signal: exiting without finishing the flush.', {
+      signal,
+      undeliveredEvents: undelivered,
+      deadLetteredNow: undelivered - lost,
+      notWritten: lost,
+      perSink: Object.fromEntries(reports.map((r) => [r.sink, { undelivered: r.undelivered, notWritten: r.lost }])),
+      deadLetterFile: pipeline.deadLetter.path,
+    });
+    logger.info('aegisbpf stopped.', { ...summarize(pipeline, reports), forced: true });
     process.exit(EXIT.FORCED);
   };
   const onHup = (): void => {
@@ -185,7 +200,33 @@ export function runDaemon(options: DaemonOptions): Promise<number> {
   return spans.withSpan('daemon.run', (span) =>
     runPipeline({ config, logger, version: options.version, endpoints, spans }).then((code) => {
       if (code === EXIT.FAILURE) span.fail(`exit code ${code}`);
+      exitIfHeld(logger, code);
       return code;
     }),
   );
+}
+
+/** How long the process may stay up after its summary line before exitIfHeld ends it. */
+export const EXIT_GRACE_MILLIS = 1000;
+
+/**
+ * After the summary line the process ends by itself once nothing holds the event loop. What cannot be interrupted
+ * (a file operation stuck in the kernel: a hung NFS mount, a FIFO nobody opens for reading) would hold it for good;
+ * this timer, unref'd so that it never delays a normal exit, ends the process with its exit code instead of leaving
+ * it to a supervisor's SIGKILL.
+ */
+function exitIfHeld(logger: Logger, code: number): void {
+  setTimeout(() => {
+    const resources = process.getActiveResourcesInfo().filter((r) => r !== 'Timeout');
+    // A file operation stuck in the kernel occupies a libuv thread, and process.exit() joins those threads: it
+    // would wait as long. SIGKILL is then the only way out (the exit status says 137, this line says why).
+    const stuckInKernel = resources.some((r) => r.startsWith('FSReq'));
+    logger.warn('Something still held the process after shutdown; exiting anyway.', {
+      exitCode: code,
+      resources,
+      ...(stuckInKernel ? { note: 'a file operation is stuck in the kernel: exiting with SIGKILL (status 137)' } : {}),
+    });
+    if (stuckInKernel) process.kill(process.pid, 'SIGKILL');
+    process.exit(code);
+  }, EXIT_GRACE_MILLIS).unref();
 }

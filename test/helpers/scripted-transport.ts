@@ -14,6 +14,8 @@ export interface ScriptedTransport extends Transport<string> {
   script: Step[];
   health: HealthResult;
   closed: boolean;
+  /** abandon() was called. */
+  abandoned: boolean;
   /** Block sends until release() (to hold the sink and fill its buffer). */
   hold(): void;
   release(): void;
@@ -28,6 +30,7 @@ export function createScriptedTransport(script: Step[] = []): ScriptedTransport 
     script,
     health: { healthy: true },
     closed: false,
+    abandoned: false,
     hold() {
       gate = new Promise((resolve) => (open = resolve));
     },
@@ -64,6 +67,9 @@ export function createScriptedTransport(script: Step[] = []): ScriptedTransport 
     close() {
       t.closed = true;
       return Promise.resolve();
+    },
+    abandon() {
+      t.abandoned = true;
     },
   };
   return t;

@@ -34,6 +34,11 @@ export interface DeadLetterQueue {
   readonly path: string | undefined;
   /** Resolves with the number of entries written (the rest were counted as failed and logged). */
   write(entries: readonly DeadLetterEntry[]): Promise<number>;
+  /**
+   * Write now, synchronously, on a file descriptor of its own (a second stop signal: the process exits right after,
+   * no callback would run). Stops at `deadlineAt` (epoch ms); returns the number written, the rest counted as failed.
+   */
+  writeSync(entries: readonly DeadLetterEntry[], deadlineAt: number): number;
   close(): Promise<void>;
 }
 
@@ -62,6 +67,9 @@ export function encodeDeadLetterEntry(entry: DeadLetterEntry, ts: Date): string 
   if (entry.raw !== undefined) out += `,"raw":${JSON.stringify(entry.raw)}`;
   return out + '}\n';
 }
+
+/** Entries per synchronous write in writeSync. */
+const SYNC_CHUNK_ENTRIES = 1000;
 
 export function createDeadLetterQueue(options: DeadLetterOptions): DeadLetterQueue {
   const { logger, stats } = options;
@@ -139,6 +147,51 @@ export function createDeadLetterQueue(options: DeadLetterOptions): DeadLetterQue
       const result = chain.then(() => doWrite(entries));
       chain = result.catch(() => undefined);
       return result;
+    },
+    writeSync(entries, deadlineAt) {
+      if (entries.length === 0) return 0;
+      if (options.path === undefined) {
+        fail(entries.length, 'no dead-letter file is configured');
+        return 0;
+      }
+      let written = 0;
+      let fd: number | undefined;
+      try {
+        fs.mkdirSync(path.dirname(options.path), { recursive: true, mode: 0o750 });
+        fd = fs.openSync(options.path, 'a', 0o640);
+        let fileSize = fs.fstatSync(fd).size;
+        const ts = now();
+        // Chunks of SYNC_CHUNK_ENTRIES: one write call each, and a look at the clock in between.
+        for (let i = 0; i < entries.length && Date.now() < deadlineAt; i += SYNC_CHUNK_ENTRIES) {
+          let text = '';
+          let n = 0;
+          for (const e of entries.slice(i, i + SYNC_CHUNK_ENTRIES)) {
+            const line = encodeDeadLetterEntry(e, ts);
+            const lineBytes = Buffer.byteLength(line);
+            if (fileSize + lineBytes > options.maxBytes) break;
+            text += line;
+            fileSize += lineBytes;
+            n++;
+          }
+          const data = Buffer.from(text);
+          for (let off = 0; off < data.length;) off += fs.writeSync(fd, data, off);
+          written += n;
+          stats.written += n;
+          stats.bytes += data.length;
+          if (n < Math.min(SYNC_CHUNK_ENTRIES, entries.length - i)) break; // the bound is reached
+        }
+      } catch (err) {
+        fail(entries.length - written, describeError(err));
+        return written;
+      } finally {
+        if (fd !== undefined) fs.closeSync(fd);
+      }
+      if (written < entries.length)
+        fail(
+          entries.length - written,
+          `written synchronously before exiting: ${written} of ${entries.length} (time or size bound reached)`,
+        );
+      return written;
     },
     async close() {
       await chain;

@@ -11,7 +11,11 @@
  * Invariants (this file owns them):
  * - The same records are retried in the same order, and halves go left before right, so with request.concurrency
  *   = 1 records reach the transport in acceptance order, retries included.
- * - Each attempt ends by request.timeout_ms or the shutdown signal even if the transport ignores its signal.
+ * - An attempt is aborted at request.timeout_ms or shutdown, but its records are neither retried nor dead-lettered
+ *   before the transport's send settled: a send that finished anyway (a file write already in the kernel) reports
+ *   what it did, and that is the outcome counted. Retrying while the abandoned attempt still ran wrote the same
+ *   events twice, uncounted (the file sink: 5 000 events, 15 376 lines). The wait ends when the sink gives up on its
+ *   transport (`abandoned`: the shutdown deadline plus a grace); only then is an attempt's outcome unknown.
  * - Delivery stops at shutdown: the records not yet resolved are returned (undelivered), never dropped here.
  */
 import type { SinkStats } from '../../telemetry/stats';
@@ -96,6 +100,11 @@ export interface RetryingSendOptions<R> {
   readonly retry: RetryOptions;
   /** Aborts every attempt and every backoff wait: the shutdown deadline passed. */
   readonly shutdown: AbortSignal;
+  /**
+   * The sink stopped waiting for attempts that ignore their abort (after the shutdown deadline, the transport's
+   * abandon() and a grace): an attempt still pending then ends as retryable, its outcome unknown.
+   */
+  readonly abandoned: AbortSignal;
   readonly stats: SinkStats;
   readonly logger: Logger;
   readonly outcomes: SinkOutcomes<R>;
@@ -111,12 +120,29 @@ export interface RetryingSend<R> {
    * unresolved when shutdown stopped the delivery (empty otherwise). Does not throw for transport failures.
    */
   deliver(records: readonly EncodedRecord<R>[], id: number): Promise<readonly EncodedRecord<R>[]>;
+  /**
+   * The records of every deliver() in progress that have no outcome yet (in flight or waiting for a retry): what a
+   * second stop signal dead-letters at once (sink.ts stopNow).
+   */
+  unresolved(): EncodedRecord<R>[];
 }
 
 const NONE: readonly never[] = [];
 
 export function createRetryingSend<R>(options: RetryingSendOptions<R>): RetryingSend<R> {
-  const { name, transport, request, shutdown, stats, logger: log, outcomes, nextBatchId, now, random } = options;
+  const {
+    name,
+    transport,
+    request,
+    shutdown,
+    abandoned,
+    stats,
+    logger: log,
+    outcomes,
+    nextBatchId,
+    now,
+    random,
+  } = options;
 
   const sendOnce = async (records: readonly EncodedRecord<R>[], id: number, attempt: number): Promise<SendResult> => {
     let bytes = 0;
@@ -124,31 +150,55 @@ export function createRetryingSend<R>(options: RetryingSendOptions<R>): Retrying
     const attemptSignal = createAttemptSignal(shutdown, request.timeoutMillis);
     const { signal } = attemptSignal;
     const started = now();
-    let onAbort: (() => void) | undefined;
-    const aborted = new Promise<SendResult>((resolve) => {
-      onAbort = () =>
-        resolve({
-          kind: 'retryable',
-          reason: attemptSignal.timedOut() ? `no response within ${request.timeoutMillis} ms` : 'aborted by shutdown',
-        });
-      if (signal.aborted) onAbort();
-      else signal.addEventListener('abort', onAbort, { once: true });
+    const abortReason = (): string =>
+      attemptSignal.timedOut() ? `no response within ${request.timeoutMillis} ms` : 'aborted by shutdown';
+    const failed = (err: unknown): SendResult => ({
+      kind: 'retryable',
+      reason: `transport error: ${describeError(err)}`,
+    });
+    let real: Promise<SendResult>;
+    try {
+      real = transport.send({ id, records, bytes, attempt }, signal).catch(failed);
+    } catch (err) {
+      real = Promise.resolve(failed(err));
+    }
+    let onGiveUp: (() => void) | undefined;
+    const givenUp = new Promise<undefined>((resolve) => {
+      onGiveUp = () => resolve(undefined);
+      if (abandoned.aborted) onGiveUp();
+      else abandoned.addEventListener('abort', onGiveUp, { once: true });
     });
     try {
-      // A transport that ignores the signal cannot hold the sink: the abort wins the race. If its send completes
-      // later anyway, the retry may duplicate those events; every sink is at-least-once, never at-most-once.
-      return await Promise.race([transport.send({ id, records, bytes, attempt }, signal), aborted]);
-    } catch (err) {
-      return { kind: 'retryable', reason: `transport error: ${describeError(err)}` };
+      // Wait for the send itself, even past its abort (see the invariants above): what it did is what is counted.
+      const result = await Promise.race([real, givenUp]);
+      if (result === undefined) return { kind: 'retryable', reason: `${abortReason()}; the attempt was abandoned` };
+      if (signal.aborted && result.kind === 'retryable') return { ...result, reason: abortReason() };
+      return result;
     } finally {
-      if (onAbort !== undefined) signal.removeEventListener('abort', onAbort);
+      if (onGiveUp !== undefined) abandoned.removeEventListener('abort', onGiveUp);
       attemptSignal.done();
       stats.sendLatencyMillis.observe(now() - started);
     }
   };
 
+  /** Per deliver() in progress, its records without an outcome yet; cleared before they are counted elsewhere. */
+  const active = new Set<{ records: readonly EncodedRecord<R>[] }>();
+
   const deliver = async (initial: readonly EncodedRecord<R>[], id: number): Promise<readonly EncodedRecord<R>[]> => {
-    let records = initial;
+    const entry = { records: initial };
+    active.add(entry);
+    try {
+      return await deliverTracked(entry, id);
+    } finally {
+      active.delete(entry);
+    }
+  };
+
+  const deliverTracked = async (
+    entry: { records: readonly EncodedRecord<R>[] },
+    id: number,
+  ): Promise<readonly EncodedRecord<R>[]> => {
+    let records = entry.records;
     const started = now();
     for (let attempt = 1; ; attempt++) {
       if (shutdown.aborted) return records;
@@ -167,11 +217,13 @@ export function createRetryingSend<R>(options: RetryingSendOptions<R>): Retrying
             'The receiver rejected events permanently; they went to the dead-letter file.',
             { sink: name, code: 'AEGIS_ERR_SINK_REJECTED', count: records.length, reason: result.reason },
           );
+          entry.records = NONE;
           await outcomes.deadLetter(records, 'AEGIS_ERR_SINK_REJECTED', result.reason, attempt);
           return NONE;
         case 'too_large': {
           stats.failedRequests++;
           const halves = halveBatch(records);
+          entry.records = NONE; // the halves (or the dead-letter write) account for them from here
           if (halves === undefined) {
             await outcomes.deadLetter(
               records,
@@ -186,7 +238,9 @@ export function createRetryingSend<R>(options: RetryingSendOptions<R>): Retrying
             events: records.length,
             reason: result.reason,
           });
+          entry.records = halves[1]; // waiting while the left half is sent
           const left = await deliver(halves[0], nextBatchId());
+          entry.records = left; // undelivered by shutdown, held while the right half is sent
           const right = await deliver(halves[1], nextBatchId());
           return left.length === 0 ? right : right.length === 0 ? left : [...left, ...right];
         }
@@ -195,9 +249,12 @@ export function createRetryingSend<R>(options: RetryingSendOptions<R>): Retrying
           const retrySet = new Set(result.retry);
           const rejectedSet = new Set(result.rejected.map((r) => r.index));
           const delivered = records.filter((_, i) => !retrySet.has(i) && !rejectedSet.has(i));
+          const current = records;
+          records = result.retry.map((i) => current[i]).filter((r): r is EncodedRecord<R> => r !== undefined);
+          entry.records = records;
           if (delivered.length > 0) outcomes.delivered(delivered, result.duplicates ?? 0);
           for (const rej of result.rejected) {
-            const rec = records[rej.index];
+            const rec = current[rej.index];
             if (rec !== undefined) await outcomes.deadLetter([rec], 'AEGIS_ERR_SINK_REJECTED', rej.reason, attempt);
           }
           if (result.rejected.length > 0) {
@@ -213,8 +270,6 @@ export function createRetryingSend<R>(options: RetryingSendOptions<R>): Retrying
               },
             );
           }
-          const current = records;
-          records = result.retry.map((i) => current[i]).filter((r): r is EncodedRecord<R> => r !== undefined);
           if (records.length === 0) return NONE;
           retryAfter = result.retryAfterMillis;
           reason = `${records.length} events need a retry`;
@@ -238,6 +293,7 @@ export function createRetryingSend<R>(options: RetryingSendOptions<R>): Retrying
           attempts: attempt,
           reason,
         });
+        entry.records = NONE;
         await outcomes.deadLetter(
           records,
           'AEGIS_ERR_RETRY_DEADLINE',
@@ -258,5 +314,12 @@ export function createRetryingSend<R>(options: RetryingSendOptions<R>): Retrying
     }
   };
 
-  return { deliver };
+  return {
+    deliver,
+    unresolved: () => {
+      const out: EncodedRecord<R>[] = [];
+      for (const e of active) out.push(...e.records);
+      return out;
+    },
+  };
 }

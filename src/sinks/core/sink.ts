@@ -10,6 +10,10 @@
  *   (buffer_full under drop_newest, or dead_letter_failed when even the dead-letter file refused it).
  * - At most request.concurrency batches are in flight.
  * - close(timeout) flushes; what is still undelivered at the deadline goes to the dead-letter file.
+ * - close(timeout) ends within timeout + about 2 × ABANDON_GRACE_MILLIS whatever the receiver does: at the deadline
+ *   the transport is abandoned (sockets destroyed, requests aborted), and no transport promise is awaited without a
+ *   bound after it. A receiver that accepts and never reads held the daemon until it closed its side.
+ * - stopNow() (a second stop signal) writes every event without an outcome to the dead-letter file synchronously.
  */
 import { setMaxListeners } from 'node:events';
 import type { AegisEvent } from '../../event/types';
@@ -31,6 +35,13 @@ import { sleep } from './retry';
 import type { RetryingSend } from './retrying-send';
 import { createRetryingSend, healthcheckOnce } from './retrying-send';
 import type { EncodedRecord, HealthResult, ShutdownReport, SinkCoreOptions, Transport } from './types';
+
+/**
+ * After the shutdown deadline, how long the core waits for what it abandoned: sends to settle once the transport
+ * dropped its connections, then again for close(). Sends settle within milliseconds of abandon(); the bound is for
+ * a transport that cannot be interrupted (a write stuck in the kernel on a hung NFS mount).
+ */
+export const ABANDON_GRACE_MILLIS = 1000;
 
 export interface SinkDeps<R = string> {
   readonly name: string;
@@ -61,6 +72,13 @@ export interface Sink {
   reopen(): Promise<void>;
   /** Flush and stop; undelivered events at the deadline go to the dead-letter file. Idempotent. */
   close(timeoutMillis: number): Promise<ShutdownReport>;
+  /**
+   * A second stop signal: stop at once. Abandons the transport and writes every event without an outcome (buffered,
+   * in flight, waiting for buffer space) to the dead-letter file synchronously, giving up at `deadlineAt` (epoch ms;
+   * what is left is counted as dead_letter_failed). The caller exits the process right after: sends still settling
+   * are not accounted again.
+   */
+  stopNow(deadlineAt: number): ShutdownReport;
 }
 
 export function createSink<R = string>(deps: SinkDeps<R>, options: SinkCoreOptions): Sink {
@@ -84,6 +102,10 @@ class SinkRuntime<R> implements Sink {
   private closing = false;
   private closed: Promise<ShutdownReport> | undefined;
   private readonly shutdown = new AbortController();
+  /** The core stopped waiting for abandoned sends (shutdown deadline + ABANDON_GRACE_MILLIS, or stopNow). */
+  private readonly abandoned = new AbortController();
+  /** Records of accept() calls waiting for buffer space (under when_full: block), not yet in the buffer. */
+  private readonly waitingForRoom = new Set<{ readonly records: readonly EncodedRecord<R>[]; readonly from: number }>();
   private readonly encode: Encoder<R>;
   private readonly log: Logger;
 
@@ -117,6 +139,7 @@ class SinkRuntime<R> implements Sink {
       request: options.request,
       retry: options.retry,
       shutdown: this.shutdown.signal,
+      abandoned: this.abandoned.signal,
       stats: deps.stats,
       logger: deps.logger,
       outcomes: this.outcomes,
@@ -174,7 +197,10 @@ class SinkRuntime<R> implements Sink {
           );
           break;
         }
+        const waiting = { records, from: i };
+        this.waitingForRoom.add(waiting);
         await this.buffer.waitForRoom();
+        this.waitingForRoom.delete(waiting);
         if (this.shutdown.signal.aborted) {
           await this.outcomes.deadLetter(
             records.slice(i),
@@ -255,21 +281,27 @@ class SinkRuntime<R> implements Sink {
     this.closing = true;
     this.batcher.stop();
     const deliveredBefore = this.stats.delivered;
+    const deadlineAt = Date.now() + timeoutMillis;
     this.pump();
     const idle = new Promise<void>((resolve) => this.idleWaiters.push(resolve));
     this.checkIdle();
-    const deadline = new AbortController();
-    const finishedInTime = await Promise.race([
-      idle.then(() => true),
-      sleep(timeoutMillis, deadline.signal).then(() => false),
-    ]);
-    deadline.abort(); // release the timer so a clean shutdown does not keep the process alive
+    const finishedInTime = await within(idle, timeoutMillis);
     let undelivered = 0;
     let lost = 0;
     if (!finishedInTime) {
       this.shutdown.abort();
+      this.abandonTransport();
       this.buffer.release();
-      await Promise.allSettled([...this.inflightPromises]);
+      // Sends end promptly once the transport dropped its connections; one that does not (a write stuck in the
+      // kernel) is given up on after the grace: its records are dead-lettered, although it may still complete.
+      if (!(await within(Promise.allSettled([...this.inflightPromises]), ABANDON_GRACE_MILLIS))) {
+        this.log.warn(
+          'A send did not end after the transport was abandoned at the shutdown deadline; its events go to the dead-letter file (the receiver may have them too).',
+          { sink: this.name, graceMillis: ABANDON_GRACE_MILLIS },
+        );
+        this.abandoned.abort();
+        await within(Promise.allSettled([...this.inflightPromises]), ABANDON_GRACE_MILLIS);
+      }
       const leftovers: EncodedRecord<R>[] = this.buffer.drain();
       this.updateBufferStats();
       undelivered = leftovers.length;
@@ -295,11 +327,75 @@ class SinkRuntime<R> implements Sink {
     } else {
       this.shutdown.abort(); // nothing in flight; stops any healthcheck still running
     }
-    try {
-      await this.deps.transport.close();
-    } catch (err) {
-      this.log.warn('Closing the sink transport failed.', { sink: this.name, error: describeError(err) });
-    }
+    // Already abandoned at the deadline: close() only has the grace left. Else it may use the rest of the timeout.
+    await this.closeTransport(finishedInTime ? Math.max(deadlineAt - Date.now(), ABANDON_GRACE_MILLIS) : 0);
     return { sink: this.name, delivered: this.stats.delivered - deliveredBefore, undelivered, lost };
+  }
+
+  /**
+   * close() the transport, bounded: past `boundMillis` it is abandoned (0: it already was), then waited for one
+   * ABANDON_GRACE_MILLIS more at most.
+   */
+  private async closeTransport(boundMillis: number): Promise<void> {
+    const closing = this.deps.transport.close().catch((err: unknown) => {
+      this.log.warn('Closing the sink transport failed.', { sink: this.name, error: describeError(err) });
+    });
+    if (boundMillis > 0) {
+      if (await within(closing, boundMillis)) return;
+      this.log.warn('Closing the sink transport took too long; dropping its connections.', {
+        sink: this.name,
+        waitedMillis: boundMillis,
+      });
+      this.abandonTransport();
+    }
+    if (!(await within(closing, ABANDON_GRACE_MILLIS)))
+      this.log.warn('The sink transport did not close after it was abandoned; not waiting for it.', {
+        sink: this.name,
+      });
+  }
+
+  private abandonTransport(): void {
+    try {
+      this.deps.transport.abandon();
+    } catch (err) {
+      this.log.warn('Abandoning the sink transport failed.', { sink: this.name, error: describeError(err) });
+    }
+  }
+
+  stopNow(deadlineAt: number): ShutdownReport {
+    this.closing = true;
+    this.batcher.stop();
+    this.shutdown.abort();
+    this.abandoned.abort();
+    this.abandonTransport();
+    const records: EncodedRecord<R>[] = this.sender.unresolved();
+    for (const r of this.buffer.drain()) records.push(r);
+    for (const w of this.waitingForRoom) for (let i = w.from; i < w.records.length; i++) records.push(w.records[i]!);
+    this.waitingForRoom.clear();
+    this.updateBufferStats();
+    const written = this.deps.deadLetter.writeSync(
+      records.map((r) => ({
+        sink: this.name,
+        code: 'AEGIS_ERR_SHUTDOWN_UNDELIVERED' as const,
+        reason: 'not delivered: a second stop signal ended the flush',
+        attempts: 0,
+        event: r.event,
+      })),
+      deadlineAt,
+    );
+    this.stats.deadLettered += written;
+    const lost = records.length - written;
+    if (lost > 0) increment(this.stats.dropped, 'dead_letter_failed', lost);
+    return { sink: this.name, delivered: this.stats.delivered, undelivered: records.length, lost };
+  }
+}
+
+/** Whether `p` settled within `millis` (the timer is cleared either way). */
+async function within(p: Promise<unknown>, millis: number): Promise<boolean> {
+  const timer = new AbortController();
+  try {
+    return await Promise.race([p.then(() => true), sleep(millis, timer.signal).then(() => false)]);
+  } finally {
+    timer.abort();
   }
 }

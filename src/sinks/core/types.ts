@@ -69,13 +69,25 @@ export type HealthResult = { readonly healthy: true } | { readonly healthy: fals
 export interface Transport<R = string> {
   /**
    * Send one batch; resolve when the receiver acknowledged it (or with the failure as a value). Must stop promptly
-   * and resolve `retryable` when `signal` aborts (request timeout or shutdown deadline).
+   * when `signal` aborts (request timeout or shutdown deadline) and resolve with what it did: `retryable` when
+   * nothing is delivered (a partial write rolled back), or `delivered`/`partial` for what it finished anyway. The
+   * core waits for that result before it retries or dead-letters the records (core/retrying-send.ts).
    */
   send(batch: Batch<R>, signal: AbortSignal): Promise<SendResult>;
   /** Perform the same kind of operation `send` does (connect, authenticate, check the target) without data. */
   healthcheck(signal: AbortSignal): Promise<HealthResult>;
-  /** Release connections and files. Called once, after the last send settled. */
+  /**
+   * Release connections and files in an orderly way (flush, FIN, close_notify). Called once, after the last send
+   * settled; the core bounds the wait and calls abandon() when it takes too long.
+   */
   close(): Promise<void>;
+  /**
+   * The shutdown deadline passed: drop everything now, synchronously start it and return. Destroy sockets, abort
+   * requests, stop file writes (a write already in the kernel is finished or rolled back by the send that issued
+   * it). Every pending send, and close(), must settle promptly afterwards, whatever the peer does (a receiver that
+   * accepts and never reads holds no promise of ours). May be called more than once, and before or after close().
+   */
+  abandon(): void;
   /** Reopen files or connections (SIGHUP, for logrotate). Optional. */
   reopen?(): Promise<void>;
 }

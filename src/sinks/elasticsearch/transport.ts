@@ -162,6 +162,11 @@ export function createElasticsearchTransport(
     async close() {
       await client.close();
     },
+    // Requests in flight are already aborted through their signals at the shutdown deadline; closing the client's
+    // pools now ends the keep-alive sockets without waiting for anything.
+    abandon() {
+      client.close().catch(() => undefined);
+    },
     bulkBody,
   };
 }

@@ -329,6 +329,12 @@ export function createHecTransport(config: HecSinkConfig, context: HecTransportC
       http.close();
       return Promise.resolve();
     },
+    // Destroying the agent's sockets fails every request in flight (and the ack waits end with the tracker), so the
+    // orderly close already is the abandon.
+    abandon: () => {
+      acks.close();
+      http.close();
+    },
     channel: () => channel,
   };
 }

@@ -1,6 +1,8 @@
 /**
  * Writes records to a stream (process.stdout), one per line. Delivered means the stream accepted and flushed the
- * write (its callback fired); the stream's own backpressure is respected through that callback.
+ * write (its callback fired); the stream's own backpressure is respected through that callback. A pipe nobody reads
+ * never fires it: abandon() (the shutdown deadline) ends those sends as retryable, and the core dead-letters them
+ * (the bytes queued in the stream are dropped when the process exits).
  */
 import type { Batch, SendResult, Transport } from '../core/types';
 import { checkStdout } from './healthcheck';
@@ -8,6 +10,9 @@ import { stdoutRetryLogic } from './retry-policy';
 
 export function createStreamTransport(stream: NodeJS.WritableStream = process.stdout): Transport<string> {
   let broken: unknown;
+  let abandoned = false;
+  /** Sends whose write callback has not fired yet. */
+  const pending = new Set<(result: SendResult) => void>();
   // An 'error' on the stream (EPIPE) must not crash the process; remember it and reject further sends.
   stream.on('error', (err: unknown) => {
     broken = err;
@@ -15,9 +20,15 @@ export function createStreamTransport(stream: NodeJS.WritableStream = process.st
   return {
     send(batch: Batch<string>): Promise<SendResult> {
       if (broken !== undefined) return Promise.resolve(stdoutRetryLogic.classifyFailure(broken));
+      if (abandoned) return Promise.resolve({ kind: 'retryable', reason: 'abandoned at the shutdown deadline' });
       let text = '';
       for (const r of batch.records) text += r.data + '\n';
-      return new Promise<SendResult>((resolve) => {
+      return new Promise<SendResult>((settle) => {
+        const resolve = (result: SendResult): void => {
+          if (!pending.delete(resolve)) return;
+          settle(result);
+        };
+        pending.add(resolve);
         try {
           stream.write(text, (err?: Error | null) => {
             resolve(err ? stdoutRetryLogic.classifyFailure(err) : { kind: 'delivered' });
@@ -29,5 +40,9 @@ export function createStreamTransport(stream: NodeJS.WritableStream = process.st
     },
     healthcheck: () => Promise.resolve(checkStdout(stream)),
     close: () => Promise.resolve(),
+    abandon: () => {
+      abandoned = true;
+      for (const resolve of [...pending]) resolve({ kind: 'retryable', reason: 'abandoned at the shutdown deadline' });
+    },
   };
 }

@@ -45,6 +45,16 @@ export function createRelpTransport(
     openTimeoutMillis: config.connectTimeoutMillis,
   };
   let session: RelpSession | undefined;
+  /** abandon() was called: no new session; every session still open is destroyed. */
+  let abandoned = false;
+  /** Every session not yet ended (the current one, one being rolled over or closed, healthchecks'). */
+  const sessions = new Set<RelpSession>();
+  const track = (s: RelpSession): RelpSession => {
+    sessions.add(s);
+    s.socket.once('close', () => sessions.delete(s));
+    if (abandoned) s.destroy(new AbortedError('abandoned at the shutdown deadline'));
+    return s;
+  };
   /** Records sent on a session that broke before answering: a resend may duplicate them. */
   const maybeReceived = new WeakSet<EncodedRecord<string>>();
 
@@ -60,7 +70,8 @@ export function createRelpTransport(
       await old.drain();
       await old.close(CLOSE_TIMEOUT_MILLIS);
     }
-    session = await RelpSession.open(target, sessionOptions, signal);
+    if (abandoned) throw new AbortedError('abandoned at the shutdown deadline');
+    session = track(await RelpSession.open(target, sessionOptions, signal));
     increment(counters, 'connects_total');
     return session;
   };
@@ -83,7 +94,7 @@ export function createRelpTransport(
   };
 
   const send = async (batch: Batch<string>, signal: AbortSignal): Promise<SendResult> => {
-    if (signal.aborted) return { kind: 'retryable', reason: 'aborted before sending' };
+    if (signal.aborted || abandoned) return { kind: 'retryable', reason: 'aborted before sending' };
     const records = batch.records;
     const outcomes: (RspOutcome | undefined)[] = new Array<RspOutcome | undefined>(records.length);
     const used = new Set<RelpSession>();
@@ -211,7 +222,7 @@ export function createRelpTransport(
     send,
     healthcheck: async (signal): Promise<HealthResult> => {
       try {
-        const s = await RelpSession.open(target, sessionOptions, signal);
+        const s = track(await RelpSession.open(target, sessionOptions, signal));
         await s.close(CLOSE_TIMEOUT_MILLIS);
         return { healthy: true };
       } catch (err) {
@@ -224,6 +235,12 @@ export function createRelpTransport(
         session = undefined;
         if (s !== undefined) await s.close(CLOSE_TIMEOUT_MILLIS);
       }),
+    abandon: () => {
+      abandoned = true;
+      session = undefined;
+      // Fails every unanswered command (reported lost: the core dead-letters them) and wakes every waiter.
+      for (const s of sessions) s.destroy(new AbortedError('abandoned at the shutdown deadline'));
+    },
     close: () =>
       serialized(async () => {
         const s = session;

@@ -51,6 +51,10 @@ export function createStreamTransport(config: SyslogSinkConfig, deps: SyslogTran
   const context = failureContext(config);
   const retryLogic = syslogRetryLogic(context);
   let conn: Conn | undefined;
+  /** abandon() was called (shutdown deadline): no new connection, no new write. */
+  let abandoned = false;
+  /** Every socket not yet closed, including one being closed by close() or reopen(): abandon() destroys them all. */
+  const sockets = new Set<net.Socket>();
   /** Records whose write was issued on a connection that failed before confirming it. */
   const maybeReceived = new WeakSet<EncodedRecord<string>>();
 
@@ -83,6 +87,9 @@ export function createStreamTransport(config: SyslogSinkConfig, deps: SyslogTran
     if (conn !== undefined && !conn.dead && !conn.socket.destroyed) return conn;
     const socket = await openStream(target, signal);
     const c: Conn = { socket, dead: false, error: undefined, written: 0, closing: false, deathWaiters: new Set() };
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    if (abandoned) socket.destroy();
     socket.on('error', (err) => markDead(c, err));
     socket.on('end', () => {
       // The receiver closed its side (shutdown, idle timeout): nothing more can be delivered on this connection.
@@ -133,7 +140,7 @@ export function createStreamTransport(config: SyslogSinkConfig, deps: SyslogTran
 
   const send = (batch: Batch<string>, signal: AbortSignal): Promise<SendResult> =>
     serialized(async () => {
-      if (signal.aborted) return { kind: 'retryable', reason: 'aborted before sending' };
+      if (signal.aborted || abandoned) return { kind: 'retryable', reason: 'aborted before sending' };
       let c: Conn;
       try {
         c = await connect(signal);
@@ -169,8 +176,15 @@ export function createStreamTransport(config: SyslogSinkConfig, deps: SyslogTran
         if (c.socket.writableLength >= QUEUE_BYTES_BEFORE_DRAIN) await untilDrainOrDeath(c, signal);
       }
       if (stopped instanceof AbortedError) c.socket.destroy(); // pending writes fail and are retried
+      // A receiver that stopped reading never completes the queued writes: an abort (request timeout, shutdown)
+      // destroys the connection, which fails them, rather than wait for callbacks that never come.
+      const onAbort = (): void => {
+        c.socket.destroy();
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      if (signal.aborted) onAbort();
       // Write callbacks complete in order: the records before the first failed chunk were written.
-      const results = await Promise.all(outcomes);
+      const results = await Promise.all(outcomes).finally(() => signal.removeEventListener('abort', onAbort));
       let delivered = 0;
       for (let k = 0; k < results.length && results[k] === true; k++)
         delivered = (chunks[k] as (typeof chunks)[number]).end;
@@ -212,6 +226,18 @@ export function createStreamTransport(config: SyslogSinkConfig, deps: SyslogTran
         }
         return Promise.resolve();
       }),
+    abandon: () => {
+      abandoned = true;
+      const c = conn;
+      conn = undefined;
+      // Not a loss to report as a broken connection: the shutdown deadline gave up on it (the core dead-letters
+      // what was not confirmed). destroy() fails every pending write, so the send in progress settles now.
+      if (c !== undefined) {
+        c.closing = true;
+        markDead(c, new AbortedError('abandoned at the shutdown deadline'));
+      }
+      for (const socket of sockets) socket.destroy();
+    },
     close: () =>
       serialized(async () => {
         const c = conn;

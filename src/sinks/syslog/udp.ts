@@ -4,7 +4,9 @@
  * Delivered means handed to the kernel: UDP has no acknowledgement, so a datagram the network or a busy receiver
  * drops is lost without a trace. The one failure UDP can report is ICMP "port unreachable" from a host where
  * nothing listens, which a connected socket surfaces as ECONNREFUSED on a later send: the whole batch is retried
- * (the refused datagram's predecessors went to the closed port too). Messages longer than `max_message_bytes` (default 2048, what RFC 5426 receivers SHOULD accept) are
+ * (the refused datagram's predecessors went to the closed port too). The attempt after a failed one uses a new
+ * socket: an ICMP answer to a datagram of the failed attempt can still arrive on the old one and would be reported
+ * on the next send, failing an attempt whose own datagrams found the receiver. Messages longer than `max_message_bytes` (default 2048, what RFC 5426 receivers SHOULD accept) are
  * truncated at their end on a UTF-8 boundary and counted.
  */
 import dgram from 'node:dgram';
@@ -22,6 +24,19 @@ export function createUdpTransport(config: SyslogSinkConfig, deps: SyslogTranspo
   const context = failureContext(config);
   const retryLogic = syslogRetryLogic(context);
   let socket: dgram.Socket | undefined;
+  /** abandon() was called: sends settle at once, whatever their callbacks do. */
+  let abandoned = false;
+  let onAbandon: () => void = () => undefined;
+  const abandonedPromise = new Promise<'abandoned'>((resolve) => (onAbandon = () => resolve('abandoned')));
+
+  const discard = (s: dgram.Socket): void => {
+    if (socket === s) socket = undefined;
+    try {
+      s.close();
+    } catch {
+      // already closed
+    }
+  };
 
   const serialized = createSerializer();
 
@@ -31,8 +46,7 @@ export function createUdpTransport(config: SyslogSinkConfig, deps: SyslogTranspo
     const s = dgram.createSocket(type);
     s.on('error', () => {
       // Errors also reach the send callbacks; a socket-level error means this socket is done.
-      if (socket === s) socket = undefined;
-      s.close();
+      discard(s);
     });
     await new Promise<void>((resolve, reject) => {
       s.once('error', reject);
@@ -47,7 +61,7 @@ export function createUdpTransport(config: SyslogSinkConfig, deps: SyslogTranspo
 
   const send = (batch: Batch<string>, signal: AbortSignal): Promise<SendResult> =>
     serialized(async () => {
-      if (signal.aborted) return { kind: 'retryable', reason: 'aborted before sending' };
+      if (signal.aborted || abandoned) return { kind: 'retryable', reason: 'aborted before sending' };
       let s: dgram.Socket;
       try {
         s = await open();
@@ -72,9 +86,11 @@ export function createUdpTransport(config: SyslogSinkConfig, deps: SyslogTranspo
         }
         results.push(new Promise<Error | null>((resolve) => s.send(bytes, (err) => resolve(err ?? null))));
       }
-      const errors = await Promise.all(results);
+      const errors = await Promise.race([Promise.all(results), abandonedPromise]);
+      if (errors === 'abandoned') return { kind: 'retryable', reason: 'abandoned at the shutdown deadline' };
       const failed = errors.find((e) => e !== null);
       if (failed === undefined || failed === null) return { kind: 'delivered' };
+      discard(s); // the next attempt gets a fresh socket (see the top of this file)
       // ECONNREFUSED on datagram k is the ICMP answer to an earlier datagram of this batch, which was lost: the
       // whole batch is sent again (a receiver that came back in between may see some events twice).
       return { kind: 'retryable', reason: describeSyslogFailure(failed, context).reason };
@@ -85,14 +101,17 @@ export function createUdpTransport(config: SyslogSinkConfig, deps: SyslogTranspo
     healthcheck: (signal): Promise<HealthResult> => checkUdp(config.host, config.port, context, signal),
     reopen: () =>
       serialized(() => {
-        socket?.close();
-        socket = undefined;
+        if (socket !== undefined) discard(socket);
         return Promise.resolve();
       }),
+    abandon: () => {
+      abandoned = true;
+      onAbandon();
+      if (socket !== undefined) discard(socket);
+    },
     close: () =>
       serialized(() => {
-        socket?.close();
-        socket = undefined;
+        if (socket !== undefined) discard(socket);
         return Promise.resolve();
       }),
   };

@@ -43,6 +43,7 @@ function setup(script: Step[], retry: Partial<RetryOptions> = {}) {
     request: { concurrency: 1, timeoutMillis: 2000 },
     retry: { ...RETRY, ...retry },
     shutdown: shutdown.signal,
+    abandoned: shutdown.signal,
     stats,
     logger: silentLogger,
     outcomes,

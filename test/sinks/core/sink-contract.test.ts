@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { createSink } from '../../../src/sinks/core/sink';
+import { ABANDON_GRACE_MILLIS, createSink } from '../../../src/sinks/core/sink';
 import type { Sink } from '../../../src/sinks/core/sink';
 import { createDeadLetterQueue } from '../../../src/sinks/core/dead-letter';
 import type { SinkCoreOptions } from '../../../src/sinks/core/types';
@@ -296,13 +296,40 @@ test('unhealthy result marks the sink unhealthy; a later delivery recovers it', 
   await h.cleanup();
 });
 
-test('a transport that ignores the abort signal cannot hold the sink past the request timeout', async () => {
+test('regression: an attempt past its request timeout is not retried while it still runs, and its late answer is the outcome counted (file sink duplicates)', async () => {
+  // The transport finishes 300 ms after a 50 ms request timeout (a file write already in the kernel). Retrying at
+  // the timeout wrote the same events twice and counted neither write.
+  const h = harness([() => new Promise((resolve) => setTimeout(() => resolve({ kind: 'delivered' }), 300))], {
+    request: { timeoutMillis: 50 },
+  });
+  const events = generateEvents(3);
+  await h.sink.accept(events);
+  const report = await h.sink.close(5000);
+  assert.equal(h.transport.calls.length, 1, 'no second attempt while the first one ran');
+  assert.deepEqual(ids(h.transport.delivered), ids(events));
+  assert.equal(h.sink.stats.delivered, 3);
+  assert.equal(h.sink.stats.duplicates, 0);
+  assert.equal(report.undelivered, 0);
+  assert.deepEqual(h.dlqEntries(), []);
+  await h.cleanup();
+});
+
+test('regression: a transport that ignores its abort signal cannot hold close() past the deadline: it is abandoned and its events dead-lettered', async () => {
   const h = harness([() => new Promise(() => undefined)], { request: { timeoutMillis: 100 } });
   const events = generateEvents(3);
   await h.sink.accept(events);
-  await h.sink.close(5000);
-  assert.equal(h.transport.calls.length, 2);
-  assert.deepEqual(ids(h.transport.delivered), ids(events));
+  const started = Date.now();
+  const report = await h.sink.close(500);
+  const took = Date.now() - started;
+  assert.ok(took < 500 + 2 * ABANDON_GRACE_MILLIS + 500, `close took ${took} ms`);
+  assert.equal(h.transport.calls.length, 1, 'no second attempt while the first one ran');
+  assert.equal(h.transport.abandoned, true, 'the transport was abandoned at the deadline');
+  assert.equal(report.undelivered, 3);
+  assert.deepEqual(
+    h.dlqEntries().map((e) => (e.event as { exec_id: string }).exec_id),
+    events.map((e) => e.exec_id),
+  );
+  assert.equal(h.sink.stats.delivered + h.sink.stats.deadLettered, 3);
   await h.cleanup();
 });
 

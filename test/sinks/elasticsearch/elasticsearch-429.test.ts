@@ -80,6 +80,7 @@ function recording(real: Transport<string>, out: Outcomes): Transport<string> {
     },
     healthcheck: (s) => real.healthcheck(s),
     close: () => real.close(),
+    abandon: () => real.abandon(),
   };
 }
 

@@ -131,6 +131,7 @@ runTransportContract({
       },
       healthcheck: (s) => real.healthcheck(s),
       close: () => real.close(),
+      abandon: () => real.abandon(),
     };
     return {
       transport,
@@ -208,6 +209,7 @@ test('a resend of the same batch (crash after send, before the acknowledgement) 
     },
     healthcheck: (s) => real.healthcheck(s),
     close: () => real.close(),
+    abandon: () => real.abandon(),
   };
   const { sink, stats } = makeSink(crashing);
   const events = generateEvents(2000, { seed: 21 });
@@ -240,6 +242,7 @@ test('a mapping conflict: that event goes to the dead-letter file with Elasticse
     send: (b, s) => (sends.push(b), real.send(b, s)),
     healthcheck: (s) => real.healthcheck(s),
     close: () => real.close(),
+    abandon: () => real.abandon(),
   };
   const events = generateEvents(500, { seed: 31 });
   const bad = events[137]!;

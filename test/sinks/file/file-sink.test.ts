@@ -7,6 +7,8 @@ import { createFileTransport } from '../../../src/sinks/file/transport';
 import { parseFileConfig } from '../../../src/sinks/file/config';
 import type { AegisEvent } from '../../../src/event/types';
 import type { Batch } from '../../../src/sinks/core/types';
+import { formatJson } from '../../../src/formatters/json';
+import { runCli } from '../../helpers/cli';
 import { generateEvents } from '../../helpers/events';
 import { makeTempDir } from '../../helpers/tmp';
 import { batchOf, runTransportContract } from '../transport-contract';
@@ -208,3 +210,47 @@ test('file: each record is written byte-exact with its LF (multi-byte UTF-8 too)
   assert.equal(t.size(), 2 * Buffer.byteLength(expected));
   cleanup();
 });
+
+for (const fsync of ['batch', 'always'] as const) {
+  test(`regression: the file sink does not duplicate without counting when attempts time out (request.timeout_ms: 1, fsync: ${fsync})`, () => {
+    // Every attempt is aborted after 1 ms, mostly while its write is in the kernel. Retrying at once while the
+    // abandoned write went on gave 5 000 events → 15 376 lines with "delivered 0, dead_lettered 5000".
+    const { dir, cleanup } = makeTempDir();
+    try {
+      const events = generateEvents(5000, { seed: 3 });
+      const input = path.join(dir, 'in.ndjson');
+      fs.writeFileSync(input, events.map((e) => formatJson(e) + '\n').join(''));
+      const out = path.join(dir, 'out.ndjson');
+      const dlq = path.join(dir, 'dlq.ndjson');
+      const cfg = path.join(dir, 'aegisbpf.yml');
+      fs.writeFileSync(
+        cfg,
+        [
+          `data_dir: ${dir}`,
+          `dead_letter: { path: ${dlq} }`,
+          `sources: { in: { type: replay, path: ${input} } }`,
+          `sinks: { out: { type: file, path: ${out}, fsync: ${fsync}, request: { timeout_ms: 1 },`,
+          `  retry: { initial_backoff_ms: 1, max_backoff_ms: 5, max_duration_ms: 100 }, batch: { max_events: 250 } } }`,
+        ].join('\n'),
+      );
+      const r = runCli(['run', '--config', cfg]);
+      assert.ok(r.code === 0 || r.code === 3, r.stderr);
+      const lines = fs.existsSync(out) ? fs.readFileSync(out, 'utf8').split('\n').filter(Boolean) : [];
+      const dead = fs.existsSync(dlq) ? fs.readFileSync(dlq, 'utf8').split('\n').filter(Boolean) : [];
+      const inFile = lines.map((l) => (JSON.parse(l) as AegisEvent).exec_id);
+      const inDlq = dead.map((l) => (JSON.parse(l) as { event: AegisEvent }).event.exec_id);
+      assert.equal(new Set(inFile).size, inFile.length, 'no event twice in the file');
+      assert.equal(lines.length + dead.length, 5000, `file ${lines.length} + dead-lettered ${dead.length} = 5000`);
+      const both = inDlq.filter((id) => new Set(inFile).has(id));
+      assert.deepEqual(both, [], 'no event both in the file and dead-lettered');
+      const summary = r.logs.find((l) => l.msg === 'aegisbpf stopped.') as {
+        sinks: { out: { delivered: number; dead_lettered: number; duplicates: number } };
+      };
+      assert.equal(summary.sinks.out.delivered, lines.length, 'the summary counts what the file holds');
+      assert.equal(summary.sinks.out.dead_lettered, dead.length);
+      assert.equal(summary.sinks.out.duplicates, 0);
+    } finally {
+      cleanup();
+    }
+  });
+}

@@ -4,7 +4,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
 import type { AegisEvent } from '../../../src/event/types';
+import { parseSyslogConfig } from '../../../src/sinks/syslog/config';
+import { createSyslogTransport } from '../../../src/sinks/syslog/transport';
+import { createLogger } from '../../../src/util/logger';
+import { generateEvents } from '../../helpers/events';
+import { batchOf } from '../transport-contract';
 import { readJsonLines, waitForLines } from '../../helpers/rsyslog';
 import { receiverSkipReason, startReceiver } from '../../helpers/syslog-receiver';
 import { adversarialEvents, buildSyslogSink, feed } from './harness';
@@ -70,3 +76,39 @@ for (const limit of [undefined, 1200] as const) {
     },
   );
 }
+
+test('syslog udp: after a failed batch, the next attempts (on a fresh socket) are delivered once the receiver is back', async () => {
+  // 200 datagrams to a closed port: the batch fails on the first ICMP answer, and the others' answers keep arriving.
+  // On the same connected socket they were reported on the next send, failing an attempt whose datagrams did reach
+  // the receiver that had come back (the flake of the udp contract's "recovery delivers"). The kernel keeps one
+  // pending error per socket and the race is rare, so this does not reproduce it reliably; it checks the recovery.
+  const probe = dgram.createSocket('udp4');
+  await new Promise<void>((resolve) => probe.bind(0, '127.0.0.1', resolve));
+  const port = probe.address().port;
+  probe.close();
+  const transport = createSyslogTransport(
+    parseSyslogConfig({ type: 'syslog', transport: 'udp', host: '127.0.0.1', port }),
+    { logger: createLogger({ level: 'ERROR', write: () => undefined }), counters: {} },
+  );
+  const events = generateEvents(200, { seed: 5 });
+  const never = new AbortController().signal;
+  try {
+    let failed = false;
+    for (let i = 0; i < 20 && !failed; i++)
+      failed = (await transport.send(batchOf(events), never)).kind !== 'delivered';
+    assert.ok(failed, 'sending to a closed port failed');
+    const receiver = dgram.createSocket('udp4');
+    let got = 0;
+    receiver.on('message', () => got++);
+    await new Promise<void>((resolve) => receiver.bind(port, '127.0.0.1', resolve));
+    try {
+      for (let i = 0; i < 5; i++) assert.deepEqual(await transport.send(batchOf(events), never), { kind: 'delivered' });
+      await new Promise((r) => setTimeout(r, 100));
+      assert.ok(got > 0);
+    } finally {
+      receiver.close();
+    }
+  } finally {
+    await transport.close();
+  }
+});
