@@ -15,6 +15,17 @@ import type { DeadLetterQueue } from './dead-letter';
 import type { Redactor } from './redact';
 import type { EncodedRecord } from './types';
 
+/**
+ * Move `count` records from delivered to unconfirmed: the transport had reported them delivered under its weakest
+ * acknowledgement (write completion) and learned later that they may not have reached the receiver (the syslog
+ * tcp/tls rule is in src/sinks/syslog/stream.ts). Each event still ends in exactly one outcome.
+ */
+export function countUnconfirmed(stats: SinkStats, count: number): void {
+  if (count <= 0) return;
+  stats.delivered -= count;
+  stats.unconfirmed += count;
+}
+
 /** Consecutive failed attempts after which a sink reports itself unhealthy. */
 export const UNHEALTHY_AFTER_FAILURES = 3;
 
