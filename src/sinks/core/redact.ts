@@ -83,7 +83,6 @@ function addBase64(into: Set<string>, s: string): void {
 function decodeBase64Text(s: string): string | undefined {
   if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(s) || s.length < 8) return undefined;
   const text = Buffer.from(s, 'base64').toString('utf8');
-  // eslint-disable-next-line no-control-regex
   if (!text.includes(':') || /[\u0000-\u001f\u007f\ufffd]/.test(text)) return undefined;
   return text;
 }

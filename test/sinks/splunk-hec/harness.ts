@@ -17,7 +17,6 @@ import { checkHecConfig, parseHecConfig } from '../../../src/sinks/splunk-hec/co
 import { createHecTransport } from '../../../src/sinks/splunk-hec/transport';
 import { sinkRedactor } from '../../../src/sinks/build';
 import { redactingLogger } from '../../../src/sinks/core/redact';
-import type { AnySinkDefinition } from '../../../src/sinks/registry';
 import type { HecTransport } from '../../../src/sinks/splunk-hec/transport';
 import { createSinkStats } from '../../../src/telemetry/stats';
 import type { SinkStats } from '../../../src/telemetry/stats';
@@ -53,7 +52,7 @@ export function buildHecSink(raw: Record<string, unknown>): HecSinkHarness {
     version: 'test',
   });
   // The transport's own lines go through the same redacting logger build.ts gives it.
-  const redact = sinkRedactor(splunkHecSink as AnySinkDefinition, raw);
+  const redact = sinkRedactor(splunkHecSink, raw);
   const transport = createHecTransport(parseHecConfig(raw), {
     logger: redactingLogger(logger, redact),
     stats,
