@@ -55,6 +55,7 @@ export function summarize(pipeline: Pipeline, reports: readonly ShutdownReport[]
     sinks[name] = {
       received: s.received,
       delivered: s.delivered,
+      unconfirmed: s.unconfirmed,
       dead_lettered: s.deadLettered,
       dropped: s.dropped,
       retried: s.retriedEvents,

@@ -13,6 +13,9 @@ import { resolveSecretFiles } from '../util/secrets';
 import type { HealthcheckOptions } from './core/config';
 import { mergeCoreDefaults, parseCoreOptions } from './core/config';
 import type { DeadLetterQueue } from './core/dead-letter';
+import type { Redactor } from './core/redact';
+import { createRedactor, redactingLogger } from './core/redact';
+import type { SinkDefinition } from './core/definition';
 import type { Sink } from './core/sink';
 import { createSink } from './core/sink';
 import { getSinkDefinition } from './registry';
@@ -51,12 +54,13 @@ export function buildSink(entry: SinkEntry, context: BuildContext): BuiltSink {
     hostname,
     version,
   });
+  const redact = sinkRedactor(def, raw);
   const sinkLogger = logger.child(`sink.${entry.name}`);
   const core = parseCoreOptions(raw, mergeCoreDefaults(def.coreDefaults));
   const sinkStats = createSinkStats(entry.name, entry.type, core.buffer);
   const transport = def.createTransport(def.parse(raw), {
     name: entry.name,
-    logger: sinkLogger,
+    logger: redactingLogger(sinkLogger, redact),
     formatter,
     hostname,
     dataDir: context.dataDir,
@@ -82,8 +86,29 @@ export function buildSink(entry: SinkEntry, context: BuildContext): BuiltSink {
       stats: sinkStats,
       logger: sinkLogger,
       deadLetter: context.deadLetter,
+      redact,
     },
     core,
   );
   return { sink, healthcheck: core.healthcheck };
+}
+
+/**
+ * The redactor of one sink: its resolved secret values (the definition's `secrets` keys) and its Basic
+ * authentication pairs. A receiver may echo any of them back (src/sinks/core/redact.ts says in which encodings).
+ */
+export function sinkRedactor(def: SinkDefinition<unknown, unknown>, raw: Readonly<Record<string, unknown>>): Redactor {
+  const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+  const values: string[] = [];
+  for (const key of def.secrets ?? []) {
+    const v = str(raw[key]);
+    if (v !== undefined) values.push(v);
+  }
+  const pairs: (readonly [string, string])[] = [];
+  for (const [userKey, secretKey] of def.credentialPairs ?? []) {
+    const user = str(raw[userKey]);
+    const secret = str(raw[secretKey]);
+    if (user !== undefined && secret !== undefined) pairs.push([user, secret]);
+  }
+  return createRedactor({ values, pairs });
 }

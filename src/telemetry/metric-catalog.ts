@@ -312,7 +312,16 @@ export const METRICS = [
     ['sink', 'type'],
     'per-instance',
     false,
-    'Events sent and acknowledged by the receiver (delivered).',
+    'Events sent and acknowledged by the receiver (delivered), including those later counted unconfirmed.',
+  ),
+  m(
+    'sink',
+    'aegisbpf_sink_events_unconfirmed_total',
+    'counter',
+    ['sink', 'type'],
+    'per-instance',
+    false,
+    'Events written on a syslog tcp/tls connection that then died before the receiver could have read them (maybe lost).',
   ),
   m(
     'sink',

@@ -282,7 +282,9 @@ function collectors(
     aegisbpf_dead_letter_failed_total: (ctx) => [one(ctx.stats.deadLetter.failed)],
 
     aegisbpf_sink_events_received_total: perSink((s) => s.received),
-    aegisbpf_sink_events_delivered_total: perSink((s) => s.delivered),
+    // A counter never decreases: events later found unconfirmed stay in it (stats and the summary move them out).
+    aegisbpf_sink_events_delivered_total: perSink((s) => s.delivered + s.unconfirmed),
+    aegisbpf_sink_events_unconfirmed_total: perSink((s) => s.unconfirmed),
     aegisbpf_sink_bytes_delivered_total: perSink((s) => s.deliveredBytes),
     aegisbpf_sink_batches_delivered_total: perSink((s) => s.batches),
     aegisbpf_sink_requests_failed_total: perSink((s) => s.failedRequests),

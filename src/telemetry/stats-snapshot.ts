@@ -33,6 +33,7 @@ export interface SinkSnapshot {
   readonly last_error: string | undefined;
   readonly received: number;
   readonly delivered: number;
+  readonly unconfirmed: number;
   readonly failed_requests: number;
   readonly retried: number;
   readonly duplicates: number;
@@ -131,6 +132,7 @@ export function snapshotStats(
       last_error: s.lastError,
       received: s.received,
       delivered: s.delivered,
+      unconfirmed: s.unconfirmed,
       failed_requests: s.failedRequests,
       retried: s.retriedEvents,
       duplicates: s.duplicates,

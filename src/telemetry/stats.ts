@@ -104,8 +104,13 @@ export interface SinkStats {
   readonly type: string;
   /** Events offered to the sink (after routing). */
   received: number;
-  /** Events the receiver acknowledged. */
+  /** Events the receiver acknowledged (less those later counted `unconfirmed`). */
   delivered: number;
+  /**
+   * Events the transport had counted delivered under write completion (syslog tcp/tls) whose connection then died
+   * before the receiver could have read them: maybe received, maybe lost; nobody can tell (docs/delivery.md).
+   */
+  unconfirmed: number;
   deliveredBytes: number;
   /** Batches acknowledged. */
   batches: number;
@@ -146,6 +151,7 @@ export function createSinkStats(
     type,
     received: 0,
     delivered: 0,
+    unconfirmed: 0,
     deliveredBytes: 0,
     batches: 0,
     failedRequests: 0,

@@ -22,6 +22,9 @@ export interface TestPki {
   /** Signed by the CA for localhost, valid 2020-01-01 … 2020-01-02. */
   readonly expiredCert: string;
   readonly expiredKey: string;
+  /** Signed by the CA for DNS:localhost only (no IP SAN): connecting to 127.0.0.1 is a host name mismatch. */
+  readonly localhostOnlyCert: string;
+  readonly localhostOnlyKey: string;
 }
 
 export function opensslSkipReason(): string | undefined {
@@ -155,6 +158,7 @@ export function makeTestPki(dir: string): TestPki {
   );
   makeLeaf(dir, 'client', 'ca', 'agent.example.net', 'DNS:agent.example.net', 'clientAuth');
   makeLeaf(dir, 'wrong-host', 'ca', 'wrong.example', 'DNS:wrong.example', 'serverAuth');
+  makeLeaf(dir, 'localhost-only', 'ca', 'localhost', 'DNS:localhost', 'serverAuth');
   makeExpired(dir);
   for (const f of fs.readdirSync(dir)) if (f.endsWith('.key')) fs.chmodSync(path.join(dir, f), 0o600);
   const p = (f: string): string => path.join(dir, f);
@@ -170,5 +174,7 @@ export function makeTestPki(dir: string): TestPki {
     wrongHostKey: p('wrong-host.key'),
     expiredCert: p('expired.pem'),
     expiredKey: p('expired.key'),
+    localhostOnlyCert: p('localhost-only.pem'),
+    localhostOnlyKey: p('localhost-only.key'),
   };
 }

@@ -34,6 +34,11 @@ export interface SinkDefinition<C = unknown, R = string> {
    * when the sink is built), and the value is redacted wherever configuration is printed or logged.
    */
   readonly secrets?: readonly string[];
+  /**
+   * `[userKey, secretKey]` pairs sent as HTTP Basic authentication: base64 of `user:secret` is redacted too (the
+   * secret values themselves are redacted from every reason and log line in every encoding, src/sinks/core/redact.ts).
+   */
+  readonly credentialPairs?: readonly (readonly [userKey: string, secretKey: string])[];
   /** Formats this sink can carry and the default one. */
   readonly formats: { readonly allowed: readonly string[]; readonly default: FormatSpec };
   /** Defaults of the common options that differ for this sink (a file wants bigger batches than an HTTP API). */

@@ -12,7 +12,19 @@ import { increment } from '../../telemetry/stats';
 import type { ErrorCode } from '../../util/errors';
 import type { Logger } from '../../util/logger';
 import type { DeadLetterQueue } from './dead-letter';
+import type { Redactor } from './redact';
 import type { EncodedRecord } from './types';
+
+/**
+ * Move `count` records from delivered to unconfirmed: the transport had reported them delivered under its weakest
+ * acknowledgement (write completion) and learned later that they may not have reached the receiver (the syslog
+ * tcp/tls rule is in src/sinks/syslog/stream.ts). Each event still ends in exactly one outcome.
+ */
+export function countUnconfirmed(stats: SinkStats, count: number): void {
+  if (count <= 0) return;
+  stats.delivered -= count;
+  stats.unconfirmed += count;
+}
 
 /** Consecutive failed attempts after which a sink reports itself unhealthy. */
 export const UNHEALTHY_AFTER_FAILURES = 3;
@@ -36,10 +48,13 @@ export interface OutcomeOptions {
   readonly stats: SinkStats;
   readonly logger: Logger;
   readonly deadLetter: DeadLetterQueue;
+  /** Applied to every reason kept (lastError) or written (dead-letter file): the sink's secrets never get there. */
+  readonly redact?: Redactor;
 }
 
 export function createSinkOutcomes<R>(options: OutcomeOptions): SinkOutcomes<R> {
   const { name, stats, logger: log, deadLetter } = options;
+  const redact = options.redact ?? ((text: string): string => text);
   let consecutiveFailures = 0;
 
   const countDeadLetterFailures = (count: number): void => {
@@ -48,7 +63,8 @@ export function createSinkOutcomes<R>(options: OutcomeOptions): SinkOutcomes<R> 
     increment(stats.dropped, 'dead_letter_failed', count);
   };
 
-  const markUnhealthy = (reason: string): void => {
+  const markUnhealthy = (raw: string): void => {
+    const reason = redact(raw);
     stats.lastError = reason;
     if (stats.healthy) {
       stats.healthy = false;
@@ -74,7 +90,8 @@ export function createSinkOutcomes<R>(options: OutcomeOptions): SinkOutcomes<R> 
         log.info('Sink recovered: the receiver acknowledged a batch.', { sink: name });
       }
     },
-    attemptFailed(reason) {
+    attemptFailed(raw) {
+      const reason = redact(raw);
       stats.lastError = reason;
       consecutiveFailures++;
       if (consecutiveFailures >= UNHEALTHY_AFTER_FAILURES) markUnhealthy(reason);
@@ -87,8 +104,9 @@ export function createSinkOutcomes<R>(options: OutcomeOptions): SinkOutcomes<R> 
     async deadLetter(records, code, reason, attempts) {
       if (records.length === 0) return;
       stats.deadLettered += records.length;
+      const safeReason = redact(reason);
       const written = await deadLetter.write(
-        records.map((r) => ({ sink: name, code, reason, attempts, event: r.event })),
+        records.map((r) => ({ sink: name, code, reason: safeReason, attempts, event: r.event })),
       );
       countDeadLetterFailures(records.length - written);
     },
@@ -104,7 +122,7 @@ export function createSinkOutcomes<R>(options: OutcomeOptions): SinkOutcomes<R> 
           failed.map((f) => ({
             sink: name,
             code: 'AEGIS_ERR_FORMAT' as const,
-            reason: f.reason,
+            reason: redact(f.reason),
             attempts: 0,
             event: f.event,
           })),

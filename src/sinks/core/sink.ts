@@ -31,6 +31,8 @@ import type { Encoder } from './encode';
 import { createEncoder, defaultSizeOf } from './encode';
 import type { SinkOutcomes } from './outcomes';
 import { createSinkOutcomes } from './outcomes';
+import type { Redactor } from './redact';
+import { noRedaction, redactHealthResult, redactingLogger, redactingTransport } from './redact';
 import { sleep } from './retry';
 import type { RetryingSend } from './retrying-send';
 import { createRetryingSend, healthcheckOnce } from './retrying-send';
@@ -53,6 +55,11 @@ export interface SinkDeps<R = string> {
   readonly stats: SinkStats;
   readonly logger: Logger;
   readonly deadLetter: DeadLetterQueue;
+  /**
+   * Removes the sink's secrets from every reason, log field and dead-letter reason (redact.ts); build.ts makes it
+   * from the resolved secrets. Applied here, not in the transports, so that none can leak one by forgetting.
+   */
+  readonly redact?: Redactor;
   readonly now?: () => number;
   readonly random?: () => number;
 }
@@ -108,6 +115,8 @@ class SinkRuntime<R> implements Sink {
   private readonly waitingForRoom = new Set<{ readonly records: readonly EncodedRecord<R>[]; readonly from: number }>();
   private readonly encode: Encoder<R>;
   private readonly log: Logger;
+  private readonly transport: Transport<R>;
+  private readonly redact: Redactor;
 
   constructor(
     private readonly deps: SinkDeps<R>,
@@ -117,12 +126,15 @@ class SinkRuntime<R> implements Sink {
     this.type = deps.type;
     this.stats = deps.stats;
     const now = deps.now ?? Date.now;
-    this.log = deps.logger;
+    this.redact = deps.redact ?? noRedaction;
+    this.log = redactingLogger(deps.logger, this.redact);
+    this.transport = redactingTransport(deps.transport, this.redact);
     this.outcomes = createSinkOutcomes<R>({
       name: deps.name,
       stats: deps.stats,
-      logger: deps.logger,
+      logger: this.log,
       deadLetter: deps.deadLetter,
+      redact: this.redact,
     });
     this.encode = createEncoder({
       formatter: deps.formatter,
@@ -135,13 +147,13 @@ class SinkRuntime<R> implements Sink {
     const nextBatchId = (): number => this.nextBatchId++;
     this.sender = createRetryingSend({
       name: deps.name,
-      transport: deps.transport,
+      transport: this.transport,
       request: options.request,
       retry: options.retry,
       shutdown: this.shutdown.signal,
       abandoned: this.abandoned.signal,
       stats: deps.stats,
-      logger: deps.logger,
+      logger: this.log,
       outcomes: this.outcomes,
       nextBatchId,
       now,
@@ -153,7 +165,10 @@ class SinkRuntime<R> implements Sink {
   }
 
   async healthcheck(timeoutMillis = this.options.request.timeoutMillis): Promise<HealthResult> {
-    const result = await healthcheckOnce(this.deps.transport, this.shutdown.signal, timeoutMillis);
+    const result = redactHealthResult(
+      await healthcheckOnce(this.transport, this.shutdown.signal, timeoutMillis),
+      this.redact,
+    );
     if (result.healthy) this.outcomes.healthcheckPassed();
     else this.outcomes.markUnhealthy(`healthcheck failed: ${result.reason}`);
     return result;
@@ -218,7 +233,7 @@ class SinkRuntime<R> implements Sink {
   }
 
   async reopen(): Promise<void> {
-    if (this.deps.transport.reopen !== undefined) await this.deps.transport.reopen();
+    if (this.transport.reopen !== undefined) await this.transport.reopen();
   }
 
   close(timeoutMillis: number): Promise<ShutdownReport> {
@@ -337,7 +352,7 @@ class SinkRuntime<R> implements Sink {
    * ABANDON_GRACE_MILLIS more at most.
    */
   private async closeTransport(boundMillis: number): Promise<void> {
-    const closing = this.deps.transport.close().catch((err: unknown) => {
+    const closing = this.transport.close().catch((err: unknown) => {
       this.log.warn('Closing the sink transport failed.', { sink: this.name, error: describeError(err) });
     });
     if (boundMillis > 0) {
@@ -356,7 +371,7 @@ class SinkRuntime<R> implements Sink {
 
   private abandonTransport(): void {
     try {
-      this.deps.transport.abandon();
+      this.transport.abandon();
     } catch (err) {
       this.log.warn('Abandoning the sink transport failed.', { sink: this.name, error: describeError(err) });
     }

@@ -10,6 +10,7 @@ export const elasticsearchSink: SinkDefinition<ElasticsearchSinkConfig> = {
     'Index events into Elasticsearch with _bulk: create actions with deterministic ids (a resend cannot duplicate), per-item retry, mapping errors to the dead-letter file.',
   configSchema: elasticsearchConfigSchema,
   secrets: ['api_key', 'password'],
+  credentialPairs: [['username', 'password']],
   // The index templates map the ECS document; other formats would not fit them.
   formats: { allowed: ['ecs'], default: 'ecs' },
   coreDefaults: {

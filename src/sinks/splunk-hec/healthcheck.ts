@@ -16,7 +16,6 @@ export interface HecHealthContext {
   readonly headers: Readonly<Record<string, string>>;
   /** Path (and query) the sink POSTs batches to. */
   readonly sendPath: string;
-  readonly redact: (text: string) => string;
 }
 
 export async function checkHecHealth(ctx: HecHealthContext, signal: AbortSignal): Promise<HealthResult> {
@@ -24,8 +23,8 @@ export async function checkHecHealth(ctx: HecHealthContext, signal: AbortSignal)
     { method: 'GET', path: '/services/collector/health', headers: ctx.headers },
     signal,
   );
-  if (!health.ok) return { healthy: false, reason: `cannot reach HEC: ${ctx.redact(health.error)}` };
-  const h = parseHecAnswer(health.status, ctx.redact(health.body), undefined);
+  if (!health.ok) return { healthy: false, reason: `cannot reach HEC: ${health.error}` };
+  const h = parseHecAnswer(health.status, health.body, undefined);
   if (h.status === 401 || h.status === 403)
     return { healthy: false, reason: `HEC refused the token (${describeAnswer(h)})` };
   if (h.status !== 200 || (h.code !== undefined && h.code !== 17))
@@ -40,8 +39,8 @@ export async function checkHecHealth(ctx: HecHealthContext, signal: AbortSignal)
     },
     signal,
   );
-  if (!probe.ok) return { healthy: false, reason: `cannot reach HEC: ${ctx.redact(probe.error)}` };
-  const p = parseHecAnswer(probe.status, ctx.redact(probe.body), undefined);
+  if (!probe.ok) return { healthy: false, reason: `cannot reach HEC: ${probe.error}` };
+  const p = parseHecAnswer(probe.status, probe.body, undefined);
   if (p.code === 5 || (p.status === 200 && (p.code === undefined || p.code === 0))) return { healthy: true };
   const outcome = classifyHecAnswer(p);
   if (outcome.kind === 'retryable' && outcome.unhealthy === true) return { healthy: false, reason: outcome.reason };

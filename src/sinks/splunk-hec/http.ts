@@ -11,6 +11,13 @@ import http from 'node:http';
 import https from 'node:https';
 import type { IncomingHttpHeaders } from 'node:http';
 import { AegisError, describeError } from '../../util/errors';
+import { describeHostMismatch } from '../../util/tls-names';
+
+/** Node's host-name-mismatch message for an IP lists no names; add the certificate's (docs/sinks.md promises them). */
+function withCertificateNames(text: string, err: unknown): string {
+  const mismatch = describeHostMismatch(err);
+  return mismatch === undefined ? text : `${text}: ${mismatch}`;
+}
 
 export interface HttpAnswer {
   readonly ok: true;
@@ -132,7 +139,14 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
       r.on('finish', () => {
         sent = true;
       });
-      r.on('error', (err) => settle({ ok: false, error: describeError(err), sent, aborted: signal.aborted }));
+      r.on('error', (err) =>
+        settle({
+          ok: false,
+          error: withCertificateNames(describeError(err), err),
+          sent,
+          aborted: signal.aborted,
+        }),
+      );
       r.end(req.body);
     });
 

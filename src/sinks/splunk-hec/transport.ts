@@ -14,7 +14,7 @@
  * Everything else maps through retry-policy.ts.
  *
  * The token is only ever written into the Authorization header. Reasons and log lines are built from HEC answers,
- * from which any occurrence of the token is removed anyway (`redact`).
+ * which may echo it: the sink core removes it from every reason and log line (src/sinks/core/redact.ts).
  */
 import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
@@ -76,9 +76,6 @@ export function createHecTransport(config: HecSinkConfig, context: HecTransportC
   extra.channel_resets_total = 0;
   extra.ack_timeouts_total = 0;
 
-  const redact = (text: string): string =>
-    config.token.length >= 4 ? text.split(config.token).join('<redacted>') : text;
-
   const baseHeaders = (ch: string): Record<string, string> => ({
     Authorization: `Splunk ${config.token}`,
     'X-Splunk-Request-Channel': ch,
@@ -96,10 +93,10 @@ export function createHecTransport(config: HecSinkConfig, context: HecTransportC
 
   const answerOf = (r: HttpAnswer): ReturnType<typeof parseHecAnswer> => {
     const ra: string | string[] | undefined = r.headers['retry-after'];
-    return parseHecAnswer(r.status, redact(r.body), typeof ra === 'string' ? ra : ra?.[0]);
+    return parseHecAnswer(r.status, r.body, typeof ra === 'string' ? ra : ra?.[0]);
   };
 
-  const failureReason = (r: HttpFailure): string => redact(r.error);
+  const failureReason = (r: HttpFailure): string => r.error;
 
   const enterFallback = (why: string): void => {
     if (fallback) return;
@@ -315,7 +312,7 @@ export function createHecTransport(config: HecSinkConfig, context: HecTransportC
       // gzip of a valid buffer cannot fail; keep the contract (failures are values) regardless.
       return {
         kind: 'retryable',
-        reason: `HEC send failed: ${redact(err instanceof Error ? err.message : String(err))}`,
+        reason: `HEC send failed: ${err instanceof Error ? err.message : String(err)}`,
       };
     }
   };
@@ -323,7 +320,7 @@ export function createHecTransport(config: HecSinkConfig, context: HecTransportC
   return {
     send,
     healthcheck: (signal): Promise<HealthResult> =>
-      checkHecHealth({ http, headers: baseHeaders(channel), sendPath: sendPath(channel), redact }, signal),
+      checkHecHealth({ http, headers: baseHeaders(channel), sendPath: sendPath(channel) }, signal),
     close: () => {
       acks.close();
       http.close();

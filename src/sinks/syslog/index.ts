@@ -3,6 +3,7 @@
  * (RFC 5426), TCP with octet counting (RFC 6587), TLS (RFC 5425) or RELP (acknowledged).
  */
 import type { SinkDefinition } from '../core/definition';
+import { countUnconfirmed } from '../core/outcomes';
 import type { SyslogSinkConfig } from './config';
 import { checkSyslogConfig, parseSyslogConfig, syslogConfigSchema } from './config';
 import { createSyslogTransport } from './transport';
@@ -27,7 +28,11 @@ export const syslogSink: SinkDefinition<SyslogSinkConfig> = {
   createTransport: (config, context) =>
     createSyslogTransport(
       config,
-      { logger: context.logger, counters: context.stats.extra },
+      {
+        logger: context.logger,
+        counters: context.stats.extra,
+        unconfirmed: (records) => countUnconfirmed(context.stats, records),
+      },
       { version: context.version },
     ),
 };

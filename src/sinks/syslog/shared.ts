@@ -9,6 +9,13 @@ export interface SyslogTransportDeps {
   readonly logger: Logger;
   /** Transport counters (`truncated`, `connects`, `connection_lost`, …), exported with the sink's stats. */
   readonly counters: Record<string, number>;
+  /**
+   * Records this transport reported delivered (written) but can no longer vouch for: their connection died before
+   * the receiver could have read them (stream.ts says which). The core counts them `unconfirmed` (outcomes.ts).
+   */
+  readonly unconfirmed?: (records: number) => void;
+  /** Overrides the unconfirmed window (stream.ts unconfirmedWindowBytes), for tests. */
+  readonly unconfirmedWindowBytes?: number;
 }
 
 export function increment(counters: Record<string, number>, key: string, by = 1): void {

@@ -12,6 +12,7 @@
  * The connection is checked before each batch: a receiver that closed it (FIN, RST, TLS close_notify) is noticed
  * and a new connection is made first, instead of writing into a dead socket.
  */
+import fs from 'node:fs';
 import type net from 'node:net';
 import type { Batch, EncodedRecord, HealthResult, SendResult, Transport } from '../core/types';
 import type { SyslogSinkConfig } from './config';
@@ -22,6 +23,7 @@ import { syslogRetryLogic, describeSyslogFailure } from './retry-policy';
 import type { SyslogTransportDeps } from './shared';
 import { failureContext, increment, reportFailure, streamTarget } from './shared';
 import { createSerializer } from '../core/serialize';
+import { Fifo } from '../core/fifo';
 
 interface Conn {
   readonly socket: net.Socket;
@@ -29,6 +31,13 @@ interface Conn {
   error: Error | undefined;
   /** Records whose write completed on this connection. */
   written: number;
+  /**
+   * The completed writes that may still sit unread between the two applications: the last UNCONFIRMED_WINDOW_BYTES
+   * written (oldest first), and their totals. Counted `unconfirmed` if the connection dies without our closing it.
+   */
+  readonly recent: Fifo<{ readonly records: number; readonly bytes: number }>;
+  recentRecords: number;
+  recentBytes: number;
   /** We are closing it (shutdown, SIGHUP): its end is not a loss. */
   closing: boolean;
   readonly deathWaiters: Set<() => void>;
@@ -45,8 +54,31 @@ interface Conn {
  */
 const QUEUE_BYTES_BEFORE_DRAIN = 1024 * 1024;
 
+/**
+ * The `unconfirmed` rule (docs/delivery.md#unconfirmed). A write completes when the kernel took the bytes; the
+ * receiver may read them much later or never. What can still be unread when a connection dies is bounded by the
+ * two kernels' buffers: our send queue (at most net.ipv4.tcp_wmem's maximum) and the receiver's receive queue (at
+ * most its net.ipv4.tcp_rmem maximum, assumed equal to ours). Neither fill level is visible from Node (no
+ * SIOCOUTQ / TCP_INFO), so the bound is used as it is: when a connection dies that aegisbpf did not close, the
+ * records among the last `wmem_max + rmem_max` bytes whose write had completed are counted unconfirmed. An upper
+ * bound (the receiver may have read some of them); TLS framing only makes it larger. Read once per transport.
+ */
+export function unconfirmedWindowBytes(read: (file: string) => string = (f) => fs.readFileSync(f, 'utf8')): number {
+  const max = (file: string, fallback: number): number => {
+    try {
+      const v = Number(read(file).trim().split(/\s+/)[2]);
+      return Number.isSafeInteger(v) && v > 0 ? v : fallback;
+    } catch {
+      return fallback;
+    }
+  };
+  // Linux defaults when /proc cannot be read: 4 MiB send, 6 MiB receive.
+  return max('/proc/sys/net/ipv4/tcp_wmem', 4 * 1024 * 1024) + max('/proc/sys/net/ipv4/tcp_rmem', 6 * 1024 * 1024);
+}
+
 export function createStreamTransport(config: SyslogSinkConfig, deps: SyslogTransportDeps): Transport<string> {
   const { logger, counters } = deps;
+  const windowBytes = deps.unconfirmedWindowBytes ?? unconfirmedWindowBytes();
   const target = streamTarget(config);
   const context = failureContext(config);
   const retryLogic = syslogRetryLogic(context);
@@ -67,6 +99,7 @@ export function createStreamTransport(config: SyslogSinkConfig, deps: SyslogTran
     if (c === conn) conn = undefined;
     if (c.written > 0 && !c.closing) {
       increment(counters, 'connection_lost_total');
+      deps.unconfirmed?.(c.recentRecords);
       logger.burst(
         'WARN',
         'syslog-conn-lost',
@@ -75,6 +108,7 @@ export function createStreamTransport(config: SyslogSinkConfig, deps: SyslogTran
           code: 'AEGIS_ERR_SYSLOG_CONNECTION_LOST',
           receiver: context.where,
           eventsWrittenOnConnection: c.written,
+          eventsUnconfirmed: c.recentRecords,
           reason: c.error?.message,
         },
       );
@@ -86,7 +120,17 @@ export function createStreamTransport(config: SyslogSinkConfig, deps: SyslogTran
   const connect = async (signal: AbortSignal): Promise<Conn> => {
     if (conn !== undefined && !conn.dead && !conn.socket.destroyed) return conn;
     const socket = await openStream(target, signal);
-    const c: Conn = { socket, dead: false, error: undefined, written: 0, closing: false, deathWaiters: new Set() };
+    const c: Conn = {
+      socket,
+      dead: false,
+      error: undefined,
+      written: 0,
+      recent: new Fifo(),
+      recentRecords: 0,
+      recentBytes: 0,
+      closing: false,
+      deathWaiters: new Set(),
+    };
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
     if (abandoned) socket.destroy();
@@ -125,7 +169,21 @@ export function createStreamTransport(config: SyslogSinkConfig, deps: SyslogTran
         if (settled) return;
         settled = true;
         c.deathWaiters.delete(onDeath);
-        if (ok) c.written += records;
+        if (ok) {
+          c.written += records;
+          c.recent.push({ records, bytes: data.length });
+          c.recentRecords += records;
+          c.recentBytes += data.length;
+          // Keep the newest writes covering the window; older ones have left both kernels' buffers for sure.
+          for (;;) {
+            const oldest = c.recent.peek();
+            if (oldest === undefined) break;
+            if (c.recentBytes - oldest.bytes < windowBytes) break;
+            c.recent.shift();
+            c.recentRecords -= oldest.records;
+            c.recentBytes -= oldest.bytes;
+          }
+        }
         resolve(ok);
       };
       // Node calls pending write callbacks with an error when the socket is destroyed; the death waiter is a

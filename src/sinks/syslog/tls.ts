@@ -12,6 +12,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
 import { describeError } from '../../util/errors';
+import { describeHostMismatch } from '../../util/tls-names';
 import type { SyslogTlsConfig } from './config';
 
 /** Connection options for tls.connect, with the files read now. Throws (with the key name) when a file cannot be read. */
@@ -97,9 +98,8 @@ export function describeTlsError(
     };
   }
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
-    const detail = (err as { reason?: unknown }).reason;
     return {
-      reason: `TLS: host name mismatch: ${typeof detail === 'string' ? detail : message} (${code}). Connect by the name in the receiver's certificate or set tls.server_name to it.`,
+      reason: `TLS: ${describeHostMismatch(err) ?? `host name mismatch: ${message}`} (${code}). Connect by a name in the receiver's certificate or set tls.server_name to it.`,
       needsOperator: true,
     };
   }

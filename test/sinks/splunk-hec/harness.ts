@@ -15,6 +15,8 @@ import type { Sink } from '../../../src/sinks/core/sink';
 import { splunkHecSink } from '../../../src/sinks/splunk-hec/index';
 import { checkHecConfig, parseHecConfig } from '../../../src/sinks/splunk-hec/config';
 import { createHecTransport } from '../../../src/sinks/splunk-hec/transport';
+import { sinkRedactor } from '../../../src/sinks/build';
+import { redactingLogger } from '../../../src/sinks/core/redact';
 import type { HecTransport } from '../../../src/sinks/splunk-hec/transport';
 import { createSinkStats } from '../../../src/telemetry/stats';
 import type { SinkStats } from '../../../src/telemetry/stats';
@@ -49,7 +51,13 @@ export function buildHecSink(raw: Record<string, unknown>): HecSinkHarness {
     hostname: 'h',
     version: 'test',
   });
-  const transport = createHecTransport(parseHecConfig(raw), { logger, stats, version: 'test' });
+  // The transport's own lines go through the same redacting logger build.ts gives it.
+  const redact = sinkRedactor(splunkHecSink, raw);
+  const transport = createHecTransport(parseHecConfig(raw), {
+    logger: redactingLogger(logger, redact),
+    stats,
+    version: 'test',
+  });
   const deadLetter = createDeadLetterQueue({
     path: dlqPath,
     maxBytes: 1e9,
@@ -57,7 +65,7 @@ export function buildHecSink(raw: Record<string, unknown>): HecSinkHarness {
     stats: { written: 0, bytes: 0, failed: 0 },
   });
   const sink = createSink(
-    { name: 'splunk', type: 'splunk_hec', transport, formatter, stats, logger, deadLetter },
+    { name: 'splunk', type: 'splunk_hec', transport, formatter, stats, logger, deadLetter, redact },
     parseCoreOptions(raw, mergeCoreDefaults(splunkHecSink.coreDefaults)),
   );
   return {

@@ -12,6 +12,7 @@ import type { AegisEvent } from '../../../src/event/types';
 import { createHecFormat } from '../../../src/formatters/hec';
 import { parseHecConfig } from '../../../src/sinks/splunk-hec/config';
 import { createHecTransport } from '../../../src/sinks/splunk-hec/transport';
+import { createRedactor, redactingTransport } from '../../../src/sinks/core/redact';
 import { createSinkStats } from '../../../src/telemetry/stats';
 import { silentLogger } from '../../../src/util/logger';
 import { packagePath } from '../../../src/util/paths';
@@ -215,11 +216,15 @@ test('scripted Splunk: an answer that echoes the token never puts it in a log li
     s.script = (r) =>
       r.path === '/services/collector/event' ? { status: 403, body: `no such token: Splunk ${TOKEN}` } : undefined;
     const stats = createSinkStats('s', 'splunk_hec');
-    const t = createHecTransport(parseHecConfig({ endpoint: s.url, token: TOKEN }), {
-      logger: silentLogger,
-      stats,
-      version: 'test',
-    });
+    // The redaction is the sink core's (src/sinks/core/redact.ts), as build.ts applies it around every transport.
+    const t = redactingTransport(
+      createHecTransport(parseHecConfig({ endpoint: s.url, token: TOKEN }), {
+        logger: silentLogger,
+        stats,
+        version: 'test',
+      }),
+      createRedactor({ values: [TOKEN] }),
+    );
     const res = await t.send(batchOf(generateEvents(2), hec), new AbortController().signal);
     await t.close();
     assert.equal(res.kind, 'retryable');
