@@ -45,7 +45,7 @@ async function startDaemon(nodeArgs: string[]): Promise<{ child: ChildProcess; c
   });
   let stderr = '';
   await new Promise<void>((resolve, reject) => {
-    child.stderr!.on('data', (d: Buffer) => {
+    child.stderr.on('data', (d: Buffer) => {
       stderr += d.toString();
       if (stderr.includes('aegisbpf started.')) resolve();
     });
