@@ -15,6 +15,7 @@ import { mergeCoreDefaults, parseCoreOptions } from './core/config';
 import type { DeadLetterQueue } from './core/dead-letter';
 import type { Sink } from './core/sink';
 import { createSink } from './core/sink';
+import type { HealthResult } from './core/types';
 import { getSinkDefinition } from './registry';
 
 /** A configured sink: its name, its type, and the validated entry (env substituted, `type` included). */
@@ -39,6 +40,11 @@ export interface BuiltSink {
   readonly sink: Sink;
   /** Whether the pipeline runs the sink's healthcheck (at start, and periodically), and must refuse to start on failure. */
   readonly healthcheck: HealthcheckOptions;
+  /**
+   * Run the start-up healthcheck (bounded by healthcheck.timeout_ms). Until it ends, the sink's readiness says
+   * `start-up healthcheck pending`. Does not throw.
+   */
+  startupHealthcheck(): Promise<HealthResult>;
 }
 
 /** Throws AegisError for an unknown type or an unreadable secret file (the config was validated before). */
@@ -54,7 +60,7 @@ export function buildSink(entry: SinkEntry, context: BuildContext): BuiltSink {
   const sinkLogger = logger.child(`sink.${entry.name}`);
   const core = parseCoreOptions(raw, mergeCoreDefaults(def.coreDefaults));
   const sinkStats = createSinkStats(entry.name, entry.type, core.buffer);
-  const transport = def.createTransport(def.parse(raw), {
+  const created = def.createTransport(def.parse(raw), {
     name: entry.name,
     logger: sinkLogger,
     formatter,
@@ -64,13 +70,19 @@ export function buildSink(entry: SinkEntry, context: BuildContext): BuiltSink {
     stats: sinkStats,
   });
   stats.sinks.set(entry.name, sinkStats);
-  // Ready while the sink is healthy: sends and healthchecks (start-up, and periodic ones by the daemon) keep
-  // `healthy` current; the check itself does no I/O.
-  stats.readiness.register(`sink.${entry.name}`, () =>
-    sinkStats.healthy
-      ? { ready: true }
-      : { ready: false, reason: `sink '${entry.name}' is unhealthy: ${sinkStats.lastError ?? 'healthcheck failed'}` },
-  );
+  const transport = created;
+  // Ready once the start-up healthcheck ended and while the sink is healthy: sends and healthchecks (start-up, and
+  // periodic ones by the daemon) keep `healthy` current; the check itself does no I/O.
+  let startupPending = core.healthcheck.enabled;
+  stats.readiness.register(`sink.${entry.name}`, () => {
+    if (startupPending) return { ready: false, reason: `sink '${entry.name}': start-up healthcheck pending` };
+    if (!sinkStats.healthy)
+      return {
+        ready: false,
+        reason: `sink '${entry.name}' is unhealthy: ${sinkStats.lastError ?? 'healthcheck failed'}`,
+      };
+    return { ready: true };
+  });
   const sizeOf = def.sizeOf === undefined ? undefined : def.sizeOf.bind(def);
   const sink = createSink(
     {
@@ -85,5 +97,15 @@ export function buildSink(entry: SinkEntry, context: BuildContext): BuiltSink {
     },
     core,
   );
-  return { sink, healthcheck: core.healthcheck };
+  return {
+    sink,
+    healthcheck: core.healthcheck,
+    async startupHealthcheck() {
+      try {
+        return await sink.healthcheck(core.healthcheck.timeoutMillis);
+      } finally {
+        startupPending = false;
+      }
+    },
+  };
 }
