@@ -64,7 +64,9 @@ export function summarize(pipeline: Pipeline, reports: readonly ShutdownReport[]
     unrouted: stats.pipeline.unrouted,
     sinks,
     undelivered_at_shutdown: reports.reduce((n, r) => n + r.undelivered, 0),
-    lost: reports.reduce((n, r) => n + r.lost, 0),
+    // Every event nothing kept: what the dead-letter file refused, from a sink at any time (shutdown included) or
+    // from a source (invalid input lines). The same counter as aegisbpf_dead_letter_failed_total, so the two agree.
+    lost: stats.deadLetter.failed,
     dead_letter_file: pipeline.deadLetter.path,
     dead_letter_written: stats.deadLetter.written,
     cpu_user_ms: Math.round(usage.userCPUTime / 1000),
