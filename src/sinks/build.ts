@@ -13,6 +13,7 @@ import { resolveSecretFiles } from '../util/secrets';
 import type { HealthcheckOptions } from './core/config';
 import { mergeCoreDefaults, parseCoreOptions } from './core/config';
 import type { DeadLetterQueue } from './core/dead-letter';
+import { watchProgress } from './core/progress';
 import type { Sink } from './core/sink';
 import { createSink } from './core/sink';
 import type { HealthResult } from './core/types';
@@ -70,16 +71,26 @@ export function buildSink(entry: SinkEntry, context: BuildContext): BuiltSink {
     stats: sinkStats,
   });
   stats.sinks.set(entry.name, sinkStats);
-  const transport = created;
-  // Ready once the start-up healthcheck ended and while the sink is healthy: sends and healthchecks (start-up, and
-  // periodic ones by the daemon) keep `healthy` current; the check itself does no I/O.
+  const progress = watchProgress(created, sinkStats);
+  const transport = progress.transport;
+  // Ready once the start-up healthcheck ended, while the sink is healthy (sends and healthchecks keep `healthy`
+  // current) and while it makes progress: events waiting with no send answered for longer than one attempt may take
+  // (request.timeout_ms) means a receiver that stopped reading, which turns the sink unhealthy only after several
+  // attempts. The check itself does no I/O.
   let startupPending = core.healthcheck.enabled;
+  const stallMillis = core.request.timeoutMillis;
   stats.readiness.register(`sink.${entry.name}`, () => {
     if (startupPending) return { ready: false, reason: `sink '${entry.name}': start-up healthcheck pending` };
     if (!sinkStats.healthy)
       return {
         ready: false,
         reason: `sink '${entry.name}' is unhealthy: ${sinkStats.lastError ?? 'healthcheck failed'}`,
+      };
+    const stalled = progress.stalledMillis();
+    if (stalled > stallMillis)
+      return {
+        ready: false,
+        reason: `sink '${entry.name}' made no progress for ${Math.round(stalled / 1000)} s (more than request.timeout_ms ${stallMillis} ms): ${sinkStats.bufferEvents} events buffered, ${sinkStats.inflightBatches} batches in flight, none acknowledged`,
       };
     return { ready: true };
   });
