@@ -70,7 +70,9 @@ export function summarize(pipeline: Pipeline, reports: readonly ShutdownReport[]
     unrouted: stats.pipeline.unrouted,
     sinks,
     undelivered_at_shutdown: reports.reduce((n, r) => n + r.undelivered, 0),
-    lost: reports.reduce((n, r) => n + r.lost, 0),
+    // Every event nothing kept: what the dead-letter file refused, from a sink at any time (shutdown included) or
+    // from a source (invalid input lines). The same counter as aegisbpf_dead_letter_failed_total, so the two agree.
+    lost: stats.deadLetter.failed,
     dead_letter_file: pipeline.deadLetter.path,
     dead_letter_written: stats.deadLetter.written,
     cpu_user_ms: Math.round(usage.userCPUTime / 1000),
@@ -83,42 +85,31 @@ export function summarize(pipeline: Pipeline, reports: readonly ShutdownReport[]
 export async function runPipeline(options: RunOptions): Promise<number> {
   const { config, logger } = options;
   const spans = options.spans ?? createSpanTracer({ logger });
-  let pipeline: Pipeline;
+  let pipeline: Pipeline | undefined;
   let endpoints: DaemonEndpoints | undefined;
-  try {
-    pipeline = spans.withSpan('daemon.build_pipeline', () =>
-      createPipeline(config, {
-        logger,
-        version: options.version,
-        ...(options.sources ? { sources: options.sources } : {}),
-      }),
-    );
-    await spans.withSpan('daemon.healthcheck_sinks', () => pipeline.start());
-  } catch (err) {
-    logger.fatal('aegisbpf could not start.', {
-      code: isAegisError(err) ? err.code : undefined,
-      error: describeError(err),
-    });
-    return EXIT.FAILURE;
-  }
-  if (options.endpoints !== undefined) {
-    const { metrics, control } = options.endpoints;
-    endpoints = await spans.withSpan('daemon.start_endpoints', () =>
-      startDaemonEndpoints({ pipeline, version: options.version, logger, metrics, control }),
-    );
-  }
 
+  // Signals first, before anything is built: a stop at any moment of start-up is logged and ends cleanly (summary
+  // line, exit code), never Node's default SIGTERM death (143, no log). Start-up only waits where the configuration
+  // says so (healthcheck.require), and `startAborted` ends that wait.
+  let started = false;
+  const startAborted = new AbortController();
   let signals = 0;
   let stopRequested: () => void = () => undefined;
   const stopping = new Promise<void>((resolve) => (stopRequested = resolve));
   const onStop = (signal: NodeJS.Signals): void => {
     signals++;
     if (signals === 1) {
-      logger.info('Stopping: flushing sinks.', { signal, timeoutMillis: config.shutdownTimeoutMillis });
+      if (started) logger.info('Stopping: flushing sinks.', { signal, timeoutMillis: config.shutdownTimeoutMillis });
+      else logger.info('Stop signal during start-up: stopping before the sources start.', { signal });
       endpoints?.markStopping();
-      pipeline.stop();
+      pipeline?.stop();
+      startAborted.abort();
       stopRequested();
       return;
+    }
+    if (pipeline === undefined) {
+      logger.fatal('Second signal during start-up: exiting.', { signal });
+      process.exit(EXIT.FORCED);
     }
     const deadlineAt = Date.now() + SECOND_SIGNAL_WRITE_MILLIS;
     const reports = [...pipeline.sinks.values()].map((s) => s.stopNow(deadlineAt));
@@ -137,7 +128,7 @@ export async function runPipeline(options: RunOptions): Promise<number> {
   };
   const onHup = (): void => {
     logger.info('SIGHUP: reopening files.');
-    pipeline.reopen().catch((err: unknown) => logger.error('Reopening files failed.', { error: describeError(err) }));
+    pipeline?.reopen().catch((err: unknown) => logger.error('Reopening files failed.', { error: describeError(err) }));
   };
   if (options.handleSignals !== false) {
     process.on('SIGINT', onStop);
@@ -145,28 +136,70 @@ export async function runPipeline(options: RunOptions): Promise<number> {
     process.on('SIGHUP', onHup);
   }
   try {
-    const metricsAddress = endpoints?.metricsAddress();
-    logger.info('aegisbpf started.', {
-      version: options.version,
-      sources: config.sources.map((s) => `${s.name}:${s.type}`),
-      sinks: config.sinks.map((s) => `${s.name}:${s.type}`),
-      ...(metricsAddress !== undefined ? { metricsPort: metricsAddress.port } : {}),
-      ...(endpoints?.controlSocket !== undefined ? { controlSocket: endpoints.controlSocket } : {}),
-    });
-    await options.onStarted?.(pipeline);
+    let built: Pipeline;
+    try {
+      built = spans.withSpan('daemon.build_pipeline', () =>
+        createPipeline(config, {
+          logger,
+          version: options.version,
+          ...(options.sources ? { sources: options.sources } : {}),
+        }),
+      );
+      pipeline = built;
+    } catch (err) {
+      logger.fatal('aegisbpf could not start.', {
+        code: isAegisError(err) ? err.code : undefined,
+        error: describeError(err),
+      });
+      // A secret file that cannot be read, or is empty, is a configuration error like any other (nothing started).
+      return isConfigError(err) ? EXIT.USAGE : EXIT.FAILURE;
+    }
+    // The endpoints before any wait on a sink: /health answers and /ready says what start-up waits for.
+    if (options.endpoints !== undefined) {
+      const { metrics, control } = options.endpoints;
+      endpoints = await spans.withSpan('daemon.start_endpoints', () =>
+        startDaemonEndpoints({ pipeline: built, version: options.version, logger, metrics, control }),
+      );
+      if (startAborted.signal.aborted) endpoints.markStopping();
+    }
+    try {
+      await spans.withSpan('daemon.healthcheck_sinks', () => built.start(startAborted.signal));
+    } catch (err) {
+      logger.fatal('aegisbpf could not start.', {
+        code: isAegisError(err) ? err.code : undefined,
+        error: describeError(err),
+      });
+      endpoints?.markStopping();
+      await built.shutdown(config.shutdownTimeoutMillis); // nothing was read: this only closes the transports
+      return EXIT.FAILURE;
+    }
+
     // Until the sources end, or a stop signal: a source waiting for room in a sink that cannot deliver would not end
     // by itself, and shutdown() is what releases it (at the deadline, its events go to the dead-letter file).
-    const ran = pipeline.run();
-    await spans.withSpan('daemon.event_loop', () => Promise.race([ran, stopping]));
+    let ran: Promise<readonly Error[]> = Promise.resolve([]);
+    if (!startAborted.signal.aborted) {
+      started = true;
+      const metricsAddress = endpoints?.metricsAddress();
+      logger.info('aegisbpf started.', {
+        version: options.version,
+        sources: config.sources.map((s) => `${s.name}:${s.type}`),
+        sinks: config.sinks.map((s) => `${s.name}:${s.type}`),
+        ...(metricsAddress !== undefined ? { metricsPort: metricsAddress.port } : {}),
+        ...(endpoints?.controlSocket !== undefined ? { controlSocket: endpoints.controlSocket } : {}),
+      });
+      await options.onStarted?.(built);
+      ran = built.run();
+      await spans.withSpan('daemon.event_loop', () => Promise.race([ran, stopping]));
+    }
     endpoints?.markStopping();
-    const reports = await spans.withSpan('daemon.shutdown', () => pipeline.shutdown(config.shutdownTimeoutMillis));
+    const reports = await spans.withSpan('daemon.shutdown', () => built.shutdown(config.shutdownTimeoutMillis));
     const errors = await ran;
-    const summary = summarize(pipeline, reports);
+    const summary = summarize(built, reports);
     logger.info('aegisbpf stopped.', summary);
     if (errors.length > 0) return EXIT.FAILURE;
     let incomplete =
-      (summary.invalid_input as number) > 0 || (summary.lost as number) > 0 || pipeline.stats.pipeline.unrouted > 0;
-    for (const s of pipeline.stats.sinks.values()) {
+      (summary.invalid_input as number) > 0 || (summary.lost as number) > 0 || built.stats.pipeline.unrouted > 0;
+    for (const s of built.stats.sinks.values()) {
       if (s.deadLettered > 0 || Object.values(s.dropped).some((n) => n > 0)) incomplete = true;
     }
     return incomplete ? EXIT.INCOMPLETE : EXIT.OK;
@@ -178,6 +211,10 @@ export async function runPipeline(options: RunOptions): Promise<number> {
       process.off('SIGHUP', onHup);
     }
   }
+}
+
+function isConfigError(err: unknown): boolean {
+  return isAegisError(err) && (err.code === 'AEGIS_ERR_CONFIG_READ' || err.code === 'AEGIS_ERR_CONFIG_INVALID');
 }
 
 export interface DaemonOptions {

@@ -7,11 +7,12 @@
  * so the pipeline itself holds a bounded number of events.
  */
 import os from 'node:os';
+import type { BuiltSink } from '../sinks/build';
 import { buildSink } from '../sinks/build';
 import type { DeadLetterQueue } from '../sinks/core/dead-letter';
 import { createDeadLetterQueue } from '../sinks/core/dead-letter';
 import type { Sink } from '../sinks/core/sink';
-import type { ShutdownReport } from '../sinks/core/types';
+import type { HealthResult, ShutdownReport } from '../sinks/core/types';
 import type { StatsRegistry } from '../telemetry/stats';
 import { createSourceStats, createStatsRegistry } from '../telemetry/stats';
 import { sleep } from '../sinks/core/retry';
@@ -45,8 +46,14 @@ export interface Pipeline {
   readonly stats: StatsRegistry;
   readonly sinks: ReadonlyMap<string, Sink>;
   readonly deadLetter: DeadLetterQueue;
-  /** Run the sinks' start-up healthchecks; throws if a sink with `healthcheck.require` fails. */
-  start(): Promise<void>;
+  /**
+   * Start the sinks' start-up healthchecks, each bounded by its `healthcheck.timeout_ms`; until one ends, `/ready`
+   * says `start-up healthcheck pending` for that sink. Resolves once every sink with `healthcheck.require` passed:
+   * at once when none requires it, so that the sources never wait on a remote peer the configuration does not
+   * require (the other sinks buffer and retry; their failures are logged). Throws AEGIS_ERR_SINK_UNHEALTHY when a
+   * required sink failed or did not answer in time. Resolves early when `signal` aborts (a stop during start-up).
+   */
+  start(signal?: AbortSignal): Promise<void>;
   /**
    * Run the healthcheck of every sink that has healthchecks enabled, recording the results in the sinks' stats
    * (`healthy`, which `/ready` reports). The daemon calls it periodically so readiness follows idle sinks too.
@@ -77,10 +84,9 @@ export function createPipeline(config: PipelineConfig, options: PipelineOptions)
 
   // Sinks
   const sinks = new Map<string, Sink>();
-  const requireHealthy = new Set<string>();
-  const healthcheckEnabled = new Set<string>();
+  const built = new Map<string, BuiltSink>();
   for (const entry of config.sinks) {
-    const built = buildSink(entry, {
+    const b = buildSink(entry, {
       logger,
       hostname,
       version: options.version,
@@ -88,9 +94,8 @@ export function createPipeline(config: PipelineConfig, options: PipelineOptions)
       stats,
       deadLetter,
     });
-    sinks.set(entry.name, built.sink);
-    if (built.healthcheck.enabled) healthcheckEnabled.add(entry.name);
-    if (built.healthcheck.require) requireHealthy.add(entry.name);
+    sinks.set(entry.name, b.sink);
+    built.set(entry.name, b);
   }
 
   // Processors
@@ -182,26 +187,49 @@ export function createPipeline(config: PipelineConfig, options: PipelineOptions)
     stats,
     sinks,
     deadLetter,
-    async start() {
-      for (const result of await pipeline.healthcheckSinks()) {
-        if (result.healthy) continue;
-        if (requireHealthy.has(result.sink)) {
+    async start(signal) {
+      const required: { name: string; timeoutMillis: number; check: Promise<HealthResult> }[] = [];
+      for (const b of built.values()) {
+        if (!b.healthcheck.enabled) continue;
+        const check = b.startupHealthcheck();
+        if (b.healthcheck.require) {
+          required.push({ name: b.sink.name, timeoutMillis: b.healthcheck.timeoutMillis, check });
+          continue;
+        }
+        // Not required: the sources start now and this sink buffers until its receiver answers.
+        void check.then((result) => {
+          if (result.healthy || stopController.signal.aborted) return;
+          logger.warn('Sink failed its start-up healthcheck; events are buffered and retried.', {
+            sink: b.sink.name,
+            reason: result.reason,
+          });
+        });
+      }
+      if (required.length === 0) return;
+      logger.info('Waiting for the start-up healthcheck of the sinks that require it (healthcheck.require).', {
+        sinks: required.map((r) => r.name),
+        timeoutMillis: Math.max(...required.map((r) => r.timeoutMillis)),
+      });
+      const stopped = new Promise<'stopped'>((resolve) => {
+        if (signal?.aborted === true) resolve('stopped');
+        signal?.addEventListener('abort', () => resolve('stopped'), { once: true });
+      });
+      for (const r of required) {
+        const result = await Promise.race([r.check, stopped]);
+        if (result === 'stopped') return;
+        if (!result.healthy) {
           throw new AegisError(
             'AEGIS_ERR_SINK_UNHEALTHY',
-            `Sink '${result.sink}' failed its healthcheck and healthcheck.require is set: ${result.reason ?? ''}`,
+            `Sink '${r.name}' failed its start-up healthcheck and healthcheck.require is set: ${result.reason}`,
           );
         }
-        logger.warn('Sink failed its start-up healthcheck; starting anyway, events are buffered and retried.', {
-          sink: result.sink,
-          reason: result.reason,
-        });
       }
     },
     async healthcheckSinks() {
-      const checks = [...sinks.values()]
-        .filter((s) => healthcheckEnabled.has(s.name))
-        .map(async (s) => {
-          const result = await s.healthcheck();
+      const checks = [...built.values()]
+        .filter((b) => b.healthcheck.enabled)
+        .map(async ({ sink: s, healthcheck }) => {
+          const result = await s.healthcheck(healthcheck.timeoutMillis);
           return result.healthy
             ? { sink: s.name, healthy: true }
             : { sink: s.name, healthy: false, reason: result.reason };

@@ -16,8 +16,10 @@ import type { DeadLetterQueue } from './core/dead-letter';
 import type { Redactor } from './core/redact';
 import { createRedactor, redactingLogger } from './core/redact';
 import type { SinkDefinition } from './core/definition';
+import { watchProgress } from './core/progress';
 import type { Sink } from './core/sink';
 import { createSink } from './core/sink';
+import type { HealthResult } from './core/types';
 import { getSinkDefinition } from './registry';
 
 /** A configured sink: its name, its type, and the validated entry (env substituted, `type` included). */
@@ -42,6 +44,11 @@ export interface BuiltSink {
   readonly sink: Sink;
   /** Whether the pipeline runs the sink's healthcheck (at start, and periodically), and must refuse to start on failure. */
   readonly healthcheck: HealthcheckOptions;
+  /**
+   * Run the start-up healthcheck (bounded by healthcheck.timeout_ms). Until it ends, the sink's readiness says
+   * `start-up healthcheck pending`. Does not throw.
+   */
+  startupHealthcheck(): Promise<HealthResult>;
 }
 
 /** Throws AegisError for an unknown type or an unreadable secret file (the config was validated before). */
@@ -58,7 +65,7 @@ export function buildSink(entry: SinkEntry, context: BuildContext): BuiltSink {
   const sinkLogger = logger.child(`sink.${entry.name}`);
   const core = parseCoreOptions(raw, mergeCoreDefaults(def.coreDefaults));
   const sinkStats = createSinkStats(entry.name, entry.type, core.buffer);
-  const transport = def.createTransport(def.parse(raw), {
+  const created = def.createTransport(def.parse(raw), {
     name: entry.name,
     logger: redactingLogger(sinkLogger, redact),
     formatter,
@@ -68,13 +75,29 @@ export function buildSink(entry: SinkEntry, context: BuildContext): BuiltSink {
     stats: sinkStats,
   });
   stats.sinks.set(entry.name, sinkStats);
-  // Ready while the sink is healthy: sends and healthchecks (start-up, and periodic ones by the daemon) keep
-  // `healthy` current; the check itself does no I/O.
-  stats.readiness.register(`sink.${entry.name}`, () =>
-    sinkStats.healthy
-      ? { ready: true }
-      : { ready: false, reason: `sink '${entry.name}' is unhealthy: ${sinkStats.lastError ?? 'healthcheck failed'}` },
-  );
+  const progress = watchProgress(created, sinkStats);
+  const transport = progress.transport;
+  // Ready once the start-up healthcheck ended, while the sink is healthy (sends and healthchecks keep `healthy`
+  // current) and while it makes progress: events waiting with no send answered for longer than one attempt may take
+  // (request.timeout_ms) means a receiver that stopped reading, which turns the sink unhealthy only after several
+  // attempts. The check itself does no I/O.
+  let startupPending = core.healthcheck.enabled;
+  const stallMillis = core.request.timeoutMillis;
+  stats.readiness.register(`sink.${entry.name}`, () => {
+    if (startupPending) return { ready: false, reason: `sink '${entry.name}': start-up healthcheck pending` };
+    if (!sinkStats.healthy)
+      return {
+        ready: false,
+        reason: `sink '${entry.name}' is unhealthy: ${sinkStats.lastError ?? 'healthcheck failed'}`,
+      };
+    const stalled = progress.stalledMillis();
+    if (stalled > stallMillis)
+      return {
+        ready: false,
+        reason: `sink '${entry.name}' made no progress for ${Math.round(stalled / 1000)} s (more than request.timeout_ms ${stallMillis} ms): ${sinkStats.bufferEvents} events buffered, ${sinkStats.inflightBatches} batches in flight, none acknowledged`,
+      };
+    return { ready: true };
+  });
   const sizeOf = def.sizeOf === undefined ? undefined : def.sizeOf.bind(def);
   const sink = createSink(
     {
@@ -90,7 +113,17 @@ export function buildSink(entry: SinkEntry, context: BuildContext): BuiltSink {
     },
     core,
   );
-  return { sink, healthcheck: core.healthcheck };
+  return {
+    sink,
+    healthcheck: core.healthcheck,
+    async startupHealthcheck() {
+      try {
+        return await sink.healthcheck(core.healthcheck.timeoutMillis);
+      } finally {
+        startupPending = false;
+      }
+    },
+  };
 }
 
 /**

@@ -195,8 +195,11 @@ test('/ready turns 503 naming the sink when it goes unhealthy, and back to 200 w
     ].join('\n'),
   );
   try {
-    const ready = await d.get('/ready');
-    assert.equal(ready.status, 200, ready.body);
+    // Ready once the sink's start-up healthcheck (run in the background: sources do not wait for it) has passed.
+    const ready = await until('/ready 200', async () => {
+      const r = await d.get('/ready');
+      return r.status === 200 ? r : undefined;
+    });
     assert.equal(ready.body, 'daemon: ok\nsink.archive: ok\nready\n');
     // Break the receiver: its directory becomes a regular file, and SIGHUP makes the sink reopen its file.
     // The sink's healthcheck (every 100 ms) re-creates the directory when it can: repeat until the swap sticks.
@@ -269,8 +272,8 @@ test('AEGIS_OTEL_SPANS=1 logs the start-up stages as spans of one trace', async 
     ends.map((l) => l.span_name),
     [
       'daemon.build_pipeline',
-      'daemon.healthcheck_sinks',
       'daemon.start_endpoints',
+      'daemon.healthcheck_sinks',
       'daemon.event_loop',
       'daemon.shutdown',
       'daemon.run',

@@ -39,11 +39,16 @@ export function httpGet(
   });
 }
 
+/**
+ * `waitFor`: the log message that means "up" (default `aegisbpf started.`); the port is that line's `metricsPort`
+ * or `port`. A start-up that waits for a required sink is up for the test at `Metrics endpoint listening …`.
+ */
 export async function startDaemon(
   dir: string,
   configYaml: string,
   env: NodeJS.ProcessEnv = {},
   extraArgs: readonly string[] = [],
+  waitFor = 'aegisbpf started.',
 ): Promise<TestDaemon> {
   const cfg = path.join(dir, `daemon-${Date.now()}-${Math.random().toString(16).slice(2)}.yml`);
   fs.writeFileSync(cfg, configYaml);
@@ -53,13 +58,17 @@ export async function startDaemon(
   child.stdout.resume();
   const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`daemon did not start within 30 s; stderr:\n${stderr}`)), 30_000);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL'); // never leave a daemon behind a failed test
+      reject(new Error(`daemon did not start within 30 s; stderr:\n${stderr}`));
+    }, 30_000);
     child.stderr.on('data', (d: Buffer) => {
       stderr += d.toString('utf8');
-      const started = parseLogsLenient(stderr).find((l) => l.msg === 'aegisbpf started.');
+      const started = parseLogsLenient(stderr).find((l) => l.msg === waitFor);
       if (started !== undefined) {
         clearTimeout(timer);
-        resolve(typeof started.metricsPort === 'number' ? started.metricsPort : 0);
+        const p = started.metricsPort ?? started.port;
+        resolve(typeof p === 'number' ? p : 0);
       }
     });
     void exited.then((code) => {

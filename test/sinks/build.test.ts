@@ -38,8 +38,14 @@ test('a file sink is built from its entry: counters and readiness registered, ev
     ctx,
   );
   assert.equal(built.sink.name, 'f');
-  assert.deepEqual(built.healthcheck, { enabled: true, require: true });
+  assert.deepEqual(built.healthcheck, { enabled: true, require: true, timeoutMillis: 10_000 });
   assert.equal(stats.sinks.get('f'), built.sink.stats);
+  // Not ready until its start-up healthcheck ended (the pipeline starts it; sources do not wait for it).
+  assert.match(
+    stats.readiness.evaluate().checks.find((c) => c.name === 'sink.f')?.detail ?? '',
+    /^sink 'f': start-up healthcheck pending$/,
+  );
+  assert.deepEqual(await built.startupHealthcheck(), { healthy: true });
   assert.ok(stats.readiness.evaluate().checks.some((c) => c.name === 'sink.f' && c.ready));
   built.sink.stats.healthy = false;
   built.sink.stats.lastError = 'disk full';

@@ -16,6 +16,12 @@ const int = (minimum: number, description: string, maximum?: number): JsonSchema
     ? { type: 'integer', minimum, description }
     : { type: 'integer', minimum, maximum, description };
 
+/**
+ * `healthcheck.timeout_ms` default: a healthcheck is one small request, so 10 s is generous, yet short enough for a
+ * start-up that waits for a required sink.
+ */
+export const DEFAULT_HEALTHCHECK_TIMEOUT_MILLIS = 10_000;
+
 export function coreConfigSchema(defaults: SinkCoreOptions): Record<string, JsonSchemaObject> {
   return {
     batch: {
@@ -87,8 +93,13 @@ export function coreConfigSchema(defaults: SinkCoreOptions): Record<string, Json
         enabled: { type: 'boolean', description: 'Run the healthcheck at start (default true).' },
         require: {
           type: 'boolean',
-          description: 'Refuse to start when the healthcheck fails (default false: start, buffer and retry).',
+          description:
+            'Wait for the healthcheck at start and refuse to start when it fails or times out (default false: start at once, buffer and retry).',
         },
+        timeout_ms: durationMillisSchema(
+          1,
+          `One healthcheck (at start and periodic) is abandoned as failed after this long; with require, the most start-up waits for this sink (default ${DEFAULT_HEALTHCHECK_TIMEOUT_MILLIS}).`,
+        ),
       },
     },
   };
@@ -111,6 +122,8 @@ const num = (v: unknown, fallback: number): number => (typeof v === 'number' ? v
 export interface HealthcheckOptions {
   readonly enabled: boolean;
   readonly require: boolean;
+  /** One healthcheck's bound; with `require`, the longest start-up waits for the sink. */
+  readonly timeoutMillis: number;
 }
 
 /** Convert a validated sink config's common sections into options, filling defaults. */
@@ -148,7 +161,11 @@ export function parseCoreOptions(
     buffer,
     request,
     retry,
-    healthcheck: { enabled: h.enabled !== false, require: h.require === true },
+    healthcheck: {
+      enabled: h.enabled !== false,
+      require: h.require === true,
+      timeoutMillis: num(h.timeout_ms, DEFAULT_HEALTHCHECK_TIMEOUT_MILLIS),
+    },
   };
 }
 
