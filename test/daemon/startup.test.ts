@@ -51,6 +51,8 @@ const SINKS: Record<string, (port: number) => string> = {
   splunk_hec: (port) => `{ type: splunk_hec, endpoint: "http://127.0.0.1:${port}", token: t0k3n`,
   elasticsearch: (port) => `{ type: elasticsearch, url: "http://127.0.0.1:${port}"`,
   'syslog relp': (port) => `{ type: syslog, transport: relp, host: 127.0.0.1, port: ${port}`,
+  // TLS (the syslog default): the TCP connection is accepted, the handshake is never answered.
+  'syslog tls': (port) => `{ type: syslog, transport: tls, host: 127.0.0.1, port: ${port}`,
 };
 
 function config(dir: string, sink: string, extra: string): string {
