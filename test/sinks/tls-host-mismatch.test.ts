@@ -35,7 +35,7 @@ async function reasonOf(type: string, raw: Record<string, unknown>, dir: string)
   return result.reason;
 }
 
-test("regression: a host-name mismatch for an IP address names the certificate's names (syslog tls, splunk_hec)", async (t) => {
+test("regression: a host-name mismatch for an IP address names the certificate's names (syslog tls, splunk_hec, elasticsearch)", async (t) => {
   const skip = opensslSkipReason();
   if (skip !== undefined) return t.skip(skip);
   const { dir, cleanup } = makeTempDir();
@@ -70,6 +70,14 @@ test("regression: a host-name mismatch for an IP address names the certificate's
     );
     assert.match(hec, /DNS:localhost/, hec);
     assert.match(hec, /127\.0\.0\.1/);
+    const es = await reasonOf(
+      'elasticsearch',
+      { url: `https://127.0.0.1:${(httpsServer.address() as AddressInfo).port}`, tls: { ca_file: pki.caCert } },
+      dir,
+    );
+    assert.match(es, /host name mismatch/, es);
+    assert.match(es, /DNS:localhost/, es);
+    assert.match(es, /127\.0\.0\.1/);
   } finally {
     httpsServer.closeAllConnections();
     await new Promise<void>((resolve) => httpsServer.close(() => resolve()));

@@ -12,6 +12,9 @@ import type * as ElasticsearchModule from '@elastic/elasticsearch';
 import type { Client, ClientOptions } from '@elastic/elasticsearch';
 import { AegisError, describeError } from '../../util/errors';
 import type { Auth, TlsOptions } from './config';
+import tls from 'node:tls';
+import type { PeerCertificate } from 'node:tls';
+import { describeHostMismatch } from '../../util/tls-names';
 
 export interface ConnectionOptions {
   readonly urls: readonly string[];
@@ -63,6 +66,14 @@ export function createEsClient(options: ConnectionOptions): Client {
       rejectUnauthorized: options.tls.verify,
       ...(ca === undefined ? {} : { ca }),
       ...(options.tls.serverName === undefined ? {} : { servername: options.tls.serverName }),
+      // The client's connection error keeps only the message, not the certificate: put its names in the message,
+      // so a host-name mismatch for an IP address says what the certificate is for (docs/sinks.md).
+      checkServerIdentity: (host: string, cert: PeerCertificate): Error | undefined => {
+        const err = tls.checkServerIdentity(host, cert);
+        const described = err === undefined ? undefined : describeHostMismatch(err);
+        if (err !== undefined && described !== undefined) err.message = `${described} (${err.message})`;
+        return err;
+      },
     };
   }
   return new (loadClient())(clientOptions);
