@@ -238,38 +238,27 @@ for (const kind of ['tcp', 'tls', 'relp'] as const) {
   });
 }
 
-test('shutdown ends in time behind a receiver that accepts and never answers (splunk_hec)', async () => {
-  const { dir, cleanup } = makeTempDir();
-  const peer = await silentPeer('tcp');
-  try {
-    const run = await runAndStop(
-      dir,
-      `{ type: splunk_hec, endpoint: "http://127.0.0.1:${peer.port}", token: t0k3n, ${SINK_OPTIONS} }`,
-    );
-    assert.ok(peer.accepted() >= 1);
-    assertStoppedInTime(run);
-    const { sink } = assertAccounted(run);
-    assert.equal(sink.delivered, 0, 'nothing answered, nothing delivered');
-  } finally {
-    peer.close();
-    cleanup();
-  }
-});
+const HTTP_SINKS: Record<string, (port: number) => string> = {
+  splunk_hec: (port) => `{ type: splunk_hec, endpoint: "http://127.0.0.1:${port}", token: t0k3n, ${SINK_OPTIONS} }`,
+  elasticsearch: (port) => `{ type: elasticsearch, url: "http://127.0.0.1:${port}", ${SINK_OPTIONS} }`,
+};
 
-test('shutdown ends in time behind a receiver that accepts and never answers (elasticsearch)', async () => {
-  const { dir, cleanup } = makeTempDir();
-  const peer = await silentPeer('tcp');
-  try {
-    const run = await runAndStop(dir, `{ type: elasticsearch, url: "http://127.0.0.1:${peer.port}", ${SINK_OPTIONS} }`);
-    assert.ok(peer.accepted() >= 1);
-    assertStoppedInTime(run);
-    const { sink } = assertAccounted(run);
-    assert.equal(sink.delivered, 0, 'nothing answered, nothing delivered');
-  } finally {
-    peer.close();
-    cleanup();
-  }
-});
+for (const [kind, sinkConfig] of Object.entries(HTTP_SINKS)) {
+  test(`shutdown ends in time behind a receiver that accepts and never answers (${kind})`, async () => {
+    const { dir, cleanup } = makeTempDir();
+    const peer = await silentPeer('tcp');
+    try {
+      const run = await runAndStop(dir, sinkConfig(peer.port));
+      assert.ok(peer.accepted() >= 1);
+      assertStoppedInTime(run);
+      const { sink } = assertAccounted(run);
+      assert.equal(sink.delivered, 0, 'nothing answered, nothing delivered');
+    } finally {
+      peer.close();
+      cleanup();
+    }
+  });
+}
 
 test('shutdown with a udp receiver that never reads: datagrams are handed to the kernel, the daemon stops at once', async () => {
   const { dir, cleanup } = makeTempDir();
