@@ -13,6 +13,7 @@ import { describeError } from '../../util/errors';
 import type { Logger } from '../../util/logger';
 import type { EventBuffer } from './buffer';
 import type { DeadLetterQueue } from './dead-letter';
+import type { WaitingRecords } from './intake';
 import type { SinkOutcomes } from './outcomes';
 import { sleep } from './retry';
 import type { EncodedRecord, ShutdownReport, Transport } from './types';
@@ -23,12 +24,6 @@ import type { EncodedRecord, ShutdownReport, Transport } from './types';
  * a transport that cannot be interrupted (a write stuck in the kernel on a hung NFS mount).
  */
 export const ABANDON_GRACE_MILLIS = 1000;
-
-/** The rest of an accept() call's records, waiting for buffer space (under when_full: block), not yet buffered. */
-export interface WaitingRecords<R> {
-  readonly records: readonly EncodedRecord<R>[];
-  readonly from: number;
-}
 
 export interface ShutdownDeps<R> {
   readonly name: string;

@@ -5,8 +5,9 @@
  *          bytes, time) → bounded in-flight sends → retrying send (retrying-send.ts: backoff, Retry-After, deadline,
  *          halving) → delivered | dead-letter (outcomes.ts, which also keeps the sink's health)
  *
- * and composes those parts; each owns its invariants. Stopping (close with its deadline, abandoning the transport,
- * stopNow) is shutdown.ts; the interfaces are sink-api.ts. The invariants this file owns:
+ * and composes those parts; each owns its invariants. Admitting into the buffer under when_full is intake.ts;
+ * stopping (close with its deadline, abandoning the transport, stopNow) is shutdown.ts; the interfaces are
+ * sink-api.ts. The invariants this file owns:
  * - Every accepted event ends in exactly one of: delivered, dead-lettered (with a reason), or counted as dropped
  *   (buffer_full under drop_newest, or dead_letter_failed when even the dead-letter file refused it).
  * - At most request.concurrency batches are in flight.
@@ -14,22 +15,23 @@
 import { setMaxListeners } from 'node:events';
 import type { AegisEvent } from '../../event/types';
 import type { SinkStats } from '../../telemetry/stats';
-import { increment } from '../../telemetry/stats';
 import { describeError } from '../../util/errors';
 import type { Logger } from '../../util/logger';
 import type { Batcher } from './batcher';
 import { createBatcher } from './batcher';
-import type { BufferedRecord, EventBuffer, TakenRecords } from './buffer';
+import type { EventBuffer, TakenRecords } from './buffer';
 import { createMemoryBuffer } from './buffer';
 import type { Encoder } from './encode';
 import { createEncoder, defaultSizeOf } from './encode';
+import type { Admit, WaitingRecords } from './intake';
+import { createIntake } from './intake';
 import type { SinkOutcomes } from './outcomes';
 import { createSinkOutcomes } from './outcomes';
 import type { Redactor } from './redact';
 import { noRedaction, redactHealthResult, redactingLogger, redactingTransport } from './redact';
 import type { RetryingSend } from './retrying-send';
 import { createRetryingSend, healthcheckOnce } from './retrying-send';
-import type { Shutdown, WaitingRecords } from './shutdown';
+import type { Shutdown } from './shutdown';
 import { createShutdown } from './shutdown';
 import type { Sink, SinkDeps } from './sink-api';
 import type { HealthResult, ShutdownReport, SinkCoreOptions, Transport } from './types';
@@ -58,6 +60,7 @@ class SinkRuntime<R> implements Sink {
   private closing = false;
   private closed: Promise<ShutdownReport> | undefined;
   private readonly shutdown: Shutdown;
+  private readonly admit: Admit<R>;
   /** Records of accept() calls waiting for buffer space (under when_full: block), not yet in the buffer. */
   private readonly waitingForRoom = new Set<WaitingRecords<R>>();
   private readonly encode: Encoder<R>;
@@ -115,6 +118,19 @@ class SinkRuntime<R> implements Sink {
       unresolved: () => this.sender.unresolved(),
       updateBufferStats: () => this.updateBufferStats(),
     });
+    this.admit = createIntake({
+      name: deps.name,
+      buffer: this.buffer,
+      stats: deps.stats,
+      log: this.log,
+      outcomes: this.outcomes,
+      shutdown: this.shutdown.signal,
+      waitingForRoom: this.waitingForRoom,
+      offered: () => {
+        this.updateBufferStats();
+        this.pump();
+      },
+    });
     const nextBatchId = (): number => this.nextBatchId++;
     this.sender = createRetryingSend({
       name: deps.name,
@@ -160,43 +176,7 @@ class SinkRuntime<R> implements Sink {
     }
     this.activeAccepts++;
     try {
-      let i = 0;
-      while (i < records.length) {
-        i = this.buffer.offer(records, i);
-        this.updateBufferStats();
-        this.pump();
-        if (i >= records.length) break;
-        if (this.buffer.hasRoomFor((records[i] as BufferedRecord<R>).bytes)) continue; // the pump made room
-        if (this.buffer.whenFull === 'drop_newest') {
-          const dropped = records.length - i;
-          increment(this.stats.dropped, 'buffer_full', dropped);
-          this.log.burst(
-            'WARN',
-            'buffer-full',
-            'Sink buffer is full; dropping the newest events (when_full: drop_newest).',
-            {
-              sink: this.name,
-              dropped,
-              bufferEvents: this.buffer.events,
-              bufferBytes: this.buffer.bytes,
-            },
-          );
-          break;
-        }
-        const waiting = { records, from: i };
-        this.waitingForRoom.add(waiting);
-        await this.buffer.waitForRoom();
-        this.waitingForRoom.delete(waiting);
-        if (this.shutdown.signal.aborted) {
-          await this.outcomes.deadLetter(
-            records.slice(i),
-            'AEGIS_ERR_SHUTDOWN_UNDELIVERED',
-            'shutdown deadline reached while the events waited for buffer space',
-            0,
-          );
-          break;
-        }
-      }
+      await this.admit(records);
     } finally {
       this.activeAccepts--;
       this.checkIdle();
