@@ -11,7 +11,7 @@ import type { BuiltSink } from '../sinks/build';
 import { buildSink } from '../sinks/build';
 import type { DeadLetterQueue } from '../sinks/core/dead-letter';
 import { createDeadLetterQueue } from '../sinks/core/dead-letter';
-import type { Sink } from '../sinks/core/sink';
+import type { Sink } from '../sinks/core/sink-api';
 import type { HealthResult, ShutdownReport } from '../sinks/core/types';
 import type { StatsRegistry } from '../telemetry/stats';
 import { createSourceStats, createStatsRegistry } from '../telemetry/stats';

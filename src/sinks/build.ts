@@ -17,7 +17,7 @@ import type { Redactor } from './core/redact';
 import { createRedactor, redactingLogger } from './core/redact';
 import type { SinkDefinition } from './core/definition';
 import { watchProgress } from './core/progress';
-import type { Sink } from './core/sink';
+import type { Sink } from './core/sink-api';
 import { createSink } from './core/sink';
 import type { HealthResult } from './core/types';
 import { getSinkDefinition } from './registry';

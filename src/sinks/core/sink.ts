@@ -5,88 +5,39 @@
  *          bytes, time) → bounded in-flight sends → retrying send (retrying-send.ts: backoff, Retry-After, deadline,
  *          halving) → delivered | dead-letter (outcomes.ts, which also keeps the sink's health)
  *
- * and composes those parts; each owns its invariants. The ones this file owns:
+ * and composes those parts; each owns its invariants. Admitting into the buffer under when_full is intake.ts;
+ * stopping (close with its deadline, abandoning the transport, stopNow) is shutdown.ts; the interfaces are
+ * sink-api.ts. The invariants this file owns:
  * - Every accepted event ends in exactly one of: delivered, dead-lettered (with a reason), or counted as dropped
  *   (buffer_full under drop_newest, or dead_letter_failed when even the dead-letter file refused it).
  * - At most request.concurrency batches are in flight.
- * - close(timeout) flushes; what is still undelivered at the deadline goes to the dead-letter file.
- * - close(timeout) ends within timeout + about 2 × ABANDON_GRACE_MILLIS whatever the receiver does: at the deadline
- *   the transport is abandoned (sockets destroyed, requests aborted), and no transport promise is awaited without a
- *   bound after it. A receiver that accepts and never reads held the daemon until it closed its side.
- * - stopNow() (a second stop signal) writes every event without an outcome to the dead-letter file synchronously.
  */
 import { setMaxListeners } from 'node:events';
 import type { AegisEvent } from '../../event/types';
-import type { Formatter } from '../../formatters/types';
 import type { SinkStats } from '../../telemetry/stats';
-import { increment } from '../../telemetry/stats';
 import { describeError } from '../../util/errors';
 import type { Logger } from '../../util/logger';
 import type { Batcher } from './batcher';
 import { createBatcher } from './batcher';
-import type { BufferedRecord, EventBuffer, TakenRecords } from './buffer';
+import type { EventBuffer, TakenRecords } from './buffer';
 import { createMemoryBuffer } from './buffer';
-import type { DeadLetterQueue } from './dead-letter';
 import type { Encoder } from './encode';
 import { createEncoder, defaultSizeOf } from './encode';
+import type { Admit, WaitingRecords } from './intake';
+import { createIntake } from './intake';
 import type { SinkOutcomes } from './outcomes';
 import { createSinkOutcomes } from './outcomes';
 import type { Redactor } from './redact';
 import { noRedaction, redactHealthResult, redactingLogger, redactingTransport } from './redact';
-import { sleep } from './retry';
 import type { RetryingSend } from './retrying-send';
 import { createRetryingSend, healthcheckOnce } from './retrying-send';
-import type { EncodedRecord, HealthResult, ShutdownReport, SinkCoreOptions, Transport } from './types';
+import type { Shutdown } from './shutdown';
+import { createShutdown } from './shutdown';
+import type { Sink, SinkDeps } from './sink-api';
+import type { HealthResult, ShutdownReport, SinkCoreOptions, Transport } from './types';
 
-/**
- * After the shutdown deadline, how long the core waits for what it abandoned: sends to settle once the transport
- * dropped its connections, then again for close(). Sends settle within milliseconds of abandon(); the bound is for
- * a transport that cannot be interrupted (a write stuck in the kernel on a hung NFS mount).
- */
-export const ABANDON_GRACE_MILLIS = 1000;
-
-export interface SinkDeps<R = string> {
-  readonly name: string;
-  readonly type: string;
-  readonly transport: Transport<R>;
-  readonly formatter: Formatter<R>;
-  /** Encoded size of one record; defaults to defaultSizeOf (UTF-8 bytes of strings, byteLength of binary data). */
-  readonly sizeOf?: ((data: R) => number) | undefined;
-  readonly stats: SinkStats;
-  readonly logger: Logger;
-  readonly deadLetter: DeadLetterQueue;
-  /**
-   * Removes the sink's secrets from every reason, log field and dead-letter reason (redact.ts); build.ts makes it
-   * from the resolved secrets. Applied here, not in the transports, so that none can leak one by forgetting.
-   */
-  readonly redact?: Redactor;
-  readonly now?: () => number;
-  readonly random?: () => number;
-}
-
-export interface Sink {
-  readonly name: string;
-  readonly type: string;
-  readonly stats: SinkStats;
-  /** Run the transport's healthcheck once and record the result. Does not throw. */
-  healthcheck(timeoutMillis?: number): Promise<HealthResult>;
-  /**
-   * Offer events. Resolves when every event is buffered (or dropped/dead-lettered by policy). Under
-   * `when_full: block` it waits for room: that wait is the backpressure that reaches the source.
-   */
-  accept(events: readonly AegisEvent[]): Promise<void>;
-  /** Reopen files/connections (SIGHUP). */
-  reopen(): Promise<void>;
-  /** Flush and stop; undelivered events at the deadline go to the dead-letter file. Idempotent. */
-  close(timeoutMillis: number): Promise<ShutdownReport>;
-  /**
-   * A second stop signal: stop at once. Abandons the transport and writes every event without an outcome (buffered,
-   * in flight, waiting for buffer space) to the dead-letter file synchronously, giving up at `deadlineAt` (epoch ms;
-   * what is left is counted as dead_letter_failed). The caller exits the process right after: sends still settling
-   * are not accounted again.
-   */
-  stopNow(deadlineAt: number): ShutdownReport;
-}
+// Tests bound close() with it (test/daemon/shutdown.test.ts); its home is shutdown.ts.
+export { ABANDON_GRACE_MILLIS } from './shutdown';
 
 export function createSink<R = string>(deps: SinkDeps<R>, options: SinkCoreOptions): Sink {
   return new SinkRuntime(deps, options);
@@ -108,18 +59,17 @@ class SinkRuntime<R> implements Sink {
   private nextBatchId = 1;
   private closing = false;
   private closed: Promise<ShutdownReport> | undefined;
-  private readonly shutdown = new AbortController();
-  /** The core stopped waiting for abandoned sends (shutdown deadline + ABANDON_GRACE_MILLIS, or stopNow). */
-  private readonly abandoned = new AbortController();
+  private readonly shutdown: Shutdown;
+  private readonly admit: Admit<R>;
   /** Records of accept() calls waiting for buffer space (under when_full: block), not yet in the buffer. */
-  private readonly waitingForRoom = new Set<{ readonly records: readonly EncodedRecord<R>[]; readonly from: number }>();
+  private readonly waitingForRoom = new Set<WaitingRecords<R>>();
   private readonly encode: Encoder<R>;
   private readonly log: Logger;
   private readonly transport: Transport<R>;
   private readonly redact: Redactor;
 
   constructor(
-    private readonly deps: SinkDeps<R>,
+    deps: SinkDeps<R>,
     private readonly options: SinkCoreOptions,
   ) {
     this.name = deps.name;
@@ -144,6 +94,43 @@ class SinkRuntime<R> implements Sink {
     });
     this.buffer = createMemoryBuffer<R>(options.buffer);
     this.batcher = createBatcher({ buffer: this.buffer, batch: options.batch, now, onDue: () => this.pump() });
+    this.shutdown = createShutdown({
+      name: deps.name,
+      transport: this.transport,
+      log: this.log,
+      stats: deps.stats,
+      outcomes: this.outcomes,
+      deadLetter: deps.deadLetter,
+      buffer: this.buffer,
+      inflight: this.inflightPromises,
+      waitingForRoom: this.waitingForRoom,
+      stopBatching: () => {
+        this.closing = true;
+        this.batcher.stop();
+      },
+      pump: () => this.pump(),
+      whenIdle: () => {
+        const idle = new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+        this.checkIdle();
+        return idle;
+      },
+      activeAccepts: () => this.activeAccepts,
+      unresolved: () => this.sender.unresolved(),
+      updateBufferStats: () => this.updateBufferStats(),
+    });
+    this.admit = createIntake({
+      name: deps.name,
+      buffer: this.buffer,
+      stats: deps.stats,
+      log: this.log,
+      outcomes: this.outcomes,
+      shutdown: this.shutdown.signal,
+      waitingForRoom: this.waitingForRoom,
+      offered: () => {
+        this.updateBufferStats();
+        this.pump();
+      },
+    });
     const nextBatchId = (): number => this.nextBatchId++;
     this.sender = createRetryingSend({
       name: deps.name,
@@ -151,7 +138,7 @@ class SinkRuntime<R> implements Sink {
       request: options.request,
       retry: options.retry,
       shutdown: this.shutdown.signal,
-      abandoned: this.abandoned.signal,
+      abandoned: this.shutdown.abandonedSignal,
       stats: deps.stats,
       logger: this.log,
       outcomes: this.outcomes,
@@ -189,43 +176,7 @@ class SinkRuntime<R> implements Sink {
     }
     this.activeAccepts++;
     try {
-      let i = 0;
-      while (i < records.length) {
-        i = this.buffer.offer(records, i);
-        this.updateBufferStats();
-        this.pump();
-        if (i >= records.length) break;
-        if (this.buffer.hasRoomFor((records[i] as BufferedRecord<R>).bytes)) continue; // the pump made room
-        if (this.buffer.whenFull === 'drop_newest') {
-          const dropped = records.length - i;
-          increment(this.stats.dropped, 'buffer_full', dropped);
-          this.log.burst(
-            'WARN',
-            'buffer-full',
-            'Sink buffer is full; dropping the newest events (when_full: drop_newest).',
-            {
-              sink: this.name,
-              dropped,
-              bufferEvents: this.buffer.events,
-              bufferBytes: this.buffer.bytes,
-            },
-          );
-          break;
-        }
-        const waiting = { records, from: i };
-        this.waitingForRoom.add(waiting);
-        await this.buffer.waitForRoom();
-        this.waitingForRoom.delete(waiting);
-        if (this.shutdown.signal.aborted) {
-          await this.outcomes.deadLetter(
-            records.slice(i),
-            'AEGIS_ERR_SHUTDOWN_UNDELIVERED',
-            'shutdown deadline reached while the events waited for buffer space',
-            0,
-          );
-          break;
-        }
-      }
+      await this.admit(records);
     } finally {
       this.activeAccepts--;
       this.checkIdle();
@@ -237,8 +188,12 @@ class SinkRuntime<R> implements Sink {
   }
 
   close(timeoutMillis: number): Promise<ShutdownReport> {
-    this.closed ??= this.doClose(timeoutMillis);
+    this.closed ??= this.shutdown.close(timeoutMillis);
     return this.closed;
+  }
+
+  stopNow(deadlineAt: number): ShutdownReport {
+    return this.shutdown.stopNow(deadlineAt);
   }
 
   private updateBufferStats(): void {
@@ -290,127 +245,5 @@ class SinkRuntime<R> implements Sink {
       this.idleWaiters = [];
       for (const w of waiters) w();
     }
-  }
-
-  private async doClose(timeoutMillis: number): Promise<ShutdownReport> {
-    this.closing = true;
-    this.batcher.stop();
-    const deliveredBefore = this.stats.delivered;
-    const deadlineAt = Date.now() + timeoutMillis;
-    this.pump();
-    const idle = new Promise<void>((resolve) => this.idleWaiters.push(resolve));
-    this.checkIdle();
-    const finishedInTime = await within(idle, timeoutMillis);
-    let undelivered = 0;
-    let lost = 0;
-    if (!finishedInTime) {
-      this.shutdown.abort();
-      this.abandonTransport();
-      this.buffer.release();
-      // Sends end promptly once the transport dropped its connections; one that does not (a write stuck in the
-      // kernel) is given up on after the grace: its records are dead-lettered, although it may still complete.
-      if (!(await within(Promise.allSettled([...this.inflightPromises]), ABANDON_GRACE_MILLIS))) {
-        this.log.warn(
-          'A send did not end after the transport was abandoned at the shutdown deadline; its events go to the dead-letter file (the receiver may have them too).',
-          { sink: this.name, graceMillis: ABANDON_GRACE_MILLIS },
-        );
-        this.abandoned.abort();
-        await within(Promise.allSettled([...this.inflightPromises]), ABANDON_GRACE_MILLIS);
-      }
-      const leftovers: EncodedRecord<R>[] = this.buffer.drain();
-      this.updateBufferStats();
-      undelivered = leftovers.length;
-      if (leftovers.length > 0) {
-        const droppedBefore = this.stats.dropped.dead_letter_failed ?? 0;
-        await this.outcomes.deadLetter(
-          leftovers,
-          'AEGIS_ERR_SHUTDOWN_UNDELIVERED',
-          `not delivered within the shutdown timeout of ${timeoutMillis} ms`,
-          0,
-        );
-        lost = (this.stats.dropped.dead_letter_failed ?? 0) - droppedBefore;
-        this.log.error('Shutdown timeout reached with undelivered events; they went to the dead-letter file.', {
-          sink: this.name,
-          code: 'AEGIS_ERR_SHUTDOWN_UNDELIVERED',
-          undelivered,
-          lost,
-          deadLetterFile: this.deps.deadLetter.path,
-        });
-      }
-      // Accepts that were waiting for space dead-letter their remaining events themselves; wait for them.
-      if (this.activeAccepts > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
-    } else {
-      this.shutdown.abort(); // nothing in flight; stops any healthcheck still running
-    }
-    // Already abandoned at the deadline: close() only has the grace left. Else it may use the rest of the timeout.
-    await this.closeTransport(finishedInTime ? Math.max(deadlineAt - Date.now(), ABANDON_GRACE_MILLIS) : 0);
-    return { sink: this.name, delivered: this.stats.delivered - deliveredBefore, undelivered, lost };
-  }
-
-  /**
-   * close() the transport, bounded: past `boundMillis` it is abandoned (0: it already was), then waited for one
-   * ABANDON_GRACE_MILLIS more at most.
-   */
-  private async closeTransport(boundMillis: number): Promise<void> {
-    const closing = this.transport.close().catch((err: unknown) => {
-      this.log.warn('Closing the sink transport failed.', { sink: this.name, error: describeError(err) });
-    });
-    if (boundMillis > 0) {
-      if (await within(closing, boundMillis)) return;
-      this.log.warn('Closing the sink transport took too long; dropping its connections.', {
-        sink: this.name,
-        waitedMillis: boundMillis,
-      });
-      this.abandonTransport();
-    }
-    if (!(await within(closing, ABANDON_GRACE_MILLIS)))
-      this.log.warn('The sink transport did not close after it was abandoned; not waiting for it.', {
-        sink: this.name,
-      });
-  }
-
-  private abandonTransport(): void {
-    try {
-      this.transport.abandon();
-    } catch (err) {
-      this.log.warn('Abandoning the sink transport failed.', { sink: this.name, error: describeError(err) });
-    }
-  }
-
-  stopNow(deadlineAt: number): ShutdownReport {
-    this.closing = true;
-    this.batcher.stop();
-    this.shutdown.abort();
-    this.abandoned.abort();
-    this.abandonTransport();
-    const records: EncodedRecord<R>[] = this.sender.unresolved();
-    for (const r of this.buffer.drain()) records.push(r);
-    for (const w of this.waitingForRoom) for (let i = w.from; i < w.records.length; i++) records.push(w.records[i]!);
-    this.waitingForRoom.clear();
-    this.updateBufferStats();
-    const written = this.deps.deadLetter.writeSync(
-      records.map((r) => ({
-        sink: this.name,
-        code: 'AEGIS_ERR_SHUTDOWN_UNDELIVERED' as const,
-        reason: 'not delivered: a second stop signal ended the flush',
-        attempts: 0,
-        event: r.event,
-      })),
-      deadlineAt,
-    );
-    this.stats.deadLettered += written;
-    const lost = records.length - written;
-    if (lost > 0) increment(this.stats.dropped, 'dead_letter_failed', lost);
-    return { sink: this.name, delivered: this.stats.delivered, undelivered: records.length, lost };
-  }
-}
-
-/** Whether `p` settled within `millis` (the timer is cleared either way). */
-async function within(p: Promise<unknown>, millis: number): Promise<boolean> {
-  const timer = new AbortController();
-  try {
-    return await Promise.race([p.then(() => true), sleep(millis, timer.signal).then(() => false)]);
-  } finally {
-    timer.abort();
   }
 }

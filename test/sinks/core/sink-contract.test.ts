@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ABANDON_GRACE_MILLIS, createSink } from '../../../src/sinks/core/sink';
-import type { Sink } from '../../../src/sinks/core/sink';
+import type { Sink } from '../../../src/sinks/core/sink-api';
 import { createDeadLetterQueue } from '../../../src/sinks/core/dead-letter';
 import type { SinkCoreOptions } from '../../../src/sinks/core/types';
 import { createSinkStats } from '../../../src/telemetry/stats';

@@ -18,7 +18,7 @@ import type { ElasticsearchTransport } from '../../../src/sinks/elasticsearch/tr
 import { createElasticsearchTransport } from '../../../src/sinks/elasticsearch/transport';
 import { documentId } from '../../../src/sinks/elasticsearch/target';
 import { createSink } from '../../../src/sinks/core/sink';
-import type { Sink } from '../../../src/sinks/core/sink';
+import type { Sink } from '../../../src/sinks/core/sink-api';
 import { createDeadLetterQueue } from '../../../src/sinks/core/dead-letter';
 import type { DeadLetterQueue } from '../../../src/sinks/core/dead-letter';
 import type { Batch, SendResult, SinkCoreOptions, Transport } from '../../../src/sinks/core/types';

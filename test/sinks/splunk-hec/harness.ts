@@ -11,7 +11,7 @@ import type { FormatSpec } from '../../../src/formatters/types';
 import { createDeadLetterQueue } from '../../../src/sinks/core/dead-letter';
 import { mergeCoreDefaults, parseCoreOptions } from '../../../src/sinks/core/config';
 import { createSink } from '../../../src/sinks/core/sink';
-import type { Sink } from '../../../src/sinks/core/sink';
+import type { Sink } from '../../../src/sinks/core/sink-api';
 import { splunkHecSink } from '../../../src/sinks/splunk-hec/index';
 import { checkHecConfig, parseHecConfig } from '../../../src/sinks/splunk-hec/config';
 import { createHecTransport } from '../../../src/sinks/splunk-hec/transport';

@@ -12,7 +12,7 @@ import type { FormatSpec } from '../../../src/formatters/types';
 import { mergeCoreDefaults, parseCoreOptions } from '../../../src/sinks/core/config';
 import { createDeadLetterQueue } from '../../../src/sinks/core/dead-letter';
 import type { DeadLetterQueue } from '../../../src/sinks/core/dead-letter';
-import type { Sink } from '../../../src/sinks/core/sink';
+import type { Sink } from '../../../src/sinks/core/sink-api';
 import { createSink } from '../../../src/sinks/core/sink';
 import type { Transport } from '../../../src/sinks/core/types';
 import { parseSyslogConfig } from '../../../src/sinks/syslog/config';
