@@ -134,8 +134,9 @@ export function createShutdown<R>(deps: ShutdownDeps<R>): Shutdown {
           deadLetterFile: deps.deadLetter.path,
         });
       }
-      // Accepts that were waiting for space dead-letter their remaining events themselves; wait for them.
-      if (deps.activeAccepts() > 0) await deps.whenIdle();
+      // Accepts that were waiting for space dead-letter their remaining events themselves; wait for them, bounded:
+      // "idle" also needs every send settled, and one stuck in the kernel may never settle.
+      if (deps.activeAccepts() > 0) await within(deps.whenIdle(), ABANDON_GRACE_MILLIS);
     } else {
       shutdown.abort(); // nothing in flight; stops any healthcheck still running
     }

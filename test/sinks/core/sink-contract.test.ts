@@ -333,6 +333,28 @@ test('regression: a transport that ignores its abort signal cannot hold close() 
   await h.cleanup();
 });
 
+test('close() ends in time when a send never settles while an accept waits for buffer room', async () => {
+  const h = harness([() => new Promise(() => undefined)], {
+    request: { timeoutMillis: 60_000 },
+    buffer: { maxEvents: 5 },
+    batch: { maxEvents: 5 },
+  });
+  const events = generateEvents(20);
+  await h.sink.accept(events.slice(0, 5)); // the first batch: its send never settles
+  await new Promise((r) => setTimeout(r, 50));
+  const waiting = h.sink.accept(events.slice(5)); // fills the buffer, then waits for room that never comes
+  await new Promise((r) => setTimeout(r, 50));
+  const started = Date.now();
+  const report = await h.sink.close(300);
+  const took = Date.now() - started;
+  assert.ok(took < 300 + 3 * ABANDON_GRACE_MILLIS + 500, `close took ${took} ms`);
+  assert.equal(h.transport.abandoned, true);
+  await waiting; // the waiting accept dead-letters what it still held once the sink shut down
+  assert.ok(report.undelivered >= 5, `undelivered ${report.undelivered}`);
+  assert.equal(h.sink.stats.delivered + h.sink.stats.deadLettered, 20);
+  await h.cleanup();
+});
+
 test('a formatter that throws dead-letters that event only', async () => {
   const { dir, cleanup } = makeTempDir();
   const transport = createScriptedTransport();
