@@ -11,15 +11,14 @@ import { spawnSync } from 'node:child_process';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import dgram from 'node:dgram';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
-import tls from 'node:tls';
 import { formatJson } from '../../src/formatters/json';
 import { ABANDON_GRACE_MILLIS } from '../../src/sinks/core/sink';
 import { EXIT_GRACE_MILLIS } from '../../src/daemon/run';
 import { makeTestPki, opensslSkipReason } from '../helpers/certs';
 import { parseLogs, spawnCli } from '../helpers/cli';
 import { generateEvents } from '../helpers/events';
+import { silentPeer } from '../helpers/silent-peer';
 import { makeTempDir } from '../helpers/tmp';
 
 const SHUTDOWN_TIMEOUT_MILLIS = 1500;
@@ -29,57 +28,6 @@ const SHUTDOWN_TIMEOUT_MILLIS = 1500;
  * a Node process being stopped on a busy 2-core machine.
  */
 const SLACK_MILLIS = 2 * ABANDON_GRACE_MILLIS + EXIT_GRACE_MILLIS + 2500;
-
-interface SilentPeer {
-  readonly port: number;
-  /** Connections accepted so far. */
-  readonly accepted: () => number;
-  close(): void;
-}
-
-/** A TCP (or TLS, or RELP-opening) server that accepts and then never reads. */
-async function silentPeer(kind: 'tcp' | 'tls' | 'relp', pki?: { cert: string; key: string }): Promise<SilentPeer> {
-  const sockets = new Set<net.Socket>();
-  let accepted = 0;
-  const hold = (socket: net.Socket): void => {
-    accepted++;
-    sockets.add(socket);
-    socket.on('error', () => undefined);
-    socket.on('close', () => sockets.delete(socket));
-  };
-  let server: net.Server;
-  if (kind === 'tls') {
-    server = tls.createServer({ cert: fs.readFileSync(pki!.cert), key: fs.readFileSync(pki!.key) }, (socket) => {
-      hold(socket);
-      socket.pause(); // handshake done; from now on nothing is read, so the client's writes back up
-    });
-  } else if (kind === 'relp') {
-    server = net.createServer((socket) => {
-      hold(socket);
-      // Answer the RELP `open` (so the session starts and events are queued), then read nothing more.
-      socket.once('data', (chunk: Buffer) => {
-        const txnr = /^(\d+) open /.exec(chunk.toString('latin1'))?.[1] ?? '1';
-        const data = '200 OK\nrelp_version=0\nrelp_software=silent\ncommands=syslog';
-        socket.write(`${txnr} rsp ${Buffer.byteLength(data)} ${data}\n`);
-        socket.pause();
-      });
-    });
-  } else {
-    server = net.createServer((socket) => {
-      hold(socket);
-      socket.pause();
-    });
-  }
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    accepted: () => accepted,
-    close() {
-      for (const s of sockets) s.destroy();
-      server.close();
-    },
-  };
-}
 
 interface Run {
   readonly code: number | null;
@@ -232,7 +180,7 @@ for (const kind of ['tcp', 'tls', 'relp'] as const) {
       const { sink } = assertAccounted(run);
       assert.ok(sink.dead_lettered > 0);
     } finally {
-      peer.close();
+      await peer.close();
       cleanup();
     }
   });
@@ -254,7 +202,7 @@ for (const [kind, sinkConfig] of Object.entries(HTTP_SINKS)) {
       const { sink } = assertAccounted(run);
       assert.equal(sink.delivered, 0, 'nothing answered, nothing delivered');
     } finally {
-      peer.close();
+      await peer.close();
       cleanup();
     }
   });
@@ -333,7 +281,7 @@ test('regression: a second SIGTERM reports the true undelivered count, dead-lett
     assert.ok(run.deadLetter.every((e) => e.code === 'AEGIS_ERR_SHUTDOWN_UNDELIVERED' && e.sink === 'out'));
     assert.equal(run.logs.find((l) => l.msg === 'aegisbpf stopped.')?.forced, true);
   } finally {
-    peer.close();
+    await peer.close();
     cleanup();
   }
 });

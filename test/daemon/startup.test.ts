@@ -7,45 +7,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { packagePath } from '../../src/util/paths';
 import { runCli } from '../helpers/cli';
 import { startDaemon, until } from '../helpers/daemon';
 import type { TestDaemon } from '../helpers/daemon';
+import { silentPeer } from '../helpers/silent-peer';
+import type { SilentPeer } from '../helpers/silent-peer';
 import { makeTempDir } from '../helpers/tmp';
 
 const SAMPLES = packagePath('samples', 'events.ndjson');
 const LISTENING = 'Metrics endpoint listening (/metrics, /health, /ready).';
-
-interface SilentPeer {
-  readonly port: number;
-  /** Connections accepted so far. */
-  accepted(): number;
-  close(): Promise<void>;
-}
-
-/** Accepts every connection, reads nothing, answers nothing. */
-async function silentPeer(): Promise<SilentPeer> {
-  const sockets = new Set<net.Socket>();
-  let accepted = 0;
-  const server = net.createServer((s) => {
-    accepted++;
-    s.pause();
-    s.on('error', () => undefined);
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    accepted: () => accepted,
-    async close() {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((r) => server.close(() => r()));
-    },
-  };
-}
 
 const SINKS: Record<string, (port: number) => string> = {
   splunk_hec: (port) => `{ type: splunk_hec, endpoint: "http://127.0.0.1:${port}", token: t0k3n`,
