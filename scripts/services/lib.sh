@@ -192,3 +192,19 @@ tail_logs() {
 sha256_of() {
   sha256sum "$1" | cut -d' ' -f1
 }
+
+# py_venv DIR PKG==VER...: a Python virtual environment in DIR holding exactly these PyPI packages (pinned versions),
+# for test tools that come from PyPI (wazuhregex, sigma-cli, splunk-appinspect, scikit-learn …). Idempotent: a stamp
+# records the requested set; a different set rebuilds the environment. Callers serialise with with_lock.
+py_venv() {
+  local dir="$1"; shift
+  local want stamp="$dir/.aegis-requirements"
+  want="$(printf '%s\n' "$@" | sort)"
+  [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]] && return 0
+  require_cmd python3 python3
+  python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
+  rm -rf "$dir"
+  python3 -m venv "$dir" || die "python3 -m venv $dir failed"
+  "$dir/bin/pip" install --disable-pip-version-check --no-input --quiet "$@" >&2 || die "pip install $* into $dir failed"
+  printf '%s\n' "$want" >"$stamp"
+}
