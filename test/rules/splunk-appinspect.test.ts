@@ -1,5 +1,6 @@
 /**
- * Splunk's own validator on the packages users install: scripts/package-splunk.sh builds the two .tgz files and
+ * Splunk's own validator on the packages users install: scripts/package-splunk.sh builds the two .tgz files (from
+ * rules/splunk and rules/splunk-hec-inputs) and
  * splunk-appinspect (PyPI, installed by scripts/services/siem-tools.sh) inspects them in precert mode.
  * - TA-aegisbpf: 0 errors, 0 failures, 0 warnings (fit for Splunk Cloud).
  * - TA-aegisbpf-hec-inputs (on-premises HEC input): only the two Cloud findings, and nothing once the Cloud tags
@@ -50,6 +51,13 @@ const findings = (r: Report): string[] =>
     .filter((c) => ['error', 'failure', 'warning', 'future_failure'].includes(c.result))
     .map((c) => `${c.result} ${c.name}: ${c.messages.map((m) => m.message).join(' | ')}`);
 
+function walk(dir: string, rel = ''): string[] {
+  return fs.readdirSync(path.join(dir, rel), { withFileTypes: true }).flatMap((d) => {
+    const r = rel === '' ? d.name : `${rel}/${d.name}`;
+    return d.isDirectory() ? walk(dir, r) : [r];
+  });
+}
+
 let packages: string[] = [];
 before(() => {
   const r = spawnSync('bash', [packagePath('scripts', 'package-splunk.sh'), tmp.dir], { encoding: 'utf8' });
@@ -65,6 +73,9 @@ test('scripts/package-splunk.sh builds both apps, reproducibly, without test dat
   const list = spawnSync('tar', ['-tzf', packages[0] as string], { encoding: 'utf8' }).stdout.split('\n');
   assert.ok(list.includes('TA-aegisbpf/default/app.conf') && list.includes('TA-aegisbpf/app.manifest'), list.join(' '));
   assert.ok(!list.some((f) => f.includes('samples/') || f.endsWith('inputs.conf')), list.join(' '));
+  const inputs = spawnSync('tar', ['-tzf', packages[1] as string], { encoding: 'utf8' }).stdout.split('\n');
+  for (const f of walk(packagePath('rules', 'splunk-hec-inputs')))
+    assert.ok(inputs.includes(`TA-aegisbpf-hec-inputs/${f}`), `${f} missing from ${inputs.join(' ')}`);
   const again = path.join(tmp.dir, 'again');
   spawnSync('bash', [packagePath('scripts', 'package-splunk.sh'), again]);
   assert.ok(fs.readFileSync(path.join(again, 'TA-aegisbpf-0.1.0.tgz')).equals(fs.readFileSync(packages[0] as string)));
