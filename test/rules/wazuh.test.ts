@@ -410,3 +410,18 @@ test(
     assert.ok(r.problems.some((p) => /Field 'action' is static/.test(p)));
   },
 );
+
+test(
+  'the wazuh-logtest lines of docs/siem/wazuh.md give what the page says: rule 100025, level 12, T1003.008',
+  { skip },
+  () => {
+    const doc = fs.readFileSync(packagePath('docs', 'siem', 'wazuh.md'), 'utf8');
+    const lines = doc.split('\n').filter((l) => l.startsWith('Nov 21 10:30:00 web-1 aegisbpf[4242]: '));
+    assert.equal(lines.length, 2, 'the JSON and the CEF example');
+    for (const r of evaluate(lines).results) {
+      assert.equal(r.decoder, 'aegisbpf');
+      assert.deepEqual([r.rule?.id, r.rule?.level, r.rule?.mitre], ['100025', 12, ['T1003.008', 'T1552.004']]);
+      assert.deepEqual([r.static.action, r.dynamic.type, r.dynamic.path], ['KILL', 'block', '/etc/shadow']);
+    }
+  },
+);
