@@ -363,3 +363,16 @@ test('custom properties: every field of the schema, the guide four included; eac
   }
   assert.deepEqual([...new Set(failures)].slice(0, 10), []);
 });
+
+test('one QID map for all three forms: LEEF EventID = CEF Signature ID = the JSON LSX EventName, for every event', () => {
+  const leef = createFormatter('leef', GOLDEN_CONTEXT);
+  const cef = createFormatter('cef', GOLDEN_CONTEXT);
+  for (const e of [...goldenCases().map((c) => c.event), ...CRAFTED]) {
+    const id = parseLeef(leef.format(e)).eventId;
+    assert.equal(id, parseCef(cef.format(e), { checkTypes: false }).signatureId);
+    const jsonName = expectedJsonFields(JSON_FORMS.json(e)).get('EventName');
+    // The JSON LSX reads the status as written; CEF/LEEF replace characters outside [A-Za-z0-9_.-] in it.
+    if (e.type !== 'sensor' || /^[A-Za-z0-9_.-]{1,40}$/.test(e.status)) assert.equal(jsonName, id);
+    if (e.type !== 'sensor') assert.ok(QID_SEVERITY.has(id), `${id} has a QID map entry`);
+  }
+});
