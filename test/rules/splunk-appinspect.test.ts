@@ -1,6 +1,6 @@
 /**
- * Splunk's own validator on the packages users install: scripts/package-splunk.sh builds the two .tgz files (from
- * rules/splunk and rules/splunk-hec-inputs) and
+ * Splunk's own validator on the packages users install: `aegisbpf rules package splunk` builds the two .tgz files
+ * (from rules/splunk and rules/splunk-hec-inputs; a POSIX ustar writer of its own, read back here by GNU tar) and
  * splunk-appinspect (PyPI, installed by scripts/services/siem-tools.sh) inspects them in precert mode.
  * - TA-aegisbpf: 0 errors, 0 failures, 0 warnings (fit for Splunk Cloud).
  * - TA-aegisbpf-hec-inputs (on-premises HEC input): only the two Cloud findings, and nothing once the Cloud tags
@@ -12,6 +12,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { packagePath } from '../../src/util/paths';
+import { spawnCli, waitExit } from '../helpers/cli';
 import { siemTool } from '../helpers/siem-tools';
 import { makeTempDir } from '../helpers/tmp';
 
@@ -59,13 +60,13 @@ function walk(dir: string, rel = ''): string[] {
 }
 
 let packages: string[] = [];
-before(() => {
-  const r = spawnSync('bash', [packagePath('scripts', 'package-splunk.sh'), tmp.dir], { encoding: 'utf8' });
-  assert.equal(r.status, 0, r.stderr);
+before(async () => {
+  const r = await waitExit(spawnCli(['rules', 'package', 'splunk', '--out', tmp.dir]));
+  assert.equal(r.code, 0, r.stderr);
   packages = r.stdout.trim().split('\n');
 });
 
-test('scripts/package-splunk.sh builds both apps, reproducibly, without test data', () => {
+test('aegisbpf rules package splunk builds both apps, reproducibly, without test data', async () => {
   assert.deepEqual(
     packages.map((p) => path.basename(p)),
     ['TA-aegisbpf-0.1.0.tgz', 'TA-aegisbpf-hec-inputs-0.1.0.tgz'],
@@ -77,7 +78,7 @@ test('scripts/package-splunk.sh builds both apps, reproducibly, without test dat
   for (const f of walk(packagePath('rules', 'splunk-hec-inputs')))
     assert.ok(inputs.includes(`TA-aegisbpf-hec-inputs/${f}`), `${f} missing from ${inputs.join(' ')}`);
   const again = path.join(tmp.dir, 'again');
-  spawnSync('bash', [packagePath('scripts', 'package-splunk.sh'), again]);
+  assert.equal((await waitExit(spawnCli(['rules', 'package', 'splunk', '--out', again]))).code, 0);
   assert.ok(fs.readFileSync(path.join(again, 'TA-aegisbpf-0.1.0.tgz')).equals(fs.readFileSync(packages[0] as string)));
 });
 
@@ -109,3 +110,18 @@ test(
     assert.deepEqual(findings(onPrem), []);
   },
 );
+
+test('the ustar writer: every file and directory, exact sizes and bytes, as GNU tar reads them back', async () => {
+  const dir = path.join(tmp.dir, 'extract');
+  fs.mkdirSync(dir);
+  const x = spawnSync('tar', ['-xzf', packages[0] as string, '-C', dir], { encoding: 'utf8' });
+  assert.equal(x.status, 0, x.stderr);
+  const src = packagePath('rules', 'splunk');
+  const files = walk(src).filter((f) => !f.startsWith('samples/'));
+  assert.deepEqual(walk(path.join(dir, 'TA-aegisbpf')).sort(), files.sort());
+  for (const f of files)
+    assert.ok(fs.readFileSync(path.join(dir, 'TA-aegisbpf', f)).equals(fs.readFileSync(path.join(src, f))), f);
+  const bad = await waitExit(spawnCli(['rules', 'package', 'qradar']));
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /unknown target 'qradar' \(known: splunk\)/);
+});
