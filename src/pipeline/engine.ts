@@ -27,6 +27,7 @@ import { createRouter } from './router';
 import type { Router } from './router';
 import { getSourceDefinition } from './sources/registry';
 import type { Source } from './sources/types';
+import type { AegisEvent } from '../event/types';
 
 export interface PipelineOptions {
   readonly logger: Logger;
@@ -40,6 +41,8 @@ export interface PipelineOptions {
     logger: Logger;
     hostname: string;
   }) => Source[];
+  /** Sees every chunk after the processors, before routing (the REST API's recent-events ring). Must not throw. */
+  readonly observe?: (events: readonly AegisEvent[]) => void;
 }
 
 export interface Pipeline {
@@ -150,6 +153,7 @@ export function createPipeline(config: PipelineConfig, options: PipelineOptions)
             if (events.length === 0) break;
           }
           if (events.length > 0) {
+            options.observe?.(events);
             const { bySink, unrouted } = router.route(events);
             if (unrouted > 0) {
               pipelineStats.unrouted += unrouted;
