@@ -273,6 +273,8 @@ export interface KeyRing {
   document(): KeysDocument;
   /** SIGHUP: read the file again now. */
   reload(): void;
+  /** Re-read the file now if it changed (a key created a moment ago); a stat(2) when it did not. */
+  refresh(): KeysDocument;
 }
 
 export function createKeyRing(file: string, onError: (err: unknown) => void): KeyRing {
@@ -303,5 +305,9 @@ export function createKeyRing(file: string, onError: (err: unknown) => void): Ke
       return doc;
     },
     reload: () => load(true),
+    refresh() {
+      load(false);
+      return doc;
+    },
   };
 }

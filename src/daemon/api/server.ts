@@ -12,6 +12,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import type { ValidateFunction, ErrorObject } from 'ajv';
 import { SensorError } from '../../native/errors';
@@ -93,30 +94,28 @@ function send(
 const fail = (res: http.ServerResponse, e: ApiError): void =>
   send(res, e.status, errorBody(e.code, e.message), e.headers);
 
+/**
+ * Read the body up to `maxBytes`. A larger body is read to its end and discarded before the 413 is sent (so that a
+ * client still writing gets the answer instead of a reset), up to DRAIN_FACTOR × maxBytes; past that, or a body
+ * that never ends (requestTimeout), the connection is destroyed.
+ */
+const DRAIN_FACTOR = 8;
 function readBody(req: http.IncomingMessage, maxBytes: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const declared = Number(req.headers['content-length'] ?? 0);
-    if (declared > maxBytes) {
-      reject(
-        new ApiError(413, 'AEGIS_ERR_API_TOO_LARGE', `body larger than ${maxBytes} bytes`, { connection: 'close' }),
-      );
-      return;
-    }
+    const tooLarge = (): ApiError =>
+      new ApiError(413, 'AEGIS_ERR_API_TOO_LARGE', `body larger than ${maxBytes} bytes`, { connection: 'close' });
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (c: Buffer) => {
       size += c.length;
-      if (size > maxBytes) {
-        req.pause();
-        reject(
-          new ApiError(413, 'AEGIS_ERR_API_TOO_LARGE', `body larger than ${maxBytes} bytes`, { connection: 'close' }),
-        );
-        return;
-      }
-      chunks.push(c);
+      if (size > maxBytes * DRAIN_FACTOR) req.destroy();
+      else if (size <= maxBytes) chunks.push(c);
     });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('end', () => (size > maxBytes ? reject(tooLarge()) : resolve(Buffer.concat(chunks))));
     req.on('error', reject);
+    req.on('close', () => {
+      if (!req.complete) reject(tooLarge());
+    });
   });
 }
 
@@ -180,7 +179,9 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
         });
       const header = req.headers.authorization;
       const presented = header?.startsWith('Bearer ') === true ? header.slice(7).trim() : undefined;
-      const auth = authenticate(keys.document(), presented, new Date(now));
+      let auth = authenticate(keys.document(), presented, new Date(now));
+      // An id this daemon does not know yet may be a key created since the last look at the file.
+      if (!auth.ok && auth.reason === 'unknown') auth = authenticate(keys.refresh(), presented, new Date(now));
       if (!auth.ok) {
         limiter.recordFailure(address, now);
         const id = /^aegis_ak_([0-9a-f]{16})_/.exec(presented ?? '')?.[1];
@@ -280,7 +281,6 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
         logger.error('An API request failed.', { code: 'AEGIS_ERR_INTERNAL', url: req.url, error: describeError(err) });
         send(res, 500, errorBody(isAegisError(err) ? err.code : 'AEGIS_ERR_INTERNAL', 'internal error'));
       }
-      if (err instanceof ApiError && err.headers.connection === 'close') req.socket.end();
     });
   };
 
@@ -312,6 +312,19 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
         srv = http.createServer(serverOptions, onRequest);
       }
       srv.maxConnections = 256;
+      // Requests Node's HTTP parser refuses (bad characters in the target, oversized headers) never reach the
+      // handler: answer them in the API's error shape too, then close.
+      srv.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+        if (!socket.writable) return;
+        const large = err.code === 'HPE_HEADER_OVERFLOW';
+        const body = errorBody(
+          'AEGIS_ERR_API_BAD_REQUEST',
+          large ? 'request headers too large' : 'malformed HTTP request',
+        );
+        socket.end(
+          `HTTP/1.1 ${large ? '431 Request Header Fields Too Large' : '400 Bad Request'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+        );
+      });
       await new Promise<void>((resolve, reject) => {
         const onError = (err: Error): void =>
           reject(
