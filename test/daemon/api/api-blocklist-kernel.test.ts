@@ -5,6 +5,7 @@
  * restarted daemon enforces what the policy store kept. Skipped with the reason where BPF cannot run.
  */
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -118,6 +119,7 @@ void test('a blocklist entry added over the API acts on a test process within on
     await d?.stop();
     server.close();
     cg?.remove();
+    fs.rmSync(pinDir, { recursive: true, force: true }); // the sensor unpins its maps, the directory stays
     tmp.remove();
   }
 });
