@@ -209,16 +209,18 @@ export async function startDaemonEndpoints(options: DaemonEndpointsOptions): Pro
     observe: (events) => api?.observe(events),
     reload: () => api?.reload(),
     markStopping() {
+      // Recorded before the sources stop, so that the audit source still ships it as an event.
+      if (!stopping) api?.recordDaemon({ action: 'daemon.stop', detail: 'shutdown' });
       stopping = true;
       for (const t of timers) clearTimeout(t);
       timers.clear();
     },
     async close() {
+      if (!stopping) api?.recordDaemon({ action: 'daemon.stop', detail: 'shutdown' });
       stopping = true;
       for (const t of timers) clearTimeout(t);
       timers.clear();
       unregister();
-      api?.recordDaemon({ action: 'daemon.stop', detail: 'shutdown' });
       await Promise.all([server?.close(), control?.close(), api?.close()]);
     },
   };

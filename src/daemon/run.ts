@@ -19,6 +19,10 @@ import type { ControlEndpointOptions, MetricsEndpointOptions } from '../config/e
 import { resolveControlOptions, resolveMetricsOptions } from '../config/endpoints';
 import { resolveApiOptions } from '../config/api-endpoint';
 import { DEFAULT_PIN_DIR, parseSensorSourceOptions } from '../pipeline/sources/sensor';
+import { findCgroup2Mount } from '../sensor/cgroup-resolver';
+import { readSelfIdentity } from '../sensor/event-mapper';
+import { createSourceStats } from '../telemetry/stats';
+import { createAuditSource } from './api/audit-source';
 import type { SpanTracer } from '../telemetry/spans';
 import { createSpanTracer } from '../telemetry/spans';
 import { describeError, isAegisError } from '../util/errors';
@@ -150,7 +154,12 @@ export async function runPipeline(options: RunOptions): Promise<number> {
           logger,
           version: options.version,
           ...(options.sources ? { sources: options.sources } : {}),
-          ...(options.endpoints?.api !== undefined ? { observe: (events) => endpoints?.observe(events) } : {}),
+          ...(options.endpoints?.api !== undefined
+            ? {
+                observe: (events) => endpoints?.observe(events),
+                extraSources: auditSources(options.endpoints.api.options.auditFile),
+              }
+            : {}),
         }),
       );
       pipeline = built;
@@ -260,6 +269,15 @@ export function runDaemon(options: DaemonOptions): Promise<number> {
       return code;
     }),
   );
+}
+
+/** The audit log as a source of `audit` events (src/daemon/api/audit-source.ts), with its own source counters. */
+function auditSources(file: string): NonNullable<PipelineOptions['extraSources']> {
+  return ({ stats, hostname }) => {
+    const sourceStats = createSourceStats('audit', 'audit');
+    stats.sources.set('audit', sourceStats);
+    return [createAuditSource({ file, hostname, self: readSelfIdentity(findCgroup2Mount()), stats: sourceStats })];
+  };
 }
 
 /** The policy store and pinned maps of the configured `sensor` source (the defaults when there is none). */

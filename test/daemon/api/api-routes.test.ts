@@ -8,6 +8,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
+import type { AegisEvent } from '../../../src/event/types';
+import { isValidEvent } from '../../../src/event/validate';
 import { packagePath } from '../../../src/util/paths';
 import { apiPortOf, apiRequest } from '../../helpers/api-client';
 import type { ApiRequest, ApiResponse } from '../../helpers/api-client';
@@ -238,6 +240,18 @@ void test(
     assert.ok(failures.length > 0, 'failed authentications are audited');
     const verify = runCli(['audit', 'verify', '--audit-file', path.join(tmp.dir, 'audit.log')]);
     assert.equal(verify.code, 0, verify.stderr);
+    // The same records are `audit` events on the pipeline: the file sink receives them, valid against the schema.
+    const shipped = await until('the blocklist.add audit event in the sink', () => {
+      const out = path.join(tmp.dir, 'out.ndjson');
+      const lines = fs.existsSync(out) ? fs.readFileSync(out, 'utf8').split('\n') : [];
+      const hit = lines
+        .filter((l) => l.includes('"type":"audit"'))
+        .map((l) => JSON.parse(l) as AegisEvent)
+        .find((e) => e.type === 'audit' && e.audit_action === 'blocklist.add' && e.audit_target === entry);
+      return Promise.resolve(hit);
+    });
+    assert.ok(isValidEvent(shipped), 'schema-valid');
+    assert.equal(shipped.type === 'audit' ? shipped.audit_actor : '', 'k-operator');
   },
 );
 
