@@ -17,7 +17,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import type { ApplyResult, PolicyEngine } from '../../sensor/policy/policy-engine';
-import type { StoredPolicy } from '../../sensor/policy/policy-store';
+import type { PolicyStore, StoredPolicy } from '../../sensor/policy/policy-store';
 import { ApiError } from './api-error';
 
 export const BLOCKLIST_ACTIONS = ['AUDIT', 'BLOCK', 'TERM', 'KILL', 'INT'] as const;
@@ -228,7 +228,8 @@ export interface BlocklistService {
   carryOver(text: string): { text: string; carried: number };
 }
 
-export type WithPolicy = <T>(fn: (engine: PolicyEngine) => T) => T;
+/** Run `fn` with a policy engine over the sensor's maps and its store (the store read alone: cheaper than show()). */
+export type WithPolicy = <T>(fn: (engine: PolicyEngine, store: PolicyStore) => T) => T;
 
 /** Every operation reads and changes the policy inside one engine session (one set of opened maps). */
 export function createBlocklistService(withPolicy: WithPolicy): BlocklistService {
@@ -237,18 +238,18 @@ export function createBlocklistService(withPolicy: WithPolicy): BlocklistService
   const install = (engine: PolicyEngine, doc: RawPolicy, source: string): ApplyResult =>
     engine.apply(stringifyYaml(doc), source);
   return {
-    list: () => withPolicy((engine) => entries(policyDoc(engine.show().current))),
+    list: () => withPolicy((_engine, store) => entries(policyDoc(store.current()))),
     add: (entry, source) =>
-      withPolicy((engine) => {
-        const doc = policyDoc(engine.show().current);
+      withPolicy((engine, store) => {
+        const doc = policyDoc(store.current());
         if (doc.rules.some((r) => r.id === entry.rule))
           throw new ApiError(409, 'AEGIS_ERR_API_CONFLICT', `${entry.id} is already on the blocklist`);
         doc.rules.push(ruleOf(entry));
         return install(engine, doc, source);
       }),
     remove: (key, source) =>
-      withPolicy((engine) => {
-        const doc = policyDoc(engine.show().current);
+      withPolicy((engine, store) => {
+        const doc = policyDoc(store.current());
         const all = entries(doc);
         let hits = all.filter((e) => e.id === key);
         if (hits.length === 0) hits = all.filter((e) => e.value === key);
@@ -270,7 +271,7 @@ export function createBlocklistService(withPolicy: WithPolicy): BlocklistService
       const next = doc as Partial<RawPolicy>;
       const rules = Array.isArray(next.rules) ? next.rules : [];
       const ids = new Set(rules.map((r) => r.id));
-      const keep = withPolicy((engine) => policyDoc(engine.show().current)).rules.filter(
+      const keep = withPolicy((_engine, store) => policyDoc(store.current())).rules.filter(
         (r) => typeof r.id === 'string' && r.id.startsWith(RULE_PREFIX) && !ids.has(r.id),
       );
       if (keep.length === 0) return { text, carried: 0 };

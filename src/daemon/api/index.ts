@@ -11,6 +11,7 @@ import type { PolicyEngine } from '../../sensor/policy/policy-engine';
 import { createPolicyEngine } from '../../sensor/policy/policy-engine';
 import type { PolicyMapSet } from '../../sensor/policy/policy-maps';
 import { closePolicyMaps, openPinnedPolicyMaps } from '../../sensor/policy/policy-maps';
+import type { PolicyStore } from '../../sensor/policy/policy-store';
 import { createPolicyStore } from '../../sensor/policy/policy-store';
 import type { ProcessUsage } from '../../telemetry/process-usage';
 import type { StatsRegistry } from '../../telemetry/stats';
@@ -84,7 +85,7 @@ export async function startApi(options: ApiOptions): Promise<RunningApi> {
     return dt <= 0 ? 0 : Math.round(((eventsIn() - first.n) / dt) * 10) / 10;
   };
 
-  const withPolicy = <T>(fn: (engine: PolicyEngine) => T): T => {
+  const withPolicy = <T>(fn: (engine: PolicyEngine, store: PolicyStore) => T): T => {
     const features = getFeatureReport();
     let maps: PolicyMapSet | undefined;
     try {
@@ -101,13 +102,15 @@ export async function startApi(options: ApiOptions): Promise<RunningApi> {
       );
     }
     try {
+      const store = createPolicyStore(options.policyDir);
       return fn(
         createPolicyEngine({
-          store: createPolicyStore(options.policyDir),
+          store,
           capabilities: features.capabilities,
           ...(maps !== undefined ? { maps } : {}),
           ...(features.cgroupV2.path !== undefined ? { cgroupRoot: features.cgroupV2.path } : {}),
         }),
+        store,
       );
     } finally {
       if (maps !== undefined) closePolicyMaps(maps);

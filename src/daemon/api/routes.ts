@@ -6,7 +6,7 @@
  */
 import type { AegisEvent } from '../../event/types';
 import { EVENT_TYPES } from '../../event/types';
-import type { ApplyResult, PolicyEngine } from '../../sensor/policy/policy-engine';
+import type { ApplyResult } from '../../sensor/policy/policy-engine';
 import type { StoredPolicy } from '../../sensor/policy/policy-store';
 import type { StatsRegistry } from '../../telemetry/stats';
 import type { ProcessUsage } from '../../telemetry/process-usage';
@@ -17,6 +17,7 @@ import type { AuditEntry, AuditRecord } from './audit-log';
 import { readAuditRecords } from './audit-log';
 import type { BlocklistRequest, BlocklistService } from './blocklist';
 import { BLOCKLIST_ACTIONS, DIRECTIONS, entryFromRequest } from './blocklist';
+import type { WithPolicy } from './blocklist';
 import type { EventsRing } from './events-ring';
 import type { Permission } from './keys';
 
@@ -62,7 +63,7 @@ export interface ApiDeps {
   readonly stats: StatsRegistry;
   readonly usage: () => ProcessUsage;
   /** Run `fn` with a policy engine over the running sensor's pinned maps (or the store alone when none runs). */
-  readonly withPolicy: <T>(fn: (engine: PolicyEngine) => T) => T;
+  readonly withPolicy: WithPolicy;
   readonly blocklist: BlocklistService;
   readonly events: EventsRing;
   readonly auditFile: string;
