@@ -6,9 +6,10 @@
 import type { JsonSchemaObject } from '../formatters/types';
 import type { ConfigSection } from './config-section';
 import { controlConfigSection, metricsConfigSection } from './endpoints';
+import { apiConfigSection } from './api-endpoint';
 
 /** Sections known to this build: one line per owner (owners import only ./config-section.ts, never this file). */
-const SECTIONS: ConfigSection[] = [metricsConfigSection, controlConfigSection];
+const SECTIONS: ConfigSection[] = [metricsConfigSection, controlConfigSection, apiConfigSection];
 
 export function registerConfigSection(section: ConfigSection): void {
   if (!SECTIONS.some((s) => s.key === section.key)) SECTIONS.push(section);

@@ -7,6 +7,7 @@
  */
 import type {
   AegisEvent,
+  AuditEvent,
   BaseEvent,
   BlockEvent,
   ConnectEvent,
@@ -113,6 +114,18 @@ export const EVENT_FIELDS: { readonly [T in EventType]: Readonly<Record<string, 
     message: opt('string'),
     policy: opt('string'),
   } satisfies FieldTable<SensorEvent>,
+  audit: {
+    ...BASE_FIELDS,
+    audit_action: req('string'),
+    audit_result: req('string'),
+    audit_actor: req('string'),
+    audit_actor_type: opt('string'),
+    audit_target: opt('string'),
+    audit_source: opt('string'),
+    audit_seq: opt('integer'),
+    audit_hash: opt('string'),
+    message: opt('string'),
+  } satisfies FieldTable<AuditEvent>,
 };
 
 type AllKeys = AegisEvent extends infer E ? (E extends AegisEvent ? keyof E : never) : never;
@@ -169,6 +182,14 @@ export const FIELD_ORDER = [
   'message',
   'sensor',
   'hook',
+  'audit_action',
+  'audit_result',
+  'audit_actor',
+  'audit_actor_type',
+  'audit_target',
+  'audit_source',
+  'audit_seq',
+  'audit_hash',
   'event_id',
   'labels',
 ] as const satisfies readonly AllKeys[];

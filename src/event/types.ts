@@ -10,7 +10,7 @@
  * without conflicts. Events are immutable once built; processors return new objects.
  */
 
-export const EVENT_TYPES = ['exec', 'exit', 'block', 'connect', 'sensor'] as const;
+export const EVENT_TYPES = ['exec', 'exit', 'block', 'connect', 'sensor', 'audit'] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
 export const ACTIONS = ['AUDIT', 'BLOCK', 'TERM', 'KILL', 'INT'] as const;
@@ -118,6 +118,32 @@ export interface SensorEvent extends BaseEvent {
   readonly policy?: string;
 }
 
-export type AegisEvent = ExecEvent | ExitEvent | BlockEvent | ConnectEvent | SensorEvent;
+/**
+ * A control operation on the daemon (policy apply/rollback, blocklist change, key or role change, failed
+ * authentication, daemon start/stop): the same record as the hash-chained audit log (docs/api.md#audit-trail).
+ * The process fields are the daemon's own.
+ */
+export interface AuditEvent extends BaseEvent {
+  readonly type: 'audit';
+  /** `policy.apply`, `policy.rollback`, `blocklist.add`, `blocklist.delete`, `key.create`, `auth.failure`, … */
+  readonly audit_action: string;
+  /** `success`, `failure` or `denied`. */
+  readonly audit_result: string;
+  /** Who: API key name (with the client certificate subject under mTLS), local CLI user, or `aegisbpf`. */
+  readonly audit_actor: string;
+  /** `api-key`, `client-cert`, `cli`, `daemon`, `anonymous`. */
+  readonly audit_actor_type?: string;
+  /** What the operation acted on: a blocklist entry id, a key name, `generation 7`, … */
+  readonly audit_target?: string;
+  /** From where: the client address, `local` for the CLI and the daemon. */
+  readonly audit_source?: string;
+  /** The record's sequence number and SHA-256 in the audit log's hash chain. */
+  readonly audit_seq?: number;
+  readonly audit_hash?: string;
+  /** Details: the refusal reason, the policy message, … */
+  readonly message?: string;
+}
+
+export type AegisEvent = ExecEvent | ExitEvent | BlockEvent | ConnectEvent | SensorEvent | AuditEvent;
 
 export type EventOf<T extends EventType> = Extract<AegisEvent, { type: T }>;

@@ -59,6 +59,7 @@ export const CEF_KEY_MAX_BYTES = {
   fileId: 1023,
   msg: 1023,
   cs: 4000,
+  suser: 1023,
 } as const;
 
 const HEADER_SPECIAL = /[\\|\r\n\u0000\ud800-\udfff]/;
@@ -136,6 +137,13 @@ function formatCef(event: AegisEvent, s: CefState): string {
   out += pair(' dvchost=', event.host, lim && L.dvchost);
   out += pair(' externalId=', event.event_id, lim && L.externalId);
   if (type === 'block' || type === 'connect') out += pair(' act=', event.action, lim && L.act);
+  // Audit: the operation is the act, the actor the source user, the client address the source (IPv4 only: the
+  // dictionary types src as IPv4; others go to aegisbpfAuditSource below).
+  if (type === 'audit') {
+    out += pair(' act=', event.audit_action, lim && L.act);
+    out += pair(' suser=', event.audit_actor, lim && L.suser);
+    if (event.audit_source !== undefined && isIPv4(event.audit_source)) out += ' src=' + event.audit_source;
+  }
   out += pair(' outcome=', eventOutcome(event), lim && L.outcome);
 
   // Network: addresses only in address-typed keys.
@@ -167,7 +175,7 @@ function formatCef(event: AegisEvent, s: CefState): string {
     out += pair(' sproc=', event.parent_comm, lim && L.sproc);
     out += ' dpid=' + String(event.pid);
     out += pair(' dproc=', event.comm, lim && L.dproc);
-  } else if (type === 'sensor') {
+  } else if (type === 'sensor' || type === 'audit') {
     out += ' dvcpid=' + String(event.pid);
     out += pair(' deviceProcessName=', event.comm, lim && L.deviceProcessName);
   } else {
@@ -185,14 +193,14 @@ function formatCef(event: AegisEvent, s: CefState): string {
   if (type === 'block') out += ' fileId=' + String(event.ino);
 
   const cmd = commandLine(event);
-  const message = type === 'sensor' ? event.message : undefined;
+  const message = type === 'sensor' || type === 'audit' ? event.message : undefined;
   out += pair(' msg=', message ?? cmd, lim && L.msg);
 
   const cs = lim && L.cs;
   if (event.cgroup_path !== '') out += pair(' cs1Label=cgroupPath cs1=', event.cgroup_path, cs);
   if (event.exec_id !== '') out += pair(' cs2Label=execId cs2=', event.exec_id, cs);
   if (event.trace_id !== '') out += pair(' cs3Label=traceId cs3=', event.trace_id, cs);
-  const policy = type === 'exec' || type === 'exit' ? undefined : event.policy;
+  const policy = type === 'exec' || type === 'exit' || type === 'audit' ? undefined : event.policy;
   if (policy !== undefined && policy !== '') out += pair(' cs4Label=policy cs4=', policy, cs);
   if (event.mode !== undefined) out += ' cs5Label=mode cs5=' + event.mode;
   if (event.sensor !== undefined && event.sensor !== '') out += pair(' cs6Label=sensor cs6=', event.sensor, cs);
@@ -222,6 +230,15 @@ function formatCef(event: AegisEvent, s: CefState): string {
   if (type === 'block') out += pair(' aegisbpfResolvedPath=', event.resolved_path, 0);
   if (type === 'exit') out += num(' aegisbpfDurationNs=', event.duration_ns);
   if (type === 'sensor') out += pair(' aegisbpfStatus=', event.status, 0);
+  if (type === 'audit') {
+    out += pair(' aegisbpfAuditResult=', event.audit_result, 0);
+    out += pair(' aegisbpfAuditActorType=', event.audit_actor_type, 0);
+    out += pair(' aegisbpfAuditTarget=', event.audit_target, 0);
+    if (event.audit_source !== undefined && !isIPv4(event.audit_source))
+      out += pair(' aegisbpfAuditSource=', event.audit_source, 0);
+    out += num(' aegisbpfAuditSeq=', event.audit_seq);
+    out += pair(' aegisbpfAuditHash=', event.audit_hash, 0);
+  }
   out += pair(' aegisbpfHook=', event.hook, 0);
   if (event.labels !== undefined) out += pair(' aegisbpfLabels=', labelsJson(event.labels), 0);
   if (truncated !== '') out += ' aegisbpfTruncated=' + truncated;

@@ -36,6 +36,13 @@ export function severityOf(event: AegisEvent): number {
         : event.status.startsWith('policy_')
           ? 4
           : 2;
+    case 'audit':
+      // A refused authentication is what an attack looks like; a change to enforcement is notable; the rest informs.
+      return event.audit_result === 'denied'
+        ? 6
+        : event.audit_result === 'failure' || /^(policy|blocklist|key|role)\./.test(event.audit_action)
+          ? 4
+          : 2;
   }
 }
 
@@ -90,6 +97,8 @@ export function eventClassId(event: AegisEvent): string {
       return event.action === undefined ? 'connect' : `connect:${event.action}`;
     case 'sensor':
       return `sensor:${event.status.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 40)}`;
+    case 'audit':
+      return `audit:${event.audit_action.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 40)}`;
   }
 }
 
@@ -126,6 +135,8 @@ export function eventName(event: AegisEvent): string {
       }
     case 'sensor':
       return `Sensor ${event.status.replace(/_/g, ' ')}`;
+    case 'audit':
+      return `Control operation ${event.audit_action} ${event.audit_result === 'success' ? 'succeeded' : event.audit_result === 'denied' ? 'denied' : 'failed'}`;
   }
 }
 
@@ -179,6 +190,8 @@ export function eventOutcome(event: AegisEvent): 'success' | 'failure' | undefin
     case 'block':
     case 'connect':
       return event.action === 'BLOCK' ? 'failure' : 'success';
+    case 'audit':
+      return event.audit_result === 'success' ? 'success' : 'failure';
     default:
       return undefined;
   }

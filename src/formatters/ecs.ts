@@ -76,6 +76,11 @@ const C = {
   started: cat(['host'], ['start']),
   stopped: cat(['host'], ['end']),
   sensor: cat(['host'], ['info']),
+  authDenied: cat(['authentication'], ['info']),
+  configChange: cat(['configuration'], ['change']),
+  iamCreation: cat(['iam'], ['creation']),
+  iamDeletion: cat(['iam'], ['deletion']),
+  iamChange: cat(['iam'], ['change']),
 } as const;
 
 /** `event.category` and `event.type`, ECS allowed values (validated against the ECS definitions by a test). */
@@ -95,6 +100,14 @@ export function ecsCategorization(event: AegisEvent): Categorization {
       if (event.status === 'started') return C.started;
       if (event.status === 'stopped') return C.stopped;
       return C.sensor;
+    case 'audit':
+      if (event.audit_action.startsWith('auth.')) return C.authDenied;
+      if (event.audit_action === 'daemon.start') return C.started;
+      if (event.audit_action === 'daemon.stop') return C.stopped;
+      if (event.audit_action === 'key.create' || event.audit_action === 'role.create') return C.iamCreation;
+      if (event.audit_action === 'key.revoke') return C.iamDeletion;
+      if (event.audit_action.startsWith('key.') || event.audit_action.startsWith('role.')) return C.iamChange;
+      return C.configChange;
   }
 }
 
@@ -111,6 +124,8 @@ export function ecsAction(event: AegisEvent): string {
       return 'connect';
     case 'sensor':
       return event.status;
+    case 'audit':
+      return event.audit_action;
   }
 }
 
@@ -149,9 +164,12 @@ const plain = (s: string): string => (PLAIN.test(s) ? `"${s}"` : q(s));
  * work at all (constants, numbers, schema-checked timestamps and ids, cached repeating strings).
  */
 export function formatEcs(event: AegisEvent, context?: FormatterContext): string {
-  const message = event.type === 'sensor' && event.message !== undefined ? event.message : eventName(event);
+  const message =
+    (event.type === 'sensor' || event.type === 'audit') && event.message !== undefined
+      ? event.message
+      : eventName(event);
   const ts = plain(event.ts);
-  let out = `{"@timestamp":${ts},"ecs":{"version":"${ECS_VERSION}"},"message":${event.type === 'sensor' ? q(message) : qc(message)}`;
+  let out = `{"@timestamp":${ts},"ecs":{"version":"${ECS_VERSION}"},"message":${event.type === 'sensor' || event.type === 'audit' ? q(message) : qc(message)}`;
 
   out += `,"event":{"kind":"${isPolicyHit(event) ? 'alert' : 'event'}",${ecsCategorization(event).json},"action":${qc(ecsAction(event))}`;
   const outcome = eventOutcome(event);
@@ -203,6 +221,11 @@ export function formatEcs(event: AegisEvent, context?: FormatterContext): string
     out += `,"network":{"transport":${qc(event.protocol)},"type":"${event.family}"`;
     if (event.direction !== undefined) out += `,"direction":"${event.direction}"`;
     out += '}';
+  } else if (event.type === 'audit') {
+    // Who and from where: the API key (or local user), the client address.
+    out += `,"user":{"name":${q(event.audit_actor)}}`;
+    // source.address (keyword): an IP for API requests, `local` for the CLI and the daemon.
+    if (event.audit_source !== undefined) out += `,"source":{"address":${q(event.audit_source)}}`;
   }
 
   if (event.container_id !== undefined) out += `,"container":{"id":${qc(event.container_id)}}`;
@@ -239,6 +262,12 @@ export function formatEcs(event: AegisEvent, context?: FormatterContext): string
     if (event.open_flags !== undefined) out += `,"open_flags":${event.open_flags}`;
   } else if (event.type === 'sensor') {
     if (event.policy !== undefined) out += `,"policy":${qc(event.policy)}`;
+  } else if (event.type === 'audit') {
+    out += `,"audit_result":${qc(event.audit_result)}`;
+    if (event.audit_actor_type !== undefined) out += `,"audit_actor_type":${qc(event.audit_actor_type)}`;
+    if (event.audit_target !== undefined) out += `,"audit_target":${q(event.audit_target)}`;
+    if (event.audit_seq !== undefined) out += `,"audit_seq":${event.audit_seq}`;
+    if (event.audit_hash !== undefined) out += `,"audit_hash":${q(event.audit_hash)}`;
   }
   if (event.sensor !== undefined) out += `,"sensor":${qc(event.sensor)}`;
   if (event.hook !== undefined) out += `,"hook":${qc(event.hook)}`;

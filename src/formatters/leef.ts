@@ -136,6 +136,13 @@ const LEEF_KEYS = [
   'status',
   'traceId',
   'uid',
+  'usrName',
+  'auditAction',
+  'auditActorType',
+  'auditHash',
+  'auditResult',
+  'auditSeq',
+  'auditTarget',
 ] as const;
 type LeefKey = (typeof LEEF_KEYS)[number];
 
@@ -264,6 +271,16 @@ function formatLeef(event: AegisEvent, s: LeefState): string {
     case 'sensor':
       out += str(s, k.status, event.status) + str(s, k.message, event.message);
       break;
+    case 'audit': {
+      // usrName and src are QRadar's own keys (src IP-typed: a non-IP source goes to srcAddress).
+      const src = event.audit_source;
+      out += str(s, k.usrName, event.audit_actor) + str(s, k.auditAction, event.audit_action);
+      out += str(s, k.auditResult, event.audit_result) + str(s, k.auditActorType, event.audit_actor_type);
+      out += str(s, k.auditTarget, event.audit_target) + num(k.auditSeq, event.audit_seq);
+      out += str(s, k.auditHash, event.audit_hash) + str(s, k.message, event.message);
+      if (src !== undefined && src !== '') out += str(s, isIP(src) !== 0 ? k.src : k.srcAddress, src);
+      break;
+    }
     default:
       break;
   }

@@ -9,6 +9,7 @@
  * | block   | File System Activity 1001           | 14 Open                                   |
  * | connect | Network Activity 4001               | 1 Open, or 5 Refuse when BLOCKed           |
  * | sensor  | Application Lifecycle 6002 (aegisbpf itself) | 3 Start, 4 Stop, else 99 Other + status |
+ * | audit   | Application Lifecycle 6002 (a control operation on aegisbpf; actor.user = who, the rest unmapped.audit_*) | 3 Start / 4 Stop for daemon.start/stop, else 99 Other + the action |
  *
  * `class_uid` = category_uid * 1000 + class id, `type_uid` = class_uid * 100 + activity_id, `time` in epoch
  * milliseconds, `metadata.version` = the OCSF schema version, `severity_id` from common.ocsfSeverityId(). Profiles
@@ -165,6 +166,7 @@ interface Unmapped {
   resolved_path?: string;
   status?: string;
   policy?: string;
+  audit?: JsonObject;
 }
 
 /** What OCSF has no attribute for, under its aegisbpf name; undefined when there is nothing. */
@@ -185,6 +187,7 @@ function unmapped(event: AegisEvent, extra: Unmapped): JsonObject | undefined {
     resolved_path: extra.resolved_path,
     status: extra.status,
     policy: extra.policy,
+    audit: extra.audit,
   };
   for (const k in u) if ((u as Record<string, unknown>)[k] !== undefined) return u;
   return undefined;
@@ -305,6 +308,28 @@ function ocsfObject(event: AegisEvent, s: OcsfState): JsonObject {
         unmapped: unmapped(event, { status: event.status, policy: event.policy }),
       };
       break;
+    case 'audit':
+      // API Activity (6003) would fit best but requires cloud (and, in 1.8.0, osint) attributes that an on-host
+      // daemon does not have; Application Lifecycle keeps every record valid, with the operation as activity_name.
+      cls = CLASSES.app;
+      activityId = event.audit_action === 'daemon.start' ? 3 : event.audit_action === 'daemon.stop' ? 4 : 99;
+      activityName = activityId === 3 ? 'Start' : activityId === 4 ? 'Stop' : event.audit_action;
+      body = {
+        app: s.product,
+        actor: { process: processObject(event, s), user: { name: event.audit_actor } },
+        unmapped: unmapped(event, {
+          audit: {
+            action: event.audit_action,
+            result: event.audit_result,
+            actor_type: event.audit_actor_type,
+            target: event.audit_target,
+            source: event.audit_source,
+            seq: event.audit_seq,
+            hash: event.audit_hash,
+          },
+        }),
+      };
+      break;
   }
   const profiles =
     control === undefined
@@ -328,7 +353,10 @@ function ocsfObject(event: AegisEvent, s: OcsfState): JsonObject {
     severity_id: sev,
     severity: SEVERITY[sev],
     time: eventMillis(event),
-    message: event.type === 'sensor' && event.message !== undefined ? event.message : eventName(event),
+    message:
+      (event.type === 'sensor' || event.type === 'audit') && event.message !== undefined
+        ? event.message
+        : eventName(event),
     status_id: outcome === undefined ? undefined : outcome === 'success' ? 1 : 2,
     status: outcome === undefined ? undefined : outcome === 'success' ? 'Success' : 'Failure',
     action_id: control?.action_id,

@@ -492,7 +492,9 @@ export function createRfc5424Formatter(options: Rfc5424Options, context: Formatt
   let lastClassField = ' - ';
   const msgIdField = (event: AegisEvent): string => {
     const action = event.type === 'block' || event.type === 'connect' ? event.action : undefined;
-    if (event.type === lastClassType && action === lastClassAction && event.type !== 'sensor') return lastClassField;
+    // sensor and audit class ids depend on their status / audit_action: never from the one-entry cache.
+    if (event.type === lastClassType && action === lastClassAction && event.type !== 'sensor' && event.type !== 'audit')
+      return lastClassField;
     const id = eventClassId(event);
     let field = msgIds.get(id);
     if (field === undefined) {

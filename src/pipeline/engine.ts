@@ -27,6 +27,7 @@ import { createRouter } from './router';
 import type { Router } from './router';
 import { getSourceDefinition } from './sources/registry';
 import type { Source } from './sources/types';
+import type { AegisEvent } from '../event/types';
 
 export interface PipelineOptions {
   readonly logger: Logger;
@@ -40,6 +41,13 @@ export interface PipelineOptions {
     logger: Logger;
     hostname: string;
   }) => Source[];
+  /**
+   * Sources the daemon adds to the configured ones (the audit log's `audit` events). They run until stop() or until
+   * every other source ended, so that a run whose inputs end still ends.
+   */
+  readonly extraSources?: (ctx: { stats: StatsRegistry; logger: Logger; hostname: string }) => Source[];
+  /** Sees every chunk after the processors, before routing (the REST API's recent-events ring). Must not throw. */
+  readonly observe?: (events: readonly AegisEvent[]) => void;
 }
 
 export interface Pipeline {
@@ -133,14 +141,15 @@ export function createPipeline(config: PipelineConfig, options: PipelineOptions)
       });
     });
 
+  const extraSources: Source[] = options.extraSources?.({ stats, logger, hostname }) ?? [];
   const router: Router = createRouter(config.routes, [...sinks.keys()]);
   const stopController = new AbortController();
   let running: Promise<readonly Error[]> | undefined;
 
-  const runSource = async (source: Source): Promise<Error | undefined> => {
+  const runSource = async (source: Source, signal = stopController.signal): Promise<Error | undefined> => {
     const pipelineStats = stats.pipeline;
     try {
-      for await (const chunk of source.read(stopController.signal)) {
+      for await (const chunk of source.read(signal)) {
         const t0 = performance.now();
         pipelineStats.inFlight += chunk.length;
         try {
@@ -150,6 +159,7 @@ export function createPipeline(config: PipelineConfig, options: PipelineOptions)
             if (events.length === 0) break;
           }
           if (events.length > 0) {
+            options.observe?.(events);
             const { bySink, unrouted } = router.route(events);
             if (unrouted > 0) {
               pipelineStats.unrouted += unrouted;
@@ -237,9 +247,15 @@ export function createPipeline(config: PipelineConfig, options: PipelineOptions)
       return Promise.all(checks);
     },
     run() {
-      running ??= Promise.all(sources.map(runSource)).then((errors) =>
-        errors.filter((e): e is Error => e !== undefined),
-      );
+      if (running === undefined) {
+        const main = Promise.all(sources.map((src) => runSource(src)));
+        const mainEnded = new AbortController();
+        void main.then(() => mainEnded.abort());
+        const extraSignal = AbortSignal.any([stopController.signal, mainEnded.signal]);
+        running = Promise.all([main, Promise.all(extraSources.map((src) => runSource(src, extraSignal)))]).then(
+          ([a, b]) => [...a, ...b].filter((e): e is Error => e !== undefined),
+        );
+      }
       return running;
     },
     stop() {

@@ -40,15 +40,24 @@ function expectedExtension(e: AegisEvent): Map<string, string> {
   put('externalId', e.event_id);
   const lifecycle = e.type === 'exec' || e.type === 'exit';
   if (e.type === 'block' || e.type === 'connect') put('act', e.action);
+  if (e.type === 'audit') {
+    put('act', e.audit_action);
+    put('suser', e.audit_actor);
+    if (e.audit_source !== undefined && isIPv4(e.audit_source)) put('src', e.audit_source);
+  }
   put(
     'outcome',
-    e.type === 'exec'
-      ? 'success'
-      : e.type === 'block' || e.type === 'connect'
-        ? e.action === 'BLOCK'
-          ? 'failure'
-          : 'success'
-        : undefined,
+    e.type === 'audit'
+      ? e.audit_result === 'success'
+        ? 'success'
+        : 'failure'
+      : e.type === 'exec'
+        ? 'success'
+        : e.type === 'block' || e.type === 'connect'
+          ? e.action === 'BLOCK'
+            ? 'failure'
+            : 'success'
+          : undefined,
   );
   if (e.type === 'connect') {
     const [srcIp, srcPort, dstIp, dstPort] =
@@ -76,7 +85,7 @@ function expectedExtension(e: AegisEvent): Map<string, string> {
     put('sproc', e.parent_comm);
     put('dpid', e.pid);
     put('dproc', e.comm);
-  } else if (e.type === 'sensor') {
+  } else if (e.type === 'sensor' || e.type === 'audit') {
     put('dvcpid', e.pid);
     put('deviceProcessName', e.comm);
   } else {
@@ -86,7 +95,7 @@ function expectedExtension(e: AegisEvent): Map<string, string> {
     put('aegisbpfPpid', e.ppid);
     put('aegisbpfParentComm', e.parent_comm);
   }
-  if (e.type === 'sensor') {
+  if (e.type === 'sensor' || e.type === 'audit') {
     put('aegisbpfExe', e.exe);
     put('aegisbpfPpid', e.ppid);
     put('aegisbpfParentComm', e.parent_comm);
@@ -99,7 +108,7 @@ function expectedExtension(e: AegisEvent): Map<string, string> {
   }
   if (e.type === 'block') put('fileId', e.ino);
   const cmd = e.args === undefined || e.args.length === 0 ? undefined : e.args.join(' ');
-  if (e.type === 'sensor' && e.message !== undefined) {
+  if ((e.type === 'sensor' || e.type === 'audit') && e.message !== undefined) {
     put('msg', e.message);
     put('aegisbpfCmdLine', cmd);
   } else put('msg', cmd);
@@ -111,7 +120,7 @@ function expectedExtension(e: AegisEvent): Map<string, string> {
   labelled('cs1', 'cgroupPath', e.cgroup_path);
   labelled('cs2', 'execId', e.exec_id);
   labelled('cs3', 'traceId', e.trace_id);
-  labelled('cs4', 'policy', e.type === 'exec' || e.type === 'exit' ? undefined : e.policy);
+  labelled('cs4', 'policy', e.type === 'exec' || e.type === 'exit' || e.type === 'audit' ? undefined : e.policy);
   labelled('cs5', 'mode', e.mode);
   labelled('cs6', 'sensor', e.sensor);
   const start = processStart(e, undefined);
@@ -127,6 +136,14 @@ function expectedExtension(e: AegisEvent): Map<string, string> {
   if (e.type === 'block') put('aegisbpfResolvedPath', e.resolved_path);
   if (e.type === 'exit') put('aegisbpfDurationNs', e.duration_ns);
   if (e.type === 'sensor') put('aegisbpfStatus', e.status);
+  if (e.type === 'audit') {
+    put('aegisbpfAuditResult', e.audit_result);
+    put('aegisbpfAuditActorType', e.audit_actor_type);
+    put('aegisbpfAuditTarget', e.audit_target);
+    if (e.audit_source !== undefined && !isIPv4(e.audit_source)) put('aegisbpfAuditSource', e.audit_source);
+    put('aegisbpfAuditSeq', e.audit_seq);
+    put('aegisbpfAuditHash', e.audit_hash);
+  }
   put('aegisbpfHook', e.hook);
   if (e.labels !== undefined && Object.keys(e.labels).length > 0) {
     const sorted = Object.fromEntries(

@@ -106,6 +106,18 @@ function expectedAttributes(e: AegisEvent, delimiter: string, text: boolean): Ma
     put('status', e.status);
     put('message', e.message);
   }
+  if (e.type === 'audit') {
+    put('usrName', e.audit_actor);
+    put('auditAction', e.audit_action);
+    put('auditResult', e.audit_result);
+    put('auditActorType', e.audit_actor_type);
+    put('auditTarget', e.audit_target);
+    put('auditSeq', e.audit_seq);
+    put('auditHash', e.audit_hash);
+    put('message', e.message);
+    if (e.audit_source !== undefined && e.audit_source !== '')
+      put(isIP(e.audit_source) !== 0 ? 'src' : 'srcAddress', e.audit_source);
+  }
   put('sensor', e.sensor);
   put('hook', e.hook);
   put('eventId', e.event_id);
