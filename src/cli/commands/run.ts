@@ -17,13 +17,15 @@ function lineFormats(): string[] {
   return formatterNames().filter((n) => getFormatterDefinition(n)?.output === 'string');
 }
 
-const USAGE = `Usage: aegisbpf run [--config FILE] [--log=stdout|file] [--log-format=FORMAT] [--log-file=PATH] [--log-level=LEVEL] [--metrics-port=PORT|off]
+const USAGE = `Usage: aegisbpf run [--config FILE] [--log=stdout|file|journald] [--log-format=FORMAT] [--log-file=PATH] [--log-level=LEVEL] [--metrics-port=PORT|off]
 
 Run the agent: sources → processors → routes → sinks, until the sources end or SIGINT/SIGTERM.
 
   --config FILE        YAML configuration (see docs/configuration.md). Without it: the default source and one sink
                        chosen by --log and --log-format.
-  --log=stdout|file    Without --config: write events to stdout (default) or to --log-file.
+  --log=stdout|file|journald
+                       Without --config: write events to stdout (default), to --log-file, or to the systemd
+                       journal (native protocol; AEGIS_JOURNAL_SOCKET overrides /run/systemd/journal/socket).
   --log-format=FORMAT  Without --config: output format (default json). Known: ${lineFormats().join(', ')}.
   --log-file=PATH      Without --config and with --log=file (default /var/log/aegisbpf/events.ndjson).
   --log-level=LEVEL    Daemon log level: debug, info, warn, error (overrides log.level).
@@ -83,8 +85,8 @@ export function resolveRunConfig(
     return { config, logger };
   }
   const log = values.log ?? 'stdout';
-  if (log !== 'stdout' && log !== 'file')
-    throw new AegisError('AEGIS_ERR_USAGE', `${command}: --log must be stdout or file (got '${log}').`);
+  if (log !== 'stdout' && log !== 'file' && log !== 'journald')
+    throw new AegisError('AEGIS_ERR_USAGE', `${command}: --log must be stdout, file or journald (got '${log}').`);
   const logFormat = values['log-format'] ?? 'json';
   if (!lineFormats().includes(logFormat)) {
     const record = formatterNames().includes(logFormat);
