@@ -17,12 +17,17 @@ function lineFormats(): string[] {
   return formatterNames().filter((n) => getFormatterDefinition(n)?.output === 'string');
 }
 
-const USAGE = `Usage: aegisbpf run [--config FILE] [--log=stdout|file|journald] [--log-format=FORMAT] [--log-file=PATH] [--log-level=LEVEL] [--metrics-port=PORT|off]
+const USAGE = `Usage: aegisbpf run [--config FILE] [--enforce|--audit] [--log=stdout|file|journald] [--log-format=FORMAT] [--log-file=PATH] [--log-level=LEVEL] [--metrics-port=PORT|off]
 
 Run the agent: sources → processors → routes → sinks, until the sources end or SIGINT/SIGTERM.
 
   --config FILE        YAML configuration (see docs/configuration.md). Without it: the default source and one sink
                        chosen by --log and --log-format.
+  --enforce            Enforce every rule while this daemon runs, whatever the policy's mode: says (the stored
+                       policy and any policy applied meanwhile go into the kernel in enforce mode). Needs the
+                       eBPF sensor: refused where only the sample replay can run. See docs/enforcement.md.
+  --audit              The opposite: report rule hits, enforce nothing, whatever the policy says.
+                       Without either flag the policy's mode: decides (default audit).
   --log=stdout|file|journald
                        Without --config: write events to stdout (default), to --log-file, or to the systemd
                        journal (native protocol; AEGIS_JOURNAL_SOCKET overrides /run/systemd/journal/socket).
@@ -46,8 +51,33 @@ export const OPTIONS = {
   'log-file': { type: 'string' },
   'log-level': { type: 'string' },
   'metrics-port': { type: 'string' },
+  enforce: { type: 'boolean' },
+  audit: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
+
+/**
+ * `--enforce` / `--audit` → the sensor sources' `mode` key. Every sensor source of the configuration gets it; a
+ * configuration without one is refused: the flag would otherwise promise an enforcement nothing carries out.
+ */
+export function applyModeFlag(
+  config: AegisConfig,
+  flags: { readonly enforce?: boolean | undefined; readonly audit?: boolean | undefined },
+): AegisConfig {
+  if (flags.enforce === true && flags.audit === true)
+    throw new AegisError('AEGIS_ERR_USAGE', 'run: --enforce and --audit exclude each other.');
+  const mode = flags.enforce === true ? 'enforce' : flags.audit === true ? 'audit' : undefined;
+  if (mode === undefined) return config;
+  if (!config.sources.some((s) => s.type === 'sensor'))
+    throw new AegisError(
+      'AEGIS_ERR_USAGE',
+      `run: --${mode} sets the eBPF sensor's mode, and this configuration has no sensor source (sources: ${config.sources.map((s) => `${s.name} (${s.type})`).join(', ')}).`,
+    );
+  return {
+    ...config,
+    sources: config.sources.map((s) => (s.type === 'sensor' ? { ...s, raw: { ...s.raw, mode } } : s)),
+  };
+}
 
 export interface CommonRunFlags {
   readonly config?: string | undefined;
@@ -128,7 +158,10 @@ export const runCommand: Command = {
     }
     const metricsPort = values['metrics-port'];
     if (metricsPort !== undefined) parsePortSetting(metricsPort, '--metrics-port'); // usage error before anything starts
-    const { config, logger } = resolveRunConfig('run', values, io);
-    return runDaemon({ config, logger, version: aegisVersion(), env: io.env, metricsPort });
+    if (values.enforce === true && values.audit === true)
+      throw new AegisError('AEGIS_ERR_USAGE', 'run: --enforce and --audit exclude each other.');
+    const resolved = resolveRunConfig('run', values, io);
+    const config = applyModeFlag(resolved.config, values);
+    return runDaemon({ config, logger: resolved.logger, version: aegisVersion(), env: io.env, metricsPort });
   },
 };

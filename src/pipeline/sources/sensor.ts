@@ -57,6 +57,8 @@ export interface SensorSourceOptions {
   readonly maxQueuedEvents: number;
   readonly chunkEvents: number;
   readonly processCacheMax: number;
+  /** `aegisbpf run --enforce|--audit`: the mode while this sensor runs, whatever the policy says; undefined = the policy's. */
+  readonly mode: 'audit' | 'enforce' | undefined;
 }
 
 export function parseSensorSourceOptions(raw: Readonly<Record<string, unknown>>, dataDir: string): SensorSourceOptions {
@@ -80,6 +82,7 @@ export function parseSensorSourceOptions(raw: Readonly<Record<string, unknown>>,
     maxQueuedEvents: num('max_queued_events', 65536),
     chunkEvents: num('chunk_events', 1024),
     processCacheMax: num('process_cache_max', 65536),
+    mode: raw.mode === 'audit' || raw.mode === 'enforce' ? raw.mode : undefined,
   };
 }
 
@@ -272,6 +275,16 @@ export function createSensorSource(options: SensorSourceOptions, ctx: SourceCont
           maps: sensor.maps,
           cgroupRoot: sensor.features.cgroupV2.path,
         });
+        // Before restore(): the stored policy goes into the kernel in the forced mode. Cleared when not forced, so a
+        // file left by a daemon that crashed does not outlive it.
+        store.setModeOverride(options.mode);
+        if (options.mode !== undefined)
+          ctx.logger.info(
+            `The sensor runs in ${options.mode} mode, whatever the policy says (run --${options.mode}).`,
+            {
+              mode: options.mode,
+            },
+          );
         const restored = policy.restore();
         if (restored !== undefined)
           ctx.logger.info('The stored policy is enforced.', {
@@ -332,6 +345,8 @@ export function createSensorSource(options: SensorSourceOptions, ctx: SourceCont
         current = undefined;
         telemetry.stopped();
         sensor.stop();
+        // The forced mode ends with this daemon: `policy apply` without it writes the policy's own mode again.
+        if (options.mode !== undefined) store.setModeOverride(undefined);
       }
     },
   };
@@ -396,6 +411,12 @@ export const sensorSource: SourceDefinition = {
         type: 'string',
         minLength: 1,
         description: 'Where applied policies are stored (default <data_dir>/policy).',
+      },
+      mode: {
+        type: 'string',
+        enum: ['audit', 'enforce'],
+        description:
+          'Force this mode on every policy while the sensor runs, whatever its `mode:` says (what `aegisbpf run --enforce|--audit` sets). Default: the policy decides.',
       },
       max_queued_events: {
         type: 'integer',

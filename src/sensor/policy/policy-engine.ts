@@ -80,9 +80,12 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
       live: maps !== undefined,
     };
     const pending = commitToStore ? store.stage(stored) : undefined;
+    // `run --enforce|--audit` decides the mode the kernel holds while that daemon runs; the stored policy keeps its own.
+    const forced = store.modeOverride();
+    const mode = forced ?? compiled.mode;
     let changes: MapsApplyResult | undefined;
     try {
-      if (maps !== undefined) changes = applyToMaps(maps, compiled, generation);
+      if (maps !== undefined) changes = applyToMaps(maps, { ...compiled, mode }, generation);
     } catch (err) {
       pending?.abort();
       throw err;
@@ -92,14 +95,15 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
       maps !== undefined
         ? 'now enforced by the running sensor'
         : 'stored; no sensor is running, it applies when the sensor starts';
+    const forcedNote = forced !== undefined && forced !== compiled.mode ? `, forced by run --${forced}` : '';
     return {
       generation,
-      mode: compiled.mode,
+      mode,
       live: maps !== undefined,
       rules: compiled.rules,
       warnings: compiled.warnings,
       changes,
-      message: `Policy generation ${generation} from ${source} (${compiled.rules.length} rules, mode ${compiled.mode}) is ${where}.`,
+      message: `Policy generation ${generation} from ${source} (${compiled.rules.length} rules, mode ${mode}${forcedNote}) is ${where}.`,
     };
   };
 
