@@ -7,17 +7,16 @@ import { createLogger } from '../../../src/util/logger';
 import { generateEvents } from '../../helpers/events';
 
 const [base] = generateEvents(1);
-const block = (over: Record<string, unknown>): AegisEvent =>
-  ({
-    ...base!,
-    type: 'block',
-    action: 'KILL',
-    ino: 42,
-    dev: 2049,
-    path: '/etc/shadow',
-    mode: 'enforce',
-    ...over,
-  });
+const block = (over: Record<string, unknown>): AegisEvent => ({
+  ...base!,
+  type: 'block',
+  action: 'KILL',
+  ino: 42,
+  dev: 2049,
+  path: '/etc/shadow',
+  mode: 'enforce',
+  ...over,
+});
 
 void test('enforcements: enforce-mode rule hits other than AUDIT; audit-mode hits and plain events are not', () => {
   assert.equal(isEnforcement(block({})), true);
