@@ -82,6 +82,10 @@ export const ERROR_CODES = {
     '`aegisbpf stats` or `aegisbpf metrics` found no running daemon on the control socket (and no pinned sensor maps to read instead), or may not use the socket.',
   AEGIS_ERR_METRICS_WRITE:
     '`aegisbpf metrics --out FILE` could not write the textfile (directory missing or not writable, disk full).',
+  AEGIS_ERR_METRICS_PUSH:
+    '`aegisbpf metrics export --endpoint URL` could not push the metrics: the endpoint did not answer, or answered with a status other than 2xx.',
+  AEGIS_ERR_DEBUG:
+    '`aegisbpf debug bundle|profile` could not collect what was asked (no daemon answers for a profile, or the output file cannot be written).',
   AEGIS_ERR_INTERNAL: 'A bug in aegisbpf. Please report it with the log line.',
 } as const;
 

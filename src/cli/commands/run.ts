@@ -11,6 +11,7 @@ import { parseCommandArgs } from '../args';
 import type { Command, CommandIo } from '../command';
 import { defaultConfigDocument } from '../default-config';
 import { aegisVersion } from '../version';
+import { createLineRing } from '../../util/line-ring';
 
 /** Formats that write lines (a Kafka record format cannot go to stdout or a file). */
 function lineFormats(): string[] {
@@ -160,8 +161,27 @@ export const runCommand: Command = {
     if (metricsPort !== undefined) parsePortSetting(metricsPort, '--metrics-port'); // usage error before anything starts
     if (values.enforce === true && values.audit === true)
       throw new AegisError('AEGIS_ERR_USAGE', 'run: --enforce and --audit exclude each other.');
-    const resolved = resolveRunConfig('run', values, io);
+    // The daemon keeps its recent log lines for `aegisbpf debug bundle --include-logs` (stderr is all logs).
+    const recent = createLineRing();
+    const stderr = io.stderr;
+    const teeIo: CommandIo = {
+      ...io,
+      stderr: Object.assign(Object.create(stderr) as typeof stderr, {
+        write: (chunk: string | Uint8Array, ...rest: unknown[]) => {
+          recent.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
+          return (stderr.write as (...a: unknown[]) => boolean).call(stderr, chunk, ...rest);
+        },
+      }),
+    };
+    const resolved = resolveRunConfig('run', values, teeIo);
     const config = applyModeFlag(resolved.config, values);
-    return runDaemon({ config, logger: resolved.logger, version: aegisVersion(), env: io.env, metricsPort });
+    return runDaemon({
+      config,
+      logger: resolved.logger,
+      version: aegisVersion(),
+      env: io.env,
+      metricsPort,
+      recentLogs: () => recent.lines(),
+    });
   },
 };
