@@ -24,6 +24,12 @@ grep -q '^built=yes$' <<<"$hec_info" &&
   AEGIS_STEP_DONE="already have the OTel HEC receiver in $(sed -n 's/^binary=//p' <<<"$hec_info")"
 AEGIS_STEP_DONE="$AEGIS_STEP_DONE" aegis_step "OTel collector with the Splunk HEC receiver (built with Go from the module proxy) for the HEC sink tests" \
   bash scripts/services/otelcol-hec.sh install
+AEGIS_STEP_DONE=""
+siem_info="$(bash scripts/services/siem-tools.sh info 2>/dev/null || true)"
+grep -q '^splunk_appinspect=/' <<<"$siem_info" && grep -q '^sigma=/' <<<"$siem_info" && grep -q '^python_wazuh=/' <<<"$siem_info" &&
+  AEGIS_STEP_DONE="already have wazuhregex, sigma-cli and splunk-appinspect in $(sed -n 's/^root=//p' <<<"$siem_info")"
+AEGIS_STEP_DONE="$AEGIS_STEP_DONE" aegis_step "SIEM content checkers from PyPI (wazuhregex, sigma-cli, splunk-appinspect; pinned) for test/rules" \
+  bash scripts/services/siem-tools.sh install
 unset AEGIS_STEP_DONE
 echo "test: import layers (scripts/check-imports.js)" >&2
 node scripts/check-imports.js
