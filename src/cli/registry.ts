@@ -19,6 +19,7 @@ import type * as DashboardModule from './commands/dashboard';
 import type * as AuthModule from './commands/auth';
 import type * as RbacModule from './commands/rbac';
 import type * as AuditModule from './commands/audit';
+import type * as DebugModule from './commands/debug';
 
 export interface CommandEntry {
   readonly name: string;
@@ -96,6 +97,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     name: 'audit',
     summary: 'List, search, export or verify the hash-chained audit log.',
     load: () => (load('./commands/audit') as typeof AuditModule).auditCommand,
+  },
+  {
+    name: 'debug',
+    summary: 'Support data from the running daemon (bundle: a .tar.gz; profile: a CPU profile).',
+    load: () => (load('./commands/debug') as typeof DebugModule).debugCommand,
   },
 ];
 

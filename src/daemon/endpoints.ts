@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import type { Pipeline } from '../pipeline/engine';
 import { describeError, isAegisError } from '../util/errors';
 import type { Logger } from '../util/logger';
-import type { ControlServer } from './control-server';
+import type { ControlDiagnostics, ControlServer } from './control-server';
 import { createControlServer } from './control-server';
 import type { ControlEndpointOptions, MetricsEndpointOptions } from '../config/endpoints';
 import type { MetricsServer } from './http-server';
@@ -30,6 +30,8 @@ export interface DaemonEndpointsOptions {
   readonly logger: Logger;
   readonly metrics: MetricsEndpointOptions;
   readonly control: ControlEndpointOptions;
+  /** For `aegisbpf debug bundle` over the control socket (recent logs, redacted configuration). */
+  readonly diagnostics?: ControlDiagnostics;
   /** Wait between bind attempts of the metrics port (default 10 s). */
   readonly retryMillis?: number;
   /** The REST API (`api:` section), with the sensor's policy store and pinned maps; undefined: off. */
@@ -140,6 +142,7 @@ export async function startDaemonEndpoints(options: DaemonEndpointsOptions): Pro
       version: options.version,
       metrics: metricsFor,
       usage: () => processSampler.sample(),
+      ...(options.diagnostics !== undefined ? { diagnostics: options.diagnostics } : {}),
     });
     try {
       await c.listen();

@@ -9,6 +9,8 @@
  * `runDaemon` is `aegisbpf run` (with /metrics, /health, /ready and the control socket); `runPipeline` is the same
  * loop without endpoints unless given, which `aegisbpf replay --config` uses too.
  */
+import type { ControlDiagnostics } from './control-server';
+import { redactConfigDocument } from '../config/redact-config';
 import type { AegisConfig } from '../config/load';
 import type { Pipeline, PipelineOptions } from '../pipeline/engine';
 import { createPipeline } from '../pipeline/engine';
@@ -46,6 +48,7 @@ export interface RunOptions {
     readonly metrics: MetricsEndpointOptions;
     readonly control: ControlEndpointOptions;
     readonly api?: DaemonEndpointsOptions['api'];
+    readonly diagnostics?: ControlDiagnostics;
   };
   /** Span logs of the start-up stages (AEGIS_OTEL_SPANS=1). Default: from the environment. */
   readonly spans?: SpanTracer;
@@ -173,7 +176,7 @@ export async function runPipeline(options: RunOptions): Promise<number> {
     }
     // The endpoints before any wait on a sink: /health answers and /ready says what start-up waits for.
     if (options.endpoints !== undefined) {
-      const { metrics, control, api } = options.endpoints;
+      const { metrics, control, api, diagnostics } = options.endpoints;
       endpoints = await spans.withSpan('daemon.start_endpoints', () =>
         startDaemonEndpoints({
           pipeline: built,
@@ -182,6 +185,7 @@ export async function runPipeline(options: RunOptions): Promise<number> {
           metrics,
           control,
           ...(api !== undefined ? { api } : {}),
+          ...(diagnostics !== undefined ? { diagnostics } : {}),
         }),
       );
       if (startAborted.signal.aborted) endpoints.markStopping();
@@ -250,6 +254,23 @@ export interface DaemonOptions {
   readonly env: NodeJS.ProcessEnv;
   /** `--metrics-port` as given (the caller has checked it with parsePortSetting); overrides the file and env. */
   readonly metricsPort?: string | undefined;
+  /** The daemon's recent log lines, for `aegisbpf debug bundle --include-logs`. */
+  readonly recentLogs?: () => readonly string[];
+}
+
+/**
+ * What `aegisbpf debug bundle` reads over the control socket: the configuration with its secrets redacted, and the
+ * recent log lines with any of those secret values replaced too (the daemon never logs a secret; this is the
+ * second line of defence for a file that leaves the host).
+ */
+function diagnosticsFor(config: AegisConfig, recentLogs: (() => readonly string[]) | undefined): ControlDiagnostics {
+  const redacted = redactConfigDocument(config.document);
+  const secrets = redacted.secretValues.filter((v) => v.length >= 4);
+  return {
+    config: () => redacted.document,
+    recentLogs: () =>
+      (recentLogs?.() ?? []).map((line) => secrets.reduce((l, secret) => l.split(secret).join('[REDACTED]'), line)),
+  };
 }
 
 /** `aegisbpf run`: the pipeline with the daemon's endpoints, inside a `daemon.run` span. Resolves to the exit code. */
@@ -260,6 +281,7 @@ export function runDaemon(options: DaemonOptions): Promise<number> {
     metrics: resolveMetricsOptions(config.document, env, options.metricsPort),
     control: resolveControlOptions(config.document, env),
     ...(apiOptions !== undefined ? { api: { options: apiOptions, ...sensorPolicyPlaces(config) } } : {}),
+    diagnostics: diagnosticsFor(config, options.recentLogs),
   };
   const spans = createSpanTracer({ logger, env });
   return spans.withSpan('daemon.run', (span) =>

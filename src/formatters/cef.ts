@@ -41,6 +41,27 @@ export interface CefOptions {
    * the first character of the first key without it; the CEF standard and other parsers accept both.
    */
   readonly space_after_header?: boolean;
+  /**
+   * Header Device Vendor and Device Product (default `aegisbpf` both). The AegisBPF SIEM guide writes `AegisBPF`:
+   * set both to that to match content written for the guide. The user-defined keys keep the `aegisbpf` prefix.
+   */
+  readonly device_vendor?: string;
+  readonly device_product?: string;
+  /**
+   * `class` (default): Signature ID = the event class id (`block:KILL`, `exec`, …) and its name. `guide`: for block
+   * events the guide's form, Signature ID = the action (`BLOCK`, `KILL`, …, `AUDIT`) and Name `File Access Blocked`
+   * (`Execution Blocked` at exec, `File Access Audited` for AUDIT); other events as `class`. docs/guides.md says why
+   * `class` is the default.
+   */
+  readonly signature?: 'class' | 'guide';
+}
+
+/** The guide's Name for a block event (`signature: guide`). */
+export function guideBlockName(event: AegisEvent & { readonly type: 'block' }): string {
+  // The exec hooks: lsm/bprm_check_security, and sched_process_exec in tracepoint mode.
+  const atExec = event.hook !== undefined && /bprm|exec/.test(event.hook);
+  if (event.action === 'AUDIT') return atExec ? 'Execution Audited' : 'File Access Audited';
+  return atExec ? 'Execution Blocked' : 'File Access Blocked';
 }
 
 /** Dictionary lengths (CEF Implementation Standard, extension dictionary) of the string keys this formatter writes. */
@@ -100,6 +121,7 @@ export function cefExtensionEscape(value: string): string {
 
 interface CefState {
   readonly prefix: string;
+  readonly guideSignature: boolean;
   readonly enforce: boolean;
   readonly spaceAfterHeader: boolean;
   readonly bootWallNanos: bigint | undefined;
@@ -253,11 +275,12 @@ function formatCef(event: AegisEvent, s: CefState): string {
     out += ' cn3Label=device cn3=' + String(event.dev);
   }
 
+  const guide = s.guideSignature && event.type === 'block';
   return (
     s.prefix +
-    cefHeaderEscape(eventClassId(event)) +
+    cefHeaderEscape(guide ? event.action : eventClassId(event)) +
     '|' +
-    cefHeaderEscape(eventName(event)) +
+    cefHeaderEscape(guide ? guideBlockName(event) : eventName(event)) +
     '|' +
     String(severityOf(event)) +
     '|' +
@@ -277,6 +300,27 @@ export const cefFormatter: FormatterDefinition<CefOptions> = {
         description:
           'Cut values to the CEF dictionary length of their key (cut keys are listed in aegisbpfTruncated); false keeps values whole.',
       },
+      device_vendor: {
+        type: 'string',
+        minLength: 1,
+        maxLength: 63,
+        default: 'aegisbpf',
+        description: "Header Device Vendor (the AegisBPF SIEM guide writes 'AegisBPF'; default 'aegisbpf').",
+      },
+      device_product: {
+        type: 'string',
+        minLength: 1,
+        maxLength: 63,
+        default: 'aegisbpf',
+        description: "Header Device Product (the AegisBPF SIEM guide writes 'AegisBPF'; default 'aegisbpf').",
+      },
+      signature: {
+        type: 'string',
+        enum: ['class', 'guide'],
+        default: 'class',
+        description:
+          "class: Signature ID = event class id (block:KILL, exec, …). guide: block events as the SIEM guide writes them (Signature ID = action, Name 'File Access Blocked').",
+      },
       space_after_header: {
         type: 'boolean',
         default: false,
@@ -287,7 +331,8 @@ export const cefFormatter: FormatterDefinition<CefOptions> = {
   },
   create(options: CefOptions, context: FormatterContext): Formatter {
     const state: CefState = {
-      prefix: `CEF:0|${cefHeaderEscape(PRODUCT.vendor)}|${cefHeaderEscape(PRODUCT.product)}|${cefHeaderEscape(context.version)}|`,
+      prefix: `CEF:0|${cefHeaderEscape(options.device_vendor ?? PRODUCT.vendor)}|${cefHeaderEscape(options.device_product ?? PRODUCT.product)}|${cefHeaderEscape(context.version)}|`,
+      guideSignature: options.signature === 'guide',
       enforce: options.enforce_lengths ?? true,
       spaceAfterHeader: options.space_after_header ?? false,
       bootWallNanos: context.bootWallNanos,

@@ -102,6 +102,10 @@ export const ERROR_CODES = {
   AEGIS_ERR_API_METHOD: 'The API route does not accept this HTTP method (HTTP 405).',
   AEGIS_ERR_API_CONFLICT: 'The blocklist entry already exists (HTTP 409).',
   AEGIS_ERR_API_UNSUPPORTED_MEDIA: 'An API request body was not `application/json` (HTTP 415).',
+  AEGIS_ERR_METRICS_PUSH:
+    '`aegisbpf metrics export --endpoint URL` could not push the metrics: the endpoint did not answer, or answered with a status other than 2xx.',
+  AEGIS_ERR_DEBUG:
+    '`aegisbpf debug bundle|profile` could not collect what was asked (no daemon answers for a profile, or the output file cannot be written).',
   AEGIS_ERR_INTERNAL: 'A bug in aegisbpf. Please report it with the log line.',
 } as const;
 

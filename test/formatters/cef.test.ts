@@ -347,3 +347,31 @@ test('cef is registered, with an options schema the registry accepts', () => {
   assert.ok(f.format(ev('exec-minimal')).includes('|3| rt='));
   assert.equal(cefFormatter.output, 'string');
 });
+
+test('cef device_vendor/device_product and signature: guide write the AegisBPF SIEM guide’s header; dst stays a path-free IPv4 key', () => {
+  const f = createFormatter<string>(
+    { type: 'cef', device_vendor: 'AegisBPF', device_product: 'AegisBPF', signature: 'guide' },
+    GOLDEN_CONTEXT,
+  );
+  const base = goldenCases().find((c) => c.event.type === 'block')!.event;
+  const fileBlock = { ...base, action: 'BLOCK', hook: 'lsm/file_open', path: '/etc/shadow' } as AegisEvent;
+  const execKill = { ...base, action: 'KILL', hook: 'lsm/bprm_check_security' } as AegisEvent;
+  const audit = { ...base, action: 'AUDIT', hook: 'sys_exit_openat' } as AegisEvent;
+  const line = f.format(fileBlock);
+  assert.ok(line.startsWith(`CEF:0|AegisBPF|AegisBPF|${GOLDEN_CONTEXT.version}|BLOCK|File Access Blocked|`), line);
+  assert.match(f.format(execKill), /\|KILL\|Execution Blocked\|/);
+  assert.match(f.format(audit), /\|AUDIT\|File Access Audited\|/);
+  // The strict parser accepts it; the path is in filePath, never in dst (an IPv4 key).
+  const parsed = parseCef(line);
+  assert.deepEqual(
+    [parsed.vendor, parsed.product, parsed.signatureId, parsed.name],
+    ['AegisBPF', 'AegisBPF', 'BLOCK', 'File Access Blocked'],
+  );
+  assert.equal(parsed.extension.get('filePath'), '/etc/shadow');
+  assert.equal(parsed.extension.get('dst'), undefined);
+  // Other events keep their class ids; the default stays `aegisbpf|aegisbpf` with class ids (content depends on it).
+  const exec = goldenCases().find((c) => c.event.type === 'exec')!.event;
+  assert.match(f.format(exec), /^CEF:0\|AegisBPF\|AegisBPF\|[^|]+\|exec\|/);
+  const plain = createFormatter('cef', GOLDEN_CONTEXT);
+  assert.match(plain.format(fileBlock), /^CEF:0\|aegisbpf\|aegisbpf\|[^|]+\|block:BLOCK\|File access blocked\|/);
+});
