@@ -7,11 +7,19 @@ import { fileSink } from './file/index';
 import { splunkHecSink } from './splunk-hec/index';
 import { stdoutSink } from './stdout/index';
 import { syslogSink } from './syslog/index';
+import { webhookSink } from './webhook/index';
 
 // Type-erased: each definition's parse() produces the config its createTransport() takes.
 export type AnySinkDefinition = SinkDefinition<unknown, unknown>;
 
-const SINKS: readonly AnySinkDefinition[] = [fileSink, stdoutSink, syslogSink, elasticsearchSink, splunkHecSink];
+const SINKS: readonly AnySinkDefinition[] = [
+  fileSink,
+  stdoutSink,
+  syslogSink,
+  elasticsearchSink,
+  splunkHecSink,
+  webhookSink,
+];
 
 const BY_TYPE = new Map<string, AnySinkDefinition>(SINKS.map((d) => [d.type, d]));
 
