@@ -24,6 +24,10 @@ grep -q '^built=yes$' <<<"$hec_info" &&
   AEGIS_STEP_DONE="already have the OTel HEC receiver in $(sed -n 's/^binary=//p' <<<"$hec_info")"
 AEGIS_STEP_DONE="$AEGIS_STEP_DONE" aegis_step "OTel collector with the Splunk HEC receiver (built with Go from the module proxy) for the HEC sink tests" \
   bash scripts/services/otelcol-hec.sh install
+AEGIS_STEP_DONE=""
+command -v nats-server >/dev/null && AEGIS_STEP_DONE="already have nats-server $(bash scripts/services/nats.sh info | sed -n 's/^version=//p') (Debian)"
+AEGIS_STEP_DONE="$AEGIS_STEP_DONE" aegis_step "nats-server with JetStream (Debian package) for the NATS sink tests" \
+  bash scripts/services/nats.sh install
 unset AEGIS_STEP_DONE
 echo "test: import layers (scripts/check-imports.js)" >&2
 node scripts/check-imports.js

@@ -4,6 +4,7 @@
 import type { SinkDefinition } from './core/definition';
 import { elasticsearchSink } from './elasticsearch/index';
 import { fileSink } from './file/index';
+import { natsSink } from './nats/index';
 import { splunkHecSink } from './splunk-hec/index';
 import { stdoutSink } from './stdout/index';
 import { syslogSink } from './syslog/index';
@@ -19,6 +20,7 @@ const SINKS: readonly AnySinkDefinition[] = [
   elasticsearchSink,
   splunkHecSink,
   webhookSink,
+  natsSink,
 ];
 
 const BY_TYPE = new Map<string, AnySinkDefinition>(SINKS.map((d) => [d.type, d]));
