@@ -6,6 +6,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import path from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
@@ -25,6 +26,8 @@ import { createLogger } from '../../../src/util/logger';
 import type { NatsService } from '../../helpers/services';
 import { startNats } from '../../helpers/services';
 import { generateEvents } from '../../helpers/events';
+import { makeTestPki, opensslSkipReason } from '../../helpers/certs';
+import { makeTempDir } from '../../helpers/tmp';
 import { batchOf, runTransportContract } from '../transport-contract';
 
 const quiet = createLogger({ level: 'FATAL', write: () => undefined });
@@ -32,7 +35,6 @@ const BIG = Number(process.env.AEGIS_NATS_EVENTS ?? 50_000);
 
 let server: NatsService | undefined;
 let skipReason = '';
-let admin: NatsConnection | undefined;
 let streamNo = 0;
 
 before(async () => {
@@ -42,38 +44,48 @@ before(async () => {
     return;
   }
   server = s;
-  admin = await connect({ servers: s.url, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
 });
 
 after(async () => {
-  await admin?.close();
   await server?.stop();
 });
+
+/** A connection of its own (one that lived through a server restart may still be reconnecting). */
+async function withConnection<T>(fn: (nc: NatsConnection) => Promise<T>): Promise<T> {
+  const nc = await connect({ servers: server!.url });
+  try {
+    return await fn(nc);
+  } finally {
+    await nc.close();
+  }
+}
 
 /** A fresh stream capturing `<prefix>.>`; returns the prefix. */
 async function freshStream(): Promise<{ prefix: string; stream: string }> {
   streamNo++;
   const prefix = `t${process.pid}_${streamNo}`;
-  const jsm = await jetstreamManager(admin!);
-  await jsm.streams.add({ name: prefix, subjects: [`${prefix}.>`] });
+  await withConnection(async (nc) =>
+    (await jetstreamManager(nc)).streams.add({ name: prefix, subjects: [`${prefix}.>`] }),
+  );
   return { prefix, stream: prefix };
 }
 
 /** Every message of the stream, in stream order, read by an ordered JetStream consumer. */
-async function readStream(stream: string): Promise<{ events: AegisEvent[]; msgIds: string[] }> {
-  const jsm = await jetstreamManager(admin!);
-  const total = (await jsm.streams.info(stream)).state.messages;
-  const events: AegisEvent[] = [];
-  const msgIds: string[] = [];
-  if (total === 0) return { events, msgIds };
-  const consumer = await jetstream(admin!).consumers.get(stream);
-  const messages = await consumer.consume();
-  for await (const m of messages) {
-    events.push(m.json<AegisEvent>());
-    msgIds.push(m.headers?.get('Nats-Msg-Id') ?? '');
-    if (m.info.pending === 0) break;
-  }
-  return { events, msgIds };
+function readStream(stream: string): Promise<{ events: AegisEvent[]; msgIds: string[] }> {
+  return withConnection(async (nc) => {
+    const total = (await (await jetstreamManager(nc)).streams.info(stream)).state.messages;
+    const events: AegisEvent[] = [];
+    const msgIds: string[] = [];
+    if (total === 0) return { events, msgIds };
+    const consumer = await jetstream(nc).consumers.get(stream);
+    const messages = await consumer.consume();
+    for await (const m of messages) {
+      events.push(m.json<AegisEvent>());
+      msgIds.push(m.headers?.get('Nats-Msg-Id') ?? '');
+      if (m.info.pending === 0) break;
+    }
+    return { events, msgIds };
+  });
 }
 
 function transportFor(prefix: string, raw: Record<string, unknown> = {}, stats?: SinkStats) {
@@ -166,18 +178,18 @@ test(
     const n = Math.min(BIG, 20_000);
     const events = generateEvents(n, { seed: 22 });
     const { sink, stats } = sinkFor(prefix);
-    let restarted = false;
-    const restart = (async () => {
-      while (stats.delivered < n / 4) await new Promise((r) => setTimeout(r, 5));
-      await server.halt();
-      await new Promise((r) => setTimeout(r, 1000));
-      await server.resume();
-      restarted = true;
+    const half = n / 2;
+    for (let i = 0; i < half; i += 500) await sink.accept(events.slice(i, i + 500));
+    while (stats.delivered < half / 2) await new Promise((r) => setTimeout(r, 5));
+    await server.halt();
+    // The second half arrives while the server is down (accept may wait for buffer room: not awaited yet).
+    const rest = (async () => {
+      for (let i = half; i < n; i += 500) await sink.accept(events.slice(i, i + 500));
     })();
-    for (let i = 0; i < events.length; i += 500) await sink.accept(events.slice(i, i + 500));
-    await restart;
+    await new Promise((r) => setTimeout(r, 1000));
+    await server.resume();
+    await rest;
     const report = await sink.close(120_000);
-    assert.ok(restarted);
     assert.equal(report.undelivered, 0);
     assert.equal(report.lost, 0);
     t.diagnostic(
@@ -194,8 +206,8 @@ test(
     const again = await transport.send(batchOf(events.slice(0, 50)), new AbortController().signal);
     assert.deepEqual(again, { kind: 'delivered', duplicates: 50 });
     await transport.close();
-    const jsm = await jetstreamManager(admin!);
-    assert.equal((await jsm.streams.info(stream)).state.messages, n);
+    const stored = await withConnection(async (nc) => (await (await jetstreamManager(nc)).streams.info(stream)).state);
+    assert.equal(stored.messages, n);
   },
 );
 
@@ -220,7 +232,8 @@ test('JetStream: no stream for the subject is retryable and unhealthy (events wa
 test('core NATS (jetstream: false): a subscriber gets the batch in order; the subject takes each event type', async (t) => {
   if (server === undefined) return t.skip(skipReason);
   const prefix = `core${process.pid}`;
-  const sub = admin!.subscribe(`${prefix}.>`);
+  const nc = await connect({ servers: server.url });
+  const sub = nc.subscribe(`${prefix}.>`);
   const got: { subject: string; event: AegisEvent }[] = [];
   const events = generateEvents(300, { seed: 23, adversarial: true });
   const done = (async () => {
@@ -229,7 +242,7 @@ test('core NATS (jetstream: false): a subscriber gets the batch in order; the su
       if (got.length === events.length) break;
     }
   })();
-  await admin!.flush();
+  await nc.flush();
   const transport = transportFor(prefix, { jetstream: false });
   try {
     assert.deepEqual(await transport.healthcheck(new AbortController().signal), { healthy: true });
@@ -246,6 +259,7 @@ test('core NATS (jetstream: false): a subscriber gets the batch in order; the su
   } finally {
     sub.unsubscribe();
     await transport.close();
+    await nc.close();
   }
 });
 
@@ -264,4 +278,37 @@ test('subject template: event values cannot add tokens or wildcards; validate re
     problems.some((p) => p.includes('sinks.s.subject: placeholder {{typ}}: no event field typ')),
     problems.join('\n'),
   );
+});
+
+test('tls: verified against the configured CA; an unknown CA is refused (retryable, certificate named)', async (t) => {
+  const reason = opensslSkipReason();
+  if (reason !== undefined) return t.skip(reason);
+  if (server === undefined) return t.skip(skipReason);
+  const tmp = makeTempDir('aegis-nats-tls-');
+  const pki = makeTestPki(path.join(tmp.dir, 'pki'));
+  const s = await startNats({ tls: { cert: pki.serverCert, key: pki.serverKey } });
+  if (!s.ok) return t.skip(s.reason);
+  const conn = await connect({ servers: s.url, tls: { caFile: pki.caCert } });
+  const prefix = `tls${process.pid}`;
+  try {
+    await (await jetstreamManager(conn)).streams.add({ name: prefix, subjects: [`${prefix}.>`] });
+    const raw = { servers: [s.url], subject: `${prefix}.{{type}}` };
+    const good = createNatsTransport(parseNatsConfig({ ...raw, tls: { ca_file: pki.caCert } }), {
+      logger: quiet,
+      stats: createSinkStats('n', 'nats'),
+    });
+    assert.deepEqual(await good.send(batchOf(generateEvents(5)), new AbortController().signal), {
+      kind: 'delivered',
+    });
+    await good.close();
+    const bad = createNatsTransport(parseNatsConfig(raw), { logger: quiet, stats: createSinkStats('n', 'nats') });
+    const r = await bad.send(batchOf(generateEvents(5)), new AbortController().signal);
+    assert.equal(r.kind, 'retryable');
+    assert.match(r.kind === 'retryable' ? r.reason : '', /certificate/i);
+    await bad.close();
+  } finally {
+    await conn.close();
+    await s.stop();
+    tmp.cleanup();
+  }
 });
