@@ -273,8 +273,8 @@ function semanticChecks(
   }
   for (const section of extraConfigSections().sections) {
     const raw = doc[section.key];
-    if (isRecord(raw) && !schemaInvalid.has(section.key))
-      for (const p of section.check?.(raw) ?? []) problems.push(`${section.key}.${p}`);
+    if ((isRecord(raw) || Array.isArray(raw)) && !schemaInvalid.has(section.key))
+      for (const p of section.check?.(raw as Record<string, unknown>, doc) ?? []) problems.push(`${section.key}.${p}`);
   }
   return { problems, warnings };
 }
@@ -311,6 +311,7 @@ function toConfig(doc: Record<string, unknown>): AegisConfig {
       sinks: (r.sinks as unknown[]).map(String),
     })),
     sinks: named(doc.sinks),
+    alerts: Array.isArray(doc.alerts) ? (doc.alerts as Record<string, unknown>[]) : [],
     document: doc,
   };
 }

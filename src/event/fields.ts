@@ -14,6 +14,7 @@ import type {
   ExecEvent,
   ExitEvent,
   SensorEvent,
+  AlertEvent,
 } from './types';
 
 export type FieldKind = 'string' | 'integer' | 'boolean' | 'string[]' | 'string-map';
@@ -113,6 +114,16 @@ export const EVENT_FIELDS: { readonly [T in EventType]: Readonly<Record<string, 
     message: opt('string'),
     policy: opt('string'),
   } satisfies FieldTable<SensorEvent>,
+  alert: {
+    ...BASE_FIELDS,
+    alert: req('string'),
+    status: req('string'),
+    severity: req('string'),
+    message: req('string'),
+    condition: req('string'),
+    value: req('string'),
+    started_at: opt('string'),
+  } satisfies FieldTable<AlertEvent>,
 };
 
 type AllKeys = AegisEvent extends infer E ? (E extends AegisEvent ? keyof E : never) : never;
@@ -171,6 +182,11 @@ export const FIELD_ORDER = [
   'hook',
   'event_id',
   'labels',
+  'alert',
+  'severity',
+  'condition',
+  'value',
+  'started_at',
 ] as const satisfies readonly AllKeys[];
 
 export type FieldName = (typeof FIELD_ORDER)[number];

@@ -36,6 +36,25 @@ export function severityOf(event: AegisEvent): number {
         : event.status.startsWith('policy_')
           ? 4
           : 2;
+    case 'alert':
+      return alertSeverity(event.status, event.severity);
+  }
+}
+
+/** An alert's own severity on the CEF scale; a resolved alert is informational. */
+function alertSeverity(status: string, severity: string): number {
+  if (status === 'resolved') return 2;
+  switch (severity) {
+    case 'critical':
+      return 10;
+    case 'high':
+      return 8;
+    case 'medium':
+      return 6;
+    case 'low':
+      return 4;
+    default:
+      return 2;
   }
 }
 
@@ -90,6 +109,8 @@ export function eventClassId(event: AegisEvent): string {
       return event.action === undefined ? 'connect' : `connect:${event.action}`;
     case 'sensor':
       return `sensor:${event.status.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 40)}`;
+    case 'alert':
+      return `alert:${event.status === 'resolved' ? 'resolved' : 'firing'}`;
   }
 }
 
@@ -126,6 +147,8 @@ export function eventName(event: AegisEvent): string {
       }
     case 'sensor':
       return `Sensor ${event.status.replace(/_/g, ' ')}`;
+    case 'alert':
+      return event.status === 'resolved' ? 'Alert resolved' : 'Alert firing';
   }
 }
 

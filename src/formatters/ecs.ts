@@ -76,6 +76,7 @@ const C = {
   started: cat(['host'], ['start']),
   stopped: cat(['host'], ['end']),
   sensor: cat(['host'], ['info']),
+  alert: cat(['intrusion_detection'], ['info']),
 } as const;
 
 /** `event.category` and `event.type`, ECS allowed values (validated against the ECS definitions by a test). */
@@ -95,6 +96,8 @@ export function ecsCategorization(event: AegisEvent): Categorization {
       if (event.status === 'started') return C.started;
       if (event.status === 'stopped') return C.stopped;
       return C.sensor;
+    case 'alert':
+      return C.alert;
   }
 }
 
@@ -111,6 +114,8 @@ export function ecsAction(event: AegisEvent): string {
       return 'connect';
     case 'sensor':
       return event.status;
+    case 'alert':
+      return event.status === 'resolved' ? 'alert-resolved' : 'alert-firing';
   }
 }
 
@@ -149,11 +154,12 @@ const plain = (s: string): string => (PLAIN.test(s) ? `"${s}"` : q(s));
  * work at all (constants, numbers, schema-checked timestamps and ids, cached repeating strings).
  */
 export function formatEcs(event: AegisEvent, context?: FormatterContext): string {
-  const message = event.type === 'sensor' && event.message !== undefined ? event.message : eventName(event);
+  const own = event.type === 'sensor' || event.type === 'alert';
+  const message = own && event.message !== undefined ? event.message : eventName(event);
   const ts = plain(event.ts);
-  let out = `{"@timestamp":${ts},"ecs":{"version":"${ECS_VERSION}"},"message":${event.type === 'sensor' ? q(message) : qc(message)}`;
+  let out = `{"@timestamp":${ts},"ecs":{"version":"${ECS_VERSION}"},"message":${own ? q(message) : qc(message)}`;
 
-  out += `,"event":{"kind":"${isPolicyHit(event) ? 'alert' : 'event'}",${ecsCategorization(event).json},"action":${qc(ecsAction(event))}`;
+  out += `,"event":{"kind":"${isPolicyHit(event) || event.type === 'alert' ? 'alert' : 'event'}",${ecsCategorization(event).json},"action":${qc(ecsAction(event))}`;
   const outcome = eventOutcome(event);
   if (outcome !== undefined) out += `,"outcome":"${outcome}"`;
   out += `,"severity":${severityOf(event)},"module":"${ECS_MODULE}","dataset":"${ECS_DATASET}"`;
@@ -210,6 +216,9 @@ export function formatEcs(event: AegisEvent, context?: FormatterContext): string
   if ((event.type === 'block' || event.type === 'connect') && event.policy !== undefined) {
     const p = qc(event.policy);
     out += `,"rule":{"id":${p},"name":${p},"ruleset":"${ECS_MODULE}"}`;
+  } else if (event.type === 'alert') {
+    const a = q(event.alert);
+    out += `,"rule":{"id":${a},"name":${a},"ruleset":"${ECS_MODULE}-alerts"}`;
   }
 
   if (event.labels !== undefined) {
@@ -239,6 +248,10 @@ export function formatEcs(event: AegisEvent, context?: FormatterContext): string
     if (event.open_flags !== undefined) out += `,"open_flags":${event.open_flags}`;
   } else if (event.type === 'sensor') {
     if (event.policy !== undefined) out += `,"policy":${qc(event.policy)}`;
+  } else if (event.type === 'alert') {
+    out += `,"alert":${q(event.alert)},"status":${q(event.status)},"severity":${q(event.severity)}`;
+    out += `,"condition":${q(event.condition)},"value":${q(event.value)}`;
+    if (event.started_at !== undefined) out += `,"started_at":${q(event.started_at)}`;
   }
   if (event.sensor !== undefined) out += `,"sensor":${qc(event.sensor)}`;
   if (event.hook !== undefined) out += `,"hook":${qc(event.hook)}`;

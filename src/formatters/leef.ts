@@ -87,12 +87,15 @@ export function parseLeefDelimiter(spec: string): { readonly char: string; reado
 
 const LEEF_KEYS = [
   'action',
+  'alert',
+  'alertSeverity',
   'argsTruncated',
   'cat',
   'cgroupId',
   'cgroupPath',
   'cmdLine',
   'comm',
+  'condition',
   'containerId',
   'devTimeFormat',
   'device',
@@ -133,9 +136,11 @@ const LEEF_KEYS = [
   'src',
   'srcAddress',
   'srcPort',
+  'startedAt',
   'status',
   'traceId',
   'uid',
+  'value',
 ] as const;
 type LeefKey = (typeof LEEF_KEYS)[number];
 
@@ -263,6 +268,11 @@ function formatLeef(event: AegisEvent, s: LeefState): string {
       break;
     case 'sensor':
       out += str(s, k.status, event.status) + str(s, k.message, event.message);
+      break;
+    case 'alert':
+      out += str(s, k.alert, event.alert) + str(s, k.status, event.status) + str(s, k.alertSeverity, event.severity);
+      out += str(s, k.message, event.message) + str(s, k.condition, event.condition) + str(s, k.value, event.value);
+      out += str(s, k.startedAt, event.started_at);
       break;
     default:
       break;

@@ -165,6 +165,11 @@ interface Unmapped {
   resolved_path?: string;
   status?: string;
   policy?: string;
+  alert?: string;
+  alert_severity?: string;
+  condition?: string;
+  value?: string;
+  started_at?: string;
 }
 
 /** What OCSF has no attribute for, under its aegisbpf name; undefined when there is nothing. */
@@ -185,6 +190,11 @@ function unmapped(event: AegisEvent, extra: Unmapped): JsonObject | undefined {
     resolved_path: extra.resolved_path,
     status: extra.status,
     policy: extra.policy,
+    alert: extra.alert,
+    alert_severity: extra.alert_severity,
+    condition: extra.condition,
+    value: extra.value,
+    started_at: extra.started_at,
   };
   for (const k in u) if ((u as Record<string, unknown>)[k] !== undefined) return u;
   return undefined;
@@ -305,6 +315,25 @@ function ocsfObject(event: AegisEvent, s: OcsfState): JsonObject {
         unmapped: unmapped(event, { status: event.status, policy: event.policy }),
       };
       break;
+    case 'alert':
+      // An alert rule of the agent itself: the same class as the sensor's own events (the Detection Finding class
+      // would need finding_info and an analytic, which a rate threshold does not have); the rule in unmapped.
+      cls = CLASSES.app;
+      activityId = 99;
+      activityName = event.status === 'resolved' ? 'Alert resolved' : 'Alert firing';
+      body = {
+        app: s.product,
+        actor: { process: processObject(event, s) },
+        unmapped: unmapped(event, {
+          status: event.status,
+          alert: event.alert,
+          alert_severity: event.severity,
+          condition: event.condition,
+          value: event.value,
+          started_at: event.started_at,
+        }),
+      };
+      break;
   }
   const profiles =
     control === undefined
@@ -328,7 +357,10 @@ function ocsfObject(event: AegisEvent, s: OcsfState): JsonObject {
     severity_id: sev,
     severity: SEVERITY[sev],
     time: eventMillis(event),
-    message: event.type === 'sensor' && event.message !== undefined ? event.message : eventName(event),
+    message:
+      (event.type === 'sensor' || event.type === 'alert') && event.message !== undefined
+        ? event.message
+        : eventName(event),
     status_id: outcome === undefined ? undefined : outcome === 'success' ? 1 : 2,
     status: outcome === undefined ? undefined : outcome === 'success' ? 'Success' : 'Failure',
     action_id: control?.action_id,

@@ -492,7 +492,8 @@ export function createRfc5424Formatter(options: Rfc5424Options, context: Formatt
   let lastClassField = ' - ';
   const msgIdField = (event: AegisEvent): string => {
     const action = event.type === 'block' || event.type === 'connect' ? event.action : undefined;
-    if (event.type === lastClassType && action === lastClassAction && event.type !== 'sensor') return lastClassField;
+    if (event.type === lastClassType && action === lastClassAction && event.type !== 'sensor' && event.type !== 'alert')
+      return lastClassField;
     const id = eventClassId(event);
     let field = msgIds.get(id);
     if (field === undefined) {

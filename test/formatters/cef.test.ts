@@ -76,7 +76,7 @@ function expectedExtension(e: AegisEvent): Map<string, string> {
     put('sproc', e.parent_comm);
     put('dpid', e.pid);
     put('dproc', e.comm);
-  } else if (e.type === 'sensor') {
+  } else if (e.type === 'sensor' || e.type === 'alert') {
     put('dvcpid', e.pid);
     put('deviceProcessName', e.comm);
   } else {
@@ -86,7 +86,7 @@ function expectedExtension(e: AegisEvent): Map<string, string> {
     put('aegisbpfPpid', e.ppid);
     put('aegisbpfParentComm', e.parent_comm);
   }
-  if (e.type === 'sensor') {
+  if (e.type === 'sensor' || e.type === 'alert') {
     put('aegisbpfExe', e.exe);
     put('aegisbpfPpid', e.ppid);
     put('aegisbpfParentComm', e.parent_comm);
@@ -99,7 +99,7 @@ function expectedExtension(e: AegisEvent): Map<string, string> {
   }
   if (e.type === 'block') put('fileId', e.ino);
   const cmd = e.args === undefined || e.args.length === 0 ? undefined : e.args.join(' ');
-  if (e.type === 'sensor' && e.message !== undefined) {
+  if ((e.type === 'sensor' || e.type === 'alert') && e.message !== undefined) {
     put('msg', e.message);
     put('aegisbpfCmdLine', cmd);
   } else put('msg', cmd);
@@ -111,7 +111,7 @@ function expectedExtension(e: AegisEvent): Map<string, string> {
   labelled('cs1', 'cgroupPath', e.cgroup_path);
   labelled('cs2', 'execId', e.exec_id);
   labelled('cs3', 'traceId', e.trace_id);
-  labelled('cs4', 'policy', e.type === 'exec' || e.type === 'exit' ? undefined : e.policy);
+  labelled('cs4', 'policy', e.type === 'exec' || e.type === 'exit' || e.type === 'alert' ? undefined : e.policy);
   labelled('cs5', 'mode', e.mode);
   labelled('cs6', 'sensor', e.sensor);
   const start = processStart(e, undefined);
@@ -127,6 +127,14 @@ function expectedExtension(e: AegisEvent): Map<string, string> {
   if (e.type === 'block') put('aegisbpfResolvedPath', e.resolved_path);
   if (e.type === 'exit') put('aegisbpfDurationNs', e.duration_ns);
   if (e.type === 'sensor') put('aegisbpfStatus', e.status);
+  if (e.type === 'alert') {
+    put('aegisbpfAlert', e.alert);
+    put('aegisbpfStatus', e.status);
+    put('aegisbpfSeverity', e.severity);
+    put('aegisbpfCondition', e.condition);
+    put('aegisbpfValue', e.value);
+    put('aegisbpfStartedAt', e.started_at);
+  }
   put('aegisbpfHook', e.hook);
   if (e.labels !== undefined && Object.keys(e.labels).length > 0) {
     const sorted = Object.fromEntries(
