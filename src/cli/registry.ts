@@ -16,6 +16,7 @@ import type * as RulesModule from './commands/rules';
 import type * as StatsModule from './commands/stats';
 import type * as MetricsModule from './commands/metrics';
 import type * as DashboardModule from './commands/dashboard';
+import type * as AlertsModule from './commands/alerts';
 
 export interface CommandEntry {
   readonly name: string;
@@ -78,6 +79,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     name: 'dashboard',
     summary: 'Print a Grafana dashboard (generate --type overview|enforcement|performance).',
     load: () => (load('./commands/dashboard') as typeof DashboardModule).dashboardCommand,
+  },
+  {
+    name: 'alerts',
+    summary: 'Alert rules and their webhook: configure, rule, custom, list, test NAME (docs/alerts.md).',
+    load: () => (load('./commands/alerts') as typeof AlertsModule).alertsCommand,
   },
 ];
 
