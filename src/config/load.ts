@@ -262,6 +262,9 @@ function semanticChecks(
         );
     });
   }
+  // A sink that only alert rules send to (a pager) is used on purpose.
+  for (const [, rule] of itemsOf(doc.alerts))
+    if (Array.isArray(rule.sinks)) for (const s of rule.sinks as unknown[]) if (typeof s === 'string') routed.add(s);
   for (const [name, raw] of entriesOf(doc.sinks)) {
     const def = getSinkDefinition(String(raw.type));
     if (Array.isArray(doc.routes) && doc.routes.length > 0 && !routed.has(name))
