@@ -3,7 +3,8 @@
  *
  * JetStream (default): every record is published with `Nats-Msg-Id` = an id derived from the event (its
  * `event_id`, else a hash of the formatted record), all records of a batch in flight at once on the one
- * connection; a record is delivered when the stream acknowledged it. A resend (after a timeout, a lost connection,
+ * connection, their acks collected on one inbox subscription (./ack-inbox.ts); a record is delivered when the stream
+ * acknowledged it. A resend (after a timeout, a lost connection,
  * a server restart) carries the same id, so within the stream's `duplicate_window` (2 minutes by default) the
  * stream stores it once and answers `duplicate: true`, counted in the core's `duplicates`.
  *
@@ -16,13 +17,14 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { connect, credsAuthenticator } from '@nats-io/transport-node';
 import type { NatsConnection, NodeConnectionOptions } from '@nats-io/transport-node';
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import type { JetStreamClient } from '@nats-io/jetstream';
+import { jetstreamManager } from '@nats-io/jetstream';
 import { AegisError, describeError } from '../../util/errors';
 import type { Logger } from '../../util/logger';
 import type { SinkStats } from '../../telemetry/stats';
 import type { Batch, EncodedRecord, HealthResult, SendResult, Transport } from '../core/types';
 import type { NatsSinkConfig } from './config';
+import type { AckInbox, AckOutcome } from './ack-inbox';
+import { createAckInbox } from './ack-inbox';
 import { checkNatsHealth } from './healthcheck';
 import { classifyNatsFailure, describeNatsError } from './retry-policy';
 import { compileSubject } from './subject';
@@ -91,7 +93,7 @@ export function createNatsTransport(config: NatsSinkConfig, options: NatsTranspo
   };
 
   let nc: NatsConnection | undefined;
-  let js: JetStreamClient | undefined;
+  let inbox: AckInbox | undefined;
   let connecting: Promise<NatsConnection> | undefined;
   let closed = false;
 
@@ -113,7 +115,7 @@ export function createNatsTransport(config: NatsSinkConfig, options: NatsTranspo
       extra.connected = 0;
       if (nc === conn) {
         nc = undefined;
-        js = undefined;
+        inbox = undefined;
       }
     });
   };
@@ -129,7 +131,7 @@ export function createNatsTransport(config: NatsSinkConfig, options: NatsTranspo
           throw new Error('the sink is closed');
         }
         nc = c;
-        js = jetstream(c, { timeout: config.ackTimeoutMillis });
+        inbox = undefined;
         extra.connected = 1;
         watch(c);
         return c;
@@ -156,51 +158,37 @@ export function createNatsTransport(config: NatsSinkConfig, options: NatsTranspo
       else signal.addEventListener('abort', () => resolve('aborted'), { once: true });
     });
 
-  const sendJetStream = async (batch: Batch<string>, client: JetStreamClient, signal: AbortSignal) => {
+  const sendJetStream = async (batch: Batch<string>, inbox: AckInbox, signal: AbortSignal): Promise<SendResult> => {
     const n = batch.records.length;
-    const outcome: (SendResult | { kind: 'acked'; duplicate: boolean } | undefined)[] = new Array<undefined>(n);
-    const all = batch.records.map((record, i) => {
-      const subject = subjectOf(record.event);
-      return client
-        .publish(subject, record.data, { msgID: messageIdOf(record), timeout: config.ackTimeoutMillis, retries: 1 })
-        .then(
-          (ack) => {
-            outcome[i] = { kind: 'acked', duplicate: ack.duplicate };
-          },
-          (err: unknown) => {
-            outcome[i] = failure(err, subject);
-          },
-        );
-    });
-    await Promise.race([Promise.all(all), aborted(signal)]);
+    const subjects = batch.records.map((r) => subjectOf(r.event));
+    const outcomes = await inbox.publishAll(
+      batch.records.map((r, i) => [subjects[i] as string, r.data, messageIdOf(r)] as const),
+      config.ackTimeoutMillis,
+      signal,
+    );
     let duplicates = 0;
     const retry: number[] = [];
     const rejected: { index: number; reason: string }[] = [];
     let first: Extract<SendResult, { kind: 'retryable' }> | undefined;
     for (let i = 0; i < n; i++) {
-      const o = outcome[i];
-      if (o === undefined) {
-        retry.push(i);
-        first ??= { kind: 'retryable', reason: 'aborted while waiting for JetStream acks' };
-      } else if (o.kind === 'acked') {
+      const o = outcomes[i] as AckOutcome;
+      if (o.kind === 'acked') {
         if (o.duplicate) duplicates++;
-      } else if (o.kind === 'too_large' || o.kind === 'rejected') {
-        rejected.push({ index: i, reason: o.reason });
-      } else if (o.kind === 'retryable') {
+        continue;
+      }
+      const r = classifyNatsFailure({ name: o.name, message: o.message, subject: subjects[i] as string });
+      if (r.kind === 'too_large' || r.kind === 'rejected') rejected.push({ index: i, reason: r.reason });
+      else if (r.kind === 'retryable') {
         retry.push(i);
-        first ??= o;
+        first ??= r;
       }
     }
     if (retry.length === 0 && rejected.length === 0)
-      return duplicates === 0 ? { kind: 'delivered' as const } : { kind: 'delivered' as const, duplicates };
+      return duplicates === 0 ? { kind: 'delivered' } : { kind: 'delivered', duplicates };
     if (retry.length === n && first !== undefined) return first;
-    if (rejected.length === n && n === 1) return { kind: 'rejected' as const, reason: rejected[0]!.reason };
-    return {
-      kind: 'partial' as const,
-      retry,
-      rejected,
-      ...(duplicates === 0 ? {} : { duplicates }),
-    };
+    if (rejected.length === n && n === 1)
+      return { kind: 'rejected', reason: (rejected[0] as { reason: string }).reason };
+    return { kind: 'partial', retry, rejected, ...(duplicates === 0 ? {} : { duplicates }) };
   };
 
   const sendCore = async (batch: Batch<string>, conn: NatsConnection, signal: AbortSignal): Promise<SendResult> => {
@@ -238,7 +226,8 @@ export function createNatsTransport(config: NatsSinkConfig, options: NatsTranspo
       };
     }
     if (!config.jetstream) return sendCore(batch, conn, signal);
-    return sendJetStream(batch, js ?? jetstream(conn, { timeout: config.ackTimeoutMillis }), signal);
+    inbox ??= createAckInbox(conn);
+    return sendJetStream(batch, inbox, signal);
   };
 
   return {
