@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { DiscardPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { AegisEvent } from '../../../src/event/types';
 import { formatJson } from '../../../src/formatters/json';
 import { validateConfigText } from '../../../src/config/load';
@@ -310,5 +310,31 @@ test('tls: verified against the configured CA; an unknown CA is refused (retryab
     await conn.close();
     await s.stop();
     tmp.cleanup();
+  }
+});
+
+test('JetStream: a stream that refuses part of a batch (max_msgs, discard new): the stored part delivered, the rest retried', async (t) => {
+  if (server === undefined) return t.skip(skipReason);
+  streamNo++;
+  const prefix = `full${process.pid}_${streamNo}`;
+  await withConnection(async (nc) =>
+    (await jetstreamManager(nc)).streams.add({
+      name: prefix,
+      subjects: [`${prefix}.>`],
+      max_msgs: 10,
+      discard: DiscardPolicy.New,
+    }),
+  );
+  const transport = transportFor(prefix);
+  try {
+    const r = await transport.send(batchOf(generateEvents(25, { seed: 41 })), new AbortController().signal);
+    assert.equal(r.kind, 'partial');
+    if (r.kind !== 'partial') return;
+    assert.equal(r.retry.length, 15);
+    assert.deepEqual(r.rejected, []);
+    const stored = await withConnection(async (nc) => (await (await jetstreamManager(nc)).streams.info(prefix)).state);
+    assert.equal(stored.messages, 10);
+  } finally {
+    await transport.close();
   }
 });
