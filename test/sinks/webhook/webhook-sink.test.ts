@@ -272,3 +272,53 @@ async function until(cond: () => boolean, timeoutMillis = 20_000): Promise<void>
     await new Promise((res) => setTimeout(res, 5));
   }
 }
+
+test('body: single: one request per event with the format content type; a 400 rejects that event, a 429 retries the rest in order', async (t) => {
+  if (pki === undefined) return t.skip(skip);
+  const r = await receiver();
+  try {
+    const events = generateEvents(6, { seed: 12 });
+    const transport = createWebhookTransport(
+      parseWebhookConfig({ url: r.url, body: 'single', hmac: { secret_file: keyFile }, tls: { ca_file: pki.caCert } }),
+      { contentType: 'text/plain; charset=utf-8', userAgent: 'aegisbpf/test' },
+    );
+    const lines = events.map((e) => `line ${e.exec_id}`);
+    const batch = {
+      id: 1,
+      attempt: 1,
+      bytes: 0,
+      records: events.map((event, i) => ({ event, data: lines[i]!, bytes: lines[i]!.length })),
+    };
+    r.answer = (req) => {
+      const body = req.body.toString('utf8');
+      if (body === lines[1]) return { status: 400, body: 'bad line' };
+      if (body === lines[3] && r.all.filter((x) => x.body.toString('utf8') === lines[3]).length === 1)
+        return { status: 429, headers: { 'Retry-After': '2' }, body: 'later' };
+      return undefined;
+    };
+    const first = await transport.send(batch, new AbortController().signal);
+    assert.deepEqual(first, {
+      kind: 'partial',
+      retry: [3, 4, 5],
+      rejected: [{ index: 1, reason: 'webhook refused the request: HTTP 400: bad line' }],
+      retryAfterMillis: 2000,
+    });
+    assert.deepEqual(
+      r.accepted.map((a) => a.body.toString('utf8')),
+      [lines[0], lines[2]],
+    );
+    assert.equal(r.accepted[0]!.headers['content-type'], 'text/plain; charset=utf-8');
+    const rest = await transport.send(
+      { ...batch, records: [3, 4, 5].map((i) => batch.records[i]!), attempt: 2 },
+      new AbortController().signal,
+    );
+    assert.deepEqual(rest, { kind: 'delivered' });
+    assert.deepEqual(
+      r.accepted.map((a) => a.body.toString('utf8')),
+      [lines[0], lines[2], lines[3], lines[4], lines[5]],
+    );
+    await transport.close();
+  } finally {
+    await r.close();
+  }
+});
