@@ -45,7 +45,8 @@ export interface WebhookReceiver {
 }
 
 export interface WebhookReceiverOptions {
-  readonly tls: { readonly cert: string; readonly key: string };
+  /** `clientCa`: require a client certificate signed by this CA (mutual TLS). */
+  readonly tls: { readonly cert: string; readonly key: string; readonly clientCa?: string };
   readonly hmac?: {
     readonly key: Buffer;
     readonly header: string;
@@ -109,7 +110,13 @@ export async function startWebhookReceiver(options: WebhookReceiverOptions): Pro
     },
   };
   const server = https.createServer(
-    { cert: fs.readFileSync(options.tls.cert), key: fs.readFileSync(options.tls.key) },
+    {
+      cert: fs.readFileSync(options.tls.cert),
+      key: fs.readFileSync(options.tls.key),
+      ...(options.tls.clientCa === undefined
+        ? {}
+        : { ca: fs.readFileSync(options.tls.clientCa), requestCert: true, rejectUnauthorized: true }),
+    },
     (req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));

@@ -322,3 +322,27 @@ test('body: single: one request per event with the format content type; a 400 re
     await r.close();
   }
 });
+
+test('tls: mutual TLS with cert_file/key_file; without the client certificate the receiver refuses the connection', async (t) => {
+  if (pki === undefined) return t.skip(skip);
+  const r = await startWebhookReceiver({
+    tls: { cert: pki.serverCert, key: pki.serverKey, clientCa: pki.caCert },
+  });
+  try {
+    const withCert = transportFor(r, {
+      tls: { ca_file: pki.caCert, cert_file: pki.clientCert, key_file: pki.clientKey },
+    });
+    assert.deepEqual(await withCert.healthcheck(new AbortController().signal), { healthy: true });
+    assert.deepEqual(await withCert.send(batchOf(generateEvents(3)), new AbortController().signal), {
+      kind: 'delivered',
+    });
+    await withCert.close();
+    const without = transportFor(r);
+    const res = await without.send(batchOf(generateEvents(3)), new AbortController().signal);
+    assert.equal(res.kind, 'retryable');
+    await without.close();
+    assert.equal(r.accepted.length, 1);
+  } finally {
+    await r.close();
+  }
+});
