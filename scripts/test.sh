@@ -30,6 +30,10 @@ grep -q '^splunk_appinspect=/' <<<"$siem_info" && grep -q '^sigma=/' <<<"$siem_i
   AEGIS_STEP_DONE="already have wazuhregex, sigma-cli and splunk-appinspect in $(sed -n 's/^root=//p' <<<"$siem_info")"
 AEGIS_STEP_DONE="$AEGIS_STEP_DONE" aegis_step "SIEM content checkers from PyPI (wazuhregex, sigma-cli, splunk-appinspect; pinned) for test/rules" \
   bash scripts/services/siem-tools.sh install
+AEGIS_STEP_DONE=""
+command -v nats-server >/dev/null && AEGIS_STEP_DONE="already have nats-server $(bash scripts/services/nats.sh info | sed -n 's/^version=//p') (Debian)"
+AEGIS_STEP_DONE="$AEGIS_STEP_DONE" aegis_step "nats-server with JetStream (Debian package) for the NATS sink tests" \
+  bash scripts/services/nats.sh install
 unset AEGIS_STEP_DONE
 echo "test: import layers (scripts/check-imports.js)" >&2
 node scripts/check-imports.js

@@ -20,6 +20,7 @@ import type * as AuthModule from './commands/auth';
 import type * as RbacModule from './commands/rbac';
 import type * as AuditModule from './commands/audit';
 import type * as DebugModule from './commands/debug';
+import type * as AlertsModule from './commands/alerts';
 
 export interface CommandEntry {
   readonly name: string;
@@ -102,6 +103,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     name: 'debug',
     summary: 'Support data from the running daemon (bundle: a .tar.gz; profile: a CPU profile).',
     load: () => (load('./commands/debug') as typeof DebugModule).debugCommand,
+  },
+  {
+    name: 'alerts',
+    summary: 'Alert rules and their webhook: configure, rule, custom, list, test NAME (docs/alerts.md).',
+    load: () => (load('./commands/alerts') as typeof AlertsModule).alertsCommand,
   },
 ];
 

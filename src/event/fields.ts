@@ -15,6 +15,7 @@ import type {
   ExecEvent,
   ExitEvent,
   SensorEvent,
+  AlertEvent,
 } from './types';
 
 export type FieldKind = 'string' | 'integer' | 'boolean' | 'string[]' | 'string-map';
@@ -126,6 +127,16 @@ export const EVENT_FIELDS: { readonly [T in EventType]: Readonly<Record<string, 
     audit_hash: opt('string'),
     message: opt('string'),
   } satisfies FieldTable<AuditEvent>,
+  alert: {
+    ...BASE_FIELDS,
+    alert: req('string'),
+    status: req('string'),
+    severity: req('string'),
+    message: req('string'),
+    condition: req('string'),
+    value: req('string'),
+    started_at: opt('string'),
+  } satisfies FieldTable<AlertEvent>,
 };
 
 type AllKeys = AegisEvent extends infer E ? (E extends AegisEvent ? keyof E : never) : never;
@@ -192,6 +203,11 @@ export const FIELD_ORDER = [
   'audit_hash',
   'event_id',
   'labels',
+  'alert',
+  'severity',
+  'condition',
+  'value',
+  'started_at',
 ] as const satisfies readonly AllKeys[];
 
 export type FieldName = (typeof FIELD_ORDER)[number];

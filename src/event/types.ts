@@ -10,7 +10,7 @@
  * without conflicts. Events are immutable once built; processors return new objects.
  */
 
-export const EVENT_TYPES = ['exec', 'exit', 'block', 'connect', 'sensor', 'audit'] as const;
+export const EVENT_TYPES = ['exec', 'exit', 'block', 'connect', 'sensor', 'audit', 'alert'] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
 export const ACTIONS = ['AUDIT', 'BLOCK', 'TERM', 'KILL', 'INT'] as const;
@@ -144,6 +144,30 @@ export interface AuditEvent extends BaseEvent {
   readonly message?: string;
 }
 
-export type AegisEvent = ExecEvent | ExitEvent | BlockEvent | ConnectEvent | SensorEvent | AuditEvent;
+export const ALERT_SEVERITIES = ['critical', 'high', 'medium', 'low', 'info'] as const;
+export type AlertSeverity = (typeof ALERT_SEVERITIES)[number];
+
+/**
+ * An alert rule changed state (docs/alerts.md): produced by the agent itself, so the process fields describe the
+ * aegisbpf process. `value` is the condition's value as decimal text (rates are fractional; the schema has no
+ * fractional number kind), e.g. `"140.25"`.
+ */
+export interface AlertEvent extends BaseEvent {
+  readonly type: 'alert';
+  /** Name of the alert rule. */
+  readonly alert: string;
+  /** `firing` (also repeated every `repeat`) or `resolved`. */
+  readonly status: string;
+  readonly severity: string;
+  /** The rule's message with its placeholders filled in. */
+  readonly message: string;
+  /** The rule's condition as configured. */
+  readonly condition: string;
+  readonly value: string;
+  /** When the alert started firing (RFC 3339), on firing repeats and on the resolved event. */
+  readonly started_at?: string;
+}
+
+export type AegisEvent = ExecEvent | ExitEvent | BlockEvent | ConnectEvent | SensorEvent | AuditEvent | AlertEvent;
 
 export type EventOf<T extends EventType> = Extract<AegisEvent, { type: T }>;

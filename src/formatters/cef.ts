@@ -197,7 +197,7 @@ function formatCef(event: AegisEvent, s: CefState): string {
     out += pair(' sproc=', event.parent_comm, lim && L.sproc);
     out += ' dpid=' + String(event.pid);
     out += pair(' dproc=', event.comm, lim && L.dproc);
-  } else if (type === 'sensor' || type === 'audit') {
+  } else if (type === 'sensor' || type === 'audit' || type === 'alert') {
     out += ' dvcpid=' + String(event.pid);
     out += pair(' deviceProcessName=', event.comm, lim && L.deviceProcessName);
   } else {
@@ -215,14 +215,14 @@ function formatCef(event: AegisEvent, s: CefState): string {
   if (type === 'block') out += ' fileId=' + String(event.ino);
 
   const cmd = commandLine(event);
-  const message = type === 'sensor' || type === 'audit' ? event.message : undefined;
+  const message = type === 'sensor' || type === 'audit' || type === 'alert' ? event.message : undefined;
   out += pair(' msg=', message ?? cmd, lim && L.msg);
 
   const cs = lim && L.cs;
   if (event.cgroup_path !== '') out += pair(' cs1Label=cgroupPath cs1=', event.cgroup_path, cs);
   if (event.exec_id !== '') out += pair(' cs2Label=execId cs2=', event.exec_id, cs);
   if (event.trace_id !== '') out += pair(' cs3Label=traceId cs3=', event.trace_id, cs);
-  const policy = type === 'exec' || type === 'exit' || type === 'audit' ? undefined : event.policy;
+  const policy = type === 'exec' || type === 'exit' || type === 'audit' || type === 'alert' ? undefined : event.policy;
   if (policy !== undefined && policy !== '') out += pair(' cs4Label=policy cs4=', policy, cs);
   if (event.mode !== undefined) out += ' cs5Label=mode cs5=' + event.mode;
   if (event.sensor !== undefined && event.sensor !== '') out += pair(' cs6Label=sensor cs6=', event.sensor, cs);
@@ -260,6 +260,14 @@ function formatCef(event: AegisEvent, s: CefState): string {
       out += pair(' aegisbpfAuditSource=', event.audit_source, 0);
     out += num(' aegisbpfAuditSeq=', event.audit_seq);
     out += pair(' aegisbpfAuditHash=', event.audit_hash, 0);
+  }
+  if (type === 'alert') {
+    out += pair(' aegisbpfAlert=', event.alert, 0);
+    out += pair(' aegisbpfStatus=', event.status, 0);
+    out += pair(' aegisbpfSeverity=', event.severity, 0);
+    out += pair(' aegisbpfCondition=', event.condition, 0);
+    out += pair(' aegisbpfValue=', event.value, 0);
+    out += pair(' aegisbpfStartedAt=', event.started_at, 0);
   }
   out += pair(' aegisbpfHook=', event.hook, 0);
   if (event.labels !== undefined) out += pair(' aegisbpfLabels=', labelsJson(event.labels), 0);

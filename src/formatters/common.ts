@@ -43,6 +43,25 @@ export function severityOf(event: AegisEvent): number {
         : event.audit_result === 'failure' || /^(policy|blocklist|key|role)\./.test(event.audit_action)
           ? 4
           : 2;
+    case 'alert':
+      return alertSeverity(event.status, event.severity);
+  }
+}
+
+/** An alert's own severity on the CEF scale; a resolved alert is informational. */
+function alertSeverity(status: string, severity: string): number {
+  if (status === 'resolved') return 2;
+  switch (severity) {
+    case 'critical':
+      return 10;
+    case 'high':
+      return 8;
+    case 'medium':
+      return 6;
+    case 'low':
+      return 4;
+    default:
+      return 2;
   }
 }
 
@@ -99,6 +118,8 @@ export function eventClassId(event: AegisEvent): string {
       return `sensor:${event.status.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 40)}`;
     case 'audit':
       return `audit:${event.audit_action.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 40)}`;
+    case 'alert':
+      return `alert:${event.status === 'resolved' ? 'resolved' : 'firing'}`;
   }
 }
 
@@ -137,6 +158,8 @@ export function eventName(event: AegisEvent): string {
       return `Sensor ${event.status.replace(/_/g, ' ')}`;
     case 'audit':
       return `Control operation ${event.audit_action} ${event.audit_result === 'success' ? 'succeeded' : event.audit_result === 'denied' ? 'denied' : 'failed'}`;
+    case 'alert':
+      return event.status === 'resolved' ? 'Alert resolved' : 'Alert firing';
   }
 }
 

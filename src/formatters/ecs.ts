@@ -81,6 +81,7 @@ const C = {
   iamCreation: cat(['iam'], ['creation']),
   iamDeletion: cat(['iam'], ['deletion']),
   iamChange: cat(['iam'], ['change']),
+  alert: cat(['intrusion_detection'], ['info']),
 } as const;
 
 /** `event.category` and `event.type`, ECS allowed values (validated against the ECS definitions by a test). */
@@ -108,6 +109,8 @@ export function ecsCategorization(event: AegisEvent): Categorization {
       if (event.audit_action === 'key.revoke') return C.iamDeletion;
       if (event.audit_action.startsWith('key.') || event.audit_action.startsWith('role.')) return C.iamChange;
       return C.configChange;
+    case 'alert':
+      return C.alert;
   }
 }
 
@@ -126,6 +129,8 @@ export function ecsAction(event: AegisEvent): string {
       return event.status;
     case 'audit':
       return event.audit_action;
+    case 'alert':
+      return event.status === 'resolved' ? 'alert-resolved' : 'alert-firing';
   }
 }
 
@@ -164,14 +169,12 @@ const plain = (s: string): string => (PLAIN.test(s) ? `"${s}"` : q(s));
  * work at all (constants, numbers, schema-checked timestamps and ids, cached repeating strings).
  */
 export function formatEcs(event: AegisEvent, context?: FormatterContext): string {
-  const message =
-    (event.type === 'sensor' || event.type === 'audit') && event.message !== undefined
-      ? event.message
-      : eventName(event);
+  const own = event.type === 'sensor' || event.type === 'audit' || event.type === 'alert';
+  const message = own && event.message !== undefined ? event.message : eventName(event);
   const ts = plain(event.ts);
-  let out = `{"@timestamp":${ts},"ecs":{"version":"${ECS_VERSION}"},"message":${event.type === 'sensor' || event.type === 'audit' ? q(message) : qc(message)}`;
+  let out = `{"@timestamp":${ts},"ecs":{"version":"${ECS_VERSION}"},"message":${own ? q(message) : qc(message)}`;
 
-  out += `,"event":{"kind":"${isPolicyHit(event) ? 'alert' : 'event'}",${ecsCategorization(event).json},"action":${qc(ecsAction(event))}`;
+  out += `,"event":{"kind":"${isPolicyHit(event) || event.type === 'alert' ? 'alert' : 'event'}",${ecsCategorization(event).json},"action":${qc(ecsAction(event))}`;
   const outcome = eventOutcome(event);
   if (outcome !== undefined) out += `,"outcome":"${outcome}"`;
   out += `,"severity":${severityOf(event)},"module":"${ECS_MODULE}","dataset":"${ECS_DATASET}"`;
@@ -233,6 +236,9 @@ export function formatEcs(event: AegisEvent, context?: FormatterContext): string
   if ((event.type === 'block' || event.type === 'connect') && event.policy !== undefined) {
     const p = qc(event.policy);
     out += `,"rule":{"id":${p},"name":${p},"ruleset":"${ECS_MODULE}"}`;
+  } else if (event.type === 'alert') {
+    const a = q(event.alert);
+    out += `,"rule":{"id":${a},"name":${a},"ruleset":"${ECS_MODULE}-alerts"}`;
   }
 
   if (event.labels !== undefined) {
@@ -268,6 +274,10 @@ export function formatEcs(event: AegisEvent, context?: FormatterContext): string
     if (event.audit_target !== undefined) out += `,"audit_target":${q(event.audit_target)}`;
     if (event.audit_seq !== undefined) out += `,"audit_seq":${event.audit_seq}`;
     if (event.audit_hash !== undefined) out += `,"audit_hash":${q(event.audit_hash)}`;
+  } else if (event.type === 'alert') {
+    out += `,"alert":${q(event.alert)},"status":${q(event.status)},"severity":${q(event.severity)}`;
+    out += `,"condition":${q(event.condition)},"value":${q(event.value)}`;
+    if (event.started_at !== undefined) out += `,"started_at":${q(event.started_at)}`;
   }
   if (event.sensor !== undefined) out += `,"sensor":${qc(event.sensor)}`;
   if (event.hook !== undefined) out += `,"hook":${qc(event.hook)}`;

@@ -87,12 +87,15 @@ export function parseLeefDelimiter(spec: string): { readonly char: string; reado
 
 const LEEF_KEYS = [
   'action',
+  'alert',
+  'alertSeverity',
   'argsTruncated',
   'cat',
   'cgroupId',
   'cgroupPath',
   'cmdLine',
   'comm',
+  'condition',
   'containerId',
   'devTimeFormat',
   'device',
@@ -133,6 +136,7 @@ const LEEF_KEYS = [
   'src',
   'srcAddress',
   'srcPort',
+  'startedAt',
   'status',
   'traceId',
   'uid',
@@ -143,6 +147,7 @@ const LEEF_KEYS = [
   'auditResult',
   'auditSeq',
   'auditTarget',
+  'value',
 ] as const;
 type LeefKey = (typeof LEEF_KEYS)[number];
 
@@ -281,6 +286,11 @@ function formatLeef(event: AegisEvent, s: LeefState): string {
       if (src !== undefined && src !== '') out += str(s, isIP(src) !== 0 ? k.src : k.srcAddress, src);
       break;
     }
+    case 'alert':
+      out += str(s, k.alert, event.alert) + str(s, k.status, event.status) + str(s, k.alertSeverity, event.severity);
+      out += str(s, k.message, event.message) + str(s, k.condition, event.condition) + str(s, k.value, event.value);
+      out += str(s, k.startedAt, event.started_at);
+      break;
     default:
       break;
   }

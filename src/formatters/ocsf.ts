@@ -167,6 +167,11 @@ interface Unmapped {
   status?: string;
   policy?: string;
   audit?: JsonObject;
+  alert?: string;
+  alert_severity?: string;
+  condition?: string;
+  value?: string;
+  started_at?: string;
 }
 
 /** What OCSF has no attribute for, under its aegisbpf name; undefined when there is nothing. */
@@ -188,6 +193,11 @@ function unmapped(event: AegisEvent, extra: Unmapped): JsonObject | undefined {
     status: extra.status,
     policy: extra.policy,
     audit: extra.audit,
+    alert: extra.alert,
+    alert_severity: extra.alert_severity,
+    condition: extra.condition,
+    value: extra.value,
+    started_at: extra.started_at,
   };
   for (const k in u) if ((u as Record<string, unknown>)[k] !== undefined) return u;
   return undefined;
@@ -330,6 +340,25 @@ function ocsfObject(event: AegisEvent, s: OcsfState): JsonObject {
         }),
       };
       break;
+    case 'alert':
+      // An alert rule of the agent itself: the same class as the sensor's own events (the Detection Finding class
+      // would need finding_info and an analytic, which a rate threshold does not have); the rule in unmapped.
+      cls = CLASSES.app;
+      activityId = 99;
+      activityName = event.status === 'resolved' ? 'Alert resolved' : 'Alert firing';
+      body = {
+        app: s.product,
+        actor: { process: processObject(event, s) },
+        unmapped: unmapped(event, {
+          status: event.status,
+          alert: event.alert,
+          alert_severity: event.severity,
+          condition: event.condition,
+          value: event.value,
+          started_at: event.started_at,
+        }),
+      };
+      break;
   }
   const profiles =
     control === undefined
@@ -354,7 +383,7 @@ function ocsfObject(event: AegisEvent, s: OcsfState): JsonObject {
     severity: SEVERITY[sev],
     time: eventMillis(event),
     message:
-      (event.type === 'sensor' || event.type === 'audit') && event.message !== undefined
+      (event.type === 'sensor' || event.type === 'audit' || event.type === 'alert') && event.message !== undefined
         ? event.message
         : eventName(event),
     status_id: outcome === undefined ? undefined : outcome === 'success' ? 1 : 2,

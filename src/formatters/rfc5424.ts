@@ -492,8 +492,14 @@ export function createRfc5424Formatter(options: Rfc5424Options, context: Formatt
   let lastClassField = ' - ';
   const msgIdField = (event: AegisEvent): string => {
     const action = event.type === 'block' || event.type === 'connect' ? event.action : undefined;
-    // sensor and audit class ids depend on their status / audit_action: never from the one-entry cache.
-    if (event.type === lastClassType && action === lastClassAction && event.type !== 'sensor' && event.type !== 'audit')
+    // sensor, audit and alert class ids depend on their status / audit_action: never from the one-entry cache.
+    if (
+      event.type === lastClassType &&
+      action === lastClassAction &&
+      event.type !== 'sensor' &&
+      event.type !== 'audit' &&
+      event.type !== 'alert'
+    )
       return lastClassField;
     const id = eventClassId(event);
     let field = msgIds.get(id);

@@ -5,9 +5,11 @@ import type { SinkDefinition } from './core/definition';
 import { elasticsearchSink } from './elasticsearch/index';
 import { fileSink } from './file/index';
 import { journaldSink } from './journald/index';
+import { natsSink } from './nats/index';
 import { splunkHecSink } from './splunk-hec/index';
 import { stdoutSink } from './stdout/index';
 import { syslogSink } from './syslog/index';
+import { webhookSink } from './webhook/index';
 
 // Type-erased: each definition's parse() produces the config its createTransport() takes.
 export type AnySinkDefinition = SinkDefinition<unknown, unknown>;
@@ -19,6 +21,8 @@ const SINKS: readonly AnySinkDefinition[] = [
   elasticsearchSink,
   splunkHecSink,
   journaldSink,
+  webhookSink,
+  natsSink,
 ];
 
 const BY_TYPE = new Map<string, AnySinkDefinition>(SINKS.map((d) => [d.type, d]));

@@ -85,7 +85,7 @@ function expectedExtension(e: AegisEvent): Map<string, string> {
     put('sproc', e.parent_comm);
     put('dpid', e.pid);
     put('dproc', e.comm);
-  } else if (e.type === 'sensor' || e.type === 'audit') {
+  } else if (e.type === 'sensor' || e.type === 'audit' || e.type === 'alert') {
     put('dvcpid', e.pid);
     put('deviceProcessName', e.comm);
   } else {
@@ -95,7 +95,7 @@ function expectedExtension(e: AegisEvent): Map<string, string> {
     put('aegisbpfPpid', e.ppid);
     put('aegisbpfParentComm', e.parent_comm);
   }
-  if (e.type === 'sensor' || e.type === 'audit') {
+  if (e.type === 'sensor' || e.type === 'audit' || e.type === 'alert') {
     put('aegisbpfExe', e.exe);
     put('aegisbpfPpid', e.ppid);
     put('aegisbpfParentComm', e.parent_comm);
@@ -108,7 +108,7 @@ function expectedExtension(e: AegisEvent): Map<string, string> {
   }
   if (e.type === 'block') put('fileId', e.ino);
   const cmd = e.args === undefined || e.args.length === 0 ? undefined : e.args.join(' ');
-  if ((e.type === 'sensor' || e.type === 'audit') && e.message !== undefined) {
+  if ((e.type === 'sensor' || e.type === 'audit' || e.type === 'alert') && e.message !== undefined) {
     put('msg', e.message);
     put('aegisbpfCmdLine', cmd);
   } else put('msg', cmd);
@@ -120,7 +120,11 @@ function expectedExtension(e: AegisEvent): Map<string, string> {
   labelled('cs1', 'cgroupPath', e.cgroup_path);
   labelled('cs2', 'execId', e.exec_id);
   labelled('cs3', 'traceId', e.trace_id);
-  labelled('cs4', 'policy', e.type === 'exec' || e.type === 'exit' || e.type === 'audit' ? undefined : e.policy);
+  labelled(
+    'cs4',
+    'policy',
+    e.type === 'exec' || e.type === 'exit' || e.type === 'audit' || e.type === 'alert' ? undefined : e.policy,
+  );
   labelled('cs5', 'mode', e.mode);
   labelled('cs6', 'sensor', e.sensor);
   const start = processStart(e, undefined);
@@ -143,6 +147,14 @@ function expectedExtension(e: AegisEvent): Map<string, string> {
     if (e.audit_source !== undefined && !isIPv4(e.audit_source)) put('aegisbpfAuditSource', e.audit_source);
     put('aegisbpfAuditSeq', e.audit_seq);
     put('aegisbpfAuditHash', e.audit_hash);
+  }
+  if (e.type === 'alert') {
+    put('aegisbpfAlert', e.alert);
+    put('aegisbpfStatus', e.status);
+    put('aegisbpfSeverity', e.severity);
+    put('aegisbpfCondition', e.condition);
+    put('aegisbpfValue', e.value);
+    put('aegisbpfStartedAt', e.started_at);
   }
   put('aegisbpfHook', e.hook);
   if (e.labels !== undefined && Object.keys(e.labels).length > 0) {

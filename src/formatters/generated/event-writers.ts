@@ -8,7 +8,7 @@
  * fast path does not take (escapes, wrong kinds, arrays, maps) go through `h.json`, so the output never depends on
  * that path.
  */
-import type { AegisEvent, EventOf, EventType, ExecEvent, ExitEvent, BlockEvent, ConnectEvent, SensorEvent, AuditEvent } from '../../event/types';
+import type { AegisEvent, EventOf, EventType, ExecEvent, ExitEvent, BlockEvent, ConnectEvent, SensorEvent, AuditEvent, AlertEvent } from '../../event/types';
 
 /** Per-field structured-data values, indexed like FIELD_ORDER; written by the writers, read by the caller. */
 export type FieldSlots = (string | undefined)[];
@@ -26,7 +26,7 @@ const SPECIAL = /["\\\]\u0000-\u001f\ud800-\udfff]/;
 // The fast path takes strings of at most 5461 UTF-16 units: 3 bytes each stays under the 16 KiB SD value cap.
 
 /** Number of slots: FIELD_ORDER.length. */
-export const SLOT_COUNT = 56;
+export const SLOT_COUNT = 61;
 
 function writeExec(e: ExecEvent, s: FieldSlots, h: WriterHelpers): string {
   let o = '{';
@@ -872,6 +872,154 @@ function writeAudit(e: AuditEvent, s: FieldSlots, h: WriterHelpers): string {
   return q === 2 ? o + '"}' : o + '}';
 }
 
+function writeAlert(e: AlertEvent, s: FieldSlots, h: WriterHelpers): string {
+  let o = '{';
+  let q = 0;
+  let v: unknown;
+  let t: string;
+  v = e.ts;
+  if (v === undefined) s[0] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","ts":"' : q === 1 ? ',"ts":"' : '"ts":"') + v; q = 2; s[0] = v; }
+  else { o += (q === 2 ? '","ts":' : q === 1 ? ',"ts":' : '"ts":') + h.json(v); q = 1; s[0] = h.sd(v); }
+  v = e.type;
+  if (v === undefined) s[1] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","type":"' : q === 1 ? ',"type":"' : '"type":"') + v; q = 2; s[1] = v; }
+  else { o += (q === 2 ? '","type":' : q === 1 ? ',"type":' : '"type":') + h.json(v); q = 1; s[1] = h.sd(v); }
+  v = e.host;
+  if (v === undefined) s[2] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","host":"' : q === 1 ? ',"host":"' : '"host":"') + v; q = 2; s[2] = v; }
+  else { o += (q === 2 ? '","host":' : q === 1 ? ',"host":' : '"host":') + h.json(v); q = 1; s[2] = h.sd(v); }
+  v = e.pid;
+  if (v === undefined) s[3] = undefined;
+  else if (typeof v === 'number' && Number.isFinite(v)) { t = String(v); o += (q === 2 ? '","pid":' : q === 1 ? ',"pid":' : '"pid":') + t; q = 1; s[3] = t; }
+  else { o += (q === 2 ? '","pid":' : q === 1 ? ',"pid":' : '"pid":') + h.json(v); q = 1; s[3] = h.sd(v); }
+  v = e.ppid;
+  if (v === undefined) s[4] = undefined;
+  else if (typeof v === 'number' && Number.isFinite(v)) { t = String(v); o += (q === 2 ? '","ppid":' : q === 1 ? ',"ppid":' : '"ppid":') + t; q = 1; s[4] = t; }
+  else { o += (q === 2 ? '","ppid":' : q === 1 ? ',"ppid":' : '"ppid":') + h.json(v); q = 1; s[4] = h.sd(v); }
+  v = e.start_time;
+  if (v === undefined) s[5] = undefined;
+  else if (typeof v === 'number' && Number.isFinite(v)) { t = String(v); o += (q === 2 ? '","start_time":' : q === 1 ? ',"start_time":' : '"start_time":') + t; q = 1; s[5] = t; }
+  else { o += (q === 2 ? '","start_time":' : q === 1 ? ',"start_time":' : '"start_time":') + h.json(v); q = 1; s[5] = h.sd(v); }
+  v = e.exec_id;
+  if (v === undefined) s[6] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","exec_id":"' : q === 1 ? ',"exec_id":"' : '"exec_id":"') + v; q = 2; s[6] = v; }
+  else { o += (q === 2 ? '","exec_id":' : q === 1 ? ',"exec_id":' : '"exec_id":') + h.json(v); q = 1; s[6] = h.sd(v); }
+  v = e.trace_id;
+  if (v === undefined) s[7] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","trace_id":"' : q === 1 ? ',"trace_id":"' : '"trace_id":"') + v; q = 2; s[7] = v; }
+  else { o += (q === 2 ? '","trace_id":' : q === 1 ? ',"trace_id":' : '"trace_id":') + h.json(v); q = 1; s[7] = h.sd(v); }
+  v = e.parent_start_time;
+  if (v === undefined) s[8] = undefined;
+  else if (typeof v === 'number' && Number.isFinite(v)) { t = String(v); o += (q === 2 ? '","parent_start_time":' : q === 1 ? ',"parent_start_time":' : '"parent_start_time":') + t; q = 1; s[8] = t; }
+  else { o += (q === 2 ? '","parent_start_time":' : q === 1 ? ',"parent_start_time":' : '"parent_start_time":') + h.json(v); q = 1; s[8] = h.sd(v); }
+  v = e.parent_exec_id;
+  if (v === undefined) s[9] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","parent_exec_id":"' : q === 1 ? ',"parent_exec_id":"' : '"parent_exec_id":"') + v; q = 2; s[9] = v; }
+  else { o += (q === 2 ? '","parent_exec_id":' : q === 1 ? ',"parent_exec_id":' : '"parent_exec_id":') + h.json(v); q = 1; s[9] = h.sd(v); }
+  v = e.parent_trace_id;
+  if (v === undefined) s[10] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","parent_trace_id":"' : q === 1 ? ',"parent_trace_id":"' : '"parent_trace_id":"') + v; q = 2; s[10] = v; }
+  else { o += (q === 2 ? '","parent_trace_id":' : q === 1 ? ',"parent_trace_id":' : '"parent_trace_id":') + h.json(v); q = 1; s[10] = h.sd(v); }
+  v = e.cgid;
+  if (v === undefined) s[11] = undefined;
+  else if (typeof v === 'number' && Number.isFinite(v)) { t = String(v); o += (q === 2 ? '","cgid":' : q === 1 ? ',"cgid":' : '"cgid":') + t; q = 1; s[11] = t; }
+  else { o += (q === 2 ? '","cgid":' : q === 1 ? ',"cgid":' : '"cgid":') + h.json(v); q = 1; s[11] = h.sd(v); }
+  v = e.cgroup_path;
+  if (v === undefined) s[12] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","cgroup_path":"' : q === 1 ? ',"cgroup_path":"' : '"cgroup_path":"') + v; q = 2; s[12] = v; }
+  else { o += (q === 2 ? '","cgroup_path":' : q === 1 ? ',"cgroup_path":' : '"cgroup_path":') + h.json(v); q = 1; s[12] = h.sd(v); }
+  v = e.comm;
+  if (v === undefined) s[13] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","comm":"' : q === 1 ? ',"comm":"' : '"comm":"') + v; q = 2; s[13] = v; }
+  else { o += (q === 2 ? '","comm":' : q === 1 ? ',"comm":' : '"comm":') + h.json(v); q = 1; s[13] = h.sd(v); }
+  v = e.uid;
+  if (v === undefined) s[14] = undefined;
+  else if (typeof v === 'number' && Number.isFinite(v)) { t = String(v); o += (q === 2 ? '","uid":' : q === 1 ? ',"uid":' : '"uid":') + t; q = 1; s[14] = t; }
+  else { o += (q === 2 ? '","uid":' : q === 1 ? ',"uid":' : '"uid":') + h.json(v); q = 1; s[14] = h.sd(v); }
+  v = e.gid;
+  if (v === undefined) s[15] = undefined;
+  else if (typeof v === 'number' && Number.isFinite(v)) { t = String(v); o += (q === 2 ? '","gid":' : q === 1 ? ',"gid":' : '"gid":') + t; q = 1; s[15] = t; }
+  else { o += (q === 2 ? '","gid":' : q === 1 ? ',"gid":' : '"gid":') + h.json(v); q = 1; s[15] = h.sd(v); }
+  v = e.exe;
+  if (v === undefined) s[16] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","exe":"' : q === 1 ? ',"exe":"' : '"exe":"') + v; q = 2; s[16] = v; }
+  else { o += (q === 2 ? '","exe":' : q === 1 ? ',"exe":' : '"exe":') + h.json(v); q = 1; s[16] = h.sd(v); }
+  v = e.args;
+  if (v !== undefined) { o += (q === 2 ? '","args":' : q === 1 ? ',"args":' : '"args":') + h.json(v); q = 1; }
+  v = e.args_truncated;
+  if (v === undefined) s[18] = undefined;
+  else if (typeof v === 'boolean') { t = v ? 'true' : 'false'; o += (q === 2 ? '","args_truncated":' : q === 1 ? ',"args_truncated":' : '"args_truncated":') + t; q = 1; s[18] = t; }
+  else { o += (q === 2 ? '","args_truncated":' : q === 1 ? ',"args_truncated":' : '"args_truncated":') + h.json(v); q = 1; s[18] = h.sd(v); }
+  v = e.parent_comm;
+  if (v === undefined) s[19] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","parent_comm":"' : q === 1 ? ',"parent_comm":"' : '"parent_comm":"') + v; q = 2; s[19] = v; }
+  else { o += (q === 2 ? '","parent_comm":' : q === 1 ? ',"parent_comm":' : '"parent_comm":') + h.json(v); q = 1; s[19] = h.sd(v); }
+  v = e.parent_exe;
+  if (v === undefined) s[20] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","parent_exe":"' : q === 1 ? ',"parent_exe":"' : '"parent_exe":"') + v; q = 2; s[20] = v; }
+  else { o += (q === 2 ? '","parent_exe":' : q === 1 ? ',"parent_exe":' : '"parent_exe":') + h.json(v); q = 1; s[20] = h.sd(v); }
+  v = e.start_ts;
+  if (v === undefined) s[21] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","start_ts":"' : q === 1 ? ',"start_ts":"' : '"start_ts":"') + v; q = 2; s[21] = v; }
+  else { o += (q === 2 ? '","start_ts":' : q === 1 ? ',"start_ts":' : '"start_ts":') + h.json(v); q = 1; s[21] = h.sd(v); }
+  v = e.parent_start_ts;
+  if (v === undefined) s[22] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","parent_start_ts":"' : q === 1 ? ',"parent_start_ts":"' : '"parent_start_ts":"') + v; q = 2; s[22] = v; }
+  else { o += (q === 2 ? '","parent_start_ts":' : q === 1 ? ',"parent_start_ts":' : '"parent_start_ts":') + h.json(v); q = 1; s[22] = h.sd(v); }
+  v = e.container_id;
+  if (v === undefined) s[23] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","container_id":"' : q === 1 ? ',"container_id":"' : '"container_id":"') + v; q = 2; s[23] = v; }
+  else { o += (q === 2 ? '","container_id":' : q === 1 ? ',"container_id":' : '"container_id":') + h.json(v); q = 1; s[23] = h.sd(v); }
+  v = e.mode;
+  if (v === undefined) s[41] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","mode":"' : q === 1 ? ',"mode":"' : '"mode":"') + v; q = 2; s[41] = v; }
+  else { o += (q === 2 ? '","mode":' : q === 1 ? ',"mode":' : '"mode":') + h.json(v); q = 1; s[41] = h.sd(v); }
+  v = e.status;
+  if (v === undefined) s[42] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","status":"' : q === 1 ? ',"status":"' : '"status":"') + v; q = 2; s[42] = v; }
+  else { o += (q === 2 ? '","status":' : q === 1 ? ',"status":' : '"status":') + h.json(v); q = 1; s[42] = h.sd(v); }
+  v = e.message;
+  if (v === undefined) s[43] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","message":"' : q === 1 ? ',"message":"' : '"message":"') + v; q = 2; s[43] = v; }
+  else { o += (q === 2 ? '","message":' : q === 1 ? ',"message":' : '"message":') + h.json(v); q = 1; s[43] = h.sd(v); }
+  v = e.sensor;
+  if (v === undefined) s[44] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","sensor":"' : q === 1 ? ',"sensor":"' : '"sensor":"') + v; q = 2; s[44] = v; }
+  else { o += (q === 2 ? '","sensor":' : q === 1 ? ',"sensor":' : '"sensor":') + h.json(v); q = 1; s[44] = h.sd(v); }
+  v = e.hook;
+  if (v === undefined) s[45] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","hook":"' : q === 1 ? ',"hook":"' : '"hook":"') + v; q = 2; s[45] = v; }
+  else { o += (q === 2 ? '","hook":' : q === 1 ? ',"hook":' : '"hook":') + h.json(v); q = 1; s[45] = h.sd(v); }
+  v = e.event_id;
+  if (v === undefined) s[54] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","event_id":"' : q === 1 ? ',"event_id":"' : '"event_id":"') + v; q = 2; s[54] = v; }
+  else { o += (q === 2 ? '","event_id":' : q === 1 ? ',"event_id":' : '"event_id":') + h.json(v); q = 1; s[54] = h.sd(v); }
+  v = e.labels;
+  if (v !== undefined) { o += (q === 2 ? '","labels":' : q === 1 ? ',"labels":' : '"labels":') + h.json(v); q = 1; }
+  v = e.alert;
+  if (v === undefined) s[56] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","alert":"' : q === 1 ? ',"alert":"' : '"alert":"') + v; q = 2; s[56] = v; }
+  else { o += (q === 2 ? '","alert":' : q === 1 ? ',"alert":' : '"alert":') + h.json(v); q = 1; s[56] = h.sd(v); }
+  v = e.severity;
+  if (v === undefined) s[57] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","severity":"' : q === 1 ? ',"severity":"' : '"severity":"') + v; q = 2; s[57] = v; }
+  else { o += (q === 2 ? '","severity":' : q === 1 ? ',"severity":' : '"severity":') + h.json(v); q = 1; s[57] = h.sd(v); }
+  v = e.condition;
+  if (v === undefined) s[58] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","condition":"' : q === 1 ? ',"condition":"' : '"condition":"') + v; q = 2; s[58] = v; }
+  else { o += (q === 2 ? '","condition":' : q === 1 ? ',"condition":' : '"condition":') + h.json(v); q = 1; s[58] = h.sd(v); }
+  v = e.value;
+  if (v === undefined) s[59] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","value":"' : q === 1 ? ',"value":"' : '"value":"') + v; q = 2; s[59] = v; }
+  else { o += (q === 2 ? '","value":' : q === 1 ? ',"value":' : '"value":') + h.json(v); q = 1; s[59] = h.sd(v); }
+  v = e.started_at;
+  if (v === undefined) s[60] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","started_at":"' : q === 1 ? ',"started_at":"' : '"started_at":"') + v; q = 2; s[60] = v; }
+  else { o += (q === 2 ? '","started_at":' : q === 1 ? ',"started_at":' : '"started_at":') + h.json(v); q = 1; s[60] = h.sd(v); }
+  return q === 2 ? o + '"}' : o + '}';
+}
+
 /** The writer of each event type (for callers that already looked the type up). */
 export const EVENT_WRITERS: { readonly [T in EventType]: (e: EventOf<T>, s: FieldSlots, h: WriterHelpers) => string } = {
   exec: writeExec,
@@ -880,6 +1028,7 @@ export const EVENT_WRITERS: { readonly [T in EventType]: (e: EventOf<T>, s: Fiel
   connect: writeConnect,
   sensor: writeSensor,
   audit: writeAudit,
+  alert: writeAlert,
 };
 
 /** The event as canonical JSON by its type's writer; `undefined` for a type without one (not a valid event). */
@@ -897,6 +1046,8 @@ export function writeEvent(e: AegisEvent, s: FieldSlots, h: WriterHelpers): stri
       return writeSensor(e, s, h);
     case 'audit':
       return writeAudit(e, s, h);
+    case 'alert':
+      return writeAlert(e, s, h);
     default:
       return undefined;
   }
