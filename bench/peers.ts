@@ -1,0 +1,276 @@
+/**
+ * Peer harness (issue 23), in the spirit of lading: aegisbpf side by side with the shippers users would pick instead,
+ * on the same workloads, in the same run.
+ *
+ * - One fixed, seeded events file (bench/lib/events-file) for every subject and workload.
+ * - Receivers that count and discard (bench/peers/null-receiver: octet-counted/LF syslog over TCP or TLS, RELP,
+ *   Elasticsearch `_bulk` with per-item statuses, Splunk HEC with acks), one fresh process per run, on core 1.
+ * - Subjects on core 0 (taskset, all their threads): aegisbpf (replay → sink), rsyslog (imfile → omfwd / omrelp /
+ *   omelasticsearch), syslog-ng (file → syslog()), the OpenTelemetry Collector (filelog with json_parser → syslog,
+ *   splunk_hec, elasticsearch exporters, queues blocking instead of dropping; scripts/services/otelcol-peer.sh), and a
+ *   baseline without any shipper (bench/peers/baseline-sender: the raw lines framed and sent, the receiver's ceiling).
+ * - Repeats interleaved (every subject of every workload once per round), medians and min–max.
+ * - Per run: events/s end to end (subject start → the receiver counted the last event), CPU s per million events and
+ *   peak RSS (VmHWM) from /proc of the subject's process tree (bench/peers/proc-tree), drops the subject reported.
+ *   node dist/bench/peers.js [--events N] [--repeats R] [--only syslog-tcp,es,…] [--subjects aegisbpf,otelcol,…]
+ *                            [--write-docs] [--no-install]
+ * `--write-docs` replaces the generated section of docs/benchmarks.md and writes docs/benchmarks-peers.svg.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import readline from 'node:readline';
+import { spawn, spawnSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { packagePath } from '../src/util/paths';
+import { makeTestPki } from '../test/helpers/certs';
+import { rsyslogVersion } from '../test/helpers/rsyslog';
+import { syslogNgVersion } from '../test/helpers/syslog-ng';
+import { writeEventsFile } from './lib/events-file';
+import { sampleProcessTree } from './peers/proc-tree';
+import type { RunResult } from './peers/report';
+import { markdownTable, summarize, svgChart, writeDocsSection } from './peers/report';
+import type { OtelcolBuilds, RunContext, Subject, Workload } from './peers/subjects';
+import { WORKLOADS, aegisbpf, baseline, otelcol, receiverMode, rsyslog, syslogNg } from './peers/subjects';
+import type { TestPki } from '../test/helpers/certs';
+
+function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1] : undefined;
+}
+const flag = (name: string): boolean => process.argv.includes(`--${name}`);
+
+const hasTaskset = spawnSync('taskset', ['--version']).status === 0;
+const onCore = (core: number, command: string, args: readonly string[]): [string, string[]] =>
+  hasTaskset ? ['taskset', ['-c', String(core), command, ...args]] : [command, [...args]];
+
+const loadAverage = (): string =>
+  os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
+
+/** Build (cached) or find the collectors; which exporter each binary carries, or why it could not be built. */
+function otelcolBuilds(install: boolean): OtelcolBuilds & { readonly version: string } {
+  const r = spawnSync('bash', [packagePath('scripts', 'services', 'otelcol-peer.sh'), install ? 'install' : 'info'], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const binaries: Record<string, string> = {};
+  const problems: Record<string, string> = {};
+  let version = 'none';
+  for (const line of r.stdout.split('\n')) {
+    const m = /^(binary|problem)\.([a-z_]+)=(.*)$/.exec(line);
+    if (m !== null) (m[1] === 'binary' ? binaries : problems)[m[2]!] = m[3]!;
+    const v = /^versions=(.*)$/.exec(line);
+    if (v !== null) version = v[1]!;
+  }
+  if (r.status !== 0 && Object.keys(binaries).length === 0)
+    for (const e of ['syslog', 'splunk_hec', 'elasticsearch', 'kafka'])
+      problems[e] ??= `scripts/services/otelcol-peer.sh ${install ? 'install' : 'info'} failed (exit ${r.status})`;
+  return { binaries, problems, version };
+}
+
+interface Receiver {
+  readonly port: number;
+  /** Resolves with the time (epoch ms) the receiver counted the expected events. */
+  readonly done: Promise<number>;
+  /** SIGTERM; resolves with the events it counted. */
+  stop(): Promise<number>;
+}
+
+async function startReceiver(w: Workload, expect: number, pki: TestPki): Promise<Receiver> {
+  const r = receiverMode(w)!;
+  const [cmd, args] = onCore(1, process.execPath, [
+    packagePath('dist', 'bench', 'peers', 'null-receiver.js'),
+    '--mode',
+    r.mode,
+    '--expect',
+    String(expect),
+    ...(r.tls ? ['--tls-cert', pki.serverCert, '--tls-key', pki.serverKey] : []),
+  ]);
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  const lines = readline.createInterface({ input: child.stdout });
+  let onDone: (t: number) => void = () => undefined;
+  let onCount: (n: number) => void = () => undefined;
+  const done = new Promise<number>((resolve) => (onDone = resolve));
+  const counted = new Promise<number>((resolve) => (onCount = resolve));
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`null receiver exited (${code}) before listening`)));
+    lines.on('line', (line) => {
+      const p = /^port=(\d+)/.exec(line);
+      if (p !== null) resolve(Number(p[1]));
+      const d = /^done t=(\d+)/.exec(line);
+      if (d !== null) onDone(Number(d[1]));
+      const c = /^count=(\d+)/.exec(line);
+      if (c !== null) onCount(Number(c[1]));
+    });
+  });
+  return {
+    port,
+    done,
+    async stop() {
+      child.kill('SIGTERM');
+      return Promise.race([counted, new Promise<number>((r) => setTimeout(() => r(-1), 5000))]);
+    },
+  };
+}
+
+function waitExit(child: ChildProcess): Promise<number | null> {
+  return child.exitCode !== null || child.signalCode !== null
+    ? Promise.resolve(child.exitCode)
+    : new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+  await waitExit(child);
+  clearTimeout(timer);
+}
+
+async function runOnce(
+  w: Workload,
+  subject: Subject,
+  repeat: number,
+  ctx: Omit<RunContext, 'port' | 'dir'> & {
+    readonly root: string;
+    readonly events: number;
+    readonly timeoutMs: number;
+  },
+): Promise<RunResult> {
+  const dir = fs.mkdtempSync(path.join(ctx.root, `${w}-${subject.name}-`));
+  const receiver = await startReceiver(w, ctx.events, ctx.pki);
+  const launch = subject.launch(w, { dir, input: ctx.input, port: receiver.port, pki: ctx.pki });
+  const out = fs.openSync(launch.log, 'a');
+  const [cmd, args] = onCore(0, launch.command, launch.args);
+  const t0 = Date.now();
+  const child = spawn(cmd, args, { stdio: ['ignore', out, out], env: launch.env ?? process.env, cwd: dir });
+  fs.closeSync(out);
+  // taskset execs the subject: the pid is the subject's own.
+  const sampler = sampleProcessTree(child.pid!);
+  let error: string | undefined;
+  let doneAt: number | undefined;
+  const exited = waitExit(child);
+  let timer: NodeJS.Timeout | undefined;
+  const outcome = await Promise.race([
+    receiver.done.then((t) => ({ kind: 'done' as const, t })),
+    exited.then((code) => ({ kind: 'exit' as const, code })),
+    new Promise<{ kind: 'timeout' }>((r) => (timer = setTimeout(() => r({ kind: 'timeout' }), ctx.timeoutMs))),
+  ]);
+  if (outcome.kind === 'exit') {
+    // Exited first: the last events may still be on their way to the receiver (a subject that exits when done).
+    const late = await Promise.race([
+      receiver.done,
+      new Promise<undefined>((r) => setTimeout(() => r(undefined), 3000)),
+    ]);
+    if (late !== undefined && outcome.code === 0) doneAt = late;
+    else error = `${subject.name} exited (${String(outcome.code)}) before the receiver counted every event`;
+  } else if (outcome.kind === 'timeout') error = `timed out after ${ctx.timeoutMs} ms`;
+  else doneAt = outcome.t;
+  clearTimeout(timer);
+  // Long-running peers: their usage at the moment the last event arrived. Subjects that exit by themselves: until
+  // they exit (their shutdown is part of the job: the run ends when everything is acknowledged).
+  if (launch.exitsWhenDone && error === undefined)
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 60_000))]);
+  else sampler.sample();
+  const usage = sampler.stop();
+  await stopChild(child);
+  const received = await receiver.stop();
+  const log = fs.existsSync(launch.log) ? fs.readFileSync(launch.log, 'utf8') : '';
+  if (error !== undefined) error += `; receiver counted ${received} of ${ctx.events}; log tail: ${log.slice(-600)}`;
+  const seconds = doneAt === undefined ? NaN : (doneAt - t0) / 1000;
+  fs.rmSync(dir, { recursive: true, force: true });
+  return {
+    workload: w,
+    subject: subject.name,
+    repeat,
+    events: ctx.events,
+    received,
+    seconds: Number(seconds.toFixed(2)),
+    eventsPerSecond: Math.round(ctx.events / seconds),
+    cpuSecondsPerMillion: Number(((usage.cpuSeconds / ctx.events) * 1e6).toFixed(2)),
+    peakRssMiB: usage.peakRssMiB,
+    drops: launch.drops?.(log) ?? 0,
+    ...(error === undefined ? {} : { error }),
+  };
+}
+
+async function main(): Promise<void> {
+  const events = Number(arg('events') ?? 200_000);
+  const repeats = Number(arg('repeats') ?? 3);
+  const timeoutMs = Number(arg('timeout-s') ?? 300) * 1000;
+  const only = (arg('only')?.split(',') ?? WORKLOADS) as Workload[];
+  for (const w of only)
+    if (!WORKLOADS.includes(w)) throw new Error(`--only: unknown workload '${w}' (${WORKLOADS.join(', ')})`);
+  const wanted = arg('subjects')?.split(',');
+  // The harness itself (sampling /proc, reading the receivers) stays off the subjects' core.
+  if (hasTaskset) spawnSync('taskset', ['-pc', '1', String(process.pid)], { stdio: 'ignore' });
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'aegis-bench-peers-'));
+  const loadBefore = loadAverage();
+  try {
+    const pki = makeTestPki(path.join(root, 'tls'));
+    const input = path.join(root, 'events.ndjson');
+    writeEventsFile(input, events);
+    const otel = otelcolBuilds(!flag('no-install'));
+    const subjects = [baseline, aegisbpf(root), rsyslog, syslogNg, otelcol(otel)].filter(
+      (s) => wanted === undefined || wanted.includes(s.name),
+    );
+    const order: { workload: Workload; subject: Subject; note?: string; skipped?: string }[] = [];
+    for (const w of only)
+      for (const s of subjects)
+        if (s.workloads.includes(w)) order.push({ workload: w, subject: s, note: s.note(w), skipped: s.skip(w) });
+    const results: RunResult[] = [];
+    for (let r = 0; r < repeats; r++)
+      for (const o of order) {
+        if (o.skipped !== undefined) continue;
+        const res = await runOnce(o.workload, o.subject, r, { root, input, pki, events, timeoutMs });
+        results.push(res);
+        process.stderr.write(
+          `peers: round ${r + 1}/${repeats} ${o.workload} ${o.subject.name}: ` +
+            (res.error ??
+              `${res.eventsPerSecond} events/s, ${res.cpuSecondsPerMillion} CPU s/M, ${res.peakRssMiB} MiB`) +
+            '\n',
+        );
+      }
+    const loadAfter = loadAverage();
+    const rows = summarize(
+      results,
+      order.map((o) => ({ workload: o.workload, subject: o.subject.name, note: o.note, skipped: o.skipped })),
+    );
+    const table = markdownTable(rows);
+    const when = new Date().toISOString().slice(0, 16).replace('T', ' ');
+    const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown CPU'}`;
+    const versions =
+      `aegisbpf (Node.js ${process.version}), rsyslog ${rsyslogVersion()}, syslog-ng ${syslogNgVersion()}, ` +
+      `OpenTelemetry Collector ${otel.version}`;
+    const subtitle = `${when} UTC · ${events.toLocaleString('en-US')} events × ${repeats} rounds · ${machine} · load average ${loadBefore} → ${loadAfter}`;
+    process.stdout.write(`${table}\n\n${versions}\n${subtitle}\n`);
+    process.stdout.write(
+      JSON.stringify({ bench: 'peers', events, repeats, loadBefore, loadAfter, versions, rows, results }) + '\n',
+    );
+    if (flag('write-docs')) {
+      fs.writeFileSync(packagePath('docs', 'benchmarks-peers.svg'), svgChart(rows, subtitle));
+      writeDocsSection(
+        packagePath('docs', 'benchmarks.md'),
+        [
+          '![aegisbpf and its peers, events/s end to end](benchmarks-peers.svg)',
+          '',
+          `Measured ${when} UTC with \`bash scripts/bench.sh peers --events ${events} --repeats ${repeats} --write-docs\`: ` +
+            `${machine}, load average (1, 5, 15 min) ${loadBefore} before and ${loadAfter} after. ${versions}.`,
+          '',
+          table,
+        ].join('\n'),
+      );
+      process.stderr.write('peers: wrote docs/benchmarks.md (peers section) and docs/benchmarks-peers.svg\n');
+    }
+  } finally {
+    if (process.env.AEGIS_KEEP_TEST_DIRS !== '1') fs.rmSync(root, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});
