@@ -31,7 +31,7 @@ import { sampleProcessTree } from './peers/proc-tree';
 import type { RunResult } from './peers/report';
 import { markdownTable, summarize, svgChart, writeDocsSection } from './peers/report';
 import type { OtelcolBuilds, RunContext, Subject, Workload } from './peers/subjects';
-import { WORKLOADS, aegisbpf, baseline, otelcol, receiverMode, rsyslog, syslogNg } from './peers/subjects';
+import { WORKLOADS, aegisbpf, baseline, kcat, otelcol, receiverMode, rsyslog, syslogNg } from './peers/subjects';
 import type { TestPki } from '../test/helpers/certs';
 
 function arg(name: string): string | undefined {
@@ -181,7 +181,7 @@ async function runOnce(
   const log = fs.existsSync(launch.log) ? fs.readFileSync(launch.log, 'utf8') : '';
   if (error !== undefined) error += `; receiver counted ${received} of ${ctx.events}; log tail: ${log.slice(-600)}`;
   const seconds = doneAt === undefined ? NaN : (doneAt - t0) / 1000;
-  fs.rmSync(dir, { recursive: true, force: true });
+  if (process.env.AEGIS_KEEP_TEST_DIRS !== '1') fs.rmSync(dir, { recursive: true, force: true });
   return {
     workload: w,
     subject: subject.name,
@@ -214,7 +214,7 @@ async function main(): Promise<void> {
     const input = path.join(root, 'events.ndjson');
     writeEventsFile(input, events);
     const otel = otelcolBuilds(!flag('no-install'));
-    const subjects = [baseline, aegisbpf(root), rsyslog, syslogNg, otelcol(otel)].filter(
+    const subjects = [baseline, aegisbpf(root), rsyslog, syslogNg, otelcol(otel), kcat].filter(
       (s) => wanted === undefined || wanted.includes(s.name),
     );
     const order: { workload: Workload; subject: Subject; note?: string; skipped?: string }[] = [];
