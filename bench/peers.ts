@@ -28,7 +28,7 @@ import { rsyslogVersion } from '../test/helpers/rsyslog';
 import { syslogNgVersion } from '../test/helpers/syslog-ng';
 import { writeEventsFile } from './lib/events-file';
 import { sampleProcessTree } from './peers/proc-tree';
-import type { RunResult } from './peers/report';
+import type { Row, RunResult } from './peers/report';
 import { markdownTable, summarize, svgChart, writeDocsSection } from './peers/report';
 import type { OtelcolBuilds, RunContext, Subject, Workload } from './peers/subjects';
 import { WORKLOADS, aegisbpf, baseline, kcat, otelcol, receiverMode, rsyslog, syslogNg } from './peers/subjects';
@@ -197,7 +197,61 @@ async function runOnce(
   };
 }
 
+/** What a run prints as its JSON line, and what `--render FILE` reads back. */
+interface SavedRun {
+  readonly bench: 'peers';
+  readonly when: string;
+  readonly machine: string;
+  readonly events: number;
+  readonly repeats: number;
+  readonly loadBefore: string;
+  readonly loadAfter: string;
+  readonly versions: string;
+  readonly rows: readonly Row[];
+  readonly results: readonly RunResult[];
+}
+
+/** Print the table and the JSON line; with --write-docs, the docs section and the chart. */
+function report(run: SavedRun): void {
+  const rows = summarize(run.results, run.rows);
+  const table = markdownTable(rows);
+  const subtitle =
+    `${run.when} UTC · ${run.events.toLocaleString('en-US')} events × ${run.repeats} rounds · ${run.machine} · ` +
+    `load average ${run.loadBefore} → ${run.loadAfter}`;
+  process.stdout.write(`${table}\n\n${run.versions}\n${subtitle}\n`);
+  process.stdout.write(JSON.stringify({ ...run, rows }) + '\n');
+  if (!flag('write-docs')) return;
+  fs.writeFileSync(packagePath('docs', 'benchmarks-peers.svg'), svgChart(rows, subtitle));
+  writeDocsSection(
+    packagePath('docs', 'benchmarks.md'),
+    [
+      '![aegisbpf and its peers, events/s end to end](benchmarks-peers.svg)',
+      '',
+      `Measured ${run.when} UTC with \`node dist/bench/peers.js --events ${run.events} --repeats ${run.repeats} --write-docs\`: ` +
+        `${run.machine}, load average (1, 5, 15 min) ${run.loadBefore} before and ${run.loadAfter} after. ${run.versions}.`,
+      '',
+      table,
+      '',
+      'Ratio column: aegisbpf’s median events/s ÷ the subject’s (> 1: aegisbpf faster), and in brackets aegisbpf’s ' +
+        'CPU s per million events ÷ the subject’s (< 1: aegisbpf spends less CPU per event). The baseline’s ' +
+        'memory is the sender holding the whole file, not a shipper’s.',
+    ].join('\n'),
+  );
+  process.stderr.write('peers: wrote docs/benchmarks.md (peers section) and docs/benchmarks-peers.svg\n');
+}
+
 async function main(): Promise<void> {
+  const saved = arg('render');
+  if (saved !== undefined) {
+    // Re-render a saved run (its JSON line) without measuring again.
+    const line = fs
+      .readFileSync(saved, 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('{"bench":"peers"'));
+    if (line === undefined) throw new Error(`--render ${saved}: no {"bench":"peers",…} line in it`);
+    report(JSON.parse(line) as SavedRun);
+    return;
+  }
   const events = Number(arg('events') ?? 200_000);
   const repeats = Number(arg('repeats') ?? 3);
   const timeoutMs = Number(arg('timeout-s') ?? 300) * 1000;
@@ -239,32 +293,21 @@ async function main(): Promise<void> {
       results,
       order.map((o) => ({ workload: o.workload, subject: o.subject.name, note: o.note, skipped: o.skipped })),
     );
-    const table = markdownTable(rows);
-    const when = new Date().toISOString().slice(0, 16).replace('T', ' ');
-    const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown CPU'}`;
-    const versions =
-      `aegisbpf (Node.js ${process.version}), rsyslog ${rsyslogVersion()}, syslog-ng ${syslogNgVersion()}, ` +
-      `OpenTelemetry Collector ${otel.version}`;
-    const subtitle = `${when} UTC · ${events.toLocaleString('en-US')} events × ${repeats} rounds · ${machine} · load average ${loadBefore} → ${loadAfter}`;
-    process.stdout.write(`${table}\n\n${versions}\n${subtitle}\n`);
-    process.stdout.write(
-      JSON.stringify({ bench: 'peers', events, repeats, loadBefore, loadAfter, versions, rows, results }) + '\n',
-    );
-    if (flag('write-docs')) {
-      fs.writeFileSync(packagePath('docs', 'benchmarks-peers.svg'), svgChart(rows, subtitle));
-      writeDocsSection(
-        packagePath('docs', 'benchmarks.md'),
-        [
-          '![aegisbpf and its peers, events/s end to end](benchmarks-peers.svg)',
-          '',
-          `Measured ${when} UTC with \`bash scripts/bench.sh peers --events ${events} --repeats ${repeats} --write-docs\`: ` +
-            `${machine}, load average (1, 5, 15 min) ${loadBefore} before and ${loadAfter} after. ${versions}.`,
-          '',
-          table,
-        ].join('\n'),
-      );
-      process.stderr.write('peers: wrote docs/benchmarks.md (peers section) and docs/benchmarks-peers.svg\n');
-    }
+    const run: SavedRun = {
+      bench: 'peers',
+      when: new Date().toISOString().slice(0, 16).replace('T', ' '),
+      machine: `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown CPU'}`,
+      events,
+      repeats,
+      loadBefore,
+      loadAfter,
+      versions:
+        `aegisbpf (Node.js ${process.version}), rsyslog ${rsyslogVersion()}, syslog-ng ${syslogNgVersion()}, ` +
+        `OpenTelemetry Collector ${otel.version}`,
+      rows,
+      results,
+    };
+    report(run);
   } finally {
     if (process.env.AEGIS_KEEP_TEST_DIRS !== '1') fs.rmSync(root, { recursive: true, force: true });
   }
