@@ -267,6 +267,15 @@ async function main(): Promise<void> {
     const pki = makeTestPki(path.join(root, 'tls'));
     const input = path.join(root, 'events.ndjson');
     writeEventsFile(input, events);
+    if (!flag('no-install')) {
+      // The rsyslog Elasticsearch output and kcat, from Debian like the test services' packages (root only; a
+      // failure leaves those subjects skipped with the reason).
+      spawnSync(
+        'bash',
+        ['-c', `source ${packagePath('scripts', 'services', 'lib.sh')} && apt_install rsyslog-elasticsearch kcat`],
+        { stdio: ['ignore', 'ignore', 'inherit'] },
+      );
+    }
     const otel = otelcolBuilds(!flag('no-install'));
     const subjects = [baseline, aegisbpf(root), rsyslog, syslogNg, otelcol(otel), kcat].filter(
       (s) => wanted === undefined || wanted.includes(s.name),
