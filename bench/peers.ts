@@ -27,6 +27,7 @@ import { makeTestPki } from '../test/helpers/certs';
 import { rsyslogVersion } from '../test/helpers/rsyslog';
 import { syslogNgVersion } from '../test/helpers/syslog-ng';
 import { writeEventsFile } from './lib/events-file';
+import { onCore } from './lib/pin';
 import { sampleProcessTree } from './peers/proc-tree';
 import type { Row, RunResult } from './peers/report';
 import { markdownTable, summarize, svgChart, writeDocsSection } from './peers/report';
@@ -41,8 +42,6 @@ function arg(name: string): string | undefined {
 const flag = (name: string): boolean => process.argv.includes(`--${name}`);
 
 const hasTaskset = spawnSync('taskset', ['--version']).status === 0;
-const onCore = (core: number, command: string, args: readonly string[]): [string, string[]] =>
-  hasTaskset ? ['taskset', ['-c', String(core), command, ...args]] : [command, [...args]];
 
 const loadAverage = (): string =>
   os
@@ -81,7 +80,7 @@ interface Receiver {
 
 async function startReceiver(w: Workload, expect: number, pki: TestPki): Promise<Receiver> {
   const r = receiverMode(w)!;
-  const [cmd, args] = onCore(1, process.execPath, [
+  const { command: cmd, args } = onCore(1, process.execPath, [
     packagePath('dist', 'bench', 'peers', 'null-receiver.js'),
     '--mode',
     r.mode,
@@ -144,7 +143,7 @@ async function runOnce(
   const receiver = await startReceiver(w, ctx.events, ctx.pki);
   const launch = subject.launch(w, { dir, input: ctx.input, port: receiver.port, pki: ctx.pki });
   const out = fs.openSync(launch.log, 'a');
-  const [cmd, args] = onCore(0, launch.command, launch.args);
+  const { command: cmd, args } = onCore(0, launch.command, launch.args);
   const t0 = Date.now();
   const child = spawn(cmd, args, { stdio: ['ignore', out, out], env: launch.env ?? process.env, cwd: dir });
   fs.closeSync(out);
