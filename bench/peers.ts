@@ -72,13 +72,92 @@ function otelcolBuilds(install: boolean): OtelcolBuilds & { readonly version: st
 
 interface Receiver {
   readonly port: number;
+  readonly topic?: string;
   /** Resolves with the time (epoch ms) the receiver counted the expected events. */
   readonly done: Promise<number>;
   /** SIGTERM; resolves with the events it counted. */
   stop(): Promise<number>;
 }
 
-async function startReceiver(w: Workload, expect: number, pki: TestPki): Promise<Receiver> {
+/** A single-node Kafka (scripts/services/kafka.sh) on core 1, topics auto-created; or why there is none. */
+interface Broker {
+  readonly port: number;
+  stop(): void;
+}
+
+function startBroker(root: string): Broker | string {
+  const script = process.env.AEGIS_KAFKA_SH ?? packagePath('scripts', 'services', 'kafka.sh');
+  if (!fs.existsSync(script))
+    return 'no Kafka broker service on this branch (scripts/services/kafka.sh comes with the kafka sink, issue 16)';
+  if (spawnSync('kcat', ['-V']).status !== 0) return 'kcat is needed to count the records (apt-get install kcat)';
+  const workDir = path.join(root, 'kafka');
+  const r = spawnSync(
+    'bash',
+    [
+      script,
+      'start',
+      '--nodes',
+      '1',
+      '--heap',
+      '384m',
+      '--work-dir',
+      workDir,
+      '--setting',
+      'auto.create.topics.enable=true',
+      '--owner-pid',
+      String(process.pid),
+    ],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const port = /^node1_port=(\d+)/m.exec(r.stdout)?.[1];
+  const pid = /^node1_pid=(\d+)/m.exec(r.stdout)?.[1];
+  if (r.status !== 0 || port === undefined) return `kafka.sh start failed (exit ${String(r.status)})`;
+  // The broker is the receiver: on core 1 with the harness, all its threads.
+  if (hasTaskset && pid !== undefined) spawnSync('taskset', ['-apc', '1', pid], { stdio: 'ignore' });
+  return {
+    port: Number(port),
+    stop: () => void spawnSync('bash', [script, 'stop', '--work-dir', workDir], { stdio: 'ignore' }),
+  };
+}
+
+/** Records in partition 0 of `topic` (its end offset), by kcat on core 1; 0 while the topic does not exist. */
+function endOffset(port: number, topic: string): Promise<number> {
+  const { command, args } = onCore(1, 'kcat', ['-Q', '-b', `127.0.0.1:${port}`, '-t', `${topic}:0:-1`]);
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'ignore'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString('utf8')));
+    child.on('close', () => resolve(Number(/offset (\d+)/.exec(out)?.[1] ?? 0)));
+  });
+}
+
+let topics = 0;
+
+function kafkaReceiver(port: number, expect: number): Receiver {
+  const topic = `bench-${process.pid}-${++topics}`;
+  let stopped = false;
+  let last = 0;
+  const done = (async () => {
+    for (;;) {
+      last = await endOffset(port, topic);
+      if (last >= expect) return Date.now();
+      if (stopped) return new Promise<number>(() => undefined);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  })();
+  return {
+    port,
+    topic,
+    done,
+    async stop() {
+      stopped = true;
+      return endOffset(port, topic);
+    },
+  };
+}
+
+async function startReceiver(w: Workload, expect: number, pki: TestPki, broker?: Broker): Promise<Receiver> {
+  if (w === 'kafka') return kafkaReceiver(broker!.port, expect);
   const r = receiverMode(w)!;
   const { command: cmd, args } = onCore(1, process.execPath, [
     packagePath('dist', 'bench', 'peers', 'null-receiver.js'),
@@ -137,11 +216,18 @@ async function runOnce(
     readonly root: string;
     readonly events: number;
     readonly timeoutMs: number;
+    readonly broker?: Broker;
   },
 ): Promise<RunResult> {
   const dir = fs.mkdtempSync(path.join(ctx.root, `${w}-${subject.name}-`));
-  const receiver = await startReceiver(w, ctx.events, ctx.pki);
-  const launch = subject.launch(w, { dir, input: ctx.input, port: receiver.port, pki: ctx.pki });
+  const receiver = await startReceiver(w, ctx.events, ctx.pki, ctx.broker);
+  const launch = subject.launch(w, {
+    dir,
+    input: ctx.input,
+    port: receiver.port,
+    pki: ctx.pki,
+    ...(receiver.topic === undefined ? {} : { topic: receiver.topic }),
+  });
   const out = fs.openSync(launch.log, 'a');
   const { command: cmd, args } = onCore(0, launch.command, launch.args);
   const t0 = Date.now();
@@ -262,6 +348,7 @@ async function main(): Promise<void> {
   if (hasTaskset) spawnSync('taskset', ['-pc', '1', String(process.pid)], { stdio: 'ignore' });
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'aegis-bench-peers-'));
   const loadBefore = loadAverage();
+  let broker: Broker | undefined;
   try {
     const pki = makeTestPki(path.join(root, 'tls'));
     const input = path.join(root, 'events.ndjson');
@@ -283,11 +370,24 @@ async function main(): Promise<void> {
     for (const w of only)
       for (const s of subjects)
         if (s.workloads.includes(w)) order.push({ workload: w, subject: s, note: s.note(w), skipped: s.skip(w) });
+    // The Kafka workload's receiver is a broker, started once for the whole run (a JVM: ~20 s to start).
+    if (order.some((o) => o.workload === 'kafka' && o.skipped === undefined)) {
+      const b = startBroker(root);
+      if (typeof b === 'string') for (const o of order) if (o.workload === 'kafka') o.skipped ??= b;
+      if (typeof b !== 'string') broker = b;
+    }
     const results: RunResult[] = [];
     for (let r = 0; r < repeats; r++)
       for (const o of order) {
         if (o.skipped !== undefined) continue;
-        const res = await runOnce(o.workload, o.subject, r, { root, input, pki, events, timeoutMs });
+        const res = await runOnce(o.workload, o.subject, r, {
+          root,
+          input,
+          pki,
+          events,
+          timeoutMs,
+          ...(broker === undefined ? {} : { broker }),
+        });
         results.push(res);
         process.stderr.write(
           `peers: round ${r + 1}/${repeats} ${o.workload} ${o.subject.name}: ` +
@@ -317,6 +417,7 @@ async function main(): Promise<void> {
     };
     report(run);
   } finally {
+    broker?.stop();
     if (process.env.AEGIS_KEEP_TEST_DIRS !== '1') fs.rmSync(root, { recursive: true, force: true });
   }
 }

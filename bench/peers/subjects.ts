@@ -37,6 +37,8 @@ export interface RunContext {
   /** The events file (NDJSON); subjects that tail a file read a copy in `dir` so each run starts from offset 0. */
   readonly input: string;
   readonly port: number;
+  /** Kafka only: the topic of this run (auto-created by the first produce). */
+  readonly topic?: string;
   readonly pki: TestPki;
 }
 
@@ -121,24 +123,22 @@ export function aegisbpf(probeDir: string): Subject {
   return {
     name: 'aegisbpf',
     workloads: WORKLOADS,
-    skip: (w) =>
-      w === 'kafka'
-        ? (aegisKafkaSkip(probeDir) ??
-          'no Kafka broker in the harness yet (it comes with the kafka sink’s test service)')
-        : undefined,
+    skip: (w) => (w === 'kafka' ? aegisKafkaSkip(probeDir) : undefined),
     note: () => undefined,
     launch(w, ctx) {
       const sink =
-        w === 'hec'
-          ? // Indexer acknowledgement is on by default: a batch counts as delivered only when its ackId is indexed.
-            `{ type: splunk_hec, endpoint: "http://127.0.0.1:${ctx.port}", token: bench-token }`
-          : w === 'es'
-            ? `{ type: elasticsearch, url: "http://127.0.0.1:${ctx.port}" }`
-            : `{ type: syslog, transport: ${w.slice('syslog-'.length)}, host: 127.0.0.1, port: ${ctx.port}, format: rfc5424` +
-              (w === 'syslog-tls' ? `, tls: { ca_file: ${ctx.pki.caCert} }` : '') +
-              // The same window as rsyslog's omrelp below.
-              (w === 'syslog-relp' ? ', relp: { window: 1024 }' : '') +
-              ' }';
+        w === 'kafka'
+          ? `{ type: kafka, brokers: ["127.0.0.1:${ctx.port}"], topic: ${ctx.topic ?? 'bench'} }`
+          : w === 'hec'
+            ? // Indexer acknowledgement is on by default: a batch counts as delivered only when its ackId is indexed.
+              `{ type: splunk_hec, endpoint: "http://127.0.0.1:${ctx.port}", token: bench-token }`
+            : w === 'es'
+              ? `{ type: elasticsearch, url: "http://127.0.0.1:${ctx.port}" }`
+              : `{ type: syslog, transport: ${w.slice('syslog-'.length)}, host: 127.0.0.1, port: ${ctx.port}, format: rfc5424` +
+                (w === 'syslog-tls' ? `, tls: { ca_file: ${ctx.pki.caCert} }` : '') +
+                // The same window as rsyslog's omrelp below.
+                (w === 'syslog-relp' ? ', relp: { window: 1024 }' : '') +
+                ' }';
       const cfg = path.join(ctx.dir, 'aegisbpf.yml');
       fs.writeFileSync(
         cfg,
@@ -297,7 +297,6 @@ export function otelcol(builds: OtelcolBuilds): Subject {
     workloads: ['syslog-tcp', 'syslog-tls', 'hec', 'es', 'kafka'],
     skip(w) {
       const exporter = OTEL_EXPORTER[w]!;
-      if (w === 'kafka') return 'no Kafka broker in the harness yet (it comes with the kafka sink’s test service)';
       return builds.binaries[exporter] === undefined
         ? (builds.problems[exporter] ?? `no collector build with the ${exporter} exporter`)
         : undefined;
@@ -305,7 +304,9 @@ export function otelcol(builds: OtelcolBuilds): Subject {
     note: (w) =>
       w === 'hec'
         ? 'no indexer acknowledgement (the splunk_hec exporter does not poll acks); parses the JSON'
-        : 'parses the JSON (filelog json_parser); queue blocks instead of dropping',
+        : w === 'kafka'
+          ? 'parses the JSON, sends the body re-serialized (encoding raw)'
+          : 'parses the JSON (filelog json_parser); queue blocks instead of dropping',
     launch(w, ctx) {
       const exporter = OTEL_EXPORTER[w]!;
       const queue = 'sending_queue: { enabled: true, block_on_overflow: true }';
@@ -321,6 +322,10 @@ export function otelcol(builds: OtelcolBuilds): Subject {
         // events/s: filelog's requests of 100 entries fill the queue long before a batch reaches 1 MB. A queue of 100
         // requests lets batches fill; a flush_timeout of 1 s (not 10 s) keeps the last partial batch from adding 10 s
         // to a short run. The otel mapping mode, its default (mapping::mode is ignored in this release).
+        // required_acks -1 (all in-sync replicas), like kcat's and aegisbpf's producers (its default is 1).
+        kafka:
+          `kafka: { brokers: ["127.0.0.1:${ctx.port}"], logs: { topic: ${ctx.topic ?? 'bench'}, encoding: raw }, ` +
+          `producer: { required_acks: -1 }, ${queue} }`,
         elasticsearch:
           `elasticsearch: { endpoints: ["http://127.0.0.1:${ctx.port}"], logs_index: aegisbpf-bench, ` +
           'sending_queue: { enabled: true, block_on_overflow: true, queue_size: 100, batch: { flush_timeout: 1s } } }',
@@ -356,16 +361,19 @@ export function otelcol(builds: OtelcolBuilds): Subject {
   };
 }
 
-/** librdkafka's kcat (`kcat -P -l FILE`): the Kafka workload's C peer; it needs a broker, which the harness lacks yet. */
+/** librdkafka's kcat (`kcat -P -l FILE`: each line one record), the Kafka workload's C peer. */
 export const kcat: Subject = {
   name: 'kcat',
   workloads: ['kafka'],
-  skip: () =>
-    spawnSync('kcat', ['-V']).status === 0
-      ? 'no Kafka broker in the harness yet (it comes with the kafka sink’s test service)'
-      : 'kcat is not installed (apt-get install kcat)',
+  skip: () => (spawnSync('kcat', ['-V']).status === 0 ? undefined : 'kcat is not installed (apt-get install kcat)'),
   note: () => 'produces each line as a record without parsing it',
-  launch() {
-    throw new Error('kcat: no Kafka broker in the harness yet');
+  launch(_w, ctx) {
+    return {
+      command: 'kcat',
+      // acks=all is librdkafka's default; -l: one record per line, exit once all are acknowledged.
+      args: ['-P', '-b', `127.0.0.1:${ctx.port}`, '-t', ctx.topic ?? 'bench', '-l', copyInput(ctx)],
+      exitsWhenDone: true,
+      log: path.join(ctx.dir, 'kcat.log'),
+    };
   },
 };
