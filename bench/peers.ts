@@ -120,21 +120,28 @@ function startBroker(root: string): Broker | string {
   };
 }
 
-/** Records in partition 0 of `topic` (its end offset), by kcat on core 1; 0 while the topic does not exist. */
+/** Records in partition 0 of `topic` (its end offset), by kcat on core 1; -1 while the topic does not exist. */
 function endOffset(port: number, topic: string): Promise<number> {
   const { command, args } = onCore(1, 'kcat', ['-Q', '-b', `127.0.0.1:${port}`, '-t', `${topic}:0:-1`]);
   return new Promise((resolve) => {
     const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'ignore'] });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString('utf8')));
-    child.on('close', () => resolve(Number(/offset (\d+)/.exec(out)?.[1] ?? 0)));
+    child.on('close', () => resolve(Number(/offset (\d+)/.exec(out)?.[1] ?? -1)));
   });
 }
 
 let topics = 0;
 
-function kafkaReceiver(port: number, expect: number): Receiver {
+async function kafkaReceiver(port: number, expect: number): Promise<Receiver> {
   const topic = `bench-${process.pid}-${++topics}`;
+  // Created before the subject starts (a metadata request that asks for it: the broker auto-creates topics): a
+  // producer that checks the topic exists first (aegisbpf's sink does) would otherwise wait for it forever.
+  spawnSync('kcat', ['-L', '-b', `127.0.0.1:${port}`, '-t', topic, '-X', 'allow.auto.create.topics=true'], {
+    stdio: 'ignore',
+    timeout: 30_000,
+  });
+  for (let i = 0; i < 200 && (await endOffset(port, topic)) < 0; i++) await new Promise((r) => setTimeout(r, 100));
   let stopped = false;
   let last = 0;
   const done = (async () => {
