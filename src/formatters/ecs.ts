@@ -23,6 +23,8 @@
  */
 import type { AegisEvent } from '../event/types';
 import {
+  analyticsFields,
+  analyticsMessage,
   commandLine,
   eventName,
   eventOutcome,
@@ -76,6 +78,9 @@ const C = {
   started: cat(['host'], ['start']),
   stopped: cat(['host'], ['end']),
   sensor: cat(['host'], ['info']),
+  anomaly: cat(['intrusion_detection'], ['info']),
+  host: cat(['host'], ['info']),
+  activity: cat(['process'], ['info']),
 } as const;
 
 /** `event.category` and `event.type`, ECS allowed values (validated against the ECS definitions by a test). */
@@ -95,7 +100,23 @@ export function ecsCategorization(event: AegisEvent): Categorization {
       if (event.status === 'started') return C.started;
       if (event.status === 'stopped') return C.stopped;
       return C.sensor;
+    case 'anomaly':
+      return C.anomaly;
+    case 'trend':
+    case 'host_stats':
+      return C.host;
+    case 'activity':
+      return C.activity;
   }
+}
+
+/**
+ * `event.kind`: `alert` for policy hits and anomaly findings (something for an analyst), `metric` for the periodic
+ * samples (host_stats, activity), `event` otherwise.
+ */
+function ecsKind(event: AegisEvent): string {
+  if (event.type === 'anomaly' || isPolicyHit(event)) return 'alert';
+  return event.type === 'host_stats' || event.type === 'activity' ? 'metric' : 'event';
 }
 
 /** `event.action`: what happened, in the sensor's words. */
@@ -111,6 +132,14 @@ export function ecsAction(event: AegisEvent): string {
       return 'connect';
     case 'sensor':
       return event.status;
+    case 'anomaly':
+      return `anomaly-${event.detector}`;
+    case 'trend':
+      return 'forecast';
+    case 'host_stats':
+      return 'host-sample';
+    case 'activity':
+      return 'activity-summary';
   }
 }
 
@@ -149,11 +178,12 @@ const plain = (s: string): string => (PLAIN.test(s) ? `"${s}"` : q(s));
  * work at all (constants, numbers, schema-checked timestamps and ids, cached repeating strings).
  */
 export function formatEcs(event: AegisEvent, context?: FormatterContext): string {
-  const message = event.type === 'sensor' && event.message !== undefined ? event.message : eventName(event);
+  const own = event.type === 'sensor' ? event.message : analyticsMessage(event);
+  const message = own ?? eventName(event);
   const ts = plain(event.ts);
-  let out = `{"@timestamp":${ts},"ecs":{"version":"${ECS_VERSION}"},"message":${event.type === 'sensor' ? q(message) : qc(message)}`;
+  let out = `{"@timestamp":${ts},"ecs":{"version":"${ECS_VERSION}"},"message":${own !== undefined ? q(message) : qc(message)}`;
 
-  out += `,"event":{"kind":"${isPolicyHit(event) ? 'alert' : 'event'}",${ecsCategorization(event).json},"action":${qc(ecsAction(event))}`;
+  out += `,"event":{"kind":"${ecsKind(event)}",${ecsCategorization(event).json},"action":${qc(ecsAction(event))}`;
   const outcome = eventOutcome(event);
   if (outcome !== undefined) out += `,"outcome":"${outcome}"`;
   out += `,"severity":${severityOf(event)},"module":"${ECS_MODULE}","dataset":"${ECS_DATASET}"`;
@@ -240,6 +270,8 @@ export function formatEcs(event: AegisEvent, context?: FormatterContext): string
   } else if (event.type === 'sensor') {
     if (event.policy !== undefined) out += `,"policy":${qc(event.policy)}`;
   }
+  // Analytics figures have no ECS field of their own (host.* above repeats some): aegisbpf.<canonical name>.
+  for (const [name, value] of analyticsFields(event)) out += `,"${name}":${q(value)}`;
   if (event.sensor !== undefined) out += `,"sensor":${qc(event.sensor)}`;
   if (event.hook !== undefined) out += `,"hook":${qc(event.hook)}`;
   return out + '}}';

@@ -201,7 +201,7 @@ export const SD_SUMMARY_FIELDS: readonly string[] = [
 /** Every scalar field, in the json formatter's order (`args` and `labels` are not scalars: they are in MSG). */
 export const SD_ALL_FIELDS: readonly string[] = FIELD_ORDER.filter((k) => {
   const kind = FIELD_KINDS.get(k);
-  return kind === 'string' || kind === 'integer' || kind === 'boolean';
+  return kind === 'string' || kind === 'integer' || kind === 'number' || kind === 'boolean';
 });
 
 const SD_NEEDS_WORK = /["\\\]\u0000\r\n\ud800-\udfff]/;
@@ -492,7 +492,9 @@ export function createRfc5424Formatter(options: Rfc5424Options, context: Formatt
   let lastClassField = ' - ';
   const msgIdField = (event: AegisEvent): string => {
     const action = event.type === 'block' || event.type === 'connect' ? event.action : undefined;
-    if (event.type === lastClassType && action === lastClassAction && event.type !== 'sensor') return lastClassField;
+    // sensor, anomaly and trend class ids also depend on status, detector, subject: never remembered.
+    const varies = event.type === 'sensor' || event.type === 'anomaly' || event.type === 'trend';
+    if (event.type === lastClassType && action === lastClassAction && !varies) return lastClassField;
     const id = eventClassId(event);
     let field = msgIds.get(id);
     if (field === undefined) {

@@ -100,7 +100,7 @@ for (const [variant, transports] of Object.entries(RECEIVERS) as [
           // 32 KiB), the JSON keeps it whole. (Over UDP it would not fit a datagram.)
           if (transport !== 'udp')
             events.push({
-              ...goldenCases()[0]!.event,
+              ...goldenCases().find((c) => c.name === 'block-audit')!.event,
               type: 'block',
               ino: 1,
               dev: 1,
