@@ -23,7 +23,8 @@ const target =
 const { EVENT_FIELDS, FIELD_ORDER, FIELD_KINDS } = require(path.join(root, 'dist', 'src', 'event', 'fields.js'));
 
 const NAME = /^[a-z][a-z0-9_]*$/;
-const pascal = (s) => s[0].toUpperCase() + s.slice(1);
+// host_stats → HostStats (the interface name of a snake_case type).
+const pascal = (s) => s.replace(/(^|_)([a-z0-9])/g, (_m, _u, c) => c.toUpperCase());
 const q = (s) => `'${s}'`; // field names are checked against NAME: nothing to escape
 
 function fieldCode(name, slot) {
@@ -45,6 +46,8 @@ function fieldCode(name, slot) {
       );
       break;
     case 'integer':
+    case 'number':
+      // String(v) of a finite number is its shortest JSON form (`0.25`, `1e+21`) for fractions too.
       lines.push(
         `  if (v === undefined) s[${slot}] = undefined;`,
         `  else if (typeof v === 'number' && Number.isFinite(v)) { t = String(v); o += ${key('')} + t; q = 1; s[${slot}] = t; }`,

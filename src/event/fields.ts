@@ -16,14 +16,19 @@ import type {
   ExitEvent,
   SensorEvent,
   AlertEvent,
+  AnomalyEvent,
+  TrendEvent,
+  HostStatsEvent,
+  ActivityEvent,
 } from './types';
 
-export type FieldKind = 'string' | 'integer' | 'boolean' | 'string[]' | 'string-map';
+/** `number` is a JSON number that may have a fraction (scores, rates); `integer` has none. */
+export type FieldKind = 'string' | 'integer' | 'number' | 'boolean' | 'string[]' | 'string-map';
 
 type KindOf<V> = [V] extends [string]
   ? 'string'
   : [V] extends [number]
-    ? 'integer'
+    ? 'integer' | 'number'
     : [V] extends [boolean]
       ? 'boolean'
       : [V] extends [readonly string[]]
@@ -137,6 +142,49 @@ export const EVENT_FIELDS: { readonly [T in EventType]: Readonly<Record<string, 
     value: req('string'),
     started_at: opt('string'),
   } satisfies FieldTable<AlertEvent>,
+  anomaly: {
+    ...BASE_FIELDS,
+    detector: req('string'),
+    anomaly_key: req('string'),
+    score: req('number'),
+    threshold: req('number'),
+    baseline: opt('number'),
+    trigger_event_id: opt('string'),
+    trigger_type: opt('string'),
+    message: opt('string'),
+  } satisfies FieldTable<AnomalyEvent>,
+  trend: {
+    ...BASE_FIELDS,
+    subject: req('string'),
+    current: req('number'),
+    capacity: opt('integer'),
+    slope_per_s: req('number'),
+    forecast_seconds: opt('number'),
+    horizon_seconds: opt('integer'),
+    message: opt('string'),
+  } satisfies FieldTable<TrendEvent>,
+  host_stats: {
+    ...BASE_FIELDS,
+    interval_ms: req('integer'),
+    cpu_percent: req('number'),
+    load1: req('number'),
+    mem_total_bytes: req('integer'),
+    mem_available_bytes: req('integer'),
+    disk_read_bytes: req('integer'),
+    disk_write_bytes: req('integer'),
+    net_rx_bytes: req('integer'),
+    net_tx_bytes: req('integer'),
+    top_cpu: opt('string[]'),
+    top_rss: opt('string[]'),
+  } satisfies FieldTable<HostStatsEvent>,
+  activity: {
+    ...BASE_FIELDS,
+    interval_ms: req('integer'),
+    syscalls: req('integer'),
+    io_ops: opt('integer'),
+    io_bytes: opt('integer'),
+    io_latency_ns: opt('integer'),
+  } satisfies FieldTable<ActivityEvent>,
 };
 
 type AllKeys = AegisEvent extends infer E ? (E extends AegisEvent ? keyof E : never) : never;
@@ -208,6 +256,34 @@ export const FIELD_ORDER = [
   'condition',
   'value',
   'started_at',
+  'detector',
+  'anomaly_key',
+  'score',
+  'threshold',
+  'baseline',
+  'trigger_event_id',
+  'trigger_type',
+  'subject',
+  'current',
+  'capacity',
+  'slope_per_s',
+  'forecast_seconds',
+  'horizon_seconds',
+  'interval_ms',
+  'cpu_percent',
+  'load1',
+  'mem_total_bytes',
+  'mem_available_bytes',
+  'disk_read_bytes',
+  'disk_write_bytes',
+  'net_rx_bytes',
+  'net_tx_bytes',
+  'top_cpu',
+  'top_rss',
+  'syscalls',
+  'io_ops',
+  'io_bytes',
+  'io_latency_ns',
 ] as const satisfies readonly AllKeys[];
 
 export type FieldName = (typeof FIELD_ORDER)[number];

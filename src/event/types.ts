@@ -10,7 +10,19 @@
  * without conflicts. Events are immutable once built; processors return new objects.
  */
 
-export const EVENT_TYPES = ['exec', 'exit', 'block', 'connect', 'sensor', 'audit', 'alert'] as const;
+export const EVENT_TYPES = [
+  'exec',
+  'exit',
+  'block',
+  'connect',
+  'sensor',
+  'audit',
+  'alert',
+  'anomaly',
+  'trend',
+  'host_stats',
+  'activity',
+] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
 export const ACTIONS = ['AUDIT', 'BLOCK', 'TERM', 'KILL', 'INT'] as const;
@@ -168,6 +180,94 @@ export interface AlertEvent extends BaseEvent {
   readonly started_at?: string;
 }
 
-export type AegisEvent = ExecEvent | ExitEvent | BlockEvent | ConnectEvent | SensorEvent | AuditEvent | AlertEvent;
+/** The analytics detectors (src/pipeline/processors/anomaly*.ts). */
+export const ANOMALY_DETECTORS = ['rate', 'rare', 'isolation_forest'] as const;
+export type AnomalyDetector = (typeof ANOMALY_DETECTORS)[number];
+
+/**
+ * A finding of the `anomaly` processor. The process fields (pid, exec_id, comm, …) are those of the event that
+ * triggered it, so a SIEM correlates the finding with that process like any other event.
+ */
+export interface AnomalyEvent extends BaseEvent {
+  readonly type: 'anomaly';
+  readonly detector: AnomalyDetector;
+  /** What the detector keys its state by, `name=value` pairs joined by spaces: `host=web-1 comm=curl`. */
+  readonly anomaly_key: string;
+  /** The detector's score (rate: robust z-score; rare: 1; isolation_forest: anomaly score in (0, 1]). */
+  readonly score: number;
+  /** The score at or above which the detector reports. */
+  readonly threshold: number;
+  /** What the score was compared with (rate: median events per window; isolation_forest: mean score of the sample). */
+  readonly baseline?: number;
+  /** `event_id` of the triggering event, when it had one. */
+  readonly trigger_event_id?: string;
+  /** `type` of the triggering event. */
+  readonly trigger_type?: string;
+  readonly message?: string;
+}
+
+/** A forecast of the trends analysis: a map or the event volume heading for a limit. Process fields: the daemon's. */
+export interface TrendEvent extends BaseEvent {
+  readonly type: 'trend';
+  /** What is forecast: a map name (`deny_inode`, …) or `events` (event volume). */
+  readonly subject: string;
+  /** The latest value (map entries; events per second). */
+  readonly current: number;
+  /** The limit forecast to be reached (a map's max_entries). */
+  readonly capacity?: number;
+  /** Fitted slope of the linear regression, units per second. */
+  readonly slope_per_s: number;
+  /** Seconds from `ts` until `capacity` is reached at the fitted slope. */
+  readonly forecast_seconds?: number;
+  /** The configured horizon within which a forecast is reported, seconds. */
+  readonly horizon_seconds?: number;
+  readonly message?: string;
+}
+
+/** One sample of the `host` source (from /proc). Process fields: the daemon's. Byte and tick figures are deltas over `interval_ms`. */
+export interface HostStatsEvent extends BaseEvent {
+  readonly type: 'host_stats';
+  /** Length of the interval the deltas cover, milliseconds (0 for the first sample). */
+  readonly interval_ms: number;
+  /** Busy share of all CPUs over the interval, percent (0–100). */
+  readonly cpu_percent: number;
+  /** One-minute load average. */
+  readonly load1: number;
+  readonly mem_total_bytes: number;
+  readonly mem_available_bytes: number;
+  readonly disk_read_bytes: number;
+  readonly disk_write_bytes: number;
+  readonly net_rx_bytes: number;
+  readonly net_tx_bytes: number;
+  /** Top processes by CPU over the interval: `<pid> <comm> <percent>`. */
+  readonly top_cpu?: readonly string[];
+  /** Top processes by resident memory: `<pid> <comm> <bytes>`. */
+  readonly top_rss?: readonly string[];
+}
+
+/** A periodic per-process summary of the sensor's activity counters (syscalls, block I/O) over `interval_ms`. */
+export interface ActivityEvent extends BaseEvent {
+  readonly type: 'activity';
+  readonly interval_ms: number;
+  /** System calls entered by the process during the interval. */
+  readonly syscalls: number;
+  /** Block I/O requests completed for the process, and their bytes and summed latency (ns). */
+  readonly io_ops?: number;
+  readonly io_bytes?: number;
+  readonly io_latency_ns?: number;
+}
+
+export type AegisEvent =
+  | ExecEvent
+  | ExitEvent
+  | BlockEvent
+  | ConnectEvent
+  | SensorEvent
+  | AuditEvent
+  | AlertEvent
+  | AnomalyEvent
+  | TrendEvent
+  | HostStatsEvent
+  | ActivityEvent;
 
 export type EventOf<T extends EventType> = Extract<AegisEvent, { type: T }>;

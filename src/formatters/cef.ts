@@ -18,7 +18,10 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import type { AegisEvent } from '../event/types';
 import {
+  analyticsFields,
+  analyticsMessage,
   baseName,
+  camelName,
   commandLine,
   eventClassId,
   eventMillis,
@@ -197,7 +200,8 @@ function formatCef(event: AegisEvent, s: CefState): string {
     out += pair(' sproc=', event.parent_comm, lim && L.sproc);
     out += ' dpid=' + String(event.pid);
     out += pair(' dproc=', event.comm, lim && L.dproc);
-  } else if (type === 'sensor' || type === 'audit' || type === 'alert') {
+  } else if (type === 'sensor' || type === 'audit' || type === 'alert' || type === 'trend' || type === 'host_stats') {
+    // Audit records, alerts, trend forecasts and host samples come from the daemon itself, like sensor events.
     out += ' dvcpid=' + String(event.pid);
     out += pair(' deviceProcessName=', event.comm, lim && L.deviceProcessName);
   } else {
@@ -215,14 +219,14 @@ function formatCef(event: AegisEvent, s: CefState): string {
   if (type === 'block') out += ' fileId=' + String(event.ino);
 
   const cmd = commandLine(event);
-  const message = type === 'sensor' || type === 'audit' || type === 'alert' ? event.message : undefined;
+  const message = type === 'sensor' ? event.message : analyticsMessage(event);
   out += pair(' msg=', message ?? cmd, lim && L.msg);
 
   const cs = lim && L.cs;
   if (event.cgroup_path !== '') out += pair(' cs1Label=cgroupPath cs1=', event.cgroup_path, cs);
   if (event.exec_id !== '') out += pair(' cs2Label=execId cs2=', event.exec_id, cs);
   if (event.trace_id !== '') out += pair(' cs3Label=traceId cs3=', event.trace_id, cs);
-  const policy = type === 'exec' || type === 'exit' || type === 'audit' || type === 'alert' ? undefined : event.policy;
+  const policy = type === 'block' || type === 'connect' || type === 'sensor' ? event.policy : undefined;
   if (policy !== undefined && policy !== '') out += pair(' cs4Label=policy cs4=', policy, cs);
   if (event.mode !== undefined) out += ' cs5Label=mode cs5=' + event.mode;
   if (event.sensor !== undefined && event.sensor !== '') out += pair(' cs6Label=sensor cs6=', event.sensor, cs);
@@ -270,6 +274,10 @@ function formatCef(event: AegisEvent, s: CefState): string {
     out += pair(' aegisbpfStartedAt=', event.started_at, 0);
   }
   out += pair(' aegisbpfHook=', event.hook, 0);
+  // Analytics figures (scores, forecasts, host counters) have no dictionary key: user-defined keys, canonical names.
+  for (const [name, value] of analyticsFields(event)) {
+    out += pair(' aegisbpf' + camelName(name) + '=', typeof value === 'object' ? value.join(',') : String(value), 0);
+  }
   if (event.labels !== undefined) out += pair(' aegisbpfLabels=', labelsJson(event.labels), 0);
   if (truncated !== '') out += ' aegisbpfTruncated=' + truncated;
 

@@ -3,7 +3,8 @@
  * severity, a stable event class id, a human-readable name, the product identity, and time conversions.
  * Pure functions; no formatter should re-derive these on its own.
  */
-import type { AegisEvent, EventOf } from '../event/types';
+import type { AegisEvent, EventOf, EventType } from '../event/types';
+import { EVENT_FIELDS, FIELD_ORDER } from '../event/fields';
 import { parseTimestampMicros } from '../util/time';
 
 export const PRODUCT = {
@@ -36,6 +37,14 @@ export function severityOf(event: AegisEvent): number {
         : event.status.startsWith('policy_')
           ? 4
           : 2;
+    // Analytics findings are warnings for an analyst to look at, not enforcement; a trend is the operator's concern.
+    case 'anomaly':
+      return 6;
+    case 'trend':
+      return 5;
+    case 'host_stats':
+    case 'activity':
+      return 1;
     case 'audit':
       // A refused authentication is what an attack looks like; a change to enforcement is notable; the rest informs.
       return event.audit_result === 'denied'
@@ -120,6 +129,13 @@ export function eventClassId(event: AegisEvent): string {
       return `audit:${event.audit_action.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 40)}`;
     case 'alert':
       return `alert:${event.status === 'resolved' ? 'resolved' : 'firing'}`;
+    case 'anomaly':
+      return `anomaly:${event.detector.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 40)}`;
+    case 'trend':
+      return `trend:${event.subject.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 40)}`;
+    case 'host_stats':
+    case 'activity':
+      return event.type;
   }
 }
 
@@ -160,6 +176,21 @@ export function eventName(event: AegisEvent): string {
       return `Control operation ${event.audit_action} ${event.audit_result === 'success' ? 'succeeded' : event.audit_result === 'denied' ? 'denied' : 'failed'}`;
     case 'alert':
       return event.status === 'resolved' ? 'Alert resolved' : 'Alert firing';
+    case 'anomaly':
+      switch (event.detector) {
+        case 'rate':
+          return 'Anomalous event rate';
+        case 'rare':
+          return 'First-seen process pair';
+        default:
+          return 'Anomalous process behaviour';
+      }
+    case 'trend':
+      return event.subject === 'events' ? 'Event volume forecast' : 'Map forecast to fill';
+    case 'host_stats':
+      return 'Host statistics';
+    case 'activity':
+      return 'Process activity summary';
   }
 }
 
@@ -330,4 +361,47 @@ function canonicalMillis(ts: string, cache: SecondCache): number | undefined {
  */
 export function eventMillis(event: AegisEvent): number {
   return canonicalMillis(event.ts, EVENT_CACHE) ?? eventTime(event).millis;
+}
+
+/** The analytics event types: results of analysis rather than observations of one kernel hook. */
+export const ANALYTICS_TYPES: ReadonlySet<string> = new Set(['anomaly', 'trend', 'host_stats', 'activity']);
+
+/** One type-specific field of an analytics event: its canonical name and its value. */
+export type AnalyticsField = readonly [name: string, value: string | number | readonly string[]];
+
+const ANALYTICS_FIELD_NAMES: ReadonlyMap<string, readonly string[]> = new Map(
+  [...ANALYTICS_TYPES].map((t) => [
+    t,
+    FIELD_ORDER.filter((f) => f in EVENT_FIELDS[t as EventType] && !(f in EVENT_FIELDS.exec) && f !== 'message'),
+  ]),
+);
+
+/**
+ * The type-specific fields of an analytics event (anomaly, trend, host_stats, activity), present ones only, in
+ * FIELD_ORDER; empty for every other type. Formats without a dictionary slot for these figures (CEF, LEEF, RFC 5424,
+ * OCSF's unmapped) write them from this one list under their canonical names, so a new field reaches all of them.
+ * `message` is left out: every format has its own place for it.
+ */
+export function analyticsFields(event: AegisEvent): AnalyticsField[] {
+  const names = ANALYTICS_FIELD_NAMES.get(event.type);
+  if (names === undefined) return [];
+  const out: AnalyticsField[] = [];
+  const record = event as unknown as Readonly<Record<string, string | number | readonly string[] | undefined>>;
+  for (const name of names) {
+    const v = record[name];
+    if (v !== undefined) out.push([name, v]);
+  }
+  return out;
+}
+
+/** `snake_case` → `CamelCase`, for formats whose custom keys are alphanumeric (CEF, LEEF). */
+export function camelName(name: string): string {
+  return name.replace(/(^|_)([a-z0-9])/g, (_m, _u: string, c: string) => c.toUpperCase());
+}
+
+/** The analytics types' message, when they carry one (anomaly, trend). */
+export function analyticsMessage(event: AegisEvent): string | undefined {
+  return event.type === 'anomaly' || event.type === 'trend' || event.type === 'audit' || event.type === 'alert'
+    ? event.message
+    : undefined;
 }

@@ -23,6 +23,8 @@
  */
 import type { AegisEvent } from '../event/types';
 import {
+  analyticsFields,
+  analyticsMessage,
   commandLine,
   eventName,
   eventOutcome,
@@ -82,6 +84,9 @@ const C = {
   iamDeletion: cat(['iam'], ['deletion']),
   iamChange: cat(['iam'], ['change']),
   alert: cat(['intrusion_detection'], ['info']),
+  anomaly: cat(['intrusion_detection'], ['info']),
+  host: cat(['host'], ['info']),
+  activity: cat(['process'], ['info']),
 } as const;
 
 /** `event.category` and `event.type`, ECS allowed values (validated against the ECS definitions by a test). */
@@ -111,7 +116,23 @@ export function ecsCategorization(event: AegisEvent): Categorization {
       return C.configChange;
     case 'alert':
       return C.alert;
+    case 'anomaly':
+      return C.anomaly;
+    case 'trend':
+    case 'host_stats':
+      return C.host;
+    case 'activity':
+      return C.activity;
   }
+}
+
+/**
+ * `event.kind`: `alert` for policy hits and anomaly findings (something for an analyst), `metric` for the periodic
+ * samples (host_stats, activity), `event` otherwise.
+ */
+function ecsKind(event: AegisEvent): string {
+  if (event.type === 'anomaly' || event.type === 'alert' || isPolicyHit(event)) return 'alert';
+  return event.type === 'host_stats' || event.type === 'activity' ? 'metric' : 'event';
 }
 
 /** `event.action`: what happened, in the sensor's words. */
@@ -131,6 +152,14 @@ export function ecsAction(event: AegisEvent): string {
       return event.audit_action;
     case 'alert':
       return event.status === 'resolved' ? 'alert-resolved' : 'alert-firing';
+    case 'anomaly':
+      return `anomaly-${event.detector}`;
+    case 'trend':
+      return 'forecast';
+    case 'host_stats':
+      return 'host-sample';
+    case 'activity':
+      return 'activity-summary';
   }
 }
 
@@ -169,12 +198,12 @@ const plain = (s: string): string => (PLAIN.test(s) ? `"${s}"` : q(s));
  * work at all (constants, numbers, schema-checked timestamps and ids, cached repeating strings).
  */
 export function formatEcs(event: AegisEvent, context?: FormatterContext): string {
-  const own = event.type === 'sensor' || event.type === 'audit' || event.type === 'alert';
-  const message = own && event.message !== undefined ? event.message : eventName(event);
+  const own = event.type === 'sensor' ? event.message : analyticsMessage(event);
+  const message = own ?? eventName(event);
   const ts = plain(event.ts);
-  let out = `{"@timestamp":${ts},"ecs":{"version":"${ECS_VERSION}"},"message":${own ? q(message) : qc(message)}`;
+  let out = `{"@timestamp":${ts},"ecs":{"version":"${ECS_VERSION}"},"message":${own !== undefined ? q(message) : qc(message)}`;
 
-  out += `,"event":{"kind":"${isPolicyHit(event) || event.type === 'alert' ? 'alert' : 'event'}",${ecsCategorization(event).json},"action":${qc(ecsAction(event))}`;
+  out += `,"event":{"kind":"${ecsKind(event)}",${ecsCategorization(event).json},"action":${qc(ecsAction(event))}`;
   const outcome = eventOutcome(event);
   if (outcome !== undefined) out += `,"outcome":"${outcome}"`;
   out += `,"severity":${severityOf(event)},"module":"${ECS_MODULE}","dataset":"${ECS_DATASET}"`;
@@ -279,6 +308,8 @@ export function formatEcs(event: AegisEvent, context?: FormatterContext): string
     out += `,"condition":${q(event.condition)},"value":${q(event.value)}`;
     if (event.started_at !== undefined) out += `,"started_at":${q(event.started_at)}`;
   }
+  // Analytics figures have no ECS field of their own (host.* above repeats some): aegisbpf.<canonical name>.
+  for (const [name, value] of analyticsFields(event)) out += `,"${name}":${q(value)}`;
   if (event.sensor !== undefined) out += `,"sensor":${qc(event.sensor)}`;
   if (event.hook !== undefined) out += `,"hook":${qc(event.hook)}`;
   return out + '}}';

@@ -18,7 +18,9 @@ import { isIP } from 'node:net';
 import type { AegisEvent } from '../event/types';
 import { AegisError } from '../util/errors';
 import {
+  analyticsFields,
   baseName,
+  camelName,
   commandLine,
   eventClassId,
   eventMillis,
@@ -291,8 +293,18 @@ function formatLeef(event: AegisEvent, s: LeefState): string {
       out += str(s, k.message, event.message) + str(s, k.condition, event.condition) + str(s, k.value, event.value);
       out += str(s, k.startedAt, event.started_at);
       break;
+    case 'anomaly':
+    case 'trend':
+      out += str(s, k.message, event.message);
+      break;
     default:
       break;
+  }
+  // Analytics figures: custom keys, the lowerCamelCase of their canonical name (a QRadar custom property each).
+  for (const [name, value] of analyticsFields(event)) {
+    const key = camelName(name);
+    const text = typeof value === 'object' ? value.join(',') : String(value);
+    out += str(s, s.delimiter + key[0]!.toLowerCase() + key.slice(1) + '=', text);
   }
   out += str(s, k.sensor, event.sensor) + str(s, k.hook, event.hook) + str(s, k.eventId, event.event_id);
   if (event.labels !== undefined) out += str(s, k.labels, labelsJson(event.labels));

@@ -21,6 +21,8 @@
 import { isIP } from 'node:net';
 import type { AegisEvent, EventOf } from '../event/types';
 import {
+  analyticsFields,
+  analyticsMessage,
   baseName,
   commandLine,
   eventClassId,
@@ -203,6 +205,15 @@ function unmapped(event: AegisEvent, extra: Unmapped): JsonObject | undefined {
   return undefined;
 }
 
+/** `unmapped` plus the analytics event's own figures under their canonical names. */
+function withAnalytics(u: JsonObject | undefined, event: AegisEvent): JsonObject | undefined {
+  const fields = analyticsFields(event);
+  if (fields.length === 0) return u;
+  const out: Record<string, Json> = { ...u };
+  for (const [name, value] of fields) out[name] = value;
+  return out;
+}
+
 interface Body {
   app?: JsonObject;
   actor: JsonObject;
@@ -359,6 +370,31 @@ function ocsfObject(event: AegisEvent, s: OcsfState): JsonObject {
         }),
       };
       break;
+    // Analytics results. A finding or a per-process summary is about a process (Process Activity, activity 99
+    // Other, the triggering process as actor and process); a forecast or a host sample comes from aegisbpf itself
+    // (Application Lifecycle, like sensor events). Their figures have no attribute in these classes: unmapped.
+    case 'anomaly':
+    case 'activity':
+      cls = CLASSES.process;
+      activityId = 99;
+      activityName = event.type === 'anomaly' ? 'Anomaly' : 'Activity Summary';
+      body = {
+        actor: { process: parentProcess(event, s) },
+        process: processObject(event, s),
+        unmapped: withAnalytics(unmapped(event, {}), event),
+      };
+      break;
+    case 'trend':
+    case 'host_stats':
+      cls = CLASSES.app;
+      activityId = 99;
+      activityName = event.type === 'trend' ? 'Forecast' : 'Host Statistics';
+      body = {
+        app: s.product,
+        actor: { process: processObject(event, s) },
+        unmapped: withAnalytics(unmapped(event, {}), event),
+      };
+      break;
   }
   const profiles =
     control === undefined
@@ -382,10 +418,7 @@ function ocsfObject(event: AegisEvent, s: OcsfState): JsonObject {
     severity_id: sev,
     severity: SEVERITY[sev],
     time: eventMillis(event),
-    message:
-      (event.type === 'sensor' || event.type === 'audit' || event.type === 'alert') && event.message !== undefined
-        ? event.message
-        : eventName(event),
+    message: (event.type === 'sensor' ? event.message : analyticsMessage(event)) ?? eventName(event),
     status_id: outcome === undefined ? undefined : outcome === 'success' ? 1 : 2,
     status: outcome === undefined ? undefined : outcome === 'success' ? 'Success' : 'Failure',
     action_id: control?.action_id,

@@ -201,7 +201,7 @@ export const SD_SUMMARY_FIELDS: readonly string[] = [
 /** Every scalar field, in the json formatter's order (`args` and `labels` are not scalars: they are in MSG). */
 export const SD_ALL_FIELDS: readonly string[] = FIELD_ORDER.filter((k) => {
   const kind = FIELD_KINDS.get(k);
-  return kind === 'string' || kind === 'integer' || kind === 'boolean';
+  return kind === 'string' || kind === 'integer' || kind === 'number' || kind === 'boolean';
 });
 
 const SD_NEEDS_WORK = /["\\\]\u0000\r\n\ud800-\udfff]/;
@@ -492,15 +492,14 @@ export function createRfc5424Formatter(options: Rfc5424Options, context: Formatt
   let lastClassField = ' - ';
   const msgIdField = (event: AegisEvent): string => {
     const action = event.type === 'block' || event.type === 'connect' ? event.action : undefined;
-    // sensor, audit and alert class ids depend on their status / audit_action: never from the one-entry cache.
-    if (
-      event.type === lastClassType &&
-      action === lastClassAction &&
-      event.type !== 'sensor' &&
-      event.type !== 'audit' &&
-      event.type !== 'alert'
-    )
-      return lastClassField;
+    // sensor, audit, alert, anomaly and trend class ids also depend on status, action, detector, subject: never remembered.
+    const varies =
+      event.type === 'sensor' ||
+      event.type === 'audit' ||
+      event.type === 'alert' ||
+      event.type === 'anomaly' ||
+      event.type === 'trend';
+    if (event.type === lastClassType && action === lastClassAction && !varies) return lastClassField;
     const id = eventClassId(event);
     let field = msgIds.get(id);
     if (field === undefined) {

@@ -4,6 +4,7 @@ import { isIPv4, isIPv6 } from 'node:net';
 import fc from 'fast-check';
 import type { AegisEvent } from '../../src/event/types';
 import { isValidEvent } from '../../src/event/validate';
+import { EVENT_FIELDS } from '../../src/event/fields';
 import { cefFormatter } from '../../src/formatters/cef';
 import type { CefOptions } from '../../src/formatters/cef';
 import { baseName, eventClassId, eventName, eventTime, processStart, severityOf } from '../../src/formatters/common';
@@ -85,7 +86,13 @@ function expectedExtension(e: AegisEvent): Map<string, string> {
     put('sproc', e.parent_comm);
     put('dpid', e.pid);
     put('dproc', e.comm);
-  } else if (e.type === 'sensor' || e.type === 'audit' || e.type === 'alert') {
+  } else if (
+    e.type === 'sensor' ||
+    e.type === 'audit' ||
+    e.type === 'alert' ||
+    e.type === 'trend' ||
+    e.type === 'host_stats'
+  ) {
     put('dvcpid', e.pid);
     put('deviceProcessName', e.comm);
   } else {
@@ -95,7 +102,13 @@ function expectedExtension(e: AegisEvent): Map<string, string> {
     put('aegisbpfPpid', e.ppid);
     put('aegisbpfParentComm', e.parent_comm);
   }
-  if (e.type === 'sensor' || e.type === 'audit' || e.type === 'alert') {
+  if (
+    e.type === 'sensor' ||
+    e.type === 'audit' ||
+    e.type === 'alert' ||
+    e.type === 'trend' ||
+    e.type === 'host_stats'
+  ) {
     put('aegisbpfExe', e.exe);
     put('aegisbpfPpid', e.ppid);
     put('aegisbpfParentComm', e.parent_comm);
@@ -108,8 +121,12 @@ function expectedExtension(e: AegisEvent): Map<string, string> {
   }
   if (e.type === 'block') put('fileId', e.ino);
   const cmd = e.args === undefined || e.args.length === 0 ? undefined : e.args.join(' ');
-  if ((e.type === 'sensor' || e.type === 'audit' || e.type === 'alert') && e.message !== undefined) {
-    put('msg', e.message);
+  const message =
+    e.type === 'sensor' || e.type === 'audit' || e.type === 'alert' || e.type === 'anomaly' || e.type === 'trend'
+      ? e.message
+      : undefined;
+  if (message !== undefined) {
+    put('msg', message);
     put('aegisbpfCmdLine', cmd);
   } else put('msg', cmd);
   const labelled = (n: string, label: string, v: string | undefined): void => {
@@ -120,11 +137,7 @@ function expectedExtension(e: AegisEvent): Map<string, string> {
   labelled('cs1', 'cgroupPath', e.cgroup_path);
   labelled('cs2', 'execId', e.exec_id);
   labelled('cs3', 'traceId', e.trace_id);
-  labelled(
-    'cs4',
-    'policy',
-    e.type === 'exec' || e.type === 'exit' || e.type === 'audit' || e.type === 'alert' ? undefined : e.policy,
-  );
+  labelled('cs4', 'policy', e.type === 'block' || e.type === 'connect' || e.type === 'sensor' ? e.policy : undefined);
   labelled('cs5', 'mode', e.mode);
   labelled('cs6', 'sensor', e.sensor);
   const start = processStart(e, undefined);
@@ -157,6 +170,13 @@ function expectedExtension(e: AegisEvent): Map<string, string> {
     put('aegisbpfStartedAt', e.started_at);
   }
   put('aegisbpfHook', e.hook);
+  // Analytics figures under aegisbpf + the CamelCase of their canonical name (arrays comma-joined).
+  for (const [k, v] of Object.entries(e)) {
+    if (!['anomaly', 'trend', 'host_stats', 'activity'].includes(e.type) || k === 'message' || k in EVENT_FIELDS.exec)
+      continue;
+    const camel = k.replace(/(^|_)([a-z0-9])/g, (_m, _u: string, c: string) => c.toUpperCase());
+    put(`aegisbpf${camel}`, Array.isArray(v) ? v.join(',') : String(v));
+  }
   if (e.labels !== undefined && Object.keys(e.labels).length > 0) {
     const sorted = Object.fromEntries(
       Object.keys(e.labels)

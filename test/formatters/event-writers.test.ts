@@ -46,11 +46,13 @@ test('each type has a writer, and it writes every field of its type in FIELD_ORD
           ? `v${i}`
           : spec.kind === 'integer'
             ? i
-            : spec.kind === 'boolean'
-              ? i % 2 === 0
-              : spec.kind === 'string[]'
-                ? [`a${i}`]
-                : { k: `l${i}` };
+            : spec.kind === 'number'
+              ? i + 0.25
+              : spec.kind === 'boolean'
+                ? i % 2 === 0
+                : spec.kind === 'string[]'
+                  ? [`a${i}`]
+                  : { k: `l${i}` };
     }
     event.type = type;
     const slots: FieldSlots = new Array<undefined>(SLOT_COUNT).fill(undefined);
@@ -63,7 +65,7 @@ test('each type has a writer, and it writes every field of its type in FIELD_ORD
     );
     for (const [name, spec] of Object.entries(EVENT_FIELDS[type])) {
       const slot = slots[FIELD_ORDER.indexOf(name as (typeof FIELD_ORDER)[number])];
-      if (spec.kind === 'string' || spec.kind === 'integer' || spec.kind === 'boolean')
+      if (spec.kind === 'string' || spec.kind === 'integer' || spec.kind === 'number' || spec.kind === 'boolean')
         assert.equal(slot, String(event[name]), `${type}.${name} slot`);
     }
   }

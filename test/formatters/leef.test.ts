@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isIP } from 'node:net';
 import fc from 'fast-check';
+import { EVENT_FIELDS } from '../../src/event/fields';
 import Ajv2020 from 'ajv/dist/2020';
 import type { AegisEvent } from '../../src/event/types';
 import { isValidEvent } from '../../src/event/validate';
@@ -126,6 +127,17 @@ function expectedAttributes(e: AegisEvent, delimiter: string, text: boolean): Ma
     put('condition', e.condition);
     put('value', e.value);
     put('startedAt', e.started_at);
+  }
+  if (e.type === 'anomaly' || e.type === 'trend') put('message', e.message);
+  // Analytics figures: lowerCamelCase of the canonical name, arrays comma-joined.
+  if (['anomaly', 'trend', 'host_stats', 'activity'].includes(e.type)) {
+    for (const [k, v] of Object.entries(e)) {
+      if (k === 'message' || k in EVENT_FIELDS.exec) continue;
+      put(
+        k.replace(/_([a-z0-9])/g, (_m, c: string) => c.toUpperCase()),
+        Array.isArray(v) ? v.join(',') : String(v),
+      );
+    }
   }
   put('sensor', e.sensor);
   put('hook', e.hook);
