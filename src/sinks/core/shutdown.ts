@@ -11,6 +11,7 @@ import type { SinkStats } from '../../telemetry/stats';
 import { increment } from '../../telemetry/stats';
 import { describeError } from '../../util/errors';
 import type { Logger } from '../../util/logger';
+import { settleRecords } from './ack';
 import type { EventBuffer } from './buffer';
 import type { DeadLetterQueue } from './dead-letter';
 import type { WaitingRecords } from './intake';
@@ -168,6 +169,9 @@ export function createShutdown<R>(deps: ShutdownDeps<R>): Shutdown {
     stats.deadLettered += written;
     const lost = records.length - written;
     if (lost > 0) increment(stats.dropped, 'dead_letter_failed', lost);
+    // Every record without an outcome has one now; a send that still completes before the exit settles nothing.
+    settleRecords(records);
+    deps.outcomes.stopSettling();
     return { sink: name, delivered: stats.delivered, undelivered: records.length, lost };
   }
 

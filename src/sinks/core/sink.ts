@@ -17,6 +17,7 @@ import type { AegisEvent } from '../../event/types';
 import type { SinkStats } from '../../telemetry/stats';
 import { describeError } from '../../util/errors';
 import type { Logger } from '../../util/logger';
+import type { Acknowledgement } from './ack';
 import type { Batcher } from './batcher';
 import { createBatcher } from './batcher';
 import type { EventBuffer, TakenRecords } from './buffer';
@@ -161,10 +162,10 @@ class SinkRuntime<R> implements Sink {
     return result;
   }
 
-  async accept(events: readonly AegisEvent[]): Promise<void> {
+  async accept(events: readonly AegisEvent[], ack?: Acknowledgement): Promise<void> {
     if (events.length === 0) return;
     this.stats.received += events.length;
-    const records = this.encode(events);
+    const records = this.encode(events, ack);
     if (this.shutdown.signal.aborted) {
       await this.outcomes.deadLetter(
         records,

@@ -1,10 +1,16 @@
 import type { AegisEvent } from '../../event/types';
+import type { Acknowledgement } from './ack';
 
 /** One event as a sink carries it: the event, its encoded form, and the encoded size in bytes. */
 export interface EncodedRecord<R = string> {
   readonly event: AegisEvent;
   readonly data: R;
   readonly bytes: number;
+  /**
+   * The source's acknowledgement (ack.ts), settled once when this record reaches its final outcome; undefined for
+   * events of untracked chunks.
+   */
+  readonly ack?: Acknowledgement | undefined;
 }
 
 /** What a transport is asked to send. Records are in acceptance order. */
