@@ -27,6 +27,8 @@ export interface SinkDeps<R = string> {
   readonly redact?: Redactor;
   readonly now?: () => number;
   readonly random?: () => number;
+  /** The disk buffer's directory (`buffer.type: disk`); build.ts resolves it against data_dir. */
+  readonly bufferDir?: string;
 }
 
 export interface Sink {
