@@ -266,6 +266,16 @@ export function createPipeline(config: PipelineConfig, options: PipelineOptions)
       }
       const reports = await Promise.all([...sinks.values()].map((s) => s.close(Math.max(0, deadline - Date.now()))));
       if (running !== undefined) await running;
+      for (const source of sources) {
+        try {
+          await source.close?.();
+        } catch (err) {
+          logger.warn('Closing a source failed (its position may not be saved).', {
+            source: source.name,
+            error: describeError(err),
+          });
+        }
+      }
       await deadLetter.close();
       return reports;
     },

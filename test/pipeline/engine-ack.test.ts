@@ -69,22 +69,30 @@ test('tracked chunks settle after both file sinks wrote them, exactly once; one 
   };
   const pipeline = createPipeline(result.config!, { logger: silentLogger, version: 't', sources: () => [source] });
   assert.deepEqual(await pipeline.run(), []);
-  await new Promise((r) => setTimeout(r, 200));
-  // `fast` wrote everything routed to it, but `slow` delivered nothing: only the all-exit chunk has settled.
   const routed = chunks.flat().filter((e) => e.type !== 'exit' && e.type !== 'connect').length;
-  assert.equal(lines(fastFile), routed);
-  assert.deepEqual(settledAt, [chunks.length]);
-  // The receiver comes up: everything is written and every chunk settles once.
   const received: Buffer[] = [];
-  const reader = fs.createReadStream(fifo);
-  reader.on('data', (c) => received.push(c as Buffer));
+  let reader: fs.ReadStream | undefined;
+  const openReader = (): void => {
+    reader ??= fs.createReadStream(fifo);
+    reader.on('data', (c) => received.push(c as Buffer));
+  };
+  try {
+    const until = Date.now() + 10_000;
+    while (lines(fastFile) < routed && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+    // `fast` wrote everything routed to it, but `slow` delivered nothing: only the all-exit chunk has settled.
+    assert.equal(lines(fastFile), routed);
+    assert.deepEqual(settledAt, [chunks.length]);
+  } finally {
+    // The receiver comes up (also when an assertion failed: a writer blocked on the FIFO would hold the process).
+    openReader();
+  }
   const end = Date.now() + 10_000;
   while (settledAt.length < chunks.length + 1 && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
   const slowLines = Buffer.concat(received).toString().split('\n').filter(Boolean).length;
   assert.equal(slowLines, routed);
   assert.deepEqual(counts, new Array<number>(chunks.length + 1).fill(1));
   await pipeline.shutdown(5000);
-  reader.destroy();
+  reader?.destroy();
   assert.deepEqual(counts, new Array<number>(chunks.length + 1).fill(1), 'a chunk settled twice');
   cleanup();
 });

@@ -17,6 +17,11 @@ export interface Source {
    * source that keeps a position (checkpoints, Kafka offsets) and must hear when its events are safe.
    */
   read(signal: AbortSignal): AsyncIterable<readonly AegisEvent[] | TrackedChunk>;
+  /**
+   * Called once by the engine's shutdown after every sink closed (every settle that will happen has happened):
+   * persist the position (checkpoints, offsets). Optional.
+   */
+  close?(): void | Promise<void>;
 }
 
 /** A chunk whose delivery the source wants to hear about (checkpoints, Kafka offsets). */
