@@ -25,6 +25,7 @@ import type { AegisEvent } from '../../event/types';
 import type { SinkStats } from '../../telemetry/stats';
 import { describeError } from '../../util/errors';
 import type { Logger } from '../../util/logger';
+import type { Acknowledgement } from './ack';
 import type { BufferedRecord, EventBuffer, TakenRecords } from './buffer';
 import type { SegmentScan } from './disk-format';
 import {
@@ -62,7 +63,7 @@ export interface DiskBufferOptions<R> {
   /** The `interval` policy's period, and how often the ledger is written under every policy. */
   readonly fsyncIntervalMillis: number;
   /** Encode an event read back from disk (the sink's formatter); undefined when it cannot (counted, skipped). */
-  readonly restore: (event: AegisEvent, at: number) => BufferedRecord<R> | undefined;
+  readonly restore: (event: AegisEvent, at: number, ack: Acknowledgement | undefined) => BufferedRecord<R> | undefined;
   readonly stats: SinkStats;
   readonly log: Logger;
   readonly now?: () => number;
@@ -137,6 +138,12 @@ class DiskBufferImpl<R> implements DiskBuffer<R> {
   /** The end of the last batch taken: the next batch covers [takeEnd, …). */
   private takeEnd: number;
   private readonly outstanding = new Fifo<Outstanding>();
+  /**
+   * The acknowledgements of spilled records (on disk only), as runs of consecutive seqs [start, end): a record read
+   * back gets its source's acknowledgement again. One entry per offer of a tracked chunk, not per record.
+   */
+  private readonly spilledAcks = new Fifo<{ readonly start: number; end: number; readonly ack: Acknowledgement }>();
+  private lastSpilledAck: { readonly start: number; end: number; readonly ack: Acknowledgement } | undefined;
   private roomWaiters: (() => void)[] = [];
   private refusedBytes: number | undefined;
   private diskErrorUntil = 0;
@@ -356,14 +363,39 @@ class DiskBufferImpl<R> implements DiskBuffer<R> {
         const rec = records[from + k] as BufferedRecord<R>;
         this.mem.push({ rec, seq: firstSeq + k, diskBytes: size });
         this.memBytes += rec.bytes;
-      } else if (!this.spilled) {
-        this.spilled = true;
-        this.cursor = { segment: this.segments.length - 1, offset: writeOffset };
+      } else {
+        if (!this.spilled) {
+          this.spilled = true;
+          this.cursor = { segment: this.segments.length - 1, offset: writeOffset };
+        }
+        const ack = (records[from + k] as BufferedRecord<R>).ack;
+        if (ack !== undefined) this.rememberAck(firstSeq + k, ack);
       }
       writeOffset += size;
     }
     this.updateStats();
     return i;
+  }
+
+  private rememberAck(seq: number, ack: Acknowledgement): void {
+    const last = this.lastSpilledAck;
+    if (last !== undefined && last.ack === ack && last.end === seq) last.end++;
+    else {
+      this.lastSpilledAck = { start: seq, end: seq + 1, ack };
+      this.spilledAcks.push(this.lastSpilledAck);
+    }
+  }
+
+  /** The acknowledgement of a spilled record read back (seqs are read in increasing order). */
+  private ackFor(seq: number): Acknowledgement | undefined {
+    for (let head = this.spilledAcks.peek(); head !== undefined; head = this.spilledAcks.peek()) {
+      if (head.end <= seq) {
+        this.spilledAcks.shift();
+        continue;
+      }
+      return head.start <= seq ? head.ack : undefined;
+    }
+    return undefined;
   }
 
   /** A write failed (ENOSPC, EIO): cut the partial record off, count it, and refuse offers for a while. */
@@ -503,12 +535,14 @@ class DiskBufferImpl<R> implements DiskBuffer<R> {
             return;
           }
           let rec: BufferedRecord<R> | undefined;
+          const ack = this.ackFor(r.seq);
           try {
-            rec = restore(JSON.parse(r.payload.toString('utf8')) as AegisEvent, at);
+            rec = restore(JSON.parse(r.payload.toString('utf8')) as AegisEvent, at, ack);
           } catch {
             rec = undefined;
           }
           if (rec === undefined) {
+            ack?.settle(1); // dropped, counted: its source must not wait for it
             this.countCorrupt(1);
             this.events--;
             this.bytes -= size;

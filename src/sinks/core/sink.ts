@@ -284,9 +284,9 @@ class SinkRuntime<R> implements Sink {
 function restoreWith<R>(
   formatter: Formatter<R>,
   sizeOf: (data: R) => number,
-): (event: Event, at: number) => BufferedRecord<R> | undefined {
-  return (event, at) => {
+): (event: Event, at: number, ack: Acknowledgement | undefined) => BufferedRecord<R> | undefined {
+  return (event, at, ack) => {
     const data = formatter.format(event);
-    return { event, data, bytes: sizeOf(data), at, ack: undefined };
+    return { event, data, bytes: sizeOf(data), at, ack };
   };
 }

@@ -66,7 +66,7 @@ test('replay with checkpoint: a second run resumes after the events the first ru
   const { dir, cleanup } = makeTempDir();
   const input = path.join(dir, 'in.ndjson');
   const out = path.join(dir, 'out.ndjson');
-  const events = generateEvents(3000);
+  const events = generateEvents(3000).map((e, i) => ({ ...e, event_id: `cp-${i}` }));
   // The first run sees only the first 1000 lines (the file grows later, as a log does).
   fs.writeFileSync(
     input,

@@ -216,3 +216,21 @@ test('disk buffer fuzz: truncated and flipped segments and a deleted ledger neve
     cleanup();
   }
 });
+
+test('disk buffer: events spilled to disk keep their acknowledgement: settled once, after delivery (regression: spilled records lost their ack and the replay checkpoint stopped)', async () => {
+  const { dir, cleanup } = makeTempDir();
+  const a = open(dir);
+  a.transport.hold();
+  let fired = 0;
+  const events = generateEvents(400);
+  const ack = createAcknowledgement(events.length, () => fired++);
+  await a.sink.accept(events, ack); // 50 in memory, 350 spilled
+  assert.equal(fired, 0);
+  a.transport.release();
+  await until(() => fired === 1, 'settled');
+  assert.equal(a.transport.delivered.length, events.length);
+  await a.sink.close(2000);
+  await a.deadLetter.close();
+  assert.equal(ack.excess, 0);
+  cleanup();
+});
