@@ -16,6 +16,8 @@ import type * as RulesModule from './commands/rules';
 import type * as StatsModule from './commands/stats';
 import type * as MetricsModule from './commands/metrics';
 import type * as DashboardModule from './commands/dashboard';
+import type * as BufferModule from './commands/buffer';
+import type * as DlqModule from './commands/dlq';
 
 export interface CommandEntry {
   readonly name: string;
@@ -78,6 +80,16 @@ export const COMMANDS: readonly CommandEntry[] = [
     name: 'dashboard',
     summary: 'Print a Grafana dashboard (generate --type overview|enforcement|performance).',
     load: () => (load('./commands/dashboard') as typeof DashboardModule).dashboardCommand,
+  },
+  {
+    name: 'buffer',
+    summary: "Inspect, verify or repair a sink's disk buffer (stats|verify|repair DIR).",
+    load: () => (load('./commands/buffer') as typeof BufferModule).bufferCommand,
+  },
+  {
+    name: 'dlq',
+    summary: 'List, show or resend dead-lettered events (list|show|replay FILE).',
+    load: () => (load('./commands/dlq') as typeof DlqModule).dlqCommand,
   },
 ];
 
