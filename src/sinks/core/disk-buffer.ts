@@ -147,6 +147,7 @@ class DiskBufferImpl<R> implements DiskBuffer<R> {
   private roomWaiters: (() => void)[] = [];
   private refusedBytes: number | undefined;
   private diskErrorUntil = 0;
+  private rotateAfterDiskError = false;
   private dirty = false;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
@@ -289,7 +290,11 @@ class DiskBufferImpl<R> implements DiskBuffer<R> {
     if (this.closed) return from;
     let i = from;
     while (i < records.length && this.now() >= this.diskErrorUntil) {
-      if (this.writer.bytes >= this.segmentBytes || this.fd === undefined) {
+      // After a refused write, start a new segment: the current one can then be deleted once its records are
+      // acknowledged (a disk smaller than one segment would otherwise never get space back).
+      const afterDiskError = this.rotateAfterDiskError && this.writer.bytes > 0;
+      if (this.writer.bytes >= this.segmentBytes || this.fd === undefined || afterDiskError) {
+        this.rotateAfterDiskError = false;
         try {
           this.rotate();
         } catch (err) {
@@ -404,6 +409,7 @@ class DiskBufferImpl<R> implements DiskBuffer<R> {
     this.diskStats.diskFull++;
     this.options.stats.bufferDiskFull++;
     this.diskErrorUntil = this.now() + ENOSPC_RETRY_MILLIS;
+    this.rotateAfterDiskError = true;
     try {
       if (startBytes !== undefined && this.fd !== undefined) fs.ftruncateSync(this.fd, startBytes);
     } catch {
@@ -476,6 +482,8 @@ class DiskBufferImpl<R> implements DiskBuffer<R> {
     this.events -= records.length;
     this.bytes -= diskBytes;
     this.takenEvents += records.length;
+    // Nothing left unread: the reader has caught up with the writer (new records may stay in memory again).
+    if (this.events === 0 && this.mem.length === 0) this.spilled = false;
     const outstanding: Outstanding = { end: lastSeq + 1, acked: false };
     this.takeEnd = lastSeq + 1;
     this.outstanding.push(outstanding);
@@ -600,7 +608,10 @@ class DiskBufferImpl<R> implements DiskBuffer<R> {
     while (this.segments.length > 1) {
       const first = this.segments[0] as Segment;
       if (first.maxSeq >= this.acked) break;
-      if (this.cursor.segment === 0 && this.spilled) break;
+      if (this.spilled && this.cursor.segment === 0) {
+        if (this.cursor.offset < first.bytes) break; // records of it not read back yet
+        this.cursor = { segment: 1, offset: 0 };
+      }
       tryUnlink(first.file);
       this.diskStats.diskBytes -= first.bytes;
       this.segments.shift();
