@@ -63,10 +63,22 @@ export interface DiskBufferOptions<R> {
   /** The `interval` policy's period, and how often the ledger is written under every policy. */
   readonly fsyncIntervalMillis: number;
   /** Encode an event read back from disk (the sink's formatter); undefined when it cannot (counted, skipped). */
-  readonly restore: (event: AegisEvent, at: number, ack: Acknowledgement | undefined) => BufferedRecord<R> | undefined;
+  /** `payload` is the stored JSON (`payloadBytes` its UTF-8 size), for a formatter whose output it already is. */
+  readonly restore: (
+    event: AegisEvent,
+    at: number,
+    ack: Acknowledgement | undefined,
+    payload: string,
+    payloadBytes: number,
+  ) => BufferedRecord<R> | undefined;
   readonly stats: SinkStats;
   readonly log: Logger;
   readonly now?: () => number;
+  /**
+   * The record's stored form when the encoding already is the event's JSON (the `json` format): saves a second
+   * serialisation per event. Must parse back to the same event.
+   */
+  readonly payloadOf?: (rec: BufferedRecord<R>) => string | undefined;
 }
 
 export interface DiskBufferStats {
@@ -317,7 +329,8 @@ class DiskBufferImpl<R> implements DiskBuffer<R> {
     let total = 0;
     let i = from;
     for (; i < records.length; i++) {
-      const payload = JSON.stringify((records[i] as BufferedRecord<R>).event);
+      const rec = records[i] as BufferedRecord<R>;
+      const payload = this.options.payloadOf?.(rec) ?? JSON.stringify(rec.event);
       const size = RECORD_HEADER_BYTES + Buffer.byteLength(payload);
       if (total > 0 && total + size > segmentRoom) break; // the rest goes to the next segment
       if (!this.fits(size, total)) {
@@ -545,7 +558,8 @@ class DiskBufferImpl<R> implements DiskBuffer<R> {
           let rec: BufferedRecord<R> | undefined;
           const ack = this.ackFor(r.seq);
           try {
-            rec = restore(JSON.parse(r.payload.toString('utf8')) as AegisEvent, at, ack);
+            const text = r.payload.toString('utf8');
+            rec = restore(JSON.parse(text) as AegisEvent, at, ack, text, r.payload.length);
           } catch {
             rec = undefined;
           }

@@ -108,7 +108,11 @@ class SinkRuntime<R> implements Sink {
             whenFull: options.buffer.whenFull,
             fsync: options.buffer.fsync ?? 'interval',
             fsyncIntervalMillis: options.buffer.fsyncIntervalMillis ?? DEFAULT_DISK_FSYNC_INTERVAL_MILLIS,
-            restore: restoreWith(deps.formatter, deps.sizeOf ?? defaultSizeOf),
+            restore: restoreWith(deps.formatter, deps.sizeOf ?? defaultSizeOf, deps.formatter.name === 'json'),
+            // The json format's output is the event's JSON: store it as it is instead of serialising again.
+            ...(deps.formatter.name === 'json'
+              ? { payloadOf: (rec: BufferedRecord<R>) => (typeof rec.data === 'string' ? rec.data : undefined) }
+              : {}),
             stats: deps.stats,
             log: this.log,
             now,
@@ -284,8 +288,17 @@ class SinkRuntime<R> implements Sink {
 function restoreWith<R>(
   formatter: Formatter<R>,
   sizeOf: (data: R) => number,
-): (event: Event, at: number, ack: Acknowledgement | undefined) => BufferedRecord<R> | undefined {
-  return (event, at, ack) => {
+  storedIsEncoded: boolean,
+): (
+  event: Event,
+  at: number,
+  ack: Acknowledgement | undefined,
+  payload: string,
+  payloadBytes: number,
+) => BufferedRecord<R> | undefined {
+  return (event, at, ack, payload, payloadBytes) => {
+    // The json format stored its own output (payloadOf above): it is the encoding, no need to format again.
+    if (storedIsEncoded) return { event, data: payload as R, bytes: payloadBytes, at, ack };
     const data = formatter.format(event);
     return { event, data, bytes: sizeOf(data), at, ack };
   };
