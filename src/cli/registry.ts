@@ -21,6 +21,8 @@ import type * as RbacModule from './commands/rbac';
 import type * as AuditModule from './commands/audit';
 import type * as DebugModule from './commands/debug';
 import type * as AlertsModule from './commands/alerts';
+import type * as BufferModule from './commands/buffer';
+import type * as DlqModule from './commands/dlq';
 
 export interface CommandEntry {
   readonly name: string;
@@ -108,6 +110,16 @@ export const COMMANDS: readonly CommandEntry[] = [
     name: 'alerts',
     summary: 'Alert rules and their webhook: configure, rule, custom, list, test NAME (docs/alerts.md).',
     load: () => (load('./commands/alerts') as typeof AlertsModule).alertsCommand,
+  },
+  {
+    name: 'buffer',
+    summary: "Inspect, verify or repair a sink's disk buffer (stats|verify|repair DIR).",
+    load: () => (load('./commands/buffer') as typeof BufferModule).bufferCommand,
+  },
+  {
+    name: 'dlq',
+    summary: 'List, show or resend dead-lettered events (list|show|replay FILE).',
+    load: () => (load('./commands/dlq') as typeof DlqModule).dlqCommand,
   },
 ];
 

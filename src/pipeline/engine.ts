@@ -7,8 +7,11 @@
  * so the pipeline itself holds a bounded number of events.
  */
 import os from 'node:os';
+import type { AegisEvent } from '../event/types';
 import type { BuiltSink } from '../sinks/build';
 import { buildSink } from '../sinks/build';
+import type { Acknowledgement } from '../sinks/core/ack';
+import { createAcknowledgement } from '../sinks/core/ack';
 import type { DeadLetterQueue } from '../sinks/core/dead-letter';
 import { createDeadLetterQueue } from '../sinks/core/dead-letter';
 import type { Sink } from '../sinks/core/sink-api';
@@ -29,8 +32,8 @@ import type { Processor } from './processors/types';
 import { createRouter } from './router';
 import type { Router } from './router';
 import { getSourceDefinition } from './sources/registry';
-import type { Source } from './sources/types';
-import type { AegisEvent } from '../event/types';
+import type { Source, TrackedChunk } from './sources/types';
+import { isTrackedChunk } from './sources/types';
 
 export interface PipelineOptions {
   readonly logger: Logger;
@@ -201,8 +204,10 @@ export function createPipeline(config: PipelineConfig, options: PipelineOptions)
   const runSource = async (source: Source, signal = stopController.signal): Promise<Error | undefined> => {
     const pipelineStats = stats.pipeline;
     try {
-      for await (const chunk of source.read(signal)) {
+      for await (const item of source.read(signal)) {
         const t0 = performance.now();
+        const tracked = isTrackedChunk(item) ? item : undefined;
+        const chunk = tracked === undefined ? (item as readonly AegisEvent[]) : tracked.events;
         pipelineStats.inFlight += chunk.length;
         alerts?.observe(chunk, now());
         try {
@@ -211,7 +216,9 @@ export function createPipeline(config: PipelineConfig, options: PipelineOptions)
             events = p.process(events);
             if (events.length === 0) break;
           }
-          if (events.length > 0) {
+          if (events.length === 0)
+            tracked?.settled(); // every event dropped by a processor: final already
+          else {
             options.observe?.(events);
             const { bySink, unrouted } = router.route(events);
             if (unrouted > 0) {
@@ -223,8 +230,9 @@ export function createPipeline(config: PipelineConfig, options: PipelineOptions)
                 { source: source.name, count: unrouted },
               );
             }
+            const ack = tracked === undefined ? undefined : acknowledgementFor(tracked, bySink);
             const accepts: Promise<void>[] = [];
-            for (const [name, list] of bySink) accepts.push((sinks.get(name) as Sink).accept(list));
+            for (const [name, list] of bySink) accepts.push((sinks.get(name) as Sink).accept(list, ack));
             await Promise.all(accepts);
           }
         } finally {
@@ -334,6 +342,16 @@ export function createPipeline(config: PipelineConfig, options: PipelineOptions)
       }
       const reports = await Promise.all([...sinks.values()].map((s) => s.close(Math.max(0, deadline - Date.now()))));
       if (running !== undefined) await running;
+      for (const source of sources) {
+        try {
+          await source.close?.();
+        } catch (err) {
+          logger.warn('Closing a source failed (its position may not be saved).', {
+            source: source.name,
+            error: describeError(err),
+          });
+        }
+      }
       await deadLetter.close();
       return reports;
     },
@@ -342,4 +360,23 @@ export function createPipeline(config: PipelineConfig, options: PipelineOptions)
     },
   };
   return pipeline;
+}
+
+/**
+ * One acknowledgement for a tracked chunk, expecting one outcome per (event, sink) pair routed; undefined (and the
+ * chunk settled at once) when nothing was routed: processors dropped or the router left every event unrouted,
+ * both final outcomes. Sized before any accept() runs, so that a sink settling synchronously (drop_newest) cannot
+ * reach zero early.
+ */
+function acknowledgementFor(
+  tracked: TrackedChunk,
+  bySink: ReadonlyMap<string, readonly AegisEvent[]>,
+): Acknowledgement | undefined {
+  let expected = 0;
+  for (const list of bySink.values()) expected += list.length;
+  if (expected === 0) {
+    tracked.settled();
+    return undefined;
+  }
+  return createAcknowledgement(expected, () => tracked.settled());
 }

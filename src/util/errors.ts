@@ -107,6 +107,8 @@ export const ERROR_CODES = {
   AEGIS_ERR_DEBUG:
     '`aegisbpf debug bundle|profile` could not collect what was asked (no daemon answers for a profile, or the output file cannot be written).',
   AEGIS_ERR_INTERNAL: 'A bug in aegisbpf. Please report it with the log line.',
+  AEGIS_ERR_BUFFER_CORRUPT:
+    'The disk buffer held corrupt records (a torn write at a crash or power loss, or damaged storage); they were moved to quarantine/ and counted.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

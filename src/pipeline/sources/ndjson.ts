@@ -23,6 +23,14 @@ export interface NdjsonOptions {
   readonly maxLineBytes: number;
   /** First line number (1-based) of this stream. */
   readonly firstLine?: number;
+  /** Byte offset of the stream's start in its file (a resumed replay); positions count from it. */
+  readonly firstByte?: number;
+  /**
+   * Called right before each chunk is yielded with the position just past its last event's line: the byte offset
+   * in the file and the line number (a checkpoint: resuming there loses nothing of this chunk). Set only by sources
+   * that keep a position; it makes the decoder measure every line's UTF-8 length.
+   */
+  readonly onPosition?: (endByte: number, endLine: number) => void;
 }
 
 export const DEFAULT_MAX_LINE_BYTES = 1024 * 1024;
@@ -48,6 +56,8 @@ const HEAD_CHARS = 256;
 interface LineResult {
   events: AegisEvent[];
   invalid: DeadLetterEntry[];
+  /** With positions: byte offset just past each event's line, parallel to events. */
+  ends?: number[];
 }
 
 export class NdjsonDecoder {
@@ -61,16 +71,26 @@ export class NdjsonDecoder {
   private skipping = false;
   private head = '';
   private lineNo: number;
+  /** With positions: byte offset just past the last complete line. */
+  private byteOffset: number;
+  private readonly positions: boolean;
 
   constructor(
     private readonly ctx: SourceContext,
     private readonly options: NdjsonOptions,
   ) {
     this.lineNo = (options.firstLine ?? 1) - 1;
+    this.byteOffset = options.firstByte ?? 0;
+    this.positions = options.onPosition !== undefined;
   }
 
   get linesRead(): number {
     return this.lineNo;
+  }
+
+  /** With positions: byte offset just past the last complete line (0 without). */
+  get bytesDone(): number {
+    return this.byteOffset;
   }
 
   /** Characters of an incomplete line held in memory (at most about maxLineBytes: past it, nothing is held). */
@@ -92,7 +112,7 @@ export class NdjsonDecoder {
   }
 
   private consume(decoded: string): LineResult {
-    const out: LineResult = { events: [], invalid: [] };
+    const out: LineResult = this.positions ? { events: [], invalid: [], ends: [] } : { events: [], invalid: [] };
     let start = 0;
     for (let nl = decoded.indexOf('\n'); nl !== -1; nl = decoded.indexOf('\n', start)) {
       this.completeLine(decoded.slice(start, nl), out);
@@ -130,6 +150,7 @@ export class NdjsonDecoder {
     }
     if (this.skipping) {
       const bytes = this.pendingBytes + Buffer.byteLength(last);
+      if (this.positions) this.byteOffset += bytes + 1;
       const head = this.head;
       this.resetPending();
       this.lineNo++;
@@ -156,6 +177,8 @@ export class NdjsonDecoder {
 
   private finishLine(line: string, out: LineResult): void {
     this.lineNo++;
+    // + 1 for the LF (a last line without one is only seen at the end, where the offset no longer matters)
+    if (this.positions) this.byteOffset += Buffer.byteLength(line) + 1;
     const max = this.options.maxLineBytes;
     // A UTF-16 unit is at most 3 UTF-8 bytes: only a line longer than max/3 units can be over the bound.
     if (line.length > max / 3) {
@@ -174,8 +197,10 @@ export class NdjsonDecoder {
       this.reject(out, `invalid JSON: ${(err as Error).message}`, text);
       return;
     }
-    if (isValidEvent(value)) out.events.push(value);
-    else this.reject(out, `not a valid event: ${explainInvalidEvent(value) ?? 'schema mismatch'}`, text);
+    if (isValidEvent(value)) {
+      out.events.push(value);
+      out.ends?.push(this.byteOffset);
+    } else this.reject(out, `not a valid event: ${explainInvalidEvent(value) ?? 'schema mismatch'}`, text);
   }
 
   private reject(out: LineResult, reason: string, raw: string): void {
@@ -223,9 +248,12 @@ export async function* decodeNdjsonStream(
     // Count events as they are handed to the pipeline (not when decoded): a stop between chunks leaves the rest
     // unread, not lost.
     const events = result.events;
+    const { onPosition } = options;
     if (events.length <= options.chunkEvents) {
       if (events.length > 0) {
         ctx.stats.events += events.length;
+        // The last chunk of a push: every complete line so far is handled (invalid ones dead-lettered above).
+        onPosition?.(decoder.bytesDone, decoder.linesRead);
         yield events;
       }
       return;
@@ -234,6 +262,13 @@ export async function* decodeNdjsonStream(
       if (signal.aborted) return;
       const chunk = events.slice(i, i + options.chunkEvents);
       ctx.stats.events += chunk.length;
+      if (onPosition !== undefined) {
+        const lastOfPush = i + options.chunkEvents >= events.length;
+        const end = lastOfPush ? decoder.bytesDone : (result.ends?.[i + chunk.length - 1] ?? decoder.bytesDone);
+        // A line number for an inner chunk is not kept: the byte offset is what a resume uses; the line only
+        // numbers dead-letter entries, so an inner chunk reports the push's last line (never too low).
+        onPosition(end, decoder.linesRead);
+      }
       yield chunk;
     }
   };
