@@ -111,6 +111,7 @@ export function createPipeline(config: PipelineConfig, options: PipelineOptions)
       hostname,
       now: Date.now,
       bootWallNanos,
+      dataDir: config.dataDir,
     });
   });
 
@@ -257,6 +258,8 @@ export function createPipeline(config: PipelineConfig, options: PipelineOptions)
       }
       const reports = await Promise.all([...sinks.values()].map((s) => s.close(Math.max(0, deadline - Date.now()))));
       if (running !== undefined) await running;
+      // After the source loops ended: no process() call runs concurrently with close().
+      for (const p of processors) p.close?.();
       await deadLetter.close();
       return reports;
     },

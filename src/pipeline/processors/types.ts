@@ -11,6 +11,8 @@ export interface Processor {
   readonly name: string;
   readonly type: string;
   process(events: readonly AegisEvent[]): readonly AegisEvent[];
+  /** Persist what must outlive the run (the anomaly processor's learned state); called once when the engine closes. */
+  close?(): void;
 }
 
 export interface ProcessorContext {
@@ -21,6 +23,8 @@ export interface ProcessorContext {
   readonly now: () => number;
   /** Monotonic-clock zero as wall-clock nanoseconds since the epoch (for start_time conversion). */
   readonly bootWallNanos: bigint;
+  /** The configuration's data_dir (state that outlives a run, e.g. what the anomaly processor learned). */
+  readonly dataDir?: string;
 }
 
 export interface ProcessorDefinition {
