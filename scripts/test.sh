@@ -24,6 +24,11 @@ grep -q '^built=yes$' <<<"$hec_info" &&
   AEGIS_STEP_DONE="already have the OTel HEC receiver in $(sed -n 's/^binary=//p' <<<"$hec_info")"
 AEGIS_STEP_DONE="$AEGIS_STEP_DONE" aegis_step "OTel collector with the Splunk HEC receiver (built with Go from the module proxy) for the HEC sink tests" \
   bash scripts/services/otelcol-hec.sh install
+AEGIS_STEP_DONE=""
+grep -q '^installed=yes$' <(bash scripts/services/analytics-tools.sh info) &&
+  AEGIS_STEP_DONE="already have scikit-learn (PyPI) in $(bash scripts/services/analytics-tools.sh info | sed -n 's/^python=//p')"
+AEGIS_STEP_DONE="$AEGIS_STEP_DONE" aegis_step "scikit-learn and numpy (PyPI, pinned) for the isolation-forest reference test" \
+  bash scripts/services/analytics-tools.sh install || echo "test: scikit-learn unavailable (PyPI?); the isolation-forest reference test skips" >&2
 unset AEGIS_STEP_DONE
 echo "test: import layers (scripts/check-imports.js)" >&2
 node scripts/check-imports.js
