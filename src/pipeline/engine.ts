@@ -22,6 +22,8 @@ import { resolveSecretFiles } from '../util/secrets';
 import { monotonicZeroWallNanos } from '../util/time';
 import type { PipelineConfig } from './config';
 import { getProcessorDefinition } from './processors/registry';
+import type { AnalyticsView } from './analytics-view';
+import { createAnalyticsStore } from './analytics-view';
 import type { Processor } from './processors/types';
 import { createRouter } from './router';
 import type { Router } from './router';
@@ -44,6 +46,8 @@ export interface PipelineOptions {
 
 export interface Pipeline {
   readonly stats: StatsRegistry;
+  /** Anomalies, forecasts and host samples for the control API's analytics routes. */
+  readonly analytics: AnalyticsView;
   readonly sinks: ReadonlyMap<string, Sink>;
   readonly deadLetter: DeadLetterQueue;
   /**
@@ -98,6 +102,8 @@ export function createPipeline(config: PipelineConfig, options: PipelineOptions)
     built.set(entry.name, b);
   }
 
+  const analytics = createAnalyticsStore(stats);
+
   // Processors
   const bootWallNanos = monotonicZeroWallNanos();
   const processors: Processor[] = config.processors.map((entry) => {
@@ -112,6 +118,7 @@ export function createPipeline(config: PipelineConfig, options: PipelineOptions)
       now: Date.now,
       bootWallNanos,
       dataDir: config.dataDir,
+      analytics,
     });
   });
 
@@ -131,6 +138,7 @@ export function createPipeline(config: PipelineConfig, options: PipelineOptions)
         hostname,
         dataDir: config.dataDir,
         registry: stats,
+        analytics,
       });
     });
 
@@ -186,6 +194,7 @@ export function createPipeline(config: PipelineConfig, options: PipelineOptions)
 
   const pipeline: Pipeline = {
     stats,
+    analytics,
     sinks,
     deadLetter,
     async start(signal) {

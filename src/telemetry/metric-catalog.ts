@@ -467,6 +467,15 @@ export const METRICS = [
     false,
     "A sink type's own protocol gauges (the other SinkStats.extra keys): splunk_hec acks_pending, ack_fallback (docs/sinks.md).",
   ),
+  m(
+    'sensor',
+    'aegisbpf_map_full_forecast_seconds',
+    'gauge',
+    ['map'],
+    'sensor',
+    false,
+    'Seconds until a kernel policy map is forecast full, by linear regression over its recent entries (+Inf when not growing); with a trends source only.',
+  ),
 ] as const satisfies readonly MetricSpec[];
 
 export type MetricName = (typeof METRICS)[number]['name'];

@@ -257,6 +257,8 @@ function collectors(
     aegisbpf_deny_inode_entries: mapGauge('deny_inode'),
     aegisbpf_deny_path_entries: mapGauge('deny_path'),
     aegisbpf_allow_cgroup_entries: mapGauge('allow_cgroup'),
+    aegisbpf_map_full_forecast_seconds: (ctx) =>
+      [...ctx.stats.analytics.mapFullForecastSeconds].map(([map, seconds]) => one(seconds, { map })),
     aegisbpf_sensor_attached: (ctx) => [one(ctx.sensor.attached ? 1 : 0)],
     aegisbpf_sensor_info: (ctx) =>
       ctx.sensor.attached

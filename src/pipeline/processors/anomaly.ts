@@ -339,5 +339,11 @@ export const anomalyProcessor: ProcessorDefinition = {
     return problems;
   },
   create: (raw, ctx) =>
-    createAnomalyProcessor(raw, { name: ctx.name, now: ctx.now, dataDir: ctx.dataDir, logger: ctx.logger }),
+    createAnomalyProcessor(raw, {
+      name: ctx.name,
+      now: ctx.now,
+      dataDir: ctx.dataDir,
+      logger: ctx.logger,
+      onAnomaly: ctx.analytics === undefined ? undefined : (e) => ctx.analytics?.recordAnomaly(e),
+    }),
 };

@@ -2,6 +2,7 @@ import type { AegisEvent } from '../../event/types';
 import type { JsonSchemaObject } from '../../formatters/types';
 import type { PipelineStats } from '../../telemetry/stats';
 import type { Logger } from '../../util/logger';
+import type { AnalyticsStore } from '../analytics-view';
 
 /**
  * A processor is a function over a chunk of events that returns the events to keep (new objects where it changes
@@ -25,6 +26,8 @@ export interface ProcessorContext {
   readonly bootWallNanos: bigint;
   /** The configuration's data_dir (state that outlives a run, e.g. what the anomaly processor learned). */
   readonly dataDir?: string;
+  /** Where the anomaly processor records its findings for the control API (src/pipeline/analytics-view.ts). */
+  readonly analytics?: AnalyticsStore;
 }
 
 export interface ProcessorDefinition {

@@ -2,9 +2,10 @@
 import { replaySource } from './replay';
 import { sensorSource } from './sensor';
 import { stdinSource } from './stdin';
+import { trendsSource } from './trends';
 import type { SourceDefinition } from './types';
 
-const SOURCES: readonly SourceDefinition[] = [replaySource, stdinSource, sensorSource];
+const SOURCES: readonly SourceDefinition[] = [replaySource, stdinSource, sensorSource, trendsSource];
 
 const BY_TYPE = new Map(SOURCES.map((s) => [s.type, s]));
 
