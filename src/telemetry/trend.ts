@@ -82,12 +82,26 @@ export function createTrendSeries(windowSeconds: number, maxPoints = 1024): Tren
   };
 }
 
-/** What the trends analysis publishes for the metrics endpoint (StatsRegistry.analytics). */
+/** The last sample of the `host` source, for the `aegisbpf_host_*` families. Counters are cumulative since start. */
+export interface HostGauges {
+  readonly cpuPercent: number;
+  readonly load1: number;
+  readonly memTotalBytes: number;
+  readonly memAvailableBytes: number;
+  readonly diskReadBytesTotal: number;
+  readonly diskWriteBytesTotal: number;
+  readonly netReceiveBytesTotal: number;
+  readonly netTransmitBytesTotal: number;
+}
+
+/** What the analytics sources publish for the metrics endpoint (StatsRegistry.analytics). */
 export interface AnalyticsStats {
   /** Seconds until each kernel map is forecast full (Infinity: not growing); only maps with a forecast. */
   readonly mapFullForecastSeconds: Map<string, number>;
+  /** Set by a `host` source with `metrics: true` (the default); undefined otherwise (no host_* series). */
+  host: HostGauges | undefined;
 }
 
 export function createAnalyticsStats(): AnalyticsStats {
-  return { mapFullForecastSeconds: new Map() };
+  return { mapFullForecastSeconds: new Map(), host: undefined };
 }

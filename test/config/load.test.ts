@@ -160,7 +160,9 @@ sinks: { x: { type: splunk } }
   );
   assert.ok(
     r.problems.some((p) =>
-      /^sources\.s\.type: unknown source type "kafkaa"; known source types: replay, sensor, stdin, trends/.test(p),
+      /^sources\.s\.type: unknown source type "kafkaa"; known source types: host, replay, sensor, stdin, trends/.test(
+        p,
+      ),
     ),
     r.problems.join('\n'),
   );

@@ -1,11 +1,12 @@
 /** Sources are found by type here. The sensor source registers here too. */
+import { hostSource } from './host';
 import { replaySource } from './replay';
 import { sensorSource } from './sensor';
 import { stdinSource } from './stdin';
 import { trendsSource } from './trends';
 import type { SourceDefinition } from './types';
 
-const SOURCES: readonly SourceDefinition[] = [replaySource, stdinSource, sensorSource, trendsSource];
+const SOURCES: readonly SourceDefinition[] = [replaySource, stdinSource, sensorSource, trendsSource, hostSource];
 
 const BY_TYPE = new Map(SOURCES.map((s) => [s.type, s]));
 
