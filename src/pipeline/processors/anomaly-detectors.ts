@@ -44,6 +44,23 @@ function keyText(event: AegisEvent, fields: readonly string[]): string | undefin
   return out.length > MAX_KEY_CHARS ? out.slice(0, MAX_KEY_CHARS) : out;
 }
 
+/**
+ * Make room in a full `map` by forgetting its least recently seen eighth (Map iteration order is insertion order,
+ * and touch() re-inserts). In batches, not one key per new key: V8 leaves a deleted entry as a hole until the
+ * table is rebuilt, so deleting the first key again and again makes every `keys().next()` walk all the earlier holes
+ * (measured: 8 µs per event instead of under 1 µs with 10 000 keys and a new key per event). Returns how many went.
+ */
+function evictOldest<V>(map: Map<string, V>, maxKeys: number): number {
+  if (map.size < maxKeys) return 0;
+  const n = Math.max(1, Math.ceil(maxKeys / 8));
+  let evicted = 0;
+  for (const k of map.keys()) {
+    map.delete(k);
+    if (++evicted >= n) break;
+  }
+  return evicted;
+}
+
 /** Move `key` to the most recent end of `map` (Map iteration order is insertion order). */
 function touch<V>(map: Map<string, V>, key: string, value: V): void {
   map.delete(key);
@@ -130,10 +147,7 @@ export function createRateDetector(o: RateOptions): Detector {
       const window = Math.floor(at / o.windowMillis);
       let k = keys.get(key);
       if (k === undefined) {
-        if (keys.size >= o.maxKeys) {
-          keys.delete(keys.keys().next().value as string);
-          evicted++;
-        }
+        evicted += evictOldest(keys, o.maxKeys);
         k = { window, count: 0, history: [], ewma: 0, limit: Infinity, center: 0, scale: 1, reported: false };
         keys.set(key, k);
       } else if (window > k.window) {
@@ -205,10 +219,7 @@ export function createRareDetector(o: RareOptions): Detector {
         touch(seen, key, true);
         return;
       }
-      if (seen.size >= o.maxKeys) {
-        seen.delete(seen.keys().next().value as string);
-        evicted++;
-      }
+      evicted += evictOldest(seen, o.maxKeys);
       seen.set(key, true);
       if (at - learnStart < o.learnMillis) return;
       out.push({
@@ -269,8 +280,9 @@ const MAX_DISTINCT = 1024;
 
 interface ProcessWindow {
   readonly counts: number[];
-  readonly paths: Set<string>;
-  readonly remotes: Set<string>;
+  /** Created on the first path or remote: most processes have neither. */
+  paths: Set<string> | undefined;
+  remotes: Set<string> | undefined;
   last: AegisEvent;
 }
 
@@ -291,9 +303,9 @@ export function createIforestDetector(o: IforestOptions): Detector {
   const vectorOf = (p: ProcessWindow): number[] =>
     o.features.map((f) =>
       f === 'distinct_paths'
-        ? p.paths.size
+        ? (p.paths?.size ?? 0)
         : f === 'distinct_remotes'
-          ? p.remotes.size
+          ? (p.remotes?.size ?? 0)
           : p.counts[IFOREST_FEATURES.indexOf(f)]!,
     );
   const retrain = (): void => {
@@ -351,16 +363,8 @@ export function createIforestDetector(o: IforestOptions): Detector {
       const key = String(id);
       let p = current.get(key);
       if (p === undefined) {
-        if (current.size >= o.maxKeys) {
-          current.delete(current.keys().next().value as string);
-          evicted++;
-        }
-        p = {
-          counts: new Array<number>(IFOREST_FEATURES.length).fill(0),
-          paths: new Set(),
-          remotes: new Set(),
-          last: event,
-        };
+        evicted += evictOldest(current, o.maxKeys);
+        p = { counts: [0, 0, 0, 0, 0, 0, 0], paths: undefined, remotes: undefined, last: event };
       } else current.delete(key);
       current.set(key, p);
       p.last = event;
@@ -374,9 +378,11 @@ export function createIforestDetector(o: IforestOptions): Detector {
         if (pp !== undefined) pp.counts[execIdx]!++;
       } else if (event.type === 'block') {
         p.counts[2]!++;
+        p.paths ??= new Set();
         if (event.path !== undefined && p.paths.size < MAX_DISTINCT) p.paths.add(event.path);
       } else if (event.type === 'connect') {
         p.counts[3]!++;
+        p.remotes ??= new Set();
         if (p.remotes.size < MAX_DISTINCT) p.remotes.add(`${event.remote_ip}:${event.remote_port}`);
       }
     },

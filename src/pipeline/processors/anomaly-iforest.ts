@@ -149,6 +149,9 @@ export function trainIsolationForest(
     trees.push(tree);
   }
   const norm = averagePathLength(psi);
+  // c(leaf size) for every size a leaf can have (at most ψ): a lookup instead of a logarithm per tree per point.
+  const leafPath = new Float64Array(psi + 1);
+  for (let n = 0; n <= psi; n++) leafPath[n] = averagePathLength(n);
   return {
     sampleSize: psi,
     score(point) {
@@ -160,7 +163,7 @@ export function trainIsolationForest(
           node = point[tree.feature[node]!]! < tree.threshold[node]! ? tree.left[node]! : tree.right[node]!;
           depth++;
         }
-        total += depth + averagePathLength(tree.size[node]!);
+        total += depth + leafPath[tree.size[node]!]!;
       }
       return Math.pow(2, -total / trees.length / norm);
     },

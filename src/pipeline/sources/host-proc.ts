@@ -41,7 +41,31 @@ export interface HostReading {
   readonly processes: readonly ProcessTimes[];
 }
 
-const read = (root: string, ...parts: string[]): string => fs.readFileSync(path.join(root, ...parts), 'latin1');
+/** One buffer for every read: /proc files are small, and readFileSync's stat + allocation tripled a sample's cost. */
+let buffer = Buffer.allocUnsafe(64 * 1024);
+
+/** A whole /proc file as latin1 text, by open/read/close into the shared buffer (grown when a file fills it). */
+function readText(file: string): string {
+  const fd = fs.openSync(file, 'r');
+  try {
+    let n = 0;
+    for (;;) {
+      const got = fs.readSync(fd, buffer, n, buffer.length - n, null);
+      if (got === 0) break;
+      n += got;
+      if (n === buffer.length) {
+        const bigger = Buffer.allocUnsafe(buffer.length * 2);
+        buffer.copy(bigger);
+        buffer = bigger;
+      }
+    }
+    return buffer.toString('latin1', 0, n);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+const read = (root: string, ...parts: string[]): string => readText(path.join(root, ...parts));
 
 export function readCpu(root: string): CpuTimes {
   const text = read(root, 'stat');
@@ -104,25 +128,71 @@ export function readNetDev(root: string): { rx: number; tx: number } {
   return { rx, tx };
 }
 
-/** Every process's CPU ticks and RSS from /proc/<pid>/stat (processes that exit meanwhile are skipped). */
-export function readProcesses(root: string, pageBytes: number): ProcessTimes[] {
-  const out: ProcessTimes[] = [];
-  for (const name of fs.readdirSync(root)) {
-    const c = name.charCodeAt(0);
-    if (c < 0x30 || c > 0x39) continue;
-    let stat: string;
-    try {
-      stat = read(root, name, 'stat');
-    } catch {
-      continue;
-    }
-    const close = stat.lastIndexOf(')');
-    const comm = stat.slice(stat.indexOf('(') + 1, close);
-    // Fields after the comm: state is field 3; utime 14, stime 15, rss 24 (1-based, proc(5)).
-    const f = stat.slice(close + 2).split(' ');
-    out.push({ pid: Number(name), comm, ticks: Number(f[11]) + Number(f[12]), rssBytes: Number(f[21]) * pageBytes });
-  }
-  return out;
+export interface ProcessReader {
+  /** Every process's CPU ticks and RSS from /proc/<pid>/stat (processes that exit meanwhile are skipped). */
+  read(): ProcessTimes[];
+  /** Close the cached descriptors. */
+  close(): void;
+}
+
+/**
+ * Reads /proc/<pid>/stat of every process, keeping each file open between samples (at most `maxOpen`) and reading it
+ * again at offset 0: the kernel regenerates the text on every read from the start, and skipping the path lookup of
+ * open(2) halves the per-process cost (measured: about 4 µs with open/read/close, 2.5 µs with a cached descriptor).
+ * A descriptor of a process that exited fails to read (ESRCH) and is closed; a reused pid is then opened afresh.
+ */
+export function createProcessReader(root: string, pageBytes: number, maxOpen = 4096): ProcessReader {
+  const prefix = root.endsWith('/') ? root : root + '/';
+  const fds = new Map<string, number>();
+  const small = Buffer.allocUnsafe(4096);
+  return {
+    read() {
+      const out: ProcessTimes[] = [];
+      const seen = new Set<string>();
+      for (const name of fs.readdirSync(root)) {
+        const c = name.charCodeAt(0);
+        if (c < 0x30 || c > 0x39) continue;
+        seen.add(name);
+        let fd = fds.get(name);
+        let stat: string;
+        try {
+          if (fd === undefined) {
+            fd = fs.openSync(prefix + name + '/stat', 'r');
+            if (fds.size < maxOpen) fds.set(name, fd);
+          }
+          const n = fs.readSync(fd, small, 0, small.length, 0);
+          stat = small.toString('latin1', 0, n);
+          if (fds.get(name) !== fd) fs.closeSync(fd);
+        } catch {
+          if (fd !== undefined) {
+            fs.closeSync(fd);
+            fds.delete(name);
+          }
+          continue;
+        }
+        const close = stat.lastIndexOf(')');
+        const comm = stat.slice(stat.indexOf('(') + 1, close);
+        // Fields after the comm: state is field 3; utime 14, stime 15, rss 24 (1-based, proc(5)).
+        const f = stat.slice(close + 2).split(' ');
+        out.push({
+          pid: Number(name),
+          comm,
+          ticks: Number(f[11]) + Number(f[12]),
+          rssBytes: Number(f[21]) * pageBytes,
+        });
+      }
+      for (const [name, fd] of fds)
+        if (!seen.has(name)) {
+          fs.closeSync(fd);
+          fds.delete(name);
+        }
+      return out;
+    },
+    close() {
+      for (const fd of fds.values()) fs.closeSync(fd);
+      fds.clear();
+    },
+  };
 }
 
 export function readLoad1(root: string): number {

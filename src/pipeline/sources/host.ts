@@ -10,6 +10,8 @@
  * ```
  *
  * The first reading is the baseline: the first event comes one interval later, with deltas over that interval.
+ * top_cpu and top_rss are in every `top_every`-th event (default 6th), CPU shares over the time since the previous
+ * reading of the processes: reading /proc/<pid>/stat of every process costs about 5 µs of kernel time each.
  */
 import os from 'node:os';
 import type { HostStatsEvent } from '../../event/types';
@@ -27,7 +29,7 @@ import {
   readLoad1,
   readMeminfo,
   readNetDev,
-  readProcesses,
+  createProcessReader,
   topByCpu,
   topByRss,
 } from './host-proc';
@@ -38,6 +40,8 @@ export interface HostOptions {
   readonly intervalMillis: number;
   /** Processes listed in top_cpu and top_rss; 0 reads no per-process file at all. */
   readonly top: number;
+  /** Read the processes (and list the top ones) every this many samples: they are most of a sample's cost. */
+  readonly topEvery: number;
   readonly metrics: boolean;
 }
 
@@ -58,12 +62,15 @@ export interface HostDeps {
 export interface HostSampler {
   /** Read /proc now; the event for the interval since the previous reading (undefined for the first). */
   sample(): HostStatsEvent | undefined;
+  /** Close the per-process descriptors kept between samples. */
+  close(): void;
 }
 
 export function parseHostOptions(raw: Readonly<Record<string, unknown>>): HostOptions {
   return {
     intervalMillis: parseDuration(raw.interval) ?? 10_000,
     top: typeof raw.top === 'number' ? raw.top : 5,
+    topEvery: typeof raw.top_every === 'number' ? raw.top_every : 6,
     metrics: raw.metrics !== false,
   };
 }
@@ -77,10 +84,14 @@ export function createHostSampler(o: HostOptions, deps: HostDeps): HostSampler {
   const disks = listWholeDisks(deps.sysBlock ?? '/sys/block');
   const self = readSelfIdentity('/sys/fs/cgroup');
   const execId = `${self.pid}:${self.startTime}`;
+  const processes = createProcessReader(root, PAGE_BYTES);
   let prev: HostReading | undefined;
+  /** The last reading that had the processes, and the samples since it. */
+  let prevTop: HostReading | undefined;
+  let samples = 0;
   const totals = { diskRead: 0, diskWrite: 0, rx: 0, tx: 0 };
 
-  const reading = (): HostReading => {
+  const reading = (withProcesses: boolean): HostReading => {
     const mem = readMeminfo(root);
     const disk = readDiskstats(root, disks);
     const net = readNetDev(root);
@@ -94,7 +105,7 @@ export function createHostSampler(o: HostOptions, deps: HostDeps): HostSampler {
       diskWriteBytes: disk.write,
       netRxBytes: net.rx,
       netTxBytes: net.tx,
-      processes: o.top > 0 ? readProcesses(root, PAGE_BYTES) : [],
+      processes: withProcesses ? processes.read() : [],
     };
   };
   // Counters can go back (an interface removed, a counter wrapped): a negative delta counts as 0.
@@ -102,9 +113,12 @@ export function createHostSampler(o: HostOptions, deps: HostDeps): HostSampler {
 
   return {
     sample() {
-      const cur = reading();
+      const withTop = o.top > 0 && samples++ % Math.max(1, o.topEvery) === 0;
+      const cur = reading(withTop);
       const before = prev;
+      const beforeTop = prevTop;
       prev = cur;
+      if (withTop) prevTop = cur;
       if (before === undefined) return undefined;
       const interval = Math.max(0, cur.atMillis - before.atMillis);
       const dTotal = cur.cpu.total - before.cpu.total;
@@ -132,8 +146,9 @@ export function createHostSampler(o: HostOptions, deps: HostDeps): HostSampler {
         net_rx_bytes: delta(before.netRxBytes, cur.netRxBytes),
         net_tx_bytes: delta(before.netTxBytes, cur.netTxBytes),
       };
-      if (o.top > 0) {
-        e.top_cpu = topByCpu(before.processes, cur.processes, interval, o.top);
+      if (withTop && beforeTop !== undefined) {
+        // CPU over the interval since the previous reading of the processes (top_every samples ago).
+        e.top_cpu = topByCpu(beforeTop.processes, cur.processes, cur.atMillis - beforeTop.atMillis, o.top);
         e.top_rss = topByRss(cur.processes, o.top);
       }
       const event = e as unknown as HostStatsEvent;
@@ -155,6 +170,7 @@ export function createHostSampler(o: HostOptions, deps: HostDeps): HostSampler {
       deps.analytics?.recordHostSample(event);
       return event;
     },
+    close: () => processes.close(),
   };
 }
 
@@ -165,13 +181,17 @@ export function createHostSource(o: HostOptions, deps: HostDeps): Source {
     name: deps.name,
     type: 'host',
     async *read(signal) {
-      while (!signal.aborted) {
-        const e = sampler.sample();
-        if (e !== undefined) {
-          if (deps.stats !== undefined) deps.stats.events++;
-          yield [e];
+      try {
+        while (!signal.aborted) {
+          const e = sampler.sample();
+          if (e !== undefined) {
+            if (deps.stats !== undefined) deps.stats.events++;
+            yield [e];
+          }
+          if (!(await wait(o.intervalMillis, signal))) return;
         }
-        if (!(await wait(o.intervalMillis, signal))) return;
+      } finally {
+        sampler.close();
       }
     },
   };
@@ -197,6 +217,12 @@ export const hostSource: SourceDefinition = {
         minimum: 0,
         maximum: 64,
         description: 'Processes in top_cpu and top_rss (default 5; 0 reads no per-process file).',
+      },
+      top_every: {
+        type: 'integer',
+        minimum: 1,
+        description:
+          'List the top processes every this many samples (default 6: once a minute at 10s). Reading every /proc/<pid>/stat is most of a sample cost.',
       },
       metrics: { type: 'boolean', description: 'Export the samples as the aegisbpf_host_* metrics (default true).' },
     },

@@ -168,11 +168,19 @@ test('isolation_forest: processes with planted outlier behaviour are the ones re
   }
 });
 
-test('bounded: keys beyond max_keys evict the least recently seen, and are counted', () => {
+test('bounded: a full detector forgets its least recently seen keys (an eighth at a time) and counts them', () => {
   const p = processor([{ kind: 'rare', key: ['comm'], learn: '1h', max_keys: 10 }]);
-  const events = Array.from({ length: 25 }, (_, i) => exec(T0 + i, { comm: `c${i}` }));
-  run(p, events);
-  assert.deepEqual(p.counts().rare, { keys: 10, evicted: 15 });
+  const early = Array.from({ length: 10 }, (_, i) => exec(T0 + i, { comm: `c${i}` }));
+  early.push(exec(T0 + 10, { comm: 'c0' })); // c0 seen again: now the most recent
+  early.push(exec(T0 + 11, { comm: 'c10' })); // full: c1 and c2, the least recently seen, are forgotten
+  assert.equal(run(p, early).length, 0, 'still learning');
+  assert.deepEqual(p.counts().rare, { keys: 9, evicted: 2 });
+  // After the learning period: c0 and c3 are still known; c1 was forgotten, so it is new again.
+  const late = ['c0', 'c3', 'c1'].map((comm, i) => exec(T0 + 2 * 3_600_000 + i, { comm }));
+  assert.deepEqual(
+    run(p, late).map((a) => a.anomaly_key),
+    ['comm=c1'],
+  );
 });
 
 test('state survives a restart: learned pairs, the learning start and rate histories come back from the data dir', () => {

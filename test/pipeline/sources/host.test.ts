@@ -72,7 +72,7 @@ test('known /proc files: CPU share, load, memory, whole-disk and non-lo bytes, t
     let now = Date.UTC(2026, 10, 21);
     const registry = createStatsRegistry();
     const analytics = createAnalyticsStore(registry);
-    const sampler = createHostSampler(parseHostOptions({ interval: '10s', top: 2 }), {
+    const sampler = createHostSampler(parseHostOptions({ interval: '10s', top: 2, top_every: 1 }), {
       name: 'host',
       hostname: 'web-1',
       procRoot: proc,
@@ -130,7 +130,11 @@ test('known /proc files: CPU share, load, memory, whole-disk and non-lo bytes, t
 
 test('the real /proc: figures match what the test reads around a sample', async () => {
   const registry = createStatsRegistry();
-  const sampler = createHostSampler(parseHostOptions({ top: 5 }), { name: 'host', hostname: 'h', registry });
+  const sampler = createHostSampler(parseHostOptions({ top: 5, top_every: 1 }), {
+    name: 'host',
+    hostname: 'h',
+    registry,
+  });
   const netBefore = readNetDev('/proc');
   sampler.sample();
   // Some traffic and CPU in between, so the deltas are not all zero by construction.
