@@ -33,7 +33,19 @@ function arg(name: string, fallback: number): number {
   return i > 0 ? Number(process.argv[i + 1]) : fallback;
 }
 
+/** The issue's configuration. */
 const ANOMALY = `[{ type: anomaly, detectors: [
+    { kind: rate, key: [host, comm], window: 1m, baseline: 1h, threshold: 4 },
+    { kind: rare, key: [parent_exe, exe], learn: 24h },
+    { kind: isolation_forest, features: [execs, distinct_paths, connects, arg_bytes], per: exec_id, window: 5m } ] }]`;
+
+/**
+ * Stress: windows of a few seconds of event time, so that the bench's ~27 s of events (137 µs apart, each one a new
+ * process) close windows, report first-seen pairs, train forests and evict keys: each forest window holds the
+ * 10 000-process maximum, which live traffic reaches only on the busiest hosts, and closes every 36 000 events
+ * instead of every 5 minutes.
+ */
+const STRESS = `[{ type: anomaly, detectors: [
     { kind: rate, key: [host, comm], window: 1s, baseline: 60s, threshold: 4 },
     { kind: rare, key: [parent_exe, exe], learn: 5s },
     { kind: isolation_forest, features: [execs, distinct_paths, connects, arg_bytes], per: exec_id, window: 5s } ] }]`;
@@ -108,16 +120,21 @@ function main(): void {
     writeEventsFile(input, count);
     const without: number[] = [];
     const withAnomaly: number[] = [];
+    const withStress: number[] = [];
     for (let round = 0; round < 2; round++) {
       without.push(runPipeline(`without-${round}`, dir, input, '[]', count));
       withAnomaly.push(runPipeline(`anomaly-${round}`, dir, input, ANOMALY, count));
+      withStress.push(runPipeline(`stress-${round}`, dir, input, STRESS, count));
     }
     const a = Math.max(...without);
     const b = Math.max(...withAnomaly);
+    const c = Math.max(...withStress);
     const slower = Math.round((1 - b / a) * 1000) / 10;
+    const slowerStress = Math.round((1 - c / a) * 1000) / 10;
     process.stdout.write(
-      `analytics: the anomaly processor (3 detectors) costs ${slower} % of pipeline throughput per CPU-second ` +
-        `(${Math.round(b)} vs ${Math.round(a)} events/CPU-s; goal <= 25 %) ${slower <= 25 ? 'PASS' : 'MISS'}\n`,
+      `analytics: the anomaly processor (3 detectors, the issue's configuration) costs ${slower} % of pipeline ` +
+        `throughput per CPU-second (${Math.round(b)} vs ${Math.round(a)} events/CPU-s; goal <= 25 %) ` +
+        `${slower <= 25 ? 'PASS' : 'MISS'}; with second-long windows (stress) ${slowerStress} % (${Math.round(c)})\n`,
     );
 
     // 2. Memory per key.
@@ -208,8 +225,9 @@ function main(): void {
         cpus: os.cpus().length,
         cpu: os.cpus()[0]?.model,
         events: count,
-        eventsPerCpuSecond: { without: Math.round(a), anomaly: Math.round(b) },
+        eventsPerCpuSecond: { without: Math.round(a), anomaly: Math.round(b), stress: Math.round(c) },
         slowerPercent: slower,
+        slowerPercentStress: slowerStress,
         bytesPerKey: { rate, rateFullHistory: rateFull, rare, isolationForest: forest },
         hostSampleCpuMicros: { default: byDefault, top5: withTop, top0: noTop, processes: procs },
       }) + '\n',
