@@ -160,7 +160,7 @@ sinks: { x: { type: splunk } }
   );
   assert.ok(
     r.problems.some((p) =>
-      /^sources\.s\.type: unknown source type "kafkaa"; known source types: host, replay, sensor, stdin, trends/.test(
+      /^sources\.s\.type: unknown source type "kafkaa"; known source types: activity, host, replay, sensor, stdin, trends/.test(
         p,
       ),
     ),
