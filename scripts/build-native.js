@@ -157,7 +157,7 @@ function main() {
     run(process.execPath, [nodeGyp, 'configure', '--directory', nativeDir, `--nodedir=${nodeDir}`], gypEnv);
   run(process.execPath, [nodeGyp, 'build', '--directory', nativeDir, `--nodedir=${nodeDir}`], gypEnv);
   fs.writeFileSync(builtWithFile, builtWith + '\n');
-  log('ok: bpf/build/aegis.bpf.o, bpf/build/probe.bpf.o, bpf/build/activity.bpf.o, native/build/Release/aegis_native.node');
+  log('ok: bpf/build/aegis.bpf.o, bpf/build/probe.bpf.o, native/build/Release/aegis_native.node');
 }
 
 main();

@@ -7,7 +7,14 @@ import { stdinSource } from './stdin';
 import { trendsSource } from './trends';
 import type { SourceDefinition } from './types';
 
-const SOURCES: readonly SourceDefinition[] = [replaySource, stdinSource, sensorSource, trendsSource, hostSource, activitySource];
+const SOURCES: readonly SourceDefinition[] = [
+  replaySource,
+  stdinSource,
+  sensorSource,
+  trendsSource,
+  hostSource,
+  activitySource,
+];
 
 const BY_TYPE = new Map(SOURCES.map((s) => [s.type, s]));
 
