@@ -27,6 +27,13 @@ struct {
 	__type(value, struct aegis_activity);
 } aegis_activity SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, AEGIS_ACTIVITY_MAX_PROCS);
+	__type(key, __u32);
+	__type(value, struct aegis_activity_ident);
+} aegis_activity_ident SEC(".maps");
+
 struct inflight {
 	__u64 start_ns;
 	__u32 tgid;
@@ -47,11 +54,14 @@ static __always_inline struct aegis_activity *entry(__u32 tgid)
 	if (a)
 		return a;
 	struct aegis_activity init = {};
+	struct aegis_activity_ident id = {};
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task_btf();
-	init.start_time = BPF_CORE_READ(task, group_leader, start_time);
-	init.ppid = BPF_CORE_READ(task, real_parent, tgid);
-	init.cgid = bpf_get_current_cgroup_id();
-	bpf_get_current_comm(init.comm, sizeof(init.comm));
+	id.start_time = BPF_CORE_READ(task, group_leader, start_time);
+	id.ppid = BPF_CORE_READ(task, real_parent, tgid);
+	id.cgid = bpf_get_current_cgroup_id();
+	bpf_get_current_comm(id.comm, sizeof(id.comm));
+	/* Once per process (the first syscall on any CPU): an existing identity is kept. */
+	bpf_map_update_elem(&aegis_activity_ident, &tgid, &id, BPF_NOEXIST);
 	bpf_map_update_elem(&aegis_activity, &tgid, &init, BPF_NOEXIST);
 	return bpf_map_lookup_elem(&aegis_activity, &tgid);
 }
@@ -106,9 +116,9 @@ SEC("tp_btf/sched_process_exec")
 int BPF_PROG(aegis_activity_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	struct aegis_activity *a = bpf_map_lookup_elem(&aegis_activity, &tgid);
+	struct aegis_activity_ident *id = bpf_map_lookup_elem(&aegis_activity_ident, &tgid);
 
-	if (a)
-		bpf_get_current_comm(a->comm, sizeof(a->comm));
+	if (id)
+		bpf_get_current_comm(id->comm, sizeof(id->comm));
 	return 0;
 }

@@ -11,12 +11,19 @@
 #define AEGIS_ACTIVITY_MAX_PROCS 16384
 #define AEGIS_ACTIVITY_MAX_INFLIGHT 16384
 
-/* must match: src/sensor/activity.ts:decodeActivityValue */
+/* Counters, per process and CPU. must match: src/sensor/activity.ts:ACTIVITY_VALUE_LAYOUT */
 struct aegis_activity {
 	__u64 syscalls;
 	__u64 io_ops;
 	__u64 io_bytes;
 	__u64 io_latency_ns;
+};
+
+/*
+ * Identity, one per process (not per CPU: exec must update the one copy). must match:
+ * src/sensor/activity.ts:ACTIVITY_IDENT_LAYOUT
+ */
+struct aegis_activity_ident {
 	/* group leader's start_time, ns since boot: the sensor's exec_id is <tgid>:<start_time> */
 	__u64 start_time;
 	/* cgroup v2 id of the process when its entry was created */

@@ -6,7 +6,6 @@
  * Bounded: the kernel map holds at most 16384 processes; each read deletes the entries of processes that did nothing
  * since the previous read (idle, or exited after their last counted syscall), so the map holds the active ones.
  */
-import fs from 'node:fs';
 import { loadNative, NATIVE_PATHS } from '../native/binding';
 import type { NativeBinding, NativeBpfObject, NativeMap } from '../native/binding';
 import { SensorError } from '../native/errors';
@@ -38,38 +37,26 @@ export interface ActivityCollectorOptions {
   readonly native?: NativeBinding;
 }
 
-// must match: bpf/include/aegis_activity.h:struct aegis_activity (test/sensor/activity.test.ts checks the object's BTF)
-const VALUE_SIZE = 72;
-const OFF = { syscalls: 0, ioOps: 8, ioBytes: 16, ioLatency: 24, startTime: 32, cgid: 40, ppid: 48, comm: 56 } as const;
+// must match: bpf/include/aegis_activity.h (test/sensor/activity.test.ts checks both against the object's BTF)
+const VALUE_SIZE = 32;
+const IDENT_SIZE = 40;
 
-/** The value layout, by C member name, for the BTF check. */
+/** Per-CPU counters, by C member name. */
 export const ACTIVITY_VALUE_LAYOUT = {
   cName: 'aegis_activity',
   size: VALUE_SIZE,
-  offsets: {
-    syscalls: OFF.syscalls,
-    io_ops: OFF.ioOps,
-    io_bytes: OFF.ioBytes,
-    io_latency_ns: OFF.ioLatency,
-    start_time: OFF.startTime,
-    cgid: OFF.cgid,
-    ppid: OFF.ppid,
-    pad: 52,
-    comm: OFF.comm,
-  },
+  offsets: { syscalls: 0, io_ops: 8, io_bytes: 16, io_latency_ns: 24 },
 } as const;
 
-/**
- * The command name of a live process from /proc: the map's per-CPU copies are written when the entry is created and
- * at exec, each on its own CPU, so after an exec some CPUs' copies are stale. Undefined once the process is gone.
- */
-function liveComm(pid: number): string | undefined {
-  try {
-    return fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trimEnd();
-  } catch {
-    return undefined;
-  }
-}
+/** The process identity, one per process. */
+export const ACTIVITY_IDENT_LAYOUT = {
+  cName: 'aegis_activity_ident',
+  size: IDENT_SIZE,
+  offsets: { start_time: 0, cgid: 8, ppid: 16, pad: 20, comm: 24 },
+} as const;
+
+const V = ACTIVITY_VALUE_LAYOUT.offsets;
+const I = ACTIVITY_IDENT_LAYOUT.offsets;
 
 interface Cumulative {
   startTime: bigint;
@@ -113,10 +100,11 @@ export function openActivityCollector(options: ActivityCollectorOptions): Activi
     }
   }
   const map: NativeMap = obj.map('aegis_activity');
-  if (map.valueSize !== VALUE_SIZE)
+  const idents: NativeMap = obj.map('aegis_activity_ident');
+  if (map.valueSize !== VALUE_SIZE || idents.valueSize !== IDENT_SIZE)
     throw new SensorError(
       'AEGIS_ERR_SENSOR_LOAD',
-      `aegis_activity values are ${map.valueSize} bytes, expected ${VALUE_SIZE}`,
+      `aegis_activity values are ${map.valueSize} and ${idents.valueSize} bytes, expected ${VALUE_SIZE} and ${IDENT_SIZE}`,
     );
   const stride = Math.ceil(map.valueSize / 8) * 8;
   const cpus = map.percpu ? map.valueBytes / stride : 1;
@@ -133,17 +121,16 @@ export function openActivityCollector(options: ActivityCollectorOptions): Activi
         const pid = e.keys.readUInt32LE(i * map.keySize);
         const base = i * map.valueBytes;
         const cur: Cumulative = { startTime: 0n, syscalls: 0n, ioOps: 0n, ioBytes: 0n, ioLatency: 0n };
-        let ident = -1;
         for (let c = 0; c < cpus; c++) {
           const at = base + c * stride;
-          cur.syscalls += e.values.readBigUInt64LE(at + OFF.syscalls);
-          cur.ioOps += e.values.readBigUInt64LE(at + OFF.ioOps);
-          cur.ioBytes += e.values.readBigUInt64LE(at + OFF.ioBytes);
-          cur.ioLatency += e.values.readBigUInt64LE(at + OFF.ioLatency);
-          if (ident < 0 && e.values.readBigUInt64LE(at + OFF.startTime) !== 0n) ident = at;
+          cur.syscalls += e.values.readBigUInt64LE(at + V.syscalls);
+          cur.ioOps += e.values.readBigUInt64LE(at + V.io_ops);
+          cur.ioBytes += e.values.readBigUInt64LE(at + V.io_bytes);
+          cur.ioLatency += e.values.readBigUInt64LE(at + V.io_latency_ns);
         }
-        if (ident < 0) ident = base;
-        cur.startTime = e.values.readBigUInt64LE(ident + OFF.startTime);
+        key.writeUInt32LE(pid);
+        const id = idents.lookup(key);
+        cur.startTime = id === null ? 0n : id.readBigUInt64LE(I.start_time);
         seen.add(pid);
         const prev = previous.get(pid);
         const same = prev !== undefined && prev.startTime === cur.startTime;
@@ -152,24 +139,23 @@ export function openActivityCollector(options: ActivityCollectorOptions): Activi
         const ioOps = d(cur.ioOps, prev?.ioOps);
         if (syscalls === 0 && ioOps === 0) {
           // Nothing since the last read: forget it here and in the kernel (it comes back on its next syscall).
-          key.writeUInt32LE(pid);
           map.delete(key);
+          idents.delete(key);
           previous.delete(pid);
           continue;
         }
         previous.set(pid, cur);
-        const commEnd = e.values.indexOf(0, ident + OFF.comm);
-        const kernelComm = e.values.toString(
-          'utf8',
-          ident + OFF.comm,
-          commEnd < 0 || commEnd > ident + OFF.comm + 16 ? ident + OFF.comm + 16 : commEnd,
-        );
+        let comm = '';
+        if (id !== null) {
+          const end = id.indexOf(0, I.comm);
+          comm = id.toString('utf8', I.comm, end < 0 ? I.comm + 16 : end);
+        }
         out.push({
           pid,
-          ppid: e.values.readUInt32LE(ident + OFF.ppid),
+          ppid: id === null ? 0 : id.readUInt32LE(I.ppid),
           startTime: cur.startTime.toString(),
-          cgid: Number(e.values.readBigUInt64LE(ident + OFF.cgid)),
-          comm: liveComm(pid) ?? kernelComm,
+          cgid: id === null ? 0 : Number(id.readBigUInt64LE(I.cgid)),
+          comm,
           syscalls,
           ioOps,
           ioBytes: d(cur.ioBytes, prev?.ioBytes),
@@ -181,6 +167,7 @@ export function openActivityCollector(options: ActivityCollectorOptions): Activi
     },
     close() {
       map.close();
+      idents.close();
       obj.destroy();
     },
   };
