@@ -34,6 +34,15 @@ if (
     process.env,
   );
 }
+// The process is called aegisbpf, not node, so that the guides' `pgrep aegisbpf`, `top -p $(pgrep aegisbpf)`, ps and
+// systemd's "Main PID: … (aegisbpf)" find it: the kernel's comm (/proc/PID/comm, what pgrep, top and ps match and
+// show) is set here, after the re-execution above (execve resets it to the executable's name). The command line
+// (/proc/PID/cmdline, `ps -f`, `pgrep -f aegisbpf`) stays node's own, flags included: process.title would overwrite it.
+try {
+  require('node:fs').writeFileSync('/proc/self/comm', 'aegisbpf');
+} catch {
+  // not Linux, or /proc not mounted: the process keeps the name node
+}
 const path = require('node:path');
 const entry = path.join(__dirname, '..', 'dist', 'src', 'cli', 'main.js');
 try {

@@ -15,7 +15,8 @@
         "src/bpf-map.cc",
         "src/ring-reader.cc",
         "src/feature-probe.cc",
-        "src/fs-mounts.cc"
+        "src/fs-mounts.cc",
+        "src/journal-socket.cc"
       ],
       "dependencies": [
         "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"

@@ -33,6 +33,7 @@ TEST_PACKAGES=(
   openssl           # TLS test certificates are generated at test time
   liblognorm-utils  # lognormalizer: CEF output parsed by liblognorm's cef parser (test/formatters/cef-lognormalizer.test.ts)
   prometheus        # promtool: check and unit-test the alert rules, parse the exported metrics (the server is not used)
+  prometheus-alertmanager # amtool check-config: deploy/alertmanager/alertmanager.yml (the server is not used)
 )
 # python3 + pip: fetch and run the OCSF schema package (below); only when no python3 with pip is on PATH already.
 if [ "$profile" = test ] && ! python3 -m pip --version >/dev/null 2>&1; then
@@ -41,7 +42,7 @@ fi
 # Packages whose postinst would start a service the tests do not want: prometheus would listen on :9090, aegisbpf's
 # default metrics port. When setup installs one, it keeps the service from starting (policy-rc.d, for the install
 # only) and disables it; a package that was already installed, and its service, are left alone.
-NO_SERVICE_PACKAGES=(prometheus)
+NO_SERVICE_PACKAGES=(prometheus prometheus-alertmanager)
 
 case "$profile" in
   run) wanted=("${RUN_PACKAGES[@]}") ;;

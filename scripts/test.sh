@@ -25,6 +25,16 @@ grep -q '^built=yes$' <<<"$hec_info" &&
 AEGIS_STEP_DONE="$AEGIS_STEP_DONE" aegis_step "OTel collector with the Splunk HEC receiver (built with Go from the module proxy) for the HEC sink tests" \
   bash scripts/services/otelcol-hec.sh install
 AEGIS_STEP_DONE=""
+siem_info="$(bash scripts/services/siem-tools.sh info 2>/dev/null || true)"
+grep -q '^splunk_appinspect=/' <<<"$siem_info" && grep -q '^sigma=/' <<<"$siem_info" && grep -q '^python_wazuh=/' <<<"$siem_info" &&
+  AEGIS_STEP_DONE="already have wazuhregex, sigma-cli and splunk-appinspect in $(sed -n 's/^root=//p' <<<"$siem_info")"
+AEGIS_STEP_DONE="$AEGIS_STEP_DONE" aegis_step "SIEM content checkers from PyPI (wazuhregex, sigma-cli, splunk-appinspect; pinned) for test/rules" \
+  bash scripts/services/siem-tools.sh install
+AEGIS_STEP_DONE=""
+command -v nats-server >/dev/null && AEGIS_STEP_DONE="already have nats-server $(bash scripts/services/nats.sh info | sed -n 's/^version=//p') (Debian)"
+AEGIS_STEP_DONE="$AEGIS_STEP_DONE" aegis_step "nats-server with JetStream (Debian package) for the NATS sink tests" \
+  bash scripts/services/nats.sh install
+AEGIS_STEP_DONE=""
 grep -q '^installed=yes$' <(bash scripts/services/analytics-tools.sh info) &&
   AEGIS_STEP_DONE="already have scikit-learn (PyPI) in $(bash scripts/services/analytics-tools.sh info | sed -n 's/^python=//p')"
 AEGIS_STEP_DONE="$AEGIS_STEP_DONE" aegis_step "scikit-learn and numpy (PyPI, pinned) for the isolation-forest reference test" \

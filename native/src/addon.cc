@@ -12,6 +12,7 @@
 #include "errors.h"
 #include "feature-probe.h"
 #include "fs-mounts.h"
+#include "journal-socket.h"
 #include "libbpf-log.h"
 #include "ring-reader.h"
 
@@ -45,6 +46,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("probeProgram", Napi::Function::New(env, ProbeProgram, "probeProgram"));
   exports.Set("statfsType", Napi::Function::New(env, StatfsType, "statfsType"));
   exports.Set("mountFs", Napi::Function::New(env, MountFs, "mountFs"));
+  exports.Set("journalSend", Napi::Function::New(env, JournalSend, "journalSend"));
+  exports.Set("journalProbe", Napi::Function::New(env, JournalProbe, "journalProbe"));
   exports.Set("libbpfVersion", Napi::Function::New(env, LibbpfVersion, "libbpfVersion"));
   exports.Set("numPossibleCpus", Napi::Function::New(env, NumPossibleCpus, "numPossibleCpus"));
 

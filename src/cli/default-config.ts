@@ -1,6 +1,6 @@
 /**
  * The configuration `aegisbpf run` uses without `--config`: the default source and one sink chosen by the
- * AegisBPF guide's flags (`--log=stdout|file`, `--log-format=json`).
+ * AegisBPF guide's flags (`--log=stdout|file|journald`, `--log-format=json`).
  *
  * The default source is the eBPF sensor where it can run (root, addon built, kernel probe passes). Elsewhere it is a
  * replay of the bundled sample events (samples/events.ndjson), and the daemon logs why.
@@ -15,7 +15,7 @@ export const SAMPLE_EVENTS_PATH = packagePath('samples', 'events.ndjson');
 export const DEFAULT_EVENT_LOG_PATH = '/var/log/aegisbpf/events.ndjson';
 
 export interface DefaultConfigOptions {
-  readonly log: 'stdout' | 'file';
+  readonly log: 'stdout' | 'file' | 'journald';
   readonly logFormat: string;
   readonly logFile?: string;
   /** Use this source instead of the default one. */
@@ -47,7 +47,14 @@ export function defaultConfigDocument(
   const sink =
     options.log === 'file'
       ? { type: 'file', path: options.logFile ?? DEFAULT_EVENT_LOG_PATH, format: options.logFormat }
-      : { type: 'stdout', format: options.logFormat };
+      : options.log === 'journald'
+        ? {
+            type: 'journald',
+            format: options.logFormat,
+            // The journal namespace's socket, for tests and `journalctl --namespace` set-ups.
+            ...(env.AEGIS_JOURNAL_SOCKET !== undefined ? { socket_path: env.AEGIS_JOURNAL_SOCKET } : {}),
+          }
+        : { type: 'stdout', format: options.logFormat };
   const source = options.source ?? defaultSource(logger);
   return {
     data_dir: defaultDataDir(env),

@@ -16,6 +16,11 @@ import type * as RulesModule from './commands/rules';
 import type * as StatsModule from './commands/stats';
 import type * as MetricsModule from './commands/metrics';
 import type * as DashboardModule from './commands/dashboard';
+import type * as AuthModule from './commands/auth';
+import type * as RbacModule from './commands/rbac';
+import type * as AuditModule from './commands/audit';
+import type * as DebugModule from './commands/debug';
+import type * as AlertsModule from './commands/alerts';
 
 export interface CommandEntry {
   readonly name: string;
@@ -78,6 +83,31 @@ export const COMMANDS: readonly CommandEntry[] = [
     name: 'dashboard',
     summary: 'Print a Grafana dashboard (generate --type overview|enforcement|performance).',
     load: () => (load('./commands/dashboard') as typeof DashboardModule).dashboardCommand,
+  },
+  {
+    name: 'auth',
+    summary: 'Create, list, revoke or rotate REST API keys.',
+    load: () => (load('./commands/auth') as typeof AuthModule).authCommand,
+  },
+  {
+    name: 'rbac',
+    summary: 'Create, list, show or assign REST API roles.',
+    load: () => (load('./commands/rbac') as typeof RbacModule).rbacCommand,
+  },
+  {
+    name: 'audit',
+    summary: 'List, search, export or verify the hash-chained audit log.',
+    load: () => (load('./commands/audit') as typeof AuditModule).auditCommand,
+  },
+  {
+    name: 'debug',
+    summary: 'Support data from the running daemon (bundle: a .tar.gz; profile: a CPU profile).',
+    load: () => (load('./commands/debug') as typeof DebugModule).debugCommand,
+  },
+  {
+    name: 'alerts',
+    summary: 'Alert rules and their webhook: configure, rule, custom, list, test NAME (docs/alerts.md).',
+    load: () => (load('./commands/alerts') as typeof AlertsModule).alertsCommand,
   },
 ];
 

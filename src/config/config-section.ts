@@ -9,6 +9,9 @@ export interface ConfigSection {
   readonly key: string;
   /** JSON Schema of the section (the same shape as JsonSchemaObject in src/formatters/types.ts). */
   readonly schema: Readonly<Record<string, unknown>>;
-  /** Semantic checks, pure; messages relative to the section (`port: …`). */
-  check?(raw: Readonly<Record<string, unknown>>): string[];
+  /**
+   * Semantic checks, pure; messages relative to the section (`port: …`). `raw` is an object, or an array for a
+   * list section (`alerts`); `document` is the whole configuration, for references to other sections.
+   */
+  check?(raw: Readonly<Record<string, unknown>>, document?: Readonly<Record<string, unknown>>): string[];
 }

@@ -262,6 +262,9 @@ function semanticChecks(
         );
     });
   }
+  // A sink that only alert rules send to (a pager) is used on purpose.
+  for (const [, rule] of itemsOf(doc.alerts))
+    if (Array.isArray(rule.sinks)) for (const s of rule.sinks as unknown[]) if (typeof s === 'string') routed.add(s);
   for (const [name, raw] of entriesOf(doc.sinks)) {
     const def = getSinkDefinition(String(raw.type));
     if (Array.isArray(doc.routes) && doc.routes.length > 0 && !routed.has(name))
@@ -273,8 +276,8 @@ function semanticChecks(
   }
   for (const section of extraConfigSections().sections) {
     const raw = doc[section.key];
-    if (isRecord(raw) && !schemaInvalid.has(section.key))
-      for (const p of section.check?.(raw) ?? []) problems.push(`${section.key}.${p}`);
+    if ((isRecord(raw) || Array.isArray(raw)) && !schemaInvalid.has(section.key))
+      for (const p of section.check?.(raw as Record<string, unknown>, doc) ?? []) problems.push(`${section.key}.${p}`);
   }
   return { problems, warnings };
 }
@@ -311,6 +314,7 @@ function toConfig(doc: Record<string, unknown>): AegisConfig {
       sinks: (r.sinks as unknown[]).map(String),
     })),
     sinks: named(doc.sinks),
+    alerts: Array.isArray(doc.alerts) ? (doc.alerts as Record<string, unknown>[]) : [],
     document: doc,
   };
 }

@@ -5,10 +5,12 @@
  */
 import type { JsonSchemaObject } from '../formatters/types';
 import type { ConfigSection } from './config-section';
+import { alertsConfigSection } from './alerts';
 import { controlConfigSection, metricsConfigSection } from './endpoints';
+import { apiConfigSection } from './api-endpoint';
 
 /** Sections known to this build: one line per owner (owners import only ./config-section.ts, never this file). */
-const SECTIONS: ConfigSection[] = [metricsConfigSection, controlConfigSection];
+const SECTIONS: ConfigSection[] = [metricsConfigSection, controlConfigSection, apiConfigSection, alertsConfigSection];
 
 export function registerConfigSection(section: ConfigSection): void {
   if (!SECTIONS.some((s) => s.key === section.key)) SECTIONS.push(section);

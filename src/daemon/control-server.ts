@@ -11,6 +11,9 @@
  *   GET /v1/ready             200 or 503, the readiness report as JSON
  *   GET /v1/stats[?detailed=1]    the StatsSnapshot (./stats-snapshot.ts) as JSON
  *   GET /v1/metrics[?detailed=1]  the Prometheus exposition
+ *   GET /v1/logs              the daemon's recent log lines (JSON array of strings), for `aegisbpf debug bundle`
+ *   GET /v1/config            the running configuration, secrets redacted (src/config/redact-config.ts)
+ *   GET /v1/profile?seconds=N a CPU profile of N seconds (.cpuprofile JSON), for `aegisbpf debug profile`
  *
  * A socket file left by a crashed daemon is replaced; one that a live daemon still answers on is not (the second
  * daemon runs without a control socket and logs why); a path that exists but is not a socket is never removed.
@@ -23,6 +26,7 @@ import { AegisError, describeError } from '../util/errors';
 import type { AegisMetrics } from '../telemetry/metrics';
 import type { ProcessUsage } from '../telemetry/process-usage';
 import { snapshotStats } from '../telemetry/stats-snapshot';
+import { MAX_PROFILE_MILLIS, captureCpuProfile } from './profiler';
 import type { StatsRegistry } from '../telemetry/stats';
 
 export interface ControlServerOptions {
@@ -32,6 +36,14 @@ export interface ControlServerOptions {
   /** The exposition, plain or with the high-cardinality families. */
   readonly metrics: (detailed: boolean) => AegisMetrics;
   readonly usage: () => ProcessUsage;
+  /** What `aegisbpf debug` reads; absent: those paths answer 404. */
+  readonly diagnostics?: ControlDiagnostics;
+}
+
+export interface ControlDiagnostics {
+  recentLogs(): readonly string[];
+  /** The running configuration with secrets redacted. */
+  config(): unknown;
 }
 
 export interface ControlServer {
@@ -89,9 +101,28 @@ export function createControlServer(options: ControlServerOptions): ControlServe
           res.end(body);
           return;
         }
+        case '/v1/logs':
+        case '/v1/config':
+          if (options.diagnostics === undefined) break;
+          json(res, 200, url.pathname === '/v1/logs' ? options.diagnostics.recentLogs() : options.diagnostics.config());
+          return;
+        case '/v1/profile': {
+          const seconds = Number(url.searchParams.get('seconds') ?? '30');
+          if (!Number.isFinite(seconds) || seconds <= 0 || seconds * 1000 > MAX_PROFILE_MILLIS) {
+            json(res, 400, { error: `seconds must be a number in (0, ${MAX_PROFILE_MILLIS / 1000}]` });
+            return;
+          }
+          const gone = new AbortController();
+          res.on('close', () => gone.abort());
+          captureCpuProfile(seconds * 1000, gone.signal).then(
+            (profile) => json(res, 200, profile),
+            (err: unknown) => json(res, 409, { error: describeError(err) }),
+          );
+          return;
+        }
         default:
-          json(res, 404, { error: `unknown path ${url.pathname}` });
       }
+      json(res, 404, { error: `unknown path ${url.pathname}` });
     },
   );
   server.maxConnections = 16;

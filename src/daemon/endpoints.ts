@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import type { Pipeline } from '../pipeline/engine';
 import { describeError, isAegisError } from '../util/errors';
 import type { Logger } from '../util/logger';
-import type { ControlServer } from './control-server';
+import type { ControlDiagnostics, ControlServer } from './control-server';
 import { createControlServer } from './control-server';
 import type { ControlEndpointOptions, MetricsEndpointOptions } from '../config/endpoints';
 import type { MetricsServer } from './http-server';
@@ -19,6 +19,10 @@ import { createMetricsServer } from './http-server';
 import type { AegisMetrics } from '../telemetry/metrics';
 import { createMetrics } from '../telemetry/metrics';
 import { createProcessSampler } from '../telemetry/process-usage';
+import type { ApiEndpointOptions } from '../config/api-endpoint';
+import type { AegisEvent } from '../event/types';
+import type { RunningApi } from './api/index';
+import { startApi } from './api/index';
 
 export interface DaemonEndpointsOptions {
   readonly pipeline: Pipeline;
@@ -26,14 +30,24 @@ export interface DaemonEndpointsOptions {
   readonly logger: Logger;
   readonly metrics: MetricsEndpointOptions;
   readonly control: ControlEndpointOptions;
+  /** For `aegisbpf debug bundle` over the control socket (recent logs, redacted configuration). */
+  readonly diagnostics?: ControlDiagnostics;
   /** Wait between bind attempts of the metrics port (default 10 s). */
   readonly retryMillis?: number;
+  /** The REST API (`api:` section), with the sensor's policy store and pinned maps; undefined: off. */
+  readonly api?: { readonly options: ApiEndpointOptions; readonly policyDir: string; readonly pinDir: string };
 }
 
 export interface DaemonEndpoints {
   /** Where /metrics is served; undefined when disabled or not bound (yet). */
   metricsAddress(): AddressInfo | undefined;
   readonly controlSocket: string | undefined;
+  /** Where the REST API listens; undefined when off or not started. */
+  apiAddress(): AddressInfo | undefined;
+  /** The pipeline's chunks after the processors (the API's recent-events ring). */
+  observe(events: readonly AegisEvent[]): void;
+  /** SIGHUP: the API re-reads its keys file. */
+  reload(): void;
   /** Shutdown began: `aegisbpf_up` turns 0, `/ready` turns 503, periodic healthchecks stop. */
   markStopping(): void;
   close(): Promise<void>;
@@ -128,6 +142,7 @@ export async function startDaemonEndpoints(options: DaemonEndpointsOptions): Pro
       version: options.version,
       metrics: metricsFor,
       usage: () => processSampler.sample(),
+      ...(options.diagnostics !== undefined ? { diagnostics: options.diagnostics } : {}),
     });
     try {
       await c.listen();
@@ -142,6 +157,35 @@ export async function startDaemonEndpoints(options: DaemonEndpointsOptions): Pro
           error: describeError(err),
         },
       );
+    }
+  }
+
+  // REST API: like the metrics port, its failure never stops enforcement (logged, the daemon runs on without it).
+  let api: RunningApi | undefined;
+  if (options.api !== undefined) {
+    try {
+      api = await startApi({
+        ...options.api.options,
+        policyDir: options.api.policyDir,
+        pinDir: options.api.pinDir,
+        version: options.version,
+        logger: logger.child('api'),
+        stats,
+        usage: () => processSampler.sample(),
+      });
+      const address = api.address();
+      logger.info('REST API listening (/api/v1/…).', {
+        address: address?.address,
+        port: address?.port,
+        tls: options.api.options.tls !== undefined,
+        mtls: options.api.options.tls?.clientCaFile !== undefined,
+      });
+      api.recordDaemon({ action: 'daemon.start', detail: `aegisbpf ${options.version}` });
+    } catch (err) {
+      logger.error('The REST API could not start; the daemon runs on without it.', {
+        code: isAegisError(err) ? err.code : 'AEGIS_ERR_API_LISTEN',
+        error: describeError(err),
+      });
     }
   }
 
@@ -164,17 +208,23 @@ export async function startDaemonEndpoints(options: DaemonEndpointsOptions): Pro
   return {
     metricsAddress: () => server?.address(),
     controlSocket,
+    apiAddress: () => api?.address(),
+    observe: (events) => api?.observe(events),
+    reload: () => api?.reload(),
     markStopping() {
+      // Recorded before the sources stop, so that the audit source still ships it as an event.
+      if (!stopping) api?.recordDaemon({ action: 'daemon.stop', detail: 'shutdown' });
       stopping = true;
       for (const t of timers) clearTimeout(t);
       timers.clear();
     },
     async close() {
+      if (!stopping) api?.recordDaemon({ action: 'daemon.stop', detail: 'shutdown' });
       stopping = true;
       for (const t of timers) clearTimeout(t);
       timers.clear();
       unregister();
-      await Promise.all([server?.close(), control?.close()]);
+      await Promise.all([server?.close(), control?.close(), api?.close()]);
     },
   };
 }

@@ -9,14 +9,22 @@
  * `runDaemon` is `aegisbpf run` (with /metrics, /health, /ready and the control socket); `runPipeline` is the same
  * loop without endpoints unless given, which `aegisbpf replay --config` uses too.
  */
+import type { ControlDiagnostics } from './control-server';
+import { redactConfigDocument } from '../config/redact-config';
 import type { AegisConfig } from '../config/load';
 import type { Pipeline, PipelineOptions } from '../pipeline/engine';
 import { createPipeline } from '../pipeline/engine';
 import type { ShutdownReport } from '../sinks/core/types';
-import type { DaemonEndpoints } from './endpoints';
+import type { DaemonEndpoints, DaemonEndpointsOptions } from './endpoints';
 import { startDaemonEndpoints } from './endpoints';
 import type { ControlEndpointOptions, MetricsEndpointOptions } from '../config/endpoints';
 import { resolveControlOptions, resolveMetricsOptions } from '../config/endpoints';
+import { resolveApiOptions } from '../config/api-endpoint';
+import { DEFAULT_PIN_DIR, parseSensorSourceOptions } from '../pipeline/sources/sensor';
+import { findCgroup2Mount } from '../sensor/cgroup-resolver';
+import { readSelfIdentity } from '../sensor/event-mapper';
+import { createSourceStats } from '../telemetry/stats';
+import { createAuditSource } from './api/audit-source';
 import type { SpanTracer } from '../telemetry/spans';
 import { createSpanTracer } from '../telemetry/spans';
 import { describeError, isAegisError } from '../util/errors';
@@ -36,7 +44,12 @@ export interface RunOptions {
   /** Install process signal handlers (false in tests). */
   readonly handleSignals?: boolean;
   /** The daemon's endpoints (`aegisbpf run`): /metrics, /health, /ready and the control socket. */
-  readonly endpoints?: { readonly metrics: MetricsEndpointOptions; readonly control: ControlEndpointOptions };
+  readonly endpoints?: {
+    readonly metrics: MetricsEndpointOptions;
+    readonly control: ControlEndpointOptions;
+    readonly api?: DaemonEndpointsOptions['api'];
+    readonly diagnostics?: ControlDiagnostics;
+  };
   /** Span logs of the start-up stages (AEGIS_OTEL_SPANS=1). Default: from the environment. */
   readonly spans?: SpanTracer;
 }
@@ -128,6 +141,7 @@ export async function runPipeline(options: RunOptions): Promise<number> {
   };
   const onHup = (): void => {
     logger.info('SIGHUP: reopening files.');
+    endpoints?.reload();
     pipeline?.reopen().catch((err: unknown) => logger.error('Reopening files failed.', { error: describeError(err) }));
   };
   if (options.handleSignals !== false) {
@@ -143,6 +157,12 @@ export async function runPipeline(options: RunOptions): Promise<number> {
           logger,
           version: options.version,
           ...(options.sources ? { sources: options.sources } : {}),
+          ...(options.endpoints?.api !== undefined
+            ? {
+                observe: (events) => endpoints?.observe(events),
+                extraSources: auditSources(options.endpoints.api.options.auditFile),
+              }
+            : {}),
         }),
       );
       pipeline = built;
@@ -156,9 +176,17 @@ export async function runPipeline(options: RunOptions): Promise<number> {
     }
     // The endpoints before any wait on a sink: /health answers and /ready says what start-up waits for.
     if (options.endpoints !== undefined) {
-      const { metrics, control } = options.endpoints;
+      const { metrics, control, api, diagnostics } = options.endpoints;
       endpoints = await spans.withSpan('daemon.start_endpoints', () =>
-        startDaemonEndpoints({ pipeline: built, version: options.version, logger, metrics, control }),
+        startDaemonEndpoints({
+          pipeline: built,
+          version: options.version,
+          logger,
+          metrics,
+          control,
+          ...(api !== undefined ? { api } : {}),
+          ...(diagnostics !== undefined ? { diagnostics } : {}),
+        }),
       );
       if (startAborted.signal.aborted) endpoints.markStopping();
     }
@@ -186,6 +214,7 @@ export async function runPipeline(options: RunOptions): Promise<number> {
         sinks: config.sinks.map((s) => `${s.name}:${s.type}`),
         ...(metricsAddress !== undefined ? { metricsPort: metricsAddress.port } : {}),
         ...(endpoints?.controlSocket !== undefined ? { controlSocket: endpoints.controlSocket } : {}),
+        ...(endpoints?.apiAddress() !== undefined ? { apiPort: endpoints.apiAddress()?.port } : {}),
       });
       await options.onStarted?.(built);
       ran = built.run();
@@ -225,14 +254,34 @@ export interface DaemonOptions {
   readonly env: NodeJS.ProcessEnv;
   /** `--metrics-port` as given (the caller has checked it with parsePortSetting); overrides the file and env. */
   readonly metricsPort?: string | undefined;
+  /** The daemon's recent log lines, for `aegisbpf debug bundle --include-logs`. */
+  readonly recentLogs?: () => readonly string[];
+}
+
+/**
+ * What `aegisbpf debug bundle` reads over the control socket: the configuration with its secrets redacted, and the
+ * recent log lines with any of those secret values replaced too (the daemon never logs a secret; this is the
+ * second line of defence for a file that leaves the host).
+ */
+function diagnosticsFor(config: AegisConfig, recentLogs: (() => readonly string[]) | undefined): ControlDiagnostics {
+  const redacted = redactConfigDocument(config.document);
+  const secrets = redacted.secretValues.filter((v) => v.length >= 4);
+  return {
+    config: () => redacted.document,
+    recentLogs: () =>
+      (recentLogs?.() ?? []).map((line) => secrets.reduce((l, secret) => l.split(secret).join('[REDACTED]'), line)),
+  };
 }
 
 /** `aegisbpf run`: the pipeline with the daemon's endpoints, inside a `daemon.run` span. Resolves to the exit code. */
 export function runDaemon(options: DaemonOptions): Promise<number> {
   const { config, logger, env } = options;
+  const apiOptions = resolveApiOptions(config.document, config.dataDir);
   const endpoints = {
     metrics: resolveMetricsOptions(config.document, env, options.metricsPort),
     control: resolveControlOptions(config.document, env),
+    ...(apiOptions !== undefined ? { api: { options: apiOptions, ...sensorPolicyPlaces(config) } } : {}),
+    diagnostics: diagnosticsFor(config, options.recentLogs),
   };
   const spans = createSpanTracer({ logger, env });
   return spans.withSpan('daemon.run', (span) =>
@@ -242,6 +291,22 @@ export function runDaemon(options: DaemonOptions): Promise<number> {
       return code;
     }),
   );
+}
+
+/** The audit log as a source of `audit` events (src/daemon/api/audit-source.ts), with its own source counters. */
+function auditSources(file: string): NonNullable<PipelineOptions['extraSources']> {
+  return ({ stats, hostname }) => {
+    const sourceStats = createSourceStats('audit', 'audit');
+    stats.sources.set('audit', sourceStats);
+    return [createAuditSource({ file, hostname, self: readSelfIdentity(findCgroup2Mount()), stats: sourceStats })];
+  };
+}
+
+/** The policy store and pinned maps of the configured `sensor` source (the defaults when there is none). */
+function sensorPolicyPlaces(config: AegisConfig): { policyDir: string; pinDir: string } {
+  const entry = config.sources.find((s) => s.type === 'sensor');
+  const parsed = parseSensorSourceOptions(entry?.raw ?? {}, config.dataDir);
+  return { policyDir: parsed.policyDir, pinDir: parsed.pinDir ?? DEFAULT_PIN_DIR };
 }
 
 /** How long the process may stay up after its summary line before exitIfHeld ends it. */

@@ -16,6 +16,8 @@ export const EVENT_TYPES = [
   'block',
   'connect',
   'sensor',
+  'audit',
+  'alert',
   'anomaly',
   'trend',
   'host_stats',
@@ -128,6 +130,56 @@ export interface SensorEvent extends BaseEvent {
   readonly policy?: string;
 }
 
+/**
+ * A control operation on the daemon (policy apply/rollback, blocklist change, key or role change, failed
+ * authentication, daemon start/stop): the same record as the hash-chained audit log (docs/api.md#audit-trail).
+ * The process fields are the daemon's own.
+ */
+export interface AuditEvent extends BaseEvent {
+  readonly type: 'audit';
+  /** `policy.apply`, `policy.rollback`, `blocklist.add`, `blocklist.delete`, `key.create`, `auth.failure`, … */
+  readonly audit_action: string;
+  /** `success`, `failure` or `denied`. */
+  readonly audit_result: string;
+  /** Who: API key name (with the client certificate subject under mTLS), local CLI user, or `aegisbpf`. */
+  readonly audit_actor: string;
+  /** `api-key`, `client-cert`, `cli`, `daemon`, `anonymous`. */
+  readonly audit_actor_type?: string;
+  /** What the operation acted on: a blocklist entry id, a key name, `generation 7`, … */
+  readonly audit_target?: string;
+  /** From where: the client address, `local` for the CLI and the daemon. */
+  readonly audit_source?: string;
+  /** The record's sequence number and SHA-256 in the audit log's hash chain. */
+  readonly audit_seq?: number;
+  readonly audit_hash?: string;
+  /** Details: the refusal reason, the policy message, … */
+  readonly message?: string;
+}
+
+export const ALERT_SEVERITIES = ['critical', 'high', 'medium', 'low', 'info'] as const;
+export type AlertSeverity = (typeof ALERT_SEVERITIES)[number];
+
+/**
+ * An alert rule changed state (docs/alerts.md): produced by the agent itself, so the process fields describe the
+ * aegisbpf process. `value` is the condition's value as decimal text (rates are fractional; the schema has no
+ * fractional number kind), e.g. `"140.25"`.
+ */
+export interface AlertEvent extends BaseEvent {
+  readonly type: 'alert';
+  /** Name of the alert rule. */
+  readonly alert: string;
+  /** `firing` (also repeated every `repeat`) or `resolved`. */
+  readonly status: string;
+  readonly severity: string;
+  /** The rule's message with its placeholders filled in. */
+  readonly message: string;
+  /** The rule's condition as configured. */
+  readonly condition: string;
+  readonly value: string;
+  /** When the alert started firing (RFC 3339), on firing repeats and on the resolved event. */
+  readonly started_at?: string;
+}
+
 /** The analytics detectors (src/pipeline/processors/anomaly*.ts). */
 export const ANOMALY_DETECTORS = ['rate', 'rare', 'isolation_forest'] as const;
 export type AnomalyDetector = (typeof ANOMALY_DETECTORS)[number];
@@ -211,6 +263,8 @@ export type AegisEvent =
   | BlockEvent
   | ConnectEvent
   | SensorEvent
+  | AuditEvent
+  | AlertEvent
   | AnomalyEvent
   | TrendEvent
   | HostStatsEvent

@@ -44,6 +44,27 @@ export interface CefOptions {
    * the first character of the first key without it; the CEF standard and other parsers accept both.
    */
   readonly space_after_header?: boolean;
+  /**
+   * Header Device Vendor and Device Product (default `aegisbpf` both). The AegisBPF SIEM guide writes `AegisBPF`:
+   * set both to that to match content written for the guide. The user-defined keys keep the `aegisbpf` prefix.
+   */
+  readonly device_vendor?: string;
+  readonly device_product?: string;
+  /**
+   * `class` (default): Signature ID = the event class id (`block:KILL`, `exec`, …) and its name. `guide`: for block
+   * events the guide's form, Signature ID = the action (`BLOCK`, `KILL`, …, `AUDIT`) and Name `File Access Blocked`
+   * (`Execution Blocked` at exec, `File Access Audited` for AUDIT); other events as `class`. docs/guides.md says why
+   * `class` is the default.
+   */
+  readonly signature?: 'class' | 'guide';
+}
+
+/** The guide's Name for a block event (`signature: guide`). */
+export function guideBlockName(event: AegisEvent & { readonly type: 'block' }): string {
+  // The exec hooks: lsm/bprm_check_security, and sched_process_exec in tracepoint mode.
+  const atExec = event.hook !== undefined && /bprm|exec/.test(event.hook);
+  if (event.action === 'AUDIT') return atExec ? 'Execution Audited' : 'File Access Audited';
+  return atExec ? 'Execution Blocked' : 'File Access Blocked';
 }
 
 /** Dictionary lengths (CEF Implementation Standard, extension dictionary) of the string keys this formatter writes. */
@@ -62,6 +83,7 @@ export const CEF_KEY_MAX_BYTES = {
   fileId: 1023,
   msg: 1023,
   cs: 4000,
+  suser: 1023,
 } as const;
 
 const HEADER_SPECIAL = /[\\|\r\n\u0000\ud800-\udfff]/;
@@ -102,6 +124,7 @@ export function cefExtensionEscape(value: string): string {
 
 interface CefState {
   readonly prefix: string;
+  readonly guideSignature: boolean;
   readonly enforce: boolean;
   readonly spaceAfterHeader: boolean;
   readonly bootWallNanos: bigint | undefined;
@@ -139,6 +162,13 @@ function formatCef(event: AegisEvent, s: CefState): string {
   out += pair(' dvchost=', event.host, lim && L.dvchost);
   out += pair(' externalId=', event.event_id, lim && L.externalId);
   if (type === 'block' || type === 'connect') out += pair(' act=', event.action, lim && L.act);
+  // Audit: the operation is the act, the actor the source user, the client address the source (IPv4 only: the
+  // dictionary types src as IPv4; others go to aegisbpfAuditSource below).
+  if (type === 'audit') {
+    out += pair(' act=', event.audit_action, lim && L.act);
+    out += pair(' suser=', event.audit_actor, lim && L.suser);
+    if (event.audit_source !== undefined && isIPv4(event.audit_source)) out += ' src=' + event.audit_source;
+  }
   out += pair(' outcome=', eventOutcome(event), lim && L.outcome);
 
   // Network: addresses only in address-typed keys.
@@ -170,7 +200,7 @@ function formatCef(event: AegisEvent, s: CefState): string {
     out += pair(' sproc=', event.parent_comm, lim && L.sproc);
     out += ' dpid=' + String(event.pid);
     out += pair(' dproc=', event.comm, lim && L.dproc);
-  } else if (type === 'sensor' || type === 'trend' || type === 'host_stats') {
+  } else if (type === 'sensor' || type === 'audit' || type === 'alert' || type === 'trend' || type === 'host_stats') {
     // Trend forecasts and host samples come from the daemon itself, like sensor events.
     out += ' dvcpid=' + String(event.pid);
     out += pair(' deviceProcessName=', event.comm, lim && L.deviceProcessName);
@@ -189,7 +219,7 @@ function formatCef(event: AegisEvent, s: CefState): string {
   if (type === 'block') out += ' fileId=' + String(event.ino);
 
   const cmd = commandLine(event);
-  const message = type === 'sensor' ? event.message : analyticsMessage(event);
+  const message = type === 'sensor' || type === 'audit' || type === 'alert' ? event.message : analyticsMessage(event);
   out += pair(' msg=', message ?? cmd, lim && L.msg);
 
   const cs = lim && L.cs;
@@ -226,6 +256,23 @@ function formatCef(event: AegisEvent, s: CefState): string {
   if (type === 'block') out += pair(' aegisbpfResolvedPath=', event.resolved_path, 0);
   if (type === 'exit') out += num(' aegisbpfDurationNs=', event.duration_ns);
   if (type === 'sensor') out += pair(' aegisbpfStatus=', event.status, 0);
+  if (type === 'audit') {
+    out += pair(' aegisbpfAuditResult=', event.audit_result, 0);
+    out += pair(' aegisbpfAuditActorType=', event.audit_actor_type, 0);
+    out += pair(' aegisbpfAuditTarget=', event.audit_target, 0);
+    if (event.audit_source !== undefined && !isIPv4(event.audit_source))
+      out += pair(' aegisbpfAuditSource=', event.audit_source, 0);
+    out += num(' aegisbpfAuditSeq=', event.audit_seq);
+    out += pair(' aegisbpfAuditHash=', event.audit_hash, 0);
+  }
+  if (type === 'alert') {
+    out += pair(' aegisbpfAlert=', event.alert, 0);
+    out += pair(' aegisbpfStatus=', event.status, 0);
+    out += pair(' aegisbpfSeverity=', event.severity, 0);
+    out += pair(' aegisbpfCondition=', event.condition, 0);
+    out += pair(' aegisbpfValue=', event.value, 0);
+    out += pair(' aegisbpfStartedAt=', event.started_at, 0);
+  }
   out += pair(' aegisbpfHook=', event.hook, 0);
   // Analytics figures (scores, forecasts, host counters) have no dictionary key: user-defined keys, canonical names.
   for (const [name, value] of analyticsFields(event)) {
@@ -244,11 +291,12 @@ function formatCef(event: AegisEvent, s: CefState): string {
     out += ' cn3Label=device cn3=' + String(event.dev);
   }
 
+  const guide = s.guideSignature && event.type === 'block';
   return (
     s.prefix +
-    cefHeaderEscape(eventClassId(event)) +
+    cefHeaderEscape(guide ? event.action : eventClassId(event)) +
     '|' +
-    cefHeaderEscape(eventName(event)) +
+    cefHeaderEscape(guide ? guideBlockName(event) : eventName(event)) +
     '|' +
     String(severityOf(event)) +
     '|' +
@@ -268,6 +316,27 @@ export const cefFormatter: FormatterDefinition<CefOptions> = {
         description:
           'Cut values to the CEF dictionary length of their key (cut keys are listed in aegisbpfTruncated); false keeps values whole.',
       },
+      device_vendor: {
+        type: 'string',
+        minLength: 1,
+        maxLength: 63,
+        default: 'aegisbpf',
+        description: "Header Device Vendor (the AegisBPF SIEM guide writes 'AegisBPF'; default 'aegisbpf').",
+      },
+      device_product: {
+        type: 'string',
+        minLength: 1,
+        maxLength: 63,
+        default: 'aegisbpf',
+        description: "Header Device Product (the AegisBPF SIEM guide writes 'AegisBPF'; default 'aegisbpf').",
+      },
+      signature: {
+        type: 'string',
+        enum: ['class', 'guide'],
+        default: 'class',
+        description:
+          "class: Signature ID = event class id (block:KILL, exec, …). guide: block events as the SIEM guide writes them (Signature ID = action, Name 'File Access Blocked').",
+      },
       space_after_header: {
         type: 'boolean',
         default: false,
@@ -278,7 +347,8 @@ export const cefFormatter: FormatterDefinition<CefOptions> = {
   },
   create(options: CefOptions, context: FormatterContext): Formatter {
     const state: CefState = {
-      prefix: `CEF:0|${cefHeaderEscape(PRODUCT.vendor)}|${cefHeaderEscape(PRODUCT.product)}|${cefHeaderEscape(context.version)}|`,
+      prefix: `CEF:0|${cefHeaderEscape(options.device_vendor ?? PRODUCT.vendor)}|${cefHeaderEscape(options.device_product ?? PRODUCT.product)}|${cefHeaderEscape(context.version)}|`,
+      guideSignature: options.signature === 'guide',
       enforce: options.enforce_lengths ?? true,
       spaceAfterHeader: options.space_after_header ?? false,
       bootWallNanos: context.bootWallNanos,

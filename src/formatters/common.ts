@@ -45,6 +45,32 @@ export function severityOf(event: AegisEvent): number {
     case 'host_stats':
     case 'activity':
       return 1;
+    case 'audit':
+      // A refused authentication is what an attack looks like; a change to enforcement is notable; the rest informs.
+      return event.audit_result === 'denied'
+        ? 6
+        : event.audit_result === 'failure' || /^(policy|blocklist|key|role)\./.test(event.audit_action)
+          ? 4
+          : 2;
+    case 'alert':
+      return alertSeverity(event.status, event.severity);
+  }
+}
+
+/** An alert's own severity on the CEF scale; a resolved alert is informational. */
+function alertSeverity(status: string, severity: string): number {
+  if (status === 'resolved') return 2;
+  switch (severity) {
+    case 'critical':
+      return 10;
+    case 'high':
+      return 8;
+    case 'medium':
+      return 6;
+    case 'low':
+      return 4;
+    default:
+      return 2;
   }
 }
 
@@ -106,6 +132,10 @@ export function eventClassId(event: AegisEvent): string {
     case 'host_stats':
     case 'activity':
       return event.type;
+    case 'audit':
+      return `audit:${event.audit_action.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 40)}`;
+    case 'alert':
+      return `alert:${event.status === 'resolved' ? 'resolved' : 'firing'}`;
   }
 }
 
@@ -157,6 +187,10 @@ export function eventName(event: AegisEvent): string {
       return 'Host statistics';
     case 'activity':
       return 'Process activity summary';
+    case 'audit':
+      return `Control operation ${event.audit_action} ${event.audit_result === 'success' ? 'succeeded' : event.audit_result === 'denied' ? 'denied' : 'failed'}`;
+    case 'alert':
+      return event.status === 'resolved' ? 'Alert resolved' : 'Alert firing';
   }
 }
 
@@ -210,6 +244,8 @@ export function eventOutcome(event: AegisEvent): 'success' | 'failure' | undefin
     case 'block':
     case 'connect':
       return event.action === 'BLOCK' ? 'failure' : 'success';
+    case 'audit':
+      return event.audit_result === 'success' ? 'success' : 'failure';
     default:
       return undefined;
   }

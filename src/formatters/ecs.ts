@@ -81,6 +81,12 @@ const C = {
   anomaly: cat(['intrusion_detection'], ['info']),
   host: cat(['host'], ['info']),
   activity: cat(['process'], ['info']),
+  authDenied: cat(['authentication'], ['info']),
+  configChange: cat(['configuration'], ['change']),
+  iamCreation: cat(['iam'], ['creation']),
+  iamDeletion: cat(['iam'], ['deletion']),
+  iamChange: cat(['iam'], ['change']),
+  alert: cat(['intrusion_detection'], ['info']),
 } as const;
 
 /** `event.category` and `event.type`, ECS allowed values (validated against the ECS definitions by a test). */
@@ -107,15 +113,25 @@ export function ecsCategorization(event: AegisEvent): Categorization {
       return C.host;
     case 'activity':
       return C.activity;
+    case 'audit':
+      if (event.audit_action.startsWith('auth.')) return C.authDenied;
+      if (event.audit_action === 'daemon.start') return C.started;
+      if (event.audit_action === 'daemon.stop') return C.stopped;
+      if (event.audit_action === 'key.create' || event.audit_action === 'role.create') return C.iamCreation;
+      if (event.audit_action === 'key.revoke') return C.iamDeletion;
+      if (event.audit_action.startsWith('key.') || event.audit_action.startsWith('role.')) return C.iamChange;
+      return C.configChange;
+    case 'alert':
+      return C.alert;
   }
 }
 
 /**
- * `event.kind`: `alert` for policy hits and anomaly findings (something for an analyst), `metric` for the periodic
+ * `event.kind`: `alert` for policy hits, alert rules and anomaly findings (something for an analyst), `metric` for the periodic
  * samples (host_stats, activity), `event` otherwise.
  */
 function ecsKind(event: AegisEvent): string {
-  if (event.type === 'anomaly' || isPolicyHit(event)) return 'alert';
+  if (event.type === 'anomaly' || event.type === 'alert' || isPolicyHit(event)) return 'alert';
   return event.type === 'host_stats' || event.type === 'activity' ? 'metric' : 'event';
 }
 
@@ -140,6 +156,10 @@ export function ecsAction(event: AegisEvent): string {
       return 'host-sample';
     case 'activity':
       return 'activity-summary';
+    case 'audit':
+      return event.audit_action;
+    case 'alert':
+      return event.status === 'resolved' ? 'alert-resolved' : 'alert-firing';
   }
 }
 
@@ -178,7 +198,10 @@ const plain = (s: string): string => (PLAIN.test(s) ? `"${s}"` : q(s));
  * work at all (constants, numbers, schema-checked timestamps and ids, cached repeating strings).
  */
 export function formatEcs(event: AegisEvent, context?: FormatterContext): string {
-  const own = event.type === 'sensor' ? event.message : analyticsMessage(event);
+  const own =
+    event.type === 'sensor' || event.type === 'audit' || event.type === 'alert'
+      ? event.message
+      : analyticsMessage(event);
   const message = own ?? eventName(event);
   const ts = plain(event.ts);
   let out = `{"@timestamp":${ts},"ecs":{"version":"${ECS_VERSION}"},"message":${own !== undefined ? q(message) : qc(message)}`;
@@ -233,6 +256,11 @@ export function formatEcs(event: AegisEvent, context?: FormatterContext): string
     out += `,"network":{"transport":${qc(event.protocol)},"type":"${event.family}"`;
     if (event.direction !== undefined) out += `,"direction":"${event.direction}"`;
     out += '}';
+  } else if (event.type === 'audit') {
+    // Who and from where: the API key (or local user), the client address.
+    out += `,"user":{"name":${q(event.audit_actor)}}`;
+    // source.address (keyword): an IP for API requests, `local` for the CLI and the daemon.
+    if (event.audit_source !== undefined) out += `,"source":{"address":${q(event.audit_source)}}`;
   }
 
   if (event.container_id !== undefined) out += `,"container":{"id":${qc(event.container_id)}}`;
@@ -240,6 +268,9 @@ export function formatEcs(event: AegisEvent, context?: FormatterContext): string
   if ((event.type === 'block' || event.type === 'connect') && event.policy !== undefined) {
     const p = qc(event.policy);
     out += `,"rule":{"id":${p},"name":${p},"ruleset":"${ECS_MODULE}"}`;
+  } else if (event.type === 'alert') {
+    const a = q(event.alert);
+    out += `,"rule":{"id":${a},"name":${a},"ruleset":"${ECS_MODULE}-alerts"}`;
   }
 
   if (event.labels !== undefined) {
@@ -269,8 +300,18 @@ export function formatEcs(event: AegisEvent, context?: FormatterContext): string
     if (event.open_flags !== undefined) out += `,"open_flags":${event.open_flags}`;
   } else if (event.type === 'sensor') {
     if (event.policy !== undefined) out += `,"policy":${qc(event.policy)}`;
+  } else if (event.type === 'audit') {
+    out += `,"audit_result":${qc(event.audit_result)}`;
+    if (event.audit_actor_type !== undefined) out += `,"audit_actor_type":${qc(event.audit_actor_type)}`;
+    if (event.audit_target !== undefined) out += `,"audit_target":${q(event.audit_target)}`;
+    if (event.audit_seq !== undefined) out += `,"audit_seq":${event.audit_seq}`;
+    if (event.audit_hash !== undefined) out += `,"audit_hash":${q(event.audit_hash)}`;
+  } else if (event.type === 'alert') {
+    out += `,"alert":${q(event.alert)},"status":${q(event.status)},"severity":${q(event.severity)}`;
+    out += `,"condition":${q(event.condition)},"value":${q(event.value)}`;
+    if (event.started_at !== undefined) out += `,"started_at":${q(event.started_at)}`;
   }
-  // Analytics figures have no ECS field of their own (host.* above repeats some): aegisbpf.<canonical name>.
+  // Analytics figures have no ECS field of their own: aegisbpf.<canonical name>.
   for (const [name, value] of analyticsFields(event)) out += `,"${name}":${q(value)}`;
   if (event.sensor !== undefined) out += `,"sensor":${qc(event.sensor)}`;
   if (event.hook !== undefined) out += `,"hook":${qc(event.hook)}`;

@@ -89,12 +89,15 @@ export function parseLeefDelimiter(spec: string): { readonly char: string; reado
 
 const LEEF_KEYS = [
   'action',
+  'alert',
+  'alertSeverity',
   'argsTruncated',
   'cat',
   'cgroupId',
   'cgroupPath',
   'cmdLine',
   'comm',
+  'condition',
   'containerId',
   'devTimeFormat',
   'device',
@@ -135,9 +138,18 @@ const LEEF_KEYS = [
   'src',
   'srcAddress',
   'srcPort',
+  'startedAt',
   'status',
   'traceId',
   'uid',
+  'usrName',
+  'auditAction',
+  'auditActorType',
+  'auditHash',
+  'auditResult',
+  'auditSeq',
+  'auditTarget',
+  'value',
 ] as const;
 type LeefKey = (typeof LEEF_KEYS)[number];
 
@@ -269,6 +281,21 @@ function formatLeef(event: AegisEvent, s: LeefState): string {
     case 'anomaly':
     case 'trend':
       out += str(s, k.message, event.message);
+      break;
+    case 'audit': {
+      // usrName and src are QRadar's own keys (src IP-typed: a non-IP source goes to srcAddress).
+      const src = event.audit_source;
+      out += str(s, k.usrName, event.audit_actor) + str(s, k.auditAction, event.audit_action);
+      out += str(s, k.auditResult, event.audit_result) + str(s, k.auditActorType, event.audit_actor_type);
+      out += str(s, k.auditTarget, event.audit_target) + num(k.auditSeq, event.audit_seq);
+      out += str(s, k.auditHash, event.audit_hash) + str(s, k.message, event.message);
+      if (src !== undefined && src !== '') out += str(s, isIP(src) !== 0 ? k.src : k.srcAddress, src);
+      break;
+    }
+    case 'alert':
+      out += str(s, k.alert, event.alert) + str(s, k.status, event.status) + str(s, k.alertSeverity, event.severity);
+      out += str(s, k.message, event.message) + str(s, k.condition, event.condition) + str(s, k.value, event.value);
+      out += str(s, k.startedAt, event.started_at);
       break;
     default:
       break;

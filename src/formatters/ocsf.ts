@@ -9,6 +9,7 @@
  * | block   | File System Activity 1001           | 14 Open                                   |
  * | connect | Network Activity 4001               | 1 Open, or 5 Refuse when BLOCKed           |
  * | sensor  | Application Lifecycle 6002 (aegisbpf itself) | 3 Start, 4 Stop, else 99 Other + status |
+ * | audit   | Application Lifecycle 6002 (a control operation on aegisbpf; actor.user = who, the rest unmapped.audit_*) | 3 Start / 4 Stop for daemon.start/stop, else 99 Other + the action |
  *
  * `class_uid` = category_uid * 1000 + class id, `type_uid` = class_uid * 100 + activity_id, `time` in epoch
  * milliseconds, `metadata.version` = the OCSF schema version, `severity_id` from common.ocsfSeverityId(). Profiles
@@ -167,6 +168,12 @@ interface Unmapped {
   resolved_path?: string;
   status?: string;
   policy?: string;
+  audit?: JsonObject;
+  alert?: string;
+  alert_severity?: string;
+  condition?: string;
+  value?: string;
+  started_at?: string;
 }
 
 /** What OCSF has no attribute for, under its aegisbpf name; undefined when there is nothing. */
@@ -187,6 +194,12 @@ function unmapped(event: AegisEvent, extra: Unmapped): JsonObject | undefined {
     resolved_path: extra.resolved_path,
     status: extra.status,
     policy: extra.policy,
+    audit: extra.audit,
+    alert: extra.alert,
+    alert_severity: extra.alert_severity,
+    condition: extra.condition,
+    value: extra.value,
+    started_at: extra.started_at,
   };
   for (const k in u) if ((u as Record<string, unknown>)[k] !== undefined) return u;
   return undefined;
@@ -316,6 +329,47 @@ function ocsfObject(event: AegisEvent, s: OcsfState): JsonObject {
         unmapped: unmapped(event, { status: event.status, policy: event.policy }),
       };
       break;
+    case 'audit':
+      // API Activity (6003) would fit best but requires cloud (and, in 1.8.0, osint) attributes that an on-host
+      // daemon does not have; Application Lifecycle keeps every record valid, with the operation as activity_name.
+      cls = CLASSES.app;
+      activityId = event.audit_action === 'daemon.start' ? 3 : event.audit_action === 'daemon.stop' ? 4 : 99;
+      activityName = activityId === 3 ? 'Start' : activityId === 4 ? 'Stop' : event.audit_action;
+      body = {
+        app: s.product,
+        actor: { process: processObject(event, s), user: { name: event.audit_actor } },
+        unmapped: unmapped(event, {
+          audit: {
+            action: event.audit_action,
+            result: event.audit_result,
+            actor_type: event.audit_actor_type,
+            target: event.audit_target,
+            source: event.audit_source,
+            seq: event.audit_seq,
+            hash: event.audit_hash,
+          },
+        }),
+      };
+      break;
+    case 'alert':
+      // An alert rule of the agent itself: the same class as the sensor's own events (the Detection Finding class
+      // would need finding_info and an analytic, which a rate threshold does not have); the rule in unmapped.
+      cls = CLASSES.app;
+      activityId = 99;
+      activityName = event.status === 'resolved' ? 'Alert resolved' : 'Alert firing';
+      body = {
+        app: s.product,
+        actor: { process: processObject(event, s) },
+        unmapped: unmapped(event, {
+          status: event.status,
+          alert: event.alert,
+          alert_severity: event.severity,
+          condition: event.condition,
+          value: event.value,
+          started_at: event.started_at,
+        }),
+      };
+      break;
     // Analytics results. A finding or a per-process summary is about a process (Process Activity, activity 99
     // Other, the triggering process as actor and process); a forecast or a host sample comes from aegisbpf itself
     // (Application Lifecycle, like sensor events). Their figures have no attribute in these classes: unmapped.
@@ -364,7 +418,10 @@ function ocsfObject(event: AegisEvent, s: OcsfState): JsonObject {
     severity_id: sev,
     severity: SEVERITY[sev],
     time: eventMillis(event),
-    message: (event.type === 'sensor' ? event.message : analyticsMessage(event)) ?? eventName(event),
+    message:
+      (event.type === 'sensor' || event.type === 'audit' || event.type === 'alert'
+        ? event.message
+        : analyticsMessage(event)) ?? eventName(event),
     status_id: outcome === undefined ? undefined : outcome === 'success' ? 1 : 2,
     status: outcome === undefined ? undefined : outcome === 'success' ? 'Success' : 'Failure',
     action_id: control?.action_id,

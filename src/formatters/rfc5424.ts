@@ -492,8 +492,14 @@ export function createRfc5424Formatter(options: Rfc5424Options, context: Formatt
   let lastClassField = ' - ';
   const msgIdField = (event: AegisEvent): string => {
     const action = event.type === 'block' || event.type === 'connect' ? event.action : undefined;
-    // sensor, anomaly and trend class ids also depend on status, detector, subject: never remembered.
-    const varies = event.type === 'sensor' || event.type === 'anomaly' || event.type === 'trend';
+    // sensor, audit, alert, anomaly and trend class ids also depend on status, audit_action, detector, subject:
+    // never from the one-entry cache.
+    const varies =
+      event.type === 'sensor' ||
+      event.type === 'audit' ||
+      event.type === 'alert' ||
+      event.type === 'anomaly' ||
+      event.type === 'trend';
     if (event.type === lastClassType && action === lastClassAction && !varies) return lastClassField;
     const id = eventClassId(event);
     let field = msgIds.get(id);

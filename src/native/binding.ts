@@ -153,6 +153,13 @@ export interface NativeBinding {
   /** statfs(2) f_type, or null when statfs fails. */
   statfsType(path: string): number | null;
   mountFs(fstype: 'tracefs' | 'bpf', target: string, data?: string): void;
+  /**
+   * One journald native-protocol entry to the datagram socket at socketPath: 0 = sent as a datagram, 1 = sent as a
+   * sealed memfd (SCM_RIGHTS; too large for a datagram, or forceMemfd), negative = minus errno (never blocks).
+   */
+  journalSend(socketPath: string, payload: Uint8Array, forceMemfd?: boolean): number;
+  /** 0 when something listens on the journald socket (datagram connect succeeds), else minus errno; sends nothing. */
+  journalProbe(socketPath: string): number;
   libbpfVersion(): string;
   numPossibleCpus(): number;
   readonly errorCodes: readonly string[];
@@ -167,6 +174,8 @@ export const NATIVE_EXPORTS: readonly (keyof NativeBinding)[] = [
   'probeProgram',
   'statfsType',
   'mountFs',
+  'journalSend',
+  'journalProbe',
   'libbpfVersion',
   'numPossibleCpus',
   'errorCodes',

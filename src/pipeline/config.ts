@@ -22,4 +22,6 @@ export interface PipelineConfig {
   readonly processors: readonly NamedEntry[];
   readonly routes: readonly RouteSpec[];
   readonly sinks: readonly SinkEntry[];
+  /** The `alerts:` rules as validated (src/pipeline/alerts/rule.ts parses them); none when absent. */
+  readonly alerts?: readonly Readonly<Record<string, unknown>>[];
 }

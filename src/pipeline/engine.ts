@@ -21,6 +21,9 @@ import type { Logger } from '../util/logger';
 import { resolveSecretFiles } from '../util/secrets';
 import { monotonicZeroWallNanos } from '../util/time';
 import type { PipelineConfig } from './config';
+import type { AlertEngine, AlertNotification } from './alerts/engine';
+import { createAlertEngine, metricsFromStats } from './alerts/engine';
+import { parseAlertRule } from './alerts/rule';
 import { getProcessorDefinition } from './processors/registry';
 import type { AnalyticsView } from './analytics-view';
 import { createAnalyticsStore } from './analytics-view';
@@ -29,6 +32,7 @@ import { createRouter } from './router';
 import type { Router } from './router';
 import { getSourceDefinition } from './sources/registry';
 import type { Source } from './sources/types';
+import type { AegisEvent } from '../event/types';
 
 export interface PipelineOptions {
   readonly logger: Logger;
@@ -36,18 +40,36 @@ export interface PipelineOptions {
   readonly hostname?: string;
   readonly stats?: StatsRegistry;
   /** Use these sources instead of the configured ones (e.g. `aegisbpf replay FILE --config …`). */
+  /** How often the alert rules are evaluated (default ALERT_INTERVAL_MILLIS). */
+  readonly alertIntervalMillis?: number;
+  /** Wall clock for the alert rules (default Date.now). */
+  readonly now?: () => number;
   readonly sources?: (ctx: {
     deadLetter: DeadLetterQueue;
     stats: StatsRegistry;
     logger: Logger;
     hostname: string;
   }) => Source[];
+  /**
+   * Sources the daemon adds to the configured ones (the audit log's `audit` events). They run until stop() or until
+   * every other source ended, so that a run whose inputs end still ends.
+   */
+  readonly extraSources?: (ctx: { stats: StatsRegistry; logger: Logger; hostname: string }) => Source[];
+  /** Sees every chunk after the processors, before routing (the REST API's recent-events ring). Must not throw. */
+  readonly observe?: (events: readonly AegisEvent[]) => void;
 }
+
+/** Alert rules are evaluated once a second: windows are at least 1 s, and a storm is seen within one tick. */
+export const ALERT_INTERVAL_MILLIS = 1000;
 
 export interface Pipeline {
   readonly stats: StatsRegistry;
   /** Anomalies, forecasts and host samples for the control API's analytics routes. */
   readonly analytics: AnalyticsView;
+  /** The alert rules of the `alerts:` section; undefined when there are none. */
+  readonly alerts: AlertEngine | undefined;
+  /** Send alert events to the rule's sinks and along the routes (as the evaluation does). */
+  deliverAlerts(notifications: readonly AlertNotification[]): Promise<void>;
   readonly sinks: ReadonlyMap<string, Sink>;
   readonly deadLetter: DeadLetterQueue;
   /**
@@ -142,16 +164,56 @@ export function createPipeline(config: PipelineConfig, options: PipelineOptions)
       });
     });
 
+  const extraSources: Source[] = options.extraSources?.({ stats, logger, hostname }) ?? [];
   const router: Router = createRouter(config.routes, [...sinks.keys()]);
   const stopController = new AbortController();
+
+  // Alert rules: fed by every source chunk (before the processors), evaluated on a timer, their events routed like
+  // any other and also sent to each rule's own sinks (each sink gets an alert event once).
+  const now = options.now ?? Date.now;
+  const alertRules = (config.alerts ?? []).map(parseAlertRule);
+  const alerts =
+    alertRules.length === 0 ? undefined : createAlertEngine(alertRules, { hostname, metrics: metricsFromStats(stats) });
+  const deliverAlerts = async (notifications: readonly AlertNotification[]): Promise<void> => {
+    for (const n of notifications) {
+      const { bySink } = router.route([n.event]);
+      const targets = new Set<string>(bySink.keys());
+      for (const s of n.rule.sinks) if (sinks.has(s)) targets.add(s);
+      logger.warn(`Alert ${n.event.alert} ${n.event.status}: ${n.event.message}`, {
+        alert: n.event.alert,
+        severity: n.event.severity,
+        value: n.event.value,
+        sinks: [...targets],
+      });
+      await Promise.all([...targets].map((t) => (sinks.get(t) as Sink).accept([n.event])));
+    }
+  };
+  let alertTimer: NodeJS.Timeout | undefined;
+  let alertBusy = false;
+  const tickAlerts = (): void => {
+    if (alerts === undefined || alertBusy) return;
+    const due = alerts.evaluate(now());
+    if (due.length === 0) return;
+    alertBusy = true;
+    deliverAlerts(due)
+      .catch((err: unknown) => logger.error('Delivering alert events failed.', { error: describeError(err) }))
+      .finally(() => {
+        alertBusy = false;
+      });
+  };
+  const stopAlerts = (): void => {
+    if (alertTimer !== undefined) clearInterval(alertTimer);
+    alertTimer = undefined;
+  };
   let running: Promise<readonly Error[]> | undefined;
 
-  const runSource = async (source: Source): Promise<Error | undefined> => {
+  const runSource = async (source: Source, signal = stopController.signal): Promise<Error | undefined> => {
     const pipelineStats = stats.pipeline;
     try {
-      for await (const chunk of source.read(stopController.signal)) {
+      for await (const chunk of source.read(signal)) {
         const t0 = performance.now();
         pipelineStats.inFlight += chunk.length;
+        alerts?.observe(chunk, now());
         try {
           let events = chunk;
           for (const p of processors) {
@@ -159,6 +221,7 @@ export function createPipeline(config: PipelineConfig, options: PipelineOptions)
             if (events.length === 0) break;
           }
           if (events.length > 0) {
+            options.observe?.(events);
             const { bySink, unrouted } = router.route(events);
             if (unrouted > 0) {
               pipelineStats.unrouted += unrouted;
@@ -195,6 +258,8 @@ export function createPipeline(config: PipelineConfig, options: PipelineOptions)
   const pipeline: Pipeline = {
     stats,
     analytics,
+    alerts,
+    deliverAlerts,
     sinks,
     deadLetter,
     async start(signal) {
@@ -247,15 +312,27 @@ export function createPipeline(config: PipelineConfig, options: PipelineOptions)
       return Promise.all(checks);
     },
     run() {
-      running ??= Promise.all(sources.map(runSource)).then((errors) =>
-        errors.filter((e): e is Error => e !== undefined),
-      );
+      if (alerts !== undefined && alertTimer === undefined && !stopController.signal.aborted) {
+        alertTimer = setInterval(tickAlerts, options.alertIntervalMillis ?? ALERT_INTERVAL_MILLIS);
+        alertTimer.unref();
+      }
+      if (running === undefined) {
+        const main = Promise.all(sources.map((src) => runSource(src)));
+        const mainEnded = new AbortController();
+        void main.then(() => mainEnded.abort());
+        const extraSignal = AbortSignal.any([stopController.signal, mainEnded.signal]);
+        running = Promise.all([main, Promise.all(extraSources.map((src) => runSource(src, extraSignal)))]).then(
+          ([a, b]) => [...a, ...b].filter((e): e is Error => e !== undefined),
+        );
+      }
       return running;
     },
     stop() {
+      stopAlerts();
       stopController.abort();
     },
     async shutdown(timeoutMillis) {
+      stopAlerts();
       stopController.abort();
       const deadline = Date.now() + timeoutMillis;
       // Let the source loops hand over what they already read. A loop blocked on a full buffer of a sink that

@@ -59,6 +59,32 @@ export interface SensorObjectOptions {
   readonly phase?: PhaseRunner;
   /** Told about a pinned map that was removed because its layout is not this object's (see replaceStalePins). */
   readonly onStalePin?: (map: string, pinPath: string, mismatch: string) => void;
+  /**
+   * A load or attach failed: which program (from libbpf's log or the attach call), the error, the mode, and whether
+   * it is final (`lsm` falls back to `tracepoint`; a `tracepoint` failure stops the sensor). The caller logs the
+   * guide's `BPF program load failed` line.
+   */
+  readonly onLoadFailure?: (failure: LoadFailure) => void;
+}
+
+export interface LoadFailure {
+  readonly program: string;
+  readonly error: string;
+  readonly backend: SensorBackend;
+  readonly stage: string;
+  readonly final: boolean;
+}
+
+/**
+ * The program a failed load or attach is about: libbpf names it in its log (`prog 'NAME': BPF program load failed:
+ * …`, `prog 'NAME': failed to load`); an attach failure is about the program being attached. Else `unknown`.
+ */
+export function failedProgram(err: unknown, attaching: string | undefined): string {
+  if (attaching !== undefined) return attaching;
+  const log = isNativeError(err) ? (err.log ?? '') : '';
+  const text = `${log}\n${(err as Error).message ?? ''}`;
+  const m = /prog '([^']+)': (?:BPF program load failed|failed to load)/.exec(text) ?? /prog '([^']+)'/.exec(text);
+  return m?.[1] ?? 'unknown';
 }
 
 /** Wraps one lifecycle step: `load` (verifier, maps created or reused from pins) or `attach` (every program). */
@@ -158,6 +184,7 @@ function loadOnce(options: SensorObjectOptions, backend: SensorBackend): SensorO
   let stage = 'open';
   const links: string[] = [];
   const linkIds: number[] = [];
+  let attaching: string | undefined;
   try {
     obj = new native.BpfObject(objectPath);
     for (const p of obj.programs()) obj.setAutoload(p.name, wanted.has(p.name));
@@ -175,10 +202,12 @@ function loadOnce(options: SensorObjectOptions, backend: SensorBackend): SensorO
     stage = 'attach';
     phase('attach', () => {
       for (const name of wanted) {
+        attaching = name;
         const isCgroup = (PROGRAMS.cgroup as readonly string[]).includes(name);
         linkIds.push(opened.attach(name, isCgroup ? { cgroupPath: options.cgroupAttachPath } : undefined));
         links.push(name);
       }
+      attaching = undefined;
     });
   } catch (err) {
     obj?.destroy();
@@ -186,7 +215,7 @@ function loadOnce(options: SensorObjectOptions, backend: SensorBackend): SensorO
     throw new SensorError('AEGIS_ERR_SENSOR_LOAD', `${backend} mode: ${stage} failed: ${d.message}`, {
       cause: err,
       ...(d.errno !== undefined ? { errno: d.errno } : {}),
-      details: { backend, attached: links, log: d.log },
+      details: { backend, attached: links, log: d.log, stage, program: failedProgram(err, attaching) },
     });
   }
   const loaded = obj;
@@ -221,12 +250,30 @@ function loadOnce(options: SensorObjectOptions, backend: SensorBackend): SensorO
  * reason is kept in `fallbackReason`); a `tracepoint` failure is final.
  */
 export function loadSensorObject(options: SensorObjectOptions): SensorObject {
-  if (options.backend === 'tracepoint') return loadWithRetry(options, 'tracepoint');
+  const report = (err: unknown, backend: SensorBackend, final: boolean): void => {
+    const details = err instanceof SensorError ? (err.details as { stage?: unknown; program?: unknown }) : {};
+    options.onLoadFailure?.({
+      program: typeof details?.program === 'string' ? details.program : 'unknown',
+      error: (err as Error).message,
+      backend,
+      stage: typeof details?.stage === 'string' ? details.stage : 'load',
+      final,
+    });
+  };
+  const attempt = (backend: SensorBackend, final: boolean): SensorObject => {
+    try {
+      return loadWithRetry(options, backend);
+    } catch (err) {
+      report(err, backend, final);
+      throw err;
+    }
+  };
+  if (options.backend === 'tracepoint') return attempt('tracepoint', true);
   try {
-    return loadWithRetry(options, 'lsm');
+    return attempt('lsm', false);
   } catch (err) {
     const reason = `LSM mode could not start (${(err as Error).message}); using tracepoint mode`;
-    const fallback = loadWithRetry(options, 'tracepoint');
+    const fallback = attempt('tracepoint', true);
     return { ...fallback, fallbackReason: reason };
   }
 }

@@ -11,6 +11,7 @@
  * `aegisbpf health` prints it: exit 0 healthy (lsm), 1 degraded (tracepoint, or an optional piece missing),
  * 2 cannot run.
  */
+import { withChildSpan } from '../telemetry/spans';
 import fs from 'node:fs';
 import os from 'node:os';
 import type { NativeBinding } from '../native/binding';
@@ -102,6 +103,17 @@ function lockdownMode(): string {
 
 /** Load (+ attach) one probe program; describe the result. */
 function probe(native: NativeBinding, objectPath: string, program: string, what: string, attach: boolean): ProbeCheck {
+  // One `health.load_bpf` span per probe program (AEGIS_OTEL_SPANS=1, below `health.detect_kernel_features`).
+  return withChildSpan('health.load_bpf', () => probeOnce(native, objectPath, program, what, attach));
+}
+
+function probeOnce(
+  native: NativeBinding,
+  objectPath: string,
+  program: string,
+  what: string,
+  attach: boolean,
+): ProbeCheck {
   let r;
   try {
     r = native.probeProgram(objectPath, program, { attach });
@@ -115,6 +127,10 @@ function probe(native: NativeBinding, objectPath: string, program: string, what:
 }
 
 export function probeFeatures(options: ProbeOptions = {}): FeatureReport {
+  return withChildSpan('health.detect_kernel_features', () => detectFeatures(options));
+}
+
+function detectFeatures(options: ProbeOptions): FeatureReport {
   const kernelRelease = os.release();
   const isRoot = options.isRoot ?? process.geteuid?.() === 0;
   const root = isRoot

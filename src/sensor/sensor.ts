@@ -135,6 +135,20 @@ export function createSensor(options: SensorOptions): Sensor {
     );
   }
   const requested: SensorBackend = options.backend ?? (probed as SensorBackend);
+  if (
+    options.backend === undefined &&
+    requested === 'tracepoint' &&
+    !features.lsm.ok &&
+    features.lsm.errno !== undefined
+  )
+    // The probe's LSM program was refused, so LSM mode is not even tried: the guide's line, for the probe program.
+    log('warn', 'BPF program load failed', {
+      error: features.lsm.detail,
+      program: 'probe_lsm',
+      backend: 'lsm',
+      stage: 'probe',
+      fallback: 'tracepoint',
+    });
   const cgroupAttachPath =
     options.cgroupAttachPath === null
       ? undefined
@@ -157,6 +171,16 @@ export function createSensor(options: SensorOptions): Sensor {
         `The map pinned at ${pinPath} has another layout (${mismatch}), left by an earlier aegisbpf version; it was replaced by a new one. The stored policy is applied again; the kernel counters start from zero.`,
         { map },
       ),
+    // The line the SIEM guide's Loki panels look for (`|= "BPF program load failed"`): an error when the sensor
+    // cannot start, a warning when LSM mode falls back to tracepoint mode.
+    onLoadFailure: (f) =>
+      log(f.final ? 'error' : 'warn', 'BPF program load failed', {
+        error: f.error,
+        program: f.program,
+        backend: f.backend,
+        stage: f.stage,
+        ...(f.final ? {} : { fallback: 'tracepoint' }),
+      }),
     ...(options.phase !== undefined ? { phase: options.phase } : {}),
   });
   const backend = object.backend;

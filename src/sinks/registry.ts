@@ -4,14 +4,26 @@
 import type { SinkDefinition } from './core/definition';
 import { elasticsearchSink } from './elasticsearch/index';
 import { fileSink } from './file/index';
+import { journaldSink } from './journald/index';
+import { natsSink } from './nats/index';
 import { splunkHecSink } from './splunk-hec/index';
 import { stdoutSink } from './stdout/index';
 import { syslogSink } from './syslog/index';
+import { webhookSink } from './webhook/index';
 
 // Type-erased: each definition's parse() produces the config its createTransport() takes.
 export type AnySinkDefinition = SinkDefinition<unknown, unknown>;
 
-const SINKS: readonly AnySinkDefinition[] = [fileSink, stdoutSink, syslogSink, elasticsearchSink, splunkHecSink];
+const SINKS: readonly AnySinkDefinition[] = [
+  fileSink,
+  stdoutSink,
+  syslogSink,
+  elasticsearchSink,
+  splunkHecSink,
+  journaldSink,
+  webhookSink,
+  natsSink,
+];
 
 const BY_TYPE = new Map<string, AnySinkDefinition>(SINKS.map((d) => [d.type, d]));
 

@@ -13,9 +13,8 @@
  * construction becomes a child of `daemon.build_pipeline` without passing anything down. Outside any span, and when
  * spans are disabled, `withChildSpan` just calls the function.
  *
- * Span names in use: `daemon.run`, `daemon.build_pipeline`, `daemon.healthcheck_sinks`, `daemon.start_endpoints`,
- * `daemon.event_loop`, `daemon.shutdown` (this module's users); the sensor adds `daemon.load_bpf`,
- * `daemon.attach_programs`, `cli.policy_apply`, `policy.apply`, … (docs/metrics.md#span-logs).
+ * Span names in use: GUIDE_SPAN_NAMES (the SIEM guide's eleven) and `daemon.build_pipeline`,
+ * `daemon.healthcheck_sinks`, `daemon.start_endpoints`, `daemon.shutdown` (docs/metrics.md#span-logs).
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import crypto from 'node:crypto';
@@ -42,6 +41,26 @@ export interface SpanTracer {
    */
   withSpan<T>(name: string, fn: (span: Span) => T): T;
 }
+
+/**
+ * The span names the SIEM integration guide lists, and where they come from: `aegisbpf run` (daemon.*; the sensor's
+ * load and attach; policy.apply_internal when the stored policy is restored), `aegisbpf policy apply|rollback`
+ * (cli.policy_apply → policy.apply | policy.rollback_last_applied → policy.apply_internal), `aegisbpf health`
+ * (cli.health → health.detect_kernel_features → health.load_bpf per probe program). A test checks all of them.
+ */
+export const GUIDE_SPAN_NAMES = [
+  'cli.policy_apply',
+  'policy.apply',
+  'policy.apply_internal',
+  'policy.rollback_last_applied',
+  'daemon.run',
+  'daemon.load_bpf',
+  'daemon.attach_programs',
+  'daemon.event_loop',
+  'cli.health',
+  'health.detect_kernel_features',
+  'health.load_bpf',
+] as const;
 
 export function spansEnabled(env: NodeJS.ProcessEnv): boolean {
   const v = (env.AEGIS_OTEL_SPANS ?? '').trim().toLowerCase();

@@ -82,6 +82,30 @@ export const ERROR_CODES = {
     '`aegisbpf stats` or `aegisbpf metrics` found no running daemon on the control socket (and no pinned sensor maps to read instead), or may not use the socket.',
   AEGIS_ERR_METRICS_WRITE:
     '`aegisbpf metrics --out FILE` could not write the textfile (directory missing or not writable, disk full).',
+  AEGIS_ERR_API_STORE:
+    'The API keys file could not be read, parsed or written (permissions, a hand edit that broke it, a lock held too long); the daemon keeps the last good keys.',
+  AEGIS_ERR_AUDIT_WRITE:
+    'A record could not be appended to the audit log; the caller is told (HTTP 500, exit 1) and the daemon logs the operation instead.',
+  AEGIS_ERR_AUDIT_READ: 'The audit log could not be read.',
+  AEGIS_ERR_AUDIT_BROKEN:
+    '`aegisbpf audit verify` found a record that breaks the hash chain (edited, removed, inserted or reordered); the message names the first one.',
+  AEGIS_ERR_API_LISTEN:
+    'The REST API could not listen on `api.listen` (in use, privileged, or an address this host does not have), or its certificate files could not be read.',
+  AEGIS_ERR_API_UNAUTHORIZED: 'An API request had no key, or a wrong, expired or revoked one (HTTP 401).',
+  AEGIS_ERR_API_FORBIDDEN: 'The API key’s role lacks the permission the route needs (HTTP 403).',
+  AEGIS_ERR_API_RATE_LIMITED:
+    'Too many failed authentications from one client address; retry after the `Retry-After` seconds (HTTP 429).',
+  AEGIS_ERR_API_BAD_REQUEST:
+    'An API request body or parameter failed validation (unknown field, malformed CIDR, relative path, …); the message names the problem. Nothing was changed (HTTP 400).',
+  AEGIS_ERR_API_TOO_LARGE: 'An API request body exceeded `api.max_body_bytes` (HTTP 413).',
+  AEGIS_ERR_API_NOT_FOUND: 'No such API route, or no such blocklist entry (HTTP 404).',
+  AEGIS_ERR_API_METHOD: 'The API route does not accept this HTTP method (HTTP 405).',
+  AEGIS_ERR_API_CONFLICT: 'The blocklist entry already exists (HTTP 409).',
+  AEGIS_ERR_API_UNSUPPORTED_MEDIA: 'An API request body was not `application/json` (HTTP 415).',
+  AEGIS_ERR_METRICS_PUSH:
+    '`aegisbpf metrics export --endpoint URL` could not push the metrics: the endpoint did not answer, or answered with a status other than 2xx.',
+  AEGIS_ERR_DEBUG:
+    '`aegisbpf debug bundle|profile` could not collect what was asked (no daemon answers for a profile, or the output file cannot be written).',
   AEGIS_ERR_INTERNAL: 'A bug in aegisbpf. Please report it with the log line.',
 } as const;
 

@@ -41,15 +41,24 @@ function expectedExtension(e: AegisEvent): Map<string, string> {
   put('externalId', e.event_id);
   const lifecycle = e.type === 'exec' || e.type === 'exit';
   if (e.type === 'block' || e.type === 'connect') put('act', e.action);
+  if (e.type === 'audit') {
+    put('act', e.audit_action);
+    put('suser', e.audit_actor);
+    if (e.audit_source !== undefined && isIPv4(e.audit_source)) put('src', e.audit_source);
+  }
   put(
     'outcome',
-    e.type === 'exec'
-      ? 'success'
-      : e.type === 'block' || e.type === 'connect'
-        ? e.action === 'BLOCK'
-          ? 'failure'
-          : 'success'
-        : undefined,
+    e.type === 'audit'
+      ? e.audit_result === 'success'
+        ? 'success'
+        : 'failure'
+      : e.type === 'exec'
+        ? 'success'
+        : e.type === 'block' || e.type === 'connect'
+          ? e.action === 'BLOCK'
+            ? 'failure'
+            : 'success'
+          : undefined,
   );
   if (e.type === 'connect') {
     const [srcIp, srcPort, dstIp, dstPort] =
@@ -77,7 +86,13 @@ function expectedExtension(e: AegisEvent): Map<string, string> {
     put('sproc', e.parent_comm);
     put('dpid', e.pid);
     put('dproc', e.comm);
-  } else if (e.type === 'sensor' || e.type === 'trend' || e.type === 'host_stats') {
+  } else if (
+    e.type === 'sensor' ||
+    e.type === 'audit' ||
+    e.type === 'alert' ||
+    e.type === 'trend' ||
+    e.type === 'host_stats'
+  ) {
     put('dvcpid', e.pid);
     put('deviceProcessName', e.comm);
   } else {
@@ -87,7 +102,13 @@ function expectedExtension(e: AegisEvent): Map<string, string> {
     put('aegisbpfPpid', e.ppid);
     put('aegisbpfParentComm', e.parent_comm);
   }
-  if (e.type === 'sensor' || e.type === 'trend' || e.type === 'host_stats') {
+  if (
+    e.type === 'sensor' ||
+    e.type === 'audit' ||
+    e.type === 'alert' ||
+    e.type === 'trend' ||
+    e.type === 'host_stats'
+  ) {
     put('aegisbpfExe', e.exe);
     put('aegisbpfPpid', e.ppid);
     put('aegisbpfParentComm', e.parent_comm);
@@ -100,7 +121,10 @@ function expectedExtension(e: AegisEvent): Map<string, string> {
   }
   if (e.type === 'block') put('fileId', e.ino);
   const cmd = e.args === undefined || e.args.length === 0 ? undefined : e.args.join(' ');
-  const message = e.type === 'sensor' || e.type === 'anomaly' || e.type === 'trend' ? e.message : undefined;
+  const message =
+    e.type === 'sensor' || e.type === 'audit' || e.type === 'alert' || e.type === 'anomaly' || e.type === 'trend'
+      ? e.message
+      : undefined;
   if (message !== undefined) {
     put('msg', message);
     put('aegisbpfCmdLine', cmd);
@@ -129,6 +153,22 @@ function expectedExtension(e: AegisEvent): Map<string, string> {
   if (e.type === 'block') put('aegisbpfResolvedPath', e.resolved_path);
   if (e.type === 'exit') put('aegisbpfDurationNs', e.duration_ns);
   if (e.type === 'sensor') put('aegisbpfStatus', e.status);
+  if (e.type === 'audit') {
+    put('aegisbpfAuditResult', e.audit_result);
+    put('aegisbpfAuditActorType', e.audit_actor_type);
+    put('aegisbpfAuditTarget', e.audit_target);
+    if (e.audit_source !== undefined && !isIPv4(e.audit_source)) put('aegisbpfAuditSource', e.audit_source);
+    put('aegisbpfAuditSeq', e.audit_seq);
+    put('aegisbpfAuditHash', e.audit_hash);
+  }
+  if (e.type === 'alert') {
+    put('aegisbpfAlert', e.alert);
+    put('aegisbpfStatus', e.status);
+    put('aegisbpfSeverity', e.severity);
+    put('aegisbpfCondition', e.condition);
+    put('aegisbpfValue', e.value);
+    put('aegisbpfStartedAt', e.started_at);
+  }
   put('aegisbpfHook', e.hook);
   // Analytics figures under aegisbpf + the CamelCase of their canonical name (arrays comma-joined).
   for (const [k, v] of Object.entries(e)) {
@@ -338,4 +378,32 @@ test('cef is registered, with an options schema the registry accepts', () => {
   const f = createFormatter({ type: 'cef', space_after_header: true }, GOLDEN_CONTEXT);
   assert.ok(f.format(ev('exec-minimal')).includes('|3| rt='));
   assert.equal(cefFormatter.output, 'string');
+});
+
+test('cef device_vendor/device_product and signature: guide write the AegisBPF SIEM guide’s header; dst stays a path-free IPv4 key', () => {
+  const f = createFormatter<string>(
+    { type: 'cef', device_vendor: 'AegisBPF', device_product: 'AegisBPF', signature: 'guide' },
+    GOLDEN_CONTEXT,
+  );
+  const base = goldenCases().find((c) => c.event.type === 'block')!.event;
+  const fileBlock = { ...base, action: 'BLOCK', hook: 'lsm/file_open', path: '/etc/shadow' } as AegisEvent;
+  const execKill = { ...base, action: 'KILL', hook: 'lsm/bprm_check_security' } as AegisEvent;
+  const audit = { ...base, action: 'AUDIT', hook: 'sys_exit_openat' } as AegisEvent;
+  const line = f.format(fileBlock);
+  assert.ok(line.startsWith(`CEF:0|AegisBPF|AegisBPF|${GOLDEN_CONTEXT.version}|BLOCK|File Access Blocked|`), line);
+  assert.match(f.format(execKill), /\|KILL\|Execution Blocked\|/);
+  assert.match(f.format(audit), /\|AUDIT\|File Access Audited\|/);
+  // The strict parser accepts it; the path is in filePath, never in dst (an IPv4 key).
+  const parsed = parseCef(line);
+  assert.deepEqual(
+    [parsed.vendor, parsed.product, parsed.signatureId, parsed.name],
+    ['AegisBPF', 'AegisBPF', 'BLOCK', 'File Access Blocked'],
+  );
+  assert.equal(parsed.extension.get('filePath'), '/etc/shadow');
+  assert.equal(parsed.extension.get('dst'), undefined);
+  // Other events keep their class ids; the default stays `aegisbpf|aegisbpf` with class ids (content depends on it).
+  const exec = goldenCases().find((c) => c.event.type === 'exec')!.event;
+  assert.match(f.format(exec), /^CEF:0\|AegisBPF\|AegisBPF\|[^|]+\|exec\|/);
+  const plain = createFormatter('cef', GOLDEN_CONTEXT);
+  assert.match(plain.format(fileBlock), /^CEF:0\|aegisbpf\|aegisbpf\|[^|]+\|block:BLOCK\|File access blocked\|/);
 });

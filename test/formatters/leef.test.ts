@@ -118,6 +118,27 @@ function expectedAttributes(e: AegisEvent, delimiter: string, text: boolean): Ma
       );
     }
   }
+  if (e.type === 'audit') {
+    put('usrName', e.audit_actor);
+    put('auditAction', e.audit_action);
+    put('auditResult', e.audit_result);
+    put('auditActorType', e.audit_actor_type);
+    put('auditTarget', e.audit_target);
+    put('auditSeq', e.audit_seq);
+    put('auditHash', e.audit_hash);
+    put('message', e.message);
+    if (e.audit_source !== undefined && e.audit_source !== '')
+      put(isIP(e.audit_source) !== 0 ? 'src' : 'srcAddress', e.audit_source);
+  }
+  if (e.type === 'alert') {
+    put('alert', e.alert);
+    put('status', e.status);
+    put('alertSeverity', e.severity);
+    put('message', e.message);
+    put('condition', e.condition);
+    put('value', e.value);
+    put('startedAt', e.started_at);
+  }
   put('sensor', e.sensor);
   put('hook', e.hook);
   put('eventId', e.event_id);

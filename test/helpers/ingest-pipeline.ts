@@ -12,7 +12,9 @@
  * - processors `set` (value with `{{{triple-brace}}}` mustache, copy_from, override, ignore_empty_value), `remove`
  *   (string or list, ignore_missing), `rename` (ignore_missing, override; fails if the target exists),
  *   `json` (field, target_field; fails on invalid JSON), `convert` (type `string` only, target_field,
- *   ignore_missing), `join` (fails if the field is not a list), `gsub` (literal patterns only), and on every
+ *   ignore_missing), `join` (fails if the field is not a list), `gsub` (literal patterns only), `append` (value or
+ *   list, allow_duplicates), `pipeline` (a named pipeline given to runPipeline, run in place with its own
+ *   on_failure; ignore_missing_pipeline), and on every
  *   processor `if`, `tag`, `description`, `ignore_failure`, `on_failure`;
  * - pipeline-level `on_failure`: run with `_ingest.on_failure_message` etc., then stop; the document is kept in the
  *   state it had (as Elasticsearch indexes it);
@@ -358,7 +360,12 @@ const OPTIONS: Readonly<Record<string, readonly string[]>> = {
   convert: ['field', 'target_field', 'type', 'ignore_missing'],
   join: ['field', 'separator', 'target_field'],
   gsub: ['field', 'pattern', 'replacement', 'target_field', 'ignore_missing'],
+  append: ['field', 'value', 'allow_duplicates'],
+  pipeline: ['name', 'ignore_missing_pipeline'],
 };
+
+/** Pipelines a `pipeline` processor can call by name, for the run in progress (runPipeline's `pipelines`). */
+let namedPipelines: ReadonlyMap<string, PipelineSpec> = new Map();
 
 /** Processor types a pipeline uses, on_failure handlers included. */
 export function processorTypes(spec: {
@@ -516,6 +523,33 @@ function runOne(type: string, opts: Options, doc: Doc): void {
   }
 }
 
+/** `append`: the value (or each of a list) added to the field, made a list first; duplicates skipped on request. */
+function runAppend(opts: Options, doc: Doc): void {
+  const field = str(opts, 'field', 'append');
+  const values = (Array.isArray(opts.value) ? opts.value : [opts.value as Json]).map((v) => renderValue(clone(v), doc));
+  const current = hasField(doc, field) ? getField(doc, field) : undefined;
+  const list: Json[] = current === undefined ? [] : Array.isArray(current) ? current : [current];
+  for (const v of values)
+    if (opts.allow_duplicates !== false || !list.some((x) => JSON.stringify(x) === JSON.stringify(v))) list.push(v);
+  setField(doc, field, list);
+}
+
+/** `pipeline`: run a named pipeline on the document in place; its own on_failure handles its failures. */
+function runNamedPipeline(opts: Options, doc: Doc): void {
+  const name = str(opts, 'name', 'pipeline');
+  const inner = namedPipelines.get(name);
+  if (inner === undefined) {
+    if (opts.ignore_missing_pipeline === true) return;
+    throw new Error(`Pipeline processor configured for non-existent pipeline [${name}]`);
+  }
+  try {
+    runList(inner.processors, doc);
+  } catch (err) {
+    if (!(err instanceof IngestFailure) || inner.on_failure === undefined || inner.on_failure.length === 0) throw err;
+    withFailureMetadata(doc, err, () => runList(inner.on_failure as ProcessorSpec[], doc));
+  }
+}
+
 function runList(list: readonly ProcessorSpec[], doc: Doc): void {
   for (const p of list) {
     const entries = Object.entries(p);
@@ -533,7 +567,13 @@ function runList(list: readonly ProcessorSpec[], doc: Doc): void {
       if (!ok) continue;
     }
     try {
-      runOne(type, opts, doc);
+      if (type === 'append' || type === 'pipeline') {
+        for (const k of Object.keys(opts))
+          if (!(OPTIONS[type] as string[]).includes(k) && !COMMON.includes(k))
+            throw new NotModelled(`option [${k}] of ${type}`);
+        if (type === 'append') runAppend(opts, doc);
+        else runNamedPipeline(opts, doc);
+      } else runOne(type, opts, doc);
     } catch (err) {
       if (err instanceof NotModelled) throw err;
       if (opts.ignore_failure === true) continue;
@@ -570,9 +610,16 @@ export interface RunResult {
   readonly failure?: IngestFailure;
 }
 
+export interface RunOptions {
+  /** Pipelines the `pipeline` processor may call, by name (as they would be stored in the cluster). */
+  readonly pipelines?: Readonly<Record<string, PipelineSpec>>;
+}
+
 /** Run a pipeline over one `_source` (not modified; the result is a copy). */
-export function runPipeline(spec: PipelineSpec, source: Doc): RunResult {
+export function runPipeline(spec: PipelineSpec, source: Doc, options: RunOptions = {}): RunResult {
   const doc = clone(source);
+  const previous = namedPipelines;
+  namedPipelines = new Map(Object.entries(options.pipelines ?? {}));
   try {
     runList(spec.processors, doc);
     return { doc };
@@ -581,5 +628,7 @@ export function runPipeline(spec: PipelineSpec, source: Doc): RunResult {
     if (spec.on_failure === undefined || spec.on_failure.length === 0) throw err;
     withFailureMetadata(doc, err, () => runList(spec.on_failure as ProcessorSpec[], doc));
     return { doc, failure: err };
+  } finally {
+    namedPipelines = previous;
   }
 }

@@ -110,7 +110,7 @@ function repoRoot(): string {
   }
 }
 
-function scriptPath(name: 'elasticsearch.sh' | 'otelcol-hec.sh'): string {
+function scriptPath(name: 'elasticsearch.sh' | 'otelcol-hec.sh' | 'nats.sh'): string {
   return path.join(repoRoot(), 'scripts', 'services', name);
 }
 
@@ -366,4 +366,56 @@ export function parseHecOutput(text: string): HecRecord[] {
 /** Read and parse the receiver's output file (see parseHecOutput). */
 export async function readHecRecords(outputFile: string): Promise<HecRecord[]> {
   return parseHecOutput(await fs.promises.readFile(outputFile, 'utf8'));
+}
+
+// ---- NATS (scripts/services/nats.sh) ---------------------------------------------------------------
+
+export interface NatsServerOptions {
+  /** Serve TLS with this certificate and key (PEM files). */
+  readonly tls?: { readonly cert: string; readonly key: string };
+}
+
+export interface NatsService {
+  readonly ok: true;
+  /** `nats://127.0.0.1:PORT` (or `tls://…`). */
+  readonly url: string;
+  readonly port: number;
+  readonly workDir: string;
+  readonly version: string;
+  /** Stop the server and keep its JetStream store (a crash or restart mid-stream). */
+  halt(): Promise<void>;
+  /** Start it again on the same port with the same store. */
+  resume(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Start a throw-away nats-server with JetStream in a temporary store directory (scripts/services/nats.sh). */
+export async function startNats(opts: NatsServerOptions = {}): Promise<NatsService | Unavailable> {
+  const script = scriptPath('nats.sh');
+  const install = await runScript(script, ['install'], INSTALL_TIMEOUT_MS);
+  if (!install.ok) return unavailable('NATS server', 'install', install);
+  const args = (port: number): string[] => {
+    const a = ['--port', String(port), '--owner-pid', String(process.pid)];
+    if (opts.tls !== undefined) a.push('--tls-cert', opts.tls.cert, '--tls-key', opts.tls.key);
+    return a;
+  };
+  const started = await startWithFreePort(script, 'NATS server', args, 60_000);
+  if ('ok' in started) return started;
+  const { port, values } = started;
+  const workDir = required(values, 'work_dir');
+  track(workDir, script);
+  const step = async (command: string): Promise<void> => {
+    const r = await runScript(script, [command, '--work-dir', workDir], 60_000);
+    if (!r.ok) throw new Error(`nats.sh ${command} failed: ${r.detail}\n${tail(r.stderr)}`);
+  };
+  return {
+    ok: true,
+    url: required(values, 'url'),
+    port,
+    workDir,
+    version: required(values, 'version'),
+    halt: () => step('halt'),
+    resume: () => step('resume'),
+    stop: makeStop(script, workDir),
+  };
 }

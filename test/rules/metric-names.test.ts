@@ -29,6 +29,8 @@ export function missingMetricNames(referenced: Iterable<string>, exposition: str
 const CONTENT = [
   packagePath('rules', 'prometheus', 'alerts.yml'),
   packagePath('rules', 'prometheus', 'tests', 'alerts.test.yml'),
+  packagePath('rules', 'prometheus', 'slo.yml'),
+  packagePath('rules', 'prometheus', 'tests', 'slo.test.yml'),
   ...fs.readdirSync(packagePath('rules', 'grafana')).map((f) => packagePath('rules', 'grafana', f)),
   packagePath('docs', 'runbook.md'),
   packagePath('docs', 'metrics.md'),

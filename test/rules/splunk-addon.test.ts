@@ -115,10 +115,8 @@ const KNOWN_KEYS: Record<string, RegExp> = {
   'default/tags.conf': /^[a-z_]+$/,
   'default/savedsearches.conf':
     /^(search|description|disabled|enableSched|cron_schedule|dispatch\.(earliest|latest)_time|counttype|relation|quantity|alert\.(track|suppress|suppress\.period|suppress\.fields|severity|digest_mode)|is_visible)$/,
-  'default/inputs.conf':
-    /^(disabled|token|description|sourcetype|index|indexes|useACK|source|host|connection_host|outputgroup)$/,
   'default/macros.conf': /^(definition|iseval|args|description|errormsg|validation)$/,
-  'default/app.conf': /^(is_configured|state|is_visible|label|author|description|version|id|check_for_updates)$/,
+  'default/app.conf': /^(is_configured|state|is_visible|label|author|description|version|id|name|check_for_updates)$/,
   'metadata/default.meta': /^(access|export)$/,
 };
 
@@ -140,7 +138,18 @@ test('every .conf file of the add-on parses as Splunk conf syntax, with keys Spl
   for (const s of conf('default/tags.conf')) for (const e of s.entries) assert.match(e.value, /^(enabled|disabled)$/);
   for (const s of conf('default/savedsearches.conf'))
     if (s.name !== 'default') assert.ok(get(s, 'search') !== undefined && get(s, 'description') !== undefined, s.name);
-  const input = conf('default/inputs.conf').find((s) => s.name.startsWith('http://'));
+  // The HEC input is its own inputs-only app (Splunk Cloud refuses HEC token stanzas in apps; see AppInspect).
+  const inputs = parseConf(
+    fs.readFileSync(packagePath('rules', 'splunk-hec-inputs', 'default', 'inputs.conf'), 'utf8'),
+  );
+  assert.deepEqual(inputs.problems, []);
+  for (const s of inputs.stanzas)
+    for (const e of s.entries)
+      assert.match(
+        e.key,
+        /^(disabled|token|description|sourcetype|index|indexes|useACK|source|host|connection_host|outputgroup)$/,
+      );
+  const input = inputs.stanzas.find((s) => s.name.startsWith('http://'));
   assert.ok(input !== undefined, 'a HEC input stanza');
   assert.equal(get(input, 'sourcetype'), 'aegisbpf');
   assert.equal(get(input, 'useACK'), '1');

@@ -6,16 +6,21 @@ import { parseCommandArgs } from '../args';
 import type { Command } from '../command';
 import { EXIT } from '../../util/exit-codes';
 
-const USAGE = `Usage: aegisbpf dashboard generate --type ${DASHBOARD_TYPES.join('|')}
+const USAGE = `Usage: aegisbpf dashboard generate [--format grafana] --type ${DASHBOARD_TYPES.join('|')}
 
 Print one of the Grafana dashboards of the AegisBPF monitoring guide as JSON (the same files as rules/grafana/):
   overview      System Health, Enforcement Rate, Map Utilization, Ringbuf Health, sink delivery
   enforcement   Blocks by Action, Top Blocked Paths, Blocks Over Time, Block Event Timeline (Loki), network blocks
   performance   CPU, Memory, Event Latency (heatmap and quantiles), Map Growth Rate, drops, sink send duration
-Import it in Grafana (Dashboards > New > Import); it asks for a Prometheus data source (and Loki for enforcement).`;
+Import it in Grafana (Dashboards > New > Import); it asks for a Prometheus data source (and Loki for enforcement).
+--format grafana (the Blixard guide's form) is the default and the only format.`;
+
+/** Dashboard formats (`--format`); the Blixard monitoring guide types `--format grafana`. */
+export const DASHBOARD_FORMATS = ['grafana'] as const;
 
 const OPTIONS = {
   type: { type: 'string' },
+  format: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -32,6 +37,12 @@ export const dashboardCommand: Command = {
       throw new AegisError(
         'AEGIS_ERR_USAGE',
         `dashboard: expected 'generate' (got '${positionals[0] ?? ''}'). See 'aegisbpf dashboard --help'.`,
+      );
+    const format = values.format ?? 'grafana';
+    if (!(DASHBOARD_FORMATS as readonly string[]).includes(format))
+      throw new AegisError(
+        'AEGIS_ERR_USAGE',
+        `dashboard: --format must be one of ${DASHBOARD_FORMATS.join(', ')} (got '${format}').`,
       );
     const type = values.type;
     if (type === undefined || !(DASHBOARD_TYPES as readonly string[]).includes(type)) {

@@ -6,6 +6,8 @@
  * seconds); the readiness question is one request on a Unix socket. `--ready` asks only the second, for readiness
  * probes.
  */
+import { createSpanTracer } from '../../telemetry/spans';
+import { createLogger } from '../../util/logger';
 import type { DaemonReadiness } from '../../daemon/control-client';
 import { queryDaemonReadiness } from '../../daemon/control-client';
 import { resolveControlSocketPath } from '../../config/endpoints';
@@ -73,7 +75,12 @@ export const healthCommand: Command = {
       io.stdout.write(json ? JSON.stringify(daemon, null, 2) + '\n' : formatDaemonReadiness(daemon));
       return daemon.reachable && daemon.ready ? EXIT.OK : EXIT.FAILURE;
     }
-    const report = probeFeatures();
+    // AEGIS_OTEL_SPANS=1: cli.health → health.detect_kernel_features → health.load_bpf (one per probe program).
+    const tracer = createSpanTracer({
+      logger: createLogger({ level: 'INFO', write: (line) => void io.stderr.write(line) }),
+      env: io.env,
+    });
+    const report = tracer.withSpan('cli.health', () => probeFeatures());
     const daemon = await queryDaemonReadiness({ socketPath });
     io.stdout.write(
       json

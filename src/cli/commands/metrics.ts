@@ -17,8 +17,10 @@ import { parseCommandArgs } from '../args';
 import type { Command } from '../command';
 import { EXIT } from '../../util/exit-codes';
 import { aegisVersion } from '../version';
+import { EXPORT_FORMATS, pushExposition, pushTarget } from './metrics-export';
 
 const USAGE = `Usage: aegisbpf metrics [--out FILE] [--detailed] [--socket PATH] [--pin-dir DIR]
+       aegisbpf metrics export --format prometheus --endpoint URL [--detailed] [--socket PATH] [--pin-dir DIR]
 
 Print a running daemon's metrics in the Prometheus text format (what GET /metrics serves), read over its control
 socket. With --out, write them for node-exporter's textfile collector, atomically (temporary file + rename).
@@ -27,6 +29,9 @@ socket. With --out, write them for node-exporter's textfile collector, atomicall
   --detailed     Include the high-cardinality families (aegisbpf_blocks_by_path, aegisbpf_blocks_by_inode).
   --socket PATH  The daemon's control socket (default: AEGIS_CONTROL_SOCKET, else /run/aegisbpf/control.sock as root).
   --pin-dir DIR  Where the sensor pinned its maps, read when no daemon answers (default ${DEFAULT_PIN_DIR}).
+
+export: push the same exposition to a Prometheus Pushgateway (PUT URL/metrics/job/aegisbpf/instance/HOST, unless
+URL names a group already); --format prometheus is the only format. Credentials in the URL go as Basic auth.
 
 When no daemon answers: the kernel counters from the sensor's pinned maps, with aegisbpf_up 0; without pinned
 maps, only aegisbpf_up 0 (so a textfile says the daemon is down instead of going stale). Exit 1 in both cases.
@@ -39,6 +44,8 @@ const OPTIONS = {
   detailed: { type: 'boolean' },
   socket: { type: 'string' },
   'pin-dir': { type: 'string' },
+  format: { type: 'string' },
+  endpoint: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -95,11 +102,29 @@ export const metricsCommand: Command = {
   name: 'metrics',
   usage: USAGE,
   async run(argv, io) {
-    const { values } = parseCommandArgs('metrics', argv, OPTIONS, 0);
+    const { values, positionals } = parseCommandArgs('metrics', argv, OPTIONS, 1);
     if (values.help === true) {
       io.stdout.write(USAGE + '\n');
       return EXIT.OK;
     }
+    const exporting = positionals[0] === 'export';
+    if (positionals[0] !== undefined && !exporting)
+      throw new AegisError(
+        'AEGIS_ERR_USAGE',
+        `metrics: unexpected argument '${positionals[0]}' (the subcommand is export).`,
+      );
+    let target: ReturnType<typeof pushTarget> | undefined;
+    if (exporting) {
+      const format = values.format ?? 'prometheus';
+      if (!(EXPORT_FORMATS as readonly string[]).includes(format))
+        throw new AegisError('AEGIS_ERR_USAGE', `metrics export: --format must be prometheus (got '${format}').`);
+      if (values.endpoint === undefined)
+        throw new AegisError('AEGIS_ERR_USAGE', 'metrics export: --endpoint URL is required (a Pushgateway).');
+      if (values.out !== undefined)
+        throw new AegisError('AEGIS_ERR_USAGE', 'metrics export: --out does not apply (the metrics go to --endpoint).');
+      target = pushTarget(values.endpoint);
+    } else if (values.format !== undefined || values.endpoint !== undefined)
+      throw new AegisError('AEGIS_ERR_USAGE', 'metrics: --format and --endpoint belong to `metrics export`.');
     const detailed = values.detailed === true;
     const out = values.out === '-' ? undefined : values.out;
     if (out !== undefined && out === '') throw new AegisError('AEGIS_ERR_USAGE', 'metrics: --out needs a file name.');
@@ -130,6 +155,15 @@ export const metricsCommand: Command = {
         `aegisbpf metrics: ${r.message}; exporting aegisbpf_up 0; ${offline.note} (AEGIS_ERR_DAEMON_UNREACHABLE).\n`,
       );
       code = EXIT.FAILURE;
+    }
+    if (target !== undefined) {
+      try {
+        io.stderr.write((await pushExposition(target, text)) + '\n');
+      } catch (err) {
+        io.stderr.write(`aegisbpf metrics export: ${(err as Error).message} (AEGIS_ERR_METRICS_PUSH).\n`);
+        return EXIT.FAILURE;
+      }
+      return code;
     }
     if (out === undefined) {
       io.stdout.write(text);

@@ -17,7 +17,10 @@ import { createPolicyEngine } from '../../sensor/policy/policy-engine';
 import type { PolicyMapSet } from '../../sensor/policy/policy-maps';
 import { closePolicyMaps, openPinnedPolicyMaps } from '../../sensor/policy/policy-maps';
 import { createPolicyStore } from '../../sensor/policy/policy-store';
+import { createSpanTracer } from '../../telemetry/spans';
 import { AegisError } from '../../util/errors';
+import type { Logger } from '../../util/logger';
+import { createLogger } from '../../util/logger';
 import { parseCommandArgs } from '../args';
 import type { Command, CommandIo } from '../command';
 import { defaultDataDir } from '../default-config';
@@ -53,13 +56,14 @@ interface Session {
   close(): void;
 }
 
-function openSession(stateDir: string, pinDir: string): Session {
+function openSession(stateDir: string, pinDir: string, logger: Logger): Session {
   if (process.geteuid?.() !== 0)
     throw new AegisError('AEGIS_ERR_USAGE', 'policy: needs root (it probes the kernel and writes BPF maps).');
   const native = loadNative();
   const features = probeFeatures({ native });
   const maps = openPinnedPolicyMaps(native, pinDir);
   const engine = createPolicyEngine({
+    log: (level, message, fields) => logger[level](message, fields),
     store: createPolicyStore(stateDir),
     capabilities: features.capabilities,
     ...(maps !== undefined ? { maps } : {}),
@@ -115,7 +119,30 @@ export const policyCommand: Command = {
         return Promise.resolve(EXIT.USAGE);
       }
     }
-    const session = openSession(stateDir, pinDir);
+    // JSON log lines on stderr: the guide's map-full line and, with AEGIS_OTEL_SPANS=1, the span logs
+    // (cli.policy_apply → policy.apply | policy.rollback_last_applied → policy.apply_internal).
+    const logger = createLogger({ level: 'INFO', write: (line) => void io.stderr.write(line) });
+    const tracer = createSpanTracer({ logger, env: io.env });
+    if (action !== 'show')
+      return tracer.withSpan('cli.policy_apply', (span) => {
+        const session = openSession(stateDir, pinDir, logger);
+        try {
+          const result =
+            action === 'apply' ? session.engine.apply(text, path.resolve(file as string)) : session.engine.rollback();
+          printApply(io, result, json);
+          return Promise.resolve(EXIT.OK);
+        } catch (err) {
+          if (err instanceof SensorError) {
+            span.fail(err);
+            io.stderr.write(`aegisbpf policy ${action}: ${err.message}\n`);
+            return Promise.resolve(USAGE_CODES.has(err.code) ? EXIT.USAGE : EXIT.FAILURE);
+          }
+          throw err;
+        } finally {
+          session.close();
+        }
+      });
+    const session = openSession(stateDir, pinDir, logger);
     try {
       if (action === 'show') {
         const show = session.engine.show();
@@ -148,11 +175,7 @@ export const policyCommand: Command = {
               io.stdout.write(`  ${m.map.padEnd(16)} ${String(m.entries).padStart(6)} / ${m.capacity}\n`);
           }
         }
-        return Promise.resolve(EXIT.OK);
       }
-      const result =
-        action === 'apply' ? session.engine.apply(text, path.resolve(file as string)) : session.engine.rollback();
-      printApply(io, result, json);
       return Promise.resolve(EXIT.OK);
     } catch (err) {
       if (err instanceof SensorError) {

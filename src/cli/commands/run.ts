@@ -11,19 +11,27 @@ import { parseCommandArgs } from '../args';
 import type { Command, CommandIo } from '../command';
 import { defaultConfigDocument } from '../default-config';
 import { aegisVersion } from '../version';
+import { createLineRing } from '../../util/line-ring';
 
 /** Formats that write lines (a Kafka record format cannot go to stdout or a file). */
 function lineFormats(): string[] {
   return formatterNames().filter((n) => getFormatterDefinition(n)?.output === 'string');
 }
 
-const USAGE = `Usage: aegisbpf run [--config FILE] [--log=stdout|file] [--log-format=FORMAT] [--log-file=PATH] [--log-level=LEVEL] [--metrics-port=PORT|off]
+const USAGE = `Usage: aegisbpf run [--config FILE] [--enforce|--audit] [--log=stdout|file|journald] [--log-format=FORMAT] [--log-file=PATH] [--log-level=LEVEL] [--metrics-port=PORT|off]
 
 Run the agent: sources → processors → routes → sinks, until the sources end or SIGINT/SIGTERM.
 
   --config FILE        YAML configuration (see docs/configuration.md). Without it: the default source and one sink
                        chosen by --log and --log-format.
-  --log=stdout|file    Without --config: write events to stdout (default) or to --log-file.
+  --enforce            Enforce every rule while this daemon runs, whatever the policy's mode: says (the stored
+                       policy and any policy applied meanwhile go into the kernel in enforce mode). Needs the
+                       eBPF sensor: refused where only the sample replay can run. See docs/enforcement.md.
+  --audit              The opposite: report rule hits, enforce nothing, whatever the policy says.
+                       Without either flag the policy's mode: decides (default audit).
+  --log=stdout|file|journald
+                       Without --config: write events to stdout (default), to --log-file, or to the systemd
+                       journal (native protocol; AEGIS_JOURNAL_SOCKET overrides /run/systemd/journal/socket).
   --log-format=FORMAT  Without --config: output format (default json). Known: ${lineFormats().join(', ')}.
   --log-file=PATH      Without --config and with --log=file (default /var/log/aegisbpf/events.ndjson).
   --log-level=LEVEL    Daemon log level: debug, info, warn, error (overrides log.level).
@@ -44,8 +52,33 @@ export const OPTIONS = {
   'log-file': { type: 'string' },
   'log-level': { type: 'string' },
   'metrics-port': { type: 'string' },
+  enforce: { type: 'boolean' },
+  audit: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
+
+/**
+ * `--enforce` / `--audit` → the sensor sources' `mode` key. Every sensor source of the configuration gets it; a
+ * configuration without one is refused: the flag would otherwise promise an enforcement nothing carries out.
+ */
+export function applyModeFlag(
+  config: AegisConfig,
+  flags: { readonly enforce?: boolean | undefined; readonly audit?: boolean | undefined },
+): AegisConfig {
+  if (flags.enforce === true && flags.audit === true)
+    throw new AegisError('AEGIS_ERR_USAGE', 'run: --enforce and --audit exclude each other.');
+  const mode = flags.enforce === true ? 'enforce' : flags.audit === true ? 'audit' : undefined;
+  if (mode === undefined) return config;
+  if (!config.sources.some((s) => s.type === 'sensor'))
+    throw new AegisError(
+      'AEGIS_ERR_USAGE',
+      `run: --${mode} sets the eBPF sensor's mode, and this configuration has no sensor source (sources: ${config.sources.map((s) => `${s.name} (${s.type})`).join(', ')}).`,
+    );
+  return {
+    ...config,
+    sources: config.sources.map((s) => (s.type === 'sensor' ? { ...s, raw: { ...s.raw, mode } } : s)),
+  };
+}
 
 export interface CommonRunFlags {
   readonly config?: string | undefined;
@@ -83,8 +116,8 @@ export function resolveRunConfig(
     return { config, logger };
   }
   const log = values.log ?? 'stdout';
-  if (log !== 'stdout' && log !== 'file')
-    throw new AegisError('AEGIS_ERR_USAGE', `${command}: --log must be stdout or file (got '${log}').`);
+  if (log !== 'stdout' && log !== 'file' && log !== 'journald')
+    throw new AegisError('AEGIS_ERR_USAGE', `${command}: --log must be stdout, file or journald (got '${log}').`);
   const logFormat = values['log-format'] ?? 'json';
   if (!lineFormats().includes(logFormat)) {
     const record = formatterNames().includes(logFormat);
@@ -126,7 +159,29 @@ export const runCommand: Command = {
     }
     const metricsPort = values['metrics-port'];
     if (metricsPort !== undefined) parsePortSetting(metricsPort, '--metrics-port'); // usage error before anything starts
-    const { config, logger } = resolveRunConfig('run', values, io);
-    return runDaemon({ config, logger, version: aegisVersion(), env: io.env, metricsPort });
+    if (values.enforce === true && values.audit === true)
+      throw new AegisError('AEGIS_ERR_USAGE', 'run: --enforce and --audit exclude each other.');
+    // The daemon keeps its recent log lines for `aegisbpf debug bundle --include-logs` (stderr is all logs).
+    const recent = createLineRing();
+    const stderr = io.stderr;
+    const teeIo: CommandIo = {
+      ...io,
+      stderr: Object.assign(Object.create(stderr) as typeof stderr, {
+        write: (chunk: string | Uint8Array, ...rest: unknown[]) => {
+          recent.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
+          return (stderr.write as (...a: unknown[]) => boolean).call(stderr, chunk, ...rest);
+        },
+      }),
+    };
+    const resolved = resolveRunConfig('run', values, teeIo);
+    const config = applyModeFlag(resolved.config, values);
+    return runDaemon({
+      config,
+      logger: resolved.logger,
+      version: aegisVersion(),
+      env: io.env,
+      metricsPort,
+      recentLogs: () => recent.lines(),
+    });
   },
 };

@@ -8,7 +8,7 @@
  * fast path does not take (escapes, wrong kinds, arrays, maps) go through `h.json`, so the output never depends on
  * that path.
  */
-import type { AegisEvent, EventOf, EventType, ExecEvent, ExitEvent, BlockEvent, ConnectEvent, SensorEvent, AnomalyEvent, TrendEvent, HostStatsEvent, ActivityEvent } from '../../event/types';
+import type { AegisEvent, EventOf, EventType, ExecEvent, ExitEvent, BlockEvent, ConnectEvent, SensorEvent, AuditEvent, AlertEvent, AnomalyEvent, TrendEvent, HostStatsEvent, ActivityEvent } from '../../event/types';
 
 /** Per-field structured-data values, indexed like FIELD_ORDER; written by the writers, read by the caller. */
 export type FieldSlots = (string | undefined)[];
@@ -26,7 +26,7 @@ const SPECIAL = /["\\\]\u0000-\u001f\ud800-\udfff]/;
 // The fast path takes strings of at most 5461 UTF-16 units: 3 bytes each stays under the 16 KiB SD value cap.
 
 /** Number of slots: FIELD_ORDER.length. */
-export const SLOT_COUNT = 76;
+export const SLOT_COUNT = 89;
 
 function writeExec(e: ExecEvent, s: FieldSlots, h: WriterHelpers): string {
   let o = '{';
@@ -140,9 +140,9 @@ function writeExec(e: ExecEvent, s: FieldSlots, h: WriterHelpers): string {
   else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","hook":"' : q === 1 ? ',"hook":"' : '"hook":"') + v; q = 2; s[45] = v; }
   else { o += (q === 2 ? '","hook":' : q === 1 ? ',"hook":' : '"hook":') + h.json(v); q = 1; s[45] = h.sd(v); }
   v = e.event_id;
-  if (v === undefined) s[46] = undefined;
-  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","event_id":"' : q === 1 ? ',"event_id":"' : '"event_id":"') + v; q = 2; s[46] = v; }
-  else { o += (q === 2 ? '","event_id":' : q === 1 ? ',"event_id":' : '"event_id":') + h.json(v); q = 1; s[46] = h.sd(v); }
+  if (v === undefined) s[54] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","event_id":"' : q === 1 ? ',"event_id":"' : '"event_id":"') + v; q = 2; s[54] = v; }
+  else { o += (q === 2 ? '","event_id":' : q === 1 ? ',"event_id":' : '"event_id":') + h.json(v); q = 1; s[54] = h.sd(v); }
   v = e.labels;
   if (v !== undefined) { o += (q === 2 ? '","labels":' : q === 1 ? ',"labels":' : '"labels":') + h.json(v); q = 1; }
   return q === 2 ? o + '"}' : o + '}';
@@ -272,9 +272,9 @@ function writeExit(e: ExitEvent, s: FieldSlots, h: WriterHelpers): string {
   else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","hook":"' : q === 1 ? ',"hook":"' : '"hook":"') + v; q = 2; s[45] = v; }
   else { o += (q === 2 ? '","hook":' : q === 1 ? ',"hook":' : '"hook":') + h.json(v); q = 1; s[45] = h.sd(v); }
   v = e.event_id;
-  if (v === undefined) s[46] = undefined;
-  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","event_id":"' : q === 1 ? ',"event_id":"' : '"event_id":"') + v; q = 2; s[46] = v; }
-  else { o += (q === 2 ? '","event_id":' : q === 1 ? ',"event_id":' : '"event_id":') + h.json(v); q = 1; s[46] = h.sd(v); }
+  if (v === undefined) s[54] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","event_id":"' : q === 1 ? ',"event_id":"' : '"event_id":"') + v; q = 2; s[54] = v; }
+  else { o += (q === 2 ? '","event_id":' : q === 1 ? ',"event_id":' : '"event_id":') + h.json(v); q = 1; s[54] = h.sd(v); }
   v = e.labels;
   if (v !== undefined) { o += (q === 2 ? '","labels":' : q === 1 ? ',"labels":' : '"labels":') + h.json(v); q = 1; }
   return q === 2 ? o + '"}' : o + '}';
@@ -420,9 +420,9 @@ function writeBlock(e: BlockEvent, s: FieldSlots, h: WriterHelpers): string {
   else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","hook":"' : q === 1 ? ',"hook":"' : '"hook":"') + v; q = 2; s[45] = v; }
   else { o += (q === 2 ? '","hook":' : q === 1 ? ',"hook":' : '"hook":') + h.json(v); q = 1; s[45] = h.sd(v); }
   v = e.event_id;
-  if (v === undefined) s[46] = undefined;
-  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","event_id":"' : q === 1 ? ',"event_id":"' : '"event_id":"') + v; q = 2; s[46] = v; }
-  else { o += (q === 2 ? '","event_id":' : q === 1 ? ',"event_id":' : '"event_id":') + h.json(v); q = 1; s[46] = h.sd(v); }
+  if (v === undefined) s[54] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","event_id":"' : q === 1 ? ',"event_id":"' : '"event_id":"') + v; q = 2; s[54] = v; }
+  else { o += (q === 2 ? '","event_id":' : q === 1 ? ',"event_id":' : '"event_id":') + h.json(v); q = 1; s[54] = h.sd(v); }
   v = e.labels;
   if (v !== undefined) { o += (q === 2 ? '","labels":' : q === 1 ? ',"labels":' : '"labels":') + h.json(v); q = 1; }
   return q === 2 ? o + '"}' : o + '}';
@@ -576,9 +576,9 @@ function writeConnect(e: ConnectEvent, s: FieldSlots, h: WriterHelpers): string 
   else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","hook":"' : q === 1 ? ',"hook":"' : '"hook":"') + v; q = 2; s[45] = v; }
   else { o += (q === 2 ? '","hook":' : q === 1 ? ',"hook":' : '"hook":') + h.json(v); q = 1; s[45] = h.sd(v); }
   v = e.event_id;
-  if (v === undefined) s[46] = undefined;
-  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","event_id":"' : q === 1 ? ',"event_id":"' : '"event_id":"') + v; q = 2; s[46] = v; }
-  else { o += (q === 2 ? '","event_id":' : q === 1 ? ',"event_id":' : '"event_id":') + h.json(v); q = 1; s[46] = h.sd(v); }
+  if (v === undefined) s[54] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","event_id":"' : q === 1 ? ',"event_id":"' : '"event_id":"') + v; q = 2; s[54] = v; }
+  else { o += (q === 2 ? '","event_id":' : q === 1 ? ',"event_id":' : '"event_id":') + h.json(v); q = 1; s[54] = h.sd(v); }
   v = e.labels;
   if (v !== undefined) { o += (q === 2 ? '","labels":' : q === 1 ? ',"labels":' : '"labels":') + h.json(v); q = 1; }
   return q === 2 ? o + '"}' : o + '}';
@@ -708,11 +708,315 @@ function writeSensor(e: SensorEvent, s: FieldSlots, h: WriterHelpers): string {
   else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","hook":"' : q === 1 ? ',"hook":"' : '"hook":"') + v; q = 2; s[45] = v; }
   else { o += (q === 2 ? '","hook":' : q === 1 ? ',"hook":' : '"hook":') + h.json(v); q = 1; s[45] = h.sd(v); }
   v = e.event_id;
-  if (v === undefined) s[46] = undefined;
-  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","event_id":"' : q === 1 ? ',"event_id":"' : '"event_id":"') + v; q = 2; s[46] = v; }
-  else { o += (q === 2 ? '","event_id":' : q === 1 ? ',"event_id":' : '"event_id":') + h.json(v); q = 1; s[46] = h.sd(v); }
+  if (v === undefined) s[54] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","event_id":"' : q === 1 ? ',"event_id":"' : '"event_id":"') + v; q = 2; s[54] = v; }
+  else { o += (q === 2 ? '","event_id":' : q === 1 ? ',"event_id":' : '"event_id":') + h.json(v); q = 1; s[54] = h.sd(v); }
   v = e.labels;
   if (v !== undefined) { o += (q === 2 ? '","labels":' : q === 1 ? ',"labels":' : '"labels":') + h.json(v); q = 1; }
+  return q === 2 ? o + '"}' : o + '}';
+}
+
+function writeAudit(e: AuditEvent, s: FieldSlots, h: WriterHelpers): string {
+  let o = '{';
+  let q = 0;
+  let v: unknown;
+  let t: string;
+  v = e.ts;
+  if (v === undefined) s[0] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","ts":"' : q === 1 ? ',"ts":"' : '"ts":"') + v; q = 2; s[0] = v; }
+  else { o += (q === 2 ? '","ts":' : q === 1 ? ',"ts":' : '"ts":') + h.json(v); q = 1; s[0] = h.sd(v); }
+  v = e.type;
+  if (v === undefined) s[1] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","type":"' : q === 1 ? ',"type":"' : '"type":"') + v; q = 2; s[1] = v; }
+  else { o += (q === 2 ? '","type":' : q === 1 ? ',"type":' : '"type":') + h.json(v); q = 1; s[1] = h.sd(v); }
+  v = e.host;
+  if (v === undefined) s[2] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","host":"' : q === 1 ? ',"host":"' : '"host":"') + v; q = 2; s[2] = v; }
+  else { o += (q === 2 ? '","host":' : q === 1 ? ',"host":' : '"host":') + h.json(v); q = 1; s[2] = h.sd(v); }
+  v = e.pid;
+  if (v === undefined) s[3] = undefined;
+  else if (typeof v === 'number' && Number.isFinite(v)) { t = String(v); o += (q === 2 ? '","pid":' : q === 1 ? ',"pid":' : '"pid":') + t; q = 1; s[3] = t; }
+  else { o += (q === 2 ? '","pid":' : q === 1 ? ',"pid":' : '"pid":') + h.json(v); q = 1; s[3] = h.sd(v); }
+  v = e.ppid;
+  if (v === undefined) s[4] = undefined;
+  else if (typeof v === 'number' && Number.isFinite(v)) { t = String(v); o += (q === 2 ? '","ppid":' : q === 1 ? ',"ppid":' : '"ppid":') + t; q = 1; s[4] = t; }
+  else { o += (q === 2 ? '","ppid":' : q === 1 ? ',"ppid":' : '"ppid":') + h.json(v); q = 1; s[4] = h.sd(v); }
+  v = e.start_time;
+  if (v === undefined) s[5] = undefined;
+  else if (typeof v === 'number' && Number.isFinite(v)) { t = String(v); o += (q === 2 ? '","start_time":' : q === 1 ? ',"start_time":' : '"start_time":') + t; q = 1; s[5] = t; }
+  else { o += (q === 2 ? '","start_time":' : q === 1 ? ',"start_time":' : '"start_time":') + h.json(v); q = 1; s[5] = h.sd(v); }
+  v = e.exec_id;
+  if (v === undefined) s[6] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","exec_id":"' : q === 1 ? ',"exec_id":"' : '"exec_id":"') + v; q = 2; s[6] = v; }
+  else { o += (q === 2 ? '","exec_id":' : q === 1 ? ',"exec_id":' : '"exec_id":') + h.json(v); q = 1; s[6] = h.sd(v); }
+  v = e.trace_id;
+  if (v === undefined) s[7] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","trace_id":"' : q === 1 ? ',"trace_id":"' : '"trace_id":"') + v; q = 2; s[7] = v; }
+  else { o += (q === 2 ? '","trace_id":' : q === 1 ? ',"trace_id":' : '"trace_id":') + h.json(v); q = 1; s[7] = h.sd(v); }
+  v = e.parent_start_time;
+  if (v === undefined) s[8] = undefined;
+  else if (typeof v === 'number' && Number.isFinite(v)) { t = String(v); o += (q === 2 ? '","parent_start_time":' : q === 1 ? ',"parent_start_time":' : '"parent_start_time":') + t; q = 1; s[8] = t; }
+  else { o += (q === 2 ? '","parent_start_time":' : q === 1 ? ',"parent_start_time":' : '"parent_start_time":') + h.json(v); q = 1; s[8] = h.sd(v); }
+  v = e.parent_exec_id;
+  if (v === undefined) s[9] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","parent_exec_id":"' : q === 1 ? ',"parent_exec_id":"' : '"parent_exec_id":"') + v; q = 2; s[9] = v; }
+  else { o += (q === 2 ? '","parent_exec_id":' : q === 1 ? ',"parent_exec_id":' : '"parent_exec_id":') + h.json(v); q = 1; s[9] = h.sd(v); }
+  v = e.parent_trace_id;
+  if (v === undefined) s[10] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","parent_trace_id":"' : q === 1 ? ',"parent_trace_id":"' : '"parent_trace_id":"') + v; q = 2; s[10] = v; }
+  else { o += (q === 2 ? '","parent_trace_id":' : q === 1 ? ',"parent_trace_id":' : '"parent_trace_id":') + h.json(v); q = 1; s[10] = h.sd(v); }
+  v = e.cgid;
+  if (v === undefined) s[11] = undefined;
+  else if (typeof v === 'number' && Number.isFinite(v)) { t = String(v); o += (q === 2 ? '","cgid":' : q === 1 ? ',"cgid":' : '"cgid":') + t; q = 1; s[11] = t; }
+  else { o += (q === 2 ? '","cgid":' : q === 1 ? ',"cgid":' : '"cgid":') + h.json(v); q = 1; s[11] = h.sd(v); }
+  v = e.cgroup_path;
+  if (v === undefined) s[12] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","cgroup_path":"' : q === 1 ? ',"cgroup_path":"' : '"cgroup_path":"') + v; q = 2; s[12] = v; }
+  else { o += (q === 2 ? '","cgroup_path":' : q === 1 ? ',"cgroup_path":' : '"cgroup_path":') + h.json(v); q = 1; s[12] = h.sd(v); }
+  v = e.comm;
+  if (v === undefined) s[13] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","comm":"' : q === 1 ? ',"comm":"' : '"comm":"') + v; q = 2; s[13] = v; }
+  else { o += (q === 2 ? '","comm":' : q === 1 ? ',"comm":' : '"comm":') + h.json(v); q = 1; s[13] = h.sd(v); }
+  v = e.uid;
+  if (v === undefined) s[14] = undefined;
+  else if (typeof v === 'number' && Number.isFinite(v)) { t = String(v); o += (q === 2 ? '","uid":' : q === 1 ? ',"uid":' : '"uid":') + t; q = 1; s[14] = t; }
+  else { o += (q === 2 ? '","uid":' : q === 1 ? ',"uid":' : '"uid":') + h.json(v); q = 1; s[14] = h.sd(v); }
+  v = e.gid;
+  if (v === undefined) s[15] = undefined;
+  else if (typeof v === 'number' && Number.isFinite(v)) { t = String(v); o += (q === 2 ? '","gid":' : q === 1 ? ',"gid":' : '"gid":') + t; q = 1; s[15] = t; }
+  else { o += (q === 2 ? '","gid":' : q === 1 ? ',"gid":' : '"gid":') + h.json(v); q = 1; s[15] = h.sd(v); }
+  v = e.exe;
+  if (v === undefined) s[16] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","exe":"' : q === 1 ? ',"exe":"' : '"exe":"') + v; q = 2; s[16] = v; }
+  else { o += (q === 2 ? '","exe":' : q === 1 ? ',"exe":' : '"exe":') + h.json(v); q = 1; s[16] = h.sd(v); }
+  v = e.args;
+  if (v !== undefined) { o += (q === 2 ? '","args":' : q === 1 ? ',"args":' : '"args":') + h.json(v); q = 1; }
+  v = e.args_truncated;
+  if (v === undefined) s[18] = undefined;
+  else if (typeof v === 'boolean') { t = v ? 'true' : 'false'; o += (q === 2 ? '","args_truncated":' : q === 1 ? ',"args_truncated":' : '"args_truncated":') + t; q = 1; s[18] = t; }
+  else { o += (q === 2 ? '","args_truncated":' : q === 1 ? ',"args_truncated":' : '"args_truncated":') + h.json(v); q = 1; s[18] = h.sd(v); }
+  v = e.parent_comm;
+  if (v === undefined) s[19] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","parent_comm":"' : q === 1 ? ',"parent_comm":"' : '"parent_comm":"') + v; q = 2; s[19] = v; }
+  else { o += (q === 2 ? '","parent_comm":' : q === 1 ? ',"parent_comm":' : '"parent_comm":') + h.json(v); q = 1; s[19] = h.sd(v); }
+  v = e.parent_exe;
+  if (v === undefined) s[20] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","parent_exe":"' : q === 1 ? ',"parent_exe":"' : '"parent_exe":"') + v; q = 2; s[20] = v; }
+  else { o += (q === 2 ? '","parent_exe":' : q === 1 ? ',"parent_exe":' : '"parent_exe":') + h.json(v); q = 1; s[20] = h.sd(v); }
+  v = e.start_ts;
+  if (v === undefined) s[21] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","start_ts":"' : q === 1 ? ',"start_ts":"' : '"start_ts":"') + v; q = 2; s[21] = v; }
+  else { o += (q === 2 ? '","start_ts":' : q === 1 ? ',"start_ts":' : '"start_ts":') + h.json(v); q = 1; s[21] = h.sd(v); }
+  v = e.parent_start_ts;
+  if (v === undefined) s[22] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","parent_start_ts":"' : q === 1 ? ',"parent_start_ts":"' : '"parent_start_ts":"') + v; q = 2; s[22] = v; }
+  else { o += (q === 2 ? '","parent_start_ts":' : q === 1 ? ',"parent_start_ts":' : '"parent_start_ts":') + h.json(v); q = 1; s[22] = h.sd(v); }
+  v = e.container_id;
+  if (v === undefined) s[23] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","container_id":"' : q === 1 ? ',"container_id":"' : '"container_id":"') + v; q = 2; s[23] = v; }
+  else { o += (q === 2 ? '","container_id":' : q === 1 ? ',"container_id":' : '"container_id":') + h.json(v); q = 1; s[23] = h.sd(v); }
+  v = e.mode;
+  if (v === undefined) s[41] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","mode":"' : q === 1 ? ',"mode":"' : '"mode":"') + v; q = 2; s[41] = v; }
+  else { o += (q === 2 ? '","mode":' : q === 1 ? ',"mode":' : '"mode":') + h.json(v); q = 1; s[41] = h.sd(v); }
+  v = e.message;
+  if (v === undefined) s[43] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","message":"' : q === 1 ? ',"message":"' : '"message":"') + v; q = 2; s[43] = v; }
+  else { o += (q === 2 ? '","message":' : q === 1 ? ',"message":' : '"message":') + h.json(v); q = 1; s[43] = h.sd(v); }
+  v = e.sensor;
+  if (v === undefined) s[44] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","sensor":"' : q === 1 ? ',"sensor":"' : '"sensor":"') + v; q = 2; s[44] = v; }
+  else { o += (q === 2 ? '","sensor":' : q === 1 ? ',"sensor":' : '"sensor":') + h.json(v); q = 1; s[44] = h.sd(v); }
+  v = e.hook;
+  if (v === undefined) s[45] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","hook":"' : q === 1 ? ',"hook":"' : '"hook":"') + v; q = 2; s[45] = v; }
+  else { o += (q === 2 ? '","hook":' : q === 1 ? ',"hook":' : '"hook":') + h.json(v); q = 1; s[45] = h.sd(v); }
+  v = e.audit_action;
+  if (v === undefined) s[46] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","audit_action":"' : q === 1 ? ',"audit_action":"' : '"audit_action":"') + v; q = 2; s[46] = v; }
+  else { o += (q === 2 ? '","audit_action":' : q === 1 ? ',"audit_action":' : '"audit_action":') + h.json(v); q = 1; s[46] = h.sd(v); }
+  v = e.audit_result;
+  if (v === undefined) s[47] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","audit_result":"' : q === 1 ? ',"audit_result":"' : '"audit_result":"') + v; q = 2; s[47] = v; }
+  else { o += (q === 2 ? '","audit_result":' : q === 1 ? ',"audit_result":' : '"audit_result":') + h.json(v); q = 1; s[47] = h.sd(v); }
+  v = e.audit_actor;
+  if (v === undefined) s[48] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","audit_actor":"' : q === 1 ? ',"audit_actor":"' : '"audit_actor":"') + v; q = 2; s[48] = v; }
+  else { o += (q === 2 ? '","audit_actor":' : q === 1 ? ',"audit_actor":' : '"audit_actor":') + h.json(v); q = 1; s[48] = h.sd(v); }
+  v = e.audit_actor_type;
+  if (v === undefined) s[49] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","audit_actor_type":"' : q === 1 ? ',"audit_actor_type":"' : '"audit_actor_type":"') + v; q = 2; s[49] = v; }
+  else { o += (q === 2 ? '","audit_actor_type":' : q === 1 ? ',"audit_actor_type":' : '"audit_actor_type":') + h.json(v); q = 1; s[49] = h.sd(v); }
+  v = e.audit_target;
+  if (v === undefined) s[50] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","audit_target":"' : q === 1 ? ',"audit_target":"' : '"audit_target":"') + v; q = 2; s[50] = v; }
+  else { o += (q === 2 ? '","audit_target":' : q === 1 ? ',"audit_target":' : '"audit_target":') + h.json(v); q = 1; s[50] = h.sd(v); }
+  v = e.audit_source;
+  if (v === undefined) s[51] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","audit_source":"' : q === 1 ? ',"audit_source":"' : '"audit_source":"') + v; q = 2; s[51] = v; }
+  else { o += (q === 2 ? '","audit_source":' : q === 1 ? ',"audit_source":' : '"audit_source":') + h.json(v); q = 1; s[51] = h.sd(v); }
+  v = e.audit_seq;
+  if (v === undefined) s[52] = undefined;
+  else if (typeof v === 'number' && Number.isFinite(v)) { t = String(v); o += (q === 2 ? '","audit_seq":' : q === 1 ? ',"audit_seq":' : '"audit_seq":') + t; q = 1; s[52] = t; }
+  else { o += (q === 2 ? '","audit_seq":' : q === 1 ? ',"audit_seq":' : '"audit_seq":') + h.json(v); q = 1; s[52] = h.sd(v); }
+  v = e.audit_hash;
+  if (v === undefined) s[53] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","audit_hash":"' : q === 1 ? ',"audit_hash":"' : '"audit_hash":"') + v; q = 2; s[53] = v; }
+  else { o += (q === 2 ? '","audit_hash":' : q === 1 ? ',"audit_hash":' : '"audit_hash":') + h.json(v); q = 1; s[53] = h.sd(v); }
+  v = e.event_id;
+  if (v === undefined) s[54] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","event_id":"' : q === 1 ? ',"event_id":"' : '"event_id":"') + v; q = 2; s[54] = v; }
+  else { o += (q === 2 ? '","event_id":' : q === 1 ? ',"event_id":' : '"event_id":') + h.json(v); q = 1; s[54] = h.sd(v); }
+  v = e.labels;
+  if (v !== undefined) { o += (q === 2 ? '","labels":' : q === 1 ? ',"labels":' : '"labels":') + h.json(v); q = 1; }
+  return q === 2 ? o + '"}' : o + '}';
+}
+
+function writeAlert(e: AlertEvent, s: FieldSlots, h: WriterHelpers): string {
+  let o = '{';
+  let q = 0;
+  let v: unknown;
+  let t: string;
+  v = e.ts;
+  if (v === undefined) s[0] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","ts":"' : q === 1 ? ',"ts":"' : '"ts":"') + v; q = 2; s[0] = v; }
+  else { o += (q === 2 ? '","ts":' : q === 1 ? ',"ts":' : '"ts":') + h.json(v); q = 1; s[0] = h.sd(v); }
+  v = e.type;
+  if (v === undefined) s[1] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","type":"' : q === 1 ? ',"type":"' : '"type":"') + v; q = 2; s[1] = v; }
+  else { o += (q === 2 ? '","type":' : q === 1 ? ',"type":' : '"type":') + h.json(v); q = 1; s[1] = h.sd(v); }
+  v = e.host;
+  if (v === undefined) s[2] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","host":"' : q === 1 ? ',"host":"' : '"host":"') + v; q = 2; s[2] = v; }
+  else { o += (q === 2 ? '","host":' : q === 1 ? ',"host":' : '"host":') + h.json(v); q = 1; s[2] = h.sd(v); }
+  v = e.pid;
+  if (v === undefined) s[3] = undefined;
+  else if (typeof v === 'number' && Number.isFinite(v)) { t = String(v); o += (q === 2 ? '","pid":' : q === 1 ? ',"pid":' : '"pid":') + t; q = 1; s[3] = t; }
+  else { o += (q === 2 ? '","pid":' : q === 1 ? ',"pid":' : '"pid":') + h.json(v); q = 1; s[3] = h.sd(v); }
+  v = e.ppid;
+  if (v === undefined) s[4] = undefined;
+  else if (typeof v === 'number' && Number.isFinite(v)) { t = String(v); o += (q === 2 ? '","ppid":' : q === 1 ? ',"ppid":' : '"ppid":') + t; q = 1; s[4] = t; }
+  else { o += (q === 2 ? '","ppid":' : q === 1 ? ',"ppid":' : '"ppid":') + h.json(v); q = 1; s[4] = h.sd(v); }
+  v = e.start_time;
+  if (v === undefined) s[5] = undefined;
+  else if (typeof v === 'number' && Number.isFinite(v)) { t = String(v); o += (q === 2 ? '","start_time":' : q === 1 ? ',"start_time":' : '"start_time":') + t; q = 1; s[5] = t; }
+  else { o += (q === 2 ? '","start_time":' : q === 1 ? ',"start_time":' : '"start_time":') + h.json(v); q = 1; s[5] = h.sd(v); }
+  v = e.exec_id;
+  if (v === undefined) s[6] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","exec_id":"' : q === 1 ? ',"exec_id":"' : '"exec_id":"') + v; q = 2; s[6] = v; }
+  else { o += (q === 2 ? '","exec_id":' : q === 1 ? ',"exec_id":' : '"exec_id":') + h.json(v); q = 1; s[6] = h.sd(v); }
+  v = e.trace_id;
+  if (v === undefined) s[7] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","trace_id":"' : q === 1 ? ',"trace_id":"' : '"trace_id":"') + v; q = 2; s[7] = v; }
+  else { o += (q === 2 ? '","trace_id":' : q === 1 ? ',"trace_id":' : '"trace_id":') + h.json(v); q = 1; s[7] = h.sd(v); }
+  v = e.parent_start_time;
+  if (v === undefined) s[8] = undefined;
+  else if (typeof v === 'number' && Number.isFinite(v)) { t = String(v); o += (q === 2 ? '","parent_start_time":' : q === 1 ? ',"parent_start_time":' : '"parent_start_time":') + t; q = 1; s[8] = t; }
+  else { o += (q === 2 ? '","parent_start_time":' : q === 1 ? ',"parent_start_time":' : '"parent_start_time":') + h.json(v); q = 1; s[8] = h.sd(v); }
+  v = e.parent_exec_id;
+  if (v === undefined) s[9] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","parent_exec_id":"' : q === 1 ? ',"parent_exec_id":"' : '"parent_exec_id":"') + v; q = 2; s[9] = v; }
+  else { o += (q === 2 ? '","parent_exec_id":' : q === 1 ? ',"parent_exec_id":' : '"parent_exec_id":') + h.json(v); q = 1; s[9] = h.sd(v); }
+  v = e.parent_trace_id;
+  if (v === undefined) s[10] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","parent_trace_id":"' : q === 1 ? ',"parent_trace_id":"' : '"parent_trace_id":"') + v; q = 2; s[10] = v; }
+  else { o += (q === 2 ? '","parent_trace_id":' : q === 1 ? ',"parent_trace_id":' : '"parent_trace_id":') + h.json(v); q = 1; s[10] = h.sd(v); }
+  v = e.cgid;
+  if (v === undefined) s[11] = undefined;
+  else if (typeof v === 'number' && Number.isFinite(v)) { t = String(v); o += (q === 2 ? '","cgid":' : q === 1 ? ',"cgid":' : '"cgid":') + t; q = 1; s[11] = t; }
+  else { o += (q === 2 ? '","cgid":' : q === 1 ? ',"cgid":' : '"cgid":') + h.json(v); q = 1; s[11] = h.sd(v); }
+  v = e.cgroup_path;
+  if (v === undefined) s[12] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","cgroup_path":"' : q === 1 ? ',"cgroup_path":"' : '"cgroup_path":"') + v; q = 2; s[12] = v; }
+  else { o += (q === 2 ? '","cgroup_path":' : q === 1 ? ',"cgroup_path":' : '"cgroup_path":') + h.json(v); q = 1; s[12] = h.sd(v); }
+  v = e.comm;
+  if (v === undefined) s[13] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","comm":"' : q === 1 ? ',"comm":"' : '"comm":"') + v; q = 2; s[13] = v; }
+  else { o += (q === 2 ? '","comm":' : q === 1 ? ',"comm":' : '"comm":') + h.json(v); q = 1; s[13] = h.sd(v); }
+  v = e.uid;
+  if (v === undefined) s[14] = undefined;
+  else if (typeof v === 'number' && Number.isFinite(v)) { t = String(v); o += (q === 2 ? '","uid":' : q === 1 ? ',"uid":' : '"uid":') + t; q = 1; s[14] = t; }
+  else { o += (q === 2 ? '","uid":' : q === 1 ? ',"uid":' : '"uid":') + h.json(v); q = 1; s[14] = h.sd(v); }
+  v = e.gid;
+  if (v === undefined) s[15] = undefined;
+  else if (typeof v === 'number' && Number.isFinite(v)) { t = String(v); o += (q === 2 ? '","gid":' : q === 1 ? ',"gid":' : '"gid":') + t; q = 1; s[15] = t; }
+  else { o += (q === 2 ? '","gid":' : q === 1 ? ',"gid":' : '"gid":') + h.json(v); q = 1; s[15] = h.sd(v); }
+  v = e.exe;
+  if (v === undefined) s[16] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","exe":"' : q === 1 ? ',"exe":"' : '"exe":"') + v; q = 2; s[16] = v; }
+  else { o += (q === 2 ? '","exe":' : q === 1 ? ',"exe":' : '"exe":') + h.json(v); q = 1; s[16] = h.sd(v); }
+  v = e.args;
+  if (v !== undefined) { o += (q === 2 ? '","args":' : q === 1 ? ',"args":' : '"args":') + h.json(v); q = 1; }
+  v = e.args_truncated;
+  if (v === undefined) s[18] = undefined;
+  else if (typeof v === 'boolean') { t = v ? 'true' : 'false'; o += (q === 2 ? '","args_truncated":' : q === 1 ? ',"args_truncated":' : '"args_truncated":') + t; q = 1; s[18] = t; }
+  else { o += (q === 2 ? '","args_truncated":' : q === 1 ? ',"args_truncated":' : '"args_truncated":') + h.json(v); q = 1; s[18] = h.sd(v); }
+  v = e.parent_comm;
+  if (v === undefined) s[19] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","parent_comm":"' : q === 1 ? ',"parent_comm":"' : '"parent_comm":"') + v; q = 2; s[19] = v; }
+  else { o += (q === 2 ? '","parent_comm":' : q === 1 ? ',"parent_comm":' : '"parent_comm":') + h.json(v); q = 1; s[19] = h.sd(v); }
+  v = e.parent_exe;
+  if (v === undefined) s[20] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","parent_exe":"' : q === 1 ? ',"parent_exe":"' : '"parent_exe":"') + v; q = 2; s[20] = v; }
+  else { o += (q === 2 ? '","parent_exe":' : q === 1 ? ',"parent_exe":' : '"parent_exe":') + h.json(v); q = 1; s[20] = h.sd(v); }
+  v = e.start_ts;
+  if (v === undefined) s[21] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","start_ts":"' : q === 1 ? ',"start_ts":"' : '"start_ts":"') + v; q = 2; s[21] = v; }
+  else { o += (q === 2 ? '","start_ts":' : q === 1 ? ',"start_ts":' : '"start_ts":') + h.json(v); q = 1; s[21] = h.sd(v); }
+  v = e.parent_start_ts;
+  if (v === undefined) s[22] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","parent_start_ts":"' : q === 1 ? ',"parent_start_ts":"' : '"parent_start_ts":"') + v; q = 2; s[22] = v; }
+  else { o += (q === 2 ? '","parent_start_ts":' : q === 1 ? ',"parent_start_ts":' : '"parent_start_ts":') + h.json(v); q = 1; s[22] = h.sd(v); }
+  v = e.container_id;
+  if (v === undefined) s[23] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","container_id":"' : q === 1 ? ',"container_id":"' : '"container_id":"') + v; q = 2; s[23] = v; }
+  else { o += (q === 2 ? '","container_id":' : q === 1 ? ',"container_id":' : '"container_id":') + h.json(v); q = 1; s[23] = h.sd(v); }
+  v = e.mode;
+  if (v === undefined) s[41] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","mode":"' : q === 1 ? ',"mode":"' : '"mode":"') + v; q = 2; s[41] = v; }
+  else { o += (q === 2 ? '","mode":' : q === 1 ? ',"mode":' : '"mode":') + h.json(v); q = 1; s[41] = h.sd(v); }
+  v = e.status;
+  if (v === undefined) s[42] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","status":"' : q === 1 ? ',"status":"' : '"status":"') + v; q = 2; s[42] = v; }
+  else { o += (q === 2 ? '","status":' : q === 1 ? ',"status":' : '"status":') + h.json(v); q = 1; s[42] = h.sd(v); }
+  v = e.message;
+  if (v === undefined) s[43] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","message":"' : q === 1 ? ',"message":"' : '"message":"') + v; q = 2; s[43] = v; }
+  else { o += (q === 2 ? '","message":' : q === 1 ? ',"message":' : '"message":') + h.json(v); q = 1; s[43] = h.sd(v); }
+  v = e.sensor;
+  if (v === undefined) s[44] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","sensor":"' : q === 1 ? ',"sensor":"' : '"sensor":"') + v; q = 2; s[44] = v; }
+  else { o += (q === 2 ? '","sensor":' : q === 1 ? ',"sensor":' : '"sensor":') + h.json(v); q = 1; s[44] = h.sd(v); }
+  v = e.hook;
+  if (v === undefined) s[45] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","hook":"' : q === 1 ? ',"hook":"' : '"hook":"') + v; q = 2; s[45] = v; }
+  else { o += (q === 2 ? '","hook":' : q === 1 ? ',"hook":' : '"hook":') + h.json(v); q = 1; s[45] = h.sd(v); }
+  v = e.event_id;
+  if (v === undefined) s[54] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","event_id":"' : q === 1 ? ',"event_id":"' : '"event_id":"') + v; q = 2; s[54] = v; }
+  else { o += (q === 2 ? '","event_id":' : q === 1 ? ',"event_id":' : '"event_id":') + h.json(v); q = 1; s[54] = h.sd(v); }
+  v = e.labels;
+  if (v !== undefined) { o += (q === 2 ? '","labels":' : q === 1 ? ',"labels":' : '"labels":') + h.json(v); q = 1; }
+  v = e.alert;
+  if (v === undefined) s[56] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","alert":"' : q === 1 ? ',"alert":"' : '"alert":"') + v; q = 2; s[56] = v; }
+  else { o += (q === 2 ? '","alert":' : q === 1 ? ',"alert":' : '"alert":') + h.json(v); q = 1; s[56] = h.sd(v); }
+  v = e.severity;
+  if (v === undefined) s[57] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","severity":"' : q === 1 ? ',"severity":"' : '"severity":"') + v; q = 2; s[57] = v; }
+  else { o += (q === 2 ? '","severity":' : q === 1 ? ',"severity":' : '"severity":') + h.json(v); q = 1; s[57] = h.sd(v); }
+  v = e.condition;
+  if (v === undefined) s[58] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","condition":"' : q === 1 ? ',"condition":"' : '"condition":"') + v; q = 2; s[58] = v; }
+  else { o += (q === 2 ? '","condition":' : q === 1 ? ',"condition":' : '"condition":') + h.json(v); q = 1; s[58] = h.sd(v); }
+  v = e.value;
+  if (v === undefined) s[59] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","value":"' : q === 1 ? ',"value":"' : '"value":"') + v; q = 2; s[59] = v; }
+  else { o += (q === 2 ? '","value":' : q === 1 ? ',"value":' : '"value":') + h.json(v); q = 1; s[59] = h.sd(v); }
+  v = e.started_at;
+  if (v === undefined) s[60] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","started_at":"' : q === 1 ? ',"started_at":"' : '"started_at":"') + v; q = 2; s[60] = v; }
+  else { o += (q === 2 ? '","started_at":' : q === 1 ? ',"started_at":' : '"started_at":') + h.json(v); q = 1; s[60] = h.sd(v); }
   return q === 2 ? o + '"}' : o + '}';
 }
 
@@ -832,39 +1136,39 @@ function writeAnomaly(e: AnomalyEvent, s: FieldSlots, h: WriterHelpers): string 
   else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","hook":"' : q === 1 ? ',"hook":"' : '"hook":"') + v; q = 2; s[45] = v; }
   else { o += (q === 2 ? '","hook":' : q === 1 ? ',"hook":' : '"hook":') + h.json(v); q = 1; s[45] = h.sd(v); }
   v = e.event_id;
-  if (v === undefined) s[46] = undefined;
-  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","event_id":"' : q === 1 ? ',"event_id":"' : '"event_id":"') + v; q = 2; s[46] = v; }
-  else { o += (q === 2 ? '","event_id":' : q === 1 ? ',"event_id":' : '"event_id":') + h.json(v); q = 1; s[46] = h.sd(v); }
+  if (v === undefined) s[54] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","event_id":"' : q === 1 ? ',"event_id":"' : '"event_id":"') + v; q = 2; s[54] = v; }
+  else { o += (q === 2 ? '","event_id":' : q === 1 ? ',"event_id":' : '"event_id":') + h.json(v); q = 1; s[54] = h.sd(v); }
   v = e.labels;
   if (v !== undefined) { o += (q === 2 ? '","labels":' : q === 1 ? ',"labels":' : '"labels":') + h.json(v); q = 1; }
   v = e.detector;
-  if (v === undefined) s[48] = undefined;
-  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","detector":"' : q === 1 ? ',"detector":"' : '"detector":"') + v; q = 2; s[48] = v; }
-  else { o += (q === 2 ? '","detector":' : q === 1 ? ',"detector":' : '"detector":') + h.json(v); q = 1; s[48] = h.sd(v); }
+  if (v === undefined) s[61] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","detector":"' : q === 1 ? ',"detector":"' : '"detector":"') + v; q = 2; s[61] = v; }
+  else { o += (q === 2 ? '","detector":' : q === 1 ? ',"detector":' : '"detector":') + h.json(v); q = 1; s[61] = h.sd(v); }
   v = e.anomaly_key;
-  if (v === undefined) s[49] = undefined;
-  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","anomaly_key":"' : q === 1 ? ',"anomaly_key":"' : '"anomaly_key":"') + v; q = 2; s[49] = v; }
-  else { o += (q === 2 ? '","anomaly_key":' : q === 1 ? ',"anomaly_key":' : '"anomaly_key":') + h.json(v); q = 1; s[49] = h.sd(v); }
+  if (v === undefined) s[62] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","anomaly_key":"' : q === 1 ? ',"anomaly_key":"' : '"anomaly_key":"') + v; q = 2; s[62] = v; }
+  else { o += (q === 2 ? '","anomaly_key":' : q === 1 ? ',"anomaly_key":' : '"anomaly_key":') + h.json(v); q = 1; s[62] = h.sd(v); }
   v = e.score;
-  if (v === undefined) s[50] = undefined;
-  else if (typeof v === 'number' && Number.isFinite(v)) { t = String(v); o += (q === 2 ? '","score":' : q === 1 ? ',"score":' : '"score":') + t; q = 1; s[50] = t; }
-  else { o += (q === 2 ? '","score":' : q === 1 ? ',"score":' : '"score":') + h.json(v); q = 1; s[50] = h.sd(v); }
+  if (v === undefined) s[63] = undefined;
+  else if (typeof v === 'number' && Number.isFinite(v)) { t = String(v); o += (q === 2 ? '","score":' : q === 1 ? ',"score":' : '"score":') + t; q = 1; s[63] = t; }
+  else { o += (q === 2 ? '","score":' : q === 1 ? ',"score":' : '"score":') + h.json(v); q = 1; s[63] = h.sd(v); }
   v = e.threshold;
-  if (v === undefined) s[51] = undefined;
-  else if (typeof v === 'number' && Number.isFinite(v)) { t = String(v); o += (q === 2 ? '","threshold":' : q === 1 ? ',"threshold":' : '"threshold":') + t; q = 1; s[51] = t; }
-  else { o += (q === 2 ? '","threshold":' : q === 1 ? ',"threshold":' : '"threshold":') + h.json(v); q = 1; s[51] = h.sd(v); }
+  if (v === undefined) s[64] = undefined;
+  else if (typeof v === 'number' && Number.isFinite(v)) { t = String(v); o += (q === 2 ? '","threshold":' : q === 1 ? ',"threshold":' : '"threshold":') + t; q = 1; s[64] = t; }
+  else { o += (q === 2 ? '","threshold":' : q === 1 ? ',"threshold":' : '"threshold":') + h.json(v); q = 1; s[64] = h.sd(v); }
   v = e.baseline;
-  if (v === undefined) s[52] = undefined;
-  else if (typeof v === 'number' && Number.isFinite(v)) { t = String(v); o += (q === 2 ? '","baseline":' : q === 1 ? ',"baseline":' : '"baseline":') + t; q = 1; s[52] = t; }
-  else { o += (q === 2 ? '","baseline":' : q === 1 ? ',"baseline":' : '"baseline":') + h.json(v); q = 1; s[52] = h.sd(v); }
+  if (v === undefined) s[65] = undefined;
+  else if (typeof v === 'number' && Number.isFinite(v)) { t = String(v); o += (q === 2 ? '","baseline":' : q === 1 ? ',"baseline":' : '"baseline":') + t; q = 1; s[65] = t; }
+  else { o += (q === 2 ? '","baseline":' : q === 1 ? ',"baseline":' : '"baseline":') + h.json(v); q = 1; s[65] = h.sd(v); }
   v = e.trigger_event_id;
-  if (v === undefined) s[53] = undefined;
-  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","trigger_event_id":"' : q === 1 ? ',"trigger_event_id":"' : '"trigger_event_id":"') + v; q = 2; s[53] = v; }
-  else { o += (q === 2 ? '","trigger_event_id":' : q === 1 ? ',"trigger_event_id":' : '"trigger_event_id":') + h.json(v); q = 1; s[53] = h.sd(v); }
+  if (v === undefined) s[66] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","trigger_event_id":"' : q === 1 ? ',"trigger_event_id":"' : '"trigger_event_id":"') + v; q = 2; s[66] = v; }
+  else { o += (q === 2 ? '","trigger_event_id":' : q === 1 ? ',"trigger_event_id":' : '"trigger_event_id":') + h.json(v); q = 1; s[66] = h.sd(v); }
   v = e.trigger_type;
-  if (v === undefined) s[54] = undefined;
-  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","trigger_type":"' : q === 1 ? ',"trigger_type":"' : '"trigger_type":"') + v; q = 2; s[54] = v; }
-  else { o += (q === 2 ? '","trigger_type":' : q === 1 ? ',"trigger_type":' : '"trigger_type":') + h.json(v); q = 1; s[54] = h.sd(v); }
+  if (v === undefined) s[67] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","trigger_type":"' : q === 1 ? ',"trigger_type":"' : '"trigger_type":"') + v; q = 2; s[67] = v; }
+  else { o += (q === 2 ? '","trigger_type":' : q === 1 ? ',"trigger_type":' : '"trigger_type":') + h.json(v); q = 1; s[67] = h.sd(v); }
   return q === 2 ? o + '"}' : o + '}';
 }
 
@@ -984,35 +1288,35 @@ function writeTrend(e: TrendEvent, s: FieldSlots, h: WriterHelpers): string {
   else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","hook":"' : q === 1 ? ',"hook":"' : '"hook":"') + v; q = 2; s[45] = v; }
   else { o += (q === 2 ? '","hook":' : q === 1 ? ',"hook":' : '"hook":') + h.json(v); q = 1; s[45] = h.sd(v); }
   v = e.event_id;
-  if (v === undefined) s[46] = undefined;
-  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","event_id":"' : q === 1 ? ',"event_id":"' : '"event_id":"') + v; q = 2; s[46] = v; }
-  else { o += (q === 2 ? '","event_id":' : q === 1 ? ',"event_id":' : '"event_id":') + h.json(v); q = 1; s[46] = h.sd(v); }
+  if (v === undefined) s[54] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","event_id":"' : q === 1 ? ',"event_id":"' : '"event_id":"') + v; q = 2; s[54] = v; }
+  else { o += (q === 2 ? '","event_id":' : q === 1 ? ',"event_id":' : '"event_id":') + h.json(v); q = 1; s[54] = h.sd(v); }
   v = e.labels;
   if (v !== undefined) { o += (q === 2 ? '","labels":' : q === 1 ? ',"labels":' : '"labels":') + h.json(v); q = 1; }
   v = e.subject;
-  if (v === undefined) s[55] = undefined;
-  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","subject":"' : q === 1 ? ',"subject":"' : '"subject":"') + v; q = 2; s[55] = v; }
-  else { o += (q === 2 ? '","subject":' : q === 1 ? ',"subject":' : '"subject":') + h.json(v); q = 1; s[55] = h.sd(v); }
+  if (v === undefined) s[68] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","subject":"' : q === 1 ? ',"subject":"' : '"subject":"') + v; q = 2; s[68] = v; }
+  else { o += (q === 2 ? '","subject":' : q === 1 ? ',"subject":' : '"subject":') + h.json(v); q = 1; s[68] = h.sd(v); }
   v = e.current;
-  if (v === undefined) s[56] = undefined;
-  else if (typeof v === 'number' && Number.isFinite(v)) { t = String(v); o += (q === 2 ? '","current":' : q === 1 ? ',"current":' : '"current":') + t; q = 1; s[56] = t; }
-  else { o += (q === 2 ? '","current":' : q === 1 ? ',"current":' : '"current":') + h.json(v); q = 1; s[56] = h.sd(v); }
+  if (v === undefined) s[69] = undefined;
+  else if (typeof v === 'number' && Number.isFinite(v)) { t = String(v); o += (q === 2 ? '","current":' : q === 1 ? ',"current":' : '"current":') + t; q = 1; s[69] = t; }
+  else { o += (q === 2 ? '","current":' : q === 1 ? ',"current":' : '"current":') + h.json(v); q = 1; s[69] = h.sd(v); }
   v = e.capacity;
-  if (v === undefined) s[57] = undefined;
-  else if (typeof v === 'number' && Number.isFinite(v)) { t = String(v); o += (q === 2 ? '","capacity":' : q === 1 ? ',"capacity":' : '"capacity":') + t; q = 1; s[57] = t; }
-  else { o += (q === 2 ? '","capacity":' : q === 1 ? ',"capacity":' : '"capacity":') + h.json(v); q = 1; s[57] = h.sd(v); }
+  if (v === undefined) s[70] = undefined;
+  else if (typeof v === 'number' && Number.isFinite(v)) { t = String(v); o += (q === 2 ? '","capacity":' : q === 1 ? ',"capacity":' : '"capacity":') + t; q = 1; s[70] = t; }
+  else { o += (q === 2 ? '","capacity":' : q === 1 ? ',"capacity":' : '"capacity":') + h.json(v); q = 1; s[70] = h.sd(v); }
   v = e.slope_per_s;
-  if (v === undefined) s[58] = undefined;
-  else if (typeof v === 'number' && Number.isFinite(v)) { t = String(v); o += (q === 2 ? '","slope_per_s":' : q === 1 ? ',"slope_per_s":' : '"slope_per_s":') + t; q = 1; s[58] = t; }
-  else { o += (q === 2 ? '","slope_per_s":' : q === 1 ? ',"slope_per_s":' : '"slope_per_s":') + h.json(v); q = 1; s[58] = h.sd(v); }
+  if (v === undefined) s[71] = undefined;
+  else if (typeof v === 'number' && Number.isFinite(v)) { t = String(v); o += (q === 2 ? '","slope_per_s":' : q === 1 ? ',"slope_per_s":' : '"slope_per_s":') + t; q = 1; s[71] = t; }
+  else { o += (q === 2 ? '","slope_per_s":' : q === 1 ? ',"slope_per_s":' : '"slope_per_s":') + h.json(v); q = 1; s[71] = h.sd(v); }
   v = e.forecast_seconds;
-  if (v === undefined) s[59] = undefined;
-  else if (typeof v === 'number' && Number.isFinite(v)) { t = String(v); o += (q === 2 ? '","forecast_seconds":' : q === 1 ? ',"forecast_seconds":' : '"forecast_seconds":') + t; q = 1; s[59] = t; }
-  else { o += (q === 2 ? '","forecast_seconds":' : q === 1 ? ',"forecast_seconds":' : '"forecast_seconds":') + h.json(v); q = 1; s[59] = h.sd(v); }
+  if (v === undefined) s[72] = undefined;
+  else if (typeof v === 'number' && Number.isFinite(v)) { t = String(v); o += (q === 2 ? '","forecast_seconds":' : q === 1 ? ',"forecast_seconds":' : '"forecast_seconds":') + t; q = 1; s[72] = t; }
+  else { o += (q === 2 ? '","forecast_seconds":' : q === 1 ? ',"forecast_seconds":' : '"forecast_seconds":') + h.json(v); q = 1; s[72] = h.sd(v); }
   v = e.horizon_seconds;
-  if (v === undefined) s[60] = undefined;
-  else if (typeof v === 'number' && Number.isFinite(v)) { t = String(v); o += (q === 2 ? '","horizon_seconds":' : q === 1 ? ',"horizon_seconds":' : '"horizon_seconds":') + t; q = 1; s[60] = t; }
-  else { o += (q === 2 ? '","horizon_seconds":' : q === 1 ? ',"horizon_seconds":' : '"horizon_seconds":') + h.json(v); q = 1; s[60] = h.sd(v); }
+  if (v === undefined) s[73] = undefined;
+  else if (typeof v === 'number' && Number.isFinite(v)) { t = String(v); o += (q === 2 ? '","horizon_seconds":' : q === 1 ? ',"horizon_seconds":' : '"horizon_seconds":') + t; q = 1; s[73] = t; }
+  else { o += (q === 2 ? '","horizon_seconds":' : q === 1 ? ',"horizon_seconds":' : '"horizon_seconds":') + h.json(v); q = 1; s[73] = h.sd(v); }
   return q === 2 ? o + '"}' : o + '}';
 }
 
@@ -1128,47 +1432,47 @@ function writeHostStats(e: HostStatsEvent, s: FieldSlots, h: WriterHelpers): str
   else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","hook":"' : q === 1 ? ',"hook":"' : '"hook":"') + v; q = 2; s[45] = v; }
   else { o += (q === 2 ? '","hook":' : q === 1 ? ',"hook":' : '"hook":') + h.json(v); q = 1; s[45] = h.sd(v); }
   v = e.event_id;
-  if (v === undefined) s[46] = undefined;
-  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","event_id":"' : q === 1 ? ',"event_id":"' : '"event_id":"') + v; q = 2; s[46] = v; }
-  else { o += (q === 2 ? '","event_id":' : q === 1 ? ',"event_id":' : '"event_id":') + h.json(v); q = 1; s[46] = h.sd(v); }
+  if (v === undefined) s[54] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","event_id":"' : q === 1 ? ',"event_id":"' : '"event_id":"') + v; q = 2; s[54] = v; }
+  else { o += (q === 2 ? '","event_id":' : q === 1 ? ',"event_id":' : '"event_id":') + h.json(v); q = 1; s[54] = h.sd(v); }
   v = e.labels;
   if (v !== undefined) { o += (q === 2 ? '","labels":' : q === 1 ? ',"labels":' : '"labels":') + h.json(v); q = 1; }
   v = e.interval_ms;
-  if (v === undefined) s[61] = undefined;
-  else if (typeof v === 'number' && Number.isFinite(v)) { t = String(v); o += (q === 2 ? '","interval_ms":' : q === 1 ? ',"interval_ms":' : '"interval_ms":') + t; q = 1; s[61] = t; }
-  else { o += (q === 2 ? '","interval_ms":' : q === 1 ? ',"interval_ms":' : '"interval_ms":') + h.json(v); q = 1; s[61] = h.sd(v); }
+  if (v === undefined) s[74] = undefined;
+  else if (typeof v === 'number' && Number.isFinite(v)) { t = String(v); o += (q === 2 ? '","interval_ms":' : q === 1 ? ',"interval_ms":' : '"interval_ms":') + t; q = 1; s[74] = t; }
+  else { o += (q === 2 ? '","interval_ms":' : q === 1 ? ',"interval_ms":' : '"interval_ms":') + h.json(v); q = 1; s[74] = h.sd(v); }
   v = e.cpu_percent;
-  if (v === undefined) s[62] = undefined;
-  else if (typeof v === 'number' && Number.isFinite(v)) { t = String(v); o += (q === 2 ? '","cpu_percent":' : q === 1 ? ',"cpu_percent":' : '"cpu_percent":') + t; q = 1; s[62] = t; }
-  else { o += (q === 2 ? '","cpu_percent":' : q === 1 ? ',"cpu_percent":' : '"cpu_percent":') + h.json(v); q = 1; s[62] = h.sd(v); }
+  if (v === undefined) s[75] = undefined;
+  else if (typeof v === 'number' && Number.isFinite(v)) { t = String(v); o += (q === 2 ? '","cpu_percent":' : q === 1 ? ',"cpu_percent":' : '"cpu_percent":') + t; q = 1; s[75] = t; }
+  else { o += (q === 2 ? '","cpu_percent":' : q === 1 ? ',"cpu_percent":' : '"cpu_percent":') + h.json(v); q = 1; s[75] = h.sd(v); }
   v = e.load1;
-  if (v === undefined) s[63] = undefined;
-  else if (typeof v === 'number' && Number.isFinite(v)) { t = String(v); o += (q === 2 ? '","load1":' : q === 1 ? ',"load1":' : '"load1":') + t; q = 1; s[63] = t; }
-  else { o += (q === 2 ? '","load1":' : q === 1 ? ',"load1":' : '"load1":') + h.json(v); q = 1; s[63] = h.sd(v); }
+  if (v === undefined) s[76] = undefined;
+  else if (typeof v === 'number' && Number.isFinite(v)) { t = String(v); o += (q === 2 ? '","load1":' : q === 1 ? ',"load1":' : '"load1":') + t; q = 1; s[76] = t; }
+  else { o += (q === 2 ? '","load1":' : q === 1 ? ',"load1":' : '"load1":') + h.json(v); q = 1; s[76] = h.sd(v); }
   v = e.mem_total_bytes;
-  if (v === undefined) s[64] = undefined;
-  else if (typeof v === 'number' && Number.isFinite(v)) { t = String(v); o += (q === 2 ? '","mem_total_bytes":' : q === 1 ? ',"mem_total_bytes":' : '"mem_total_bytes":') + t; q = 1; s[64] = t; }
-  else { o += (q === 2 ? '","mem_total_bytes":' : q === 1 ? ',"mem_total_bytes":' : '"mem_total_bytes":') + h.json(v); q = 1; s[64] = h.sd(v); }
+  if (v === undefined) s[77] = undefined;
+  else if (typeof v === 'number' && Number.isFinite(v)) { t = String(v); o += (q === 2 ? '","mem_total_bytes":' : q === 1 ? ',"mem_total_bytes":' : '"mem_total_bytes":') + t; q = 1; s[77] = t; }
+  else { o += (q === 2 ? '","mem_total_bytes":' : q === 1 ? ',"mem_total_bytes":' : '"mem_total_bytes":') + h.json(v); q = 1; s[77] = h.sd(v); }
   v = e.mem_available_bytes;
-  if (v === undefined) s[65] = undefined;
-  else if (typeof v === 'number' && Number.isFinite(v)) { t = String(v); o += (q === 2 ? '","mem_available_bytes":' : q === 1 ? ',"mem_available_bytes":' : '"mem_available_bytes":') + t; q = 1; s[65] = t; }
-  else { o += (q === 2 ? '","mem_available_bytes":' : q === 1 ? ',"mem_available_bytes":' : '"mem_available_bytes":') + h.json(v); q = 1; s[65] = h.sd(v); }
+  if (v === undefined) s[78] = undefined;
+  else if (typeof v === 'number' && Number.isFinite(v)) { t = String(v); o += (q === 2 ? '","mem_available_bytes":' : q === 1 ? ',"mem_available_bytes":' : '"mem_available_bytes":') + t; q = 1; s[78] = t; }
+  else { o += (q === 2 ? '","mem_available_bytes":' : q === 1 ? ',"mem_available_bytes":' : '"mem_available_bytes":') + h.json(v); q = 1; s[78] = h.sd(v); }
   v = e.disk_read_bytes;
-  if (v === undefined) s[66] = undefined;
-  else if (typeof v === 'number' && Number.isFinite(v)) { t = String(v); o += (q === 2 ? '","disk_read_bytes":' : q === 1 ? ',"disk_read_bytes":' : '"disk_read_bytes":') + t; q = 1; s[66] = t; }
-  else { o += (q === 2 ? '","disk_read_bytes":' : q === 1 ? ',"disk_read_bytes":' : '"disk_read_bytes":') + h.json(v); q = 1; s[66] = h.sd(v); }
+  if (v === undefined) s[79] = undefined;
+  else if (typeof v === 'number' && Number.isFinite(v)) { t = String(v); o += (q === 2 ? '","disk_read_bytes":' : q === 1 ? ',"disk_read_bytes":' : '"disk_read_bytes":') + t; q = 1; s[79] = t; }
+  else { o += (q === 2 ? '","disk_read_bytes":' : q === 1 ? ',"disk_read_bytes":' : '"disk_read_bytes":') + h.json(v); q = 1; s[79] = h.sd(v); }
   v = e.disk_write_bytes;
-  if (v === undefined) s[67] = undefined;
-  else if (typeof v === 'number' && Number.isFinite(v)) { t = String(v); o += (q === 2 ? '","disk_write_bytes":' : q === 1 ? ',"disk_write_bytes":' : '"disk_write_bytes":') + t; q = 1; s[67] = t; }
-  else { o += (q === 2 ? '","disk_write_bytes":' : q === 1 ? ',"disk_write_bytes":' : '"disk_write_bytes":') + h.json(v); q = 1; s[67] = h.sd(v); }
+  if (v === undefined) s[80] = undefined;
+  else if (typeof v === 'number' && Number.isFinite(v)) { t = String(v); o += (q === 2 ? '","disk_write_bytes":' : q === 1 ? ',"disk_write_bytes":' : '"disk_write_bytes":') + t; q = 1; s[80] = t; }
+  else { o += (q === 2 ? '","disk_write_bytes":' : q === 1 ? ',"disk_write_bytes":' : '"disk_write_bytes":') + h.json(v); q = 1; s[80] = h.sd(v); }
   v = e.net_rx_bytes;
-  if (v === undefined) s[68] = undefined;
-  else if (typeof v === 'number' && Number.isFinite(v)) { t = String(v); o += (q === 2 ? '","net_rx_bytes":' : q === 1 ? ',"net_rx_bytes":' : '"net_rx_bytes":') + t; q = 1; s[68] = t; }
-  else { o += (q === 2 ? '","net_rx_bytes":' : q === 1 ? ',"net_rx_bytes":' : '"net_rx_bytes":') + h.json(v); q = 1; s[68] = h.sd(v); }
+  if (v === undefined) s[81] = undefined;
+  else if (typeof v === 'number' && Number.isFinite(v)) { t = String(v); o += (q === 2 ? '","net_rx_bytes":' : q === 1 ? ',"net_rx_bytes":' : '"net_rx_bytes":') + t; q = 1; s[81] = t; }
+  else { o += (q === 2 ? '","net_rx_bytes":' : q === 1 ? ',"net_rx_bytes":' : '"net_rx_bytes":') + h.json(v); q = 1; s[81] = h.sd(v); }
   v = e.net_tx_bytes;
-  if (v === undefined) s[69] = undefined;
-  else if (typeof v === 'number' && Number.isFinite(v)) { t = String(v); o += (q === 2 ? '","net_tx_bytes":' : q === 1 ? ',"net_tx_bytes":' : '"net_tx_bytes":') + t; q = 1; s[69] = t; }
-  else { o += (q === 2 ? '","net_tx_bytes":' : q === 1 ? ',"net_tx_bytes":' : '"net_tx_bytes":') + h.json(v); q = 1; s[69] = h.sd(v); }
+  if (v === undefined) s[82] = undefined;
+  else if (typeof v === 'number' && Number.isFinite(v)) { t = String(v); o += (q === 2 ? '","net_tx_bytes":' : q === 1 ? ',"net_tx_bytes":' : '"net_tx_bytes":') + t; q = 1; s[82] = t; }
+  else { o += (q === 2 ? '","net_tx_bytes":' : q === 1 ? ',"net_tx_bytes":' : '"net_tx_bytes":') + h.json(v); q = 1; s[82] = h.sd(v); }
   v = e.top_cpu;
   if (v !== undefined) { o += (q === 2 ? '","top_cpu":' : q === 1 ? ',"top_cpu":' : '"top_cpu":') + h.json(v); q = 1; }
   v = e.top_rss;
@@ -1288,31 +1592,31 @@ function writeActivity(e: ActivityEvent, s: FieldSlots, h: WriterHelpers): strin
   else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","hook":"' : q === 1 ? ',"hook":"' : '"hook":"') + v; q = 2; s[45] = v; }
   else { o += (q === 2 ? '","hook":' : q === 1 ? ',"hook":' : '"hook":') + h.json(v); q = 1; s[45] = h.sd(v); }
   v = e.event_id;
-  if (v === undefined) s[46] = undefined;
-  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","event_id":"' : q === 1 ? ',"event_id":"' : '"event_id":"') + v; q = 2; s[46] = v; }
-  else { o += (q === 2 ? '","event_id":' : q === 1 ? ',"event_id":' : '"event_id":') + h.json(v); q = 1; s[46] = h.sd(v); }
+  if (v === undefined) s[54] = undefined;
+  else if (typeof v === 'string' && v.length <= 5461 && !SPECIAL.test(v)) { o += (q === 2 ? '","event_id":"' : q === 1 ? ',"event_id":"' : '"event_id":"') + v; q = 2; s[54] = v; }
+  else { o += (q === 2 ? '","event_id":' : q === 1 ? ',"event_id":' : '"event_id":') + h.json(v); q = 1; s[54] = h.sd(v); }
   v = e.labels;
   if (v !== undefined) { o += (q === 2 ? '","labels":' : q === 1 ? ',"labels":' : '"labels":') + h.json(v); q = 1; }
   v = e.interval_ms;
-  if (v === undefined) s[61] = undefined;
-  else if (typeof v === 'number' && Number.isFinite(v)) { t = String(v); o += (q === 2 ? '","interval_ms":' : q === 1 ? ',"interval_ms":' : '"interval_ms":') + t; q = 1; s[61] = t; }
-  else { o += (q === 2 ? '","interval_ms":' : q === 1 ? ',"interval_ms":' : '"interval_ms":') + h.json(v); q = 1; s[61] = h.sd(v); }
-  v = e.syscalls;
-  if (v === undefined) s[72] = undefined;
-  else if (typeof v === 'number' && Number.isFinite(v)) { t = String(v); o += (q === 2 ? '","syscalls":' : q === 1 ? ',"syscalls":' : '"syscalls":') + t; q = 1; s[72] = t; }
-  else { o += (q === 2 ? '","syscalls":' : q === 1 ? ',"syscalls":' : '"syscalls":') + h.json(v); q = 1; s[72] = h.sd(v); }
-  v = e.io_ops;
-  if (v === undefined) s[73] = undefined;
-  else if (typeof v === 'number' && Number.isFinite(v)) { t = String(v); o += (q === 2 ? '","io_ops":' : q === 1 ? ',"io_ops":' : '"io_ops":') + t; q = 1; s[73] = t; }
-  else { o += (q === 2 ? '","io_ops":' : q === 1 ? ',"io_ops":' : '"io_ops":') + h.json(v); q = 1; s[73] = h.sd(v); }
-  v = e.io_bytes;
   if (v === undefined) s[74] = undefined;
-  else if (typeof v === 'number' && Number.isFinite(v)) { t = String(v); o += (q === 2 ? '","io_bytes":' : q === 1 ? ',"io_bytes":' : '"io_bytes":') + t; q = 1; s[74] = t; }
-  else { o += (q === 2 ? '","io_bytes":' : q === 1 ? ',"io_bytes":' : '"io_bytes":') + h.json(v); q = 1; s[74] = h.sd(v); }
+  else if (typeof v === 'number' && Number.isFinite(v)) { t = String(v); o += (q === 2 ? '","interval_ms":' : q === 1 ? ',"interval_ms":' : '"interval_ms":') + t; q = 1; s[74] = t; }
+  else { o += (q === 2 ? '","interval_ms":' : q === 1 ? ',"interval_ms":' : '"interval_ms":') + h.json(v); q = 1; s[74] = h.sd(v); }
+  v = e.syscalls;
+  if (v === undefined) s[85] = undefined;
+  else if (typeof v === 'number' && Number.isFinite(v)) { t = String(v); o += (q === 2 ? '","syscalls":' : q === 1 ? ',"syscalls":' : '"syscalls":') + t; q = 1; s[85] = t; }
+  else { o += (q === 2 ? '","syscalls":' : q === 1 ? ',"syscalls":' : '"syscalls":') + h.json(v); q = 1; s[85] = h.sd(v); }
+  v = e.io_ops;
+  if (v === undefined) s[86] = undefined;
+  else if (typeof v === 'number' && Number.isFinite(v)) { t = String(v); o += (q === 2 ? '","io_ops":' : q === 1 ? ',"io_ops":' : '"io_ops":') + t; q = 1; s[86] = t; }
+  else { o += (q === 2 ? '","io_ops":' : q === 1 ? ',"io_ops":' : '"io_ops":') + h.json(v); q = 1; s[86] = h.sd(v); }
+  v = e.io_bytes;
+  if (v === undefined) s[87] = undefined;
+  else if (typeof v === 'number' && Number.isFinite(v)) { t = String(v); o += (q === 2 ? '","io_bytes":' : q === 1 ? ',"io_bytes":' : '"io_bytes":') + t; q = 1; s[87] = t; }
+  else { o += (q === 2 ? '","io_bytes":' : q === 1 ? ',"io_bytes":' : '"io_bytes":') + h.json(v); q = 1; s[87] = h.sd(v); }
   v = e.io_latency_ns;
-  if (v === undefined) s[75] = undefined;
-  else if (typeof v === 'number' && Number.isFinite(v)) { t = String(v); o += (q === 2 ? '","io_latency_ns":' : q === 1 ? ',"io_latency_ns":' : '"io_latency_ns":') + t; q = 1; s[75] = t; }
-  else { o += (q === 2 ? '","io_latency_ns":' : q === 1 ? ',"io_latency_ns":' : '"io_latency_ns":') + h.json(v); q = 1; s[75] = h.sd(v); }
+  if (v === undefined) s[88] = undefined;
+  else if (typeof v === 'number' && Number.isFinite(v)) { t = String(v); o += (q === 2 ? '","io_latency_ns":' : q === 1 ? ',"io_latency_ns":' : '"io_latency_ns":') + t; q = 1; s[88] = t; }
+  else { o += (q === 2 ? '","io_latency_ns":' : q === 1 ? ',"io_latency_ns":' : '"io_latency_ns":') + h.json(v); q = 1; s[88] = h.sd(v); }
   return q === 2 ? o + '"}' : o + '}';
 }
 
@@ -1323,6 +1627,8 @@ export const EVENT_WRITERS: { readonly [T in EventType]: (e: EventOf<T>, s: Fiel
   block: writeBlock,
   connect: writeConnect,
   sensor: writeSensor,
+  audit: writeAudit,
+  alert: writeAlert,
   anomaly: writeAnomaly,
   trend: writeTrend,
   host_stats: writeHostStats,
@@ -1342,6 +1648,10 @@ export function writeEvent(e: AegisEvent, s: FieldSlots, h: WriterHelpers): stri
       return writeConnect(e, s, h);
     case 'sensor':
       return writeSensor(e, s, h);
+    case 'audit':
+      return writeAudit(e, s, h);
+    case 'alert':
+      return writeAlert(e, s, h);
     case 'anomaly':
       return writeAnomaly(e, s, h);
     case 'trend':

@@ -30,6 +30,7 @@ import type {
 } from '../../telemetry/sensor-stats';
 import { NO_SENSOR_STATS } from '../../telemetry/sensor-stats';
 import { withChildSpan } from '../../telemetry/spans';
+import { createEnforcementLog, DEFAULT_ENFORCEMENT_LOG_PER_SECOND } from './enforcement-log';
 import type { StatsRegistry } from '../../telemetry/stats';
 import { describeError } from '../../util/errors';
 import type { Logger } from '../../util/logger';
@@ -57,6 +58,10 @@ export interface SensorSourceOptions {
   readonly maxQueuedEvents: number;
   readonly chunkEvents: number;
   readonly processCacheMax: number;
+  /** `enforcement_event` log lines per second at most (0: none); the rest are counted (./enforcement-log.ts). */
+  readonly enforcementLogPerSecond: number;
+  /** `aegisbpf run --enforce|--audit`: the mode while this sensor runs, whatever the policy says; undefined = the policy's. */
+  readonly mode: 'audit' | 'enforce' | undefined;
 }
 
 export function parseSensorSourceOptions(raw: Readonly<Record<string, unknown>>, dataDir: string): SensorSourceOptions {
@@ -80,6 +85,8 @@ export function parseSensorSourceOptions(raw: Readonly<Record<string, unknown>>,
     maxQueuedEvents: num('max_queued_events', 65536),
     chunkEvents: num('chunk_events', 1024),
     processCacheMax: num('process_cache_max', 65536),
+    mode: raw.mode === 'audit' || raw.mode === 'enforce' ? raw.mode : undefined,
+    enforcementLogPerSecond: num('enforcement_log_per_second', DEFAULT_ENFORCEMENT_LOG_PER_SECOND),
   };
 }
 
@@ -217,6 +224,7 @@ export function createSensorSource(options: SensorSourceOptions, ctx: SourceCont
       let paused = false;
       let wake: (() => void) | undefined;
       const store = createPolicyStore(options.policyDir);
+      const enforcementLog = createEnforcementLog(ctx.logger, { maxPerSecond: options.enforcementLogPerSecond });
       let sensor: Sensor;
       try {
         const features = getFeatureReport();
@@ -244,6 +252,7 @@ export function createSensorSource(options: SensorSourceOptions, ctx: SourceCont
             };
           },
           onEvents(events) {
+            enforcementLog.observe(events);
             queue.push(events);
             queued += events.length;
             if (!paused && queued >= options.maxQueuedEvents) {
@@ -267,11 +276,22 @@ export function createSensorSource(options: SensorSourceOptions, ctx: SourceCont
       current = sensor;
       try {
         const policy = createPolicyEngine({
+          log: (level, message, fields) => ctx.logger[level](message, { ...fields }),
           store,
           capabilities: sensor.features.capabilities,
           maps: sensor.maps,
           cgroupRoot: sensor.features.cgroupV2.path,
         });
+        // Before restore(): the stored policy goes into the kernel in the forced mode. Cleared when not forced, so a
+        // file left by a daemon that crashed does not outlive it.
+        store.setModeOverride(options.mode);
+        if (options.mode !== undefined)
+          ctx.logger.info(
+            `The sensor runs in ${options.mode} mode, whatever the policy says (run --${options.mode}).`,
+            {
+              mode: options.mode,
+            },
+          );
         const restored = policy.restore();
         if (restored !== undefined)
           ctx.logger.info('The stored policy is enforced.', {
@@ -332,6 +352,8 @@ export function createSensorSource(options: SensorSourceOptions, ctx: SourceCont
         current = undefined;
         telemetry.stopped();
         sensor.stop();
+        // The forced mode ends with this daemon: `policy apply` without it writes the policy's own mode again.
+        if (options.mode !== undefined) store.setModeOverride(undefined);
       }
     },
   };
@@ -396,6 +418,18 @@ export const sensorSource: SourceDefinition = {
         type: 'string',
         minLength: 1,
         description: 'Where applied policies are stored (default <data_dir>/policy).',
+      },
+      enforcement_log_per_second: {
+        type: 'integer',
+        minimum: 0,
+        maximum: 100000,
+        description: `At most this many \`enforcement_event\` log lines per second (the monitoring guide's Loki line); the rest are counted and summarized (default ${DEFAULT_ENFORCEMENT_LOG_PER_SECOND}; 0 = none).`,
+      },
+      mode: {
+        type: 'string',
+        enum: ['audit', 'enforce'],
+        description:
+          'Force this mode on every policy while the sensor runs, whatever its `mode:` says (what `aegisbpf run --enforce|--audit` sets). Default: the policy decides.',
       },
       max_queued_events: {
         type: 'integer',

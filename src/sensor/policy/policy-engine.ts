@@ -15,6 +15,7 @@ import { parsePolicy } from './policy-file';
 import type { PolicyMode } from './policy-file';
 import type { MapsApplyResult, PolicyMapSet } from './policy-maps';
 import { applyToMaps, mapUtilization, readConfig, ruleHits } from './policy-maps';
+import { withChildSpan } from '../../telemetry/spans';
 import type { PolicyStore, StoredPolicy } from './policy-store';
 
 export interface ApplyResult {
@@ -60,6 +61,12 @@ export interface PolicyEngineOptions {
   readonly cgroupRoot?: string;
   readonly resolver?: TargetResolver;
   readonly now?: () => Date;
+  /**
+   * Where the guide's log lines go (the daemon's logger; the policy command's JSON lines on stderr): a policy that
+   * does not fit a map logs `Failed to insert into <map>_map` with `error: "E2BIG (map full)"`, `map`,
+   * `current_entries`, `max_entries` (and `required_entries`).
+   */
+  readonly log?: (level: 'error', message: string, fields: Readonly<Record<string, unknown>>) => void;
 }
 
 export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
@@ -80,11 +87,18 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
       live: maps !== undefined,
     };
     const pending = commitToStore ? store.stage(stored) : undefined;
+    // `run --enforce|--audit` decides the mode the kernel holds while that daemon runs; the stored policy keeps its own.
+    const forced = store.modeOverride();
+    const mode = forced ?? compiled.mode;
     let changes: MapsApplyResult | undefined;
     try {
-      if (maps !== undefined) changes = applyToMaps(maps, compiled, generation);
+      if (maps !== undefined) {
+        const m = maps;
+        changes = withChildSpan('policy.apply_internal', () => applyToMaps(m, { ...compiled, mode }, generation));
+      }
     } catch (err) {
       pending?.abort();
+      if (maps !== undefined) logMapFull(err, maps);
       throw err;
     }
     pending?.commit();
@@ -92,20 +106,36 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
       maps !== undefined
         ? 'now enforced by the running sensor'
         : 'stored; no sensor is running, it applies when the sensor starts';
+    const forcedNote = forced !== undefined && forced !== compiled.mode ? `, forced by run --${forced}` : '';
     return {
       generation,
-      mode: compiled.mode,
+      mode,
       live: maps !== undefined,
       rules: compiled.rules,
       warnings: compiled.warnings,
       changes,
-      message: `Policy generation ${generation} from ${source} (${compiled.rules.length} rules, mode ${compiled.mode}) is ${where}.`,
+      message: `Policy generation ${generation} from ${source} (${compiled.rules.length} rules, mode ${mode}${forcedNote}) is ${where}.`,
     };
+  };
+
+  const logMapFull = (err: unknown, m: PolicyMapSet): void => {
+    if (!(err instanceof SensorError) || err.code !== 'AEGIS_ERR_POLICY_MAP_FULL' || options.log === undefined) return;
+    const d = (err.details ?? {}) as { map?: unknown; entries?: unknown; capacity?: unknown };
+    const map = typeof d.map === 'string' ? d.map : 'unknown';
+    const now = mapUtilization(m).find((u) => u.map === map);
+    options.log('error', `Failed to insert into ${map}_map`, {
+      error: 'E2BIG (map full)',
+      map,
+      current_entries: now?.entries ?? null,
+      max_entries: typeof d.capacity === 'number' ? d.capacity : (now?.capacity ?? null),
+      required_entries: typeof d.entries === 'number' ? d.entries : null,
+      code: err.code,
+    });
   };
 
   return {
     apply(text, source) {
-      return install(text, source, (store.current()?.generation ?? 0) + 1, true);
+      return withChildSpan('policy.apply', () => install(text, source, (store.current()?.generation ?? 0) + 1, true));
     },
     rollback() {
       const prev = store.previous();
@@ -114,7 +144,9 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
           'AEGIS_ERR_POLICY_NO_PREVIOUS',
           `there is no previously applied policy in ${store.dir} to roll back to`,
         );
-      const result = install(prev.text, prev.source, (store.current()?.generation ?? 0) + 1, true);
+      const result = withChildSpan('policy.rollback_last_applied', () =>
+        install(prev.text, prev.source, (store.current()?.generation ?? 0) + 1, true),
+      );
       return {
         ...result,
         message: `Rolled back to the policy from ${prev.source} (applied ${prev.appliedAt}): ${result.message}`,

@@ -38,6 +38,12 @@ export interface PolicyStore {
   stage(next: StoredPolicy): PendingWrite;
   /** mtime of current.json in ms (0 when absent): cheap change detection for readers. */
   currentVersion(): number;
+  /**
+   * The mode a running `aegisbpf run --enforce|--audit` forces on every policy it or `aegisbpf policy` installs
+   * (file `mode-override` in the state directory, written at the daemon's start, removed at its stop), or undefined.
+   */
+  modeOverride(): 'audit' | 'enforce' | undefined;
+  setModeOverride(mode: 'audit' | 'enforce' | undefined): void;
 }
 
 export const DEFAULT_STATE_DIR = '/var/lib/aegisbpf/policy';
@@ -62,6 +68,7 @@ function writeTmp(file: string, value: StoredPolicy | undefined): string | undef
 export function createPolicyStore(dir: string = DEFAULT_STATE_DIR): PolicyStore {
   const currentFile = path.join(dir, 'current.json');
   const previousFile = path.join(dir, 'previous.json');
+  const overrideFile = path.join(dir, 'mode-override');
 
   const stageBoth = (nextCurrent: StoredPolicy, nextPrevious: StoredPolicy | undefined): PendingWrite => {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -98,6 +105,23 @@ export function createPolicyStore(dir: string = DEFAULT_STATE_DIR): PolicyStore 
       } catch {
         return 0;
       }
+    },
+    modeOverride() {
+      let text: string;
+      try {
+        text = fs.readFileSync(overrideFile, 'utf8').trim();
+      } catch {
+        return undefined;
+      }
+      return text === 'audit' || text === 'enforce' ? text : undefined;
+    },
+    setModeOverride(mode) {
+      if (mode === undefined) {
+        fs.rmSync(overrideFile, { force: true });
+        return;
+      }
+      fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+      fs.writeFileSync(overrideFile, mode + '\n', { mode: 0o600 });
     },
   };
 }

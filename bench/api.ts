@@ -1,0 +1,270 @@
+/**
+ * REST API benchmark (issue 18). SecBeat's figures are the targets:
+ *
+ * 1. `GET /api/v1/stats` p99 < 1 ms: the real daemon (`aegisbpf run`, a replay source at 2 000 events/s into a file
+ *    sink, the API on loopback, plain HTTP and HTTPS), a client in this process sending sequential requests over one
+ *    keep-alive connection with a viewer key, timing request sent → last byte received. The floor in the same run:
+ *    `GET /api/v1/health` (no key, a constant body): what the HTTP stack costs without authentication and stats.
+ * 2. A blocklist change applied in the kernel p99 < 5 ms: `POST /api/v1/blocklist` then `DELETE` of path entries
+ *    (KILL), alternating, against a daemon whose `sensor` source pinned its maps. Timed twice: request sent → the
+ *    pinned `deny_path` map shows the change (polled from this process while the request is in flight), and
+ *    request sent → response (which also waits for the policy store and the fsync'ed audit record). Skipped with
+ *    the reason where the sensor cannot run (not root, no BPF).
+ *
+ *   node dist/bench/api.js [--requests N] [--changes N]
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import os from 'node:os';
+import path from 'node:path';
+import { loadNative } from '../src/native/binding';
+import { MAPS } from '../src/sensor/abi';
+import { sensorUnavailableReason } from '../src/sensor/feature-probe';
+import { packagePath } from '../src/util/paths';
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? (process.argv[i + 1] as string) : fallback;
+}
+const pct = (xs: readonly number[], p: number): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] as number;
+};
+const BIN = packagePath('bin', 'aegisbpf.js');
+
+function cli(args: string[]): string {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`aegisbpf ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout.trim();
+}
+
+function makeCert(dir: string): { cert: string; key: string } {
+  const cert = path.join(dir, 'api.crt');
+  const key = path.join(dir, 'api.key');
+  const r = spawnSync('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-days',
+    '1',
+    '-subj',
+    '/CN=localhost',
+    '-addext',
+    'subjectAltName=IP:127.0.0.1',
+    '-keyout',
+    key,
+    '-out',
+    cert,
+  ]);
+  if (r.status !== 0) throw new Error(`openssl: ${r.stderr.toString()}`);
+  return { cert, key };
+}
+
+async function startDaemon(dir: string, config: string): Promise<{ child: ChildProcess; apiPort: number }> {
+  const file = path.join(dir, `bench-${Date.now()}.yml`);
+  fs.writeFileSync(file, config);
+  const child = spawn(process.execPath, [BIN, 'run', '--config', file], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, AEGIS_CONTROL_SOCKET: path.join(dir, 'ctl.sock') },
+  });
+  let stderr = '';
+  const apiPort = await new Promise<number>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`daemon did not start: ${stderr}`)), 30_000);
+    child.stderr?.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      const m = /"msg":"aegisbpf started\.".*?"apiPort":(\d+)/.exec(stderr);
+      if (m !== null) {
+        clearTimeout(t);
+        resolve(Number(m[1]));
+      }
+    });
+    child.on('exit', (code) => reject(new Error(`daemon exited ${String(code)}: ${stderr}`)));
+  });
+  return { child, apiPort };
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  const done = new Promise((resolve) => child.on('exit', resolve));
+  child.kill('SIGTERM');
+  await done;
+}
+
+type Requester = (method: string, urlPath: string, key?: string, body?: unknown) => Promise<number>;
+
+function requester(port: number, tls: { ca: Buffer } | undefined): Requester {
+  const agent =
+    tls === undefined
+      ? new http.Agent({ keepAlive: true, maxSockets: 1 })
+      : new https.Agent({ keepAlive: true, maxSockets: 1, ca: tls.ca });
+  const mod = tls === undefined ? http : https;
+  return (method, urlPath, key, body) =>
+    new Promise((resolve, reject) => {
+      const payload = body === undefined ? undefined : JSON.stringify(body);
+      const req = mod.request(
+        {
+          host: '127.0.0.1',
+          port,
+          method,
+          path: urlPath,
+          agent,
+          headers: {
+            ...(key !== undefined ? { authorization: `Bearer ${key}` } : {}),
+            ...(payload !== undefined
+              ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }
+              : {}),
+          },
+        },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        },
+      );
+      req.on('error', reject);
+      if (payload !== undefined) req.write(payload);
+      req.end();
+    });
+}
+
+async function timeRequests(n: number, send: () => Promise<number>, expect: number): Promise<number[]> {
+  for (let i = 0; i < Math.min(200, n); i++) await send(); // warm-up: JIT, TLS session, caches
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = process.hrtime.bigint();
+    const status = await send();
+    out.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    if (status !== expect) throw new Error(`status ${status}, expected ${expect}`);
+  }
+  return out;
+}
+
+const line = (what: string, ms: number[]): string =>
+  `${what}: p50 ${pct(ms, 50).toFixed(3)} ms, p99 ${pct(ms, 99).toFixed(3)} ms, max ${Math.max(...ms).toFixed(3)} ms (${ms.length} requests)`;
+
+async function main(): Promise<void> {
+  const requests = Number(arg('requests', '3000'));
+  const changes = Number(arg('changes', '200'));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aegis-bench-api-'));
+  const results: Record<string, unknown> = { load: os.loadavg()[0] };
+  try {
+    const files = ['--keys-file', path.join(dir, 'api-keys.json'), '--audit-file', path.join(dir, 'audit.log')];
+    const viewer = cli(['auth', 'create-key', '--name', 'bench-viewer', '--role', 'viewer', ...files]);
+    const operator = cli(['auth', 'create-key', '--name', 'bench-operator', '--role', 'operator', ...files]);
+    const { cert, key } = makeCert(dir);
+    const base = [
+      `data_dir: ${dir}`,
+      `sinks: { out: { type: file, path: ${dir}/out.ndjson, fsync: never } }`,
+      'metrics: { enabled: false }',
+    ];
+    for (const tls of [false, true]) {
+      const d = await startDaemon(
+        dir,
+        [
+          ...base,
+          `sources: { s: { type: replay, path: ${packagePath('samples', 'events.ndjson')}, rate: 2000, loop: true } }`,
+          `api: { listen: 127.0.0.1:0${tls ? `, tls: { cert_file: ${cert}, key_file: ${key} }` : ''} }`,
+        ].join('\n'),
+      );
+      try {
+        const send = requester(d.apiPort, tls ? { ca: fs.readFileSync(cert) } : undefined);
+        const health = await timeRequests(requests, () => send('GET', '/api/v1/health'), 200);
+        const stats = await timeRequests(requests, () => send('GET', '/api/v1/stats', viewer), 200);
+        const proto = tls ? 'https' : 'http';
+        process.stdout.write(`${line(`GET /api/v1/health (${proto}, floor)`, health)}\n`);
+        process.stdout.write(
+          `${line(`GET /api/v1/stats (${proto})`, stats)}; p99 / floor p99 = ${(pct(stats, 99) / pct(health, 99)).toFixed(2)}\n`,
+        );
+        results[`${proto}_health_p99_ms`] = pct(health, 99);
+        results[`${proto}_stats_p50_ms`] = pct(stats, 50);
+        results[`${proto}_stats_p99_ms`] = pct(stats, 99);
+      } finally {
+        await stop(d.child);
+      }
+    }
+
+    const reason = sensorUnavailableReason();
+    if (reason !== undefined) {
+      process.stdout.write(`blocklist change in the kernel: skipped (${reason})\n`);
+      results.blocklist = `skipped: ${reason}`;
+    } else {
+      const pinDir = `/sys/fs/bpf/aegis-bench-api-${process.pid}`;
+      const d = await startDaemon(
+        dir,
+        [
+          ...base,
+          `sources: { kernel: { type: sensor, network_hooks: false, pin_dir: ${pinDir}, policy_dir: ${dir}/policy } }`,
+          'api: { listen: 127.0.0.1:0 }',
+        ].join('\n'),
+      );
+      try {
+        const send = requester(d.apiPort, undefined);
+        // The sensor loads after "started": wait until a change reports live: true (the maps are pinned).
+        const probe = path.join(dir, 'probe');
+        for (let i = 0; ; i++) {
+          await new Promise((r) => setTimeout(r, 200));
+          if ((await send('POST', '/api/v1/blocklist', operator, { path: probe, action: 'KILL' })) !== 201) continue;
+          await send('DELETE', `/api/v1/blocklist/${encodeURIComponent(probe)}`, operator);
+          if (fs.existsSync(path.join(pinDir, MAPS.denyPath)) || i > 50) break;
+        }
+        const native = loadNative();
+        const denyPath = native.openPinnedMap(path.join(pinDir, MAPS.denyPath));
+        // "Applied in the kernel": polled from this process (one map read per event-loop turn) while the request is
+        // in flight, until the pinned deny_path map holds the expected number of entries; the response comes later
+        // (after the policy store and the fsync'ed audit record).
+        const untilEntries = async (want: number, t0: bigint): Promise<number> => {
+          for (;;) {
+            if (denyPath.entries().count === want) return Number(process.hrtime.bigint() - t0) / 1e6;
+            await new Promise((r) => setImmediate(r));
+          }
+        };
+        const add: number[] = [];
+        const del: number[] = [];
+        const addKernel: number[] = [];
+        const delKernel: number[] = [];
+        for (let i = 0; i < changes; i++) {
+          const target = path.join(dir, `blocked-${i}`);
+          let t0 = process.hrtime.bigint();
+          let pending = send('POST', '/api/v1/blocklist', operator, { path: target, action: 'KILL' });
+          addKernel.push(await untilEntries(1, t0));
+          let s = await pending;
+          add.push(Number(process.hrtime.bigint() - t0) / 1e6);
+          if (s !== 201) throw new Error(`POST: ${s}`);
+          t0 = process.hrtime.bigint();
+          pending = send('DELETE', `/api/v1/blocklist/${encodeURIComponent(target)}`, operator);
+          delKernel.push(await untilEntries(0, t0));
+          s = await pending;
+          del.push(Number(process.hrtime.bigint() - t0) / 1e6);
+          if (s !== 200) throw new Error(`DELETE: ${s}`);
+        }
+        denyPath.close();
+        process.stdout.write(`${line('blocklist add: request sent → entry in the kernel map', addKernel)}\n`);
+        process.stdout.write(`${line('blocklist add: request sent → response (store + audit fsync included)', add)}\n`);
+        process.stdout.write(`${line('blocklist delete: request sent → entry gone from the kernel map', delKernel)}\n`);
+        process.stdout.write(`${line('blocklist delete: request sent → response', del)}\n`);
+        results.blocklist_add_kernel_p50_ms = pct(addKernel, 50);
+        results.blocklist_add_kernel_p99_ms = pct(addKernel, 99);
+        results.blocklist_delete_kernel_p99_ms = pct(delKernel, 99);
+        results.blocklist_add_response_p50_ms = pct(add, 50);
+        results.blocklist_add_response_p99_ms = pct(add, 99);
+        results.blocklist_delete_response_p99_ms = pct(del, 99);
+      } finally {
+        await stop(d.child);
+        fs.rmSync(pinDir, { recursive: true, force: true });
+      }
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  process.stdout.write(JSON.stringify({ bench: 'api', ...results }) + '\n');
+}
+
+void main().catch((err: unknown) => {
+  process.stderr.write(`bench api: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,281 @@
+/**
+ * The live blocklist: entries that are rules of the enforcement policy (id `blocklist-<hash>`), so that a change
+ * goes through the same path as `aegisbpf policy apply` (validation, the kernel feature checks and their refusal
+ * reasons, the map capacity check, the all-or-nothing map write) and is kept in the policy store, which the sensor
+ * applies again when it starts. An entry is never half applied: either the new policy generation is in the maps
+ * and the store, or nothing changed.
+ *
+ * An entry is one of: a file path, an inode `dev:ino` (kernel dev encoding, as events show it), an address or CIDR
+ * (optionally with a port and protocol), or a port alone, with an action (AUDIT, BLOCK, TERM, KILL, INT) and, for
+ * network entries, a direction (`out`: the cgroup connect hooks).
+ *
+ * When no policy is stored yet, the first entry creates one in `enforce` mode (a blocklist exists to block); an
+ * existing policy keeps its mode (in `audit` mode its entries only report).
+ */
+import crypto from 'node:crypto';
+import net from 'node:net';
+import path from 'node:path';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import type { ApplyResult, PolicyEngine } from '../../sensor/policy/policy-engine';
+import type { PolicyStore, StoredPolicy } from '../../sensor/policy/policy-store';
+import { ApiError } from './api-error';
+
+export const BLOCKLIST_ACTIONS = ['AUDIT', 'BLOCK', 'TERM', 'KILL', 'INT'] as const;
+export type BlocklistAction = (typeof BLOCKLIST_ACTIONS)[number];
+export const DIRECTIONS = ['out'] as const;
+
+export type BlocklistTarget =
+  | { readonly kind: 'path'; readonly path: string }
+  | { readonly kind: 'inode'; readonly dev: number; readonly ino: string }
+  | {
+      readonly kind: 'net';
+      readonly address: string | undefined;
+      readonly port: number | undefined;
+      readonly protocol: 'tcp' | 'udp' | undefined;
+    };
+
+export interface BlocklistEntry {
+  /** Canonical id: `path:/usr/bin/nc`, `inode:8388609:1234`, `net:out:203.0.113.0/24`, `net:out:*:4444/tcp`, … */
+  readonly id: string;
+  readonly type: 'path' | 'inode' | 'address' | 'port';
+  /** The path, `dev:ino`, address/CIDR, or port (as text) — what DELETE also accepts. */
+  readonly value: string;
+  readonly port?: number;
+  readonly protocol?: 'tcp' | 'udp';
+  readonly direction?: 'out';
+  readonly action: BlocklistAction;
+  /** The policy rule holding it. */
+  readonly rule: string;
+}
+
+/** The body of POST /api/v1/blocklist after schema validation. */
+export interface BlocklistRequest {
+  readonly path?: string;
+  readonly inode?: string;
+  readonly address?: string;
+  readonly port?: number;
+  readonly protocol?: 'tcp' | 'udp';
+  readonly direction?: 'out';
+  readonly action: BlocklistAction;
+}
+
+const bad = (message: string): ApiError => new ApiError(400, 'AEGIS_ERR_API_BAD_REQUEST', message);
+
+/** A CIDR or address in canonical text; undefined when malformed. Host bits must be zero (`10.0.0.1/8` is refused). */
+export function canonicalCidr(text: string): string | undefined {
+  const parts = text.split('/');
+  if (parts.length > 2) return undefined;
+  const [addr, prefixText] = parts as [string, string | undefined];
+  const family = net.isIPv4(addr) ? 4 : net.isIPv6(addr) && !addr.includes('%') ? 6 : 0;
+  if (family === 0) return undefined;
+  const bits = family === 4 ? 32 : 128;
+  if (prefixText !== undefined && !/^\d{1,3}$/.test(prefixText)) return undefined;
+  const prefix = prefixText === undefined ? bits : Number(prefixText);
+  if (prefix > bits) return undefined;
+  const canonical = new net.SocketAddress({ address: addr, family: family === 4 ? 'ipv4' : 'ipv6' }).address;
+  if (prefix === bits) return canonical;
+  const bytes = family === 4 ? canonical.split('.').map(Number) : expand6(canonical);
+  // Host bits set: the entry would not mean what it says.
+  for (let bit = prefix; bit < bits; bit++)
+    if (((bytes[bit >> 3] as number) & (0x80 >> (bit & 7))) !== 0) return undefined;
+  return `${canonical}/${prefix}`;
+}
+
+function expand6(addr: string): number[] {
+  let text = addr;
+  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
+  if (v4 !== null) {
+    const o = (v4[1] as string).split('.').map(Number) as [number, number, number, number];
+    text = text.slice(0, v4.index) + `${((o[0] << 8) | o[1]).toString(16)}:${((o[2] << 8) | o[3]).toString(16)}`;
+  }
+  const [head, tail] = text.includes('::') ? (text.split('::') as [string, string]) : [text, undefined];
+  const h = head === '' ? [] : head.split(':');
+  const t = tail === undefined || tail === '' ? [] : tail.split(':');
+  const groups = [...h, ...Array<string>(tail === undefined ? 0 : 8 - h.length - t.length).fill('0'), ...t];
+  const out: number[] = [];
+  for (const g of groups) {
+    const n = parseInt(g, 16);
+    out.push(n >> 8, n & 0xff);
+  }
+  return out;
+}
+
+/** Validate the semantics the schema cannot express and build the entry. Throws 400 naming the problem. */
+export function entryFromRequest(req: BlocklistRequest): BlocklistEntry {
+  const kinds = (['path', 'inode', 'address'] as const).filter((k) => req[k] !== undefined);
+  if (kinds.length > 1) throw bad(`give one of path, inode or address (got ${kinds.join(', ')})`);
+  const kind = kinds[0] ?? (req.port !== undefined ? 'port' : undefined);
+  if (kind === undefined) throw bad('give one of path, inode, address or port');
+  const isNet = kind === 'address' || kind === 'port';
+  if (!isNet && (req.port !== undefined || req.protocol !== undefined || req.direction !== undefined))
+    throw bad(`port, protocol and direction apply to address and port entries, not to ${kind} entries`);
+  const action = req.action;
+  if (kind === 'path') {
+    const p = req.path as string;
+    if (!p.startsWith('/')) throw bad(`path: must be absolute, got "${p}"`);
+    if (path.posix.normalize(p) !== p || (p.length > 1 && p.endsWith('/')) || p === '/')
+      throw bad(
+        `path: must be normalized (no ., .., //, trailing /), got "${p}"; use "${path.posix.normalize(p).replace(/\/+$/, '') || '/'}"`,
+      );
+    return { id: `path:${p}`, type: 'path', value: p, action, rule: ruleId(`path:${p}`) };
+  }
+  if (kind === 'inode') {
+    const m = /^(\d{1,10}):([1-9]\d{0,19})$/.exec(req.inode as string);
+    if (m === null || Number(m[1]) > 0xffffffff || BigInt(m[2] as string) >= 1n << 64n)
+      throw bad(`inode: must be "dev:ino" (kernel dev encoding, as events show it), got "${req.inode as string}"`);
+    const value = `${Number(m[1])}:${m[2] as string}`;
+    return { id: `inode:${value}`, type: 'inode', value, action, rule: ruleId(`inode:${value}`) };
+  }
+  const direction = req.direction ?? 'out';
+  let address: string | undefined;
+  if (kind === 'address') {
+    address = canonicalCidr(req.address as string);
+    if (address === undefined)
+      throw bad(
+        `address: "${req.address as string}" is not an IPv4/IPv6 address or CIDR with its host bits zero (e.g. 203.0.113.0/24)`,
+      );
+    if (address.includes('/') && (req.port !== undefined || req.protocol !== undefined))
+      throw bad('a CIDR cannot be combined with port/protocol; use an address, or a port alone');
+  }
+  const port = req.port;
+  const protocol = req.protocol;
+  const suffix = `${port !== undefined ? `:${port}` : ''}${protocol !== undefined ? `/${protocol}` : ''}`;
+  const id = `net:${direction}:${address ?? '*'}${suffix}`;
+  return {
+    id,
+    type: kind,
+    value: address ?? String(port),
+    ...(port !== undefined && address !== undefined ? { port } : {}),
+    ...(protocol !== undefined ? { protocol } : {}),
+    direction,
+    action,
+    rule: ruleId(id),
+  };
+}
+
+export const RULE_PREFIX = 'blocklist-';
+function ruleId(entryId: string): string {
+  return RULE_PREFIX + crypto.createHash('sha256').update(entryId).digest('hex').slice(0, 24);
+}
+
+interface RawRule {
+  id?: unknown;
+  match?: Record<string, unknown>;
+  action?: unknown;
+  fallback?: unknown;
+}
+interface RawPolicy {
+  version: 1;
+  mode: string;
+  rules: RawRule[];
+}
+
+function policyDoc(current: StoredPolicy | undefined): RawPolicy {
+  if (current === undefined) return { version: 1, mode: 'enforce', rules: [] };
+  const doc = parseYaml(current.text) as Partial<RawPolicy> | null;
+  return { version: 1, mode: typeof doc?.mode === 'string' ? doc.mode : 'audit', rules: [...(doc?.rules ?? [])] };
+}
+
+function ruleOf(entry: BlocklistEntry): RawRule {
+  let match: Record<string, unknown>;
+  if (entry.type === 'path') match = { path: entry.value };
+  else if (entry.type === 'inode') {
+    const [dev, ino] = entry.value.split(':') as [string, string];
+    match = { inode: { dev: Number(dev), ino } };
+  } else {
+    match = {
+      ...(entry.type === 'address' ? { address: entry.value } : { port: Number(entry.value) }),
+      ...(entry.port !== undefined ? { port: entry.port } : {}),
+      ...(entry.protocol !== undefined ? { protocol: entry.protocol } : {}),
+    };
+  }
+  return { id: entry.rule, match, action: entry.action };
+}
+
+/** The entry a blocklist rule of the stored policy holds (undefined for other rules). */
+function entryOfRule(r: RawRule): BlocklistEntry | undefined {
+  if (typeof r.id !== 'string' || !r.id.startsWith(RULE_PREFIX) || r.match === undefined) return undefined;
+  const m = r.match;
+  const action = r.action as BlocklistAction;
+  const req: BlocklistRequest =
+    typeof m.path === 'string'
+      ? { path: m.path, action }
+      : typeof m.inode === 'object' && m.inode !== null
+        ? {
+            inode: `${String((m.inode as { dev: unknown }).dev)}:${String((m.inode as { ino: unknown }).ino)}`,
+            action,
+          }
+        : {
+            ...(typeof m.address === 'string' ? { address: m.address } : {}),
+            ...(typeof m.port === 'number' ? { port: m.port } : {}),
+            ...(m.protocol === 'tcp' || m.protocol === 'udp' ? { protocol: m.protocol } : {}),
+            action,
+          };
+  try {
+    const e = entryFromRequest(req);
+    return e.rule === r.id ? e : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface BlocklistService {
+  list(): BlocklistEntry[];
+  add(entry: BlocklistEntry, source: string): ApplyResult;
+  /** `key`: an entry id, or a bare value (path, dev:ino, address/CIDR) naming exactly one entry. */
+  remove(key: string, source: string): { entry: BlocklistEntry; result: ApplyResult };
+  /** The blocklist rules of the current policy that `text` does not define, appended (PUT /policy keeps them). */
+  carryOver(text: string): { text: string; carried: number };
+}
+
+/** Run `fn` with a policy engine over the sensor's maps and its store (the store read alone: cheaper than show()). */
+export type WithPolicy = <T>(fn: (engine: PolicyEngine, store: PolicyStore) => T) => T;
+
+/** Every operation reads and changes the policy inside one engine session (one set of opened maps). */
+export function createBlocklistService(withPolicy: WithPolicy): BlocklistService {
+  const entries = (doc: RawPolicy): BlocklistEntry[] =>
+    doc.rules.map(entryOfRule).filter((e): e is BlocklistEntry => e !== undefined);
+  const install = (engine: PolicyEngine, doc: RawPolicy, source: string): ApplyResult =>
+    engine.apply(stringifyYaml(doc), source);
+  return {
+    list: () => withPolicy((_engine, store) => entries(policyDoc(store.current()))),
+    add: (entry, source) =>
+      withPolicy((engine, store) => {
+        const doc = policyDoc(store.current());
+        if (doc.rules.some((r) => r.id === entry.rule))
+          throw new ApiError(409, 'AEGIS_ERR_API_CONFLICT', `${entry.id} is already on the blocklist`);
+        doc.rules.push(ruleOf(entry));
+        return install(engine, doc, source);
+      }),
+    remove: (key, source) =>
+      withPolicy((engine, store) => {
+        const doc = policyDoc(store.current());
+        const all = entries(doc);
+        let hits = all.filter((e) => e.id === key);
+        if (hits.length === 0) hits = all.filter((e) => e.value === key);
+        if (hits.length === 0) throw new ApiError(404, 'AEGIS_ERR_API_NOT_FOUND', `no blocklist entry ${key}`);
+        if (hits.length > 1)
+          throw bad(`"${key}" names ${hits.length} entries (${hits.map((e) => e.id).join(', ')}); give the entry id`);
+        const entry = hits[0] as BlocklistEntry;
+        doc.rules = doc.rules.filter((r) => r.id !== entry.rule);
+        return { entry, result: install(engine, doc, source) };
+      }),
+    carryOver(text) {
+      let doc: unknown;
+      try {
+        doc = parseYaml(text);
+      } catch {
+        return { text, carried: 0 }; // the policy engine reports the YAML error
+      }
+      if (typeof doc !== 'object' || doc === null) return { text, carried: 0 };
+      const next = doc as Partial<RawPolicy>;
+      const rules = Array.isArray(next.rules) ? next.rules : [];
+      const ids = new Set(rules.map((r) => r.id));
+      const keep = withPolicy((_engine, store) => policyDoc(store.current())).rules.filter(
+        (r) => typeof r.id === 'string' && r.id.startsWith(RULE_PREFIX) && !ids.has(r.id),
+      );
+      if (keep.length === 0) return { text, carried: 0 };
+      return { text: stringifyYaml({ ...next, rules: [...rules, ...keep] }), carried: keep.length };
+    },
+  };
+}

@@ -1,0 +1,189 @@
+/**
+ * The REST API as the daemon starts it (src/daemon/endpoints.ts): the keys, the audit log, the events ring, the
+ * policy access and the routes, wired to one listener. See docs/api.md.
+ */
+import type { AddressInfo } from 'node:net';
+import type { ApiEndpointOptions } from '../../config/api-endpoint';
+import type { AegisEvent } from '../../event/types';
+import { loadNative } from '../../native/binding';
+import { getFeatureReport } from '../../sensor/feature-probe';
+import type { PolicyEngine } from '../../sensor/policy/policy-engine';
+import { createPolicyEngine } from '../../sensor/policy/policy-engine';
+import type { PolicyMapSet } from '../../sensor/policy/policy-maps';
+import { closePolicyMaps, openPinnedPolicyMaps } from '../../sensor/policy/policy-maps';
+import type { PolicyStore } from '../../sensor/policy/policy-store';
+import { createPolicyStore } from '../../sensor/policy/policy-store';
+import type { ProcessUsage } from '../../telemetry/process-usage';
+import type { StatsRegistry } from '../../telemetry/stats';
+import { describeError } from '../../util/errors';
+import type { Logger } from '../../util/logger';
+import type { AuditEntry, AuditLog } from './audit-log';
+import { createAuditLog } from './audit-log';
+import { createBlocklistService } from './blocklist';
+import { createEventsRing } from './events-ring';
+import { createKeyRing } from './keys';
+import { buildOpenApi } from './openapi';
+import { createFailureLimiter } from './rate-limit';
+import type { ApiDeps } from './routes';
+import { createRoutes } from './routes';
+import type { ApiServer } from './server';
+import { createApiServer } from './server';
+
+export interface ApiOptions extends ApiEndpointOptions {
+  readonly version: string;
+  readonly logger: Logger;
+  readonly stats: StatsRegistry;
+  readonly usage: () => ProcessUsage;
+  /** The sensor's policy store and pinned maps (from the `sensor` source's configuration, or the defaults). */
+  readonly policyDir: string;
+  readonly pinDir: string;
+}
+
+export interface RunningApi {
+  address(): AddressInfo | undefined;
+  /** Feed the events ring (the pipeline's chunks after the processors). */
+  observe(events: readonly AegisEvent[]): void;
+  /** SIGHUP: re-read the keys file now. */
+  reload(): void;
+  /** An audit record of the daemon itself (daemon.start, daemon.stop). */
+  recordDaemon(entry: Pick<AuditEntry, 'action' | 'detail'>): void;
+  readonly audit: AuditLog;
+  close(): Promise<void>;
+}
+
+const RATE_WINDOW_SECONDS = 10;
+
+/** Throws AEGIS_ERR_API_LISTEN when the listener cannot start. */
+export async function startApi(options: ApiOptions): Promise<RunningApi> {
+  const { logger } = options;
+  const keys = createKeyRing(options.keysFile, (err) =>
+    logger.error('The API keys file cannot be used; the last good keys stay in force.', {
+      code: 'AEGIS_ERR_API_STORE',
+      file: options.keysFile,
+      error: describeError(err),
+    }),
+  );
+  const audit = createAuditLog(options.auditFile);
+  const events = createEventsRing(options.eventsRing);
+
+  // events/s over the last RATE_WINDOW_SECONDS, from a once-a-second sample of the sources' counters.
+  const samples: { t: number; n: number }[] = [];
+  const eventsIn = (): number => {
+    let n = 0;
+    for (const s of options.stats.sources.values()) n += s.events;
+    return n;
+  };
+  const sampler = setInterval(() => {
+    samples.push({ t: Date.now(), n: eventsIn() });
+    if (samples.length > RATE_WINDOW_SECONDS + 1) samples.shift();
+  }, 1000);
+  sampler.unref();
+  const rate = (): number => {
+    const first = samples[0];
+    if (first === undefined) return 0;
+    const dt = (Date.now() - first.t) / 1000;
+    return dt <= 0 ? 0 : Math.round(((eventsIn() - first.n) / dt) * 10) / 10;
+  };
+
+  const withPolicy = <T>(fn: (engine: PolicyEngine, store: PolicyStore) => T): T => {
+    const features = getFeatureReport();
+    let maps: PolicyMapSet | undefined;
+    try {
+      maps = features.native.ok ? openPinnedPolicyMaps(loadNative(), options.pinDir) : undefined;
+    } catch (err) {
+      logger.burst(
+        'WARN',
+        'api-pinned-maps',
+        'The sensor’s pinned maps could not be opened; policy changes are stored only.',
+        {
+          pinDir: options.pinDir,
+          error: describeError(err),
+        },
+      );
+    }
+    try {
+      const store = createPolicyStore(options.policyDir);
+      return fn(
+        createPolicyEngine({
+          store,
+          capabilities: features.capabilities,
+          ...(maps !== undefined ? { maps } : {}),
+          ...(features.cgroupV2.path !== undefined ? { cgroupRoot: features.cgroupV2.path } : {}),
+        }),
+        store,
+      );
+    } finally {
+      if (maps !== undefined) closePolicyMaps(maps);
+    }
+  };
+
+  const published: { openapi: unknown } = { openapi: undefined };
+  const deps: ApiDeps = {
+    version: options.version,
+    stats: options.stats,
+    usage: options.usage,
+    withPolicy,
+    blocklist: createBlocklistService(withPolicy),
+    events,
+    auditFile: options.auditFile,
+    rate,
+    maxBodyBytes: options.maxBodyBytes,
+    health: () => {
+      const sensor = options.stats.sensor;
+      const s = sensor.read();
+      return {
+        status: 'ok',
+        version: options.version,
+        sensor: { attached: s.attached, backend: s.backend ?? null, absent_reason: sensor.absentReason || null },
+      };
+    },
+    openapi: () => published.openapi,
+  };
+  const routes = createRoutes(deps);
+  published.openapi = buildOpenApi(routes, options.version);
+  const server: ApiServer = createApiServer({
+    host: options.host,
+    port: options.port,
+    tls: options.tls,
+    routes,
+    keys,
+    audit,
+    limiter: createFailureLimiter(options.authFailuresPerMinute),
+    maxBodyBytes: options.maxBodyBytes,
+    logger,
+  });
+  try {
+    await server.listen();
+  } catch (err) {
+    clearInterval(sampler);
+    throw err;
+  }
+  return {
+    address: () => server.address(),
+    observe: (list) => events.push(list),
+    reload: () => keys.reload(),
+    recordDaemon(entry) {
+      try {
+        audit.append({
+          ...entry,
+          actor: 'aegisbpf',
+          actor_type: 'daemon',
+          target: `pid ${process.pid}`,
+          source: 'local',
+          result: 'success',
+        });
+      } catch (err) {
+        logger.error('The audit log could not be written.', {
+          code: 'AEGIS_ERR_AUDIT_WRITE',
+          error: describeError(err),
+          entry,
+        });
+      }
+    },
+    audit,
+    async close() {
+      clearInterval(sampler);
+      await server.close();
+    },
+  };
+}
