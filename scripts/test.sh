@@ -34,6 +34,11 @@ AEGIS_STEP_DONE=""
 command -v nats-server >/dev/null && AEGIS_STEP_DONE="already have nats-server $(bash scripts/services/nats.sh info | sed -n 's/^version=//p') (Debian)"
 AEGIS_STEP_DONE="$AEGIS_STEP_DONE" aegis_step "nats-server with JetStream (Debian package) for the NATS sink tests" \
   bash scripts/services/nats.sh install
+AEGIS_STEP_DONE=""
+grep -q '^installed=yes$' <(bash scripts/services/analytics-tools.sh info) &&
+  AEGIS_STEP_DONE="already have scikit-learn (PyPI) in $(bash scripts/services/analytics-tools.sh info | sed -n 's/^python=//p')"
+AEGIS_STEP_DONE="$AEGIS_STEP_DONE" aegis_step "scikit-learn and numpy (PyPI, pinned) for the isolation-forest reference test" \
+  bash scripts/services/analytics-tools.sh install --optional
 unset AEGIS_STEP_DONE
 echo "test: import layers (scripts/check-imports.js)" >&2
 node scripts/check-imports.js

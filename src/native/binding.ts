@@ -17,6 +17,8 @@ export const NATIVE_PATHS = {
   unavailable: packagePath('native', 'build', 'unavailable.json'),
   sensorObject: packagePath('bpf', 'build', 'aegis.bpf.o'),
   probeObject: packagePath('bpf', 'build', 'probe.bpf.o'),
+  /** The opt-in activity counters (syscalls, block I/O): src/sensor/activity.ts. */
+  activityObject: packagePath('bpf', 'build', 'activity.bpf.o'),
 } as const;
 
 export interface NativeProgramInfo {

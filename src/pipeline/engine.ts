@@ -28,6 +28,8 @@ import type { AlertEngine, AlertNotification } from './alerts/engine';
 import { createAlertEngine, metricsFromStats } from './alerts/engine';
 import { parseAlertRule } from './alerts/rule';
 import { getProcessorDefinition } from './processors/registry';
+import type { AnalyticsView } from './analytics-view';
+import { createAnalyticsStore } from './analytics-view';
 import type { Processor } from './processors/types';
 import { createRouter } from './router';
 import type { Router } from './router';
@@ -65,6 +67,8 @@ export const ALERT_INTERVAL_MILLIS = 1000;
 
 export interface Pipeline {
   readonly stats: StatsRegistry;
+  /** Anomalies, forecasts and host samples for the control API's analytics routes. */
+  readonly analytics: AnalyticsView;
   /** The alert rules of the `alerts:` section; undefined when there are none. */
   readonly alerts: AlertEngine | undefined;
   /** Send alert events to the rule's sinks and along the routes (as the evaluation does). */
@@ -123,6 +127,8 @@ export function createPipeline(config: PipelineConfig, options: PipelineOptions)
     built.set(entry.name, b);
   }
 
+  const analytics = createAnalyticsStore(stats);
+
   // Processors
   const bootWallNanos = monotonicZeroWallNanos();
   const processors: Processor[] = config.processors.map((entry) => {
@@ -136,6 +142,8 @@ export function createPipeline(config: PipelineConfig, options: PipelineOptions)
       hostname,
       now: Date.now,
       bootWallNanos,
+      dataDir: config.dataDir,
+      analytics,
     });
   });
 
@@ -155,6 +163,7 @@ export function createPipeline(config: PipelineConfig, options: PipelineOptions)
         hostname,
         dataDir: config.dataDir,
         registry: stats,
+        analytics,
       });
     });
 
@@ -256,6 +265,7 @@ export function createPipeline(config: PipelineConfig, options: PipelineOptions)
 
   const pipeline: Pipeline = {
     stats,
+    analytics,
     alerts,
     deliverAlerts,
     sinks,
@@ -342,6 +352,8 @@ export function createPipeline(config: PipelineConfig, options: PipelineOptions)
       }
       const reports = await Promise.all([...sinks.values()].map((s) => s.close(Math.max(0, deadline - Date.now()))));
       if (running !== undefined) await running;
+      // After the source loops ended: no process() call runs concurrently with close().
+      for (const p of processors) p.close?.();
       for (const source of sources) {
         try {
           await source.close?.();

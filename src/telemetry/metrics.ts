@@ -23,6 +23,7 @@ import { createProcessSampler } from './process-usage';
 import type { SensorDetailedStats, SensorStats } from './sensor-stats';
 import { BLOCK_ACTIONS, NET_BLOCK_TYPES, NET_RULE_TYPES } from './sensor-stats';
 import type { Histogram, SinkStats, StatsRegistry } from './stats';
+import type { HostGauges } from './trend';
 
 export interface MetricsOptions {
   readonly stats: StatsRegistry;
@@ -152,6 +153,11 @@ function protocolSamples(kind: 'counter' | 'gauge'): Collect {
   };
 }
 
+/** One sample from the host source's last reading; no series without a host source. */
+function hostGauge(value: (h: HostGauges) => number): Collect {
+  return (ctx) => (ctx.stats.analytics.host === undefined ? [] : [one(value(ctx.stats.analytics.host))]);
+}
+
 function mapGauge(mapName: string): Collect {
   return (ctx) => {
     const map = ctx.sensor.maps.find((x) => x.map === mapName);
@@ -257,6 +263,16 @@ function collectors(
     aegisbpf_deny_inode_entries: mapGauge('deny_inode'),
     aegisbpf_deny_path_entries: mapGauge('deny_path'),
     aegisbpf_allow_cgroup_entries: mapGauge('allow_cgroup'),
+    aegisbpf_host_cpu_percent: hostGauge((h) => h.cpuPercent),
+    aegisbpf_host_load1: hostGauge((h) => h.load1),
+    aegisbpf_host_memory_total_bytes: hostGauge((h) => h.memTotalBytes),
+    aegisbpf_host_memory_available_bytes: hostGauge((h) => h.memAvailableBytes),
+    aegisbpf_host_disk_read_bytes_total: hostGauge((h) => h.diskReadBytesTotal),
+    aegisbpf_host_disk_written_bytes_total: hostGauge((h) => h.diskWriteBytesTotal),
+    aegisbpf_host_network_receive_bytes_total: hostGauge((h) => h.netReceiveBytesTotal),
+    aegisbpf_host_network_transmit_bytes_total: hostGauge((h) => h.netTransmitBytesTotal),
+    aegisbpf_map_full_forecast_seconds: (ctx) =>
+      [...ctx.stats.analytics.mapFullForecastSeconds].map(([map, seconds]) => one(seconds, { map })),
     aegisbpf_sensor_attached: (ctx) => [one(ctx.sensor.attached ? 1 : 0)],
     aegisbpf_sensor_info: (ctx) =>
       ctx.sensor.attached

@@ -8,6 +8,8 @@ import type { Readiness } from './readiness';
 import { createReadiness } from './readiness';
 import type { SensorStatsSource } from './sensor-stats';
 import { NO_SENSOR } from './sensor-stats';
+import type { AnalyticsStats } from './trend';
+import { createAnalyticsStats } from './trend';
 
 export class Histogram {
   /** Upper bounds of the buckets, ascending; an implicit +Inf bucket follows. */
@@ -240,6 +242,8 @@ export interface StatsRegistry {
   sensor: SensorStatsSource;
   /** Named readiness checks (`sink.<name>`, `sensor`) behind `/ready`. */
   readonly readiness: Readiness;
+  /** What the trends source forecasts (src/telemetry/trend.ts). */
+  readonly analytics: AnalyticsStats;
 }
 
 export function createStatsRegistry(now: number = Date.now()): StatsRegistry {
@@ -251,6 +255,7 @@ export function createStatsRegistry(now: number = Date.now()): StatsRegistry {
     deadLetter: { written: 0, bytes: 0, failed: 0 },
     sensor: NO_SENSOR,
     readiness: createReadiness(),
+    analytics: createAnalyticsStats(),
   };
 }
 

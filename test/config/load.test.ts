@@ -160,13 +160,15 @@ sinks: { x: { type: splunk } }
   );
   assert.ok(
     r.problems.some((p) =>
-      /^sources\.s\.type: unknown source type "kafkaa"; known source types: replay, sensor, stdin/.test(p),
+      /^sources\.s\.type: unknown source type "kafkaa"; known source types: activity, host, replay, sensor, stdin, trends/.test(
+        p,
+      ),
     ),
     r.problems.join('\n'),
   );
   assert.ok(
     r.problems.some((p) =>
-      /^processors\.0\.type: unknown processor type "filtr"; did you mean 'filter'\?; known processor types: dedupe, enrich, filter, redact, sample, throttle/.test(
+      /^processors\.0\.type: unknown processor type "filtr"; did you mean 'filter'\?; known processor types: anomaly, dedupe, enrich, filter, redact, sample, throttle/.test(
         p,
       ),
     ),

@@ -27,7 +27,7 @@ function make(
 }
 
 test('the registry knows every processor type', () => {
-  assert.deepEqual(processorTypes(), ['dedupe', 'enrich', 'filter', 'redact', 'sample', 'throttle']);
+  assert.deepEqual(processorTypes(), ['anomaly', 'dedupe', 'enrich', 'filter', 'redact', 'sample', 'throttle']);
 });
 
 test('filter keeps matching events and counts the rest', () => {

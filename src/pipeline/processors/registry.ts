@@ -1,4 +1,5 @@
 /** Processors are found by type here. Adding one is one file plus one line. */
+import { anomalyProcessor } from './anomaly';
 import { dedupeProcessor } from './dedupe';
 import { enrichProcessor } from './enrich';
 import { filterProcessor } from './filter';
@@ -14,6 +15,7 @@ const PROCESSORS: readonly ProcessorDefinition[] = [
   dedupeProcessor,
   enrichProcessor,
   redactProcessor,
+  anomalyProcessor,
 ];
 
 const BY_TYPE = new Map(PROCESSORS.map((p) => [p.type, p]));

@@ -1,10 +1,20 @@
 /** Sources are found by type here. The sensor source registers here too. */
+import { activitySource } from './activity';
+import { hostSource } from './host';
 import { replaySource } from './replay';
 import { sensorSource } from './sensor';
 import { stdinSource } from './stdin';
+import { trendsSource } from './trends';
 import type { SourceDefinition } from './types';
 
-const SOURCES: readonly SourceDefinition[] = [replaySource, stdinSource, sensorSource];
+const SOURCES: readonly SourceDefinition[] = [
+  replaySource,
+  stdinSource,
+  sensorSource,
+  trendsSource,
+  hostSource,
+  activitySource,
+];
 
 const BY_TYPE = new Map(SOURCES.map((s) => [s.type, s]));
 

@@ -3,6 +3,7 @@ import type { JsonSchemaObject } from '../../formatters/types';
 import type { SourceStats, StatsRegistry } from '../../telemetry/stats';
 import type { Logger } from '../../util/logger';
 import type { DeadLetterQueue } from '../../sinks/core/dead-letter';
+import type { AnalyticsStore } from '../analytics-view';
 
 /**
  * A source yields chunks of valid canonical events. The engine awaits each chunk's delivery into the sink buffers
@@ -55,6 +56,8 @@ export interface SourceContext {
    * `sensor` readiness check here (docs/metrics.md#the-kernel-sensor-in-the-daemon). Absent in tests that build sources alone.
    */
   readonly registry?: StatsRegistry;
+  /** Where analytics sources (trends, host) record what the control API reads (src/pipeline/analytics-view.ts). */
+  readonly analytics?: AnalyticsStore;
 }
 
 export interface SourceDefinition {
