@@ -24,6 +24,11 @@ grep -q '^built=yes$' <<<"$hec_info" &&
   AEGIS_STEP_DONE="already have the OTel HEC receiver in $(sed -n 's/^binary=//p' <<<"$hec_info")"
 AEGIS_STEP_DONE="$AEGIS_STEP_DONE" aegis_step "OTel collector with the Splunk HEC receiver (built with Go from the module proxy) for the HEC sink tests" \
   bash scripts/services/otelcol-hec.sh install
+AEGIS_STEP_DONE=""
+grep -q '^installed=yes$' <<<"$(bash scripts/services/kafka.sh info)" &&
+  AEGIS_STEP_DONE="already have Apache Kafka $(bash scripts/services/kafka.sh info | sed -n 's/^version=//p') (Maven Central jars)"
+AEGIS_STEP_DONE="$AEGIS_STEP_DONE" aegis_step "Apache Kafka broker jars (Maven Central, sha256-pinned) for the Kafka sink and source tests" \
+  bash scripts/services/kafka.sh install
 unset AEGIS_STEP_DONE
 echo "test: import layers (scripts/check-imports.js)" >&2
 node scripts/check-imports.js
