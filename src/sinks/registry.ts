@@ -4,6 +4,7 @@
 import type { SinkDefinition } from './core/definition';
 import { elasticsearchSink } from './elasticsearch/index';
 import { fileSink } from './file/index';
+import { kafkaSink } from './kafka/index';
 import { splunkHecSink } from './splunk-hec/index';
 import { stdoutSink } from './stdout/index';
 import { syslogSink } from './syslog/index';
@@ -11,7 +12,14 @@ import { syslogSink } from './syslog/index';
 // Type-erased: each definition's parse() produces the config its createTransport() takes.
 export type AnySinkDefinition = SinkDefinition<unknown, unknown>;
 
-const SINKS: readonly AnySinkDefinition[] = [fileSink, stdoutSink, syslogSink, elasticsearchSink, splunkHecSink];
+const SINKS: readonly AnySinkDefinition[] = [
+  fileSink,
+  stdoutSink,
+  syslogSink,
+  elasticsearchSink,
+  splunkHecSink,
+  kafkaSink,
+];
 
 const BY_TYPE = new Map<string, AnySinkDefinition>(SINKS.map((d) => [d.type, d]));
 
