@@ -1,10 +1,11 @@
 /** Sources are found by type here. The sensor source registers here too. */
+import { kafkaSource } from './kafka';
 import { replaySource } from './replay';
 import { sensorSource } from './sensor';
 import { stdinSource } from './stdin';
 import type { SourceDefinition } from './types';
 
-const SOURCES: readonly SourceDefinition[] = [replaySource, stdinSource, sensorSource];
+const SOURCES: readonly SourceDefinition[] = [replaySource, stdinSource, sensorSource, kafkaSource];
 
 const BY_TYPE = new Map(SOURCES.map((s) => [s.type, s]));
 

@@ -1,0 +1,314 @@
+/**
+ * `kafka` source: the relay. `aegisbpf run` instances with this source, all in one consumer group, share the
+ * partitions of the topics the agents' kafka sinks write to (Kafka does the distribution and rebalancing).
+ *
+ * At-least-once: a partition's offset is committed only up to the last record whose chunk has settled, in offset
+ * order (kafka-offsets.ts); commits go out every `commit_interval_ms` and on stop. A crash or a lost partition
+ * replays what was read after the last commit: duplicates are bounded by that uncommitted window (the records of the
+ * chunks not yet settled, plus at most one commit interval of settled ones).
+ *
+ * Settling: the engine's end-to-end acknowledgement (a chunk settles when every event has a final outcome in every
+ * sink it was routed to) is being added on another branch (`TrackedChunk { events, settled() }`). Until it lands, a
+ * chunk settles when the engine asks for the next one, i.e. once every sink buffer accepted it: a relay that is
+ * SIGKILLed then loses what its sink buffers held. Switching is one line in read() (`yield chunk` instead of
+ * `yield chunk.events` + settling on resume).
+ *
+ * Poison records (not JSON, not a valid event) are dead-lettered with topic, partition and offset, and settle at
+ * once. Backpressure: at most QUEUE_MAX_RECORDS records (plus one fetch response) are read ahead of the pipeline;
+ * past that the client's stream is paused, which stops fetching for every partition of this member, until the
+ * pipeline (and so the slowest sink) has taken half of them.
+ */
+import type { AegisEvent } from '../../event/types';
+import { explainInvalidEvent, isValidEvent } from '../../event/validate';
+import type { DeadLetterEntry } from '../../sinks/core/dead-letter';
+import type { KafkaLib } from '../../sinks/kafka/client-lib';
+import { kafkaLib } from '../../sinks/kafka/client-lib';
+import { kafkaConfigSchema, parseKafkaConfig } from '../../sinks/kafka/config';
+import { connectionOptions } from '../../sinks/kafka/transport';
+import { describeKafkaError } from '../../sinks/kafka/retry-policy';
+import { capText, MAX_REASON_CHARS } from '../../util/bounded-text';
+import type { CommitEntry } from './kafka-offsets';
+import { createOffsetTracker } from './kafka-offsets';
+import type { Source, SourceContext, SourceDefinition } from './types';
+
+/** A chunk whose `settled()` the engine calls once every event of it has a final outcome in every routed sink. */
+export interface TrackedChunk {
+  readonly events: readonly AegisEvent[];
+  settled(): void;
+}
+
+const DEFAULT_GROUP = 'aegisbpf-relay';
+const DEFAULT_CHUNK_EVENTS = 1000;
+const DEFAULT_COMMIT_INTERVAL_MILLIS = 1000;
+/** Records the client's stream holds before it stops fetching. */
+const STREAM_HIGH_WATER_MARK = 1024;
+/** Records read ahead of the pipeline: the stream is paused (no fetching) at this many, resumed at half. */
+const QUEUE_MAX_RECORDS = 10_000;
+/** Most bytes of one fetch response (the client's default is 50 MB): bounds what arrives after a pause. */
+const FETCH_MAX_BYTES = 8 * 1024 * 1024;
+
+export interface KafkaSourceStats {
+  recordsIn: number;
+  eventsOut: number;
+  poison: number;
+  commits: number;
+  rebalances: number;
+  /** Consumer lag per "topic/partition", from the client's lag monitor. */
+  readonly lag: Map<string, number>;
+}
+
+function optionsOf(raw: Readonly<Record<string, unknown>>): {
+  topics: string[];
+  groupId: string;
+  fromBeginning: boolean;
+  chunkEvents: number;
+  commitIntervalMillis: number;
+} {
+  return {
+    topics: Array.isArray(raw.topics) ? raw.topics.filter((t): t is string => typeof t === 'string') : [],
+    groupId: typeof raw.group_id === 'string' ? raw.group_id : DEFAULT_GROUP,
+    fromBeginning: raw.from_beginning === true,
+    chunkEvents: typeof raw.chunk_events === 'number' ? raw.chunk_events : DEFAULT_CHUNK_EVENTS,
+    commitIntervalMillis:
+      typeof raw.commit_interval_ms === 'number' ? raw.commit_interval_ms : DEFAULT_COMMIT_INTERVAL_MILLIS,
+  };
+}
+
+type Message = KafkaLib.Message<Buffer, Buffer, Buffer, Buffer>;
+
+export function createKafkaSource(
+  raw: Readonly<Record<string, unknown>>,
+  ctx: SourceContext,
+): Source & { readonly kafkaStats: KafkaSourceStats } {
+  const options = optionsOf(raw);
+  const conn = parseKafkaConfig({ brokers: raw.brokers, tls: raw.tls, sasl: raw.sasl });
+  const { password: _password, ...security } = connectionOptions(conn, `sources.${ctx.name}`);
+  void _password;
+  const kafkaStats: KafkaSourceStats = { recordsIn: 0, eventsOut: 0, poison: 0, commits: 0, rebalances: 0, lag: new Map() };
+  let assigned = false;
+  ctx.registry?.readiness.register(`source.${ctx.name}`, () =>
+    assigned
+      ? { ready: true }
+      : { ready: false, reason: `source '${ctx.name}': consumer group '${options.groupId}' has not assigned partitions yet` },
+  );
+
+  async function* read(signal: AbortSignal): AsyncGenerator<readonly AegisEvent[]> {
+    const consumer = new kafkaLib.Consumer({
+      clientId: typeof raw.client_id === 'string' ? raw.client_id : 'aegisbpf-relay',
+      groupId: options.groupId,
+      bootstrapBrokers: conn.brokers.map((b) => ({ host: b.host, port: b.port })),
+      sessionTimeout: 10_000,
+      heartbeatInterval: 1000,
+      rebalanceTimeout: 20_000,
+      maxWaitTime: 500,
+      maxBytes: FETCH_MAX_BYTES,
+      highWaterMark: STREAM_HIGH_WATER_MARK,
+      autocommit: false,
+      retries: Number.MAX_SAFE_INTEGER,
+      retryDelay: 500,
+      ...security,
+    });
+    const tracker = createOffsetTracker();
+    consumer.on('consumer:group:join', () => {
+      kafkaStats.rebalances += 1;
+      const owned = new Set((consumer.assignments ?? []).flatMap((a) => a.partitions.map((p) => `${a.topic}/${p}`)));
+      assigned = owned.size > 0;
+      tracker.forget((tp) => owned.has(`${tp.topic}/${tp.partition}`));
+      ctx.logger.info('Kafka consumer group assigned partitions.', {
+        source: ctx.name,
+        group: options.groupId,
+        partitions: [...owned].sort(),
+      });
+    });
+    // A rebalance is starting: commit what settled, so the next owner of a revoked partition replays less.
+    consumer.on('consumer:group:rejoin', () => void commitDue());
+    consumer.on('consumer:lag', (lag: Map<string, bigint[]>) => {
+      for (const [topic, per] of lag) per.forEach((l, p) => kafkaStats.lag.set(`${topic}/${p}`, Number(l)));
+    });
+    let committing: Promise<void> = Promise.resolve();
+    const commitDue = (): Promise<void> => {
+      committing = committing.then(async () => {
+        const due: CommitEntry[] = tracker.due();
+        if (due.length === 0) return;
+        try {
+          await consumer.commit({ offsets: due.map((d) => ({ ...d })) });
+          tracker.markCommitted(due);
+          kafkaStats.commits += 1;
+        } catch (err) {
+          // A commit refused during a rebalance is retried with the next one; the records replay at worst.
+          ctx.logger.burst('WARN', 'kafka-commit', 'Kafka offset commit failed; it is retried.', {
+            source: ctx.name,
+            reason: describeKafkaError(err),
+          });
+        }
+      });
+      return committing;
+    };
+    const timer = setInterval(() => void commitDue(), options.commitIntervalMillis);
+    timer.unref();
+    let stream: KafkaLib.MessagesStream<Buffer, Buffer, Buffer, Buffer> | undefined;
+    try {
+      stream = await consumer.consume({
+        topics: options.topics,
+        mode: 'committed',
+        fallbackMode: options.fromBeginning ? 'earliest' : 'latest',
+        autocommit: false,
+        highWaterMark: STREAM_HIGH_WATER_MARK,
+        maxWaitTime: 500,
+        maxBytes: FETCH_MAX_BYTES,
+      });
+      consumer.startLagMonitoring({ topics: options.topics }, 5000);
+      const s = stream;
+      // Flowing mode into a bounded queue: the client's pull mode (read() + 'readable') can stop fetching on a live
+      // topic, so records arrive as 'data' events and the stream is paused (no fetching) while the queue is full.
+      const queue: Message[] = [];
+      let head = 0;
+      let streamError: unknown;
+      let ended = false;
+      let wake: (() => void) | undefined;
+      const notify = (): void => {
+        const w = wake;
+        wake = undefined;
+        w?.();
+      };
+      s.on('data', (m: Message) => {
+        queue.push(m);
+        if (queue.length - head >= QUEUE_MAX_RECORDS && !s.isPaused()) s.pause();
+        notify();
+      });
+      s.on('error', (err: unknown) => {
+        streamError = err;
+        notify();
+      });
+      s.on('close', () => {
+        ended = true;
+        notify();
+      });
+      const onAbort = (): void => notify();
+      signal.addEventListener('abort', onAbort, { once: true });
+      while (!signal.aborted) {
+        if (queue.length - head === 0) {
+          if (streamError !== undefined) throw streamError;
+          if (ended) break;
+          await new Promise<void>((resolve) => (wake = resolve));
+          continue;
+        }
+        const batch = queue.slice(head, head + options.chunkEvents);
+        head += batch.length;
+        if (head > 4096 && head * 2 > queue.length) {
+          queue.splice(0, head);
+          head = 0;
+        }
+        if (s.isPaused() && queue.length - head < QUEUE_MAX_RECORDS / 2) s.resume();
+        const chunk = await decode(batch, tracker, ctx, kafkaStats);
+        if (chunk === undefined) continue;
+        ctx.stats.events += chunk.events.length;
+        kafkaStats.eventsOut += chunk.events.length;
+        yield chunk.events;
+        // The engine asks for the next chunk once every sink buffer accepted this one (see the header comment).
+        chunk.settled();
+      }
+      signal.removeEventListener('abort', onAbort);
+    } finally {
+      clearInterval(timer);
+      consumer.stopLagMonitoring();
+      await commitDue();
+      await stream?.close().catch(() => undefined);
+      await consumer.close(true).catch(() => undefined);
+      assigned = false;
+    }
+  }
+
+  return { name: ctx.name, type: 'kafka', read, kafkaStats };
+}
+
+/** Parse and validate a batch; poison records are dead-lettered (they settle at once). */
+async function decode(
+  batch: readonly Message[],
+  tracker: ReturnType<typeof createOffsetTracker>,
+  ctx: SourceContext,
+  stats: KafkaSourceStats,
+): Promise<TrackedChunk | undefined> {
+  const events: AegisEvent[] = [];
+  const poison: DeadLetterEntry[] = [];
+  const ranges = new Map<string, { topic: string; partition: number; first: bigint; last: bigint; epoch: number }>();
+  for (const m of batch) {
+    stats.recordsIn += 1;
+    const k = `${m.topic}/${m.partition}`;
+    const r = ranges.get(k);
+    if (r === undefined) ranges.set(k, { topic: m.topic, partition: m.partition, first: m.offset, last: m.offset, epoch: m.leaderEpoch });
+    else r.last = m.offset;
+    const text = m.value === null || m.value === undefined ? '' : m.value.toString('utf8');
+    ctx.stats.bytes += text.length;
+    let why: string | undefined;
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (err) {
+      why = `not JSON: ${(err as Error).message}`;
+    }
+    if (why === undefined && !isValidEvent(value)) why = `not a valid event: ${explainInvalidEvent(value) ?? 'invalid'}`;
+    if (why === undefined) events.push(value as AegisEvent);
+    else
+      poison.push({
+        source: ctx.name,
+        code: 'AEGIS_ERR_EVENT_INVALID',
+        reason: capText(`kafka topic ${m.topic} partition ${m.partition} offset ${m.offset}: ${why}`, MAX_REASON_CHARS),
+        raw: capText(text, 4096),
+      });
+  }
+  const tokens = [...ranges.values()].map((r) => tracker.track(r, r.first, r.last, r.epoch));
+  if (poison.length > 0) {
+    stats.poison += poison.length;
+    ctx.stats.invalid += poison.length;
+    ctx.logger.burst('WARN', 'kafka-poison', 'Kafka records were not valid events; they went to the dead-letter file.', {
+      source: ctx.name,
+      code: 'AEGIS_ERR_EVENT_INVALID',
+      count: poison.length,
+      first: poison[0]?.reason,
+    });
+    await ctx.deadLetter.write(poison);
+  }
+  const settled = (): void => {
+    for (const t of tokens) tracker.settle(t);
+  };
+  if (events.length === 0) {
+    settled();
+    return undefined;
+  }
+  return { events, settled };
+}
+
+export const kafkaSource: SourceDefinition = {
+  type: 'kafka',
+  description:
+    'Consume events from Apache Kafka in a consumer group (the relay): at-least-once, offsets committed only for settled records.',
+  optionsSchema: {
+    properties: {
+      brokers: kafkaConfigSchema.properties.brokers as Record<string, unknown>,
+      topics: {
+        type: 'array',
+        minItems: 1,
+        items: { type: 'string', minLength: 1, maxLength: 249 },
+        description: 'Topics to consume.',
+      },
+      group_id: { type: 'string', minLength: 1, description: `Consumer group (default "${DEFAULT_GROUP}").` },
+      from_beginning: {
+        type: 'boolean',
+        description: 'With no committed offset for the group: start at the oldest record (true) or only new ones (false, default).',
+      },
+      client_id: { type: 'string', minLength: 1, description: 'Kafka client id (default "aegisbpf-relay").' },
+      chunk_events: { type: 'integer', minimum: 1, maximum: 100_000, description: `Most events per chunk (default ${DEFAULT_CHUNK_EVENTS}).` },
+      commit_interval_ms: {
+        type: 'integer',
+        minimum: 100,
+        maximum: 60_000,
+        description: `How often settled offsets are committed (default ${DEFAULT_COMMIT_INTERVAL_MILLIS}).`,
+      },
+      tls: kafkaConfigSchema.properties.tls as Record<string, unknown>,
+      sasl: kafkaConfigSchema.properties.sasl as Record<string, unknown>,
+    },
+    required: ['brokers', 'topics'],
+  },
+  create: (raw, ctx) => createKafkaSource(raw, ctx),
+};
