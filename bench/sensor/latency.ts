@@ -17,6 +17,7 @@ import { createPipeline } from '../../src/pipeline/engine';
 import type { SensorSource } from '../../src/pipeline/sources/sensor';
 import { createSensorSource, parseSensorSourceOptions } from '../../src/pipeline/sources/sensor';
 import type { Source } from '../../src/pipeline/sources/types';
+import { chunkEvents } from '../../src/pipeline/sources/types';
 import { OP } from '../../src/sensor/abi';
 import type { BootClock } from '../../src/sensor/boot-clock';
 import { createPolicyEngine } from '../../src/sensor/policy/policy-engine';
@@ -102,7 +103,7 @@ export async function runLatencyBench(
             if (measuring && clock !== undefined) {
               // the sensor's own clock: the same offset as in `ts`, so it cancels exactly
               const nowWallMicros = clock.wallMicros(clock.nowMonotonicNs());
-              for (const e of chunk) {
+              for (const e of chunkEvents(chunk)) {
                 if (e.type !== 'block' || e.policy !== 'latency-probe' || n >= samples.length) continue;
                 samples[n++] = nowWallMicros - Number(parseTimestampMicros(e.ts));
               }

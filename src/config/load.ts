@@ -269,7 +269,9 @@ function semanticChecks(
     if (def === undefined || schemaInvalid.has(`sinks.${name}`)) continue;
     for (const p of def.check?.(raw) ?? []) problems.push(`sinks.${name}.${p}`);
     problems.push(...checkSecrets(`sinks.${name}`, raw, def.secrets, def.configSchema.required));
-    problems.push(...checkCoreOptions(`sinks.${name}`, parseCoreOptions(raw, mergeCoreDefaults(def.coreDefaults))));
+    problems.push(
+      ...checkCoreOptions(`sinks.${name}`, parseCoreOptions(raw, mergeCoreDefaults(def.coreDefaults)), raw),
+    );
   }
   for (const section of extraConfigSections().sections) {
     const raw = doc[section.key];

@@ -7,8 +7,11 @@
  * so the pipeline itself holds a bounded number of events.
  */
 import os from 'node:os';
+import type { AegisEvent } from '../event/types';
 import type { BuiltSink } from '../sinks/build';
 import { buildSink } from '../sinks/build';
+import type { Acknowledgement } from '../sinks/core/ack';
+import { createAcknowledgement } from '../sinks/core/ack';
 import type { DeadLetterQueue } from '../sinks/core/dead-letter';
 import { createDeadLetterQueue } from '../sinks/core/dead-letter';
 import type { Sink } from '../sinks/core/sink-api';
@@ -26,7 +29,8 @@ import type { Processor } from './processors/types';
 import { createRouter } from './router';
 import type { Router } from './router';
 import { getSourceDefinition } from './sources/registry';
-import type { Source } from './sources/types';
+import type { Source, TrackedChunk } from './sources/types';
+import { isTrackedChunk } from './sources/types';
 
 export interface PipelineOptions {
   readonly logger: Logger;
@@ -140,8 +144,10 @@ export function createPipeline(config: PipelineConfig, options: PipelineOptions)
   const runSource = async (source: Source): Promise<Error | undefined> => {
     const pipelineStats = stats.pipeline;
     try {
-      for await (const chunk of source.read(stopController.signal)) {
+      for await (const item of source.read(stopController.signal)) {
         const t0 = performance.now();
+        const tracked = isTrackedChunk(item) ? item : undefined;
+        const chunk = tracked === undefined ? (item as readonly AegisEvent[]) : tracked.events;
         pipelineStats.inFlight += chunk.length;
         try {
           let events = chunk;
@@ -149,7 +155,9 @@ export function createPipeline(config: PipelineConfig, options: PipelineOptions)
             events = p.process(events);
             if (events.length === 0) break;
           }
-          if (events.length > 0) {
+          if (events.length === 0)
+            tracked?.settled(); // every event dropped by a processor: final already
+          else {
             const { bySink, unrouted } = router.route(events);
             if (unrouted > 0) {
               pipelineStats.unrouted += unrouted;
@@ -160,8 +168,9 @@ export function createPipeline(config: PipelineConfig, options: PipelineOptions)
                 { source: source.name, count: unrouted },
               );
             }
+            const ack = tracked === undefined ? undefined : acknowledgementFor(tracked, bySink);
             const accepts: Promise<void>[] = [];
-            for (const [name, list] of bySink) accepts.push((sinks.get(name) as Sink).accept(list));
+            for (const [name, list] of bySink) accepts.push((sinks.get(name) as Sink).accept(list, ack));
             await Promise.all(accepts);
           }
         } finally {
@@ -265,4 +274,23 @@ export function createPipeline(config: PipelineConfig, options: PipelineOptions)
     },
   };
   return pipeline;
+}
+
+/**
+ * One acknowledgement for a tracked chunk, expecting one outcome per (event, sink) pair routed; undefined (and the
+ * chunk settled at once) when nothing was routed: processors dropped or the router left every event unrouted,
+ * both final outcomes. Sized before any accept() runs, so that a sink settling synchronously (drop_newest) cannot
+ * reach zero early.
+ */
+function acknowledgementFor(
+  tracked: TrackedChunk,
+  bySink: ReadonlyMap<string, readonly AegisEvent[]>,
+): Acknowledgement | undefined {
+  let expected = 0;
+  for (const list of bySink.values()) expected += list.length;
+  if (expected === 0) {
+    tracked.settled();
+    return undefined;
+  }
+  return createAcknowledgement(expected, () => tracked.settled());
 }

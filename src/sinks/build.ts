@@ -3,6 +3,7 @@
  * from the sink type's defaults, create its counters and readiness check, its transport, and the sink core around
  * it. The pipeline only loops over the configured sinks calling buildSink(); a new sink type needs nothing here.
  */
+import path from 'node:path';
 import { createFormatter } from '../formatters/registry';
 import type { FormatSpec } from '../formatters/types';
 import type { StatsRegistry } from '../telemetry/stats';
@@ -110,6 +111,7 @@ export function buildSink(entry: SinkEntry, context: BuildContext): BuiltSink {
       logger: sinkLogger,
       deadLetter: context.deadLetter,
       redact,
+      bufferDir: core.buffer.path ?? path.join(context.dataDir, 'buffers', entry.name),
     },
     core,
   );

@@ -305,6 +305,9 @@ function collectors(
       [...ctx.stats.sinks.values()]
         .filter((s) => s.bufferMaxEvents > 0)
         .map((s) => one(s.bufferMaxEvents, { sink: s.sink, type: s.type })),
+    aegisbpf_buffer_disk_bytes: perSink((s) => s.bufferDiskBytes),
+    aegisbpf_buffer_corrupt_records_total: perSink((s) => s.bufferCorruptRecords),
+    aegisbpf_buffer_disk_full_total: perSink((s) => s.bufferDiskFull),
     aegisbpf_sink_buffer_max_bytes: (ctx) =>
       [...ctx.stats.sinks.values()]
         .filter((s) => s.bufferMaxBytes > 0)

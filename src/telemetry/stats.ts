@@ -126,6 +126,12 @@ export interface SinkStats {
   readonly dropped: Record<string, number>;
   bufferEvents: number;
   bufferBytes: number;
+  /** Disk buffer (`buffer.type: disk`): bytes of its segment files on disk. */
+  bufferDiskBytes: number;
+  /** Disk buffer: corrupt records found (torn writes, damaged storage), moved to quarantine/ or skipped. */
+  bufferCorruptRecords: number;
+  /** Disk buffer: writes the disk refused (ENOSPC, EIO), each treated like a full buffer. */
+  bufferDiskFull: number;
   /** The buffer's bounds (`buffer.max_events`, `buffer.max_bytes`); 0 when unknown. */
   readonly bufferMaxEvents: number;
   readonly bufferMaxBytes: number;
@@ -161,6 +167,9 @@ export function createSinkStats(
     dropped: {},
     bufferEvents: 0,
     bufferBytes: 0,
+    bufferDiskBytes: 0,
+    bufferCorruptRecords: 0,
+    bufferDiskFull: 0,
     bufferMaxEvents: buffer?.maxEvents ?? 0,
     bufferMaxBytes: buffer?.maxBytes ?? 0,
     inflightBatches: 0,

@@ -83,6 +83,8 @@ export const ERROR_CODES = {
   AEGIS_ERR_METRICS_WRITE:
     '`aegisbpf metrics --out FILE` could not write the textfile (directory missing or not writable, disk full).',
   AEGIS_ERR_INTERNAL: 'A bug in aegisbpf. Please report it with the log line.',
+  AEGIS_ERR_BUFFER_CORRUPT:
+    'The disk buffer held corrupt records (a torn write at a crash or power loss, or damaged storage); they were moved to quarantine/ and counted.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -12,8 +12,28 @@ import type { DeadLetterQueue } from '../../sinks/core/dead-letter';
 export interface Source {
   readonly name: string;
   readonly type: string;
-  /** Chunks until the input ends or `signal` aborts. */
-  read(signal: AbortSignal): AsyncIterable<readonly AegisEvent[]>;
+  /**
+   * Chunks until the input ends or `signal` aborts. A plain array costs nothing extra; a TrackedChunk is for a
+   * source that keeps a position (checkpoints, Kafka offsets) and must hear when its events are safe.
+   */
+  read(signal: AbortSignal): AsyncIterable<readonly AegisEvent[] | TrackedChunk>;
+}
+
+/** A chunk whose delivery the source wants to hear about (checkpoints, Kafka offsets). */
+export interface TrackedChunk {
+  readonly events: readonly AegisEvent[];
+  /** Called exactly once, when every event of the chunk has a final outcome (delivered, dead-lettered, dropped by
+   *  a processor, unrouted, dropped by when_full) in every sink it was routed to. Chunks may settle out of order. */
+  settled(): void;
+}
+
+/** The events of a chunk, tracked or not. */
+export function chunkEvents(chunk: readonly AegisEvent[] | TrackedChunk): readonly AegisEvent[] {
+  return isTrackedChunk(chunk) ? chunk.events : chunk;
+}
+
+export function isTrackedChunk(chunk: readonly AegisEvent[] | TrackedChunk): chunk is TrackedChunk {
+  return !Array.isArray(chunk);
 }
 
 export interface SourceContext {

@@ -65,8 +65,15 @@ export interface EventBuffer<R = string> {
    * buffer and come back from drain(); the rest of the batch is acknowledged.
    */
   handBack(taken: TakenRecords<R>, undelivered: readonly EncodedRecord<R>[]): void;
-  /** Remove and return every record still owned: handed-back ones first, then the ones not taken, oldest first. */
+  /**
+   * Remove and return every record still owned: handed-back ones first, then the ones not taken, oldest first. A
+   * durable buffer returns none: its records wait on disk for the next start.
+   */
   drain(): EncodedRecord<R>[];
+  /** Records survive the process (disk): shutdown leaves them in place instead of dead-lettering them. */
+  readonly durable: boolean;
+  /** Release files and timers; a durable buffer persists its state. Called once, when the sink has stopped. */
+  close(): void;
 }
 
 export interface MemoryBufferOptions {
@@ -82,6 +89,7 @@ export function createMemoryBuffer<R>(options: MemoryBufferOptions): EventBuffer
 /** Records in a segmented FIFO (O(1) push and shift); taken records are held only by their batch. */
 class MemoryBuffer<R> implements EventBuffer<R> {
   readonly whenFull: WhenFull;
+  readonly durable = false;
   events = 0;
   bytes = 0;
   takenEvents = 0;
@@ -162,5 +170,9 @@ class MemoryBuffer<R> implements EventBuffer<R> {
     this.events = 0;
     this.bytes = 0;
     return out;
+  }
+
+  close(): void {
+    // nothing to release: what was left is dead-lettered from drain()
   }
 }

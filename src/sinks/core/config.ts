@@ -4,7 +4,7 @@
  */
 import type { JsonSchemaObject } from '../../formatters/types';
 import type { BatchOptions, BufferOptions, RequestOptions, RetryOptions, SinkCoreOptions } from './types';
-import { DEFAULT_CORE_OPTIONS } from './types';
+import { DEFAULT_CORE_OPTIONS, DEFAULT_DISK_BUFFER_MAX_BYTES, DEFAULT_DISK_FSYNC_INTERVAL_MILLIS } from './types';
 import { durationMillisSchema } from '../../util/duration-schema';
 
 export type CoreOverrides = {
@@ -42,9 +42,35 @@ export function coreConfigSchema(defaults: SinkCoreOptions): Record<string, Json
       additionalProperties: false,
       description: 'Events waiting for the transport. Bounded by events and bytes.',
       properties: {
-        type: { type: 'string', enum: ['memory'], description: 'Where the buffer lives (memory).' },
-        max_events: int(1, `Most events buffered (default ${defaults.buffer.maxEvents}).`),
-        max_bytes: int(1, `Most encoded bytes buffered (default ${defaults.buffer.maxBytes}).`),
+        type: {
+          type: 'string',
+          enum: ['memory', 'disk'],
+          description:
+            'Where the buffer lives: memory (default; lost on a crash) or disk (survives crashes, reboots per fsync, long outages; docs/delivery.md).',
+        },
+        max_events: int(
+          1,
+          `Most events buffered (default ${defaults.buffer.maxEvents}); disk: most events read ahead into memory.`,
+        ),
+        max_bytes: int(
+          1,
+          `Most encoded bytes buffered (default ${defaults.buffer.maxBytes}); disk: most bytes on disk (default ${DEFAULT_DISK_BUFFER_MAX_BYTES}).`,
+        ),
+        path: {
+          type: 'string',
+          minLength: 1,
+          description: 'disk: the buffer directory (default <data_dir>/buffers/<sink name>); one sink per directory.',
+        },
+        fsync: {
+          type: 'string',
+          enum: ['always', 'interval', 'never'],
+          description:
+            'disk: always (fdatasync before an accept returns), interval (default, every fsync_interval_ms), never (the kernel decides).',
+        },
+        fsync_interval_ms: durationMillisSchema(
+          1,
+          `disk: the interval policy's period, and how often the acknowledged position is saved (default ${DEFAULT_DISK_FSYNC_INTERVAL_MILLIS}).`,
+        ),
         when_full: {
           type: 'string',
           enum: ['block', 'drop_newest'],
@@ -141,10 +167,19 @@ export function parseCoreOptions(
     maxBytes: num(b.max_bytes, defaults.batch.maxBytes),
     timeoutMillis: num(b.timeout_ms, defaults.batch.timeoutMillis),
   };
+  const disk = u.type === 'disk';
   const buffer: BufferOptions = {
     maxEvents: num(u.max_events, defaults.buffer.maxEvents),
-    maxBytes: num(u.max_bytes, defaults.buffer.maxBytes),
+    maxBytes: num(u.max_bytes, disk ? DEFAULT_DISK_BUFFER_MAX_BYTES : defaults.buffer.maxBytes),
     whenFull: u.when_full === 'drop_newest' || u.when_full === 'block' ? u.when_full : defaults.buffer.whenFull,
+    ...(disk
+      ? {
+          type: 'disk' as const,
+          ...(typeof u.path === 'string' ? { path: u.path } : {}),
+          fsync: u.fsync === 'always' || u.fsync === 'never' ? u.fsync : 'interval',
+          fsyncIntervalMillis: num(u.fsync_interval_ms, DEFAULT_DISK_FSYNC_INTERVAL_MILLIS),
+        }
+      : {}),
   };
   const request: RequestOptions = {
     concurrency: num(q.concurrency, defaults.request.concurrency),
@@ -170,8 +205,12 @@ export function parseCoreOptions(
 }
 
 /** Semantic checks on the common sections that a schema cannot express. Messages are `key: problem`. */
-export function checkCoreOptions(prefix: string, options: SinkCoreOptions): string[] {
+export function checkCoreOptions(prefix: string, options: SinkCoreOptions, raw?: Raw): string[] {
   const problems: string[] = [];
+  const u = obj(raw?.buffer);
+  if (u.type !== 'disk')
+    for (const key of ['path', 'fsync', 'fsync_interval_ms'])
+      if (u[key] !== undefined) problems.push(`${prefix}.buffer.${key}: only applies to buffer.type disk`);
   if (options.retry.maxBackoffMillis < options.retry.initialBackoffMillis) {
     problems.push(
       `${prefix}.retry.max_backoff_ms: must be >= retry.initial_backoff_ms (${options.retry.initialBackoffMillis})`,

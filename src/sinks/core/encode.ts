@@ -6,6 +6,7 @@
 import type { AegisEvent } from '../../event/types';
 import type { Formatter } from '../../formatters/types';
 import { describeError } from '../../util/errors';
+import type { Acknowledgement } from './ack';
 import type { BufferedRecord } from './buffer';
 import type { SinkOutcomes } from './outcomes';
 
@@ -16,7 +17,8 @@ export function defaultSizeOf(data: unknown): number {
   return Buffer.byteLength(JSON.stringify(data) ?? '');
 }
 
-export type Encoder<R> = (events: readonly AegisEvent[]) => BufferedRecord<R>[];
+/** `ack`: the source's acknowledgement for these events (sink-api.ts accept), carried by each record. */
+export type Encoder<R> = (events: readonly AegisEvent[], ack?: Acknowledgement) => BufferedRecord<R>[];
 
 export interface EncoderOptions<R> {
   readonly formatter: Formatter<R>;
@@ -27,19 +29,20 @@ export interface EncoderOptions<R> {
 
 export function createEncoder<R>(options: EncoderOptions<R>): Encoder<R> {
   const { formatter, sizeOf, now, outcomes } = options;
-  return (events) => {
+  return (events, ack) => {
     const at = now();
     const out: BufferedRecord<R>[] = [];
     let failed: { event: AegisEvent; reason: string }[] | undefined;
     for (const event of events) {
       try {
         const data = formatter.format(event);
-        out.push({ event, data, bytes: sizeOf(data), at });
+        // Always the same five keys (ack possibly undefined): one object shape for every record.
+        out.push({ event, data, bytes: sizeOf(data), at, ack });
       } catch (err) {
         (failed ??= []).push({ event, reason: `format '${formatter.name}' failed: ${describeError(err)}` });
       }
     }
-    if (failed !== undefined) outcomes.formatFailed(failed);
+    if (failed !== undefined) outcomes.formatFailed(failed, ack);
     return out;
   };
 }

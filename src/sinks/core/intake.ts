@@ -48,6 +48,7 @@ export function createIntake<R>(deps: IntakeDeps<R>): Admit<R> {
       if (buffer.whenFull === 'drop_newest') {
         const dropped = records.length - i;
         increment(stats.dropped, 'buffer_full', dropped);
+        outcomes.dropped(records.slice(i));
         log.burst('WARN', 'buffer-full', 'Sink buffer is full; dropping the newest events (when_full: drop_newest).', {
           sink: name,
           dropped,

@@ -11,6 +11,8 @@ import type { SinkStats } from '../../telemetry/stats';
 import { increment } from '../../telemetry/stats';
 import type { ErrorCode } from '../../util/errors';
 import type { Logger } from '../../util/logger';
+import type { Acknowledgement } from './ack';
+import { settleRecords } from './ack';
 import type { DeadLetterQueue } from './dead-letter';
 import type { Redactor } from './redact';
 import type { EncodedRecord } from './types';
@@ -39,8 +41,18 @@ export interface SinkOutcomes<R> {
   healthcheckPassed(): void;
   /** Write records to the dead-letter file; what it cannot take is counted as dropped (dead_letter_failed). */
   deadLetter(records: readonly EncodedRecord<R>[], code: ErrorCode, reason: string, attempts: number): Promise<void>;
-  /** Events the formatter could not encode: to the dead-letter file, in the background (accept() does not wait). */
-  formatFailed(failed: readonly { readonly event: AegisEvent; readonly reason: string }[]): void;
+  /**
+   * Events the formatter could not encode: to the dead-letter file, in the background (accept() does not wait).
+   * `ack`: their source's acknowledgement, settled once the write ended.
+   */
+  formatFailed(failed: readonly { readonly event: AegisEvent; readonly reason: string }[], ack?: Acknowledgement): void;
+  /** Records dropped and counted elsewhere (when_full: drop_newest): settle their acknowledgements. */
+  dropped(records: readonly EncodedRecord<R>[]): void;
+  /**
+   * The process is about to exit (stopNow settled everything it could): outcomes reported from now on (a send
+   * still completing) are counted but settle no acknowledgement, so none is settled twice.
+   */
+  stopSettling(): void;
 }
 
 export interface OutcomeOptions {
@@ -56,6 +68,7 @@ export function createSinkOutcomes<R>(options: OutcomeOptions): SinkOutcomes<R> 
   const { name, stats, logger: log, deadLetter } = options;
   const redact = options.redact ?? ((text: string): string => text);
   let consecutiveFailures = 0;
+  let settling = true;
 
   const countDeadLetterFailures = (count: number): void => {
     if (count <= 0) return;
@@ -79,7 +92,12 @@ export function createSinkOutcomes<R>(options: OutcomeOptions): SinkOutcomes<R> 
   return {
     delivered(records, duplicates) {
       let bytes = 0;
-      for (const r of records) bytes += r.bytes;
+      let tracked = false;
+      for (const r of records) {
+        bytes += r.bytes;
+        if (r.ack !== undefined) tracked = true;
+      }
+      if (tracked && settling) settleRecords(records);
       stats.delivered += records.length;
       stats.deliveredBytes += bytes;
       stats.batches++;
@@ -105,12 +123,16 @@ export function createSinkOutcomes<R>(options: OutcomeOptions): SinkOutcomes<R> 
       if (records.length === 0) return;
       stats.deadLettered += records.length;
       const safeReason = redact(reason);
-      const written = await deadLetter.write(
-        records.map((r) => ({ sink: name, code, reason: safeReason, attempts, event: r.event })),
-      );
-      countDeadLetterFailures(records.length - written);
+      try {
+        const written = await deadLetter.write(
+          records.map((r) => ({ sink: name, code, reason: safeReason, attempts, event: r.event })),
+        );
+        countDeadLetterFailures(records.length - written);
+      } finally {
+        if (settling) settleRecords(records);
+      }
     },
-    formatFailed(failed) {
+    formatFailed(failed, ack) {
       stats.deadLettered += failed.length;
       log.burst('ERROR', 'format-failed', 'Events could not be formatted and went to the dead-letter file.', {
         sink: name,
@@ -127,7 +149,16 @@ export function createSinkOutcomes<R>(options: OutcomeOptions): SinkOutcomes<R> 
             event: f.event,
           })),
         )
-        .then((written) => countDeadLetterFailures(failed.length - written));
+        .then((written) => countDeadLetterFailures(failed.length - written))
+        .finally(() => {
+          if (ack !== undefined && settling) ack.settle(failed.length);
+        });
+    },
+    dropped(records) {
+      if (settling) settleRecords(records);
+    },
+    stopSettling() {
+      settling = false;
     },
   };
 }

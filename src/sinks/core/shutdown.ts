@@ -11,6 +11,7 @@ import type { SinkStats } from '../../telemetry/stats';
 import { increment } from '../../telemetry/stats';
 import { describeError } from '../../util/errors';
 import type { Logger } from '../../util/logger';
+import { settleRecords } from './ack';
 import type { EventBuffer } from './buffer';
 import type { DeadLetterQueue } from './dead-letter';
 import type { WaitingRecords } from './intake';
@@ -140,6 +141,12 @@ export function createShutdown<R>(deps: ShutdownDeps<R>): Shutdown {
     } else {
       shutdown.abort(); // nothing in flight; stops any healthcheck still running
     }
+    if (buffer.durable && buffer.events + buffer.takenEvents > 0)
+      log.warn('Undelivered events stay in the disk buffer and are delivered after the next start.', {
+        sink: name,
+        events: buffer.events + buffer.takenEvents,
+      });
+    buffer.close();
     // Already abandoned at the deadline: close() only has the grace left. Else it may use the rest of the timeout.
     await closeTransport(finishedInTime ? Math.max(deadlineAt - Date.now(), ABANDON_GRACE_MILLIS) : 0);
     return { sink: name, delivered: stats.delivered - deliveredBefore, undelivered, lost };
@@ -150,8 +157,11 @@ export function createShutdown<R>(deps: ShutdownDeps<R>): Shutdown {
     shutdown.abort();
     abandoned.abort();
     abandonTransport();
-    const records: EncodedRecord<R>[] = deps.unresolved();
+    // A durable buffer keeps its in-flight records on disk for the next start: dead-lettering them too would
+    // deliver them twice.
+    const records: EncodedRecord<R>[] = buffer.durable ? [] : deps.unresolved();
     for (const r of buffer.drain()) records.push(r);
+    buffer.close();
     for (const w of deps.waitingForRoom) for (let i = w.from; i < w.records.length; i++) records.push(w.records[i]!);
     deps.waitingForRoom.clear();
     deps.updateBufferStats();
@@ -168,6 +178,9 @@ export function createShutdown<R>(deps: ShutdownDeps<R>): Shutdown {
     stats.deadLettered += written;
     const lost = records.length - written;
     if (lost > 0) increment(stats.dropped, 'dead_letter_failed', lost);
+    // Every record without an outcome has one now; a send that still completes before the exit settles nothing.
+    settleRecords(records);
+    deps.outcomes.stopSettling();
     return { sink: name, delivered: stats.delivered, undelivered: records.length, lost };
   }
 

@@ -5,6 +5,7 @@ import type { AegisEvent } from '../../event/types';
 import type { Formatter } from '../../formatters/types';
 import type { SinkStats } from '../../telemetry/stats';
 import type { Logger } from '../../util/logger';
+import type { Acknowledgement } from './ack';
 import type { DeadLetterQueue } from './dead-letter';
 import type { Redactor } from './redact';
 import type { HealthResult, ShutdownReport, Transport } from './types';
@@ -26,6 +27,8 @@ export interface SinkDeps<R = string> {
   readonly redact?: Redactor;
   readonly now?: () => number;
   readonly random?: () => number;
+  /** The disk buffer's directory (`buffer.type: disk`); build.ts resolves it against data_dir. */
+  readonly bufferDir?: string;
 }
 
 export interface Sink {
@@ -37,8 +40,10 @@ export interface Sink {
   /**
    * Offer events. Resolves when every event is buffered (or dropped/dead-lettered by policy). Under
    * `when_full: block` it waits for room: that wait is the backpressure that reaches the source.
+   * `ack`: settled once per event when that event reaches its final outcome in this sink (delivered, dead-lettered,
+   * dropped and counted), which may be long after this promise resolves; never for an event still buffered.
    */
-  accept(events: readonly AegisEvent[]): Promise<void>;
+  accept(events: readonly AegisEvent[], ack?: Acknowledgement): Promise<void>;
   /** Reopen files/connections (SIGHUP). */
   reopen(): Promise<void>;
   /** Flush and stop; undelivered events at the deadline go to the dead-letter file. Idempotent. */

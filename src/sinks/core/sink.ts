@@ -17,10 +17,12 @@ import type { AegisEvent } from '../../event/types';
 import type { SinkStats } from '../../telemetry/stats';
 import { describeError } from '../../util/errors';
 import type { Logger } from '../../util/logger';
+import type { Acknowledgement } from './ack';
 import type { Batcher } from './batcher';
 import { createBatcher } from './batcher';
 import type { EventBuffer, TakenRecords } from './buffer';
 import { createMemoryBuffer } from './buffer';
+import { createDiskBuffer } from './disk-buffer';
 import type { Encoder } from './encode';
 import { createEncoder, defaultSizeOf } from './encode';
 import type { Admit, WaitingRecords } from './intake';
@@ -35,6 +37,10 @@ import type { Shutdown } from './shutdown';
 import { createShutdown } from './shutdown';
 import type { Sink, SinkDeps } from './sink-api';
 import type { HealthResult, ShutdownReport, SinkCoreOptions, Transport } from './types';
+import { DEFAULT_DISK_FSYNC_INTERVAL_MILLIS } from './types';
+import type { AegisEvent as Event } from '../../event/types';
+import type { Formatter } from '../../formatters/types';
+import type { BufferedRecord } from './buffer';
 
 // Tests bound close() with it (test/daemon/shutdown.test.ts); its home is shutdown.ts.
 export { ABANDON_GRACE_MILLIS } from './shutdown';
@@ -92,7 +98,22 @@ class SinkRuntime<R> implements Sink {
       now,
       outcomes: this.outcomes,
     });
-    this.buffer = createMemoryBuffer<R>(options.buffer);
+    this.buffer =
+      options.buffer.type === 'disk'
+        ? createDiskBuffer<R>({
+            name: deps.name,
+            dir: deps.bufferDir ?? `buffers/${deps.name}`,
+            maxBytes: options.buffer.maxBytes,
+            maxMemoryEvents: options.buffer.maxEvents,
+            whenFull: options.buffer.whenFull,
+            fsync: options.buffer.fsync ?? 'interval',
+            fsyncIntervalMillis: options.buffer.fsyncIntervalMillis ?? DEFAULT_DISK_FSYNC_INTERVAL_MILLIS,
+            restore: restoreWith(deps.formatter, deps.sizeOf ?? defaultSizeOf),
+            stats: deps.stats,
+            log: this.log,
+            now,
+          })
+        : createMemoryBuffer<R>(options.buffer);
     this.batcher = createBatcher({ buffer: this.buffer, batch: options.batch, now, onDue: () => this.pump() });
     this.shutdown = createShutdown({
       name: deps.name,
@@ -149,6 +170,11 @@ class SinkRuntime<R> implements Sink {
     // Every attempt in flight (up to request.concurrency) and a healthcheck listen on the shutdown signal; above
     // Node's default of 10 listeners that is not a leak, so raise the warning threshold to the real bound.
     setMaxListeners(options.request.concurrency + 10, this.shutdown.signal);
+    // A disk buffer may start with records of an earlier run: send them without waiting for new events.
+    if (this.buffer.events > 0) {
+      this.updateBufferStats();
+      setImmediate(() => this.pump());
+    }
   }
 
   async healthcheck(timeoutMillis = this.options.request.timeoutMillis): Promise<HealthResult> {
@@ -161,10 +187,10 @@ class SinkRuntime<R> implements Sink {
     return result;
   }
 
-  async accept(events: readonly AegisEvent[]): Promise<void> {
+  async accept(events: readonly AegisEvent[], ack?: Acknowledgement): Promise<void> {
     if (events.length === 0) return;
     this.stats.received += events.length;
-    const records = this.encode(events);
+    const records = this.encode(events, ack);
     if (this.shutdown.signal.aborted) {
       await this.outcomes.deadLetter(
         records,
@@ -206,6 +232,12 @@ class SinkRuntime<R> implements Sink {
     while (this.inflight < this.options.request.concurrency) {
       const taken = this.batcher.next(this.closing);
       if (taken === undefined) break;
+      if (taken.records.length === 0) {
+        // A disk buffer found only corrupt or already-acknowledged records where it expected some (counted there).
+        this.buffer.acknowledge(taken);
+        this.updateBufferStats();
+        break;
+      }
       this.updateBufferStats();
       this.startBatch(taken, this.nextBatchId++);
     }
@@ -246,4 +278,15 @@ class SinkRuntime<R> implements Sink {
       for (const w of waiters) w();
     }
   }
+}
+
+/** A disk buffer's records read back are formatted again (formatters are deterministic, so the bytes are equal). */
+function restoreWith<R>(
+  formatter: Formatter<R>,
+  sizeOf: (data: R) => number,
+): (event: Event, at: number) => BufferedRecord<R> | undefined {
+  return (event, at) => {
+    const data = formatter.format(event);
+    return { event, data, bytes: sizeOf(data), at, ack: undefined };
+  };
 }

@@ -1,10 +1,16 @@
 import type { AegisEvent } from '../../event/types';
+import type { Acknowledgement } from './ack';
 
 /** One event as a sink carries it: the event, its encoded form, and the encoded size in bytes. */
 export interface EncodedRecord<R = string> {
   readonly event: AegisEvent;
   readonly data: R;
   readonly bytes: number;
+  /**
+   * The source's acknowledgement (ack.ts), settled once when this record reaches its final outcome; undefined for
+   * events of untracked chunks.
+   */
+  readonly ack?: Acknowledgement | undefined;
 }
 
 /** What a transport is asked to send. Records are in acceptance order. */
@@ -104,11 +110,24 @@ export interface BatchOptions {
 }
 
 export interface BufferOptions {
+  /** `memory` (default) or `disk` (disk-buffer.ts: survives crashes and outages). */
+  readonly type?: 'memory' | 'disk';
+  /** memory: most events held. disk: most events kept in memory as read-ahead. */
   readonly maxEvents: number;
+  /** memory: most encoded bytes held. disk: most bytes of segment files on disk. */
   readonly maxBytes: number;
   /** `block`: backpressure up to the source. `drop_newest`: drop what does not fit, counted. */
   readonly whenFull: WhenFull;
+  /** disk: the directory (default `<data_dir>/buffers/<sink>`). */
+  readonly path?: string;
+  /** disk: when writes reach the storage: after every offer, every fsyncIntervalMillis, or when the kernel decides. */
+  readonly fsync?: 'always' | 'interval' | 'never';
+  readonly fsyncIntervalMillis?: number;
 }
+
+/** A disk buffer's bound when `buffer.max_bytes` is not given. */
+export const DEFAULT_DISK_BUFFER_MAX_BYTES = 1024 * 1024 * 1024;
+export const DEFAULT_DISK_FSYNC_INTERVAL_MILLIS = 1000;
 
 export interface RequestOptions {
   /** Batches in flight at once (HTTP requests awaiting a response or an acknowledgement). */

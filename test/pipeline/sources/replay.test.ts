@@ -4,7 +4,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { NdjsonDecoder } from '../../../src/pipeline/sources/ndjson';
 import { createReplaySource } from '../../../src/pipeline/sources/replay';
-import type { SourceContext } from '../../../src/pipeline/sources/types';
+import type { SourceContext, TrackedChunk } from '../../../src/pipeline/sources/types';
+import { chunkEvents } from '../../../src/pipeline/sources/types';
 import { createDeadLetterQueue } from '../../../src/sinks/core/dead-letter';
 import { createSourceStats } from '../../../src/telemetry/stats';
 import { formatJson } from '../../../src/formatters/json';
@@ -30,9 +31,9 @@ function ctx(dir: string): SourceContext & { dlqPath: string } {
   };
 }
 
-async function collect(iter: AsyncIterable<readonly AegisEvent[]>): Promise<AegisEvent[]> {
+async function collect(iter: AsyncIterable<readonly AegisEvent[] | TrackedChunk>): Promise<AegisEvent[]> {
   const out: AegisEvent[] = [];
-  for await (const chunk of iter) out.push(...chunk);
+  for await (const chunk of iter) out.push(...chunkEvents(chunk));
   return out;
 }
 
@@ -127,7 +128,7 @@ test('replay --loop starts over until stopped; a file with no valid event stops 
     { path: file, rate: 0, loop: true, chunkEvents: 3, maxLineBytes: 1 << 20 },
     ctx(dir),
   ).read(stop.signal)) {
-    n += chunk.length;
+    n += chunkEvents(chunk).length;
     if (n >= 35) stop.abort();
   }
   assert.ok(n >= 35 && n <= 40, `read ${n}`);

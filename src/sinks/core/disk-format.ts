@@ -1,0 +1,257 @@
+/**
+ * The disk buffer's files, on their own so that the `aegisbpf buffer` tools read them the way the buffer does.
+ *
+ * A buffer directory holds
+ *   <index>.seg     append-only segments (20-digit index, increasing), each a run of records;
+ *   ledger.json     {"version":1,"acked":A,"next":N}: every record with seq < A is acknowledged; N is the next seq;
+ *                   replaced atomically (write ledger.json.tmp, fsync, rename, fsync the directory);
+ *   quarantine/     corrupt byte ranges moved aside: <segment>.<start>-<end>.bin.
+ *
+ * A record (little-endian):
+ *   u32 payload length | u32 CRC-32C of (seq ‖ payload) | u32 seq low | u32 seq high | payload (the event's JSON)
+ * The seq is in the record so that a reader that lost its place (a corrupt length) can resynchronise on the next
+ * valid record and still know which records the ledger already acknowledged.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { crc32c } from '../../util/crc32c';
+
+export const RECORD_HEADER_BYTES = 16;
+/** A length above this is corruption, not a record (the largest event the pipeline takes is far smaller). */
+export const MAX_RECORD_PAYLOAD_BYTES = 64 * 1024 * 1024;
+export const LEDGER_FILE = 'ledger.json';
+export const QUARANTINE_DIR = 'quarantine';
+const SEGMENT_RE = /^(\d{20})\.seg$/;
+
+export function segmentName(index: number): string {
+  return `${String(index).padStart(20, '0')}.seg`;
+}
+
+/** Segment files of `dir`, oldest first, with their index. */
+export function listSegments(dir: string): { index: number; file: string }[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+  const out: { index: number; file: string }[] = [];
+  for (const n of names) {
+    const m = SEGMENT_RE.exec(n);
+    if (m !== null) out.push({ index: Number(m[1]), file: path.join(dir, n) });
+  }
+  return out.sort((a, b) => a.index - b.index);
+}
+
+/** Write one record at `buf[offset…]`; returns the offset after it. `payload` is UTF-8 already measured. */
+export function writeRecord(buf: Buffer, offset: number, seq: number, payload: string, payloadBytes: number): number {
+  buf.writeUInt32LE(payloadBytes, offset);
+  buf.writeUInt32LE(seq >>> 0, offset + 8);
+  buf.writeUInt32LE(Math.floor(seq / 0x100000000), offset + 12);
+  buf.write(payload, offset + RECORD_HEADER_BYTES, payloadBytes, 'utf8');
+  const end = offset + RECORD_HEADER_BYTES + payloadBytes;
+  buf.writeUInt32LE(crc32c(buf, offset + 8, end), offset + 4);
+  return end;
+}
+
+export interface ScannedRecord {
+  readonly seq: number;
+  /** Offset of the record's header in the segment. */
+  readonly offset: number;
+  /** Offset just past the record. */
+  readonly end: number;
+  readonly payload: Buffer;
+}
+
+export interface CorruptRegion {
+  readonly start: number;
+  readonly end: number;
+}
+
+/** Whether a valid record starts at `at` (length plausible and within `end`, checksum matches); its end if so. */
+function validAt(buf: Buffer, at: number, end: number): number | undefined {
+  if (at + RECORD_HEADER_BYTES > end) return undefined;
+  const len = buf.readUInt32LE(at);
+  if (len > MAX_RECORD_PAYLOAD_BYTES) return undefined;
+  const recEnd = at + RECORD_HEADER_BYTES + len;
+  if (recEnd > end) return undefined;
+  return crc32c(buf, at + 8, recEnd) === buf.readUInt32LE(at + 4) ? recEnd : undefined;
+}
+
+/**
+ * Parse records from buf[start, end). Stops at the first invalid byte when `resync` is false (returns where);
+ * otherwise scans forward to the next valid record, reporting the skipped range as corrupt. A record cut by `end`
+ * (a read block's edge, or a torn write at the end of a segment) is not corrupt when `tailIsIncomplete`.
+ */
+export function scanRecords(
+  buf: Buffer,
+  start: number,
+  end: number,
+  onRecord: (r: ScannedRecord) => void,
+  onCorrupt: (c: CorruptRegion) => void,
+  tailIsIncomplete: boolean,
+): number {
+  let at = start;
+  while (at < end) {
+    const recEnd = validAt(buf, at, end);
+    if (recEnd !== undefined) {
+      const seq = buf.readUInt32LE(at + 8) + buf.readUInt32LE(at + 12) * 0x100000000;
+      onRecord({ seq, offset: at, end: recEnd, payload: buf.subarray(at + RECORD_HEADER_BYTES, recEnd) });
+      at = recEnd;
+      continue;
+    }
+    if (tailIsIncomplete) {
+      // Possibly a whole record whose rest is past `end`: leave it for the next read.
+      if (at + RECORD_HEADER_BYTES > end) return at;
+      const len = buf.readUInt32LE(at);
+      if (len <= MAX_RECORD_PAYLOAD_BYTES && at + RECORD_HEADER_BYTES + len > end) return at;
+    }
+    // Corrupt: find the next valid record (or the end) and report what lies between.
+    let next = at + 1;
+    while (next < end && validAt(buf, next, end) === undefined) next++;
+    onCorrupt({ start: at, end: next });
+    at = next;
+  }
+  return at;
+}
+
+export interface Ledger {
+  /** Every record with seq < acked is acknowledged. */
+  readonly acked: number;
+  /** The next seq to assign. */
+  readonly next: number;
+}
+
+/** The ledger, or undefined when it is missing or unreadable (the caller replays every record it finds). */
+export function readLedger(dir: string): Ledger | undefined {
+  try {
+    const parsed = JSON.parse(fs.readFileSync(path.join(dir, LEDGER_FILE), 'utf8')) as Partial<Ledger>;
+    if (typeof parsed.acked === 'number' && typeof parsed.next === 'number' && parsed.acked >= 0)
+      return { acked: parsed.acked, next: Math.max(parsed.next, parsed.acked) };
+  } catch {
+    // missing or torn: see the caller
+  }
+  return undefined;
+}
+
+/** Replace the ledger atomically: temp file, (fsync), rename, (fsync the directory). */
+export function writeLedger(dir: string, ledger: Ledger, sync: boolean): void {
+  const tmp = path.join(dir, `${LEDGER_FILE}.tmp`);
+  const fd = fs.openSync(tmp, 'w', 0o640);
+  try {
+    fs.writeSync(fd, JSON.stringify({ version: 1, acked: ledger.acked, next: ledger.next }) + '\n');
+    if (sync) fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, path.join(dir, LEDGER_FILE));
+  if (sync) fsyncDir(dir);
+}
+
+export function fsyncDir(dir: string): void {
+  const fd = fs.openSync(dir, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+export interface SegmentScan {
+  readonly index: number;
+  readonly file: string;
+  readonly bytes: number;
+  /** Valid records with seq >= acked (pending), in file order. */
+  readonly pending: number;
+  readonly pendingBytes: number;
+  readonly firstPendingOffset: number | undefined;
+  readonly acked: number;
+  readonly maxSeq: number;
+  readonly corrupt: readonly CorruptRegion[];
+}
+
+/** Read a whole segment and classify its bytes (start-up, `aegisbpf buffer` tools). */
+export function scanSegment(index: number, file: string, acked: number): SegmentScan {
+  const buf = fs.readFileSync(file);
+  let pending = 0;
+  let pendingBytes = 0;
+  let firstPendingOffset: number | undefined;
+  let ackedCount = 0;
+  let maxSeq = 0;
+  const corrupt: CorruptRegion[] = [];
+  scanRecords(
+    buf,
+    0,
+    buf.length,
+    (r) => {
+      maxSeq = Math.max(maxSeq, r.seq);
+      if (r.seq < acked) {
+        ackedCount++;
+        return;
+      }
+      pending++;
+      pendingBytes += r.end - r.offset;
+      firstPendingOffset ??= r.offset;
+    },
+    (c) => corrupt.push(c),
+    false,
+  );
+  return {
+    index,
+    file,
+    bytes: buf.length,
+    pending,
+    pendingBytes,
+    firstPendingOffset,
+    acked: ackedCount,
+    maxSeq,
+    corrupt,
+  };
+}
+
+/**
+ * Move a segment's corrupt ranges aside: copy each into quarantine/<segment>.<start>-<end>.bin (fsynced), then
+ * replace the segment with its valid records only (temp, fsync, rename, fsync the directory), so that a later start
+ * neither finds nor counts them again. Returns the quarantine files written.
+ */
+export function quarantineSegment(dir: string, scan: SegmentScan): string[] {
+  if (scan.corrupt.length === 0) return [];
+  const buf = fs.readFileSync(scan.file);
+  const qdir = path.join(dir, QUARANTINE_DIR);
+  fs.mkdirSync(qdir, { recursive: true, mode: 0o750 });
+  const written: string[] = [];
+  for (const c of scan.corrupt) {
+    const q = path.join(qdir, `${path.basename(scan.file)}.${c.start}-${c.end}.bin`);
+    const fd = fs.openSync(q, 'w', 0o640);
+    try {
+      fs.writeSync(fd, buf, c.start, c.end - c.start);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    written.push(q);
+  }
+  fsyncDir(qdir);
+  const keep: Buffer[] = [];
+  scanRecords(
+    buf,
+    0,
+    buf.length,
+    (r) => keep.push(buf.subarray(r.offset, r.end)),
+    () => undefined,
+    false,
+  );
+  const tmp = `${scan.file}.tmp`;
+  const fd = fs.openSync(tmp, 'w', 0o640);
+  try {
+    const data = Buffer.concat(keep);
+    for (let off = 0; off < data.length;) off += fs.writeSync(fd, data, off);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, scan.file);
+  fsyncDir(dir);
+  return written;
+}
