@@ -65,7 +65,14 @@ export function createOffsetTracker(): OffsetTracker {
       const k = keyOf(tp);
       let s = parts.get(k);
       if (s === undefined) {
-        s = { topic: tp.topic, partition: tp.partition, pending: [], committable: undefined, committed: undefined, leaderEpoch };
+        s = {
+          topic: tp.topic,
+          partition: tp.partition,
+          pending: [],
+          committable: undefined,
+          committed: undefined,
+          leaderEpoch,
+        };
         parts.set(k, s);
       }
       s.leaderEpoch = leaderEpoch;

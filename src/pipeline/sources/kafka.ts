@@ -7,11 +7,10 @@
  * replays what was read after the last commit: duplicates are bounded by that uncommitted window (the records of the
  * chunks not yet settled, plus at most one commit interval of settled ones).
  *
- * Settling: the engine's end-to-end acknowledgement (a chunk settles when every event has a final outcome in every
- * sink it was routed to) is being added on another branch (`TrackedChunk { events, settled() }`). Until it lands, a
- * chunk settles when the engine asks for the next one, i.e. once every sink buffer accepted it: a relay that is
- * SIGKILLed then loses what its sink buffers held. Switching is one line in read() (`yield chunk` instead of
- * `yield chunk.events` + settling on resume).
+ * Settling: chunks are TrackedChunks; the engine calls `settled()` once every event of the chunk has a final outcome
+ * (delivered, dead-lettered, dropped by a processor or by when_full, unrouted) in every sink it was routed to. What a
+ * SIGKILLed relay held in its sink buffers was therefore never committed, and its partitions' next owner reads it
+ * again.
  *
  * Poison records (not JSON, not a valid event) are dead-lettered with topic, partition and offset, and settle at
  * once. Backpressure: at most QUEUE_MAX_RECORDS records (plus one fetch response) are read ahead of the pipeline;
@@ -29,13 +28,7 @@ import { describeKafkaError } from '../../sinks/kafka/retry-policy';
 import { capText, MAX_REASON_CHARS } from '../../util/bounded-text';
 import type { CommitEntry } from './kafka-offsets';
 import { createOffsetTracker } from './kafka-offsets';
-import type { Source, SourceContext, SourceDefinition } from './types';
-
-/** A chunk whose `settled()` the engine calls once every event of it has a final outcome in every routed sink. */
-export interface TrackedChunk {
-  readonly events: readonly AegisEvent[];
-  settled(): void;
-}
+import type { Source, SourceContext, SourceDefinition, TrackedChunk } from './types';
 
 const DEFAULT_GROUP = 'aegisbpf-relay';
 const DEFAULT_CHUNK_EVENTS = 1000;
@@ -84,15 +77,25 @@ export function createKafkaSource(
   const conn = parseKafkaConfig({ brokers: raw.brokers, tls: raw.tls, sasl: raw.sasl });
   const { password: _password, ...security } = connectionOptions(conn, `sources.${ctx.name}`);
   void _password;
-  const kafkaStats: KafkaSourceStats = { recordsIn: 0, eventsOut: 0, poison: 0, commits: 0, rebalances: 0, lag: new Map() };
+  const kafkaStats: KafkaSourceStats = {
+    recordsIn: 0,
+    eventsOut: 0,
+    poison: 0,
+    commits: 0,
+    rebalances: 0,
+    lag: new Map(),
+  };
   let assigned = false;
   ctx.registry?.readiness.register(`source.${ctx.name}`, () =>
     assigned
       ? { ready: true }
-      : { ready: false, reason: `source '${ctx.name}': consumer group '${options.groupId}' has not assigned partitions yet` },
+      : {
+          ready: false,
+          reason: `source '${ctx.name}': consumer group '${options.groupId}' has not assigned partitions yet`,
+        },
   );
 
-  async function* read(signal: AbortSignal): AsyncGenerator<readonly AegisEvent[]> {
+  async function* read(signal: AbortSignal): AsyncGenerator<TrackedChunk> {
     const consumer = new kafkaLib.Consumer({
       clientId: typeof raw.client_id === 'string' ? raw.client_id : 'aegisbpf-relay',
       groupId: options.groupId,
@@ -163,7 +166,7 @@ export function createKafkaSource(
       // topic, so records arrive as 'data' events and the stream is paused (no fetching) while the queue is full.
       const queue: Message[] = [];
       let head = 0;
-      let streamError: unknown;
+      let streamError: Error | undefined;
       let ended = false;
       let wake: (() => void) | undefined;
       const notify = (): void => {
@@ -176,7 +179,7 @@ export function createKafkaSource(
         if (queue.length - head >= QUEUE_MAX_RECORDS && !s.isPaused()) s.pause();
         notify();
       });
-      s.on('error', (err: unknown) => {
+      s.on('error', (err: Error) => {
         streamError = err;
         notify();
       });
@@ -204,9 +207,8 @@ export function createKafkaSource(
         if (chunk === undefined) continue;
         ctx.stats.events += chunk.events.length;
         kafkaStats.eventsOut += chunk.events.length;
-        yield chunk.events;
-        // The engine asks for the next chunk once every sink buffer accepted this one (see the header comment).
-        chunk.settled();
+        // The engine calls chunk.settled() once every event has a final outcome in every sink it was routed to.
+        yield chunk;
       }
       signal.removeEventListener('abort', onAbort);
     } finally {
@@ -236,7 +238,8 @@ async function decode(
     stats.recordsIn += 1;
     const k = `${m.topic}/${m.partition}`;
     const r = ranges.get(k);
-    if (r === undefined) ranges.set(k, { topic: m.topic, partition: m.partition, first: m.offset, last: m.offset, epoch: m.leaderEpoch });
+    if (r === undefined)
+      ranges.set(k, { topic: m.topic, partition: m.partition, first: m.offset, last: m.offset, epoch: m.leaderEpoch });
     else r.last = m.offset;
     const text = m.value === null || m.value === undefined ? '' : m.value.toString('utf8');
     ctx.stats.bytes += text.length;
@@ -247,7 +250,8 @@ async function decode(
     } catch (err) {
       why = `not JSON: ${(err as Error).message}`;
     }
-    if (why === undefined && !isValidEvent(value)) why = `not a valid event: ${explainInvalidEvent(value) ?? 'invalid'}`;
+    if (why === undefined && !isValidEvent(value))
+      why = `not a valid event: ${explainInvalidEvent(value) ?? 'invalid'}`;
     if (why === undefined) events.push(value as AegisEvent);
     else
       poison.push({
@@ -261,12 +265,17 @@ async function decode(
   if (poison.length > 0) {
     stats.poison += poison.length;
     ctx.stats.invalid += poison.length;
-    ctx.logger.burst('WARN', 'kafka-poison', 'Kafka records were not valid events; they went to the dead-letter file.', {
-      source: ctx.name,
-      code: 'AEGIS_ERR_EVENT_INVALID',
-      count: poison.length,
-      first: poison[0]?.reason,
-    });
+    ctx.logger.burst(
+      'WARN',
+      'kafka-poison',
+      'Kafka records were not valid events; they went to the dead-letter file.',
+      {
+        source: ctx.name,
+        code: 'AEGIS_ERR_EVENT_INVALID',
+        count: poison.length,
+        first: poison[0]?.reason,
+      },
+    );
     await ctx.deadLetter.write(poison);
   }
   const settled = (): void => {
@@ -295,10 +304,16 @@ export const kafkaSource: SourceDefinition = {
       group_id: { type: 'string', minLength: 1, description: `Consumer group (default "${DEFAULT_GROUP}").` },
       from_beginning: {
         type: 'boolean',
-        description: 'With no committed offset for the group: start at the oldest record (true) or only new ones (false, default).',
+        description:
+          'With no committed offset for the group: start at the oldest record (true) or only new ones (false, default).',
       },
       client_id: { type: 'string', minLength: 1, description: 'Kafka client id (default "aegisbpf-relay").' },
-      chunk_events: { type: 'integer', minimum: 1, maximum: 100_000, description: `Most events per chunk (default ${DEFAULT_CHUNK_EVENTS}).` },
+      chunk_events: {
+        type: 'integer',
+        minimum: 1,
+        maximum: 100_000,
+        description: `Most events per chunk (default ${DEFAULT_CHUNK_EVENTS}).`,
+      },
       commit_interval_ms: {
         type: 'integer',
         minimum: 100,
