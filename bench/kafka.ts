@@ -97,11 +97,15 @@ async function benchPlatformatic(cluster: KafkaCluster, recs: readonly KafkaReco
     }),
   );
   await producer.close();
+  // The relay's settings (src/pipeline/sources/kafka.ts): the client's defaults wait up to 5 s per fetch.
   const consumer = new Consumer({
     clientId: 'bench',
     groupId: `bench-${Date.now()}`,
     bootstrapBrokers: [...cluster.bootstrap],
     deserializers: stringDeserializers,
+    maxWaitTime: 500,
+    maxBytes: 8 * 1024 * 1024,
+    highWaterMark: 4096,
   });
   let seen = 0;
   const c = await timed(async () => {

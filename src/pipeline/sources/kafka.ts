@@ -37,17 +37,18 @@ const DEFAULT_COMMIT_INTERVAL_MILLIS = 1000;
 const STREAM_HIGH_WATER_MARK = 1024;
 /** Records read ahead of the pipeline: the stream is paused (no fetching) at this many, resumed at half. */
 const QUEUE_MAX_RECORDS = 10_000;
+/** How long a stop waits for the last offset commit. */
+const FINAL_COMMIT_MAX_MILLIS = 5000;
 /** Most bytes of one fetch response (the client's default is 50 MB): bounds what arrives after a pause. */
 const FETCH_MAX_BYTES = 8 * 1024 * 1024;
 
+/**
+ * The source's own numbers, exported as aegisbpf_source_protocol_total / _value (SourceStats.extra) and
+ * aegisbpf_kafka_consumer_lag (SourceStats.partitionLag).
+ */
 export interface KafkaSourceStats {
-  recordsIn: number;
-  eventsOut: number;
-  poison: number;
-  commits: number;
-  rebalances: number;
-  /** Consumer lag per "topic/partition", from the client's lag monitor. */
-  readonly lag: Map<string, number>;
+  readonly extra: Record<string, number>;
+  readonly lag: Map<string, { readonly topic: string; readonly partition: number; lag: number }>;
 }
 
 function optionsOf(raw: Readonly<Record<string, unknown>>): {
@@ -78,13 +79,13 @@ export function createKafkaSource(
   const { password: _password, ...security } = connectionOptions(conn, `sources.${ctx.name}`);
   void _password;
   const kafkaStats: KafkaSourceStats = {
-    recordsIn: 0,
-    eventsOut: 0,
-    poison: 0,
-    commits: 0,
-    rebalances: 0,
-    lag: new Map(),
+    extra: ctx.stats.extra ?? {},
+    lag:
+      ctx.stats.partitionLag ?? new Map<string, { readonly topic: string; readonly partition: number; lag: number }>(),
   };
+  const extra = kafkaStats.extra;
+  for (const k of ['records_in_total', 'poison_total', 'commits_total', 'rebalances_total', 'partitions_assigned'])
+    extra[k] = 0;
   let assigned = false;
   ctx.registry?.readiness.register(`source.${ctx.name}`, () =>
     assigned
@@ -113,9 +114,11 @@ export function createKafkaSource(
     });
     const tracker = createOffsetTracker();
     consumer.on('consumer:group:join', () => {
-      kafkaStats.rebalances += 1;
+      extra.rebalances_total = (extra.rebalances_total ?? 0) + 1;
       const owned = new Set((consumer.assignments ?? []).flatMap((a) => a.partitions.map((p) => `${a.topic}/${p}`)));
       assigned = owned.size > 0;
+      extra.partitions_assigned = owned.size;
+      for (const k of [...kafkaStats.lag.keys()]) if (!owned.has(k)) kafkaStats.lag.delete(k);
       tracker.forget((tp) => owned.has(`${tp.topic}/${tp.partition}`));
       ctx.logger.info('Kafka consumer group assigned partitions.', {
         source: ctx.name,
@@ -126,7 +129,11 @@ export function createKafkaSource(
     // A rebalance is starting: commit what settled, so the next owner of a revoked partition replays less.
     consumer.on('consumer:group:rejoin', () => void commitDue());
     consumer.on('consumer:lag', (lag: Map<string, bigint[]>) => {
-      for (const [topic, per] of lag) per.forEach((l, p) => kafkaStats.lag.set(`${topic}/${p}`, Number(l)));
+      for (const [topic, per] of lag)
+        per.forEach((l, partition) => {
+          // The client reports every partition of the topic; -1 for those this member does not own.
+          if (l >= 0n) kafkaStats.lag.set(`${topic}/${partition}`, { topic, partition, lag: Number(l) });
+        });
     });
     let committing: Promise<void> = Promise.resolve();
     const commitDue = (): Promise<void> => {
@@ -136,7 +143,7 @@ export function createKafkaSource(
         try {
           await consumer.commit({ offsets: due.map((d) => ({ ...d })) });
           tracker.markCommitted(due);
-          kafkaStats.commits += 1;
+          extra.commits_total = (extra.commits_total ?? 0) + 1;
         } catch (err) {
           // A commit refused during a rebalance is retried with the next one; the records replay at worst.
           ctx.logger.burst('WARN', 'kafka-commit', 'Kafka offset commit failed; it is retried.', {
@@ -151,7 +158,8 @@ export function createKafkaSource(
     timer.unref();
     let stream: KafkaLib.MessagesStream<Buffer, Buffer, Buffer, Buffer> | undefined;
     try {
-      stream = await consumer.consume({
+      // Joining retries without end (brokers down, topic not created yet); a stop must not wait for it.
+      const joining = consumer.consume({
         topics: options.topics,
         mode: 'committed',
         fallbackMode: options.fromBeginning ? 'earliest' : 'latest',
@@ -160,6 +168,24 @@ export function createKafkaSource(
         maxWaitTime: 500,
         maxBytes: FETCH_MAX_BYTES,
       });
+      let onStop: (() => void) | undefined;
+      const stopped = new Promise<undefined>((resolve) => {
+        onStop = () => resolve(undefined);
+        signal.addEventListener('abort', onStop, { once: true });
+        if (signal.aborted) resolve(undefined);
+      });
+      stream = await Promise.race([joining, stopped]);
+      if (onStop !== undefined) signal.removeEventListener('abort', onStop);
+      if (stream === undefined) {
+        // The forced close below makes the join fail; a join that completed anyway closes its stream.
+        joining
+          .then(
+            (late) => late.close(),
+            () => undefined,
+          )
+          .catch(() => undefined);
+        return;
+      }
       consumer.startLagMonitoring({ topics: options.topics }, 5000);
       const s = stream;
       // Flowing mode into a bounded queue: the client's pull mode (read() + 'readable') can stop fetching on a live
@@ -203,10 +229,9 @@ export function createKafkaSource(
           head = 0;
         }
         if (s.isPaused() && queue.length - head < QUEUE_MAX_RECORDS / 2) s.resume();
-        const chunk = await decode(batch, tracker, ctx, kafkaStats);
+        const chunk = await decode(batch, tracker, ctx, extra);
         if (chunk === undefined) continue;
         ctx.stats.events += chunk.events.length;
-        kafkaStats.eventsOut += chunk.events.length;
         // The engine calls chunk.settled() once every event has a final outcome in every sink it was routed to.
         yield chunk;
       }
@@ -214,7 +239,9 @@ export function createKafkaSource(
     } finally {
       clearInterval(timer);
       consumer.stopLagMonitoring();
-      await commitDue();
+      // The final commit of what settled; bounded, since the client retries without end while brokers are down
+      // (what is not committed is read again by the partition's next owner).
+      await Promise.race([commitDue(), new Promise((r) => setTimeout(r, FINAL_COMMIT_MAX_MILLIS).unref())]);
       await stream?.close().catch(() => undefined);
       await consumer.close(true).catch(() => undefined);
       assigned = false;
@@ -229,13 +256,12 @@ async function decode(
   batch: readonly Message[],
   tracker: ReturnType<typeof createOffsetTracker>,
   ctx: SourceContext,
-  stats: KafkaSourceStats,
+  extra: Record<string, number>,
 ): Promise<TrackedChunk | undefined> {
   const events: AegisEvent[] = [];
   const poison: DeadLetterEntry[] = [];
   const ranges = new Map<string, { topic: string; partition: number; first: bigint; last: bigint; epoch: number }>();
   for (const m of batch) {
-    stats.recordsIn += 1;
     const k = `${m.topic}/${m.partition}`;
     const r = ranges.get(k);
     if (r === undefined)
@@ -261,9 +287,10 @@ async function decode(
         raw: capText(text, 4096),
       });
   }
+  extra.records_in_total = (extra.records_in_total ?? 0) + batch.length;
   const tokens = [...ranges.values()].map((r) => tracker.track(r, r.first, r.last, r.epoch));
   if (poison.length > 0) {
-    stats.poison += poison.length;
+    extra.poison_total = (extra.poison_total ?? 0) + poison.length;
     ctx.stats.invalid += poison.length;
     ctx.logger.burst(
       'WARN',

@@ -14,6 +14,7 @@ import type { AegisEvent } from '../../../src/event/types';
 import { createOffsetTracker } from '../../../src/pipeline/sources/kafka-offsets';
 import { kafkaLib } from '../../../src/sinks/kafka/client-lib';
 import { runCli, spawnCli, waitExit } from '../../helpers/cli';
+import { sampleValue, startDaemon, until } from '../../helpers/daemon';
 import { generateEvents } from '../../helpers/events';
 import type { KafkaCluster, KafkaUnavailable } from '../../helpers/kafka';
 import { startKafka } from '../../helpers/kafka';
@@ -119,7 +120,7 @@ test('relay: file → kafka sink → Kafka → kafka source → file, every even
   }
 });
 
-test('relay: poison records are dead-lettered with topic, partition and offset; the rest is delivered', async (t) => {
+test('relay: poison records are dead-lettered with topic, partition and offset; the rest is delivered; /ready and metrics', async (t) => {
   if (!cluster.ok) return t.skip(cluster.reason);
   const c = cluster;
   await c.createTopic('poison');
@@ -136,15 +137,43 @@ test('relay: poison records are dead-lettered with topic, partition and offset; 
   await producer.close();
   const { dir, cleanup } = makeTempDir('aegis-relay-');
   try {
-    const relay = spawnCli(['run', '--config', relayConfig(dir, c, 'poison', 'relay-poison')], {
-      AEGIS_METRICS_PORT: 'off',
-    });
-    const done = waitExit(relay);
-    t.after(() => relay.kill('SIGKILL'));
+    const daemon = await startDaemon(dir, fs.readFileSync(relayConfig(dir, c, 'poison', 'relay-poison'), 'utf8'));
+    t.after(() => daemon.child.kill('SIGKILL'));
     await waitForLines(path.join(dir, 'out.ndjson'), events.length, 60_000);
     await waitForLines(path.join(dir, 'relay-dlq.ndjson'), 2, 10_000);
-    relay.kill('SIGTERM');
-    assert.equal((await done).code, 3, 'exit code 3: some input was not valid events');
+    const ready = await daemon.get('/ready');
+    assert.equal(ready.status, 200, ready.body);
+    // Commits happen every second; lag is sampled every 5 s.
+    const metrics = await until('the relay committed and reported its lag', async () => {
+      const m = (await daemon.get('/metrics')).body;
+      const commits = sampleValue(m, 'aegisbpf_source_protocol_total', {
+        source: 'bus',
+        type: 'kafka',
+        counter: 'commits',
+      });
+      const lag = sampleValue(m, 'aegisbpf_kafka_consumer_lag', { source: 'bus', topic: 'poison', partition: '0' });
+      return (commits ?? 0) > 0 && lag !== undefined ? m : undefined;
+    });
+    const v = (labels: Record<string, string>): number | undefined =>
+      sampleValue(metrics, 'aegisbpf_source_protocol_total', { source: 'bus', type: 'kafka', ...labels });
+    assert.equal(v({ counter: 'records_in' }), values.length);
+    assert.equal(v({ counter: 'poison' }), 2);
+    assert.equal(v({ counter: 'rebalances' }), 1);
+    assert.equal(
+      sampleValue(metrics, 'aegisbpf_source_protocol_value', {
+        source: 'bus',
+        type: 'kafka',
+        gauge: 'partitions_assigned',
+      }),
+      1,
+    );
+    assert.equal(
+      sampleValue(metrics, 'aegisbpf_kafka_consumer_lag', { source: 'bus', topic: 'poison', partition: '0' }),
+      0,
+    );
+    assert.equal(sampleValue(metrics, 'aegisbpf_source_events_invalid_total', { source: 'bus', type: 'kafka' }), 2);
+    const stopped = await daemon.stop();
+    assert.equal(stopped.code, 3, 'exit code 3: some input was not valid events');
     const dlq = fs
       .readFileSync(path.join(dir, 'relay-dlq.ndjson'), 'utf8')
       .trim()
@@ -163,6 +192,26 @@ test('relay: poison records are dead-lettered with topic, partition and offset; 
       got,
       events.map((e) => e.exec_id),
     );
+  } finally {
+    cleanup();
+  }
+});
+
+test('relay: /ready is false while the consumer group has assigned no partitions', async (t) => {
+  if (!cluster.ok) return t.skip(cluster.reason);
+  const { dir, cleanup } = makeTempDir('aegis-relay-');
+  try {
+    // A topic that does not exist: the group assigns nothing, so the relay never becomes ready.
+    const daemon = await startDaemon(
+      dir,
+      fs.readFileSync(relayConfig(dir, cluster, 'absent-topic', 'relay-absent'), 'utf8'),
+    );
+    t.after(() => daemon.child.kill('SIGKILL'));
+    await new Promise((r) => setTimeout(r, 3000));
+    const ready = await daemon.get('/ready');
+    assert.equal(ready.status, 503, ready.body);
+    assert.match(ready.body, /consumer group 'relay-absent' has not assigned partitions yet/);
+    await daemon.stop();
   } finally {
     cleanup();
   }
