@@ -8,9 +8,10 @@
  * member to join a consumer group and get partitions (rebalance). Producers run with acks=all and idempotence on,
  * batches of `--batch` records, one batch in flight (the sink's default request.concurrency) unless `--inflight`.
  *   node dist/bench/kafka.js [--events 100000] [--batch 1000] [--inflight 1] [--clients platformatic,kafkajs,kcat]
+ *   node dist/bench/kafka.js --relay [--events 100000]   the relay: kafka → file, one relay, then two in one group
  * Goal: >= 150 000 events/s on one core with the chosen client.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -19,6 +20,7 @@ import { kafkaLib } from '../src/sinks/kafka/client-lib';
 import { Kafka, logLevel } from 'kafkajs';
 import type { KafkaRecord } from '../src/formatters/kafka';
 import { createFormatter } from '../src/formatters/registry';
+import { packagePath } from '../src/util/paths';
 import { makeEventFactory } from '../test/helpers/events';
 import type { KafkaCluster } from '../test/helpers/kafka';
 import { startKafka } from '../test/helpers/kafka';
@@ -250,6 +252,87 @@ async function benchKcat(cluster: KafkaCluster, recs: readonly KafkaRecord[]): P
   };
 }
 
+/** Lines in the files (complete lines only). */
+function lineCount(files: readonly string[]): number {
+  let n = 0;
+  for (const f of files) {
+    if (!fs.existsSync(f)) continue;
+    const text = fs.readFileSync(f);
+    for (let i = text.indexOf(10); i >= 0; i = text.indexOf(10, i + 1)) n += 1;
+  }
+  return n;
+}
+
+/**
+ * The relay end to end: `relays` instances of `aegisbpf run` (kafka source in one group → file sink) read a
+ * 6-partition topic holding `recs` records; events/s = records / wall time from the relays' start to the last line
+ * written (group join included).
+ */
+async function benchRelay(
+  cluster: KafkaCluster,
+  recs: readonly KafkaRecord[],
+  topic: string,
+  relays: number,
+): Promise<number> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aegis-bench-relay-'));
+  const group = `bench-relay-${relays}-${Date.now()}`;
+  const outs: string[] = [];
+  const children = Array.from({ length: relays }, (_, i) => {
+    const out = path.join(dir, `out-${i}.ndjson`);
+    outs.push(out);
+    const cfg = path.join(dir, `relay-${i}.yaml`);
+    fs.writeFileSync(
+      cfg,
+      [
+        `data_dir: ${dir}/d${i}`,
+        `dead_letter: { path: ${dir}/dlq-${i}.ndjson }`,
+        `sources: { bus: { type: kafka, brokers: [${cluster.bootstrap.join(', ')}], topics: [${topic}], group_id: ${group}, from_beginning: true } }`,
+        `sinks: { out: { type: file, path: ${out} } }`,
+      ].join('\n'),
+    );
+    return spawn(process.execPath, [packagePath('bin', 'aegisbpf.js'), 'run', '--config', cfg], {
+      stdio: 'ignore',
+      env: { ...process.env, AEGIS_METRICS_PORT: 'off', AEGIS_CONTROL_SOCKET: path.join(dir, `c${i}.sock`) },
+    });
+  });
+  const t0 = process.hrtime.bigint();
+  const deadline = Date.now() + 300_000;
+  while (lineCount(outs) < recs.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+  const got = lineCount(outs);
+  for (const c of children) c.kill('SIGTERM');
+  await Promise.all(children.map((c) => new Promise((r) => c.once('exit', r))));
+  fs.rmSync(dir, { recursive: true, force: true });
+  if (got < recs.length) throw new Error(`relay x${relays}: ${got} of ${recs.length} events within 300 s`);
+  return got / wall;
+}
+
+async function relayMain(cluster: KafkaCluster, recs: readonly KafkaRecord[]): Promise<void> {
+  const topic = 'bench-relay';
+  await cluster.createTopic(topic, { partitions: 6 });
+  const producer = new Producer({
+    clientId: 'bench',
+    bootstrapBrokers: [...cluster.bootstrap],
+    serializers: stringSerializers,
+    idempotent: true,
+    acks: ProduceAcks.ALL,
+  });
+  await inBatches(recs.length, async (from, to) => {
+    await producer.send({
+      messages: recs
+        .slice(from, to)
+        .map((r) => ({ topic, key: r.key ?? undefined, value: r.value, headers: r.headers })),
+    });
+  });
+  await producer.close();
+  const one = await benchRelay(cluster, recs, topic, 1);
+  const two = await benchRelay(cluster, recs, topic, 2);
+  console.log('| relays (kafka → file) | events/s | ratio to one relay |');
+  console.log('|---|---|---|');
+  console.log(`| 1 | ${Math.round(one)} | 1.00 |`);
+  console.log(`| 2 (one group) | ${Math.round(two)} | ${(two / one).toFixed(2)} |`);
+}
+
 async function main(): Promise<void> {
   const cluster = await startKafka({ heap: '512m' });
   if (!cluster.ok) {
@@ -262,6 +345,10 @@ async function main(): Promise<void> {
     console.error(
       `bench kafka: ${EVENTS} records, ~${Math.round(bytes)} B values, batch ${BATCH}, ${INFLIGHT} in flight, Kafka on ${cluster.bootstrap.join(',')}; load ${os.loadavg()[0]?.toFixed(1)}`,
     );
+    if (process.argv.includes('--relay')) {
+      await relayMain(cluster, recs);
+      return;
+    }
     const rows: Row[] = [];
     for (const client of CLIENTS) {
       const row =
