@@ -3,6 +3,7 @@
 #
 #   kafka.sh install
 #   kafka.sh start [--nodes 1|3] [--work-dir DIR] [--heap 256m] [--setting key=value]... [--timeout SECONDS]
+#                  [--scram-user NAME:PASSWORD]   (also a SASL_PLAINTEXT listener, SCRAM-SHA-256/512, this user)
 #                  [--owner-pid PID]   (stop the cluster automatically once PID has exited)
 #   kafka.sh stop  --work-dir DIR
 #   kafka.sh stop-node  --work-dir DIR --node N [--kill]   (SIGTERM, or SIGKILL with --kill; data is kept)
@@ -16,7 +17,7 @@
 # no initial rebalance delay, fast ISR shrink; auto topic creation is off (tests create their topics).
 #
 # `start` prints key=value lines on stdout (bootstrap=, nodes=, node<N>_port=, node<N>_pid=, work_dir=, version=,
-# startup_ms=); everything else goes to stderr. See scripts/services/README.md.
+# startup_ms=, and sasl_bootstrap= with --scram-user); everything else goes to stderr. See scripts/services/README.md.
 set -euo pipefail
 
 AEGIS_SCRIPT_NAME="kafka.sh"
@@ -218,7 +219,7 @@ wait_node() {
 
 cmd_start() {
   local nodes="${AEGIS_KAFKA_NODES:-1}" work_dir="${AEGIS_KAFKA_WORK_DIR:-}" heap="${AEGIS_KAFKA_HEAP:-256m}"
-  local timeout="${AEGIS_KAFKA_START_TIMEOUT:-90}" owner_pid="${AEGIS_SERVICE_OWNER_PID:-}"
+  local timeout="${AEGIS_KAFKA_START_TIMEOUT:-90}" owner_pid="${AEGIS_SERVICE_OWNER_PID:-}" scram_user=""
   local -a settings=()
   local s
   while [[ $# -gt 0 ]]; do
@@ -227,6 +228,7 @@ cmd_start() {
       --work-dir) work_dir="${2:?--work-dir needs a value}"; shift 2 ;;
       --heap) heap="${2:?--heap needs a value}"; shift 2 ;;
       --setting) settings+=("${2:?--setting needs key=value}"); shift 2 ;;
+      --scram-user) scram_user="${2:?--scram-user needs NAME:PASSWORD}"; shift 2 ;;
       --timeout) timeout="${2:?--timeout needs a value}"; shift 2 ;;
       --owner-pid) owner_pid="${2:?--owner-pid needs a pid}"; shift 2 ;;
       -h|--help) usage ;;
@@ -242,6 +244,9 @@ cmd_start() {
   for s in "${settings[@]}"; do
     [[ "$s" =~ ^[A-Za-z0-9_.-]+=.*$ ]] || die "setting '$s' is not key=value"
   done
+  if [[ -n "$scram_user" && ! "$scram_user" =~ ^[A-Za-z0-9_.-]+:[A-Za-z0-9_.@%+-]+$ ]]; then
+    die "--scram-user must be NAME:PASSWORD (letters, digits, . _ - in the name), got '$scram_user'"
+  fi
 
   local t_start java
   t_start=$(now_ms)
@@ -269,12 +274,17 @@ rootLogger.appenderRef.file.ref = file
 L4J
 
   local i voters="" bootstrap="" rf min_isr
-  local -a ports=() cports=()
+  local -a ports=() cports=() sports=()
+  local sasl_bootstrap=""
   for i in $(seq 1 "$nodes"); do
     ports[i]="$(free_port)"
     cports[i]="$(free_port)"
     voters+="${voters:+,}$i@127.0.0.1:${cports[i]}"
     bootstrap+="${bootstrap:+,}127.0.0.1:${ports[i]}"
+    if [[ -n "$scram_user" ]]; then
+      sports[i]="$(free_port)"
+      sasl_bootstrap+="${sasl_bootstrap:+,}127.0.0.1:${sports[i]}"
+    fi
   done
   # One node: replication 1. Three nodes: replicate internal topics 3 ways with min ISR 2, so acks=all survives
   # the loss of one node without accepting writes that only one replica holds.
@@ -297,11 +307,14 @@ L4J
 process.roles=broker,controller
 node.id=$i
 controller.quorum.voters=$voters
-listeners=PLAINTEXT://127.0.0.1:${ports[i]},CONTROLLER://127.0.0.1:${cports[i]}
-advertised.listeners=PLAINTEXT://127.0.0.1:${ports[i]}
+listeners=PLAINTEXT://127.0.0.1:${ports[i]},CONTROLLER://127.0.0.1:${cports[i]}${scram_user:+,SASL_PLAINTEXT://127.0.0.1:${sports[i]:-}}
+advertised.listeners=PLAINTEXT://127.0.0.1:${ports[i]}${scram_user:+,SASL_PLAINTEXT://127.0.0.1:${sports[i]:-}}
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT
+sasl.enabled.mechanisms=SCRAM-SHA-256,SCRAM-SHA-512
+listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
 log.dirs=$node_dir/data
 num.partitions=1
 default.replication.factor=$rf
@@ -333,8 +346,15 @@ PROPS
       for s in "${settings[@]}"; do printf '%s\n' "$s"; done
     } >"$node_dir/server.properties"
     # Formatting is a short JVM run: C1 only starts faster; the nodes format in parallel.
+    # SCRAM credentials are written into the cluster metadata when the storage is formatted (KRaft has no ZooKeeper
+    # to hold them), for both SCRAM mechanisms.
+    local -a scram=()
+    if [[ -n "$scram_user" ]]; then
+      scram=(--add-scram "SCRAM-SHA-256=[name=${scram_user%%:*},password=${scram_user#*:}]"
+        --add-scram "SCRAM-SHA-512=[name=${scram_user%%:*},password=${scram_user#*:}]")
+    fi
     "$java" -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -cp "$KAFKA_LIB/*" kafka.tools.StorageTool format \
-      -t "$cluster_id" -c "$node_dir/server.properties" >"$node_dir/logs/format.log" 2>&1 &
+      -t "$cluster_id" -c "$node_dir/server.properties" "${scram[@]}" >"$node_dir/logs/format.log" 2>&1 &
     formatters[i]=$!
   done
   for i in $(seq 1 "$nodes"); do
@@ -360,6 +380,7 @@ PROPS
   local startup_ms=$(( $(now_ms) - t_start ))
   log "Kafka $KAFKA_VERSION: $nodes node(s) listening on $bootstrap after ${startup_ms} ms (work dir $work_dir)"
   printf 'bootstrap=%s\nnodes=%s\n' "$bootstrap" "$nodes"
+  [[ -z "$sasl_bootstrap" ]] || printf 'sasl_bootstrap=%s\n' "$sasl_bootstrap"
   for i in $(seq 1 "$nodes"); do
     printf 'node%s_port=%s\nnode%s_pid=%s\n' "$i" "${ports[i]}" "$i" "$(cat "$work_dir/run/node$i.pid")"
   done

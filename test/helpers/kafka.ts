@@ -40,6 +40,8 @@ export interface KafkaCluster {
   readonly ok: true;
   /** host:port of every node. */
   readonly bootstrap: readonly string[];
+  /** host:port of every node's SASL_PLAINTEXT listener (with `scramUser`), else empty. */
+  readonly saslBootstrap: readonly string[];
   readonly nodes: number;
   readonly workDir: string;
   readonly startupMs: number;
@@ -62,6 +64,8 @@ export interface KafkaStartOptions {
   /** Extra broker settings (server.properties lines). */
   readonly settings?: Readonly<Record<string, string | number | boolean>>;
   readonly heap?: string;
+  /** `name:password`: also a SASL_PLAINTEXT listener (SCRAM-SHA-256/512) with this user, at `saslBootstrap`. */
+  readonly scramUser?: string;
 }
 
 const SCRIPT = path.resolve(__dirname, '..', '..', '..', 'scripts', 'services', 'kafka.sh');
@@ -98,6 +102,7 @@ export async function startKafka(options: KafkaStartOptions = {}): Promise<Kafka
   const nodes = options.nodes ?? 1;
   const args = ['start', '--nodes', String(nodes), '--owner-pid', String(process.pid)];
   if (options.heap !== undefined) args.push('--heap', options.heap);
+  if (options.scramUser !== undefined) args.push('--scram-user', options.scramUser);
   for (const [k, v] of Object.entries(options.settings ?? {})) args.push('--setting', `${k}=${String(v)}`);
   const install = await runScript(['install'], 30 * 60_000);
   const started = install.ok ? await runScript(args, 180_000) : install;
@@ -138,6 +143,7 @@ export async function startKafka(options: KafkaStartOptions = {}): Promise<Kafka
   return {
     ok: true,
     bootstrap,
+    saslBootstrap: (kv.get('sasl_bootstrap') ?? '').split(',').filter((b) => b !== ''),
     nodes,
     workDir,
     startupMs: Number(kv.get('startup_ms') ?? 0),

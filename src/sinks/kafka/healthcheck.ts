@@ -32,6 +32,8 @@ export async function checkKafkaHealth(
     const what = describeKafkaError(err);
     if (topic !== undefined && /UNKNOWN_TOPIC/.test(what))
       return { healthy: false, reason: `topic '${topic}' does not exist on the brokers: ${what}` };
+    if (/SASL_AUTHENTICATION_FAILED|PLT_KFK_AUTHENTICATION/.test(what))
+      return { healthy: false, reason: `the brokers refused the SASL credentials: ${what}` };
     if (topic !== undefined && /AUTHORIZATION_FAILED/.test(what))
       return { healthy: false, reason: `not authorized for topic '${topic}': ${what}` };
     return { healthy: false, reason: `cannot reach the Kafka brokers: ${what}` };

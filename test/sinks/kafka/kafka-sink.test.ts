@@ -27,8 +27,10 @@ let topicSeq = 0;
 const logs: string[] = [];
 const logger = createLogger({ level: 'DEBUG', write: (l: string) => logs.push(l) });
 
+const SCRAM_PASSWORD = 'pw-7Hq2-never-logged';
+
 before(async () => {
-  cluster = await startKafka();
+  cluster = await startKafka({ scramUser: `aegis:${SCRAM_PASSWORD}` });
 });
 after(async () => {
   if (cluster.ok) await cluster.stop();
@@ -214,6 +216,50 @@ test('kafka sink: the broker stopped for 10 s mid-stream: nothing lost, the sink
     const got = new Set((await c.readTopic('outage', 120_000)).map((x) => (JSON.parse(x.value) as AegisEvent).exec_id));
     const missing = events.filter((e) => !got.has(e.exec_id)).length;
     assert.equal(missing, 0, `${missing} events lost`);
+  } finally {
+    cleanup();
+  }
+});
+
+test('kafka sink: SASL SCRAM-SHA-512 with password_file delivers; a wrong password is unhealthy, events kept, the password never logged', async (t) => {
+  if (!cluster.ok) return t.skip(cluster.reason);
+  const c = cluster;
+  await c.createTopic('sasl');
+  const { dir, cleanup } = makeTempDir('aegis-kafka-');
+  try {
+    const events = generateEvents(50);
+    writeEvents(path.join(dir, 'in.ndjson'), events);
+    const config = (name: string, passwordFile: string, shutdownMillis: number): string => {
+      const file = path.join(dir, `${name}.yaml`);
+      fs.writeFileSync(
+        file,
+        [
+          `data_dir: ${dir}`,
+          `dead_letter: { path: ${dir}/${name}-dlq.ndjson }`,
+          `shutdown_timeout_ms: ${shutdownMillis}`,
+          `sources: { r: { type: replay, path: ${dir}/in.ndjson } }`,
+          `sinks: { bus: { type: kafka, brokers: [${c.saslBootstrap.join(', ')}], topic: sasl, sasl: { mechanism: scram-sha-512, username: aegis, password_file: ${passwordFile} } } }`,
+        ].join('\n'),
+      );
+      return file;
+    };
+    fs.writeFileSync(path.join(dir, 'good.pw'), `${SCRAM_PASSWORD}\n`, { mode: 0o600 });
+    const wrong = 'wrong-Zx81-never-logged';
+    fs.writeFileSync(path.join(dir, 'bad.pw'), `${wrong}\n`, { mode: 0o600 });
+    const ok = runCli(['run', '--config', config('good', path.join(dir, 'good.pw'), 30_000)], {
+      env: { AEGIS_METRICS_PORT: 'off' },
+    });
+    assert.equal(ok.code, 0, ok.stderr.slice(-2000));
+    assert.equal((await c.readTopic('sasl')).length, events.length);
+    const bad = runCli(['run', '--config', config('bad', path.join(dir, 'bad.pw'), 8000)], {
+      env: { AEGIS_METRICS_PORT: 'off' },
+    });
+    assert.match(bad.stderr, /refused the SASL credentials/);
+    assert.ok(!bad.stderr.includes(wrong) && !ok.stderr.includes(SCRAM_PASSWORD), 'no password in the logs');
+    // Kept until the shutdown deadline, then in the dead-letter file (not lost).
+    const dlq = fs.readFileSync(path.join(dir, 'bad-dlq.ndjson'), 'utf8').trim().split('\n');
+    assert.equal(dlq.length, events.length);
+    assert.ok(!dlq.join('').includes(wrong));
   } finally {
     cleanup();
   }
