@@ -39,6 +39,11 @@ grep -q '^installed=yes$' <(bash scripts/services/analytics-tools.sh info) &&
   AEGIS_STEP_DONE="already have scikit-learn (PyPI) in $(bash scripts/services/analytics-tools.sh info | sed -n 's/^python=//p')"
 AEGIS_STEP_DONE="$AEGIS_STEP_DONE" aegis_step "scikit-learn and numpy (PyPI, pinned) for the isolation-forest reference test" \
   bash scripts/services/analytics-tools.sh install --optional
+AEGIS_STEP_DONE=""
+grep -q '^installed=yes$' <<<"$(bash scripts/services/kafka.sh info)" &&
+  AEGIS_STEP_DONE="already have Apache Kafka $(bash scripts/services/kafka.sh info | sed -n 's/^version=//p') (Maven Central jars)"
+AEGIS_STEP_DONE="$AEGIS_STEP_DONE" aegis_step "Apache Kafka broker jars (Maven Central, sha256-pinned) for the Kafka sink and source tests" \
+  bash scripts/services/kafka.sh install
 unset AEGIS_STEP_DONE
 echo "test: import layers (scripts/check-imports.js)" >&2
 node scripts/check-imports.js

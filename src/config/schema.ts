@@ -34,7 +34,9 @@ function withSecrets(
 /** Formats a sink may carry: `*` means every formatter whose output is a string. */
 export function allowedFormats(allowed: readonly string[]): string[] {
   if (!allowed.includes('*')) return [...allowed];
-  return formatterNames().filter((n) => getFormatterDefinition(n)?.output === 'string');
+  const strings = formatterNames().filter((n) => getFormatterDefinition(n)?.output === 'string');
+  // `*` plus named record formats: stdout also shows kafka records (as JSON lines).
+  return [...strings, ...allowed.filter((a) => a !== '*' && !strings.includes(a))];
 }
 
 function dispatchByType(kind: string, types: readonly string[]): JsonSchemaObject {

@@ -109,3 +109,15 @@ export function createKafkaFormatterDefinition(
     },
   };
 }
+
+/** The topic `replay --log-format=kafka` shows: the kafka sink's default (the formatter does not choose topics). */
+export const PREVIEW_TOPIC = 'aegisbpf.events';
+
+/**
+ * One record as a JSON line `{"topic","key","headers","value"}`: what `aegisbpf replay FILE --log-format=kafka`
+ * prints to preview the records the kafka sink would produce. JSON.stringify escapes every control character, so the
+ * line holds no raw CR or LF whatever the value contains.
+ */
+export function kafkaRecordPreview(record: KafkaRecord, topic: string = PREVIEW_TOPIC): string {
+  return JSON.stringify({ topic, key: record.key, headers: record.headers, value: record.value });
+}

@@ -6,6 +6,7 @@ import { elasticsearchSink } from './elasticsearch/index';
 import { fileSink } from './file/index';
 import { journaldSink } from './journald/index';
 import { natsSink } from './nats/index';
+import { kafkaSink } from './kafka/index';
 import { splunkHecSink } from './splunk-hec/index';
 import { stdoutSink } from './stdout/index';
 import { syslogSink } from './syslog/index';
@@ -23,6 +24,7 @@ const SINKS: readonly AnySinkDefinition[] = [
   journaldSink,
   webhookSink,
   natsSink,
+  kafkaSink,
 ];
 
 const BY_TYPE = new Map<string, AnySinkDefinition>(SINKS.map((d) => [d.type, d]));

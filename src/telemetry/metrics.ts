@@ -158,6 +158,24 @@ function hostGauge(value: (h: HostGauges) => number): Collect {
   return (ctx) => (ctx.stats.analytics.host === undefined ? [] : [one(value(ctx.stats.analytics.host))]);
 }
 
+/** `SourceStats.extra` as two families, split like the sinks' protocolSamples. */
+function sourceExtra(kind: 'counter' | 'gauge'): Collect {
+  return (ctx) => {
+    const out: Sample[] = [];
+    for (const s of ctx.stats.sources.values()) {
+      for (const key of Object.keys(s.extra ?? {}).sort()) {
+        const isCounter = key.endsWith(COUNTER_SUFFIX);
+        if (isCounter !== (kind === 'counter')) continue;
+        const name = isCounter ? key.slice(0, -COUNTER_SUFFIX.length) : key;
+        out.push(
+          one((s.extra as Record<string, number>)[key] as number, { source: s.source, type: s.type, [kind]: name }),
+        );
+      }
+    }
+    return out;
+  };
+}
+
 function mapGauge(mapName: string): Collect {
   return (ctx) => {
     const map = ctx.sensor.maps.find((x) => x.map === mapName);
@@ -287,6 +305,14 @@ function collectors(
       [...ctx.stats.sources.values()].map((s) => one(s.invalid, { source: s.source, type: s.type })),
     aegisbpf_source_bytes_total: (ctx) =>
       [...ctx.stats.sources.values()].map((s) => one(s.bytes, { source: s.source, type: s.type })),
+    aegisbpf_source_protocol_total: sourceExtra('counter'),
+    aegisbpf_source_protocol_value: sourceExtra('gauge'),
+    aegisbpf_kafka_consumer_lag: (ctx) =>
+      [...ctx.stats.sources.values()].flatMap((s) =>
+        [...(s.partitionLag?.values() ?? [])]
+          .sort((a, b) => (a.topic === b.topic ? a.partition - b.partition : a.topic < b.topic ? -1 : 1))
+          .map((p) => one(p.lag, { source: s.source, topic: p.topic, partition: String(p.partition) })),
+      ),
     aegisbpf_pipeline_events_removed_total: (ctx) =>
       Object.entries(ctx.stats.pipeline.removed).map(([processor, n]) => one(n, { processor })),
     aegisbpf_pipeline_events_unrouted_total: (ctx) => [one(ctx.stats.pipeline.unrouted)],

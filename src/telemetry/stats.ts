@@ -190,10 +190,18 @@ export interface SourceStats {
   /** Records that were not valid events (dead-lettered). */
   invalid: number;
   bytes: number;
+  /**
+   * A source type's own counters and gauges (like SinkStats.extra: keys ending in `_total` are counters), under keys
+   * fixed per source type: kafka `records_in_total`, `poison_total`, `commits_total`, `rebalances_total`,
+   * `partitions_assigned`. Absent for sources that keep none.
+   */
+  readonly extra?: Record<string, number>;
+  /** Consumer lag per partition (kafka source), keyed `topic/partition`. */
+  readonly partitionLag?: Map<string, { readonly topic: string; readonly partition: number; lag: number }>;
 }
 
 export function createSourceStats(source: string, type: string): SourceStats {
-  return { source, type, events: 0, invalid: 0, bytes: 0 };
+  return { source, type, events: 0, invalid: 0, bytes: 0, extra: {}, partitionLag: new Map() };
 }
 
 export interface PipelineStats {

@@ -78,7 +78,7 @@ routes:
       'sinks.hec.batch.max_events: must be >= 1',
       'sinks.hec.buffer.when_full: must be one of block, drop_newest (got "sometimes")',
       // Every registered string format, whoever added it.
-      `sinks.other.format: unknown format "xml"; formats this sink can write: ${allowedFormats(['*']).join(', ')}`,
+      `sinks.other.format: unknown format "xml"; formats this sink can write: ${allowedFormats(['*', 'kafka']).join(', ')}`,
       'sources.s.path: is required',
     ],
   );
@@ -160,7 +160,7 @@ sinks: { x: { type: splunk } }
   );
   assert.ok(
     r.problems.some((p) =>
-      /^sources\.s\.type: unknown source type "kafkaa"; known source types: activity, host, replay, sensor, stdin, trends/.test(
+      /^sources\.s\.type: unknown source type "kafkaa"; did you mean 'kafka'\?; known source types: activity, host, kafka, replay, sensor, stdin, trends/.test(
         p,
       ),
     ),

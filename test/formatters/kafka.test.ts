@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 import Ajv2020 from 'ajv/dist/2020';
 import type { AegisEvent } from '../../src/event/types';
 import { EVENT_SCHEMA_VERSION } from '../../src/formatters/common';
@@ -112,10 +113,39 @@ test('no import cycle: loading kafka.ts before the registry works', () => {
   assert.equal(r.stdout, 'CEF:');
 });
 
-test('the CLI refuses kafka as a --log-format (records are not lines) with a usage error', () => {
+test('replay --log-format=kafka previews the records as JSON lines {topic, key, headers, value}', () => {
+  const sample = packagePath('samples', 'events.ndjson');
+  const r = spawnSync(process.execPath, [packagePath('bin', 'aegisbpf.js'), 'replay', sample, '--log-format=kafka'], {
+    encoding: 'utf8',
+  });
+  assert.equal(r.status, 0, r.stderr);
+  const inputs = fs
+    .readFileSync(sample, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as AegisEvent);
+  const lines = r.stdout.trimEnd().split('\n');
+  assert.equal(lines.length, inputs.length);
+  lines.forEach((line, i) => {
+    const rec = JSON.parse(line) as {
+      topic: string;
+      key: string | null;
+      headers: Record<string, string>;
+      value: string;
+    };
+    assert.deepEqual(Object.keys(rec), ['topic', 'key', 'headers', 'value']);
+    assert.equal(rec.topic, 'aegisbpf.events');
+    const input = inputs[i] as AegisEvent;
+    assert.equal(rec.key, input.host);
+    assert.equal(rec.headers['event-type'], input.type);
+    assert.equal((JSON.parse(rec.value) as AegisEvent).type, input.type);
+  });
+});
+
+test('the CLI refuses kafka as a --log-format for a file (records are not lines) with a usage error', () => {
   const r = spawnSync(
     process.execPath,
-    [packagePath('bin', 'aegisbpf.js'), 'replay', packagePath('samples', 'events.ndjson'), '--log-format=kafka'],
+    [packagePath('bin', 'aegisbpf.js'), 'run', '--log=file', '--log-format=kafka'],
     { encoding: 'utf8' },
   );
   assert.equal(r.status, 2, r.stderr);

@@ -119,7 +119,8 @@ export function resolveRunConfig(
   if (log !== 'stdout' && log !== 'file' && log !== 'journald')
     throw new AegisError('AEGIS_ERR_USAGE', `${command}: --log must be stdout, file or journald (got '${log}').`);
   const logFormat = values['log-format'] ?? 'json';
-  if (!lineFormats().includes(logFormat)) {
+  // Kafka records go to stdout as one JSON line each ({"topic","key","headers","value"}): a preview of the kafka sink.
+  if (!lineFormats().includes(logFormat) && !(logFormat === 'kafka' && log === 'stdout')) {
     const record = formatterNames().includes(logFormat);
     throw new AegisError(
       'AEGIS_ERR_USAGE',

@@ -1,6 +1,7 @@
 /** Sources are found by type here. The sensor source registers here too. */
 import { activitySource } from './activity';
 import { hostSource } from './host';
+import { kafkaSource } from './kafka';
 import { replaySource } from './replay';
 import { sensorSource } from './sensor';
 import { stdinSource } from './stdin';
@@ -14,6 +15,7 @@ const SOURCES: readonly SourceDefinition[] = [
   trendsSource,
   hostSource,
   activitySource,
+  kafkaSource,
 ];
 
 const BY_TYPE = new Map(SOURCES.map((s) => [s.type, s]));

@@ -4,11 +4,16 @@
  * never fires it: abandon() (the shutdown deadline) ends those sends as retryable, and the core dead-letters them
  * (the bytes queued in the stream are dropped when the process exits).
  */
+import type { KafkaRecord } from '../../formatters/kafka';
+import { kafkaRecordPreview } from '../../formatters/kafka';
 import type { Batch, SendResult, Transport } from '../core/types';
 import { checkStdout } from './healthcheck';
 import { stdoutRetryLogic } from './retry-policy';
 
-export function createStreamTransport(stream: NodeJS.WritableStream = process.stdout): Transport<string> {
+/** Lines, or Kafka records shown as one JSON line each (the `kafka` format's preview). */
+export type StreamRecord = string | KafkaRecord;
+
+export function createStreamTransport(stream: NodeJS.WritableStream = process.stdout): Transport<StreamRecord> {
   let broken: unknown;
   let abandoned = false;
   /** Sends whose write callback has not fired yet. */
@@ -18,11 +23,11 @@ export function createStreamTransport(stream: NodeJS.WritableStream = process.st
     broken = err;
   });
   return {
-    send(batch: Batch<string>): Promise<SendResult> {
+    send(batch: Batch<StreamRecord>): Promise<SendResult> {
       if (broken !== undefined) return Promise.resolve(stdoutRetryLogic.classifyFailure(broken));
       if (abandoned) return Promise.resolve({ kind: 'retryable', reason: 'abandoned at the shutdown deadline' });
       let text = '';
-      for (const r of batch.records) text += r.data + '\n';
+      for (const r of batch.records) text += (typeof r.data === 'string' ? r.data : kafkaRecordPreview(r.data)) + '\n';
       return new Promise<SendResult>((settle) => {
         const resolve = (result: SendResult): void => {
           if (!pending.delete(resolve)) return;

@@ -12,7 +12,7 @@ import { getSourceDefinition, sourceTypes } from '../../../src/pipeline/sources/
 
 void test('the source registry loads completely when the sensor source module is imported first', () => {
   assert.equal(DEFAULT_PIN_DIR, '/sys/fs/bpf/aegisbpf');
-  assert.deepEqual(sourceTypes(), ['activity', 'host', 'replay', 'sensor', 'stdin', 'trends']);
+  assert.deepEqual(sourceTypes(), ['activity', 'host', 'kafka', 'replay', 'sensor', 'stdin', 'trends']);
   for (const t of sourceTypes()) assert.equal(getSourceDefinition(t)?.type, t);
 });
 

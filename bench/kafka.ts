@@ -1,0 +1,382 @@
+/**
+ * Kafka client benchmark (issue 16): the same records (aegisbpf's `kafka` format: key = host, five headers, JSON
+ * value of about 600 bytes) produced to a local single-node Apache Kafka 4.x by each Node client, and by `kcat`
+ * (librdkafka, the Debian package) as the floor to compare with, then consumed back.
+ *
+ * Reported per client: producer events/s and CPU s per million events (user + system of this process, or of kcat),
+ * consumer events/s, idempotent producer (yes when an idempotent, acks=all send succeeded), and the time for a second
+ * member to join a consumer group and get partitions (rebalance). Producers run with acks=all and idempotence on,
+ * batches of `--batch` records, one batch in flight (the sink's default request.concurrency) unless `--inflight`.
+ *   node dist/bench/kafka.js [--events 100000] [--batch 1000] [--inflight 1] [--clients platformatic,kafkajs,kcat]
+ *   node dist/bench/kafka.js --relay [--events 100000]   the relay: kafka → file, one relay, then two in one group
+ * Goal: >= 150 000 events/s on one core with the chosen client.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { KafkaLib } from '../src/sinks/kafka/client-lib';
+import { kafkaLib } from '../src/sinks/kafka/client-lib';
+import { Kafka, logLevel } from 'kafkajs';
+import type { KafkaRecord } from '../src/formatters/kafka';
+import { createFormatter } from '../src/formatters/registry';
+import { packagePath } from '../src/util/paths';
+import { makeEventFactory } from '../test/helpers/events';
+import type { KafkaCluster } from '../test/helpers/kafka';
+import { startKafka } from '../test/helpers/kafka';
+
+const { Consumer, Producer, ProduceAcks, stringDeserializers, stringSerializers } = kafkaLib;
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? (process.argv[i + 1] ?? fallback) : fallback;
+}
+
+const EVENTS = Number(arg('events', '100000'));
+const BATCH = Number(arg('batch', '1000'));
+const INFLIGHT = Number(arg('inflight', '1'));
+const CLIENTS = arg('clients', 'platformatic,kafkajs,kcat').split(',');
+
+interface Row {
+  client: string;
+  produceEventsPerSecond: number;
+  produceCpuSecondsPerMillion: number;
+  consumeEventsPerSecond: number;
+  idempotent: string;
+  rebalanceMillis: number | string;
+}
+
+function records(): KafkaRecord[] {
+  const make = makeEventFactory({ seed: 16 });
+  const fmt = createFormatter<KafkaRecord>({ type: 'kafka', key: 'host' }, { hostname: 'bench', version: '0' });
+  return Array.from({ length: EVENTS }, (_, i) => fmt.format(make(i)));
+}
+
+function cpuSeconds(start: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(start);
+  return (d.user + d.system) / 1e6;
+}
+
+async function timed(fn: () => Promise<void>): Promise<{ wall: number; cpu: number }> {
+  const c0 = process.cpuUsage();
+  const t0 = process.hrtime.bigint();
+  await fn();
+  return { wall: Number(process.hrtime.bigint() - t0) / 1e9, cpu: cpuSeconds(c0) };
+}
+
+async function inBatches(total: number, send: (from: number, to: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < total) {
+      const from = next;
+      next = Math.min(total, next + BATCH);
+      await send(from, next);
+    }
+  };
+  await Promise.all(Array.from({ length: INFLIGHT }, worker));
+}
+
+async function benchPlatformatic(cluster: KafkaCluster, recs: readonly KafkaRecord[]): Promise<Row> {
+  const topic = 'bench-platformatic';
+  await cluster.createTopic(topic, { partitions: 3 });
+  const producer = new Producer({
+    clientId: 'bench',
+    bootstrapBrokers: [...cluster.bootstrap],
+    serializers: stringSerializers,
+    idempotent: true,
+    acks: ProduceAcks.ALL,
+  });
+  const p = await timed(() =>
+    inBatches(recs.length, async (from, to) => {
+      await producer.send({
+        messages: recs.slice(from, to).map((r) => ({
+          topic,
+          key: r.key ?? undefined,
+          value: r.value,
+          headers: r.headers,
+        })),
+      });
+    }),
+  );
+  await producer.close();
+  // The relay's settings (src/pipeline/sources/kafka.ts): the client's defaults wait up to 5 s per fetch.
+  const consumer = new Consumer({
+    clientId: 'bench',
+    groupId: `bench-${Date.now()}`,
+    bootstrapBrokers: [...cluster.bootstrap],
+    deserializers: stringDeserializers,
+    maxWaitTime: 500,
+    maxBytes: 8 * 1024 * 1024,
+    highWaterMark: 4096,
+  });
+  let seen = 0;
+  const c = await timed(async () => {
+    const stream = await consumer.consume({ topics: [topic], mode: 'earliest', autocommit: false });
+    await new Promise<void>((resolve) => {
+      stream.on('data', () => {
+        seen += 1;
+        if (seen === recs.length) resolve();
+      });
+    });
+    await stream.close();
+  });
+  await consumer.close(true);
+  // Rebalance: a first member owns all 3 partitions; time until a second member of the same group has some.
+  const group = `bench-group-${Date.now()}`;
+  const mk = (): KafkaLib.Consumer<string, string, string, string> =>
+    new Consumer({
+      clientId: 'bench',
+      groupId: group,
+      bootstrapBrokers: [...cluster.bootstrap],
+      deserializers: stringDeserializers,
+      sessionTimeout: 6000,
+      heartbeatInterval: 500,
+    });
+  const a = mk();
+  const b = mk();
+  const sa = await a.consume({ topics: [topic], mode: 'latest' });
+  const t0 = Date.now();
+  const sb = await b.consume({ topics: [topic], mode: 'latest' });
+  while ((b.assignments ?? []).every((x) => x.partitions.length === 0) && Date.now() - t0 < 30_000)
+    await new Promise((r) => setTimeout(r, 50));
+  const rebalance = Date.now() - t0;
+  await sa.close();
+  await sb.close();
+  await a.close(true);
+  await b.close(true);
+  return {
+    client: '@platformatic/kafka',
+    produceEventsPerSecond: recs.length / p.wall,
+    produceCpuSecondsPerMillion: (p.cpu / recs.length) * 1e6,
+    consumeEventsPerSecond: recs.length / c.wall,
+    idempotent: 'yes',
+    rebalanceMillis: rebalance,
+  };
+}
+
+async function benchKafkajs(cluster: KafkaCluster, recs: readonly KafkaRecord[]): Promise<Row> {
+  const topic = 'bench-kafkajs';
+  await cluster.createTopic(topic, { partitions: 3 });
+  const kafka = new Kafka({ clientId: 'bench', brokers: [...cluster.bootstrap], logLevel: logLevel.NOTHING });
+  // kafkajs supports idempotence only with one request in flight (its docs; it has no client-side sequence reordering).
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  const p = await timed(() =>
+    inBatches(recs.length, async (from, to) => {
+      await producer.send({
+        topic,
+        acks: -1,
+        messages: recs.slice(from, to).map((r) => ({ key: r.key, value: r.value, headers: { ...r.headers } })),
+      });
+    }),
+  );
+  await producer.disconnect();
+  const consumer = kafka.consumer({ groupId: `bench-${Date.now()}` });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  let seen = 0;
+  const c = await timed(
+    () =>
+      new Promise<void>((resolve) => {
+        void consumer.run({
+          eachBatch: async ({ batch }) => {
+            seen += batch.messages.length;
+            if (seen >= recs.length) resolve();
+            await Promise.resolve();
+          },
+        });
+      }),
+  );
+  await consumer.disconnect();
+  const group = `bench-group-${Date.now()}`;
+  const a = kafka.consumer({ groupId: group, sessionTimeout: 6000, heartbeatInterval: 500 });
+  const b = kafka.consumer({ groupId: group, sessionTimeout: 6000, heartbeatInterval: 500 });
+  await a.connect();
+  await a.subscribe({ topic });
+  await a.run({ eachMessage: async () => Promise.resolve() });
+  await b.connect();
+  await b.subscribe({ topic });
+  const t0 = Date.now();
+  const joined = new Promise<number>((resolve) => {
+    b.on(b.events.GROUP_JOIN, (e: { payload: { memberAssignment: Record<string, number[]> } }) => {
+      if (Object.values(e.payload.memberAssignment).some((ps) => ps.length > 0)) resolve(Date.now() - t0);
+    });
+  });
+  await b.run({ eachMessage: async () => Promise.resolve() });
+  const rebalance = await Promise.race([joined, new Promise<string>((r) => setTimeout(() => r('> 30000'), 30_000))]);
+  await a.disconnect();
+  await b.disconnect();
+  return {
+    client: 'kafkajs',
+    produceEventsPerSecond: recs.length / p.wall,
+    produceCpuSecondsPerMillion: (p.cpu / recs.length) * 1e6,
+    consumeEventsPerSecond: recs.length / c.wall,
+    idempotent: 'yes (one request in flight only)',
+    rebalanceMillis: rebalance,
+  };
+}
+
+/** kcat: the records as "key<TAB>value" lines (JSON values hold no raw TAB or newline), produced and read back. */
+async function benchKcat(cluster: KafkaCluster, recs: readonly KafkaRecord[]): Promise<Row | undefined> {
+  if (spawnSync('kcat', ['-V']).status !== 0) return undefined;
+  const topic = 'bench-kcat';
+  await cluster.createTopic(topic, { partitions: 3 });
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aegis-bench-kafka-'));
+  const file = path.join(dir, 'records.tsv');
+  fs.writeFileSync(file, recs.map((r) => `${r.key ?? ''}\t${r.value}\n`).join(''));
+  const headers = Object.entries(recs[0]?.headers ?? {}).flatMap(([k, v]) => ['-H', `${k}=${v}`]);
+  const broker = cluster.bootstrap.join(',');
+  // `times` prints the children's user and system CPU seconds (second line).
+  const run = (cmd: string): { wall: number; cpu: number } => {
+    const t0 = process.hrtime.bigint();
+    const r = spawnSync('bash', ['-c', `${cmd} && times`], { encoding: 'utf8', maxBuffer: 1 << 30 });
+    const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+    if (r.status !== 0) throw new Error(`kcat failed: ${r.stderr}`);
+    const m = /(\d+)m([\d.]+)s (\d+)m([\d.]+)s\s*$/.exec(r.stdout.trim());
+    const cpu = m === null ? NaN : Number(m[1]) * 60 + Number(m[2]) + Number(m[3]) * 60 + Number(m[4]);
+    return { wall, cpu };
+  };
+  const quote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
+  const p = run(
+    `kcat -P -b ${broker} -t ${topic} -K '\t' -X enable.idempotence=true -X acks=all -X linger.ms=5 ${headers.map(quote).join(' ')} -l ${file}`,
+  );
+  const c = run(`kcat -C -b ${broker} -t ${topic} -o beginning -e -q -c ${recs.length} > /dev/null`);
+  fs.rmSync(dir, { recursive: true, force: true });
+  return {
+    client: 'kcat 1.7.1 (librdkafka, C)',
+    produceEventsPerSecond: recs.length / p.wall,
+    produceCpuSecondsPerMillion: (p.cpu / recs.length) * 1e6,
+    consumeEventsPerSecond: recs.length / c.wall,
+    idempotent: 'yes',
+    rebalanceMillis: 'n/a',
+  };
+}
+
+/** Lines in the files (complete lines only). */
+function lineCount(files: readonly string[]): number {
+  let n = 0;
+  for (const f of files) {
+    if (!fs.existsSync(f)) continue;
+    const text = fs.readFileSync(f);
+    for (let i = text.indexOf(10); i >= 0; i = text.indexOf(10, i + 1)) n += 1;
+  }
+  return n;
+}
+
+/**
+ * The relay end to end: `relays` instances of `aegisbpf run` (kafka source in one group → file sink) read a
+ * 6-partition topic holding `recs` records; events/s = records / wall time from the relays' start to the last line
+ * written (group join included).
+ */
+async function benchRelay(
+  cluster: KafkaCluster,
+  recs: readonly KafkaRecord[],
+  topic: string,
+  relays: number,
+): Promise<number> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aegis-bench-relay-'));
+  const group = `bench-relay-${relays}-${Date.now()}`;
+  const outs: string[] = [];
+  const children = Array.from({ length: relays }, (_, i) => {
+    const out = path.join(dir, `out-${i}.ndjson`);
+    outs.push(out);
+    const cfg = path.join(dir, `relay-${i}.yaml`);
+    fs.writeFileSync(
+      cfg,
+      [
+        `data_dir: ${dir}/d${i}`,
+        `dead_letter: { path: ${dir}/dlq-${i}.ndjson }`,
+        `sources: { bus: { type: kafka, brokers: [${cluster.bootstrap.join(', ')}], topics: [${topic}], group_id: ${group}, from_beginning: true } }`,
+        `sinks: { out: { type: file, path: ${out} } }`,
+      ].join('\n'),
+    );
+    return spawn(process.execPath, [packagePath('bin', 'aegisbpf.js'), 'run', '--config', cfg], {
+      stdio: 'ignore',
+      env: { ...process.env, AEGIS_METRICS_PORT: 'off', AEGIS_CONTROL_SOCKET: path.join(dir, `c${i}.sock`) },
+    });
+  });
+  const t0 = process.hrtime.bigint();
+  const deadline = Date.now() + 300_000;
+  while (lineCount(outs) < recs.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+  const got = lineCount(outs);
+  for (const c of children) c.kill('SIGTERM');
+  await Promise.all(children.map((c) => new Promise((r) => c.once('exit', r))));
+  fs.rmSync(dir, { recursive: true, force: true });
+  if (got < recs.length) throw new Error(`relay x${relays}: ${got} of ${recs.length} events within 300 s`);
+  return got / wall;
+}
+
+async function relayMain(cluster: KafkaCluster, recs: readonly KafkaRecord[]): Promise<void> {
+  const topic = 'bench-relay';
+  await cluster.createTopic(topic, { partitions: 6 });
+  const producer = new Producer({
+    clientId: 'bench',
+    bootstrapBrokers: [...cluster.bootstrap],
+    serializers: stringSerializers,
+    idempotent: true,
+    acks: ProduceAcks.ALL,
+  });
+  await inBatches(recs.length, async (from, to) => {
+    await producer.send({
+      messages: recs
+        .slice(from, to)
+        .map((r) => ({ topic, key: r.key ?? undefined, value: r.value, headers: r.headers })),
+    });
+  });
+  await producer.close();
+  const one = await benchRelay(cluster, recs, topic, 1);
+  const two = await benchRelay(cluster, recs, topic, 2);
+  console.log('| relays (kafka → file) | events/s | ratio to one relay |');
+  console.log('|---|---|---|');
+  console.log(`| 1 | ${Math.round(one)} | 1.00 |`);
+  console.log(`| 2 (one group) | ${Math.round(two)} | ${(two / one).toFixed(2)} |`);
+}
+
+async function main(): Promise<void> {
+  const cluster = await startKafka({ heap: '512m' });
+  if (!cluster.ok) {
+    console.error(`bench kafka: skipped: ${cluster.reason}`);
+    return;
+  }
+  try {
+    const recs = records();
+    const bytes = recs.reduce((n, r) => n + Buffer.byteLength(r.value), 0) / recs.length;
+    console.error(
+      `bench kafka: ${EVENTS} records, ~${Math.round(bytes)} B values, batch ${BATCH}, ${INFLIGHT} in flight, Kafka on ${cluster.bootstrap.join(',')}; load ${os.loadavg()[0]?.toFixed(1)}`,
+    );
+    if (process.argv.includes('--relay')) {
+      await relayMain(cluster, recs);
+      return;
+    }
+    const rows: Row[] = [];
+    for (const client of CLIENTS) {
+      const row =
+        client === 'platformatic'
+          ? await benchPlatformatic(cluster, recs)
+          : client === 'kafkajs'
+            ? await benchKafkajs(cluster, recs)
+            : client === 'kcat'
+              ? await benchKcat(cluster, recs)
+              : undefined;
+      if (row !== undefined) rows.push(row);
+    }
+    const kcat = rows.find((r) => r.client.startsWith('kcat'));
+    console.log(
+      '| client | produce events/s | CPU s per million (produce) | ratio to kcat | consume events/s | idempotent | 2nd member gets partitions |',
+    );
+    console.log('|---|---|---|---|---|---|---|');
+    for (const r of rows)
+      console.log(
+        `| ${r.client} | ${Math.round(r.produceEventsPerSecond)} | ${r.produceCpuSecondsPerMillion.toFixed(2)} | ${kcat === undefined ? 'n/a' : (r.produceEventsPerSecond / kcat.produceEventsPerSecond).toFixed(2)} | ${Math.round(r.consumeEventsPerSecond)} | ${r.idempotent} | ${typeof r.rebalanceMillis === 'number' ? `${r.rebalanceMillis} ms` : r.rebalanceMillis} |`,
+      );
+    console.error(`bench kafka: load after ${os.loadavg()[0]?.toFixed(1)}`);
+  } finally {
+    await cluster.stop();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});
