@@ -29,24 +29,9 @@ let viewer: string;
 /** Wall clock the stream was written against: the planted findings are at known minutes before it. */
 let t0: number;
 let streamLength: number;
-let netBefore: { rx: number; tx: number };
 
 const startedAt = (): number => Date.parse(String(d.logs().find((l) => l.msg === 'aegisbpf started.')?.ts));
 const get = (urlPath: string, key: string = viewer): Promise<ApiResponse> => apiRequest(port, ca, urlPath, { key });
-
-/** Received and sent bytes of every interface but lo, as the host source counts them. */
-function readNet(): { rx: number; tx: number } {
-  let rx = 0;
-  let tx = 0;
-  for (const line of fs.readFileSync('/proc/net/dev', 'utf8').split('\n').slice(2)) {
-    const m = /^\s*([^:\s]+):\s*(.*)$/.exec(line);
-    if (m === null || m[1] === 'lo') continue;
-    const f = (m[2] as string).trim().split(/\s+/).map(Number);
-    rx += f[0] as number;
-    tx += f[8] as number;
-  }
-  return { rx, tx };
-}
 
 function meminfo(name: string): number {
   const m = new RegExp(`^${name}:\\s+(\\d+) kB$`, 'm').exec(fs.readFileSync('/proc/meminfo', 'utf8'));
@@ -107,7 +92,6 @@ before(async () => {
   t0 = Math.floor(Date.now() / MIN) * MIN;
   const stream = path.join(tmp.dir, 'stream.ndjson');
   streamLength = writeStream(stream);
-  netBefore = readNet();
   d = await startDaemon(
     tmp.dir,
     [
@@ -244,8 +228,14 @@ void test(
   '/metrics/realtime: the last host sample agrees with /proc; the pipeline rates per source',
   { skip },
   async () => {
+    // MemAvailable read just before and after the request that returns the sample (other work shares this host).
+    let availBefore = 0;
+    let availAfter = 0;
     const body = await until('a host sample and a rate', async () => {
-      const b = (await get('/api/v1/metrics/realtime')).json() as {
+      availBefore = meminfo('MemAvailable');
+      const r = await get('/api/v1/metrics/realtime');
+      availAfter = meminfo('MemAvailable');
+      const b = r.json() as {
         host: HostPoint | null;
         pipeline: {
           events_per_second: number;
@@ -259,10 +249,13 @@ void test(
     const h = body.host as HostPoint;
     const age = Date.now() - Date.parse(h.ts);
     assert.ok(age >= 0 && age < 2000, `the last sample is ${age} ms old`);
-    assert.ok(h.interval_ms >= 10 && h.interval_ms < 1000, String(h.interval_ms));
+    assert.ok(h.interval_ms >= 5 && h.interval_ms < 1000, String(h.interval_ms));
     assert.equal(h.mem_total_bytes, meminfo('MemTotal'));
-    const avail = meminfo('MemAvailable');
-    assert.ok(Math.abs(h.mem_available_bytes - avail) < avail * 0.2, `${h.mem_available_bytes} vs ${avail}`);
+    const [lo, hi] = [Math.min(availBefore, availAfter), Math.max(availBefore, availAfter)];
+    assert.ok(
+      h.mem_available_bytes >= lo * 0.95 && h.mem_available_bytes <= hi * 1.05,
+      `${h.mem_available_bytes} within ${lo}..${hi} ± 5 %`,
+    );
     const load = Number(fs.readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
     assert.ok(Math.abs(h.load1 - load) <= 1 + load * 0.5, `${h.load1} vs ${load}`);
     assert.ok(h.cpu_percent >= 0 && h.cpu_percent <= 100, String(h.cpu_percent));
@@ -272,9 +265,10 @@ void test(
     // The configured sources, and the API's own audit trail (docs/api.md).
     assert.deepEqual(Object.keys(p.sources).sort(), ['audit', 'host', 'replay', 'trends']);
     assert.equal(p.sources.replay?.events_total, streamLength, 'every line of the stream was read');
-    // About 100 samples a second at a 10 ms interval (less under load); the replay is over, so the host is the rate.
+    // At most 100 samples a second at a 10 ms interval (fewer under load), give or take one sample at the edges of
+    // a window that may be just over a second long yet.
     const hostRate = p.sources.host?.events_per_second ?? 0;
-    assert.ok(hostRate > 5 && hostRate <= 110, String(hostRate));
+    assert.ok(hostRate > 5 && hostRate <= 130, String(hostRate));
     // The total is read a moment later than the per-source rates: equal within the jitter of that moment.
     assert.ok(p.events_per_second >= hostRate * 0.9, `${p.events_per_second} ≥ ${hostRate}`);
     assert.equal(p.window_seconds, 10);
@@ -326,13 +320,12 @@ void test('/metrics/history: bounded to the last 1024 samples, stepped, since', 
   );
   // The samples before the bound were dropped: the oldest kept is newer than the daemon's first sample.
   assert.ok((times[0] as number) > startedAt() + 1000, 'the oldest samples were dropped');
-  // The deltas of the kept samples cannot exceed what the interfaces counted while the daemon ran.
-  const netAfter = readNet();
-  const rx = full.points.reduce((n, x) => n + x.net_rx_bytes, 0);
-  const tx = full.points.reduce((n, x) => n + x.net_tx_bytes, 0);
-  assert.ok(rx <= netAfter.rx - netBefore.rx, `rx ${rx} ≤ ${netAfter.rx - netBefore.rx}`);
-  assert.ok(tx <= netAfter.tx - netBefore.tx, `tx ${tx} ≤ ${netAfter.tx - netBefore.tx}`);
-
+  const memTotal = meminfo('MemTotal');
+  assert.ok(
+    full.points.every((x) => x.mem_total_bytes === memTotal && x.interval_ms >= 5),
+    'every point is a host sample',
+  );
+  assert.ok(!('top_cpu' in (full.points[0] as object)) && !('pid' in (full.points[0] as object)), 'figures only');
   // step=1s: one point per second, each the last sample of its second (compared with the full list, bar the
   // current second which may have grown since).
   const stepped = await history('?step=1s');
@@ -342,13 +335,13 @@ void test('/metrics/history: bounded to the last 1024 samples, stepped, since', 
     seconds.every((s, i) => i === 0 || s > (seconds[i - 1] as number)),
     'one point per second',
   );
-  const span = Math.floor((times[times.length - 1] as number) / 1000) - Math.floor((times[0] as number) / 1000);
-  assert.ok(
-    stepped.points.length >= span - 1 && stepped.points.length <= span + 3,
-    `${stepped.points.length} ~ ${span}`,
-  );
   const lastOfSecond = new Map<number, string>();
   for (const x of full.points) lastOfSecond.set(Math.floor(Date.parse(x.ts) / 1000), x.ts);
+  // As many points as seconds with a sample; a few more or fewer at the edges, which moved between the two calls.
+  assert.ok(
+    Math.abs(stepped.points.length - lastOfSecond.size) <= 2,
+    `${stepped.points.length} points for ${lastOfSecond.size} seconds`,
+  );
   const lastFull = Math.floor((times[times.length - 1] as number) / 1000);
   let compared = 0;
   for (const x of stepped.points) {
@@ -357,7 +350,7 @@ void test('/metrics/history: bounded to the last 1024 samples, stepped, since', 
     assert.equal(x.ts, lastOfSecond.get(s), `second ${s}`);
     compared++;
   }
-  assert.ok(compared >= span - 3, `${compared} seconds compared`);
+  assert.ok(compared >= lastOfSecond.size - 3 && compared >= 8, `${compared} seconds compared`);
   assert.ok((await history('?step=1d')).points.length <= 2, 'a day step: one point (two at midnight)');
 
   // since: only the samples at or after it.
@@ -367,6 +360,27 @@ void test('/metrics/history: bounded to the last 1024 samples, stepped, since', 
   assert.ok(recent.points.every((x) => Date.parse(x.ts) >= from));
   assert.deepEqual((await history('?since=2999-01-01T00:00:00Z')).points, []);
 });
+
+void test(
+  'the OpenAPI document publishes the routes with their permission and the validated parameters',
+  { skip },
+  async () => {
+    const doc = (await apiRequest(port, ca, '/api/v1/openapi.json')).json() as {
+      paths: Record<
+        string,
+        { get: { 'x-aegis-permission': string; parameters?: { name: string; schema: unknown }[] } }
+      >;
+    };
+    const params = (p: string): Record<string, unknown> =>
+      Object.fromEntries((doc.paths[p]?.get.parameters ?? []).map((x) => [x.name, x.schema]));
+    for (const p of ['/api/v1/anomalies', '/api/v1/trends', '/api/v1/metrics/realtime', '/api/v1/metrics/history'])
+      assert.equal(doc.paths[p]?.get['x-aegis-permission'], 'analytics:read', p);
+    assert.deepEqual(Object.keys(params('/api/v1/anomalies')), ['since']);
+    assert.deepEqual(Object.keys(params('/api/v1/metrics/history')), ['since', 'step']);
+    assert.equal((params('/api/v1/metrics/history').step as { pattern: string }).pattern, '^[1-9][0-9]{0,5}[smhd]$');
+    assert.deepEqual(params('/api/v1/trends'), {});
+  },
+);
 
 void test('bad parameters: 400 naming the parameter and the problem, the one error shape', { skip }, async () => {
   const cases: [string, RegExp][] = [
