@@ -172,6 +172,7 @@ export async function startDaemonEndpoints(options: DaemonEndpointsOptions): Pro
         logger: logger.child('api'),
         stats,
         usage: () => processSampler.sample(),
+        analytics: pipeline.analytics,
       });
       const address = api.address();
       logger.info('REST API listening (/api/v1/…).', {

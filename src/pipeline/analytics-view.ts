@@ -8,6 +8,7 @@
  */
 import type { AnomalyEvent, HostStatsEvent, TrendEvent } from '../event/types';
 import type { StatsRegistry } from '../telemetry/stats';
+import type { AnomalyDetectorCounts } from '../telemetry/trend';
 
 export const MAX_ANOMALIES = 1000;
 export const MAX_HOST_SAMPLES = 1024;
@@ -36,18 +37,25 @@ export interface AnalyticsView {
   realtime(): RealtimeMetrics;
   /** Host samples since `sinceMillis`, one per `stepMillis` (the last sample of each step), oldest first. */
   history(sinceMillis: number, stepMillis: number): HistoryPoint[];
+  /** Each anomaly processor's keys held and evicted, per detector kind: `{ anomaly: { rare: { keys, evicted } } }`. */
+  detectors(): Record<string, Readonly<Record<string, AnomalyDetectorCounts>>>;
 }
 
 export interface AnalyticsStore extends AnalyticsView {
   recordAnomaly(event: AnomalyEvent): void;
   recordForecast(event: TrendEvent): void;
   recordHostSample(event: HostStatsEvent): void;
+  /** An anomaly processor registers how to read its state size (also exported as metrics through the registry). */
+  registerDetectors(processor: string, counts: () => Readonly<Record<string, AnomalyDetectorCounts>>): void;
 }
 
 export function createAnalyticsStore(registry?: StatsRegistry): AnalyticsStore {
   const anomalies: AnomalyEvent[] = [];
   const trends = new Map<string, TrendEvent>();
   const samples: HostStatsEvent[] = [];
+  // Shared with the registry when there is one, so /metrics and the API read the same counts.
+  const detectors =
+    registry?.analytics.anomalyDetectors ?? new Map<string, () => Readonly<Record<string, AnomalyDetectorCounts>>>();
   return {
     recordAnomaly(e) {
       anomalies.push(e);
@@ -60,6 +68,14 @@ export function createAnalyticsStore(registry?: StatsRegistry): AnalyticsStore {
     recordHostSample(e) {
       samples.push(e);
       if (samples.length > MAX_HOST_SAMPLES) samples.splice(0, samples.length - MAX_HOST_SAMPLES);
+    },
+    registerDetectors(processor, counts) {
+      detectors.set(processor, counts);
+    },
+    detectors() {
+      const out: Record<string, Readonly<Record<string, AnomalyDetectorCounts>>> = {};
+      for (const [name, counts] of detectors) out[name] = counts();
+      return out;
     },
     anomalies: (since) => anomalies.filter((a) => Date.parse(a.ts) >= since),
     trends: () => [...trends.values()],

@@ -602,6 +602,24 @@ export const METRICS = [
     false,
     'Bytes sent on every interface but lo since the host source started.',
   ),
+  m(
+    'pipeline',
+    'aegisbpf_anomaly_keys',
+    'gauge',
+    ['processor', 'detector'],
+    'per-instance',
+    false,
+    'Keys an anomaly processor holds now, per detector kind (rate: keys, rare: pairs, isolation_forest: processes and sample vectors).',
+  ),
+  m(
+    'pipeline',
+    'aegisbpf_anomaly_keys_evicted_total',
+    'counter',
+    ['processor', 'detector'],
+    'per-instance',
+    false,
+    'Keys an anomaly detector forgot because it held max_keys (least recently seen first): state lost to the bound.',
+  ),
 ] as const satisfies readonly MetricSpec[];
 
 export type MetricName = (typeof METRICS)[number]['name'];

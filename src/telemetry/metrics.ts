@@ -23,7 +23,7 @@ import { createProcessSampler } from './process-usage';
 import type { SensorDetailedStats, SensorStats } from './sensor-stats';
 import { BLOCK_ACTIONS, NET_BLOCK_TYPES, NET_RULE_TYPES } from './sensor-stats';
 import type { Histogram, SinkStats, StatsRegistry } from './stats';
-import type { HostGauges } from './trend';
+import type { AnomalyDetectorCounts, HostGauges } from './trend';
 
 export interface MetricsOptions {
   readonly stats: StatsRegistry;
@@ -176,6 +176,16 @@ function sourceExtra(kind: 'counter' | 'gauge'): Collect {
   };
 }
 
+/** One sample per anomaly processor and detector kind; none without an anomaly processor. */
+function anomalySamples(value: (c: AnomalyDetectorCounts) => number): Collect {
+  return (ctx) => {
+    const out: Sample[] = [];
+    for (const [processor, counts] of ctx.stats.analytics.anomalyDetectors)
+      for (const [detector, c] of Object.entries(counts())) out.push(one(value(c), { processor, detector }));
+    return out;
+  };
+}
+
 function mapGauge(mapName: string): Collect {
   return (ctx) => {
     const map = ctx.sensor.maps.find((x) => x.map === mapName);
@@ -289,6 +299,8 @@ function collectors(
     aegisbpf_host_disk_written_bytes_total: hostGauge((h) => h.diskWriteBytesTotal),
     aegisbpf_host_network_receive_bytes_total: hostGauge((h) => h.netReceiveBytesTotal),
     aegisbpf_host_network_transmit_bytes_total: hostGauge((h) => h.netTransmitBytesTotal),
+    aegisbpf_anomaly_keys: anomalySamples((c) => c.keys),
+    aegisbpf_anomaly_keys_evicted_total: anomalySamples((c) => c.evicted),
     aegisbpf_map_full_forecast_seconds: (ctx) =>
       [...ctx.stats.analytics.mapFullForecastSeconds].map(([map, seconds]) => one(seconds, { map })),
     aegisbpf_sensor_attached: (ctx) => [one(ctx.sensor.attached ? 1 : 0)],

@@ -100,8 +100,19 @@ export interface AnalyticsStats {
   readonly mapFullForecastSeconds: Map<string, number>;
   /** Set by a `host` source with `metrics: true` (the default); undefined otherwise (no host_* series). */
   host: HostGauges | undefined;
+  /**
+   * Each `anomaly` processor's state size, by processor name: keys held now and keys evicted since start, per
+   * detector kind (`aegisbpf_anomaly_keys`, `aegisbpf_anomaly_keys_evicted_total`; the control API's /anomalies).
+   */
+  readonly anomalyDetectors: Map<string, () => Readonly<Record<string, AnomalyDetectorCounts>>>;
+}
+
+/** Keys an anomaly detector holds now, and the keys it evicted (least recently seen first) since start. */
+export interface AnomalyDetectorCounts {
+  readonly keys: number;
+  readonly evicted: number;
 }
 
 export function createAnalyticsStats(): AnalyticsStats {
-  return { mapFullForecastSeconds: new Map(), host: undefined };
+  return { mapFullForecastSeconds: new Map(), host: undefined, anomalyDetectors: new Map() };
 }

@@ -5,6 +5,7 @@
 import type { AddressInfo } from 'node:net';
 import type { ApiEndpointOptions } from '../../config/api-endpoint';
 import type { AegisEvent } from '../../event/types';
+import type { AnalyticsView } from '../../pipeline/analytics-view';
 import { loadNative } from '../../native/binding';
 import { getFeatureReport } from '../../sensor/feature-probe';
 import type { PolicyEngine } from '../../sensor/policy/policy-engine';
@@ -37,6 +38,8 @@ export interface ApiOptions extends ApiEndpointOptions {
   /** The sensor's policy store and pinned maps (from the `sensor` source's configuration, or the defaults). */
   readonly policyDir: string;
   readonly pinDir: string;
+  /** The engine's analytics store (pipeline.analytics) for /anomalies, /trends and /metrics/*. */
+  readonly analytics: AnalyticsView;
 }
 
 export interface RunningApi {
@@ -67,22 +70,36 @@ export async function startApi(options: ApiOptions): Promise<RunningApi> {
   const events = createEventsRing(options.eventsRing);
 
   // events/s over the last RATE_WINDOW_SECONDS, from a once-a-second sample of the sources' counters.
-  const samples: { t: number; n: number }[] = [];
-  const eventsIn = (): number => {
+  const samples: { t: number; n: number; per: Map<string, number> }[] = [];
+  const perSource = (): Map<string, number> => {
+    const per = new Map<string, number>();
+    for (const [name, s] of options.stats.sources) per.set(name, s.events);
+    return per;
+  };
+  const sum = (per: ReadonlyMap<string, number>): number => {
     let n = 0;
-    for (const s of options.stats.sources.values()) n += s.events;
+    for (const v of per.values()) n += v;
     return n;
   };
   const sampler = setInterval(() => {
-    samples.push({ t: Date.now(), n: eventsIn() });
+    const per = perSource();
+    samples.push({ t: Date.now(), n: sum(per), per });
     if (samples.length > RATE_WINDOW_SECONDS + 1) samples.shift();
   }, 1000);
   sampler.unref();
+  const perSecond = (now: number, then: number, dt: number): number =>
+    dt <= 0 ? 0 : Math.round(((now - then) / dt) * 10) / 10;
   const rate = (): number => {
     const first = samples[0];
     if (first === undefined) return 0;
-    const dt = (Date.now() - first.t) / 1000;
-    return dt <= 0 ? 0 : Math.round(((eventsIn() - first.n) / dt) * 10) / 10;
+    return perSecond(sum(perSource()), first.n, (Date.now() - first.t) / 1000);
+  };
+  const sourceRates = (): Record<string, number> => {
+    const first = samples[0];
+    const out: Record<string, number> = {};
+    const dt = first === undefined ? 0 : (Date.now() - first.t) / 1000;
+    for (const [name, n] of perSource()) out[name] = perSecond(n, first?.per.get(name) ?? n, dt);
+    return out;
   };
 
   const withPolicy = <T>(fn: (engine: PolicyEngine, store: PolicyStore) => T): T => {
@@ -127,6 +144,9 @@ export async function startApi(options: ApiOptions): Promise<RunningApi> {
     events,
     auditFile: options.auditFile,
     rate,
+    sourceRates,
+    rateWindowSeconds: RATE_WINDOW_SECONDS,
+    analytics: options.analytics,
     maxBodyBytes: options.maxBodyBytes,
     health: () => {
       const sensor = options.stats.sensor;

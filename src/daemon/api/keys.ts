@@ -29,13 +29,14 @@ export const PERMISSIONS = [
   'events:read',
   'audit:read',
   'keys:admin',
+  'analytics:read',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
 /** Built-in roles: least privilege upward. Custom roles are stored in the keys file. */
 export const BUILTIN_ROLES: Readonly<Record<string, readonly Permission[]>> = {
-  viewer: ['stats:read', 'blocklist:read', 'policy:read', 'events:read'],
-  operator: ['stats:read', 'blocklist:read', 'policy:read', 'events:read', 'blocklist:write'],
+  viewer: ['stats:read', 'blocklist:read', 'policy:read', 'events:read', 'analytics:read'],
+  operator: ['stats:read', 'blocklist:read', 'policy:read', 'events:read', 'analytics:read', 'blocklist:write'],
   admin: [...PERMISSIONS],
 };
 

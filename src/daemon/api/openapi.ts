@@ -80,7 +80,8 @@ export function buildOpenApi(routes: readonly RouteSpec[], version: string): Rec
     info: {
       title: 'aegisbpf control API',
       version,
-      description: 'Stats, policy, live blocklist, events and audit of an aegisbpf daemon. See docs/api.md.',
+      description:
+        'Stats, policy, live blocklist, events, audit and analytics (anomalies, forecasts, host metrics) of an aegisbpf daemon. See docs/api.md.',
     },
     jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
     security: [{ apiKey: [] }],

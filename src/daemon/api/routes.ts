@@ -4,8 +4,10 @@
  * the handler. Adding a route is one entry here; test/daemon/api/api-routes.test.ts drives every route × role
  * from the served OpenAPI document.
  */
-import type { AegisEvent } from '../../event/types';
+import type { AegisEvent, HostStatsEvent, TrendEvent } from '../../event/types';
 import { EVENT_TYPES } from '../../event/types';
+import type { AnalyticsView } from '../../pipeline/analytics-view';
+import { MAX_ANOMALIES, MAX_HOST_SAMPLES } from '../../pipeline/analytics-view';
 import type { ApplyResult } from '../../sensor/policy/policy-engine';
 import type { StoredPolicy } from '../../sensor/policy/policy-store';
 import type { StatsRegistry } from '../../telemetry/stats';
@@ -68,6 +70,12 @@ export interface ApiDeps {
   readonly events: EventsRing;
   readonly auditFile: string;
   readonly rate: () => number;
+  /** Events/s per source over the same window as `rate`. */
+  readonly sourceRates: () => Readonly<Record<string, number>>;
+  /** Seconds `rate` and `sourceRates` average over. */
+  readonly rateWindowSeconds: number;
+  /** The engine's analytics store (anomalies, forecasts, host samples), read only. */
+  readonly analytics: AnalyticsView;
   readonly maxBodyBytes: number;
   readonly health: () => Readonly<Record<string, unknown>>;
   /** Filled by the server once the routes exist (openapi.json serves it). */
@@ -160,6 +168,46 @@ const BLOCKLIST_BODY: Schema = {
 };
 
 const EMPTY_BODY: Schema = { type: 'object', additionalProperties: false, properties: {} };
+
+/** `step` of /metrics/history: an integer and s, m, h or d; checked against STEP_MIN/MAX_MILLIS by the handler. */
+const STEP = {
+  type: 'string',
+  pattern: '^[1-9][0-9]{0,5}[smhd]$',
+  description: 'Width of one point: 1s to 1d (10s, 1m, 1h). Default: every kept sample.',
+} as const;
+const STEP_MIN_MILLIS = 1000;
+const STEP_MAX_MILLIS = 86_400_000;
+
+/** The figures of a host sample (its process fields are the daemon's own and say nothing about the host). */
+function hostView(e: HostStatsEvent, withTop: boolean): Record<string, unknown> {
+  return {
+    ts: e.ts,
+    interval_ms: e.interval_ms,
+    cpu_percent: e.cpu_percent,
+    load1: e.load1,
+    mem_total_bytes: e.mem_total_bytes,
+    mem_available_bytes: e.mem_available_bytes,
+    disk_read_bytes: e.disk_read_bytes,
+    disk_write_bytes: e.disk_write_bytes,
+    net_rx_bytes: e.net_rx_bytes,
+    net_tx_bytes: e.net_tx_bytes,
+    ...(withTop && e.top_cpu !== undefined ? { top_cpu: e.top_cpu } : {}),
+    ...(withTop && e.top_rss !== undefined ? { top_rss: e.top_rss } : {}),
+  };
+}
+
+function trendView(e: TrendEvent): Record<string, unknown> {
+  return {
+    subject: e.subject,
+    ts: e.ts,
+    current: e.current,
+    capacity: e.capacity ?? null,
+    slope_per_s: e.slope_per_s,
+    forecast_seconds: e.forecast_seconds ?? null,
+    horizon_seconds: e.horizon_seconds ?? null,
+    ...(e.message !== undefined ? { message: e.message } : {}),
+  };
+}
 
 export function createRoutes(deps: ApiDeps): RouteSpec[] {
   const source = (caller: Caller): string => `api:${caller.actor}@${caller.address}`;
@@ -352,6 +400,83 @@ export function createRoutes(deps: ApiDeps): RouteSpec[] {
           limit: limitOf(req.query),
         });
         return { status: 200, body: { events, ring_capacity: deps.events.capacity } };
+      },
+    },
+    {
+      method: 'GET',
+      path: '/api/v1/anomalies',
+      permission: 'analytics:read',
+      summary: `Findings of the anomaly processors (the last ${MAX_ANOMALIES} kept), oldest first, and each detector's keys held and evicted.`,
+      query: { type: 'object', additionalProperties: false, properties: { since: SINCE } },
+      handle: (req) => {
+        const since = parseSince(req.query.since) ?? 0;
+        return {
+          status: 200,
+          body: {
+            anomalies: deps.analytics.anomalies(since),
+            capacity: MAX_ANOMALIES,
+            detectors: deps.analytics.detectors(),
+          },
+        };
+      },
+    },
+    {
+      method: 'GET',
+      path: '/api/v1/trends',
+      permission: 'analytics:read',
+      summary:
+        'The latest forecast of every subject of the trends source (kernel maps, event volume), reported or not.',
+      handle: () => ({ status: 200, body: { trends: deps.analytics.trends().map(trendView) } }),
+    },
+    {
+      method: 'GET',
+      path: '/api/v1/metrics/realtime',
+      permission: 'analytics:read',
+      summary:
+        'The last host sample (null without a host source) and the pipeline rates: events/s in all and per source.',
+      handle: () => {
+        const now = deps.analytics.realtime();
+        const rates = deps.sourceRates();
+        const sources: Record<string, unknown> = {};
+        for (const [name, total] of Object.entries(now.sourceEvents))
+          sources[name] = { events_total: total, events_per_second: rates[name] ?? 0 };
+        return {
+          status: 200,
+          body: {
+            host: now.host === undefined ? null : hostView(now.host, true),
+            pipeline: {
+              events_per_second: deps.rate(),
+              window_seconds: deps.rateWindowSeconds,
+              in_flight: now.inFlight,
+              sources,
+            },
+          },
+        };
+      },
+    },
+    {
+      method: 'GET',
+      path: '/api/v1/metrics/history',
+      permission: 'analytics:read',
+      summary: `Host samples kept in memory (the last ${MAX_HOST_SAMPLES}): the last sample of each step from since on, oldest first.`,
+      query: { type: 'object', additionalProperties: false, properties: { since: SINCE, step: STEP } },
+      handle: (req) => {
+        const since = parseSince(req.query.since) ?? 0;
+        let step = 1;
+        if (req.query.step !== undefined) {
+          step = parseHumanDuration(req.query.step) ?? Number.NaN;
+          if (!(step >= STEP_MIN_MILLIS && step <= STEP_MAX_MILLIS))
+            throw bad(`step: "${req.query.step}" is outside 1s to 1d`);
+        }
+        const points = deps.analytics.history(since, step).map((p) => hostView(p.sample, false));
+        return {
+          status: 200,
+          body: {
+            step_seconds: req.query.step === undefined ? null : step / 1000,
+            capacity: MAX_HOST_SAMPLES,
+            points,
+          },
+        };
       },
     },
     {

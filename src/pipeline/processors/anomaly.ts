@@ -111,7 +111,7 @@ const detectorSchema: JsonSchemaObject = {
 
 /** What `anomaly` processors expose to the control API (AnalyticsView) and tests. */
 export interface AnomalyProcessor extends Processor {
-  /** Keys held and evicted, per detector kind. */
+  /** Keys held and evicted, per detector kind (summed over detectors of the same kind). */
   counts(): Readonly<Record<string, { readonly keys: number; readonly evicted: number }>>;
   /** Write the state file now. */
   save(): void;
@@ -296,8 +296,14 @@ export function createAnomalyProcessor(
       return out;
     },
     counts() {
+      // Summed over detectors of the same kind (two `rare` detectors on different keys are one figure).
       const out: Record<string, { keys: number; evicted: number }> = {};
-      for (const b of built) out[b.detector.kind] = b.detector.counts();
+      for (const b of built) {
+        const c = b.detector.counts();
+        const sum = (out[b.detector.kind] ??= { keys: 0, evicted: 0 });
+        sum.keys += c.keys;
+        sum.evicted += c.evicted;
+      }
       return out;
     },
     save,
@@ -338,12 +344,15 @@ export const anomalyProcessor: ProcessorDefinition = {
     });
     return problems;
   },
-  create: (raw, ctx) =>
-    createAnomalyProcessor(raw, {
+  create(raw, ctx) {
+    const p = createAnomalyProcessor(raw, {
       name: ctx.name,
       now: ctx.now,
       dataDir: ctx.dataDir,
       logger: ctx.logger,
       onAnomaly: ctx.analytics === undefined ? undefined : (e) => ctx.analytics?.recordAnomaly(e),
-    }),
+    });
+    ctx.analytics?.registerDetectors(ctx.name, () => p.counts());
+    return p;
+  },
 };

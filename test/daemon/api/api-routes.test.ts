@@ -127,13 +127,17 @@ void test(
     const ops = await operations();
     assert.deepEqual(ops.map((o) => `${o.method} ${o.path}`).sort(), [
       'DELETE /api/v1/blocklist/{entry}',
+      'GET /api/v1/anomalies',
       'GET /api/v1/audit',
       'GET /api/v1/blocklist',
       'GET /api/v1/events',
       'GET /api/v1/health',
+      'GET /api/v1/metrics/history',
+      'GET /api/v1/metrics/realtime',
       'GET /api/v1/openapi.json',
       'GET /api/v1/policy',
       'GET /api/v1/stats',
+      'GET /api/v1/trends',
       'POST /api/v1/blocklist',
       'POST /api/v1/policy/rollback',
       'PUT /api/v1/policy',
@@ -433,6 +437,8 @@ void test(
       '/api/v1/events',
       '/api/v1/audit',
       '/api/v1/stats',
+      '/api/v1/anomalies',
+      '/api/v1/metrics/history',
     ];
     const iterations = Number(process.env.AEGIS_API_FUZZ_ITERATIONS ?? 300);
     for (let i = 0; i < iterations; i++) {
