@@ -1,33 +1,21 @@
 /**
- * The `alert` event type in every registered formatter: golden files (test/formatters/golden-alert/<format>/, written
- * with AEGIS_UPDATE_GOLDEN=1) and the mapping each format documents (docs/alerts.md), read back with the strict
- * parsers. The alert cases live outside test/formatters/golden/events/ because the Elastic json → ECS ingest
- * pipeline, the Filebeat and the Vector content, which are tested against every case there, do not map alert events
- * yet (see docs/alerts.md).
+ * The `alert` event type in every registered formatter: the mapping each format documents (docs/alerts.md), read back
+ * with the strict parsers. The alert cases are part of the shared golden set (test/formatters/golden/events/alert-*),
+ * so all-formatters.test.ts compares their bytes and the SIEM content tests (test/rules) walk them with every type.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
 import type { AlertEvent } from '../../src/event/types';
 import { explainInvalidEvent } from '../../src/event/validate';
-import { createFormatter, formatterNames } from '../../src/formatters/registry';
-import { packagePath } from '../../src/util/paths';
+import { createFormatter } from '../../src/formatters/registry';
 import { parseCef } from '../parsers/cef';
 import { parseLeef } from '../parsers/leef';
 import { parseRfc5424 } from '../parsers/rfc5424';
-import { GOLDEN_CONTEXT, goldenBytes } from './golden';
+import { GOLDEN_CONTEXT, goldenCases } from './golden';
 
-const DIR = packagePath('test', 'formatters', 'golden-alert');
-const update = process.env.AEGIS_UPDATE_GOLDEN === '1';
-const cases = fs
-  .readdirSync(path.join(DIR, 'events'))
-  .filter((f) => f.endsWith('.json'))
-  .sort()
-  .map((f) => ({
-    name: f.replace(/\.json$/, ''),
-    event: JSON.parse(fs.readFileSync(path.join(DIR, 'events', f), 'utf8')) as AlertEvent,
-  }));
+const cases = goldenCases()
+  .filter((c) => c.event.type === 'alert')
+  .map((c) => ({ name: c.name, event: c.event as AlertEvent }));
 const firing = cases.find((c) => c.name === 'alert-firing')!.event;
 const tricky = cases.find((c) => c.name === 'alert-resolved-injection')!.event;
 const format = (name: string, e: AlertEvent): unknown => createFormatter<unknown>(name, GOLDEN_CONTEXT).format(e);
@@ -36,25 +24,6 @@ test('the alert golden events are valid canonical events', () => {
   assert.equal(cases.length, 2);
   for (const c of cases) assert.equal(explainInvalidEvent(c.event), undefined, c.name);
 });
-
-for (const name of formatterNames()) {
-  test(`${name}: alert events match their golden files`, () => {
-    for (const c of cases) {
-      const bytes = goldenBytes(format(name, c.event));
-      const dir = path.join(DIR, name);
-      const existing = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.startsWith(`${c.name}.`)) : [];
-      const file = path.join(dir, existing[0] ?? `${c.name}.txt`);
-      if (update) {
-        fs.mkdirSync(dir, { recursive: true });
-        fs.writeFileSync(file, bytes);
-        continue;
-      }
-      assert.equal(existing.length, 1, `${name}/${c.name}: one golden file (AEGIS_UPDATE_GOLDEN=1 writes it)`);
-      const want = fs.readFileSync(file, 'utf8');
-      assert.ok(want === bytes || want === bytes.replace(/\n$/, ''), `${name}/${c.name} differs from ${file}`);
-    }
-  });
-}
 
 test('cef: signature, severity from the rule, msg and the aegisbpf alert keys, through the strict parser', () => {
   const r = parseCef(format('cef', firing) as string);

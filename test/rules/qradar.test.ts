@@ -96,6 +96,30 @@ const CRAFTED: AegisEvent[] = [
   ...['drops', 'degraded', 'policy_rolled_back', 'error', 'stopped'].map((status) =>
     variant({ type: 'sensor', status, message: `m ${FORGED}` }),
   ),
+  // Every documented audit action (docs/api.md), each analytics detector and trend subject: one QID each.
+  ...[
+    ...['policy.apply', 'policy.rollback', 'blocklist.add', 'blocklist.delete', 'key.create', 'key.revoke'],
+    ...['key.rotate', 'role.create', 'role.assign', 'auth.failure', 'auth.forbidden', 'daemon.start', 'daemon.stop'],
+  ].map((audit_action) =>
+    variant({ type: 'audit', audit_action, audit_result: 'success', audit_actor: `ci ${FORGED}`, args: undefined }),
+  ),
+  variant({ type: 'audit', audit_action: `x${'y'.repeat(40)}`, audit_result: 'failure', audit_actor: 'a' }),
+  ...['rate', 'rare', 'isolation_forest'].map((detector) =>
+    variant({ type: 'anomaly', detector, anomaly_key: `k ${FORGED}`, score: 0.9, threshold: 0.5 }),
+  ),
+  ...['events', 'deny_inode', 'deny_path', 'deny_path_leaf', 'allow_cgroup', 'net_v4_lpm', 'net_v6_lpm'].map(
+    (subject) => variant({ type: 'trend', subject, current: 10, capacity: 100, slope_per_s: 0.5 }),
+  ),
+  ...['net_port', 'net_addr_port'].map((subject) => variant({ type: 'trend', subject, current: 1, slope_per_s: 1 })),
+  // Labels come before the analytics fields in the json key order: a label named like one must not be taken for it.
+  variant({
+    type: 'anomaly',
+    detector: 'rare',
+    anomaly_key: 'k',
+    score: 1,
+    threshold: 1,
+    labels: { a: '"detector":"forged"}', detector: 'forged', 'x"}': '"subject":"y' },
+  }),
 ];
 const EVENTS: AegisEvent[] = [
   ...goldenCases().map((c) => c.event),
@@ -151,6 +175,9 @@ function plainJson(v: unknown): string | undefined {
   return JSON.stringify(v) === `"${v}"` ? v : undefined;
 }
 
+/** The field that qualifies a type's class id (CEF Signature ID `type:value`), besides sensor's status. */
+const QUALIFIER: Record<string, string | undefined> = { audit: 'audit_action', anomaly: 'detector', trend: 'subject' };
+
 function expectedJsonFields(msg: string): Map<string, string> {
   const o = JSON.parse(msg) as Record<string, unknown>;
   const m = new Map<string, string>();
@@ -159,6 +186,9 @@ function expectedJsonFields(msg: string): Map<string, string> {
     m.set('EventName', `${type}:${o.action}`);
   else if (type === 'sensor' && /^[A-Za-z0-9_.-]{1,40}$/.test(o.status as string))
     m.set('EventName', `sensor:${String(o.status)}`);
+  else if (type === 'alert') m.set('EventName', `alert:${o.status === 'resolved' ? 'resolved' : 'firing'}`);
+  else if (QUALIFIER[type] !== undefined && /^[A-Za-z0-9_.-]{1,40}$/.test(o[QUALIFIER[type]] as string))
+    m.set('EventName', `${type}:${String(o[QUALIFIER[type]])}`);
   else m.set('EventName', type);
   const host = plainJson(o.host);
   if (host !== undefined) m.set('HostName', host);
@@ -227,7 +257,8 @@ function checkForm(lsx: string, samples: typeof jsonSamples, expected: (msg: str
   // Every event name of the QID map is produced by some sample (golden + crafted cover every type and action).
   const names = new Set(r.fields.map((f) => f.get('EventName')));
   for (const n of QID_SEVERITY.keys())
-    if (n !== 'sensor' && n !== 'sensor:started' && n !== 'connect:INT' && n !== 'connect:TERM')
+    // The bare qualified types are the JSON LSX's fallback for a value it cannot take as written (CEF always qualifies).
+    if (!['sensor', 'sensor:started', 'connect:INT', 'connect:TERM', 'audit', 'anomaly', 'trend'].includes(n))
       assert.ok(names.has(n), `no sample produced ${n}`);
 }
 
@@ -371,8 +402,12 @@ test('one QID map for all three forms: LEEF EventID = CEF Signature ID = the JSO
     const id = parseLeef(leef.format(e)).eventId;
     assert.equal(id, parseCef(cef.format(e), { checkTypes: false }).signatureId);
     const jsonName = expectedJsonFields(JSON_FORMS.json(e)).get('EventName');
-    // The JSON LSX reads the status as written; CEF/LEEF replace characters outside [A-Za-z0-9_.-] in it.
-    if (e.type !== 'sensor' || /^[A-Za-z0-9_.-]{1,40}$/.test(e.status)) assert.equal(jsonName, id);
-    if (e.type !== 'sensor') assert.ok(QID_SEVERITY.has(id), `${id} has a QID map entry`);
+    // The JSON LSX reads the status (audit_action, detector, subject) as written; CEF/LEEF replace characters
+    // outside [A-Za-z0-9_.-] in it and cut it at 40: then the JSON name is the bare type.
+    const qualifier =
+      e.type === 'sensor' ? e.status : (e as unknown as Record<string, unknown>)[QUALIFIER[e.type] ?? ''];
+    const clean = typeof qualifier !== 'string' || /^[A-Za-z0-9_.-]{1,40}$/.test(qualifier);
+    assert.equal(jsonName, clean ? id : e.type);
+    if (e.type !== 'sensor' && clean) assert.ok(QID_SEVERITY.has(id), `${id} has a QID map entry`);
   }
 });

@@ -55,10 +55,19 @@ function agentDoc(e: AegisEvent): Doc {
   };
 }
 
+/** The guide's `alert` tag: a policy match (any action), an anomaly finding, or an alert rule's state change. */
+function forAnalyst(e: AegisEvent): boolean {
+  return (
+    e.type === 'anomaly' ||
+    e.type === 'alert' ||
+    ((e.type === 'block' || e.type === 'connect') && e.action !== undefined)
+  );
+}
+
 function expectedTags(e: AegisEvent): string[] {
   const action = e.type === 'block' || e.type === 'connect' ? e.action : undefined;
   const tags = ['aegisbpf'];
-  if (action !== undefined) tags.push('alert');
+  if (forAnalyst(e)) tags.push('alert');
   if (action !== undefined && action !== 'AUDIT') tags.push('execution_blocked');
   return tags;
 }
@@ -164,10 +173,7 @@ test('on Elasticsearch: pipeline structure, template, and the Hunt queries over 
     await ids('tags:execution_blocked'),
     where((e) => action(e) !== undefined && action(e) !== 'AUDIT'),
   );
-  assert.deepEqual(
-    await ids('tags:alert AND event.module:aegisbpf'),
-    where((e) => action(e) !== undefined),
-  );
+  assert.deepEqual(await ids('tags:alert AND event.module:aegisbpf'), where(forAnalyst));
   assert.deepEqual(
     await ids('tags:execution_blocked AND aegisbpf.action:KILL'),
     where((e) => action(e) === 'KILL'),

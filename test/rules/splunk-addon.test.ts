@@ -241,7 +241,7 @@ test("TIME_PREFIX / TIME_FORMAT / MAX_TIMESTAMP_LOOKAHEAD find exactly the json 
   }
 });
 
-test('CIM: Endpoint.Processes, Endpoint.Filesystem and Network_Traffic get their tags and recommended fields', () => {
+test('CIM: Endpoint.Processes, Endpoint.Filesystem, Network_Traffic, Authentication, Change and Alerts get their tags and recommended fields', () => {
   const { aliases, evals } = definedFields();
   const tags = new Map(
     conf('default/tags.conf').map((s) => [
@@ -307,6 +307,24 @@ test('CIM: Endpoint.Processes, Endpoint.Filesystem and Network_Traffic get their
       ],
     },
   ];
+  // The control API's audit trail and the alerting types (docs/siem/splunk.md).
+  models.push(
+    {
+      eventtype: 'aegisbpf_authentication',
+      tags: ['authentication'],
+      fields: ['action', 'app', 'dest', 'src', 'user', 'signature', 'vendor_product'],
+    },
+    {
+      eventtype: 'aegisbpf_change',
+      tags: ['change'],
+      fields: ['action', 'change_type', 'dest', 'object', 'object_category', 'result', 'user', 'vendor_product'],
+    },
+    {
+      eventtype: 'aegisbpf_alert',
+      tags: ['alert'],
+      fields: ['app', 'description', 'dest', 'severity', 'signature', 'vendor_product'],
+    },
+  );
   for (const m of models) {
     assert.deepEqual(tags.get(`eventtype=${m.eventtype}`), m.tags, `${m.eventtype} tags`);
     for (const f of m.fields) assert.ok(aliases.has(f) || evals.has(f), `${m.eventtype}: CIM field ${f} is provided`);
@@ -330,6 +348,13 @@ test('eventtypes: each golden event lands in the eventtypes of its kind', () => 
     if (e.type === 'block') out.push('aegisbpf_filesystem');
     if (e.type === 'connect') out.push('aegisbpf_network');
     if (e.type === 'sensor') out.push('aegisbpf_sensor');
+    if (e.type === 'audit') {
+      out.push('aegisbpf_audit');
+      if (e.audit_action.startsWith('auth.')) out.push('aegisbpf_authentication');
+      if (/^(policy|blocklist|key|role)\./.test(e.audit_action)) out.push('aegisbpf_change');
+    }
+    if ((e.type === 'alert' && e.status === 'firing') || e.type === 'anomaly') out.push('aegisbpf_alert');
+    if (e.type === 'trend' || e.type === 'host_stats' || e.type === 'activity') out.push('aegisbpf_analytics');
     if ((e.type === 'block' || e.type === 'connect') && e.action !== undefined && e.action !== 'AUDIT')
       out.push('aegisbpf_enforcement');
     return out.sort();

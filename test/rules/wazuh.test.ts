@@ -123,6 +123,44 @@ const CRAFTED: AegisEvent[] = [
   ...['drops', 'degraded', 'policy_applied', 'policy_rolled_back', 'stopped', 'drops act=KILL'].map((status) =>
     variant({ type: 'sensor', status, message: `status ${status} "quoted"\nsecond line` }),
   ),
+  // Control operations (docs/api.md): each rule's actions, refused and failed ones, forged text in the actor.
+  ...[
+    ['auth.failure', 'denied'],
+    ['auth.forbidden', 'denied'],
+    ['policy.apply', 'success'],
+    ['blocklist.delete', 'failure'],
+    ['key.create', 'success'],
+    ['role.assign', 'success'],
+    ['daemon.start', 'success'],
+    ['auth.failure act=KILL', 'denied'],
+  ].map(([audit_action, audit_result]) =>
+    variant({
+      type: 'audit',
+      audit_action,
+      audit_result,
+      audit_actor: 'ci act=KILL aegisbpfAuditResult=success "q"',
+      audit_target: 'x aegisbpfSeverity=critical ',
+      args: undefined,
+    }),
+  ),
+  // Alert rules: every severity firing, and resolved (whatever the severity).
+  ...['critical', 'high', 'medium', 'low', 'info'].flatMap((severity) =>
+    ['firing', 'resolved'].map((status) =>
+      variant({
+        type: 'alert',
+        alert: `r ${severity} aegisbpfSeverity=critical`,
+        status,
+        severity,
+        message: `m act=KILL "q"\nline`,
+        condition: 'rate(x) > 1',
+        value: '2',
+      }),
+    ),
+  ),
+  ...['rate', 'rare', 'isolation_forest'].map((detector) =>
+    variant({ type: 'anomaly', detector, anomaly_key: 'comm=x act=KILL', score: 9, threshold: 4 }),
+  ),
+  variant({ type: 'trend', subject: 'deny_path', current: 900, capacity: 1024, slope_per_s: 0.1 }),
 ];
 
 const EVENTS: AegisEvent[] = [
@@ -192,8 +230,18 @@ function expectedFields(form: Form, line: string): Expected {
   const [type, sub] = cef.signatureId.split(':') as [string, string | undefined];
   const ext = cef.extension;
   dy.type = type;
-  // The class id is `type`, `type:ACTION` (block, connect) or `sensor:status`.
-  if (sub !== undefined) st[type === 'sensor' ? 'status' : 'action'] = sub;
+  // The class id is `type`, `type:ACTION` (block, connect), `sensor:status`, `alert:status`, or the qualifier under
+  // its JSON name: `audit:audit_action`, `anomaly:detector`, `trend:subject`.
+  const qualifier: Record<string, string> = { audit: 'audit_action', anomaly: 'detector', trend: 'subject' };
+  if (sub !== undefined && qualifier[type] !== undefined) dy[qualifier[type]] = sub;
+  else if (sub !== undefined) st[type === 'sensor' || type === 'alert' ? 'status' : 'action'] = sub;
+  // One-word values the decoders take from the extension: a control operation's result, an alert's severity.
+  const word = (k: string): string | undefined => {
+    const v = ext.get(k);
+    return v !== undefined && /^[A-Za-z0-9@_-]+$/.test(v) ? v : undefined;
+  };
+  if (type === 'audit' && word('aegisbpfAuditResult') !== undefined) dy.audit_result = word('aegisbpfAuditResult')!;
+  if (type === 'alert' && word('aegisbpfSeverity') !== undefined) dy.severity = word('aegisbpfSeverity')!;
   const filePath = ext.get('filePath');
   if (filePath !== undefined && ext.has('fname')) {
     if (type === 'block') dy.path = cefEscape(filePath);
@@ -225,7 +273,8 @@ function expectedRule(form: Form, f: Expected): [string, number] | undefined {
   if (form === 'json-line') {
     const id = /^\d+:\d+$/;
     if (!id.test(d.exec_id ?? '') || !id.test(d.trace_id ?? '')) return undefined;
-    if (!['exec', 'exit', 'block', 'connect', 'sensor'].includes(type)) return undefined;
+    if (!['exec', 'exit', 'block', 'connect', 'sensor', 'audit', 'alert', 'anomaly', 'trend'].includes(type))
+      return undefined;
   }
   const action = (f.static.action ?? '').toLowerCase();
   const status = (f.static.status ?? '').toLowerCase();
@@ -265,6 +314,28 @@ function expectedRule(form: Form, f: Expected): [string, number] | undefined {
       if (status === 'degraded') return ['100042', 10];
       if (status === 'policy_applied' || status === 'policy_rolled_back') return ['100043', 5];
       return ['100040', 3];
+    case 'audit': {
+      const a = lc('audit_action');
+      if (a === 'auth.failure') return ['100051', 10];
+      if (a === 'auth.forbidden') return ['100052', 8];
+      if (a.startsWith('policy.') || a.startsWith('blocklist.')) return ['100053', 8];
+      if (a.startsWith('key.') || a.startsWith('role.')) return ['100054', 8];
+      return ['100050', 3];
+    }
+    case 'alert': {
+      if (status === 'resolved') return ['100061', 3];
+      const bySeverity: Record<string, [string, number]> = {
+        critical: ['100062', 12],
+        high: ['100063', 10],
+        medium: ['100064', 7],
+        low: ['100065', 5],
+      };
+      return (status === 'firing' ? bySeverity[lc('severity')] : undefined) ?? ['100060', 3];
+    }
+    case 'anomaly':
+      return ['100070', 7];
+    case 'trend':
+      return ['100075', 5];
     default:
       return undefined;
   }
@@ -344,6 +415,10 @@ test('negative samples fire nothing: other programs, other JSON, other CEF vendo
     'CEF:0|aegisbpf|aegisbpf|1.2.3|block:KILL|Process killed on file access|9|act=KILL filePath=/etc/shadow fname=shadow',
     'Nov 21 10:30:00 web-1 aegisbpf[1]: CEF:0|other|thing|1.0|block:KILL|x|9|act=KILL',
     'Nov 21 10:30:00 web-1 aegisbpf[1]: plain text act=KILL type=block',
+    '{"type":"audit","audit_action":"auth.failure","audit_result":"denied","audit_actor":"x"}',
+    '{"type":"alarm","exec_id":"1:2","trace_id":"1:2","status":"firing","severity":"critical"}',
+    'Nov 21 10:30:00 web-1 aegisbpf[1]: CEF:0|other|thing|1.0|audit:auth.failure|x|6|act=auth.failure',
+    'Nov 21 10:30:00 web-1 aegisbpf[1]: text CEF:0|aegisbpf|aegisbpf|1|alert:firing|x|10|aegisbpfSeverity=critical',
   ];
   const r = evaluate(negatives);
   r.results.forEach((x, i) => assert.equal(x.rule, null, `${negatives[i]} fired ${JSON.stringify(x.rule)}`));
@@ -357,6 +432,10 @@ test(
     const level = (id: string): number => byId.get(id)?.level ?? -1;
     assert.ok(level('100020') < level('100021') && level('100021') < level('100022'));
     assert.ok(level('100022') < level('100023') && level('100023') < level('100024'));
+    // Alert rules: firing levels follow the rule's severity; a failed authentication outranks other audit records.
+    assert.ok(level('100065') < level('100064') && level('100064') < level('100063'));
+    assert.ok(level('100063') < level('100062') && level('100061') < level('100065'));
+    assert.ok(level('100051') > level('100053') && level('100053') > level('100050'));
     const says: Record<string, RegExp> = {
       '100010': /executed/,
       '100011': /world-writable/,
@@ -369,6 +448,13 @@ test(
       '100041': /dropped/,
       '100042': /degraded/,
       '100043': /policy/,
+      '100051': /authentication failed/,
+      '100052': /refused/,
+      '100053': /enforcement changed/,
+      '100054': /credentials/,
+      '100061': /resolved/,
+      '100062': /critical/,
+      '100070': /anomal/,
     };
     for (const [id, re] of Object.entries(says)) assert.match(byId.get(id)?.description ?? '', re, id);
     for (const r of out.rules) {

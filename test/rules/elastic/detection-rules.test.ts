@@ -26,10 +26,12 @@ import { mappedFields } from '../../helpers/elastic-content';
 
 const rules = loadKibanaRules();
 
-test('the five rules of the issue are there: High Block Rate, KILL/TERM, world-writable exec, denied addresses, sensor drops', () => {
+test('the five rules of the issue are there: High Block Rate, KILL/TERM, world-writable exec, denied addresses, sensor drops; and the control API and anomaly rules', () => {
   assert.deepEqual(
     rules.map((r) => r.file),
     [
+      'aegisbpf-anomaly-detected',
+      'aegisbpf-api-authentication-failures',
       'aegisbpf-connection-to-denied-address',
       'aegisbpf-exec-from-world-writable-path',
       'aegisbpf-high-block-rate',
