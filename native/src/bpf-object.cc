@@ -249,22 +249,30 @@ Napi::Value BpfObject::Load(const Napi::CallbackInfo &info) {
   return env.Undefined();
 }
 
-// attach(program, { cgroupPath? }) -> link id. Programs attach the way their
-// section says (tp/, tp_btf/, lsm/); cgroup programs need the cgroup v2
-// directory to attach to.
+// attach(program, { cgroupPath?, ifindex? }) -> link id. Programs attach the
+// way their section says (tp/, tp_btf/, lsm/); cgroup programs need the
+// cgroup v2 directory to attach to, XDP programs the interface index.
 Napi::Value BpfObject::Attach(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   RequireState(env, true, "attach");
   std::string name = ArgString(info, 0, "program");
   std::string cgroup;
+  int ifindex = 0;
   if (info.Length() > 1 && info[1].IsObject()) {
     Napi::Value v = info[1].As<Napi::Object>().Get("cgroupPath");
     if (v.IsString()) cgroup = v.As<Napi::String>().Utf8Value();
+    Napi::Value ifv = info[1].As<Napi::Object>().Get("ifindex");
+    if (ifv.IsNumber()) ifindex = ifv.As<Napi::Number>().Int32Value();
   }
   struct bpf_program *prog = FindProgram(env, name);
   LibbpfLogCapture log;
   struct bpf_link *link;
-  if (!cgroup.empty()) {
+  if (ifindex > 0) {
+    // XDP through a bpf_link: the kernel picks driver mode when the driver
+    // has it, generic (skb) mode otherwise, and detaches when the link is
+    // destroyed or the process exits.
+    link = bpf_program__attach_xdp(prog, ifindex);
+  } else if (!cgroup.empty()) {
     int fd = open(cgroup.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) throw MakeError(env, kErrBpfAttach, errno, "cannot open cgroup " + cgroup + " for " + name);
     link = bpf_program__attach_cgroup(prog, fd);

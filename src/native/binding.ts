@@ -94,7 +94,7 @@ export interface NativeBpfObject {
   setPinPath(map: string, path: string | null): void;
   load(): void;
   /** Returns a link id for detach(). */
-  attach(program: string, options?: { cgroupPath?: string }): number;
+  attach(program: string, options?: { cgroupPath?: string; ifindex?: number }): number;
   detach(linkId: number): boolean;
   map(name: string): NativeMap;
   destroy(): void;
