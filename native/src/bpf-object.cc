@@ -54,6 +54,8 @@ BpfObject::~BpfObject() { Release(); }
 void BpfObject::Release() {
   for (auto &it : links_) bpf_link__destroy(it.second);
   links_.clear();
+  for (auto &it : fd_links_) close(it.second);
+  fd_links_.clear();
   if (obj_ != nullptr) bpf_object__close(obj_);
   obj_ = nullptr;
   if (alive_) *alive_ = false;
@@ -258,15 +260,31 @@ Napi::Value BpfObject::Attach(const Napi::CallbackInfo &info) {
   std::string name = ArgString(info, 0, "program");
   std::string cgroup;
   int ifindex = 0;
+  uint32_t xdp_flags = 0;
   if (info.Length() > 1 && info[1].IsObject()) {
     Napi::Value v = info[1].As<Napi::Object>().Get("cgroupPath");
     if (v.IsString()) cgroup = v.As<Napi::String>().Utf8Value();
     Napi::Value ifv = info[1].As<Napi::Object>().Get("ifindex");
     if (ifv.IsNumber()) ifindex = ifv.As<Napi::Number>().Int32Value();
+    Napi::Value fv = info[1].As<Napi::Object>().Get("xdpFlags");
+    if (fv.IsNumber()) xdp_flags = fv.As<Napi::Number>().Uint32Value();
   }
   struct bpf_program *prog = FindProgram(env, name);
   LibbpfLogCapture log;
   struct bpf_link *link;
+  if (ifindex > 0 && xdp_flags != 0) {
+    // XDP in a forced mode (XDP_FLAGS_SKB_MODE: generic), still a bpf_link
+    // so the kernel detaches it when the fd closes or the process exits.
+    LIBBPF_OPTS(bpf_link_create_opts, opts, .flags = xdp_flags);
+    int lfd = bpf_link_create(bpf_program__fd(prog), ifindex, BPF_XDP, &opts);
+    if (lfd < 0) {
+      int e = -lfd;  // libbpf 1.x low-level calls return -errno
+      throw MakeError(env, kErrBpfAttach, e, "attaching " + name + " failed", log.Text());
+    }
+    uint32_t id = next_link_id_++;
+    fd_links_[id] = lfd;
+    return Napi::Number::New(env, id);
+  }
   if (ifindex > 0) {
     // XDP through a bpf_link: the kernel picks driver mode when the driver
     // has it, generic (skb) mode otherwise, and detaches when the link is
@@ -294,6 +312,12 @@ Napi::Value BpfObject::Attach(const Napi::CallbackInfo &info) {
 Napi::Value BpfObject::Detach(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   uint32_t id = ArgUint32(info, 0, "linkId");
+  auto fit = fd_links_.find(id);
+  if (fit != fd_links_.end()) {
+    close(fit->second);
+    fd_links_.erase(fit);
+    return Napi::Boolean::New(env, true);
+  }
   auto it = links_.find(id);
   if (it == links_.end()) return Napi::Boolean::New(env, false);
   bpf_link__destroy(it->second);

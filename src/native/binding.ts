@@ -94,7 +94,11 @@ export interface NativeBpfObject {
   setPinPath(map: string, path: string | null): void;
   load(): void;
   /** Returns a link id for detach(). */
-  attach(program: string, options?: { cgroupPath?: string; ifindex?: number }): number;
+  attach(
+    program: string,
+    /** xdpFlags: XDP_FLAGS_* for an XDP attach (2 = generic/SKB mode); 0 or absent = the kernel's choice. */
+    options?: { cgroupPath?: string; ifindex?: number; xdpFlags?: number },
+  ): number;
   detach(linkId: number): boolean;
   map(name: string): NativeMap;
   destroy(): void;

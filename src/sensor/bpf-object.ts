@@ -90,6 +90,8 @@ export interface IngressState {
   readonly hook: 'xdp' | 'cgroup_skb' | 'none';
   /** XDP: the interfaces; cgroup_skb: the cgroup directory. */
   readonly targets: readonly string[];
+  /** XDP: the interfaces whose driver refused driver mode, attached in generic (skb) mode instead. */
+  readonly generic: readonly string[];
   /** Why XDP was not used (or nothing was), when it was not. */
   readonly reason: string | undefined;
 }
@@ -158,6 +160,9 @@ function programsFor(backend: SensorBackend, withCgroup: boolean): string[] {
   ];
 }
 
+/** linux/if_link.h: attach XDP in generic (skb) mode. */
+const XDP_FLAGS_SKB_MODE = 2;
+
 function ingressPrograms(ingress: IngressOptions | undefined): string[] {
   if (ingress === undefined) return [];
   const out: string[] = [];
@@ -188,16 +193,26 @@ function attachIngress(
   else if (ingress.interfaces.length === 0) reason = 'no interface to attach XDP to';
   else {
     const ids: number[] = [];
+    const generic: string[] = [];
     try {
       for (const itf of ingress.interfaces) {
         try {
           ids.push(obj.attach('aegis_ingress_xdp', { ifindex: itf.ifindex }));
         } catch (err) {
-          throw new Error(`XDP attach on ${itf.name} failed: ${describe(err).message}`);
+          // The kernel tried driver mode (the driver has XDP) and the driver refused, e.g. virtio_net while the
+          // host does receive offloads (EOPNOTSUPP): generic mode runs the same program after the skb exists.
+          try {
+            ids.push(obj.attach('aegis_ingress_xdp', { ifindex: itf.ifindex, xdpFlags: XDP_FLAGS_SKB_MODE }));
+            generic.push(itf.name);
+          } catch (err2) {
+            throw new Error(
+              `XDP attach on ${itf.name} failed: ${describe(err).message}; generic mode: ${describe(err2).message}`,
+            );
+          }
         }
       }
       return {
-        state: { hook: 'xdp', targets: ingress.interfaces.map((i) => i.name), reason: undefined },
+        state: { hook: 'xdp', targets: ingress.interfaces.map((i) => i.name), generic, reason: undefined },
         linkIds: ids,
         programs: ['aegis_ingress_xdp'],
       };
@@ -211,6 +226,7 @@ function attachIngress(
       state: {
         hook: 'none',
         targets: [],
+        generic: [],
         reason: `${reason}${ingress.mode === 'xdp' ? ' (ingress.mode is xdp: no fallback)' : '; cgroup_skb is unavailable too'}`,
       },
       linkIds: [],
@@ -219,13 +235,18 @@ function attachIngress(
   try {
     const id = obj.attach('aegis_ingress_skb', { cgroupPath: ingress.cgroupPath });
     return {
-      state: { hook: 'cgroup_skb', targets: [ingress.cgroupPath], reason },
+      state: { hook: 'cgroup_skb', targets: [ingress.cgroupPath], generic: [], reason },
       linkIds: [id],
       programs: ['aegis_ingress_skb'],
     };
   } catch (err) {
     return {
-      state: { hook: 'none', targets: [], reason: `${reason}; cgroup_skb attach failed: ${describe(err).message}` },
+      state: {
+        hook: 'none',
+        targets: [],
+        generic: [],
+        reason: `${reason}; cgroup_skb attach failed: ${describe(err).message}`,
+      },
       linkIds: [],
       programs: [],
     };

@@ -336,7 +336,7 @@ export function createSensor(options: SensorOptions): Sensor {
           ? ''
           : ing.hook === 'none'
             ? `; inbound filter: none (${ing.reason ?? 'unavailable'})`
-            : `; inbound filter: ${ing.hook} on ${ing.targets.join(', ')}${ing.reason !== undefined ? ` (not XDP: ${ing.reason})` : ''}`;
+            : `; inbound filter: ${ing.hook} on ${ing.targets.map((n) => (ing.generic.includes(n) ? `${n} (generic)` : n)).join(', ')}${ing.reason !== undefined ? ` (not XDP: ${ing.reason})` : ''}`;
       const missingText =
         missingInterfaces.length > 0 ? `; ingress.interfaces not found: ${missingInterfaces.join(', ')}` : '';
       const started = `eBPF sensor started in ${backend} mode (${object.attached.length} programs attached; ${features.enforcement}${ingressText}${missingText}).`;

@@ -1,7 +1,8 @@
 /**
  * Inbound (`direction: in`) blocklist entries on the real kernel, end to end through the REST API:
  *
- * - XDP: a veth pair whose peer is in a test network namespace; the ingress program on the host end. A TCP connect
+ * - XDP: a veth pair whose peer is in a test network namespace; the ingress program on the host end (a second
+ *   sensor finds the interface taken, EBUSY, and falls back to cgroup_skb). A TCP connect
  *   from the blocked namespace address (IPv4 and IPv6) to a listener on the host times out while the same connect
  *   from the namespace's other address works; `packets_dropped` and `aegisbpf_packets_total{direction="in"}` move;
  *   deleting the entry restores the traffic.
@@ -25,7 +26,8 @@ import { makeTestPki, opensslSkipReason } from '../../helpers/certs';
 import { runCli } from '../../helpers/cli';
 import type { TestDaemon } from '../../helpers/daemon';
 import { sampleValue, startDaemon, until } from '../../helpers/daemon';
-import { run, sharedFeatures, skipUnlessKernel, tempDir } from '../../sensor/helpers';
+import { loadSensorObject } from '../../../src/sensor/bpf-object';
+import { native, run, sharedFeatures, skipUnlessKernel, tempDir } from '../../sensor/helpers';
 
 /** A connect that prints CONNECTED, TIMEOUT (SYN dropped) or the error code; ~1.5 s at most. */
 function connectScript(host: string, port: number, localAddress: string): string {
@@ -154,6 +156,35 @@ void test('direction in over XDP: a veth peer address on the blocklist cannot co
     d = await startDaemon(r.tmp.dir, r.config(`{ mode: xdp, interfaces: [${hostIf}] }`));
     const line = await started(d);
     assert.match(line, new RegExp(`inbound filter: xdp on ${hostIf}\\b`), line);
+    assert.match(
+      execFileSync('ip', ['link', 'show', hostIf], { encoding: 'utf8' }),
+      /prog\/xdp id \d+ name aegis_ingress_x/,
+    );
+
+    // A second sensor cannot take the interface (one XDP link per interface: EBUSY) and falls back to cgroup_skb.
+    const second = loadSensorObject({
+      native: native(),
+      backend: features.backend ?? 'tracepoint',
+      ringBytes: 4096,
+      selfTgid: process.pid,
+      connectAll: false,
+      cgroupAttachPath: undefined,
+      pinDir: undefined,
+      ingress: {
+        mode: 'auto',
+        xdpLoads: true,
+        cgroupSkbLoads: features.cgroupSkb.ok,
+        interfaces: [{ name: hostIf, ifindex: Number(fs.readFileSync(`/sys/class/net/${hostIf}/ifindex`, 'utf8')) }],
+        cgroupPath: features.cgroupV2.path,
+      },
+    });
+    try {
+      assert.equal(second.ingress?.hook, features.cgroupSkb.ok ? 'cgroup_skb' : 'none');
+      assert.match(second.ingress?.reason ?? '', new RegExp(`XDP attach on ${hostIf} failed: .*errno 16`));
+    } finally {
+      second.destroy();
+    }
+
     const api = apiPortOf(d);
     const call = (p: string, req: Parameters<typeof apiRequest>[3] = {}): ReturnType<typeof apiRequest> =>
       apiRequest(api, r.pki.caCert, p, { key: r.key, ...req });
