@@ -68,7 +68,11 @@ function countLpm(
  */
 export function readSensorStats(
   maps: TelemetryMaps,
-  state: { readonly attached: boolean; readonly backend: string | undefined; readonly ingress?: boolean },
+  state: {
+    readonly attached: boolean;
+    readonly backend: string | undefined;
+    readonly ingress?: { readonly hook: string; readonly targets: readonly string[] };
+  },
 ): SensorStats {
   const k = readKernelStats(maps.stats);
   const { mode } = readConfig(maps);
@@ -95,7 +99,10 @@ export function readSensorStats(
     netRingbufDrops: k.drops.CONNECT,
     maps: mapStats,
     netRules,
-    ...(state.ingress === true && maps.pktStats !== undefined ? { packets: readPacketStats(maps.pktStats) } : {}),
+    ...(state.ingress !== undefined ? { ingress: state.ingress } : {}),
+    ...(state.ingress !== undefined && state.ingress.hook !== 'none' && maps.pktStats !== undefined
+      ? { packets: readPacketStats(maps.pktStats) }
+      : {}),
   };
 }
 

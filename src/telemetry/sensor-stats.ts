@@ -62,6 +62,8 @@ export interface SensorStats {
    * when no ingress program is loaded. Outbound entries act on connect() calls (`netBlocks.connect`), not packets.
    */
   readonly packets?: Readonly<Record<PacketAction, number>>;
+  /** Where the inbound filter is attached (`xdp` on interfaces, `cgroup_skb` on a cgroup, `none`); absent when off. */
+  readonly ingress?: { readonly hook: string; readonly targets: readonly string[] };
 }
 
 /** High-cardinality per-rule hit counters (`--detailed` only): the policy map entries that were hit. Keys: path; `dev:ino` for inodes. */

@@ -145,7 +145,9 @@ function sensorTelemetry(registry: StatsRegistry | undefined, logger: Logger): S
         last = readSensorStats(state.sensor.maps, {
           attached: true,
           backend: state.sensor.backend,
-          ingress: state.sensor.ingress !== undefined && state.sensor.ingress.hook !== 'none',
+          ...(state.sensor.ingress !== undefined
+            ? { ingress: { hook: state.sensor.ingress.hook, targets: state.sensor.ingress.targets } }
+            : {}),
         });
       } catch (err) {
         // read() must not throw (a scrape): keep the last good counters and say so once per burst.

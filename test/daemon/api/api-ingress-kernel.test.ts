@@ -191,6 +191,9 @@ void test('direction in over XDP: a veth peer address on the blocklist cannot co
     const connect = async (host: string, from: string): Promise<string> =>
       (await inNs(connectScript(host, port, from))).stdout.trim();
 
+    const health = (await call('/api/v1/health')).json() as { sensor: { ingress: unknown } };
+    assert.deepEqual(health.sensor.ingress, { hook: 'xdp', targets: [hostIf] });
+
     assert.equal(await connect(v4(1), v4(2)), 'CONNECTED', 'not blocked before');
     assert.equal(await connect(v6(1), v6(2)), 'CONNECTED', 'not blocked before (IPv6)');
 
