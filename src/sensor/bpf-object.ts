@@ -81,6 +81,8 @@ export interface IngressOptions {
   readonly cgroupSkbLoads: boolean;
   /** Interfaces for XDP, resolved to their index. */
   readonly interfaces: readonly { readonly name: string; readonly ifindex: number }[];
+  /** Why `interfaces` is empty, when the caller knows (e.g. not the host's network namespace). */
+  readonly noInterfacesReason?: string;
   /** cgroup v2 directory for the cgroup_skb fallback (the root: every local socket); undefined = no fallback. */
   readonly cgroupPath: string | undefined;
 }
@@ -190,7 +192,7 @@ function attachIngress(
   let reason: string | undefined;
   if (ingress.mode === 'cgroup_skb') reason = 'ingress.mode is cgroup_skb';
   else if (!loaded.includes('aegis_ingress_xdp')) reason = 'XDP programs do not load on this kernel';
-  else if (ingress.interfaces.length === 0) reason = 'no interface to attach XDP to';
+  else if (ingress.interfaces.length === 0) reason = ingress.noInterfacesReason ?? 'no interface to attach XDP to';
   else {
     const ids: number[] = [];
     const generic: string[] = [];

@@ -51,6 +51,24 @@ export function defaultInterfaces(sysClassNet = '/sys/class/net'): NetInterface[
   return out;
 }
 
+/**
+ * Why this process's interfaces are not the host's, or undefined when they are (or it cannot tell): a sensor in a
+ * pod without host networking sees the pod's eth0, and XDP there would filter only the pod's traffic. Compares the
+ * network namespace of this process with that of PID 1 (the host's init when the PID namespace is the host's, as
+ * the DaemonSet runs it).
+ */
+export function foreignNetnsReason(procRoot = '/proc'): string | undefined {
+  try {
+    const self = fs.readlinkSync(path.join(procRoot, 'self', 'ns', 'net'));
+    const init = fs.readlinkSync(path.join(procRoot, '1', 'ns', 'net'));
+    return self === init
+      ? undefined
+      : `the sensor is not in the host's network namespace (${self}, PID 1 in ${init}): its interfaces are not the host's; set ingress.interfaces or use host networking`;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Resolve configured names; the missing ones are returned apart so the caller can say so. */
 export function resolveInterfaces(
   names: readonly string[],

@@ -24,7 +24,7 @@ import type { FeatureReport } from './feature-probe';
 import { probeFeatures } from './feature-probe';
 import { ensureBpffs, ensureTracefs } from './fs-mounts';
 import type { NetInterface } from './interfaces';
-import { defaultInterfaces, resolveInterfaces } from './interfaces';
+import { defaultInterfaces, foreignNetnsReason, resolveInterfaces } from './interfaces';
 import { readConfig } from './policy/policy-maps';
 import type { KernelStats } from './kernel-stats';
 import { readKernelStats } from './kernel-stats';
@@ -172,8 +172,11 @@ export function createSensor(options: SensorOptions): Sensor {
   if (options.ingress !== undefined && options.ingress !== null) {
     const configured = options.ingress.interfaces;
     let interfaces: NetInterface[];
-    if (configured === undefined) interfaces = defaultInterfaces();
-    else {
+    let noInterfacesReason: string | undefined;
+    if (configured === undefined) {
+      noInterfacesReason = foreignNetnsReason();
+      interfaces = noInterfacesReason === undefined ? defaultInterfaces() : [];
+    } else {
       const r = resolveInterfaces(configured);
       interfaces = r.found;
       missingInterfaces = r.missing;
@@ -183,6 +186,7 @@ export function createSensor(options: SensorOptions): Sensor {
       xdpLoads: features.xdp.ok,
       cgroupSkbLoads: features.cgroupSkb.ok,
       interfaces,
+      ...(noInterfacesReason !== undefined ? { noInterfacesReason } : {}),
       // The root: every local socket, whichever cgroup its owner is in.
       cgroupPath: features.cgroupV2.path,
     };

@@ -11,7 +11,7 @@ import { entryFromRequest } from '../../src/daemon/api/blocklist';
 import { SensorError } from '../../src/native/errors';
 import { V4_LPM_KEY, V6_LPM_KEY } from '../../src/sensor/abi';
 import type { EnforcementCapabilities } from '../../src/sensor/feature-probe';
-import { defaultInterfaces, resolveInterfaces } from '../../src/sensor/interfaces';
+import { defaultInterfaces, foreignNetnsReason, resolveInterfaces } from '../../src/sensor/interfaces';
 import type { TargetResolver } from '../../src/sensor/policy/policy-compile';
 import { compilePolicy, ruleIdOf } from '../../src/sensor/policy/policy-compile';
 import { parsePolicy } from '../../src/sensor/policy/policy-file';
@@ -152,6 +152,26 @@ void test('XDP interfaces: default is every up, non-loopback interface; configur
       ],
       missing: ['nope', '../x'],
     });
+  } finally {
+    tmp.remove();
+  }
+});
+
+void test('XDP default interfaces: a sensor outside the host network namespace says so (a pod without host networking)', () => {
+  const tmp = tempDir('aegis-netns');
+  try {
+    for (const [pid, ns] of [
+      ['self', 'net:[4026532001]'],
+      ['1', 'net:[4026531840]'],
+    ] as const) {
+      fs.mkdirSync(path.join(tmp.dir, pid, 'ns'), { recursive: true });
+      fs.symlinkSync(ns, path.join(tmp.dir, pid, 'ns', 'net'));
+    }
+    assert.match(foreignNetnsReason(tmp.dir) ?? '', /not in the host's network namespace \(net:\[4026532001\]/);
+    fs.rmSync(path.join(tmp.dir, 'self', 'ns', 'net'));
+    fs.symlinkSync('net:[4026531840]', path.join(tmp.dir, 'self', 'ns', 'net'));
+    assert.equal(foreignNetnsReason(tmp.dir), undefined);
+    assert.equal(foreignNetnsReason(path.join(tmp.dir, 'absent')), undefined, 'unknown: no claim');
   } finally {
     tmp.remove();
   }
