@@ -7,8 +7,8 @@
  *   from the namespace's other address works; `packets_dropped` and `aegisbpf_packets_total{direction="in"}` move;
  *   deleting the entry restores the traffic.
  * - cgroup_skb (the fallback, forced with `ingress.mode: cgroup_skb`): on loopback, a connect from 127.x.y.z (blocked)
- *   to 127.0.0.1 fails while 127.0.0.1 -> 127.0.0.1 works; the entry survives a daemon restart (policy store); delete
- *   restores.
+ *   to 127.0.0.1 fails while 127.0.0.1 -> 127.0.0.1 works (IPv6: fdXX::2 -> ::1 in a namespace's loopback); the
+ *   entry survives a daemon restart (policy store); delete restores.
  *
  * Addresses are random per run (10.x.y.0/29, fdXX::/64, 127.x.y.z) so parallel runs on one host do not meet.
  * Skipped with the reason where BPF, the ingress programs, `ip netns` or openssl are unavailable.
@@ -246,7 +246,15 @@ void test('direction in over XDP: a veth peer address on the blocklist cannot co
   }
 });
 
-void test('direction in over cgroup_skb: 127.x.y.z on the blocklist cannot reach 127.0.0.1, 127.0.0.1 can; kept across a restart; delete restores', async (t) => {
+/** In network namespace `ns`: listen on [::1], connect to it from `from`; prints what connectScript prints. */
+function loopbackV6Script(from: string): string {
+  return `const net = require('net');
+const srv = net.createServer((s) => s.end()).listen(0, '::1', () => {
+  ${connectScript('::1', 0, from).replace('port: 0', 'port: srv.address().port')}
+});`;
+}
+
+void test('direction in over cgroup_skb: 127.x.y.z (and an IPv6 source) on the blocklist cannot reach loopback, 127.0.0.1 can; kept across a restart; delete restores', async (t) => {
   if (skipReason(t)) return;
   const features = sharedFeatures();
   if (!features.cgroupSkb.ok) {
@@ -262,6 +270,22 @@ void test('direction in over cgroup_skb: 127.x.y.z on the blocklist cannot reach
   const connect = async (from: string): Promise<string> =>
     (await run([process.execPath, '-e', connectScript('127.0.0.1', port, from)])).stdout.trim();
   const config = r.config('{ mode: cgroup_skb }');
+  // IPv6: a second loopback address needs a namespace of our own (the host's lo is everyone's). cgroup_skb on the
+  // cgroup2 root sees sockets in every network namespace.
+  const tag = b.toString('hex');
+  const ns = `aegis-skb-${tag}`;
+  const blocked6 = `fd${tag.slice(0, 2)}:${tag.slice(2)}::2`;
+  let v6 = true;
+  try {
+    execFileSync('ip', ['netns', 'add', ns], { stdio: 'ignore' });
+    execFileSync('ip', ['-n', ns, 'link', 'set', 'lo', 'up'], { stdio: 'ignore' });
+    execFileSync('ip', ['-n', ns, '-6', 'addr', 'add', `${blocked6}/128`, 'dev', 'lo', 'nodad'], { stdio: 'ignore' });
+  } catch (err) {
+    v6 = false;
+    t.diagnostic(`IPv6 part skipped: ip netns unavailable: ${(err as Error).message}`);
+  }
+  const connect6 = async (from: string): Promise<string> =>
+    (await run(['ip', 'netns', 'exec', ns, process.execPath, '-e', loopbackV6Script(from)])).stdout.trim();
   let d: TestDaemon | undefined;
   try {
     d = await startDaemon(r.tmp.dir, config);
@@ -279,6 +303,18 @@ void test('direction in over cgroup_skb: 127.x.y.z on the blocklist cannot reach
     assert.equal(await connect('127.0.0.1'), 'CONNECTED', '127.0.0.1 -> 127.0.0.1 still works');
     const stats = (await call('/api/v1/stats')).json() as { packets_dropped: number };
     assert.ok(stats.packets_dropped >= 2, JSON.stringify(stats));
+    if (v6) {
+      assert.equal(await connect6(blocked6), 'CONNECTED', 'IPv6: not blocked before');
+      const add6 = await call('/api/v1/blocklist', {
+        method: 'POST',
+        body: { address: `${blocked6}/128`, direction: 'in', action: 'BLOCK' },
+      });
+      assert.equal(add6.status, 201, add6.body);
+      assert.equal(await connect6(blocked6), 'TIMEOUT', `${blocked6} -> ::1 dropped`);
+      assert.equal(await connect6('::1'), 'CONNECTED', '::1 -> ::1 still works');
+      const del6 = await call(`/api/v1/blocklist/${encodeURIComponent(blocked6)}`, { method: 'DELETE' });
+      assert.equal(del6.status, 200, del6.body);
+    }
 
     // The policy store keeps the entry: a restarted daemon drops the traffic again.
     await d.stop();
@@ -297,6 +333,7 @@ void test('direction in over cgroup_skb: 127.x.y.z on the blocklist cannot reach
   } finally {
     await d?.stop();
     server.close();
+    if (v6) execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
     r.remove();
   }
 });
