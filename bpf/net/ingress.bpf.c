@@ -51,52 +51,64 @@ static __always_inline struct aegis_rule *lookup_v4(__u32 saddr)
 	return bpf_map_lookup_elem(&net_in_v4_lpm, &k);
 }
 
-SEC("xdp")
-int aegis_ingress_xdp(struct xdp_md *ctx)
+/* The rule for an XDP frame's source address; NULL for anything else (short, VLAN, not IP). */
+static __always_inline struct aegis_rule *xdp_rule(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
 	struct ethhdr *eth = data;
-	struct aegis_rule *rule = NULL;
 
 	if ((void *)(eth + 1) > end)
-		return XDP_PASS;
+		return NULL;
 	if (eth->h_proto == bpf_htons(AEGIS_ETH_P_IP)) {
 		struct iphdr *ip = (void *)(eth + 1);
 
 		if ((void *)(ip + 1) > end)
-			return XDP_PASS;
-		rule = lookup_v4(ip->saddr);
-	} else if (eth->h_proto == bpf_htons(AEGIS_ETH_P_IPV6)) {
+			return NULL;
+		return lookup_v4(ip->saddr);
+	}
+	if (eth->h_proto == bpf_htons(AEGIS_ETH_P_IPV6)) {
 		struct ipv6hdr *ip6 = (void *)(eth + 1);
 		struct aegis_v6_lpm_key k = { .prefixlen = 128 };
 
 		if ((void *)(ip6 + 1) > end)
-			return XDP_PASS;
+			return NULL;
 		__builtin_memcpy(k.addr, &ip6->saddr, sizeof(k.addr));
-		rule = bpf_map_lookup_elem(&net_in_v6_lpm, &k);
+		return bpf_map_lookup_elem(&net_in_v6_lpm, &k);
 	}
-	return ingress_decide(rule) ? XDP_DROP : XDP_PASS;
+	return NULL;
 }
 
-/* cgroup_skb: data starts at the network header; 1 = pass, 0 = drop. */
-SEC("cgroup_skb/ingress")
-int aegis_ingress_skb(struct __sk_buff *skb)
+/* Every frame is counted, PASS or DROP. */
+SEC("xdp")
+int aegis_ingress_xdp(struct xdp_md *ctx)
 {
-	struct aegis_rule *rule = NULL;
+	return ingress_decide(xdp_rule(ctx)) ? XDP_DROP : XDP_PASS;
+}
 
+/* cgroup_skb: data starts at the network header. */
+static __always_inline struct aegis_rule *skb_rule(struct __sk_buff *skb)
+{
 	if (skb->protocol == bpf_htons(AEGIS_ETH_P_IP)) {
 		__u32 saddr;
 
 		if (bpf_skb_load_bytes(skb, offsetof(struct iphdr, saddr), &saddr, sizeof(saddr)))
-			return 1;
-		rule = lookup_v4(saddr);
-	} else if (skb->protocol == bpf_htons(AEGIS_ETH_P_IPV6)) {
+			return NULL;
+		return lookup_v4(saddr);
+	}
+	if (skb->protocol == bpf_htons(AEGIS_ETH_P_IPV6)) {
 		struct aegis_v6_lpm_key k = { .prefixlen = 128 };
 
 		if (bpf_skb_load_bytes(skb, offsetof(struct ipv6hdr, saddr), k.addr, sizeof(k.addr)))
-			return 1;
-		rule = bpf_map_lookup_elem(&net_in_v6_lpm, &k);
+			return NULL;
+		return bpf_map_lookup_elem(&net_in_v6_lpm, &k);
 	}
-	return ingress_decide(rule) ? 0 : 1;
+	return NULL;
+}
+
+/* 1 = pass, 0 = drop; every packet is counted. */
+SEC("cgroup_skb/ingress")
+int aegis_ingress_skb(struct __sk_buff *skb)
+{
+	return ingress_decide(skb_rule(skb)) ? 0 : 1;
 }

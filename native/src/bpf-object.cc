@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <vector>
 
 #include "bpf-map.h"
 #include "errors.h"
@@ -21,6 +22,7 @@ Napi::Function BpfObject::Init(Napi::Env env) {
                      {
                          InstanceMethod<&BpfObject::Programs>("programs"),
                          InstanceMethod<&BpfObject::ProgramStats>("programStats"),
+                         InstanceMethod<&BpfObject::TestRun>("testRun"),
                          InstanceMethod<&BpfObject::Maps>("maps"),
                          InstanceMethod<&BpfObject::RodataVars>("rodataVars"),
                          InstanceMethod<&BpfObject::SetAutoload>("setAutoload"),
@@ -112,6 +114,31 @@ Napi::Value BpfObject::Programs(const Napi::CallbackInfo &info) {
 // [{ name, id, runTimeNs, runCount, recursionMisses }] for loaded programs,
 // from bpf_prog_info. run_time_ns/run_cnt only advance while the
 // kernel.bpf_stats_enabled sysctl is 1.
+// testRun(program, packet, repeat) -> { retval, durationNs }: BPF_PROG_TEST_RUN
+// of a loaded packet program (XDP, skb) on a copy of `packet`, `repeat`
+// times in the kernel; durationNs is the kernel's mean per run. For tests
+// and benchmarks of the packet programs without a network.
+Napi::Value BpfObject::TestRun(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  RequireState(env, true, "testRun");
+  std::string name = ArgString(info, 0, "program");
+  if (info.Length() < 2 || !info[1].IsBuffer()) throw Napi::TypeError::New(env, "packet must be a Buffer");
+  Napi::Buffer<uint8_t> pkt = info[1].As<Napi::Buffer<uint8_t>>();
+  uint32_t repeat = info.Length() > 2 ? ArgUint32(info, 2, "repeat") : 1;
+  struct bpf_program *prog = FindProgram(env, name);
+  std::vector<uint8_t> in(pkt.Data(), pkt.Data() + pkt.Length());
+  std::vector<uint8_t> out(in.size() + 256);
+  LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in.data(), .data_out = out.data(),
+              .data_size_in = static_cast<uint32_t>(in.size()),
+              .data_size_out = static_cast<uint32_t>(out.size()), .repeat = static_cast<int>(repeat));
+  int err = bpf_prog_test_run_opts(bpf_program__fd(prog), &opts);
+  if (err) throw MakeError(env, kErrBpfLoad, -err, "test run of " + name + " failed");
+  Napi::Object r = Napi::Object::New(env);
+  r.Set("retval", Napi::Number::New(env, opts.retval));
+  r.Set("durationNs", Napi::Number::New(env, opts.duration));
+  return r;
+}
+
 Napi::Value BpfObject::ProgramStats(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   RequireState(env, true, "programStats");

@@ -26,6 +26,7 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
  private:
   Napi::Value Programs(const Napi::CallbackInfo &info);
   Napi::Value ProgramStats(const Napi::CallbackInfo &info);
+  Napi::Value TestRun(const Napi::CallbackInfo &info);
   Napi::Value Maps(const Napi::CallbackInfo &info);
   Napi::Value RodataVars(const Napi::CallbackInfo &info);
   Napi::Value SetAutoload(const Napi::CallbackInfo &info);

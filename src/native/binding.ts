@@ -86,6 +86,8 @@ export interface NativeBpfObject {
   programs(): NativeProgramInfo[];
   /** Loaded programs only; needs a loaded object. */
   programStats(): NativeProgramStats[];
+  /** BPF_PROG_TEST_RUN of a loaded packet program: its return value and the kernel's mean ns per run. */
+  testRun(program: string, packet: Buffer, repeat?: number): { retval: number; durationNs: number };
   maps(): NativeMapInfo[];
   rodataVars(): NativeRodataVar[];
   setAutoload(program: string, autoload: boolean): void;
