@@ -5,7 +5,7 @@
  *   sensor finds the interface taken, EBUSY, and falls back to cgroup_skb). A TCP connect
  *   from the blocked namespace address (IPv4 and IPv6) to a listener on the host times out while the same connect
  *   from the namespace's other address works; `packets_dropped` and `aegisbpf_packets_total{direction="in"}` move;
- *   deleting the entry restores the traffic.
+ *   deleting the entry restores the traffic; stopping the daemon detaches the program.
  * - cgroup_skb (the fallback, forced with `ingress.mode: cgroup_skb`): on loopback, a connect from 127.x.y.z (blocked)
  *   to 127.0.0.1 fails while 127.0.0.1 -> 127.0.0.1 works (IPv6: fdXX::2 -> ::1 in a namespace's loopback); the
  *   entry survives a daemon restart (policy store); delete restores.
@@ -229,6 +229,11 @@ void test('direction in over XDP: a veth peer address on the blocklist cannot co
     assert.equal(await connect(v6(1), v6(2)), 'TIMEOUT', 'the IPv6 entry is still there');
     const after = (await call('/api/v1/stats')).json() as { packets_dropped: number };
     assert.ok(after.packets_dropped > stats.packets_dropped, 'the drop counter moved again');
+
+    // Stop detaches: the interface has no XDP program left.
+    await d.stop();
+    d = undefined;
+    assert.doesNotMatch(execFileSync('ip', ['link', 'show', hostIf], { encoding: 'utf8' }), /prog\/xdp/);
   } finally {
     await d?.stop();
     server?.close();
