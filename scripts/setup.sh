@@ -34,6 +34,7 @@ TEST_PACKAGES=(
   liblognorm-utils  # lognormalizer: CEF output parsed by liblognorm's cef parser (test/formatters/cef-lognormalizer.test.ts)
   prometheus        # promtool: check and unit-test the alert rules, parse the exported metrics (the server is not used)
   prometheus-alertmanager # amtool check-config: deploy/alertmanager/alertmanager.yml (the server is not used)
+  iproute2          # ip netns / veth pairs: the XDP ingress kernel test (test/daemon/api/api-ingress-kernel.test.ts)
 )
 # python3 + pip: fetch and run the OCSF schema package (below); only when no python3 with pip is on PATH already.
 if [ "$profile" = test ] && ! python3 -m pip --version >/dev/null 2>&1; then

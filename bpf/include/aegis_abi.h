@@ -278,4 +278,10 @@ struct aegis_stats {
 	__u64 net_connect_denied;
 };
 
+/* Slots of aegis_pkt_stats (per-CPU u64). must match: src/sensor/abi.ts:PKT_STATS */
+enum {
+	AEGIS_PKT_PASS = 0,
+	AEGIS_PKT_DROP = 1,
+};
+
 #endif /* AEGIS_ABI_H */

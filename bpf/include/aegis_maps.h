@@ -126,6 +126,36 @@ AEGIS_MAP struct {
 	__type(value, struct aegis_rule);
 } net_addr_port SEC(".maps");
 
+/*
+ * Inbound (direction `in`) address/CIDR rules, matched on a packet's source
+ * address by the ingress program (bpf/net/ingress.bpf.c). Separate from the
+ * connect maps so an `out` entry never drops inbound traffic and vice versa.
+ */
+AEGIS_MAP struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 16384);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct aegis_v4_lpm_key);
+	__type(value, struct aegis_rule);
+} net_in_v4_lpm SEC(".maps");
+
+AEGIS_MAP struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 16384);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct aegis_v6_lpm_key);
+	__type(value, struct aegis_rule);
+} net_in_v6_lpm SEC(".maps");
+
+/* Packets the ingress program saw, per CPU: [AEGIS_PKT_PASS], [AEGIS_PKT_DROP]
+ * (aegisbpf_packets_total{direction="in",action}). */
+AEGIS_MAP struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, __u64);
+} aegis_pkt_stats SEC(".maps");
+
 /* ---- kernel-private state ---- */
 
 /*

@@ -71,3 +71,16 @@ int probe_cgroup_connect(struct bpf_sock_addr *ctx)
 {
 	return 1;
 }
+
+/* Ingress: XDP (first choice) and cgroup_skb (fallback), loaded, not attached. */
+SEC("xdp")
+int probe_xdp(struct xdp_md *ctx)
+{
+	return XDP_PASS;
+}
+
+SEC("cgroup_skb/ingress")
+int probe_cgroup_skb(struct __sk_buff *skb)
+{
+	return 1;
+}

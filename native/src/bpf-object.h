@@ -26,6 +26,7 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
  private:
   Napi::Value Programs(const Napi::CallbackInfo &info);
   Napi::Value ProgramStats(const Napi::CallbackInfo &info);
+  Napi::Value TestRun(const Napi::CallbackInfo &info);
   Napi::Value Maps(const Napi::CallbackInfo &info);
   Napi::Value RodataVars(const Napi::CallbackInfo &info);
   Napi::Value SetAutoload(const Napi::CallbackInfo &info);
@@ -49,6 +50,9 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
   struct bpf_object *obj_ = nullptr;
   bool loaded_ = false;
   std::map<uint32_t, struct bpf_link *> links_;
+  // XDP links made with explicit mode flags (bpf_link_create): plain link
+  // fds, closed to detach. Same id space as links_.
+  std::map<uint32_t, int> fd_links_;
   uint32_t next_link_id_ = 1;
   // Shared with every map handle handed out: flips to false on destroy so a
   // stale handle fails cleanly instead of using a closed (or reused) fd.

@@ -86,6 +86,8 @@ export interface NativeBpfObject {
   programs(): NativeProgramInfo[];
   /** Loaded programs only; needs a loaded object. */
   programStats(): NativeProgramStats[];
+  /** BPF_PROG_TEST_RUN of a loaded packet program: its return value and the kernel's mean ns per run. */
+  testRun(program: string, packet: Buffer, repeat?: number): { retval: number; durationNs: number };
   maps(): NativeMapInfo[];
   rodataVars(): NativeRodataVar[];
   setAutoload(program: string, autoload: boolean): void;
@@ -94,7 +96,11 @@ export interface NativeBpfObject {
   setPinPath(map: string, path: string | null): void;
   load(): void;
   /** Returns a link id for detach(). */
-  attach(program: string, options?: { cgroupPath?: string }): number;
+  attach(
+    program: string,
+    /** xdpFlags: XDP_FLAGS_* for an XDP attach (2 = generic/SKB mode); 0 or absent = the kernel's choice. */
+    options?: { cgroupPath?: string; ifindex?: number; xdpFlags?: number },
+  ): number;
   detach(linkId: number): boolean;
   map(name: string): NativeMap;
   destroy(): void;

@@ -253,6 +253,9 @@ export const MAPS = {
   netV6Lpm: 'net_v6_lpm',
   netPort: 'net_port',
   netAddrPort: 'net_addr_port',
+  netInV4Lpm: 'net_in_v4_lpm',
+  netInV6Lpm: 'net_in_v6_lpm',
+  pktStats: 'aegis_pkt_stats',
 } as const;
 export type MapKey = keyof typeof MAPS;
 
@@ -266,6 +269,8 @@ export const RODATA = {
 export const PROGRAMS = {
   common: ['aegis_exec', 'aegis_exit', 'aegis_fork'],
   cgroup: ['aegis_connect4', 'aegis_connect6'],
+  /** The inbound (direction `in`) filter: XDP first, cgroup_skb ingress as the fallback (bpf/net/ingress.bpf.c). */
+  ingress: ['aegis_ingress_xdp', 'aegis_ingress_skb'],
   lsm: ['aegis_lsm_file_open', 'aegis_lsm_bprm_check'],
   tracepoint: [
     'aegis_exit_open',
@@ -275,6 +280,9 @@ export const PROGRAMS = {
     'aegis_exit_open_by_handle_at',
   ],
 } as const;
+
+/** Slots of the per-CPU `aegis_pkt_stats` array (bpf/include/aegis_abi.h AEGIS_PKT_*). */
+export const PKT_STATS = { pass: 0, drop: 1 } as const;
 
 /** Frame header the native ring reader puts before each record in a batch: u32 length, u32 reserved. */
 export const FRAME_HEADER_BYTES = 8;

@@ -37,6 +37,8 @@ export const PINNED_MAPS: readonly MapKey[] = [
   'netV6Lpm',
   'netPort',
   'netAddrPort',
+  'netInV4Lpm',
+  'netInV6Lpm',
 ];
 
 export type SensorMaps = Readonly<Record<MapKey, NativeMap>>;
@@ -65,6 +67,35 @@ export interface SensorObjectOptions {
    * guide's `BPF program load failed` line.
    */
   readonly onLoadFailure?: (failure: LoadFailure) => void;
+  /** The inbound (direction `in`) filter; undefined = not loaded. */
+  readonly ingress?: IngressOptions;
+}
+
+/** Where the ingress program goes: see attachIngress. */
+export interface IngressOptions {
+  /** `auto`: XDP when it loads and attaches on every interface, cgroup_skb otherwise. */
+  readonly mode: 'auto' | 'xdp' | 'cgroup_skb';
+  /** The probe loaded an XDP program (src/sensor/feature-probe.ts). */
+  readonly xdpLoads: boolean;
+  /** The probe loaded a cgroup_skb program. */
+  readonly cgroupSkbLoads: boolean;
+  /** Interfaces for XDP, resolved to their index. */
+  readonly interfaces: readonly { readonly name: string; readonly ifindex: number }[];
+  /** Why `interfaces` is empty, when the caller knows (e.g. not the host's network namespace). */
+  readonly noInterfacesReason?: string;
+  /** cgroup v2 directory for the cgroup_skb fallback (the root: every local socket); undefined = no fallback. */
+  readonly cgroupPath: string | undefined;
+}
+
+/** What the ingress program attached to. */
+export interface IngressState {
+  readonly hook: 'xdp' | 'cgroup_skb' | 'none';
+  /** XDP: the interfaces; cgroup_skb: the cgroup directory. */
+  readonly targets: readonly string[];
+  /** XDP: the interfaces whose driver refused driver mode, attached in generic (skb) mode instead. */
+  readonly generic: readonly string[];
+  /** Why XDP was not used (or nothing was), when it was not. */
+  readonly reason: string | undefined;
 }
 
 export interface LoadFailure {
@@ -99,6 +130,8 @@ export interface SensorObject {
   readonly attached: readonly string[];
   /** Why the requested backend was not used, when it fell back. */
   readonly fallbackReason: string | undefined;
+  /** The inbound filter, when it was requested. */
+  readonly ingress: IngressState | undefined;
   readonly ringBytes: number;
   /** Per-program run time and count (advance only while kernel.bpf_stats_enabled = 1). */
   programStats(): NativeProgramStats[];
@@ -127,6 +160,99 @@ function programsFor(backend: SensorBackend, withCgroup: boolean): string[] {
     ...(backend === 'lsm' ? PROGRAMS.lsm : PROGRAMS.tracepoint),
     ...(withCgroup ? PROGRAMS.cgroup : []),
   ];
+}
+
+/** linux/if_link.h: attach XDP in generic (skb) mode. */
+const XDP_FLAGS_SKB_MODE = 2;
+
+function ingressPrograms(ingress: IngressOptions | undefined): string[] {
+  if (ingress === undefined) return [];
+  const out: string[] = [];
+  if (ingress.mode !== 'cgroup_skb' && ingress.xdpLoads) out.push('aegis_ingress_xdp');
+  if (ingress.mode !== 'xdp' && ingress.cgroupSkbLoads && ingress.cgroupPath !== undefined)
+    out.push('aegis_ingress_skb');
+  return out;
+}
+
+/**
+ * Attach the ingress program: XDP on every interface, or, when XDP is not loaded, has no interface, or any interface
+ * refuses it (another XDP program already there: EBUSY), cgroup_skb ingress on the cgroup directory. All XDP links
+ * or none: a filter on some interfaces only would pass blocked traffic arriving on the others. A failure here never
+ * stops the sensor; the state says what is attached and why not XDP.
+ */
+function attachIngress(
+  obj: NativeBpfObject,
+  ingress: IngressOptions,
+  loaded: readonly string[],
+): {
+  state: IngressState;
+  linkIds: number[];
+  programs: string[];
+} {
+  let reason: string | undefined;
+  if (ingress.mode === 'cgroup_skb') reason = 'ingress.mode is cgroup_skb';
+  else if (!loaded.includes('aegis_ingress_xdp')) reason = 'XDP programs do not load on this kernel';
+  else if (ingress.interfaces.length === 0) reason = ingress.noInterfacesReason ?? 'no interface to attach XDP to';
+  else {
+    const ids: number[] = [];
+    const generic: string[] = [];
+    try {
+      for (const itf of ingress.interfaces) {
+        try {
+          ids.push(obj.attach('aegis_ingress_xdp', { ifindex: itf.ifindex }));
+        } catch (err) {
+          // The kernel tried driver mode (the driver has XDP) and the driver refused, e.g. virtio_net while the
+          // host does receive offloads (EOPNOTSUPP): generic mode runs the same program after the skb exists.
+          try {
+            ids.push(obj.attach('aegis_ingress_xdp', { ifindex: itf.ifindex, xdpFlags: XDP_FLAGS_SKB_MODE }));
+            generic.push(itf.name);
+          } catch (err2) {
+            throw new Error(
+              `XDP attach on ${itf.name} failed: ${describe(err).message}; generic mode: ${describe(err2).message}`,
+            );
+          }
+        }
+      }
+      return {
+        state: { hook: 'xdp', targets: ingress.interfaces.map((i) => i.name), generic, reason: undefined },
+        linkIds: ids,
+        programs: ['aegis_ingress_xdp'],
+      };
+    } catch (err) {
+      for (const id of ids) obj.detach(id);
+      reason = (err as Error).message;
+    }
+  }
+  if (ingress.mode === 'xdp' || !loaded.includes('aegis_ingress_skb') || ingress.cgroupPath === undefined)
+    return {
+      state: {
+        hook: 'none',
+        targets: [],
+        generic: [],
+        reason: `${reason}${ingress.mode === 'xdp' ? ' (ingress.mode is xdp: no fallback)' : '; cgroup_skb is unavailable too'}`,
+      },
+      linkIds: [],
+      programs: [],
+    };
+  try {
+    const id = obj.attach('aegis_ingress_skb', { cgroupPath: ingress.cgroupPath });
+    return {
+      state: { hook: 'cgroup_skb', targets: [ingress.cgroupPath], generic: [], reason },
+      linkIds: [id],
+      programs: ['aegis_ingress_skb'],
+    };
+  } catch (err) {
+    return {
+      state: {
+        hook: 'none',
+        targets: [],
+        generic: [],
+        reason: `${reason}; cgroup_skb attach failed: ${describe(err).message}`,
+      },
+      linkIds: [],
+      programs: [],
+    };
+  }
 }
 
 function describe(err: unknown): { message: string; errno: number | undefined; log: string | undefined } {
@@ -179,6 +305,8 @@ function loadOnce(options: SensorObjectOptions, backend: SensorBackend): SensorO
   const objectPath = options.objectPath ?? NATIVE_PATHS.sensorObject;
   const withCgroup = options.cgroupAttachPath !== undefined;
   const wanted = new Set(programsFor(backend, withCgroup));
+  const ingressWanted = ingressPrograms(options.ingress);
+  let ingressState: IngressState | undefined;
   const ringBytes = ringSize(options.ringBytes);
   let obj: NativeBpfObject | undefined;
   let stage = 'open';
@@ -187,7 +315,7 @@ function loadOnce(options: SensorObjectOptions, backend: SensorBackend): SensorO
   let attaching: string | undefined;
   try {
     obj = new native.BpfObject(objectPath);
-    for (const p of obj.programs()) obj.setAutoload(p.name, wanted.has(p.name));
+    for (const p of obj.programs()) obj.setAutoload(p.name, wanted.has(p.name) || ingressWanted.includes(p.name));
     obj.setMaxEntries(MAPS.events, ringBytes);
     obj.setRodata(RODATA.selfTgid, u32(options.selfTgid));
     obj.setRodata(RODATA.connectAll, u32(options.connectAll ? 1 : 0));
@@ -208,6 +336,12 @@ function loadOnce(options: SensorObjectOptions, backend: SensorBackend): SensorO
         links.push(name);
       }
       attaching = undefined;
+      if (options.ingress !== undefined) {
+        const r = attachIngress(opened, options.ingress, ingressWanted);
+        ingressState = r.state;
+        linkIds.push(...r.linkIds);
+        links.push(...r.programs);
+      }
     });
   } catch (err) {
     obj?.destroy();
@@ -228,6 +362,7 @@ function loadOnce(options: SensorObjectOptions, backend: SensorBackend): SensorO
     maps,
     attached: links,
     fallbackReason: undefined,
+    ingress: ingressState,
     ringBytes,
     programStats: () => (destroyed ? [] : loaded.programStats()),
     detachAll() {

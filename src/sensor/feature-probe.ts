@@ -37,6 +37,8 @@ export interface EnforcementCapabilities {
   readonly signals: boolean;
   /** BLOCK and AUDIT on connect (cgroup v2 connect hooks). */
   readonly networkBlock: boolean;
+  /** BLOCK and AUDIT on inbound packets (direction `in`: XDP, or cgroup_skb ingress). */
+  readonly ingressBlock: boolean;
 }
 
 export interface FeatureReport {
@@ -52,6 +54,10 @@ export interface FeatureReport {
   readonly ringBuffer: ProbeCheck;
   readonly cgroupV2: ProbeCheck & { readonly path?: string };
   readonly cgroupConnect: ProbeCheck;
+  /** An XDP program loads (the first choice for direction `in`; attached per interface at start). */
+  readonly xdp: ProbeCheck;
+  /** A cgroup_skb ingress program loads (the fallback for direction `in`). */
+  readonly cgroupSkb: ProbeCheck;
   /** /sys/kernel/security/lockdown's active mode, or why it is unknown. */
   readonly lockdown: string;
   /** Active LSMs from /sys/kernel/security/lsm, when readable. */
@@ -170,6 +176,8 @@ function detectFeatures(options: ProbeOptions): FeatureReport {
   let sendSignal = lsm;
   let ringBuffer = lsm;
   let cgroupConnect = lsm;
+  let xdp = lsm;
+  let cgroupSkb = lsm;
 
   if (native !== undefined && isRoot) {
     if (options.mountTracefs ?? true) {
@@ -201,6 +209,10 @@ function detectFeatures(options: ProbeOptions): FeatureReport {
     cgroupConnect = cgroupV2.ok
       ? probe(native, objectPath, 'probe_cgroup_connect', 'cgroup/connect4 program', false)
       : fail('cgroup connect hooks need cgroup v2');
+    xdp = probe(native, objectPath, 'probe_xdp', 'XDP program', false);
+    cgroupSkb = cgroupV2.ok
+      ? probe(native, objectPath, 'probe_cgroup_skb', 'cgroup_skb/ingress program', false)
+      : fail('cgroup_skb ingress needs cgroup v2');
   }
 
   const reasons: string[] = [];
@@ -224,6 +236,7 @@ function detectFeatures(options: ProbeOptions): FeatureReport {
     fileBlock: backend === 'lsm',
     signals: backend !== undefined && sendSignal.ok,
     networkBlock: backend !== undefined && cgroupConnect.ok,
+    ingressBlock: backend !== undefined && (xdp.ok || cgroupSkb.ok),
   };
 
   let status: HealthStatus = 'healthy';
@@ -236,6 +249,8 @@ function detectFeatures(options: ProbeOptions): FeatureReport {
       );
     if (!sendSignal.ok) reasons.push(`signals unavailable: ${sendSignal.detail}`);
     if (!cgroupConnect.ok) reasons.push(`network hooks unavailable: ${cgroupConnect.detail}`);
+    if (!capabilities.ingressBlock)
+      reasons.push(`inbound filter unavailable: XDP: ${xdp.detail}; cgroup_skb: ${cgroupSkb.detail}`);
     if (reasons.length > 0) status = 'degraded';
   }
 
@@ -248,6 +263,11 @@ function detectFeatures(options: ProbeOptions): FeatureReport {
             : 'tracepoint mode: file open/exec rules enforce TERM/KILL/INT with bpf_send_signal after the syscall; BLOCK on files refused',
           capabilities.signals ? 'signals available' : 'no signals',
           capabilities.networkBlock ? 'connect BLOCK via cgroup hooks' : 'no network enforcement',
+          xdp.ok
+            ? 'inbound BLOCK via XDP (cgroup_skb fallback)'
+            : cgroupSkb.ok
+              ? 'inbound BLOCK via cgroup_skb'
+              : 'no inbound enforcement',
         ].join('; ');
 
   return {
@@ -263,6 +283,8 @@ function detectFeatures(options: ProbeOptions): FeatureReport {
     ringBuffer,
     cgroupV2,
     cgroupConnect,
+    xdp,
+    cgroupSkb,
     lockdown,
     activeLsms,
     backend,
@@ -318,6 +340,8 @@ export function formatHealth(report: FeatureReport): string {
     ['ring buffer', report.ringBuffer],
     ['cgroup v2', report.cgroupV2],
     ['cgroup connect hooks', report.cgroupConnect],
+    ['XDP', report.xdp],
+    ['cgroup_skb ingress', report.cgroupSkb],
   ];
   const lines = [`kernel ${report.kernelRelease}`];
   for (const [name, c] of rows) lines.push(`${mark(c)} ${name.padEnd(20)} ${c.detail}`);

@@ -18,12 +18,13 @@ import path from 'node:path';
 import type { NativeBinding, NativeMap } from '../native/binding';
 import type {
   NetRuleType,
+  PacketAction,
   SensorDetailedStats,
   SensorMapStats,
   SensorStats,
   SensorStatsSource,
 } from '../telemetry/sensor-stats';
-import { INODE_KEY, MAPS, PATH_KEY, V4_LPM_KEY, V6_LPM_KEY } from './abi';
+import { INODE_KEY, MAPS, PATH_KEY, PKT_STATS, V4_LPM_KEY, V6_LPM_KEY } from './abi';
 import { readKernelStats } from './kernel-stats';
 import { decodeCString } from './text';
 import { POLICY_MAP_KEYS } from './policy/policy-compile';
@@ -31,7 +32,21 @@ import type { PolicyMapSet } from './policy/policy-maps';
 import { readConfig, ruleValueHits } from './policy/policy-maps';
 
 /** The maps the telemetry reads: the policy maps, the config and the counters. */
-export type TelemetryMaps = PolicyMapSet & { readonly stats: NativeMap };
+export type TelemetryMaps = PolicyMapSet & { readonly stats: NativeMap; readonly pktStats?: NativeMap };
+
+/** The ingress program's per-CPU PASS/DROP counters, summed (bpf/include/aegis_maps.h aegis_pkt_stats). */
+export function readPacketStats(map: NativeMap): Record<PacketAction, number> {
+  const sum = (slot: number): number => {
+    const key = Buffer.alloc(4);
+    key.writeUInt32LE(slot);
+    const v = map.lookup(key);
+    if (v === null) return 0;
+    let n = 0;
+    for (let off = 0; off + 8 <= v.length; off += 8) n += v.readUInt32LE(off) + v.readUInt32LE(off + 4) * 0x1_0000_0000;
+    return n;
+  };
+  return { PASS: sum(PKT_STATS.pass), DROP: sum(PKT_STATS.drop) };
+}
 
 function countLpm(
   map: NativeMap,
@@ -53,7 +68,11 @@ function countLpm(
  */
 export function readSensorStats(
   maps: TelemetryMaps,
-  state: { readonly attached: boolean; readonly backend: string | undefined },
+  state: {
+    readonly attached: boolean;
+    readonly backend: string | undefined;
+    readonly ingress?: { readonly hook: string; readonly targets: readonly string[] };
+  },
 ): SensorStats {
   const k = readKernelStats(maps.stats);
   const { mode } = readConfig(maps);
@@ -63,8 +82,8 @@ export function readSensorStats(
     const map = maps[key];
     const e = map.entries();
     mapStats.push({ map: MAPS[key], entries: e.count, capacity: map.maxEntries });
-    if (key === 'netV4Lpm') countLpm(map, 32, netRules, e.keys, e.count);
-    else if (key === 'netV6Lpm') countLpm(map, 128, netRules, e.keys, e.count);
+    if (key === 'netV4Lpm' || key === 'netInV4Lpm') countLpm(map, 32, netRules, e.keys, e.count);
+    else if (key === 'netV6Lpm' || key === 'netInV6Lpm') countLpm(map, 128, netRules, e.keys, e.count);
     else if (key === 'netPort') netRules.port += e.count;
     else if (key === 'netAddrPort') netRules.ip += e.count;
   }
@@ -80,6 +99,10 @@ export function readSensorStats(
     netRingbufDrops: k.drops.CONNECT,
     maps: mapStats,
     netRules,
+    ...(state.ingress !== undefined ? { ingress: state.ingress } : {}),
+    ...(state.ingress !== undefined && state.ingress.hook !== 'none' && maps.pktStats !== undefined
+      ? { packets: readPacketStats(maps.pktStats) }
+      : {}),
   };
 }
 

@@ -11,7 +11,7 @@ import type { NativeBinding, NativeProgramStats, NativeRingReaderStats } from '.
 import { loadNative } from '../native/binding';
 import type { BootClock } from './boot-clock';
 import { createBootClock } from './boot-clock';
-import type { PhaseRunner, SensorMaps, SensorObject } from './bpf-object';
+import type { IngressOptions, IngressState, PhaseRunner, SensorMaps, SensorObject } from './bpf-object';
 import { loadSensorObject } from './bpf-object';
 import { createCgroupResolver } from './cgroup-resolver';
 import type { DecodeStats } from './decoder-registry';
@@ -23,6 +23,8 @@ import type { AegisEvent } from '../event/types';
 import type { FeatureReport } from './feature-probe';
 import { probeFeatures } from './feature-probe';
 import { ensureBpffs, ensureTracefs } from './fs-mounts';
+import type { NetInterface } from './interfaces';
+import { defaultInterfaces, foreignNetnsReason, resolveInterfaces } from './interfaces';
 import { readConfig } from './policy/policy-maps';
 import type { KernelStats } from './kernel-stats';
 import { readKernelStats } from './kernel-stats';
@@ -62,6 +64,12 @@ export interface SensorOptions {
   readonly phase?: PhaseRunner;
   /** Report every connect, not only rule hits. Default true. */
   readonly connectAll?: boolean;
+  /**
+   * The inbound (direction `in`) filter: `mode` auto (XDP, cgroup_skb when XDP does not load or attach), xdp, or
+   * cgroup_skb; `interfaces` for XDP (default: every up, non-loopback interface, ./interfaces.ts). Undefined or null:
+   * no ingress program.
+   */
+  readonly ingress?: { readonly mode: 'auto' | 'xdp' | 'cgroup_skb'; readonly interfaces?: readonly string[] } | null;
   readonly host?: string;
   readonly processCacheMax?: number;
   readonly rules?: RuleNames;
@@ -92,6 +100,8 @@ export interface Sensor {
   readonly features: FeatureReport;
   /** Set when the requested/probed backend could not be used. */
   readonly fallbackReason: string | undefined;
+  /** What the inbound filter attached to (undefined: not requested). */
+  readonly ingress: IngressState | undefined;
   readonly maps: SensorMaps;
   readonly mapper: EventMapper;
   /** Kernel time -> wall time, as used for every event's `ts`. */
@@ -157,6 +167,31 @@ export function createSensor(options: SensorOptions): Sensor {
   // tp/ programs resolve their tracepoint ids through tracefs (a fallback from lsm mode needs it too)
   ensureTracefs(native);
 
+  let ingress: IngressOptions | undefined;
+  let missingInterfaces: string[] = [];
+  if (options.ingress !== undefined && options.ingress !== null) {
+    const configured = options.ingress.interfaces;
+    let interfaces: NetInterface[];
+    let noInterfacesReason: string | undefined;
+    if (configured === undefined) {
+      noInterfacesReason = foreignNetnsReason();
+      interfaces = noInterfacesReason === undefined ? defaultInterfaces() : [];
+    } else {
+      const r = resolveInterfaces(configured);
+      interfaces = r.found;
+      missingInterfaces = r.missing;
+    }
+    ingress = {
+      mode: options.ingress.mode,
+      xdpLoads: features.xdp.ok,
+      cgroupSkbLoads: features.cgroupSkb.ok,
+      interfaces,
+      ...(noInterfacesReason !== undefined ? { noInterfacesReason } : {}),
+      // The root: every local socket, whichever cgroup its owner is in.
+      cgroupPath: features.cgroupV2.path,
+    };
+  }
+
   const object: SensorObject = loadSensorObject({
     native,
     backend: requested,
@@ -165,6 +200,7 @@ export function createSensor(options: SensorOptions): Sensor {
     connectAll: options.connectAll ?? true,
     cgroupAttachPath,
     pinDir: options.pinDir,
+    ...(ingress !== undefined ? { ingress } : {}),
     onStalePin: (map, pinPath, mismatch) =>
       log(
         'warn',
@@ -279,6 +315,7 @@ export function createSensor(options: SensorOptions): Sensor {
     backend,
     features,
     fallbackReason,
+    ingress: object.ingress,
     maps: object.maps,
     mapper,
     clock,
@@ -297,8 +334,21 @@ export function createSensor(options: SensorOptions): Sensor {
         timer = setInterval(checkKernel, interval);
         timer.unref();
       }
-      const started = `eBPF sensor started in ${backend} mode (${object.attached.length} programs attached; ${features.enforcement}).`;
-      log('info', started, { backend, programs: object.attached });
+      const ing = object.ingress;
+      const ingressText =
+        ing === undefined
+          ? ''
+          : ing.hook === 'none'
+            ? `; inbound filter: none (${ing.reason ?? 'unavailable'})`
+            : `; inbound filter: ${ing.hook} on ${ing.targets.map((n) => (ing.generic.includes(n) ? `${n} (generic)` : n)).join(', ')}${ing.reason !== undefined ? ` (not XDP: ${ing.reason})` : ''}`;
+      const missingText =
+        missingInterfaces.length > 0 ? `; ingress.interfaces not found: ${missingInterfaces.join(', ')}` : '';
+      const started = `eBPF sensor started in ${backend} mode (${object.attached.length} programs attached; ${features.enforcement}${ingressText}${missingText}).`;
+      log('info', started, {
+        backend,
+        programs: object.attached,
+        ...(ing !== undefined ? { ingress: ing.hook, ingress_targets: ing.targets } : {}),
+      });
       const events = [mapper.sensorEvent('started', started)];
       if (backend !== 'lsm' || features.status !== 'healthy') {
         const why = [fallbackReason, ...features.reasons].filter((r): r is string => r !== undefined);

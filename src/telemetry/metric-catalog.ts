@@ -130,6 +130,15 @@ export const METRICS = [
   ),
   m(
     'sensor',
+    'aegisbpf_packets_total',
+    'counter',
+    ['direction', 'action'],
+    'always',
+    false,
+    'Packets the inbound filter (XDP or cgroup_skb ingress) saw, by direction (in) and verdict (PASS, DROP).',
+  ),
+  m(
+    'sensor',
     'aegisbpf_net_ringbuf_drops_total',
     'counter',
     [],

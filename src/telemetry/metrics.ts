@@ -21,7 +21,7 @@ import { METRICS, metricSpec } from './metric-catalog';
 import type { ProcessSampler, ProcessUsage } from './process-usage';
 import { createProcessSampler } from './process-usage';
 import type { SensorDetailedStats, SensorStats } from './sensor-stats';
-import { BLOCK_ACTIONS, NET_BLOCK_TYPES, NET_RULE_TYPES } from './sensor-stats';
+import { BLOCK_ACTIONS, NET_BLOCK_TYPES, NET_RULE_TYPES, PACKET_ACTIONS } from './sensor-stats';
 import type { Histogram, SinkStats, StatsRegistry } from './stats';
 import type { AnomalyDetectorCounts, HostGauges } from './trend';
 
@@ -280,6 +280,8 @@ function collectors(
     },
     aegisbpf_net_blocks_total: (ctx) => NET_BLOCK_TYPES.map((t) => one(ctx.sensor.netBlocks[t], { type: t })),
     aegisbpf_net_ringbuf_drops_total: (ctx) => [one(ctx.sensor.netRingbufDrops)],
+    aegisbpf_packets_total: (ctx) =>
+      PACKET_ACTIONS.map((a) => one(ctx.sensor.packets?.[a] ?? 0, { direction: 'in', action: a })),
     aegisbpf_net_rules_total: (ctx) => {
       const rules = ctx.sensor.netRules;
       return rules === undefined ? [] : NET_RULE_TYPES.map((t) => one(rules[t], { type: t }));

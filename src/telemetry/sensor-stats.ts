@@ -20,6 +20,10 @@ export type BlockAction = (typeof BLOCK_ACTIONS)[number];
 export const NET_BLOCK_TYPES = ['connect', 'bind'] as const;
 export type NetBlockType = (typeof NET_BLOCK_TYPES)[number];
 
+/** Verdicts of the inbound filter counted in `aegisbpf_packets_total{direction,action}`. */
+export const PACKET_ACTIONS = ['PASS', 'DROP'] as const;
+export type PacketAction = (typeof PACKET_ACTIONS)[number];
+
 /** Rule kinds counted in `aegisbpf_net_rules_total{type}`. */
 export const NET_RULE_TYPES = ['ip', 'cidr', 'port'] as const;
 export type NetRuleType = (typeof NET_RULE_TYPES)[number];
@@ -53,6 +57,13 @@ export interface SensorStats {
   readonly maps: readonly SensorMapStats[];
   /** Network deny rules per kind; undefined when the network maps are not loaded. */
   readonly netRules: Readonly<Record<NetRuleType, number>> | undefined;
+  /**
+   * Packets the inbound (direction `in`) filter saw, per verdict (cumulative, per-CPU counters summed); undefined
+   * when no ingress program is loaded. Outbound entries act on connect() calls (`netBlocks.connect`), not packets.
+   */
+  readonly packets?: Readonly<Record<PacketAction, number>>;
+  /** Where the inbound filter is attached (`xdp` on interfaces, `cgroup_skb` on a cgroup, `none`); absent when off. */
+  readonly ingress?: { readonly hook: string; readonly targets: readonly string[] };
 }
 
 /** High-cardinality per-rule hit counters (`--detailed` only): the policy map entries that were hit. Keys: path; `dev:ino` for inodes. */

@@ -21,6 +21,10 @@ export interface SensorSnapshot {
   readonly net_blocks: Readonly<Record<NetBlockType, number>>;
   readonly net_ringbuf_drops: number;
   readonly net_rules: Readonly<Record<NetRuleType, number>> | undefined;
+  /** Inbound filter verdicts (`aegisbpf_packets_total{direction="in"}`); absent without an ingress program. */
+  readonly packets?: { readonly passed: number; readonly dropped: number };
+  /** Where the inbound filter is attached; absent when off. */
+  readonly ingress?: { readonly hook: string; readonly targets: readonly string[] };
   readonly maps: readonly SensorMapStats[];
   /** Top per-path and per-inode hits, only when asked for (`--detailed`), most hits first. */
   readonly top_blocked_paths?: readonly (readonly [string, number])[];
@@ -92,6 +96,8 @@ export function snapshotSensor(source: SensorStatsSource, detailed: boolean): Se
     net_blocks: { ...s.netBlocks },
     net_ringbuf_drops: s.netRingbufDrops,
     net_rules: s.netRules === undefined ? undefined : { ...s.netRules },
+    ...(s.packets !== undefined ? { packets: { passed: s.packets.PASS, dropped: s.packets.DROP } } : {}),
+    ...(s.ingress !== undefined ? { ingress: { hook: s.ingress.hook, targets: [...s.ingress.targets] } } : {}),
     maps: s.maps.map((m) => ({ map: m.map, entries: m.entries, capacity: m.capacity })),
     ...(detailed
       ? {

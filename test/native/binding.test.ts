@@ -69,7 +69,10 @@ void test('the sensor object opens without root: programs, maps and rodata are t
       .programs()
       .map((p) => p.name)
       .sort();
-    assert.deepEqual(progs, [...PROGRAMS.common, ...PROGRAMS.cgroup, ...PROGRAMS.lsm, ...PROGRAMS.tracepoint].sort());
+    assert.deepEqual(
+      progs,
+      [...PROGRAMS.common, ...PROGRAMS.cgroup, ...PROGRAMS.ingress, ...PROGRAMS.lsm, ...PROGRAMS.tracepoint].sort(),
+    );
     const maps = new Set(obj.maps().map((m) => m.name));
     for (const name of Object.values(MAPS)) assert.ok(maps.has(name), `map ${name}`);
     const rodata = obj

@@ -95,5 +95,8 @@ void test('map, rodata and program names exist in the BPF sources', () => {
     )
     .join('\n');
   const cPrograms = [...sources.matchAll(/^int (?:BPF_PROG\()?(aegis_\w+)/gm)].map((m) => m[1] as string).sort();
-  assert.deepEqual(cPrograms, [...PROGRAMS.common, ...PROGRAMS.cgroup, ...PROGRAMS.lsm, ...PROGRAMS.tracepoint].sort());
+  assert.deepEqual(
+    cPrograms,
+    [...PROGRAMS.common, ...PROGRAMS.cgroup, ...PROGRAMS.ingress, ...PROGRAMS.lsm, ...PROGRAMS.tracepoint].sort(),
+  );
 });

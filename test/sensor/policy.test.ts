@@ -31,8 +31,8 @@ import { createPolicyStore } from '../../src/sensor/policy/policy-store';
 import type { MemoryMap } from './memory-map';
 import { memoryMap } from './memory-map';
 
-const LSM: EnforcementCapabilities = { fileBlock: true, signals: true, networkBlock: true };
-const TRACEPOINT: EnforcementCapabilities = { fileBlock: false, signals: true, networkBlock: true };
+const LSM: EnforcementCapabilities = { fileBlock: true, signals: true, networkBlock: true, ingressBlock: true };
+const TRACEPOINT: EnforcementCapabilities = { fileBlock: false, signals: true, networkBlock: true, ingressBlock: true };
 
 const resolver: TargetResolver = {
   stat: (file) => ({ dev: 0xfe00, ino: BigInt(file.length) }),
@@ -57,6 +57,8 @@ function maps(capacity = 64): MemoryMapSet {
     netV6Lpm: memoryMap(MAPS.netV6Lpm, V6_LPM_KEY.size, RULE.size, capacity),
     netPort: memoryMap(MAPS.netPort, PORT_KEY.size, RULE.size, capacity),
     netAddrPort: memoryMap(MAPS.netAddrPort, ADDR_PORT_KEY.size, RULE.size, capacity),
+    netInV4Lpm: memoryMap(MAPS.netInV4Lpm, V4_LPM_KEY.size, RULE.size, capacity),
+    netInV6Lpm: memoryMap(MAPS.netInV6Lpm, V6_LPM_KEY.size, RULE.size, capacity),
     config: memoryMap(MAPS.config, 4, CONFIG.size, 1),
   };
 }

@@ -69,6 +69,11 @@ function sensorLines(s: SensorSnapshot, detailed: boolean): string[] {
     `  Ringbuf events: ${s.ringbuf_events}`,
     `  Ringbuf drops: ${s.ringbuf_drops} (${attempted === 0 ? '0' : ((100 * s.ringbuf_drops) / attempted).toFixed(3)}% of records)`,
     `  Network blocks: connect ${s.net_blocks.connect}, bind ${s.net_blocks.bind}; network ringbuf drops ${s.net_ringbuf_drops}`,
+    ...(s.ingress !== undefined
+      ? [
+          `  Inbound filter: ${s.ingress.hook}${s.ingress.targets.length > 0 ? ` on ${s.ingress.targets.join(', ')}` : ''}; packets passed ${s.packets?.passed ?? 0}, dropped ${s.packets?.dropped ?? 0}`,
+        ]
+      : []),
     s.attached
       ? `Sensor: attached (mode ${s.mode ?? 'unknown'}, backend ${s.backend ?? 'unknown'})`
       : `Sensor: not attached${s.absent_reason !== undefined ? ` (${s.absent_reason})` : ''}`,

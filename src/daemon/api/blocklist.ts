@@ -7,7 +7,8 @@
  *
  * An entry is one of: a file path, an inode `dev:ino` (kernel dev encoding, as events show it), an address or CIDR
  * (optionally with a port and protocol), or a port alone, with an action (AUDIT, BLOCK, TERM, KILL, INT) and, for
- * network entries, a direction (`out`: the cgroup connect hooks).
+ * network entries, a direction: `out` (the default: outbound connect(), the cgroup connect hooks) or `in` (inbound
+ * packets from an address or CIDR, no port: the ingress program, XDP or cgroup_skb, see docs/enforcement.md).
  *
  * When no policy is stored yet, the first entry creates one in `enforce` mode (a blocklist exists to block); an
  * existing policy keeps its mode (in `audit` mode its entries only report).
@@ -22,7 +23,8 @@ import { ApiError } from './api-error';
 
 export const BLOCKLIST_ACTIONS = ['AUDIT', 'BLOCK', 'TERM', 'KILL', 'INT'] as const;
 export type BlocklistAction = (typeof BLOCKLIST_ACTIONS)[number];
-export const DIRECTIONS = ['out'] as const;
+export const DIRECTIONS = ['out', 'in'] as const;
+export type Direction = (typeof DIRECTIONS)[number];
 
 export type BlocklistTarget =
   | { readonly kind: 'path'; readonly path: string }
@@ -42,7 +44,7 @@ export interface BlocklistEntry {
   readonly value: string;
   readonly port?: number;
   readonly protocol?: 'tcp' | 'udp';
-  readonly direction?: 'out';
+  readonly direction?: Direction;
   readonly action: BlocklistAction;
   /** The policy rule holding it. */
   readonly rule: string;
@@ -55,7 +57,7 @@ export interface BlocklistRequest {
   readonly address?: string;
   readonly port?: number;
   readonly protocol?: 'tcp' | 'udp';
-  readonly direction?: 'out';
+  readonly direction?: Direction;
   readonly action: BlocklistAction;
 }
 
@@ -137,6 +139,12 @@ export function entryFromRequest(req: BlocklistRequest): BlocklistEntry {
     if (address.includes('/') && (req.port !== undefined || req.protocol !== undefined))
       throw bad('a CIDR cannot be combined with port/protocol; use an address, or a port alone');
   }
+  if (direction === 'in') {
+    if (kind !== 'address' || req.port !== undefined || req.protocol !== undefined)
+      throw bad('direction in takes an address or CIDR alone (inbound packets from it), without port or protocol');
+    if (action !== 'AUDIT' && action !== 'BLOCK')
+      throw bad(`action: ${action} cannot apply to inbound packets (no process to signal); use BLOCK or AUDIT`);
+  }
   const port = req.port;
   const protocol = req.protocol;
   const suffix = `${port !== undefined ? `:${port}` : ''}${protocol !== undefined ? `/${protocol}` : ''}`;
@@ -187,6 +195,8 @@ function ruleOf(entry: BlocklistEntry): RawRule {
       ...(entry.type === 'address' ? { address: entry.value } : { port: Number(entry.value) }),
       ...(entry.port !== undefined ? { port: entry.port } : {}),
       ...(entry.protocol !== undefined ? { protocol: entry.protocol } : {}),
+      // `out` is the format's default: left out, so rules written before directions existed stay identical.
+      ...(entry.direction === 'in' ? { direction: 'in' } : {}),
     };
   }
   return { id: entry.rule, match, action: entry.action };
@@ -209,6 +219,7 @@ function entryOfRule(r: RawRule): BlocklistEntry | undefined {
             ...(typeof m.address === 'string' ? { address: m.address } : {}),
             ...(typeof m.port === 'number' ? { port: m.port } : {}),
             ...(m.protocol === 'tcp' || m.protocol === 'udp' ? { protocol: m.protocol } : {}),
+            ...(m.direction === 'in' ? { direction: 'in' as const } : {}),
             action,
           };
   try {

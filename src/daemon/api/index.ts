@@ -154,7 +154,13 @@ export async function startApi(options: ApiOptions): Promise<RunningApi> {
       return {
         status: 'ok',
         version: options.version,
-        sensor: { attached: s.attached, backend: s.backend ?? null, absent_reason: sensor.absentReason || null },
+        sensor: {
+          attached: s.attached,
+          backend: s.backend ?? null,
+          absent_reason: sensor.absentReason || null,
+          // The inbound filter (direction `in` entries): xdp on interfaces, cgroup_skb on a cgroup, none; null when off.
+          ingress: s.ingress ?? null,
+        },
       };
     },
     openapi: () => published.openapi,

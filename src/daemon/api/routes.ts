@@ -162,7 +162,11 @@ const BLOCKLIST_BODY: Schema = {
     address: { type: 'string', minLength: 2, maxLength: 64 },
     port: { type: 'integer', minimum: 1, maximum: 65535 },
     protocol: { enum: ['tcp', 'udp'] },
-    direction: { enum: [...DIRECTIONS], description: 'out: outbound connect() (cgroup connect hooks).' },
+    direction: {
+      enum: [...DIRECTIONS],
+      description:
+        'out (default): outbound connect() (cgroup connect hooks); in: inbound packets from the address/CIDR (XDP, or cgroup_skb ingress), AUDIT or BLOCK, no port.',
+    },
     action: { enum: [...BLOCKLIST_ACTIONS] },
   },
 };
@@ -259,6 +263,9 @@ export function createRoutes(deps: ApiDeps): RouteSpec[] {
             events_processed: processed,
             events_blocked: blocked,
             events_passed: Math.max(0, processed - blocked),
+            // Inbound filter verdicts (direction `in` entries); 0 without an ingress program.
+            packets_passed: sensor.packets?.passed ?? 0,
+            packets_dropped: sensor.packets?.dropped ?? 0,
             drops: {
               total: kernelDrops + sinkDrops + (snap.pipeline?.unrouted ?? 0),
               kernel_ring: kernelDrops,

@@ -62,6 +62,17 @@ export interface SensorSourceOptions {
   readonly enforcementLogPerSecond: number;
   /** `aegisbpf run --enforce|--audit`: the mode while this sensor runs, whatever the policy says; undefined = the policy's. */
   readonly mode: 'audit' | 'enforce' | undefined;
+  /** The inbound filter (`ingress`): null = off; interfaces undefined = every up, non-loopback interface. */
+  readonly ingress: { readonly mode: 'auto' | 'xdp' | 'cgroup_skb'; readonly interfaces?: readonly string[] } | null;
+}
+
+function parseIngress(raw: unknown): SensorSourceOptions['ingress'] {
+  const r = typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>) : {};
+  if (r.mode === 'off') return null;
+  const mode = r.mode === 'xdp' || r.mode === 'cgroup_skb' ? r.mode : 'auto';
+  return Array.isArray(r.interfaces)
+    ? { mode, interfaces: r.interfaces.filter((i): i is string => typeof i === 'string') }
+    : { mode };
 }
 
 export function parseSensorSourceOptions(raw: Readonly<Record<string, unknown>>, dataDir: string): SensorSourceOptions {
@@ -87,6 +98,7 @@ export function parseSensorSourceOptions(raw: Readonly<Record<string, unknown>>,
     processCacheMax: num('process_cache_max', 65536),
     mode: raw.mode === 'audit' || raw.mode === 'enforce' ? raw.mode : undefined,
     enforcementLogPerSecond: num('enforcement_log_per_second', DEFAULT_ENFORCEMENT_LOG_PER_SECOND),
+    ingress: parseIngress(raw.ingress),
   };
 }
 
@@ -130,7 +142,13 @@ function sensorTelemetry(registry: StatsRegistry | undefined, logger: Logger): S
     read(): TelemetrySensorStats {
       if (state.phase !== 'running') return last;
       try {
-        last = readSensorStats(state.sensor.maps, { attached: true, backend: state.sensor.backend });
+        last = readSensorStats(state.sensor.maps, {
+          attached: true,
+          backend: state.sensor.backend,
+          ...(state.sensor.ingress !== undefined
+            ? { ingress: { hook: state.sensor.ingress.hook, targets: state.sensor.ingress.targets } }
+            : {}),
+        });
       } catch (err) {
         // read() must not throw (a scrape): keep the last good counters and say so once per burst.
         logger.burst(
@@ -236,6 +254,7 @@ export function createSensorSource(options: SensorSourceOptions, ctx: SourceCont
           coalesceMicros: options.coalesceMicros,
           cgroupAttachPath: options.cgroupPath,
           connectAll: options.connectEvents,
+          ingress: options.ingress,
           ...(options.pinDir !== undefined ? { pinDir: options.pinDir } : {}),
           // Span logs of the start-up (AEGIS_OTEL_SPANS=1): children of the span that starts the sources.
           phase: (name, fn) => withChildSpan(name === 'load' ? 'daemon.load_bpf' : 'daemon.attach_programs', fn),
@@ -404,6 +423,24 @@ export const sensorSource: SourceDefinition = {
       connect_events: {
         type: 'boolean',
         description: 'An event for every connect, not only for rule hits (default true).',
+      },
+      ingress: {
+        type: 'object',
+        additionalProperties: false,
+        description: 'The inbound filter for `direction: in` blocklist entries (docs/enforcement.md "Inbound filter").',
+        properties: {
+          mode: {
+            enum: ['auto', 'xdp', 'cgroup_skb', 'off'],
+            description:
+              'auto (default): XDP on the interfaces, cgroup_skb ingress on the cgroup2 root when XDP does not load or an interface refuses it; xdp or cgroup_skb: only that; off: no ingress program.',
+          },
+          interfaces: {
+            type: 'array',
+            items: { type: 'string', minLength: 1, maxLength: 15 },
+            uniqueItems: true,
+            description: 'Interfaces XDP attaches to (default: every interface that is up, loopback excluded).',
+          },
+        },
       },
       pin: {
         type: 'boolean',

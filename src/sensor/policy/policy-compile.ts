@@ -34,7 +34,16 @@ import type { Policy, PolicyMode, PolicyRule, RuleAction } from './policy-file';
 /** The maps a policy writes (config holds the mode). */
 export type PolicyMapKey = Extract<
   MapKey,
-  'denyInode' | 'denyPath' | 'denyPathLeaf' | 'allowCgroup' | 'netV4Lpm' | 'netV6Lpm' | 'netPort' | 'netAddrPort'
+  | 'denyInode'
+  | 'denyPath'
+  | 'denyPathLeaf'
+  | 'allowCgroup'
+  | 'netV4Lpm'
+  | 'netV6Lpm'
+  | 'netPort'
+  | 'netAddrPort'
+  | 'netInV4Lpm'
+  | 'netInV6Lpm'
 >;
 export const POLICY_MAP_KEYS: readonly PolicyMapKey[] = [
   'denyInode',
@@ -45,6 +54,8 @@ export const POLICY_MAP_KEYS: readonly PolicyMapKey[] = [
   'netV6Lpm',
   'netPort',
   'netAddrPort',
+  'netInV4Lpm',
+  'netInV6Lpm',
 ];
 
 export interface MapEntry {
@@ -199,6 +210,21 @@ function effectiveAction(
 ): { action: RuleAction; fallbackUsed: boolean } | string {
   if (rule.action === 'ALLOW') return { action: 'ALLOW', fallbackUsed: false };
   const isNet = rule.match.kind === 'network';
+  if (isNet && rule.match.kind === 'network' && rule.match.direction === 'in') {
+    const whyIn = (a: ActionName): string | undefined =>
+      a !== 'AUDIT' && a !== 'BLOCK'
+        ? `${a} on inbound packets is not supported: a packet has no process to signal (use BLOCK)`
+        : caps.ingressBlock
+          ? undefined
+          : 'inbound (direction in) rules need an XDP or cgroup_skb ingress program, which this kernel refuses';
+    const r = whyIn(rule.action);
+    if (r === undefined) return { action: rule.action, fallbackUsed: false };
+    if (rule.fallback === undefined) return `${r}; add a fallback action to the rule to accept a weaker enforcement`;
+    const fr = whyIn(rule.fallback);
+    return fr === undefined
+      ? { action: rule.fallback, fallbackUsed: true }
+      : `${r}; its fallback ${rule.fallback} cannot be enforced either: ${fr}`;
+  }
   const why = (a: ActionName): string | undefined => {
     if (a === 'AUDIT')
       return isNet && !caps.networkBlock
@@ -306,6 +332,20 @@ export function compilePolicy(policy: Policy, caps: EnforcementCapabilities, res
         }
         case 'network': {
           const proto = m.protocol === undefined ? 0 : PROTO[m.protocol];
+          if (m.direction === 'in') {
+            target = `inbound from ${m.address ?? '*'}`;
+            const cidr = parseCidr(m.address ?? '');
+            if (typeof cidr === 'string') {
+              invalid.push(`rule "${rule.id}": ${cidr}`);
+              break;
+            }
+            const layout = cidr.family === 4 ? V4_LPM_KEY : V6_LPM_KEY;
+            const k = Buffer.alloc(layout.size);
+            k.writeUInt32LE(cidr.prefix, layout.fields.prefixlen.offset);
+            cidr.bytes.copy(k, layout.fields.addr.offset);
+            put(cidr.family === 4 ? 'netInV4Lpm' : 'netInV6Lpm', k, value, rule.id, target);
+            break;
+          }
           target = `connect ${m.address ?? '*'}${m.port !== undefined ? ` port ${m.port}` : ''}${m.protocol !== undefined ? `/${m.protocol}` : ''}`;
           if (m.address === undefined) {
             const k = Buffer.alloc(PORT_KEY.size);

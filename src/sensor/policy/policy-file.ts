@@ -24,6 +24,9 @@
  *     - id: no-internal
  *       match: { address: 10.0.0.0/8 }
  *       action: AUDIT
+ *     - id: no-scanner-in
+ *       match: { address: 198.51.100.0/24, direction: in } # inbound packets from it (XDP or cgroup_skb)
+ *       action: BLOCK
  */
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -45,6 +48,8 @@ export type RuleMatch =
       readonly address: string | undefined;
       readonly port: number | undefined;
       readonly protocol: 'tcp' | 'udp' | undefined;
+      /** `out` (default): outbound connect(); `in`: inbound packets from the address (address/CIDR only). */
+      readonly direction: 'in' | 'out';
     };
 
 export interface PolicyRule {
@@ -100,9 +105,9 @@ function parseMatch(raw: unknown, at: string, errors: string[]): RuleMatch | und
     errors.push(`${at}: must be a mapping with one of path, inode, cgroup, address/port`);
     return undefined;
   }
-  checkKeys(raw, ['path', 'inode', 'cgroup', 'address', 'port', 'protocol'], at, errors);
+  checkKeys(raw, ['path', 'inode', 'cgroup', 'address', 'port', 'protocol', 'direction'], at, errors);
   const kinds = ['path', 'inode', 'cgroup'].filter((k) => k in raw);
-  const isNet = 'address' in raw || 'port' in raw || 'protocol' in raw;
+  const isNet = 'address' in raw || 'port' in raw || 'protocol' in raw || 'direction' in raw;
   if (kinds.length + (isNet ? 1 : 0) !== 1) {
     errors.push(
       `${at}: give exactly one of path, inode, cgroup or address/port (got ${[...kinds, ...(isNet ? ['address/port'] : [])].join(', ') || 'none'})`,
@@ -157,11 +162,23 @@ function parseMatch(raw: unknown, at: string, errors: string[]): RuleMatch | und
     if (raw.protocol !== 'tcp' && raw.protocol !== 'udp') errors.push(`${at}.protocol: must be tcp or udp`);
     else protocol = raw.protocol;
   }
+  let direction: 'in' | 'out' = 'out';
+  if ('direction' in raw) {
+    if (raw.direction !== 'in' && raw.direction !== 'out') {
+      errors.push(`${at}.direction: must be in or out`);
+      return undefined;
+    }
+    direction = raw.direction;
+  }
   if (address === undefined && port === undefined) {
     errors.push(`${at}: a network rule needs an address, a port, or both`);
     return undefined;
   }
-  return { kind: 'network', address, port, protocol };
+  if (direction === 'in' && (address === undefined || port !== undefined || protocol !== undefined)) {
+    errors.push(`${at}: direction in matches an address or CIDR alone (no port or protocol)`);
+    return undefined;
+  }
+  return { kind: 'network', address, port, protocol, direction };
 }
 
 /** Validate a parsed YAML document. Throws AEGIS_ERR_POLICY_INVALID listing every problem. */

@@ -205,6 +205,8 @@ const RULE_VALUE_MAPS: readonly PolicyMapKey[] = [
   'netV6Lpm',
   'netPort',
   'netAddrPort',
+  'netInV4Lpm',
+  'netInV6Lpm',
 ];
 
 /**
