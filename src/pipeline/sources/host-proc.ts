@@ -16,15 +16,6 @@ export interface CpuTimes {
   readonly busy: number;
 }
 
-export interface ProcessTimes {
-  readonly pid: number;
-  readonly comm: string;
-  /** utime + stime, clock ticks. */
-  readonly ticks: number;
-  /** Resident set size, bytes. */
-  readonly rssBytes: number;
-}
-
 export interface HostReading {
   readonly atMillis: number;
   readonly cpu: CpuTimes;
@@ -34,11 +25,8 @@ export interface HostReading {
   /** Cumulative bytes read and written by whole disks (sectors × 512). */
   readonly diskReadBytes: number;
   readonly diskWriteBytes: number;
-  /** Cumulative bytes received and sent on every interface but lo. */
-  readonly netRxBytes: number;
-  readonly netTxBytes: number;
-  /** Empty when top processes are not wanted. */
-  readonly processes: readonly ProcessTimes[];
+  /** Cumulative bytes received and sent, per interface but lo. */
+  readonly net: ReadonlyMap<string, NetCounters>;
 }
 
 /** One buffer for every read: /proc files are small, and readFileSync's stat + allocation tripled a sample's cost. */
@@ -111,86 +99,224 @@ export function listWholeDisks(sysBlock: string): Set<string> {
   }
 }
 
-export function readNetDev(root: string): { rx: number; tx: number } {
-  let rx = 0;
-  let tx = 0;
+/** Cumulative bytes of one interface of /proc/net/dev. */
+export interface NetCounters {
+  readonly rx: number;
+  readonly tx: number;
+}
+
+/** Every interface of /proc/net/dev but lo, by name. */
+export function readNetDev(root: string): Map<string, NetCounters> {
+  const out = new Map<string, NetCounters>();
   for (const line of read(root, 'net', 'dev').split('\n').slice(2)) {
     const colon = line.indexOf(':');
     if (colon < 0) continue;
-    if (line.slice(0, colon).trim() === 'lo') continue;
+    const name = line.slice(0, colon).trim();
+    if (name === 'lo') continue;
     const f = line
       .slice(colon + 1)
       .trim()
       .split(/\s+/);
-    rx += Number(f[0]);
-    tx += Number(f[8]);
+    out.set(name, { rx: Number(f[0]), tx: Number(f[8]) });
+  }
+  return out;
+}
+
+/**
+ * Bytes received and sent between two readings, summed per interface: an interface that appeared meanwhile starts at
+ * its current counters (counts 0), one that disappeared is dropped, and a counter that went back (a wrap, or an
+ * interface re-created under the same name) counts 0. A delta of the totals would instead subtract a vanished
+ * interface's whole history from the others' traffic, or add a new interface's whole history to it.
+ */
+export function netDelta(
+  before: ReadonlyMap<string, NetCounters>,
+  now: ReadonlyMap<string, NetCounters>,
+): { rx: number; tx: number } {
+  let rx = 0;
+  let tx = 0;
+  for (const [name, c] of now) {
+    const b = before.get(name);
+    if (b === undefined) continue;
+    rx += Math.max(0, c.rx - b.rx);
+    tx += Math.max(0, c.tx - b.tx);
   }
   return { rx, tx };
 }
 
+/**
+ * One process as of the last read. The reader reuses these objects from read to read (no allocation per process
+ * and sample): copy what must outlive the next read.
+ */
+export interface ProcessTimes {
+  readonly pid: number;
+  readonly comm: string;
+  /** utime + stime, clock ticks. */
+  readonly ticks: number;
+  /** `ticks` at the previous read; -1 when the process is new since (no interval to measure over). */
+  readonly prevTicks: number;
+  /** Resident set size, bytes. */
+  readonly rssBytes: number;
+}
+
+interface ProcessEntry {
+  pid: number;
+  comm: string;
+  ticks: number;
+  prevTicks: number;
+  rssBytes: number;
+  /** Field 22 of stat, clock ticks after boot: tells a reused pid from the process read last time. */
+  startTime: number;
+  /** Cached descriptor of /proc/<pid>/stat, -1 when over `maxOpen` (then opened for each read). */
+  fd: number;
+  /** The read that last saw the process. */
+  generation: number;
+}
+
 export interface ProcessReader {
-  /** Every process's CPU ticks and RSS from /proc/<pid>/stat (processes that exit meanwhile are skipped). */
-  read(): ProcessTimes[];
+  /**
+   * Every process's CPU ticks and RSS from /proc/<pid>/stat (processes that exit meanwhile are skipped). The array
+   * and its objects are reused by the next read.
+   */
+  read(): readonly ProcessTimes[];
   /** Close the cached descriptors. */
   close(): void;
 }
 
+const CLOSE_PAREN = 0x29;
+const SPACE = 0x20;
+
 /**
  * Reads /proc/<pid>/stat of every process, keeping each file open between samples (at most `maxOpen`) and reading it
  * again at offset 0: the kernel regenerates the text on every read from the start, and skipping the path lookup of
- * open(2) halves the per-process cost (measured: about 4 µs with open/read/close, 2.5 µs with a cached descriptor).
- * A descriptor of a process that exited fails to read (ESRCH) and is closed; a reused pid is then opened afresh.
+ * open(2) halves the per-process cost. A descriptor of a process that exited fails to read (ESRCH) and is closed; a
+ * reused pid is then opened afresh. The text is parsed in the buffer (no string but the comm), into entry objects
+ * kept per pid, so the JavaScript side costs well under a microsecond per process: the rest is the kernel generating
+ * the file (bench/analytics.ts measures both against the bare syscalls).
  */
 export function createProcessReader(root: string, pageBytes: number, maxOpen = 4096): ProcessReader {
   const prefix = root.endsWith('/') ? root : root + '/';
-  const fds = new Map<string, number>();
-  const small = Buffer.allocUnsafe(4096);
+  const entries = new Map<string, ProcessEntry>();
+  const out: ProcessEntry[] = [];
+  // A stat line is at most ~350 bytes (a 64-byte comm and 52 numbers); 1 KiB leaves room for future fields.
+  const buf = Buffer.allocUnsafe(1024);
+  let open = 0;
+  let generation = 0;
+  /** A descriptor opened for a pid not yet in `entries`, handed to the entry created for it. */
+  let pendingFd = -1;
+
+  /** Bytes of the stat file into `buf`, or -1 if the process is gone. Reopens a cached descriptor's pid once. */
+  const readStat = (name: string, e: ProcessEntry | undefined): number => {
+    if (e !== undefined && e.fd >= 0) {
+      try {
+        return fs.readSync(e.fd, buf, 0, buf.length, 0);
+      } catch {
+        fs.closeSync(e.fd);
+        e.fd = -1;
+        open--;
+        e.startTime = -1; // the process is gone: whatever has this pid now is another one
+      }
+    }
+    let fd: number;
+    try {
+      fd = fs.openSync(prefix + name + '/stat', 'r');
+    } catch {
+      return -1;
+    }
+    try {
+      const n = fs.readSync(fd, buf, 0, buf.length, 0);
+      if (e !== undefined && open < maxOpen) {
+        e.fd = fd;
+        open++;
+        fd = -1;
+      } else if (e === undefined && open < maxOpen) {
+        pendingFd = fd;
+        fd = -1;
+      }
+      return n;
+    } catch {
+      return -1;
+    } finally {
+      if (fd >= 0) fs.closeSync(fd);
+    }
+  };
+
   return {
     read() {
-      const out: ProcessTimes[] = [];
-      const seen = new Set<string>();
+      generation++;
+      out.length = 0;
       for (const name of fs.readdirSync(root)) {
         const c = name.charCodeAt(0);
         if (c < 0x30 || c > 0x39) continue;
-        seen.add(name);
-        let fd = fds.get(name);
-        let stat: string;
-        try {
-          if (fd === undefined) {
-            fd = fs.openSync(prefix + name + '/stat', 'r');
-            if (fds.size < maxOpen) fds.set(name, fd);
-          }
-          const n = fs.readSync(fd, small, 0, small.length, 0);
-          stat = small.toString('latin1', 0, n);
-          if (fds.get(name) !== fd) fs.closeSync(fd);
-        } catch {
-          if (fd !== undefined) {
-            fs.closeSync(fd);
-            fds.delete(name);
-          }
+        let e = entries.get(name);
+        pendingFd = -1;
+        const n = readStat(name, e);
+        if (n <= 0) {
+          if (pendingFd >= 0) fs.closeSync(pendingFd);
           continue;
         }
-        const close = stat.lastIndexOf(')');
-        const comm = stat.slice(stat.indexOf('(') + 1, close);
-        // Fields after the comm: state is field 3; utime 14, stime 15, rss 24 (1-based, proc(5)).
-        const f = stat.slice(close + 2).split(' ');
-        out.push({
-          pid: Number(name),
-          comm,
-          ticks: Number(f[11]) + Number(f[12]),
-          rssBytes: Number(f[21]) * pageBytes,
-        });
+        // The comm may hold spaces and parentheses: the fields start after the last ')'.
+        let close = n - 1;
+        while (close > 0 && buf[close] !== CLOSE_PAREN) close--;
+        // Fields after the comm, 0-based from the state (field 3 of proc(5)): utime 11, stime 12, starttime 19, rss 21.
+        let field = 0;
+        let value = 0;
+        let utime = 0;
+        let stime = 0;
+        let start = 0;
+        let rss = 0;
+        for (let i = close + 2; i < n && field <= 21; i++) {
+          const b = buf[i]!;
+          if (b === SPACE) {
+            if (field === 11) utime = value;
+            else if (field === 12) stime = value;
+            else if (field === 19) start = value;
+            else if (field === 21) rss = value;
+            field++;
+            value = 0;
+          } else if (b >= 0x30 && b <= 0x39) value = value * 10 + (b - 0x30);
+        }
+        if (field === 21) rss = value; // rss was the last field of the text
+        const openParen = buf.indexOf(0x28);
+        const ticks = utime + stime;
+        if (e === undefined) {
+          e = {
+            pid: Number(name),
+            comm: '',
+            ticks,
+            prevTicks: -1,
+            rssBytes: 0,
+            startTime: start,
+            fd: pendingFd,
+            generation,
+          };
+          if (pendingFd >= 0) open++;
+          entries.set(name, e);
+        } else {
+          e.prevTicks = e.startTime === start ? e.ticks : -1;
+          e.ticks = ticks;
+          e.startTime = start;
+        }
+        e.generation = generation;
+        e.rssBytes = rss * pageBytes;
+        // Decoded each read: a process's comm changes on exec and by prctl(PR_SET_NAME).
+        e.comm = buf.toString('latin1', openParen + 1, close);
+        out.push(e);
       }
-      for (const [name, fd] of fds)
-        if (!seen.has(name)) {
-          fs.closeSync(fd);
-          fds.delete(name);
+      for (const [name, e] of entries)
+        if (e.generation !== generation) {
+          if (e.fd >= 0) {
+            fs.closeSync(e.fd);
+            open--;
+          }
+          entries.delete(name);
         }
       return out;
     },
     close() {
-      for (const fd of fds.values()) fs.closeSync(fd);
-      fds.clear();
+      for (const e of entries.values()) if (e.fd >= 0) fs.closeSync(e.fd);
+      entries.clear();
+      open = 0;
+      out.length = 0;
     },
   };
 }
@@ -202,34 +328,48 @@ export function readLoad1(root: string): number {
 /** Clock ticks per second (USER_HZ): 100 on every Linux architecture Node runs on. */
 export const CLOCK_TICKS_PER_SECOND = 100;
 
-/** The top `n` processes by CPU over the interval, `<pid> <comm> <percent of one CPU>`. */
-export function topByCpu(
-  prev: readonly ProcessTimes[],
-  now: readonly ProcessTimes[],
-  intervalMillis: number,
-  n: number,
-): string[] {
-  if (n === 0 || intervalMillis <= 0) return [];
-  const before = new Map(prev.map((p) => [p.pid, p.ticks]));
-  const used: [ProcessTimes, number][] = [];
-  for (const p of now) {
-    const b = before.get(p.pid);
-    if (b === undefined) continue; // new since the last sample: no interval to measure over
-    const d = p.ticks - b;
-    if (d > 0) used.push([p, d]);
+/**
+ * The `n` largest of `items` by `key` (ties: lower pid first), by insertion into a sorted array of at most `n`: one
+ * pass without sorting or copying the whole list.
+ */
+function topN(items: readonly ProcessTimes[], n: number, key: (p: ProcessTimes) => number): ProcessTimes[] {
+  const top: ProcessTimes[] = [];
+  const keys: number[] = [];
+  for (const p of items) {
+    const k = key(p);
+    if (k <= 0) continue;
+    if (top.length === n) {
+      const last = keys[n - 1]!;
+      if (k < last || (k === last && p.pid > top[n - 1]!.pid)) continue;
+    }
+    let i = top.length < n ? top.length : n - 1;
+    while (i > 0 && (keys[i - 1]! < k || (keys[i - 1] === k && top[i - 1]!.pid > p.pid))) {
+      top[i] = top[i - 1]!;
+      keys[i] = keys[i - 1]!;
+      i--;
+    }
+    top[i] = p;
+    keys[i] = k;
   }
-  used.sort((a, b) => b[1] - a[1] || a[0].pid - b[0].pid);
+  return top;
+}
+
+/**
+ * The top `n` processes by CPU over the interval since the previous read of the processes, `<pid> <comm> <percent
+ * of one CPU>`; processes new since that read have no interval to measure over and are left out.
+ */
+export function topByCpu(now: readonly ProcessTimes[], intervalMillis: number, n: number): string[] {
+  if (n === 0 || intervalMillis <= 0) return [];
   const ticksInInterval = (intervalMillis / 1000) * CLOCK_TICKS_PER_SECOND;
-  return used.slice(0, n).map(([p, d]) => `${p.pid} ${clean(p.comm)} ${Math.round((d / ticksInInterval) * 1000) / 10}`);
+  return topN(now, n, (p) => (p.prevTicks < 0 ? 0 : p.ticks - p.prevTicks)).map(
+    (p) => `${p.pid} ${clean(p.comm)} ${Math.round(((p.ticks - p.prevTicks) / ticksInInterval) * 1000) / 10}`,
+  );
 }
 
 /** The top `n` processes by resident memory, `<pid> <comm> <bytes>`. */
 export function topByRss(now: readonly ProcessTimes[], n: number): string[] {
   if (n === 0) return [];
-  return [...now]
-    .sort((a, b) => b.rssBytes - a.rssBytes || a.pid - b.pid)
-    .slice(0, n)
-    .map((p) => `${p.pid} ${clean(p.comm)} ${p.rssBytes}`);
+  return topN(now, n, (p) => p.rssBytes).map((p) => `${p.pid} ${clean(p.comm)} ${p.rssBytes}`);
 }
 
 /** A comm as one word (spaces would split the `<pid> <comm> <value>` entry). */
