@@ -9,8 +9,8 @@
  * 3. CPU per sample of the `host` source on this machine's /proc (goal: every sample <= 1 ms), with and without top
  *    processes: median and p95 of each sample's process.cpuUsage(), against two floors measured in the same run: the
  *    bare syscalls a sample with processes cannot avoid, from Node, with nothing else (readdir of /proc and one read
- *    of each /proc/<pid>/stat on descriptors kept open, as the source does), the same plus open/read/close of the five
- *    machine-wide files (every syscall of a sample), and open/read/close of each stat file.
+ *    of each /proc/<pid>/stat on descriptors kept open, as the source does), the same plus a read of each of the five
+ *    machine-wide files, also kept open (every syscall of a sample), and open/read/close of each stat file.
  *    `--extra-processes K` starts K idle children first (`sleep`), to measure a busier process table.
  *   node dist/bench/analytics.js [--events N] [--only host] [--samples N] [--extra-processes K]
  */
@@ -205,14 +205,14 @@ function measureHost(): Record<string, unknown> {
           // exited meanwhile
         }
   };
-  // Floor 3: every syscall of a sample with processes: floor 1 plus open/read/close of the five machine-wide files.
-  const machineFiles = ['stat', 'loadavg', 'meminfo', 'diskstats', 'net/dev'].map((f) => `/proc/${f}`);
+  // Floor 3: every syscall of a sample with processes: floor 1 plus a read to the end of each of the five
+  // machine-wide files, on descriptors kept open as the source does.
+  const machineFds = ['stat', 'loadavg', 'meminfo', 'diskstats', 'net/dev'].map((f) => fs.openSync(`/proc/${f}`, 'r'));
   const big = Buffer.allocUnsafe(64 * 1024);
   const sampleFloor = (): void => {
-    for (const f of machineFiles) {
-      const fd = fs.openSync(f, 'r');
-      while (fs.readSync(fd, big, 0, big.length, null) > 0);
-      fs.closeSync(fd);
+    for (const fd of machineFds) {
+      let n = 0;
+      for (let got; (got = fs.readSync(fd, big, n, big.length - n, n)) > 0;) n += got;
     }
     cachedFloor();
   };
@@ -234,7 +234,7 @@ function measureHost(): Record<string, unknown> {
     n,
   );
   for (const s of [withTop, noTop, byDefault]) s.close();
-  for (const fd of fds) fs.closeSync(fd);
+  for (const fd of [...fds, ...machineFds]) fs.closeSync(fd);
   const procs = fs.readdirSync('/proc').filter(isPid).length;
   const load = fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
   const d = (x: CpuDistribution): string =>
@@ -249,7 +249,7 @@ function measureHost(): Record<string, unknown> {
       `(six samples: ${d(r.default!)})\n` +
       `  floor, readdir + read of each cached /proc/<pid>/stat: ${d(r.floorCached!)}\n` +
       `  floor, open/read/close of each /proc/<pid>/stat: ${d(r.floorOpen!)}\n` +
-      `  floor, all the syscalls of a sample with processes (the above plus the five machine-wide files): ` +
+      `  floor, all the syscalls of a sample with processes (the above plus reads of the five machine-wide files): ` +
       `${d(r.floorSample!)}\n` +
       `  sample with top 5 / its syscalls: median ${ratio(r.top5!.median, r.floorSample!.median)}, ` +
       `p95 ${ratio(r.top5!.p95, r.floorSample!.p95)}; / cached floor: median ${ratio(r.top5!.median, r.floorCached!.median)}, ` +

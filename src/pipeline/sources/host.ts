@@ -31,6 +31,7 @@ import {
   readNetDev,
   netDelta,
   createProcessReader,
+  createProcFiles,
   topByCpu,
   topByRss,
 } from './host-proc';
@@ -63,7 +64,7 @@ export interface HostDeps {
 export interface HostSampler {
   /** Read /proc now; the event for the interval since the previous reading (undefined for the first). */
   sample(): HostStatsEvent | undefined;
-  /** Close the per-process descriptors kept between samples. */
+  /** Close the descriptors kept between samples. */
   close(): void;
 }
 
@@ -86,6 +87,7 @@ export function createHostSampler(o: HostOptions, deps: HostDeps): HostSampler {
   const self = readSelfIdentity('/sys/fs/cgroup');
   const execId = `${self.pid}:${self.startTime}`;
   const processes = createProcessReader(root, PAGE_BYTES);
+  const files = createProcFiles(root);
   let prev: HostReading | undefined;
   /** When the processes were last read (their previous ticks are in the reader's entries). */
   let prevTopMillis: number | undefined;
@@ -93,17 +95,17 @@ export function createHostSampler(o: HostOptions, deps: HostDeps): HostSampler {
   const totals = { diskRead: 0, diskWrite: 0, rx: 0, tx: 0 };
 
   const reading = (): HostReading => {
-    const mem = readMeminfo(root);
-    const disk = readDiskstats(root, disks);
+    const mem = readMeminfo(files);
+    const disk = readDiskstats(files, disks);
     return {
       atMillis: now(),
-      cpu: readCpu(root),
-      load1: readLoad1(root),
+      cpu: readCpu(files),
+      load1: readLoad1(files),
       memTotalBytes: mem.total,
       memAvailableBytes: mem.available,
       diskReadBytes: disk.read,
       diskWriteBytes: disk.write,
-      net: readNetDev(root),
+      net: readNetDev(files),
     };
   };
   // Counters can go back (a disk removed, a counter wrapped): a negative delta counts as 0.
@@ -170,7 +172,10 @@ export function createHostSampler(o: HostOptions, deps: HostDeps): HostSampler {
       deps.analytics?.recordHostSample(event);
       return event;
     },
-    close: () => processes.close(),
+    close: () => {
+      processes.close();
+      files.close();
+    },
   };
 }
 
