@@ -302,6 +302,8 @@ export interface ProcessReader {
 
 const OPEN_PAREN = 0x28;
 const CLOSE_PAREN = 0x29;
+/** Longest comm in /proc/<pid>/stat: 64-byte buffer of the kernel's proc_task_name, NUL included. */
+const MAX_COMM_BYTES = 63;
 
 /** Whether `text` is the latin1 text of buf[from, to). */
 function sameText(text: string, buf: Buffer, from: number, to: number): boolean {
@@ -380,30 +382,31 @@ export function createProcessReader(root: string, pageBytes: number, maxOpen = 4
           if (pendingFd >= 0) fs.closeSync(pendingFd);
           continue;
         }
-        // The comm may hold spaces and parentheses: the fields start after the last ')'.
-        let close = n - 1;
-        while (close > 0 && buf[close] !== CLOSE_PAREN) close--;
+        let openParen = 0;
+        while (openParen < n && buf[openParen] !== OPEN_PAREN) openParen++;
+        // The comm may hold spaces and parentheses: the fields start after the last ')'. The comm is at most 63 bytes
+        // (a kernel worker's name; 15 for other tasks) and no later field holds a ')': the search starts there
+        // rather than at the end of the ~300-byte line, which had been most of the parsing.
+        let close = Math.min(n - 1, openParen + 1 + MAX_COMM_BYTES);
+        while (close > openParen && buf[close] !== CLOSE_PAREN) close--;
         // Fields after the comm, 0-based from the state (field 3 of proc(5)): utime 11, stime 12, starttime 19, rss 21.
-        let field = 0;
-        let value = 0;
+        // Wanted fields are parsed as decimal digits; the others skipped to the next space.
         let utime = 0;
         let stime = 0;
         let start = 0;
         let rss = 0;
-        for (let i = close + 2; i < n && field <= 21; i++) {
-          const b = buf[i]!;
-          if (b === SPACE) {
+        let i = close + 2;
+        for (let field = 0; field <= 21 && i < n; field++) {
+          if (field === 11 || field === 12 || field === 19 || field === 21) {
+            let value = 0;
+            for (let b = buf[i]!; b >= 0x30 && b <= 0x39 && i < n; b = buf[++i]!) value = value * 10 + (b - 0x30);
             if (field === 11) utime = value;
             else if (field === 12) stime = value;
             else if (field === 19) start = value;
-            else if (field === 21) rss = value;
-            field++;
-            value = 0;
-          } else if (b >= 0x30 && b <= 0x39) value = value * 10 + (b - 0x30);
+            else rss = value;
+          } else while (i < n && buf[i] !== SPACE) i++;
+          i++; // the space
         }
-        if (field === 21) rss = value; // rss was the last field of the text
-        let openParen = 0;
-        while (openParen < close && buf[openParen] !== OPEN_PAREN) openParen++;
         const ticks = utime + stime;
         if (e === undefined) {
           e = {
