@@ -2,9 +2,11 @@
  * Readers of the /proc files the `host` source samples, and the arithmetic between two readings. Pure apart from
  * the reads, and every path is under a `root` (default /proc; tests pass a directory of their own files).
  *
- * Cost matters (the issue's budget is 1 ms of CPU per sample): each file is read with one readFileSync into a
- * string and scanned once; the per-process part (top processes) reads /proc/<pid>/stat only, one small file per
- * process, and skips it entirely when `top` is 0. bench/host-source.ts measures a sample.
+ * Cost matters (the issue's budget is 1 ms of CPU per sample): every file is kept open between samples and read
+ * again from offset 0 into one buffer, and scanned in place; the per-process part (top processes) reads
+ * /proc/<pid>/stat only, one small file per process, and skips it entirely when `top` is 0. The kernel generating
+ * those files is most of a sample: `node dist/bench/analytics.js --only host` measures a sample against its bare
+ * syscalls.
  */
 import fs from 'node:fs';
 import path from 'node:path';
