@@ -54,6 +54,32 @@ export interface SelfIdentity {
   readonly cgroupPath: string;
 }
 
+/** The process fields of an event the daemon emits about itself (sensor, audit, trend, host_stats events). */
+export function selfProcessFields(self: SelfIdentity): {
+  readonly pid: number;
+  readonly ppid: number;
+  readonly start_time: number;
+  readonly exec_id: string;
+  readonly trace_id: string;
+  readonly cgid: number;
+  readonly cgroup_path: string;
+  readonly comm: string;
+  readonly exe: string;
+} {
+  const execId = execIdOf(self.pid, String(self.startTime));
+  return {
+    pid: self.pid,
+    ppid: self.ppid,
+    start_time: self.startTime,
+    exec_id: execId,
+    trace_id: execId,
+    cgid: self.cgid,
+    cgroup_path: self.cgroupPath,
+    comm: self.comm,
+    exe: self.exe,
+  };
+}
+
 export interface EventMapper {
   /** undefined for records that only feed the cache (fork). */
   map(rec: DecodedRecord): AegisEvent | undefined;
@@ -214,20 +240,11 @@ export function createEventMapper(options: EventMapperOptions): EventMapper {
       }
     },
     sensorEvent(status, message, extra) {
-      const execId = execIdOf(self.pid, String(self.startTime));
       const ev: SensorEvent = {
         ts: clock.format(clock.nowMonotonicNs()),
         type: 'sensor',
         host,
-        pid: self.pid,
-        ppid: self.ppid,
-        start_time: self.startTime,
-        exec_id: execId,
-        trace_id: execId,
-        cgid: self.cgid,
-        cgroup_path: self.cgroupPath,
-        comm: self.comm,
-        exe: self.exe,
+        ...selfProcessFields(self),
         sensor: backend,
         status,
         message,

@@ -9,6 +9,7 @@
 import fs from 'node:fs';
 import type { AuditEvent } from '../../event/types';
 import type { SelfIdentity } from '../../sensor/event-mapper';
+import { selfProcessFields } from '../../sensor/event-mapper';
 import type { Source } from '../../pipeline/sources/types';
 import type { SourceStats } from '../../telemetry/stats';
 import { formatTimestampFromMillis } from '../../util/time';
@@ -24,21 +25,12 @@ export interface AuditSourceOptions {
 }
 
 export function auditEvent(r: AuditRecord, hostname: string, self: SelfIdentity): AuditEvent {
-  const execId = `${self.pid}:${self.startTime}`;
   const millis = Date.parse(r.ts);
   return {
     ts: formatTimestampFromMillis(Number.isNaN(millis) ? Date.now() : millis),
     type: 'audit',
     host: hostname,
-    pid: self.pid,
-    ppid: self.ppid,
-    start_time: self.startTime,
-    exec_id: execId,
-    trace_id: execId,
-    cgid: self.cgid,
-    cgroup_path: self.cgroupPath,
-    comm: self.comm,
-    exe: self.exe,
+    ...selfProcessFields(self),
     audit_action: r.action,
     audit_result: r.result,
     audit_actor: r.actor === '' ? 'unknown' : r.actor,

@@ -15,7 +15,7 @@
  */
 import os from 'node:os';
 import type { HostStatsEvent } from '../../event/types';
-import { readSelfIdentity } from '../../sensor/event-mapper';
+import { readSelfIdentity, selfProcessFields } from '../../sensor/event-mapper';
 import { sleep } from '../../sinks/core/retry';
 import type { SourceStats, StatsRegistry } from '../../telemetry/stats';
 import { formatTimestampFromMillis } from '../../util/time';
@@ -85,7 +85,6 @@ export function createHostSampler(o: HostOptions, deps: HostDeps): HostSampler {
   const now = deps.now ?? Date.now;
   const disks = listWholeDisks(deps.sysBlock ?? '/sys/block');
   const self = readSelfIdentity('/sys/fs/cgroup');
-  const execId = `${self.pid}:${self.startTime}`;
   const processes = createProcessReader(root, PAGE_BYTES);
   const files = createProcFiles(root);
   let prev: HostReading | undefined;
@@ -129,15 +128,7 @@ export function createHostSampler(o: HostOptions, deps: HostDeps): HostSampler {
         ts: formatTimestampFromMillis(cur.atMillis),
         type: 'host_stats',
         host: deps.hostname,
-        pid: self.pid,
-        ppid: self.ppid,
-        start_time: self.startTime,
-        exec_id: execId,
-        trace_id: execId,
-        cgid: self.cgid,
-        cgroup_path: self.cgroupPath,
-        comm: self.comm,
-        exe: self.exe,
+        ...selfProcessFields(self),
         interval_ms: interval,
         cpu_percent: Math.min(100, cpuPercent),
         load1: cur.load1,

@@ -15,7 +15,7 @@
  * source there are no maps, and only the event volume is forecast.
  */
 import type { TrendEvent } from '../../event/types';
-import { readSelfIdentity } from '../../sensor/event-mapper';
+import { readSelfIdentity, selfProcessFields } from '../../sensor/event-mapper';
 import type { SourceStats, StatsRegistry } from '../../telemetry/stats';
 import { createStatsRegistry } from '../../telemetry/stats';
 import { createTrendSeries, secondsToReach } from '../../telemetry/trend';
@@ -74,7 +74,6 @@ export function parseTrendsOptions(raw: Readonly<Record<string, unknown>>): Tren
 export function createTrendsSampler(o: TrendsOptions, deps: TrendsDeps): TrendsSampler {
   const now = deps.now ?? Date.now;
   const self = readSelfIdentity('/sys/fs/cgroup');
-  const execId = `${self.pid}:${self.startTime}`;
   const series = new Map<string, TrendSeries>();
   const lastReported = new Map<string, number>();
   let lastEvents: { atMillis: number; total: number } | undefined;
@@ -98,15 +97,7 @@ export function createTrendsSampler(o: TrendsOptions, deps: TrendsDeps): TrendsS
       ts: formatTimestampFromMillis(at),
       type: 'trend',
       host: deps.hostname,
-      pid: self.pid,
-      ppid: self.ppid,
-      start_time: self.startTime,
-      exec_id: execId,
-      trace_id: execId,
-      cgid: self.cgid,
-      cgroup_path: self.cgroupPath,
-      comm: self.comm,
-      exe: self.exe,
+      ...selfProcessFields(self),
       subject,
       current: Math.round(current * 1000) / 1000,
       slope_per_s: slope,
