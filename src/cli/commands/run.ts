@@ -18,7 +18,7 @@ function lineFormats(): string[] {
   return formatterNames().filter((n) => getFormatterDefinition(n)?.output === 'string');
 }
 
-const USAGE = `Usage: aegisbpf run [--config FILE] [--enforce|--audit] [--log=stdout|file|journald] [--log-format=FORMAT] [--log-file=PATH] [--log-level=LEVEL] [--metrics-port=PORT|off]
+const USAGE = `Usage: aegisbpf run [--config FILE] [--enforce|--audit] [--log=stdout|file|journald|both] [--log-format=FORMAT|--event-format=ocsf] [--log-file=PATH] [--log-level=LEVEL] [--metrics-port=PORT|off]
 
 Run the agent: sources → processors → routes → sinks, until the sources end or SIGINT/SIGTERM.
 
@@ -29,10 +29,13 @@ Run the agent: sources → processors → routes → sinks, until the sources en
                        eBPF sensor: refused where only the sample replay can run. See docs/enforcement.md.
   --audit              The opposite: report rule hits, enforce nothing, whatever the policy says.
                        Without either flag the policy's mode: decides (default audit).
-  --log=stdout|file|journald
-                       Without --config: write events to stdout (default), to --log-file, or to the systemd
-                       journal (native protocol; AEGIS_JOURNAL_SOCKET overrides /run/systemd/journal/socket).
+  --log=stdout|file|journald|both
+                       Without --config: write events to stdout (default), to --log-file, to the systemd
+                       journal (native protocol; AEGIS_JOURNAL_SOCKET overrides /run/systemd/journal/socket), or
+                       to both stdout and the journal.
   --log-format=FORMAT  Without --config: output format (default json). Known: ${lineFormats().join(', ')}.
+  --event-format=ocsf  The SIEM guide's name for --log-format=ocsf (also OCSF, ocsf-1.1, ocsf-1.1.0; aegis,
+                       default and json mean json).
   --log-file=PATH      Without --config and with --log=file (default /var/log/aegisbpf/events.ndjson).
   --log-level=LEVEL    Daemon log level: debug, info, warn, error (overrides log.level).
   --metrics-port=PORT  Serve /metrics, /health and /ready on this TCP port (default 9090, or metrics.port, or
@@ -49,6 +52,7 @@ export const OPTIONS = {
   config: { type: 'string' },
   log: { type: 'string' },
   'log-format': { type: 'string' },
+  'event-format': { type: 'string' },
   'log-file': { type: 'string' },
   'log-level': { type: 'string' },
   'metrics-port': { type: 'string' },
@@ -84,8 +88,39 @@ export interface CommonRunFlags {
   readonly config?: string | undefined;
   readonly log?: string | undefined;
   readonly 'log-format'?: string | undefined;
+  readonly 'event-format'?: string | undefined;
   readonly 'log-file'?: string | undefined;
   readonly 'log-level'?: string | undefined;
+}
+
+/**
+ * The AegisBPF SIEM guide's `--event-format` (`ocsf`, `OCSF`, `ocsf-1.1`, `ocsf-1.1.0`; `aegis`, `default`, `json`
+ * for the native shape) names the same thing as `--log-format`, so both may be given only when they agree.
+ */
+const EVENT_FORMAT_ALIASES: Readonly<Record<string, string>> = {
+  ocsf: 'ocsf',
+  OCSF: 'ocsf',
+  'ocsf-1.1': 'ocsf',
+  'ocsf-1.1.0': 'ocsf',
+  aegis: 'json',
+  default: 'json',
+  json: 'json',
+};
+
+function resolveLogFormat(command: string, logFormat: string | undefined, eventFormat: string | undefined): string {
+  if (eventFormat === undefined) return logFormat ?? 'json';
+  const mapped = Object.hasOwn(EVENT_FORMAT_ALIASES, eventFormat) ? EVENT_FORMAT_ALIASES[eventFormat] : undefined;
+  if (mapped === undefined)
+    throw new AegisError(
+      'AEGIS_ERR_USAGE',
+      `${command}: --event-format must be one of ${Object.keys(EVENT_FORMAT_ALIASES).join(', ')} (got '${eventFormat}'); other formats: --log-format.`,
+    );
+  if (logFormat !== undefined && logFormat !== mapped)
+    throw new AegisError(
+      'AEGIS_ERR_USAGE',
+      `${command}: --event-format=${eventFormat} (${mapped}) and --log-format=${logFormat} disagree; give one.`,
+    );
+  return mapped;
 }
 
 /** Resolve --config / --log / --log-format into a validated configuration and a logger. Throws usage errors. */
@@ -104,10 +139,15 @@ export function resolveRunConfig(
     );
   const write = (line: string): void => void io.stderr.write(line);
   if (values.config !== undefined) {
-    if (values.log !== undefined || values['log-format'] !== undefined || values['log-file'] !== undefined) {
+    if (
+      values.log !== undefined ||
+      values['log-format'] !== undefined ||
+      values['event-format'] !== undefined ||
+      values['log-file'] !== undefined
+    ) {
       throw new AegisError(
         'AEGIS_ERR_USAGE',
-        `${command}: --log, --log-format and --log-file describe the default sink; with --config, configure sinks in the file.`,
+        `${command}: --log, --log-format, --event-format and --log-file describe the default sink; with --config, configure sinks in the file.`,
       );
     }
     const config = loadConfigFile(values.config, io.env);
@@ -116,9 +156,9 @@ export function resolveRunConfig(
     return { config, logger };
   }
   const log = values.log ?? 'stdout';
-  if (log !== 'stdout' && log !== 'file' && log !== 'journald')
-    throw new AegisError('AEGIS_ERR_USAGE', `${command}: --log must be stdout, file or journald (got '${log}').`);
-  const logFormat = values['log-format'] ?? 'json';
+  if (log !== 'stdout' && log !== 'file' && log !== 'journald' && log !== 'both')
+    throw new AegisError('AEGIS_ERR_USAGE', `${command}: --log must be stdout, file, journald or both (got '${log}').`);
+  const logFormat = resolveLogFormat(command, values['log-format'], values['event-format']);
   // Kafka records go to stdout as one JSON line each ({"topic","key","headers","value"}): a preview of the kafka sink.
   if (!lineFormats().includes(logFormat) && !(logFormat === 'kafka' && log === 'stdout')) {
     const record = formatterNames().includes(logFormat);
