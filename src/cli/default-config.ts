@@ -17,7 +17,8 @@ export const DEFAULT_EVENT_LOG_PATH = '/var/log/aegisbpf/events.ndjson';
 export interface DefaultConfigOptions {
   /** `both` (the AegisBPF SIEM guide's `--log=both`): stdout and the journal, the same format. */
   readonly log: 'stdout' | 'file' | 'journald' | 'both';
-  readonly logFormat: string;
+  /** A format name, or a format with its options (`{ type: 'ocsf', version: '1.1.0' }`). */
+  readonly logFormat: string | Readonly<Record<string, string>>;
   readonly logFile?: string;
   /** Use this source instead of the default one. */
   readonly source?: Record<string, unknown>;

@@ -20,21 +20,22 @@ import type { JournaldService } from '../helpers/journald';
 import { startJournald } from '../helpers/journald';
 
 const io = { stdout: process.stdout, stderr: { write: () => true }, env: {} } as unknown as CommandIo;
-const sinksOf = (flags: Record<string, string>): Record<string, string | undefined>[] =>
+const OCSF_1_1 = { type: 'ocsf', version: '1.1.0' };
+const sinksOf = (flags: Record<string, string>): Record<string, unknown>[] =>
   resolveRunConfig('run', flags, io, { type: 'replay', path: '/dev/null' }).config.sinks.map((s) => ({
     type: s.type,
-    format: (s.raw as { format?: string }).format,
+    format: (s.raw as { format?: unknown }).format,
   }));
 
-void test('--event-format: the SIEM guide’s aliases map to ocsf or json; unknown or contradicting --log-format is a usage error', () => {
+void test('--event-format: the SIEM guide’s aliases map to OCSF 1.1.0 or json; unknown or contradicting --log-format is a usage error', () => {
   for (const alias of ['ocsf', 'OCSF', 'ocsf-1.1', 'ocsf-1.1.0'])
-    assert.deepEqual(sinksOf({ 'event-format': alias }), [{ type: 'stdout', format: 'ocsf' }], alias);
+    assert.deepEqual(sinksOf({ 'event-format': alias }), [{ type: 'stdout', format: OCSF_1_1 }], alias);
   for (const alias of ['aegis', 'default', 'json'])
     assert.deepEqual(sinksOf({ 'event-format': alias }), [{ type: 'stdout', format: 'json' }], alias);
-  assert.deepEqual(sinksOf({ 'event-format': 'ocsf', 'log-format': 'ocsf' }), [{ type: 'stdout', format: 'ocsf' }]);
+  assert.deepEqual(sinksOf({ 'log-format': 'ocsf' }), [{ type: 'stdout', format: 'ocsf' }], 'the newer OCSF');
   assert.deepEqual(sinksOf({ log: 'both', 'event-format': 'ocsf' }), [
-    { type: 'stdout', format: 'ocsf' },
-    { type: 'journald', format: 'ocsf' },
+    { type: 'stdout', format: OCSF_1_1 },
+    { type: 'journald', format: OCSF_1_1 },
   ]);
   // The real binary: usage errors exit 2 before anything starts, naming the flag.
   const bad = runCli(['run', '--event-format=xml', '--metrics-port=off']);
@@ -42,7 +43,7 @@ void test('--event-format: the SIEM guide’s aliases map to ocsf or json; unkno
   assert.match(bad.stderr, /--event-format must be one of ocsf, OCSF, ocsf-1\.1, ocsf-1\.1\.0, aegis, default, json/);
   const clash = runCli(['run', '--event-format=ocsf', '--log-format=cef', '--metrics-port=off']);
   assert.equal(clash.code, 2);
-  assert.match(clash.stderr, /--event-format=ocsf \(ocsf\) and --log-format=cef disagree/);
+  assert.match(clash.stderr, /--event-format and --log-format both name the output format; give one/);
   const withConfig = runCli(['run', '--config', '/dev/null', '--event-format=ocsf']);
   assert.equal(withConfig.code, 2);
   assert.match(withConfig.stderr, /--event-format .*with --config, configure sinks in the file/);
@@ -84,6 +85,7 @@ void test('aegisbpf run --event-format=ocsf --log=both: the same OCSF events on 
     const fromJournal = JSON.parse(String(entries[0]!.MESSAGE)) as Record<string, unknown>;
     assert.equal(typeof fromJournal.class_uid, 'number', 'MESSAGE is an OCSF object');
     assert.equal(typeof fromJournal.type_uid, 'number');
+    assert.equal((fromJournal.metadata as { version?: string }).version, '1.1.0', 'the guide’s OCSF 1.1.0');
     const fromStdout = stdout
       .split('\n')
       .filter((l) => l !== '')

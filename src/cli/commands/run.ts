@@ -94,31 +94,36 @@ export interface CommonRunFlags {
 }
 
 /**
- * The AegisBPF SIEM guide's `--event-format` (`ocsf`, `OCSF`, `ocsf-1.1`, `ocsf-1.1.0`; `aegis`, `default`, `json`
- * for the native shape) names the same thing as `--log-format`, so both may be given only when they agree.
+ * The AegisBPF SIEM guide's `--event-format`: `ocsf` (also `OCSF`, `ocsf-1.1`, `ocsf-1.1.0`) is the OCSF 1.1.0 output
+ * the guide describes; `aegis`, `default` and `json` are the native JSON. `--log-format=ocsf` stays the newer schema
+ * (1.8.0), so the two flags are not given together.
  */
-const EVENT_FORMAT_ALIASES: Readonly<Record<string, string>> = {
-  ocsf: 'ocsf',
-  OCSF: 'ocsf',
-  'ocsf-1.1': 'ocsf',
-  'ocsf-1.1.0': 'ocsf',
+const OCSF_1_1 = { type: 'ocsf', version: '1.1.0' } as const;
+const EVENT_FORMAT_ALIASES: Readonly<Record<string, 'json' | typeof OCSF_1_1>> = {
+  ocsf: OCSF_1_1,
+  OCSF: OCSF_1_1,
+  'ocsf-1.1': OCSF_1_1,
+  'ocsf-1.1.0': OCSF_1_1,
   aegis: 'json',
   default: 'json',
   json: 'json',
 };
 
-function resolveLogFormat(command: string, logFormat: string | undefined, eventFormat: string | undefined): string {
-  if (eventFormat === undefined) return logFormat ?? 'json';
+function resolveEventFormat(
+  command: string,
+  logFormat: string | undefined,
+  eventFormat: string,
+): 'json' | typeof OCSF_1_1 {
   const mapped = Object.hasOwn(EVENT_FORMAT_ALIASES, eventFormat) ? EVENT_FORMAT_ALIASES[eventFormat] : undefined;
   if (mapped === undefined)
     throw new AegisError(
       'AEGIS_ERR_USAGE',
       `${command}: --event-format must be one of ${Object.keys(EVENT_FORMAT_ALIASES).join(', ')} (got '${eventFormat}'); other formats: --log-format.`,
     );
-  if (logFormat !== undefined && logFormat !== mapped)
+  if (logFormat !== undefined)
     throw new AegisError(
       'AEGIS_ERR_USAGE',
-      `${command}: --event-format=${eventFormat} (${mapped}) and --log-format=${logFormat} disagree; give one.`,
+      `${command}: --event-format and --log-format both name the output format; give one (--event-format=ocsf is OCSF 1.1.0, --log-format=ocsf the default OCSF 1.8.0).`,
     );
   return mapped;
 }
@@ -158,7 +163,11 @@ export function resolveRunConfig(
   const log = values.log ?? 'stdout';
   if (log !== 'stdout' && log !== 'file' && log !== 'journald' && log !== 'both')
     throw new AegisError('AEGIS_ERR_USAGE', `${command}: --log must be stdout, file, journald or both (got '${log}').`);
-  const logFormat = resolveLogFormat(command, values['log-format'], values['event-format']);
+  const eventFormat =
+    values['event-format'] === undefined
+      ? undefined
+      : resolveEventFormat(command, values['log-format'], values['event-format']);
+  const logFormat = typeof eventFormat === 'string' ? eventFormat : (values['log-format'] ?? 'json');
   // Kafka records go to stdout as one JSON line each ({"topic","key","headers","value"}): a preview of the kafka sink.
   if (!lineFormats().includes(logFormat) && !(logFormat === 'kafka' && log === 'stdout')) {
     const record = formatterNames().includes(logFormat);
@@ -173,7 +182,7 @@ export function resolveRunConfig(
   const doc = defaultConfigDocument(
     {
       log,
-      logFormat,
+      logFormat: typeof eventFormat === 'object' ? eventFormat : logFormat,
       ...(values['log-file'] !== undefined ? { logFile: values['log-file'] } : {}),
       ...(source !== undefined ? { source } : {}),
     },
