@@ -124,6 +124,14 @@ const GUIDE_PROMQL = [
 /** Its SLI row "Ringbuf Drop Rate": rate() without a range is not PromQL (docs/guides.md lists it). */
 const GUIDE_SLI_DROP_RATE = 'rate(aegisbpf_ringbuf_drops_total) / rate(aegisbpf_ringbuf_events_total)';
 
+/** What docs/guides.md gives instead of the guide's queries that do not work (departures 39–42). */
+const INSTEAD_PROMQL = [
+  'rate(aegisbpf_ringbuf_drops_total[5m]) / (rate(aegisbpf_ringbuf_events_total[5m]) + rate(aegisbpf_ringbuf_drops_total[5m]))',
+  'delta(aegisbpf_map_entries[7d])',
+  'predict_linear(aegisbpf_map_entries[30d], 30 * 86400) > on (instance, map) aegisbpf_map_capacity',
+  'rate(app_errors_total[5m]) > 10 and on (instance) changes(aegisbpf_blocks_total[5m]) > 0',
+];
+
 const checkQueries = (exprs: readonly string[]): PromtoolResult => {
   const { dir, cleanup } = makeTempDir();
   const file = path.join(dir, 'guide-queries.yml');
@@ -139,17 +147,41 @@ const checkQueries = (exprs: readonly string[]): PromtoolResult => {
 };
 
 void test(
-  'the monitoring guide’s PromQL parses as written and names only metrics aegisbpf exports; its SLI drop rate does not parse',
+  'the monitoring guide’s PromQL (and what docs/guides.md gives instead) parses and names only exported metrics; its SLI drop rate does not parse',
   { skip: promtoolMissing() },
   () => {
-    const r = checkQueries(GUIDE_PROMQL);
+    const all = [...GUIDE_PROMQL, ...INSTEAD_PROMQL];
+    const r = checkQueries(all);
     assert.equal(r.code, 0, r.stdout + r.stderr);
-    assert.match(r.stdout, new RegExp(`SUCCESS: ${GUIDE_PROMQL.length} rules found`));
+    assert.match(r.stdout, new RegExp(`SUCCESS: ${all.length} rules found`));
     assert.notEqual(checkQueries([GUIDE_SLI_DROP_RATE]).code, 0, 'the guide’s SLI expression is refused');
     // docs/metrics.md's list of exported families is checked against the running binary by metric-names.test.ts.
     const metricsDoc = fs.readFileSync(packagePath('docs', 'metrics.md'), 'utf8');
     const exported = metricsDoc.slice(0, metricsDoc.indexOf('## Differences from the AegisBPF guides'));
-    for (const name of new Set(GUIDE_PROMQL.join(' ').match(/aegisbpf_[a-z_]+/g)))
+    for (const name of new Set(all.join(' ').match(/aegisbpf_[a-z_]+/g)))
       assert.ok(new RegExp(`\\b${name}\\b`).test(exported), `${name} is an exported family (docs/metrics.md)`);
   },
 );
+
+void test('the SIEM guide’s event fields and values are in `aegisbpf schema event` (its config/event-schema.json)', () => {
+  const r = runCli(['schema', 'event']);
+  assert.equal(r.code, 0, r.stderr);
+  const text = r.stdout;
+  const schema = JSON.parse(text) as { properties: { type: { enum: string[] }; action?: unknown } };
+  for (const t of ['exec', 'block']) assert.ok(schema.properties.type.enum.includes(t), `type ${t}`);
+  // Common fields, then the block-specific ones, as the guide's two tables list them.
+  const fields = ['type', 'pid', 'ppid', 'start_time', 'exec_id', 'trace_id', 'cgid', 'cgroup_path', 'comm'].concat([
+    'parent_start_time',
+    'parent_exec_id',
+    'parent_trace_id',
+    'ino',
+    'dev',
+    'path',
+    'resolved_path',
+    'action',
+  ]);
+  for (const f of fields) assert.ok(text.includes(`"${f}":{`) || text.includes(`"${f}": {`), `field ${f}`);
+  const action = /"action":\s*\{[^}]*"enum":\s*(\[[^\]]*\])/.exec(text);
+  assert.ok(action, 'action has an enum');
+  assert.deepEqual(new Set(JSON.parse(action[1]!) as string[]), new Set(['AUDIT', 'TERM', 'KILL', 'INT', 'BLOCK']));
+});
