@@ -15,8 +15,10 @@ export const SAMPLE_EVENTS_PATH = packagePath('samples', 'events.ndjson');
 export const DEFAULT_EVENT_LOG_PATH = '/var/log/aegisbpf/events.ndjson';
 
 export interface DefaultConfigOptions {
-  readonly log: 'stdout' | 'file' | 'journald';
-  readonly logFormat: string;
+  /** `both` (the AegisBPF SIEM guide's `--log=both`): stdout and the journal, the same format. */
+  readonly log: 'stdout' | 'file' | 'journald' | 'both';
+  /** A format name, or a format with its options (`{ type: 'ocsf', version: '1.1.0' }`). */
+  readonly logFormat: string | Readonly<Record<string, string>>;
   readonly logFile?: string;
   /** Use this source instead of the default one. */
   readonly source?: Record<string, unknown>;
@@ -44,17 +46,21 @@ export function defaultConfigDocument(
   logger: Logger,
   env: NodeJS.ProcessEnv,
 ): Record<string, unknown> {
-  const sink =
+  const journald = {
+    type: 'journald',
+    format: options.logFormat,
+    // The journal namespace's socket, for tests and `journalctl --namespace` set-ups.
+    ...(env.AEGIS_JOURNAL_SOCKET !== undefined ? { socket_path: env.AEGIS_JOURNAL_SOCKET } : {}),
+  };
+  const stdout = { type: 'stdout', format: options.logFormat };
+  const sinks: Record<string, unknown> =
     options.log === 'file'
-      ? { type: 'file', path: options.logFile ?? DEFAULT_EVENT_LOG_PATH, format: options.logFormat }
+      ? { events: { type: 'file', path: options.logFile ?? DEFAULT_EVENT_LOG_PATH, format: options.logFormat } }
       : options.log === 'journald'
-        ? {
-            type: 'journald',
-            format: options.logFormat,
-            // The journal namespace's socket, for tests and `journalctl --namespace` set-ups.
-            ...(env.AEGIS_JOURNAL_SOCKET !== undefined ? { socket_path: env.AEGIS_JOURNAL_SOCKET } : {}),
-          }
-        : { type: 'stdout', format: options.logFormat };
+        ? { events: journald }
+        : options.log === 'both'
+          ? { events: stdout, journal: journald }
+          : { events: stdout };
   const source = options.source ?? defaultSource(logger);
   return {
     data_dir: defaultDataDir(env),
@@ -63,6 +69,6 @@ export function defaultConfigDocument(
     ...(source.type === 'sensor'
       ? { processors: [{ type: 'enrich', name: 'host-context', start_time_to_wall: true, container_id: true }] }
       : {}),
-    sinks: { events: sink },
+    sinks,
   };
 }

@@ -31,6 +31,13 @@ const LOKI_FILTERS: readonly { query: string; needle: string; expect: (l: Record
     needle: 'Failed to insert into deny_inode_map',
     expect: (l) => l.error === 'E2BIG (map full)',
   },
+  // The monitoring guide's "All errors" query and its enforcement dashboard's log panel.
+  {
+    query: '{job="aegisbpf"} |= "level\\":\\"ERROR"',
+    needle: 'level":"ERROR',
+    expect: (l) => l.level === 'ERROR' && l.msg === 'Failed to insert into deny_inode_map',
+  },
+  { query: '{job="aegisbpf"} |= "action"', needle: 'action', expect: (l) => l.msg === 'enforcement_event' },
 ];
 const LOAD_FAILED = { query: '{job="aegisbpf"} |= "BPF program load failed"', needle: 'BPF program load failed' };
 

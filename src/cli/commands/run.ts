@@ -18,7 +18,7 @@ function lineFormats(): string[] {
   return formatterNames().filter((n) => getFormatterDefinition(n)?.output === 'string');
 }
 
-const USAGE = `Usage: aegisbpf run [--config FILE] [--enforce|--audit] [--log=stdout|file|journald] [--log-format=FORMAT] [--log-file=PATH] [--log-level=LEVEL] [--metrics-port=PORT|off]
+const USAGE = `Usage: aegisbpf run [--config FILE] [--enforce|--audit] [--log=stdout|file|journald|both] [--log-format=FORMAT|--event-format=ocsf] [--log-file=PATH] [--log-level=LEVEL] [--metrics-port=PORT|off]
 
 Run the agent: sources → processors → routes → sinks, until the sources end or SIGINT/SIGTERM.
 
@@ -29,10 +29,13 @@ Run the agent: sources → processors → routes → sinks, until the sources en
                        eBPF sensor: refused where only the sample replay can run. See docs/enforcement.md.
   --audit              The opposite: report rule hits, enforce nothing, whatever the policy says.
                        Without either flag the policy's mode: decides (default audit).
-  --log=stdout|file|journald
-                       Without --config: write events to stdout (default), to --log-file, or to the systemd
-                       journal (native protocol; AEGIS_JOURNAL_SOCKET overrides /run/systemd/journal/socket).
+  --log=stdout|file|journald|both
+                       Without --config: write events to stdout (default), to --log-file, to the systemd
+                       journal (native protocol; AEGIS_JOURNAL_SOCKET overrides /run/systemd/journal/socket), or
+                       to both stdout and the journal.
   --log-format=FORMAT  Without --config: output format (default json). Known: ${lineFormats().join(', ')}.
+  --event-format=ocsf  The SIEM guide's name for --log-format=ocsf (also OCSF, ocsf-1.1, ocsf-1.1.0; aegis,
+                       default and json mean json).
   --log-file=PATH      Without --config and with --log=file (default /var/log/aegisbpf/events.ndjson).
   --log-level=LEVEL    Daemon log level: debug, info, warn, error (overrides log.level).
   --metrics-port=PORT  Serve /metrics, /health and /ready on this TCP port (default 9090, or metrics.port, or
@@ -49,6 +52,7 @@ export const OPTIONS = {
   config: { type: 'string' },
   log: { type: 'string' },
   'log-format': { type: 'string' },
+  'event-format': { type: 'string' },
   'log-file': { type: 'string' },
   'log-level': { type: 'string' },
   'metrics-port': { type: 'string' },
@@ -84,8 +88,44 @@ export interface CommonRunFlags {
   readonly config?: string | undefined;
   readonly log?: string | undefined;
   readonly 'log-format'?: string | undefined;
+  readonly 'event-format'?: string | undefined;
   readonly 'log-file'?: string | undefined;
   readonly 'log-level'?: string | undefined;
+}
+
+/**
+ * The AegisBPF SIEM guide's `--event-format`: `ocsf` (also `OCSF`, `ocsf-1.1`, `ocsf-1.1.0`) is the OCSF 1.1.0 output
+ * the guide describes; `aegis`, `default` and `json` are the native JSON. `--log-format=ocsf` stays the newer schema
+ * (1.8.0), so the two flags are not given together.
+ */
+const OCSF_1_1 = { type: 'ocsf', version: '1.1.0' } as const;
+const EVENT_FORMAT_ALIASES: Readonly<Record<string, 'json' | typeof OCSF_1_1>> = {
+  ocsf: OCSF_1_1,
+  OCSF: OCSF_1_1,
+  'ocsf-1.1': OCSF_1_1,
+  'ocsf-1.1.0': OCSF_1_1,
+  aegis: 'json',
+  default: 'json',
+  json: 'json',
+};
+
+function resolveEventFormat(
+  command: string,
+  logFormat: string | undefined,
+  eventFormat: string,
+): 'json' | typeof OCSF_1_1 {
+  const mapped = Object.hasOwn(EVENT_FORMAT_ALIASES, eventFormat) ? EVENT_FORMAT_ALIASES[eventFormat] : undefined;
+  if (mapped === undefined)
+    throw new AegisError(
+      'AEGIS_ERR_USAGE',
+      `${command}: --event-format must be one of ${Object.keys(EVENT_FORMAT_ALIASES).join(', ')} (got '${eventFormat}'); other formats: --log-format.`,
+    );
+  if (logFormat !== undefined)
+    throw new AegisError(
+      'AEGIS_ERR_USAGE',
+      `${command}: --event-format and --log-format both name the output format; give one (--event-format=ocsf is OCSF 1.1.0, --log-format=ocsf the default OCSF 1.8.0).`,
+    );
+  return mapped;
 }
 
 /** Resolve --config / --log / --log-format into a validated configuration and a logger. Throws usage errors. */
@@ -104,10 +144,15 @@ export function resolveRunConfig(
     );
   const write = (line: string): void => void io.stderr.write(line);
   if (values.config !== undefined) {
-    if (values.log !== undefined || values['log-format'] !== undefined || values['log-file'] !== undefined) {
+    if (
+      values.log !== undefined ||
+      values['log-format'] !== undefined ||
+      values['event-format'] !== undefined ||
+      values['log-file'] !== undefined
+    ) {
       throw new AegisError(
         'AEGIS_ERR_USAGE',
-        `${command}: --log, --log-format and --log-file describe the default sink; with --config, configure sinks in the file.`,
+        `${command}: --log, --log-format, --event-format and --log-file describe the default sink; with --config, configure sinks in the file.`,
       );
     }
     const config = loadConfigFile(values.config, io.env);
@@ -116,9 +161,13 @@ export function resolveRunConfig(
     return { config, logger };
   }
   const log = values.log ?? 'stdout';
-  if (log !== 'stdout' && log !== 'file' && log !== 'journald')
-    throw new AegisError('AEGIS_ERR_USAGE', `${command}: --log must be stdout, file or journald (got '${log}').`);
-  const logFormat = values['log-format'] ?? 'json';
+  if (log !== 'stdout' && log !== 'file' && log !== 'journald' && log !== 'both')
+    throw new AegisError('AEGIS_ERR_USAGE', `${command}: --log must be stdout, file, journald or both (got '${log}').`);
+  const eventFormat =
+    values['event-format'] === undefined
+      ? undefined
+      : resolveEventFormat(command, values['log-format'], values['event-format']);
+  const logFormat = typeof eventFormat === 'string' ? eventFormat : (values['log-format'] ?? 'json');
   // Kafka records go to stdout as one JSON line each ({"topic","key","headers","value"}): a preview of the kafka sink.
   if (!lineFormats().includes(logFormat) && !(logFormat === 'kafka' && log === 'stdout')) {
     const record = formatterNames().includes(logFormat);
@@ -133,7 +182,7 @@ export function resolveRunConfig(
   const doc = defaultConfigDocument(
     {
       log,
-      logFormat,
+      logFormat: typeof eventFormat === 'object' ? eventFormat : logFormat,
       ...(values['log-file'] !== undefined ? { logFile: values['log-file'] } : {}),
       ...(source !== undefined ? { source } : {}),
     },
