@@ -1,6 +1,9 @@
 /** HTTPS requests to a daemon's REST API (test/daemon/api/), with a key, a body and optional client certificate. */
+import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import https from 'node:https';
+import path from 'node:path';
+import { runCli } from './cli';
 import type { TestDaemon } from './daemon';
 
 export interface ApiResponse {
@@ -72,4 +75,25 @@ export function apiPortOf(d: TestDaemon): number {
   const port = line?.apiPort;
   if (typeof port !== 'number') throw new Error('the daemon did not log an apiPort');
   return port;
+}
+
+/**
+ * `aegisbpf auth create-key` into `<dir>/api-keys.json` (audit records in `<dir>/audit.log`, the daemon's defaults when
+ * its data_dir is `dir`): the key, shown once. Fails the test when the command fails.
+ */
+export function createApiKey(dir: string, name: string, role: string): string {
+  const r = runCli([
+    'auth',
+    'create-key',
+    '--name',
+    name,
+    '--role',
+    role,
+    '--keys-file',
+    path.join(dir, 'api-keys.json'),
+    '--audit-file',
+    path.join(dir, 'audit.log'),
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  return r.stdout.trim();
 }

@@ -9,9 +9,8 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { test } from 'node:test';
-import { apiPortOf, apiRequest } from '../../helpers/api-client';
+import { apiPortOf, apiRequest, createApiKey } from '../../helpers/api-client';
 import { makeTestPki, opensslSkipReason } from '../../helpers/certs';
-import { runCli } from '../../helpers/cli';
 import type { TestDaemon } from '../../helpers/daemon';
 import { startDaemon, until } from '../../helpers/daemon';
 import { createTestCgroup, run, sharedFeatures, skipUnlessKernel, tempDir } from '../../sensor/helpers';
@@ -34,20 +33,7 @@ void test('a blocklist entry added over the API acts on a test process within on
   const policyDir = path.join(tmp.dir, 'policy');
   const netHooks = features.capabilities.networkBlock;
   const cg = netHooks ? createTestCgroup('api') : undefined;
-  const r = runCli([
-    'auth',
-    'create-key',
-    '--name',
-    'op',
-    '--role',
-    'operator',
-    '--keys-file',
-    `${tmp.dir}/api-keys.json`,
-    '--audit-file',
-    `${tmp.dir}/audit.log`,
-  ]);
-  assert.equal(r.code, 0, r.stderr);
-  const key = r.stdout.trim();
+  const key = createApiKey(tmp.dir, 'op', 'operator');
   const config = [
     `data_dir: ${tmp.dir}`,
     `sources: { kernel: { type: sensor, ${cg !== undefined ? `network_hooks: true, cgroup_path: ${cg.path}` : 'network_hooks: false'}, pin_dir: ${pinDir}, policy_dir: ${policyDir} } }`,

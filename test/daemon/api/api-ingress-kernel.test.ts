@@ -21,9 +21,8 @@ import net from 'node:net';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
 import { test } from 'node:test';
-import { apiPortOf, apiRequest } from '../../helpers/api-client';
+import { apiPortOf, apiRequest, createApiKey } from '../../helpers/api-client';
 import { makeTestPki, opensslSkipReason } from '../../helpers/certs';
-import { runCli } from '../../helpers/cli';
 import type { TestDaemon } from '../../helpers/daemon';
 import { sampleValue, startDaemon, until } from '../../helpers/daemon';
 import { loadSensorObject } from '../../../src/sensor/bpf-object';
@@ -60,25 +59,13 @@ interface Rig {
 function rig(name: string): Rig {
   const tmp = tempDir(`aegis-ingress-${name}`);
   const pki = makeTestPki(path.join(tmp.dir, 'pki'));
-  const r = runCli([
-    'auth',
-    'create-key',
-    '--name',
-    'op',
-    '--role',
-    'operator',
-    '--keys-file',
-    `${tmp.dir}/api-keys.json`,
-    '--audit-file',
-    `${tmp.dir}/audit.log`,
-  ]);
-  assert.equal(r.code, 0, r.stderr);
+  const key = createApiKey(tmp.dir, 'op', 'operator');
   const pinDir = `/sys/fs/bpf/aegis-test-ingress-${name}-${process.pid}`;
   const policyDir = path.join(tmp.dir, 'policy');
   return {
     tmp,
     pki,
-    key: r.stdout.trim(),
+    key,
     pinDir,
     policyDir,
     config: (ingress) =>

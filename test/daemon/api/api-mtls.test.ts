@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { apiPortOf, apiRequest } from '../../helpers/api-client';
+import { apiPortOf, apiRequest, createApiKey } from '../../helpers/api-client';
 import type { TestPki } from '../../helpers/certs';
 import { makeTestPki, opensslSkipReason } from '../../helpers/certs';
 import { runCli } from '../../helpers/cli';
@@ -28,20 +28,7 @@ before(async () => {
   if (skip !== undefined) return;
   tmp = makeTempDir('aegis-api-mtls-');
   pki = makeTestPki(path.join(tmp.dir, 'pki'));
-  const r = runCli([
-    'auth',
-    'create-key',
-    '--name',
-    'ci',
-    '--role',
-    'admin',
-    '--keys-file',
-    `${tmp.dir}/api-keys.json`,
-    '--audit-file',
-    `${tmp.dir}/audit.log`,
-  ]);
-  assert.equal(r.code, 0, r.stderr);
-  key = r.stdout.trim();
+  key = createApiKey(tmp.dir, 'ci', 'admin');
   d = await startDaemon(
     tmp.dir,
     [
