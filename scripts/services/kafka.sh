@@ -417,7 +417,11 @@ cmd_stop_node() {
   [[ "$pgid" =~ ^[0-9]+$ ]] || die "node $node has no pid file"
   if (( kill_it )); then
     kill -KILL -- "-$pgid" 2>/dev/null || true
-    while group_alive "$pgid"; do sleep 0.05; done
+    local waited=0
+    while group_alive "$pgid"; do
+      (( waited++ < 300 )) || die "node $node (process group $pgid) still alive 15 s after SIGKILL"
+      sleep 0.05
+    done
   else
     stop_group "$pgid" "${AEGIS_KAFKA_STOP_GRACE:-20}"
   fi

@@ -88,12 +88,15 @@ pid_alive() {
   [[ -n "$1" ]] && kill -0 "$1" 2>/dev/null
 }
 
-# group_alive PGID: true while any process of the process group exists.
+# group_alive PGID: true while any process of the process group exists and is not a zombie (where PID 1 does not
+# reap orphans, a killed service's processes linger as zombies, which `kill -0` still finds).
 group_alive() {
-  [[ -n "$1" ]] && kill -0 -- "-$1" 2>/dev/null
+  [[ -n "$1" ]] && kill -0 -- "-$1" 2>/dev/null || return 1
+  ps -e -o pgid=,stat= | awk -v g="$1" '$1 == g && $2 !~ /^Z/ { found = 1 } END { exit !found }'
 }
 
-# stop_group PGID GRACE_SECONDS: SIGTERM the process group, wait, then SIGKILL.
+# stop_group PGID GRACE_SECONDS: SIGTERM the process group, wait, then SIGKILL and wait (up to 10 s: a JVM with a
+# large heap on a loaded machine takes more than a moment to go).
 stop_group() {
   local pgid="$1" grace="$2" waited=0
   group_alive "$pgid" || return 0
@@ -105,7 +108,11 @@ stop_group() {
   if group_alive "$pgid"; then
     log "process group $pgid still alive after ${grace}s, sending SIGKILL"
     kill -KILL -- "-$pgid" 2>/dev/null || true
-    sleep 0.2
+    waited=0
+    while group_alive "$pgid" && (( waited < 100 )); do
+      sleep 0.1
+      waited=$((waited + 1))
+    done
   fi
 }
 

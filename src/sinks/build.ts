@@ -76,7 +76,7 @@ export function buildSink(entry: SinkEntry, context: BuildContext): BuiltSink {
     stats: sinkStats,
   });
   stats.sinks.set(entry.name, sinkStats);
-  const progress = watchProgress(created, sinkStats);
+  const progress = watchProgress(created, sinkStats, Date.now, core.request.timeoutMillis);
   const transport = progress.transport;
   // Ready once the start-up healthcheck ended, while the sink is healthy (sends and healthchecks keep `healthy`
   // current) and while it makes progress: events waiting with no send answered for longer than one attempt may take

@@ -1,29 +1,34 @@
 /**
- * /ready of the real `aegisbpf run` follows a sink's progress: a receiver that accepts and then stops reading (a
- * node:net server that pauses its socket) turns /ready 503 within the sink's request.timeout_ms of the last
- * acknowledged batch, naming the sink, and back to 200 when it reads again.
+ * /ready of the real `aegisbpf run` follows a sink's progress: a receiver that accepts and then stops reading
+ * (test/helpers/stalled-receiver.py, with a small fixed receive buffer) turns /ready 503 within the sink's
+ * request.timeout_ms of the last acknowledged batch, naming the sink, and back to 200 when it reads again.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
+import { spawn } from 'node:child_process';
+import readline from 'node:readline';
 import { packagePath } from '../../src/util/paths';
 import { sampleValue, startDaemon, until } from '../helpers/daemon';
 import type { TestDaemon } from '../helpers/daemon';
 import { makeTempDir } from '../helpers/tmp';
 
 const SAMPLES = packagePath('samples', 'events.ndjson');
+const RECEIVER = packagePath('test', 'helpers', 'stalled-receiver.py');
 const TIMEOUT_MS = 2000;
 
 test('regression: /ready turns 503 within request.timeout_ms when a receiver stops reading (syslog tcp), and back to 200 when it reads again', async () => {
   const { dir, cleanup } = makeTempDir();
-  const sockets = new Set<net.Socket>();
-  // Reads nothing from the start: the first batches fill the kernel's socket buffers, then writes stop completing.
-  const server = net.createServer({ pauseOnConnect: true }, (s) => {
-    s.on('error', () => undefined);
-    sockets.add(s);
+  // Reads nothing until told to: the first batches fill the (small) socket buffers, then writes stop completing.
+  // A node:net server cannot do this quickly: it cannot set SO_RCVBUF, and autotuning lets the kernel buffer up to
+  // net.ipv4.tcp_rmem's maximum (32 MB here), which took more than a minute to fill on a loaded machine.
+  const receiver = spawn('python3', [RECEIVER], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    receiver.once('error', reject);
+    receiver.once('exit', (code) => reject(new Error(`stalled-receiver.py exited with ${String(code)}`)));
+    readline
+      .createInterface({ input: receiver.stdout })
+      .once('line', (l) => resolve(Number(/^port=(\d+)$/.exec(l)?.[1])));
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as net.AddressInfo).port;
   let d: TestDaemon | undefined;
   try {
     d = await startDaemon(
@@ -52,7 +57,7 @@ test('regression: /ready turns 503 within request.timeout_ms when a receiver sto
         const r = await daemon.get('/ready');
         return r.status === 503 ? { body: r.body, after: Date.now() - lastChangeAt } : undefined;
       },
-      60_000, // a paused node:net peer lets the kernel buffer tens of MB first (autotuned windows): ~20 s when idle
+      30_000,
     );
     assert.ok(delivered > 0, 'some batches went into the socket buffers before the receiver stalled');
     assert.match(
@@ -64,8 +69,7 @@ test('regression: /ready turns 503 within request.timeout_ms when a receiver sto
       `503 came ${notReady.after} ms after the last acknowledged batch (bound ${TIMEOUT_MS} ms + polling)`,
     );
     // The receiver reads again: progress, and /ready follows.
-    for (const s of sockets) s.resume();
-    server.on('connection', (s) => s.resume());
+    receiver.stdin.write('read\n');
     const t0 = Date.now();
     await until('/ready 200', async () => ((await daemon.get('/ready')).status === 200 ? true : undefined), 20_000);
     assert.ok(Date.now() - t0 < 15_000);
@@ -73,8 +77,8 @@ test('regression: /ready turns 503 within request.timeout_ms when a receiver sto
     assert.ok(code === 0 || code === 3, `exit ${String(code)}\n${stderr}`);
   } finally {
     if (d !== undefined && d.child.exitCode === null) d.child.kill('SIGKILL');
-    for (const s of sockets) s.destroy();
-    await new Promise<void>((r) => server.close(() => r()));
+    receiver.stdin.end();
+    receiver.kill();
     cleanup();
   }
 });

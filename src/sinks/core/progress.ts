@@ -8,6 +8,14 @@
  * Progress is an answer from the receiver (delivered, partial with something settled, rejected, too large) or any
  * event settled otherwise (dead-lettered at the retry deadline, dropped) between two sends: the counters in
  * SinkStats, compared at each send's start. A retryable result or an attempt still hanging is not progress.
+ *
+ * Deliveries taken back are not progress either. A stream transport (syslog tcp/tls) reports a batch delivered when
+ * the kernel took its bytes; when the connection dies, the records still within reach of the socket buffers are
+ * moved from delivered to `unconfirmed` (outcomes.ts). A receiver that accepts connections and never reads makes
+ * exactly that cycle: each new connection's buffers take a few MB ("delivered"), the next write hangs to the
+ * timeout, the connection is dropped and its records counted unconfirmed. So answers and settled counts within
+ * `retractionGraceMillis` (request.timeout_ms) of an unconfirmed count going up do not restart the clock: the stall
+ * ends only once deliveries stay delivered for that long.
  */
 import type { SinkStats } from '../../telemetry/stats';
 import type { Batch, SendResult, Transport } from './types';
@@ -34,6 +42,7 @@ export function watchProgress<R>(
   transport: Transport<R>,
   stats: SinkStats,
   now: () => number = Date.now,
+  retractionGraceMillis = 0,
 ): ProgressWatch<R> {
   const settled = (): number => {
     let n = stats.delivered + stats.deadLettered;
@@ -44,19 +53,29 @@ export function watchProgress<R>(
   /** When the current run of unanswered sends began; undefined after an answer with nothing left outstanding. */
   let since: number | undefined;
   let settledSeen = settled();
+  let unconfirmedSeen = stats.unconfirmed;
+  let retractedAt = Number.NEGATIVE_INFINITY;
+  /** False within the grace after deliveries were taken back (noticed now if it just happened). */
+  const progressCounts = (): boolean => {
+    if (stats.unconfirmed !== unconfirmedSeen) {
+      unconfirmedSeen = stats.unconfirmed;
+      retractedAt = now();
+    }
+    return now() - retractedAt >= retractionGraceMillis;
+  };
 
   const observed: Transport<R> = {
     send(batch, signal) {
       const s = settled();
       // Events settled since the last send (an answer's counters, the retry deadline, drops): a new run begins.
-      if (since === undefined || s !== settledSeen) since = now();
+      if (since === undefined || (s > settledSeen && progressCounts())) since = now();
       settledSeen = s;
       outstanding++;
       return transport.send(batch, signal).then(
         (result) => {
           outstanding--;
           // Another send still outstanding starts its own clock now: it is not stalled for longer than this.
-          if (answered(batch, result)) since = outstanding > 0 ? now() : undefined;
+          if (answered(batch, result) && progressCounts()) since = outstanding > 0 ? now() : undefined;
           return result;
         },
         (err: unknown) => {
@@ -74,6 +93,7 @@ export function watchProgress<R>(
   return {
     transport: observed,
     stalledMillis() {
+      progressCounts();
       if (since === undefined || stats.bufferEvents + stats.inflightBatches === 0) return 0;
       return Math.max(0, now() - since);
     },

@@ -8,7 +8,7 @@ import { watchProgress } from '../../../src/sinks/core/progress';
 import type { Batch, SendResult, Transport } from '../../../src/sinks/core/types';
 import { createSinkStats } from '../../../src/telemetry/stats';
 
-function rig() {
+function rig(retractionGraceMillis = 0) {
   const pending: ((r: SendResult) => void)[] = [];
   let reopened = 0;
   const inner: Transport<string> = {
@@ -23,7 +23,7 @@ function rig() {
   };
   const stats = createSinkStats('s', 'test');
   let now = 1000;
-  const watch = watchProgress(inner, stats, () => now);
+  const watch = watchProgress(inner, stats, () => now, retractionGraceMillis);
   const batch: Batch<string> = { id: 1, records: [], bytes: 0, attempt: 1 };
   const signal = new AbortController().signal;
   return {
@@ -90,4 +90,42 @@ test('events settled between sends (retry deadline, drops) start a new run', asy
   void r.send();
   r.advance(100);
   assert.equal(r.watch.stalledMillis(), 100);
+});
+
+test('deliveries taken back (connection lost, counted unconfirmed) do not restart the clock within the grace', async () => {
+  // A receiver that accepts every connection and never reads: each new connection's socket buffers take a batch
+  // ("delivered"), the next write hangs to the timeout, the connection is dropped and its records are unconfirmed.
+  const r = rig(2000);
+  r.stats.bufferEvents = 100;
+  const cycle = async (): Promise<void> => {
+    const fill = r.send();
+    r.stats.delivered += 50;
+    r.settle({ kind: 'delivered' }); // into the new connection's buffers
+    await fill;
+    const stuck = r.send();
+    r.advance(2000); // the write hangs to request.timeout_ms
+    r.stats.delivered -= 50; // the connection is dropped: what it took is unconfirmed
+    r.stats.unconfirmed += 50;
+    r.settle({ kind: 'retryable', reason: 'timeout' });
+    await stuck;
+    r.advance(100); // backoff, reconnect
+  };
+  await cycle();
+  const firstStall = r.watch.stalledMillis();
+  assert.ok(firstStall >= 2000, `stalled ${firstStall} ms after the first timeout`);
+  await cycle();
+  await cycle();
+  assert.ok(r.watch.stalledMillis() >= firstStall + 4000, 'the clock kept running through two more reconnects');
+  // The receiver reads again: deliveries stay delivered; once the grace has passed, an answer ends the stall.
+  const a = r.send();
+  r.stats.delivered += 50;
+  r.settle({ kind: 'delivered' });
+  await a;
+  assert.ok(r.watch.stalledMillis() > 0, 'within the grace of the last retraction');
+  r.advance(2000);
+  const b = r.send();
+  r.stats.delivered += 50;
+  r.settle({ kind: 'delivered' });
+  await b;
+  assert.equal(r.watch.stalledMillis(), 0);
 });
