@@ -7,7 +7,7 @@
  *    401/403 (codes 2/3/4, or a plain-text 401 from an authenticating proxy).
  */
 import type { HealthResult } from '../core/types';
-import type { HttpClient } from './http';
+import type { HttpClient } from '../core/http';
 import { classifyHecAnswer, describeAnswer, parseHecAnswer } from './retry-policy';
 
 export interface HecHealthContext {

@@ -28,8 +28,8 @@ import type { AckQueryResult, AckTracker } from './ack-tracker';
 import { createAckTracker } from './ack-tracker';
 import type { HecSinkConfig } from './config';
 import { checkHecHealth } from './healthcheck';
-import type { HttpAnswer, HttpClient, HttpFailure } from './http';
-import { createHttpClient } from './http';
+import type { HttpAnswer, HttpClient, HttpFailure } from '../core/http';
+import { createHttpClient } from '../core/http';
 import { describeAnswer, hecRetryLogic, parseHecAnswer } from './retry-policy';
 
 const gzip = promisify(zlib.gzip);
@@ -68,7 +68,14 @@ export function createHecTransport(config: HecSinkConfig, context: HecTransportC
   const stats = context.stats;
   const extra = stats.extra;
   const http =
-    context.http ?? createHttpClient({ endpoint: config.endpoint, maxSockets: config.maxSockets, tls: config.tls });
+    context.http ??
+    createHttpClient({
+      url: config.endpoint,
+      // An endpoint with a base path (a HEC behind a proxy): the collector paths go below it.
+      pathPrefix: new URL(config.endpoint).pathname.replace(/\/+$/, ''),
+      maxSockets: config.maxSockets,
+      tls: config.tls,
+    });
   const ackOn = config.acknowledgements.enabled;
   let channel = config.channel ?? randomUUID();
   let fallback = false;

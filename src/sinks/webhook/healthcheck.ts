@@ -4,9 +4,9 @@
  * endpoint would post a message or open an incident. What the receiver thinks of a body, the first send tells.
  */
 import type { HealthResult } from '../core/types';
-import type { WebhookHttpClient } from './http';
+import type { HttpClient } from '../core/http';
 
-export async function checkWebhookHealth(client: WebhookHttpClient, signal: AbortSignal): Promise<HealthResult> {
+export async function checkWebhookHealth(client: HttpClient, signal: AbortSignal): Promise<HealthResult> {
   const r = await client.probe(signal);
   return r.ok ? { healthy: true } : { healthy: false, reason: `cannot reach the webhook receiver: ${r.error}` };
 }

@@ -11,8 +11,8 @@ import { AegisError, describeError } from '../../util/errors';
 import type { Batch, EncodedRecord, HealthResult, SendResult, Transport } from '../core/types';
 import type { WebhookSinkConfig } from './config';
 import { checkWebhookHealth } from './healthcheck';
-import type { WebhookHttpClient } from './http';
-import { createWebhookHttpClient } from './http';
+import type { HttpClient } from '../core/http';
+import { createHttpClient } from '../core/http';
 import { presetBody } from './presets';
 import { webhookRetryLogic } from './retry-policy';
 import { signatureOf } from './signing';
@@ -47,12 +47,26 @@ export function readHmacKey(file: string): Buffer {
   return text.subarray(0, end);
 }
 
+/** The URL's path and query go into every request; error messages name only scheme, host and port (docs/sinks.md). */
+function createWebhookHttpClient(config: WebhookSinkConfig): HttpClient {
+  const url = new URL(config.url);
+  return createHttpClient({
+    url: config.url,
+    maxSockets: config.maxSockets,
+    tls: config.tls,
+    maxAnswerBytes: 4096, // dead-letter reasons quote the start of an answer
+    errorPrefix: `${url.protocol}//${url.host}: `,
+  });
+}
+
 export function createWebhookTransport(
   config: WebhookSinkConfig,
   options: WebhookTransportOptions,
-  client: WebhookHttpClient = createWebhookHttpClient(config),
+  client: HttpClient = createWebhookHttpClient(config),
 ): WebhookTransport {
   const now = options.now ?? Date.now;
+  const target = new URL(config.url);
+  const requestPath = `${target.pathname}${target.search}`;
   const hmacKey = config.hmac === undefined ? undefined : readHmacKey(config.hmac.secretFile);
   const shaped = config.preset !== undefined || config.template !== undefined;
   const jsonRecords = options.contentType.startsWith('application/json');
@@ -90,7 +104,10 @@ export function createWebhookTransport(
 
   const post = async (records: readonly EncodedRecord<string>[], signal: AbortSignal): Promise<SendResult> => {
     const body = bodyOf(records);
-    const res = await client.request(config.method, headersFor(body), body, signal);
+    const res = await client.request(
+      { method: config.method, path: requestPath, headers: headersFor(body), body },
+      signal,
+    );
     if (!res.ok) return webhookRetryLogic.classifyFailure(res.error);
     const retryAfter: string | undefined = res.headers['retry-after'];
     return webhookRetryLogic.classifyAnswer(
