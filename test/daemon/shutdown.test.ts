@@ -17,6 +17,7 @@ import { ABANDON_GRACE_MILLIS } from '../../src/sinks/core/sink';
 import { EXIT_GRACE_MILLIS } from '../../src/daemon/run';
 import { makeTestPki, opensslSkipReason } from '../helpers/certs';
 import { parseLogs, spawnCli } from '../helpers/cli';
+import { httpGet, sampleValue } from '../helpers/daemon';
 import { generateEvents } from '../helpers/events';
 import { silentPeer } from '../helpers/silent-peer';
 import { makeTempDir } from '../helpers/tmp';
@@ -61,6 +62,12 @@ async function runAndStop(
     secondSignalAfterMillis?: number;
     /** Leave the daemon's stdout unread (the stdout sink's peer that never reads). */
     readStdout?: boolean;
+    /**
+     * Stop only once this many events wait in the sink's buffer (and at least runMillis passed): a stream peer that
+     * never reads still takes what fits in the socket buffers (a few MB on loopback), which a loaded machine may not
+     * have produced within runMillis; the stop would then find nothing to do and prove nothing.
+     */
+    backlog?: number;
   } = {},
 ): Promise<Run> {
   const dlq = path.join(dir, 'dead-letter.ndjson');
@@ -90,6 +97,20 @@ async function runAndStop(
     await new Promise((r) => setTimeout(r, 20));
   }
   await new Promise((r) => setTimeout(r, options.runMillis ?? 1500));
+  if (options.backlog !== undefined) {
+    const started = parseLogs(stderr.slice(0, stderr.lastIndexOf('\n') + 1)).find((l) => l.msg === 'aegisbpf started.');
+    const port = started?.metricsPort as number;
+    const until = Date.now() + 60_000;
+    for (;;) {
+      const m = await httpGet(port, '/metrics');
+      if ((sampleValue(m.body, 'aegisbpf_sink_buffer_events', { sink: 'out' }) ?? 0) >= options.backlog) break;
+      if (Date.now() > until) {
+        child.kill('SIGKILL');
+        throw new Error(`no backlog of ${options.backlog} events in the sink within 60 s: the peer reads after all?`);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
   const stopAt = Date.now();
   child.kill('SIGTERM');
   if (options.secondSignalAfterMillis !== undefined) {
@@ -174,6 +195,7 @@ for (const kind of ['tcp', 'tls', 'relp'] as const) {
       const run = await runAndStop(
         dir,
         `{ type: syslog, transport: ${kind}, host: 127.0.0.1, port: ${peer.port}${tlsYaml}, ${SINK_OPTIONS} }`,
+        { backlog: 1000 },
       );
       assert.ok(peer.accepted() >= 1, 'the daemon connected to the peer');
       assertStoppedInTime(run);

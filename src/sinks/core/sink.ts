@@ -233,6 +233,10 @@ class SinkRuntime<R> implements Sink {
 
   /** Start as many batches as the in-flight bound allows. Synchronous; called on every state change. */
   private pump(): void {
+    // Past the shutdown deadline no batch starts: shutdown.ts drains the buffer into the dead-letter file once the
+    // sends in flight have ended, and a batch taken out after that drain would be handed back to a buffer nobody
+    // reads again (its events counted received and never settled).
+    if (this.shutdown.signal.aborted) return;
     while (this.inflight < this.options.request.concurrency) {
       const taken = this.batcher.next(this.closing);
       if (taken === undefined) break;
