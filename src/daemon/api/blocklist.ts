@@ -17,6 +17,7 @@ import crypto from 'node:crypto';
 import net from 'node:net';
 import path from 'node:path';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { BLOCKLIST_RULE_PREFIX, keepBlocklistRules } from '../../sensor/policy/blocklist-layer';
 import type { ApplyResult, PolicyEngine } from '../../sensor/policy/policy-engine';
 import type { PolicyStore, StoredPolicy } from '../../sensor/policy/policy-store';
 import { AegisError } from '../../util/errors';
@@ -162,7 +163,7 @@ export function entryFromRequest(req: BlocklistRequest): BlocklistEntry {
   };
 }
 
-export const RULE_PREFIX = 'blocklist-';
+export const RULE_PREFIX = BLOCKLIST_RULE_PREFIX;
 const EMPTY_POLICY = 'version: 1\nmode: audit\nrules: []\n';
 function ruleId(entryId: string): string {
   return RULE_PREFIX + crypto.createHash('sha256').update(entryId).digest('hex').slice(0, 24);
@@ -383,23 +384,7 @@ export function createBlocklistService(withPolicy: WithPolicy): BlocklistService
         doc.rules = doc.rules.filter((r) => r.id !== entry.rule);
         return { entry, ...change(engine, store, base, doc, source) };
       }),
-    carryOver(text) {
-      let doc: unknown;
-      try {
-        doc = parseYaml(text);
-      } catch {
-        return { text, carried: 0 }; // the policy engine reports the YAML error
-      }
-      if (typeof doc !== 'object' || doc === null) return { text, carried: 0 };
-      const next = doc as Partial<RawPolicy>;
-      const rules = Array.isArray(next.rules) ? next.rules : [];
-      const ids = new Set(rules.map((r) => r.id));
-      const keep = withPolicy((_engine, store) => policyDoc(current(store))).rules.filter(
-        (r) => typeof r.id === 'string' && r.id.startsWith(RULE_PREFIX) && !ids.has(r.id),
-      );
-      if (keep.length === 0) return { text, carried: 0 };
-      return { text: stringifyYaml({ ...next, rules: [...rules, ...keep] }), carried: keep.length };
-    },
+    carryOver: (text) => withPolicy((_engine, store) => keepBlocklistRules(text, current(store))),
     settled: () =>
       new Promise<void>((resolve) => {
         idle.push(resolve);

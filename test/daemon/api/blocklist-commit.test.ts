@@ -3,7 +3,8 @@
  * the audit record asynchronously, each group-committed. Here without a sensor (no maps: the store logic alone; the
  * kernel side is api-blocklist-kernel.test.ts): concurrent changes share store writes and audit fsyncs and all land;
  * the store writes one file (previous.json is the old current.json, linked); a store that cannot be written fails
- * the change with AEGIS_ERR_POLICY_STORE and leaves nothing claimed; PUT-style writers wait for pending changes.
+ * the change with AEGIS_ERR_POLICY_STORE and leaves nothing claimed; PUT-style writers wait for pending changes;
+ * `aegisbpf policy apply FILE` keeps the API's entries (a layer over the file) unless --replace-blocklist.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -16,6 +17,8 @@ import type { EnforcementCapabilities } from '../../../src/sensor/feature-probe'
 import { createPolicyEngine } from '../../../src/sensor/policy/policy-engine';
 import type { PolicyStore, StoredPolicy } from '../../../src/sensor/policy/policy-store';
 import { createPolicyStore } from '../../../src/sensor/policy/policy-store';
+import { nativeStatus } from '../../../src/native/binding';
+import { runCli } from '../../helpers/cli';
 import { makeTempDir } from '../../helpers/tmp';
 
 // Everything enforceable: these tests are about the store, not about what this host's kernel offers.
@@ -157,6 +160,51 @@ test('audit records appended concurrently are group-committed into one unbroken 
         .slice(1),
       records.map((r) => r.actor),
     );
+  } finally {
+    tmp.cleanup();
+  }
+});
+
+test('policy apply FILE keeps the blocklist entries added over the API; --replace-blocklist drops them', async (t) => {
+  if (process.geteuid?.() !== 0 || !nativeStatus().available) {
+    t.skip('`aegisbpf policy` needs root and the native addon (it probes the kernel)');
+    return;
+  }
+  const tmp = makeTempDir();
+  try {
+    const dir = path.join(tmp.dir, 'policy');
+    const { svc } = service(dir);
+    await svc.add(entryFromRequest({ address: '198.51.100.0/24', direction: 'in', action: 'BLOCK' }), 'api').durable;
+    const file = path.join(tmp.dir, 'policy.yml');
+    fs.writeFileSync(
+      file,
+      'version: 1\nmode: enforce\nrules:\n  - { id: no-nc, match: { path: /usr/bin/nc }, action: KILL }\n',
+    );
+    const pin = ['--state-dir', dir, '--pin-dir', path.join(tmp.dir, 'no-sensor')];
+    const kept = runCli(['policy', 'apply', file, ...pin]);
+    assert.equal(kept.code, 0, kept.stderr);
+    assert.match(kept.stdout, /Kept 1 blocklist entry added over the API/);
+    const ids = (): string[] => (createPolicyStore(dir).current()?.rules ?? []).map((r) => r.id);
+    assert.deepEqual(
+      ids().sort(),
+      ['no-nc', entryFromRequest({ address: '198.51.100.0/24', direction: 'in', action: 'BLOCK' }).rule].sort(),
+    );
+    // The API's view agrees (it re-reads the store the CLI wrote).
+    assert.deepEqual(
+      svc.list().map((e) => e.id),
+      ['net:in:198.51.100.0/24'],
+    );
+    const replaced = runCli(['policy', 'apply', file, '--replace-blocklist', '--json', ...pin]);
+    assert.equal(replaced.code, 0, replaced.stderr);
+    assert.equal(
+      (JSON.parse(replaced.stdout) as { blocklist_entries_kept?: number }).blocklist_entries_kept,
+      undefined,
+    );
+    assert.deepEqual(ids(), ['no-nc']);
+    assert.deepEqual(svc.list(), []);
+    const misuse = runCli(['policy', 'rollback', '--replace-blocklist', ...pin]);
+    assert.equal(misuse.code, 2);
+    assert.match(misuse.stderr, /--replace-blocklist goes with apply/);
   } finally {
     tmp.cleanup();
   }
