@@ -81,6 +81,18 @@ export interface PolicyEngineOptions {
   readonly log?: (level: 'error', message: string, fields: Readonly<Record<string, unknown>>) => void;
 }
 
+const written = new Set<() => void>();
+
+/**
+ * Told, in this process, each time the maps accepted a policy (synchronously, after the write): the sensor checks
+ * its inbound filter at once (attach on the first `direction: in` rule) instead of at its next rescan. Returns the
+ * unsubscribe function.
+ */
+export function onPolicyWritten(listener: () => void): () => void {
+  written.add(listener);
+  return () => written.delete(listener);
+}
+
 export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
   const { store, capabilities, maps } = options;
   const resolver = options.resolver ?? fsResolver(options.cgroupRoot);
@@ -119,6 +131,7 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
       throw err;
     }
     pending?.commit();
+    if (maps !== undefined) for (const l of written) l();
     const where =
       maps !== undefined
         ? 'now enforced by the running sensor'
