@@ -181,10 +181,17 @@ interface RawPolicy {
   rules: RawRule[];
 }
 
+// The last policy text parsed: a change parses the text the previous change produced again otherwise (YAML parsing
+// is a third of a change's CPU). Rules are never mutated (a change builds a new list), so sharing them is safe.
+let parsed: { text: string; mode: string; rules: readonly RawRule[] } | undefined;
+
 function policyDoc(current: StoredPolicy | undefined): RawPolicy {
   if (current === undefined) return { version: 1, mode: 'enforce', rules: [] };
-  const doc = parseYaml(current.text) as Partial<RawPolicy> | null;
-  return { version: 1, mode: typeof doc?.mode === 'string' ? doc.mode : 'audit', rules: [...(doc?.rules ?? [])] };
+  if (parsed?.text !== current.text) {
+    const doc = parseYaml(current.text) as Partial<RawPolicy> | null;
+    parsed = { text: current.text, mode: typeof doc?.mode === 'string' ? doc.mode : 'audit', rules: doc?.rules ?? [] };
+  }
+  return { version: 1, mode: parsed.mode, rules: [...parsed.rules] };
 }
 
 function ruleOf(entry: BlocklistEntry): RawRule {
