@@ -157,6 +157,10 @@ const line = (what: string, ms: number[]): string =>
   `${what}: p50 ${pct(ms, 50).toFixed(3)} ms, p99 ${pct(ms, 99).toFixed(3)} ms, max ${Math.max(...ms).toFixed(3)} ms (${ms.length} requests)`;
 
 interface ChangeTimes {
+  /** The daemon's CPU (user + system, ms) spent during this variant's rounds: per change = / (2 × changes). */
+  cpuMs: number;
+  /** Of which system time, ms. */
+  sysMs: number;
   readonly add: number[];
   readonly del: number[];
   readonly addKernel: number[];
@@ -202,10 +206,18 @@ async function startChanger(
       await new Promise((r) => setImmediate(r));
     }
   };
-  const times: ChangeTimes = { add: [], del: [], addKernel: [], delKernel: [] };
+  const times: ChangeTimes = { cpuMs: 0, sysMs: 0, add: [], del: [], addKernel: [], delKernel: [] };
+  const pid = d.child.pid as number;
+  const cpu = (): { all: number; sys: number } => {
+    // /proc/<pid>/stat fields 14 and 15 (utime, stime) in clock ticks (USER_HZ = 100 on Linux): after the comm's ')'.
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { all: (Number(f[11]) + Number(f[12])) * 10, sys: Number(f[12]) * 10 };
+  };
   return {
     times,
     async round(n, tag) {
+      const cpu0 = cpu();
       for (let i = 0; i < n; i++) {
         const target = path.join(dir, `blocked-${tag}-${i}`);
         let t0 = process.hrtime.bigint();
@@ -221,6 +233,9 @@ async function startChanger(
         times.del.push(Number(process.hrtime.bigint() - t0) / 1e6);
         if (s !== 200) throw new Error(`DELETE: ${s}`);
       }
+      const cpu1 = cpu();
+      times.cpuMs += cpu1.all - cpu0.all;
+      times.sysMs += cpu1.sys - cpu0.sys;
     },
     async close() {
       denyPath.close();
@@ -301,7 +316,12 @@ async function main(): Promise<void> {
             `${line(`${tag}blocklist delete: request sent → entry gone from the kernel map`, t.delKernel)}\n`,
           );
           process.stdout.write(`${line(`${tag}blocklist delete: request sent → response`, t.del)}\n`);
+          const perChange = t.cpuMs / (t.add.length + t.del.length);
+          process.stdout.write(
+            `${tag}daemon CPU per change (user + system, the sensor and pipeline included): ${perChange.toFixed(2)} ms (system ${(t.sysMs / (t.add.length + t.del.length)).toFixed(2)} ms)\n`,
+          );
           const k = run.label === 'this build' ? '' : `${run.label}_`;
+          results[`${k}blocklist_daemon_cpu_ms_per_change`] = perChange;
           results[`${k}blocklist_add_kernel_p50_ms`] = pct(t.addKernel, 50);
           results[`${k}blocklist_add_kernel_p99_ms`] = pct(t.addKernel, 99);
           results[`${k}blocklist_delete_kernel_p50_ms`] = pct(t.delKernel, 50);

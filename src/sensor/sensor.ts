@@ -303,14 +303,20 @@ export function createSensor(options: SensorOptions): Sensor {
   let ingressGeneration = -1;
   let ingressRules = false;
   let unsubscribe: (() => void) | undefined;
-  const reconcileIngress = (force: boolean): void => {
+  let ingressChecked = false;
+  /** `onWrite`: after a policy write in this process: only a change of "any in rule" needs the attachment looked at. */
+  const reconcileIngress = (onWrite: boolean): void => {
     if (ingress === undefined || stopped) return;
     try {
       const { generation } = readConfig(object.maps);
-      if (force || generation !== ingressGeneration) {
+      if (onWrite || generation !== ingressGeneration) {
         ingressGeneration = generation;
+        const had = ingressRules;
         ingressRules = object.maps.netInV4Lpm.entries().count > 0 || object.maps.netInV6Lpm.entries().count > 0;
+        // A blocklist change that adds or removes no first/last `in` rule costs two map reads, no interface scan.
+        if (onWrite && ingressChecked && had === ingressRules) return;
       }
+      ingressChecked = true;
       if (object.reconcileIngress(ingressRules, ingressInterfaces())) {
         const text = describeIngress(object.ingress);
         log('info', `Inbound filter: ${text}.`, {
