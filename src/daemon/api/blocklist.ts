@@ -275,7 +275,8 @@ export type WithPolicy = <T>(fn: (engine: PolicyEngine, store: PolicyStore) => T
  * holds exactly what the store holds):
  * - crash after the map write, before the store's rename: the store has the old policy; after restart the change is
  *   gone from the kernel too. The client got no 2xx (the connection broke) and sends again. The audit record, written
- *   concurrently, may already say `success` for it: the `daemon.start` record names the generation restored.
+ *   concurrently, may already say `success` for it: a `daemon.start` with no `daemon.stop` before it marks the crash,
+ *   and `policy show` the generation in force.
  * - crash after the store's rename, before the audit fsync: the change is in force after restart; the client got no
  *   2xx. (The same window as before this order; closed only by writing the audit record before the kernel change.)
  * - store write fails (disk full, read-only): the maps are put back to the store's policy, the request gets 500
