@@ -404,7 +404,8 @@ function loadOnce(options: SensorObjectOptions, backend: SensorBackend): SensorO
     else if (r.state.hook === 'cgroup_skb') skbLink = r.linkIds[0];
     return r.state;
   };
-  const same = (a: IngressState | undefined, b: IngressState | undefined): boolean => JSON.stringify(a) === JSON.stringify(b);
+  const same = (a: IngressState | undefined, b: IngressState | undefined): boolean =>
+    JSON.stringify(a) === JSON.stringify(b);
   return {
     backend,
     maps,
