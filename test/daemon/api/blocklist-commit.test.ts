@@ -1,7 +1,8 @@
 /**
  * The blocklist's change path (issue 18, blocklist change p99 < 5 ms): the kernel first, then the policy store and
- * the audit record asynchronously, each group-committed. Here without a sensor (no maps: the store logic alone; the
- * kernel side is api-blocklist-kernel.test.ts): concurrent changes share store writes and audit fsyncs and all land;
+ * the audit record asynchronously, each group-committed. Mostly without a sensor (no maps: the store logic alone; the
+ * last test loads the real maps: the kernel holds a change before its store write ends, and a failed store write
+ * puts the maps back; the end-to-end kernel side is api-blocklist-kernel.test.ts): concurrent changes share store writes and audit fsyncs and all land;
  * the store writes one file (previous.json is the old current.json, linked); a store that cannot be written fails
  * the change with AEGIS_ERR_POLICY_STORE and leaves nothing claimed; PUT-style writers wait for pending changes;
  * `aegisbpf policy apply FILE` keeps the API's entries (a layer over the file) unless --replace-blocklist.
@@ -17,9 +18,14 @@ import type { EnforcementCapabilities } from '../../../src/sensor/feature-probe'
 import { createPolicyEngine } from '../../../src/sensor/policy/policy-engine';
 import type { PolicyStore, StoredPolicy } from '../../../src/sensor/policy/policy-store';
 import { createPolicyStore } from '../../../src/sensor/policy/policy-store';
-import { nativeStatus } from '../../../src/native/binding';
+import type { NativeBpfObject } from '../../../src/native/binding';
+import { NATIVE_PATHS, nativeStatus } from '../../../src/native/binding';
+import { MAPS } from '../../../src/sensor/abi';
+import { POLICY_MAP_KEYS } from '../../../src/sensor/policy/policy-compile';
+import type { PolicyMapSet } from '../../../src/sensor/policy/policy-maps';
 import { runCli } from '../../helpers/cli';
 import { makeTempDir } from '../../helpers/tmp';
+import { native, skipUnlessKernel } from '../../sensor/helpers';
 
 // Everything enforceable: these tests are about the store, not about what this host's kernel offers.
 const ALL: EnforcementCapabilities = { fileBlock: true, signals: true, networkBlock: true, ingressBlock: true };
@@ -206,6 +212,49 @@ test('policy apply FILE keeps the blocklist entries added over the API; --replac
     assert.equal(misuse.code, 2);
     assert.match(misuse.stderr, /--replace-blocklist goes with apply/);
   } finally {
+    tmp.cleanup();
+  }
+});
+
+test('kernel first: the map holds a change when add() returns; a store write that fails puts the maps back to the stored policy', async (t) => {
+  if (skipUnlessKernel(t)) return;
+  const tmp = makeTempDir();
+  const obj: NativeBpfObject = new (native().BpfObject)(NATIVE_PATHS.sensorObject);
+  try {
+    for (const p of obj.programs()) obj.setAutoload(p.name, false); // the maps alone
+    obj.load();
+    const maps = Object.fromEntries(
+      [...POLICY_MAP_KEYS, 'config' as const].map((k) => [k, obj.map(MAPS[k])]),
+    ) as unknown as PolicyMapSet;
+    const base = createPolicyStore(path.join(tmp.dir, 'policy'));
+    let failWrites = false;
+    const store: PolicyStore = {
+      ...base,
+      // A file system that refuses the write (ENOSPC): reads still work, so the undo has a stored policy to go back to.
+      persist: (next) =>
+        failWrites
+          ? Promise.reject(Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' }))
+          : base.persist(next),
+    };
+    const withPolicy: WithPolicy = (fn) => fn(createPolicyEngine({ store, capabilities: ALL, maps }), store);
+    const svc = createBlocklistService(withPolicy);
+    const deny = (): number => maps.denyPath.entries().count;
+
+    const a = svc.add(entryFromRequest({ path: '/opt/kept', action: 'KILL' }), 'test');
+    assert.equal(deny(), 1, 'in the kernel before the store write finished');
+    await a.durable;
+    failWrites = true;
+    const b = svc.add(entryFromRequest({ path: '/opt/lost', action: 'KILL' }), 'test');
+    assert.equal(deny(), 2, 'the second entry is enforced at once');
+    await assert.rejects(b.durable, /AEGIS_ERR_POLICY_STORE|could not be written \(ENOSPC/);
+    assert.equal(deny(), 1, 'the kernel is back to what the store holds');
+    assert.deepEqual(
+      svc.list().map((e) => e.id),
+      ['path:/opt/kept'],
+    );
+    assert.equal(base.current()?.rules.length, 1);
+  } finally {
+    obj.destroy();
     tmp.cleanup();
   }
 });
