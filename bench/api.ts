@@ -11,6 +11,8 @@
  *    request sent → response (which also waits for the policy store and the fsync'ed audit record). Skipped with
  *    the reason where the sensor cannot run (not root, no BPF).
  *
+ *    Then 8 concurrent clients (one connection each) POST then DELETE one entry each, in bursts: changes/s and the
+ *    response times, where the store and audit writes of changes arriving together are group-committed.
  *    With `--baseline-bin PATH` (another build's bin/aegisbpf.js, e.g. the main branch before a change), part 2 runs
  *    against both daemons in the same run, alternating rounds of 50 changes, so the before/after ratio is measured
  *    under the same load.
@@ -178,7 +180,13 @@ async function startChanger(
   bin: string,
   operator: string,
   control: string,
-): Promise<{ times: ChangeTimes; round(n: number, tag: string): Promise<void>; close(): Promise<void> }> {
+): Promise<{
+  times: ChangeTimes;
+  round(n: number, tag: string): Promise<void>;
+  /** `clients` connections each POST then DELETE one entry at once, `bursts` times: response times, wall time. */
+  burst(clients: number, bursts: number): Promise<{ responses: number[]; wallMs: number; changes: number }>;
+  close(): Promise<void>;
+}> {
   const pinDir = `/sys/fs/bpf/aegis-bench-api-${process.pid}-${control.replace(/\W/g, '')}`;
   const d = await startDaemon(
     dir,
@@ -236,6 +244,31 @@ async function startChanger(
       const cpu1 = cpu();
       times.cpuMs += cpu1.all - cpu0.all;
       times.sysMs += cpu1.sys - cpu0.sys;
+    },
+    async burst(clients, bursts) {
+      const senders = Array.from({ length: clients }, () => requester(d.apiPort, undefined));
+      const responses: number[] = [];
+      const timed = async (f: () => Promise<number>, want: number): Promise<void> => {
+        const t0 = process.hrtime.bigint();
+        const status = await f();
+        responses.push(Number(process.hrtime.bigint() - t0) / 1e6);
+        if (status !== want) throw new Error(`burst: status ${status}, expected ${want}`);
+      };
+      const w0 = process.hrtime.bigint();
+      for (let b = 0; b < bursts; b++) {
+        const targets = senders.map((_, i) => path.join(dir, `burst-${b}-${i}`));
+        await Promise.all(
+          senders.map((send, i) =>
+            timed(() => send('POST', '/api/v1/blocklist', operator, { path: targets[i], action: 'KILL' }), 201),
+          ),
+        );
+        await Promise.all(
+          senders.map((send, i) =>
+            timed(() => send('DELETE', `/api/v1/blocklist/${encodeURIComponent(targets[i] as string)}`, operator), 200),
+          ),
+        );
+      }
+      return { responses, wallMs: Number(process.hrtime.bigint() - w0) / 1e6, changes: 2 * clients * bursts };
     },
     async close() {
       denyPath.close();
@@ -306,6 +339,18 @@ async function main(): Promise<void> {
         const rounds = Math.max(1, Math.ceil(changes / 50));
         for (let r = 0; r < rounds; r++)
           for (const run of runs) await run.round(Math.min(50, changes - r * 50), `${r}`);
+        // Concurrent clients: changes arriving together (group commit of the store and audit writes after).
+        const clients = 8;
+        for (const run of runs) {
+          const b = await run.burst(clients, Math.max(1, Math.round(changes / 40)));
+          const tag = `${run.label}: `;
+          process.stdout.write(
+            `${line(`${tag}${clients} concurrent clients, request → response`, b.responses)}; ${((b.changes / b.wallMs) * 1000).toFixed(0)} changes/s\n`,
+          );
+          const k = run.label === 'this build' ? '' : `${run.label}_`;
+          results[`${k}blocklist_concurrent_changes_per_s`] = (b.changes / b.wallMs) * 1000;
+          results[`${k}blocklist_concurrent_response_p99_ms`] = pct(b.responses, 99);
+        }
         results.blocklist_load = os.loadavg()[0];
         for (const run of runs) {
           const t = run.times;
