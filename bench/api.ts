@@ -11,7 +11,13 @@
  *    request sent → response (which also waits for the policy store and the fsync'ed audit record). Skipped with
  *    the reason where the sensor cannot run (not root, no BPF).
  *
- *   node dist/bench/api.js [--requests N] [--changes N]
+ *    Then 8 concurrent clients (one connection each) POST then DELETE one entry each, in bursts: changes/s and the
+ *    response times, where the store and audit writes of changes arriving together are group-committed.
+ *    With `--baseline-bin PATH` (another build's bin/aegisbpf.js, e.g. the main branch before a change), part 2 runs
+ *    against both daemons in the same run, alternating rounds of 50 changes, so the before/after ratio is measured
+ *    under the same load.
+ *
+ *   node dist/bench/api.js [--requests N] [--changes N] [--baseline-bin PATH]
  */
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -67,12 +73,17 @@ function makeCert(dir: string): { cert: string; key: string } {
   return { cert, key };
 }
 
-async function startDaemon(dir: string, config: string): Promise<{ child: ChildProcess; apiPort: number }> {
-  const file = path.join(dir, `bench-${Date.now()}.yml`);
+async function startDaemon(
+  dir: string,
+  config: string,
+  bin = BIN,
+  control = 'ctl.sock',
+): Promise<{ child: ChildProcess; apiPort: number }> {
+  const file = path.join(dir, `bench-${Date.now()}-${control}.yml`);
   fs.writeFileSync(file, config);
-  const child = spawn(process.execPath, [BIN, 'run', '--config', file], {
+  const child = spawn(process.execPath, [bin, 'run', '--config', file], {
     stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, AEGIS_CONTROL_SOCKET: path.join(dir, 'ctl.sock') },
+    env: { ...process.env, AEGIS_CONTROL_SOCKET: path.join(dir, control) },
   });
   let stderr = '';
   const apiPort = await new Promise<number>((resolve, reject) => {
@@ -147,9 +158,130 @@ async function timeRequests(n: number, send: () => Promise<number>, expect: numb
 const line = (what: string, ms: number[]): string =>
   `${what}: p50 ${pct(ms, 50).toFixed(3)} ms, p99 ${pct(ms, 99).toFixed(3)} ms, max ${Math.max(...ms).toFixed(3)} ms (${ms.length} requests)`;
 
+interface ChangeTimes {
+  /** The daemon's CPU (user + system, ms) spent during this variant's rounds: per change = / (2 × changes). */
+  cpuMs: number;
+  /** Of which system time, ms. */
+  sysMs: number;
+  readonly add: number[];
+  readonly del: number[];
+  readonly addKernel: number[];
+  readonly delKernel: number[];
+}
+
+/**
+ * A daemon whose `sensor` source pins its maps, and `round(n)`: n POST/DELETE pairs of KILL path entries, each timed
+ * request sent → the pinned `deny_path` map shows the change (polled from this process, one map read per event-loop
+ * turn, while the request is in flight) and request sent → response.
+ */
+async function startChanger(
+  dir: string,
+  base: readonly string[],
+  bin: string,
+  operator: string,
+  control: string,
+): Promise<{
+  times: ChangeTimes;
+  round(n: number, tag: string): Promise<void>;
+  /** `clients` connections each POST then DELETE one entry at once, `bursts` times: response times, wall time. */
+  burst(clients: number, bursts: number): Promise<{ responses: number[]; wallMs: number; changes: number }>;
+  close(): Promise<void>;
+}> {
+  const pinDir = `/sys/fs/bpf/aegis-bench-api-${process.pid}-${control.replace(/\W/g, '')}`;
+  const d = await startDaemon(
+    dir,
+    [
+      ...base,
+      `sources: { kernel: { type: sensor, network_hooks: false, pin_dir: ${pinDir}, policy_dir: ${dir}/policy } }`,
+      'api: { listen: 127.0.0.1:0 }',
+    ].join('\n'),
+    bin,
+    control,
+  );
+  const send = requester(d.apiPort, undefined);
+  // The sensor loads after "started": wait until the maps are pinned and a change goes through.
+  const probe = path.join(dir, 'probe');
+  for (let i = 0; ; i++) {
+    await new Promise((r) => setTimeout(r, 200));
+    if ((await send('POST', '/api/v1/blocklist', operator, { path: probe, action: 'KILL' })) !== 201) continue;
+    await send('DELETE', `/api/v1/blocklist/${encodeURIComponent(probe)}`, operator);
+    if (fs.existsSync(path.join(pinDir, MAPS.denyPath)) || i > 50) break;
+  }
+  const denyPath = loadNative().openPinnedMap(path.join(pinDir, MAPS.denyPath));
+  const untilEntries = async (want: number, t0: bigint): Promise<number> => {
+    for (;;) {
+      if (denyPath.entries().count === want) return Number(process.hrtime.bigint() - t0) / 1e6;
+      await new Promise((r) => setImmediate(r));
+    }
+  };
+  const times: ChangeTimes = { cpuMs: 0, sysMs: 0, add: [], del: [], addKernel: [], delKernel: [] };
+  const pid = d.child.pid as number;
+  const cpu = (): { all: number; sys: number } => {
+    // /proc/<pid>/stat fields 14 and 15 (utime, stime) in clock ticks (USER_HZ = 100 on Linux): after the comm's ')'.
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { all: (Number(f[11]) + Number(f[12])) * 10, sys: Number(f[12]) * 10 };
+  };
+  return {
+    times,
+    async round(n, tag) {
+      const cpu0 = cpu();
+      for (let i = 0; i < n; i++) {
+        const target = path.join(dir, `blocked-${tag}-${i}`);
+        let t0 = process.hrtime.bigint();
+        let pending = send('POST', '/api/v1/blocklist', operator, { path: target, action: 'KILL' });
+        times.addKernel.push(await untilEntries(1, t0));
+        let s = await pending;
+        times.add.push(Number(process.hrtime.bigint() - t0) / 1e6);
+        if (s !== 201) throw new Error(`POST: ${s}`);
+        t0 = process.hrtime.bigint();
+        pending = send('DELETE', `/api/v1/blocklist/${encodeURIComponent(target)}`, operator);
+        times.delKernel.push(await untilEntries(0, t0));
+        s = await pending;
+        times.del.push(Number(process.hrtime.bigint() - t0) / 1e6);
+        if (s !== 200) throw new Error(`DELETE: ${s}`);
+      }
+      const cpu1 = cpu();
+      times.cpuMs += cpu1.all - cpu0.all;
+      times.sysMs += cpu1.sys - cpu0.sys;
+    },
+    async burst(clients, bursts) {
+      const senders = Array.from({ length: clients }, () => requester(d.apiPort, undefined));
+      const responses: number[] = [];
+      const timed = async (f: () => Promise<number>, want: number): Promise<void> => {
+        const t0 = process.hrtime.bigint();
+        const status = await f();
+        responses.push(Number(process.hrtime.bigint() - t0) / 1e6);
+        if (status !== want) throw new Error(`burst: status ${status}, expected ${want}`);
+      };
+      const w0 = process.hrtime.bigint();
+      for (let b = 0; b < bursts; b++) {
+        const targets = senders.map((_, i) => path.join(dir, `burst-${b}-${i}`));
+        await Promise.all(
+          senders.map((send, i) =>
+            timed(() => send('POST', '/api/v1/blocklist', operator, { path: targets[i], action: 'KILL' }), 201),
+          ),
+        );
+        await Promise.all(
+          senders.map((send, i) =>
+            timed(() => send('DELETE', `/api/v1/blocklist/${encodeURIComponent(targets[i] as string)}`, operator), 200),
+          ),
+        );
+      }
+      return { responses, wallMs: Number(process.hrtime.bigint() - w0) / 1e6, changes: 2 * clients * bursts };
+    },
+    async close() {
+      denyPath.close();
+      await stop(d.child);
+      fs.rmSync(pinDir, { recursive: true, force: true });
+    },
+  };
+}
+
 async function main(): Promise<void> {
   const requests = Number(arg('requests', '3000'));
   const changes = Number(arg('changes', '200'));
+  const baselineBin = arg('baseline-bin', '');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aegis-bench-api-'));
   const results: Record<string, unknown> = { load: os.loadavg()[0] };
   try {
@@ -193,70 +325,66 @@ async function main(): Promise<void> {
       process.stdout.write(`blocklist change in the kernel: skipped (${reason})\n`);
       results.blocklist = `skipped: ${reason}`;
     } else {
-      const pinDir = `/sys/fs/bpf/aegis-bench-api-${process.pid}`;
-      const d = await startDaemon(
-        dir,
-        [
-          ...base,
-          `sources: { kernel: { type: sensor, network_hooks: false, pin_dir: ${pinDir}, policy_dir: ${dir}/policy } }`,
-          'api: { listen: 127.0.0.1:0 }',
-        ].join('\n'),
-      );
-      try {
-        const send = requester(d.apiPort, undefined);
-        // The sensor loads after "started": wait until a change reports live: true (the maps are pinned).
-        const probe = path.join(dir, 'probe');
-        for (let i = 0; ; i++) {
-          await new Promise((r) => setTimeout(r, 200));
-          if ((await send('POST', '/api/v1/blocklist', operator, { path: probe, action: 'KILL' })) !== 201) continue;
-          await send('DELETE', `/api/v1/blocklist/${encodeURIComponent(probe)}`, operator);
-          if (fs.existsSync(path.join(pinDir, MAPS.denyPath)) || i > 50) break;
-        }
-        const native = loadNative();
-        const denyPath = native.openPinnedMap(path.join(pinDir, MAPS.denyPath));
-        // "Applied in the kernel": polled from this process (one map read per event-loop turn) while the request is
-        // in flight, until the pinned deny_path map holds the expected number of entries; the response comes later
-        // (after the policy store and the fsync'ed audit record).
-        const untilEntries = async (want: number, t0: bigint): Promise<number> => {
-          for (;;) {
-            if (denyPath.entries().count === want) return Number(process.hrtime.bigint() - t0) / 1e6;
-            await new Promise((r) => setImmediate(r));
-          }
-        };
-        const add: number[] = [];
-        const del: number[] = [];
-        const addKernel: number[] = [];
-        const delKernel: number[] = [];
-        for (let i = 0; i < changes; i++) {
-          const target = path.join(dir, `blocked-${i}`);
-          let t0 = process.hrtime.bigint();
-          let pending = send('POST', '/api/v1/blocklist', operator, { path: target, action: 'KILL' });
-          addKernel.push(await untilEntries(1, t0));
-          let s = await pending;
-          add.push(Number(process.hrtime.bigint() - t0) / 1e6);
-          if (s !== 201) throw new Error(`POST: ${s}`);
-          t0 = process.hrtime.bigint();
-          pending = send('DELETE', `/api/v1/blocklist/${encodeURIComponent(target)}`, operator);
-          delKernel.push(await untilEntries(0, t0));
-          s = await pending;
-          del.push(Number(process.hrtime.bigint() - t0) / 1e6);
-          if (s !== 200) throw new Error(`DELETE: ${s}`);
-        }
-        denyPath.close();
-        process.stdout.write(`${line('blocklist add: request sent → entry in the kernel map', addKernel)}\n`);
-        process.stdout.write(`${line('blocklist add: request sent → response (store + audit fsync included)', add)}\n`);
-        process.stdout.write(`${line('blocklist delete: request sent → entry gone from the kernel map', delKernel)}\n`);
-        process.stdout.write(`${line('blocklist delete: request sent → response', del)}\n`);
-        results.blocklist_add_kernel_p50_ms = pct(addKernel, 50);
-        results.blocklist_add_kernel_p99_ms = pct(addKernel, 99);
-        results.blocklist_delete_kernel_p99_ms = pct(delKernel, 99);
-        results.blocklist_add_response_p50_ms = pct(add, 50);
-        results.blocklist_add_response_p99_ms = pct(add, 99);
-        results.blocklist_delete_response_p99_ms = pct(del, 99);
-      } finally {
-        await stop(d.child);
-        fs.rmSync(pinDir, { recursive: true, force: true });
+      const variants = [
+        ...(baselineBin !== '' ? [{ label: 'before', bin: baselineBin }] : []),
+        { label: baselineBin !== '' ? 'after' : 'this build', bin: BIN },
+      ];
+      const runs = [];
+      for (const [i, v] of variants.entries()) {
+        const vdir = path.join(dir, `v${i}`);
+        fs.mkdirSync(vdir);
+        runs.push({ ...v, ...(await startChanger(vdir, base, v.bin, operator, `ctl-${i}.sock`)) });
       }
+      try {
+        const rounds = Math.max(1, Math.ceil(changes / 50));
+        for (let r = 0; r < rounds; r++)
+          for (const run of runs) await run.round(Math.min(50, changes - r * 50), `${r}`);
+        // Concurrent clients: changes arriving together (group commit of the store and audit writes after).
+        const clients = 8;
+        for (const run of runs) {
+          const b = await run.burst(clients, Math.max(1, Math.round(changes / 40)));
+          const tag = `${run.label}: `;
+          process.stdout.write(
+            `${line(`${tag}${clients} concurrent clients, request → response`, b.responses)}; ${((b.changes / b.wallMs) * 1000).toFixed(0)} changes/s\n`,
+          );
+          const k = run.label === 'this build' ? '' : `${run.label}_`;
+          results[`${k}blocklist_concurrent_changes_per_s`] = (b.changes / b.wallMs) * 1000;
+          results[`${k}blocklist_concurrent_response_p99_ms`] = pct(b.responses, 99);
+        }
+        results.blocklist_load = os.loadavg()[0];
+        for (const run of runs) {
+          const t = run.times;
+          const tag = `${run.label}: `;
+          process.stdout.write(`${line(`${tag}blocklist add: request sent → entry in the kernel map`, t.addKernel)}\n`);
+          process.stdout.write(`${line(`${tag}blocklist add: request sent → response (store + audit)`, t.add)}\n`);
+          process.stdout.write(
+            `${line(`${tag}blocklist delete: request sent → entry gone from the kernel map`, t.delKernel)}\n`,
+          );
+          process.stdout.write(`${line(`${tag}blocklist delete: request sent → response`, t.del)}\n`);
+          const perChange = t.cpuMs / (t.add.length + t.del.length);
+          process.stdout.write(
+            `${tag}daemon CPU per change (user + system, the sensor and pipeline included): ${perChange.toFixed(2)} ms (system ${(t.sysMs / (t.add.length + t.del.length)).toFixed(2)} ms)\n`,
+          );
+          const k = run.label === 'this build' ? '' : `${run.label}_`;
+          results[`${k}blocklist_daemon_cpu_ms_per_change`] = perChange;
+          results[`${k}blocklist_add_kernel_p50_ms`] = pct(t.addKernel, 50);
+          results[`${k}blocklist_add_kernel_p99_ms`] = pct(t.addKernel, 99);
+          results[`${k}blocklist_delete_kernel_p50_ms`] = pct(t.delKernel, 50);
+          results[`${k}blocklist_delete_kernel_p99_ms`] = pct(t.delKernel, 99);
+          results[`${k}blocklist_add_response_p50_ms`] = pct(t.add, 50);
+          results[`${k}blocklist_add_response_p99_ms`] = pct(t.add, 99);
+          results[`${k}blocklist_delete_response_p50_ms`] = pct(t.del, 50);
+          results[`${k}blocklist_delete_response_p99_ms`] = pct(t.del, 99);
+        }
+      } finally {
+        for (const run of runs) await run.close();
+      }
+      process.stdout.write(
+        `load average during the changes: ${os
+          .loadavg()
+          .map((x) => x.toFixed(2))
+          .join(' ')}\n`,
+      );
     }
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });

@@ -13,14 +13,25 @@
  * No event per packet: a flood from a blocked address would flood the ring.
  * Rule hit counters (aegis_rule.hits) and the packet counters carry it.
  * The rule's action decides: BLOCK drops in enforce mode, everything else
- * (AUDIT, or audit mode) passes and counts the hit. Only untagged Ethernet
- * frames are parsed on XDP; a VLAN-tagged frame passes.
+ * (AUDIT, or audit mode) passes and counts the hit. On XDP, Ethernet frames
+ * are parsed through up to two VLAN tags (802.1Q, and 802.1ad QinQ outer
+ * tags), so a tagged frame from a blocked address is dropped too; a deeper
+ * stack passes (counted as PASS).
  */
 #include "aegis_core.h"
 
 #define AEGIS_ETH_P_IP 0x0800
 #define AEGIS_ETH_P_IPV6 0x86DD
 #define AEGIS_ETH_HLEN 14
+#define AEGIS_ETH_P_8021Q 0x8100
+#define AEGIS_ETH_P_8021AD 0x88A8
+#define AEGIS_VLAN_MAX_DEPTH 2
+
+/* One VLAN tag after the MAC addresses: TCI, then the next EtherType. */
+struct aegis_vlan_hdr {
+	__be16 tci;
+	__be16 proto;
+};
 
 static __always_inline void pkt_count(__u32 slot)
 {
@@ -51,24 +62,39 @@ static __always_inline struct aegis_rule *lookup_v4(__u32 saddr)
 	return bpf_map_lookup_elem(&net_in_v4_lpm, &k);
 }
 
-/* The rule for an XDP frame's source address; NULL for anything else (short, VLAN, not IP). */
+/* The rule for an XDP frame's source address; NULL for anything else (short, more than two VLAN tags, not IP). */
 static __always_inline struct aegis_rule *xdp_rule(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
 	struct ethhdr *eth = data;
+	void *l3;
+	__be16 proto;
 
 	if ((void *)(eth + 1) > end)
 		return NULL;
-	if (eth->h_proto == bpf_htons(AEGIS_ETH_P_IP)) {
-		struct iphdr *ip = (void *)(eth + 1);
+	l3 = eth + 1;
+	proto = eth->h_proto;
+#pragma unroll
+	for (int i = 0; i < AEGIS_VLAN_MAX_DEPTH; i++) {
+		struct aegis_vlan_hdr *vh = l3;
+
+		if (proto != bpf_htons(AEGIS_ETH_P_8021Q) && proto != bpf_htons(AEGIS_ETH_P_8021AD))
+			break;
+		if ((void *)(vh + 1) > end)
+			return NULL;
+		proto = vh->proto;
+		l3 = vh + 1;
+	}
+	if (proto == bpf_htons(AEGIS_ETH_P_IP)) {
+		struct iphdr *ip = l3;
 
 		if ((void *)(ip + 1) > end)
 			return NULL;
 		return lookup_v4(ip->saddr);
 	}
-	if (eth->h_proto == bpf_htons(AEGIS_ETH_P_IPV6)) {
-		struct ipv6hdr *ip6 = (void *)(eth + 1);
+	if (proto == bpf_htons(AEGIS_ETH_P_IPV6)) {
+		struct ipv6hdr *ip6 = l3;
 		struct aegis_v6_lpm_key k = { .prefixlen = 128 };
 
 		if ((void *)(ip6 + 1) > end)

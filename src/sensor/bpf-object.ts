@@ -16,6 +16,7 @@ import { SensorError, isNativeError } from '../native/errors';
 import type { MapKey } from './abi';
 import { MAPS, PROGRAMS, RODATA } from './abi';
 import type { SensorBackend } from './event-mapper';
+import type { NetInterface } from './interfaces';
 
 /** Where `aegisbpf run` pins the maps unless the sensor source says otherwise (`pin_dir`, `pin: false`). */
 export const DEFAULT_PIN_DIR = '/sys/fs/bpf/aegisbpf';
@@ -130,8 +131,16 @@ export interface SensorObject {
   readonly attached: readonly string[];
   /** Why the requested backend was not used, when it fell back. */
   readonly fallbackReason: string | undefined;
-  /** The inbound filter, when it was requested. */
+  /** The inbound filter, when it was requested (its programs are loaded at start, attached by reconcileIngress). */
   readonly ingress: IngressState | undefined;
+  /**
+   * Bring the inbound filter's attachment in line: `wanted` (a `direction: in` rule is in the maps) and not attached
+   * → attach (XDP on `interfaces`, cgroup_skb when XDP cannot cover them all, as at start); attached with XDP →
+   * also onto interfaces of `interfaces` it is not on yet (one created after start), and off those that are gone;
+   * not `wanted` → detach (no program in the packet path while no rule needs one). Returns true when the state
+   * changed. A no-op when no ingress was requested.
+   */
+  reconcileIngress(wanted: boolean, interfaces: readonly NetInterface[]): boolean;
   readonly ringBytes: number;
   /** Per-program run time and count (advance only while kernel.bpf_stats_enabled = 1). */
   programStats(): NativeProgramStats[];
@@ -162,6 +171,9 @@ function programsFor(backend: SensorBackend, withCgroup: boolean): string[] {
   ];
 }
 
+/** The state while no `direction: in` rule exists: the programs are loaded, nothing is attached. */
+export const INGRESS_IDLE_REASON = 'idle: no direction: in rule (attaches when one is applied)';
+
 /** linux/if_link.h: attach XDP in generic (skb) mode. */
 const XDP_FLAGS_SKB_MODE = 2;
 
@@ -172,6 +184,26 @@ function ingressPrograms(ingress: IngressOptions | undefined): string[] {
   if (ingress.mode !== 'xdp' && ingress.cgroupSkbLoads && ingress.cgroupPath !== undefined)
     out.push('aegis_ingress_skb');
   return out;
+}
+
+/** XDP on one interface: driver mode, else generic mode. Throws naming the interface and both errors. */
+function attachXdp(obj: NativeBpfObject, itf: NetInterface): { id: number; generic: boolean } {
+  try {
+    return { id: obj.attach('aegis_ingress_xdp', { ifindex: itf.ifindex }), generic: false };
+  } catch (err) {
+    // The kernel tried driver mode (the driver has XDP) and the driver refused, e.g. virtio_net while the
+    // host does receive offloads (EOPNOTSUPP): generic mode runs the same program after the skb exists.
+    try {
+      return {
+        id: obj.attach('aegis_ingress_xdp', { ifindex: itf.ifindex, xdpFlags: XDP_FLAGS_SKB_MODE }),
+        generic: true,
+      };
+    } catch (err2) {
+      throw new Error(
+        `XDP attach on ${itf.name} failed: ${describe(err).message}; generic mode: ${describe(err2).message}`,
+      );
+    }
+  }
 }
 
 /**
@@ -198,20 +230,9 @@ function attachIngress(
     const generic: string[] = [];
     try {
       for (const itf of ingress.interfaces) {
-        try {
-          ids.push(obj.attach('aegis_ingress_xdp', { ifindex: itf.ifindex }));
-        } catch (err) {
-          // The kernel tried driver mode (the driver has XDP) and the driver refused, e.g. virtio_net while the
-          // host does receive offloads (EOPNOTSUPP): generic mode runs the same program after the skb exists.
-          try {
-            ids.push(obj.attach('aegis_ingress_xdp', { ifindex: itf.ifindex, xdpFlags: XDP_FLAGS_SKB_MODE }));
-            generic.push(itf.name);
-          } catch (err2) {
-            throw new Error(
-              `XDP attach on ${itf.name} failed: ${describe(err).message}; generic mode: ${describe(err2).message}`,
-            );
-          }
-        }
+        const one = attachXdp(obj, itf);
+        ids.push(one.id);
+        if (one.generic) generic.push(itf.name);
       }
       return {
         state: { hook: 'xdp', targets: ingress.interfaces.map((i) => i.name), generic, reason: undefined },
@@ -336,12 +357,9 @@ function loadOnce(options: SensorObjectOptions, backend: SensorBackend): SensorO
         links.push(name);
       }
       attaching = undefined;
-      if (options.ingress !== undefined) {
-        const r = attachIngress(opened, options.ingress, ingressWanted);
-        ingressState = r.state;
-        linkIds.push(...r.linkIds);
-        links.push(...r.programs);
-      }
+      // The ingress programs are loaded (verified) now, attached lazily: reconcileIngress.
+      if (options.ingress !== undefined)
+        ingressState = { hook: 'none', targets: [], generic: [], reason: INGRESS_IDLE_REASON };
     });
   } catch (err) {
     obj?.destroy();
@@ -357,17 +375,84 @@ function loadOnce(options: SensorObjectOptions, backend: SensorBackend): SensorO
     (Object.keys(MAPS) as MapKey[]).map((k) => [k, loaded.map(MAPS[k])]),
   ) as unknown as SensorMaps;
   let destroyed = false;
+  // The inbound filter's links: one per XDP interface (by ifindex), or the one cgroup_skb link.
+  let xdpLinks = new Map<number, { readonly itf: NetInterface; readonly id: number; readonly generic: boolean }>();
+  let skbLink: number | undefined;
+  const detachIngress = (): void => {
+    for (const l of xdpLinks.values()) loaded.detach(l.id);
+    xdpLinks = new Map();
+    if (skbLink !== undefined) loaded.detach(skbLink);
+    skbLink = undefined;
+  };
+  const xdpState = (): IngressState => {
+    const list = [...xdpLinks.values()];
+    return {
+      hook: 'xdp',
+      targets: list.map((l) => l.itf.name),
+      generic: list.filter((l) => l.generic).map((l) => l.itf.name),
+      reason: undefined,
+    };
+  };
+  const attachAll = (interfaces: readonly NetInterface[]): IngressState => {
+    const ing = options.ingress as IngressOptions;
+    const r = attachIngress(loaded, { ...ing, interfaces }, ingressWanted);
+    if (r.state.hook === 'xdp')
+      r.linkIds.forEach((id, i) => {
+        const itf = interfaces[i] as NetInterface;
+        xdpLinks.set(itf.ifindex, { itf, id, generic: r.state.generic.includes(itf.name) });
+      });
+    else if (r.state.hook === 'cgroup_skb') skbLink = r.linkIds[0];
+    return r.state;
+  };
+  const same = (a: IngressState | undefined, b: IngressState | undefined): boolean =>
+    JSON.stringify(a) === JSON.stringify(b);
   return {
     backend,
     maps,
     attached: links,
     fallbackReason: undefined,
-    ingress: ingressState,
+    get ingress() {
+      return ingressState;
+    },
     ringBytes,
     programStats: () => (destroyed ? [] : loaded.programStats()),
+    reconcileIngress(wanted, interfaces) {
+      if (destroyed || options.ingress === undefined) return false;
+      const before = ingressState;
+      if (!wanted) {
+        detachIngress();
+        ingressState = { hook: 'none', targets: [], generic: [], reason: INGRESS_IDLE_REASON };
+      } else if (xdpLinks.size === 0 && skbLink === undefined) {
+        ingressState = attachAll(interfaces);
+      } else if (xdpLinks.size > 0) {
+        const want = new Map(interfaces.map((i) => [i.ifindex, i]));
+        for (const [ifindex, l] of xdpLinks)
+          if (!want.has(ifindex)) {
+            loaded.detach(l.id); // the interface is gone (its link with it) or no longer listed
+            xdpLinks.delete(ifindex);
+          }
+        try {
+          for (const itf of want.values())
+            if (!xdpLinks.has(itf.ifindex)) {
+              const one = attachXdp(loaded, itf);
+              xdpLinks.set(itf.ifindex, { itf, id: one.id, generic: one.generic });
+            }
+          ingressState = xdpState();
+        } catch {
+          // A new interface refuses XDP: all interfaces or none, so the filter moves to cgroup_skb (auto) as at
+          // start; attachAll says why.
+          detachIngress();
+          ingressState = attachAll(interfaces);
+        }
+        if (xdpLinks.size === 0 && skbLink === undefined && ingressState.hook === 'xdp')
+          ingressState = { hook: 'none', targets: [], generic: [], reason: 'no interface to attach XDP to' };
+      }
+      return !same(before, ingressState);
+    },
     detachAll() {
       if (destroyed) return;
       for (const id of linkIds.splice(0)) loaded.detach(id);
+      detachIngress();
     },
     destroy(opts) {
       if (destroyed) return;

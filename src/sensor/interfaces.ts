@@ -4,8 +4,8 @@
  * Default set: every interface that is up (IFF_UP) and not a loopback (ARPHRD_LOOPBACK): the ones packets from
  * other hosts arrive on. Loopback is left out by default: local traffic is not what an inbound blocklist is for,
  * and generic-mode XDP on `lo` would take the one XDP slot of an interface every local service shares. Name it in
- * `ingress.interfaces` to filter it too. Interfaces that appear after start are not covered (restart, or use the
- * cgroup_skb mode, which sees every interface).
+ * `ingress.interfaces` to filter it too. The sensor reads the list again at every rescan (INGRESS_RESCAN_MILLIS in
+ * ./sensor.ts), so interfaces that appear after start are covered within a second.
  */
 import fs from 'node:fs';
 import path from 'node:path';

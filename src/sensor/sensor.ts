@@ -25,6 +25,7 @@ import { probeFeatures } from './feature-probe';
 import { ensureBpffs, ensureTracefs } from './fs-mounts';
 import type { NetInterface } from './interfaces';
 import { defaultInterfaces, foreignNetnsReason, resolveInterfaces } from './interfaces';
+import { onPolicyWritten } from './policy/policy-engine';
 import { readConfig } from './policy/policy-maps';
 import type { KernelStats } from './kernel-stats';
 import { readKernelStats } from './kernel-stats';
@@ -169,6 +170,9 @@ export function createSensor(options: SensorOptions): Sensor {
 
   let ingress: IngressOptions | undefined;
   let missingInterfaces: string[] = [];
+  // The interfaces for XDP now: read again at every rescan, so an interface created (or brought up) after start is
+  // covered too. Configured names are resolved again (one created later is attached when it appears).
+  let ingressInterfaces = (): NetInterface[] => [];
   if (options.ingress !== undefined && options.ingress !== null) {
     const configured = options.ingress.interfaces;
     let interfaces: NetInterface[];
@@ -176,10 +180,12 @@ export function createSensor(options: SensorOptions): Sensor {
     if (configured === undefined) {
       noInterfacesReason = foreignNetnsReason();
       interfaces = noInterfacesReason === undefined ? defaultInterfaces() : [];
+      ingressInterfaces = () => (noInterfacesReason === undefined ? defaultInterfaces() : []);
     } else {
       const r = resolveInterfaces(configured);
       interfaces = r.found;
       missingInterfaces = r.missing;
+      ingressInterfaces = () => resolveInterfaces(configured).found;
     }
     ingress = {
       mode: options.ingress.mode,
@@ -289,6 +295,40 @@ export function createSensor(options: SensorOptions): Sensor {
     ]);
   };
 
+  // The inbound filter attaches on the first `direction: in` rule and detaches when the last one goes (no program in
+  // every packet's path while no rule needs it; the XDP slot of each interface stays free for other tools). Checked
+  // every INGRESS_RESCAN_MILLIS (the maps are re-read only when the policy generation changed; the interface list
+  // every time, which covers interfaces created after start) and at once after a policy write in this process.
+  let ingressTimer: NodeJS.Timeout | undefined;
+  let ingressGeneration = -1;
+  let ingressRules = false;
+  let unsubscribe: (() => void) | undefined;
+  let ingressChecked = false;
+  /** `onWrite`: after a policy write in this process: only a change of "any in rule" needs the attachment looked at. */
+  const reconcileIngress = (onWrite: boolean): void => {
+    if (ingress === undefined || stopped) return;
+    try {
+      const { generation } = readConfig(object.maps);
+      if (onWrite || generation !== ingressGeneration) {
+        ingressGeneration = generation;
+        const had = ingressRules;
+        ingressRules = object.maps.netInV4Lpm.entries().count > 0 || object.maps.netInV6Lpm.entries().count > 0;
+        // A blocklist change that adds or removes no first/last `in` rule costs two map reads, no interface scan.
+        if (onWrite && ingressChecked && had === ingressRules) return;
+      }
+      ingressChecked = true;
+      if (object.reconcileIngress(ingressRules, ingressInterfaces())) {
+        const text = describeIngress(object.ingress);
+        log('info', `Inbound filter: ${text}.`, {
+          ingress: object.ingress?.hook,
+          ingress_targets: object.ingress?.targets,
+        });
+      }
+    } catch (err) {
+      log('warn', `The inbound filter could not be checked: ${(err as Error).message}`, {});
+    }
+  };
+
   const checkKernel = (): void => {
     checkPolicy();
     const k = readKernelStats(object.maps.stats);
@@ -315,7 +355,9 @@ export function createSensor(options: SensorOptions): Sensor {
     backend,
     features,
     fallbackReason,
-    ingress: object.ingress,
+    get ingress() {
+      return object.ingress;
+    },
     maps: object.maps,
     mapper,
     clock,
@@ -334,13 +376,14 @@ export function createSensor(options: SensorOptions): Sensor {
         timer = setInterval(checkKernel, interval);
         timer.unref();
       }
+      reconcileIngress(true);
+      if (ingress !== undefined) {
+        unsubscribe = onPolicyWritten(() => setImmediate(() => reconcileIngress(true)));
+        ingressTimer = setInterval(() => reconcileIngress(false), INGRESS_RESCAN_MILLIS);
+        ingressTimer.unref();
+      }
       const ing = object.ingress;
-      const ingressText =
-        ing === undefined
-          ? ''
-          : ing.hook === 'none'
-            ? `; inbound filter: none (${ing.reason ?? 'unavailable'})`
-            : `; inbound filter: ${ing.hook} on ${ing.targets.map((n) => (ing.generic.includes(n) ? `${n} (generic)` : n)).join(', ')}${ing.reason !== undefined ? ` (not XDP: ${ing.reason})` : ''}`;
+      const ingressText = ing === undefined ? '' : `; inbound filter: ${describeIngress(ing)}`;
       const missingText =
         missingInterfaces.length > 0 ? `; ingress.interfaces not found: ${missingInterfaces.join(', ')}` : '';
       const started = `eBPF sensor started in ${backend} mode (${object.attached.length} programs attached; ${features.enforcement}${ingressText}${missingText}).`;
@@ -387,6 +430,8 @@ export function createSensor(options: SensorOptions): Sensor {
       stopped = true;
       if (timer !== undefined) clearInterval(timer);
       if (lazyTimer !== undefined) clearInterval(lazyTimer);
+      if (ingressTimer !== undefined) clearInterval(ingressTimer);
+      unsubscribe?.();
       try {
         object.detachAll(); // no new records after this point
         reader.drain();
@@ -396,4 +441,15 @@ export function createSensor(options: SensorOptions): Sensor {
       }
     },
   };
+}
+
+/** How often the inbound filter's attachment is checked against the rules and the interfaces, ms. */
+export const INGRESS_RESCAN_MILLIS = 1000;
+
+/** `xdp on eth0 (generic), eth1`, `cgroup_skb on /sys/fs/cgroup (not XDP: …)`, `none (idle: …)`. */
+function describeIngress(ing: IngressState | undefined): string {
+  if (ing === undefined) return 'off';
+  if (ing.hook === 'none') return `none (${ing.reason ?? 'unavailable'})`;
+  const targets = ing.targets.map((n) => (ing.generic.includes(n) ? `${n} (generic)` : n)).join(', ');
+  return `${ing.hook} on ${targets}${ing.reason !== undefined ? ` (not XDP: ${ing.reason})` : ''}`;
 }

@@ -21,13 +21,17 @@ const CAPS: EnforcementCapabilities = { fileBlock: false, signals: true, network
 const XDP_DROP = 1;
 const XDP_PASS = 2;
 
-/** Ethernet + IPv4 or IPv6 + 20 bytes of TCP, source `src`; `vlan` inserts an 802.1Q tag. */
-function packet(src: string, opts: { vlan?: boolean; truncate?: number } = {}): Buffer {
+/**
+ * Ethernet + IPv4 or IPv6 + 20 bytes of TCP, source `src`; `vlan` inserts that many VLAN tags (the innermost 802.1Q
+ * 0x8100, outer ones 802.1ad 0x88a8, as QinQ stacks them).
+ */
+function packet(src: string, opts: { vlan?: number; truncate?: number } = {}): Buffer {
   const v6 = src.includes(':');
-  const eth = Buffer.alloc(opts.vlan === true ? 18 : 14);
-  if (opts.vlan === true) {
-    eth.writeUInt16BE(0x8100, 12);
-    eth.writeUInt16BE(7, 14);
+  const tags = opts.vlan ?? 0;
+  const eth = Buffer.alloc(14 + 4 * tags);
+  for (let i = 0; i < tags; i++) {
+    eth.writeUInt16BE(i === tags - 1 ? 0x8100 : 0x88a8, 12 + 4 * i);
+    eth.writeUInt16BE(100 + i, 14 + 4 * i); // TCI: VLAN id
   }
   eth.writeUInt16BE(v6 ? 0x86dd : 0x0800, eth.length - 2);
   let ip: Buffer;
@@ -119,14 +123,21 @@ void test('the ingress programs drop what the in tries hold (longest prefix, IPv
       assert.equal(verdict(packet('2001:db9::5')), 'PASS', `${p.name}: IPv6 outside`);
       if (p.name === 'aegis_ingress_xdp') {
         assert.equal(verdict(packet('198.51.100.9', { truncate: 20 })), 'PASS', 'truncated IPv4 header');
-        assert.equal(verdict(packet('198.51.100.9', { vlan: true })), 'PASS', 'VLAN-tagged frames are not parsed');
+        // 802.1Q and QinQ frames are parsed through their tags (regression: tagged frames used to pass).
+        assert.equal(verdict(packet('198.51.100.9', { vlan: 1 })), 'DROP', 'an 802.1Q-tagged frame is parsed');
+        assert.equal(verdict(packet('2001:db8:1::5', { vlan: 1 })), 'DROP', 'an 802.1Q-tagged IPv6 frame');
+        assert.equal(verdict(packet('198.51.100.9', { vlan: 2 })), 'DROP', 'a QinQ (802.1ad + 802.1Q) frame');
+        assert.equal(verdict(packet('198.51.101.9', { vlan: 1 })), 'PASS', 'a tagged frame from outside passes');
+        assert.equal(verdict(packet('198.51.100.9', { vlan: 3 })), 'PASS', 'three tags: beyond the parsed depth');
+        assert.equal(verdict(packet('198.51.100.9', { vlan: 1, truncate: 16 })), 'PASS', 'a truncated tag');
       }
     }
     const counted = readPacketStats(obj.map(MAPS.pktStats));
     assert.deepEqual(counted, { PASS: passes, DROP: drops });
     const hits = ruleHits(maps);
-    // One hit per program: the truncated and VLAN packets end before the lookup.
-    assert.equal(hits.get(ruleIdOf('in-net')), programs.length, 'hits of the /24 rule');
+    // One hit per program, plus XDP's two tagged frames inside the /24 (truncated and 3-tag frames end before the lookup).
+    const xdpRuns = programs.filter((p) => p.name === 'aegis_ingress_xdp').length;
+    assert.equal(hits.get(ruleIdOf('in-net')), programs.length + 2 * xdpRuns, 'hits of the /24 rule');
     assert.equal(hits.get(ruleIdOf('in-host-audit')), programs.length, 'the AUDIT rule counts its hits');
     assert.equal(hits.get(ruleIdOf('out-only')), undefined, 'the out rule is not consulted');
 

@@ -16,6 +16,8 @@ import type { ApplyResult, PolicyEngine } from '../../sensor/policy/policy-engin
 import { createPolicyEngine } from '../../sensor/policy/policy-engine';
 import type { PolicyMapSet } from '../../sensor/policy/policy-maps';
 import { closePolicyMaps, openPinnedPolicyMaps } from '../../sensor/policy/policy-maps';
+import { keepBlocklistRules } from '../../sensor/policy/blocklist-layer';
+import type { PolicyStore } from '../../sensor/policy/policy-store';
 import { createPolicyStore } from '../../sensor/policy/policy-store';
 import { createSpanTracer } from '../../telemetry/spans';
 import { AegisError } from '../../util/errors';
@@ -26,11 +28,13 @@ import type { Command, CommandIo } from '../command';
 import { defaultDataDir } from '../default-config';
 import { EXIT } from '../../util/exit-codes';
 
-const USAGE = `Usage: aegisbpf policy apply FILE | rollback | show [--state-dir DIR] [--pin-dir DIR] [--json]
+const USAGE = `Usage: aegisbpf policy apply FILE [--replace-blocklist] | rollback | show [--state-dir DIR] [--pin-dir DIR] [--json]
 
   apply FILE   Validate FILE, check it against what this kernel can enforce (refusing, with the reason, any rule
                it cannot, unless the rule names a fallback), then write it into the running sensor's maps, all or
                nothing. Stored in the state directory either way; a sensor applies it when it starts.
+               Blocklist entries added over the REST API (rules blocklist-…) are kept on top of FILE;
+               --replace-blocklist drops them (FILE is then the whole policy).
   rollback     Re-apply the previously applied policy.
   show         The applied policy (with each rule's hits when a sensor runs), the previous one, and what the
                kernel holds (mode, entries per map).
@@ -46,11 +50,13 @@ const OPTIONS = {
   'state-dir': { type: 'string' },
   'pin-dir': { type: 'string' },
   json: { type: 'boolean' },
+  'replace-blocklist': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
 interface Session {
   readonly engine: PolicyEngine;
+  readonly store: PolicyStore;
   readonly features: FeatureReport;
   readonly maps: PolicyMapSet | undefined;
   close(): void;
@@ -62,22 +68,29 @@ function openSession(stateDir: string, pinDir: string, logger: Logger): Session 
   const native = loadNative();
   const features = probeFeatures({ native });
   const maps = openPinnedPolicyMaps(native, pinDir);
+  const store = createPolicyStore(stateDir);
   const engine = createPolicyEngine({
     log: (level, message, fields) => logger[level](message, fields),
-    store: createPolicyStore(stateDir),
+    store,
     capabilities: features.capabilities,
     ...(maps !== undefined ? { maps } : {}),
     ...(features.cgroupV2.path !== undefined ? { cgroupRoot: features.cgroupV2.path } : {}),
   });
-  return { engine, features, maps, close: () => maps !== undefined && closePolicyMaps(maps) };
+  return { engine, store, features, maps, close: () => maps !== undefined && closePolicyMaps(maps) };
 }
 
-function printApply(io: CommandIo, result: ApplyResult, json: boolean): void {
+function printApply(io: CommandIo, result: ApplyResult, json: boolean, kept: number | undefined): void {
   if (json) {
-    io.stdout.write(JSON.stringify(result, null, 2) + '\n');
+    io.stdout.write(
+      JSON.stringify(kept === undefined ? result : { ...result, blocklist_entries_kept: kept }, null, 2) + '\n',
+    );
     return;
   }
   io.stdout.write(`${result.message}\n`);
+  if (kept !== undefined && kept > 0)
+    io.stdout.write(
+      `Kept ${kept} blocklist ${kept === 1 ? 'entry' : 'entries'} added over the API (--replace-blocklist drops them).\n`,
+    );
   for (const r of result.rules) {
     const fb = r.fallbackUsed ? ` (fallback for ${r.requestedAction})` : '';
     io.stdout.write(`  ${r.id}: ${r.action}${fb} on ${r.target}\n`);
@@ -104,6 +117,8 @@ export const policyCommand: Command = {
       );
     if (action === 'apply' && file === undefined)
       throw new AegisError('AEGIS_ERR_USAGE', `policy apply: which file? See 'aegisbpf policy --help'.`);
+    if (action !== 'apply' && values['replace-blocklist'] === true)
+      throw new AegisError('AEGIS_ERR_USAGE', `policy ${action}: --replace-blocklist goes with apply.`);
     if (action !== 'apply' && file !== undefined)
       throw new AegisError('AEGIS_ERR_USAGE', `policy ${action}: unexpected argument '${file}'.`);
     const stateDir = path.resolve(values['state-dir'] ?? path.join(defaultDataDir(io.env), 'policy'));
@@ -127,9 +142,18 @@ export const policyCommand: Command = {
       return tracer.withSpan('cli.policy_apply', (span) => {
         const session = openSession(stateDir, pinDir, logger);
         try {
-          const result =
-            action === 'apply' ? session.engine.apply(text, path.resolve(file as string)) : session.engine.rollback();
-          printApply(io, result, json);
+          let kept: number | undefined;
+          let result: ApplyResult;
+          if (action === 'apply') {
+            let applied = text;
+            if (values['replace-blocklist'] !== true) {
+              const layered = keepBlocklistRules(text, session.store.current());
+              applied = layered.text;
+              kept = layered.carried;
+            }
+            result = session.engine.apply(applied, path.resolve(file as string));
+          } else result = session.engine.rollback();
+          printApply(io, result, json, kept);
           return Promise.resolve(EXIT.OK);
         } catch (err) {
           if (err instanceof SensorError) {

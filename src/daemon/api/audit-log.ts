@@ -95,53 +95,119 @@ export interface AuditLog {
   readonly path: string;
   /** Append one record (synchronously, fsync'ed) and return it. Throws AEGIS_ERR_AUDIT_WRITE. */
   append(entry: AuditEntry): AuditRecord;
+  /**
+   * Append one record without blocking the event loop: records handed in while a write is in flight are written
+   * together by the next one (group commit: one write, one fdatasync for the batch). Resolves once the record is on
+   * disk; rejects with AEGIS_ERR_AUDIT_WRITE.
+   */
+  appendDurable(entry: AuditEntry): Promise<AuditRecord>;
 }
 
+const writeError = (file: string, err: unknown): AegisError =>
+  new AegisError('AEGIS_ERR_AUDIT_WRITE', `Cannot append to the audit log ${file}: ${(err as Error).message}`, {
+    cause: err,
+  });
+
 export function createAuditLog(file: string, now: () => Date = () => new Date()): AuditLog {
+  /**
+   * Under the lock (synchronous, so no other writer of this process interleaves): read the tail for `prev` and
+   * `seq`, chain `list`, append the lines with one write. Returns the records and the still open descriptor, which
+   * the caller syncs (outside the lock: a sync covers everything written before it) and closes.
+   */
+  const writeLocked = (list: readonly AuditEntry[]): { records: AuditRecord[]; fd: number } => {
+    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    return withFileLock(file, () => {
+      const last = lastLine(file);
+      let prev = GENESIS_HASH;
+      let seq = 1;
+      if (last !== undefined) {
+        const m = HASH_SUFFIX.exec(last);
+        const parsed = safeParse(last);
+        // A damaged last line still gets a successor (the chain shows the damage to `verify`); never refuse
+        // to record an operation because an earlier record was tampered with.
+        prev = m?.[1] ?? sha256(last);
+        seq = typeof parsed?.seq === 'number' ? parsed.seq + 1 : seq;
+      }
+      const records: AuditRecord[] = [];
+      let text = '';
+      for (const entry of list) {
+        const fields = {
+          seq,
+          ts: now().toISOString(),
+          ...entry,
+          detail: entry.detail.length > MAX_DETAIL_CHARS ? entry.detail.slice(0, MAX_DETAIL_CHARS) + '…' : entry.detail,
+          prev,
+        };
+        const line = encodeRecord(fields);
+        const hash = (HASH_SUFFIX.exec(line) as RegExpExecArray)[1] as string;
+        records.push({ ...fields, hash });
+        text += line + '\n';
+        prev = hash;
+        seq++;
+      }
+      const fd = fs.openSync(file, 'a', 0o600);
+      try {
+        fs.writeSync(fd, text);
+      } catch (err) {
+        fs.closeSync(fd);
+        throw err;
+      }
+      return { records, fd };
+    });
+  };
+
+  interface Pending {
+    readonly entry: AuditEntry;
+    resolve(r: AuditRecord): void;
+    reject(err: unknown): void;
+  }
+  let queue: Pending[] = [];
+  let writing = false;
+  const drain = (): void => {
+    if (writing || queue.length === 0) return;
+    writing = true;
+    const batch = queue;
+    queue = [];
+    let written: { records: AuditRecord[]; fd: number };
+    try {
+      written = writeLocked(batch.map((p) => p.entry));
+    } catch (err) {
+      writing = false;
+      for (const p of batch) p.reject(writeError(file, err));
+      drain();
+      return;
+    }
+    fs.fdatasync(written.fd, (syncErr) => {
+      fs.close(written.fd, () => {
+        writing = false;
+        batch.forEach((p, i) =>
+          syncErr === null ? p.resolve(written.records[i] as AuditRecord) : p.reject(writeError(file, syncErr)),
+        );
+        drain();
+      });
+    });
+  };
+
   return {
     path: file,
     append(entry) {
       try {
-        fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-        return withFileLock(file, () => {
-          const last = lastLine(file);
-          let prev = GENESIS_HASH;
-          let seq = 1;
-          if (last !== undefined) {
-            const m = HASH_SUFFIX.exec(last);
-            const parsed = safeParse(last);
-            // A damaged last line still gets a successor (the chain shows the damage to `verify`); never refuse
-            // to record an operation because an earlier record was tampered with.
-            prev = m?.[1] ?? sha256(last);
-            seq = typeof parsed?.seq === 'number' ? parsed.seq + 1 : seq;
-          }
-          const fields = {
-            seq,
-            ts: now().toISOString(),
-            ...entry,
-            detail:
-              entry.detail.length > MAX_DETAIL_CHARS ? entry.detail.slice(0, MAX_DETAIL_CHARS) + '…' : entry.detail,
-            prev,
-          };
-          const line = encodeRecord(fields);
-          const fd = fs.openSync(file, 'a', 0o600);
-          try {
-            fs.writeSync(fd, line + '\n');
-            fs.fsyncSync(fd);
-          } finally {
-            fs.closeSync(fd);
-          }
-          return { ...fields, hash: (HASH_SUFFIX.exec(line) as RegExpExecArray)[1] as string };
-        });
+        const { records, fd } = writeLocked([entry]);
+        try {
+          fs.fsyncSync(fd);
+        } finally {
+          fs.closeSync(fd);
+        }
+        return records[0] as AuditRecord;
       } catch (err) {
-        throw new AegisError(
-          'AEGIS_ERR_AUDIT_WRITE',
-          `Cannot append to the audit log ${file}: ${(err as Error).message}`,
-          {
-            cause: err,
-          },
-        );
+        throw writeError(file, err);
       }
+    },
+    appendDurable(entry) {
+      return new Promise<AuditRecord>((resolve, reject) => {
+        queue.push({ entry, resolve, reject });
+        drain();
+      });
     },
   };
 }

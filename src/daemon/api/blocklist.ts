@@ -17,8 +17,10 @@ import crypto from 'node:crypto';
 import net from 'node:net';
 import path from 'node:path';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { BLOCKLIST_RULE_PREFIX, keepBlocklistRules } from '../../sensor/policy/blocklist-layer';
 import type { ApplyResult, PolicyEngine } from '../../sensor/policy/policy-engine';
 import type { PolicyStore, StoredPolicy } from '../../sensor/policy/policy-store';
+import { AegisError } from '../../util/errors';
 import { ApiError } from './api-error';
 
 export const BLOCKLIST_ACTIONS = ['AUDIT', 'BLOCK', 'TERM', 'KILL', 'INT'] as const;
@@ -161,7 +163,8 @@ export function entryFromRequest(req: BlocklistRequest): BlocklistEntry {
   };
 }
 
-export const RULE_PREFIX = 'blocklist-';
+export const RULE_PREFIX = BLOCKLIST_RULE_PREFIX;
+const EMPTY_POLICY = 'version: 1\nmode: audit\nrules: []\n';
 function ruleId(entryId: string): string {
   return RULE_PREFIX + crypto.createHash('sha256').update(entryId).digest('hex').slice(0, 24);
 }
@@ -178,10 +181,17 @@ interface RawPolicy {
   rules: RawRule[];
 }
 
+// The last policy text parsed: a change parses the text the previous change produced again otherwise (YAML parsing
+// is a third of a change's CPU). Rules are never mutated (a change builds a new list), so sharing them is safe.
+let parsed: { text: string; mode: string; rules: readonly RawRule[] } | undefined;
+
 function policyDoc(current: StoredPolicy | undefined): RawPolicy {
   if (current === undefined) return { version: 1, mode: 'enforce', rules: [] };
-  const doc = parseYaml(current.text) as Partial<RawPolicy> | null;
-  return { version: 1, mode: typeof doc?.mode === 'string' ? doc.mode : 'audit', rules: [...(doc?.rules ?? [])] };
+  if (parsed?.text !== current.text) {
+    const doc = parseYaml(current.text) as Partial<RawPolicy> | null;
+    parsed = { text: current.text, mode: typeof doc?.mode === 'string' ? doc.mode : 'audit', rules: doc?.rules ?? [] };
+  }
+  return { version: 1, mode: parsed.mode, rules: [...parsed.rules] };
 }
 
 function ruleOf(entry: BlocklistEntry): RawRule {
@@ -230,37 +240,148 @@ function entryOfRule(r: RawRule): BlocklistEntry | undefined {
   }
 }
 
+export interface BlocklistChange {
+  readonly result: ApplyResult;
+  /**
+   * Settles when the change is in the policy store (written and fdatasync'ed, renamed, directory fsync'ed). Rejects
+   * with AEGIS_ERR_POLICY_STORE when the store could not be written: the maps were then put back to the store's
+   * policy (this change and any batched with it undone).
+   */
+  readonly durable: Promise<void>;
+}
+
 export interface BlocklistService {
   list(): BlocklistEntry[];
-  add(entry: BlocklistEntry, source: string): ApplyResult;
+  add(entry: BlocklistEntry, source: string): BlocklistChange;
   /** `key`: an entry id, or a bare value (path, dev:ino, address/CIDR) naming exactly one entry. */
-  remove(key: string, source: string): { entry: BlocklistEntry; result: ApplyResult };
+  remove(key: string, source: string): BlocklistChange & { readonly entry: BlocklistEntry };
   /** The blocklist rules of the current policy that `text` does not define, appended (PUT /policy keeps them). */
   carryOver(text: string): { text: string; carried: number };
+  /** Resolves once every change made so far is in the store or failed (before another writer of the store runs). */
+  settled(): Promise<void>;
 }
 
 /** Run `fn` with a policy engine over the sensor's maps and its store (the store read alone: cheaper than show()). */
 export type WithPolicy = <T>(fn: (engine: PolicyEngine, store: PolicyStore) => T) => T;
 
-/** Every operation reads and changes the policy inside one engine session (one set of opened maps). */
+/**
+ * A change is written into the kernel maps first, synchronously inside the request (the maps are what enforces;
+ * ~0.3 ms), then persisted: the policy store's one file, asynchronously (the event loop keeps serving), group
+ * committed (changes made while a store write is in flight are written together by the next one, the newest state
+ * once). The response waits for the store and the audit record (written concurrently, src/daemon/api/server.ts),
+ * so a 2xx means both are on disk.
+ *
+ * Kernel first, and what a crash leaves (the sensor re-applies the store at start, so after a restart the kernel
+ * holds exactly what the store holds):
+ * - crash after the map write, before the store's rename: the store has the old policy; after restart the change is
+ *   gone from the kernel too. The client got no 2xx (the connection broke) and sends again. The audit record, written
+ *   concurrently, may already say `success` for it: a `daemon.start` with no `daemon.stop` before it marks the crash,
+ *   and `policy show` the generation in force.
+ * - crash after the store's rename, before the audit fsync: the change is in force after restart; the client got no
+ *   2xx. (The same window as before this order; closed only by writing the audit record before the kernel change.)
+ * - store write fails (disk full, read-only): the maps are put back to the store's policy, the request gets 500
+ *   AEGIS_ERR_POLICY_STORE and a `failure` audit record. Never does the store claim an entry the kernel lacks.
+ * Store first would add the store's fdatasync (1–3 ms here) before the kernel sees the change.
+ */
 export function createBlocklistService(withPolicy: WithPolicy): BlocklistService {
   const entries = (doc: RawPolicy): BlocklistEntry[] =>
     doc.rules.map(entryOfRule).filter((e): e is BlocklistEntry => e !== undefined);
-  const install = (engine: PolicyEngine, doc: RawPolicy, source: string): ApplyResult =>
-    engine.apply(stringifyYaml(doc), source);
+
+  // The policy in force as this service knows it: ahead of the store while a write is queued or in flight, else
+  // the store's current.json (re-read when its mtime changed: `aegisbpf policy apply` or PUT /policy wrote it).
+  let memory: StoredPolicy | undefined;
+  let disk: { stored: StoredPolicy | undefined; version: number } | undefined;
+  let inFlight = false;
+  interface Waiter {
+    resolve(): void;
+    reject(err: unknown): void;
+  }
+  let queued: Waiter[] = [];
+  let idle: (() => void)[] = [];
+  const unpersisted = (): boolean => inFlight || queued.length > 0;
+  const current = (store: PolicyStore): StoredPolicy | undefined => {
+    if (unpersisted()) return memory;
+    const version = store.currentVersion();
+    if (disk?.version !== version) disk = { stored: store.current(), version };
+    return disk.stored;
+  };
+
+  const flush = (store: PolicyStore): void => {
+    if (inFlight || queued.length === 0) return;
+    const batch = queued;
+    queued = [];
+    const snapshot = memory as StoredPolicy;
+    inFlight = true;
+    store.persist(snapshot).then(
+      () => {
+        inFlight = false;
+        disk = { stored: snapshot, version: store.currentVersion() };
+        for (const w of batch) w.resolve();
+        flush(store);
+        settle();
+      },
+      (err: unknown) => {
+        inFlight = false;
+        // Every change not on disk is undone: the kernel goes back to what the store holds.
+        const failed = [...batch, ...queued];
+        queued = [];
+        disk = undefined;
+        let undo = 'the kernel maps were put back to the stored policy';
+        try {
+          withPolicy((engine, s) => {
+            if (engine.restore() === undefined) engine.applyToKernel(EMPTY_POLICY, 'blocklist undo', undefined);
+            memory = s.current();
+          });
+        } catch (undoErr) {
+          undo = `putting the kernel maps back failed too (${(undoErr as Error).message}); apply a known-good policy`;
+        }
+        const e = new AegisError(
+          'AEGIS_ERR_POLICY_STORE',
+          `the policy store ${store.dir} could not be written (${(err as Error).message}); ${undo}`,
+          { cause: err },
+        );
+        for (const w of failed) w.reject(e);
+        settle();
+      },
+    );
+  };
+  const settle = (): void => {
+    if (unpersisted()) return;
+    const waiting = idle;
+    idle = [];
+    for (const f of waiting) f();
+  };
+
+  /** Kernel now, store later: the caller awaits `durable`. */
+  const change = (
+    engine: PolicyEngine,
+    store: PolicyStore,
+    base: StoredPolicy | undefined,
+    doc: RawPolicy,
+    source: string,
+  ): BlocklistChange => {
+    const { result, stored } = engine.applyToKernel(stringifyYaml(doc), source, base);
+    memory = stored;
+    const durable = new Promise<void>((resolve, reject) => queued.push({ resolve, reject }));
+    flush(store);
+    return { result, durable };
+  };
+
   return {
-    list: () => withPolicy((_engine, store) => entries(policyDoc(store.current()))),
+    list: () => withPolicy((_engine, store) => entries(policyDoc(current(store)))),
     add: (entry, source) =>
       withPolicy((engine, store) => {
-        const doc = policyDoc(store.current());
+        const base = current(store);
+        const doc = policyDoc(base);
         if (doc.rules.some((r) => r.id === entry.rule))
           throw new ApiError(409, 'AEGIS_ERR_API_CONFLICT', `${entry.id} is already on the blocklist`);
         doc.rules.push(ruleOf(entry));
-        return install(engine, doc, source);
+        return change(engine, store, base, doc, source);
       }),
     remove: (key, source) =>
       withPolicy((engine, store) => {
-        const doc = policyDoc(store.current());
+        const base = current(store);
+        const doc = policyDoc(base);
         const all = entries(doc);
         let hits = all.filter((e) => e.id === key);
         if (hits.length === 0) hits = all.filter((e) => e.value === key);
@@ -269,24 +390,13 @@ export function createBlocklistService(withPolicy: WithPolicy): BlocklistService
           throw bad(`"${key}" names ${hits.length} entries (${hits.map((e) => e.id).join(', ')}); give the entry id`);
         const entry = hits[0] as BlocklistEntry;
         doc.rules = doc.rules.filter((r) => r.id !== entry.rule);
-        return { entry, result: install(engine, doc, source) };
+        return { entry, ...change(engine, store, base, doc, source) };
       }),
-    carryOver(text) {
-      let doc: unknown;
-      try {
-        doc = parseYaml(text);
-      } catch {
-        return { text, carried: 0 }; // the policy engine reports the YAML error
-      }
-      if (typeof doc !== 'object' || doc === null) return { text, carried: 0 };
-      const next = doc as Partial<RawPolicy>;
-      const rules = Array.isArray(next.rules) ? next.rules : [];
-      const ids = new Set(rules.map((r) => r.id));
-      const keep = withPolicy((_engine, store) => policyDoc(store.current())).rules.filter(
-        (r) => typeof r.id === 'string' && r.id.startsWith(RULE_PREFIX) && !ids.has(r.id),
-      );
-      if (keep.length === 0) return { text, carried: 0 };
-      return { text: stringifyYaml({ ...next, rules: [...rules, ...keep] }), carried: keep.length };
-    },
+    carryOver: (text) => withPolicy((_engine, store) => keepBlocklistRules(text, current(store))),
+    settled: () =>
+      new Promise<void>((resolve) => {
+        idle.push(resolve);
+        settle();
+      }),
   };
 }

@@ -44,6 +44,11 @@ export interface RouteResponse {
   readonly body: unknown;
   /** The audit record of a control operation (written after the operation, with its result). */
   readonly audit?: Pick<AuditEntry, 'action' | 'target' | 'result' | 'detail'>;
+  /**
+   * Settles when the operation is durable (the blocklist's policy store write, after the kernel change). The server
+   * writes the audit record meanwhile and answers when both are on disk; a rejection becomes the error response.
+   */
+  readonly durable?: Promise<void>;
 }
 
 export interface RouteSpec {
@@ -57,7 +62,7 @@ export interface RouteSpec {
   readonly body?: Schema;
   /** For a route that changes state: what the audit record calls the action (`policy.apply`). */
   readonly auditAction?: string;
-  readonly handle: (req: RouteRequest) => RouteResponse;
+  readonly handle: (req: RouteRequest) => RouteResponse | Promise<RouteResponse>;
 }
 
 export interface ApiDeps {
@@ -288,8 +293,9 @@ export function createRoutes(deps: ApiDeps): RouteSpec[] {
       path: '/api/v1/policy',
       permission: 'policy:read',
       summary: 'The applied policy, the previous one, and what the kernel holds.',
-      handle: () =>
-        deps.withPolicy((engine) => {
+      handle: async () => {
+        await deps.blocklist.settled();
+        return deps.withPolicy((engine) => {
           const show = engine.show();
           return {
             status: 200,
@@ -299,7 +305,8 @@ export function createRoutes(deps: ApiDeps): RouteSpec[] {
               kernel: show.kernel ?? null,
             },
           };
-        }),
+        });
+      },
     },
     {
       method: 'PUT',
@@ -309,7 +316,8 @@ export function createRoutes(deps: ApiDeps): RouteSpec[] {
         'Apply a policy (the checks and refusal reasons of `aegisbpf policy apply`); blocklist entries are kept.',
       body: POLICY_BODY,
       auditAction: 'policy.apply',
-      handle: (req) => {
+      handle: async (req) => {
+        await deps.blocklist.settled(); // a blocklist change still being stored is carried over, not overwritten
         const { text, carried } = deps.blocklist.carryOver(JSON.stringify(req.body));
         const result = deps.withPolicy((engine) => engine.apply(text, source(req.caller)));
         return {
@@ -331,7 +339,8 @@ export function createRoutes(deps: ApiDeps): RouteSpec[] {
       summary: 'Re-apply the previously applied policy.',
       body: EMPTY_BODY,
       auditAction: 'policy.rollback',
-      handle: () => {
+      handle: async () => {
+        await deps.blocklist.settled();
         const result = deps.withPolicy((engine) => engine.rollback());
         return {
           status: 200,
@@ -361,8 +370,9 @@ export function createRoutes(deps: ApiDeps): RouteSpec[] {
       auditAction: 'blocklist.add',
       handle: (req) => {
         const entry = entryFromRequest(req.body as BlocklistRequest);
-        const result = deps.blocklist.add(entry, source(req.caller));
+        const { result, durable } = deps.blocklist.add(entry, source(req.caller));
         return {
+          durable,
           status: 201,
           body: { entry, generation: result.generation, live: result.live, mode: result.mode, message: result.message },
           audit: {
@@ -382,8 +392,9 @@ export function createRoutes(deps: ApiDeps): RouteSpec[] {
       auditAction: 'blocklist.delete',
       handle: (req) => {
         const key = req.params.entry as string;
-        const { entry, result } = deps.blocklist.remove(key, source(req.caller));
+        const { entry, result, durable } = deps.blocklist.remove(key, source(req.caller));
         return {
+          durable,
           status: 200,
           body: { removed: entry, generation: result.generation, live: result.live, message: result.message },
           audit: { action: 'blocklist.delete', target: entry.id, result: 'success', detail: result.message },

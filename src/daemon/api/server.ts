@@ -24,7 +24,7 @@ import type { AuditEntry, AuditLog } from './audit-log';
 import type { KeyRing } from './keys';
 import { authenticate } from './keys';
 import type { FailureLimiter } from './rate-limit';
-import type { Caller, RouteSpec } from './routes';
+import type { Caller, RouteResponse, RouteSpec } from './routes';
 
 export interface ApiServerOptions {
   readonly host: string;
@@ -138,9 +138,10 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
     };
   });
 
-  const record = (entry: AuditEntry): void => {
+  // Every record of a request goes through the group-committed append (no synchronous fsync on the event loop).
+  const record = async (entry: AuditEntry): Promise<void> => {
     try {
-      audit.append(entry);
+      await audit.appendDurable(entry);
     } catch (err) {
       logger.error('An API operation could not be written to the audit log.', {
         code: 'AEGIS_ERR_AUDIT_WRITE',
@@ -185,7 +186,7 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
       if (!auth.ok) {
         limiter.recordFailure(address, now);
         const id = /^aegis_ak_([0-9a-f]{16})_/.exec(presented ?? '')?.[1];
-        record({
+        await record({
           actor: id !== undefined ? `key id ${id}` : certSubject !== undefined ? `cert CN=${certSubject}` : 'anonymous',
           actor_type: 'anonymous',
           action: 'auth.failure',
@@ -198,7 +199,7 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
       }
       actor = certSubject !== undefined ? `${auth.name} (cert CN=${certSubject})` : auth.name;
       if (!auth.permissions.includes(spec.permission)) {
-        record({
+        await record({
           actor,
           actor_type: 'api-key',
           action: 'auth.forbidden',
@@ -252,23 +253,40 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
 
     // Handler, then the audit record of a control operation (its result, success or failure).
     const caller: Caller = { actor, address };
-    let out;
+    const failure = (err: unknown): AuditEntry => ({
+      actor,
+      actor_type: 'api-key',
+      action: spec.auditAction as string,
+      target: params.entry ?? '',
+      source: address,
+      result: 'failure',
+      detail: `${isAegisError(err) || err instanceof SensorError ? err.code + ': ' : ''}${(err as Error).message}`,
+    });
+    let out: RouteResponse;
     try {
-      out = spec.handle({ caller, query, params, body });
+      out = await spec.handle({ caller, query, params, body });
     } catch (err) {
       if (spec.auditAction !== undefined && !(err instanceof ApiError && err.status === 400))
-        record({
-          actor,
-          actor_type: 'api-key',
-          action: spec.auditAction,
-          target: params.entry ?? '',
-          source: address,
-          result: 'failure',
-          detail: `${isAegisError(err) || err instanceof SensorError ? err.code + ': ' : ''}${(err as Error).message}`,
-        });
+        await record(failure(err));
       throw err;
     }
-    if (out.audit !== undefined) record({ ...out.audit, actor, actor_type: 'api-key', source: address });
+    // The store write (when the operation has one) and the audit record go to disk concurrently; the answer waits
+    // for both, so a 2xx means the change and its record are durable.
+    const [stored, audited] = await Promise.allSettled([
+      out.durable,
+      out.audit !== undefined ? record({ ...out.audit, actor, actor_type: 'api-key', source: address }) : undefined,
+    ]);
+    if (stored.status === 'rejected') {
+      const err: unknown = stored.reason;
+      logger.error('A blocklist change could not be stored; the kernel change was undone.', {
+        code: isAegisError(err) ? err.code : 'AEGIS_ERR_INTERNAL',
+        error: describeError(err),
+      });
+      // Its `success` record may already be written: this one says it did not last.
+      if (spec.auditAction !== undefined) await record({ ...failure(err), target: out.audit?.target ?? '' });
+      throw err;
+    }
+    if (audited.status === 'rejected') throw audited.reason;
     send(res, out.status, JSON.stringify(out.body));
   };
 

@@ -5,6 +5,9 @@
  * enforce unless a fallback is named) -> capacity check -> write the maps all-or-nothing (when a sensor is running:
  * its maps, in-process or pinned) -> commit to the store. With no running sensor the policy is stored and applied
  * by the next sensor start (restore()).
+ *
+ * applyToKernel: the same checks and map write, without the store: for the API's blocklist, which writes the maps
+ * first and persists the returned policy itself (asynchronously, group-committed; src/daemon/api/blocklist.ts).
  */
 import type { RuleNames } from '../event-mapper';
 import type { EnforcementCapabilities } from '../feature-probe';
@@ -51,6 +54,15 @@ export interface PolicyEngine {
   show(): PolicyShow;
   /** Write the stored current policy into the maps (sensor start). undefined when nothing is stored. */
   restore(): ApplyResult | undefined;
+  /**
+   * Check and write `text` into the maps as the generation after `base` (the caller's view of the current policy,
+   * which may be ahead of the store's), leaving the store alone: the caller persists `stored`. Throws as apply().
+   */
+  applyToKernel(
+    text: string,
+    source: string,
+    base: StoredPolicy | undefined,
+  ): { readonly result: ApplyResult; readonly stored: StoredPolicy };
 }
 
 export interface PolicyEngineOptions {
@@ -69,12 +81,29 @@ export interface PolicyEngineOptions {
   readonly log?: (level: 'error', message: string, fields: Readonly<Record<string, unknown>>) => void;
 }
 
+const written = new Set<() => void>();
+
+/**
+ * Told, in this process, each time the maps accepted a policy (synchronously, after the write): the sensor checks
+ * its inbound filter at once (attach on the first `direction: in` rule) instead of at its next rescan. Returns the
+ * unsubscribe function.
+ */
+export function onPolicyWritten(listener: () => void): () => void {
+  written.add(listener);
+  return () => written.delete(listener);
+}
+
 export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
   const { store, capabilities, maps } = options;
   const resolver = options.resolver ?? fsResolver(options.cgroupRoot);
   const now = options.now ?? (() => new Date());
 
-  const install = (text: string, source: string, generation: number, commitToStore: boolean): ApplyResult => {
+  const install = (
+    text: string,
+    source: string,
+    generation: number,
+    commitToStore: boolean,
+  ): { result: ApplyResult; stored: StoredPolicy } => {
     const policy = parsePolicy(text, source);
     const compiled = compilePolicy(policy, capabilities, resolver);
     const stored: StoredPolicy = {
@@ -102,12 +131,13 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
       throw err;
     }
     pending?.commit();
+    if (maps !== undefined) for (const l of written) l();
     const where =
       maps !== undefined
         ? 'now enforced by the running sensor'
         : 'stored; no sensor is running, it applies when the sensor starts';
     const forcedNote = forced !== undefined && forced !== compiled.mode ? `, forced by run --${forced}` : '';
-    return {
+    const result: ApplyResult = {
       generation,
       mode,
       live: maps !== undefined,
@@ -116,6 +146,7 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
       changes,
       message: `Policy generation ${generation} from ${source} (${compiled.rules.length} rules, mode ${mode}${forcedNote}) is ${where}.`,
     };
+    return { result, stored };
   };
 
   const logMapFull = (err: unknown, m: PolicyMapSet): void => {
@@ -135,7 +166,10 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
 
   return {
     apply(text, source) {
-      return withChildSpan('policy.apply', () => install(text, source, (store.current()?.generation ?? 0) + 1, true));
+      return withChildSpan(
+        'policy.apply',
+        () => install(text, source, (store.current()?.generation ?? 0) + 1, true).result,
+      );
     },
     rollback() {
       const prev = store.previous();
@@ -144,8 +178,9 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
           'AEGIS_ERR_POLICY_NO_PREVIOUS',
           `there is no previously applied policy in ${store.dir} to roll back to`,
         );
-      const result = withChildSpan('policy.rollback_last_applied', () =>
-        install(prev.text, prev.source, (store.current()?.generation ?? 0) + 1, true),
+      const result = withChildSpan(
+        'policy.rollback_last_applied',
+        () => install(prev.text, prev.source, (store.current()?.generation ?? 0) + 1, true).result,
       );
       return {
         ...result,
@@ -165,7 +200,10 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
     restore() {
       const cur = store.current();
       if (cur === undefined) return undefined;
-      return install(cur.text, cur.source, cur.generation, false);
+      return install(cur.text, cur.source, cur.generation, false).result;
+    },
+    applyToKernel(text, source, base) {
+      return withChildSpan('policy.apply', () => install(text, source, (base?.generation ?? 0) + 1, false));
     },
   };
 }

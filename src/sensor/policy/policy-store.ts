@@ -1,9 +1,16 @@
 /**
  * Applied policies on disk, for `policy show`, `policy rollback` and for re-applying at sensor start.
  *
- * <stateDir>/current.json is the policy in force, <stateDir>/previous.json the one before it. Writes go to a
- * temporary file first and are renamed only after the kernel maps accepted the policy (commit()), so a failed apply
- * never changes what is on disk.
+ * <stateDir>/current.json is the policy in force, <stateDir>/previous.json the one before it. A change writes one
+ * file: the new current.json, to a temporary file, fdatasync'ed, then renamed; previous.json becomes the old
+ * current.json by a hard link and a rename (no data written again), and the directory is fsync'ed so the renames
+ * survive a power loss. A crash at any point leaves current.json either the old or the new policy, never a torn one
+ * (between the two renames both files hold the old policy: one rollback step is lost, nothing in force is).
+ *
+ * Two ways to write: stage()/commit() (synchronous; `aegisbpf policy apply` and PUT /api/v1/policy: the temporary file
+ * is written before the maps, renamed after they accepted the policy, so a failed apply changes nothing on disk), and
+ * persist() (asynchronous, for the API's blocklist: the maps are written first and the store after, see
+ * src/daemon/api/blocklist.ts for the order and what a crash leaves).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -36,6 +43,11 @@ export interface PolicyStore {
    * previous policy this way, so a second rollback undoes the first.
    */
   stage(next: StoredPolicy): PendingWrite;
+  /**
+   * Make `next` the current policy and the current one on disk the previous, durably, without blocking the event
+   * loop (asynchronous I/O: one file written and fdatasync'ed, two renames, one directory fsync).
+   */
+  persist(next: StoredPolicy): Promise<void>;
   /** mtime of current.json in ms (0 when absent): cheap change detection for readers. */
   currentVersion(): number;
   /**
@@ -58,11 +70,40 @@ function read(file: string): StoredPolicy | undefined {
   return JSON.parse(text) as StoredPolicy;
 }
 
-function writeTmp(file: string, value: StoredPolicy | undefined): string | undefined {
-  if (value === undefined) return undefined;
+const encode = (value: StoredPolicy): string => JSON.stringify(value, null, 2) + '\n';
+
+function writeTmp(file: string, value: StoredPolicy): string {
   const tmp = `${file}.tmp-${process.pid}`;
-  fs.writeFileSync(tmp, JSON.stringify(value, null, 2) + '\n', { mode: 0o600 });
+  const fd = fs.openSync(tmp, 'w', 0o600);
+  try {
+    fs.writeSync(fd, encode(value));
+    fs.fdatasyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
   return tmp;
+}
+
+/** previous.json := the current current.json, by a hard link renamed into place (metadata only). */
+function linkPreviousSync(currentFile: string, previousFile: string): void {
+  const tmp = `${previousFile}.tmp-${process.pid}`;
+  fs.rmSync(tmp, { force: true });
+  try {
+    fs.linkSync(currentFile, tmp);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return; // no current yet: previous stays as it is
+    throw err;
+  }
+  fs.renameSync(tmp, previousFile);
+}
+
+function fsyncDirSync(dir: string): void {
+  const fd = fs.openSync(dir, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 export function createPolicyStore(dir: string = DEFAULT_STATE_DIR): PolicyStore {
@@ -70,26 +111,75 @@ export function createPolicyStore(dir: string = DEFAULT_STATE_DIR): PolicyStore 
   const previousFile = path.join(dir, 'previous.json');
   const overrideFile = path.join(dir, 'mode-override');
 
-  const stageBoth = (nextCurrent: StoredPolicy, nextPrevious: StoredPolicy | undefined): PendingWrite => {
+  const stageSync = (nextCurrent: StoredPolicy): PendingWrite => {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const tmpCurrent = writeTmp(currentFile, nextCurrent) as string;
-    const tmpPrevious = writeTmp(previousFile, nextPrevious);
+    const tmpCurrent = writeTmp(currentFile, nextCurrent);
     let done = false;
     return {
       commit() {
         if (done) return;
         done = true;
         // previous first: a crash in between leaves the old current in place (safe) rather than losing it
-        if (tmpPrevious !== undefined) fs.renameSync(tmpPrevious, previousFile);
+        linkPreviousSync(currentFile, previousFile);
         fs.renameSync(tmpCurrent, currentFile);
+        fsyncDirSync(dir);
       },
       abort() {
         if (done) return;
         done = true;
         fs.rmSync(tmpCurrent, { force: true });
-        if (tmpPrevious !== undefined) fs.rmSync(tmpPrevious, { force: true });
       },
     };
+  };
+
+  let persistSeq = 0;
+  // The directory made once and its descriptor kept for the renames' fsync: per change, a recursive mkdir and an
+  // open/close of the directory would cost more event-loop time than the write itself. Callback fs calls (not
+  // FileHandle promises, which cost more per call).
+  let dirFd: number | undefined;
+  const call = <T>(f: (cb: (err: NodeJS.ErrnoException | null, value: T) => void) => void): Promise<T> =>
+    new Promise<T>((resolve, reject) => f((err, value) => (err === null ? resolve(value) : reject(err))));
+  const done = (f: (cb: (err: NodeJS.ErrnoException | null) => void) => void): Promise<void> =>
+    call<void>((cb) => f((err) => cb(err, undefined)));
+  const persistAsync = async (next: StoredPolicy): Promise<void> => {
+    if (dirFd === undefined) {
+      await call<string | undefined>((cb) => fs.mkdir(dir, { recursive: true, mode: 0o700 }, cb));
+      dirFd = await call<number>((cb) => fs.open(dir, 'r', cb));
+    }
+    // Unique per call: a synchronous stage() of the same process never shares the temporary name.
+    const tmpCurrent = `${currentFile}.tmp-${process.pid}-a${++persistSeq}`;
+    const tmpPrevious = `${previousFile}.tmp-${process.pid}-a${persistSeq}`;
+    let fd: number;
+    try {
+      fd = await call<number>((cb) => fs.open(tmpCurrent, 'w', 0o600, cb));
+    } catch (err) {
+      // The directory may have been removed: made and opened again on the next change.
+      const old = dirFd;
+      dirFd = undefined;
+      fs.close(old, () => undefined);
+      throw err;
+    }
+    try {
+      const data = Buffer.from(encode(next));
+      await call<number>((cb) => fs.write(fd, data, 0, data.length, 0, cb));
+      await done((cb) => fs.fdatasync(fd, cb));
+    } catch (err) {
+      await done((cb) => fs.close(fd, cb));
+      await done((cb) => fs.rm(tmpCurrent, { force: true }, cb));
+      throw err;
+    }
+    await done((cb) => fs.close(fd, cb));
+    let linked = true;
+    try {
+      await done((cb) => fs.link(currentFile, tmpPrevious, cb));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      linked = false;
+    }
+    if (linked) await done((cb) => fs.rename(tmpPrevious, previousFile, cb));
+    await done((cb) => fs.rename(tmpCurrent, currentFile, cb));
+    const d = dirFd;
+    await done((cb) => fs.fsync(d, cb));
   };
 
   return {
@@ -97,8 +187,9 @@ export function createPolicyStore(dir: string = DEFAULT_STATE_DIR): PolicyStore 
     current: () => read(currentFile),
     previous: () => read(previousFile),
     stage(next) {
-      return stageBoth(next, read(currentFile));
+      return stageSync(next);
     },
+    persist: persistAsync,
     currentVersion() {
       try {
         return fs.statSync(currentFile).mtimeMs;

@@ -1,8 +1,10 @@
 /**
  * Inbound (`direction: in`) blocklist entries on the real kernel, end to end through the REST API:
  *
- * - XDP: a veth pair whose peer is in a test network namespace; the ingress program on the host end (a second
- *   sensor finds the interface taken, EBUSY, and falls back to cgroup_skb). A TCP connect
+ * - XDP: a veth pair whose peer is in a test network namespace; the ingress program on the host end, attached only
+ *   once the first `in` entry exists and detached after the last one goes (lazy), and onto a second veth created
+ *   after the daemon started (`ip link add`; the rescan) (a second sensor finds the interface taken, EBUSY, and falls
+ *   back to cgroup_skb). A TCP connect
  *   from the blocked namespace address (IPv4 and IPv6) to a listener on the host times out while the same connect
  *   from the namespace's other address works; `packets_dropped` and `aegisbpf_packets_total{direction="in"}` move;
  *   deleting the entry restores the traffic; stopping the daemon detaches the program.
@@ -26,6 +28,7 @@ import { makeTestPki, opensslSkipReason } from '../../helpers/certs';
 import type { TestDaemon } from '../../helpers/daemon';
 import { sampleValue, startDaemon, until } from '../../helpers/daemon';
 import { loadSensorObject } from '../../../src/sensor/bpf-object';
+import { INGRESS_RESCAN_MILLIS } from '../../../src/sensor/sensor';
 import { native, run, sharedFeatures, skipUnlessKernel, tempDir } from '../../sensor/helpers';
 
 /** A connect that prints CONNECTED, TIMEOUT (SYN dropped) or the error code; ~1.5 s at most. */
@@ -97,7 +100,7 @@ async function listen(host: string): Promise<net.Server> {
   return server;
 }
 
-void test('direction in over XDP: a veth peer address on the blocklist cannot connect (IPv4, IPv6); counters move; delete restores', async (t) => {
+void test('direction in over XDP: attached on the first in rule, onto an interface created after start, detached after the last; a veth peer address on the blocklist cannot connect (IPv4, IPv6); counters move; delete restores', async (t) => {
   if (skipReason(t)) return;
   const features = sharedFeatures();
   if (!features.xdp.ok) {
@@ -114,6 +117,8 @@ void test('direction in over XDP: a veth peer address on the blocklist cannot co
   const ns = `aegis-ing-${tag}`;
   const hostIf = `aih${tag}`;
   const peerIf = `aip${tag}`;
+  const lateIf = `ail${tag}`;
+  const latePeer = `aiq${tag}`;
   const b = crypto.randomBytes(2);
   const v4 = (n: number): string => `10.${200 + ((b[0] as number) % 50)}.${b[1] as number}.${n}`;
   const v6 = (n: number): string => `fd${tag.slice(0, 2)}:${tag.slice(2)}::${n}`;
@@ -140,13 +145,46 @@ void test('direction in over XDP: a veth peer address on the blocklist cannot co
     server = await listen('::');
     const port = (server.address() as net.AddressInfo).port;
 
-    d = await startDaemon(r.tmp.dir, r.config(`{ mode: xdp, interfaces: [${hostIf}] }`));
+    // lateIf does not exist yet: it is attached when it appears (the rescan), without a restart.
+    d = await startDaemon(r.tmp.dir, r.config(`{ mode: xdp, interfaces: [${hostIf}, ${lateIf}] }`));
     const line = await started(d);
-    assert.match(line, new RegExp(`inbound filter: xdp on ${hostIf}\\b`), line);
+    // Lazy: no `direction: in` rule yet, so nothing in the packet path.
+    assert.match(line, /inbound filter: none \(idle: no direction: in rule/, line);
+    assert.match(line, new RegExp(`ingress\\.interfaces not found: ${lateIf}`), line);
+    assert.doesNotMatch(execFileSync('ip', ['link', 'show', hostIf], { encoding: 'utf8' }), /prog\/xdp/);
+
+    const api = apiPortOf(d);
+    const call = (p: string, req: Parameters<typeof apiRequest>[3] = {}): ReturnType<typeof apiRequest> =>
+      apiRequest(api, r.pki.caCert, p, { key: r.key, ...req });
+    const connect = async (host: string, from: string): Promise<string> =>
+      (await inNs(connectScript(host, port, from))).stdout.trim();
+    const healthIngress = async (): Promise<unknown> =>
+      ((await call('/api/v1/health')).json() as { sensor: { ingress: unknown } }).sensor.ingress;
+    assert.deepEqual(await healthIngress(), { hook: 'none', targets: [] });
+
+    assert.equal(await connect(v4(1), v4(2)), 'CONNECTED', 'not blocked before');
+    assert.equal(await connect(v6(1), v6(2)), 'CONNECTED', 'not blocked before (IPv6)');
+
+    const add4 = await call('/api/v1/blocklist', {
+      method: 'POST',
+      body: { address: `${v4(2)}/32`, direction: 'in', action: 'BLOCK' },
+    });
+    assert.equal(add4.status, 201, add4.body);
+    assert.equal((add4.json().entry as { id: string }).id, `net:in:${v4(2)}`, 'a /32 is stored as the address');
+    assert.equal(add4.json().live, true);
+    // The first `in` rule attaches the filter (at once: the API's write tells the sensor in-process).
+    await until('XDP attached on the first in rule', async () =>
+      JSON.stringify(await healthIngress()) === JSON.stringify({ hook: 'xdp', targets: [hostIf] }) ? true : undefined,
+    );
     assert.match(
       execFileSync('ip', ['link', 'show', hostIf], { encoding: 'utf8' }),
       /prog\/xdp id \d+ name aegis_ingress_x/,
     );
+    const add6 = await call('/api/v1/blocklist', {
+      method: 'POST',
+      body: { address: `${v6(2)}/128`, direction: 'in', action: 'BLOCK' },
+    });
+    assert.equal(add6.status, 201, add6.body);
 
     // A second sensor cannot take the interface (one XDP link per interface: EBUSY) and falls back to cgroup_skb.
     const second = loadSensorObject({
@@ -161,41 +199,33 @@ void test('direction in over XDP: a veth peer address on the blocklist cannot co
         mode: 'auto',
         xdpLoads: true,
         cgroupSkbLoads: features.cgroupSkb.ok,
-        interfaces: [{ name: hostIf, ifindex: Number(fs.readFileSync(`/sys/class/net/${hostIf}/ifindex`, 'utf8')) }],
+        interfaces: [],
         cgroupPath: features.cgroupV2.path,
       },
     });
     try {
+      const itf = { name: hostIf, ifindex: Number(fs.readFileSync(`/sys/class/net/${hostIf}/ifindex`, 'utf8')) };
+      assert.equal(second.reconcileIngress(true, [itf]), true);
       assert.equal(second.ingress?.hook, features.cgroupSkb.ok ? 'cgroup_skb' : 'none');
       assert.match(second.ingress?.reason ?? '', new RegExp(`XDP attach on ${hostIf} failed: .*errno 16`));
     } finally {
       second.destroy();
     }
 
-    const api = apiPortOf(d);
-    const call = (p: string, req: Parameters<typeof apiRequest>[3] = {}): ReturnType<typeof apiRequest> =>
-      apiRequest(api, r.pki.caCert, p, { key: r.key, ...req });
-    const connect = async (host: string, from: string): Promise<string> =>
-      (await inNs(connectScript(host, port, from))).stdout.trim();
-
-    const health = (await call('/api/v1/health')).json() as { sensor: { ingress: unknown } };
-    assert.deepEqual(health.sensor.ingress, { hook: 'xdp', targets: [hostIf] });
-
-    assert.equal(await connect(v4(1), v4(2)), 'CONNECTED', 'not blocked before');
-    assert.equal(await connect(v6(1), v6(2)), 'CONNECTED', 'not blocked before (IPv6)');
-
-    const add4 = await call('/api/v1/blocklist', {
-      method: 'POST',
-      body: { address: `${v4(2)}/32`, direction: 'in', action: 'BLOCK' },
-    });
-    assert.equal(add4.status, 201, add4.body);
-    assert.equal((add4.json().entry as { id: string }).id, `net:in:${v4(2)}`, 'a /32 is stored as the address');
-    assert.equal(add4.json().live, true);
-    const add6 = await call('/api/v1/blocklist', {
-      method: 'POST',
-      body: { address: `${v6(2)}/128`, direction: 'in', action: 'BLOCK' },
-    });
-    assert.equal(add6.status, 201, add6.body);
+    // An interface that appears after start gets the filter at the next rescan (INGRESS_RESCAN_MILLIS).
+    ip('link', 'add', lateIf, 'type', 'veth', 'peer', 'name', latePeer);
+    ip('link', 'set', lateIf, 'up');
+    const appeared = Date.now();
+    await until('XDP on the interface created after start', () =>
+      Promise.resolve(
+        /prog\/xdp id \d+ name aegis_ingress_x/.test(execFileSync('ip', ['link', 'show', lateIf], { encoding: 'utf8' }))
+          ? true
+          : undefined,
+      ),
+    );
+    t.diagnostic(`interface created after start: filtered after ${Date.now() - appeared} ms`);
+    assert.ok(Date.now() - appeared < INGRESS_RESCAN_MILLIS + 1500, 'within one rescan');
+    assert.deepEqual(await healthIngress(), { hook: 'xdp', targets: [hostIf, lateIf] });
 
     assert.equal(await connect(v4(1), v4(2)), 'TIMEOUT', 'SYN from the blocked address dropped');
     assert.equal(await connect(v4(1), v4(3)), 'CONNECTED', 'the namespace’s other address still connects');
@@ -217,10 +247,32 @@ void test('direction in over XDP: a veth peer address on the blocklist cannot co
     const after = (await call('/api/v1/stats')).json() as { packets_dropped: number };
     assert.ok(after.packets_dropped > stats.packets_dropped, 'the drop counter moved again');
 
-    // Stop detaches: the interface has no XDP program left.
+    // The last `in` rule gone: the filter detaches (nothing left in the packet path).
+    const del6 = await call(`/api/v1/blocklist/${encodeURIComponent(`net:in:${v6(2)}`)}`, { method: 'DELETE' });
+    assert.equal(del6.status, 200, del6.body);
+    await until('XDP detached after the last in rule', () =>
+      Promise.resolve(
+        /prog\/xdp/.test(execFileSync('ip', ['link', 'show', hostIf], { encoding: 'utf8' })) ? undefined : true,
+      ),
+    );
+    assert.deepEqual(await healthIngress(), { hook: 'none', targets: [] });
+    assert.equal(await connect(v6(1), v6(2)), 'CONNECTED', 'detached: IPv6 traffic restored');
+
+    // Stop detaches: no XDP program left (attached again for the check: a new in rule).
+    assert.equal(
+      (await call('/api/v1/blocklist', { method: 'POST', body: { address: v4(2), direction: 'in', action: 'BLOCK' } }))
+        .status,
+      201,
+    );
+    await until('XDP attached again', () =>
+      Promise.resolve(
+        /prog\/xdp/.test(execFileSync('ip', ['link', 'show', hostIf], { encoding: 'utf8' })) ? true : undefined,
+      ),
+    );
     await d.stop();
     d = undefined;
     assert.doesNotMatch(execFileSync('ip', ['link', 'show', hostIf], { encoding: 'utf8' }), /prog\/xdp/);
+    assert.doesNotMatch(execFileSync('ip', ['link', 'show', lateIf], { encoding: 'utf8' }), /prog\/xdp/);
   } finally {
     await d?.stop();
     server?.close();
@@ -228,6 +280,11 @@ void test('direction in over XDP: a veth peer address on the blocklist cannot co
       ip('link', 'del', hostIf);
     } catch {
       // already gone with the namespace, or never created
+    }
+    try {
+      ip('link', 'del', lateIf);
+    } catch {
+      // never created
     }
     try {
       ip('netns', 'del', ns);
@@ -282,7 +339,7 @@ void test('direction in over cgroup_skb: 127.x.y.z (and an IPv6 source) on the b
   try {
     d = await startDaemon(r.tmp.dir, config);
     const line = await started(d);
-    assert.match(line, /inbound filter: cgroup_skb on \S+ \(not XDP: ingress\.mode is cgroup_skb\)/, line);
+    assert.match(line, /inbound filter: none \(idle: no direction: in rule/, line);
     const call = (p: string, req: Parameters<typeof apiRequest>[3] = {}): ReturnType<typeof apiRequest> =>
       apiRequest(apiPortOf(d as TestDaemon), r.pki.caCert, p, { key: r.key, ...req });
     assert.equal(await connect(blocked), 'CONNECTED', 'not blocked before');
@@ -291,6 +348,17 @@ void test('direction in over cgroup_skb: 127.x.y.z (and an IPv6 source) on the b
       body: { address: blocked, direction: 'in', action: 'BLOCK' },
     });
     assert.equal(add.status, 201, add.body);
+    await until('cgroup_skb attached on the first in rule', () =>
+      Promise.resolve(
+        (d as TestDaemon)
+          .logs()
+          .some((l) =>
+            /^Inbound filter: cgroup_skb on \S+ \(not XDP: ingress\.mode is cgroup_skb\)/.test(String(l.msg)),
+          )
+          ? true
+          : undefined,
+      ),
+    );
     assert.equal(await connect(blocked), 'TIMEOUT', `${blocked} -> 127.0.0.1 dropped`);
     assert.equal(await connect('127.0.0.1'), 'CONNECTED', '127.0.0.1 -> 127.0.0.1 still works');
     const stats = (await call('/api/v1/stats')).json() as { packets_dropped: number };
@@ -311,7 +379,12 @@ void test('direction in over cgroup_skb: 127.x.y.z (and an IPv6 source) on the b
     // The policy store keeps the entry: a restarted daemon drops the traffic again.
     await d.stop();
     d = await startDaemon(r.tmp.dir, config);
-    await started(d);
+    // The stored `in` rule attaches the filter at start (re-applied from the store).
+    await until('cgroup_skb attached after the restart', () =>
+      Promise.resolve(
+        (d as TestDaemon).logs().some((l) => /inbound filter: cgroup_skb on/i.test(String(l.msg))) ? true : undefined,
+      ),
+    );
     const list = (await call('/api/v1/blocklist')).json().entries as { id: string; direction: string }[];
     assert.deepEqual(
       list.map((e) => [e.id, e.direction]),
