@@ -51,7 +51,12 @@ export const maxLineBytesSchema = {
 } as const;
 
 /** Characters of an over-long line kept for its dead-letter entry. */
-const HEAD_CHARS = 256;
+export const HEAD_CHARS = 256;
+
+/** The dead-letter reason of a line over max_line_bytes (without its `line N: ` prefix). */
+export function tooLongReason(maxLineBytes: number, bytes: number): string {
+  return `line is longer than ${maxLineBytes} bytes (max_line_bytes): ${bytes} bytes`;
+}
 
 interface LineResult {
   events: AegisEvent[];
@@ -172,7 +177,7 @@ export class NdjsonDecoder {
   }
 
   private tooLong(bytes: number): string {
-    return `line is longer than ${this.options.maxLineBytes} bytes (max_line_bytes): ${bytes} bytes`;
+    return tooLongReason(this.options.maxLineBytes, bytes);
   }
 
   private finishLine(line: string, out: LineResult): void {
