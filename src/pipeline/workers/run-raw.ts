@@ -33,7 +33,7 @@ export interface RawRunDeps {
 }
 
 /** The events of one result, parsed from their canonical JSON only when something asks (a transport, a dead-letter). */
-class LazyEvents {
+export class LazyEvents {
   private readonly parsed: (AegisEvent | undefined)[];
   constructor(
     private readonly text: string,
@@ -67,6 +67,53 @@ class WorkerRecord implements BufferedRecord<string> {
   get event(): AegisEvent {
     return this.from.get(this.index);
   }
+}
+
+/**
+ * The records of sink `k` in a result formatted by a worker (WorkerSinkOutput.text or .canonical), each carrying
+ * its event from `events` (parsed on first use), and the events that sink's format refused.
+ */
+export function workerRecords(
+  r: WorkerResult,
+  events: LazyEvents,
+  k: number,
+  at: number,
+  ack: Acknowledgement | undefined,
+): { records: BufferedRecord<string>[]; failed: { event: AegisEvent; reason: string }[] | undefined } {
+  const out = r.sinks[k]!;
+  const { indices } = out;
+  const sizes = out.sizes!;
+  const records: BufferedRecord<string>[] = new Array<BufferedRecord<string>>(indices.length);
+  if (out.canonical === true) {
+    const ends = r.eventEnds;
+    for (let i = 0; i < indices.length; i++) {
+      const n = indices[i] as number;
+      const data = r.events.slice(n === 0 ? 0 : ends[n - 1], ends[n]);
+      records[i] = new WorkerRecord(events, n, data, sizes[i] as number, at, ack);
+    }
+  } else {
+    const text = out.text!;
+    const ends = out.ends!;
+    let from = 0;
+    for (let i = 0; i < indices.length; i++) {
+      const to = ends[i] as number;
+      records[i] = new WorkerRecord(events, indices[i] as number, text.slice(from, to), sizes[i] as number, at, ack);
+      from = to;
+    }
+  }
+  return { records, failed: out.failed?.map((f) => ({ event: events.get(f.index), reason: f.reason })) };
+}
+
+/** A record of an event of `events` with text formatted elsewhere (the transport contract tests build them too). */
+export function lazyRecord(
+  events: LazyEvents,
+  index: number,
+  data: string,
+  bytes: number,
+  at: number,
+  ack: Acknowledgement | undefined,
+): BufferedRecord<string> {
+  return new WorkerRecord(events, index, data, bytes, at, ack);
 }
 
 type Pending =
@@ -151,40 +198,13 @@ export async function runRawSource(name: string, raw: RawRead, window: number, d
         const out = r.sinks[k]!;
         const sink = sinks[k]!;
         if (out.indices.length === 0 && out.failed === undefined) continue;
-        if (out.canonical === true) {
-          const { indices, sizes } = out as Required<typeof out>;
-          const records: WorkerRecord[] = new Array<WorkerRecord>(indices.length);
-          const ends = r.eventEnds;
-          for (let i = 0; i < indices.length; i++) {
-            const n = indices[i] as number;
-            const data = r.events.slice(n === 0 ? 0 : ends[n - 1], ends[n]);
-            records[i] = new WorkerRecord(events, n, data, sizes[i] as number, at, ack);
-          }
-          accepts.push(sink.acceptEncoded(records, undefined, ack));
-          continue;
-        }
-        if (out.text === undefined) {
+        if (out.canonical !== true && out.text === undefined) {
           const list: AegisEvent[] = [];
           for (const i of out.indices) list.push(events.get(i));
           accepts.push(sink.accept(list, ack));
           continue;
         }
-        const { text, ends, sizes, indices } = out as Required<typeof out>;
-        const records: WorkerRecord[] = new Array<WorkerRecord>(indices.length);
-        let from = 0;
-        for (let i = 0; i < indices.length; i++) {
-          const to = ends[i] as number;
-          records[i] = new WorkerRecord(
-            events,
-            indices[i] as number,
-            text.slice(from, to),
-            sizes[i] as number,
-            at,
-            ack,
-          );
-          from = to;
-        }
-        const failed = out.failed?.map((f) => ({ event: events.get(f.index), reason: f.reason }));
+        const { records, failed } = workerRecords(r, events, k, at, ack);
         accepts.push(sink.acceptEncoded(records, failed, ack));
       }
       await Promise.all(accepts);
