@@ -408,10 +408,11 @@ export function createPipeline(config: PipelineConfig, options: PipelineOptions)
 }
 
 /**
- * Items each worker thread may have queued or in hand: two keeps a worker busy while the engine delivers the
- * previous result, and bounds what is read ahead (RAW_READ_BYTES each) to 2 × workers items.
+ * Items each worker thread may have queued or in hand: enough that a worker stays busy while the engine delivers
+ * earlier results and while one thread waits for a core (this machine is shared and oversubscribed), and a bound on
+ * what is read ahead: 4 × workers items of RAW_READ_BYTES (768 KiB with 2 workers).
  */
-const WORKER_WINDOW_PER_THREAD = 2;
+const WORKER_WINDOW_PER_THREAD = 4;
 
 /**
  * pipeline.workers as a thread count. Workers run only stateless processors and cannot feed the alert rules (which
