@@ -157,6 +157,42 @@ test('pipeline.workers: a checkpointed replay resumes after the last settled lin
   }
 });
 
+test('pipeline.workers: stopped mid-file and started again, a checkpointed replay delivers every event once, in order', async () => {
+  const { dir, cleanup } = makeTempDir();
+  try {
+    const input = path.join(dir, 'in.ndjson');
+    const events = generateEvents(20_000, { seed: 9 });
+    fs.writeFileSync(input, events.map((e) => formatJson(e) + '\n').join(''));
+    const out = path.join(dir, 'json.ndjson');
+    const config = configFor(dir, input, 2, {
+      sources: { r: { type: 'replay', path: input, checkpoint: true } },
+      processors: [],
+      routes: [],
+      sinks: { json: { type: 'file', path: out, fsync: 'never' } },
+    });
+    const first = createPipeline(config, { logger: silentLogger, version: 't', hostname: 'h' });
+    const running = first.run();
+    const sink = first.sinks.get('json')!;
+    const until = Date.now() + 20_000;
+    while (sink.stats.delivered < 2000 && Date.now() < until) await new Promise((r) => setTimeout(r, 2));
+    first.stop();
+    assert.deepEqual(await running, []);
+    await first.shutdown(10_000);
+    const stoppedAt = first.stats.sources.get('r')!.events;
+    assert.ok(stoppedAt >= 2000 && stoppedAt < events.length, `stopped after ${stoppedAt} events`);
+    const second = await runOnce(config);
+    assert.equal(second.stats.sources.get('r')!.events, events.length - stoppedAt);
+    const lines = fs.readFileSync(out, 'utf8').split('\n').filter(Boolean);
+    assert.equal(lines.length, events.length);
+    assert.ok(
+      lines.every((l, i) => l === formatJson(events[i]!)),
+      'every event once, in input order',
+    );
+  } finally {
+    cleanup();
+  }
+});
+
 test('pipeline.workers: records formatted in a worker that cannot be delivered reach the dead-letter file whole', async () => {
   const { dir, cleanup } = makeTempDir();
   // A FIFO nobody reads: the file sink's open() never completes, like a receiver that is down.
