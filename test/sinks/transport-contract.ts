@@ -31,12 +31,12 @@ function workerMadeRecords(events: readonly AegisEvent[], encode: (e: AegisEvent
   const bytes = Buffer.from(events.map((e) => formatJson(e) + '\n').join(''));
   const result = handle({ id: 1, source: 'contract', maxLineBytes: 1 << 24, bytes });
   assert.equal(result.decoded, events.length, 'the worker decoded every contract event');
-  const lazy = new LazyEvents(result.events, result.eventEnds);
+  const lazy = new LazyEvents(result.events);
   const { records } = workerRecords(result, lazy, 0, Date.now(), undefined);
   if (encode === formatJson) return records;
   return records.map((r, i) => {
     const data = encode(r.event);
-    return lazyRecord(new LazyEvents(result.events, result.eventEnds), i, data, Buffer.byteLength(data), 0, undefined);
+    return lazyRecord(new LazyEvents(result.events), i, data, Buffer.byteLength(data), 0, undefined);
   });
 }
 

@@ -31,6 +31,8 @@ export interface NdjsonOptions {
    * that keep a position; it makes the decoder measure every line's UTF-8 length.
    */
   readonly onPosition?: (endByte: number, endLine: number) => void;
+  /** Keep each valid event's line text (LineResult.texts), for a reader that passes the text on (pipeline workers). */
+  readonly keepText?: boolean;
 }
 
 export const DEFAULT_MAX_LINE_BYTES = 1024 * 1024;
@@ -63,6 +65,8 @@ interface LineResult {
   invalid: DeadLetterEntry[];
   /** With positions: byte offset just past each event's line, parallel to events. */
   ends?: number[];
+  /** With keepText: each event's line (without CR/LF), parallel to events. */
+  texts?: string[];
 }
 
 export class NdjsonDecoder {
@@ -118,6 +122,7 @@ export class NdjsonDecoder {
 
   private consume(decoded: string): LineResult {
     const out: LineResult = this.positions ? { events: [], invalid: [], ends: [] } : { events: [], invalid: [] };
+    if (this.options.keepText === true) out.texts = [];
     let start = 0;
     for (let nl = decoded.indexOf('\n'); nl !== -1; nl = decoded.indexOf('\n', start)) {
       this.completeLine(decoded.slice(start, nl), out);
@@ -205,6 +210,7 @@ export class NdjsonDecoder {
     if (isValidEvent(value)) {
       out.events.push(value);
       out.ends?.push(this.byteOffset);
+      out.texts?.push(text);
     } else this.reject(out, `not a valid event: ${explainInvalidEvent(value) ?? 'schema mismatch'}`, text);
   }
 

@@ -5,6 +5,7 @@
  */
 import type { FormatSpec } from '../../formatters/types';
 import type { RouteSpec } from '../router';
+import type { SegmentedText } from './text-segments';
 
 /** Sent once when a worker starts: what it needs to build the same processors, router and formatters as the engine. */
 export interface WorkerInit {
@@ -42,9 +43,8 @@ export interface WorkerInvalidLine {
 export interface WorkerSinkOutput {
   /** Indices into the job's routed events of the events routed to this sink, in order. */
   readonly indices: Uint32Array;
-  /** With a worker-side format: the records concatenated, and each record's end offset (UTF-16 units) in it. */
-  readonly text?: string;
-  readonly ends?: Uint32Array;
+  /** With a worker-side format: the records' text. */
+  readonly text?: SegmentedText;
   /** The records are the events' canonical text (the plain json format): WorkerResult.events, sliced. */
   readonly canonical?: boolean;
   /** UTF-8 bytes of each record. */
@@ -63,9 +63,11 @@ export interface WorkerResult {
   /** Events each processor removed, by processor name. */
   readonly removed: readonly (readonly [string, number])[];
   readonly unrouted: number;
-  /** Canonical JSON (the json format) of each event that left the processors, concatenated; `eventEnds` its ends. */
-  readonly events: string;
-  readonly eventEnds: Uint32Array;
+  /**
+   * JSON of each event that left the processors. Canonical (the json format) when a sink uses that format or a
+   * processor other than filter ran; otherwise each event's input line.
+   */
+  readonly events: SegmentedText;
   /** Parallel to WorkerInit.sinks. */
   readonly sinks: readonly WorkerSinkOutput[];
 }

@@ -21,6 +21,8 @@ import { tooLongReason } from '../sources/ndjson';
 import type { RawItem, RawRead } from '../sources/types';
 import type { WorkerPool } from './pool';
 import type { WorkerResult } from './protocol';
+import type { SegmentedText } from './text-segments';
+import { SegmentedTextReader } from './text-segments';
 
 export interface RawRunDeps {
   readonly pool: WorkerPool;
@@ -32,22 +34,21 @@ export interface RawRunDeps {
   readonly observe?: (events: readonly AegisEvent[]) => void;
 }
 
-/** The events of one result, parsed from their canonical JSON only when something asks (a transport, a dead-letter). */
+/** The events of one result, parsed from their JSON text only when something asks (a transport, a dead-letter). */
 export class LazyEvents {
   private readonly parsed: (AegisEvent | undefined)[];
-  constructor(
-    private readonly text: string,
-    private readonly ends: Uint32Array,
-  ) {
-    this.parsed = new Array<AegisEvent | undefined>(ends.length);
+  readonly text: SegmentedTextReader;
+  constructor(text: SegmentedText) {
+    this.text = new SegmentedTextReader(text);
+    this.parsed = new Array<AegisEvent | undefined>(this.text.length);
   }
   get length(): number {
-    return this.ends.length;
+    return this.text.length;
   }
   get(i: number): AegisEvent {
     let e = this.parsed[i];
     if (e === undefined) {
-      e = JSON.parse(this.text.slice(i === 0 ? 0 : this.ends[i - 1], this.ends[i])) as AegisEvent;
+      e = JSON.parse(this.text.get(i)) as AegisEvent;
       this.parsed[i] = e;
     }
     return e;
@@ -85,21 +86,14 @@ export function workerRecords(
   const sizes = out.sizes!;
   const records: BufferedRecord<string>[] = new Array<BufferedRecord<string>>(indices.length);
   if (out.canonical === true) {
-    const ends = r.eventEnds;
     for (let i = 0; i < indices.length; i++) {
       const n = indices[i] as number;
-      const data = r.events.slice(n === 0 ? 0 : ends[n - 1], ends[n]);
-      records[i] = new WorkerRecord(events, n, data, sizes[i] as number, at, ack);
+      records[i] = new WorkerRecord(events, n, events.text.get(n), sizes[i] as number, at, ack);
     }
   } else {
-    const text = out.text!;
-    const ends = out.ends!;
-    let from = 0;
-    for (let i = 0; i < indices.length; i++) {
-      const to = ends[i] as number;
-      records[i] = new WorkerRecord(events, indices[i] as number, text.slice(from, to), sizes[i] as number, at, ack);
-      from = to;
-    }
+    const text = new SegmentedTextReader(out.text!);
+    for (let i = 0; i < indices.length; i++)
+      records[i] = new WorkerRecord(events, indices[i] as number, text.get(i), sizes[i] as number, at, ack);
   }
   return { records, failed: out.failed?.map((f) => ({ event: events.get(f.index), reason: f.reason })) };
 }
@@ -177,7 +171,7 @@ export async function runRawSource(name: string, raw: RawRead, window: number, d
         count: r.unrouted,
       });
     }
-    const events = new LazyEvents(r.events, r.eventEnds);
+    const events = new LazyEvents(r.events);
     if (deps.observe !== undefined && events.length > 0) {
       const all: AegisEvent[] = [];
       for (let i = 0; i < events.length; i++) all.push(events.get(i));

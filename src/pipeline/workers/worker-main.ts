@@ -19,6 +19,8 @@ import type { Processor } from '../processors/types';
 import { createRouter } from '../router';
 import { NdjsonDecoder } from '../sources/ndjson';
 import type { SourceContext } from '../sources/types';
+import type { SegmentedText } from './text-segments';
+import { SegmentedTextBuilder } from './text-segments';
 import type { WorkerInit, WorkerJob, WorkerReply, WorkerResult, WorkerSinkOutput } from './protocol';
 
 /** Builds the job handler from the init message; exported for the tests, which run it without a thread. */
@@ -45,6 +47,9 @@ export function createJobHandler(init: WorkerInit): (job: WorkerJob) => WorkerRe
   );
   // The plain json format is the canonical text the job returns anyway: reuse it rather than format twice.
   const isPlainJson = init.sinks.map((s) => s.format === 'json');
+  // The events' text for the engine: their canonical JSON when a sink needs it anyway or a processor may change
+  // events; otherwise the input line itself (it parses to the same event), which saves formatting every event twice.
+  const canonicalText = isPlainJson.includes(true) || init.processors.some((p) => p.type !== 'filter');
   const deadLetter = createDeadLetterQueue({
     path: undefined,
     maxBytes: 0,
@@ -60,12 +65,17 @@ export function createJobHandler(init: WorkerInit): (job: WorkerJob) => WorkerRe
       deadLetter,
       hostname: init.hostname,
     };
-    const decoder = new NdjsonDecoder(ctx, { chunkEvents: Number.MAX_SAFE_INTEGER, maxLineBytes: job.maxLineBytes });
+    const decoder = new NdjsonDecoder(ctx, {
+      chunkEvents: Number.MAX_SAFE_INTEGER,
+      maxLineBytes: job.maxLineBytes,
+      keepText: !canonicalText,
+    });
     const bytes = Buffer.from(job.bytes.buffer, job.bytes.byteOffset, job.bytes.byteLength);
     const first = decoder.push(bytes);
     const last = decoder.end();
     const decoded = first.events.length + last.events.length;
-    let events: readonly AegisEvent[] = last.events.length === 0 ? first.events : first.events.concat(last.events);
+    const decodedEvents = last.events.length === 0 ? first.events : first.events.concat(last.events);
+    let events: readonly AegisEvent[] = decodedEvents;
     const invalid = [...first.invalid, ...last.invalid].map((entry) => {
       const line = entry.line ?? 0;
       const prefix = `line ${line}: `;
@@ -83,16 +93,21 @@ export function createJobHandler(init: WorkerInit): (job: WorkerJob) => WorkerRe
     const removed = Object.entries(removedBy).map(([k, n]) => [k, n] as const);
     for (const k of Object.keys(removedBy)) delete removedBy[k];
 
-    // Canonical JSON of every event left, with each one's end offset.
+    // The JSON of every event left (see WorkerResult.events).
     const canon: string[] = new Array<string>(events.length);
-    const eventEnds = new Uint32Array(events.length);
     let canonSizes: Uint32Array | undefined;
-    let at = 0;
+    let lineOf: Map<AegisEvent, string> | undefined;
+    if (!canonicalText) {
+      const texts = last.events.length === 0 ? first.texts! : first.texts!.concat(last.texts!);
+      lineOf = new Map();
+      for (let i = 0; i < decodedEvents.length; i++) lineOf.set(decodedEvents[i] as AegisEvent, texts[i] as string);
+    }
+    const eventText = new SegmentedTextBuilder();
     for (let i = 0; i < events.length; i++) {
-      const text = formatJson(events[i] as AegisEvent);
+      const e = events[i] as AegisEvent;
+      const text = lineOf === undefined ? formatJson(e) : (lineOf.get(e) as string);
       canon[i] = text;
-      at += text.length;
-      eventEnds[i] = at;
+      eventText.add(text);
     }
     const { bySink, unrouted } = router.route(events);
     let index: Map<AegisEvent, number> | undefined;
@@ -122,12 +137,10 @@ export function createJobHandler(init: WorkerInit): (job: WorkerJob) => WorkerRe
         for (let i = 0; i < indices.length; i++) sizes[i] = canonSizes[indices[i] as number] as number;
         return { indices, sizes, canonical: true };
       }
-      const parts: string[] = [];
+      const text = new SegmentedTextBuilder();
       const kept: number[] = [];
-      const ends: number[] = [];
       const sizes: number[] = [];
       let failed: { index: number; reason: string }[] | undefined;
-      let end = 0;
       for (let i = 0; i < list.length; i++) {
         const n = indices[i] as number;
         let data: string;
@@ -137,16 +150,13 @@ export function createJobHandler(init: WorkerInit): (job: WorkerJob) => WorkerRe
           (failed ??= []).push({ index: n, reason: `format '${formatter.name}' failed: ${describeError(err)}` });
           continue;
         }
-        parts.push(data);
+        text.add(data);
         kept.push(n);
-        end += data.length;
-        ends.push(end);
         sizes.push(Buffer.byteLength(data));
       }
       return {
         indices: failed === undefined ? indices : Uint32Array.from(kept),
-        text: parts.join(''),
-        ends: Uint32Array.from(ends),
+        text: text.build(),
         sizes: Uint32Array.from(sizes),
         ...(failed === undefined ? {} : { failed }),
       };
@@ -158,8 +168,7 @@ export function createJobHandler(init: WorkerInit): (job: WorkerJob) => WorkerRe
       invalid,
       removed,
       unrouted,
-      events: canon.join(''),
-      eventEnds,
+      events: eventText.build(),
       sinks,
     };
   };
@@ -180,10 +189,13 @@ if (
     }
     const transfer: ArrayBuffer[] = [];
     if (reply.kind === 'result') {
-      transfer.push(reply.result.eventEnds.buffer as ArrayBuffer);
+      const segments = (t: SegmentedText): void => {
+        transfer.push(t.counts.buffer as ArrayBuffer, t.ends.buffer as ArrayBuffer);
+      };
+      segments(reply.result.events);
       for (const s of reply.result.sinks) {
         transfer.push(s.indices.buffer as ArrayBuffer);
-        if (s.ends !== undefined) transfer.push(s.ends.buffer as ArrayBuffer);
+        if (s.text !== undefined) segments(s.text);
         if (s.sizes !== undefined) transfer.push(s.sizes.buffer as ArrayBuffer);
       }
     }
