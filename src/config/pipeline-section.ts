@@ -1,7 +1,7 @@
 /** The `pipeline:` section: how the engine runs (src/pipeline/engine.ts), today its worker threads. */
 import type { ConfigSection } from './config-section';
 
-/** Most worker threads: far above any core count this runs on; each thread costs ~10 MB of its own heap. */
+/** Most worker threads: far above any core count this runs on (each one added ~50 MiB of peak RSS in bench/pipeline.ts). */
 export const MAX_PIPELINE_WORKERS = 64;
 
 export const pipelineConfigSection: ConfigSection = {
