@@ -34,6 +34,8 @@ export interface EncoderOptions<R> {
  * object dies young instead of being promoted with the buffer (issue 23, memory).
  */
 class JsonRecord implements BufferedRecord<string> {
+  /** Kept once asked for: a transport that reads fields (NATS subjects, webhook shapes) asks on every attempt. */
+  private parsed: AegisEvent | undefined = undefined;
   constructor(
     readonly data: string,
     readonly bytes: number,
@@ -41,7 +43,7 @@ class JsonRecord implements BufferedRecord<string> {
     readonly ack: Acknowledgement | undefined,
   ) {}
   get event(): AegisEvent {
-    return JSON.parse(this.data) as AegisEvent;
+    return (this.parsed ??= JSON.parse(this.data) as AegisEvent);
   }
 }
 
