@@ -18,3 +18,14 @@ export function onCore(
 export function nodeOnCore0(args: readonly string[]): { readonly command: string; readonly args: string[] } {
   return onCore(0, process.execPath, args);
 }
+
+/** Node on the listed cores (`taskset -c 0,1`): a multi-threaded run pinned to the same cores every time. */
+export function nodeOnCores(
+  cores: string,
+  args: readonly string[],
+): { readonly command: string; readonly args: string[] } {
+  hasTaskset ??= spawnSync('taskset', ['--version']).status === 0;
+  return hasTaskset
+    ? { command: 'taskset', args: ['-c', cores, process.execPath, ...args] }
+    : { command: process.execPath, args: [...args] };
+}

@@ -8,6 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
+import { pipelineWorkersOf } from './pipeline-section';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { AegisError, describeError } from '../util/errors';
 import { MAX_TIMER_EXPLANATION, MAX_TIMER_MILLIS } from '../util/duration-schema';
@@ -317,6 +318,7 @@ function toConfig(doc: Record<string, unknown>): AegisConfig {
     })),
     sinks: named(doc.sinks),
     alerts: Array.isArray(doc.alerts) ? (doc.alerts as Record<string, unknown>[]) : [],
+    workers: pipelineWorkersOf(doc),
     document: doc,
   };
 }

@@ -8,9 +8,16 @@ import type { ConfigSection } from './config-section';
 import { alertsConfigSection } from './alerts';
 import { controlConfigSection, metricsConfigSection } from './endpoints';
 import { apiConfigSection } from './api-endpoint';
+import { pipelineConfigSection } from './pipeline-section';
 
 /** Sections known to this build: one line per owner (owners import only ./config-section.ts, never this file). */
-const SECTIONS: ConfigSection[] = [metricsConfigSection, controlConfigSection, apiConfigSection, alertsConfigSection];
+const SECTIONS: ConfigSection[] = [
+  metricsConfigSection,
+  controlConfigSection,
+  apiConfigSection,
+  alertsConfigSection,
+  pipelineConfigSection,
+];
 
 export function registerConfigSection(section: ConfigSection): void {
   if (!SECTIONS.some((s) => s.key === section.key)) SECTIONS.push(section);

@@ -24,4 +24,6 @@ export interface PipelineConfig {
   readonly sinks: readonly SinkEntry[];
   /** The `alerts:` rules as validated (src/pipeline/alerts/rule.ts parses them); none when absent. */
   readonly alerts?: readonly Readonly<Record<string, unknown>>[];
+  /** `pipeline.workers`: worker threads that decode, process and format (0 or absent: none; 'auto': one per CPU). */
+  readonly workers?: number | 'auto';
 }

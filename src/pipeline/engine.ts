@@ -36,6 +36,10 @@ import type { Router } from './router';
 import { getSourceDefinition } from './sources/registry';
 import type { Source, TrackedChunk } from './sources/types';
 import { isTrackedChunk } from './sources/types';
+import type { WorkerPool } from './workers/pool';
+import { createWorkerPool } from './workers/pool';
+import { PURE_PROCESSOR_TYPES } from './workers/protocol';
+import { runRawSource } from './workers/run-raw';
 
 export interface PipelineOptions {
   readonly logger: Logger;
@@ -131,10 +135,12 @@ export function createPipeline(config: PipelineConfig, options: PipelineOptions)
 
   // Processors
   const bootWallNanos = monotonicZeroWallNanos();
+  const resolvedProcessors: { name: string; type: string; raw: Readonly<Record<string, unknown>> }[] = [];
   const processors: Processor[] = config.processors.map((entry) => {
     const def = getProcessorDefinition(entry.type);
     if (def === undefined) throw new AegisError('AEGIS_ERR_CONFIG_INVALID', `Unknown processor type '${entry.type}'.`);
     const raw = resolveSecretFiles(`processors.${entry.name}`, entry.raw, def.secrets, logger);
+    resolvedProcessors.push({ name: entry.name, type: entry.type, raw });
     return def.create(raw, {
       name: entry.name,
       stats: stats.pipeline,
@@ -168,6 +174,19 @@ export function createPipeline(config: PipelineConfig, options: PipelineOptions)
     });
 
   const extraSources: Source[] = options.extraSources?.({ stats, logger, hostname }) ?? [];
+  const workerCount = resolveWorkerCount(config, logger);
+  let pool: WorkerPool | undefined;
+  const workerPool = (): WorkerPool => {
+    pool ??= createWorkerPool(workerCount, {
+      hostname,
+      version: options.version,
+      bootWallNanos: bootWallNanos.toString(),
+      processors: resolvedProcessors,
+      routes: config.routes,
+      sinks: config.sinks.map((e) => ({ name: e.name, format: (built.get(e.name) as BuiltSink).workerFormat })),
+    });
+    return pool;
+  };
   const router: Router = createRouter(config.routes, [...sinks.keys()]);
   const stopController = new AbortController();
 
@@ -213,6 +232,19 @@ export function createPipeline(config: PipelineConfig, options: PipelineOptions)
   const runSource = async (source: Source, signal = stopController.signal): Promise<Error | undefined> => {
     const pipelineStats = stats.pipeline;
     try {
+      const raw = workerCount > 0 ? source.readRaw?.(signal) : undefined;
+      if (raw !== undefined) {
+        const p = workerPool();
+        await runRawSource(source.name, raw, WORKER_WINDOW_PER_THREAD * p.size, {
+          pool: p,
+          sinks: config.sinks.map((e) => sinks.get(e.name) as Sink),
+          pipelineStats,
+          deadLetter,
+          logger,
+          ...(options.observe === undefined ? {} : { observe: options.observe }),
+        });
+        return undefined;
+      }
       for await (const item of source.read(signal)) {
         const t0 = performance.now();
         const tracked = isTrackedChunk(item) ? item : undefined;
@@ -354,6 +386,7 @@ export function createPipeline(config: PipelineConfig, options: PipelineOptions)
       if (running !== undefined) await running;
       // After the source loops ended: no process() call runs concurrently with close().
       for (const p of processors) p.close?.();
+      await pool?.close();
       for (const source of sources) {
         try {
           await source.close?.();
@@ -372,6 +405,41 @@ export function createPipeline(config: PipelineConfig, options: PipelineOptions)
     },
   };
   return pipeline;
+}
+
+/**
+ * Items each worker thread may have queued or in hand: enough that a worker stays busy while the engine delivers
+ * earlier results and while one thread waits for a core (this machine is shared and oversubscribed), and a bound on
+ * what is read ahead: 4 × workers items of RAW_READ_BYTES (768 KiB with 2 workers).
+ */
+const WORKER_WINDOW_PER_THREAD = 4;
+
+/**
+ * pipeline.workers as a thread count. Workers run only stateless processors and cannot feed the alert rules (which
+ * count events before the processors, on one thread): an explicit count with either configured is refused, naming
+ * the key; `auto` then falls back to 0 with a log line.
+ */
+export function resolveWorkerCount(config: PipelineConfig, logger: Logger): number {
+  const wanted = config.workers ?? 0;
+  if (wanted === 0) return 0;
+  const stateful = config.processors.find((p) => !PURE_PROCESSOR_TYPES.has(p.type));
+  const why =
+    stateful !== undefined
+      ? `processor '${stateful.name}' (type ${stateful.type}) keeps state across events and runs on one thread (worker threads run only: ${[...PURE_PROCESSOR_TYPES].join(', ')})`
+      : (config.alerts ?? []).length > 0
+        ? 'the alert rules count events on one thread'
+        : undefined;
+  if (why !== undefined) {
+    if (wanted === 'auto') {
+      logger.info(`pipeline.workers: auto runs no worker threads: ${why}.`);
+      return 0;
+    }
+    throw new AegisError(
+      'AEGIS_ERR_CONFIG_INVALID',
+      `pipeline.workers: ${wanted} is not possible: ${why}; set it to 0.`,
+    );
+  }
+  return wanted === 'auto' ? os.availableParallelism() : wanted;
 }
 
 /**

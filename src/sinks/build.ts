@@ -4,7 +4,7 @@
  * it. The pipeline only loops over the configured sinks calling buildSink(); a new sink type needs nothing here.
  */
 import path from 'node:path';
-import { createFormatter } from '../formatters/registry';
+import { createFormatter, formatSpecName, getFormatterDefinition } from '../formatters/registry';
 import type { FormatSpec } from '../formatters/types';
 import type { StatsRegistry } from '../telemetry/stats';
 import { createSinkStats } from '../telemetry/stats';
@@ -50,6 +50,11 @@ export interface BuiltSink {
    * `start-up healthcheck pending`. Does not throw.
    */
   startupHealthcheck(): Promise<HealthResult>;
+  /**
+   * The format a pipeline worker thread may produce for this sink (pipeline.workers): set when the output is text
+   * measured as UTF-8 (the core's default sizeOf), undefined when the sink formats its own records (Kafka records).
+   */
+  readonly workerFormat: FormatSpec | undefined;
 }
 
 /** Throws AegisError for an unknown type or an unreadable secret file (the config was validated before). */
@@ -58,7 +63,8 @@ export function buildSink(entry: SinkEntry, context: BuildContext): BuiltSink {
   if (def === undefined) throw new AegisError('AEGIS_ERR_CONFIG_INVALID', `Unknown sink type '${entry.type}'.`);
   const { logger, hostname, version, stats } = context;
   const raw = resolveSecretFiles(`sinks.${entry.name}`, entry.raw, def.secrets, logger);
-  const formatter = createFormatter<unknown>((raw.format as FormatSpec | undefined) ?? def.formats.default, {
+  const formatSpec = (raw.format as FormatSpec | undefined) ?? def.formats.default;
+  const formatter = createFormatter<unknown>(formatSpec, {
     hostname,
     version,
   });
@@ -118,6 +124,10 @@ export function buildSink(entry: SinkEntry, context: BuildContext): BuiltSink {
   return {
     sink,
     healthcheck: core.healthcheck,
+    workerFormat:
+      def.sizeOf === undefined && getFormatterDefinition(formatSpecName(formatSpec))?.output === 'string'
+        ? formatSpec
+        : undefined,
     async startupHealthcheck() {
       try {
         return await sink.healthcheck(core.healthcheck.timeoutMillis);

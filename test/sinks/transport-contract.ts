@@ -4,6 +4,9 @@
  * - the healthcheck reports a reachable receiver healthy and a broken one unhealthy, with a reason;
  * - failures are values: send never throws, whatever the receiver does;
  * - an aborted signal does not leave send hanging.
+ * With AEGIS_CONTRACT_RECORDS=workers the batches hold the records a pipeline with worker threads hands a sink
+ * (pipeline.workers): made by the real worker job handler, text sliced from its result, each event parsed again only
+ * when the transport reads it.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,6 +14,31 @@ import type { AegisEvent } from '../../src/event/types';
 import type { Batch, Transport } from '../../src/sinks/core/types';
 import { formatJson } from '../../src/formatters/json';
 import { generateEvents } from '../helpers/events';
+import { createJobHandler } from '../../src/pipeline/workers/worker-main';
+import { LazyEvents, lazyRecord, workerRecords } from '../../src/pipeline/workers/run-raw';
+import type { EncodedRecord } from '../../src/sinks/core/types';
+
+/** The records a worker-thread pipeline makes of `events` (see the file comment), formatted with `encode`. */
+function workerMadeRecords(events: readonly AegisEvent[], encode: (e: AegisEvent) => string): EncodedRecord[] {
+  const handle = createJobHandler({
+    hostname: 'contract',
+    version: 't',
+    bootWallNanos: '0',
+    processors: [],
+    routes: [],
+    sinks: [{ name: 'contract', format: 'json' }],
+  });
+  const bytes = Buffer.from(events.map((e) => formatJson(e) + '\n').join(''));
+  const result = handle({ id: 1, source: 'contract', maxLineBytes: 1 << 24, bytes });
+  assert.equal(result.decoded, events.length, 'the worker decoded every contract event');
+  const lazy = new LazyEvents(result.events);
+  const { records } = workerRecords(result, lazy, 0, Date.now(), undefined);
+  if (encode === formatJson) return records;
+  return records.map((r, i) => {
+    const data = encode(r.event);
+    return lazyRecord(new LazyEvents(result.events), i, data, Buffer.byteLength(data), 0, undefined);
+  });
+}
 
 export interface ContractSubject {
   readonly transport: Transport<string>;
@@ -41,10 +69,13 @@ export function batchOf(
   encode: (e: AegisEvent) => string = formatJson,
   attempt = 1,
 ): Batch<string> {
-  const records = events.map((event) => {
-    const data = encode(event);
-    return { event, data, bytes: Buffer.byteLength(data) };
-  });
+  const records =
+    process.env.AEGIS_CONTRACT_RECORDS === 'workers'
+      ? workerMadeRecords(events, encode)
+      : events.map((event) => {
+          const data = encode(event);
+          return { event, data, bytes: Buffer.byteLength(data) };
+        });
   return { id: 1, records, bytes: records.reduce((n, r) => n + r.bytes, 0), attempt };
 }
 

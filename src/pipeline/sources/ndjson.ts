@@ -31,6 +31,8 @@ export interface NdjsonOptions {
    * that keep a position; it makes the decoder measure every line's UTF-8 length.
    */
   readonly onPosition?: (endByte: number, endLine: number) => void;
+  /** Keep each valid event's line text (LineResult.texts), for a reader that passes the text on (pipeline workers). */
+  readonly keepText?: boolean;
 }
 
 export const DEFAULT_MAX_LINE_BYTES = 1024 * 1024;
@@ -51,13 +53,20 @@ export const maxLineBytesSchema = {
 } as const;
 
 /** Characters of an over-long line kept for its dead-letter entry. */
-const HEAD_CHARS = 256;
+export const HEAD_CHARS = 256;
+
+/** The dead-letter reason of a line over max_line_bytes (without its `line N: ` prefix). */
+export function tooLongReason(maxLineBytes: number, bytes: number): string {
+  return `line is longer than ${maxLineBytes} bytes (max_line_bytes): ${bytes} bytes`;
+}
 
 interface LineResult {
   events: AegisEvent[];
   invalid: DeadLetterEntry[];
   /** With positions: byte offset just past each event's line, parallel to events. */
   ends?: number[];
+  /** With keepText: each event's line (without CR/LF), parallel to events. */
+  texts?: string[];
 }
 
 export class NdjsonDecoder {
@@ -113,6 +122,7 @@ export class NdjsonDecoder {
 
   private consume(decoded: string): LineResult {
     const out: LineResult = this.positions ? { events: [], invalid: [], ends: [] } : { events: [], invalid: [] };
+    if (this.options.keepText === true) out.texts = [];
     let start = 0;
     for (let nl = decoded.indexOf('\n'); nl !== -1; nl = decoded.indexOf('\n', start)) {
       this.completeLine(decoded.slice(start, nl), out);
@@ -172,7 +182,7 @@ export class NdjsonDecoder {
   }
 
   private tooLong(bytes: number): string {
-    return `line is longer than ${this.options.maxLineBytes} bytes (max_line_bytes): ${bytes} bytes`;
+    return tooLongReason(this.options.maxLineBytes, bytes);
   }
 
   private finishLine(line: string, out: LineResult): void {
@@ -200,6 +210,7 @@ export class NdjsonDecoder {
     if (isValidEvent(value)) {
       out.events.push(value);
       out.ends?.push(this.byteOffset);
+      out.texts?.push(text);
     } else this.reject(out, `not a valid event: ${explainInvalidEvent(value) ?? 'schema mismatch'}`, text);
   }
 

@@ -11,7 +11,8 @@ import { sleep } from '../../sinks/core/retry';
 import { DEFAULT_MAX_LINE_BYTES, decodeNdjsonStream, maxLineBytesSchema } from './ndjson';
 import type { ReplayCheckpoint } from './checkpoint';
 import { openReplayCheckpoint } from './checkpoint';
-import type { Source, SourceContext, SourceDefinition, TrackedChunk } from './types';
+import { readRawLines } from './raw-lines';
+import type { RawItem, Source, SourceContext, SourceDefinition, TrackedChunk } from './types';
 
 export interface ReplayOptions {
   readonly path: string;
@@ -140,6 +141,48 @@ export function createReplaySource(options: ReplayOptions, ctx: SourceContext): 
           return;
         }
       }
+    },
+    readRaw(signal) {
+      // Paced or looped replays keep their own loop (read()); pacing needs the event count as it goes.
+      if (options.rate > 0 || options.loop) return undefined;
+      const items = async function* (): AsyncGenerator<RawItem> {
+        let handle: fs.promises.FileHandle;
+        try {
+          handle = await fs.promises.open(options.path, 'r');
+        } catch (err) {
+          throw cannotRead(err);
+        }
+        try {
+          let start = { byte: 0, line: 0 };
+          if (options.checkpoint) {
+            checkpoint ??= openReplayCheckpoint(ctx, options.path, await handle.stat());
+            start = checkpoint.resumeAt;
+          }
+          const kept = checkpoint;
+          yield* readRawLines(
+            handle,
+            cannotRead,
+            ctx.stats,
+            {
+              maxLineBytes: options.maxLineBytes,
+              startByte: start.byte,
+              startLine: start.line,
+              ...(kept === undefined
+                ? {}
+                : {
+                    track: (byte: number) => (line: number) => {
+                      const tracked = kept.track([], { byte, line });
+                      return () => tracked.settled();
+                    },
+                  }),
+            },
+            signal,
+          );
+        } finally {
+          await handle.close();
+        }
+      };
+      return { stats: ctx.stats, maxLineBytes: options.maxLineBytes, items: items() };
     },
     close() {
       checkpoint?.close();

@@ -23,7 +23,41 @@ export interface Source {
    * persist the position (checkpoints, offsets). Optional.
    */
   close?(): void | Promise<void>;
+  /**
+   * The source's input as complete NDJSON lines, for the pipeline's worker threads to decode (pipeline.workers);
+   * undefined when this configuration needs read() (e.g. a paced or looped replay). Optional.
+   */
+  readRaw?(signal: AbortSignal): RawRead | undefined;
 }
+
+/** A source's input as raw lines (Source.readRaw). */
+export interface RawRead {
+  /** Counted by whoever decodes the lines: events, invalid (the source itself counts bytes). */
+  readonly stats: SourceStats;
+  readonly maxLineBytes: number;
+  readonly items: AsyncIterable<RawItem>;
+}
+
+/**
+ * LF-terminated lines (the last line of the input may lack its LF), or one line longer than max_line_bytes that the
+ * reader skipped (counted, never held). `restartLine`: the line number before this item's first line when the count
+ * starts over (a resumed replay); `track`, with a position kept: called once the item's lines are counted, with the
+ * number of the item's last line; returns what to call when every event of the item is settled.
+ */
+export type RawItem =
+  | {
+      readonly kind: 'lines';
+      readonly bytes: Uint8Array;
+      readonly restartLine?: number;
+      readonly track?: (endLine: number) => () => void;
+    }
+  | {
+      readonly kind: 'too_long';
+      readonly bytes: number;
+      readonly head: string;
+      readonly restartLine?: number;
+      readonly track?: (endLine: number) => () => void;
+    };
 
 /** A chunk whose delivery the source wants to hear about (checkpoints, Kafka offsets). */
 export interface TrackedChunk {

@@ -27,8 +27,29 @@ export interface EncoderOptions<R> {
   readonly outcomes: SinkOutcomes<R>;
 }
 
+/**
+ * A record of the json format: its text is the event's canonical JSON (src/formatters/json.ts), so the record keeps
+ * only the text and parses it again when the event is asked for (a dead-letter entry, a transport that reads fields).
+ * A buffered event is then held once, as text, instead of twice (the parsed object, ~0.7 KB, and its text), and the
+ * object dies young instead of being promoted with the buffer (issue 23, memory).
+ */
+class JsonRecord implements BufferedRecord<string> {
+  /** Kept once asked for: a transport that reads fields (NATS subjects, webhook shapes) asks on every attempt. */
+  private parsed: AegisEvent | undefined = undefined;
+  constructor(
+    readonly data: string,
+    readonly bytes: number,
+    readonly at: number,
+    readonly ack: Acknowledgement | undefined,
+  ) {}
+  get event(): AegisEvent {
+    return (this.parsed ??= JSON.parse(this.data) as AegisEvent);
+  }
+}
+
 export function createEncoder<R>(options: EncoderOptions<R>): Encoder<R> {
   const { formatter, sizeOf, now, outcomes } = options;
+  const textOnly = formatter.name === 'json' && sizeOf === (defaultSizeOf as (data: R) => number);
   return (events, ack) => {
     const at = now();
     const out: BufferedRecord<R>[] = [];
@@ -36,6 +57,10 @@ export function createEncoder<R>(options: EncoderOptions<R>): Encoder<R> {
     for (const event of events) {
       try {
         const data = formatter.format(event);
+        if (textOnly) {
+          out.push(new JsonRecord(data as string, sizeOf(data), at, ack) as unknown as BufferedRecord<R>);
+          continue;
+        }
         // Always the same five keys (ack possibly undefined): one object shape for every record.
         out.push({ event, data, bytes: sizeOf(data), at, ack });
       } catch (err) {

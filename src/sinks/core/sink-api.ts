@@ -6,6 +6,7 @@ import type { Formatter } from '../../formatters/types';
 import type { SinkStats } from '../../telemetry/stats';
 import type { Logger } from '../../util/logger';
 import type { Acknowledgement } from './ack';
+import type { BufferedRecord } from './buffer';
 import type { DeadLetterQueue } from './dead-letter';
 import type { Redactor } from './redact';
 import type { HealthResult, ShutdownReport, Transport } from './types';
@@ -44,6 +45,16 @@ export interface Sink {
    * dropped and counted), which may be long after this promise resolves; never for an event still buffered.
    */
   accept(events: readonly AegisEvent[], ack?: Acknowledgement): Promise<void>;
+  /**
+   * accept() for records formatted elsewhere with this sink's format (the pipeline's worker threads: text records
+   * measured in UTF-8 bytes, which only a sink whose BuiltSink.workerFormat is set takes). `failed`: events that
+   * format refused, dead-lettered here as accept() does. The same outcomes and acknowledgements as accept().
+   */
+  acceptEncoded(
+    records: readonly BufferedRecord<unknown>[],
+    failed: readonly { readonly event: AegisEvent; readonly reason: string }[] | undefined,
+    ack?: Acknowledgement,
+  ): Promise<void>;
   /** Reopen files/connections (SIGHUP). */
   reopen(): Promise<void>;
   /** Flush and stop; undelivered events at the deadline go to the dead-letter file. Idempotent. */

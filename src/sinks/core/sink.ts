@@ -194,7 +194,22 @@ class SinkRuntime<R> implements Sink {
   async accept(events: readonly AegisEvent[], ack?: Acknowledgement): Promise<void> {
     if (events.length === 0) return;
     this.stats.received += events.length;
-    const records = this.encode(events, ack);
+    await this.admitEncoded(this.encode(events, ack));
+  }
+
+  async acceptEncoded(
+    records: readonly BufferedRecord<unknown>[],
+    failed: readonly { readonly event: AegisEvent; readonly reason: string }[] | undefined,
+    ack?: Acknowledgement,
+  ): Promise<void> {
+    const count = records.length + (failed?.length ?? 0);
+    if (count === 0) return;
+    this.stats.received += count;
+    if (failed !== undefined && failed.length > 0) this.outcomes.formatFailed(failed, ack);
+    if (records.length > 0) await this.admitEncoded(records as readonly BufferedRecord<R>[]);
+  }
+
+  private async admitEncoded(records: readonly BufferedRecord<R>[]): Promise<void> {
     if (this.shutdown.signal.aborted) {
       await this.outcomes.deadLetter(
         records,
