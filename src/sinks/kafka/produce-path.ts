@@ -20,10 +20,12 @@ const PRODUCE_VERSION = 8;
 /** The broker's error code for a batch it already has (idempotent retry): the records are written. */
 const DUPLICATE_SEQUENCE_NUMBER = 46;
 /**
- * Uncompressed bytes of one record batch at most. The broker's message.max.bytes (default 1 048 588) limits a batch
- * after compression; a partition's records beyond this go into further batches of the same request.
+ * Uncompressed bytes of one record batch at most, counted as UTF-16 units. The broker's message.max.bytes (default
+ * 1 048 588) limits a batch after compression, and takes one batch per partition per produce request: a partition's
+ * records beyond this go into further batches, sent in further requests ("rounds") once the previous one is
+ * acknowledged. Half the broker default leaves room for text that is mostly 2-byte UTF-8.
  */
-const MAX_BATCH_BYTES = 900 * 1024;
+const MAX_BATCH_BYTES = 512 * 1024;
 const SEQUENCE_WRAP = 0x80000000;
 
 export interface OutRecord extends WireRecord {
@@ -67,8 +69,10 @@ interface Generation {
 interface PartitionBatch {
   readonly topic: string;
   readonly partition: number;
-  /** One or more complete RecordBatches back to back. */
+  /** One complete RecordBatch. */
   readonly bytes: Buffer;
+  /** 0 for a partition's first batch of this send, 1 for its second … (its round). */
+  readonly round: number;
 }
 
 const NO_PRODUCER = { producerId: -1n, producerEpoch: -1 };
@@ -130,9 +134,9 @@ export function createProducePath(options: ProducePathOptions): ProducePath {
     const now = Date.now();
     const out: PartitionBatch[] = [];
     for (const [id, group] of byPartition) {
-      const parts: Buffer[] = [];
+      let round = 0;
       let from = 0;
-      let bytes = 0;
+      let pendingBytes = 0;
       const flush = (to: number): void => {
         if (to === from) return;
         const slice = group.records.slice(from, to);
@@ -147,23 +151,20 @@ export function createProducePath(options: ProducePathOptions): ProducePath {
           options.compression === 'none'
             ? section
             : kafkaLib.compressionsAlgorithms[options.compression].compressSync(section);
-        parts.push(encodeBatch(body, n, options.compression, now, { ...producer, baseSequence }));
+        const bytes = encodeBatch(body, n, options.compression, now, { ...producer, baseSequence });
+        out.push({ topic: group.topic, partition: group.partition, bytes, round: round++ });
         from = to;
-        bytes = 0;
+        pendingBytes = 0;
       };
       for (let i = 0; i < group.records.length; i++) {
         const r = group.records[i] as OutRecord;
-        // Approximate (UTF-16 length): only the split point depends on it, never the encoding.
-        const size = r.value.length + (r.key?.length ?? 0) + 64;
-        if (bytes + size > MAX_BATCH_BYTES && i > from) flush(i);
-        bytes += size;
+        // UTF-16 units, the bytes of ASCII text (non-ASCII takes up to 3 bytes a unit: hence the limit's margin).
+        let size = r.value.length + (r.key?.length ?? 0) + 16;
+        for (const k in r.headers) size += k.length + (r.headers[k] as string).length + 4;
+        if (pendingBytes + size > MAX_BATCH_BYTES && i > from) flush(i);
+        pendingBytes += size;
       }
       flush(group.records.length);
-      out.push({
-        topic: group.topic,
-        partition: group.partition,
-        bytes: parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts),
-      });
     }
     return out;
   };
@@ -219,62 +220,69 @@ export function createProducePath(options: ProducePathOptions): ProducePath {
       if (group === undefined) byPartition.set(id, (group = { topic: r.topic, partition, records: [] }));
       group.records.push(r);
     }
-    let pending = encode(byPartition, producer, gen.sequences);
-    let lastErrors: Error[] = [];
-    for (let attempt = 0; ; attempt++) {
-      const byLeader = new Map<number, PartitionBatch[]>();
-      for (const b of pending) {
-        const leader = metadata.topics.get(b.topic)?.partitions[b.partition]?.leader ?? -1;
-        let list = byLeader.get(leader);
-        if (list === undefined) byLeader.set(leader, (list = []));
-        list.push(b);
-      }
-      const failed: PartitionBatch[] = [];
-      const errors: Error[] = [];
-      let fatal = false;
-      await Promise.all(
-        [...byLeader].map(async ([leader, batches]) => {
-          const broker = metadata.brokers.get(leader);
-          if (broker === undefined) {
-            failed.push(...batches);
-            errors.push(new kafkaLib.ProtocolError('LEADER_NOT_AVAILABLE', `no leader known for node ${leader}`));
-            return;
-          }
-          try {
-            const results = await produceTo(broker, batches);
-            for (const b of batches) {
-              const r = results.find((x) => x.topic === b.topic && x.partition === b.partition);
-              if (r === undefined) {
-                failed.push(b);
-                errors.push(new Error(`the broker's produce response has no result for ${b.topic}/${b.partition}`));
-              } else if (r.errorCode !== 0 && r.errorCode !== DUPLICATE_SEQUENCE_NUMBER) {
-                const e = new kafkaLib.ProtocolError(r.errorCode, r.message === '' ? null : r.message, {
-                  path: `${b.topic}/${b.partition}`,
-                });
-                if (!retryable(e)) fatal = true;
-                failed.push(b);
-                errors.push(e);
-              }
+    /** Sends batches (at most one per partition) until acknowledged; the errors of the last attempt otherwise. */
+    const sendRound = async (batches: PartitionBatch[]): Promise<Error[]> => {
+      let pending = batches;
+      for (let attempt = 0; ; attempt++) {
+        const byLeader = new Map<number, PartitionBatch[]>();
+        for (const b of pending) {
+          const leader = metadata.topics.get(b.topic)?.partitions[b.partition]?.leader ?? -1;
+          let list = byLeader.get(leader);
+          if (list === undefined) byLeader.set(leader, (list = []));
+          list.push(b);
+        }
+        const failed: PartitionBatch[] = [];
+        const errors: Error[] = [];
+        let fatal = false;
+        await Promise.all(
+          [...byLeader].map(async ([leader, batches]) => {
+            const broker = metadata.brokers.get(leader);
+            if (broker === undefined) {
+              failed.push(...batches);
+              errors.push(new kafkaLib.ProtocolError('LEADER_NOT_AVAILABLE', `no leader known for node ${leader}`));
+              return;
             }
-          } catch (err) {
-            if (!retryable(err)) fatal = true;
-            failed.push(...batches);
-            errors.push(err instanceof Error ? err : new Error(String(err)));
-          }
-        }),
-      );
-      if (failed.length === 0) return;
-      lastErrors = errors;
-      if (fatal || attempt >= options.retries) break;
-      await sleep(options.retryDelayMillis);
-      pending = failed;
-      try {
-        metadata = await client.metadata({ topics, autocreateTopics: false, forceUpdate: true });
-      } catch (err) {
-        lastErrors = [err instanceof Error ? err : new Error(String(err))];
-        break;
+            try {
+              const results = await produceTo(broker, batches);
+              for (const b of batches) {
+                const r = results.find((x) => x.topic === b.topic && x.partition === b.partition);
+                if (r === undefined) {
+                  failed.push(b);
+                  errors.push(new Error(`the broker's produce response has no result for ${b.topic}/${b.partition}`));
+                } else if (r.errorCode !== 0 && r.errorCode !== DUPLICATE_SEQUENCE_NUMBER) {
+                  const e = new kafkaLib.ProtocolError(r.errorCode, r.message === '' ? null : r.message, {
+                    path: `${b.topic}/${b.partition}`,
+                  });
+                  if (!retryable(e)) fatal = true;
+                  failed.push(b);
+                  errors.push(e);
+                }
+              }
+            } catch (err) {
+              if (!retryable(err)) fatal = true;
+              failed.push(...batches);
+              errors.push(err instanceof Error ? err : new Error(String(err)));
+            }
+          }),
+        );
+        if (failed.length === 0) return [];
+        if (fatal || attempt >= options.retries) return errors;
+        await sleep(options.retryDelayMillis);
+        pending = failed;
+        try {
+          metadata = await client.metadata({ topics, autocreateTopics: false, forceUpdate: true });
+        } catch (err) {
+          return [err instanceof Error ? err : new Error(String(err))];
+        }
       }
+    };
+    const encoded = encode(byPartition, producer, gen.sequences);
+    const rounds = Math.max(...encoded.map((b) => b.round)) + 1;
+    let lastErrors: Error[] = [];
+    for (let round = 0; round < rounds && lastErrors.length === 0; round++) {
+      lastErrors = await sendRound(encoded.filter((b) => b.round === round));
     }
+    if (lastErrors.length === 0) return;
     // This generation's sequences now have a gap the broker would refuse: start a new one.
     if (generation === gen) generation = undefined;
     const first = lastErrors[0];
