@@ -22,8 +22,8 @@ const DUPLICATE_SEQUENCE_NUMBER = 46;
 /**
  * Uncompressed bytes of one record batch at most, counted as UTF-16 units. The broker's message.max.bytes (default
  * 1 048 588) limits a batch after compression, and takes one batch per partition per produce request: a partition's
- * records beyond this go into further batches, sent in further requests ("rounds") once the previous one is
- * acknowledged. Half the broker default leaves room for text that is mostly 2-byte UTF-8.
+ * records beyond this go into further batches, sent in further requests ("rounds") right behind the first on the
+ * same connection. Half the broker default leaves room for text that is mostly 2-byte UTF-8.
  */
 const MAX_BATCH_BYTES = 512 * 1024;
 const SEQUENCE_WRAP = 0x80000000;
@@ -278,10 +278,13 @@ export function createProducePath(options: ProducePathOptions): ProducePath {
     };
     const encoded = encode(byPartition, producer, gen.sequences);
     const rounds = Math.max(...encoded.map((b) => b.round)) + 1;
-    let lastErrors: Error[] = [];
-    for (let round = 0; round < rounds && lastErrors.length === 0; round++) {
-      lastErrors = await sendRound(encoded.filter((b) => b.round === round));
-    }
+    // Every round's first request is written now, in sequence order, before anything else can interleave (another
+    // send's sequences follow these on the same connection; the broker handles a connection's requests in order).
+    // Awaiting each round first would let a concurrent send's next sequence overtake this send's second round.
+    const outcomes = await Promise.all(
+      Array.from({ length: rounds }, (_, round) => sendRound(encoded.filter((b) => b.round === round))),
+    );
+    const lastErrors = outcomes.flat();
     if (lastErrors.length === 0) return;
     // This generation's sequences now have a gap the broker would refuse: start a new one.
     if (generation === gen) generation = undefined;
