@@ -5,6 +5,8 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import type { AegisEvent } from '../../../src/event/types';
 import type { KafkaRecord } from '../../../src/formatters/kafka';
 import { createFormatter } from '../../../src/formatters/registry';
@@ -17,22 +19,36 @@ import type { KafkaCluster, KafkaUnavailable } from '../../helpers/kafka';
 import { startKafka } from '../../helpers/kafka';
 import type { KafkaProxy } from '../../helpers/kafka-proxy';
 import { startKafkaProxy } from '../../helpers/kafka-proxy';
+import type { TestPki } from '../../helpers/certs';
+import { makeTestPki, opensslSkipReason } from '../../helpers/certs';
 import { freeLoopbackPort } from '../../helpers/services';
+import { makeTempDir } from '../../helpers/tmp';
 
 let cluster: KafkaCluster | KafkaUnavailable = { ok: false, reason: 'not started' };
 let proxy: KafkaProxy | undefined;
 const logger = createLogger({ level: 'ERROR', write: () => undefined });
 const kafkaFormat = createFormatter<KafkaRecord>('kafka', { hostname: 'test', version: '0' });
 
+let pki: TestPki | undefined;
+const tmp = makeTempDir('aegis-kafka-tls-');
+
 before(async () => {
   const proxyPort = await freeLoopbackPort();
-  proxy = await startKafkaProxy(proxyPort);
+  // The proxy also answers TLS (the broker has no TLS listener): the sink's TLS path is tested through it.
+  if (opensslSkipReason() === undefined) pki = makeTestPki(path.join(tmp.dir, 'pki'));
+  proxy = await startKafkaProxy(
+    proxyPort,
+    pki === undefined
+      ? undefined
+      : { cert: fs.readFileSync(pki.serverCert, 'utf8'), key: fs.readFileSync(pki.serverKey, 'utf8') },
+  );
   cluster = await startKafka({ settings: { 'advertised.listeners': `PLAINTEXT://127.0.0.1:${proxyPort}` } });
   if (cluster.ok) proxy.target = Number(cluster.bootstrap[0]?.split(':')[1]);
 });
 after(async () => {
   if (cluster.ok) await cluster.stop();
   await proxy?.close();
+  tmp.cleanup();
 });
 
 function transportFor(c: KafkaCluster, topic: string, extra: Record<string, unknown> = {}): Transport<KafkaRecord> {
@@ -131,5 +147,41 @@ test('kafka produce path: sends larger than one batch (message.max.bytes), four 
     got.map((x) => (JSON.parse(x.value) as AegisEvent).exec_id),
     events.map((e) => e.exec_id),
     'every record once, in send order (one partition)',
+  );
+});
+
+test('kafka produce path over TLS: verified against the CA, records read back; an untrusted CA is refused, unhealthy, and nothing is written', async (t) => {
+  if (!cluster.ok) return t.skip(cluster.reason);
+  if (pki === undefined || proxy === undefined) return t.skip(opensslSkipReason() ?? 'no test PKI or proxy');
+  const c = cluster;
+  // Bootstrap through the proxy too (the broker's own port speaks plain text only).
+  const brokers = [`127.0.0.1:${proxy.port}`];
+  const topic = 'over-tls';
+  await c.createTopic(topic, { partitions: 2 });
+  const events = generateEvents(200);
+  const batch: Batch<KafkaRecord> = {
+    id: 1,
+    records: events.map((event) => ({ event, data: kafkaFormat.format(event), bytes: 100 })),
+    bytes: 0,
+    attempt: 1,
+  };
+  const untrusted = transportFor(c, topic, { brokers, tls: { ca_file: pki.otherCaCert } });
+  const refused = await untrusted.send(batch, new AbortController().signal);
+  assert.equal(refused.kind, 'retryable', JSON.stringify(refused));
+  const health = await untrusted.healthcheck(new AbortController().signal);
+  assert.equal(health.healthy, false);
+  await untrusted.close();
+  assert.deepEqual(await c.endOffsets(topic), [0, 0], 'nothing written through an unverified connection');
+  const tr = transportFor(c, topic, { brokers, tls: { ca_file: pki.caCert } });
+  const before = proxy.connections;
+  assert.deepEqual(await tr.send(batch, new AbortController().signal), { kind: 'delivered' });
+  await tr.close();
+  // The client's metadata connection and the produce path's own connection: both TLS, none in plain text.
+  assert.equal(proxy.connections.plain, before.plain, 'no plain-text connection from the TLS transport');
+  assert.ok(proxy.connections.tls >= before.tls + 2, `TLS connections: ${proxy.connections.tls - before.tls}`);
+  const got = await c.readTopic(topic);
+  assert.deepEqual(
+    got.map((x) => (JSON.parse(x.value) as AegisEvent).exec_id).sort(),
+    events.map((e) => e.exec_id).sort(),
   );
 });
