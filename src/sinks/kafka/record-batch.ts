@@ -60,7 +60,29 @@ let scratch = Buffer.allocUnsafe(1 << 20);
  * room for the longest possible prefix (3 bytes per UTF-16 unit) is left and the bytes are moved back when the
  * actual prefix is shorter (rare: only when the text is mostly non-ASCII or near a varint boundary).
  */
+/**
+ * UTF-8 bytes of short strings seen before: header names and values (content type, format, schema, event type) and
+ * keys (host names) repeat on nearly every record, and copying cached bytes is cheaper than a call into the UTF-8
+ * encoder for each (12 per record). Bounded: when full, it is cleared and refills with what still repeats.
+ */
+const SHORT = 64;
+const shortCache = new Map<string, Uint8Array>();
+const SHORT_CACHE_ENTRIES = 4096;
+
+function writeShort(buf: Buffer, off: number, text: string): number {
+  let bytes = shortCache.get(text);
+  if (bytes === undefined) {
+    if (shortCache.size >= SHORT_CACHE_ENTRIES) shortCache.clear();
+    bytes = Buffer.from(text, 'utf8');
+    shortCache.set(text, bytes);
+  }
+  off = writeUvarint(buf, off, zigzag(bytes.length));
+  buf.set(bytes, off);
+  return off + bytes.length;
+}
+
 function writeString(buf: Buffer, off: number, text: string): number {
+  if (text.length <= SHORT) return writeShort(buf, off, text);
   // A formatter's output is a rope of many concatenated pieces; reading one character makes V8 flatten it into one
   // piece first, after which the UTF-8 write is a straight copy. Measured on the kafka format's ~600-byte records:
   // 3.5 µs per record with this line, 5.6 µs without (the write walks the rope otherwise).
