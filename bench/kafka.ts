@@ -24,6 +24,7 @@ import type { KafkaRecord } from '../src/formatters/kafka';
 import { createFormatter } from '../src/formatters/registry';
 import { parseKafkaConfig } from '../src/sinks/kafka/config';
 import { crc32cImplementation } from '../src/sinks/kafka/crc32c';
+import { kafkaRecordBytes } from '../src/sinks/kafka/index';
 import { createKafkaTransport } from '../src/sinks/kafka/transport';
 import { createLogger } from '../src/util/logger';
 import { packagePath } from '../src/util/paths';
@@ -87,8 +88,9 @@ async function inBatches(total: number, send: (from: number, to: number) => Prom
 
 /**
  * aegisbpf's kafka sink transport (src/sinks/kafka/transport.ts: our record batches on the client's connections),
- * fed freshly formatted records like the pipeline does (V8 flattens a formatter's string on its first write; records
- * already written by another client would hide that cost).
+ * fed records as the sink core hands them over: formatted, then sized with kafkaRecordBytes (the core's batch and
+ * buffer bounds). Sizing reads every string once, which is where V8 flattens a formatter's output; the other
+ * clients' records were sized the same way in main().
  */
 async function benchSink(cluster: KafkaCluster): Promise<Row> {
   const topic = 'bench-sink';
@@ -97,7 +99,8 @@ async function benchSink(cluster: KafkaCluster): Promise<Row> {
   const fmt = createFormatter<KafkaRecord>({ type: 'kafka', key: 'host' }, { hostname: 'bench', version: '0' });
   const records = Array.from({ length: EVENTS }, (_, i) => {
     const event = make(i);
-    return { event, data: fmt.format(event), bytes: 0 };
+    const data = fmt.format(event);
+    return { event, data, bytes: kafkaRecordBytes(data) };
   });
   const transport = createKafkaTransport(parseKafkaConfig({ brokers: [...cluster.bootstrap], topic }), {
     name: 'bench',
