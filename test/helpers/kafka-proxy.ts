@@ -5,8 +5,16 @@
  * passing on the response to the next Produce request. The broker has written the records; the client sees a
  * dropped connection and retries. The broker must advertise the proxy's port (advertised.listeners) so that the
  * client talks to the broker only through it.
+ *
+ * With `tls` (a certificate and key), a client that opens with a TLS handshake (first byte 0x16, a TLS record) is
+ * answered in TLS and forwarded in plain text, so one broker serves the sink over TLS and plain text on one port
+ * (the test broker has no TLS listener of its own).
  */
 import net from 'node:net';
+import { Duplex } from 'node:stream';
+import tls from 'node:tls';
+
+const TLS_HANDSHAKE_RECORD = 0x16;
 
 const PRODUCE_API_KEY = 0;
 
@@ -18,6 +26,8 @@ export interface KafkaProxy {
   dropNextProduceResponse(): void;
   /** Produce responses dropped so far. */
   readonly dropped: number;
+  /** Client connections forwarded so far, by how they spoke (TLS only with the `tls` option). */
+  readonly connections: { readonly plain: number; readonly tls: number };
   close(): Promise<void>;
 }
 
@@ -35,12 +45,38 @@ function framer(onFrame: (frame: Buffer) => void): (chunk: Buffer) => void {
   };
 }
 
-export function startKafkaProxy(port: number): Promise<KafkaProxy> {
+export function startKafkaProxy(port: number, tlsOptions?: { cert: string; key: string }): Promise<KafkaProxy> {
   let armed = false;
   let dropped = 0;
+  const connections = { plain: 0, tls: 0 };
   const sockets = new Set<net.Socket>();
-  const server = net.createServer((client) => {
-    sockets.add(client);
+  const server = net.createServer((raw) => {
+    sockets.add(raw);
+    raw.on('close', () => sockets.delete(raw));
+    if (tlsOptions === undefined) {
+      connections.plain += 1;
+      forward(raw);
+      return;
+    }
+    raw.once('data', (first: Buffer) => {
+      raw.pause();
+      raw.unshift(first);
+      if (first[0] !== TLS_HANDSHAKE_RECORD) {
+        connections.plain += 1;
+        forward(raw);
+        raw.resume();
+        return;
+      }
+      // Through a plain Duplex: TLSSocket on the net.Socket itself would read its handle and miss the bytes put back.
+      const stream = Duplex.from({ readable: raw, writable: raw });
+      const secure = new tls.TLSSocket(stream, { isServer: true, cert: tlsOptions.cert, key: tlsOptions.key });
+      secure.on('error', () => raw.destroy());
+      connections.tls += 1;
+      forward(secure);
+      raw.resume();
+    });
+  });
+  const forward = (client: net.Socket): void => {
     client.on('close', () => sockets.delete(client));
     if (proxy.target === undefined) {
       client.destroy();
@@ -83,7 +119,7 @@ export function startKafkaProxy(port: number): Promise<KafkaProxy> {
         client.write(Buffer.concat([size, frame]));
       }),
     );
-  });
+  };
   const proxy: KafkaProxy = {
     port,
     target: undefined,
@@ -92,6 +128,9 @@ export function startKafkaProxy(port: number): Promise<KafkaProxy> {
     },
     get dropped() {
       return dropped;
+    },
+    get connections() {
+      return { ...connections };
     },
     close: () =>
       new Promise((resolve) => {

@@ -1,11 +1,13 @@
 /**
- * Kafka transport: one idempotent producer (acks=all by default) from the client library in client-lib.ts. A batch
- * is one `send` of its records (the client groups them per partition leader); it resolves `delivered` when the
- * brokers acknowledged every record with the configured acks. The client retries transient failures itself with the
- * same producer id and sequence numbers (`retries` below), so a write whose acknowledgement was lost is not written
- * twice; what still fails comes back as a value (retry-policy.ts) and the core retries the batch later. A core retry
- * is a new produce (the client resets its producer id after a failure): records of partitions that the failed send
- * did write can then arrive twice. At-least-once, as docs/sinks.md says.
+ * Kafka transport: an idempotent producer (acks=all by default). The client library in client-lib.ts provides the
+ * connections (TLS, SASL/SCRAM), metadata and InitProducerId; the records themselves are encoded and sent by our own
+ * produce path (produce-path.ts, record-batch.ts), which costs a fraction of the library's per-record CPU
+ * (docs/benchmarks.md#kafka-issue-16). A batch is one produce request per partition leader; it resolves `delivered`
+ * when the brokers acknowledged every record with the configured acks. Transient failures are retried by the produce
+ * path with the same producer id and sequence numbers (`retries` below), so a write whose acknowledgement was lost is
+ * not written twice; what still fails comes back as a value (retry-policy.ts) and the core retries the batch later.
+ * A core retry is a new produce under a new producer id: records of partitions that the failed send did write can
+ * then arrive twice. At-least-once, as docs/sinks.md says.
  */
 import fs from 'node:fs';
 import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
@@ -19,9 +21,11 @@ import { kafkaLib } from './client-lib';
 import type { KafkaSinkConfig } from './config';
 import { isTopicTemplate, topicFor } from './config';
 import { checkKafkaHealth } from './healthcheck';
+import type { OutRecord } from './produce-path';
+import { createProducePath } from './produce-path';
 import { classifyKafkaError } from './retry-policy';
 
-/** Client-side retries of one produce (same sequence numbers: the broker de-duplicates). */
+/** Retries of one produce inside the transport (same sequence numbers: the broker de-duplicates). */
 const CLIENT_RETRIES = 5;
 const CLIENT_RETRY_DELAY_MILLIS = 250;
 const CONNECT_TIMEOUT_MILLIS = 5_000;
@@ -107,13 +111,28 @@ export function createKafkaTransport(config: KafkaSinkConfig, context: KafkaTran
     connectTimeout: CONNECT_TIMEOUT_MILLIS,
     ...conn,
   });
+  const pool = new kafkaLib.ConnectionPool(config.clientId, {
+    connectTimeout: CONNECT_TIMEOUT_MILLIS,
+    requestTimeout: context.requestTimeoutMillis,
+    ...conn,
+  });
+  const path = createProducePath({
+    client: producer,
+    pool,
+    idempotent: config.idempotent,
+    acks: config.acks === 'all' ? kafkaLib.ProduceAcks.ALL : kafkaLib.ProduceAcks.LEADER,
+    compression: config.compression,
+    timeoutMillis: context.requestTimeoutMillis,
+    retries: CLIENT_RETRIES,
+    retryDelayMillis: CLIENT_RETRY_DELAY_MILLIS,
+  });
   let abandoned = false;
   let closing: Promise<void> | undefined;
 
   const send = async (batch: Batch<KafkaRecord>, signal: AbortSignal): Promise<SendResult> => {
     if (signal.aborted || abandoned) return { kind: 'retryable', reason: 'send aborted before it started' };
     const topics = new Set<string>();
-    const messages = batch.records.map((r) => {
+    const records = batch.records.map((r): OutRecord => {
       const topic = staticTopic ?? topicFor(config.topic, r.event.type);
       topics.add(topic);
       const key =
@@ -124,7 +143,7 @@ export function createKafkaTransport(config: KafkaSinkConfig, context: KafkaTran
             : config.key === 'exec_id'
               ? r.event.exec_id
               : null;
-      return { topic, key: key ?? undefined, value: r.data.value, headers: r.data.headers };
+      return { topic, key: key ?? null, value: r.data.value, headers: r.data.headers };
     });
     let onAbort: (() => void) | undefined;
     const aborted = new Promise<SendResult>((resolve) => {
@@ -135,7 +154,7 @@ export function createKafkaTransport(config: KafkaSinkConfig, context: KafkaTran
         });
       signal.addEventListener('abort', onAbort, { once: true });
     });
-    const produced = producer.send({ messages }).then(
+    const produced = path.send(records).then(
       (): SendResult => ({ kind: 'delivered' }),
       (err: unknown): SendResult => {
         const r = classifyKafkaError(err, [...topics]);
@@ -160,13 +179,17 @@ export function createKafkaTransport(config: KafkaSinkConfig, context: KafkaTran
       return h.healthy ? h : { healthy: false, reason: scrub(h.reason) };
     },
     close(): Promise<void> {
-      closing ??= producer.close().catch(() => undefined);
+      closing ??= Promise.all([producer.close(), pool.close()]).then(
+        () => undefined,
+        () => undefined,
+      );
       return closing;
     },
     abandon(): void {
       abandoned = true;
       // close(true) drops the connections at once; pending sends settle with an error (retryable).
       void producer.close(true).catch(() => undefined);
+      void pool.close().catch(() => undefined);
     },
   };
 }
