@@ -14,6 +14,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { loadNative, nativeStatus } from '../../native/binding';
 import { crc32c } from '../../util/crc32c';
 
 export const RECORD_HEADER_BYTES = 16;
@@ -46,13 +47,55 @@ export function listSegments(dir: string): { index: number; file: string }[] {
 
 /** Write one record at `buf[offset…]`; returns the offset after it. `payload` is UTF-8 already measured. */
 export function writeRecord(buf: Buffer, offset: number, seq: number, payload: string, payloadBytes: number): number {
+  buf.write(payload, offset + RECORD_HEADER_BYTES, payloadBytes, 'utf8');
+  const end = writeRecordFrame(buf, offset, seq, payloadBytes);
+  buf.writeUInt32LE(crc32c(buf, offset + 8, end), offset + 4);
+  return end;
+}
+
+/**
+ * Write the length and seq of a record whose payload (`payloadBytes` of UTF-8) is already at `buf[offset + 16…]`:
+ * the writer encodes payloads in place, measuring them as it goes. The CRC field is filled by checksumRecords.
+ * Returns the offset after the record.
+ */
+export function writeRecordFrame(buf: Buffer, offset: number, seq: number, payloadBytes: number): number {
   buf.writeUInt32LE(payloadBytes, offset);
   buf.writeUInt32LE(seq >>> 0, offset + 8);
   buf.writeUInt32LE(Math.floor(seq / 0x100000000), offset + 12);
-  buf.write(payload, offset + RECORD_HEADER_BYTES, payloadBytes, 'utf8');
-  const end = offset + RECORD_HEADER_BYTES + payloadBytes;
-  buf.writeUInt32LE(crc32c(buf, offset + 8, end), offset + 4);
-  return end;
+  return offset + RECORD_HEADER_BYTES + payloadBytes;
+}
+
+/** The addon's checksummer of a whole write, loaded once; null when the addon is not built (TypeScript then). */
+let nativeChecksum: ((buf: Buffer, end: number) => number) | null | undefined;
+
+function nativeRecordsChecksum(): ((buf: Buffer, end: number) => number) | null {
+  if (nativeChecksum === undefined) {
+    try {
+      const native = nativeStatus().available ? loadNative() : undefined;
+      nativeChecksum = native === undefined ? null : (buf, end) => native.crc32cRecords(buf, end);
+    } catch {
+      nativeChecksum = null; // not built here: the TypeScript CRC gives the same bytes, slower
+    }
+  }
+  return nativeChecksum;
+}
+
+/**
+ * Fill the CRC field of every record framed in buf[0, end). One call into the addon for the whole write when it is
+ * built (SSE4.2 CRC-32C: about 0.1 µs per 500-byte record against about 1 µs in TypeScript, whose per-record cost
+ * was the largest part of the disk buffer's overhead over the memory buffer); the TypeScript loop otherwise.
+ */
+export function checksumRecords(buf: Buffer, end: number, useNative = true): void {
+  const native = useNative ? nativeRecordsChecksum() : null;
+  if (native !== null) {
+    native(buf, end);
+    return;
+  }
+  for (let at = 0; at < end;) {
+    const recEnd = at + RECORD_HEADER_BYTES + buf.readUInt32LE(at);
+    buf.writeUInt32LE(crc32c(buf, at + 8, recEnd), at + 4);
+    at = recEnd;
+  }
 }
 
 export interface ScannedRecord {
