@@ -109,6 +109,8 @@ export const ERROR_CODES = {
   AEGIS_ERR_INTERNAL: 'A bug in aegisbpf. Please report it with the log line.',
   AEGIS_ERR_BUFFER_CORRUPT:
     'The disk buffer held corrupt records (a torn write at a crash or power loss, or damaged storage); they were moved to quarantine/ and counted.',
+  AEGIS_ERR_BUFFER_LOCKED:
+    'The disk buffer directory is in use by another aegisbpf process (named with its pid), or by a second sink of this one.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

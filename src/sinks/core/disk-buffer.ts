@@ -33,6 +33,7 @@ import {
   checksumRecords,
   fsyncDir,
   listSegments,
+  lockBufferDir,
   quarantineSegment,
   readLedger,
   scanRecords,
@@ -185,6 +186,7 @@ class DiskBufferImpl<R> implements DiskBuffer<R> {
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   private readonly now: () => number;
+  private readonly unlock: () => void;
 
   constructor(private readonly options: DiskBufferOptions<R>) {
     this.whenFull = options.whenFull;
@@ -195,10 +197,17 @@ class DiskBufferImpl<R> implements DiskBuffer<R> {
     this.memCap = Math.max(1, options.maxMemoryEvents);
     this.now = options.now ?? Date.now;
     fs.mkdirSync(this.dir, { recursive: true, mode: 0o750 });
-    this.startAcked = this.recover();
-    this.acked = this.startAcked;
-    this.takeEnd = this.startAcked;
-    this.openSegment((this.segments.at(-1)?.index ?? 0) + 1);
+    // One process, one sink per directory (throws AEGIS_ERR_BUFFER_LOCKED naming the holder's pid).
+    this.unlock = lockBufferDir(this.dir);
+    try {
+      this.startAcked = this.recover();
+      this.acked = this.startAcked;
+      this.takeEnd = this.startAcked;
+      this.openSegment((this.segments.at(-1)?.index ?? 0) + 1);
+    } catch (err) {
+      this.unlock();
+      throw err;
+    }
     this.persistLedger(true);
     this.timer = setInterval(() => this.tick(), Math.max(10, options.fsyncIntervalMillis));
     this.timer.unref();
@@ -765,6 +774,7 @@ class DiskBufferImpl<R> implements DiskBuffer<R> {
     }
     this.persistLedger(true);
     this.closed = true;
+    this.unlock();
     if (this.timer !== undefined) clearInterval(this.timer);
     this.release();
   }
