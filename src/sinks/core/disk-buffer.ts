@@ -159,6 +159,8 @@ class DiskBufferImpl<R> implements DiskBuffer<R> {
   /** Seqs below it are acknowledged (the ledger's `acked`). */
   private acked = 0;
   private ledgerWritten = -1;
+  /** When a moved frontier was last saved to the ledger (ms; 0: not yet in this run). */
+  private ledgerSavedAt = 0;
   /** Records below this seq at start-up were acknowledged before (skip them when read back). */
   private readonly startAcked: number;
   /** The end of the last batch taken: the next batch covers [takeEnd, …). */
@@ -685,7 +687,13 @@ class DiskBufferImpl<R> implements DiskBuffer<R> {
       this.acked = (this.outstanding.shift() as Outstanding).end;
       advanced = true;
     }
-    if (advanced) this.deleteAcknowledgedSegments();
+    if (advanced) {
+      this.deleteAcknowledgedSegments();
+      // The first advance after a quiet interval is saved at once, later ones by the tick (at most one ledger write
+      // per interval). Regression: with only the tick, a daemon killed less than an interval after each start never
+      // saved its progress, so every restart delivered the whole backlog again and duplicates compounded.
+      if (this.now() - this.ledgerSavedAt >= this.options.fsyncIntervalMillis) this.persistLedger(false);
+    }
     this.release();
   }
 
@@ -720,6 +728,7 @@ class DiskBufferImpl<R> implements DiskBuffer<R> {
     if (!force && this.ledgerWritten === this.acked) return;
     try {
       writeLedger(this.dir, { acked: this.acked, next: this.nextSeq }, this.options.fsync !== 'never');
+      if (!force) this.ledgerSavedAt = this.now();
       this.ledgerWritten = this.acked;
     } catch (err) {
       this.options.log.burst('WARN', 'disk-buffer-ledger', 'Writing the disk-buffer ledger failed; retrying.', {

@@ -13,6 +13,7 @@ import type { DiskBuffer } from '../../../src/sinks/core/disk-buffer';
 import {
   RECORD_HEADER_BYTES,
   checksumRecords,
+  readLedger,
   scanRecords,
   writeRecordFrame,
 } from '../../../src/sinks/core/disk-format';
@@ -132,4 +133,31 @@ test('checksumRecords: the addon’s one call per write gives the same CRC-32C b
   assert.equal(loadNative().crc32cRecords(viaNative, total), payloads.length);
   assert.ok(viaNative.equals(viaTs), 'identical bytes');
   assert.throws(() => loadNative().crc32cRecords(viaNative, total - 1), /runs past end/);
+});
+
+test('disk buffer: the first acknowledgement after a start reaches the ledger at once, not a tick later (regression: quick successive kills never saved progress, so duplicates compounded)', () => {
+  const { dir, cleanup } = makeTempDir();
+  const buffer = createDiskBuffer<string>({
+    name: 't',
+    dir,
+    maxBytes: 10 * 1024 * 1024,
+    maxMemoryEvents: 100,
+    whenFull: 'block',
+    fsync: 'interval',
+    fsyncIntervalMillis: 60_000, // no tick during the test
+    restore: (event, at, ack, payload, payloadBytes) => ({ event, data: payload, bytes: payloadBytes, at, ack }),
+    payloadOf: (rec) => rec.data,
+    stats: createSinkStats('t', 'scripted'),
+    log: silentLogger,
+  });
+  assert.equal(buffer.offer(records(10), 0), 10);
+  const first = buffer.take(4, 1e9);
+  buffer.acknowledge(first);
+  assert.equal(readLedger(dir)?.acked, 5, 'seqs 1-4 acknowledged, saved at once');
+  const second = buffer.take(4, 1e9);
+  buffer.acknowledge(second);
+  assert.equal(readLedger(dir)?.acked, 5, 'at most one ledger write per interval: the next one waits for the tick');
+  buffer.close();
+  assert.equal(readLedger(dir)?.acked, 9, 'a clean stop saves the rest');
+  cleanup();
 });
