@@ -60,9 +60,11 @@ const MAX_MEMORY_BYTES = 16 * 1024 * 1024;
  * (the buffer spills). While the transport keeps up, a take() makes room well within it (one batch's send time), so
  * a full read-ahead is backpressure, as with the memory buffer, and no record is read back from disk; a receiver
  * that is down or slower than this per batch makes the wait time out, and the disk holds the backlog. It bounds how
- * long a source waits before the disk absorbs a burst.
+ * long a source waits before the disk absorbs a burst: 1 s fits in the sensor's default 8 MiB kernel ring at any
+ * plausible event rate, and is long enough that a loaded machine delaying one send does not spill (200 ms did, on
+ * the shared 2-core VM: then every later record was read back from disk and the run lost half its speed).
  */
-export const SPILL_AFTER_MILLIS = 200;
+export const SPILL_AFTER_MILLIS = 1000;
 
 export interface DiskBufferOptions<R> {
   readonly name: string;
@@ -183,6 +185,10 @@ class DiskBufferImpl<R> implements DiskBuffer<R> {
   private dirty = false;
   /** The segment descriptor an interval fdatasync is running on (in the thread pool), if any. */
   private syncingFd: number | undefined;
+  /** Segments rotated out under fsync: interval whose last writes wait for the next interval sync (then closed). */
+  private readonly retiredFds: number[] = [];
+  /** A tick asked for the current segment to be synced (after the retired ones). */
+  private syncRound = false;
   /** A descriptor closed while its fdatasync ran: the fdatasync's callback closes it. */
   private closeAfterSync: number | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -310,10 +316,16 @@ class DiskBufferImpl<R> implements DiskBuffer<R> {
     if (this.fd !== undefined) {
       const fd = this.fd;
       this.fd = undefined;
-      try {
-        if (this.options.fsync !== 'never') fs.fdatasyncSync(fd);
-      } finally {
-        this.closeSegmentFd(fd);
+      if (this.options.fsync === 'interval' && this.dirty) {
+        // Its last writes are synced by the next interval sync, in the thread pool (a full segment's fdatasync on
+        // the event loop stalled every offer for as long as the disk took: up to a second on a busy one).
+        this.retiredFds.push(fd);
+      } else {
+        try {
+          if (this.options.fsync !== 'never') fs.fdatasyncSync(fd);
+        } finally {
+          this.closeSegmentFd(fd);
+        }
       }
     }
     this.openSegment(this.writer.index + 1);
@@ -740,28 +752,50 @@ class DiskBufferImpl<R> implements DiskBuffer<R> {
 
   private tick(): void {
     if (this.closed) return;
-    if (this.dirty && this.options.fsync === 'interval' && this.fd !== undefined && this.syncingFd === undefined) {
-      // In the thread pool, not on the event loop: a second's worth of records (tens of MB at full speed) can take
-      // a while to reach the disk, and offers go on meanwhile. What they write is synced by the next tick.
-      const fd = this.fd;
-      this.dirty = false;
-      this.syncingFd = fd;
-      fs.fdatasync(fd, (err) => {
-        this.syncingFd = undefined;
-        if (err !== null) {
-          this.dirty = true;
-          this.options.log.burst('WARN', 'disk-buffer-fsync', 'fsync of the disk buffer failed.', {
-            sink: this.options.name,
-            error: describeError(err),
-          });
-        }
-        if (this.closeAfterSync === fd) {
-          this.closeAfterSync = undefined;
-          closeQuietly(fd);
-        }
-      });
+    if (this.options.fsync === 'interval') {
+      this.syncRound = true;
+      this.syncNext();
     }
     this.persistLedger(false);
+  }
+
+  /**
+   * fsync: interval, in the thread pool, not on the event loop: a second's worth of records (tens of MB at full
+   * speed) can take a while to reach the disk, and offers go on meanwhile. One fdatasync at a time: the segments
+   * rotated since the last round first (each closed after its sync), then the current one; what offers write
+   * meanwhile is synced by the next round.
+   */
+  private syncNext(): void {
+    if (this.syncingFd !== undefined) return;
+    const retired = this.retiredFds.shift();
+    if (retired !== undefined) {
+      this.syncInPool(retired, true);
+      return;
+    }
+    if (!this.syncRound || this.closed) return;
+    this.syncRound = false;
+    if (!this.dirty || this.fd === undefined) return;
+    this.dirty = false;
+    this.syncInPool(this.fd, false);
+  }
+
+  private syncInPool(fd: number, closeAfter: boolean): void {
+    this.syncingFd = fd;
+    fs.fdatasync(fd, (err) => {
+      this.syncingFd = undefined;
+      if (err !== null) {
+        if (!closeAfter) this.dirty = true;
+        this.options.log.burst('WARN', 'disk-buffer-fsync', 'fsync of the disk buffer failed.', {
+          sink: this.options.name,
+          error: describeError(err),
+        });
+      }
+      if (closeAfter || this.closeAfterSync === fd) {
+        if (this.closeAfterSync === fd) this.closeAfterSync = undefined;
+        closeQuietly(fd);
+      }
+      this.syncNext();
+    });
   }
 
   /** Close a segment's descriptor, or leave it to the fdatasync in flight on it (so that its number is not reused). */
@@ -772,6 +806,14 @@ class DiskBufferImpl<R> implements DiskBuffer<R> {
 
   close(): void {
     if (this.closed) return;
+    for (let fd = this.retiredFds.shift(); fd !== undefined; fd = this.retiredFds.shift()) {
+      try {
+        fs.fdatasyncSync(fd);
+      } catch {
+        // counted at the next start by the checksums
+      }
+      closeQuietly(fd);
+    }
     if (this.fd !== undefined) {
       try {
         if (this.options.fsync !== 'never') fs.fdatasyncSync(this.fd);
