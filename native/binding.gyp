@@ -16,7 +16,8 @@
         "src/ring-reader.cc",
         "src/feature-probe.cc",
         "src/fs-mounts.cc",
-        "src/journal-socket.cc"
+        "src/journal-socket.cc",
+        "src/crc32c.cc"
       ],
       "dependencies": [
         "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"

@@ -9,6 +9,7 @@
 #include "aegis_abi.h"
 #include "bpf-map.h"
 #include "bpf-object.h"
+#include "crc32c.h"
 #include "errors.h"
 #include "feature-probe.h"
 #include "fs-mounts.h"
@@ -50,6 +51,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("journalProbe", Napi::Function::New(env, JournalProbe, "journalProbe"));
   exports.Set("libbpfVersion", Napi::Function::New(env, LibbpfVersion, "libbpfVersion"));
   exports.Set("numPossibleCpus", Napi::Function::New(env, NumPossibleCpus, "numPossibleCpus"));
+  exports.Set("crc32c", Napi::Function::New(env, Crc32c, "crc32c"));
+  exports.Set("crc32cRecords", Napi::Function::New(env, Crc32cRecords, "crc32cRecords"));
 
   Napi::Array codes = Napi::Array::New(env);
   const char *all[] = {kErrInvalidArg, kErrBpfOpen, kErrBpfLoad, kErrBpfAttach, kErrBpfNotFound,

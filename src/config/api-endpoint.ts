@@ -13,6 +13,7 @@
  */
 import net from 'node:net';
 import path from 'node:path';
+import { byteSizeSchema } from '../util/byte-size';
 import type { ConfigSection } from './config-section';
 
 export const DEFAULT_API_LISTEN = '127.0.0.1:9443';
@@ -82,12 +83,11 @@ export const apiConfigSection: ConfigSection = {
         'API keys and roles (default <data_dir>/api-keys.json; written by `aegisbpf auth`/`rbac`).',
       ),
       audit_file: fileSchema('The hash-chained audit log (default <data_dir>/audit.log).'),
-      max_body_bytes: {
-        type: 'integer',
-        minimum: 1024,
-        maximum: 64 * 1024 * 1024,
-        description: `Largest request body (default ${DEFAULT_API_MAX_BODY_BYTES}); larger bodies get 413.`,
-      },
+      max_body_bytes: byteSizeSchema(
+        1024,
+        `Largest request body (default ${DEFAULT_API_MAX_BODY_BYTES}); larger bodies get 413.`,
+        64 * 1024 * 1024,
+      ),
       events_ring: {
         type: 'integer',
         minimum: 0,

@@ -12,6 +12,7 @@ import { pipelineWorkersOf } from './pipeline-section';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { AegisError, describeError } from '../util/errors';
 import { MAX_TIMER_EXPLANATION, MAX_TIMER_MILLIS } from '../util/duration-schema';
+import { BYTE_SIZE_HELP, BYTE_SIZE_PATTERN } from '../util/byte-size';
 import { capText } from '../util/bounded-text';
 import type { ValidatorSpec } from '../util/precompiled-validator';
 import { createAjv2020, loadValidator } from '../util/precompiled-validator';
@@ -24,6 +25,7 @@ import { getSourceDefinition } from '../pipeline/sources/registry';
 import { getSinkDefinition } from '../sinks/registry';
 import { checkCoreOptions, mergeCoreDefaults, parseCoreOptions } from '../sinks/core/config';
 import { ConfigError } from './errors';
+import { normalizeByteSizes } from './byte-sizes';
 import { substituteEnv } from './env';
 import type { EnvProblem } from './env';
 import { NAME_PATTERN, buildConfigSchema } from './schema';
@@ -66,6 +68,8 @@ export function configValidatorSpec(): ValidatorSpec {
     createAjv: (extra) => createAjv2020({ ...CONFIG_AJV_OPTIONS, ...extra }),
   };
 }
+
+let schemaForSizes: Readonly<Record<string, unknown>> | undefined;
 
 let validator: ValidateFunction | undefined;
 function getValidator(): ValidateFunction {
@@ -144,7 +148,12 @@ function describeAjvError(e: ErrorObject): string | undefined {
     case 'maximum':
       if (params.limit === MAX_TIMER_MILLIS) return `${at}: must be <= ${MAX_TIMER_MILLIS} (${MAX_TIMER_EXPLANATION})`;
       return `${at === '' ? '(root)' : at}: ${e.message ?? e.keyword}`;
+    case 'type':
+      if (((e.parentSchema ?? {}) as { pattern?: unknown }).pattern === BYTE_SIZE_PATTERN)
+        return `${at}: must be a byte size (${BYTE_SIZE_HELP})`;
+      return `${at === '' ? '(root)' : at}: ${e.message ?? e.keyword}`;
     case 'pattern':
+      if (params.pattern === BYTE_SIZE_PATTERN) return undefined; // normalizeByteSizes said what is wrong
       if (params.pattern === NAME_PATTERN)
         return `${at}: invalid name ${JSON.stringify(e.data)} (letters, digits, '_' and '-', at most 64)`;
       return `${at}: must match pattern ${String(params.pattern)}`;
@@ -334,8 +343,11 @@ export function validateConfigDocument(document: unknown, env: NodeJS.ProcessEnv
     };
   }
   const envProblems: EnvProblem[] = [];
-  const doc = substituteEnv(document, env, envProblems) as Record<string, unknown>;
+  const substituted = substituteEnv(document, env, envProblems);
   const problems = envProblems.map((p) => `${p.path}: ${p.message}`);
+  // `max_bytes: 2GiB` → 2147483648 before the schema checks the range (util/byte-size.ts).
+  schemaForSizes ??= buildConfigSchema();
+  const doc = normalizeByteSizes(substituted, schemaForSizes, problems) as Record<string, unknown>;
   const validate = getValidator();
   const schemaInvalid = new Set<string>();
   if (!validate(doc)) {

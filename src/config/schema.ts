@@ -11,6 +11,7 @@ import { getSourceDefinition, sourceTypes } from '../pipeline/sources/registry';
 import { getSinkDefinition, sinkTypes } from '../sinks/registry';
 import { extraConfigSections } from './sections';
 import { durationMillisSchema } from '../util/duration-schema';
+import { byteSizeSchema } from '../util/byte-size';
 
 export const NAME_PATTERN = '^[A-Za-z0-9_-]{1,64}$';
 
@@ -141,11 +142,7 @@ export function buildConfigSchema(): Record<string, unknown> {
             minLength: 1,
             description: 'Dead-letter NDJSON file (default <data_dir>/dead-letter.ndjson).',
           },
-          max_bytes: {
-            type: 'integer',
-            minimum: 1,
-            description: 'Bound of the file; past it entries are counted as lost (default 1 GiB).',
-          },
+          max_bytes: byteSizeSchema(1, 'Bound of the file; past it entries are counted as lost (default 1 GiB).'),
         },
       },
       sources: {

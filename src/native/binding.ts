@@ -168,6 +168,13 @@ export interface NativeBinding {
   journalProbe(socketPath: string): number;
   libbpfVersion(): string;
   numPossibleCpus(): number;
+  /** CRC-32C of bytes[start, end) (SSE4.2 where the CPU has it): the disk buffer's checksum, src/util/crc32c.ts. */
+  crc32c(bytes: Buffer, start: number, end: number): number;
+  /**
+   * Fill the CRC field of every record in buf[0, end) (src/sinks/core/disk-format.ts layout): one call per write of
+   * the disk buffer instead of a pass per record. Returns the records checksummed.
+   */
+  crc32cRecords(buf: Buffer, end: number): number;
   readonly errorCodes: readonly string[];
   readonly abiOpMax: number;
 }
@@ -184,6 +191,8 @@ export const NATIVE_EXPORTS: readonly (keyof NativeBinding)[] = [
   'journalProbe',
   'libbpfVersion',
   'numPossibleCpus',
+  'crc32c',
+  'crc32cRecords',
   'errorCodes',
   'abiOpMax',
 ];

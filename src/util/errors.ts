@@ -111,6 +111,8 @@ export const ERROR_CODES = {
     'The disk buffer held corrupt records (a torn write at a crash or power loss, or damaged storage); they were moved to quarantine/ and counted.',
   AEGIS_ERR_POLICY_STORE:
     'A blocklist change reached the kernel maps but the policy store could not be written; the kernel change was undone (HTTP 500).',
+  AEGIS_ERR_BUFFER_LOCKED:
+    'The disk buffer directory is in use by another aegisbpf process (named with its pid), or by a second sink of this one.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

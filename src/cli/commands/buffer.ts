@@ -5,7 +5,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { SegmentScan } from '../../sinks/core/disk-format';
-import { LEDGER_FILE, listSegments, quarantineSegment, readLedger, scanSegment } from '../../sinks/core/disk-format';
+import {
+  LEDGER_FILE,
+  listSegments,
+  lockBufferDir,
+  quarantineSegment,
+  readLedger,
+  scanSegment,
+} from '../../sinks/core/disk-format';
 import { AegisError, describeError } from '../../util/errors';
 import { EXIT } from '../../util/exit-codes';
 import { parseCommandArgs } from '../args';
@@ -18,11 +25,11 @@ Inspect a sink's disk buffer (buffer.type: disk; by default <data_dir>/buffers/<
   stats    Pending records and bytes per segment, the ledger's acknowledged position, bytes on disk.
   verify   Check every record's checksum and the ledger. Changes nothing.
   repair   Move corrupt ranges to DIR/quarantine/<segment>.<start>-<end>.bin and rewrite the segments without them
-           (what the daemon does at start).
+           (what the daemon does at start). Refused while a process holds the buffer (DIR/lock).
   --json   The report as JSON.
 
 Exit codes: 0 ok (verify: no corrupt record, readable ledger; repair: done); 1 the directory cannot be read or
-repaired; 2 usage; 3 verify found corrupt records or no readable ledger.`;
+repaired (or a running process holds it); 2 usage; 3 verify found corrupt records or no readable ledger.`;
 
 const OPTIONS = { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } as const;
 
@@ -99,23 +106,38 @@ export const bufferCommand: Command = {
         'AEGIS_ERR_USAGE',
         `buffer: expected stats|verify|repair DIR. See 'aegisbpf buffer --help'.`,
       );
-    let result: { report: Report; scans: SegmentScan[] };
-    try {
-      result = inspect(path.resolve(dir));
-    } catch (err) {
-      io.stderr.write(`aegisbpf buffer: cannot read ${dir}: ${describeError(err)}\n`);
-      return Promise.resolve(EXIT.FAILURE);
-    }
-    let report = result.report;
+    // repair rewrites segments: never under a running buffer (its writer would lose records or resurrect corrupt ones).
+    let unlock: (() => void) | undefined;
     if (action === 'repair') {
-      const quarantined: string[] = [];
       try {
-        for (const scan of result.scans) quarantined.push(...quarantineSegment(report.dir, scan));
+        unlock = lockBufferDir(path.resolve(dir));
       } catch (err) {
-        io.stderr.write(`aegisbpf buffer: repair of ${dir} failed: ${describeError(err)}\n`);
+        io.stderr.write(`aegisbpf buffer: repair of ${dir} refused: ${describeError(err)}\n`);
         return Promise.resolve(EXIT.FAILURE);
       }
-      report = { ...inspect(report.dir).report, quarantined };
+    }
+    let report: Report;
+    try {
+      let result: { report: Report; scans: SegmentScan[] };
+      try {
+        result = inspect(path.resolve(dir));
+      } catch (err) {
+        io.stderr.write(`aegisbpf buffer: cannot read ${dir}: ${describeError(err)}\n`);
+        return Promise.resolve(EXIT.FAILURE);
+      }
+      report = result.report;
+      if (action === 'repair') {
+        const quarantined: string[] = [];
+        try {
+          for (const scan of result.scans) quarantined.push(...quarantineSegment(report.dir, scan));
+        } catch (err) {
+          io.stderr.write(`aegisbpf buffer: repair of ${dir} failed: ${describeError(err)}\n`);
+          return Promise.resolve(EXIT.FAILURE);
+        }
+        report = { ...inspect(report.dir).report, quarantined };
+      }
+    } finally {
+      unlock?.();
     }
     io.stdout.write(values.json === true ? JSON.stringify(report) + '\n' : render(action, report));
     if (action === 'verify' && (report.corrupt > 0 || (report.ledger === null && report.segments.length > 0)))

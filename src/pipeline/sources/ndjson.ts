@@ -15,6 +15,7 @@ import type { AegisEvent } from '../../event/types';
 import { explainInvalidEvent, isValidEvent } from '../../event/validate';
 import type { DeadLetterEntry } from '../../sinks/core/dead-letter';
 import { MAX_REASON_CHARS, capText } from '../../util/bounded-text';
+import { byteSizeSchema } from '../../util/byte-size';
 import type { SourceContext } from './types';
 
 export interface NdjsonOptions {
@@ -45,12 +46,11 @@ export const DEFAULT_MAX_LINE_BYTES = 1024 * 1024;
 export const MAX_MAX_LINE_BYTES = 64 * 1024 * 1024;
 
 /** The config schema of `max_line_bytes`, shared by the sources that read NDJSON. */
-export const maxLineBytesSchema = {
-  type: 'integer',
-  minimum: 64,
-  maximum: MAX_MAX_LINE_BYTES,
-  description: `Longer lines are dead-lettered with their size (default ${DEFAULT_MAX_LINE_BYTES}, at most ${MAX_MAX_LINE_BYTES}: 64 MiB).`,
-} as const;
+export const maxLineBytesSchema = byteSizeSchema(
+  64,
+  `Longer lines are dead-lettered with their size (default ${DEFAULT_MAX_LINE_BYTES}, at most ${MAX_MAX_LINE_BYTES}: 64 MiB).`,
+  MAX_MAX_LINE_BYTES,
+);
 
 /** Characters of an over-long line kept for its dead-letter entry. */
 export const HEAD_CHARS = 256;

@@ -32,6 +32,7 @@ import { NO_SENSOR_STATS } from '../../telemetry/sensor-stats';
 import { withChildSpan } from '../../telemetry/spans';
 import { createEnforcementLog, DEFAULT_ENFORCEMENT_LOG_PER_SECOND } from './enforcement-log';
 import type { StatsRegistry } from '../../telemetry/stats';
+import { byteSizeSchema } from '../../util/byte-size';
 import { describeError } from '../../util/errors';
 import type { Logger } from '../../util/logger';
 import type { Source, SourceContext, SourceDefinition } from './types';
@@ -392,18 +393,12 @@ export const sensorSource: SourceDefinition = {
         enum: ['auto', 'lsm', 'tracepoint'],
         description: 'auto (default): lsm where BPF LSM loads, else tracepoint (see `aegisbpf health`).',
       },
-      ring_bytes: {
-        type: 'integer',
-        minimum: 4096,
-        maximum: 1073741824,
-        description: 'Kernel ring buffer size, bytes, rounded up to a power of two (default 8 MiB).',
-      },
-      batch_bytes: {
-        type: 'integer',
-        minimum: 4096,
-        maximum: 268435456,
-        description: 'Bytes copied out of the ring per batch (default 1 MiB).',
-      },
+      ring_bytes: byteSizeSchema(
+        4096,
+        'Kernel ring buffer size, bytes, rounded up to a power of two (default 8 MiB).',
+        1073741824,
+      ),
+      batch_bytes: byteSizeSchema(4096, 'Bytes copied out of the ring per batch (default 1 MiB).', 268435456),
       coalesce_us: {
         type: 'integer',
         minimum: 0,

@@ -6,6 +6,7 @@ import type { JsonSchemaObject } from '../../formatters/types';
 import type { BatchOptions, BufferOptions, RequestOptions, RetryOptions, SinkCoreOptions } from './types';
 import { DEFAULT_CORE_OPTIONS, DEFAULT_DISK_BUFFER_MAX_BYTES, DEFAULT_DISK_FSYNC_INTERVAL_MILLIS } from './types';
 import { durationMillisSchema } from '../../util/duration-schema';
+import { byteSizeSchema } from '../../util/byte-size';
 
 export type CoreOverrides = {
   readonly [K in keyof SinkCoreOptions]?: Partial<SinkCoreOptions[K]>;
@@ -30,7 +31,7 @@ export function coreConfigSchema(defaults: SinkCoreOptions): Record<string, Json
       description: 'How records are grouped into one send.',
       properties: {
         max_events: int(1, `Most events in one batch (default ${defaults.batch.maxEvents}).`, 1_000_000),
-        max_bytes: int(1, `Most encoded bytes in one batch (default ${defaults.batch.maxBytes}).`),
+        max_bytes: byteSizeSchema(1, `Most encoded bytes in one batch (default ${defaults.batch.maxBytes}).`),
         timeout_ms: durationMillisSchema(
           0,
           `Send a partial batch this long after its oldest event arrived (default ${defaults.batch.timeoutMillis}).`,
@@ -52,7 +53,7 @@ export function coreConfigSchema(defaults: SinkCoreOptions): Record<string, Json
           1,
           `Most events buffered (default ${defaults.buffer.maxEvents}); disk: most events read ahead into memory.`,
         ),
-        max_bytes: int(
+        max_bytes: byteSizeSchema(
           1,
           `Most encoded bytes buffered (default ${defaults.buffer.maxBytes}); disk: most bytes on disk (default ${DEFAULT_DISK_BUFFER_MAX_BYTES}).`,
         ),

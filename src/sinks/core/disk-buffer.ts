@@ -30,15 +30,17 @@ import type { BufferedRecord, EventBuffer, TakenRecords } from './buffer';
 import type { SegmentScan } from './disk-format';
 import {
   RECORD_HEADER_BYTES,
+  checksumRecords,
   fsyncDir,
   listSegments,
+  lockBufferDir,
   quarantineSegment,
   readLedger,
   scanRecords,
   scanSegment,
   segmentName,
   writeLedger,
-  writeRecord,
+  writeRecordFrame,
 } from './disk-format';
 import { Fifo } from './fifo';
 import type { EncodedRecord, WhenFull } from './types';
@@ -49,8 +51,20 @@ export type FsyncPolicy = 'always' | 'interval' | 'never';
 export const ENOSPC_RETRY_MILLIS = 500;
 /** Records read back from disk per read: a block of this many bytes (a larger record is read whole). */
 const READ_BLOCK_BYTES = 1024 * 1024;
+/** The largest write buffer kept between offers. */
+const MAX_KEPT_WRITE_BUFFER_BYTES = 8 * 1024 * 1024;
 /** The read-ahead kept in memory: at most this many bytes of records not taken (and buffer.max_events records). */
 const MAX_MEMORY_BYTES = 16 * 1024 * 1024;
+/**
+ * when_full block: how long an offer waits for room in the in-memory read-ahead before its records go to disk only
+ * (the buffer spills). While the transport keeps up, a take() makes room well within it (one batch's send time), so
+ * a full read-ahead is backpressure, as with the memory buffer, and no record is read back from disk; a receiver
+ * that is down or slower than this per batch makes the wait time out, and the disk holds the backlog. It bounds how
+ * long a source waits before the disk absorbs a burst: 1 s fits in the sensor's default 8 MiB kernel ring at any
+ * plausible event rate, and is long enough that a loaded machine delaying one send does not spill (200 ms did, on
+ * the shared 2-core VM: then every later record was read back from disk and the run lost half its speed).
+ */
+export const SPILL_AFTER_MILLIS = 1000;
 
 export interface DiskBufferOptions<R> {
   readonly name: string;
@@ -88,6 +102,8 @@ export interface DiskBufferStats {
   diskFull: number;
   /** Bytes of all segments on disk. */
   diskBytes: number;
+  /** Records read back from disk (spilled ones, and those of an earlier run); 0 while the reader keeps up. */
+  readBack: number;
 }
 
 export interface DiskBuffer<R> extends EventBuffer<R> {
@@ -128,7 +144,7 @@ class DiskBufferImpl<R> implements DiskBuffer<R> {
   events = 0;
   bytes = 0;
   takenEvents = 0;
-  readonly diskStats: DiskBufferStats = { corruptRecords: 0, diskFull: 0, diskBytes: 0 };
+  readonly diskStats: DiskBufferStats = { corruptRecords: 0, diskFull: 0, diskBytes: 0, readBack: 0 };
 
   private readonly dir: string;
   private readonly maxBytes: number;
@@ -145,6 +161,8 @@ class DiskBufferImpl<R> implements DiskBuffer<R> {
   /** Seqs below it are acknowledged (the ledger's `acked`). */
   private acked = 0;
   private ledgerWritten = -1;
+  /** When a moved frontier was last saved to the ledger (ms; 0: not yet in this run). */
+  private ledgerSavedAt = 0;
   /** Records below this seq at start-up were acknowledged before (skip them when read back). */
   private readonly startAcked: number;
   /** The end of the last batch taken: the next batch covers [takeEnd, …). */
@@ -156,14 +174,27 @@ class DiskBufferImpl<R> implements DiskBuffer<R> {
    */
   private readonly spilledAcks = new Fifo<{ readonly start: number; end: number; readonly ack: Acknowledgement }>();
   private lastSpilledAck: { readonly start: number; end: number; readonly ack: Acknowledgement } | undefined;
+  /** Records are encoded here before their one write (reused: an offer of 1 024 events is about 0.5 MB). */
+  private writeBuffer: Buffer = Buffer.allocUnsafe(0);
   private roomWaiters: (() => void)[] = [];
+  /** A wait for read-ahead room timed out (SPILL_AFTER_MILLIS): offers spill to disk until the reader catches up. */
+  private spillAllowed = false;
   private refusedBytes: number | undefined;
   private diskErrorUntil = 0;
   private rotateAfterDiskError = false;
   private dirty = false;
+  /** The segment descriptor an interval fdatasync is running on (in the thread pool), if any. */
+  private syncingFd: number | undefined;
+  /** Segments rotated out under fsync: interval whose last writes wait for the next interval sync (then closed). */
+  private readonly retiredFds: number[] = [];
+  /** A tick asked for the current segment to be synced (after the retired ones). */
+  private syncRound = false;
+  /** A descriptor closed while its fdatasync ran: the fdatasync's callback closes it. */
+  private closeAfterSync: number | undefined;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   private readonly now: () => number;
+  private readonly unlock: () => void;
 
   constructor(private readonly options: DiskBufferOptions<R>) {
     this.whenFull = options.whenFull;
@@ -174,10 +205,17 @@ class DiskBufferImpl<R> implements DiskBuffer<R> {
     this.memCap = Math.max(1, options.maxMemoryEvents);
     this.now = options.now ?? Date.now;
     fs.mkdirSync(this.dir, { recursive: true, mode: 0o750 });
-    this.startAcked = this.recover();
-    this.acked = this.startAcked;
-    this.takeEnd = this.startAcked;
-    this.openSegment((this.segments.at(-1)?.index ?? 0) + 1);
+    // One process, one sink per directory (throws AEGIS_ERR_BUFFER_LOCKED naming the holder's pid).
+    this.unlock = lockBufferDir(this.dir);
+    try {
+      this.startAcked = this.recover();
+      this.acked = this.startAcked;
+      this.takeEnd = this.startAcked;
+      this.openSegment((this.segments.at(-1)?.index ?? 0) + 1);
+    } catch (err) {
+      this.unlock();
+      throw err;
+    }
     this.persistLedger(true);
     this.timer = setInterval(() => this.tick(), Math.max(10, options.fsyncIntervalMillis));
     this.timer.unref();
@@ -278,10 +316,16 @@ class DiskBufferImpl<R> implements DiskBuffer<R> {
     if (this.fd !== undefined) {
       const fd = this.fd;
       this.fd = undefined;
-      try {
-        if (this.options.fsync !== 'never') fs.fdatasyncSync(fd);
-      } finally {
-        fs.closeSync(fd);
+      if (this.options.fsync === 'interval' && this.dirty) {
+        // Its last writes are synced by the next interval sync, in the thread pool (a full segment's fdatasync on
+        // the event loop stalled every offer for as long as the disk took: up to a second on a busy one).
+        this.retiredFds.push(fd);
+      } else {
+        try {
+          if (this.options.fsync !== 'never') fs.fdatasyncSync(fd);
+        } finally {
+          this.closeSegmentFd(fd);
+        }
       }
     }
     this.openSegment(this.writer.index + 1);
@@ -324,20 +368,27 @@ class DiskBufferImpl<R> implements DiskBuffer<R> {
   /** Append records[from…] to the current segment while they fit the bound and the segment (one write). */
   private offerToSegment(records: readonly BufferedRecord<R>[], from: number): number {
     const segmentRoom = this.segmentBytes - this.writer.bytes;
-    const payloads: string[] = [];
     const sizes: number[] = [];
     let total = 0;
+    let memoryBytes = 0;
+    let buf: Buffer = this.writeBuffer;
     let i = from;
+    // One pass per record: its payload is encoded straight into the reused write buffer (after the room for its
+    // header), which also measures it; a record that does not fit is simply not counted.
     for (; i < records.length; i++) {
       const rec = records[i] as BufferedRecord<R>;
+      if (this.holdsBack(i - from, memoryBytes)) break; // backpressure: the transport is expected to make room
       const payload = this.options.payloadOf?.(rec) ?? JSON.stringify(rec.event);
-      const size = RECORD_HEADER_BYTES + Buffer.byteLength(payload);
+      // UTF-8 takes at most 3 bytes per UTF-16 code unit.
+      const most = total + RECORD_HEADER_BYTES + payload.length * 3;
+      if (most > buf.length) buf = this.growWriteBuffer(buf, most, total);
+      const size = RECORD_HEADER_BYTES + buf.write(payload, total + RECORD_HEADER_BYTES, 'utf8');
       if (total > 0 && total + size > segmentRoom) break; // the rest goes to the next segment
       if (!this.fits(size, total)) {
         this.refusedBytes = size;
         break;
       }
-      payloads.push(payload);
+      memoryBytes += rec.bytes;
       sizes.push(size);
       total += size;
     }
@@ -351,12 +402,10 @@ class DiskBufferImpl<R> implements DiskBuffer<R> {
         return from;
       }
     }
-    const buf = Buffer.allocUnsafe(total);
-    let off = 0;
     const firstSeq = this.nextSeq;
-    for (let k = 0; k < n; k++) {
-      off = writeRecord(buf, off, firstSeq + k, payloads[k] as string, (sizes[k] as number) - RECORD_HEADER_BYTES);
-    }
+    for (let k = 0, off = 0; k < n; k++)
+      off = writeRecordFrame(buf, off, firstSeq + k, (sizes[k] as number) - RECORD_HEADER_BYTES);
+    checksumRecords(buf, total);
     const writer = this.writer;
     const startBytes = writer.bytes;
     try {
@@ -377,7 +426,7 @@ class DiskBufferImpl<R> implements DiskBuffer<R> {
     let writeOffset = startBytes;
     for (let k = 0; k < n; k++) {
       const size = sizes[k] as number;
-      if (!this.spilled && this.mem.length < this.memCap && this.memBytes < MAX_MEMORY_BYTES) {
+      if (!this.spilled && !this.memoryFull(0, 0)) {
         const rec = records[from + k] as BufferedRecord<R>;
         this.mem.push({ rec, seq: firstSeq + k, diskBytes: size });
         this.memBytes += rec.bytes;
@@ -393,6 +442,36 @@ class DiskBufferImpl<R> implements DiskBuffer<R> {
     }
     this.updateStats();
     return i;
+  }
+
+  /** The reader reached the writer: new records stay in memory again, and a full read-ahead waits again. */
+  private caughtUp(): void {
+    this.spilled = false;
+    this.spillAllowed = false;
+  }
+
+  /** A larger write buffer holding the first `keep` bytes of `current`. */
+  private growWriteBuffer(current: Buffer, atLeast: number, keep: number): Buffer {
+    const next = Buffer.allocUnsafe(Math.max(atLeast, current.length * 2, 64 * 1024));
+    current.copy(next, 0, 0, keep);
+    // Kept for the next offer unless an exceptional record made it large (then it is reallocated each time).
+    if (next.length <= MAX_KEPT_WRITE_BUFFER_BYTES) this.writeBuffer = next;
+    return next;
+  }
+
+  /** Whether `events` more records of `bytes` would not fit the in-memory read-ahead. */
+  private memoryFull(events: number, bytes: number): boolean {
+    return this.mem.length + events >= this.memCap || this.memBytes + bytes >= MAX_MEMORY_BYTES;
+  }
+
+  /**
+   * Under `block`, while not spilled: a full read-ahead refuses offers (the intake waits for room) instead of
+   * spilling, until a wait times out (waitForRoom). drop_newest never waits: it spills while the disk has room.
+   */
+  private holdsBack(events: number, bytes: number): boolean {
+    return (
+      this.whenFull === 'block' && !this.closed && !this.spilled && !this.spillAllowed && this.memoryFull(events, bytes)
+    );
   }
 
   private rememberAck(seq: number, ack: Acknowledgement): void {
@@ -440,24 +519,37 @@ class DiskBufferImpl<R> implements DiskBuffer<R> {
 
   /** Nothing is pending: delete every segment and start an empty one (frees the space of acknowledged records). */
   private reclaimAll(): void {
-    if (this.fd !== undefined) fs.closeSync(this.fd);
+    if (this.fd !== undefined) this.closeSegmentFd(this.fd);
     this.fd = undefined;
     for (const s of this.segments) tryUnlink(s.file);
     const next = this.writer.index + 1;
     this.segments.length = 0;
     this.diskStats.diskBytes = 0;
-    this.spilled = false;
+    this.caughtUp();
     this.openSegment(next);
   }
 
   hasRoomFor(bytes: number): boolean {
     if (this.closed) return false;
     if (this.now() < this.diskErrorUntil) return false;
+    if (this.holdsBack(0, 0)) return false;
     return this.fits(this.refusedBytes ?? RECORD_HEADER_BYTES + bytes, 0);
   }
 
   waitForRoom(): Promise<void> {
     return new Promise<void>((resolve) => {
+      if (this.holdsBack(0, 0)) {
+        // Waiting for the read-ahead: past SPILL_AFTER_MILLIS without a take() making room, spill to disk instead.
+        const timer = setTimeout(() => {
+          if (this.holdsBack(0, 0)) this.spillAllowed = true;
+          this.release();
+        }, SPILL_AFTER_MILLIS);
+        this.roomWaiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+        return;
+      }
       this.roomWaiters.push(resolve);
       // After a disk error nothing else wakes the waiter when space returns: try again after the pause.
       if (this.now() < this.diskErrorUntil) setTimeout(() => this.release(), ENOSPC_RETRY_MILLIS).unref();
@@ -496,11 +588,13 @@ class DiskBufferImpl<R> implements DiskBuffer<R> {
     this.bytes -= diskBytes;
     this.takenEvents += records.length;
     // Nothing left unread: the reader has caught up with the writer (new records may stay in memory again).
-    if (this.events === 0 && this.mem.length === 0) this.spilled = false;
+    if (this.events === 0 && this.mem.length === 0) this.caughtUp();
     const outstanding: Outstanding = { end: lastSeq + 1, acked: false };
     this.takeEnd = lastSeq + 1;
     this.outstanding.push(outstanding);
     const taken: DiskTaken<R> = { records, bytes, outstanding };
+    // As the memory buffer: a take that left read-ahead room wakes the offers waiting for it.
+    if (records.length > 0 && this.roomWaiters.length > 0 && !this.memoryFull(0, 0)) this.release();
     return taken;
   }
 
@@ -512,12 +606,12 @@ class DiskBufferImpl<R> implements DiskBuffer<R> {
     while (this.spilled && this.mem.length < this.memCap && this.memBytes < MAX_MEMORY_BYTES) {
       const seg = this.segments[this.cursor.segment];
       if (seg === undefined) {
-        this.spilled = false;
+        this.caughtUp();
         break;
       }
       if (this.cursor.offset >= seg.bytes) {
         if (this.cursor.segment >= this.segments.length - 1) {
-          this.spilled = false; // caught up with the writer
+          this.caughtUp();
           break;
         }
         this.cursor = { segment: this.cursor.segment + 1, offset: 0 };
@@ -572,6 +666,7 @@ class DiskBufferImpl<R> implements DiskBuffer<R> {
           }
           this.mem.push({ rec, seq: r.seq, diskBytes: size });
           this.memBytes += rec.bytes;
+          this.diskStats.readBack++;
         },
         () => corrupt++,
         !isLastBlock,
@@ -604,7 +699,13 @@ class DiskBufferImpl<R> implements DiskBuffer<R> {
       this.acked = (this.outstanding.shift() as Outstanding).end;
       advanced = true;
     }
-    if (advanced) this.deleteAcknowledgedSegments();
+    if (advanced) {
+      this.deleteAcknowledgedSegments();
+      // The first advance after a quiet interval is saved at once, later ones by the tick (at most one ledger write
+      // per interval). Regression: with only the tick, a daemon killed less than an interval after each start never
+      // saved its progress, so every restart delivered the whole backlog again and duplicates compounded.
+      if (this.now() - this.ledgerSavedAt >= this.options.fsyncIntervalMillis) this.persistLedger(false);
+    }
     this.release();
   }
 
@@ -639,6 +740,7 @@ class DiskBufferImpl<R> implements DiskBuffer<R> {
     if (!force && this.ledgerWritten === this.acked) return;
     try {
       writeLedger(this.dir, { acked: this.acked, next: this.nextSeq }, this.options.fsync !== 'never');
+      if (!force) this.ledgerSavedAt = this.now();
       this.ledgerWritten = this.acked;
     } catch (err) {
       this.options.log.burst('WARN', 'disk-buffer-ledger', 'Writing the disk-buffer ledger failed; retrying.', {
@@ -650,33 +752,80 @@ class DiskBufferImpl<R> implements DiskBuffer<R> {
 
   private tick(): void {
     if (this.closed) return;
-    if (this.dirty && this.options.fsync === 'interval' && this.fd !== undefined) {
-      try {
-        fs.fdatasyncSync(this.fd);
-        this.dirty = false;
-      } catch (err) {
+    if (this.options.fsync === 'interval') {
+      this.syncRound = true;
+      this.syncNext();
+    }
+    this.persistLedger(false);
+  }
+
+  /**
+   * fsync: interval, in the thread pool, not on the event loop: a second's worth of records (tens of MB at full
+   * speed) can take a while to reach the disk, and offers go on meanwhile. One fdatasync at a time: the segments
+   * rotated since the last round first (each closed after its sync), then the current one; what offers write
+   * meanwhile is synced by the next round.
+   */
+  private syncNext(): void {
+    if (this.syncingFd !== undefined) return;
+    const retired = this.retiredFds.shift();
+    if (retired !== undefined) {
+      this.syncInPool(retired, true);
+      return;
+    }
+    if (!this.syncRound || this.closed) return;
+    this.syncRound = false;
+    if (!this.dirty || this.fd === undefined) return;
+    this.dirty = false;
+    this.syncInPool(this.fd, false);
+  }
+
+  private syncInPool(fd: number, closeAfter: boolean): void {
+    this.syncingFd = fd;
+    fs.fdatasync(fd, (err) => {
+      this.syncingFd = undefined;
+      if (err !== null) {
+        if (!closeAfter) this.dirty = true;
         this.options.log.burst('WARN', 'disk-buffer-fsync', 'fsync of the disk buffer failed.', {
           sink: this.options.name,
           error: describeError(err),
         });
       }
-    }
-    this.persistLedger(false);
+      if (closeAfter || this.closeAfterSync === fd) {
+        if (this.closeAfterSync === fd) this.closeAfterSync = undefined;
+        closeQuietly(fd);
+      }
+      this.syncNext();
+    });
+  }
+
+  /** Close a segment's descriptor, or leave it to the fdatasync in flight on it (so that its number is not reused). */
+  private closeSegmentFd(fd: number): void {
+    if (fd === this.syncingFd) this.closeAfterSync = fd;
+    else fs.closeSync(fd);
   }
 
   close(): void {
     if (this.closed) return;
+    for (let fd = this.retiredFds.shift(); fd !== undefined; fd = this.retiredFds.shift()) {
+      try {
+        fs.fdatasyncSync(fd);
+      } catch {
+        // counted at the next start by the checksums
+      }
+      closeQuietly(fd);
+    }
     if (this.fd !== undefined) {
       try {
         if (this.options.fsync !== 'never') fs.fdatasyncSync(this.fd);
       } catch {
         // counted at the next start by the checksums
       }
-      fs.closeSync(this.fd);
+      this.closeSegmentFd(this.fd);
       this.fd = undefined;
     }
     this.persistLedger(true);
     this.closed = true;
+    this.unlock();
     if (this.timer !== undefined) clearInterval(this.timer);
     this.release();
   }
@@ -695,6 +844,14 @@ function readAt(file: string, offset: number, length: number): Buffer {
     return got === length ? buf : buf.subarray(0, got);
   } finally {
     fs.closeSync(fd);
+  }
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    fs.closeSync(fd);
+  } catch {
+    // nothing to do: the descriptor is gone either way
   }
 }
 

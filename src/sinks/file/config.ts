@@ -1,6 +1,7 @@
 /** `file` sink configuration: pure schema, checks and parsing. */
 import path from 'node:path';
 import type { JsonSchemaObject } from '../../formatters/types';
+import { byteSizeSchema } from '../../util/byte-size';
 
 export type FsyncPolicy = 'never' | 'batch' | 'always';
 
@@ -25,11 +26,10 @@ export const fileConfigSchema: { properties: Record<string, JsonSchemaObject>; r
       type: 'object',
       additionalProperties: false,
       properties: {
-        max_bytes: {
-          type: 'integer',
-          minimum: 0,
-          description: `Rotate before the file would exceed this size; 0 disables (default ${DEFAULT_ROTATE_MAX_BYTES}).`,
-        },
+        max_bytes: byteSizeSchema(
+          0,
+          `Rotate before the file would exceed this size; 0 disables (default ${DEFAULT_ROTATE_MAX_BYTES}).`,
+        ),
         max_files: {
           type: 'integer',
           minimum: 1,

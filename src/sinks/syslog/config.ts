@@ -1,6 +1,7 @@
 /** `syslog` sink configuration: pure schema, checks and parsing (no I/O: certificate files are read when connecting). */
 import path from 'node:path';
 import type { JsonSchemaObject } from '../../formatters/types';
+import { byteSizeSchema } from '../../util/byte-size';
 import { durationMillisSchema } from '../../util/duration-schema';
 
 export type SyslogTransportKind = 'udp' | 'tcp' | 'tls' | 'relp';
@@ -68,11 +69,10 @@ export const syslogConfigSchema: { properties: Record<string, JsonSchemaObject>;
       description:
         'tcp only: octet_counting (RFC 6587 "LEN SP MSG", default) or lf (newline after each message, for old receivers; newlines inside a message are sent as \\n, which is lossy). tls and relp have their own framing.',
     },
-    max_message_bytes: {
-      type: 'integer',
-      minimum: 0,
-      description: `Longest message sent, in bytes; longer ones are truncated at the end and counted (udp default ${DEFAULT_UDP_MAX_MESSAGE_BYTES}, at most ${UDP_MAX_PAYLOAD_BYTES}; other transports default 0 = no limit: raise the receiver's maxMessageSize instead).`,
-    },
+    max_message_bytes: byteSizeSchema(
+      0,
+      `Longest message sent, in bytes; longer ones are truncated at the end and counted (udp default ${DEFAULT_UDP_MAX_MESSAGE_BYTES}, at most ${UDP_MAX_PAYLOAD_BYTES}; other transports default 0 = no limit: raise the receiver's maxMessageSize instead).`,
+    ),
     connect_timeout_ms: durationMillisSchema(
       1,
       `Give up a connection attempt (and its TLS handshake) after this long (default ${DEFAULT_CONNECT_TIMEOUT_MILLIS}).`,
