@@ -65,6 +65,14 @@ export interface BlocklistRequest {
 
 const bad = (message: string): ApiError => new ApiError(400, 'AEGIS_ERR_API_BAD_REQUEST', message);
 
+/** `key` (an address or CIDR, bare or as a `net:in:`/`net:out:` id) in canonical text; undefined for anything else. */
+function canonicalAddressKey(key: string): string | undefined {
+  const m = /^(net:(?:in|out):)?([0-9A-Fa-f.:]+(?:\/\d{1,3})?)$/.exec(key);
+  if (m === null) return undefined;
+  const cidr = canonicalCidr(m[2] as string);
+  return cidr === undefined ? undefined : `${m[1] ?? ''}${cidr}`;
+}
+
 /** A CIDR or address in canonical text; undefined when malformed. Host bits must be zero (`10.0.0.1/8` is refused). */
 export function canonicalCidr(text: string): string | undefined {
   const parts = text.split('/');
@@ -383,8 +391,14 @@ export function createBlocklistService(withPolicy: WithPolicy): BlocklistService
         const base = current(store);
         const doc = policyDoc(base);
         const all = entries(doc);
-        let hits = all.filter((e) => e.id === key);
-        if (hits.length === 0) hits = all.filter((e) => e.value === key);
+        const find = (k: string): BlocklistEntry[] => {
+          const byId = all.filter((e) => e.id === k);
+          return byId.length > 0 ? byId : all.filter((e) => e.value === k);
+        };
+        let hits = find(key);
+        // Addresses are stored canonical (`fde5:a1b::2`): another spelling of one (`fde5:0a1b::2`) names it too.
+        const canonical = hits.length === 0 ? canonicalAddressKey(key) : undefined;
+        if (canonical !== undefined && canonical !== key) hits = find(canonical);
         if (hits.length === 0) throw new ApiError(404, 'AEGIS_ERR_API_NOT_FOUND', `no blocklist entry ${key}`);
         if (hits.length > 1)
           throw bad(`"${key}" names ${hits.length} entries (${hits.map((e) => e.id).join(', ')}); give the entry id`);

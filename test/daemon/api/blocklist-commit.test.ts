@@ -258,3 +258,23 @@ test('kernel first: the map holds a change when add() returns; a store write tha
     tmp.cleanup();
   }
 });
+
+test('regression: DELETE names an address in any spelling (fde5:0a1b::2 is the stored fde5:a1b::2); CI failure', async () => {
+  const tmp = makeTempDir();
+  try {
+    const { svc } = service(path.join(tmp.dir, 'policy'));
+    const v6 = svc.add(entryFromRequest({ address: 'fde5:0a1b::2/128', direction: 'in', action: 'BLOCK' }), 'test');
+    const v4 = svc.add(entryFromRequest({ address: '198.51.100.7', direction: 'out', action: 'BLOCK' }), 'test');
+    await Promise.all([v6.durable, v4.durable]);
+    assert.deepEqual(
+      svc.list().map((e) => e.id),
+      ['net:in:fde5:a1b::2', 'net:out:198.51.100.7'],
+    );
+    assert.throws(() => svc.remove('net:in:fde5:0a1b::3', 'test'), /no blocklist entry net:in:fde5:0a1b::3/);
+    await svc.remove('net:in:fde5:0a1b::2', 'test').durable;
+    await svc.remove('198.51.100.7/32', 'test').durable;
+    assert.deepEqual(svc.list(), []);
+  } finally {
+    tmp.cleanup();
+  }
+});
