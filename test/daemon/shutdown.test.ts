@@ -16,7 +16,7 @@ import { formatJson } from '../../src/formatters/json';
 import { ABANDON_GRACE_MILLIS } from '../../src/sinks/core/sink';
 import { EXIT_GRACE_MILLIS } from '../../src/daemon/run';
 import { makeTestPki, opensslSkipReason } from '../helpers/certs';
-import { parseLogs, spawnCli } from '../helpers/cli';
+import { parseLogs, spawnCli, waitExit } from '../helpers/cli';
 import { httpGet, sampleValue } from '../helpers/daemon';
 import { generateEvents } from '../helpers/events';
 import { silentPeer } from '../helpers/silent-peer';
@@ -304,6 +304,46 @@ test('regression: a second SIGTERM reports the true undelivered count, dead-lett
     assert.equal(run.logs.find((l) => l.msg === 'aegisbpf stopped.')?.forced, true);
   } finally {
     await peer.close();
+    cleanup();
+  }
+});
+
+test('regression: a stdin source whose pipe stays open does not hold SIGTERM (the wait for more input ends with the stop)', async () => {
+  const { dir, cleanup } = makeTempDir();
+  try {
+    const out = path.join(dir, 'out.ndjson');
+    const cfg = path.join(dir, 'aegisbpf.yml');
+    fs.writeFileSync(
+      cfg,
+      [
+        `data_dir: ${dir}`,
+        `shutdown_timeout_ms: ${SHUTDOWN_TIMEOUT_MILLIS}`,
+        'metrics: { enabled: false }',
+        'sources: { in: { type: stdin } }',
+        `sinks: { out: { type: file, path: ${out}, batch: { timeout_ms: 20 } } }`,
+      ].join('\n'),
+    );
+    const child = spawnCli(['run', '--config', cfg]);
+    const exited = waitExit(child);
+    const events = generateEvents(20);
+    child.stdin.write(events.map((e) => JSON.stringify(e)).join('\n') + '\n'); // and the pipe stays open
+    const until = Date.now() + 30_000;
+    while (!fs.existsSync(out) || fs.readFileSync(out, 'utf8').split('\n').length <= events.length) {
+      assert.ok(Date.now() < until, 'the events were written');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const stopAt = Date.now();
+    child.kill('SIGTERM');
+    const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    const { code, stderr } = await exited;
+    clearTimeout(killer);
+    const stopMillis = Date.now() - stopAt;
+    assert.ok(stopMillis < SHUTDOWN_TIMEOUT_MILLIS + SLACK_MILLIS, `stopped ${stopMillis} ms after SIGTERM`);
+    assert.equal(code, 0, stderr);
+    const summary = parseLogs(stderr).find((l) => l.msg === 'aegisbpf stopped.') as
+      { sinks: { out: { delivered: number } } } | undefined;
+    assert.equal(summary?.sinks.out.delivered, events.length);
+  } finally {
     cleanup();
   }
 });

@@ -283,9 +283,33 @@ export async function* decodeNdjsonStream(
       yield chunk;
     }
   };
-  for await (const chunk of stream) {
-    if (signal.aborted) return decoder.linesRead;
-    yield* emit(decoder.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk));
+  // A stop ends the wait for the next chunk too: standard input from a pipe that stays open (`tail -f … |`) never
+  // yields again, and waiting for it held `aegisbpf run` past SIGTERM and its shutdown timeout for ever.
+  const iterator = stream[Symbol.asyncIterator]();
+  let onAbort: (() => void) | undefined;
+  const stopped = new Promise<'stopped'>((resolve) => {
+    onAbort = () => resolve('stopped');
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+  });
+  let finished = false;
+  try {
+    for (;;) {
+      const next = iterator.next();
+      const r = await Promise.race([next, stopped]);
+      if (r === 'stopped') {
+        next.catch(() => undefined); // the stream is ended below; its pending read may fail with that
+        return decoder.linesRead;
+      }
+      if (r.done === true) break;
+      const chunk = r.value;
+      yield* emit(decoder.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk));
+    }
+    finished = true;
+  } finally {
+    signal.removeEventListener('abort', onAbort as () => void);
+    // Left early (a stop, or the consumer stopped): end the stream, as `for await` would.
+    if (!finished) void Promise.resolve(iterator.return?.()).catch(() => undefined);
   }
   if (!signal.aborted) yield* emit(decoder.end());
   return decoder.linesRead;

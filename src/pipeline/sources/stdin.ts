@@ -33,11 +33,17 @@ export const stdinSource: SourceDefinition = {
       max_line_bytes: maxLineBytesSchema,
     },
   },
-  create: (raw, ctx) =>
-    createStreamSource(
+  create: (raw, ctx) => ({
+    ...createStreamSource(
       process.stdin,
       ctx,
       typeof raw.chunk_events === 'number' ? raw.chunk_events : 1024,
       typeof raw.max_line_bytes === 'number' ? raw.max_line_bytes : DEFAULT_MAX_LINE_BYTES,
     ),
+    // After a stop with the input still open (a pipe whose writer lives on): let go of it, so the process can end.
+    close: () => {
+      process.stdin.destroy();
+      return Promise.resolve();
+    },
+  }),
 };
