@@ -104,6 +104,25 @@ export interface Pipeline {
   reopen(): Promise<void>;
 }
 
+/** How long shutdown waits for the source loops after the sinks closed, before closing the sources under them. */
+export const SOURCE_STOP_GRACE_MILLIS = 1000;
+
+/** Whether `p` settled within `millis`. */
+async function settlesWithin(p: Promise<unknown>, millis: number): Promise<boolean> {
+  const timer = new AbortController();
+  try {
+    return await Promise.race([
+      p.then(
+        () => true,
+        () => true,
+      ),
+      sleep(millis, timer.signal).then(() => false),
+    ]);
+  } finally {
+    timer.abort();
+  }
+}
+
 export function createPipeline(config: PipelineConfig, options: PipelineOptions): Pipeline {
   const logger = options.logger;
   const hostname = options.hostname ?? os.hostname();
@@ -383,20 +402,36 @@ export function createPipeline(config: PipelineConfig, options: PipelineOptions)
         timer.abort();
       }
       const reports = await Promise.all([...sinks.values()].map((s) => s.close(Math.max(0, deadline - Date.now()))));
-      if (running !== undefined) await running;
-      // After the source loops ended: no process() call runs concurrently with close().
+      // A source that ignores the stop (waiting on input that never comes) must not hold the process for ever: give
+      // the loops a bound, then close the sources, which ends such a wait (stdin lets go of its pipe).
+      const loopsEnded = running === undefined || (await settlesWithin(running, SOURCE_STOP_GRACE_MILLIS));
+      if (!loopsEnded)
+        logger.warn('A source did not stop reading at the stop; closing it.', {
+          graceMillis: SOURCE_STOP_GRACE_MILLIS,
+        });
+      let sourcesClosed = false;
+      const closeSources = async (): Promise<void> => {
+        if (sourcesClosed) return;
+        sourcesClosed = true;
+        for (const source of sources) {
+          try {
+            await source.close?.();
+          } catch (err) {
+            logger.warn('Closing a source failed (its position may not be saved).', {
+              source: source.name,
+              error: describeError(err),
+            });
+          }
+        }
+      };
+      if (!loopsEnded) {
+        await closeSources();
+        await settlesWithin(running as Promise<unknown>, SOURCE_STOP_GRACE_MILLIS);
+      }
+      // After the source loops ended (or were given up on): no process() call runs concurrently with close().
       for (const p of processors) p.close?.();
       await pool?.close();
-      for (const source of sources) {
-        try {
-          await source.close?.();
-        } catch (err) {
-          logger.warn('Closing a source failed (its position may not be saved).', {
-            source: source.name,
-            error: describeError(err),
-          });
-        }
-      }
+      await closeSources();
       await deadLetter.close();
       return reports;
     },

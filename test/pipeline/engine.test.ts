@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { createPipeline } from '../../src/pipeline/engine';
+import { createPipeline, SOURCE_STOP_GRACE_MILLIS } from '../../src/pipeline/engine';
 import { validateConfigDocument } from '../../src/config/load';
 import type { Source } from '../../src/pipeline/sources/types';
 import type { AegisEvent } from '../../src/event/types';
@@ -114,3 +114,59 @@ test('routes and processors apply in order; the summary counts removed and unrou
   assert.equal(pipeline.stats.pipeline.unrouted, events.filter((e) => e.type === 'connect').length);
   cleanup();
 });
+
+test(
+  'shutdown is bounded behind a source that ignores the stop: the source is closed under it, or given up on',
+  { timeout: 60_000 },
+  async () => {
+    const { dir, cleanup } = makeTempDir();
+    try {
+      const result = validateConfigDocument({
+        data_dir: dir,
+        sources: { s: { type: 'stdin' } },
+        sinks: { f: { type: 'file', path: path.join(dir, 'out.ndjson') } },
+      });
+      assert.deepEqual(result.problems, []);
+      const events = generateEvents(5);
+      for (const closeEndsIt of [true, false]) {
+        let release: (() => void) | undefined;
+        let closed = 0;
+        // Yields once, then waits for input that never comes and never looks at the signal.
+        const source: Source = {
+          name: 's',
+          type: 'test',
+          async *read() {
+            yield events;
+            await new Promise<void>((r) => (release = r));
+          },
+          close: () => {
+            closed++;
+            if (closeEndsIt) release?.();
+          },
+        };
+        const pipeline = createPipeline(result.config!, {
+          logger: silentLogger,
+          version: 't',
+          sources: () => [source],
+        });
+        const running = pipeline.run();
+        await new Promise((r) => setTimeout(r, 200));
+        const t0 = Date.now();
+        const reports = await pipeline.shutdown(500);
+        const took = Date.now() - t0;
+        assert.equal(closed, 1, 'the source was closed once');
+        assert.equal(pipeline.sinks.get('f')!.stats.delivered, events.length);
+        assert.equal(reports[0]!.undelivered, 0);
+        // 500 ms for the loops, one grace before closing the source and at most one after.
+        assert.ok(
+          took < 500 + 2 * SOURCE_STOP_GRACE_MILLIS + 1500,
+          `shutdown took ${took} ms (close ends it: ${closeEndsIt})`,
+        );
+        if (closeEndsIt) assert.deepEqual(await running, []);
+        else release?.();
+      }
+    } finally {
+      cleanup();
+    }
+  },
+);
