@@ -34,22 +34,30 @@ export interface HostReading {
 /** One buffer for every read: /proc files are small, and readFileSync's stat + allocation tripled a sample's cost. */
 let buffer = Buffer.allocUnsafe(64 * 1024);
 
-/** A whole /proc file as latin1 text, by open/read/close into the shared buffer (grown when a file fills it). */
+/**
+ * The whole file behind `fd` as latin1 text, read from offset 0 with positioned reads (the kernel regenerates a /proc
+ * file on a read from offset 0) into the shared buffer, grown when a file fills it.
+ */
+function readWhole(fd: number): string {
+  let n = 0;
+  for (;;) {
+    const got = fs.readSync(fd, buffer, n, buffer.length - n, n);
+    if (got === 0) break;
+    n += got;
+    if (n === buffer.length) {
+      const bigger = Buffer.allocUnsafe(buffer.length * 2);
+      buffer.copy(bigger);
+      buffer = bigger;
+    }
+  }
+  return buffer.toString('latin1', 0, n);
+}
+
+/** A whole /proc file as latin1 text, by open/read/close. */
 function readText(file: string): string {
   const fd = fs.openSync(file, 'r');
   try {
-    let n = 0;
-    for (;;) {
-      const got = fs.readSync(fd, buffer, n, buffer.length - n, null);
-      if (got === 0) break;
-      n += got;
-      if (n === buffer.length) {
-        const bigger = Buffer.allocUnsafe(buffer.length * 2);
-        buffer.copy(bigger);
-        buffer = bigger;
-      }
-    }
-    return buffer.toString('latin1', 0, n);
+    return readWhole(fd);
   } finally {
     fs.closeSync(fd);
   }
@@ -67,20 +75,6 @@ export interface ProcFiles {
 
 export function createProcFiles(root: string): ProcFiles {
   const fds = new Map<string, number>();
-  const readAll = (fd: number): string => {
-    let n = 0;
-    for (;;) {
-      const got = fs.readSync(fd, buffer, n, buffer.length - n, n);
-      if (got === 0) break;
-      n += got;
-      if (n === buffer.length) {
-        const bigger = Buffer.allocUnsafe(buffer.length * 2);
-        buffer.copy(bigger);
-        buffer = bigger;
-      }
-    }
-    return buffer.toString('latin1', 0, n);
-  };
   return {
     text(name) {
       let fd = fds.get(name);
@@ -88,7 +82,7 @@ export function createProcFiles(root: string): ProcFiles {
         fd = fs.openSync(path.join(root, name), 'r');
         fds.set(name, fd);
       }
-      return readAll(fd);
+      return readWhole(fd);
     },
     close() {
       for (const fd of fds.values()) fs.closeSync(fd);
