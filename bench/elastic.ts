@@ -27,6 +27,7 @@ import { packagePath } from '../src/util/paths';
 import { makeEventFactory } from '../test/helpers/events';
 import { startElasticsearch } from '../test/helpers/services';
 import { writeEventsFile } from './lib/events-file';
+import { runBench, writeSummary } from './lib/summary';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -304,22 +305,10 @@ async function main(): Promise<void> {
       results.push(r);
       print(r);
     }
-    process.stdout.write(
-      JSON.stringify({
-        bench: 'elastic',
-        cpus: os.cpus().length,
-        cpu: os.cpus()[0]?.model,
-        elasticsearch: es.version,
-        perEvent,
-        results,
-      }) + '\n',
-    );
+    writeSummary('elastic', { elasticsearch: es.version, perEvent, results });
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`elastic bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-  process.exitCode = 1;
-});
+runBench('elastic', main);

@@ -12,6 +12,7 @@ import { formatJsonOrdered } from '../src/formatters/json';
 import { createFormatter, formatterNames } from '../src/formatters/registry';
 import type { Formatter } from '../src/formatters/types';
 import { makeEventFactory } from '../test/helpers/events';
+import { writeSummary } from './lib/summary';
 
 const GOAL_EVENTS_PER_SECOND = 300_000;
 const GOAL_FORMATS = new Set(['json', 'ecs', 'cef', 'leef', 'rfc5424']);
@@ -129,18 +130,13 @@ function main(): void {
   process.stdout.write(
     `load average before ${loadBefore.map((l) => l.toFixed(2)).join(' ')}, after ${loadAfter.map((l) => l.toFixed(2)).join(' ')} (${os.cpus().length} CPUs; pinned: ${process.env.AEGIS_BENCH_PINNED === '1'})\n`,
   );
-  process.stdout.write(
-    JSON.stringify({
-      bench: 'formatters',
-      cpus: os.cpus().length,
-      cpu: os.cpus()[0]?.model,
-      pinned: process.env.AEGIS_BENCH_PINNED === '1',
-      loadBefore,
-      loadAfter,
-      rows,
-      sink: sink > 0,
-    }) + '\n',
-  );
+  writeSummary('formatters', {
+    pinned: process.env.AEGIS_BENCH_PINNED === '1',
+    loadBefore,
+    loadAfter,
+    rows,
+    sink: sink > 0,
+  });
 }
 
 main();

@@ -23,6 +23,7 @@ import { startNats } from '../test/helpers/services';
 import { writeEventsFile } from './lib/events-file';
 import { measureFloor } from './lib/floor';
 import type { FloorResult } from './lib/floor';
+import { loadAverage, runBench, writeSummary } from './lib/summary';
 
 interface Result {
   readonly name: string;
@@ -124,10 +125,7 @@ async function main(): Promise<void> {
   const only = process.argv.indexOf('--variant');
   const wanted = (name: string): boolean => only < 0 || name.includes(process.argv[only + 1] ?? '');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aegis-bench-notify-'));
-  const load = os
-    .loadavg()
-    .map((l) => l.toFixed(2))
-    .join(' ');
+  const load = loadAverage();
   const results: Result[] = [];
   let floor: FloorResult | undefined;
   try {
@@ -200,23 +198,7 @@ async function main(): Promise<void> {
         `${r.cpuSecondsPerMillion} CPU s per million events = ${r.floorRatio}x the json-file floor ` +
         `(${floor?.cpuMicrosPerEvent ?? NaN} µs per event); ${JSON.stringify(r.extra)}\n`,
     );
-  process.stdout.write(
-    JSON.stringify({
-      bench: 'notify',
-      cpus: os.cpus().length,
-      cpu: os.cpus()[0]?.model,
-      loadBefore: load,
-      loadAfter: os
-        .loadavg()
-        .map((l) => l.toFixed(2))
-        .join(' '),
-      floor,
-      results,
-    }) + '\n',
-  );
+  writeSummary('notify', { loadBefore: load, loadAfter: loadAverage(), floor, results });
 }
 
-void main().catch((err: unknown) => {
-  process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-  process.exitCode = 1;
-});
+runBench('notify', main);

@@ -14,6 +14,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { packagePath } from '../src/util/paths';
 import { startHecReceiver } from '../test/helpers/services';
 import { writeEventsFile } from './lib/events-file';
+import { loadAverage, runBench, writeSummary } from './lib/summary';
 
 interface Variant {
   readonly name: string;
@@ -201,10 +202,7 @@ async function main(): Promise<void> {
   try {
     const input = path.join(dir, 'in.ndjson');
     writeEventsFile(input, count);
-    const load = os
-      .loadavg()
-      .map((l) => l.toFixed(2))
-      .join(' ');
+    const load = loadAverage();
     const results: Result[] = [];
     for (const v of variants) {
       const r = await runOnce(v, dir, input, count);
@@ -220,25 +218,10 @@ async function main(): Promise<void> {
       process.stdout.write(
         `splunk best: ${best.name} (${best.eventsPerSecond} events/s, ${best.eventsPerRequest} events per request)\n`,
       );
-    process.stdout.write(
-      JSON.stringify({
-        bench: 'splunk',
-        cpus: os.cpus().length,
-        cpu: os.cpus()[0]?.model,
-        loadBefore: load,
-        loadAfter: os
-          .loadavg()
-          .map((l) => l.toFixed(2))
-          .join(' '),
-        results,
-      }) + '\n',
-    );
+    writeSummary('splunk', { loadBefore: load, loadAfter: loadAverage(), results });
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 
-void main().catch((err: unknown) => {
-  process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-  process.exitCode = 1;
-});
+runBench('splunk', main);

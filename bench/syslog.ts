@@ -22,6 +22,7 @@ import { lineCounter, rsyslogSkipReason, rsyslogVersion, startRsyslog } from '..
 import type { Rsyslog } from '../test/helpers/rsyslog';
 import type { FloorResult } from './lib/floor';
 import { measureFloor, startNullReceiver } from './lib/floor';
+import { loadAverage, runBench, writeSummary } from './lib/summary';
 
 type Transport = 'tcp' | 'tls' | 'relp';
 const GOALS: Readonly<Record<Transport, number>> = { tcp: 100_000, tls: 60_000, relp: 30_000 };
@@ -42,13 +43,6 @@ interface Result {
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? process.argv[i + 1] : undefined;
-}
-
-function loadAverage(): string {
-  return os
-    .loadavg()
-    .map((l) => l.toFixed(2))
-    .join(' ');
 }
 
 function pin(pid: number, cpu: number): void {
@@ -290,25 +284,11 @@ async function main(): Promise<void> {
           `the floor alone is ${floor.eventsPerCpuSecond >= GOALS.tcp ? 'above' : 'below'} the goal.\n`,
       );
     }
-    process.stdout.write(
-      JSON.stringify({
-        bench: 'syslog',
-        cpus: os.cpus().length,
-        cpu: os.cpus()[0]?.model,
-        rsyslog: rsyslogVersion(),
-        loadBefore,
-        loadAfter,
-        results,
-        floor,
-      }) + '\n',
-    );
+    writeSummary('syslog', { rsyslog: rsyslogVersion(), loadBefore, loadAfter, results, floor });
   } finally {
     await receiver.cleanup();
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-  process.exit(1);
-});
+runBench('syslog', main);
