@@ -10,10 +10,9 @@
  * (ingest-pipeline.test.ts) while this file checks that the node parses the pipeline's structure and indexes the
  * interpreter's output cleanly.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Client } from '../../../src/sinks/elasticsearch/client';
-import { createEsClient, rawRequest } from '../../../src/sinks/elasticsearch/client';
+import { rawRequest } from '../../../src/sinks/elasticsearch/client';
 import { parseElasticsearchConfig } from '../../../src/sinks/elasticsearch/config';
 import { REDUCED_TYPES, loadElasticContent, reduceFieldTypes } from '../../../src/sinks/elasticsearch/install';
 import type { JsonObject } from '../../../src/sinks/elasticsearch/install';
@@ -23,8 +22,6 @@ import { createLogger } from '../../../src/util/logger';
 import { formatEcs } from '../../../src/formatters/ecs';
 import { formatJson } from '../../../src/formatters/json';
 import type { AegisEvent } from '../../../src/event/types';
-import type { ElasticsearchService } from '../../helpers/services';
-import { startElasticsearch } from '../../helpers/services';
 import { spawnCli, waitExit } from '../../helpers/cli';
 import { goldenCases } from '../../formatters/golden';
 import { generateEvents } from '../../helpers/events';
@@ -35,38 +32,18 @@ import { loadKibanaRules, loadSamples } from '../../helpers/detection-rules';
 import { kqlToDsl } from '../../helpers/kql';
 import type { Doc, PipelineSpec } from '../../helpers/ingest-pipeline';
 import { runPipeline } from '../../helpers/ingest-pipeline';
+import { useElasticsearch } from '../../helpers/elasticsearch';
 
 const quiet = createLogger({ level: 'FATAL', write: () => undefined });
 const content = loadElasticContent();
-let es: ElasticsearchService | undefined;
-let skipReason = '';
-let client: Client;
-
-before(async () => {
-  const started = await startElasticsearch();
-  if (!started.ok) {
-    skipReason = started.reason;
-    return;
-  }
-  es = started;
-  client = createEsClient({
-    urls: [es.url],
-    auth: { kind: 'none' },
-    tls: { caFile: undefined, verify: true, serverName: undefined },
-  });
-});
-
-after(async () => {
-  await client?.close();
-  await es?.stop();
-});
+const fx = useElasticsearch();
 
 async function call(
   method: 'GET' | 'POST' | 'PUT',
   p: string,
   body?: unknown,
 ): Promise<{ status: number; body: Record<string, unknown> }> {
-  const r = await rawRequest(client, { method, path: p, ...(body === undefined ? {} : { body }) });
+  const r = await rawRequest(fx.client, { method, path: p, ...(body === undefined ? {} : { body }) });
   if (!r.ok) throw r.error as Error;
   return { status: r.status, body: r.body as Record<string, unknown> };
 }
@@ -83,7 +60,7 @@ function emittedFields(): Set<string> {
 /** Index events with the real sink transport; return their ids. */
 async function indexEvents(prefix: string, events: readonly AegisEvent[]): Promise<void> {
   const t = createElasticsearchTransport(
-    parseElasticsearchConfig({ url: es!.url, index: `${prefix}-%{+yyyy.MM.dd}` }),
+    parseElasticsearchConfig({ url: fx.es!.url, index: `${prefix}-%{+yyyy.MM.dd}` }),
     { logger: quiet, version: 'test' },
   );
   for (let i = 0; i < events.length; i += 1000) {
@@ -96,8 +73,8 @@ async function indexEvents(prefix: string, events: readonly AegisEvent[]): Promi
 }
 
 test('aegisbpf rules install elastic: installs what this cluster supports, says what it skipped and why, and is idempotent', async (t) => {
-  if (es === undefined) return t.skip(skipReason);
-  const first = await waitExit(spawnCli(['rules', 'install', 'elastic', '--url', es.url]));
+  if (fx.es === undefined) return t.skip(fx.skipReason);
+  const first = await waitExit(spawnCli(['rules', 'install', 'elastic', '--url', fx.es.url]));
   assert.equal(first.code, 3, `exit 3: installed, but the pipeline was skipped\n${first.stdout}\n${first.stderr}`);
   const lines = first.stdout.trim().split('\n');
   for (const name of ['aegisbpf-settings', 'aegisbpf-ecs-mappings', 'aegisbpf-json-mappings'])
@@ -125,7 +102,7 @@ test('aegisbpf rules install elastic: installs what this cluster supports, says 
     'the fallback to reduced types is logged',
   );
 
-  const second = await waitExit(spawnCli(['rules', 'install', 'elastic', '--url', es.url, '--json']));
+  const second = await waitExit(spawnCli(['rules', 'install', 'elastic', '--url', fx.es.url, '--json']));
   assert.equal(second.code, 3);
   const report = JSON.parse(second.stdout) as { items: { kind: string; status: string }[]; types: string };
   assert.deepEqual(
@@ -147,8 +124,8 @@ test('aegisbpf rules install elastic: installs what this cluster supports, says 
 });
 
 test('GET _mapping of a new aegisbpf-* index equals the template, and every field the ecs formatter emits has its intended type', async (t) => {
-  if (es === undefined) return t.skip(skipReason);
-  await waitExit(spawnCli(['rules', 'install', 'elastic', '--url', es.url]));
+  if (fx.es === undefined) return t.skip(fx.skipReason);
+  await waitExit(spawnCli(['rules', 'install', 'elastic', '--url', fx.es.url]));
   const index = `aegisbpf-mapping-${process.pid}`;
   const created = await call('PUT', `/${index}`);
   assert.equal(created.status, 200);
@@ -195,11 +172,11 @@ test('GET _mapping of a new aegisbpf-* index equals the template, and every fiel
 });
 
 test('the data stream template: logs-aegisbpf.events-* streams get the same mapping plus data_stream.*', async (t) => {
-  if (es === undefined) return t.skip(skipReason);
-  await waitExit(spawnCli(['rules', 'install', 'elastic', '--url', es.url]));
+  if (fx.es === undefined) return t.skip(fx.skipReason);
+  await waitExit(spawnCli(['rules', 'install', 'elastic', '--url', fx.es.url]));
   const ns = `m${process.pid}`;
   const transport = createElasticsearchTransport(
-    parseElasticsearchConfig({ url: es.url, data_stream: { namespace: ns } }),
+    parseElasticsearchConfig({ url: fx.es.url, data_stream: { namespace: ns } }),
     { logger: quiet, version: 'test' },
   );
   const events = goldenCases().map((c) => c.event);
@@ -223,8 +200,8 @@ test('the data stream template: logs-aegisbpf.events-* streams get the same mapp
 });
 
 test('each detection rule’s query, as Elasticsearch DSL, hits exactly its positive samples; the threshold groups exactly the positive host', async (t) => {
-  if (es === undefined) return t.skip(skipReason);
-  await waitExit(spawnCli(['rules', 'install', 'elastic', '--url', es.url]));
+  if (fx.es === undefined) return t.skip(fx.skipReason);
+  await waitExit(spawnCli(['rules', 'install', 'elastic', '--url', fx.es.url]));
   for (const { file, rule } of loadKibanaRules()) {
     const prefix = `aegisbpf-rule-${file.replace(/^aegisbpf-/, '')}-${process.pid}`;
     const expectAlert = new Set<string>();
@@ -273,8 +250,8 @@ test('each detection rule’s query, as Elasticsearch DSL, hits exactly its posi
 });
 
 test('the guide’s layout (raw json decoded under aegisbpf.* by Filebeat, no pipeline) maps cleanly too, and its rule query works', async (t) => {
-  if (es === undefined) return t.skip(skipReason);
-  await waitExit(spawnCli(['rules', 'install', 'elastic', '--url', es.url]));
+  if (fx.es === undefined) return t.skip(fx.skipReason);
+  await waitExit(spawnCli(['rules', 'install', 'elastic', '--url', fx.es.url]));
   const index = `aegisbpf-guide-${process.pid}`;
   const lines: string[] = [];
   for (const e of goldenCases().map((c) => c.event)) {
@@ -287,7 +264,7 @@ test('the guide’s layout (raw json decoded under aegisbpf.* by Filebeat, no pi
     };
     lines.push(JSON.stringify({ create: { _index: index, _id: documentId(e) } }), JSON.stringify(doc));
   }
-  const r = await rawRequest(client, {
+  const r = await rawRequest(fx.client, {
     method: 'POST',
     path: '/_bulk',
     querystring: { refresh: 'true' },
@@ -300,7 +277,7 @@ test('the guide’s layout (raw json decoded under aegisbpf.* by Filebeat, no pi
 });
 
 test('ingest pipeline: the node parses its structure (and only lacks the processors); the interpreter’s output indexes cleanly', async (t) => {
-  if (es === undefined) return t.skip(skipReason);
+  if (fx.es === undefined) return t.skip(fx.skipReason);
   const pipeline = content.ingestPipelines.find((p) => p.name === 'aegisbpf-json-to-ecs')!.body;
   // NOT a run of the pipeline: this distribution has no ingest processors. The answer shows the body parsed up to
   // the first processor lookup.
@@ -317,7 +294,7 @@ test('ingest pipeline: the node parses its structure (and only lacks the process
   const { processors: _p, on_failure: _f, ...rest } = pipeline;
   assert.equal((await call('PUT', '/_ingest/pipeline/aegisbpf-shape-check', { ...rest, processors: [] })).status, 200);
 
-  await waitExit(spawnCli(['rules', 'install', 'elastic', '--url', es.url]));
+  await waitExit(spawnCli(['rules', 'install', 'elastic', '--url', fx.es.url]));
   const index = `aegisbpf-pipeline-out-${process.pid}`;
   const events = [...goldenCases().map((c) => c.event), ...generateEvents(500, { seed: 4, adversarial: true })];
   const lines: string[] = [];
@@ -326,7 +303,7 @@ test('ingest pipeline: the node parses its structure (and only lacks the process
     assert.equal(failure, undefined);
     lines.push(JSON.stringify({ create: { _index: index, _id: documentId(e) } }), JSON.stringify(doc));
   }
-  const bulk = await rawRequest(client, {
+  const bulk = await rawRequest(fx.client, {
     method: 'POST',
     path: '/_bulk',
     querystring: { refresh: 'true' },

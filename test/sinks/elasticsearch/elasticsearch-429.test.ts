@@ -5,10 +5,9 @@
  * Neither comes with Retry-After here (the core's Retry-After handling is tested against a scripted server).
  * Every event must still arrive, and the retries must be counted.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Client } from '../../../src/sinks/elasticsearch/client';
-import { createEsClient, rawRequest } from '../../../src/sinks/elasticsearch/client';
+import { rawRequest } from '../../../src/sinks/elasticsearch/client';
 import { parseElasticsearchConfig } from '../../../src/sinks/elasticsearch/config';
 import { installElasticContent } from '../../../src/sinks/elasticsearch/install';
 import { createElasticsearchTransport } from '../../../src/sinks/elasticsearch/transport';
@@ -20,40 +19,20 @@ import { createSinkStats } from '../../../src/telemetry/stats';
 import { createLogger } from '../../../src/util/logger';
 import { formatEcs } from '../../../src/formatters/ecs';
 import type { AegisEvent } from '../../../src/event/types';
-import type { ElasticsearchService } from '../../helpers/services';
-import { startElasticsearch } from '../../helpers/services';
 import { generateEvents } from '../../helpers/events';
+import { useElasticsearch } from '../../helpers/elasticsearch';
 
 const quiet = createLogger({ level: 'FATAL', write: () => undefined });
-let es: ElasticsearchService | undefined;
-let skipReason = '';
-let client: Client;
-
-before(async () => {
-  const started = await startElasticsearch({
+const fx = useElasticsearch(
+  {
     settings: { 'thread_pool.write.size': 1, 'thread_pool.write.queue_size': 1 },
-  });
-  if (!started.ok) {
-    skipReason = started.reason;
-    return;
-  }
-  es = started;
-  client = createEsClient({
-    urls: [es.url],
-    auth: { kind: 'none' },
-    tls: { caFile: undefined, verify: true, serverName: undefined },
-  });
-  await installElasticContent(client, { version: 'test' });
-});
-
-after(async () => {
-  await client?.close();
-  await es?.stop();
-});
+  },
+  (c) => installElasticContent(c, { version: 'test' }),
+);
 
 async function count(target: string): Promise<number> {
-  await rawRequest(client, { method: 'POST', path: `/${target}/_refresh` });
-  const r = await rawRequest(client, { method: 'GET', path: `/${target}/_count` });
+  await rawRequest(fx.client, { method: 'POST', path: `/${target}/_refresh` });
+  const r = await rawRequest(fx.client, { method: 'GET', path: `/${target}/_count` });
   return r.ok ? ((r.body as { count: number }).count ?? -1) : -1;
 }
 
@@ -92,7 +71,7 @@ async function ship(
 ): Promise<{ stats: ReturnType<typeof createSinkStats>; outcomes: Outcomes }> {
   const outcomes: Outcomes = { itemLevel429: 0, wholeRequest429: 0, results: [] };
   const real = createElasticsearchTransport(
-    parseElasticsearchConfig({ url: es!.url, index: `${prefix}-%{+yyyy.MM.dd}`, compression: 'none' }),
+    parseElasticsearchConfig({ url: fx.es!.url, index: `${prefix}-%{+yyyy.MM.dd}`, compression: 'none' }),
     { logger: quiet, version: 'test' },
   );
   const stats = createSinkStats('es', 'elasticsearch');
@@ -130,7 +109,7 @@ test(
   'item-level 429s (a 200 with es_rejected_execution_exception items): only those items are retried, every event arrives',
   { timeout: 600_000 },
   async (t) => {
-    if (es === undefined) return t.skip(skipReason);
+    if (fx.es === undefined) return t.skip(fx.skipReason);
     const prefix = `aegisbpf-429-items-${process.pid}`;
     const events = spreadOverDays(generateEvents(20_000, { seed: 71 }), 10);
     const { stats, outcomes } = await ship(prefix, events, 1, 1000);
@@ -152,7 +131,7 @@ test(
   'hammered with concurrent requests: whole-request and item-level 429s are retried with backoff, every event arrives',
   { timeout: 600_000 },
   async (t) => {
-    if (es === undefined) return t.skip(skipReason);
+    if (fx.es === undefined) return t.skip(fx.skipReason);
     const prefix = `aegisbpf-429-hammer-${process.pid}`;
     const events = spreadOverDays(generateEvents(30_000, { seed: 72 }), 3);
     const { stats, outcomes } = await ship(prefix, events, 16, 300);

@@ -5,13 +5,12 @@
  * proxy in front of the node, since the node itself has TLS off), the healthcheck. What cannot (401/403 from
  * security, Retry-After, 413) is in elasticsearch-unit.test.ts against a scripted server.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import type { Client } from '../../../src/sinks/elasticsearch/client';
-import { createEsClient, rawRequest } from '../../../src/sinks/elasticsearch/client';
+import { rawRequest } from '../../../src/sinks/elasticsearch/client';
 import { parseElasticsearchConfig } from '../../../src/sinks/elasticsearch/config';
 import { installElasticContent } from '../../../src/sinks/elasticsearch/install';
 import type { ElasticsearchTransport } from '../../../src/sinks/elasticsearch/transport';
@@ -29,45 +28,22 @@ import { createLogger } from '../../../src/util/logger';
 import { formatEcs } from '../../../src/formatters/ecs';
 import type { Formatter } from '../../../src/formatters/types';
 import type { AegisEvent } from '../../../src/event/types';
-import type { ElasticsearchService } from '../../helpers/services';
-import { startElasticsearch } from '../../helpers/services';
 import { generateEvents } from '../../helpers/events';
 import { makeTempDir } from '../../helpers/tmp';
 import { spawnCli, waitExit } from '../../helpers/cli';
 import { bulkLines, startRecorder } from '../../helpers/http-recorder';
 import type { Recorder } from '../../helpers/http-recorder';
 import { runTransportContract } from '../transport-contract';
+import { useElasticsearch } from '../../helpers/elasticsearch';
 
 const quiet = createLogger({ level: 'FATAL', write: () => undefined });
 const signal = (): AbortSignal => new AbortController().signal;
-let es: ElasticsearchService | undefined;
-let skipReason = '';
-let client: Client;
 let seq = 0;
 const unique = (name: string): string => `${name}-${process.pid}-${++seq}`;
-
-before(async () => {
-  const started = await startElasticsearch({ heap: '512m' });
-  if (!started.ok) {
-    skipReason = started.reason;
-    return;
-  }
-  es = started;
-  client = createEsClient({
-    urls: [es.url],
-    auth: { kind: 'none' },
-    tls: { caFile: undefined, verify: true, serverName: undefined },
-  });
-  await installElasticContent(client, { version: 'test' });
-});
-
-after(async () => {
-  await client?.close();
-  await es?.stop();
-});
+const fx = useElasticsearch({ heap: '512m' }, (c) => installElasticContent(c, { version: 'test' }));
 
 async function json(method: 'GET' | 'POST' | 'PUT', p: string, body?: unknown): Promise<Record<string, unknown>> {
-  const r = await rawRequest(client, { method, path: p, ...(body === undefined ? {} : { body }) });
+  const r = await rawRequest(fx.client, { method, path: p, ...(body === undefined ? {} : { body }) });
   if (!r.ok) throw r.error as Error;
   return r.body as Record<string, unknown>;
 }
@@ -116,8 +92,8 @@ runTransportContract({
   name: 'elasticsearch',
   encode: (e) => formatEcs(e),
   create: async () => {
-    if (es === undefined) return { skip: skipReason };
-    const proxy = await startRecorder({ upstream: es.url });
+    if (fx.es === undefined) return { skip: fx.skipReason };
+    const proxy = await startRecorder({ upstream: fx.es.url });
     const prefix = unique('aegisbpf-contract');
     const real = createElasticsearchTransport(
       parseElasticsearchConfig({ url: proxy.url, index: `${prefix}-%{+yyyy.MM.dd}` }),
@@ -137,7 +113,7 @@ runTransportContract({
       transport,
       // What the node has, in event order, each document checked against what was sent for it.
       received: async () => {
-        const exists = await rawRequest(client, { method: 'GET', path: `/_resolve/index/${prefix}-*` });
+        const exists = await rawRequest(fx.client, { method: 'GET', path: `/_resolve/index/${prefix}-*` });
         if (!exists.ok || ((exists.body as { indices?: unknown[] }).indices ?? []).length === 0) return [];
         await refresh(`${prefix}-*`);
         const res = await json('POST', `/${prefix}-*/_search`, {
@@ -165,10 +141,10 @@ test(
   '100 000 events shipped: _count is 100 000 and a sample matches what was sent, field by field',
   { timeout: 600_000 },
   async (t) => {
-    if (es === undefined) return t.skip(skipReason);
+    if (fx.es === undefined) return t.skip(fx.skipReason);
     const prefix = unique('aegisbpf-bulk100k');
     const transport = createElasticsearchTransport(
-      parseElasticsearchConfig({ url: es.url, index: `${prefix}-%{+yyyy.MM.dd}` }),
+      parseElasticsearchConfig({ url: fx.es.url, index: `${prefix}-%{+yyyy.MM.dd}` }),
       { logger: quiet, version: 'test' },
     );
     const { sink, stats } = makeSink(transport);
@@ -195,9 +171,9 @@ test(
 );
 
 test('a resend of the same batch (crash after send, before the acknowledgement) changes nothing: 409s counted as duplicates', async (t) => {
-  if (es === undefined) return t.skip(skipReason);
+  if (fx.es === undefined) return t.skip(fx.skipReason);
   const prefix = unique('aegisbpf-resend');
-  const cfg = parseElasticsearchConfig({ url: es.url, index: `${prefix}-%{+yyyy.MM.dd}` });
+  const cfg = parseElasticsearchConfig({ url: fx.es.url, index: `${prefix}-%{+yyyy.MM.dd}` });
   const real = createElasticsearchTransport(cfg, { logger: quiet, version: 'test' });
   let attempts = 0;
   // The first attempt reaches Elasticsearch, then "the agent crashes" before it learns the answer.
@@ -231,10 +207,10 @@ test('a resend of the same batch (crash after send, before the acknowledgement) 
 });
 
 test('a mapping conflict: that event goes to the dead-letter file with Elasticsearch’s reason, all others are indexed, no retry', async (t) => {
-  if (es === undefined) return t.skip(skipReason);
+  if (fx.es === undefined) return t.skip(fx.skipReason);
   const prefix = unique('aegisbpf-conflict');
   const real = createElasticsearchTransport(
-    parseElasticsearchConfig({ url: es.url, index: `${prefix}-%{+yyyy.MM.dd}` }),
+    parseElasticsearchConfig({ url: fx.es.url, index: `${prefix}-%{+yyyy.MM.dd}` }),
     { logger: quiet, version: 'test' },
   );
   const sends: Batch<string>[] = [];
@@ -285,9 +261,9 @@ test('a mapping conflict: that event goes to the dead-letter file with Elasticse
 });
 
 test('data streams: create into logs-aegisbpf.events-<namespace> auto-creates the stream from the template; resends are 409s', async (t) => {
-  if (es === undefined) return t.skip(skipReason);
+  if (fx.es === undefined) return t.skip(fx.skipReason);
   const namespace = `t${process.pid}x${++seq}`;
-  const proxy = await startRecorder({ upstream: es.url });
+  const proxy = await startRecorder({ upstream: fx.es.url });
   const transport = createElasticsearchTransport(
     parseElasticsearchConfig({ url: proxy.url, data_stream: { namespace } }),
     { logger: quiet, version: 'test' },
@@ -318,19 +294,19 @@ test('data streams: create into logs-aegisbpf.events-<namespace> auto-creates th
 });
 
 test('healthcheck on the real node: healthy with the templates; unhealthy with the reason when no template matches', async (t) => {
-  if (es === undefined) return t.skip(skipReason);
-  const ok = createElasticsearchTransport(parseElasticsearchConfig({ url: es.url }), {
+  if (fx.es === undefined) return t.skip(fx.skipReason);
+  const ok = createElasticsearchTransport(parseElasticsearchConfig({ url: fx.es.url }), {
     logger: quiet,
     version: 'test',
   });
   assert.deepEqual(await ok.healthcheck(signal()), { healthy: true });
-  const ds = createElasticsearchTransport(parseElasticsearchConfig({ url: es.url, data_stream: {} }), {
+  const ds = createElasticsearchTransport(parseElasticsearchConfig({ url: fx.es.url, data_stream: {} }), {
     logger: quiet,
     version: 'test',
   });
   assert.deepEqual(await ds.healthcheck(signal()), { healthy: true });
   const untemplated = createElasticsearchTransport(
-    parseElasticsearchConfig({ url: es.url, index: 'untemplated-%{+yyyy}' }),
+    parseElasticsearchConfig({ url: fx.es.url, index: 'untemplated-%{+yyyy}' }),
     { logger: quiet, version: 'test' },
   );
   const h = await untemplated.healthcheck(signal());
@@ -367,7 +343,7 @@ function selfSignedCert(dir: string): { key: string; cert: string; caFile: strin
 }
 
 test('TLS: the certificate is verified against ca_file; an unknown CA is refused (unhealthy, retried); verify: false connects', async (t) => {
-  if (es === undefined) return t.skip(skipReason);
+  if (fx.es === undefined) return t.skip(fx.skipReason);
   const { dir, cleanup } = makeTempDir();
   const tls = selfSignedCert(dir);
   if (tls === undefined) {
@@ -376,7 +352,7 @@ test('TLS: the certificate is verified against ca_file; an unknown CA is refused
   }
   let proxy: Recorder | undefined;
   try {
-    proxy = await startRecorder({ upstream: es.url, tls: { key: tls.key, cert: tls.cert } });
+    proxy = await startRecorder({ upstream: fx.es.url, tls: { key: tls.key, cert: tls.cert } });
     const prefix = unique('aegisbpf-tls');
     const mk = (tlsOpts: Record<string, unknown>): ElasticsearchTransport =>
       createElasticsearchTransport(
@@ -417,7 +393,7 @@ test('TLS: the certificate is verified against ca_file; an unknown CA is refused
 });
 
 test('end to end through the binary: aegisbpf run with an elasticsearch sink that installs the content at start-up', async (t) => {
-  if (es === undefined) return t.skip(skipReason);
+  if (fx.es === undefined) return t.skip(fx.skipReason);
   const { dir, cleanup } = makeTempDir();
   const prefix = unique('aegisbpf-e2e');
   const input = path.join(dir, 'in.ndjson');
@@ -429,7 +405,7 @@ test('end to end through the binary: aegisbpf run with an elasticsearch sink tha
     [
       `data_dir: ${dir}`,
       `sources: { r: { type: replay, path: ${input} } }`,
-      `sinks: { es: { type: elasticsearch, url: ${es.url}, index: "${prefix}-%{+yyyy.MM.dd}", install_content: true } }`,
+      `sinks: { es: { type: elasticsearch, url: ${fx.es.url}, index: "${prefix}-%{+yyyy.MM.dd}", install_content: true } }`,
     ].join('\n'),
   );
   const run = await waitExit(spawnCli(['run', '--config', cfg]));
