@@ -267,6 +267,14 @@ function dashboard(
   };
 }
 
+/** A 0/1 stat's value mapping: 0 shows `off` in red, 1 shows `on` in green. */
+const upDownMapping = (off: string, on: string): Json[] => [
+  {
+    type: 'value',
+    options: { '0': { text: off, color: 'red', index: 0 }, '1': { text: on, color: 'green', index: 1 } },
+  },
+];
+
 const rate = (metric: string, extra = ''): string => `rate(${metric}{${I}${extra}}[$__rate_interval])`;
 
 function overview(): Json {
@@ -287,12 +295,7 @@ function overview(): Json {
         base: 'red',
         thresholds: [['green', 1]],
         noValue: 'DOWN (no data)',
-        mappings: [
-          {
-            type: 'value',
-            options: { '0': { text: 'DOWN', color: 'red', index: 0 }, '1': { text: 'UP', color: 'green', index: 1 } },
-          },
-        ],
+        mappings: upDownMapping('DOWN', 'UP'),
       },
       {
         title: 'Enforcement Rate',
@@ -339,15 +342,7 @@ function overview(): Json {
         targets: [{ expr: `aegisbpf_sensor_attached{${I}}`, legend: '{{instance}}' }],
         base: 'red',
         thresholds: [['green', 1]],
-        mappings: [
-          {
-            type: 'value',
-            options: {
-              '0': { text: 'DETACHED', color: 'red', index: 0 },
-              '1': { text: 'ATTACHED', color: 'green', index: 1 },
-            },
-          },
-        ],
+        mappings: upDownMapping('DETACHED', 'ATTACHED'),
       },
       {
         title: 'Policy Entries',
@@ -370,15 +365,7 @@ function overview(): Json {
         base: 'red',
         thresholds: [['green', 1]],
         targets: [{ expr: `aegisbpf_sink_healthy{${I}}`, legend: '{{instance}} {{sink}}' }],
-        mappings: [
-          {
-            type: 'value',
-            options: {
-              '0': { text: 'UNHEALTHY', color: 'red', index: 0 },
-              '1': { text: 'HEALTHY', color: 'green', index: 1 },
-            },
-          },
-        ],
+        mappings: upDownMapping('UNHEALTHY', 'HEALTHY'),
       },
       {
         title: 'Events Delivered',
