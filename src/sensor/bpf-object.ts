@@ -17,6 +17,7 @@ import type { MapKey } from './abi';
 import { MAPS, PROGRAMS, RODATA } from './abi';
 import type { SensorBackend } from './event-mapper';
 import type { NetInterface } from './interfaces';
+import { POLICY_MAP_KEYS } from './policy/policy-compile';
 
 /** Where `aegisbpf run` pins the maps unless the sensor source says otherwise (`pin_dir`, `pin: false`). */
 export const DEFAULT_PIN_DIR = '/sys/fs/bpf/aegisbpf';
@@ -27,20 +28,7 @@ export const DEFAULT_PIN_DIR = '/sys/fs/bpf/aegisbpf';
  * crash; a clean stop removes every pin). A sensor started again over pins left by a crash reuses them: its policy
  * and its counters carry on.
  */
-export const PINNED_MAPS: readonly MapKey[] = [
-  'config',
-  'stats',
-  'denyInode',
-  'denyPath',
-  'denyPathLeaf',
-  'allowCgroup',
-  'netV4Lpm',
-  'netV6Lpm',
-  'netPort',
-  'netAddrPort',
-  'netInV4Lpm',
-  'netInV6Lpm',
-];
+export const PINNED_MAPS: readonly MapKey[] = ['config', 'stats', ...POLICY_MAP_KEYS];
 
 export type SensorMaps = Readonly<Record<MapKey, NativeMap>>;
 
