@@ -17,7 +17,10 @@
  *    against both daemons in the same run, alternating rounds of 50 changes, so the before/after ratio is measured
  *    under the same load.
  *
- *   node dist/bench/api.js [--requests N] [--changes N] [--baseline-bin PATH]
+ *   node dist/bench/api.js [--requests N] [--changes N] [--baseline-bin PATH] [--probe]
+ *
+ * --probe preloads bench/lib/daemon-probe.ts into the daemons: their event-loop delay, GC pauses, and per route the
+ * time from the client's send to the daemon's `request` event and from there to the response's last byte.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -73,18 +76,33 @@ function makeCert(dir: string): { cert: string; key: string } {
   return { cert, key };
 }
 
+/** With --probe: the daemon runs with bench/lib/daemon-probe.ts preloaded, which writes its findings here at exit. */
+const PROBE = process.argv.includes('--probe');
+const PROBE_JS = path.join(__dirname, 'lib', 'daemon-probe.js');
+
 async function startDaemon(
   dir: string,
   config: string,
   bin = BIN,
   control = 'ctl.sock',
-): Promise<{ child: ChildProcess; apiPort: number }> {
+): Promise<{ child: ChildProcess; apiPort: number; probeFile: string }> {
   const file = path.join(dir, `bench-${Date.now()}-${control}.yml`);
+  const probeFile = `${file}.probe.json`;
   fs.writeFileSync(file, config);
-  const child = spawn(process.execPath, [bin, 'run', '--config', file], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, AEGIS_CONTROL_SOCKET: path.join(dir, control) },
-  });
+  // AEGIS_BENCH_DAEMON_NODE_ARGS: extra node options for the daemons only (e.g. `--cpu-prof --cpu-prof-dir=DIR`).
+  const nodeArgs = (process.env.AEGIS_BENCH_DAEMON_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+  const child = spawn(
+    process.execPath,
+    [...nodeArgs, ...(PROBE ? ['-r', PROBE_JS] : []), bin, 'run', '--config', file],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: {
+        ...process.env,
+        AEGIS_CONTROL_SOCKET: path.join(dir, control),
+        ...(PROBE ? { AEGIS_BENCH_PROBE_FILE: probeFile } : {}),
+      },
+    },
+  );
   let stderr = '';
   const apiPort = await new Promise<number>((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`daemon did not start: ${stderr}`)), 30_000);
@@ -98,7 +116,48 @@ async function startDaemon(
     });
     child.on('exit', (code) => reject(new Error(`daemon exited ${String(code)}: ${stderr}`)));
   });
-  return { child, apiPort };
+  return { child, apiPort, probeFile };
+}
+
+interface Probe {
+  loop: { p50: number; p99: number; p999: number; max: number; count: number };
+  /** kind: 1 scavenge (minor), 2 mark-compact (major), 4 incremental marking, 8 weak callbacks. */
+  gc: { ms: number; kind: number }[];
+  /** Ticks of a 1 ms timer that came more than 0.5 ms late: [lateness ms, main-thread CPU ms during the interval]. */
+  late: [number, number][];
+  requests: Record<string, [number, number][]>;
+}
+
+/** The daemon-side view of a run (--probe): where the time of each route's requests went. */
+function probeReport(probeFile: string, label: string): void {
+  if (!PROBE) return;
+  const p = JSON.parse(fs.readFileSync(probeFile, 'utf8')) as Probe;
+  const f = (x: number): string => x.toFixed(3);
+  const gc = (kind: number): string => {
+    const ms = p.gc.filter((g) => g.kind === kind).map((g) => g.ms);
+    return ms.length === 0
+      ? '0'
+      : `${ms.length} (p50 ${f(pct(ms, 50))}, max ${f(Math.max(...ms))}, total ${f(ms.reduce((a, b) => a + b, 0))} ms)`;
+  };
+  process.stdout.write(
+    `  [probe ${label}] daemon event-loop delay (timer lateness) p50 ${f(p.loop.p50)} p99 ${f(p.loop.p99)} p99.9 ${f(p.loop.p999)} max ${f(p.loop.max)} ms; GC scavenges ${gc(1)}, mark-compacts ${gc(2)}, incremental ${gc(4)}\n`,
+  );
+  const lateMs = p.late.reduce((a, x) => a + x[0], 0);
+  // CPU during a late interval beyond the 1 ms the timer waited is the loop working; the rest, off the CPU.
+  const busyMs = p.late.reduce((a, x) => a + Math.min(x[0], Math.max(0, x[1] - 1)), 0);
+  const over2 = p.late.filter((x) => x[0] > 2);
+  const over2Busy = over2.reduce((a, x) => a + Math.min(x[0], Math.max(0, x[1] - 1)), 0);
+  const over2Late = over2.reduce((a, x) => a + x[0], 0);
+  process.stdout.write(
+    `  [probe ${label}] late 1 ms ticks (> 0.5 ms late): ${p.late.length}, ${f(lateMs)} ms late in all, of which the main thread busy ${f(busyMs)} ms, off the CPU ${f(lateMs - busyMs)} ms; ticks > 2 ms late: ${over2.length}, busy ${f(over2Busy)} / off-CPU ${f(over2Late - over2Busy)} ms\n`,
+  );
+  for (const [route, list] of Object.entries(p.requests)) {
+    const arrive = list.map((x) => x[0]);
+    const serve = list.map((x) => x[1]);
+    process.stdout.write(
+      `  [probe ${label}] ${route}: sent → request event p50 ${f(pct(arrive, 50))} p99 ${f(pct(arrive, 99))} ms; request → response finished p50 ${f(pct(serve, 50))} p99 ${f(pct(serve, 99))} ms (${list.length})\n`,
+    );
+  }
 }
 
 async function stop(child: ChildProcess): Promise<void> {
@@ -126,6 +185,7 @@ function requester(port: number, tls: { ca: Buffer } | undefined): Requester {
           path: urlPath,
           agent,
           headers: {
+            ...(PROBE ? { 'x-bench-t0': String(process.hrtime.bigint()) } : {}),
             ...(key !== undefined ? { authorization: `Bearer ${key}` } : {}),
             ...(payload !== undefined
               ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }
@@ -274,6 +334,7 @@ async function startChanger(
       denyPath.close();
       await stop(d.child);
       fs.rmSync(pinDir, { recursive: true, force: true });
+      probeReport(d.probeFile, `blocklist ${control}`);
     },
   };
 }
@@ -318,6 +379,7 @@ async function main(): Promise<void> {
       } finally {
         await stop(d.child);
       }
+      probeReport(d.probeFile, tls ? 'https' : 'http');
     }
 
     const reason = sensorUnavailableReason();
