@@ -16,7 +16,7 @@
 import crypto from 'node:crypto';
 import net from 'node:net';
 import path from 'node:path';
-import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { parse as parseYaml } from 'yaml';
 import { BLOCKLIST_RULE_PREFIX, keepBlocklistRules } from '../../sensor/policy/blocklist-layer';
 import type { ApplyResult, PolicyEngine } from '../../sensor/policy/policy-engine';
 import type { PolicyStore, StoredPolicy } from '../../sensor/policy/policy-store';
@@ -189,14 +189,27 @@ interface RawPolicy {
   rules: RawRule[];
 }
 
-// The last policy text parsed: a change parses the text the previous change produced again otherwise (YAML parsing
-// is a third of a change's CPU). Rules are never mutated (a change builds a new list), so sharing them is safe.
+// The document of the last policy text seen: set by every change to the document it wrote (so the next change
+// parses nothing), else parsed from the store's text (`policy apply` or PUT /policy wrote it). Rules are never
+// mutated (a change builds a new list), so sharing them is safe.
 let parsed: { text: string; mode: string; rules: readonly RawRule[] } | undefined;
+
+/** A stored policy's text: JSON (what blocklist changes store; JSON is YAML too) parsed as JSON, else as YAML. */
+function parseText(text: string): Partial<RawPolicy> | null {
+  if (text.startsWith('{')) {
+    try {
+      return JSON.parse(text) as Partial<RawPolicy> | null;
+    } catch {
+      // YAML flow mapping, not JSON
+    }
+  }
+  return parseYaml(text) as Partial<RawPolicy> | null;
+}
 
 function policyDoc(current: StoredPolicy | undefined): RawPolicy {
   if (current === undefined) return { version: 1, mode: 'enforce', rules: [] };
   if (parsed?.text !== current.text) {
-    const doc = parseYaml(current.text) as Partial<RawPolicy> | null;
+    const doc = parseText(current.text);
     parsed = { text: current.text, mode: typeof doc?.mode === 'string' ? doc.mode : 'audit', rules: doc?.rules ?? [] };
   }
   return { version: 1, mode: parsed.mode, rules: [...parsed.rules] };
@@ -368,8 +381,12 @@ export function createBlocklistService(withPolicy: WithPolicy): BlocklistService
     doc: RawPolicy,
     source: string,
   ): BlocklistChange => {
-    const { result, stored } = engine.applyToKernel(stringifyYaml(doc), source, base);
+    // Stored as JSON (a YAML document too, which every reader of the store parses): 2 µs for one rule where YAML's
+    // stringify took ~0.25 ms (6 ms at 100 rules), and the engine validates `doc` itself instead of parsing the text.
+    const text = JSON.stringify(doc);
+    const { result, stored } = engine.applyToKernel(text, source, base, doc);
     memory = stored;
+    parsed = { text, mode: doc.mode, rules: doc.rules };
     const durable = new Promise<void>((resolve, reject) => queued.push({ resolve, reject }));
     flush(store);
     return { result, durable };
