@@ -228,7 +228,7 @@ function hitsByRule(maps: PolicyMapSet, rules: readonly CompiledRule[]): Record<
  */
 export function storeRuleNames(store: PolicyStore, recheckMillis = 1000): RuleNames {
   let names = new Map<number, string>();
-  let version = -1;
+  let version: string | undefined;
   let checkedAt = Number.NEGATIVE_INFINITY;
   const reload = (): void => {
     const v = store.currentVersion();
