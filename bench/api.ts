@@ -13,9 +13,9 @@
  *
  *    Then 8 concurrent clients (one connection each) POST then DELETE one entry each, in bursts: changes/s and the
  *    response times, where the store and audit writes of changes arriving together are group-committed.
- *    With `--baseline-bin PATH` (another build's bin/aegisbpf.js, e.g. the main branch before a change), part 2 runs
- *    against both daemons in the same run, alternating rounds of 50 changes, so the before/after ratio is measured
- *    under the same load.
+ *    With `--baseline-bin PATH` (another build's bin/aegisbpf.js, e.g. the main branch before a change), both parts
+ *    run against both builds' daemons at once, alternating (blocks of 500 requests, rounds of 50 changes), so the
+ *    before/after ratio is measured under the same load.
  *
  *   node dist/bench/api.js [--requests N] [--changes N] [--baseline-bin PATH] [--probe]
  *
@@ -203,8 +203,8 @@ function requester(port: number, tls: { ca: Buffer } | undefined): Requester {
     });
 }
 
-async function timeRequests(n: number, send: () => Promise<number>, expect: number): Promise<number[]> {
-  for (let i = 0; i < Math.min(200, n); i++) await send(); // warm-up: JIT, TLS session, caches
+async function timeRequests(n: number, send: () => Promise<number>, expect: number, warm = true): Promise<number[]> {
+  if (warm) for (let i = 0; i < Math.min(200, n); i++) await send(); // warm-up: JIT, TLS session, caches
   const out: number[] = [];
   for (let i = 0; i < n; i++) {
     const t0 = process.hrtime.bigint();
@@ -355,31 +355,54 @@ async function main(): Promise<void> {
       `sinks: { out: { type: file, path: ${dir}/out.ndjson, fsync: never } }`,
       'metrics: { enabled: false }',
     ];
+    const variants = [
+      ...(baselineBin !== '' ? [{ label: 'before', bin: baselineBin }] : []),
+      { label: baselineBin !== '' ? 'after' : 'this build', bin: BIN },
+    ];
     for (const tls of [false, true]) {
-      const d = await startDaemon(
-        dir,
-        [
-          ...base,
-          `sources: { s: { type: replay, path: ${packagePath('samples', 'events.ndjson')}, rate: 2000, loop: true } }`,
-          `api: { listen: 127.0.0.1:0${tls ? `, tls: { cert_file: ${cert}, key_file: ${key} }` : ''} }`,
-        ].join('\n'),
-      );
-      try {
-        const send = requester(d.apiPort, tls ? { ca: fs.readFileSync(cert) } : undefined);
-        const health = await timeRequests(requests, () => send('GET', '/api/v1/health'), 200);
-        const stats = await timeRequests(requests, () => send('GET', '/api/v1/stats', viewer), 200);
-        const proto = tls ? 'https' : 'http';
-        process.stdout.write(`${line(`GET /api/v1/health (${proto}, floor)`, health)}\n`);
-        process.stdout.write(
-          `${line(`GET /api/v1/stats (${proto})`, stats)}; p99 / floor p99 = ${(pct(stats, 99) / pct(health, 99)).toFixed(2)}\n`,
+      const proto = tls ? 'https' : 'http';
+      // Every build's daemon runs at once and the requests alternate between them in blocks of 500, so that before
+      // and after see the same load.
+      const daemons = [];
+      for (const [i, v] of variants.entries()) {
+        const d = await startDaemon(
+          dir,
+          [
+            ...base,
+            `sources: { s: { type: replay, path: ${packagePath('samples', 'events.ndjson')}, rate: 2000, loop: true } }`,
+            `api: { listen: 127.0.0.1:0${tls ? `, tls: { cert_file: ${cert}, key_file: ${key} }` : ''} }`,
+          ].join('\n'),
+          v.bin,
+          `stats-${proto}-${i}.sock`,
         );
-        results[`${proto}_health_p99_ms`] = pct(health, 99);
-        results[`${proto}_stats_p50_ms`] = pct(stats, 50);
-        results[`${proto}_stats_p99_ms`] = pct(stats, 99);
-      } finally {
-        await stop(d.child);
+        const send = requester(d.apiPort, tls ? { ca: fs.readFileSync(cert) } : undefined);
+        daemons.push({ ...v, d, send, health: [] as number[], stats: [] as number[] });
       }
-      probeReport(d.probeFile, tls ? 'https' : 'http');
+      try {
+        const block = 500;
+        for (let done = 0; done < requests; done += block) {
+          const n = Math.min(block, requests - done);
+          for (const x of daemons) {
+            x.health.push(...(await timeRequests(n, () => x.send('GET', '/api/v1/health'), 200, done === 0)));
+            x.stats.push(...(await timeRequests(n, () => x.send('GET', '/api/v1/stats', viewer), 200, done === 0)));
+          }
+        }
+      } finally {
+        for (const x of daemons) await stop(x.d.child);
+      }
+      for (const x of daemons) {
+        const tag = variants.length > 1 ? `${x.label}: ` : '';
+        process.stdout.write(`${line(`${tag}GET /api/v1/health (${proto}, floor)`, x.health)}\n`);
+        process.stdout.write(
+          `${line(`${tag}GET /api/v1/stats (${proto})`, x.stats)}; p99 / floor p99 = ${(pct(x.stats, 99) / pct(x.health, 99)).toFixed(2)}\n`,
+        );
+        const k = x.label === 'this build' ? '' : `${x.label}_`;
+        results[`${k}${proto}_health_p50_ms`] = pct(x.health, 50);
+        results[`${k}${proto}_health_p99_ms`] = pct(x.health, 99);
+        results[`${k}${proto}_stats_p50_ms`] = pct(x.stats, 50);
+        results[`${k}${proto}_stats_p99_ms`] = pct(x.stats, 99);
+        probeReport(x.d.probeFile, `${tag}${proto}`);
+      }
     }
 
     const reason = sensorUnavailableReason();
@@ -387,10 +410,6 @@ async function main(): Promise<void> {
       process.stdout.write(`blocklist change in the kernel: skipped (${reason})\n`);
       results.blocklist = `skipped: ${reason}`;
     } else {
-      const variants = [
-        ...(baselineBin !== '' ? [{ label: 'before', bin: baselineBin }] : []),
-        { label: baselineBin !== '' ? 'after' : 'this build', bin: BIN },
-      ];
       const runs = [];
       for (const [i, v] of variants.entries()) {
         const vdir = path.join(dir, `v${i}`);
