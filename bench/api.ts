@@ -13,11 +13,14 @@
  *
  *    Then 8 concurrent clients (one connection each) POST then DELETE one entry each, in bursts: changes/s and the
  *    response times, where the store and audit writes of changes arriving together are group-committed.
- *    With `--baseline-bin PATH` (another build's bin/aegisbpf.js, e.g. the main branch before a change), part 2 runs
- *    against both daemons in the same run, alternating rounds of 50 changes, so the before/after ratio is measured
- *    under the same load.
+ *    With `--baseline-bin PATH` (another build's bin/aegisbpf.js, e.g. the main branch before a change), both parts
+ *    run against both builds' daemons at once, alternating (blocks of 500 requests, rounds of 50 changes), so the
+ *    before/after ratio is measured under the same load.
  *
- *   node dist/bench/api.js [--requests N] [--changes N] [--baseline-bin PATH]
+ *   node dist/bench/api.js [--requests N] [--changes N] [--baseline-bin PATH] [--probe]
+ *
+ * --probe preloads bench/lib/daemon-probe.ts into the daemons: their event-loop delay, GC pauses, and per route the
+ * time from the client's send to the daemon's `request` event and from there to the response's last byte.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -73,18 +76,33 @@ function makeCert(dir: string): { cert: string; key: string } {
   return { cert, key };
 }
 
+/** With --probe: the daemon runs with bench/lib/daemon-probe.ts preloaded, which writes its findings here at exit. */
+const PROBE = process.argv.includes('--probe');
+const PROBE_JS = path.join(__dirname, 'lib', 'daemon-probe.js');
+
 async function startDaemon(
   dir: string,
   config: string,
   bin = BIN,
   control = 'ctl.sock',
-): Promise<{ child: ChildProcess; apiPort: number }> {
+): Promise<{ child: ChildProcess; apiPort: number; probeFile: string }> {
   const file = path.join(dir, `bench-${Date.now()}-${control}.yml`);
+  const probeFile = `${file}.probe.json`;
   fs.writeFileSync(file, config);
-  const child = spawn(process.execPath, [bin, 'run', '--config', file], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, AEGIS_CONTROL_SOCKET: path.join(dir, control) },
-  });
+  // AEGIS_BENCH_DAEMON_NODE_ARGS: extra node options for the daemons only (e.g. `--cpu-prof --cpu-prof-dir=DIR`).
+  const nodeArgs = (process.env.AEGIS_BENCH_DAEMON_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+  const child = spawn(
+    process.execPath,
+    [...nodeArgs, ...(PROBE ? ['-r', PROBE_JS] : []), bin, 'run', '--config', file],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: {
+        ...process.env,
+        AEGIS_CONTROL_SOCKET: path.join(dir, control),
+        ...(PROBE ? { AEGIS_BENCH_PROBE_FILE: probeFile } : {}),
+      },
+    },
+  );
   let stderr = '';
   const apiPort = await new Promise<number>((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`daemon did not start: ${stderr}`)), 30_000);
@@ -98,7 +116,48 @@ async function startDaemon(
     });
     child.on('exit', (code) => reject(new Error(`daemon exited ${String(code)}: ${stderr}`)));
   });
-  return { child, apiPort };
+  return { child, apiPort, probeFile };
+}
+
+interface Probe {
+  loop: { p50: number; p99: number; p999: number; max: number; count: number };
+  /** kind: 1 scavenge (minor), 2 mark-compact (major), 4 incremental marking, 8 weak callbacks. */
+  gc: { ms: number; kind: number }[];
+  /** Ticks of a 1 ms timer that came more than 0.5 ms late: [lateness ms, main-thread CPU ms during the interval]. */
+  late: [number, number][];
+  requests: Record<string, [number, number][]>;
+}
+
+/** The daemon-side view of a run (--probe): where the time of each route's requests went. */
+function probeReport(probeFile: string, label: string): void {
+  if (!PROBE) return;
+  const p = JSON.parse(fs.readFileSync(probeFile, 'utf8')) as Probe;
+  const f = (x: number): string => x.toFixed(3);
+  const gc = (kind: number): string => {
+    const ms = p.gc.filter((g) => g.kind === kind).map((g) => g.ms);
+    return ms.length === 0
+      ? '0'
+      : `${ms.length} (p50 ${f(pct(ms, 50))}, max ${f(Math.max(...ms))}, total ${f(ms.reduce((a, b) => a + b, 0))} ms)`;
+  };
+  process.stdout.write(
+    `  [probe ${label}] daemon event-loop delay (timer lateness) p50 ${f(p.loop.p50)} p99 ${f(p.loop.p99)} p99.9 ${f(p.loop.p999)} max ${f(p.loop.max)} ms; GC scavenges ${gc(1)}, mark-compacts ${gc(2)}, incremental ${gc(4)}\n`,
+  );
+  const lateMs = p.late.reduce((a, x) => a + x[0], 0);
+  // CPU during a late interval beyond the 1 ms the timer waited is the loop working; the rest, off the CPU.
+  const busyMs = p.late.reduce((a, x) => a + Math.min(x[0], Math.max(0, x[1] - 1)), 0);
+  const over2 = p.late.filter((x) => x[0] > 2);
+  const over2Busy = over2.reduce((a, x) => a + Math.min(x[0], Math.max(0, x[1] - 1)), 0);
+  const over2Late = over2.reduce((a, x) => a + x[0], 0);
+  process.stdout.write(
+    `  [probe ${label}] late 1 ms ticks (> 0.5 ms late): ${p.late.length}, ${f(lateMs)} ms late in all, of which the main thread busy ${f(busyMs)} ms, off the CPU ${f(lateMs - busyMs)} ms; ticks > 2 ms late: ${over2.length}, busy ${f(over2Busy)} / off-CPU ${f(over2Late - over2Busy)} ms\n`,
+  );
+  for (const [route, list] of Object.entries(p.requests)) {
+    const arrive = list.map((x) => x[0]);
+    const serve = list.map((x) => x[1]);
+    process.stdout.write(
+      `  [probe ${label}] ${route}: sent → request event p50 ${f(pct(arrive, 50))} p99 ${f(pct(arrive, 99))} ms; request → response finished p50 ${f(pct(serve, 50))} p99 ${f(pct(serve, 99))} ms (${list.length})\n`,
+    );
+  }
 }
 
 async function stop(child: ChildProcess): Promise<void> {
@@ -126,6 +185,7 @@ function requester(port: number, tls: { ca: Buffer } | undefined): Requester {
           path: urlPath,
           agent,
           headers: {
+            ...(PROBE ? { 'x-bench-t0': String(process.hrtime.bigint()) } : {}),
             ...(key !== undefined ? { authorization: `Bearer ${key}` } : {}),
             ...(payload !== undefined
               ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }
@@ -143,8 +203,8 @@ function requester(port: number, tls: { ca: Buffer } | undefined): Requester {
     });
 }
 
-async function timeRequests(n: number, send: () => Promise<number>, expect: number): Promise<number[]> {
-  for (let i = 0; i < Math.min(200, n); i++) await send(); // warm-up: JIT, TLS session, caches
+async function timeRequests(n: number, send: () => Promise<number>, expect: number, warm = true): Promise<number[]> {
+  if (warm) for (let i = 0; i < Math.min(200, n); i++) await send(); // warm-up: JIT, TLS session, caches
   const out: number[] = [];
   for (let i = 0; i < n; i++) {
     const t0 = process.hrtime.bigint();
@@ -274,6 +334,7 @@ async function startChanger(
       denyPath.close();
       await stop(d.child);
       fs.rmSync(pinDir, { recursive: true, force: true });
+      probeReport(d.probeFile, `blocklist ${control}`);
     },
   };
 }
@@ -294,29 +355,53 @@ async function main(): Promise<void> {
       `sinks: { out: { type: file, path: ${dir}/out.ndjson, fsync: never } }`,
       'metrics: { enabled: false }',
     ];
+    const variants = [
+      ...(baselineBin !== '' ? [{ label: 'before', bin: baselineBin }] : []),
+      { label: baselineBin !== '' ? 'after' : 'this build', bin: BIN },
+    ];
     for (const tls of [false, true]) {
-      const d = await startDaemon(
-        dir,
-        [
-          ...base,
-          `sources: { s: { type: replay, path: ${packagePath('samples', 'events.ndjson')}, rate: 2000, loop: true } }`,
-          `api: { listen: 127.0.0.1:0${tls ? `, tls: { cert_file: ${cert}, key_file: ${key} }` : ''} }`,
-        ].join('\n'),
-      );
-      try {
-        const send = requester(d.apiPort, tls ? { ca: fs.readFileSync(cert) } : undefined);
-        const health = await timeRequests(requests, () => send('GET', '/api/v1/health'), 200);
-        const stats = await timeRequests(requests, () => send('GET', '/api/v1/stats', viewer), 200);
-        const proto = tls ? 'https' : 'http';
-        process.stdout.write(`${line(`GET /api/v1/health (${proto}, floor)`, health)}\n`);
-        process.stdout.write(
-          `${line(`GET /api/v1/stats (${proto})`, stats)}; p99 / floor p99 = ${(pct(stats, 99) / pct(health, 99)).toFixed(2)}\n`,
+      const proto = tls ? 'https' : 'http';
+      // Every build's daemon runs at once and the requests alternate between them in blocks of 500, so that before
+      // and after see the same load.
+      const daemons = [];
+      for (const [i, v] of variants.entries()) {
+        const d = await startDaemon(
+          dir,
+          [
+            ...base,
+            `sources: { s: { type: replay, path: ${packagePath('samples', 'events.ndjson')}, rate: 2000, loop: true } }`,
+            `api: { listen: 127.0.0.1:0${tls ? `, tls: { cert_file: ${cert}, key_file: ${key} }` : ''} }`,
+          ].join('\n'),
+          v.bin,
+          `stats-${proto}-${i}.sock`,
         );
-        results[`${proto}_health_p99_ms`] = pct(health, 99);
-        results[`${proto}_stats_p50_ms`] = pct(stats, 50);
-        results[`${proto}_stats_p99_ms`] = pct(stats, 99);
+        const send = requester(d.apiPort, tls ? { ca: fs.readFileSync(cert) } : undefined);
+        daemons.push({ ...v, d, send, health: [] as number[], stats: [] as number[] });
+      }
+      try {
+        const block = 500;
+        for (let done = 0; done < requests; done += block) {
+          const n = Math.min(block, requests - done);
+          for (const x of daemons) {
+            x.health.push(...(await timeRequests(n, () => x.send('GET', '/api/v1/health'), 200, done === 0)));
+            x.stats.push(...(await timeRequests(n, () => x.send('GET', '/api/v1/stats', viewer), 200, done === 0)));
+          }
+        }
       } finally {
-        await stop(d.child);
+        for (const x of daemons) await stop(x.d.child);
+      }
+      for (const x of daemons) {
+        const tag = variants.length > 1 ? `${x.label}: ` : '';
+        process.stdout.write(`${line(`${tag}GET /api/v1/health (${proto}, floor)`, x.health)}\n`);
+        process.stdout.write(
+          `${line(`${tag}GET /api/v1/stats (${proto})`, x.stats)}; p99 / floor p99 = ${(pct(x.stats, 99) / pct(x.health, 99)).toFixed(2)}\n`,
+        );
+        const k = x.label === 'this build' ? '' : `${x.label}_`;
+        results[`${k}${proto}_health_p50_ms`] = pct(x.health, 50);
+        results[`${k}${proto}_health_p99_ms`] = pct(x.health, 99);
+        results[`${k}${proto}_stats_p50_ms`] = pct(x.stats, 50);
+        results[`${k}${proto}_stats_p99_ms`] = pct(x.stats, 99);
+        probeReport(x.d.probeFile, `${tag}${proto}`);
       }
     }
 
@@ -325,10 +410,6 @@ async function main(): Promise<void> {
       process.stdout.write(`blocklist change in the kernel: skipped (${reason})\n`);
       results.blocklist = `skipped: ${reason}`;
     } else {
-      const variants = [
-        ...(baselineBin !== '' ? [{ label: 'before', bin: baselineBin }] : []),
-        { label: baselineBin !== '' ? 'after' : 'this build', bin: BIN },
-      ];
       const runs = [];
       for (const [i, v] of variants.entries()) {
         const vdir = path.join(dir, `v${i}`);

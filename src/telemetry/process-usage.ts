@@ -4,8 +4,9 @@
  *
  * CPU percent is user + system time of every thread of the process (the libuv pool included) over wall time, in
  * percent of one core (like `top`), over the interval since the previous sample. Reads closer together than
- * `minIntervalMillis` return the previous value, so two scrapers in quick succession do not see a noisy 0-length
- * interval. The first read covers the process lifetime.
+ * `minIntervalMillis` return the previous values (CPU and RSS), so two scrapers in quick succession do not see a noisy
+ * 0-length interval and a client polling /api/v1/stats does not read /proc on every request. The first read covers
+ * the process lifetime.
  */
 export interface ProcessUsage {
   readonly cpuPercent: number;
@@ -40,6 +41,7 @@ export function createProcessSampler(options: ProcessSamplerOptions = {}): Proce
     cpuMicros: options.cpuMicros === undefined ? 0 : cpuMicros(),
   };
   let percent = 0;
+  let rssBytes = 0;
   let sampled = false;
   return {
     sample() {
@@ -48,10 +50,12 @@ export function createProcessSampler(options: ProcessSamplerOptions = {}): Proce
       if (!sampled || elapsed >= minInterval) {
         const c = cpuMicros();
         percent = elapsed > 0 ? Math.max(0, ((c - last.cpuMicros) / 1000 / elapsed) * 100) : 0;
+        // RSS with the CPU: reading it is a read of /proc/self/stat (~20-70 µs), on every /api/v1/stats otherwise.
+        rssBytes = rss();
         last = { atMillis: t, cpuMicros: c };
         sampled = true;
       }
-      return { cpuPercent: percent, rssBytes: rss() };
+      return { cpuPercent: percent, rssBytes };
     },
   };
 }

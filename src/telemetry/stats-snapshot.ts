@@ -108,6 +108,8 @@ export function snapshotSensor(source: SensorStatsSource, detailed: boolean): Se
   };
 }
 
+const LATENCY_REUSE_MILLIS = 1000;
+
 export function snapshotStats(
   stats: StatsRegistry,
   options: {
@@ -124,7 +126,9 @@ export function snapshotStats(
     eventsIn += s.events;
     invalid += s.invalid;
   }
-  const qs = stats.pipeline.latencyWindow.quantiles(LATENCY_QUANTILES, performance.now());
+  // Recomputed at most once a second (LATENCY_REUSE_MILLIS): quantiles over a 10-minute window do not move faster, and
+  // sorting a full window on every request of a client polling the stats would be most of the request's time.
+  const qs = stats.pipeline.latencyWindow.quantiles(LATENCY_QUANTILES, performance.now(), LATENCY_REUSE_MILLIS);
   const latency: Record<string, number | null> = {};
   LATENCY_QUANTILES.forEach((q, i) => {
     const v = qs[i] as number;

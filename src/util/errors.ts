@@ -113,6 +113,8 @@ export const ERROR_CODES = {
     'A blocklist change reached the kernel maps but the policy store could not be written; the kernel change was undone (HTTP 500).',
   AEGIS_ERR_BUFFER_LOCKED:
     'The disk buffer directory is in use by another aegisbpf process (named with its pid), or by a second sink of this one.',
+  AEGIS_ERR_POLICY_LOCKED:
+    'The policy store stayed locked by another process (named with its pid) for more than 5 s; nothing was changed (HTTP 503, exit 1).',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -67,3 +67,44 @@ test('Histogram.observe with a count adds that many observations', () => {
   assert.equal(h.count, 10);
   assert.equal(h.sum, 50 * 7 + 5 + 1000);
 });
+
+test('LatencyWindow quantiles of a full window of fractional values match brute force (the typed-array sort)', () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.tuple(fc.double({ min: 0, max: 1e6, noNaN: true }), fc.integer({ min: 1, max: 5 })), {
+        minLength: 1,
+        maxLength: 600,
+      }),
+      (obs) => {
+        const w = new LatencyWindow(512, 60_000); // smaller than some inputs: the ring wraps
+        obs.forEach(([v, n]) => w.record(v, n, 0));
+        const kept = obs.slice(-512);
+        const got = w.quantiles([0, 0.5, 0.99, 1], 0);
+        const want = [0, 0.5, 0.99, 1].map((q) => bruteForce(kept, Math.max(q, 1e-9)));
+        for (const [i, g] of got.entries()) {
+          const e = want[i] as number;
+          // Relative 2^-30, or absolute for subnormals (their low bits are the whole value).
+          assert.ok(Math.abs(g - e) <= Math.max(Math.abs(e), 2 ** -1000) * 2 ** -30, `q ${i}: ${g} vs ${e}`);
+        }
+      },
+    ),
+  );
+});
+
+test('LatencyWindow quantiles with a negative value (the comparator fallback) are exact too', () => {
+  const w = new LatencyWindow(16, 60_000);
+  for (const v of [5, -3, 7, 0, 2]) w.record(v, 1, 0);
+  assert.deepEqual(w.quantiles([0, 0.5, 1], 0), [-3, 2, 7]);
+});
+
+test('LatencyWindow quantiles with reuseMillis give the last result for that long, then recompute', () => {
+  const w = new LatencyWindow(16, 60_000);
+  const qs = [0.5, 1];
+  w.record(10, 1, 0);
+  assert.deepEqual(w.quantiles(qs, 0, 1000), [10, 10]);
+  w.record(30, 3, 500);
+  assert.deepEqual(w.quantiles(qs, 999, 1000), [10, 10], 'reused within the second');
+  assert.deepEqual(w.quantiles([0.5, 1], 999, 1000), [30, 30], 'another qs array is computed');
+  assert.deepEqual(w.quantiles(qs, 1000, 1000), [30, 30], 'recomputed after it');
+  assert.deepEqual(w.quantiles(qs, 1000), [30, 30]);
+});

@@ -5,16 +5,18 @@ import { createProcessSampler } from '../../src/telemetry/process-usage';
 test('CPU percent is CPU time over wall time since the previous sample, held for at least minIntervalMillis', () => {
   let now = 0;
   let cpu = 0;
-  const s = createProcessSampler({ minIntervalMillis: 1000, now: () => now, cpuMicros: () => cpu, rss: () => 123 });
+  let rss = 123;
+  const s = createProcessSampler({ minIntervalMillis: 1000, now: () => now, cpuMicros: () => cpu, rss: () => rss });
   now = 2000;
   cpu = 500_000; // 0.5 s of CPU in 2 s
   assert.deepEqual(s.sample(), { cpuPercent: 25, rssBytes: 123 });
   now = 2500;
-  cpu = 1_000_000; // too soon: previous value kept
-  assert.equal(s.sample().cpuPercent, 25);
+  cpu = 1_000_000; // too soon: previous values kept (RSS too: not read again)
+  rss = 456;
+  assert.deepEqual(s.sample(), { cpuPercent: 25, rssBytes: 123 });
   now = 4000;
   cpu = 3_500_000; // 3 s of CPU over 2 s since the last sample: two threads busy
-  assert.equal(s.sample().cpuPercent, 150);
+  assert.deepEqual(s.sample(), { cpuPercent: 150, rssBytes: 456 });
 });
 
 test('the real sampler measures this process: RSS, and CPU time over wall time as the process itself sees it', () => {

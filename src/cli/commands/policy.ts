@@ -20,7 +20,7 @@ import { keepBlocklistRules } from '../../sensor/policy/blocklist-layer';
 import type { PolicyStore } from '../../sensor/policy/policy-store';
 import { createPolicyStore } from '../../sensor/policy/policy-store';
 import { createSpanTracer } from '../../telemetry/spans';
-import { AegisError } from '../../util/errors';
+import { AegisError, isAegisError } from '../../util/errors';
 import type { Logger } from '../../util/logger';
 import { createLogger } from '../../util/logger';
 import { parseCommandArgs } from '../args';
@@ -142,20 +142,27 @@ export const policyCommand: Command = {
       return tracer.withSpan('cli.policy_apply', (span) => {
         const session = openSession(stateDir, pinDir, logger);
         try {
-          let kept: number | undefined;
-          let result: ApplyResult;
-          if (action === 'apply') {
+          // Under the store's lock, from reading the stored policy (its blocklist entries, its generation) to the
+          // new one on disk: a running daemon's blocklist change of the same moment is either seen here or made after.
+          const { result, kept } = session.store.withLock(() => {
+            if (action !== 'apply') return { result: session.engine.rollback(), kept: undefined };
             let applied = text;
+            let carried: number | undefined;
             if (values['replace-blocklist'] !== true) {
               const layered = keepBlocklistRules(text, session.store.current());
               applied = layered.text;
-              kept = layered.carried;
+              carried = layered.carried;
             }
-            result = session.engine.apply(applied, path.resolve(file as string));
-          } else result = session.engine.rollback();
+            return { result: session.engine.apply(applied, path.resolve(file as string)), kept: carried };
+          });
           printApply(io, result, json, kept);
           return Promise.resolve(EXIT.OK);
         } catch (err) {
+          if (isAegisError(err) && err.code === 'AEGIS_ERR_POLICY_LOCKED') {
+            span.fail(err);
+            io.stderr.write(`aegisbpf policy ${action}: ${err.message}\n`);
+            return Promise.resolve(EXIT.FAILURE);
+          }
           if (err instanceof SensorError) {
             span.fail(err);
             io.stderr.write(`aegisbpf policy ${action}: ${err.message}\n`);

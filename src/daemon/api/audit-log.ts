@@ -15,7 +15,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { AegisError } from '../../util/errors';
-import { withFileLock } from './file-lock';
+import { acquireFileLock, withFileLock } from '../../util/file-lock';
 
 export const GENESIS_HASH = '0'.repeat(64);
 /** The tail read to find the last record; a record is far smaller (details are bounded by the writers). */
@@ -93,7 +93,10 @@ function lastLine(file: string): string | undefined {
 
 export interface AuditLog {
   readonly path: string;
-  /** Append one record (synchronously, fsync'ed) and return it. Throws AEGIS_ERR_AUDIT_WRITE. */
+  /**
+   * Append one record (synchronously, fsync'ed; waiting synchronously for the lock, at most LOCK_WAIT_MILLIS) and
+   * return it: the commands, and the daemon's own `daemon.stop`. Throws AEGIS_ERR_AUDIT_WRITE.
+   */
   append(entry: AuditEntry): AuditRecord;
   /**
    * Append one record without blocking the event loop: records handed in while a write is in flight are written
@@ -109,51 +112,55 @@ const writeError = (file: string, err: unknown): AegisError =>
   });
 
 export function createAuditLog(file: string, now: () => Date = () => new Date()): AuditLog {
+  const lockOptions = { code: 'AEGIS_ERR_AUDIT_WRITE', what: `the audit log ${file}` };
   /**
-   * Under the lock (synchronous, so no other writer of this process interleaves): read the tail for `prev` and
-   * `seq`, chain `list`, append the lines with one write. Returns the records and the still open descriptor, which
-   * the caller syncs (outside the lock: a sync covers everything written before it) and closes.
+   * The caller holds the lock (and runs this synchronously, so no other writer of this process interleaves): read the
+   * tail for `prev` and `seq`, chain `list`, append the lines with one write. Returns the records and the still open
+   * descriptor, which the caller syncs (outside the lock: a sync covers everything written before it) and closes.
    */
   const writeLocked = (list: readonly AuditEntry[]): { records: AuditRecord[]; fd: number } => {
+    const last = lastLine(file);
+    let prev = GENESIS_HASH;
+    let seq = 1;
+    if (last !== undefined) {
+      const m = HASH_SUFFIX.exec(last);
+      const parsed = safeParse(last);
+      // A damaged last line still gets a successor (the chain shows the damage to `verify`); never refuse
+      // to record an operation because an earlier record was tampered with.
+      prev = m?.[1] ?? sha256(last);
+      seq = typeof parsed?.seq === 'number' ? parsed.seq + 1 : seq;
+    }
+    const records: AuditRecord[] = [];
+    let text = '';
+    for (const entry of list) {
+      const fields = {
+        seq,
+        ts: now().toISOString(),
+        ...entry,
+        detail: entry.detail.length > MAX_DETAIL_CHARS ? entry.detail.slice(0, MAX_DETAIL_CHARS) + '…' : entry.detail,
+        prev,
+      };
+      const line = encodeRecord(fields);
+      const hash = (HASH_SUFFIX.exec(line) as RegExpExecArray)[1] as string;
+      records.push({ ...fields, hash });
+      text += line + '\n';
+      prev = hash;
+      seq++;
+    }
+    const fd = fs.openSync(file, 'a', 0o600);
+    try {
+      fs.writeSync(fd, text);
+    } catch (err) {
+      fs.closeSync(fd);
+      throw err;
+    }
+    return { records, fd };
+  };
+  let madeDir = false;
+  const makeDir = (): void => {
+    if (madeDir) return;
     fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-    return withFileLock(file, () => {
-      const last = lastLine(file);
-      let prev = GENESIS_HASH;
-      let seq = 1;
-      if (last !== undefined) {
-        const m = HASH_SUFFIX.exec(last);
-        const parsed = safeParse(last);
-        // A damaged last line still gets a successor (the chain shows the damage to `verify`); never refuse
-        // to record an operation because an earlier record was tampered with.
-        prev = m?.[1] ?? sha256(last);
-        seq = typeof parsed?.seq === 'number' ? parsed.seq + 1 : seq;
-      }
-      const records: AuditRecord[] = [];
-      let text = '';
-      for (const entry of list) {
-        const fields = {
-          seq,
-          ts: now().toISOString(),
-          ...entry,
-          detail: entry.detail.length > MAX_DETAIL_CHARS ? entry.detail.slice(0, MAX_DETAIL_CHARS) + '…' : entry.detail,
-          prev,
-        };
-        const line = encodeRecord(fields);
-        const hash = (HASH_SUFFIX.exec(line) as RegExpExecArray)[1] as string;
-        records.push({ ...fields, hash });
-        text += line + '\n';
-        prev = hash;
-        seq++;
-      }
-      const fd = fs.openSync(file, 'a', 0o600);
-      try {
-        fs.writeSync(fd, text);
-      } catch (err) {
-        fs.closeSync(fd);
-        throw err;
-      }
-      return { records, fd };
-    });
+    madeDir = true;
   };
 
   interface Pending {
@@ -163,20 +170,50 @@ export function createAuditLog(file: string, now: () => Date = () => new Date())
   }
   let queue: Pending[] = [];
   let writing = false;
+  // The lock is waited for asynchronously: while `aegisbpf auth|rbac` holds it (a few ms; at most
+  // LOCK_WAIT_MILLIS, then the batch fails with AEGIS_ERR_AUDIT_WRITE naming the holder), the event loop serves
+  // other requests and records queue up for the next write.
   const drain = (): void => {
     if (writing || queue.length === 0) return;
     writing = true;
-    const batch = queue;
-    queue = [];
-    let written: { records: AuditRecord[]; fd: number };
-    try {
-      written = writeLocked(batch.map((p) => p.entry));
-    } catch (err) {
+    const fail = (batch: readonly Pending[], err: unknown): void => {
       writing = false;
       for (const p of batch) p.reject(writeError(file, err));
       drain();
+    };
+    try {
+      makeDir();
+    } catch (err) {
+      const batch = queue;
+      queue = [];
+      fail(batch, err);
       return;
     }
+    acquireFileLock(file, lockOptions).then(
+      (lock) => {
+        const release = (): void => lock.release();
+        // Taken once the lock is held: records that arrived during the wait go into this write.
+        const batch = queue;
+        queue = [];
+        let written: { records: AuditRecord[]; fd: number };
+        try {
+          written = writeLocked(batch.map((p) => p.entry));
+        } catch (err) {
+          release();
+          fail(batch, err);
+          return;
+        }
+        release();
+        syncBatch(batch, written);
+      },
+      (err: unknown) => {
+        const batch = queue;
+        queue = [];
+        fail(batch, err);
+      },
+    );
+  };
+  const syncBatch = (batch: readonly Pending[], written: { records: AuditRecord[]; fd: number }): void => {
     fs.fdatasync(written.fd, (syncErr) => {
       fs.close(written.fd, () => {
         writing = false;
@@ -192,7 +229,8 @@ export function createAuditLog(file: string, now: () => Date = () => new Date())
     path: file,
     append(entry) {
       try {
-        const { records, fd } = writeLocked([entry]);
+        makeDir();
+        const { records, fd } = withFileLock(file, () => writeLocked([entry]), lockOptions);
         try {
           fs.fsyncSync(fd);
         } finally {

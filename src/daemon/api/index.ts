@@ -210,21 +210,30 @@ export async function startApi(options: ApiOptions): Promise<RunningApi> {
     observe: (list) => events.push(list),
     reload: () => keys.reload(),
     recordDaemon(entry) {
-      try {
-        audit.append({
-          ...entry,
-          actor: 'aegisbpf',
-          actor_type: 'daemon',
-          target: `pid ${process.pid}`,
-          source: 'local',
-          result: 'success',
-        });
-      } catch (err) {
+      const full: AuditEntry = {
+        ...entry,
+        actor: 'aegisbpf',
+        actor_type: 'daemon',
+        target: `pid ${process.pid}`,
+        source: 'local',
+        result: 'success',
+      };
+      const failed = (err: unknown): void =>
         logger.error('The audit log could not be written.', {
           code: 'AEGIS_ERR_AUDIT_WRITE',
           error: describeError(err),
           entry,
         });
+      // daemon.stop synchronously: it must be in the log before the sources stop (the audit source ships it), and
+      // nothing is served any more. Every other record without blocking the event loop (a command may hold the lock).
+      if (entry.action !== 'daemon.stop') {
+        audit.appendDurable(full).catch(failed);
+        return;
+      }
+      try {
+        audit.append(full);
+      } catch (err) {
+        failed(err);
       }
     },
     audit,

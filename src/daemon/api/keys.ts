@@ -11,14 +11,14 @@
  * about a microsecond and still makes a leaked keys file useless for authenticating (it holds no key, and the
  * per-key salt keeps equal keys from having equal hashes).
  *
- * One writer: the `auth` and `rbac` commands edit the file under a lock (./file-lock.ts) with an atomic rename; the
+ * One writer: the `auth` and `rbac` commands edit the file under a lock (src/util/file-lock.ts) with an atomic rename; the
  * daemon only reads it, again when it changes (checked at most every RELOAD_CHECK_MILLIS) and on SIGHUP.
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { AegisError } from '../../util/errors';
-import { withFileLock, writeFileAtomic } from './file-lock';
+import { withFileLock, writeFileAtomic } from '../../util/file-lock';
 
 export const PERMISSIONS = [
   'stats:read',

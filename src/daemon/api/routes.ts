@@ -317,9 +317,15 @@ export function createRoutes(deps: ApiDeps): RouteSpec[] {
       body: POLICY_BODY,
       auditAction: 'policy.apply',
       handle: async (req) => {
-        await deps.blocklist.settled(); // a blocklist change still being stored is carried over, not overwritten
-        const { text, carried } = deps.blocklist.carryOver(JSON.stringify(req.body));
-        const result = deps.withPolicy((engine) => engine.apply(text, source(req.caller)));
+        // Under the store's lock, once blocklist changes being stored are in it: they are carried over, not
+        // overwritten, and an `aegisbpf policy apply` of the same moment is seen (or waits for this one).
+        const { result, carried } = await deps.blocklist.exclusive(() => {
+          const layered = deps.blocklist.carryOver(JSON.stringify(req.body));
+          return {
+            result: deps.withPolicy((engine) => engine.apply(layered.text, source(req.caller))),
+            carried: layered.carried,
+          };
+        });
         return {
           status: 200,
           body: { ...applyView(result), blocklist_entries_kept: carried },
@@ -340,8 +346,7 @@ export function createRoutes(deps: ApiDeps): RouteSpec[] {
       body: EMPTY_BODY,
       auditAction: 'policy.rollback',
       handle: async () => {
-        await deps.blocklist.settled();
-        const result = deps.withPolicy((engine) => engine.rollback());
+        const result = await deps.blocklist.exclusive(() => deps.withPolicy((engine) => engine.rollback()));
         return {
           status: 200,
           body: applyView(result),
@@ -368,9 +373,9 @@ export function createRoutes(deps: ApiDeps): RouteSpec[] {
       summary: 'Add an entry: applied to the kernel maps at once and kept in the policy store.',
       body: BLOCKLIST_BODY,
       auditAction: 'blocklist.add',
-      handle: (req) => {
+      handle: async (req) => {
         const entry = entryFromRequest(req.body as BlocklistRequest);
-        const { result, durable } = deps.blocklist.add(entry, source(req.caller));
+        const { result, durable } = await deps.blocklist.add(entry, source(req.caller));
         return {
           durable,
           status: 201,
@@ -390,9 +395,9 @@ export function createRoutes(deps: ApiDeps): RouteSpec[] {
       permission: 'blocklist:write',
       summary: 'Remove an entry, by its id or its value (path, dev:ino, address/CIDR), URL-encoded.',
       auditAction: 'blocklist.delete',
-      handle: (req) => {
+      handle: async (req) => {
         const key = req.params.entry as string;
-        const { entry, result, durable } = deps.blocklist.remove(key, source(req.caller));
+        const { entry, result, durable } = await deps.blocklist.remove(key, source(req.caller));
         return {
           durable,
           status: 200,

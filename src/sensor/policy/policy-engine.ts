@@ -14,7 +14,7 @@ import type { EnforcementCapabilities } from '../feature-probe';
 import { SensorError } from '../../native/errors';
 import type { CompiledRule, TargetResolver } from './policy-compile';
 import { compilePolicy, fsResolver } from './policy-compile';
-import { parsePolicy } from './policy-file';
+import { parsePolicy, validatePolicy } from './policy-file';
 import type { PolicyMode } from './policy-file';
 import type { MapsApplyResult, PolicyMapSet } from './policy-maps';
 import { applyToMaps, mapUtilization, readConfig, ruleHits } from './policy-maps';
@@ -57,11 +57,14 @@ export interface PolicyEngine {
   /**
    * Check and write `text` into the maps as the generation after `base` (the caller's view of the current policy,
    * which may be ahead of the store's), leaving the store alone: the caller persists `stored`. Throws as apply().
+   * `document`: `text` already parsed (the blocklist builds the document and stores its JSON form as `text`), so that
+   * a change does not parse its own text again (a YAML parse was ~0.6 ms of a one-rule change, ~17 ms at 100 rules).
    */
   applyToKernel(
     text: string,
     source: string,
     base: StoredPolicy | undefined,
+    document?: unknown,
   ): { readonly result: ApplyResult; readonly stored: StoredPolicy };
 }
 
@@ -103,8 +106,9 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
     source: string,
     generation: number,
     commitToStore: boolean,
+    document?: unknown,
   ): { result: ApplyResult; stored: StoredPolicy } => {
-    const policy = parsePolicy(text, source);
+    const policy = document === undefined ? parsePolicy(text, source) : validatePolicy(document, source);
     const compiled = compilePolicy(policy, capabilities, resolver);
     const stored: StoredPolicy = {
       generation,
@@ -202,8 +206,8 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
       if (cur === undefined) return undefined;
       return install(cur.text, cur.source, cur.generation, false).result;
     },
-    applyToKernel(text, source, base) {
-      return withChildSpan('policy.apply', () => install(text, source, (base?.generation ?? 0) + 1, false));
+    applyToKernel(text, source, base, document) {
+      return withChildSpan('policy.apply', () => install(text, source, (base?.generation ?? 0) + 1, false, document));
     },
   };
 }
@@ -224,7 +228,7 @@ function hitsByRule(maps: PolicyMapSet, rules: readonly CompiledRule[]): Record<
  */
 export function storeRuleNames(store: PolicyStore, recheckMillis = 1000): RuleNames {
   let names = new Map<number, string>();
-  let version = -1;
+  let version: string | undefined;
   let checkedAt = Number.NEGATIVE_INFINITY;
   const reload = (): void => {
     const v = store.currentVersion();

@@ -11,9 +11,15 @@
  * is written before the maps, renamed after they accepted the policy, so a failed apply changes nothing on disk), and
  * persist() (asynchronous, for the API's blocklist: the maps are written first and the store after, see
  * src/daemon/api/blocklist.ts for the order and what a crash leaves).
+ *
+ * Two processes change the store (the `policy` command and the daemon): each holds the lock file `current.json.lock`
+ * from reading the policy it changes until the new one is on disk (withLock, acquireLock), so neither writes over a
+ * change of the other that it did not see.
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import type { FileLockHandle } from '../../util/file-lock';
+import { acquireFileLock, withFileLock } from '../../util/file-lock';
 import type { CompiledRule } from './policy-compile';
 import type { PolicyMode } from './policy-file';
 
@@ -48,8 +54,19 @@ export interface PolicyStore {
    * loop (asynchronous I/O: one file written and fdatasync'ed, two renames, one directory fsync).
    */
   persist(next: StoredPolicy): Promise<void>;
-  /** mtime of current.json in ms (0 when absent): cheap change detection for readers. */
-  currentVersion(): number;
+  /**
+   * Identity of current.json (inode, size, mtime and ctime in ns; '' when absent): cheap change detection for readers.
+   * The inode matters: every write renames a new file into place, and timestamps are coarse (a jiffy), so two writes
+   * in the same few milliseconds can share an mtime but never the inode of a file still linked (previous.json).
+   */
+  currentVersion(): string;
+  /**
+   * Run `fn` holding the store's lock file (`current.json.lock`), waiting synchronously (at most 5 s, then
+   * AEGIS_ERR_POLICY_LOCKED): `aegisbpf policy apply|rollback` around its read-modify-write of the store.
+   */
+  withLock<T>(fn: () => T): T;
+  /** The same lock for the daemon, waited for without blocking the event loop. */
+  acquireLock(): Promise<FileLockHandle>;
   /**
    * The mode a running `aegisbpf run --enforce|--audit` forces on every policy it or `aegisbpf policy` installs
    * (file `mode-override` in the state directory, written at the daemon's start, removed at its stop), or undefined.
@@ -132,6 +149,8 @@ export function createPolicyStore(dir: string = DEFAULT_STATE_DIR): PolicyStore 
     };
   };
 
+  const lockOptions = { code: 'AEGIS_ERR_POLICY_LOCKED', what: `the policy store ${dir}` };
+  let lockDirMade = false;
   let persistSeq = 0;
   // The directory made once and its descriptor kept for the renames' fsync: per change, a recursive mkdir and an
   // open/close of the directory would cost more event-loop time than the write itself. Callback fs calls (not
@@ -191,11 +210,19 @@ export function createPolicyStore(dir: string = DEFAULT_STATE_DIR): PolicyStore 
     },
     persist: persistAsync,
     currentVersion() {
-      try {
-        return fs.statSync(currentFile).mtimeMs;
-      } catch {
-        return 0;
+      const st = fs.statSync(currentFile, { bigint: true, throwIfNoEntry: false });
+      return st === undefined ? '' : `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+    },
+    withLock(fn) {
+      fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+      return withFileLock(currentFile, fn, lockOptions);
+    },
+    async acquireLock() {
+      if (!lockDirMade) {
+        await fs.promises.mkdir(dir, { recursive: true, mode: 0o700 });
+        lockDirMade = true;
       }
+      return acquireFileLock(currentFile, lockOptions);
     },
     modeOverride() {
       let text: string;

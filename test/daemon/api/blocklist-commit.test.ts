@@ -48,8 +48,10 @@ test('concurrent blocklist changes are group-committed: fewer store writes than 
   const tmp = makeTempDir();
   try {
     const { svc, persists } = service(path.join(tmp.dir, 'policy'));
-    const changes = Array.from({ length: 20 }, (_, i) =>
-      svc.add(entryFromRequest({ path: `/opt/blocked-${i}`, action: 'KILL' }), 'test'),
+    const changes = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        svc.add(entryFromRequest({ path: `/opt/blocked-${i}`, action: 'KILL' }), 'test'),
+      ),
     );
     assert.deepEqual(
       changes.map((c) => c.result.generation),
@@ -72,10 +74,14 @@ test('the policy store writes one file per change: previous.json is the old curr
   try {
     const dir = path.join(tmp.dir, 'policy');
     const { svc } = service(dir);
-    await svc.add(entryFromRequest({ path: '/opt/a', action: 'KILL' }), 'test').durable;
+    await (
+      await svc.add(entryFromRequest({ path: '/opt/a', action: 'KILL' }), 'test')
+    ).durable;
     const first = fs.statSync(path.join(dir, 'current.json'));
     assert.equal(fs.existsSync(path.join(dir, 'previous.json')), false);
-    await svc.add(entryFromRequest({ path: '/opt/b', action: 'KILL' }), 'test').durable;
+    await (
+      await svc.add(entryFromRequest({ path: '/opt/b', action: 'KILL' }), 'test')
+    ).durable;
     const prev = fs.statSync(path.join(dir, 'previous.json'));
     assert.equal(prev.ino, first.ino, 'previous.json is the former current.json, not a rewritten copy');
     assert.equal(createPolicyStore(dir).previous()?.generation, 1);
@@ -96,12 +102,15 @@ test('a policy store that cannot be written fails the change with AEGIS_ERR_POLI
     // The store directory's parent is a regular file: mkdir fails with ENOTDIR (root ignores permission bits).
     fs.writeFileSync(path.join(tmp.dir, 'file'), '');
     const { svc } = service(path.join(tmp.dir, 'file', 'policy'));
-    const c = svc.add(entryFromRequest({ path: '/opt/a', action: 'KILL' }), 'test');
-    await assert.rejects(c.durable, (err: Error & { code?: string }) => {
-      assert.equal(err.code, 'AEGIS_ERR_POLICY_STORE');
-      assert.match(err.message, /could not be written .*ENOTDIR/);
-      return true;
-    });
+    // Its lock file cannot be made either: refused before the kernel is touched.
+    await assert.rejects(
+      svc.add(entryFromRequest({ path: '/opt/a', action: 'KILL' }), 'test'),
+      (err: Error & { code?: string }) => {
+        assert.equal(err.code, 'AEGIS_ERR_POLICY_STORE');
+        assert.match(err.message, /could not be locked for writing .*ENOTDIR.*nothing was changed/);
+        return true;
+      },
+    );
     assert.deepEqual(svc.list(), [], 'the failed entry is not listed');
     await svc.settled();
   } finally {
@@ -118,7 +127,9 @@ test('settled() waits for changes still being stored, so PUT /policy carries the
     let settled = false;
     const wait = svc.settled().then(() => (settled = true));
     assert.equal(settled, false);
-    await c.durable;
+    await (
+      await c
+    ).durable;
     await wait;
     assert.equal(createPolicyStore(dir).current()?.generation, 1);
     const { carried } = svc.carryOver(JSON.stringify({ version: 1, mode: 'enforce', rules: [] }));
@@ -180,7 +191,9 @@ test('policy apply FILE keeps the blocklist entries added over the API; --replac
   try {
     const dir = path.join(tmp.dir, 'policy');
     const { svc } = service(dir);
-    await svc.add(entryFromRequest({ address: '198.51.100.0/24', direction: 'in', action: 'BLOCK' }), 'api').durable;
+    await (
+      await svc.add(entryFromRequest({ address: '198.51.100.0/24', direction: 'in', action: 'BLOCK' }), 'api')
+    ).durable;
     const file = path.join(tmp.dir, 'policy.yml');
     fs.writeFileSync(
       file,
@@ -231,20 +244,25 @@ test('kernel first: the map holds a change when add() returns; a store write tha
     const store: PolicyStore = {
       ...base,
       // A file system that refuses the write (ENOSPC): reads still work, so the undo has a stored policy to go back to.
+      // The refusal comes from an I/O callback, as a real one does (not within the request's own microtasks).
       persist: (next) =>
         failWrites
-          ? Promise.reject(Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' }))
+          ? new Promise<void>((_resolve, reject) =>
+              setImmediate(() =>
+                reject(Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' })),
+              ),
+            )
           : base.persist(next),
     };
     const withPolicy: WithPolicy = (fn) => fn(createPolicyEngine({ store, capabilities: ALL, maps }), store);
     const svc = createBlocklistService(withPolicy);
     const deny = (): number => maps.denyPath.entries().count;
 
-    const a = svc.add(entryFromRequest({ path: '/opt/kept', action: 'KILL' }), 'test');
+    const a = await svc.add(entryFromRequest({ path: '/opt/kept', action: 'KILL' }), 'test');
     assert.equal(deny(), 1, 'in the kernel before the store write finished');
     await a.durable;
     failWrites = true;
-    const b = svc.add(entryFromRequest({ path: '/opt/lost', action: 'KILL' }), 'test');
+    const b = await svc.add(entryFromRequest({ path: '/opt/lost', action: 'KILL' }), 'test');
     assert.equal(deny(), 2, 'the second entry is enforced at once');
     await assert.rejects(b.durable, /AEGIS_ERR_POLICY_STORE|could not be written \(ENOSPC/);
     assert.equal(deny(), 1, 'the kernel is back to what the store holds');
@@ -263,16 +281,23 @@ test('regression: DELETE names an address in any spelling (fde5:0a1b::2 is the s
   const tmp = makeTempDir();
   try {
     const { svc } = service(path.join(tmp.dir, 'policy'));
-    const v6 = svc.add(entryFromRequest({ address: 'fde5:0a1b::2/128', direction: 'in', action: 'BLOCK' }), 'test');
-    const v4 = svc.add(entryFromRequest({ address: '198.51.100.7', direction: 'out', action: 'BLOCK' }), 'test');
+    const v6 = await svc.add(
+      entryFromRequest({ address: 'fde5:0a1b::2/128', direction: 'in', action: 'BLOCK' }),
+      'test',
+    );
+    const v4 = await svc.add(entryFromRequest({ address: '198.51.100.7', direction: 'out', action: 'BLOCK' }), 'test');
     await Promise.all([v6.durable, v4.durable]);
     assert.deepEqual(
       svc.list().map((e) => e.id),
       ['net:in:fde5:a1b::2', 'net:out:198.51.100.7'],
     );
-    assert.throws(() => svc.remove('net:in:fde5:0a1b::3', 'test'), /no blocklist entry net:in:fde5:0a1b::3/);
-    await svc.remove('net:in:fde5:0a1b::2', 'test').durable;
-    await svc.remove('198.51.100.7/32', 'test').durable;
+    await assert.rejects(svc.remove('net:in:fde5:0a1b::3', 'test'), /no blocklist entry net:in:fde5:0a1b::3/);
+    await (
+      await svc.remove('net:in:fde5:0a1b::2', 'test')
+    ).durable;
+    await (
+      await svc.remove('198.51.100.7/32', 'test')
+    ).durable;
     assert.deepEqual(svc.list(), []);
   } finally {
     tmp.cleanup();
