@@ -6,7 +6,7 @@
  * is not counted) opens an AUDIT-ed file at each rate, paced every millisecond: every open is one event.
  *
  * For each rate, a fresh daemon pinned to core 0 (receiver and generator on core 1):
- *   start → settle → idle window (the floor: what the daemon costs with only the host's own activity) →
+ *   start → warm-up at the rate (--warmup S, not counted) → settle → idle window (the floor: what the daemon costs with only the host's own activity) →
  *   load window (the generator at RATE for SECONDS) → drain until the receiver has everything → SIGTERM.
  * Reported: the daemon's CPU % of one core (utime + stime of the whole process, all threads, from /proc over wall
  * time), its CPU per event, its RSS (steady: median VmRSS in the load window's second half; peak: VmHWM), the
@@ -14,7 +14,7 @@
  * kernel drops, and the BPF programs' run time (kernel.bpf_stats_enabled, bpftool) per event, which is spent in the
  * generator's syscalls, not in the daemon.
  *
- *   node dist/bench/hostcost.js [--seconds S] [--idle S] [--rates 2000,10000] [--receiver otelcol|null]
+ *   node dist/bench/hostcost.js [--seconds S] [--idle S] [--warmup S] [--rates 2000,10000] [--receiver otelcol|null]
  *                               [--cpu-prof DIR]   (the daemon's V8 CPU profile of each load window, by its inspector)
  *   (bash scripts/bench.sh hostcost)
  */
@@ -242,7 +242,13 @@ interface RateResult {
   readonly loadAfter: string;
 }
 
-async function runRate(rate: number, seconds: number, idleSeconds: number, receiver: Receiver): Promise<RateResult> {
+async function runRate(
+  rate: number,
+  seconds: number,
+  idleSeconds: number,
+  warmupSeconds: number,
+  receiver: Receiver,
+): Promise<RateResult> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aegis-bench-hostcost-'));
   const target = path.join(dir, 'audited');
   fs.writeFileSync(target, 'x');
@@ -261,6 +267,8 @@ async function runRate(rate: number, seconds: number, idleSeconds: number, recei
   );
   if (applied.status !== 0) throw new Error(`policy apply failed: ${applied.stderr}`);
   const cfg = path.join(dir, 'aegisbpf.yml');
+  // --source 'key: value, …': extra options of the sensor source (e.g. coalesce_us: 1000), to compare
+  const sourceExtra = arg('source') === undefined ? '' : `, ${arg('source')}`;
   fs.writeFileSync(
     cfg,
     [
@@ -268,7 +276,7 @@ async function runRate(rate: number, seconds: number, idleSeconds: number, recei
       'shutdown_timeout_ms: 60000',
       // The default source as `aegisbpf run` builds it, without pinning (the bench's own policy directory) and
       // without the inbound XDP filter (it would attach to this shared machine's interfaces).
-      `sources: { default: { type: sensor, pin: false, policy_dir: ${policyDir}, ingress: { mode: off } } }`,
+      `sources: { default: { type: sensor, pin: false, policy_dir: ${policyDir}, ingress: { mode: off }${sourceExtra} } }`,
       'processors: [ { type: enrich, name: host-context, start_time_to_wall: true, container_id: true } ]',
       'sinks:',
       '  splunk:',
@@ -284,6 +292,10 @@ async function runRate(rate: number, seconds: number, idleSeconds: number, recei
   // Not --cpu-prof: its SIGPROF from the start would interrupt the BPF verifier (EAGAIN). The inspector profiles the
   // load window only (profileWindow below); the launcher re-executes itself with the flag, so it is kept.
   const nodeArgs = profDir === undefined ? [] : ['--inspect=127.0.0.1:0'];
+  // --node-arg X (repeatable): e.g. --perf-basic-prof for `perf record -p PID` during the load window
+  process.argv.forEach((a, i) => {
+    if (a === '--node-arg' && process.argv[i + 1] !== undefined) nodeArgs.push(process.argv[i + 1] as string);
+  });
   const cmd = onCore(0, process.execPath, [...nodeArgs, bin, 'run', '--config', cfg]);
   const child = spawn(cmd.command, cmd.args, {
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -302,7 +314,13 @@ async function runRate(rate: number, seconds: number, idleSeconds: number, recei
         throw new Error(`the daemon did not start:\n${stderr.slice(-3000)}`);
       await sleep(50);
     }
+    if (nodeArgs.length > 0) process.stdout.write(`daemon pid ${pid}\n`);
     await sleep(3000); // start-up allocations and the first stats ticks out of the way
+    // Warm-up at the rate, not counted: a daemon on a host runs for days, its hot code long compiled by V8's
+    // optimizing tiers (at a few thousand events per second that takes tens of seconds; a perf profile of a cold
+    // window showed ~10 % of the daemon's CPU in TurboFan compile jobs).
+    if (warmupSeconds > 0) await runLoadgen(['open-rate', String(rate), String(warmupSeconds), target]);
+    await sleep(2000);
     const receivedAtLoad = receiver.count();
     const idle0 = { cpu: cpuSeconds(pid), at: process.hrtime.bigint() };
     await sleep(idleSeconds * 1000);
@@ -409,6 +427,7 @@ async function main(): Promise<void> {
   }
   const seconds = Number(arg('seconds') ?? 20);
   const idleSeconds = Number(arg('idle') ?? 10);
+  const warmupSeconds = Number(arg('warmup') ?? 30);
   const rates = (arg('rates') ?? '2000,10000').split(',').map(Number);
   const kind = arg('receiver') === 'null' ? 'null' : 'otelcol';
   loadgen(); // compiled before anything is timed
@@ -417,7 +436,7 @@ async function main(): Promise<void> {
   try {
     if (os.cpus().length > 1) spawnSync('taskset', ['-a', '-p', '-c', '1', String(receiver.pid)], { stdio: 'ignore' });
     for (const rate of rates) {
-      const r = await runRate(rate, seconds, idleSeconds, receiver);
+      const r = await runRate(rate, seconds, idleSeconds, warmupSeconds, receiver);
       results.push(r);
       const goal =
         rate === 2000
