@@ -234,7 +234,9 @@ interface RateResult {
   readonly sensorEvents: number;
   readonly delivered: number;
   readonly receiverCounted: number;
+  /** Records the kernel could not write to the ring during the load window (and since the start, warm-up included). */
   readonly kernelDrops: number;
+  readonly kernelDropsTotal: number;
   readonly lost: number;
   readonly bpfNanosPerEvent: number | undefined;
   readonly bpfCpuPercent: number | undefined;
@@ -305,6 +307,11 @@ async function runRate(
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
   const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
   const pid = child.pid!;
+  const kernelDrops = async (): Promise<number> => {
+    const port = /"msg":"Metrics endpoint listening[^\n]*"port":(\d+)/.exec(stderr)?.[1];
+    const text = port === undefined ? '' : await httpText(`http://127.0.0.1:${port}/metrics`);
+    return Number(/^aegisbpf_ringbuf_drops_total(?:\{[^}]*\})? (\d+)/m.exec(text)?.[1] ?? Number.NaN);
+  };
   const loadBefore = hostLoad();
   const receivedBefore = receiver.count(); // the receiver is shared by the rates' daemons
   try {
@@ -340,6 +347,7 @@ async function runRate(
       profDir === undefined
         ? undefined
         : await startProfile([...stderr.matchAll(/Debugger listening on (ws:\/\/\S+)/g)].pop()?.[1]);
+    const kernelDropsBefore = await kernelDrops();
     const threads0 = threadCpu(pid);
     const bpf0 = bpfTime(pid);
     const load0 = { cpu: cpuSeconds(pid), at: process.hrtime.bigint() };
@@ -360,9 +368,8 @@ async function runRate(
     const load1 = { cpu: cpuSeconds(pid), at: process.hrtime.bigint() };
     const threads1 = threadCpu(pid);
     const peakKiB = statusKiB(pid, 'VmHWM');
-    const metricsPort = /"msg":"Metrics endpoint listening[^\n]*"port":(\d+)/.exec(stderr)?.[1];
-    const metrics = metricsPort === undefined ? '' : await httpText(`http://127.0.0.1:${metricsPort}/metrics`);
-    const kernelDrops = Number(/^aegisbpf_ringbuf_drops_total(?:\{[^}]*\})? (\d+)/m.exec(metrics)?.[1] ?? Number.NaN);
+    const kernelDropsTotal = await kernelDrops();
+    const kernelDropsInWindow = kernelDropsTotal - kernelDropsBefore;
     // The idle rate covers the drain's tail, when the load had ended: the load's CPU is the window's minus that.
     const drainWall = Number(load1.at - load0.at) / 1e9 - gen.seconds;
     const idleRate = (idle1.cpu - idle0.cpu) / idleWall;
@@ -404,7 +411,8 @@ async function runRate(
       sensorEvents: Number(summary.events_in ?? 0),
       delivered: Number(sink.delivered ?? 0),
       receiverCounted: receiver.count() - receivedBefore,
-      kernelDrops,
+      kernelDrops: kernelDropsInWindow,
+      kernelDropsTotal,
       lost: Number(summary.lost ?? 0),
       bpfNanosPerEvent: bpfNs === undefined ? undefined : Math.round(bpfNs / gen.ops),
       bpfCpuPercent: bpfNs === undefined ? undefined : Number(((bpfNs / 1e9 / gen.seconds) * 100).toFixed(2)),
@@ -446,7 +454,7 @@ async function main(): Promise<void> {
         `hostcost ${rate} events/s (${r.load.achievedRate} achieved): daemon ${r.load.cpuPercent} % of one core${goal}, ` +
           `idle ${r.idle.cpuPercent} %; ${r.load.microsPerEvent} µs CPU per event above idle; RSS steady ${r.steadyRssMiB} MiB, ` +
           `peak ${r.peakRssMiB} MiB; generated ${r.generated}, delivered ${r.delivered}, receiver ${r.receiverCounted}, ` +
-          `kernel drops ${r.kernelDrops}, lost ${r.lost}; BPF ${r.bpfNanosPerEvent ?? '?'} ns per event ` +
+          `kernel drops ${r.kernelDrops} (since start ${r.kernelDropsTotal}), lost ${r.lost}; BPF ${r.bpfNanosPerEvent ?? '?'} ns per event ` +
           `(${r.bpfCpuPercent ?? '?'} % of a core, in the generator's syscalls); load ${r.loadBefore} → ${r.loadAfter}\n` +
           `     threads (CPU s in the load window): ${JSON.stringify(r.threads)}\n`,
       );
