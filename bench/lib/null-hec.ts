@@ -3,7 +3,8 @@
  * other core): it gunzips each request, counts its envelopes, answers with a per-channel ackId and reports every
  * asked ackId as indexed. It does what a receiver must do at the least, so the measured rate is aegisbpf's, not
  * the receiver's. Not a test double: the sink's tests use the real receiver and the scripted Splunk.
- * Prints `port=<n>` when listening; on SIGTERM prints `events=<n> requests=<n>` and exits.
+ * Prints `port=<n>` when listening; on SIGTERM prints `events=<n> requests=<n>` and exits; with `--report-ms N`
+ * also every N ms while the count changes (bench/hostcost waits on it).
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -47,6 +48,18 @@ const server = http.createServer((req, res) => {
 
 server.keepAliveTimeout = 60_000;
 server.listen(0, '127.0.0.1', () => process.stdout.write(`port=${(server.address() as AddressInfo).port}\n`));
+const reportAt = process.argv.indexOf('--report-ms');
+if (reportAt > 0) {
+  let reported = -1;
+  setInterval(
+    () => {
+      if (events === reported) return;
+      reported = events;
+      process.stdout.write(`events=${events} requests=${requests}\n`);
+    },
+    Number(process.argv[reportAt + 1]),
+  ).unref();
+}
 process.on('SIGTERM', () => {
   process.stdout.write(`events=${events} requests=${requests}\n`);
   process.exit(0);

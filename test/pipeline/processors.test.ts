@@ -109,6 +109,35 @@ test('enrich: host, wall-clock start times, container id, labels — on new obje
   assert.deepEqual(out!.labels, { env: 'prod', team: 'edge' }, 'event labels win');
 });
 
+test('enrich: the kept start_ts of the previous event never leaks into the next process (runs of one process, then another, then back)', () => {
+  const { p } = make('enrich', { start_time_to_wall: true });
+  const [e] = generateEvents(1);
+  const ev = (start: number, parent: number | undefined): AegisEvent => ({
+    ...e!,
+    start_time: start,
+    parent_start_time: parent,
+  });
+  const out = p.process([
+    ev(1_000, 5_000),
+    ev(1_000, 5_000),
+    ev(2_000_000, 5_000),
+    ev(2_000_000, 7_000),
+    ev(1_000, undefined),
+  ]);
+  assert.deepEqual(
+    out.map((o) => [o.start_ts, o.parent_start_ts]),
+    [
+      ['2023-11-14T22:13:20.000001Z', '2023-11-14T22:13:20.000005Z'],
+      ['2023-11-14T22:13:20.000001Z', '2023-11-14T22:13:20.000005Z'],
+      ['2023-11-14T22:13:20.002000Z', '2023-11-14T22:13:20.000005Z'],
+      ['2023-11-14T22:13:20.002000Z', '2023-11-14T22:13:20.000007Z'],
+      ['2023-11-14T22:13:20.000001Z', undefined],
+    ],
+  );
+  // the next batch starts from the last conversion: still exact
+  assert.equal(p.process([ev(3_000_000, undefined)])[0]!.start_ts, '2023-11-14T22:13:20.003000Z');
+});
+
 test('container ids from common runtimes', () => {
   const id = '0123456789abcdef'.repeat(4);
   for (const p of [

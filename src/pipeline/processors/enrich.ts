@@ -46,13 +46,28 @@ export const enrichProcessor: ProcessorDefinition = {
     const container = raw.container_id === true;
     const labels = raw.labels !== undefined ? (raw.labels as Record<string, string>) : undefined;
     const boot = ctx.bootWallNanos;
+    // The last conversion of each field, kept: a host's events come in runs from the same process (and parent), and
+    // the conversion (BigInt arithmetic and Date#toISOString) was the processor's largest cost.
+    let lastStart: number | undefined;
+    let lastStartTs = '';
+    let lastParent: number | undefined;
+    let lastParentTs = '';
     const enrichOne = (event: AegisEvent): AegisEvent => {
       const out: Record<string, unknown> = { ...event };
       if (host !== undefined) out.host = host;
       if (toWall) {
-        out.start_ts = formatTimestampFromNanos(boot + BigInt(event.start_time));
-        if (event.parent_start_time !== undefined)
-          out.parent_start_ts = formatTimestampFromNanos(boot + BigInt(event.parent_start_time));
+        if (event.start_time !== lastStart) {
+          lastStart = event.start_time;
+          lastStartTs = formatTimestampFromNanos(boot + BigInt(event.start_time));
+        }
+        out.start_ts = lastStartTs;
+        if (event.parent_start_time !== undefined) {
+          if (event.parent_start_time !== lastParent) {
+            lastParent = event.parent_start_time;
+            lastParentTs = formatTimestampFromNanos(boot + BigInt(event.parent_start_time));
+          }
+          out.parent_start_ts = lastParentTs;
+        }
       }
       if (container && event.container_id === undefined) {
         const id = containerIdFromCgroup(event.cgroup_path);

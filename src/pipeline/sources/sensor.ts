@@ -345,20 +345,23 @@ export function createSensorSource(options: SensorSourceOptions, ctx: SourceCont
           ctx.stats.events += chunk.length;
           return chunk;
         };
-        while (!signal.aborted) {
-          if (queue.length > 0) {
-            yield take();
-            continue;
+        // One abort listener for the whole loop, not one per wait: adding and removing an EventTarget listener
+        // at every ring drain was ~5 % of the daemon's CPU on a host at 2 000 events/s (perf, bench/hostcost).
+        const onAbort = (): void => wake?.();
+        signal.addEventListener('abort', onAbort, { once: true });
+        try {
+          while (!signal.aborted) {
+            if (queue.length > 0) {
+              yield take();
+              continue;
+            }
+            await new Promise<void>((resolve) => {
+              wake = resolve;
+            });
+            wake = undefined;
           }
-          await new Promise<void>((resolve) => {
-            const done = (): void => {
-              signal.removeEventListener('abort', done);
-              wake = undefined;
-              resolve();
-            };
-            wake = done;
-            signal.addEventListener('abort', done, { once: true });
-          });
+        } finally {
+          signal.removeEventListener('abort', onAbort);
         }
         // Stop: detach, drain what the kernel already wrote, hand it over.
         current = undefined;
