@@ -7,6 +7,17 @@
  */
 import type * as Lib from '@platformatic/kafka' with { 'resolution-mode': 'import' };
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-export const kafkaLib = require('@platformatic/kafka') as typeof Lib;
+let loaded: typeof Lib | undefined;
+/**
+ * Loaded on first use, not at import: the library and its dependencies (ajv, mnemonist, …) cost ~50 MiB of RSS at
+ * start-up, which every daemon paid whether or not it had a Kafka sink or source (issue 23, memory). The proxy keeps
+ * the call sites as they were (`kafkaLib.Producer`).
+ */
+export const kafkaLib = new Proxy({} as typeof Lib, {
+  get: (_target, key): unknown => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    loaded ??= require('@platformatic/kafka') as typeof Lib;
+    return loaded[key as keyof typeof Lib];
+  },
+});
 export type { Lib as KafkaLib };
