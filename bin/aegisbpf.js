@@ -18,7 +18,7 @@ if (tooOld) {
 // on a running heap), so the launcher re-executes itself with them: same pid, same stdio, nothing loaded yet.
 // - --max-semi-space-size=16: Node 24 lets the young generation grow to 64 MiB per semi-space, which took the
 //   pipeline's peak RSS from 125 to 205 MiB for no measurable CPU gain ("Node 20 → Node 24").
-// - --heap-growing-percent=50: a major GC once the old generation has grown by half over what the last one left
+// - --heap-growing-percent=100: a major GC once the old generation has doubled over what the last one left
 //   alive. V8's own growth factor (up to 4×) let ~100 MiB of dead formatted records and request bodies pile up
 //   between the few major GCs of a run. What stays alive is bounded by the sinks' byte bounds (buffer.max_bytes,
 //   batch.max_bytes × request.concurrency), so the heap follows them; unlike --max-old-space-size this is no hard
@@ -29,7 +29,7 @@ if (tooOld) {
 // environment wins; AEGIS_NODE_FLAGS replaces the launcher's flags altogether ("" for none). Where process.execve
 // does not exist (Node < 22.15) aegisbpf runs as it is.
 const LONG_RUNNING = new Set(['run', 'replay']);
-const DEFAULT_NODE_FLAGS = ['--max-semi-space-size=16', '--heap-growing-percent=50'];
+const DEFAULT_NODE_FLAGS = ['--max-semi-space-size=16', '--heap-growing-percent=100'];
 const command = process.argv.slice(2).find((a) => !a.startsWith('-'));
 const given = [...process.execArgv, ...(process.env.NODE_OPTIONS || '').split(/\s+/)].map((f) => f.split('=')[0]);
 const wanted =
