@@ -370,9 +370,16 @@ async function main(): Promise<void> {
       );
     }
     const otel = otelcolBuilds(!flag('no-install'));
-    const subjects = [baseline, aegisbpf(root), rsyslog, syslogNg, otelcol(otel), kcat].filter(
-      (s) => wanted === undefined || wanted.includes(s.name),
-    );
+    const base = process.env.AEGIS_PEER_BASE;
+    const subjects = [
+      baseline,
+      aegisbpf(root),
+      ...(base === undefined ? [] : [aegisbpf(root, { name: 'aegisbpf-base', packageRoot: base })]),
+      rsyslog,
+      syslogNg,
+      otelcol(otel),
+      kcat,
+    ].filter((s) => wanted === undefined || wanted.includes(s.name));
     const order: { workload: Workload; subject: Subject; note?: string; skipped?: string }[] = [];
     for (const w of only)
       for (const s of subjects)

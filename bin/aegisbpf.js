@@ -13,25 +13,36 @@ if (tooOld) {
   );
   process.exit(1);
 }
-// The long-running commands keep V8's young generation at 16 MiB per semi-space (Node 20's default). Node 24 lets it
-// grow to 64 MiB, which took the pipeline's peak RSS from 125 to 205 MiB for no measurable CPU gain (docs/benchmarks.md,
-// "Node 20 → Node 24"); a security agent should stay small on the hosts it protects. V8 reads the flag only at start-up
-// (v8.setFlagsFromString has no effect on a running heap), so the launcher re-executes itself with it: same pid, same
-// stdio, nothing loaded yet. A semi-space flag the user gave (command line or NODE_OPTIONS) wins; where process.execve
+// The long-running commands start with memory settings chosen for a small, steady RSS (docs/benchmarks.md, "Memory";
+// issue 23). V8 reads its flags and glibc its malloc tunables only at start-up (v8.setFlagsFromString has no effect
+// on a running heap), so the launcher re-executes itself with them: same pid, same stdio, nothing loaded yet.
+// - --max-semi-space-size=16: Node 24 lets the young generation grow to 64 MiB per semi-space, which took the
+//   pipeline's peak RSS from 125 to 205 MiB for no measurable CPU gain ("Node 20 → Node 24").
+// - --heap-growing-percent=100: a major GC once the old generation has doubled over what the last one left
+//   alive. V8's own growth factor (up to 4×) let ~100 MiB of dead formatted records and request bodies pile up
+//   between the few major GCs of a run. What stays alive is bounded by the sinks' byte bounds (buffer.max_bytes,
+//   batch.max_bytes × request.concurrency), so the heap follows them; unlike --max-old-space-size this is no hard
+//   cap: a configuration with larger bounds gets a larger heap, never an out-of-memory abort.
+// - MALLOC_ARENA_MAX=2: glibc gives each thread that allocates (libuv's pool compressing request bodies) an arena of
+//   its own, whose freed pages stay in RSS.
+// Overrides: a flag of the same name given to node (command line or NODE_OPTIONS) or MALLOC_ARENA_MAX in the
+// environment wins; AEGIS_NODE_FLAGS replaces the launcher's flags altogether ("" for none). Where process.execve
 // does not exist (Node < 22.15) aegisbpf runs as it is.
 const LONG_RUNNING = new Set(['run', 'replay']);
-const SEMI_SPACE = '--max-semi-space-size';
+const DEFAULT_NODE_FLAGS = ['--max-semi-space-size=16', '--heap-growing-percent=100'];
 const command = process.argv.slice(2).find((a) => !a.startsWith('-'));
-const nodeFlags = [...process.execArgv, ...(process.env.NODE_OPTIONS || '').split(/\s+/)];
-if (
-  LONG_RUNNING.has(command) &&
-  typeof process.execve === 'function' &&
-  !nodeFlags.some((f) => f.startsWith(SEMI_SPACE))
-) {
+const given = [...process.execArgv, ...(process.env.NODE_OPTIONS || '').split(/\s+/)].map((f) => f.split('=')[0]);
+const wanted =
+  process.env.AEGIS_NODE_FLAGS === undefined
+    ? DEFAULT_NODE_FLAGS
+    : process.env.AEGIS_NODE_FLAGS.split(/\s+/).filter((f) => f !== '');
+const missing = wanted.filter((f) => !given.includes(f.split('=')[0]));
+const arenaSet = process.env.MALLOC_ARENA_MAX !== undefined;
+if (LONG_RUNNING.has(command) && typeof process.execve === 'function' && (missing.length > 0 || !arenaSet)) {
   process.execve(
     process.execPath,
-    [process.execPath, `${SEMI_SPACE}=16`, ...process.execArgv, __filename, ...process.argv.slice(2)],
-    process.env,
+    [process.execPath, ...missing, ...process.execArgv, __filename, ...process.argv.slice(2)],
+    arenaSet ? process.env : { ...process.env, MALLOC_ARENA_MAX: '2' },
   );
 }
 // The process is called aegisbpf, not node, so that the guides' `pgrep aegisbpf`, `top -p $(pgrep aegisbpf)`, ps and

@@ -119,9 +119,15 @@ function aegisKafkaSkip(dir: string): string | undefined {
   return kafkaValidates;
 }
 
-export function aegisbpf(probeDir: string): Subject {
+/**
+ * `packageRoot`: another build of aegisbpf (a checkout with its dist/), run as the subject `name` next to this one,
+ * e.g. the base commit of a change: `AEGIS_PEER_BASE=/work/main` (before/after in the same run).
+ */
+export function aegisbpf(probeDir: string, other?: { name: string; packageRoot: string }): Subject {
+  const bin =
+    other === undefined ? packagePath('bin', 'aegisbpf.js') : path.join(other.packageRoot, 'bin', 'aegisbpf.js');
   return {
-    name: 'aegisbpf',
+    name: other?.name ?? 'aegisbpf',
     workloads: WORKLOADS,
     skip: (w) => (w === 'kafka' ? aegisKafkaSkip(probeDir) : undefined),
     note: () => undefined,
@@ -153,7 +159,7 @@ export function aegisbpf(probeDir: string): Subject {
       );
       return {
         command: process.execPath,
-        args: [packagePath('bin', 'aegisbpf.js'), 'run', '--config', cfg],
+        args: [bin, 'run', '--config', cfg],
         exitsWhenDone: true,
         log: path.join(ctx.dir, 'aegisbpf.log'),
       };

@@ -104,6 +104,11 @@ export function createHecFormat(options: HecFormatOptions = {}): (event: AegisEv
   };
 }
 
+/** The event a record of this format carries: its `event` member is the event's canonical JSON (formatJson). */
+export function hecEventOf(data: string): AegisEvent {
+  return (JSON.parse(data) as { event: AegisEvent }).event;
+}
+
 const nonEmpty = (description: string): Readonly<Record<string, unknown>> => ({
   type: 'string',
   minLength: 1,
@@ -129,6 +134,6 @@ export const hecFormatter: FormatterDefinition<HecFormatOptions> = {
     },
   },
   create(options): Formatter {
-    return { name: 'hec', contentType: 'application/json', format: createHecFormat(options) };
+    return { name: 'hec', contentType: 'application/json', format: createHecFormat(options), eventOf: hecEventOf };
   },
 };

@@ -69,12 +69,17 @@ export function formatJson(event: AegisEvent): string {
   return writeEvent(event, scratch, JSON_HELPERS) ?? formatJsonOrdered(event);
 }
 
+/** The event a json record carries: the record is the event's canonical JSON. */
+export function parseJsonRecord(data: string): AegisEvent {
+  return JSON.parse(data) as AegisEvent;
+}
+
 export const jsonFormatter: FormatterDefinition<Record<string, never>> = {
   name: 'json',
   description: 'One JSON object per event, documented AegisBPF field names, stable key order.',
   output: 'string',
   optionsSchema: { properties: {} },
   create(): Formatter {
-    return { name: 'json', contentType: 'application/json', format: formatJson };
+    return { name: 'json', contentType: 'application/json', format: formatJson, eventOf: parseJsonRecord };
   },
 };

@@ -14,6 +14,13 @@ export interface Formatter<R = string> {
    */
   readonly schema?: { readonly name: string; readonly version: string };
   format(event: AegisEvent): R;
+  /**
+   * Only for a format whose every record carries the event's canonical JSON (src/formatters/json.ts) as it was
+   * accepted: the event made again from the record. A buffered record of such a format keeps its text alone and
+   * makes the event again only when a dead-letter entry or a transport asks for it (src/sinks/core/encode.ts), so a
+   * buffered event is held once instead of twice (issue 23, memory).
+   */
+  eventOf?(this: void, data: R): AegisEvent;
 }
 
 /** JSON Schema (draft 2020-12) fragment for a formatter's options, as a plain object. */

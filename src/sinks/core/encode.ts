@@ -28,12 +28,14 @@ export interface EncoderOptions<R> {
 }
 
 /**
- * A record of the json format: its text is the event's canonical JSON (src/formatters/json.ts), so the record keeps
- * only the text and parses it again when the event is asked for (a dead-letter entry, a transport that reads fields).
- * A buffered event is then held once, as text, instead of twice (the parsed object, ~0.7 KB, and its text), and the
- * object dies young instead of being promoted with the buffer (issue 23, memory).
+ * A record of a format that carries the event's canonical JSON (json: the record itself; hec: its `event` member;
+ * Formatter.eventOf): the record keeps only the text and makes the event again when it is asked for (a dead-letter
+ * entry, a transport that reads fields). A buffered event is then held once, as text, instead of twice (the parsed
+ * object, ~0.56 KB of heap, and its text), and the object dies young instead of being promoted with the buffer
+ * (issue 23, memory). Other formats (ECS, CEF, syslog, …) do not carry it: keeping their canonical JSON instead of
+ * the object would cost a JSON.stringify per event (~2 µs) to save ~50 bytes (docs/benchmarks.md, "Memory").
  */
-class JsonRecord implements BufferedRecord<string> {
+class TextRecord implements BufferedRecord<string> {
   /** Kept once asked for: a transport that reads fields (NATS subjects, webhook shapes) asks on every attempt. */
   private parsed: AegisEvent | undefined = undefined;
   constructor(
@@ -41,15 +43,23 @@ class JsonRecord implements BufferedRecord<string> {
     readonly bytes: number,
     readonly at: number,
     readonly ack: Acknowledgement | undefined,
+    private readonly eventOf: (data: string) => AegisEvent,
   ) {}
   get event(): AegisEvent {
-    return (this.parsed ??= JSON.parse(this.data) as AegisEvent);
+    return (this.parsed ??= this.eventOf(this.data));
   }
 }
 
+/** json records built by hand (tests, tools) may lack eventOf: the record is the event's JSON all the same. */
+const parseJson = (data: string): AegisEvent => JSON.parse(data) as AegisEvent;
+
 export function createEncoder<R>(options: EncoderOptions<R>): Encoder<R> {
   const { formatter, sizeOf, now, outcomes } = options;
-  const textOnly = formatter.name === 'json' && sizeOf === (defaultSizeOf as (data: R) => number);
+  const eventOf =
+    sizeOf !== (defaultSizeOf as (data: R) => number)
+      ? undefined
+      : ((formatter.eventOf as ((data: string) => AegisEvent) | undefined) ??
+        (formatter.name === 'json' ? parseJson : undefined));
   return (events, ack) => {
     const at = now();
     const out: BufferedRecord<R>[] = [];
@@ -57,8 +67,8 @@ export function createEncoder<R>(options: EncoderOptions<R>): Encoder<R> {
     for (const event of events) {
       try {
         const data = formatter.format(event);
-        if (textOnly) {
-          out.push(new JsonRecord(data as string, sizeOf(data), at, ack) as unknown as BufferedRecord<R>);
+        if (eventOf !== undefined && typeof data === 'string') {
+          out.push(new TextRecord(data, sizeOf(data), at, ack, eventOf) as unknown as BufferedRecord<R>);
           continue;
         }
         // Always the same five keys (ack possibly undefined): one object shape for every record.

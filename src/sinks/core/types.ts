@@ -156,9 +156,12 @@ export interface SinkCoreOptions {
 
 export const DEFAULT_CORE_OPTIONS: SinkCoreOptions = {
   batch: { maxEvents: 1000, maxBytes: 1024 * 1024, timeoutMillis: 1000 },
-  // A buffered event costs about 2.5 KB of heap (the parsed event, its encoded form, bookkeeping), so 20 000 events
-  // is about 50 MB. Longer receiver outages than that buffer covers are what when_full and the dead-letter file are for.
-  buffer: { maxEvents: 20_000, maxBytes: 32 * 1024 * 1024, whenFull: 'block' },
+  // Bounded by bytes first: 8 MiB of encoded records (~16 000 syslog lines, ~7 500 ECS documents) plus each record's
+  // parsed event (~0.56 KB of heap; json records keep the text only, src/sinks/core/encode.ts) is ~12 – 17 MiB of live
+  // heap, which keeps the daemon's RSS near its fixed cost (issue 23, memory: docs/benchmarks.md). It still holds
+  // several batches, so the transport never waits for the buffer. Longer receiver outages than a memory buffer covers
+  // are what buffer.type disk, when_full and the dead-letter file are for.
+  buffer: { maxEvents: 20_000, maxBytes: 8 * 1024 * 1024, whenFull: 'block' },
   request: { concurrency: 1, timeoutMillis: 30_000 },
   retry: { initialBackoffMillis: 250, maxBackoffMillis: 30_000, maxDurationMillis: 0, maxRetryAfterMillis: 300_000 },
 };

@@ -8,15 +8,16 @@
 import type * as Lib from '@platformatic/kafka' with { 'resolution-mode': 'import' };
 
 let loaded: typeof Lib | undefined;
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const load = (): typeof Lib => (loaded ??= require('@platformatic/kafka') as typeof Lib);
-/*
- * Loaded at the first use, not when the sink and source registries import this file: the library's import (its ajv
- * option schemas compiled at module load) cost ~0.6 CPU s and tens of MiB at the start of every `aegisbpf run`,
- * Kafka configured or not.
+/**
+ * Loaded on first use, not at import: the library and its dependencies (ajv, mnemonist, …) cost ~50 MiB of RSS at
+ * start-up, which every daemon paid whether or not it had a Kafka sink or source (issue 23, memory). The proxy keeps
+ * the call sites as they were (`kafkaLib.Producer`).
  */
-export const kafkaLib: typeof Lib = new Proxy({} as typeof Lib, {
-  get: (_target, key) => (load() as unknown as Record<string | symbol, unknown>)[key],
-  has: (_target, key) => key in load(),
+export const kafkaLib = new Proxy({} as typeof Lib, {
+  get: (_target, key): unknown => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    loaded ??= require('@platformatic/kafka') as typeof Lib;
+    return loaded[key as keyof typeof Lib];
+  },
 });
 export type { Lib as KafkaLib };

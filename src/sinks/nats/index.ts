@@ -2,7 +2,7 @@
 import type { SinkDefinition } from '../core/definition';
 import type { NatsSinkConfig } from './config';
 import { checkNatsConfig, NATS_DEFAULTS, natsConfigSchema, parseNatsConfig } from './config';
-import { createNatsTransport } from './transport';
+import type * as TransportModule from './transport';
 
 export const natsSink: SinkDefinition<NatsSinkConfig> = {
   type: 'nats',
@@ -26,6 +26,9 @@ export const natsSink: SinkDefinition<NatsSinkConfig> = {
       context.logger.warn('TLS certificate verification is off for this NATS sink (tls.verify: false).', {
         sink: context.name,
       });
+    // Loaded here, not at import: the NATS client costs RSS in every daemon without a NATS sink (issue 23, memory).
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { createNatsTransport } = require('./transport') as typeof TransportModule;
     return createNatsTransport(config, { logger: context.logger, stats: context.stats });
   },
 };
