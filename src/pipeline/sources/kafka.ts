@@ -42,6 +42,8 @@ const FETCH_MAX_WAIT_MILLIS = 500;
 /** Most bytes per partition in one fetch response (the broker returns a larger first batch whole). */
 const PARTITION_MAX_BYTES = 1024 * 1024;
 const RETRY_DELAY_MILLIS = 500;
+/** How often the partitions' end offsets are listed for the lag metric (also taken from every fetch). */
+const LAG_INTERVAL_MILLIS = 5000;
 /** How long a stop waits for the last offset commit. */
 const FINAL_COMMIT_MAX_MILLIS = 5000;
 /** Most bytes of one fetch response (the client's default is 50 MB): bounds what arrives after a pause. */
@@ -220,6 +222,27 @@ export function createKafkaSource(
     };
     const timer = setInterval(() => void commitDue(), options.commitIntervalMillis);
     timer.unref();
+    // End offsets also come from every fetch response; this keeps the lag growing while fetching waits on a slow
+    // sink (backpressure), which is when it matters.
+    let listing = false;
+    const lagTimer = setInterval(() => {
+      if (listing || committedAt.size === 0) return;
+      listing = true;
+      consumer
+        .listOffsets({ topics: [...options.topics] })
+        .then((ends) => {
+          for (const [topic, per] of ends)
+            per.forEach((end, partition) => {
+              const k = `${topic}/${partition}`;
+              if (!committedAt.has(k)) return; // not ours
+              endAt.set(k, Math.max(endAt.get(k) ?? 0, Number(end)));
+              updateLag(k, topic, partition);
+            });
+        })
+        .catch(() => undefined) // brokers down: the fetch loop reports it
+        .finally(() => (listing = false));
+    }, LAG_INTERVAL_MILLIS);
+    lagTimer.unref();
     const stopFetching = new AbortController();
     const onAbort = (): void => {
       stopFetching.abort();
@@ -268,6 +291,7 @@ export function createKafkaSource(
       stopFetching.abort();
       roomWaiter?.();
       clearInterval(timer);
+      clearInterval(lagTimer);
       await fetching;
       // The final commit of what settled; bounded, since the client retries without end while brokers are down
       // (what is not committed is read again by the partition's next owner).
