@@ -2,7 +2,7 @@
  * The kafka relay end to end against a real Apache Kafka 4.x: file → kafka sink (`aegisbpf run`) → broker → kafka
  * source (`aegisbpf run`, consumer group) → file sink, every event exactly once by identity; poison records on the
  * topic dead-lettered with their topic, partition and offset while the rest is delivered. Also the offset tracker's
- * in-order commits with chunks settling out of order.
+ * in-order commits with chunks settling out of order, and backpressure from a sink that never answers.
  *
  * AEGIS_KAFKA_E2E_EVENTS sets the end-to-end size (default 100 000, the issue's number).
  */
@@ -18,6 +18,7 @@ import { sampleValue, startDaemon, until } from '../../helpers/daemon';
 import { generateEvents } from '../../helpers/events';
 import type { KafkaCluster, KafkaUnavailable } from '../../helpers/kafka';
 import { startKafka } from '../../helpers/kafka';
+import { silentPeer } from '../../helpers/silent-peer';
 import { makeTempDir } from '../../helpers/tmp';
 
 let cluster: KafkaCluster | KafkaUnavailable = { ok: false, reason: 'not started' };
@@ -296,6 +297,71 @@ test('relay: two relays in one group on 6 partitions, one SIGKILLed mid-stream: 
     // The uncommitted window: at most one commit interval (1 s, 5000 events here) plus the read-ahead bound.
     assert.ok(duplicates <= 5000 + 10_000, `${duplicates} duplicates`);
   } finally {
+    cleanup();
+  }
+});
+
+test('relay: a sink that never answers stops the reading; the lag keeps growing in Kafka while fetching waits', async (t) => {
+  if (!cluster.ok) return t.skip(cluster.reason);
+  const c = cluster;
+  await c.createTopic('stalled');
+  const producer = new kafkaLib.Producer({
+    clientId: 'test',
+    bootstrapBrokers: [...c.bootstrap],
+    serializers: kafkaLib.stringSerializers,
+  });
+  const produce = async (n: number): Promise<void> => {
+    const values = generateEvents(n).map((e) => JSON.stringify(e));
+    for (let i = 0; i < values.length; i += 1000)
+      await producer.send({ messages: values.slice(i, i + 1000).map((value) => ({ topic: 'stalled', value })) });
+  };
+  const peer = await silentPeer();
+  const { dir, cleanup } = makeTempDir('aegis-relay-');
+  try {
+    await produce(40_000);
+    const daemon = await startDaemon(
+      dir,
+      [
+        `data_dir: ${dir}`,
+        `dead_letter: { path: ${dir}/relay-dlq.ndjson }`,
+        `sources: { bus: { type: kafka, brokers: [${c.bootstrap.join(', ')}], topics: [stalled], group_id: relay-stalled, from_beginning: true } }`,
+        // HTTP requests accepted and never answered: nothing settles, the sink's buffer fills, the engine blocks.
+        `sinks: { out: { type: splunk_hec, endpoint: "http://127.0.0.1:${peer.port}", token: t0k3n, batch: { max_events: 1000 }, buffer: { max_events: 2000 } } }`,
+      ].join('\n'),
+    );
+    t.after(() => daemon.child.kill('SIGKILL'));
+    const metric = async (): Promise<{ records: number; lag: number | undefined }> => {
+      const m = (await daemon.get('/metrics')).body;
+      return {
+        records:
+          sampleValue(m, 'aegisbpf_source_protocol_total', { source: 'bus', type: 'kafka', counter: 'records_in' }) ??
+          0,
+        lag: sampleValue(m, 'aegisbpf_kafka_consumer_lag', { source: 'bus', topic: 'stalled', partition: '0' }),
+      };
+    };
+    // Nothing is committed (nothing settles): the lag is every record of the partition.
+    await until('the lag of all 40 000 records', async () => ((await metric()).lag === 40_000 ? true : undefined));
+    // The pipeline fills (sink buffer, a batch in flight, the engine's chunks), then the reading stops.
+    let first = await metric();
+    for (const deadline = Date.now() + 30_000; ;) {
+      await new Promise((r) => setTimeout(r, 2000));
+      const now = await metric();
+      t.diagnostic(`records handed to the pipeline: ${now.records}`);
+      if (now.records === first.records) break;
+      assert.ok(Date.now() < deadline, `still reading after 30 s: ${now.records} records`);
+      first = now;
+    }
+    // Bounded: that, plus the read-ahead (10 000 records and one fetch), never the whole topic.
+    assert.ok(first.records < 30_000, `${first.records} records read into a pipeline that delivers nothing`);
+    // Regression: with fetching stopped, the lag came only from fetch responses and froze at its last value.
+    await produce(5000);
+    await until('the lag to grow with the new records while the relay waits', async () =>
+      (await metric()).lag === 45_000 ? true : undefined,
+    );
+    assert.equal((await metric()).records, first.records, 'still nothing more read');
+  } finally {
+    await producer.close();
+    await peer.close();
     cleanup();
   }
 });
