@@ -211,6 +211,15 @@ export function createKafkaFetcher(options: KafkaFetcherOptions): KafkaFetcher {
           return;
         }
         if (signal.aborted) return;
+        if (response.errorCode !== 0) {
+          refreshMetadata = true;
+          options.onError(
+            `fetch from ${broker.host}:${broker.port}`,
+            new Error(`Kafka error code ${response.errorCode}`),
+          );
+          await sleep(options.retryDelayMillis, signal);
+          return;
+        }
         for (const p of response.partitions) {
           const k = key(p.topic, p.partition);
           const i = asked.findIndex((a) => a.topic === p.topic && a.partition === p.partition);

@@ -292,7 +292,9 @@ export function createKafkaSource(
       roomWaiter?.();
       clearInterval(timer);
       clearInterval(lagTimer);
-      await fetching;
+      // A fetch still out (up to FETCH_MAX_WAIT_MILLIS at the broker, longer if it stalls) is not waited for: its
+      // answer is discarded, and closing the pool below ends it.
+      await Promise.race([fetching, new Promise((r) => setTimeout(r, FETCH_MAX_WAIT_MILLIS * 2).unref())]);
       // The final commit of what settled; bounded, since the client retries without end while brokers are down
       // (what is not committed is read again by the partition's next owner).
       await Promise.race([commitDue(), new Promise((r) => setTimeout(r, FINAL_COMMIT_MAX_MILLIS).unref())]);
