@@ -30,7 +30,8 @@ import type { RecordRun } from './kafka-fetcher';
 import { createKafkaFetcher } from './kafka-fetcher';
 import type { CommitEntry } from './kafka-offsets';
 import { createOffsetTracker } from './kafka-offsets';
-import type { Source, SourceContext, SourceDefinition, TrackedChunk } from './types';
+import { MAX_MAX_LINE_BYTES } from './ndjson';
+import type { RawItem, Source, SourceContext, SourceDefinition, TrackedChunk } from './types';
 
 const DEFAULT_GROUP = 'aegisbpf-relay';
 const DEFAULT_CHUNK_EVENTS = 1000;
@@ -101,7 +102,11 @@ export function createKafkaSource(
         },
   );
 
-  async function* read(signal: AbortSignal): AsyncGenerator<TrackedChunk> {
+  /**
+   * The consumer session: joins the group, fetches, and yields chunks of events (read) or, with `asRawItems`, items of
+   * LF-separated record values for the pipeline's worker threads (readRaw, pipeline.workers).
+   */
+  async function* session(signal: AbortSignal, asRawItems: boolean): AsyncGenerator<TrackedChunk | RawItem> {
     const clientId = typeof raw.client_id === 'string' ? raw.client_id : 'aegisbpf-relay';
     const consumer = new kafkaLib.Consumer({
       clientId,
@@ -275,15 +280,15 @@ export function createKafkaSource(
           await new Promise<void>((resolve) => (wake = resolve));
           continue;
         }
-        const chunk = await takeChunk();
+        const chunk = asRawItems ? await takeItem() : await takeChunk();
         if (queued < QUEUE_MAX_RECORDS / 2 && roomWaiter !== undefined) {
           const r = roomWaiter;
           roomWaiter = undefined;
           r();
         }
         if (chunk === undefined) continue;
-        ctx.stats.events += chunk.events.length;
-        // The engine calls chunk.settled() once every event has a final outcome in every sink it was routed to.
+        if ('events' in chunk) ctx.stats.events += chunk.events.length; // (raw items: counted by the workers' loop)
+        // The engine settles a chunk (or item) once every event has a final outcome in every sink it was routed to.
         yield chunk;
       }
     } finally {
@@ -301,6 +306,135 @@ export function createKafkaSource(
       await consumer.close(true).catch(() => undefined);
       await pool.close().catch(() => undefined);
       assigned = false;
+    }
+
+    /**
+     * Up to chunk_events records from the head of the queue as one raw item: their values, one line each (LF and CR
+     * inside a value become spaces: in valid JSON they can only be whitespace), for the workers to parse, validate
+     * and format. Empty values and corrupt batches are dead-lettered here; the item's `where` names a bad line's
+     * topic, partition and offset. Its offset ranges are tracked now, in order, and settle when the engine says so.
+     */
+    async function takeItem(): Promise<RawItem | undefined> {
+      const lines: string[] = [];
+      const at: { topic: string; partition: number; offset: number }[] = [];
+      const poison: DeadLetterEntry[] = [];
+      const ranges = new Map<
+        string,
+        { topic: string; partition: number; first: number; last: number; epoch: number }
+      >();
+      let taken = 0;
+      while (queue.length > 0 && taken < options.chunkEvents) {
+        const run = queue[0] as RecordRun;
+        const k = `${run.topic}/${run.partition}`;
+        const from = headTaken;
+        const to = Math.min(run.offsets.length, from + options.chunkEvents - taken);
+        let r = ranges.get(k);
+        for (let i = from; i < to; i++) {
+          const offset = run.offsets[i] as number;
+          if (r === undefined) {
+            r = { topic: run.topic, partition: run.partition, first: offset, last: offset, epoch: run.leaderEpoch };
+            ranges.set(k, r);
+          } else r.last = offset;
+          let text = run.values[i] ?? '';
+          ctx.stats.bytes += text.length;
+          // A blank line would be skipped by the workers, not dead-lettered.
+          if (text.length === 0 || (text.charCodeAt(0) <= 32 && text.trim() === '')) {
+            poison.push({
+              source: ctx.name,
+              code: 'AEGIS_ERR_EVENT_INVALID',
+              reason: `kafka topic ${run.topic} partition ${run.partition} offset ${offset}: not JSON: empty value`,
+              raw: text,
+            });
+            continue;
+          }
+          if (text.includes('\n') || text.includes('\r')) text = text.replace(/[\r\n]/g, ' ');
+          lines.push(text);
+          at.push({ topic: run.topic, partition: run.partition, offset });
+        }
+        taken += to - from;
+        queued -= to - from;
+        if (to < run.offsets.length) {
+          headTaken = to;
+          break;
+        }
+        r = corruptInto(run, r, ranges, poison);
+        queue.shift();
+        headTaken = 0;
+      }
+      extra.records_in_total = (extra.records_in_total ?? 0) + taken;
+      const tokens = [...ranges.values()].map((r) => tracker.track(r, BigInt(r.first), BigInt(r.last), r.epoch));
+      if (poison.length > 0) await deadLetterPoison(poison);
+      const settled = (): void => {
+        for (const t of tokens) tracker.settle(t);
+      };
+      if (lines.length === 0) {
+        settled();
+        return undefined;
+      }
+      lines.push('');
+      const text = lines.join('\n');
+      // Its own ArrayBuffer: the worker pool transfers it (Buffer.from may use Node's shared pool, not transferable).
+      const bytes = new Uint8Array(Buffer.byteLength(text, 'utf8'));
+      Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).write(text, 'utf8');
+      return {
+        kind: 'lines',
+        bytes,
+        track: () => settled,
+        where: (n) => {
+          const w = at[n - 1];
+          return w === undefined ? `line ${n}` : `kafka topic ${w.topic} partition ${w.partition} offset ${w.offset}`;
+        },
+      };
+    }
+
+    /** The run's corrupt batches as dead-letter entries, its range widened over them (see takeChunk). */
+    function corruptInto(
+      run: RecordRun,
+      r: { topic: string; partition: number; first: number; last: number; epoch: number } | undefined,
+      ranges: Map<string, { topic: string; partition: number; first: number; last: number; epoch: number }>,
+      poison: DeadLetterEntry[],
+    ): typeof r {
+      for (const c of run.corrupt) {
+        if (r === undefined) {
+          r = {
+            topic: run.topic,
+            partition: run.partition,
+            first: c.firstOffset,
+            last: c.lastOffset,
+            epoch: run.leaderEpoch,
+          };
+          ranges.set(`${run.topic}/${run.partition}`, r);
+        } else {
+          r.first = Math.min(r.first, c.firstOffset);
+          r.last = Math.max(r.last, c.lastOffset);
+        }
+        poison.push({
+          source: ctx.name,
+          code: 'AEGIS_ERR_EVENT_INVALID',
+          reason: capText(
+            `kafka topic ${run.topic} partition ${run.partition} offsets ${c.firstOffset}-${c.lastOffset}: ${c.reason}`,
+            MAX_REASON_CHARS,
+          ),
+        });
+      }
+      return r;
+    }
+
+    async function deadLetterPoison(poison: DeadLetterEntry[]): Promise<void> {
+      extra.poison_total = (extra.poison_total ?? 0) + poison.length;
+      ctx.stats.invalid += poison.length;
+      ctx.logger.burst(
+        'WARN',
+        'kafka-poison',
+        'Kafka records were not valid events; they went to the dead-letter file.',
+        {
+          source: ctx.name,
+          code: 'AEGIS_ERR_EVENT_INVALID',
+          count: poison.length,
+          first: poison[0]?.reason,
+        },
+      );
+      await ctx.deadLetter.write(poison);
     }
 
     /**
@@ -358,50 +492,13 @@ export function createKafkaSource(
         }
         // The run's last slice also reports its corrupt batches, so its range covers them and settles after the
         // run's earlier slices (the commit never passes records still in the pipeline).
-        for (const c of run.corrupt) {
-          if (r === undefined) {
-            r = {
-              topic: run.topic,
-              partition: run.partition,
-              first: c.firstOffset,
-              last: c.lastOffset,
-              epoch: run.leaderEpoch,
-            };
-            ranges.set(k, r);
-          } else {
-            r.first = Math.min(r.first, c.firstOffset);
-            r.last = Math.max(r.last, c.lastOffset);
-          }
-          poison.push({
-            source: ctx.name,
-            code: 'AEGIS_ERR_EVENT_INVALID',
-            reason: capText(
-              `kafka topic ${run.topic} partition ${run.partition} offsets ${c.firstOffset}-${c.lastOffset}: ${c.reason}`,
-              MAX_REASON_CHARS,
-            ),
-          });
-        }
+        r = corruptInto(run, r, ranges, poison);
         queue.shift();
         headTaken = 0;
       }
       extra.records_in_total = (extra.records_in_total ?? 0) + taken;
       const tokens = [...ranges.values()].map((r) => tracker.track(r, BigInt(r.first), BigInt(r.last), r.epoch));
-      if (poison.length > 0) {
-        extra.poison_total = (extra.poison_total ?? 0) + poison.length;
-        ctx.stats.invalid += poison.length;
-        ctx.logger.burst(
-          'WARN',
-          'kafka-poison',
-          'Kafka records were not valid events; they went to the dead-letter file.',
-          {
-            source: ctx.name,
-            code: 'AEGIS_ERR_EVENT_INVALID',
-            count: poison.length,
-            first: poison[0]?.reason,
-          },
-        );
-        await ctx.deadLetter.write(poison);
-      }
+      if (poison.length > 0) await deadLetterPoison(poison);
       const settled = (): void => {
         for (const t of tokens) tracker.settle(t);
       };
@@ -413,7 +510,18 @@ export function createKafkaSource(
     }
   }
 
-  return { name: ctx.name, type: 'kafka', read, kafkaStats };
+  return {
+    name: ctx.name,
+    type: 'kafka',
+    read: (signal) => session(signal, false) as AsyncGenerator<TrackedChunk>,
+    readRaw: (signal) => ({
+      stats: ctx.stats,
+      // Record values are bounded by the broker's message size, not by a line limit.
+      maxLineBytes: MAX_MAX_LINE_BYTES,
+      items: session(signal, true) as AsyncGenerator<RawItem>,
+    }),
+    kafkaStats,
+  };
 }
 
 export const kafkaSource: SourceDefinition = {

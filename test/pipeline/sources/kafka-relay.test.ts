@@ -48,7 +48,13 @@ test('offset tracker: a partition commits only up to the last record before whic
   assert.deepEqual(t.due(), [], 'a revoked partition is not committed by its former owner');
 });
 
-function relayConfig(dir: string, c: KafkaCluster, topic: string, group: string): string {
+function relayConfig(
+  dir: string,
+  c: KafkaCluster,
+  topic: string,
+  group: string,
+  extra: readonly string[] = [],
+): string {
   const file = path.join(dir, `relay-${group}.yaml`);
   fs.writeFileSync(
     file,
@@ -57,6 +63,7 @@ function relayConfig(dir: string, c: KafkaCluster, topic: string, group: string)
       `dead_letter: { path: ${dir}/relay-dlq.ndjson }`,
       `sources: { bus: { type: kafka, brokers: [${c.bootstrap.join(', ')}], topics: [${topic}], group_id: ${group}, from_beginning: true } }`,
       `sinks: { out: { type: file, path: ${dir}/out.ndjson } }`,
+      ...extra,
     ].join('\n'),
   );
   return file;
@@ -362,6 +369,65 @@ test('relay: a sink that never answers stops the reading; the lag keeps growing 
   } finally {
     await producer.close();
     await peer.close();
+    cleanup();
+  }
+});
+
+test('relay with pipeline.workers: 2: every event once, poison records dead-lettered with their offsets, offsets committed', async (t) => {
+  if (!cluster.ok) return t.skip(cluster.reason);
+  const c = cluster;
+  await c.createTopic('workers');
+  const events = generateEvents(5000);
+  const values = events.map((e) => JSON.stringify(e));
+  values.splice(5, 0, 'not json at all');
+  // A valid event pretty-printed: its LFs are whitespace, not line ends, for the workers' line framing.
+  const pretty = generateEvents(1, { seed: 7 })[0] as AegisEvent;
+  values.splice(12, 0, JSON.stringify(pretty, null, 2));
+  values.splice(20, 0, '');
+  const producer = new kafkaLib.Producer({
+    clientId: 'test',
+    bootstrapBrokers: [...c.bootstrap],
+    serializers: kafkaLib.stringSerializers,
+  });
+  for (let i = 0; i < values.length; i += 1000)
+    await producer.send({ messages: values.slice(i, i + 1000).map((value) => ({ topic: 'workers', value })) });
+  await producer.close();
+  const { dir, cleanup } = makeTempDir('aegis-relay-');
+  try {
+    const cfg = relayConfig(dir, c, 'workers', 'relay-workers', ['pipeline: { workers: 2 }']);
+    const relay = spawnCli(['run', '--config', cfg], { AEGIS_METRICS_PORT: 'off' });
+    const relayDone = waitExit(relay);
+    t.after(() => relay.kill('SIGKILL'));
+    await waitForLines(path.join(dir, 'out.ndjson'), events.length + 1, 60_000);
+    await waitForLines(path.join(dir, 'relay-dlq.ndjson'), 2, 10_000);
+    relay.kill('SIGTERM');
+    const r = await relayDone;
+    assert.equal(r.code, 3, `exit code 3: some input was not valid events\n${r.stderr.slice(-2000)}`);
+    const got = idsOf(path.join(dir, 'out.ndjson'));
+    assert.deepEqual([...got].sort(), [...events.map((e) => e.exec_id), pretty.exec_id].sort());
+    const dlq = fs
+      .readFileSync(path.join(dir, 'relay-dlq.ndjson'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { reason: string; raw?: string });
+    assert.equal(dlq.length, 2);
+    const at5 = dlq.find((d) => d.reason.includes('offset 5:'));
+    assert.match(at5?.reason ?? '', /^kafka topic workers partition 0 offset 5: invalid JSON: /);
+    assert.equal(at5?.raw, 'not json at all');
+    // Written by the worker path's item builder (the one-thread path says "Unexpected end of JSON input").
+    assert.ok(
+      dlq.some((d) => d.reason === 'kafka topic workers partition 0 offset 20: not JSON: empty value'),
+      JSON.stringify(dlq),
+    );
+    // The offsets were committed through the workers' settling: the same group reads nothing again.
+    const again = spawnCli(['run', '--config', cfg], { AEGIS_METRICS_PORT: 'off' });
+    const againDone = waitExit(again);
+    t.after(() => again.kill('SIGKILL'));
+    await new Promise((res) => setTimeout(res, 5000));
+    again.kill('SIGTERM');
+    assert.equal((await againDone).code, 0);
+    assert.equal(idsOf(path.join(dir, 'out.ndjson')).length, events.length + 1, 'nothing delivered twice');
+  } finally {
     cleanup();
   }
 });
