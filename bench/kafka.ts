@@ -12,6 +12,7 @@
  *   node dist/bench/kafka.js [--events 100000] [--batch 1000] [--inflight 1] [--clients sink,platformatic,kafkajs,kcat]
  *   node dist/bench/kafka.js --relay [--events 100000] [--repeat 3]   the relay: kafka → file, one relay, then two in one group
  *     [--relays 1|2|1,2] [--before DIR (another build's relays, alternating)] [--profile DIR (--cpu-prof of each relay)]
+ *     [--workers N (this build's relays with pipeline.workers: N; with --before DIR=. that compares 0 and N)]
  *     also reports the broker's CPU (its JVM) and this harness's, and the cores 1.8x one relay would need.
  * Goal: >= 150 000 events/s on one core with the chosen client.
  */
@@ -57,6 +58,8 @@ const RELAYS = arg('relays', '1,2').split(',').map(Number);
  * before a change), alternating with this one in the same run, for a before/after at the same load.
  */
 const BEFORE_DIR = arg('before', '');
+/** `--workers N`: the relays run with `pipeline: { workers: N }` (default 0: one thread). */
+const WORKERS = Number(arg('workers', '0'));
 
 interface Row {
   client: string;
@@ -396,6 +399,7 @@ async function benchRelay(
   topic: string,
   relays: number,
   bin = packagePath('bin', 'aegisbpf.js'),
+  workers = WORKERS,
 ): Promise<RelayRun> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aegis-bench-relay-'));
   const group = `bench-relay-${relays}-${Date.now()}`;
@@ -414,6 +418,7 @@ async function benchRelay(
         `dead_letter: { path: ${dir}/dlq-${i}.ndjson }`,
         `sources: { bus: { type: kafka, brokers: [${cluster.bootstrap.join(', ')}], topics: [${topic}], group_id: ${group}, from_beginning: true } }`,
         `sinks: { out: { type: file, path: ${out} } }`,
+        ...(workers > 0 ? [`pipeline: { workers: ${workers} }`] : []),
       ].join('\n'),
     );
     const prof = PROFILE_DIR === '' ? [] : ['--cpu-prof', '--cpu-prof-dir', path.resolve(PROFILE_DIR)];
@@ -493,10 +498,10 @@ async function relayMain(cluster: KafkaCluster, recs: readonly KafkaRecord[]): P
   const beforeBin = BEFORE_DIR === '' ? undefined : path.resolve(BEFORE_DIR, 'bin', 'aegisbpf.js');
   for (let i = 0; i < REPEAT; i++) {
     if (beforeBin !== undefined && RELAYS.includes(1))
-      beforeOnes.push(await benchRelay(cluster, recs, topic, 1, beforeBin));
+      beforeOnes.push(await benchRelay(cluster, recs, topic, 1, beforeBin, 0));
     if (RELAYS.includes(1)) ones.push(await benchRelay(cluster, recs, topic, 1));
     if (beforeBin !== undefined && RELAYS.includes(2))
-      beforeTwos.push(await benchRelay(cluster, recs, topic, 2, beforeBin));
+      beforeTwos.push(await benchRelay(cluster, recs, topic, 2, beforeBin, 0));
     if (RELAYS.includes(2)) twos.push(await benchRelay(cluster, recs, topic, 2));
     console.error(`bench kafka: load ${os.loadavg()[0]?.toFixed(1)}`);
   }
