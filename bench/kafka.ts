@@ -11,6 +11,9 @@
  * batches of `--batch` records, one batch in flight (the sink's default request.concurrency) unless `--inflight`.
  *   node dist/bench/kafka.js [--events 100000] [--batch 1000] [--inflight 1] [--clients sink,platformatic,kafkajs,kcat]
  *   node dist/bench/kafka.js --relay [--events 100000] [--repeat 3]   the relay: kafka → file, one relay, then two in one group
+ *     [--relays 1|2|1,2] [--before DIR (another build's relays, alternating)] [--profile DIR (--cpu-prof of each relay)]
+ *     [--workers N (this build's relays with pipeline.workers: N; with --before DIR=. that compares 0 and N)]
+ *     also reports the broker's CPU (its JVM) and this harness's, and the cores 1.8x one relay would need.
  * Goal: >= 150 000 events/s on one core with the chosen client.
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -46,6 +49,17 @@ const INFLIGHT = Number(arg('inflight', '1'));
 const HOSTS = 64;
 const REPEAT = Number(arg('repeat', '3'));
 const CLIENTS = arg('clients', 'sink,platformatic,kafkajs,kcat').split(',');
+/** `--profile DIR`: the relays run with `node --cpu-prof --cpu-prof-dir DIR` (one .cpuprofile per relay process). */
+const PROFILE_DIR = arg('profile', '');
+/** `--relays 1` or `--relays 2`: only that row (default both). */
+const RELAYS = arg('relays', '1,2').split(',').map(Number);
+/**
+ * `--before DIR`: also run the relays of another build of aegisbpf (a checkout with its dist/ built, e.g. the commit
+ * before a change), alternating with this one in the same run, for a before/after at the same load.
+ */
+const BEFORE_DIR = arg('before', '');
+/** `--workers N`: the relays run with `pipeline: { workers: N }` (default 0: one thread). */
+const WORKERS = Number(arg('workers', '0'));
 
 interface Row {
   client: string;
@@ -336,20 +350,63 @@ function lineCounter(files: readonly string[]): () => number {
   };
 }
 
+/** user + system CPU seconds of a process so far (clock ticks in /proc/PID/stat, 100 per second); NaN if gone. */
+function procCpuSeconds(pid: number | undefined): number {
+  try {
+    const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+/** The broker's JVM: kafka.sh writes each node's pid (the java process, exec'd by its launcher) in run/node1.pid. */
+function brokerPid(cluster: KafkaCluster): number | undefined {
+  try {
+    return Number(fs.readFileSync(path.join(cluster.workDir, 'run', 'node1.pid'), 'utf8').trim());
+  } catch {
+    return undefined;
+  }
+}
+
+interface RelayRun {
+  /** events / wall seconds from the relays' spawn to the last line. */
+  rate: number;
+  /** events / wall seconds from the first line written to the last. */
+  steady: number;
+  /** Relay CPU s per million events over the whole run (process start, config, group join included). */
+  cpuPerMillion: number;
+  /** Relay CPU s per million events from the first line written to the last (the cost per event, start excluded). */
+  steadyCpuPerMillion: number;
+  /** Relay CPU seconds per wall second over the whole run. */
+  cores: number;
+  /** The broker's CPU s per million events over the run (its JVM's user + system time). */
+  brokerCpuPerMillion: number;
+  /** This harness's CPU s per million events over the run (counting lines, polling). */
+  harnessCpuPerMillion: number;
+  load: number;
+}
+
 /**
  * The relay end to end: `relays` instances of `aegisbpf run` (kafka source in one group → file sink) read a
  * 6-partition topic holding `recs` records; events/s = records / wall time from the relays' start to the last line
- * written (group join included).
+ * written (group join included). Also measured over the same run: the relays' CPU (from the start and from the first
+ * line), the broker's CPU (the java process) and this harness's own, to show where the two cores went.
  */
 async function benchRelay(
   cluster: KafkaCluster,
   recs: readonly KafkaRecord[],
   topic: string,
   relays: number,
-): Promise<{ rate: number; steady: number; cpuPerMillion: number; cores: number }> {
+  bin = packagePath('bin', 'aegisbpf.js'),
+  workers = WORKERS,
+): Promise<RelayRun> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aegis-bench-relay-'));
   const group = `bench-relay-${relays}-${Date.now()}`;
   const outs: string[] = [];
+  const broker = brokerPid(cluster);
+  const brokerStart = procCpuSeconds(broker);
+  const harnessStart = process.cpuUsage();
   const children = Array.from({ length: relays }, (_, i) => {
     const out = path.join(dir, `out-${i}.ndjson`);
     outs.push(out);
@@ -361,40 +418,46 @@ async function benchRelay(
         `dead_letter: { path: ${dir}/dlq-${i}.ndjson }`,
         `sources: { bus: { type: kafka, brokers: [${cluster.bootstrap.join(', ')}], topics: [${topic}], group_id: ${group}, from_beginning: true } }`,
         `sinks: { out: { type: file, path: ${out} } }`,
+        ...(workers > 0 ? [`pipeline: { workers: ${workers} }`] : []),
       ].join('\n'),
     );
-    return spawn(process.execPath, [packagePath('bin', 'aegisbpf.js'), 'run', '--config', cfg], {
+    const prof = PROFILE_DIR === '' ? [] : ['--cpu-prof', '--cpu-prof-dir', path.resolve(PROFILE_DIR)];
+    return spawn(process.execPath, [...prof, bin, 'run', '--config', cfg], {
       stdio: 'ignore',
       env: { ...process.env, AEGIS_METRICS_PORT: 'off', AEGIS_CONTROL_SOCKET: path.join(dir, `c${i}.sock`) },
     });
   });
+  const relaysCpu = (): number => children.reduce((sum, c) => sum + procCpuSeconds(c.pid), 0);
   const lineCount = lineCounter(outs);
   const t0 = process.hrtime.bigint();
   const deadline = Date.now() + 300_000;
   // Also from the first line written (process start and group join excluded): polled every 100 ms.
-  let first: { at: bigint; lines: number } | undefined;
+  let first: { at: bigint; lines: number; cpu: number } | undefined;
   for (let n = lineCount(); n < recs.length && Date.now() < deadline; n = lineCount()) {
-    if (first === undefined && n > 0) first = { at: process.hrtime.bigint(), lines: n };
+    if (first === undefined && n > 0) first = { at: process.hrtime.bigint(), lines: n, cpu: relaysCpu() };
     await new Promise((r) => setTimeout(r, 100));
   }
   const end = process.hrtime.bigint();
+  const cpu = relaysCpu();
+  const brokerCpu = procCpuSeconds(broker) - brokerStart;
+  const harness = process.cpuUsage(harnessStart);
   const wall = Number(end - t0) / 1e9;
   const steady = first === undefined ? NaN : (recs.length - first.lines) / (Number(end - first.at) / 1e9);
   const got = lineCount();
-  // CPU of the relays (user + system clock ticks in /proc/PID/stat, 100 per second) up to the last line.
-  const cpu = children.reduce((sum, c) => {
-    try {
-      const f = fs.readFileSync(`/proc/${c.pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-      return sum + (Number(f[11]) + Number(f[12])) / 100;
-    } catch {
-      return NaN;
-    }
-  }, 0);
   for (const c of children) c.kill('SIGTERM');
   await Promise.all(children.map((c) => new Promise((r) => c.once('exit', r))));
   fs.rmSync(dir, { recursive: true, force: true });
   if (got < recs.length) throw new Error(`relay x${relays}: ${got} of ${recs.length} events within 300 s`);
-  return { rate: got / wall, steady, cpuPerMillion: (cpu / got) * 1e6, cores: cpu / wall };
+  return {
+    rate: got / wall,
+    steady,
+    cpuPerMillion: (cpu / got) * 1e6,
+    steadyCpuPerMillion: first === undefined ? NaN : ((cpu - first.cpu) / (got - first.lines)) * 1e6,
+    cores: cpu / wall,
+    brokerCpuPerMillion: (brokerCpu / got) * 1e6,
+    harnessCpuPerMillion: ((harness.user + harness.system) / 1e6 / got) * 1e6,
+    load: os.loadavg()[0] ?? NaN,
+  };
 }
 
 function median(xs: readonly number[]): number {
@@ -426,30 +489,63 @@ async function relayMain(cluster: KafkaCluster, recs: readonly KafkaRecord[]): P
   const perPartition = await cluster.endOffsets(topic);
   console.error(`bench kafka: records per partition ${perPartition.join(' ')}`);
   await producer.close();
+  const loadBefore = os.loadavg()[0] ?? NaN;
   // One relay, then two, alternating `--repeat` times (the machine is shared: medians, and every run listed).
-  const ones: { rate: number; steady: number; cpuPerMillion: number; cores: number }[] = [];
-  const twos: { rate: number; steady: number; cpuPerMillion: number; cores: number }[] = [];
+  const ones: RelayRun[] = [];
+  const twos: RelayRun[] = [];
+  const beforeOnes: RelayRun[] = [];
+  const beforeTwos: RelayRun[] = [];
+  const beforeBin = BEFORE_DIR === '' ? undefined : path.resolve(BEFORE_DIR, 'bin', 'aegisbpf.js');
   for (let i = 0; i < REPEAT; i++) {
-    ones.push(await benchRelay(cluster, recs, topic, 1));
-    twos.push(await benchRelay(cluster, recs, topic, 2));
+    if (beforeBin !== undefined && RELAYS.includes(1))
+      beforeOnes.push(await benchRelay(cluster, recs, topic, 1, beforeBin, 0));
+    if (RELAYS.includes(1)) ones.push(await benchRelay(cluster, recs, topic, 1));
+    if (beforeBin !== undefined && RELAYS.includes(2))
+      beforeTwos.push(await benchRelay(cluster, recs, topic, 2, beforeBin, 0));
+    if (RELAYS.includes(2)) twos.push(await benchRelay(cluster, recs, topic, 2));
     console.error(`bench kafka: load ${os.loadavg()[0]?.toFixed(1)}`);
   }
-  const one = median(ones.map((r) => r.rate));
-  const two = median(twos.map((r) => r.rate));
-  const runs = (rs: typeof ones): string => rs.map((r) => Math.round(r.rate)).join(', ');
-  const cpu = (rs: typeof ones): string => `${median(rs.map((r) => r.cpuPerMillion)).toFixed(1)}`;
-  const cores = (rs: typeof ones): string => `${median(rs.map((r) => r.cores)).toFixed(2)}`;
-  const steady = (rs: typeof ones): number => median(rs.map((r) => r.steady));
+  const m = (rs: readonly RelayRun[], f: (r: RelayRun) => number): number => median(rs.map(f));
+  const one = m(ones, (r) => r.rate);
+  const two = m(twos, (r) => r.rate);
+  const runs = (rs: readonly RelayRun[]): string => rs.map((r) => Math.round(r.rate)).join(', ');
   console.log(
-    '| relays (kafka → file) | events/s (median) | runs | ratio to one relay | from the first event: events/s, ratio | relay CPU s per million | cores used |',
+    '| relays (kafka → file) | events/s (median) | runs | ratio to one relay | from the first event: events/s, ratio | relay CPU s per million (whole run / from the first event) | relay cores used | broker CPU s per million | harness CPU s per million |',
   );
-  console.log('|---|---|---|---|---|---|---|');
-  console.log(
-    `| 1 | ${Math.round(one)} | ${runs(ones)} | 1.00 | ${Math.round(steady(ones))}, 1.00 | ${cpu(ones)} | ${cores(ones)} |`,
-  );
-  console.log(
-    `| 2 (one group) | ${Math.round(two)} | ${runs(twos)} | ${(two / one).toFixed(2)} | ${Math.round(steady(twos))}, ${(steady(twos) / steady(ones)).toFixed(2)} | ${cpu(twos)} | ${cores(twos)} |`,
-  );
+  console.log('|---|---|---|---|---|---|---|---|---|');
+  const row = (label: string, rs: readonly RelayRun[], ratio: number, steadyRatio: number): void =>
+    console.log(
+      `| ${label} | ${Math.round(m(rs, (r) => r.rate))} | ${runs(rs)} | ${ratio.toFixed(2)} | ${Math.round(m(rs, (r) => r.steady))}, ${steadyRatio.toFixed(2)} | ${m(rs, (r) => r.cpuPerMillion).toFixed(1)} / ${m(rs, (r) => r.steadyCpuPerMillion).toFixed(1)} | ${m(rs, (r) => r.cores).toFixed(2)} | ${m(rs, (r) => r.brokerCpuPerMillion).toFixed(1)} | ${m(rs, (r) => r.harnessCpuPerMillion).toFixed(1)} |`,
+    );
+  if (beforeOnes.length > 0)
+    row(
+      `before (${BEFORE_DIR}): 1`,
+      beforeOnes,
+      m(beforeOnes, (r) => r.rate) / one,
+      m(beforeOnes, (r) => r.steady) / m(ones, (r) => r.steady),
+    );
+  if (beforeTwos.length > 0)
+    row(
+      `before (${BEFORE_DIR}): 2`,
+      beforeTwos,
+      m(beforeTwos, (r) => r.rate) / one,
+      m(beforeTwos, (r) => r.steady) / m(ones, (r) => r.steady),
+    );
+  if (ones.length > 0) row('1', ones, 1, 1);
+  if (twos.length > 0) row('2 (one group)', twos, two / one, m(twos, (r) => r.steady) / m(ones, (r) => r.steady));
+  // The floor: the CPU that 1.8x one relay's rate needs, at the per-event costs measured with two relays (relays
+  // from their first event, broker and harness over the run), against the two cores of the machine.
+  if (ones.length > 0 && twos.length > 0) {
+    const perEvent =
+      (m(twos, (r) => r.steadyCpuPerMillion) +
+        m(twos, (r) => r.brokerCpuPerMillion) +
+        m(twos, (r) => r.harnessCpuPerMillion)) /
+      1e6;
+    const target = 1.8 * m(ones, (r) => r.steady);
+    console.log(
+      `\nfloor: 1.8 x one relay (from the first event) = ${Math.round(target)} events/s; at ${(perEvent * 1e6).toFixed(1)} CPU s per million (two relays + broker + harness) that needs ${(target * perEvent).toFixed(2)} cores of ${os.cpus().length}; the two cores give at most ${Math.round(os.cpus().length / perEvent)} events/s = ${(os.cpus().length / perEvent / m(ones, (r) => r.steady)).toFixed(2)}x one relay, before anything else on the machine (load ${loadBefore.toFixed(1)} before, ${os.loadavg()[0]?.toFixed(1)} after)`,
+    );
+  }
 }
 
 async function main(): Promise<void> {

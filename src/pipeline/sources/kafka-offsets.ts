@@ -56,7 +56,8 @@ export function createOffsetTracker(): OffsetTracker {
   const advance = (s: PartitionState): void => {
     while (s.pending.length > 0 && (s.pending[0] as Pending).settled) {
       const p = s.pending.shift() as Pending;
-      s.committable = p.last + 1n;
+      // Never backwards: a chunk's range can start below its predecessor's end (a skipped corrupt batch it reports).
+      if (s.committable === undefined || p.last + 1n > s.committable) s.committable = p.last + 1n;
     }
   };
   const owner = new WeakMap<Pending, PartitionState>();

@@ -13,30 +13,38 @@
  * again.
  *
  * Poison records (not JSON, not a valid event) are dead-lettered with topic, partition and offset, and settle at
- * once. Backpressure: at most QUEUE_MAX_RECORDS records (plus one fetch response) are read ahead of the pipeline;
- * past that the client's stream is paused, which stops fetching for every partition of this member, until the
+ * once; so are record batches that fail their CRC-32C (with their offset range). Backpressure: at most
+ * QUEUE_MAX_RECORDS records (plus one fetch response) are read ahead of the pipeline; past that no fetch is sent
+ * for any partition of this member (kafka-fetcher.ts), until the
  * pipeline (and so the slowest sink) has taken half of them.
  */
 import type { AegisEvent } from '../../event/types';
 import { explainInvalidEvent, isValidEvent } from '../../event/validate';
 import type { DeadLetterEntry } from '../../sinks/core/dead-letter';
-import type { KafkaLib } from '../../sinks/kafka/client-lib';
 import { kafkaLib } from '../../sinks/kafka/client-lib';
 import { kafkaConfigSchema, parseKafkaConfig } from '../../sinks/kafka/config';
 import { connectionOptions } from '../../sinks/kafka/transport';
 import { describeKafkaError } from '../../sinks/kafka/retry-policy';
 import { capText, MAX_REASON_CHARS } from '../../util/bounded-text';
+import type { RecordRun } from './kafka-fetcher';
+import { createKafkaFetcher } from './kafka-fetcher';
 import type { CommitEntry } from './kafka-offsets';
 import { createOffsetTracker } from './kafka-offsets';
-import type { Source, SourceContext, SourceDefinition, TrackedChunk } from './types';
+import { MAX_MAX_LINE_BYTES } from './ndjson';
+import type { RawItem, Source, SourceContext, SourceDefinition, TrackedChunk } from './types';
 
 const DEFAULT_GROUP = 'aegisbpf-relay';
 const DEFAULT_CHUNK_EVENTS = 1000;
 const DEFAULT_COMMIT_INTERVAL_MILLIS = 1000;
-/** Records the client's stream holds before it stops fetching. */
-const STREAM_HIGH_WATER_MARK = 1024;
-/** Records read ahead of the pipeline: the stream is paused (no fetching) at this many, resumed at half. */
+/** Records read ahead of the pipeline: no fetching at this many, resumed at half. */
 const QUEUE_MAX_RECORDS = 10_000;
+/** How long the broker holds a fetch with no new records before answering. */
+const FETCH_MAX_WAIT_MILLIS = 500;
+/** Most bytes per partition in one fetch response (the broker returns a larger first batch whole). */
+const PARTITION_MAX_BYTES = 1024 * 1024;
+const RETRY_DELAY_MILLIS = 500;
+/** How often the partitions' end offsets are listed for the lag metric (also taken from every fetch). */
+const LAG_INTERVAL_MILLIS = 5000;
 /** How long a stop waits for the last offset commit. */
 const FINAL_COMMIT_MAX_MILLIS = 5000;
 /** Most bytes of one fetch response (the client's default is 50 MB): bounds what arrives after a pause. */
@@ -68,8 +76,6 @@ function optionsOf(raw: Readonly<Record<string, unknown>>): {
   };
 }
 
-type Message = KafkaLib.Message<Buffer, Buffer, Buffer, Buffer>;
-
 export function createKafkaSource(
   raw: Readonly<Record<string, unknown>>,
   ctx: SourceContext,
@@ -96,45 +102,104 @@ export function createKafkaSource(
         },
   );
 
-  async function* read(signal: AbortSignal): AsyncGenerator<TrackedChunk> {
+  /**
+   * The consumer session: joins the group, fetches, and yields chunks of events (read) or, with `asRawItems`, items of
+   * LF-separated record values for the pipeline's worker threads (readRaw, pipeline.workers).
+   */
+  async function* session(signal: AbortSignal, asRawItems: boolean): AsyncGenerator<TrackedChunk | RawItem> {
+    const clientId = typeof raw.client_id === 'string' ? raw.client_id : 'aegisbpf-relay';
     const consumer = new kafkaLib.Consumer({
-      clientId: typeof raw.client_id === 'string' ? raw.client_id : 'aegisbpf-relay',
+      clientId,
       groupId: options.groupId,
       bootstrapBrokers: conn.brokers.map((b) => ({ host: b.host, port: b.port })),
       sessionTimeout: 10_000,
       heartbeatInterval: 1000,
       rebalanceTimeout: 20_000,
-      maxWaitTime: 500,
-      maxBytes: FETCH_MAX_BYTES,
-      highWaterMark: STREAM_HIGH_WATER_MARK,
       autocommit: false,
       retries: Number.MAX_SAFE_INTEGER,
-      retryDelay: 500,
+      retryDelay: RETRY_DELAY_MILLIS,
       ...security,
     });
+    // Fetches go over connections of their own: a fetch waits up to FETCH_MAX_WAIT_MILLIS at the broker, which
+    // would hold up heartbeats and commits queued behind it on a shared connection.
+    const pool = new kafkaLib.ConnectionPool(clientId, { ...security });
     const tracker = createOffsetTracker();
+    /** Per partition: the offset committed (or where reading started), for the lag metric. */
+    const committedAt = new Map<string, number>();
+    const endAt = new Map<string, number>();
+    const updateLag = (k: string, topic: string, partition: number): void => {
+      const end = endAt.get(k);
+      const committed = committedAt.get(k);
+      if (end !== undefined && committed !== undefined)
+        kafkaStats.lag.set(k, { topic, partition, lag: Math.max(0, end - committed) });
+    };
+    // Record runs read ahead of the pipeline; fetching waits while they hold QUEUE_MAX_RECORDS or more.
+    const queue: RecordRun[] = [];
+    let queued = 0;
+    /** Records of queue[0] already handed over. */
+    let headTaken = 0;
+    let wake: (() => void) | undefined;
+    let roomWaiter: (() => void) | undefined;
+    const notify = (): void => {
+      const w = wake;
+      wake = undefined;
+      w?.();
+    };
+    const fetcher = createKafkaFetcher({
+      consumer,
+      pool,
+      topics: options.topics,
+      fromBeginning: options.fromBeginning,
+      maxWaitMillis: FETCH_MAX_WAIT_MILLIS,
+      maxBytes: FETCH_MAX_BYTES,
+      partitionMaxBytes: PARTITION_MAX_BYTES,
+      retryDelayMillis: RETRY_DELAY_MILLIS,
+      room: () =>
+        queued < QUEUE_MAX_RECORDS || signal.aborted
+          ? Promise.resolve()
+          : new Promise<void>((resolve) => (roomWaiter = resolve)),
+      onRecords: (run) => {
+        queue.push(run);
+        queued += run.offsets.length;
+        notify();
+      },
+      onHighWatermark: (topic, partition, end) => {
+        const k = `${topic}/${partition}`;
+        endAt.set(k, end);
+        updateLag(k, topic, partition);
+      },
+      onStart: (topic, partition, offset) => {
+        const k = `${topic}/${partition}`;
+        committedAt.set(k, offset);
+        updateLag(k, topic, partition);
+      },
+      onError: (what, err) =>
+        ctx.logger.burst('WARN', 'kafka-fetch', 'Kafka fetch failed; it is retried.', {
+          source: ctx.name,
+          what,
+          reason: describeKafkaError(err),
+        }),
+    });
     consumer.on('consumer:group:join', () => {
       extra.rebalances_total = (extra.rebalances_total ?? 0) + 1;
-      const owned = new Set((consumer.assignments ?? []).flatMap((a) => a.partitions.map((p) => `${a.topic}/${p}`)));
-      assigned = owned.size > 0;
-      extra.partitions_assigned = owned.size;
-      for (const k of [...kafkaStats.lag.keys()]) if (!owned.has(k)) kafkaStats.lag.delete(k);
-      tracker.forget((tp) => owned.has(`${tp.topic}/${tp.partition}`));
+      const owned = (consumer.assignments ?? []).flatMap((a) =>
+        a.partitions.map((partition) => ({ topic: a.topic, partition })),
+      );
+      const keys = new Set(owned.map((tp) => `${tp.topic}/${tp.partition}`));
+      assigned = keys.size > 0;
+      extra.partitions_assigned = keys.size;
+      for (const k of [...kafkaStats.lag.keys()]) if (!keys.has(k)) kafkaStats.lag.delete(k);
+      for (const k of [...committedAt.keys()]) if (!keys.has(k)) committedAt.delete(k);
+      tracker.forget((tp) => keys.has(`${tp.topic}/${tp.partition}`));
+      fetcher.assigned(owned);
       ctx.logger.info('Kafka consumer group assigned partitions.', {
         source: ctx.name,
         group: options.groupId,
-        partitions: [...owned].sort(),
+        partitions: [...keys].sort(),
       });
     });
     // A rebalance is starting: commit what settled, so the next owner of a revoked partition replays less.
     consumer.on('consumer:group:rejoin', () => void commitDue());
-    consumer.on('consumer:lag', (lag: Map<string, bigint[]>) => {
-      for (const [topic, per] of lag)
-        per.forEach((l, partition) => {
-          // The client reports every partition of the topic; -1 for those this member does not own.
-          if (l >= 0n) kafkaStats.lag.set(`${topic}/${partition}`, { topic, partition, lag: Number(l) });
-        });
-    });
     let committing: Promise<void> = Promise.resolve();
     const commitDue = (): Promise<void> => {
       committing = committing.then(async () => {
@@ -144,6 +209,12 @@ export function createKafkaSource(
           await consumer.commit({ offsets: due.map((d) => ({ ...d })) });
           tracker.markCommitted(due);
           extra.commits_total = (extra.commits_total ?? 0) + 1;
+          for (const d of due) {
+            const k = `${d.topic}/${d.partition}`;
+            if (!committedAt.has(k)) continue; // revoked meanwhile
+            committedAt.set(k, Number(d.offset));
+            updateLag(k, d.topic, d.partition);
+          }
         } catch (err) {
           // A commit refused during a rebalance is retried with the next one; the records replay at worst.
           ctx.logger.burst('WARN', 'kafka-commit', 'Kafka offset commit failed; it is retried.', {
@@ -156,163 +227,301 @@ export function createKafkaSource(
     };
     const timer = setInterval(() => void commitDue(), options.commitIntervalMillis);
     timer.unref();
-    let stream: KafkaLib.MessagesStream<Buffer, Buffer, Buffer, Buffer> | undefined;
+    // End offsets also come from every fetch response; this keeps the lag growing while fetching waits on a slow
+    // sink (backpressure), which is when it matters.
+    let listing = false;
+    const lagTimer = setInterval(() => {
+      if (listing || committedAt.size === 0) return;
+      listing = true;
+      consumer
+        .listOffsets({ topics: [...options.topics] })
+        .then((ends) => {
+          for (const [topic, per] of ends)
+            per.forEach((end, partition) => {
+              const k = `${topic}/${partition}`;
+              if (!committedAt.has(k)) return; // not ours
+              endAt.set(k, Math.max(endAt.get(k) ?? 0, Number(end)));
+              updateLag(k, topic, partition);
+            });
+        })
+        .catch(() => undefined) // brokers down: the fetch loop reports it
+        .finally(() => (listing = false));
+    }, LAG_INTERVAL_MILLIS);
+    lagTimer.unref();
+    const stopFetching = new AbortController();
+    const onAbort = (): void => {
+      stopFetching.abort();
+      notify();
+      roomWaiter?.();
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    let fetching: Promise<void> | undefined;
+    let fetchError: Error | undefined;
+    let joining: Promise<unknown> | undefined;
     try {
       // Joining retries without end (brokers down, topic not created yet); a stop must not wait for it.
-      const joining = consumer.consume({
-        topics: options.topics,
-        mode: 'committed',
-        fallbackMode: options.fromBeginning ? 'earliest' : 'latest',
-        autocommit: false,
-        highWaterMark: STREAM_HIGH_WATER_MARK,
-        maxWaitTime: 500,
-        maxBytes: FETCH_MAX_BYTES,
+      for (const t of options.topics) consumer.topics.track(t);
+      joining = consumer.joinGroup({});
+      const stopped = new Promise<'stopped'>((resolve) => {
+        if (signal.aborted) resolve('stopped');
+        else signal.addEventListener('abort', () => resolve('stopped'), { once: true });
       });
-      let onStop: (() => void) | undefined;
-      const stopped = new Promise<undefined>((resolve) => {
-        onStop = () => resolve(undefined);
-        signal.addEventListener('abort', onStop, { once: true });
-        if (signal.aborted) resolve(undefined);
-      });
-      stream = await Promise.race([joining, stopped]);
-      if (onStop !== undefined) signal.removeEventListener('abort', onStop);
-      if (stream === undefined) {
-        // The forced close below makes the join fail; a join that completed anyway closes its stream.
-        joining
-          .then(
-            (late) => late.close(),
-            () => undefined,
-          )
-          .catch(() => undefined);
+      if ((await Promise.race([joining.then(() => 'joined' as const), stopped])) === 'stopped') {
+        joining.catch(() => undefined); // the forced close below makes the join fail
         return;
       }
-      consumer.startLagMonitoring({ topics: options.topics }, 5000);
-      const s = stream;
-      // Flowing mode into a bounded queue: the client's pull mode (read() + 'readable') can stop fetching on a live
-      // topic, so records arrive as 'data' events and the stream is paused (no fetching) while the queue is full.
-      const queue: Message[] = [];
-      let head = 0;
-      let streamError: Error | undefined;
-      let ended = false;
-      let wake: (() => void) | undefined;
-      const notify = (): void => {
-        const w = wake;
-        wake = undefined;
-        w?.();
-      };
-      s.on('data', (m: Message) => {
-        queue.push(m);
-        if (queue.length - head >= QUEUE_MAX_RECORDS && !s.isPaused()) s.pause();
+      fetching = fetcher.run(stopFetching.signal).catch((err: unknown) => {
+        fetchError = err instanceof Error ? err : new Error(String(err));
         notify();
       });
-      s.on('error', (err: Error) => {
-        streamError = err;
-        notify();
-      });
-      s.on('close', () => {
-        ended = true;
-        notify();
-      });
-      const onAbort = (): void => notify();
-      signal.addEventListener('abort', onAbort, { once: true });
       while (!signal.aborted) {
-        if (queue.length - head === 0) {
-          if (streamError !== undefined) throw streamError;
-          if (ended) break;
+        if (queue.length === 0) {
+          if (fetchError !== undefined) throw fetchError;
           await new Promise<void>((resolve) => (wake = resolve));
           continue;
         }
-        const batch = queue.slice(head, head + options.chunkEvents);
-        head += batch.length;
-        if (head > 4096 && head * 2 > queue.length) {
-          queue.splice(0, head);
-          head = 0;
+        const chunk = asRawItems ? await takeItem() : await takeChunk();
+        if (queued < QUEUE_MAX_RECORDS / 2 && roomWaiter !== undefined) {
+          const r = roomWaiter;
+          roomWaiter = undefined;
+          r();
         }
-        if (s.isPaused() && queue.length - head < QUEUE_MAX_RECORDS / 2) s.resume();
-        const chunk = await decode(batch, tracker, ctx, extra);
         if (chunk === undefined) continue;
-        ctx.stats.events += chunk.events.length;
-        // The engine calls chunk.settled() once every event has a final outcome in every sink it was routed to.
+        if ('events' in chunk) ctx.stats.events += chunk.events.length; // (raw items: counted by the workers' loop)
+        // The engine settles a chunk (or item) once every event has a final outcome in every sink it was routed to.
         yield chunk;
       }
-      signal.removeEventListener('abort', onAbort);
     } finally {
+      signal.removeEventListener('abort', onAbort);
+      stopFetching.abort();
+      roomWaiter?.();
       clearInterval(timer);
-      consumer.stopLagMonitoring();
+      clearInterval(lagTimer);
+      // A fetch still out (up to FETCH_MAX_WAIT_MILLIS at the broker, longer if it stalls) is not waited for: its
+      // answer is discarded, and closing the pool below ends it.
+      await Promise.race([fetching, new Promise((r) => setTimeout(r, FETCH_MAX_WAIT_MILLIS * 2).unref())]);
       // The final commit of what settled; bounded, since the client retries without end while brokers are down
       // (what is not committed is read again by the partition's next owner).
       await Promise.race([commitDue(), new Promise((r) => setTimeout(r, FINAL_COMMIT_MAX_MILLIS).unref())]);
-      await stream?.close().catch(() => undefined);
       await consumer.close(true).catch(() => undefined);
+      await pool.close().catch(() => undefined);
       assigned = false;
     }
-  }
 
-  return { name: ctx.name, type: 'kafka', read, kafkaStats };
-}
-
-/** Parse and validate a batch; poison records are dead-lettered (they settle at once). */
-async function decode(
-  batch: readonly Message[],
-  tracker: ReturnType<typeof createOffsetTracker>,
-  ctx: SourceContext,
-  extra: Record<string, number>,
-): Promise<TrackedChunk | undefined> {
-  const events: AegisEvent[] = [];
-  const poison: DeadLetterEntry[] = [];
-  const ranges = new Map<string, { topic: string; partition: number; first: bigint; last: bigint; epoch: number }>();
-  for (const m of batch) {
-    const k = `${m.topic}/${m.partition}`;
-    const r = ranges.get(k);
-    if (r === undefined)
-      ranges.set(k, { topic: m.topic, partition: m.partition, first: m.offset, last: m.offset, epoch: m.leaderEpoch });
-    else r.last = m.offset;
-    const text = m.value === null || m.value === undefined ? '' : m.value.toString('utf8');
-    ctx.stats.bytes += text.length;
-    let why: string | undefined;
-    let value: unknown;
-    try {
-      value = JSON.parse(text);
-    } catch (err) {
-      why = `not JSON: ${(err as Error).message}`;
+    /**
+     * Up to chunk_events records from the head of the queue as one raw item: their values, one line each (LF and CR
+     * inside a value become spaces: in valid JSON they can only be whitespace), for the workers to parse, validate
+     * and format. Empty values and corrupt batches are dead-lettered here; the item's `where` names a bad line's
+     * topic, partition and offset. Its offset ranges are tracked now, in order, and settle when the engine says so.
+     */
+    async function takeItem(): Promise<RawItem | undefined> {
+      const lines: string[] = [];
+      const at: { topic: string; partition: number; offset: number }[] = [];
+      const poison: DeadLetterEntry[] = [];
+      const ranges = new Map<
+        string,
+        { topic: string; partition: number; first: number; last: number; epoch: number }
+      >();
+      let taken = 0;
+      while (queue.length > 0 && taken < options.chunkEvents) {
+        const run = queue[0] as RecordRun;
+        const k = `${run.topic}/${run.partition}`;
+        const from = headTaken;
+        const to = Math.min(run.offsets.length, from + options.chunkEvents - taken);
+        let r = ranges.get(k);
+        for (let i = from; i < to; i++) {
+          const offset = run.offsets[i] as number;
+          if (r === undefined) {
+            r = { topic: run.topic, partition: run.partition, first: offset, last: offset, epoch: run.leaderEpoch };
+            ranges.set(k, r);
+          } else r.last = offset;
+          let text = run.values[i] ?? '';
+          ctx.stats.bytes += text.length;
+          // A blank line would be skipped by the workers, not dead-lettered.
+          if (text.length === 0 || (text.charCodeAt(0) <= 32 && text.trim() === '')) {
+            poison.push({
+              source: ctx.name,
+              code: 'AEGIS_ERR_EVENT_INVALID',
+              reason: `kafka topic ${run.topic} partition ${run.partition} offset ${offset}: not JSON: empty value`,
+              raw: text,
+            });
+            continue;
+          }
+          if (text.includes('\n') || text.includes('\r')) text = text.replace(/[\r\n]/g, ' ');
+          lines.push(text);
+          at.push({ topic: run.topic, partition: run.partition, offset });
+        }
+        taken += to - from;
+        queued -= to - from;
+        if (to < run.offsets.length) {
+          headTaken = to;
+          break;
+        }
+        r = corruptInto(run, r, ranges, poison);
+        queue.shift();
+        headTaken = 0;
+      }
+      extra.records_in_total = (extra.records_in_total ?? 0) + taken;
+      const tokens = [...ranges.values()].map((r) => tracker.track(r, BigInt(r.first), BigInt(r.last), r.epoch));
+      if (poison.length > 0) await deadLetterPoison(poison);
+      const settled = (): void => {
+        for (const t of tokens) tracker.settle(t);
+      };
+      if (lines.length === 0) {
+        settled();
+        return undefined;
+      }
+      lines.push('');
+      const text = lines.join('\n');
+      // Its own ArrayBuffer: the worker pool transfers it (Buffer.from may use Node's shared pool, not transferable).
+      const bytes = new Uint8Array(Buffer.byteLength(text, 'utf8'));
+      Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).write(text, 'utf8');
+      return {
+        kind: 'lines',
+        bytes,
+        track: () => settled,
+        where: (n) => {
+          const w = at[n - 1];
+          return w === undefined ? `line ${n}` : `kafka topic ${w.topic} partition ${w.partition} offset ${w.offset}`;
+        },
+      };
     }
-    if (why === undefined && !isValidEvent(value))
-      why = `not a valid event: ${explainInvalidEvent(value) ?? 'invalid'}`;
-    if (why === undefined) events.push(value as AegisEvent);
-    else
-      poison.push({
-        source: ctx.name,
-        code: 'AEGIS_ERR_EVENT_INVALID',
-        reason: capText(`kafka topic ${m.topic} partition ${m.partition} offset ${m.offset}: ${why}`, MAX_REASON_CHARS),
-        raw: capText(text, 4096),
-      });
+
+    /** The run's corrupt batches as dead-letter entries, its range widened over them (see takeChunk). */
+    function corruptInto(
+      run: RecordRun,
+      r: { topic: string; partition: number; first: number; last: number; epoch: number } | undefined,
+      ranges: Map<string, { topic: string; partition: number; first: number; last: number; epoch: number }>,
+      poison: DeadLetterEntry[],
+    ): typeof r {
+      for (const c of run.corrupt) {
+        if (r === undefined) {
+          r = {
+            topic: run.topic,
+            partition: run.partition,
+            first: c.firstOffset,
+            last: c.lastOffset,
+            epoch: run.leaderEpoch,
+          };
+          ranges.set(`${run.topic}/${run.partition}`, r);
+        } else {
+          r.first = Math.min(r.first, c.firstOffset);
+          r.last = Math.max(r.last, c.lastOffset);
+        }
+        poison.push({
+          source: ctx.name,
+          code: 'AEGIS_ERR_EVENT_INVALID',
+          reason: capText(
+            `kafka topic ${run.topic} partition ${run.partition} offsets ${c.firstOffset}-${c.lastOffset}: ${c.reason}`,
+            MAX_REASON_CHARS,
+          ),
+        });
+      }
+      return r;
+    }
+
+    async function deadLetterPoison(poison: DeadLetterEntry[]): Promise<void> {
+      extra.poison_total = (extra.poison_total ?? 0) + poison.length;
+      ctx.stats.invalid += poison.length;
+      ctx.logger.burst(
+        'WARN',
+        'kafka-poison',
+        'Kafka records were not valid events; they went to the dead-letter file.',
+        {
+          source: ctx.name,
+          code: 'AEGIS_ERR_EVENT_INVALID',
+          count: poison.length,
+          first: poison[0]?.reason,
+        },
+      );
+      await ctx.deadLetter.write(poison);
+    }
+
+    /**
+     * Up to chunk_events records from the head of the queue, parsed and validated; poison records and corrupt
+     * batches are dead-lettered (they settle at once, with the chunk's other records).
+     */
+    async function takeChunk(): Promise<TrackedChunk | undefined> {
+      const events: AegisEvent[] = [];
+      const poison: DeadLetterEntry[] = [];
+      const ranges = new Map<
+        string,
+        { topic: string; partition: number; first: number; last: number; epoch: number }
+      >();
+      let taken = 0;
+      while (queue.length > 0 && taken < options.chunkEvents) {
+        const run = queue[0] as RecordRun;
+        const k = `${run.topic}/${run.partition}`;
+        const from = headTaken;
+        const to = Math.min(run.offsets.length, from + options.chunkEvents - taken);
+        let r = ranges.get(k);
+        for (let i = from; i < to; i++) {
+          const offset = run.offsets[i] as number;
+          if (r === undefined) {
+            r = { topic: run.topic, partition: run.partition, first: offset, last: offset, epoch: run.leaderEpoch };
+            ranges.set(k, r);
+          } else r.last = offset;
+          const text = run.values[i] ?? '';
+          ctx.stats.bytes += text.length;
+          let why: string | undefined;
+          let value: unknown;
+          try {
+            value = JSON.parse(text);
+          } catch (err) {
+            why = `not JSON: ${(err as Error).message}`;
+          }
+          if (why === undefined && !isValidEvent(value))
+            why = `not a valid event: ${explainInvalidEvent(value) ?? 'invalid'}`;
+          if (why === undefined) events.push(value as AegisEvent);
+          else
+            poison.push({
+              source: ctx.name,
+              code: 'AEGIS_ERR_EVENT_INVALID',
+              reason: capText(
+                `kafka topic ${run.topic} partition ${run.partition} offset ${offset}: ${why}`,
+                MAX_REASON_CHARS,
+              ),
+              raw: capText(text, 4096),
+            });
+        }
+        taken += to - from;
+        queued -= to - from;
+        if (to < run.offsets.length) {
+          headTaken = to;
+          break;
+        }
+        // The run's last slice also reports its corrupt batches, so its range covers them and settles after the
+        // run's earlier slices (the commit never passes records still in the pipeline).
+        r = corruptInto(run, r, ranges, poison);
+        queue.shift();
+        headTaken = 0;
+      }
+      extra.records_in_total = (extra.records_in_total ?? 0) + taken;
+      const tokens = [...ranges.values()].map((r) => tracker.track(r, BigInt(r.first), BigInt(r.last), r.epoch));
+      if (poison.length > 0) await deadLetterPoison(poison);
+      const settled = (): void => {
+        for (const t of tokens) tracker.settle(t);
+      };
+      if (events.length === 0) {
+        settled();
+        return undefined;
+      }
+      return { events, settled };
+    }
   }
-  extra.records_in_total = (extra.records_in_total ?? 0) + batch.length;
-  const tokens = [...ranges.values()].map((r) => tracker.track(r, r.first, r.last, r.epoch));
-  if (poison.length > 0) {
-    extra.poison_total = (extra.poison_total ?? 0) + poison.length;
-    ctx.stats.invalid += poison.length;
-    ctx.logger.burst(
-      'WARN',
-      'kafka-poison',
-      'Kafka records were not valid events; they went to the dead-letter file.',
-      {
-        source: ctx.name,
-        code: 'AEGIS_ERR_EVENT_INVALID',
-        count: poison.length,
-        first: poison[0]?.reason,
-      },
-    );
-    await ctx.deadLetter.write(poison);
-  }
-  const settled = (): void => {
-    for (const t of tokens) tracker.settle(t);
+
+  return {
+    name: ctx.name,
+    type: 'kafka',
+    read: (signal) => session(signal, false) as AsyncGenerator<TrackedChunk>,
+    readRaw: (signal) => ({
+      stats: ctx.stats,
+      // Record values are bounded by the broker's message size, not by a line limit.
+      maxLineBytes: MAX_MAX_LINE_BYTES,
+      items: session(signal, true) as AsyncGenerator<RawItem>,
+    }),
+    kafkaStats,
   };
-  if (events.length === 0) {
-    settled();
-    return undefined;
-  }
-  return { events, settled };
 }
 
 export const kafkaSource: SourceDefinition = {

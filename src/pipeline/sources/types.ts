@@ -50,6 +50,11 @@ export type RawItem =
       readonly bytes: Uint8Array;
       readonly restartLine?: number;
       readonly track?: (endLine: number) => () => void;
+      /**
+       * Where line `n` (1-based within this item) came from, for its dead-letter reason, when that is not a line
+       * number (the kafka source: `kafka topic … partition … offset …`).
+       */
+      readonly where?: (n: number) => string;
     }
   | {
       readonly kind: 'too_long';

@@ -152,15 +152,25 @@ export async function runRawSource(name: string, raw: RawRead, window: number, d
     const base = line;
     line += r.lines;
     const settle = p.item.track?.(line);
+    const where = p.item.where;
     if (r.invalid.length > 0)
       await deadLetterInvalid(
-        r.invalid.map((bad) => ({
-          source: name,
-          code: 'AEGIS_ERR_EVENT_INVALID' as const,
-          reason: capText(`line ${base + bad.line}: ${bad.reason}`, MAX_REASON_CHARS),
-          line: base + bad.line,
-          raw: bad.raw,
-        })),
+        r.invalid.map((bad) =>
+          where === undefined
+            ? {
+                source: name,
+                code: 'AEGIS_ERR_EVENT_INVALID' as const,
+                reason: capText(`line ${base + bad.line}: ${bad.reason}`, MAX_REASON_CHARS),
+                line: base + bad.line,
+                raw: bad.raw,
+              }
+            : {
+                source: name,
+                code: 'AEGIS_ERR_EVENT_INVALID' as const,
+                reason: capText(`${where(bad.line)}: ${bad.reason}`, MAX_REASON_CHARS),
+                raw: bad.raw,
+              },
+        ),
       );
     stats.events += r.decoded;
     for (const [processor, n] of r.removed) increment(pipelineStats.removed, processor, n);
@@ -210,6 +220,38 @@ export async function runRawSource(name: string, raw: RawRead, window: number, d
     pipelineStats.latencyWindow.record((t1 - p.t0) * 1000, r.decoded, t1);
   };
 
+  // Delivery runs beside the intake, taking each result as soon as it is ready and in order: a live source (Kafka)
+  // may hand over a few items and then nothing for a while, and they must not wait for the window to fill.
+  let ended = false;
+  let failed = false;
+  let wakeDelivery: (() => void) | undefined;
+  let wakeIntake: (() => void) | undefined;
+  const wake = (which: 'delivery' | 'intake'): void => {
+    const w = which === 'delivery' ? wakeDelivery : wakeIntake;
+    if (which === 'delivery') wakeDelivery = undefined;
+    else wakeIntake = undefined;
+    w?.();
+  };
+  const delivery = (async (): Promise<void> => {
+    try {
+      for (;;) {
+        const head = queue[0];
+        if (head === undefined) {
+          if (ended) return;
+          await new Promise<void>((resolve) => (wakeDelivery = resolve));
+          continue;
+        }
+        await deliver(head);
+        queue.shift();
+        wake('intake');
+      }
+    } catch (err) {
+      failed = true;
+      wake('intake');
+      throw err;
+    }
+  })();
+  delivery.catch(() => undefined); // awaited below; the intake stops at once when it fails
   try {
     for await (const item of raw.items) {
       const t0 = performance.now();
@@ -219,9 +261,22 @@ export async function runRawSource(name: string, raw: RawRead, window: number, d
         result.catch(() => undefined);
         queue.push({ item, t0, result });
       } else queue.push({ item, t0 });
-      if (queue.length >= window) await deliver(queue.shift()!);
+      wake('delivery');
+      while (queue.length >= window && !failed) await new Promise<void>((resolve) => (wakeIntake = resolve));
+      if (failed) break;
     }
-    while (queue.length > 0) await deliver(queue.shift()!);
+  } catch (err) {
+    // What was read and not delivered is dropped (its positions never settle), as before.
+    queue.length = 0;
+    ended = true;
+    wake('delivery');
+    await delivery.catch(() => undefined);
+    throw err;
+  }
+  ended = true;
+  wake('delivery');
+  try {
+    await delivery;
   } finally {
     queue.length = 0;
   }

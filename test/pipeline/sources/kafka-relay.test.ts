@@ -2,7 +2,7 @@
  * The kafka relay end to end against a real Apache Kafka 4.x: file → kafka sink (`aegisbpf run`) → broker → kafka
  * source (`aegisbpf run`, consumer group) → file sink, every event exactly once by identity; poison records on the
  * topic dead-lettered with their topic, partition and offset while the rest is delivered. Also the offset tracker's
- * in-order commits with chunks settling out of order.
+ * in-order commits with chunks settling out of order, and backpressure from a sink that never answers.
  *
  * AEGIS_KAFKA_E2E_EVENTS sets the end-to-end size (default 100 000, the issue's number).
  */
@@ -18,6 +18,7 @@ import { sampleValue, startDaemon, until } from '../../helpers/daemon';
 import { generateEvents } from '../../helpers/events';
 import type { KafkaCluster, KafkaUnavailable } from '../../helpers/kafka';
 import { startKafka } from '../../helpers/kafka';
+import { silentPeer } from '../../helpers/silent-peer';
 import { makeTempDir } from '../../helpers/tmp';
 
 let cluster: KafkaCluster | KafkaUnavailable = { ok: false, reason: 'not started' };
@@ -47,7 +48,13 @@ test('offset tracker: a partition commits only up to the last record before whic
   assert.deepEqual(t.due(), [], 'a revoked partition is not committed by its former owner');
 });
 
-function relayConfig(dir: string, c: KafkaCluster, topic: string, group: string): string {
+function relayConfig(
+  dir: string,
+  c: KafkaCluster,
+  topic: string,
+  group: string,
+  extra: readonly string[] = [],
+): string {
   const file = path.join(dir, `relay-${group}.yaml`);
   fs.writeFileSync(
     file,
@@ -56,6 +63,7 @@ function relayConfig(dir: string, c: KafkaCluster, topic: string, group: string)
       `dead_letter: { path: ${dir}/relay-dlq.ndjson }`,
       `sources: { bus: { type: kafka, brokers: [${c.bootstrap.join(', ')}], topics: [${topic}], group_id: ${group}, from_beginning: true } }`,
       `sinks: { out: { type: file, path: ${dir}/out.ndjson } }`,
+      ...extra,
     ].join('\n'),
   );
   return file;
@@ -295,6 +303,130 @@ test('relay: two relays in one group on 6 partitions, one SIGKILLed mid-stream: 
     assert.ok(dupInB <= duplicates);
     // The uncommitted window: at most one commit interval (1 s, 5000 events here) plus the read-ahead bound.
     assert.ok(duplicates <= 5000 + 10_000, `${duplicates} duplicates`);
+  } finally {
+    cleanup();
+  }
+});
+
+test('relay: a sink that never answers stops the reading; the lag keeps growing in Kafka while fetching waits', async (t) => {
+  if (!cluster.ok) return t.skip(cluster.reason);
+  const c = cluster;
+  await c.createTopic('stalled');
+  const producer = new kafkaLib.Producer({
+    clientId: 'test',
+    bootstrapBrokers: [...c.bootstrap],
+    serializers: kafkaLib.stringSerializers,
+  });
+  const produce = async (n: number): Promise<void> => {
+    const values = generateEvents(n).map((e) => JSON.stringify(e));
+    for (let i = 0; i < values.length; i += 1000)
+      await producer.send({ messages: values.slice(i, i + 1000).map((value) => ({ topic: 'stalled', value })) });
+  };
+  const peer = await silentPeer();
+  const { dir, cleanup } = makeTempDir('aegis-relay-');
+  try {
+    await produce(40_000);
+    const daemon = await startDaemon(
+      dir,
+      [
+        `data_dir: ${dir}`,
+        `dead_letter: { path: ${dir}/relay-dlq.ndjson }`,
+        `sources: { bus: { type: kafka, brokers: [${c.bootstrap.join(', ')}], topics: [stalled], group_id: relay-stalled, from_beginning: true } }`,
+        // HTTP requests accepted and never answered: nothing settles, the sink's buffer fills, the engine blocks.
+        `sinks: { out: { type: splunk_hec, endpoint: "http://127.0.0.1:${peer.port}", token: t0k3n, batch: { max_events: 1000 }, buffer: { max_events: 2000 } } }`,
+      ].join('\n'),
+    );
+    t.after(() => daemon.child.kill('SIGKILL'));
+    const metric = async (): Promise<{ records: number; lag: number | undefined }> => {
+      const m = (await daemon.get('/metrics')).body;
+      return {
+        records:
+          sampleValue(m, 'aegisbpf_source_protocol_total', { source: 'bus', type: 'kafka', counter: 'records_in' }) ??
+          0,
+        lag: sampleValue(m, 'aegisbpf_kafka_consumer_lag', { source: 'bus', topic: 'stalled', partition: '0' }),
+      };
+    };
+    // Nothing is committed (nothing settles): the lag is every record of the partition.
+    await until('the lag of all 40 000 records', async () => ((await metric()).lag === 40_000 ? true : undefined));
+    // The pipeline fills (sink buffer, a batch in flight, the engine's chunks), then the reading stops.
+    let first = await metric();
+    for (const deadline = Date.now() + 30_000; ;) {
+      await new Promise((r) => setTimeout(r, 2000));
+      const now = await metric();
+      t.diagnostic(`records handed to the pipeline: ${now.records}`);
+      if (now.records === first.records) break;
+      assert.ok(Date.now() < deadline, `still reading after 30 s: ${now.records} records`);
+      first = now;
+    }
+    // Bounded: that, plus the read-ahead (10 000 records and one fetch), never the whole topic.
+    assert.ok(first.records < 30_000, `${first.records} records read into a pipeline that delivers nothing`);
+    // Regression: with fetching stopped, the lag came only from fetch responses and froze at its last value.
+    await produce(5000);
+    await until('the lag to grow with the new records while the relay waits', async () =>
+      (await metric()).lag === 45_000 ? true : undefined,
+    );
+    assert.equal((await metric()).records, first.records, 'still nothing more read');
+  } finally {
+    await producer.close();
+    await peer.close();
+    cleanup();
+  }
+});
+
+test('relay with pipeline.workers: 2: every event once, poison records dead-lettered with their offsets, offsets committed', async (t) => {
+  if (!cluster.ok) return t.skip(cluster.reason);
+  const c = cluster;
+  await c.createTopic('workers');
+  const events = generateEvents(5000);
+  const values = events.map((e) => JSON.stringify(e));
+  values.splice(5, 0, 'not json at all');
+  // A valid event pretty-printed: its LFs are whitespace, not line ends, for the workers' line framing.
+  const pretty = generateEvents(1, { seed: 7 })[0] as AegisEvent;
+  values.splice(12, 0, JSON.stringify(pretty, null, 2));
+  values.splice(20, 0, '');
+  const producer = new kafkaLib.Producer({
+    clientId: 'test',
+    bootstrapBrokers: [...c.bootstrap],
+    serializers: kafkaLib.stringSerializers,
+  });
+  for (let i = 0; i < values.length; i += 1000)
+    await producer.send({ messages: values.slice(i, i + 1000).map((value) => ({ topic: 'workers', value })) });
+  await producer.close();
+  const { dir, cleanup } = makeTempDir('aegis-relay-');
+  try {
+    const cfg = relayConfig(dir, c, 'workers', 'relay-workers', ['pipeline: { workers: 2 }']);
+    const relay = spawnCli(['run', '--config', cfg], { AEGIS_METRICS_PORT: 'off' });
+    const relayDone = waitExit(relay);
+    t.after(() => relay.kill('SIGKILL'));
+    await waitForLines(path.join(dir, 'out.ndjson'), events.length + 1, 60_000);
+    await waitForLines(path.join(dir, 'relay-dlq.ndjson'), 2, 10_000);
+    relay.kill('SIGTERM');
+    const r = await relayDone;
+    assert.equal(r.code, 3, `exit code 3: some input was not valid events\n${r.stderr.slice(-2000)}`);
+    const got = idsOf(path.join(dir, 'out.ndjson'));
+    assert.deepEqual([...got].sort(), [...events.map((e) => e.exec_id), pretty.exec_id].sort());
+    const dlq = fs
+      .readFileSync(path.join(dir, 'relay-dlq.ndjson'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { reason: string; raw?: string });
+    assert.equal(dlq.length, 2);
+    const at5 = dlq.find((d) => d.reason.includes('offset 5:'));
+    assert.match(at5?.reason ?? '', /^kafka topic workers partition 0 offset 5: invalid JSON: /);
+    assert.equal(at5?.raw, 'not json at all');
+    // Written by the worker path's item builder (the one-thread path says "Unexpected end of JSON input").
+    assert.ok(
+      dlq.some((d) => d.reason === 'kafka topic workers partition 0 offset 20: not JSON: empty value'),
+      JSON.stringify(dlq),
+    );
+    // The offsets were committed through the workers' settling: the same group reads nothing again.
+    const again = spawnCli(['run', '--config', cfg], { AEGIS_METRICS_PORT: 'off' });
+    const againDone = waitExit(again);
+    t.after(() => again.kill('SIGKILL'));
+    await new Promise((res) => setTimeout(res, 5000));
+    again.kill('SIGTERM');
+    assert.equal((await againDone).code, 0);
+    assert.equal(idsOf(path.join(dir, 'out.ndjson')).length, events.length + 1, 'nothing delivered twice');
   } finally {
     cleanup();
   }
