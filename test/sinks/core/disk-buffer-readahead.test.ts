@@ -56,10 +56,14 @@ test('disk buffer, when_full block: a full read-ahead waits for a take (nothing 
   assert.equal(buffer.offer(recs, 0), 10, 'the read-ahead (max_events 10) takes 10');
   assert.equal(buffer.hasRoomFor(recs[10]!.bytes), false, 'backpressure, not a spill');
   let woke = false;
+  const waitedFrom = Date.now();
   const waiting = buffer.waitForRoom().then(() => (woke = true));
   const first = buffer.take(5, 1e9);
   await waiting;
   assert.equal(woke, true, 'a take that made room wakes the offer');
+  // Regression: the wake-up waits for half the read-ahead to be free (one write per wake-up, not per batch); a take
+  // that frees exactly half must still wake at once, not after the SPILL_AFTER_MILLIS timer.
+  assert.ok(Date.now() - waitedFrom < SPILL_AFTER_MILLIS / 2, 'at once: half the read-ahead is free');
   assert.equal(buffer.offer(recs, 10), 15);
   buffer.acknowledge(first);
   // The transport stops taking: the next wait times out and the rest goes to disk only.
@@ -68,6 +72,7 @@ test('disk buffer, when_full block: a full read-ahead waits for a take (nothing 
   assert.ok(Date.now() - t0 >= SPILL_AFTER_MILLIS - 20, `woke after ${Date.now() - t0} ms`);
   assert.equal(buffer.hasRoomFor(recs[15]!.bytes), true);
   assert.equal(buffer.offer(recs, 15), 40, 'spilled to disk');
+  assert.equal(buffer.diskStats.readBack, 0, 'nothing read back yet');
   const seen: string[] = [];
   for (let t = buffer.take(7, 1e9); t.records.length > 0; t = buffer.take(7, 1e9)) {
     seen.push(...t.records.map((r) => r.data));
@@ -221,6 +226,25 @@ test('disk buffer: ledger writes serialise: a frontier moved during a write is s
   }
   await until(() => readLedger(dir)?.acked === n + 1, 5000, 'the last frontier reaches the ledger without a close');
   assert.ok(seen.size > 2, `the ledger moved while running (${seen.size} values seen)`);
+  buffer.close();
+  cleanup();
+});
+
+test('disk buffer, when_full block: offers waiting for the read-ahead are woken once half of it is free, so that each wake-up writes many records at once', async () => {
+  const { dir, cleanup } = makeTempDir();
+  const buffer = openBuffer(dir, 'block'); // max_events 10
+  const recs = records(20);
+  assert.equal(buffer.offer(recs, 0), 10);
+  let woke = false;
+  const waiting = buffer.waitForRoom().then(() => (woke = true));
+  const taken = [buffer.take(2, 1e9), buffer.take(2, 1e9)];
+  for (const t of taken) buffer.acknowledge(t);
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(woke, false, '6 of 10 still in the read-ahead: no wake-up yet');
+  buffer.acknowledge(buffer.take(1, 1e9));
+  await waiting;
+  assert.equal(buffer.offer(recs, 10), 15, 'the wake-up admits 5 records in one offer');
+  assert.equal(buffer.diskStats.readBack, 0, 'nothing spilled');
   buffer.close();
   cleanup();
 });
