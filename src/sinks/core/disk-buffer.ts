@@ -184,6 +184,8 @@ class DiskBufferImpl<R> implements DiskBuffer<R> {
   /** Records are encoded here before their one write (reused: an offer of 1 024 events is about 0.5 MB). */
   private writeBuffer: Buffer = Buffer.allocUnsafe(0);
   private roomWaiters: (() => void)[] = [];
+  /** Offers waiting for read-ahead room (under block, not spilled): woken by roomForAWrite() or their spill timer. */
+  private aheadWaiters: (() => void)[] = [];
   /** A wait for read-ahead room timed out (SPILL_AFTER_MILLIS): offers spill to disk until the reader catches up. */
   private spillAllowed = false;
   private refusedBytes: number | undefined;
@@ -567,7 +569,7 @@ class DiskBufferImpl<R> implements DiskBuffer<R> {
           if (this.holdsBack(0, 0)) this.spillAllowed = true;
           this.release();
         }, SPILL_AFTER_MILLIS);
-        this.roomWaiters.push(() => {
+        this.aheadWaiters.push(() => {
           clearTimeout(timer);
           resolve();
         });
@@ -580,9 +582,22 @@ class DiskBufferImpl<R> implements DiskBuffer<R> {
   }
 
   release(): void {
+    this.releaseAhead();
+    this.releaseDisk();
+  }
+
+  /** Wake the offers waiting for disk room (the bound, a disk error): as before, at every take and acknowledgement. */
+  private releaseDisk(): void {
     if (this.roomWaiters.length === 0) return;
     const waiters = this.roomWaiters;
     this.roomWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  private releaseAhead(): void {
+    if (this.aheadWaiters.length === 0) return;
+    const waiters = this.aheadWaiters;
+    this.aheadWaiters = [];
     for (const w of waiters) w();
   }
 
@@ -617,7 +632,8 @@ class DiskBufferImpl<R> implements DiskBuffer<R> {
     this.outstanding.push(outstanding);
     const taken: DiskTaken<R> = { records, bytes, outstanding };
     // As the memory buffer: a take that left read-ahead room wakes the offers waiting for it.
-    if (records.length > 0 && this.roomWaiters.length > 0 && this.roomForAWrite()) this.release();
+    if (records.length > 0 && this.roomWaiters.length > 0 && !this.memoryFull(0, 0)) this.releaseDisk();
+    if (records.length > 0 && this.roomForAWrite()) this.releaseAhead();
     return taken;
   }
 
@@ -718,20 +734,19 @@ class DiskBufferImpl<R> implements DiskBuffer<R> {
     this.takenEvents -= taken.records.length;
     (taken as DiskTaken<R>).outstanding.acked = true;
     let advanced = false;
-    let freed = false;
     while (this.outstanding.length > 0 && (this.outstanding.peek() as Outstanding).acked) {
       this.acked = (this.outstanding.shift() as Outstanding).end;
       advanced = true;
     }
     if (advanced) {
-      freed = this.deleteAcknowledgedSegments();
+      this.deleteAcknowledgedSegments();
       // The first advance after a quiet interval is saved at once, later ones by the tick (at most one ledger write
       // per interval). Regression: with only the tick, a daemon killed less than an interval after each start never
       // saved its progress, so every restart delivered the whole backlog again and duplicates compounded.
       if (this.now() - this.ledgerSavedAt >= this.options.fsyncIntervalMillis) this.persistLedger(false);
     }
-    // Deleted segments are room on disk for offers waiting for it, whatever the read-ahead holds.
-    if (freed || this.roomForAWrite()) this.release();
+    this.releaseDisk();
+    if (this.roomForAWrite()) this.releaseAhead();
   }
 
   handBack(taken: TakenRecords<R>): void {
@@ -743,8 +758,7 @@ class DiskBufferImpl<R> implements DiskBuffer<R> {
     return [];
   }
 
-  /** Returns whether a segment was deleted. */
-  private deleteAcknowledgedSegments(): boolean {
+  private deleteAcknowledgedSegments(): void {
     let freed = false;
     while (this.segments.length > 1) {
       const first = this.segments[0] as Segment;
@@ -760,7 +774,6 @@ class DiskBufferImpl<R> implements DiskBuffer<R> {
       freed = true;
     }
     if (freed) this.updateStats();
-    return freed;
   }
 
   /**
