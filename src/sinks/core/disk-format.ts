@@ -4,7 +4,8 @@
  * A buffer directory holds
  *   <index>.seg     append-only segments (20-digit index, increasing), each a run of records;
  *   ledger.json     {"version":1,"acked":A,"next":N}: every record with seq < A is acknowledged; N is the next seq;
- *                   replaced atomically (write ledger.json.tmp, fsync, rename, fsync the directory);
+ *                   replaced atomically (write ledger.json.tmp, fsync, rename, fsync the directory; while running
+ *                   in the thread pool, through ledger.json.<pid>-<n>.tmp: writeLedgerInPool);
  *   quarantine/     corrupt byte ranges moved aside: <segment>.<start>-<end>.bin;
  *   lock            "<pid> <start time>\n" of the process that has the buffer open (lockBufferDir).
  *
@@ -26,6 +27,7 @@ export const LEDGER_FILE = 'ledger.json';
 export const QUARANTINE_DIR = 'quarantine';
 export const LOCK_FILE = 'lock';
 const SEGMENT_RE = /^(\d{20})\.seg$/;
+const LEDGER_TMP_RE = /^ledger\.json\.\d+-\d+\.tmp$/;
 
 export function segmentName(index: number): string {
   return `${String(index).padStart(20, '0')}.seg`;
@@ -193,6 +195,85 @@ export function writeLedger(dir: string, ledger: Ledger, sync: boolean): void {
   }
   fs.renameSync(tmp, path.join(dir, LEDGER_FILE));
   if (sync) fsyncDir(dir);
+}
+
+let ledgerWrites = 0;
+
+/**
+ * Replace the ledger atomically as writeLedger does, with the file work in the thread pool: the temporary file is
+ * written (and fsynced) there, the rename is done on the calling thread, synchronously (microseconds: no data to
+ * write, and it keeps renames in program order), and the directory fsync goes back to the pool. `mayReplace` is
+ * asked just before the rename: false (the buffer was closed meanwhile and wrote its final ledger synchronously)
+ * abandons the write and removes its temporary file, so that an older frontier never replaces a newer one. Each call
+ * has its own temporary file (`ledger.json.<pid>-<n>.tmp`), so that an abandoned write never touches the one of a
+ * later write; removeLedgerTemporaries() deletes those a crash left behind. The caller keeps one write in flight.
+ */
+export function writeLedgerInPool(
+  dir: string,
+  ledger: Ledger,
+  sync: boolean,
+  mayReplace: () => boolean,
+  done: (err: Error | null, replaced: boolean) => void,
+): void {
+  const tmp = path.join(dir, `${LEDGER_FILE}.${process.pid}-${++ledgerWrites}.tmp`);
+  const text = Buffer.from(JSON.stringify({ version: 1, acked: ledger.acked, next: ledger.next }) + '\n');
+  const abandon = (err: Error | null): void => fs.unlink(tmp, () => done(err, false));
+  fs.open(tmp, 'w', 0o640, (openErr, fd) => {
+    if (openErr !== null) {
+      done(openErr, false);
+      return;
+    }
+    const closeThen = (err: Error | null): void =>
+      fs.close(fd, (closeErr) => {
+        const failed = err ?? closeErr;
+        if (failed !== null || !mayReplace()) {
+          abandon(failed);
+          return;
+        }
+        try {
+          fs.renameSync(tmp, path.join(dir, LEDGER_FILE));
+        } catch (renameErr) {
+          abandon(renameErr as Error);
+          return;
+        }
+        if (!sync) done(null, true);
+        else fsyncDirInPool(dir, (syncErr) => done(syncErr, true));
+      });
+    fs.write(fd, text, 0, text.length, 0, (writeErr, written) => {
+      if (writeErr !== null) closeThen(writeErr);
+      else if (written !== text.length) closeThen(new Error(`short write of the ledger (${written} bytes)`));
+      else if (sync) fs.fsync(fd, closeThen);
+      else closeThen(null);
+    });
+  });
+}
+
+/** Delete the temporary files of ledger writes in the thread pool that a crash interrupted. */
+export function removeLedgerTemporaries(dir: string): void {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const n of names)
+    if (LEDGER_TMP_RE.test(n)) {
+      try {
+        fs.unlinkSync(path.join(dir, n));
+      } catch {
+        // gone already
+      }
+    }
+}
+
+export function fsyncDirInPool(dir: string, done: (err: Error | null) => void): void {
+  fs.open(dir, 'r', (openErr, fd) => {
+    if (openErr !== null) {
+      done(openErr);
+      return;
+    }
+    fs.fsync(fd, (syncErr) => fs.close(fd, (closeErr) => done(syncErr ?? closeErr)));
+  });
 }
 
 export function fsyncDir(dir: string): void {
