@@ -109,6 +109,28 @@ test('enrich: host, wall-clock start times, container id, labels — on new obje
   assert.deepEqual(out!.labels, { env: 'prod', team: 'edge' }, 'event labels win');
 });
 
+test('enrich: the kept container id of the previous cgroup never leaks into the next (runs of one cgroup, one without an id, back)', () => {
+  const { p } = make('enrich', { container_id: true });
+  const [e] = generateEvents(1);
+  const a = '/system.slice/docker-' + 'a1'.repeat(32) + '.scope';
+  const b = '/kubepods/pod1/cri-containerd-' + 'b2'.repeat(32) + '.scope';
+  const none = '/user.slice/user-1000.slice';
+  const ev = (cgroup: string, id?: string): AegisEvent => {
+    const x = { ...e!, cgroup_path: cgroup } as Record<string, unknown>;
+    delete x.container_id;
+    if (id !== undefined) x.container_id = id;
+    return x as unknown as AegisEvent;
+  };
+  const out = p.process([ev(a), ev(a), ev(none), ev(b), ev(b, 'set-by-source'), ev(a), ev(none)]);
+  assert.deepEqual(
+    out.map((o) => o.container_id),
+    ['a1'.repeat(32), 'a1'.repeat(32), undefined, 'b2'.repeat(32), 'set-by-source', 'a1'.repeat(32), undefined],
+  );
+  // Two calls in a row on the module-level RegExp: no lastIndex state carried from one to the next.
+  assert.equal(containerIdFromCgroup(b), 'b2'.repeat(32));
+  assert.equal(containerIdFromCgroup(b), 'b2'.repeat(32));
+});
+
 test('enrich: the kept start_ts of the previous event never leaks into the next process (runs of one process, then another, then back)', () => {
   const { p } = make('enrich', { start_time_to_wall: true });
   const [e] = generateEvents(1);

@@ -15,8 +15,12 @@ const CONTAINER_ID = /(?:^|[^0-9a-f])([0-9a-f]{64})(?:\.scope)?(?:$|[^0-9a-f])/g
 
 /** The last 64-hex-digit segment of a cgroup path, e.g. `…/docker-<id>.scope`, `…/cri-containerd-<id>.scope`. */
 export function containerIdFromCgroup(cgroupPath: string): string | undefined {
+  // exec() on the one global RegExp, not matchAll(): matchAll clones (and compiles) the RegExp at every call, which
+  // showed in the daemon's perf profile (bench/hostcost). lastIndex is reset before and after, so no state leaks.
   let last: string | undefined;
-  for (const m of cgroupPath.matchAll(CONTAINER_ID)) last = m[1];
+  CONTAINER_ID.lastIndex = 0;
+  for (let m = CONTAINER_ID.exec(cgroupPath); m !== null; m = CONTAINER_ID.exec(cgroupPath)) last = m[1];
+  CONTAINER_ID.lastIndex = 0;
   return last;
 }
 
@@ -52,6 +56,8 @@ export const enrichProcessor: ProcessorDefinition = {
     let lastStartTs = '';
     let lastParent: number | undefined;
     let lastParentTs = '';
+    let lastCgroup: string | undefined;
+    let lastContainerId: string | undefined;
     const enrichOne = (event: AegisEvent): AegisEvent => {
       const out: Record<string, unknown> = { ...event };
       if (host !== undefined) out.host = host;
@@ -70,8 +76,12 @@ export const enrichProcessor: ProcessorDefinition = {
         }
       }
       if (container && event.container_id === undefined) {
-        const id = containerIdFromCgroup(event.cgroup_path);
-        if (id !== undefined) out.container_id = id;
+        // The last path's id, kept like the start times: a host's events come in runs from the same cgroup.
+        if (event.cgroup_path !== lastCgroup) {
+          lastCgroup = event.cgroup_path;
+          lastContainerId = containerIdFromCgroup(event.cgroup_path);
+        }
+        if (lastContainerId !== undefined) out.container_id = lastContainerId;
       }
       if (labels !== undefined) out.labels = { ...labels, ...event.labels };
       return out as unknown as AegisEvent;

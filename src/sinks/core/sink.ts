@@ -40,6 +40,9 @@ import type { HealthResult, ShutdownReport, SinkCoreOptions, Transport } from '.
 import { DEFAULT_DISK_FSYNC_INTERVAL_MILLIS } from './types';
 import type { AegisEvent as Event } from '../../event/types';
 import type { Formatter } from '../../formatters/types';
+
+/** accept()'s result when everything settled synchronously (shared: no allocation per call). */
+const RESOLVED: Promise<void> = Promise.resolve();
 import type { BufferedRecord } from './buffer';
 
 // Tests bound close() with it (test/daemon/shutdown.test.ts); its home is shutdown.ts.
@@ -191,10 +194,17 @@ class SinkRuntime<R> implements Sink {
     return result;
   }
 
-  async accept(events: readonly AegisEvent[], ack?: Acknowledgement): Promise<void> {
-    if (events.length === 0) return;
-    this.stats.received += events.length;
-    await this.admitEncoded(this.encode(events, ack));
+  // Not async: the common case (the buffer has room) settles synchronously and returns one shared resolved promise,
+  // instead of three nested async functions' promises and microtask hops per chunk (bench/hostcost: the sensor
+  // hands over a chunk per ring drain, ~1 000 a second at 2 000 events/s). A throw still becomes a rejection.
+  accept(events: readonly AegisEvent[], ack?: Acknowledgement): Promise<void> {
+    if (events.length === 0) return RESOLVED;
+    try {
+      this.stats.received += events.length;
+      return this.admitEncoded(this.encode(events, ack));
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
   }
 
   async acceptEncoded(
@@ -209,23 +219,38 @@ class SinkRuntime<R> implements Sink {
     if (records.length > 0) await this.admitEncoded(records as readonly BufferedRecord<R>[]);
   }
 
-  private async admitEncoded(records: readonly BufferedRecord<R>[]): Promise<void> {
-    if (this.shutdown.signal.aborted) {
-      await this.outcomes.deadLetter(
-        records,
-        'AEGIS_ERR_SINK_CLOSED',
-        'the sink was already shut down when the events arrived',
-        0,
-      );
-      return;
-    }
+  private admitEncoded(records: readonly BufferedRecord<R>[]): Promise<void> {
+    if (this.shutdown.signal.aborted) return this.deadLetterClosed(records);
     this.activeAccepts++;
+    let pending: Promise<void> | undefined;
     try {
-      await this.admit(records);
+      pending = this.admit(records);
+    } finally {
+      if (pending === undefined) {
+        this.activeAccepts--;
+        this.checkIdle();
+      }
+    }
+    return pending === undefined ? RESOLVED : this.afterWait(pending);
+  }
+
+  /** The records waited for buffer space: the accept ends when they are buffered (or dead-lettered). */
+  private async afterWait(pending: Promise<void>): Promise<void> {
+    try {
+      await pending;
     } finally {
       this.activeAccepts--;
       this.checkIdle();
     }
+  }
+
+  private async deadLetterClosed(records: readonly BufferedRecord<R>[]): Promise<void> {
+    await this.outcomes.deadLetter(
+      records,
+      'AEGIS_ERR_SINK_CLOSED',
+      'the sink was already shut down when the events arrived',
+      0,
+    );
   }
 
   async reopen(): Promise<void> {
