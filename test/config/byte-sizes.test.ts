@@ -4,6 +4,8 @@ import assert from 'node:assert/strict';
 import { buildConfigSchema } from '../../src/config/schema';
 import { validateConfigText } from '../../src/config/load';
 import { BYTE_SIZE_PATTERN, parseByteSize } from '../../src/util/byte-size';
+import { DEFAULT_CORE_OPTIONS } from '../../src/sinks/core/types';
+import { parseCoreOptions } from '../../src/sinks/core/config';
 
 const config = (sink: string, extra = ''): string => `
 sources:
@@ -67,6 +69,16 @@ test('the range of a byte-size key applies to the converted value', () => {
   assert.match(big.problems.join('\n'), /^api\.max_body_bytes: must be <= 67108864/m);
   const batch = validateConfigText(config('    batch: { max_bytes: 2MiB }\n    buffer: { max_bytes: 1MiB }'), {});
   assert.deepEqual(batch.problems, ['sinks.f.buffer.max_bytes: must be >= batch.max_bytes (2097152)']);
+});
+
+test('regression: a batch raised alone (batch.max_bytes 10MB, max_events 30000) still validates; the default buffer grows to hold one batch', () => {
+  const r = validateConfigText(config('    batch: { max_bytes: 10MB, max_events: 30000 }'), {});
+  assert.deepEqual(r.problems, []);
+  const o = parseCoreOptions({ batch: { max_bytes: 10_000_000, max_events: 30_000 } }, DEFAULT_CORE_OPTIONS);
+  assert.equal(o.buffer.maxBytes, 10_000_000);
+  assert.equal(o.buffer.maxEvents, 30_000);
+  const small = parseCoreOptions({ batch: { max_bytes: 1000 } }, DEFAULT_CORE_OPTIONS);
+  assert.equal(small.buffer.maxBytes, DEFAULT_CORE_OPTIONS.buffer.maxBytes, 'a smaller batch keeps the default bound');
 });
 
 test('a byte size from an environment variable is converted too', () => {

@@ -170,8 +170,13 @@ export function parseCoreOptions(
   };
   const disk = u.type === 'disk';
   const buffer: BufferOptions = {
-    maxEvents: num(u.max_events, defaults.buffer.maxEvents),
-    maxBytes: num(u.max_bytes, disk ? DEFAULT_DISK_BUFFER_MAX_BYTES : defaults.buffer.maxBytes),
+    // A default bound holds at least one full batch: a batch size raised alone (e.g. `batch.max_bytes: 10MB`) must not
+    // make the configuration invalid. Bounds the user gives are checked against the batch in checkCoreOptions.
+    maxEvents: num(u.max_events, Math.max(defaults.buffer.maxEvents, batch.maxEvents)),
+    maxBytes: num(
+      u.max_bytes,
+      Math.max(disk ? DEFAULT_DISK_BUFFER_MAX_BYTES : defaults.buffer.maxBytes, batch.maxBytes),
+    ),
     whenFull: u.when_full === 'drop_newest' || u.when_full === 'block' ? u.when_full : defaults.buffer.whenFull,
     ...(disk
       ? {
