@@ -4,7 +4,8 @@
  * 1. `GET /api/v1/stats` p99 < 1 ms: the real daemon (`aegisbpf run`, a replay source at 2 000 events/s into a file
  *    sink, the API on loopback, plain HTTP and HTTPS), a client in this process sending sequential requests over one
  *    keep-alive connection with a viewer key, timing request sent → last byte received. The floor in the same run:
- *    `GET /api/v1/health` (no key, a constant body): what the HTTP stack costs without authentication and stats.
+ *    `GET /api/v1/health` (no key, a constant body): what the HTTP stack costs without authentication and stats; and
+ *    below it a bare Node.js server in its own process answering a constant body (no daemon at all): the host's floor.
  * 2. A blocklist change applied in the kernel p99 < 5 ms: `POST /api/v1/blocklist` then `DELETE` of path entries
  *    (KILL), alternating, against a daemon whose `sensor` source pinned its maps. Timed twice: request sent → the
  *    pinned `deny_path` map shows the change (polled from this process while the request is in flight), and
@@ -164,6 +165,31 @@ async function stop(child: ChildProcess): Promise<void> {
   const done = new Promise((resolve) => child.on('exit', resolve));
   child.kill('SIGTERM');
   await done;
+}
+
+/**
+ * The floor below the daemon's own `/health`: a bare Node.js HTTP(S) server in its own process answering every request
+ * with a constant body — no daemon, no pipeline, no authentication. What this host and Node's HTTP stack give at best,
+ * measured by the same client in the same minutes.
+ */
+async function startBareServer(
+  tls: { cert: string; key: string } | undefined,
+): Promise<{ port: number; child: ChildProcess }> {
+  const code = [
+    "const fs = require('node:fs');",
+    `const mod = require('node:${tls === undefined ? 'http' : 'https'}');`,
+    tls === undefined
+      ? 'const opts = {};'
+      : `const opts = { cert: fs.readFileSync(${JSON.stringify(tls.cert)}), key: fs.readFileSync(${JSON.stringify(tls.key)}) };`,
+    "const s = mod.createServer(opts, (q, r) => { r.writeHead(200, { 'content-type': 'application/json' }); r.end('{\"status\":\"ok\"}'); });",
+    "s.listen(0, '127.0.0.1', () => process.stdout.write(s.address().port + '\\n'));",
+  ].join('\n');
+  const child = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
+    child.once('exit', (c) => reject(new Error(`bare server exited ${c}`)));
+  });
+  return { port, child };
 }
 
 type Requester = (method: string, urlPath: string, key?: string, body?: unknown) => Promise<number>;
@@ -378,6 +404,9 @@ async function main(): Promise<void> {
         const send = requester(d.apiPort, tls ? { ca: fs.readFileSync(cert) } : undefined);
         daemons.push({ ...v, d, send, health: [] as number[], stats: [] as number[] });
       }
+      const bare = await startBareServer(tls ? { cert, key } : undefined);
+      const bareSend = requester(bare.port, tls ? { ca: fs.readFileSync(cert) } : undefined);
+      const bareTimes: number[] = [];
       try {
         const block = 500;
         for (let done = 0; done < requests; done += block) {
@@ -386,10 +415,17 @@ async function main(): Promise<void> {
             x.health.push(...(await timeRequests(n, () => x.send('GET', '/api/v1/health'), 200, done === 0)));
             x.stats.push(...(await timeRequests(n, () => x.send('GET', '/api/v1/stats', viewer), 200, done === 0)));
           }
+          bareTimes.push(...(await timeRequests(n, () => bareSend('GET', '/'), 200, done === 0)));
         }
       } finally {
         for (const x of daemons) await stop(x.d.child);
+        await stop(bare.child);
       }
+      process.stdout.write(
+        `${line(`bare Node.js ${proto} server, constant body, no daemon (host floor)`, bareTimes)}\n`,
+      );
+      results[`bare_${proto}_p50_ms`] = pct(bareTimes, 50);
+      results[`bare_${proto}_p99_ms`] = pct(bareTimes, 99);
       for (const x of daemons) {
         const tag = variants.length > 1 ? `${x.label}: ` : '';
         process.stdout.write(`${line(`${tag}GET /api/v1/health (${proto}, floor)`, x.health)}\n`);
