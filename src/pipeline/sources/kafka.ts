@@ -317,56 +317,22 @@ export function createKafkaSource(
     async function takeItem(): Promise<RawItem | undefined> {
       const lines: string[] = [];
       const at: { topic: string; partition: number; offset: number }[] = [];
-      const poison: DeadLetterEntry[] = [];
-      const ranges = new Map<
-        string,
-        { topic: string; partition: number; first: number; last: number; epoch: number }
-      >();
-      let taken = 0;
-      while (queue.length > 0 && taken < options.chunkEvents) {
-        const run = queue[0] as RecordRun;
-        const k = `${run.topic}/${run.partition}`;
-        const from = headTaken;
-        const to = Math.min(run.offsets.length, from + options.chunkEvents - taken);
-        let r = ranges.get(k);
-        for (let i = from; i < to; i++) {
-          const offset = run.offsets[i] as number;
-          if (r === undefined) {
-            r = { topic: run.topic, partition: run.partition, first: offset, last: offset, epoch: run.leaderEpoch };
-            ranges.set(k, r);
-          } else r.last = offset;
-          let text = run.values[i] ?? '';
-          ctx.stats.bytes += text.length;
-          // A blank line would be skipped by the workers, not dead-lettered.
-          if (text.length === 0 || (text.charCodeAt(0) <= 32 && text.trim() === '')) {
-            poison.push({
-              source: ctx.name,
-              code: 'AEGIS_ERR_EVENT_INVALID',
-              reason: `kafka topic ${run.topic} partition ${run.partition} offset ${offset}: not JSON: empty value`,
-              raw: text,
-            });
-            continue;
-          }
-          if (text.includes('\n') || text.includes('\r')) text = text.replace(/[\r\n]/g, ' ');
-          lines.push(text);
-          at.push({ topic: run.topic, partition: run.partition, offset });
+      const settled = await takeRecords((run, offset, value, poison) => {
+        let text = value;
+        // A blank line would be skipped by the workers, not dead-lettered.
+        if (text.length === 0 || (text.charCodeAt(0) <= 32 && text.trim() === '')) {
+          poison.push({
+            source: ctx.name,
+            code: 'AEGIS_ERR_EVENT_INVALID',
+            reason: `kafka topic ${run.topic} partition ${run.partition} offset ${offset}: not JSON: empty value`,
+            raw: text,
+          });
+          return;
         }
-        taken += to - from;
-        queued -= to - from;
-        if (to < run.offsets.length) {
-          headTaken = to;
-          break;
-        }
-        r = corruptInto(run, r, ranges, poison);
-        queue.shift();
-        headTaken = 0;
-      }
-      extra.records_in_total = (extra.records_in_total ?? 0) + taken;
-      const tokens = [...ranges.values()].map((r) => tracker.track(r, BigInt(r.first), BigInt(r.last), r.epoch));
-      if (poison.length > 0) await deadLetterPoison(poison);
-      const settled = (): void => {
-        for (const t of tokens) tracker.settle(t);
-      };
+        if (text.includes('\n') || text.includes('\r')) text = text.replace(/[\r\n]/g, ' ');
+        lines.push(text);
+        at.push({ topic: run.topic, partition: run.partition, offset });
+      });
       if (lines.length === 0) {
         settled();
         return undefined;
@@ -387,7 +353,57 @@ export function createKafkaSource(
       };
     }
 
-    /** The run's corrupt batches as dead-letter entries, its range widened over them (see takeChunk). */
+    /**
+     * Takes up to chunk_events records from the head of the queue, in order, handing each value to `visit` (which
+     * may add dead-letter entries to `poison`); tracks their offset ranges (per partition, widened over the corrupt
+     * batches a run ends with), dead-letters the poison, and returns the function that settles the ranges.
+     */
+    async function takeRecords(
+      visit: (run: RecordRun, offset: number, value: string, poison: DeadLetterEntry[]) => void,
+    ): Promise<() => void> {
+      const poison: DeadLetterEntry[] = [];
+      const ranges = new Map<
+        string,
+        { topic: string; partition: number; first: number; last: number; epoch: number }
+      >();
+      let taken = 0;
+      while (queue.length > 0 && taken < options.chunkEvents) {
+        const run = queue[0] as RecordRun;
+        const k = `${run.topic}/${run.partition}`;
+        const from = headTaken;
+        const to = Math.min(run.offsets.length, from + options.chunkEvents - taken);
+        let r = ranges.get(k);
+        for (let i = from; i < to; i++) {
+          const offset = run.offsets[i] as number;
+          if (r === undefined) {
+            r = { topic: run.topic, partition: run.partition, first: offset, last: offset, epoch: run.leaderEpoch };
+            ranges.set(k, r);
+          } else r.last = offset;
+          const text = run.values[i] ?? '';
+          ctx.stats.bytes += text.length;
+          visit(run, offset, text, poison);
+        }
+        taken += to - from;
+        queued -= to - from;
+        if (to < run.offsets.length) {
+          headTaken = to;
+          break;
+        }
+        // The run's last slice also reports its corrupt batches, so its range covers them and settles after the
+        // run's earlier slices (the commit never passes records still in the pipeline).
+        r = corruptInto(run, r, ranges, poison);
+        queue.shift();
+        headTaken = 0;
+      }
+      extra.records_in_total = (extra.records_in_total ?? 0) + taken;
+      const tokens = [...ranges.values()].map((r) => tracker.track(r, BigInt(r.first), BigInt(r.last), r.epoch));
+      if (poison.length > 0) await deadLetterPoison(poison);
+      return (): void => {
+        for (const t of tokens) tracker.settle(t);
+      };
+    }
+
+    /** The run's corrupt batches as dead-letter entries, its range widened over them (see takeRecords). */
     function corruptInto(
       run: RecordRun,
       r: { topic: string; partition: number; first: number; last: number; epoch: number } | undefined,
@@ -443,65 +459,28 @@ export function createKafkaSource(
      */
     async function takeChunk(): Promise<TrackedChunk | undefined> {
       const events: AegisEvent[] = [];
-      const poison: DeadLetterEntry[] = [];
-      const ranges = new Map<
-        string,
-        { topic: string; partition: number; first: number; last: number; epoch: number }
-      >();
-      let taken = 0;
-      while (queue.length > 0 && taken < options.chunkEvents) {
-        const run = queue[0] as RecordRun;
-        const k = `${run.topic}/${run.partition}`;
-        const from = headTaken;
-        const to = Math.min(run.offsets.length, from + options.chunkEvents - taken);
-        let r = ranges.get(k);
-        for (let i = from; i < to; i++) {
-          const offset = run.offsets[i] as number;
-          if (r === undefined) {
-            r = { topic: run.topic, partition: run.partition, first: offset, last: offset, epoch: run.leaderEpoch };
-            ranges.set(k, r);
-          } else r.last = offset;
-          const text = run.values[i] ?? '';
-          ctx.stats.bytes += text.length;
-          let why: string | undefined;
-          let value: unknown;
-          try {
-            value = JSON.parse(text);
-          } catch (err) {
-            why = `not JSON: ${(err as Error).message}`;
-          }
-          if (why === undefined && !isValidEvent(value))
-            why = `not a valid event: ${explainInvalidEvent(value) ?? 'invalid'}`;
-          if (why === undefined) events.push(value as AegisEvent);
-          else
-            poison.push({
-              source: ctx.name,
-              code: 'AEGIS_ERR_EVENT_INVALID',
-              reason: capText(
-                `kafka topic ${run.topic} partition ${run.partition} offset ${offset}: ${why}`,
-                MAX_REASON_CHARS,
-              ),
-              raw: capText(text, 4096),
-            });
+      const settled = await takeRecords((run, offset, text, poison) => {
+        let why: string | undefined;
+        let value: unknown;
+        try {
+          value = JSON.parse(text);
+        } catch (err) {
+          why = `not JSON: ${(err as Error).message}`;
         }
-        taken += to - from;
-        queued -= to - from;
-        if (to < run.offsets.length) {
-          headTaken = to;
-          break;
-        }
-        // The run's last slice also reports its corrupt batches, so its range covers them and settles after the
-        // run's earlier slices (the commit never passes records still in the pipeline).
-        r = corruptInto(run, r, ranges, poison);
-        queue.shift();
-        headTaken = 0;
-      }
-      extra.records_in_total = (extra.records_in_total ?? 0) + taken;
-      const tokens = [...ranges.values()].map((r) => tracker.track(r, BigInt(r.first), BigInt(r.last), r.epoch));
-      if (poison.length > 0) await deadLetterPoison(poison);
-      const settled = (): void => {
-        for (const t of tokens) tracker.settle(t);
-      };
+        if (why === undefined && !isValidEvent(value))
+          why = `not a valid event: ${explainInvalidEvent(value) ?? 'invalid'}`;
+        if (why === undefined) events.push(value as AegisEvent);
+        else
+          poison.push({
+            source: ctx.name,
+            code: 'AEGIS_ERR_EVENT_INVALID',
+            reason: capText(
+              `kafka topic ${run.topic} partition ${run.partition} offset ${offset}: ${why}`,
+              MAX_REASON_CHARS,
+            ),
+            raw: capText(text, 4096),
+          });
+      });
       if (events.length === 0) {
         settled();
         return undefined;
