@@ -25,6 +25,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { packagePath } from '../src/util/paths';
 import { startHecReceiver } from '../test/helpers/services';
+import { startNullHec } from './lib/null-hec-process';
 import { onCore } from './lib/pin';
 import { hostLoad, kernelBenchSkipReason, loadgen, runLoadgen, sleep } from './sensor/common';
 
@@ -77,36 +78,18 @@ async function startReceiver(kind: 'otelcol' | 'null'): Promise<Receiver> {
       stop: () => r.stop(),
     };
   }
-  const child = spawn(process.execPath, [path.join(__dirname, 'lib', 'null-hec.js'), '--report-ms', '100'], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString('utf8')));
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setInterval(() => {
-      const m = /port=(\d+)/.exec(out);
-      if (m !== null) {
-        clearInterval(timer);
-        resolve(Number(m[1]));
-      }
-    }, 20);
-    child.once('exit', () => reject(new Error('null receiver exited')));
-  });
+  const hec = await startNullHec(['--report-ms', '100']);
   return {
     kind,
-    url: `http://127.0.0.1:${port}`,
-    token: 'null-receiver-token',
-    pid: child.pid ?? 0,
+    url: hec.url,
+    token: hec.token,
+    pid: hec.child.pid ?? 0,
     count() {
       // null-hec prints its count every 100 ms while it changes
-      const all = [...out.matchAll(/events=(\d+)/g)];
+      const all = [...hec.output().matchAll(/events=(\d+)/g)];
       return all.length === 0 ? 0 : Number(all[all.length - 1]![1]);
     },
-    stop: () =>
-      new Promise<void>((resolve) => {
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
+    stop: () => hec.stop(),
   };
 }
 

@@ -10,10 +10,11 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { packagePath } from '../src/util/paths';
 import { startHecReceiver } from '../test/helpers/services';
 import { writeEventsFile } from './lib/events-file';
+import { startNullHec } from './lib/null-hec-process';
 import { loadAverage, runBench, writeSummary } from './lib/summary';
 
 interface Variant {
@@ -92,31 +93,8 @@ interface RunningReceiver {
 
 async function startReceiver(kind: Variant['receiver']): Promise<RunningReceiver> {
   if (kind === 'null') {
-    const child = spawn(process.execPath, [path.join(__dirname, 'lib', 'null-hec.js')], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString('utf8')));
-    const port = await new Promise<number>((resolve, reject) => {
-      const timer = setInterval(() => {
-        const m = /port=(\d+)/.exec(out);
-        if (m !== null) {
-          clearInterval(timer);
-          resolve(Number(m[1]));
-        }
-      }, 20);
-      child.once('exit', () => reject(new Error('null receiver exited')));
-    });
-    return {
-      url: `http://127.0.0.1:${port}`,
-      token: 'null-receiver-token',
-      pid: child.pid ?? 0,
-      stop: () =>
-        new Promise<void>((resolve) => {
-          child.once('exit', () => resolve());
-          child.kill('SIGTERM');
-        }),
-    };
+    const hec = await startNullHec();
+    return { url: hec.url, token: hec.token, pid: hec.child.pid ?? 0, stop: () => hec.stop() };
   }
   // Without its file exporter the receiver only decodes and acknowledges: what is measured is aegisbpf, not the
   // receiver's JSON file writing (which, on a loaded 2-core machine, is slower than the sender).
