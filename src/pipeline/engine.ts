@@ -291,15 +291,9 @@ export function createPipeline(config: PipelineConfig, options: PipelineOptions)
               );
             }
             const ack = tracked === undefined ? undefined : acknowledgementFor(tracked, bySink);
-            if (bySink.size === 1) {
-              // One sink (the usual case): await its accept directly; Promise.all's array, promise and per-element
-              // closures were a fixed cost per chunk, i.e. per ring drain for the sensor (bench/hostcost).
-              for (const [name, list] of bySink) await (sinks.get(name) as Sink).accept(list, ack);
-            } else {
-              const accepts: Promise<void>[] = [];
-              for (const [name, list] of bySink) accepts.push((sinks.get(name) as Sink).accept(list, ack));
-              await Promise.all(accepts);
-            }
+            const accepts: Promise<void>[] = [];
+            for (const [name, list] of bySink) accepts.push((sinks.get(name) as Sink).accept(list, ack));
+            await Promise.all(accepts);
           }
         } finally {
           pipelineStats.inFlight -= chunk.length;

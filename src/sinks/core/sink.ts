@@ -40,10 +40,10 @@ import type { HealthResult, ShutdownReport, SinkCoreOptions, Transport } from '.
 import { DEFAULT_DISK_FSYNC_INTERVAL_MILLIS } from './types';
 import type { AegisEvent as Event } from '../../event/types';
 import type { Formatter } from '../../formatters/types';
+import type { BufferedRecord } from './buffer';
 
 /** accept()'s result when everything settled synchronously (shared: no allocation per call). */
 const RESOLVED: Promise<void> = Promise.resolve();
-import type { BufferedRecord } from './buffer';
 
 // Tests bound close() with it (test/daemon/shutdown.test.ts); its home is shutdown.ts.
 export { ABANDON_GRACE_MILLIS } from './shutdown';
